@@ -1,0 +1,200 @@
+"""The bundle: one directory that every engine, tool and language can read.
+
+Layout (format version 1)::
+
+    BUNDLE_DIR/
+      bundle.json           model layer list, features and units, window settings, scaler,
+                            threshold, provenance (plain JSON)
+      weights.safetensors   every weight, canonical layout below (safe to load: no pickle;
+                            a JSON header plus raw little-endian arrays)
+      history.csv           training loss per epoch (when trained here)
+
+Canonical weight layout, documented once (converters in :mod:`squall.convert` own every transpose):
+
+``layers.{i}.W``  (4H, in)   LSTM input weights, gate blocks in order i, f, g, o
+``layers.{i}.U``  (4H, H)    LSTM recurrent weights, same gate order
+``layers.{i}.b``  (4H,)      LSTM bias (PyTorch's two biases added)
+``layers.{i}.W``  (out, in)  dense weights (applied to every time step)
+``layers.{i}.b``  (out,)     dense bias
+
+An LSTM step is ``z = W x + U h + b``; ``i, f, g, o = z[0:H], z[H:2H], z[2H:3H], z[3H:4H]``;
+``c = sigmoid(f) * c + sigmoid(i) * tanh(g)``; ``h = sigmoid(o) * tanh(c)``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from squall.data.scaling import Scaler
+from squall.errors import SquallError
+from squall.io import atomic_dir
+
+FORMAT = "squall-bundle"
+VERSION = 1
+LAYER_TYPES = ("lstm", "repeat", "dense")
+
+
+def seed_layers(features: int, length: int, sizes: tuple[int, ...] = (64, 32)) -> list[dict]:
+    """The seed autoencoder: LSTM sizes[0] -> ... -> sizes[-1] (last state) -> repeat T ->
+    mirrored LSTMs -> dense back to ``features`` per time step."""
+    if not sizes or any(int(s) < 1 for s in sizes):
+        raise SquallError(f"hidden sizes must be positive integers, got {sizes}")
+    layers: list[dict] = []
+    width = features
+    for k, size in enumerate(sizes):
+        last = k == len(sizes) - 1
+        layers.append({"type": "lstm", "input": width, "hidden": int(size),
+                       "return_sequences": not last})
+        width = int(size)
+    layers.append({"type": "repeat", "times": int(length)})
+    for size in reversed(sizes):
+        layers.append({"type": "lstm", "input": width, "hidden": int(size),
+                       "return_sequences": True})
+        width = int(size)
+    layers.append({"type": "dense", "input": width, "output": features})
+    return layers
+
+
+def weight_shapes(layers: list[dict]) -> dict[str, tuple[int, ...]]:
+    """Expected shape of every weight tensor of a layer list."""
+    shapes: dict[str, tuple[int, ...]] = {}
+    for i, layer in enumerate(layers):
+        if layer["type"] == "lstm":
+            h, n = layer["hidden"], layer["input"]
+            shapes.update({f"layers.{i}.W": (4 * h, n), f"layers.{i}.U": (4 * h, h),
+                           f"layers.{i}.b": (4 * h,)})
+        elif layer["type"] == "dense":
+            shapes.update({f"layers.{i}.W": (layer["output"], layer["input"]),
+                           f"layers.{i}.b": (layer["output"],)})
+    return shapes
+
+
+def check_layers(layers: list[dict], features: int, length: int) -> None:
+    """Check that the layer list is a valid chain from ``features`` back to ``features``."""
+    width, sequence = features, True
+    for i, layer in enumerate(layers):
+        kind = layer.get("type")
+        if kind not in LAYER_TYPES:
+            raise SquallError(f"layer {i}: unknown type {kind!r} (known: {', '.join(LAYER_TYPES)})")
+        if kind == "repeat":
+            if sequence:
+                raise SquallError(f"layer {i}: repeat needs a single vector (the previous LSTM "
+                                  f"must have return_sequences=false)")
+            if layer.get("times") != length:
+                raise SquallError(f"layer {i}: repeat times {layer.get('times')} != window "
+                                  f"length {length}")
+            sequence = True
+            continue
+        if not sequence:
+            raise SquallError(f"layer {i}: {kind} after a layer that returned a single vector")
+        if layer.get("input") != width:
+            raise SquallError(f"layer {i}: input size {layer.get('input')} != previous output "
+                              f"{width}")
+        if kind == "lstm":
+            width, sequence = layer["hidden"], bool(layer["return_sequences"])
+        else:
+            width = layer["output"]
+    if not sequence or width != features:
+        raise SquallError(f"model must end with a sequence of {features} features, ends with "
+                          f"{'a sequence' if sequence else 'a vector'} of {width}")
+
+
+@dataclass
+class Bundle:
+    """A trained model and everything needed to use it on new data."""
+
+    layers: list[dict]
+    weights: dict[str, np.ndarray]
+    features: list[str]
+    units: dict[str, str]
+    windows: dict
+    scaler: Scaler
+    threshold: dict | None = None
+    provenance: dict = field(default_factory=dict)
+    history: list[dict] = field(default_factory=list)
+
+    @property
+    def length(self) -> int:
+        return int(self.windows["length"])
+
+    def validate(self) -> Bundle:
+        check_layers(self.layers, len(self.features), self.length)
+        expected = weight_shapes(self.layers)
+        missing = sorted(set(expected) - set(self.weights))
+        extra = sorted(set(self.weights) - set(expected))
+        if missing or extra:
+            raise SquallError(f"bundle weights do not match its layers: missing {missing or 'none'}"
+                              f", unexpected {extra or 'none'}")
+        for name, shape in expected.items():
+            got = tuple(self.weights[name].shape)
+            if got != shape:
+                raise SquallError(f"weight {name} has shape {got}, the layer list needs {shape}")
+            if not np.isfinite(self.weights[name]).all():
+                raise SquallError(f"weight {name} contains NaN or infinite values")
+        if self.scaler.features != self.features:
+            raise SquallError(f"scaler features {self.scaler.features} != bundle features "
+                              f"{self.features}")
+        return self
+
+    def meta(self) -> dict:
+        return {"format": FORMAT, "version": VERSION, "layers": self.layers,
+                "features": self.features, "units": self.units, "windows": self.windows,
+                "scaler": self.scaler.to_dict(), "threshold": self.threshold,
+                "provenance": self.provenance}
+
+    def save(self, path: str | os.PathLike[str]) -> Path:
+        """Write the bundle directory atomically (a failed save leaves no partial bundle)."""
+        from safetensors.numpy import save_file
+
+        self.validate()
+        with atomic_dir(path) as tmp:
+            (tmp / "bundle.json").write_text(json.dumps(self.meta(), indent=1) + "\n")
+            save_file({k: np.ascontiguousarray(v) for k, v in sorted(self.weights.items())},
+                      str(tmp / "weights.safetensors"), metadata={"format": FORMAT})
+            if self.history:
+                keys = list(self.history[0])
+                lines = [",".join(keys)] + [",".join(str(r[k]) for k in keys)
+                                            for r in self.history]
+                (tmp / "history.csv").write_text("\n".join(lines) + "\n")
+        return Path(path)
+
+
+def load_bundle(path: str | os.PathLike[str]) -> Bundle:
+    """Load and validate a bundle directory; every problem is a one-line SquallError."""
+    from safetensors import SafetensorError
+    from safetensors.numpy import load_file
+
+    root = Path(path)
+    meta_path, weights_path = root / "bundle.json", root / "weights.safetensors"
+    if not root.is_dir():
+        raise SquallError(f"no bundle directory at {root}")
+    for p in (meta_path, weights_path):
+        if not p.is_file():
+            raise SquallError(f"{root} is not a bundle: {p.name} is missing")
+    try:
+        meta = json.loads(meta_path.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise SquallError(f"{meta_path} is not valid JSON ({exc})") from exc
+    if not isinstance(meta, dict) or meta.get("format") != FORMAT:
+        raise SquallError(f"{meta_path} is not a squall bundle (format {meta.get('format')!r})"
+                          if isinstance(meta, dict) else f"{meta_path} is not a squall bundle")
+    if meta.get("version") != VERSION:
+        raise SquallError(f"bundle {root} has format version {meta.get('version')}, this squall "
+                          f"reads version {VERSION}; re-export it with a matching squall")
+    try:
+        weights = load_file(str(weights_path))
+    except (SafetensorError, OSError, ValueError) as exc:
+        raise SquallError(f"{weights_path} is corrupted or not a safetensors file ({exc})") from exc
+    try:
+        bundle = Bundle(layers=meta["layers"], weights=weights, features=list(meta["features"]),
+                        units=dict(meta.get("units", {})), windows=dict(meta["windows"]),
+                        scaler=Scaler.from_dict(meta["scaler"]), threshold=meta.get("threshold"),
+                        provenance=dict(meta.get("provenance", {})))
+    except (KeyError, TypeError) as exc:
+        raise SquallError(f"{meta_path} lacks a required entry: {exc}") from exc
+    return bundle.validate()

@@ -1,0 +1,129 @@
+"""The one table every reader produces and every later step consumes."""
+
+from __future__ import annotations
+
+import glob
+import os
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from squall.errors import SquallError
+
+#: Columns every Observations frame has, before the feature columns.
+BASE_COLUMNS = ("source", "row", "track", "time", "lat", "lon")
+
+
+@dataclass
+class Observations:
+    """Reports from one or more files, in physical units, one row per kept report.
+
+    Attributes
+    ----------
+    frame
+        One row per report, in file order. Columns: ``source`` (index into ``sources``), ``row``
+        (0-based data row of that file, header excluded: the line in a text editor is
+        ``row + 2``), ``track`` (platform / series id), ``time`` (UTC, tz-naive), ``lat``,
+        ``lon`` (NaN when unknown), one float column per feature (physical units, NaN =
+        missing) and, for NOAA data, ``flag_<FEATURE>`` columns with the NCDC QC flag character
+        of each feature's value.
+    features
+        Feature column names, in model order.
+    units
+        Physical unit of each feature.
+    sources
+        Paths of the files read, in ``source`` order.
+    dropped
+        Counts of reports removed while reading, by reason (e.g. worse duplicates).
+    """
+
+    frame: pd.DataFrame
+    features: list[str]
+    units: dict[str, str]
+    sources: list[str]
+    dropped: dict[str, int] = field(default_factory=dict)
+
+    def __len__(self) -> int:
+        return len(self.frame)
+
+    def values(self) -> np.ndarray:
+        """Feature values as a float64 array (n, F), NaN where missing."""
+        return self.frame[self.features].to_numpy(dtype=np.float64)
+
+    def availability(self) -> dict[str, float]:
+        """Fraction of reports in which each feature is observed."""
+        if len(self.frame) == 0:
+            return {f: 0.0 for f in self.features}
+        return {f: float(self.frame[f].notna().mean()) for f in self.features}
+
+    def select(self, features: Sequence[str]) -> Observations:
+        """The same reports restricted to ``features`` (in that order)."""
+        missing = [f for f in features if f not in self.frame.columns]
+        if missing:
+            raise SquallError(
+                f"feature(s) {', '.join(missing)} not in the data; available: "
+                f"{', '.join(self.features)}")
+        return Observations(self.frame, list(features), {f: self.units.get(f, "") for f in features},
+                            self.sources, dict(self.dropped))
+
+    def until(self, date: str | pd.Timestamp | None) -> Observations:
+        """Reports strictly before ``date`` (all reports when ``date`` is None)."""
+        if date is None:
+            return self
+        cut = parse_time(date, "--until")
+        return Observations(self.frame[self.frame["time"] < cut].reset_index(drop=True),
+                            self.features, self.units, self.sources, dict(self.dropped))
+
+
+def parse_time(value: str | pd.Timestamp, name: str) -> pd.Timestamp:
+    """Parse a user-given time as UTC (tz-naive), with an error naming the option."""
+    try:
+        ts = pd.Timestamp(value)
+    except (ValueError, TypeError) as exc:
+        raise SquallError(f"{name}: cannot parse {value!r} as a date/time (use e.g. 2025-03-20 "
+                          f"or 2025-03-20T12:00)") from exc
+    if ts is pd.NaT:
+        raise SquallError(f"{name}: {value!r} is not a date/time")
+    if ts.tzinfo is not None:
+        ts = ts.tz_convert("UTC").tz_localize(None)
+    return ts
+
+
+def expand_paths(paths: Iterable[str | os.PathLike[str]]) -> list[Path]:
+    """Expand globs and check every file exists; order is kept, duplicates removed."""
+    out: list[Path] = []
+    for p in paths:
+        text = str(p)
+        if any(ch in text for ch in "*?["):
+            matches = sorted(glob.glob(text))
+            if not matches:
+                raise SquallError(f"no file matches {text!r}")
+            out.extend(Path(m) for m in matches)
+        else:
+            path = Path(text)
+            if not path.exists():
+                raise SquallError(f"no such file: {text}")
+            if path.is_dir():
+                raise SquallError(f"{text} is a directory, expected a CSV file")
+            out.append(path)
+    if not out:
+        raise SquallError("no data files given")
+    seen: set[Path] = set()
+    unique = []
+    for p in out:
+        key = p.resolve()
+        if key not in seen:
+            seen.add(key)
+            unique.append(p)
+    return unique
+
+
+def concat(parts: list[pd.DataFrame], features: list[str]) -> pd.DataFrame:
+    """Concatenate per-file frames, keeping the column order BASE_COLUMNS + features + rest."""
+    frame = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
+    first = [c for c in (*BASE_COLUMNS, *features) if c in frame.columns]
+    rest = [c for c in frame.columns if c not in first]
+    return frame[first + rest]

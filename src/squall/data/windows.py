@@ -1,0 +1,262 @@
+"""Windows: fixed-length sequences per track that remember which original reports they came from.
+
+Two modes:
+
+``track`` (default)
+    Each track (NOAA ``STATION``) on its own, in time order, optionally resampled to a regular
+    interval (mean of the reports in each interval; empty intervals are missing steps). A window
+    never crosses a track boundary or a gap between observed steps longer than ``max_gap``.
+``pooled``
+    The original pipeline, for comparison: every report of the file sorted by time (pandas'
+    default sort, as the original did), reports lacking any feature dropped, one sequence, and
+    windows starting at ``0 .. n - T - 1`` (the original stopped one window short).
+
+Defaults (see :func:`resolve_settings`):
+
+``resample="auto"``
+    The median, over tracks with at least ``T`` reports, of each track's median report interval,
+    rounded up to a standard interval (1, 5, 10, 15, 30 min, 1, 2, 3, 6, 12 h, 1 d). All tracks
+    are put on that one grid, so every window spans the same ``T x interval`` of time whether it
+    comes from a tide gauge, a buoy or a ship, and the typical platform has most steps observed.
+``max_gap``
+    Six intervals: a track is split where two observed steps are further apart.
+``min_observed=0.5``
+    A window is kept when at least half its steps have an observed value; the others are skipped
+    and counted.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+import numpy as np
+import pandas as pd
+
+from squall.data.observations import Observations
+from squall.errors import SquallError
+
+NICE_INTERVALS = [pd.Timedelta(s) for s in ("1min", "5min", "10min", "15min", "30min", "1h", "2h",
+                                             "3h", "6h", "12h", "1D")]
+MODES = ("track", "pooled")
+
+
+@dataclass(frozen=True)
+class WindowSettings:
+    """How windows are cut. ``resample``/``max_gap`` are pandas offset strings or None."""
+
+    length: int = 24
+    stride: int = 1
+    mode: str = "track"
+    resample: str | None = "auto"
+    max_gap: str | None = None
+    min_observed: float = 0.5
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def typical_interval(obs: Observations, length: int) -> pd.Timedelta:
+    """Median over tracks (with >= ``length`` reports, else all) of the median report interval."""
+    frame = obs.frame.sort_values(["track", "time"], kind="stable")
+    gaps = frame["time"].diff()
+    gaps[frame["track"].ne(frame["track"].shift())] = pd.NaT
+    gaps = gaps[gaps > pd.Timedelta(0)]
+    per_track = gaps.groupby(frame.loc[gaps.index, "track"]).median()
+    counts = frame.groupby("track").size()
+    long = per_track[counts.reindex(per_track.index) >= length]
+    chosen = long if len(long) else per_track
+    if chosen.empty:
+        raise SquallError("cannot choose a resampling interval: no track has two reports at "
+                          "different times; give --resample explicitly")
+    return chosen.median()
+
+
+def resolve_settings(settings: WindowSettings, obs: Observations) -> WindowSettings:
+    """Replace ``auto``/default values by concrete ones (what gets stored in a bundle)."""
+    if settings.mode not in MODES:
+        raise SquallError(f"window mode must be one of {', '.join(MODES)}, got {settings.mode!r}")
+    if settings.length < 2:
+        raise SquallError(f"window length must be at least 2, got {settings.length}")
+    if settings.stride < 1:
+        raise SquallError(f"stride must be at least 1, got {settings.stride}")
+    if not 0.0 < settings.min_observed <= 1.0:
+        raise SquallError(f"min_observed must be in (0, 1], got {settings.min_observed}")
+    if settings.mode == "pooled":
+        return WindowSettings(settings.length, settings.stride, "pooled", None, None,
+                              settings.min_observed)
+    resample = settings.resample
+    if resample == "auto":
+        typical = typical_interval(obs, settings.length)
+        resample = _fmt(next((n for n in NICE_INTERVALS if n >= typical), NICE_INTERVALS[-1]))
+    elif resample is not None:
+        resample = _fmt(_delta(resample, "--resample"))
+    max_gap = settings.max_gap
+    if max_gap is None:
+        base = _delta(resample, "--resample") if resample else typical_interval(obs, settings.length)
+        max_gap = _fmt(6 * base)
+    else:
+        max_gap = _fmt(_delta(max_gap, "--max-gap"))
+    return WindowSettings(settings.length, settings.stride, "track", resample, max_gap,
+                          settings.min_observed)
+
+
+def _delta(text: str, name: str) -> pd.Timedelta:
+    try:
+        value = pd.Timedelta(text)
+    except (ValueError, TypeError) as exc:
+        raise SquallError(f"{name}: cannot read {text!r} as a duration (e.g. 1h, 30min, 3h)") from exc
+    if value <= pd.Timedelta(0):
+        raise SquallError(f"{name} must be positive, got {text!r}")
+    return value
+
+
+def _fmt(delta: pd.Timedelta) -> str:
+    seconds = int(delta.total_seconds())
+    for unit, size in (("D", 86400), ("h", 3600), ("min", 60)):
+        if seconds % size == 0:
+            return f"{seconds // size}{unit}"
+    return f"{seconds}s"
+
+
+@dataclass
+class Windows:
+    """Windows cut from Observations, with the way back to the original reports.
+
+    ``values`` (N, T, F) are physical values with NaN where missing (``mask`` is the opposite).
+    ``steps`` (N, T) index the step table: ``step_time`` (S,) is each step's time and its
+    original reports are ``step_obs[step_ptr[s]:step_ptr[s + 1]]``, indices into ``obs``
+    (the Observations frame's rows). ``track``, ``start`` and ``end`` (N,) describe each window
+    (start/end are the times of its first and last original report).
+    """
+
+    values: np.ndarray
+    steps: np.ndarray
+    step_time: np.ndarray
+    step_ptr: np.ndarray
+    step_obs: np.ndarray
+    track: np.ndarray
+    start: np.ndarray
+    end: np.ndarray
+    features: list[str]
+    settings: WindowSettings
+    skipped: int = 0
+
+    @property
+    def mask(self) -> np.ndarray:
+        return ~np.isnan(self.values)
+
+    def __len__(self) -> int:
+        return len(self.values)
+
+    def rows(self, i: int) -> np.ndarray:
+        """Indices into the Observations frame of every report behind window ``i``."""
+        parts = [self.step_obs[self.step_ptr[s]:self.step_ptr[s + 1]] for s in self.steps[i]]
+        return np.concatenate(parts) if parts else np.zeros(0, dtype=np.int64)
+
+
+def _steps_resampled(frame: pd.DataFrame, features: list[str], interval: pd.Timedelta):
+    """Regular grid per track: returns step values, times, track codes and the obs of each step."""
+    track_codes, track_names = pd.factorize(frame["track"], sort=True)
+    ns = frame["time"].to_numpy("datetime64[ns]").astype(np.int64)
+    width = interval.value
+    bins = ns // width
+    key = pd.DataFrame({"t": track_codes, "b": bins})
+    first = key.groupby("t")["b"].min().to_numpy()
+    last = key.groupby("t")["b"].max().to_numpy()
+    sizes = last - first + 1
+    offsets = np.concatenate([[0], np.cumsum(sizes)])
+    step_of_obs = offsets[track_codes] + (bins - first[track_codes])
+    total = int(offsets[-1])
+    sums = np.zeros((total, len(features)))
+    counts = np.zeros((total, len(features)))
+    vals = frame[features].to_numpy(dtype=np.float64)
+    seen = ~np.isnan(vals)
+    np.add.at(sums, step_of_obs, np.where(seen, vals, 0.0))
+    np.add.at(counts, step_of_obs, seen)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        values = np.where(counts > 0, sums / np.maximum(counts, 1), np.nan)
+    step_track = np.repeat(np.arange(len(sizes)), sizes)
+    step_bin = np.concatenate([np.arange(f, l + 1) for f, l in zip(first, last, strict=True)]) \
+        if len(sizes) else np.zeros(0, dtype=np.int64)
+    step_time = (step_bin * width).astype("datetime64[ns]")
+    return values, step_time, step_track, np.asarray(track_names, dtype=object), step_of_obs
+
+
+def make_windows(obs: Observations, settings: WindowSettings) -> Windows:
+    """Cut windows from ``obs`` with already resolved ``settings`` (see :func:`resolve_settings`)."""
+    frame, features, T = obs.frame, obs.features, settings.length
+    if len(frame) == 0:
+        raise SquallError("no reports to cut windows from")
+    if settings.mode == "pooled":
+        order = frame.sort_values("time").index.to_numpy()  # quicksort, as the original pipeline
+        vals = frame[features].to_numpy(dtype=np.float64)[order]
+        complete = ~np.isnan(vals).any(axis=1)
+        order, vals = order[complete], vals[complete]
+        n = len(order)
+        starts = np.arange(0, max(n - T, 0), settings.stride)
+        step_time = frame["time"].to_numpy("datetime64[ns]")[order]
+        steps = starts[:, None] + np.arange(T)[None, :]
+        return _assemble(vals, step_time, np.zeros(n, dtype=np.int64), np.array(["pooled"], object),
+                         np.arange(n + 1), order.astype(np.int64), steps, frame, features,
+                         settings, skipped=0)
+
+    if settings.resample:
+        interval = pd.Timedelta(settings.resample)
+        values, step_time, step_track, names, step_of_obs = _steps_resampled(frame, features,
+                                                                             interval)
+        order = np.argsort(step_of_obs, kind="stable")
+        step_obs = order.astype(np.int64)
+        step_ptr = np.searchsorted(step_of_obs[order], np.arange(len(values) + 1))
+    else:
+        order = np.lexsort((frame["time"].to_numpy(), frame["track"].to_numpy(dtype=str)))
+        values = frame[features].to_numpy(dtype=np.float64)[order]
+        step_time = frame["time"].to_numpy("datetime64[ns]")[order]
+        codes, names = pd.factorize(frame["track"].to_numpy(dtype=object)[order], sort=True)
+        step_track, names = codes, np.asarray(names, dtype=object)
+        step_obs, step_ptr = order.astype(np.int64), np.arange(len(order) + 1)
+
+    # Segments: split at track changes and at gaps between observed steps longer than max_gap.
+    observed = ~np.isnan(values).all(axis=1)
+    obs_idx = np.flatnonzero(observed)
+    max_gap = pd.Timedelta(settings.max_gap).value
+    seg_break = np.zeros(len(values), dtype=bool)
+    seg_break[0] = True
+    seg_break[1:] |= step_track[1:] != step_track[:-1]
+    if len(obs_idx) > 1:
+        t = step_time[obs_idx].astype(np.int64)
+        long_gap = (np.diff(t) > max_gap) & (step_track[obs_idx[1:]] == step_track[obs_idx[:-1]])
+        seg_break[obs_idx[1:][long_gap]] = True
+    segment = np.cumsum(seg_break) - 1
+    starts_all = np.arange(0, max(len(values) - T + 1, 0))
+    same_segment = segment[starts_all] == segment[starts_all + T - 1] if len(starts_all) else \
+        np.zeros(0, dtype=bool)
+    starts = starts_all[same_segment]
+    # stride counts from each segment's first step
+    seg_first = np.flatnonzero(seg_break)
+    starts = starts[(starts - seg_first[segment[starts]]) % settings.stride == 0]
+    steps = starts[:, None] + np.arange(T)[None, :]
+    frac = observed[steps].mean(axis=1) if len(steps) else np.zeros(0)
+    keep = frac >= settings.min_observed
+    return _assemble(values, step_time, step_track, names, step_ptr, step_obs, steps[keep], frame,
+                     features, settings, skipped=int((~keep).sum()))
+
+
+def _assemble(values, step_time, step_track, names, step_ptr, step_obs, steps, frame, features,
+              settings, skipped) -> Windows:
+    times = frame["time"].to_numpy("datetime64[ns]")
+    n_obs = np.diff(step_ptr)
+    # first/last original report of each window: min/max over its steps' reports
+    step_first = np.full(len(n_obs), np.datetime64("NaT"), dtype="datetime64[ns]")
+    step_last = step_first.copy()
+    has = n_obs > 0
+    if len(step_obs):
+        t = times[step_obs]
+        step_first[has] = np.minimum.reduceat(t, step_ptr[:-1][has])
+        step_last[has] = np.maximum.reduceat(t, step_ptr[:-1][has])
+    win_vals = values[steps] if len(steps) else np.zeros((0, settings.length, len(features)))
+    start = np.nanmin(step_first[steps], axis=1) if len(steps) else np.zeros(0, "datetime64[ns]")
+    end = np.nanmax(step_last[steps], axis=1) if len(steps) else np.zeros(0, "datetime64[ns]")
+    track = names[step_track[steps[:, 0]]] if len(steps) else np.zeros(0, dtype=object)
+    return Windows(win_vals, steps.astype(np.int64), step_time, np.asarray(step_ptr, np.int64),
+                   step_obs, np.asarray(track, dtype=object), start, end, list(features), settings,
+                   skipped)

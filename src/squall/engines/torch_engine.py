@@ -1,0 +1,26 @@
+"""The reference engine: the PyTorch model the bundle was trained as."""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from squall.bundle import Bundle
+from squall.engines.base import Engine
+from squall.models.autoencoder import LSTMAutoencoder
+
+
+class TorchEngine(Engine):
+    """PyTorch ``nn.LSTM`` on the CPU, ``dtype`` float32 (default) or float64."""
+
+    name = "torch"
+
+    def __init__(self, bundle: Bundle, dtype: str = "float32") -> None:
+        super().__init__(bundle)
+        self.dtype = {"float32": torch.float32, "float64": torch.float64}[dtype]
+        self.model = LSTMAutoencoder.from_bundle(bundle).to(self.dtype).eval()
+
+    def _reconstruct(self, x: np.ndarray) -> np.ndarray:
+        with torch.inference_mode():
+            out = self.model(torch.as_tensor(x, dtype=self.dtype))
+        return out.numpy()

@@ -1,0 +1,1 @@
+"""PyTorch models built from a bundle's layer list, and training (needs the ``train`` extra)."""
