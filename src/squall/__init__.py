@@ -1,0 +1,36 @@
+"""squall: LSTM anomaly detection on marine and weather sensor data, from training to hardware.
+
+The pipeline, in the order of the package layout: ``squall.data`` (readers, windows, scaling,
+synthetic data) -> ``squall.models`` (PyTorch training, optional) -> ``squall.bundle`` (the model
+and everything needed to use it) -> ``squall.engines`` (numpy, torch) -> ``squall.detect``
+(scores, thresholds, events) -> ``squall.report`` (tables, plots). ``import squall`` never
+imports torch.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+__version__ = "0.1.0"
+
+if TYPE_CHECKING:
+    import numpy as np
+
+    from squall.bundle import Bundle
+
+
+def load_bundle(path):  # noqa: ANN001 - re-exported with its own annotations
+    """Load and validate a bundle directory (see :func:`squall.bundle.load_bundle`)."""
+    from squall.bundle import load_bundle as _load
+
+    return _load(path)
+
+
+def reconstruct(bundle: Bundle, windows: np.ndarray, engine: str = "numpy") -> np.ndarray:
+    """Reconstruct already scaled windows (N, T, F) with ``engine``; returns (N, T, F)."""
+    from squall.engines import get_engine
+
+    return get_engine(engine, bundle).reconstruct(windows)
+
+
+__all__ = ["__version__", "load_bundle", "reconstruct"]

@@ -1,0 +1,292 @@
+"""``squall`` command line: one small function per command that parses options and calls the library.
+
+Errors in the user's input print one line (``squall: error: ...``) and exit with status 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable, Sequence
+
+from squall.errors import SquallError
+
+COMMANDS: dict[str, Callable[[argparse.Namespace], int | None]] = {}
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # one line, not the usage block
+        raise SquallError(f"{self.prog}: {message} (see {self.prog} --help)")
+
+
+def _csv_list(text: str) -> list[str]:
+    items = [t.strip() for t in text.split(",") if t.strip()]
+    if not items:
+        raise argparse.ArgumentTypeError("expected a comma-separated list")
+    return items
+
+
+def _int_list(text: str) -> tuple[int, ...]:
+    try:
+        return tuple(int(t) for t in _csv_list(text))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected integers like 64,32, got {text!r}") from None
+
+
+def _reader_options(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("reading data")
+    g.add_argument("--features", type=_csv_list, help="feature columns, comma-separated "
+                   "(NOAA default: AIR_TEMP,SEA_SURF_TEMP,SEA_LVL_PRES,WIND_SPEED,WAVE_HGT,"
+                   "WAVE_PERIOD; generic CSV default: every column but time/track)")
+    g.add_argument("--time-column", help="generic CSV: the time column (default 'timestamp'); "
+                   "giving it selects the generic reader")
+    g.add_argument("--track-column", help="generic CSV: column naming each series (default: one "
+                   "track per file)")
+    g.add_argument("--qc", choices=["keep", "drop"], default="keep",
+                   help="NOAA QC flags: keep flagged values and report the flags (default), or "
+                   "drop them as ICOADS does (position flag 7-9 drops the report, value flag 8-9 "
+                   "the value)")
+
+
+def _build() -> argparse.ArgumentParser:
+    from squall import __version__
+
+    parser = _Parser(prog="squall", description="LSTM anomaly detection on marine and weather "
+                     "sensor data.")
+    parser.add_argument("--version", action="version", version=f"squall {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+
+    p = sub.add_parser("train", help="train an autoencoder on data files, write a bundle")
+    p.add_argument("data", nargs="+", help="CSV files or globs")
+    p.add_argument("--out", required=True, help="bundle directory to write")
+    p.add_argument("--until", help="train on reports before this date/time (UTC)")
+    _reader_options(p)
+    g = p.add_argument_group("windows")
+    g.add_argument("--length", type=int, default=24, help="steps per window (default 24)")
+    g.add_argument("--stride", type=int, default=1, help="steps between windows (default 1)")
+    g.add_argument("--mode", choices=["track", "pooled"], default="track",
+                   help="per-track windows (default) or the original pooled sequence")
+    g.add_argument("--resample", default="auto", help="step interval: 'auto' (the typical "
+                   "report interval, rounded up to 1/5/10/15/30 min or 1/2/3/6/12 h), 'none' "
+                   "(one step per report) or a duration like 1h")
+    g.add_argument("--max-gap", help="split tracks at gaps longer than this (default 6 steps)")
+    g.add_argument("--min-observed", type=float, default=0.5, help="fraction of steps with "
+                   "data a window needs (default 0.5)")
+    g = p.add_argument_group("model and training")
+    g.add_argument("--hidden", type=_int_list, default=(64, 32), help="encoder LSTM sizes, "
+                   "mirrored in the decoder (default 64,32)")
+    g.add_argument("--scaler", choices=["minmax", "standard"], default="minmax")
+    g.add_argument("--epochs", type=int, default=40, help="maximum epochs (default 40; early "
+                   "stopping after 6 without improvement)")
+    g.add_argument("--seed", type=int, default=0)
+    g.add_argument("--val-fraction", type=float, default=0.2, help="last part of each track's "
+                   "time used for validation (default 0.2)")
+    g.add_argument("--threshold-quantile", type=float, default=0.99, help="threshold = this "
+                   "quantile of the validation scores (default 0.99)")
+    g.add_argument("--quiet", action="store_true", help="no progress output")
+    p.set_defaults(func=cmd_train)
+
+    p = sub.add_parser("windows", help="window and scale new data with a bundle's settings")
+    p.add_argument("bundle")
+    p.add_argument("data", nargs="+")
+    p.add_argument("--out", required=True, help=".npz file to write")
+    p.set_defaults(func=cmd_windows)
+
+    for name, func, what in (("score", cmd_score, "score windows, write scores.csv"),
+                             ("detect", cmd_detect, "score, flag, merge events, trace reports")):
+        p = sub.add_parser(name, help=what)
+        p.add_argument("bundle")
+        p.add_argument("data", nargs="+", help="CSV files/globs, or one windows .npz")
+        p.add_argument("--out", required=True, help="output CSV (score) or directory (detect)")
+        p.add_argument("--engine", default="numpy", help="numpy (default) or torch")
+        p.add_argument("--threshold", type=float, help="override the bundle's threshold")
+        p.add_argument("--threshold-quantile", type=float, help="threshold = this quantile of "
+                       "the scored data (the original pipeline's rule; for comparison)")
+        if name == "detect":
+            p.add_argument("--no-plot", action="store_true", help="skip scores.png")
+        p.set_defaults(func=func)
+
+    p = sub.add_parser("extract", help="every original report inside flagged windows")
+    p.add_argument("windows", help="windows .npz (from 'squall windows' or 'squall detect')")
+    p.add_argument("anomalies", help="anomalies.csv or scores.csv (its flagged rows)")
+    p.add_argument("--out", required=True, help="CSV to write")
+    p.set_defaults(func=cmd_extract)
+
+    p = sub.add_parser("plot", help="plot error per window with the threshold line")
+    p.add_argument("scores", help="scores.csv")
+    p.add_argument("--out", required=True, help="PNG to write")
+    p.add_argument("--threshold", type=float, help="default: the threshold column of scores.csv")
+    p.set_defaults(func=cmd_plot)
+
+    p = sub.add_parser("import-keras", help="convert the seed Keras weights to a bundle")
+    p.add_argument("weights", help="Keras .npz (arr_0..arr_13)")
+    p.add_argument("--scaler", required=True, help="scaler.json with data_min/data_max")
+    p.add_argument("--out", required=True, help="bundle directory to write")
+    p.add_argument("--length", type=int, default=24)
+    p.set_defaults(func=cmd_import_keras)
+
+    p = sub.add_parser("synth", help="write synthetic NOAA-format data with labelled events")
+    p.add_argument("--out", required=True, help="directory for train.csv, test.csv, labels.csv")
+    p.add_argument("--seed", type=int, default=0)
+    p.set_defaults(func=cmd_synth)
+
+    p = sub.add_parser("demo", help="synthetic data -> train -> detect -> precision and recall")
+    p.add_argument("--out", default="demo-out", help="directory for everything (default "
+                   "demo-out)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--epochs", type=int, default=40)
+    p.add_argument("--quiet", action="store_true")
+    p.set_defaults(func=cmd_demo)
+
+    p = sub.add_parser("info", help="describe a bundle")
+    p.add_argument("bundle")
+    p.set_defaults(func=cmd_info)
+    return parser
+
+
+def cmd_train(a: argparse.Namespace) -> None:
+    from squall import pipeline
+    from squall.data.windows import WindowSettings
+
+    resample = None if a.resample.lower() == "none" else a.resample
+    settings = WindowSettings(a.length, a.stride, a.mode, resample, a.max_gap, a.min_observed)
+    reader = {"kind": "csv" if a.time_column else "auto", "time_column": a.time_column,
+              "track_column": a.track_column, "qc": a.qc}
+    bundle = pipeline.train(a.data, a.out, features=a.features, until=a.until, reader=reader,
+                            settings=settings, sizes=a.hidden, scaler=a.scaler, epochs=a.epochs,
+                            seed=a.seed, val_fraction=a.val_fraction,
+                            threshold_q=a.threshold_quantile, progress=not a.quiet,
+                            log=(lambda *_: None) if a.quiet else _log)
+    t = bundle.threshold or {}
+    _log(f"bundle written to {a.out}: {len(bundle.history)} epochs, final validation loss "
+         f"{bundle.history[-1]['val_loss']:.5g}, threshold {t.get('value', float('nan')):.5g} "
+         f"(q={t.get('q')} of {t.get('fitted_on')} scores)")
+
+
+def cmd_windows(a: argparse.Namespace) -> None:
+    from squall import load_bundle, pipeline
+
+    ws = pipeline.make_windowset(load_bundle(a.bundle), a.data)
+    ws.save(a.out)
+    _log(f"{len(ws)} windows ({ws.meta.get('skipped', 0)} skipped) written to {a.out}")
+
+
+def cmd_score(a: argparse.Namespace) -> None:
+    from squall import load_bundle, pipeline
+    from squall.detect.thresholds import resolve_threshold
+    from squall.report.tables import scores_frame
+
+    bundle = load_bundle(a.bundle)
+    ws = pipeline.load_windows(bundle, a.data)
+    scores = pipeline.score_windows(bundle, ws, a.engine)
+    t = resolve_threshold(bundle.threshold, a.threshold, a.threshold_quantile, scores.window) \
+        if (bundle.threshold or a.threshold is not None or a.threshold_quantile) else \
+        {"value": float("nan")}
+    table = scores_frame(ws, scores, t["value"])
+    pipeline.write_csv(table, a.out)
+    _log(f"{len(table)} windows scored with {a.engine}; {int(table['flagged'].sum())} above "
+         f"threshold {t['value']:.5g}; written to {a.out}")
+
+
+def cmd_detect(a: argparse.Namespace) -> None:
+    from squall import load_bundle, pipeline
+
+    r = pipeline.detect(load_bundle(a.bundle), a.data, a.out, engine=a.engine,
+                        threshold=a.threshold, threshold_quantile=a.threshold_quantile,
+                        plot=not a.no_plot)
+    _log(f"{r['windows']} windows, {r['flagged']} flagged (threshold {r['threshold']['value']:.5g}"
+         f"), {r['events']} events; outputs in {r['out']}")
+
+
+def cmd_extract(a: argparse.Namespace) -> None:
+    import pandas as pd
+
+    from squall import pipeline
+    from squall.data import windowset
+    from squall.report.tables import anomaly_windows_frame
+
+    ws = windowset.load(a.windows)
+    try:
+        table = pd.read_csv(a.anomalies)
+    except (FileNotFoundError, pd.errors.EmptyDataError) as exc:
+        raise SquallError(f"cannot read {a.anomalies}: {exc}") from exc
+    if "window" not in table:
+        raise SquallError(f"{a.anomalies} has no 'window' column (expected anomalies.csv)")
+    if "flagged" in table:
+        table = table[table["flagged"].astype(bool)]
+    idx = table["window"].to_numpy()
+    if len(idx) and (idx.min() < 0 or idx.max() >= len(ws)):
+        raise SquallError(f"{a.anomalies} names window {idx.max()}, but {a.windows} has only "
+                          f"{len(ws)} windows: they do not belong together")
+    rows = anomaly_windows_frame(ws, idx)
+    pipeline.write_csv(rows, a.out)
+    _log(f"{len(rows)} original reports from {len(idx)} windows written to {a.out}")
+
+
+def cmd_plot(a: argparse.Namespace) -> None:
+    import pandas as pd
+
+    from squall.report.plots import plot_scores
+
+    try:
+        table = pd.read_csv(a.scores)
+    except (FileNotFoundError, pd.errors.EmptyDataError) as exc:
+        raise SquallError(f"cannot read {a.scores}: {exc}") from exc
+    plot_scores(table, a.out, a.threshold)
+    _log(f"plot written to {a.out}")
+
+
+def cmd_import_keras(a: argparse.Namespace) -> None:
+    from squall.convert import import_keras
+
+    import_keras(a.weights, a.scaler, a.length).save(a.out)
+    _log(f"bundle written to {a.out}")
+
+
+def cmd_synth(a: argparse.Namespace) -> None:
+    from squall.data.synthetic import generate_demo_data
+
+    paths = generate_demo_data(a.out, seed=a.seed)
+    _log("written: " + ", ".join(str(p) for p in paths.values()))
+
+
+def cmd_demo(a: argparse.Namespace) -> None:
+    from squall.demo import run_demo
+
+    run_demo(a.out, seed=a.seed, epochs=a.epochs, progress=not a.quiet)
+
+
+def cmd_info(a: argparse.Namespace) -> None:
+    import json
+
+    from squall import load_bundle
+
+    b = load_bundle(a.bundle)
+    print(json.dumps({k: v for k, v in b.meta().items() if k != "scaler"}, indent=1))
+
+
+def _log(message: str) -> None:
+    print(message, file=sys.stderr)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; returns the exit status (0 ok, 2 bad input, 130 interrupted)."""
+    try:
+        args = _build().parse_args(argv)
+        if not getattr(args, "func", None):
+            _build().print_help()
+            return 2
+        args.func(args)
+        return 0
+    except SquallError as exc:
+        print(f"squall: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("squall: interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        return 1
+
+
+def run() -> None:
+    sys.exit(main())

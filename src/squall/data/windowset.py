@@ -1,0 +1,141 @@
+"""Scaled windows ready for an engine, with everything needed to trace them back, as one ``.npz``.
+
+The file holds plain arrays only (loaded with ``allow_pickle=False``):
+
+``sequences`` (N, T, F) float32   scaled, missing cells filled (what engines take; same key as
+                                  the seed pipeline's ``new_data_sequences.npz``)
+``mask`` (N, T, F) bool           observed cells
+``values`` (N, T, F) float64      physical values, NaN where missing
+``steps``, ``step_time``, ``step_ptr``, ``step_obs``   the step table (see :class:`Windows`)
+``track``, ``start``, ``end``     per window (times as int64 ns since the epoch, UTC)
+``obs_*``                          source, row, track, time, lat, lon, QC flags of each report
+``sources``, ``features``, ``meta``   file paths, feature names, JSON settings
+
+A bare ``.npz`` with only ``sequences`` (the seed's files) also loads, without tracing.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from squall.data.observations import Observations
+from squall.data.scaling import Scaler
+from squall.data.windows import Windows
+from squall.errors import SquallError
+from squall.io import atomic_path
+
+
+@dataclass
+class WindowSet:
+    """Windows scaled for a bundle, plus the reports behind them."""
+
+    x: np.ndarray
+    mask: np.ndarray
+    values: np.ndarray
+    steps: np.ndarray
+    step_time: np.ndarray
+    step_ptr: np.ndarray
+    step_obs: np.ndarray
+    track: np.ndarray
+    start: np.ndarray
+    end: np.ndarray
+    obs: pd.DataFrame
+    sources: list[str]
+    features: list[str]
+    meta: dict = field(default_factory=dict)
+
+    def __len__(self) -> int:
+        return len(self.x)
+
+    @property
+    def traceable(self) -> bool:
+        return len(self.obs) > 0
+
+    def rows(self, i: int) -> np.ndarray:
+        """Indices into ``obs`` of every report behind window ``i``, in time order."""
+        parts = [self.step_obs[self.step_ptr[s]:self.step_ptr[s + 1]] for s in self.steps[i]]
+        return np.concatenate(parts) if parts else np.zeros(0, dtype=np.int64)
+
+    def save(self, path: str | os.PathLike[str]) -> None:
+        arrays = {
+            "sequences": self.x.astype(np.float32), "mask": self.mask, "values": self.values,
+            "steps": self.steps, "step_time": self.step_time.astype("datetime64[ns]").astype(
+                np.int64), "step_ptr": self.step_ptr, "step_obs": self.step_obs,
+            "track": self.track.astype(str), "start": _ns(self.start), "end": _ns(self.end),
+            "sources": np.asarray(self.sources, dtype=str),
+            "features": np.asarray(self.features, dtype=str),
+            "meta": np.asarray(json.dumps(self.meta)),
+        }
+        for col in self.obs.columns:
+            data = self.obs[col].to_numpy()
+            if col == "time":
+                data = _ns(data)
+            elif data.dtype == object or str(self.obs[col].dtype).startswith(("str", "string")):
+                data = np.asarray(self.obs[col].astype(str).to_numpy(), dtype=str)
+            arrays[f"obs_{col}"] = data
+        with atomic_path(path) as tmp, open(tmp, "wb") as fh:
+            np.savez_compressed(fh, **arrays)
+
+
+def _ns(times: np.ndarray) -> np.ndarray:
+    return np.asarray(times).astype("datetime64[ns]").astype(np.int64)
+
+
+def build(windows: Windows, obs: Observations, scaler: Scaler, meta: dict | None = None
+          ) -> WindowSet:
+    """Scale ``windows`` with ``scaler`` (never refitted here) and attach the report table."""
+    if scaler.features != windows.features:
+        raise SquallError(f"scaler features {scaler.features} != window features "
+                          f"{windows.features}")
+    scaled = scaler.transform(windows.values)
+    x = scaler.fill(scaled)
+    if len(x) and not np.isfinite(x).all():
+        raise SquallError("scaled windows contain infinite values; check the input data")
+    keep = ["source", "row", "track", "time", "lat", "lon"] + [
+        c for c in obs.frame.columns if c.startswith("flag_") or c == "platform"]
+    return WindowSet(x, windows.mask, windows.values, windows.steps, windows.step_time,
+                     windows.step_ptr, windows.step_obs, windows.track, windows.start, windows.end,
+                     obs.frame[keep].reset_index(drop=True), list(obs.sources),
+                     list(windows.features), dict(meta or {}))
+
+
+def load(path: str | os.PathLike[str]) -> WindowSet:
+    """Load a windows ``.npz`` written by :meth:`WindowSet.save`, or a bare ``sequences`` file."""
+    path = Path(path)
+    if not path.is_file():
+        raise SquallError(f"no such file: {path}")
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            data = {k: z[k] for k in z.files}
+    except (ValueError, OSError) as exc:
+        raise SquallError(f"{path} is not a readable .npz of plain arrays ({exc})") from exc
+    if "sequences" not in data:
+        raise SquallError(f"{path} has no 'sequences' array (has: {', '.join(data) or 'nothing'})")
+    x = np.asarray(data["sequences"], dtype=np.float64)
+    if x.ndim != 3:
+        raise SquallError(f"{path}: sequences must be (N, T, F), got shape {x.shape}")
+    if not np.isfinite(x).all():
+        raise SquallError(f"{path}: sequences contain NaN or infinite values")
+    n, T, F = x.shape
+    if "mask" not in data:  # a bare file of already scaled, complete windows
+        idx = np.arange(n * T).reshape(n, T)
+        nat = np.full(n, np.datetime64("NaT"), dtype="datetime64[ns]")
+        return WindowSet(x, np.ones_like(x, dtype=bool), x.copy(), idx, np.zeros(n * T, "M8[ns]"),
+                         np.zeros(n * T + 1, np.int64), np.zeros(0, np.int64),
+                         np.full(n, "", dtype=object), nat, nat.copy(), pd.DataFrame(), [],
+                         [f"f{k}" for k in range(F)], {"source": str(path)})
+    obs = pd.DataFrame({k[4:]: v for k, v in data.items() if k.startswith("obs_")})
+    if "time" in obs:
+        obs["time"] = obs["time"].astype("datetime64[ns]")
+    return WindowSet(x, data["mask"].astype(bool), data["values"], data["steps"],
+                     data["step_time"].astype("datetime64[ns]"), data["step_ptr"],
+                     data["step_obs"], data["track"].astype(object),
+                     data["start"].astype("datetime64[ns]"), data["end"].astype("datetime64[ns]"),
+                     obs, [str(s) for s in data["sources"]], [str(f) for f in data["features"]],
+                     json.loads(str(data["meta"])))

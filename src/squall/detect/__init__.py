@@ -1,0 +1,1 @@
+"""Scoring (per window, feature, step; masked), thresholds, events: three separate objects."""

@@ -1,0 +1,128 @@
+"""Training the LSTM autoencoder on normal behaviour (PyTorch, CPU).
+
+Adam on a masked MSE (missing values count for nothing), a validation split by time (the last
+part of each track, never a random split of overlapping windows), early stopping that restores the
+best weights, a fixed seed, a progress bar on stderr and the loss history kept.
+"""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import asdict, dataclass
+
+import numpy as np
+import torch
+
+from squall.errors import SquallError
+from squall.models.autoencoder import LSTMAutoencoder
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Training settings (all stored in the bundle's provenance)."""
+
+    epochs: int = 40
+    batch_size: int = 64
+    learning_rate: float = 1e-3
+    patience: int = 6
+    seed: int = 0
+    min_windows: int = 16
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def masked_mse(recon: torch.Tensor, x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """Mean squared error over observed cells only."""
+    return ((recon - x) ** 2 * mask).sum() / mask.sum().clamp(min=1.0)
+
+
+def fit(layers: list[dict], x_train: np.ndarray, m_train: np.ndarray, x_val: np.ndarray,
+        m_val: np.ndarray, config: TrainConfig, progress: bool = True
+        ) -> tuple[dict[str, np.ndarray], list[dict]]:
+    """Train a model described by ``layers``; return its state dict (numpy) and the history.
+
+    ``x_*`` are scaled windows with missing cells filled, ``m_*`` the matching 0/1 masks.
+    Validation may be empty: early stopping then watches the training loss.
+    """
+    if len(x_train) < config.min_windows:
+        raise SquallError(f"only {len(x_train)} training windows (need at least "
+                          f"{config.min_windows}); give more data, a later --until, or shorter "
+                          f"windows")
+    if config.epochs < 1:
+        raise SquallError(f"epochs must be at least 1, got {config.epochs}")
+    torch.manual_seed(config.seed)
+    rng = np.random.default_rng(config.seed)
+    model = LSTMAutoencoder(layers)
+    opt = torch.optim.Adam(model.parameters(), lr=config.learning_rate)
+    xt, mt = torch.as_tensor(x_train, dtype=torch.float32), torch.as_tensor(m_train, dtype=torch.float32)
+    xv, mv = torch.as_tensor(x_val, dtype=torch.float32), torch.as_tensor(m_val, dtype=torch.float32)
+    history: list[dict] = []
+    best, best_state, waited = float("inf"), None, 0
+    bar = _progress(config.epochs, progress)
+    for epoch in range(1, config.epochs + 1):
+        model.train()
+        order = rng.permutation(len(xt))
+        total, weight = 0.0, 0.0
+        for start in range(0, len(order), config.batch_size):
+            idx = torch.as_tensor(order[start:start + config.batch_size])
+            xb, mb = xt[idx], mt[idx]
+            opt.zero_grad()
+            loss = masked_mse(model(xb), xb, mb)
+            loss.backward()
+            opt.step()
+            total += loss.item() * float(mb.sum())
+            weight += float(mb.sum())
+        train_loss = total / max(weight, 1.0)
+        val_loss = _evaluate(model, xv, mv) if len(xv) else float("nan")
+        history.append({"epoch": epoch, "train_loss": train_loss, "val_loss": val_loss})
+        watched = val_loss if len(xv) else train_loss
+        if watched < best - 1e-7:
+            best, waited = watched, 0
+            best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
+        else:
+            waited += 1
+        bar.update(epoch, train_loss, val_loss)
+        if waited >= config.patience:
+            break
+    bar.close()
+    if best_state is not None:
+        model.load_state_dict(best_state)
+    return model.state_numpy(), history
+
+
+def _evaluate(model: LSTMAutoencoder, x: torch.Tensor, m: torch.Tensor) -> float:
+    model.eval()
+    with torch.inference_mode():
+        total, weight = 0.0, 0.0
+        for start in range(0, len(x), 1024):
+            xb, mb = x[start:start + 1024], m[start:start + 1024]
+            total += float(((model(xb) - xb) ** 2 * mb).sum())
+            weight += float(mb.sum())
+    return total / max(weight, 1.0)
+
+
+class _progress:
+    """tqdm when installed and wanted, else one line per epoch on stderr (or nothing)."""
+
+    def __init__(self, epochs: int, enabled: bool) -> None:
+        self.enabled, self.bar = enabled, None
+        if enabled:
+            try:
+                from tqdm import tqdm
+                self.bar = tqdm(total=epochs, desc="training", unit="epoch", file=sys.stderr)
+            except ImportError:
+                self.bar = None
+
+    def update(self, epoch: int, train: float, val: float) -> None:
+        if not self.enabled:
+            return
+        if self.bar is not None:
+            self.bar.set_postfix(train=f"{train:.5f}", val=f"{val:.5f}")
+            self.bar.update(1)
+        else:
+            print(f"epoch {epoch}: train {train:.5f} val {val:.5f}", file=sys.stderr)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()

@@ -1,0 +1,269 @@
+"""The pipeline as plain functions: read -> windows -> train -> bundle -> score -> detect.
+
+Each function does one step and works on what the previous one wrote, so any step can be rerun
+alone, from Python or from the command line (the CLI only parses options and calls these).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import platform
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from squall.bundle import Bundle, seed_layers
+from squall.data import windowset
+from squall.data.noaa import DEFAULT_FEATURES, read_noaa, read_table
+from squall.data.observations import Observations, expand_paths
+from squall.data.scaling import Scaler
+from squall.data.sensor_csv import read_sensor_csv
+from squall.data.windows import WindowSettings, make_windows, resolve_settings
+from squall.data.windowset import WindowSet
+from squall.detect.scoring import Scores, score
+from squall.detect.thresholds import DEFAULT_Q, fit_threshold
+from squall.engines import get_engine
+from squall.errors import SquallError
+from squall.io import atomic_path
+
+Paths = str | os.PathLike[str] | Sequence[str | os.PathLike[str]]
+
+
+def _as_list(paths: Paths) -> list:
+    return [paths] if isinstance(paths, (str, os.PathLike)) else list(paths)
+
+
+def detect_kind(path: Path) -> str:
+    """``noaa`` when the header has STATION and DATE columns, else ``csv``."""
+    try:
+        names = list(read_table(path).columns)
+    except SquallError:
+        return "csv"
+    return "noaa" if {"STATION", "DATE"} <= set(names) else "csv"
+
+
+def read_data(paths: Paths, reader: dict | None = None) -> Observations:
+    """Read data files with a reader configuration (as stored in a bundle).
+
+    ``reader`` keys: ``kind`` (``noaa``, ``csv`` or ``auto``), ``features``, ``qc`` (NOAA),
+    ``time_column`` and ``track_column`` (generic CSV).
+    """
+    reader = dict(reader or {})
+    files = expand_paths(_as_list(paths))
+    kind = reader.get("kind", "auto")
+    if kind == "auto":
+        kind = "csv" if reader.get("time_column") else detect_kind(files[0])
+    if kind == "noaa":
+        return read_noaa(files, reader.get("features") or DEFAULT_FEATURES,
+                         qc=reader.get("qc", "keep"))
+    if kind == "csv":
+        return read_sensor_csv(files, time_column=reader.get("time_column") or "timestamp",
+                               features=reader.get("features"),
+                               track_column=reader.get("track_column"))
+    raise SquallError(f"unknown data kind {kind!r} (noaa, csv or auto)")
+
+
+def reader_config(obs: Observations, reader: dict) -> dict:
+    """The reader configuration to store in a bundle: concrete kind and features."""
+    kind = "noaa" if any(c.startswith("flag_") for c in obs.frame.columns) else "csv"
+    out = {"kind": kind, "features": list(obs.features)}
+    if kind == "noaa":
+        out["qc"] = reader.get("qc", "keep")
+    else:
+        out["time_column"] = reader.get("time_column") or "timestamp"
+        out["track_column"] = reader.get("track_column")
+    return out
+
+
+def split_by_time(ws: WindowSet, fraction: float) -> tuple[np.ndarray, np.ndarray]:
+    """Training and validation window indices: per track, the last ``fraction`` of its time span
+    is validation. Windows straddling the cut are dropped, so no report is in both."""
+    train = np.zeros(len(ws), dtype=bool)
+    val = np.zeros(len(ws), dtype=bool)
+    if fraction <= 0:
+        return np.arange(len(ws)), np.zeros(0, dtype=np.int64)
+    for tr in np.unique(ws.track.astype(str)):
+        sel = ws.track.astype(str) == tr
+        lo, hi = ws.start[sel].min(), ws.end[sel].max()
+        cut = lo + (hi - lo) * (1 - fraction)
+        train |= sel & (ws.end < cut)
+        val |= sel & (ws.start >= cut)
+    return np.flatnonzero(train), np.flatnonzero(val)
+
+
+def train(paths: Paths, out: str | os.PathLike[str] | None = None, *,
+          features: Sequence[str] | None = None, until: str | None = None,
+          reader: dict | None = None, settings: WindowSettings = WindowSettings(),
+          sizes: tuple[int, ...] = (64, 32), scaler: str = "minmax", epochs: int = 40,
+          seed: int = 0, val_fraction: float = 0.2, threshold_q: float = DEFAULT_Q,
+          progress: bool = True, log=print) -> Bundle:
+    """Train an autoencoder on ``paths`` (reports before ``until``) and return/save the bundle."""
+    from squall.convert import bundle_weights_from_torch
+    try:
+        from squall.models.train import TrainConfig, fit
+    except ImportError as exc:
+        raise SquallError("training needs PyTorch: pip install 'squall[train]' (on these machines "
+                          "torch==2.13.0)") from exc
+
+    reader = dict(reader or {})
+    if features:
+        reader["features"] = list(features)
+    obs = read_data(paths, reader).until(until)
+    if len(obs) == 0:
+        raise SquallError(f"no reports to train on{' before ' + until if until else ''}")
+    settings = resolve_settings(settings, obs)
+    windows = make_windows(obs, settings)
+    if len(windows) == 0:
+        raise SquallError(f"no training windows: {windows.skipped} skipped for too little "
+                          f"observed data; check --resample, --max-gap and the data")
+    fitted = Scaler(scaler, list(obs.features)).fit(obs.values())
+    ws = windowset.build(windows, obs, fitted)
+    tr, va = split_by_time(ws, val_fraction)
+    if len(va) < 8:  # too few for a meaningful validation loss or threshold
+        tr, va = np.arange(len(ws)), np.zeros(0, dtype=np.int64)
+    log(f"{len(obs)} reports, {len(np.unique(ws.track))} tracks -> {len(ws)} windows of "
+        f"{settings.length} x {settings.resample or 'report'} ({windows.skipped} skipped with too "
+        f"little observed data); {len(tr)} train / {len(va)} validation")
+    layers = seed_layers(len(obs.features), settings.length, sizes)
+    config = TrainConfig(epochs=epochs, seed=seed)
+    mask = ws.mask.astype(np.float32)
+    state, history = fit(layers, ws.x[tr], mask[tr], ws.x[va], mask[va], config, progress)
+    weights = bundle_weights_from_torch(state, layers)
+    provenance = {
+        "data": [{"path": s, "sha256": _sha256(s)} for s in obs.sources],
+        "until": until, "reports": len(obs),
+        "time_range": [str(obs.frame["time"].min()), str(obs.frame["time"].max())],
+        "windows": {"train": int(len(tr)), "validation": int(len(va)),
+                    "skipped": int(windows.skipped)},
+        "dropped_reports": obs.dropped, "reader": reader_config(obs, reader),
+        "training": config.to_dict() | {"epochs_run": len(history),
+                                        "val_fraction": val_fraction},
+        "final_loss": history[-1] if history else None,
+        "versions": _versions(),
+    }
+    bundle = Bundle(layers, weights, list(obs.features), obs.units, settings.to_dict(), fitted,
+                    None, provenance, history)
+    ref = va if len(va) else tr
+    ref_scores = score_windows(bundle, _subset(ws, ref)).window
+    bundle.threshold = fit_threshold(ref_scores, q=threshold_q,
+                                     fitted_on="validation" if len(va) else "training")
+    if out is not None:
+        bundle.save(out)
+    return bundle
+
+
+def _subset(ws: WindowSet, idx: np.ndarray) -> WindowSet:
+    return WindowSet(ws.x[idx], ws.mask[idx], ws.values[idx], ws.steps[idx], ws.step_time,
+                     ws.step_ptr, ws.step_obs, ws.track[idx], ws.start[idx], ws.end[idx], ws.obs,
+                     ws.sources, ws.features, ws.meta)
+
+
+def _sha256(path: str) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _versions() -> dict:
+    import numpy
+    import pandas
+
+    out = {"python": platform.python_version(), "numpy": numpy.__version__,
+           "pandas": pandas.__version__}
+    try:
+        import torch
+        out["torch"] = torch.__version__
+    except ImportError:
+        pass
+    from squall import __version__
+    out["squall"] = __version__
+    return out
+
+
+def make_windowset(bundle: Bundle, paths: Paths) -> WindowSet:
+    """Read new data with the bundle's reader and window settings, scale with its scaler."""
+    reader = dict(bundle.provenance.get("reader") or {"kind": "auto"})
+    reader["features"] = list(bundle.features)
+    obs = read_data(paths, reader)
+    settings = WindowSettings(**bundle.windows)
+    windows = make_windows(obs, settings)
+    meta = {"windows": bundle.windows, "skipped": int(windows.skipped),
+            "reader": reader_config(obs, reader)}
+    return windowset.build(windows, obs, bundle.scaler, meta)
+
+
+def load_windows(bundle: Bundle, data: Paths) -> WindowSet:
+    """A windows ``.npz`` as it is, or data files windowed and scaled for ``bundle``."""
+    items = _as_list(data)
+    if len(items) == 1 and str(items[0]).endswith(".npz"):
+        ws = windowset.load(items[0])
+        if ws.x.shape[1:] != (bundle.length, len(bundle.features)):
+            raise SquallError(f"{items[0]} holds windows of shape {ws.x.shape[1:]}, the bundle "
+                              f"needs ({bundle.length}, {len(bundle.features)})")
+        if ws.traceable and ws.features != bundle.features:
+            raise SquallError(f"{items[0]} has features {ws.features}, the bundle "
+                              f"{bundle.features}")
+        if not ws.traceable:  # a bare 'sequences' file: assume the bundle's feature order
+            ws.features = list(bundle.features)
+        return ws
+    return make_windowset(bundle, items)
+
+
+def reconstruct_windows(bundle: Bundle, ws: WindowSet, engine: str = "numpy") -> np.ndarray:
+    return get_engine(engine, bundle).reconstruct(ws.x)
+
+
+def score_windows(bundle: Bundle, ws: WindowSet, engine: str = "numpy") -> Scores:
+    """Masked reconstruction scores of every window."""
+    return score(ws.x, reconstruct_windows(bundle, ws, engine), ws.mask)
+
+
+def detect(bundle: Bundle, data: Paths, out: str | os.PathLike[str], *, engine: str = "numpy",
+           threshold: float | None = None, threshold_quantile: float | None = None,
+           plot: bool = True) -> dict:
+    """Score ``data`` (files or a windows ``.npz``), flag, merge events and write the outputs.
+
+    Writes into ``out``: ``scores.csv``, ``anomalies.csv``, ``anomaly_windows.csv``,
+    ``events.csv``, ``windows.npz`` (so ``extract`` can be redone) and ``scores.png``.
+    Everything is computed before the first file is written, and each file is written
+    atomically. Returns a summary dict.
+    """
+    from squall.detect.thresholds import resolve_threshold
+    from squall.report.tables import anomaly_windows_frame, events_frame, scores_frame
+
+    ws = load_windows(bundle, data)
+    if len(ws) == 0:
+        raise SquallError("no windows to score: the data is too short or too sparse for windows "
+                          f"of {bundle.length} steps (skipped {ws.meta.get('skipped', 0)})")
+    scores = score_windows(bundle, ws, engine)
+    chosen = resolve_threshold(bundle.threshold, threshold, threshold_quantile, scores.window)
+    table = scores_frame(ws, scores, chosen["value"])
+    if not ws.traceable:
+        table["track"], table["start"], table["end"] = "", "", ""
+    flagged = table[table["flagged"]]
+    events = events_frame(table, ws.features) if ws.traceable else pd.DataFrame()
+    rows = anomaly_windows_frame(ws, flagged["window"].to_numpy()) if ws.traceable else None
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    write_csv(table, out / "scores.csv")
+    write_csv(flagged, out / "anomalies.csv")
+    if rows is not None:
+        write_csv(rows, out / "anomaly_windows.csv")
+        write_csv(events, out / "events.csv")
+        ws.save(out / "windows.npz")
+    if plot:
+        from squall.report.plots import plot_scores
+        plot_scores(table, out / "scores.png", chosen["value"])
+    return {"windows": len(ws), "flagged": int(len(flagged)), "events": int(len(events)),
+            "threshold": chosen, "skipped": int(ws.meta.get("skipped", 0)), "out": str(out)}
+
+
+def write_csv(frame: pd.DataFrame, path: str | os.PathLike[str]) -> None:
+    """Write a table atomically, floats with enough digits to round-trip."""
+    with atomic_path(path) as tmp:
+        frame.to_csv(tmp, index=False, float_format="%.10g")
