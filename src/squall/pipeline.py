@@ -114,6 +114,10 @@ def train(paths: Paths, out: str | os.PathLike[str] | None = None, *,
     obs = read_data(paths, reader).until(until)
     if len(obs) == 0:
         raise SquallError(f"no reports to train on{' before ' + until if until else ''}")
+    empty = [f for f, share in obs.availability().items() if share == 0]
+    if empty:
+        raise SquallError(f"feature(s) {', '.join(empty)} have no observed values in the "
+                          f"training data; choose others with --features")
     settings = resolve_settings(settings, obs)
     windows = make_windows(obs, settings)
     if len(windows) == 0:

@@ -1,8 +1,6 @@
 """Synthetic NOAA Global Marine box files (box 0-10 N, 100-110 E) with injected, labelled events.
 
-Moving ships report every 3 or 6 h, moored buoys every hour or half hour without waves. Values use
-the raw ICOADS integer units, missing values, duplicates and QC flags of ``noaa-global-marine.md``.
-Events use their own random stream: reports outside events are the same with or without them.
+Raw ICOADS integer units, missing values, duplicates and QC flags follow ``noaa-global-marine.md``.
 """
 
 from __future__ import annotations
@@ -41,7 +39,7 @@ _TRIM_ORDER = ("SEA_SURF_TEMP", "AIR_TEMP", "WIND_SPEED", "WIND_SPEED", "SEA_LVL
                "DEW_PT_TEMP")
 _SPIKE = {"SEA_LVL_PRES": (15.0, 40.0, True), "AIR_TEMP": (6.0, 10.0, True),
           "WIND_SPEED": (12.0, 18.0, False), "SEA_SURF_TEMP": (4.0, 7.0, True)}  # lo, hi, signed
-_DRIFT = {"SEA_SURF_TEMP": (2.5, 4.0), "SEA_LVL_PRES": (6.0, 10.0), "AIR_TEMP": (3.0, 5.0)}
+_DRIFT = {"SEA_SURF_TEMP": (2.5, 4.0), "SEA_LVL_PRES": (6.0, 10.0), "AIR_TEMP": (4.0, 6.0)}
 
 
 @dataclass(frozen=True)
@@ -59,11 +57,6 @@ class Platform:
     has_air_temp: bool = True
     minute_offset: int = 0  # minutes past the start of the first report
     wind_in_knots: bool = False  # WIND_SPD_IND 4: converted from whole knots
-
-    @property
-    def platform_id(self) -> str:
-        """ICOADS ``PLATFORM_ID`` code: 5 ship, 6 moored buoy."""
-        return "5" if self.kind == "ship" else "6"
 
 
 @dataclass
@@ -94,8 +87,7 @@ def _ou(rng: np.random.Generator, n: int, dt: float, tau: float, sd: float) -> n
 
 def _fold(x: np.ndarray, lo: float, hi: float) -> np.ndarray:
     """Reflect an unbounded coordinate into ``[lo, hi]``: a track bouncing off the box edges."""
-    w = hi - lo
-    return lo + w - np.abs((x - lo) % (2.0 * w) - w)
+    return hi - np.abs((x - lo) % (2.0 * (hi - lo)) - (hi - lo))
 
 
 def _make_platforms(rng: np.random.Generator, n_ships: int, n_buoys: int) -> list[Platform]:
@@ -131,16 +123,13 @@ def _simulate(rng: np.random.Generator, p: Platform, t0: pd.Timestamp, days: flo
         dlon = deg * np.sin(course) / np.cos(np.radians(lat))
         lon = _fold(p.lon + np.r_[0.0, np.cumsum(dlon)[:-1]], 100.2, 109.8)
     local = (t0.hour + t0.minute / 60.0 + hours + lon / 15.0) % 24.0  # ~UTC+7 in this box
-
-    def cycle(peak: float, period: float) -> np.ndarray:
-        return np.cos(2.0 * np.pi * (local - peak) / period)
-
-    air = (27.6 + rng.normal(0, 0.4) + 1.3 * cycle(14.5, 24) + _ou(rng, n, dt, 48, 0.5)
-           + rng.normal(0, 0.15, n))
+    # Daily cycles peak mid-afternoon; the semidiurnal atmospheric tide peaks near 10 and 22 h.
+    air = (27.6 + rng.normal(0, 0.4) + 1.3 * np.cos(np.pi * (local - 14.5) / 12)
+           + _ou(rng, n, dt, 48, 0.5) + rng.normal(0, 0.15, n))
     phys = {"AIR_TEMP": air, "DEW_PT_TEMP": air - 3.2 - _ou(rng, n, dt, 24, 0.6),
-            "SEA_SURF_TEMP": (28.6 + rng.normal(0, 0.2) + 0.25 * cycle(15.0, 24)
+            "SEA_SURF_TEMP": (28.6 + rng.normal(0, 0.2) + 0.25 * np.cos(np.pi * (local - 15) / 12)
                               + _ou(rng, n, dt, 120, 0.15) + rng.normal(0, 0.08, n)),
-            "SEA_LVL_PRES": (1010.0 + rng.normal(0, 0.6) + 1.2 * cycle(10.0, 12)  # tide
+            "SEA_LVL_PRES": (1010.0 + rng.normal(0, 0.6) + 1.2 * np.cos(np.pi * (local - 10) / 6)
                              + _ou(rng, n, dt, 72, 1.0)),
             "WIND_SPEED": 5.5 + _ou(rng, n, dt, 12, 1.8),
             "WIND_DIR": 40.0 + rng.normal(0, 20) + _ou(rng, n, dt, 48, 25) + rng.normal(0, 12, n)}
@@ -174,10 +163,7 @@ def _place(rng: np.random.Generator, tr: _Track, length: int, first_h: float) ->
 
 
 def _inject(rng: np.random.Generator, tr: _Track, kind: str, first_h: float) -> dict | None:
-    """Draw one event, place it on ``tr`` and apply it; return its label data, None if full.
-
-    Storms change the true weather (call before ``_finish``); faults change the readings (after).
-    """
+    """Draw, place and apply one event on ``tr``; return its label data, or None if it is full."""
     p, dt, ph = tr.platform, tr.platform.interval_hours, tr.phys
     usable = ["SEA_LVL_PRES", "WIND_SPEED"] + ["AIR_TEMP"] * p.has_air_temp  # ~always reported
     usable += ["SEA_SURF_TEMP"] * (p.kind == "buoy")
@@ -197,7 +183,8 @@ def _inject(rng: np.random.Generator, tr: _Track, kind: str, first_h: float) -> 
         lo, hi = (12.0, 36.0) if kind == "stuck" else (24.0, 72.0)
         offsets = np.arange(max(2, round(rng.uniform(lo, hi) / dt)))
         if kind == "drift":
-            dev = rng.uniform(*_DRIFT[feat]) * rng.choice([-1.0, 1.0]) * (offsets + 1) / len(offsets)
+            ramp = (offsets + 1) / len(offsets)
+            dev = rng.uniform(*_DRIFT[feat]) * rng.choice([-1.0, 1.0]) * ramp
     i0 = _place(rng, tr, int(offsets[-1]) + 1, first_h)
     if i0 is None:
         return None
@@ -249,7 +236,8 @@ def _encode(tr: _Track, t0: pd.Timestamp) -> dict[str, np.ndarray]:
     ncdc[:, 0] = "1"
     for f, pos in _QC_POS.items():
         ncdc[:, pos] = np.where(pres[f], tr.qc[f][k], "A")
-    ids = {"ID_IND": "1" if p.kind == "ship" else "11", "PLATFORM_ID": p.platform_id}
+    ship = p.kind == "ship"
+    ids = {"ID_IND": "1" if ship else "11", "PLATFORM_ID": "5" if ship else "6"}  # 6 moored buoy
     out = {"STATION": np.full(n, p.station), **{c: np.full(n, v) for c, v in ids.items()},
            "DATE": (t0 + pd.to_timedelta(tr.minutes[k], unit="min")).strftime(DATE_FORMAT).values,
            "LATITUDE": np.char.mod("%.2f", tr.lat[k]), "LONGITUDE": np.char.mod("%.2f", tr.lon[k]),
@@ -272,7 +260,6 @@ def _timestamp(name: str, value: object) -> pd.Timestamp:
 
 
 def _check(name: str, value: object, days: bool = False) -> None:
-    """Raise unless ``value`` is a non-negative int (or, for ``days``, a positive finite number)."""
     kinds = (int, float, np.integer, np.floating) if days else (int, np.integer)
     ok = isinstance(value, kinds) and not isinstance(value, bool) and math.isfinite(value)
     if not ok or (value <= 0 if days else value < 0):
@@ -289,11 +276,9 @@ def synthesize(start: str = "2025-03-01", days: float = 30, *, n_ships: int = 4,
     ----------
     start, days : str, float
         First report time (UTC) and length of the period (reports end before ``start + days``).
-    n_ships, n_buoys : int
-        Number of platforms of each kind (at least one in all).
-    n_storms, n_faults : int
-        Events, spread round-robin over platforms reporting at least every 3 h, never overlapping
-        on one platform; faults cycle through ``fault_types`` (from ``FAULT_TYPES``).
+    n_ships, n_buoys, n_storms, n_faults : int
+        Platforms (at least one) and events: round-robin over platforms reporting at least 3-hourly
+        (then 6-hourly ships), never overlapping on one; faults cycle through ``fault_types``.
     seed : int
         Same arguments and seed give identical frames.
     event_start : str, optional
@@ -332,21 +317,22 @@ def synthesize(start: str = "2025-03-01", days: float = 30, *, n_ships: int = 4,
     # Independent streams: events and duplicates never change the normal signal of a seed.
     sig_rng, evt_rng, dup_rng = map(np.random.default_rng, np.random.SeedSequence(seed).spawn(3))
     tracks = [_simulate(sig_rng, p, t0, days) for p in _make_platforms(sig_rng, n_ships, n_buoys)]
-    eligible = [tracks[i] for i in evt_rng.permutation(len(tracks))
-                if tracks[i].platform.interval_hours <= 3.0]
+    shuffled = [tracks[i] for i in evt_rng.permutation(len(tracks))]
+    fast = [tr for tr in shuffled if tr.platform.interval_hours <= 3.0]  # never empty
+    slow = [tr for tr in shuffled if tr.platform.interval_hours > 3.0]
 
     def spread(k: int, kind: str) -> tuple[_Track, str, dict]:
-        for j in range(len(eligible)):  # round-robin over platforms, next one if it is full
-            tr = eligible[(k + j) % len(eligible)]
+        # Round-robin over the platforms reporting at least 3-hourly; 6-hourly ships if all full.
+        for tr in [fast[(k + j) % len(fast)] for j in range(len(fast))] + slow:
             row = _inject(evt_rng, tr, kind, first_h)
             if row is not None:
                 tr.event[row["idx"][0]:row["idx"][-1] + 1] = True
                 return tr, kind, row
-        raise SquallError(f"n_storms + n_faults: could not place {n_storms + n_faults} events "
-                          f"without overlap in {days} days after event_start; expected fewer")
+        raise SquallError(f"n_storms + n_faults must fit without overlap in {days} days after "
+                          f"event_start, got {n_storms + n_faults} events ({kind} {k + 1} failed)")
 
     events = [spread(k, "storm") for k in range(n_storms)]
-    for tr in tracks:
+    for tr in tracks:  # storms change the weather, then faults change the noisy readings
         _finish(tr)
     events += [spread(n_storms + k, fault_types[k % len(fault_types)]) for k in range(n_faults)]
     cols = [_encode(tr, t0) for tr in tracks]
@@ -359,9 +345,7 @@ def synthesize(start: str = "2025-03-01", days: float = 30, *, n_ships: int = 4,
     dup[copies] = "1"
     reports.insert(COLUMNS.index("DUP_STATUS"), "DUP_STATUS", dup.astype(object))
     reports = pd.concat([reports, reports.iloc[copies].assign(DUP_STATUS="4")], ignore_index=True)
-    order = np.lexsort((np.arange(len(reports)), reports["STATION"].to_numpy(dtype=str),
-                        reports["DATE"].to_numpy(dtype=str)))
-    reports = reports.iloc[order].reset_index(drop=True)
+    reports = reports.sort_values(["DATE", "STATION"], kind="stable", ignore_index=True)
     rows = [(kind, tr.platform.station, t0 + pd.Timedelta(minutes=int(tr.minutes[r["idx"][0]])),
              t0 + pd.Timedelta(minutes=int(tr.minutes[r["idx"][-1]])), ",".join(r["features"]),
              round(float(r["magnitude"]), 2), r["unit"]) for tr, kind, r in events]
@@ -372,11 +356,7 @@ def synthesize(start: str = "2025-03-01", days: float = 30, *, n_ships: int = 4,
 
 
 def write_noaa_csv(reports: pd.DataFrame, path: str | os.PathLike[str]) -> None:
-    """Write reports in the NOAA box-file format, atomically.
-
-    A header of quoted column names, then one line per report: every value double-quoted, a
-    missing value an empty unquoted field (``"5201768","2025-03-01T00:00:00","6.11",,,"1"``).
-    """
+    """Write a NOAA box file atomically: values double-quoted, missing ones empty and unquoted."""
     values = [reports[c].to_numpy(dtype=object) for c in reports.columns]
     bad = next((v for col in values for v in col if not isinstance(v, str)), "")
     if bad != "":
@@ -392,9 +372,6 @@ def write_noaa_csv(reports: pd.DataFrame, path: str | os.PathLike[str]) -> None:
 
 def write_labels(labels: pd.DataFrame, path: str | os.PathLike[str]) -> None:
     """Write event labels (``LABEL_COLUMNS``) as CSV with ISO times, atomically."""
-    missing = [c for c in LABEL_COLUMNS if c not in labels.columns]
-    if missing:
-        raise SquallError(f"labels must have columns {list(LABEL_COLUMNS)}, missing {missing}")
     with atomic_path(path) as tmp:
         labels.loc[:, list(LABEL_COLUMNS)].to_csv(tmp, index=False, date_format=DATE_FORMAT)
 
