@@ -72,7 +72,7 @@ def test_torch_round_trip_is_exact():
 def test_keras_wrong_orientation_is_refused():
     layers = seed_layers(3, 4, (5, 2))
     arrays = []
-    for name, shape in weight_shapes(layers).items():
+    for shape in weight_shapes(layers).values():
         arrays.append(np.zeros(shape[::-1], dtype=np.float32))  # Keras orientation
     arrays[0] = arrays[0].T  # one array in the wrong orientation
     with pytest.raises(SquallError, match="layer 0 kernel has shape"):

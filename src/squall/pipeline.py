@@ -96,7 +96,7 @@ def split_by_time(ws: WindowSet, fraction: float) -> tuple[np.ndarray, np.ndarra
 
 def train(paths: Paths, out: str | os.PathLike[str] | None = None, *,
           features: Sequence[str] | None = None, until: str | None = None,
-          reader: dict | None = None, settings: WindowSettings = WindowSettings(),
+          reader: dict | None = None, settings: WindowSettings | None = None,
           sizes: tuple[int, ...] = (64, 32), scaler: str = "minmax", epochs: int = 40,
           seed: int = 0, val_fraction: float = 0.2, threshold_q: float = DEFAULT_Q,
           progress: bool = True, log=print) -> Bundle:
@@ -118,7 +118,7 @@ def train(paths: Paths, out: str | os.PathLike[str] | None = None, *,
     if empty:
         raise SquallError(f"feature(s) {', '.join(empty)} have no observed values in the "
                           f"training data; choose others with --features")
-    settings = resolve_settings(settings, obs)
+    settings = resolve_settings(settings or WindowSettings(), obs)
     windows = make_windows(obs, settings)
     if len(windows) == 0:
         raise SquallError(f"no training windows: {windows.skipped} skipped for too little "

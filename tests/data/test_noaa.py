@@ -347,14 +347,11 @@ def test_delimiter_at_end_of_every_data_line(tmp_path):
 
 # --- the real box file ------------------------------------------------------------------------
 
-@pytest.fixture(scope="module")
-def real_box():
-    from conftest import SHARED  # the constant only; the skip is the shared_data fixture's job
-
-    path = SHARED / "noaa" / "10_100_00_110.csv"
+@pytest.fixture
+def real_box(shared_data):
+    path = shared_data / "noaa" / "10_100_00_110.csv"
     if not path.is_file():
-        pytest.skip("../shared/data is not present (the shared NOAA/NAB/seed-model data); "
-                    "these tests need it")
+        pytest.skip(f"{path} is not present")
     return path, read_noaa(path)
 
 

@@ -1,4 +1,4 @@
-"""``squall`` command line: one small function per command that parses options and calls the library.
+"""``squall`` command line: one small function per command, parsing options and calling the library.
 
 Errors in the user's input print one line (``squall: error: ...``) and exit with status 2.
 """

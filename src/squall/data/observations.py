@@ -66,8 +66,8 @@ class Observations:
             raise SquallError(
                 f"feature(s) {', '.join(missing)} not in the data; available: "
                 f"{', '.join(self.features)}")
-        return Observations(self.frame, list(features), {f: self.units.get(f, "") for f in features},
-                            self.sources, dict(self.dropped))
+        units = {f: self.units.get(f, "") for f in features}
+        return Observations(self.frame, list(features), units, self.sources, dict(self.dropped))
 
     def until(self, date: str | pd.Timestamp | None) -> Observations:
         """Reports strictly before ``date`` (all reports when ``date`` is None)."""

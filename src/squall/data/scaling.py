@@ -52,7 +52,8 @@ class Scaler:
         if self.offset_ is None or self.scale_ is None:
             raise SquallError("scaler is not fitted; call fit() or load it from a bundle")
         if values.shape[-1] != len(self.offset_):
-            raise SquallError(f"scaler expects {len(self.offset_)} features, got {values.shape[-1]}")
+            raise SquallError(f"scaler expects {len(self.offset_)} features, "
+                              f"got {values.shape[-1]}")
 
     def transform(self, values: np.ndarray) -> np.ndarray:
         """Scale physical values; NaN stays NaN (see :meth:`fill`)."""

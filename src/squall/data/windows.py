@@ -92,7 +92,8 @@ def resolve_settings(settings: WindowSettings, obs: Observations) -> WindowSetti
         resample = _fmt(_delta(resample, "--resample"))
     max_gap = settings.max_gap
     if max_gap is None:
-        base = _delta(resample, "--resample") if resample else typical_interval(obs, settings.length)
+        base = (_delta(resample, "--resample") if resample
+                else typical_interval(obs, settings.length))
         max_gap = _fmt(6 * base)
     else:
         max_gap = _fmt(_delta(max_gap, "--max-gap"))
@@ -104,7 +105,8 @@ def _delta(text: str, name: str) -> pd.Timedelta:
     try:
         value = pd.Timedelta(text)
     except (ValueError, TypeError) as exc:
-        raise SquallError(f"{name}: cannot read {text!r} as a duration (e.g. 1h, 30min, 3h)") from exc
+        raise SquallError(f"{name}: cannot read {text!r} as a duration (e.g. 1h, 30min, "
+                          f"3h)") from exc
     if value <= pd.Timedelta(0):
         raise SquallError(f"{name} must be positive, got {text!r}")
     return value
@@ -176,14 +178,14 @@ def _steps_resampled(frame: pd.DataFrame, features: list[str], interval: pd.Time
     with np.errstate(invalid="ignore", divide="ignore"):
         values = np.where(counts > 0, sums / np.maximum(counts, 1), np.nan)
     step_track = np.repeat(np.arange(len(sizes)), sizes)
-    step_bin = np.concatenate([np.arange(f, l + 1) for f, l in zip(first, last, strict=True)]) \
-        if len(sizes) else np.zeros(0, dtype=np.int64)
+    step_bin = (np.concatenate([np.arange(a, b + 1) for a, b in zip(first, last, strict=True)])
+                if len(sizes) else np.zeros(0, dtype=np.int64))
     step_time = (step_bin * width).astype("datetime64[ns]")
     return values, step_time, step_track, np.asarray(track_names, dtype=object), step_of_obs
 
 
 def make_windows(obs: Observations, settings: WindowSettings) -> Windows:
-    """Cut windows from ``obs`` with already resolved ``settings`` (see :func:`resolve_settings`)."""
+    """Cut windows from ``obs`` with resolved ``settings`` (see :func:`resolve_settings`)."""
     frame, features, T = obs.frame, obs.features, settings.length
     if len(frame) == 0:
         raise SquallError("no reports to cut windows from")

@@ -55,8 +55,8 @@ def fit(layers: list[dict], x_train: np.ndarray, m_train: np.ndarray, x_val: np.
     rng = np.random.default_rng(config.seed)
     model = LSTMAutoencoder(layers)
     opt = torch.optim.Adam(model.parameters(), lr=config.learning_rate)
-    xt, mt = torch.as_tensor(x_train, dtype=torch.float32), torch.as_tensor(m_train, dtype=torch.float32)
-    xv, mv = torch.as_tensor(x_val, dtype=torch.float32), torch.as_tensor(m_val, dtype=torch.float32)
+    xt, mt, xv, mv = (torch.as_tensor(a, dtype=torch.float32)
+                      for a in (x_train, m_train, x_val, m_val))
     history: list[dict] = []
     best, best_state, waited = float("inf"), None, 0
     bar = _progress(config.epochs, progress)
