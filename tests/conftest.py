@@ -18,9 +18,12 @@ NOAA_COLUMNS = (
 )
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")
 def shared_data() -> Path:
-    """The shared data directory; skips the test when it is not there."""
+    """The shared data directory; skips the test when it is not there.
+
+    Session-scoped so module- and session-scoped fixtures can depend on it too.
+    """
     if not SHARED.is_dir():
         pytest.skip("../shared/data is not present (the shared NOAA/NAB/seed-model data); "
                     "these tests need it")

@@ -70,8 +70,8 @@ def _build() -> argparse.ArgumentParser:
                    "report interval, rounded up to 1/5/10/15/30 min or 1/2/3/6/12 h), 'none' "
                    "(one step per report) or a duration like 1h")
     g.add_argument("--max-gap", help="split tracks at gaps longer than this (default 6 steps)")
-    g.add_argument("--min-observed", type=float, default=0.5, help="fraction of steps with "
-                   "data a window needs (default 0.5)")
+    g.add_argument("--min-observed", type=float, default=0.25, help="fraction of steps with "
+                   "data a window needs (default 0.25)")
     g = p.add_argument_group("model and training")
     g.add_argument("--hidden", type=_int_list, default=(64, 32), help="encoder LSTM sizes, "
                    "mirrored in the decoder (default 64,32)")

@@ -105,11 +105,14 @@ def read_table(path: Path) -> pd.DataFrame:
     if not body.strip():
         return pd.DataFrame(columns=names, dtype=str)
     try:
+        # index_col=False: a trailing comma on every line must not turn STATION into the index;
+        # skip_blank_lines=False keeps the data row numbers equal to the file's lines - 2.
         frame = pd.read_csv(io.StringIO(body), header=None, names=names, dtype=str,
-                            keep_default_na=False, na_values=[""], skipinitialspace=False)
+                            keep_default_na=False, na_values=[""], index_col=False,
+                            skip_blank_lines=False)
     except (pd.errors.ParserError, ValueError) as exc:
         raise SquallError(f"{path}: malformed CSV ({str(exc).splitlines()[0]})") from exc
-    # Trailing junk lines (e.g. closing backticks) have no DATE: they are not reports.
+    # Blank lines and trailing junk (e.g. closing backticks) have no DATE: they are not reports.
     junk = frame["DATE"].isna() & frame.drop(columns=["STATION"]).isna().all(axis=1)
     return frame[~junk]
 

@@ -33,6 +33,9 @@ class Scaler:
         if self.kind not in SCALER_KINDS:
             raise SquallError(f"scaler must be one of {', '.join(SCALER_KINDS)}, got {self.kind!r}")
         flat = np.asarray(values, dtype=np.float64).reshape(-1, values.shape[-1])
+        if len(self.features) != flat.shape[1]:
+            raise SquallError(f"scaler has {len(self.features)} feature names but the data has "
+                              f"{flat.shape[1]} columns")
         observed = ~np.isnan(flat)
         empty = [f for f, ok in zip(self.features, observed.any(axis=0), strict=True) if not ok]
         if empty:

@@ -43,8 +43,8 @@ def read_sensor_csv(paths: str | os.PathLike[str] | Iterable[str | os.PathLike[s
     chosen: list[str] | None = list(features) if features else None
     for source, path in enumerate(files):
         try:
-            raw = pd.read_csv(path, dtype=str, keep_default_na=False,
-                              na_values=["", "nan", "NaN", "NA"])
+            raw = pd.read_csv(path, dtype=str, keep_default_na=False, index_col=False,
+                              na_values=["", "nan", "NaN", "NA"], skip_blank_lines=False)
         except pd.errors.EmptyDataError as exc:
             raise SquallError(f"{path} is empty") from exc
         except (pd.errors.ParserError, UnicodeDecodeError) as exc:
@@ -63,17 +63,17 @@ def read_sensor_csv(paths: str | os.PathLike[str] | Iterable[str | os.PathLike[s
         if absent:
             raise SquallError(f"{path}: no column {', '.join(absent)} (columns: "
                               f"{', '.join(raw.columns)})")
-        times = pd.to_datetime(raw[time_column], errors="coerce", format="mixed")
+        raw = raw[raw.notna().any(axis=1)]  # blank lines; the index keeps the data row numbers
+        times = pd.to_datetime(raw[time_column], errors="coerce", format="mixed", utc=True)
         if times.isna().any():
             row = int(np.flatnonzero(times.isna().to_numpy())[0])
             raise SquallError(f"{path}: cannot parse {time_column} value "
                               f"{raw[time_column].iloc[row]!r} at data row {row} as a time")
-        if getattr(times.dt, "tz", None) is not None:
-            times = times.dt.tz_convert("UTC").dt.tz_localize(None)
+        times = times.dt.tz_localize(None)  # UTC; times without an offset are taken as UTC
         track = (raw[track_column].fillna("").to_numpy(dtype=object) if track_column
                  else np.full(len(raw), path.stem, dtype=object))
         frame = pd.DataFrame({"source": np.full(len(raw), source, dtype=np.int32),
-                              "row": np.arange(len(raw), dtype=np.int64), "track": track,
+                              "row": raw.index.to_numpy(dtype=np.int64), "track": track,
                               "time": times.to_numpy(), "lat": np.nan, "lon": np.nan})
         for name in chosen:
             values = pd.to_numeric(raw[name], errors="coerce")

@@ -20,9 +20,11 @@ Defaults (see :func:`resolve_settings`):
     comes from a tide gauge, a buoy or a ship, and the typical platform has most steps observed.
 ``max_gap``
     Six intervals: a track is split where two observed steps are further apart.
-``min_observed=0.5``
-    A window is kept when at least half its steps have an observed value; the others are skipped
-    and counted.
+``min_observed=0.25``
+    A window is kept when at least a quarter of its steps have an observed value; the others are
+    skipped and counted. Missing cells are masked, so sparse windows are valid input; a quarter
+    keeps a ship reporting every 6 h on a 2 h grid (a third of its steps observed), which half
+    would lose entirely (measured on the demo data: 8 of 8 tracks kept instead of 7 of 8).
 """
 
 from __future__ import annotations
@@ -49,7 +51,7 @@ class WindowSettings:
     mode: str = "track"
     resample: str | None = "auto"
     max_gap: str | None = None
-    min_observed: float = 0.5
+    min_observed: float = 0.25
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -186,7 +188,7 @@ def _steps_resampled(frame: pd.DataFrame, features: list[str], interval: pd.Time
 
 def make_windows(obs: Observations, settings: WindowSettings) -> Windows:
     """Cut windows from ``obs`` with resolved ``settings`` (see :func:`resolve_settings`)."""
-    frame, features, T = obs.frame, obs.features, settings.length
+    frame, features, T = obs.frame.reset_index(drop=True), obs.features, settings.length
     if len(frame) == 0:
         raise SquallError("no reports to cut windows from")
     if settings.mode == "pooled":
@@ -206,7 +208,7 @@ def make_windows(obs: Observations, settings: WindowSettings) -> Windows:
         interval = pd.Timedelta(settings.resample)
         values, step_time, step_track, names, step_of_obs = _steps_resampled(frame, features,
                                                                              interval)
-        order = np.argsort(step_of_obs, kind="stable")
+        order = np.lexsort((frame["time"].to_numpy("datetime64[ns]"), step_of_obs))
         step_obs = order.astype(np.int64)
         step_ptr = np.searchsorted(step_of_obs[order], np.arange(len(values) + 1))
     else:
