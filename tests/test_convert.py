@@ -77,8 +77,12 @@ def test_keras_wrong_orientation_is_refused():
     arrays[0] = arrays[0].T  # one array in the wrong orientation
     with pytest.raises(SquallError, match="layer 0 kernel has shape"):
         bundle_weights_from_keras(arrays, layers)
+    arrays[0] = arrays[0].T  # back to the right orientation
     with pytest.raises(SquallError, match="fewer arrays"):
         bundle_weights_from_keras(arrays[:3], layers)
+    with pytest.raises(SquallError, match="1 more array"):
+        bundle_weights_from_keras(arrays + [arrays[-1]], layers)
+    assert len(bundle_weights_from_keras(arrays, layers)) == len(arrays)
 
 
 def test_import_keras_missing_file(tmp_path):
