@@ -1,0 +1,71 @@
+"""The pipeline functions end to end on real NOAA data and on synthetic data."""
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from squall import load_bundle, pipeline
+from squall.data.noaa import read_noaa
+from squall.data.windows import WindowSettings
+
+pytest.importorskip("torch")
+
+
+@pytest.fixture(scope="module")
+def noaa_model(shared_data, tmp_path_factory):
+    out = tmp_path_factory.mktemp("noaa") / "model"
+    box = shared_data / "noaa" / "10_100_00_110.csv"
+    bundle = pipeline.train(box, out, until="2025-03-22", epochs=2, sizes=(16, 8),
+                            progress=False, log=lambda *_: None)
+    return box, out, bundle
+
+
+def test_a_box_with_few_complete_reports_trains_and_scores(noaa_model, tmp_path):
+    box, out, bundle = noaa_model
+    obs = read_noaa(box)
+    complete = ~np.isnan(obs.values()).any(axis=1)
+    assert complete.mean() < 0.1          # almost no report has all six features ...
+    w = bundle.provenance["windows"]
+    assert w["train"] + w["validation"] > 500   # ... yet the masked pipeline has many windows
+    ws = pipeline.make_windowset(bundle, box)
+    assert 0.2 < ws.mask.mean() < 0.9     # and trains/scores on partly observed ones
+    result = pipeline.detect(bundle, box, tmp_path / "found", plot=False)
+    assert result["windows"] == len(ws)
+    rows = pd.read_csv(tmp_path / "found" / "anomaly_windows.csv", dtype=str)
+    lines = box.read_text().splitlines()
+    for _, r in rows.head(30).iterrows():  # row n of the file's data is line n + 2 (1-based)
+        line = lines[int(r["row"]) + 1]
+        assert line.startswith(f'"{r["STATION"]}","{r["DATE"]}"')
+
+
+def test_until_and_scaler_use_training_reports_only(noaa_model):
+    box, out, bundle = noaa_model
+    obs = read_noaa(box)
+    before = obs.frame[obs.frame["time"] < pd.Timestamp("2025-03-22")]
+    k = bundle.features.index("SEA_LVL_PRES")
+    assert bundle.scaler.offset_[k] == pytest.approx(before["SEA_LVL_PRES"].min())
+    assert pd.Timestamp(bundle.provenance["time_range"][1]) < pd.Timestamp("2025-03-22")
+    assert bundle.provenance["data"][0]["sha256"] and bundle.provenance["reports"] == len(before)
+    # the bundle on disk is the same bundle
+    loaded = load_bundle(out)
+    assert loaded.threshold == bundle.threshold
+
+
+def test_validation_is_split_by_time(tmp_path):
+    from squall.data.synthetic import generate_demo_data
+
+    from squall.data import windowset
+    from squall.data.scaling import Scaler
+    from squall.data.windows import make_windows, resolve_settings
+
+    paths = generate_demo_data(tmp_path, seed=2)
+    obs = pipeline.read_data(paths["train"])
+    w = make_windows(obs, resolve_settings(WindowSettings(), obs))
+    ws = windowset.build(w, obs, Scaler("minmax", obs.features).fit(obs.values()))
+    tr, va = pipeline.split_by_time(ws, 0.2)
+    assert len(tr) and len(va) and not set(tr) & set(va)
+    for track in np.unique(ws.track):
+        t_tr = [i for i in tr if ws.track[i] == track]
+        t_va = [i for i in va if ws.track[i] == track]
+        if t_tr and t_va:   # every validation window starts after every training window ends
+            assert ws.start[t_va].min() > ws.end[t_tr].max()
