@@ -48,8 +48,8 @@ def detect_kind(path: Path) -> str:
 def read_data(paths: Paths, reader: dict | None = None) -> Observations:
     """Read data files with a reader configuration (as stored in a bundle).
 
-    ``reader`` keys: ``kind`` (``noaa``, ``csv`` or ``auto``), ``features``, ``qc`` (NOAA),
-    ``time_column`` and ``track_column`` (generic CSV).
+    ``reader`` keys: ``kind`` (``noaa``, ``csv`` or ``auto``), ``features``, ``qc`` and
+    ``keep_codes`` (NOAA), ``time_column`` and ``track_column`` (generic CSV).
     """
     reader = dict(reader or {})
     files = expand_paths(_as_list(paths))
@@ -58,7 +58,7 @@ def read_data(paths: Paths, reader: dict | None = None) -> Observations:
         kind = "csv" if reader.get("time_column") else detect_kind(files[0])
     if kind == "noaa":
         return read_noaa(files, reader.get("features") or DEFAULT_FEATURES,
-                         qc=reader.get("qc", "keep"))
+                         qc=reader.get("qc", "keep"), keep_codes=bool(reader.get("keep_codes")))
     if kind == "csv":
         return read_sensor_csv(files, time_column=reader.get("time_column") or "timestamp",
                                features=reader.get("features"),
@@ -72,6 +72,7 @@ def reader_config(obs: Observations, reader: dict) -> dict:
     out = {"kind": kind, "features": list(obs.features)}
     if kind == "noaa":
         out["qc"] = reader.get("qc", "keep")
+        out["keep_codes"] = bool(reader.get("keep_codes"))
     else:
         out["time_column"] = reader.get("time_column") or "timestamp"
         out["track_column"] = reader.get("track_column")
@@ -140,7 +141,7 @@ def train(paths: Paths, out: str | os.PathLike[str] | None = None, *,
         "data": [{"path": s, "sha256": _sha256(s)} for s in obs.sources],
         "until": until, "reports": len(obs),
         "time_range": [str(obs.frame["time"].min()), str(obs.frame["time"].max())],
-        "windows": {"train": int(len(tr)), "validation": int(len(va)),
+        "windows": {"total": int(len(ws)), "train": int(len(tr)), "validation": int(len(va)),
                     "skipped": int(windows.skipped)},
         "dropped_reports": obs.dropped, "reader": reader_config(obs, reader),
         "training": config.to_dict() | {"epochs_run": len(history),

@@ -158,3 +158,25 @@ def test_bundle_problems_give_one_line_errors(trained, tmp_path):
     (broken / "weights.safetensors").write_bytes(b"garbage")
     _one_line_error(run_cli("detect", broken, data, "--out", tmp_path / "o"), "corrupted")
     assert not (tmp_path / "o").exists()
+
+
+def test_pooled_original_pipeline_reproduces_seed_windows(shared_data, tmp_path):
+    """--mode pooled --keep-codes rebuilds the original pipeline's windows from the CSV."""
+    from squall import load_bundle, pipeline
+
+    box = shared_data / "noaa" / "10_100_00_110.csv"
+    assert main(["train", str(box), "--out", str(tmp_path / "pooled"), "--mode", "pooled",
+                 "--keep-codes", "--epochs", "1", "--hidden", "8,4", "--quiet"]) == 0
+    bundle = load_bundle(tmp_path / "pooled")
+    assert bundle.windows["mode"] == "pooled"
+    assert bundle.provenance["windows"]["total"] == 476
+    # scaled with the seed's scaler, the windows are the seed's training windows
+    from squall.convert import import_keras
+
+    d = shared_data / "seed-model"
+    seed = import_keras(d / "lstm_weights.npz", d / "scaler.json")
+    seed.windows = bundle.windows
+    seed.provenance["reader"] = bundle.provenance["reader"]
+    ws = pipeline.make_windowset(seed, box)
+    expected = np.load(shared_data / "seed-model" / "training_sequences.npz")["sequences"]
+    np.testing.assert_allclose(ws.x, expected, rtol=0, atol=1e-12)

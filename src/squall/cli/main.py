@@ -46,6 +46,9 @@ def _reader_options(p: argparse.ArgumentParser) -> None:
                    help="NOAA QC flags: keep flagged values and report the flags (default), or "
                    "drop them as ICOADS does (position flag 7-9 drops the report, value flag 8-9 "
                    "the value)")
+    g.add_argument("--keep-codes", action="store_true", help="NOAA: keep special codes (wave "
+                   "period 99, wind direction 361/362) as values, as the original pipeline did; "
+                   "only for reproducing it")
 
 
 def _build() -> argparse.ArgumentParser:
@@ -151,7 +154,7 @@ def cmd_train(a: argparse.Namespace) -> None:
     resample = None if a.resample.lower() == "none" else a.resample
     settings = WindowSettings(a.length, a.stride, a.mode, resample, a.max_gap, a.min_observed)
     reader = {"kind": "csv" if a.time_column else "auto", "time_column": a.time_column,
-              "track_column": a.track_column, "qc": a.qc}
+              "track_column": a.track_column, "qc": a.qc, "keep_codes": a.keep_codes}
     bundle = pipeline.train(a.data, a.out, features=a.features, until=a.until, reader=reader,
                             settings=settings, sizes=a.hidden, scaler=a.scaler, epochs=a.epochs,
                             seed=a.seed, val_fraction=a.val_fraction,
