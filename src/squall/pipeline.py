@@ -152,18 +152,12 @@ def train(paths: Paths, out: str | os.PathLike[str] | None = None, *,
     bundle = Bundle(layers, weights, list(obs.features), obs.units, settings.to_dict(), fitted,
                     None, provenance, history)
     ref = va if len(va) else tr
-    ref_scores = score_windows(bundle, _subset(ws, ref)).window
+    ref_scores = score_windows(bundle, ws.subset(ref)).window
     bundle.threshold = fit_threshold(ref_scores, q=threshold_q,
                                      fitted_on="validation" if len(va) else "training")
     if out is not None:
         bundle.save(out)
     return bundle
-
-
-def _subset(ws: WindowSet, idx: np.ndarray) -> WindowSet:
-    return WindowSet(ws.x[idx], ws.mask[idx], ws.values[idx], ws.steps[idx], ws.step_time,
-                     ws.step_ptr, ws.step_obs, ws.track[idx], ws.start[idx], ws.end[idx], ws.obs,
-                     ws.sources, ws.features, ws.meta)
 
 
 def _sha256(path: str) -> str:

@@ -9,7 +9,8 @@ The file holds plain arrays only (loaded with ``allow_pickle=False``):
 ``steps``, ``step_time``, ``step_ptr``, ``step_obs``   the step table (see :class:`Windows`)
 ``track``, ``start``, ``end``     per window (times as int64 ns since the epoch, UTC)
 ``obs_*``                          source, row, track, time, lat, lon, QC flags of each report
-``sources``, ``features``, ``meta``   file paths, feature names, JSON settings
+``sources``, ``features``         file paths, feature names
+``settings``, ``meta``            JSON: window settings (+ skipped count), free-form metadata
 
 A bare ``.npz`` with only ``sequences`` (the seed's files) also loads, without tracing.
 """
@@ -18,7 +19,7 @@ from __future__ import annotations
 
 import json
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 
 import numpy as np
@@ -26,41 +27,32 @@ import pandas as pd
 
 from squall.data.observations import Observations
 from squall.data.scaling import Scaler
-from squall.data.windows import Windows
+from squall.data.windows import Windows, WindowSettings
 from squall.errors import SquallError
 from squall.io import atomic_path
 
 
-@dataclass
-class WindowSet:
-    """Windows scaled for a bundle, plus the reports behind them."""
+@dataclass(kw_only=True)
+class WindowSet(Windows):
+    """Windows scaled for a bundle (``x``), plus the table of the reports behind them (``obs``).
+
+    ``x`` is what engines take: scaled values with missing cells filled by the scaler's fill.
+    """
 
     x: np.ndarray
-    mask: np.ndarray
-    values: np.ndarray
-    steps: np.ndarray
-    step_time: np.ndarray
-    step_ptr: np.ndarray
-    step_obs: np.ndarray
-    track: np.ndarray
-    start: np.ndarray
-    end: np.ndarray
     obs: pd.DataFrame
     sources: list[str]
-    features: list[str]
     meta: dict = field(default_factory=dict)
-
-    def __len__(self) -> int:
-        return len(self.x)
 
     @property
     def traceable(self) -> bool:
         return len(self.obs) > 0
 
-    def rows(self, i: int) -> np.ndarray:
-        """Indices into ``obs`` of every report behind window ``i``, in time order."""
-        parts = [self.step_obs[self.step_ptr[s]:self.step_ptr[s + 1]] for s in self.steps[i]]
-        return np.concatenate(parts) if parts else np.zeros(0, dtype=np.int64)
+    def subset(self, idx: np.ndarray) -> WindowSet:
+        """The windows ``idx`` (the step and report tables are shared, not copied)."""
+        return replace(self, values=self.values[idx], steps=self.steps[idx],
+                       track=self.track[idx], start=self.start[idx], end=self.end[idx],
+                       x=self.x[idx])
 
     def save(self, path: str | os.PathLike[str]) -> None:
         arrays = {
@@ -71,6 +63,8 @@ class WindowSet:
             "sources": np.asarray(self.sources, dtype=str),
             "features": np.asarray(self.features, dtype=str),
             "meta": np.asarray(json.dumps(self.meta)),
+            "settings": np.asarray(json.dumps(self.settings.to_dict()
+                                              | {"skipped": self.skipped})),
         }
         for col in self.obs.columns:
             data = self.obs[col].to_numpy()
@@ -99,10 +93,9 @@ def build(windows: Windows, obs: Observations, scaler: Scaler, meta: dict | None
         raise SquallError("scaled windows contain infinite values; check the input data")
     keep = ["source", "row", "track", "time", "lat", "lon"] + [
         c for c in obs.frame.columns if c.startswith("flag_") or c == "platform"]
-    return WindowSet(x, windows.mask, windows.values, windows.steps, windows.step_time,
-                     windows.step_ptr, windows.step_obs, windows.track, windows.start, windows.end,
-                     obs.frame[keep].reset_index(drop=True), list(obs.sources),
-                     list(windows.features), dict(meta or {}))
+    return WindowSet(**{f.name: getattr(windows, f.name) for f in fields(Windows)}, x=x,
+                     obs=obs.frame[keep].reset_index(drop=True), sources=list(obs.sources),
+                     meta=dict(meta or {}))
 
 
 def load(path: str | os.PathLike[str]) -> WindowSet:
@@ -126,16 +119,24 @@ def load(path: str | os.PathLike[str]) -> WindowSet:
     if "mask" not in data:  # a bare file of already scaled, complete windows
         idx = np.arange(n * T).reshape(n, T)
         nat = np.full(n, np.datetime64("NaT"), dtype="datetime64[ns]")
-        return WindowSet(x, np.ones_like(x, dtype=bool), x.copy(), idx, np.zeros(n * T, "M8[ns]"),
-                         np.zeros(n * T + 1, np.int64), np.zeros(0, np.int64),
-                         np.full(n, "", dtype=object), nat, nat.copy(), pd.DataFrame(), [],
-                         [f"f{k}" for k in range(F)], {"source": str(path)})
+        return WindowSet(values=x.copy(), steps=idx, step_time=np.zeros(n * T, "M8[ns]"),
+                         step_ptr=np.zeros(n * T + 1, np.int64), step_obs=np.zeros(0, np.int64),
+                         track=np.full(n, "", dtype=object), start=nat, end=nat.copy(),
+                         features=[f"f{k}" for k in range(F)],
+                         settings=WindowSettings(length=T, mode="pooled", resample=None),
+                         x=x, obs=pd.DataFrame(), sources=[], meta={"source": str(path)})
     obs = pd.DataFrame({k[4:]: v for k, v in data.items() if k.startswith("obs_")})
     if "time" in obs:
         obs["time"] = obs["time"].astype("datetime64[ns]")
-    return WindowSet(x, data["mask"].astype(bool), data["values"], data["steps"],
-                     data["step_time"].astype("datetime64[ns]"), data["step_ptr"],
-                     data["step_obs"], data["track"].astype(object),
-                     data["start"].astype("datetime64[ns]"), data["end"].astype("datetime64[ns]"),
-                     obs, [str(s) for s in data["sources"]], [str(f) for f in data["features"]],
-                     json.loads(str(data["meta"])))
+    meta = json.loads(str(data["meta"]))
+    settings = json.loads(str(data["settings"])) if "settings" in data else {}
+    skipped = int(settings.pop("skipped", 0))
+    return WindowSet(values=data["values"], steps=data["steps"],
+                     step_time=data["step_time"].astype("datetime64[ns]"),
+                     step_ptr=data["step_ptr"], step_obs=data["step_obs"],
+                     track=data["track"].astype(object),
+                     start=data["start"].astype("datetime64[ns]"),
+                     end=data["end"].astype("datetime64[ns]"),
+                     features=[str(f) for f in data["features"]],
+                     settings=WindowSettings(**settings), skipped=skipped, x=x, obs=obs,
+                     sources=[str(s) for s in data["sources"]], meta=meta)
