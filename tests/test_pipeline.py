@@ -52,10 +52,9 @@ def test_until_and_scaler_use_training_reports_only(noaa_model):
 
 
 def test_validation_is_split_by_time(tmp_path):
-    from squall.data.synthetic import generate_demo_data
-
     from squall.data import windowset
     from squall.data.scaling import Scaler
+    from squall.data.synthetic import generate_demo_data
     from squall.data.windows import make_windows, resolve_settings
 
     paths = generate_demo_data(tmp_path, seed=2)
