@@ -1,9 +1,36 @@
 """Inference engines: same bundle in, same windows in, same reconstructions out.
 
-``numpy`` (default, fast batch), ``torch`` (reference). Engines are looked up by name with
-:func:`get_engine`; each module is imported only when asked for, so ``import squall`` stays light.
+``numpy`` (default, fast batch), ``torch`` (reference), ``pure`` (standard library only, for
+reading and profiling). Engines are looked up by name with :func:`get_engine`; each module is
+imported only when asked for, so ``import squall`` stays light and ``squall.engines.pure``
+imports without numpy.
 """
 
-from squall.engines.base import ENGINES, Engine, get_engine
+from __future__ import annotations
 
-__all__ = ["ENGINES", "Engine", "get_engine"]
+import importlib
+
+from squall.errors import SquallError
+
+#: name -> "module:Class"; modules are imported only when the engine is used.
+ENGINES = {
+    "numpy": "squall.engines.numpy_engine:NumpyEngine",
+    "torch": "squall.engines.torch_engine:TorchEngine",
+    "pure": "squall.engines.base:PureEngine",
+}
+
+
+def get_engine(name: str, bundle, **options):
+    """Build engine ``name`` for ``bundle`` (a :class:`squall.bundle.Bundle`)."""
+    if name not in ENGINES:
+        raise SquallError(f"unknown engine {name!r}; available: {', '.join(ENGINES)}")
+    module, cls = ENGINES[name].split(":")
+    try:
+        mod = importlib.import_module(module)
+    except ImportError as exc:
+        raise SquallError(f"engine {name!r} needs a package that is not installed ({exc.name}); "
+                          f"install the extra: pip install 'squall[train]'") from exc
+    return getattr(mod, cls)(bundle, **options)
+
+
+__all__ = ["ENGINES", "get_engine"]

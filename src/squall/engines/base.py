@@ -1,20 +1,13 @@
-"""The engine interface and the registry of engines by name."""
+"""The engine interface: input checks once, subclasses implement only the computation."""
 
 from __future__ import annotations
 
-import importlib
 from abc import ABC, abstractmethod
 
 import numpy as np
 
 from squall.bundle import Bundle
 from squall.errors import SquallError
-
-#: name -> "module:Class"; modules are imported only when the engine is used.
-ENGINES = {
-    "numpy": "squall.engines.numpy_engine:NumpyEngine",
-    "torch": "squall.engines.torch_engine:TorchEngine",
-}
 
 
 class Engine(ABC):
@@ -46,14 +39,21 @@ class Engine(ABC):
     def _reconstruct(self, x: np.ndarray) -> np.ndarray: ...
 
 
-def get_engine(name: str, bundle: Bundle, **options) -> Engine:
-    """Build engine ``name`` for ``bundle``."""
-    if name not in ENGINES:
-        raise SquallError(f"unknown engine {name!r}; available: {', '.join(ENGINES)}")
-    module, cls = ENGINES[name].split(":")
-    try:
-        mod = importlib.import_module(module)
-    except ImportError as exc:
-        raise SquallError(f"engine {name!r} needs a package that is not installed ({exc.name}); "
-                          f"install the extra: pip install 'squall[train]'") from exc
-    return getattr(mod, cls)(bundle, **options)
+class PureEngine(Engine):
+    """The pure-Python engine (:mod:`squall.engines.pure`) behind the common interface.
+
+    The arrays are handed over as Python lists; the engine itself never sees numpy.
+    """
+
+    name = "pure"
+
+    def __init__(self, bundle: Bundle) -> None:
+        from squall.engines import pure
+
+        super().__init__(bundle)
+        tensors = {k: (list(v.shape), v.ravel().tolist()) for k, v in bundle.weights.items()}
+        width = max(v.dtype.itemsize for v in bundle.weights.values())
+        self.model = pure.from_arrays(bundle.meta(), tensors, width)
+
+    def _reconstruct(self, x: np.ndarray) -> np.ndarray:
+        return np.asarray(self.model.run(x.tolist()))

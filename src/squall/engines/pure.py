@@ -1,0 +1,352 @@
+"""The transparent engine: pure Python, standard library only, one small function per operation.
+
+Every step is plain Python a debugger can step through and cProfile / line_profiler can time, so
+a profile reads like the algorithm: ``lstm_layer`` -> ``lstm_step`` -> ``gates`` (the fused
+mat-vec) -> ``sigmoid`` / ``tanh`` -> ``cell``. It loads a bundle with ``json`` and ``struct``
+(safetensors is an 8-byte header length, a JSON header and raw little-endian arrays), so it runs
+where numpy cannot be imported. Arithmetic is Python floats (IEEE double).
+
+What makes it faster than the textbook version (see ``benchmarks/bench_pure.py``):
+
+* The four gates are one pass over ``[x, h]``: each of the 4H rows of ``[W | U]`` is stored as one
+  list, so a gate pre-activation is a single ``sumprod(row, xh) + b`` instead of two mat-vecs
+  and a vector add building intermediate lists.
+* After ``repeat`` the input is the same latent vector at every step, so ``W v + b`` is computed
+  once per window and each step only adds ``U h``.
+* Hot names are bound locally; ``math.sumprod`` (Python 3.12+) does a dot product in C with one
+  rounding per product; on 3.11 ``sum(map(mul, row, xh))`` is the fallback.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import operator
+import struct
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+_DTYPES = {"F32": ("f", 4), "F64": ("d", 8), "F16": ("e", 2)}
+
+if hasattr(math, "sumprod"):  # Python 3.12+
+    dot = math.sumprod
+else:  # pragma: no cover - exercised on 3.11
+    def dot(row, vec):
+        """Dot product of two equal-length sequences."""
+        return sum(map(operator.mul, row, vec))
+
+
+class PureError(ValueError):
+    """A bundle this engine cannot read (the message names the problem)."""
+
+
+# ---------------------------------------------------------------- loading (stdlib only)
+
+def read_safetensors(path) -> dict[str, tuple[list[int], list[float]]]:
+    """Read a safetensors file: name -> (shape, flat list of floats, row-major)."""
+    data = Path(path).read_bytes()
+    if len(data) < 8:
+        raise PureError(f"{path} is too short to be a safetensors file")
+    (size,) = struct.unpack("<Q", data[:8])
+    if size > len(data) - 8:
+        raise PureError(f"{path}: header length {size} exceeds the file")
+    try:
+        header = json.loads(data[8:8 + size])
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise PureError(f"{path}: unreadable header ({exc})") from exc
+    base = 8 + size
+    out = {}
+    for name, info in header.items():
+        if name == "__metadata__":
+            continue
+        if info["dtype"] not in _DTYPES:
+            raise PureError(f"{path}: tensor {name} has unsupported dtype {info['dtype']}")
+        code, width = _DTYPES[info["dtype"]]
+        start, end = info["data_offsets"]
+        count = math.prod(info["shape"])
+        if end - start != count * width or base + end > len(data):
+            raise PureError(f"{path}: tensor {name} has inconsistent offsets")
+        values = struct.unpack(f"<{count}{code}", data[base + start:base + end])
+        out[name] = (list(info["shape"]), list(values))
+    return out
+
+
+def _rows(shape: list[int], flat: list[float]) -> list[list[float]]:
+    rows, cols = shape
+    return [flat[r * cols:(r + 1) * cols] for r in range(rows)]
+
+
+@dataclass
+class LstmLayer:
+    """Weights of one LSTM layer, gate order i, f, g, o (the bundle's canonical layout)."""
+
+    hidden: int
+    inputs: int
+    W: list[list[float]]            # (4H, in)
+    U: list[list[float]]            # (4H, H)
+    b: list[float]                  # (4H)
+    WU: list[list[float]]           # (4H, in + H): row r is W[r] + U[r], for the fused pass
+    return_sequences: bool
+
+
+@dataclass
+class DenseLayer:
+    W: list[list[float]]            # (out, in)
+    b: list[float]
+
+
+@dataclass
+class Counters:
+    """What one run did, counted per layer (``None`` on the model: counting is off and free)."""
+
+    step_calls: dict[int, int] = field(default_factory=dict)
+    macs: dict[int, int] = field(default_factory=dict)
+    activations: dict[int, int] = field(default_factory=dict)
+    weight_bytes: dict[int, int] = field(default_factory=dict)
+    state_bytes_in: dict[int, int] = field(default_factory=dict)
+    state_bytes_out: dict[int, int] = field(default_factory=dict)
+
+    def add(self, table: dict[int, int], layer: int, n: int) -> None:
+        table[layer] = table.get(layer, 0) + n
+
+    def as_dict(self) -> dict[str, dict[int, int]]:
+        return {k: dict(v) for k, v in self.__dict__.items()}
+
+
+# ---------------------------------------------------------------- the operations
+
+def sigmoid(x: float) -> float:
+    """Logistic function, safe for large negative inputs."""
+    if x >= 0.0:
+        return 1.0 / (1.0 + math.exp(-x))
+    e = math.exp(x)
+    return e / (1.0 + e)
+
+
+tanh = math.tanh
+
+
+def matvec(M: list[list[float]], v: list[float]) -> list[float]:
+    """M v for M as a list of rows."""
+    return [dot(row, v) for row in M]
+
+
+def vec_add(a: list[float], b: list[float]) -> list[float]:
+    return [x + y for x, y in zip(a, b, strict=True)]
+
+
+def gates(rows: list[list[float]], xh: list[float], bias: list[float]) -> list[float]:
+    """All 4H gate pre-activations in one pass: ``[W | U] [x; h] + b``."""
+    return [dot(row, xh) + b for row, b in zip(rows, bias, strict=True)]
+
+
+def cell(z: list[float], c: list[float], H: int) -> tuple[list[float], list[float]]:
+    """Gate activations and the state update from pre-activations ``z`` (gate order i, f, g, o).
+
+    ``c' = sigmoid(f) c + sigmoid(i) tanh(g)``; ``h' = sigmoid(o) tanh(c')``.
+    """
+    sig, th = sigmoid, tanh
+    c_new = [sig(z[H + k]) * c[k] + sig(z[k]) * th(z[2 * H + k]) for k in range(H)]
+    h_new = [sig(z[3 * H + k]) * th(c_new[k]) for k in range(H)]
+    return h_new, c_new
+
+
+def lstm_step(layer: LstmLayer, x: list[float], h: list[float], c: list[float],
+              proj: list[float] | None = None) -> tuple[list[float], list[float], list[float]]:
+    """One LSTM step; returns (h, c, z). With ``proj = W x + b`` precomputed (after a repeat),
+    only ``U h`` is computed here."""
+    if proj is None:
+        z = gates(layer.WU, x + h, layer.b)
+    else:
+        z = gates(layer.U, h, proj)
+    h, c = cell(z, c, layer.hidden)
+    return h, c, z
+
+
+def dense(layer: DenseLayer, x: list[float]) -> list[float]:
+    """``W x + b`` for one time step."""
+    return gates(layer.W, x, layer.b)
+
+
+def repeat(v: list[float], times: int) -> list[list[float]]:
+    """The same vector at every step (the copies share one list; nothing mutates it)."""
+    return [v] * times
+
+
+# ---------------------------------------------------------------- the model
+
+@dataclass
+class PureModel:
+    """A bundle's model as Python lists. ``reconstruct(window)`` takes and returns T lists of F
+    floats (already scaled). Set ``counters = Counters()`` to count work, ``trace = []`` to record
+    every intermediate of the next windows; both are off (``None``) by default."""
+
+    layers: list                        # LstmLayer | DenseLayer | int (repeat count)
+    features: list[str]
+    length: int
+    word_bytes: int = 4                 # bytes per stored weight/state value (float32 bundle)
+    counters: Counters | None = None
+    trace: list | None = None
+
+    def reconstruct(self, window: list[list[float]]) -> list[list[float]]:
+        seq: list[list[float]] = [list(map(float, row)) for row in window]
+        latent: list[float] | None = None
+        for idx, layer in enumerate(self.layers):
+            if isinstance(layer, LstmLayer):
+                seq, latent = self.lstm_layer(idx, layer, seq, latent)
+            elif isinstance(layer, DenseLayer):
+                seq = self.dense_layer(idx, layer, seq)
+            # a repeat layer needs no work here: the next LSTM reads ``latent`` at every step
+        return seq
+
+    def score(self, window: list[list[float]], mask: list[list[bool]] | None = None) -> float:
+        """Mean squared reconstruction error over the (observed) cells of one window."""
+        recon = self.reconstruct(window)
+        total, n = 0.0, 0
+        for t, (row, out) in enumerate(zip(window, recon, strict=True)):
+            for k, (a, b) in enumerate(zip(row, out, strict=True)):
+                if mask is None or mask[t][k]:
+                    total += (b - a) * (b - a)
+                    n += 1
+        return total / n if n else float("nan")
+
+    def lstm_layer(self, idx: int, layer: LstmLayer, xs: list[list[float]] | None,
+                   latent: list[float] | None):
+        """Run one LSTM layer over the window. ``latent`` set means the input is that vector
+        repeated (after a ``repeat`` layer): its projection is computed once."""
+        H, T = layer.hidden, self.length
+        h, c = [0.0] * H, [0.0] * H
+        proj = None if latent is None else vec_add(matvec(layer.W, latent), layer.b)
+        counting, tracing = self.counters is not None, self.trace is not None
+        if counting and proj is not None:
+            self._count_projection(idx, layer)
+        outputs = []
+        for t in range(T):
+            x = latent if latent is not None else xs[t]
+            h, c, z = lstm_step(layer, x, h, c, proj)
+            if counting:
+                self._count_step(idx, layer, proj is not None)
+            if tracing:
+                self._trace_step(idx, t, x, z, h, c, layer.hidden)
+            outputs.append(h)
+        if layer.return_sequences:
+            return outputs, None
+        return None, h
+
+    def dense_layer(self, idx: int, layer: DenseLayer, xs: list[list[float]]):
+        out = []
+        for t, x in enumerate(xs):
+            y = dense(layer, x)
+            if self.counters is not None:
+                n, m = len(layer.W), len(x)
+                cnt = self.counters
+                cnt.add(cnt.step_calls, idx, 1)
+                cnt.add(cnt.macs, idx, n * m)
+                cnt.add(cnt.weight_bytes, idx, (n * m + n) * self.word_bytes)
+                cnt.add(cnt.state_bytes_in, idx, m * self.word_bytes)
+                cnt.add(cnt.state_bytes_out, idx, n * self.word_bytes)
+            if self.trace is not None:
+                self.trace.append({"layer": idx, "kind": "dense", "step": t, "input": x,
+                                   "output": y})
+            out.append(y)
+        return out
+
+    def _count_projection(self, idx: int, layer: LstmLayer) -> None:
+        cnt, rows = self.counters, 4 * layer.hidden
+        cnt.add(cnt.macs, idx, rows * layer.inputs)
+        cnt.add(cnt.weight_bytes, idx, (rows * layer.inputs + rows) * self.word_bytes)
+
+    def _count_step(self, idx: int, layer: LstmLayer, projected: bool) -> None:
+        cnt, H, n, w = self.counters, layer.hidden, layer.inputs, self.word_bytes
+        cnt.add(cnt.step_calls, idx, 1)
+        cnt.add(cnt.activations, idx, 5 * H)          # sigmoid i, f, o; tanh g, c
+        if projected:                                 # inputs: W v + b (4H), h, c
+            cnt.add(cnt.macs, idx, 4 * H * H)
+            cnt.add(cnt.weight_bytes, idx, 4 * H * H * w)
+            cnt.add(cnt.state_bytes_in, idx, (4 * H + 2 * H) * w)
+        else:                                         # inputs: x, h, c
+            cnt.add(cnt.macs, idx, 4 * H * (n + H))
+            cnt.add(cnt.weight_bytes, idx, (4 * H * (n + H) + 4 * H) * w)
+            cnt.add(cnt.state_bytes_in, idx, (n + 2 * H) * w)
+        cnt.add(cnt.state_bytes_out, idx, 2 * H * w)  # h, c
+
+    def _trace_step(self, idx, t, x, z, h, c, H) -> None:
+        self.trace.append({
+            "layer": idx, "kind": "lstm", "step": t, "input": list(x),
+            "pre_i": z[:H], "pre_f": z[H:2 * H], "pre_g": z[2 * H:3 * H], "pre_o": z[3 * H:],
+            "i": [sigmoid(v) for v in z[:H]], "f": [sigmoid(v) for v in z[H:2 * H]],
+            "g": [tanh(v) for v in z[2 * H:3 * H]], "o": [sigmoid(v) for v in z[3 * H:]],
+            "c": list(c), "h": list(h)})
+
+    def run(self, windows, progress=None) -> list[list[list[float]]]:
+        """Batch runner: reconstruct every window (``progress(i, n)`` called after each)."""
+        out = []
+        n = len(windows)
+        for i, w in enumerate(windows):
+            out.append(self.reconstruct(w))
+            if progress is not None:
+                progress(i + 1, n)
+        return out
+
+
+def from_arrays(meta: dict, tensors: dict[str, tuple[list[int], list[float]]],
+                word_bytes: int = 4) -> PureModel:
+    """Build a model from a bundle's JSON and its tensors as (shape, flat list)."""
+    layers: list = []
+    try:
+        for i, spec in enumerate(meta["layers"]):
+            kind = spec["type"]
+            if kind == "lstm":
+                W = _rows(*tensors[f"layers.{i}.W"])
+                U = _rows(*tensors[f"layers.{i}.U"])
+                b = list(tensors[f"layers.{i}.b"][1])
+                H, n = spec["hidden"], spec["input"]
+                if len(W) != 4 * H or len(W[0]) != n or len(U) != 4 * H or len(U[0]) != H \
+                        or len(b) != 4 * H:
+                    raise PureError(f"layer {i}: weight shapes do not match lstm({n}->{H})")
+                WU = [w + u for w, u in zip(W, U, strict=True)]
+                layers.append(LstmLayer(H, n, W, U, b, WU, bool(spec["return_sequences"])))
+            elif kind == "dense":
+                W = _rows(*tensors[f"layers.{i}.W"])
+                b = list(tensors[f"layers.{i}.b"][1])
+                if len(W) != spec["output"] or len(W[0]) != spec["input"] or len(b) != len(W):
+                    raise PureError(f"layer {i}: weight shapes do not match dense")
+                layers.append(DenseLayer(W, b))
+            elif kind == "repeat":
+                layers.append(int(spec["times"]))
+            else:
+                raise PureError(f"layer {i}: unknown type {kind!r}")
+        return PureModel(layers, list(meta["features"]), int(meta["windows"]["length"]),
+                         word_bytes)
+    except KeyError as exc:
+        raise PureError(f"bundle lacks {exc}") from exc
+
+
+def load(bundle_dir) -> PureModel:
+    """Load a bundle directory with the standard library only."""
+    root = Path(bundle_dir)
+    try:
+        meta = json.loads((root / "bundle.json").read_text())
+    except FileNotFoundError as exc:
+        raise PureError(f"{root} is not a bundle: bundle.json is missing") from exc
+    if meta.get("format") != "squall-bundle" or meta.get("version") != 1:
+        raise PureError(f"{root}: not a version 1 squall bundle")
+    tensors = read_safetensors(root / "weights.safetensors")
+    widths = {_DTYPES[d][1] for d in _dtypes(root / "weights.safetensors")}
+    return from_arrays(meta, tensors, max(widths) if widths else 4)
+
+
+def _dtypes(path) -> list[str]:
+    data = Path(path).read_bytes()[:8]
+    (size,) = struct.unpack("<Q", data)
+    with open(path, "rb") as fh:
+        fh.seek(8)
+        header = json.loads(fh.read(size))
+    return [v["dtype"] for k, v in header.items() if k != "__metadata__"]
+
+
+if __name__ == "__main__":  # python -m squall.engines.pure BUNDLE WINDOWS.json
+    model = load(sys.argv[1])
+    for w in json.loads(Path(sys.argv[2]).read_text()):
+        print(model.score(w))
