@@ -141,6 +141,30 @@ def _build() -> argparse.ArgumentParser:
     p.add_argument("--quiet", action="store_true")
     p.set_defaults(func=cmd_demo)
 
+    p = sub.add_parser("profile", help="profile an engine (cProfile .prof for snakeviz)")
+    p.add_argument("bundle")
+    p.add_argument("data", nargs="+", help="CSV files/globs, or one windows .npz")
+    p.add_argument("--engine", default="pure", help="engine to profile (default pure)")
+    p.add_argument("--out", default="squall.prof", help="cProfile output (default squall.prof)")
+    p.add_argument("--limit", type=int, default=0, help="profile only the first N windows")
+    p.add_argument("--top", type=int, default=15, help="functions to print (default 15)")
+    p.add_argument("--lines", action="store_true", help="add a line_profiler report of the "
+                   "pure engine's step functions (needs line_profiler)")
+    p.set_defaults(func=cmd_profile)
+
+    p = sub.add_parser("trace", help="every intermediate of one window (golden vectors)")
+    p.add_argument("bundle")
+    p.add_argument("data", nargs="+", help="CSV files/globs, or one windows .npz")
+    p.add_argument("--window", type=int, required=True, help="window index (as in scores.csv)")
+    p.add_argument("--out", required=True, help="trace.csv (long format) or trace.json")
+    p.set_defaults(func=cmd_trace)
+
+    p = sub.add_parser("graph", help="the model's dataflow as Graphviz DOT (and SVG)")
+    p.add_argument("bundle")
+    p.add_argument("--out", default="model.dot", help="DOT file (an SVG is written beside it "
+                   "when Graphviz is installed)")
+    p.set_defaults(func=cmd_graph)
+
     p = sub.add_parser("info", help="describe a bundle")
     p.add_argument("bundle")
     p.set_defaults(func=cmd_info)
@@ -257,6 +281,53 @@ def cmd_demo(a: argparse.Namespace) -> None:
     from squall.demo import run_demo
 
     run_demo(a.out, seed=a.seed, epochs=a.epochs, progress=not a.quiet)
+
+
+def cmd_profile(a: argparse.Namespace) -> None:
+    from squall import load_bundle, pipeline
+    from squall.hw.profiling import line_profile, profile_run
+
+    bundle = load_bundle(a.bundle)
+    x = pipeline.load_windows(bundle, a.data).x
+    if a.limit < 0:
+        raise SquallError(f"--limit must be >= 0, got {a.limit}")
+    x = x[:a.limit] if a.limit else x
+    if len(x) == 0:
+        raise SquallError("no windows to profile")
+    r = profile_run(bundle, x, a.out, a.engine, a.top)
+    print(f"{a.engine} engine: {r.windows} windows in {r.seconds:.3f} s "
+          f"({1000 * r.seconds / r.windows:.2f} ms per window, under cProfile)")
+    print(r.top.rstrip())
+    if r.counters:
+        print("step calls per layer:", ", ".join(f"{k} {v:,}" for k, v in
+                                                 r.counters["step_calls"].items()))
+        for k, v in r.step_calls.items():
+            print(f"{k}: {v:,}")
+    print(f"profile written to {a.out}; view it with: snakeviz {a.out}")
+    if a.lines:
+        print(line_profile(bundle, x[:20]))
+
+
+def cmd_trace(a: argparse.Namespace) -> None:
+    from squall import load_bundle, pipeline
+    from squall.hw.trace import write_trace
+
+    bundle = load_bundle(a.bundle)
+    ws = pipeline.load_windows(bundle, a.data)
+    if not 0 <= a.window < len(ws):
+        raise SquallError(f"--window {a.window} is out of range: the data has {len(ws)} windows "
+                          f"(0..{len(ws) - 1})")
+    n = write_trace(bundle, ws.x[a.window], a.window, a.out)
+    _log(f"{n} step records of window {a.window} written to {a.out}")
+
+
+def cmd_graph(a: argparse.Namespace) -> None:
+    from squall import load_bundle
+    from squall.hw.graph import write_graph
+
+    written = write_graph(load_bundle(a.bundle), a.out)
+    _log("written: " + ", ".join(written) + ("" if len(written) > 1 else
+                                             " (install Graphviz for an SVG)"))
 
 
 def cmd_info(a: argparse.Namespace) -> None:

@@ -1,0 +1,1 @@
+"""Hardware co-design tools beside the engines: profiling, tracing, the dataflow graph."""
