@@ -1,0 +1,191 @@
+"""The numpy batch engine: seed-model references, agreement with torch, chunking and threads.
+
+Tolerances (reconstructions are O(0.1-1); float32 eps is 1.2e-7):
+
+* Seed model vs the reference MSE (``expected_mse_*.csv``): 1e-6 relative for float32, 1e-9 for
+  float64 (max over windows), as required. Observed: ~1.1e-7 and ~5e-13.
+* numpy float32 vs torch float32 on random-weight bundles: ``atol=1e-5``. Both round every
+  product and sum to float32 but in different orders (the fused ``[W | b | U]`` product, sigmoid
+  through tanh, halved weights), and an output depends on ~T x layers (~100) chained steps of
+  sums of up to ~100 terms, so differences of a few 1e-7 are expected (observed: <= 2.4e-7 over
+  four shapes and four seeds; each engine is as far from the float64 result as from the other).
+  1e-5 leaves 40x headroom and is still ~1000x below what a real bug does: adding 0.1 to one
+  gate's bias changes these outputs by >= 8e-3.
+* numpy float64 vs torch float64 (same bundle): ``atol=1e-12``: the same maths in double.
+* Chunked vs single-chunk: float64 to 1e-13 (observed: identical); float32 to ``atol=2e-6``
+  because OpenBLAS's sgemm rounds a column differently depending on how many columns it gets
+  (observed <= 2e-7). Threaded and sequential runs of the same chunks are bit-identical.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from squall.bundle import Bundle, check_layers, seed_layers, weight_shapes
+from squall.data.scaling import Scaler
+from squall.engines import numpy_engine
+from squall.engines.numpy_engine import NumpyEngine
+from squall.errors import SquallError
+
+#: Random weights are uniform within GAIN / sqrt(fan) (fan: H for an LSTM, in for a dense
+#: layer): twice PyTorch's default initialisation, so the gates work in their nonlinear range.
+GAIN = 2.0
+
+
+def _bundle(layers: list[dict], features: int, length: int, seed: int = 0) -> Bundle:
+    """A bundle with random weights for ``layers`` (float32-exact values, see ``GAIN``)."""
+    rng = np.random.default_rng(seed)
+    weights = {}
+    for name, shape in weight_shapes(layers).items():            # "layers.{i}.W" etc.
+        layer = layers[int(name.split(".")[1])]
+        k = GAIN / np.sqrt(layer.get("hidden", layer["input"]))
+        weights[name] = rng.uniform(-k, k, shape).astype(np.float32).astype(np.float64)
+    names = [f"f{i}" for i in range(features)]
+    windows = {"length": length, "stride": 1, "mode": "track", "resample": None,
+               "max_gap": None, "min_observed": 0.5}
+    scaler = Scaler.from_minmax(names, [0] * features, [1] * features)
+    return Bundle(layers, weights, names, {n: "" for n in names}, windows=windows,
+                  scaler=scaler).validate()
+
+
+def _windows(n: int, length: int, features: int, seed: int = 1) -> np.ndarray:
+    return np.random.default_rng(seed).uniform(0, 1, (n, length, features))
+
+
+def _mixed_layers(features: int) -> list[dict]:
+    """LSTM -> dense -> two LSTMs -> dense: dense layers between LSTMs, no repeat."""
+    return [{"type": "lstm", "input": features, "hidden": 8, "return_sequences": True},
+            {"type": "dense", "input": 8, "output": 5},
+            {"type": "lstm", "input": 5, "hidden": 6, "return_sequences": True},
+            {"type": "lstm", "input": 6, "hidden": 4, "return_sequences": True},
+            {"type": "dense", "input": 4, "output": features}]
+
+
+SHAPES = {  # name -> (layers, features, length)
+    "seed 6-64-32": (seed_layers(6, 24, (64, 32)), 6, 24),
+    "one layer 3-16": (seed_layers(3, 10, (16,)), 3, 10),
+    "three layers 4-32-16-8": (seed_layers(4, 12, (32, 16, 8)), 4, 12),
+    "dense between lstms": (_mixed_layers(5), 5, 7),
+}
+
+
+# --- the seed model against its reference MSE ---------------------------------------------
+
+@pytest.fixture(scope="module")
+def seed(shared_data):
+    from squall.convert import import_keras
+
+    root = shared_data / "seed-model"
+    bundle = import_keras(root / "lstm_weights.npz", root / "scaler.json")
+    cases = []
+    for windows, expected in (("new_data_sequences.npz", "expected_mse_new_data.csv"),
+                              ("training_sequences.npz", "expected_mse_training.csv")):
+        x = np.load(root / windows)["sequences"]
+        cases.append((x, pd.read_csv(root / expected)["mse"].to_numpy()))
+    return bundle, cases
+
+
+@pytest.mark.parametrize(("dtype", "rtol"), [("float32", 1e-6), ("float64", 1e-9)])
+def test_seed_model_reproduces_expected_mse(seed, dtype, rtol):
+    bundle, cases = seed
+    engine = NumpyEngine(bundle, dtype)
+    for x, expected in cases:
+        mse = ((engine.reconstruct(x) - x) ** 2).mean(axis=(1, 2))
+        assert mse.shape == expected.shape
+        assert np.max(np.abs(mse - expected) / expected) < rtol
+
+
+def test_default_dtype_is_float32_and_output_float64():
+    layers, f, t = SHAPES["one layer 3-16"]
+    engine = NumpyEngine(_bundle(layers, f, t))
+    assert engine.dtype == np.float32
+    assert engine.reconstruct(_windows(3, t, f)).dtype == np.float64
+
+
+def test_rejects_other_dtypes():
+    layers, f, t = SHAPES["one layer 3-16"]
+    with pytest.raises(SquallError, match="float32 or float64"):
+        NumpyEngine(_bundle(layers, f, t), "float16")
+
+
+# --- agreement with the torch reference -----------------------------------------------------
+
+@pytest.mark.parametrize("shape", list(SHAPES))
+def test_matches_torch(shape):
+    pytest.importorskip("torch")
+    from squall.engines.torch_engine import TorchEngine
+
+    layers, f, t = SHAPES[shape]
+    check_layers(layers, f, t)
+    bundle = _bundle(layers, f, t)
+    x = _windows(150, t, f)
+    ours = NumpyEngine(bundle, "float32", chunk=64).reconstruct(x)
+    ref = TorchEngine(bundle, "float32").reconstruct(x)
+    np.testing.assert_allclose(ours, ref, rtol=0, atol=1e-5)
+    ours64 = NumpyEngine(bundle, "float64", chunk=64).reconstruct(x)
+    ref64 = TorchEngine(bundle, "float64").reconstruct(x)
+    np.testing.assert_allclose(ours64, ref64, rtol=0, atol=1e-12)
+
+
+# --- chunks, threads, odd batch sizes -------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def seed_shaped():
+    layers, f, t = SHAPES["seed 6-64-32"]
+    return _bundle(layers, f, t, seed=3), _windows(301, t, f, seed=4)
+
+
+@pytest.mark.parametrize(("dtype", "atol"), [("float32", 2e-6), ("float64", 1e-13)])
+def test_chunked_threaded_equals_single_chunk(seed_shaped, dtype, atol):
+    bundle, x = seed_shaped
+    single = NumpyEngine(bundle, dtype, chunk=10_000, threads=1).reconstruct(x)
+    threaded = NumpyEngine(bundle, dtype, chunk=64, threads=2)
+    sequential = NumpyEngine(bundle, dtype, chunk=64, threads=1)
+    assert [b - a for a, b in threaded.chunks(len(x))] == [61, 61, 61, 61, 57]   # <= 64 each
+    got = threaded.reconstruct(x)
+    np.testing.assert_array_equal(got, sequential.reconstruct(x))
+    np.testing.assert_allclose(got, single, rtol=0, atol=atol)
+
+
+@pytest.mark.parametrize("n", [1, 2, 95, 96, 97, 129, 130])
+def test_batch_sizes(seed_shaped, n):
+    bundle, x = seed_shaped
+    engine = NumpyEngine(bundle, "float64", chunk=64, threads=2)
+    spans = engine.chunks(n)
+    assert spans[0][0] == 0 and spans[-1][1] == n
+    assert all(a[1] == b[0] for a, b in zip(spans, spans[1:], strict=False))
+    full = NumpyEngine(bundle, "float64", threads=1).reconstruct(x[:n])
+    got = engine.reconstruct(x[:n])
+    assert got.shape == (n, *x.shape[1:])
+    np.testing.assert_allclose(got, full, rtol=0, atol=1e-13)
+
+
+def test_single_window_equals_its_row_in_a_batch(seed_shaped):
+    bundle, x = seed_shaped
+    engine = NumpyEngine(bundle, "float64")
+    np.testing.assert_allclose(engine.reconstruct(x[5:6])[0], engine.reconstruct(x)[5],
+                               rtol=0, atol=1e-13)
+
+
+def test_blas_thread_setting_is_held_at_one_and_restored(seed_shaped, monkeypatch):
+    controller = numpy_engine._blas_controller()
+    blas = [lib for lib in controller.info() if lib["user_api"] == "blas"]
+    assert blas, "threadpoolctl sees no BLAS library in this process"
+    before = [lib["num_threads"] for lib in blas]
+    seen = []
+    bundle, x = seed_shaped
+    engine = NumpyEngine(bundle, chunk=64, threads=2)
+    forward = engine._forward
+
+    def spy(chunk):
+        seen.append([lib["num_threads"] for lib in numpy_engine._blas_controller().info()
+                     if lib["user_api"] == "blas"])
+        return forward(chunk)
+
+    monkeypatch.setattr(engine, "_forward", spy)
+    engine.reconstruct(x)
+    assert seen and all(s == [1] * len(blas) for s in seen)
+    assert [lib["num_threads"] for lib in controller.info() if lib["user_api"] == "blas"] \
+        == before
