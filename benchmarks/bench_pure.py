@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import argparse
 import ast
-import io
 import json
 import math
 import platform
@@ -38,9 +37,7 @@ SEED = REPO.parent / "shared" / "data" / "seed-model"
 TARGET = 3.0
 if str(REPO / "src") not in sys.path:
     sys.path.insert(0, str(REPO / "src"))
-
 from squall.engines import pure  # noqa: E402  (standard library only)
-
 
 # ----------------------------------------------------------------- the straightforward version
 
@@ -95,7 +92,7 @@ def baseline_reconstruct(model, window):
 # ----------------------------------------------------------------- data (no numpy needed)
 
 def load_npy_from_npz(path: Path, key: str) -> list:
-    """An array from a .npz as nested lists, parsed with zipfile and struct (float64/32, C order)."""
+    """An array from a .npz as nested lists, read with zipfile and struct (float64/32, C order)."""
     with zipfile.ZipFile(path) as z:
         raw = z.read(f"{key}.npy")
     major = raw[6]
@@ -112,7 +109,9 @@ def load_npy_from_npz(path: Path, key: str) -> list:
 
 
 def mse(a, b) -> float:
-    return sum((x - y) ** 2 for ra, rb in zip(a, b) for x, y in zip(ra, rb)) / (len(a) * len(a[0]))
+    total = sum((x - y) ** 2 for ra, rb in zip(a, b, strict=True)
+                for x, y in zip(ra, rb, strict=True))
+    return total / (len(a) * len(a[0]))
 
 
 def seed_bundle() -> Path:
