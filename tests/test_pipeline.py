@@ -43,7 +43,17 @@ def test_until_and_scaler_use_training_reports_only(noaa_model):
     obs = read_noaa(box)
     before = obs.frame[obs.frame["time"] < pd.Timestamp("2025-03-22")]
     k = bundle.features.index("SEA_LVL_PRES")
-    assert bundle.scaler.offset_[k] == pytest.approx(before["SEA_LVL_PRES"].min())
+    # the scaler saw only the reports behind training windows (not validation, not later data)
+    from squall.data.windows import WindowSettings, make_windows
+
+    train_obs = obs.until("2025-03-22")
+    windows = make_windows(train_obs, WindowSettings(**bundle.windows))
+    tr, va = pipeline.split_by_time(windows, 0.2)
+    rows = np.unique(np.concatenate([windows.rows(i) for i in tr]))
+    slp = train_obs.frame["SEA_LVL_PRES"].to_numpy()
+    assert bundle.scaler.offset_[k] == pytest.approx(np.nanmin(slp[rows]))
+    assert bundle.scaler.scale_[k] == pytest.approx(np.nanmax(slp[rows]) - np.nanmin(slp[rows]))
+    assert len(va) > 0 and len(rows) < len(train_obs)
     assert pd.Timestamp(bundle.provenance["time_range"][1]) < pd.Timestamp("2025-03-22")
     assert bundle.provenance["data"][0]["sha256"] and bundle.provenance["reports"] == len(before)
     # the bundle on disk is the same bundle

@@ -74,13 +74,26 @@ def weight_shapes(layers: list[dict]) -> dict[str, tuple[int, ...]]:
     return shapes
 
 
+#: Integer fields every layer type needs (besides ``type``).
+LAYER_FIELDS = {"lstm": ("input", "hidden"), "repeat": ("times",), "dense": ("input", "output")}
+
+
 def check_layers(layers: list[dict], features: int, length: int) -> None:
     """Check that the layer list is a valid chain from ``features`` back to ``features``."""
+    if not isinstance(layers, list) or not layers:
+        raise SquallError(f"layers must be a non-empty list, got {type(layers).__name__}")
     width, sequence = features, True
     for i, layer in enumerate(layers):
-        kind = layer.get("type")
+        kind = layer.get("type") if isinstance(layer, dict) else None
         if kind not in LAYER_TYPES:
             raise SquallError(f"layer {i}: unknown type {kind!r} (known: {', '.join(LAYER_TYPES)})")
+        for key in LAYER_FIELDS[kind]:
+            value = layer.get(key)
+            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+                raise SquallError(f"layer {i} ({kind}): {key} must be a positive integer, got "
+                                  f"{value!r}")
+        if kind == "lstm" and not isinstance(layer.get("return_sequences"), bool):
+            raise SquallError(f"layer {i} (lstm): return_sequences must be true or false")
         if kind == "repeat":
             if sequence:
                 raise SquallError(f"layer {i}: repeat needs a single vector (the previous LSTM "
@@ -104,6 +117,38 @@ def check_layers(layers: list[dict], features: int, length: int) -> None:
                           f"{'a sequence' if sequence else 'a vector'} of {width}")
 
 
+def check_window_settings(windows: dict) -> None:
+    """Check stored (resolved) window settings: types, ranges and durations."""
+    import pandas as pd
+
+    from squall.data.windows import MODES, WindowSettings
+
+    if not isinstance(windows, dict):
+        raise SquallError("bundle window settings must be a JSON object")
+    unknown = set(windows) - set(WindowSettings.__dataclass_fields__)
+    if unknown:
+        raise SquallError(f"bundle window settings have unknown keys {sorted(unknown)}")
+    s = WindowSettings(**windows)
+    if s.mode not in MODES:
+        raise SquallError(f"bundle window mode must be one of {', '.join(MODES)}, got {s.mode!r}")
+    for name, value, low in (("length", s.length, 2), ("stride", s.stride, 1)):
+        if not isinstance(value, int) or isinstance(value, bool) or value < low:
+            raise SquallError(f"bundle window {name} must be an integer >= {low}, got {value!r}")
+    if not isinstance(s.min_observed, (int, float)) or not 0 < s.min_observed <= 1:
+        raise SquallError(f"bundle min_observed must be in (0, 1], got {s.min_observed!r}")
+    for name, value in (("resample", s.resample), ("max_gap", s.max_gap)):
+        if value is None:
+            continue
+        try:
+            ok = pd.Timedelta(value) > pd.Timedelta(0)
+        except (ValueError, TypeError):
+            ok = False
+        if not ok:
+            raise SquallError(f"bundle window {name} {value!r} is not a positive duration")
+    if s.mode == "track" and s.max_gap is None:
+        raise SquallError("bundle window settings lack max_gap (resolved at training time)")
+
+
 @dataclass
 class Bundle:
     """A trained model and everything needed to use it on new data."""
@@ -123,6 +168,7 @@ class Bundle:
         return int(self.windows["length"])
 
     def validate(self) -> Bundle:
+        check_window_settings(self.windows)
         check_layers(self.layers, len(self.features), self.length)
         expected = weight_shapes(self.layers)
         missing = sorted(set(expected) - set(self.weights))
@@ -139,7 +185,18 @@ class Bundle:
         if self.scaler.features != self.features:
             raise SquallError(f"scaler features {self.scaler.features} != bundle features "
                               f"{self.features}")
+        self.scaler.to_dict()  # checks the scaler is fitted and finite
         return self
+
+    def fingerprint(self) -> str:
+        """Hash of what turns data into this bundle's windows (features, reader, window
+        settings, scaler): windows files record it, so windows made for another bundle are
+        refused instead of being scored with the wrong scaling."""
+        import hashlib
+
+        key = {"features": self.features, "windows": self.windows,
+               "scaler": self.scaler.to_dict(), "reader": self.provenance.get("reader")}
+        return hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:16]
 
     def meta(self) -> dict:
         return {"format": FORMAT, "version": VERSION, "layers": self.layers,
@@ -152,16 +209,39 @@ class Bundle:
         from safetensors.numpy import save_file
 
         self.validate()
-        with atomic_dir(path) as tmp:
+        with atomic_dir(path, _replaceable) as tmp:
             (tmp / "bundle.json").write_text(json.dumps(self.meta(), indent=1) + "\n")
             save_file({k: np.ascontiguousarray(v) for k, v in sorted(self.weights.items())},
                       str(tmp / "weights.safetensors"), metadata={"format": FORMAT})
+            os.chmod(tmp / "weights.safetensors", (tmp / "bundle.json").stat().st_mode)
             if self.history:
                 keys = list(self.history[0])
                 lines = [",".join(keys)] + [",".join(str(r[k]) for k in keys)
                                             for r in self.history]
                 (tmp / "history.csv").write_text("\n".join(lines) + "\n")
         return Path(path)
+
+
+def _replaceable(path: Path) -> bool:
+    """A bundle may overwrite an empty directory or an earlier bundle, nothing else."""
+    if path.is_dir() and not any(path.iterdir()):
+        return True
+    try:
+        return json.loads((path / "bundle.json").read_text()).get("format") == FORMAT
+    except (OSError, ValueError, AttributeError):
+        return False
+
+
+def _read_history(path: Path) -> list[dict]:
+    if not path.is_file():
+        return []
+    lines = path.read_text().splitlines()
+    try:
+        keys = lines[0].split(",")
+        return [{k: (int(v) if k == "epoch" else float(v))
+                 for k, v in zip(keys, line.split(","), strict=True)} for line in lines[1:]]
+    except (IndexError, ValueError) as exc:
+        raise SquallError(f"{path} is malformed ({exc})") from exc
 
 
 def load_bundle(path: str | os.PathLike[str]) -> Bundle:
@@ -194,7 +274,11 @@ def load_bundle(path: str | os.PathLike[str]) -> Bundle:
         bundle = Bundle(layers=meta["layers"], weights=weights, features=list(meta["features"]),
                         units=dict(meta.get("units", {})), windows=dict(meta["windows"]),
                         scaler=Scaler.from_dict(meta["scaler"]), threshold=meta.get("threshold"),
-                        provenance=dict(meta.get("provenance", {})))
-    except (KeyError, TypeError) as exc:
-        raise SquallError(f"{meta_path} lacks a required entry: {exc}") from exc
-    return bundle.validate()
+                        provenance=dict(meta.get("provenance", {})),
+                        history=_read_history(root / "history.csv"))
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        raise SquallError(f"{meta_path} lacks or garbles a required entry: {exc}") from exc
+    try:
+        return bundle.validate()
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        raise SquallError(f"{meta_path} is malformed: {exc}") from exc

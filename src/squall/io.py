@@ -1,4 +1,5 @@
-"""Atomic file output: a failed run never leaves a half-written file behind."""
+"""Atomic file output: a failed run never leaves a half-written file behind, and never deletes
+what it did not write."""
 
 from __future__ import annotations
 
@@ -6,11 +7,22 @@ import contextlib
 import os
 import shutil
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
+
+from squall.errors import SquallError
 
 _UMASK = os.umask(0)
 os.umask(_UMASK)
+
+
+def _target(path: str | os.PathLike[str]) -> Path:
+    final = Path(path)
+    if final.name in ("", ".", ".."):
+        final = final.resolve()
+    if not final.name:
+        raise SquallError(f"cannot write to {str(path)!r}: give a file or directory name")
+    return final
 
 
 @contextlib.contextmanager
@@ -20,7 +32,9 @@ def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
     The temporary file keeps the final suffix (writers such as ``np.savez`` and matplotlib look
     at it). On any exception the temporary file is removed and ``path`` is left untouched.
     """
-    final = Path(path)
+    final = _target(path)
+    if final.is_dir():
+        raise SquallError(f"{final} is a directory; give a file name to write")
     final.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{final.stem}.", suffix=f".part{final.suffix}",
                                dir=final.parent)
@@ -35,23 +49,33 @@ def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
         raise
 
 
+def _empty_dir(path: Path) -> bool:
+    return path.is_dir() and not any(path.iterdir())
+
+
 @contextlib.contextmanager
-def atomic_dir(path: str | os.PathLike[str]) -> Iterator[Path]:
+def atomic_dir(path: str | os.PathLike[str],
+               replaceable: Callable[[Path], bool] = _empty_dir) -> Iterator[Path]:
     """Yield a temporary directory beside ``path``; it replaces ``path`` only if the block succeeds.
 
-    An existing directory at ``path`` is replaced whole (the old one is removed after the new one
-    is in place), so readers never see a mix of old and new files.
+    An existing ``path`` is replaced whole only when ``replaceable(path)`` says so (default: an
+    empty directory); anything else is refused with a one-line error, so an ``--out`` typo never
+    deletes a user's files. Readers never see a mix of old and new files.
     """
-    final = Path(path)
+    final = _target(path)
+    if final.exists() and not replaceable(final):
+        kind = "directory" if final.is_dir() else "file"
+        raise SquallError(f"{final} exists and is a {kind} squall did not write; choose another "
+                          f"--out or remove it")
     final.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{final.name}.", suffix=".part", dir=final.parent))
     os.chmod(tmp, 0o777 & ~_UMASK)
     try:
         yield tmp
         if final.exists():
-            old = final.with_name(f".{final.name}.old")
-            shutil.rmtree(old, ignore_errors=True)
-            os.replace(final, old)
+            old = Path(tempfile.mkdtemp(prefix=f".{final.name}.", suffix=".old",
+                                        dir=final.parent))
+            os.replace(final, old / "previous")
             os.replace(tmp, final)
             shutil.rmtree(old, ignore_errors=True)
         else:
@@ -59,6 +83,36 @@ def atomic_dir(path: str | os.PathLike[str]) -> Iterator[Path]:
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
+
+
+@contextlib.contextmanager
+def output_files(out: str | os.PathLike[str], names: Iterable[str]) -> Iterator[Path]:
+    """Write a run's output files (``names``) into directory ``out`` all or nothing.
+
+    Yields a temporary directory inside ``out``; when the block succeeds, every file produced
+    there moves into ``out`` (each move atomic) and files of ``names`` this run did not produce
+    are removed, so no output of an earlier run is left beside the new ones. Other files in
+    ``out`` are never touched. On failure ``out`` keeps what it had.
+    """
+    final = _target(out)
+    if final.exists() and not final.is_dir():
+        raise SquallError(f"{final} exists and is not a directory; --out needs a directory")
+    final.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=".squall-", suffix=".part", dir=final))
+    names = list(names)
+    try:
+        yield tmp
+        unknown = sorted(p.name for p in tmp.iterdir() if p.name not in names)
+        assert not unknown, f"undeclared outputs {unknown}"
+        for name in names:
+            produced = tmp / name
+            if produced.exists():
+                os.chmod(produced, 0o666 & ~_UMASK)
+                os.replace(produced, final / name)
+            else:
+                (final / name).unlink(missing_ok=True)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
 
 
 def write_text(path: str | os.PathLike[str], text: str) -> None:

@@ -17,17 +17,17 @@ import pandas as pd
 
 from squall.bundle import Bundle, seed_layers
 from squall.data import windowset
-from squall.data.noaa import DEFAULT_FEATURES, read_noaa, read_table
+from squall.data.noaa import DEFAULT_FEATURES, header_names, read_noaa
 from squall.data.observations import Observations, expand_paths
 from squall.data.scaling import Scaler
 from squall.data.sensor_csv import read_sensor_csv
-from squall.data.windows import WindowSettings, make_windows, resolve_settings
+from squall.data.windows import Windows, WindowSettings, make_windows, resolve_settings
 from squall.data.windowset import WindowSet
 from squall.detect.scoring import Scores, score
 from squall.detect.thresholds import DEFAULT_Q, fit_threshold
 from squall.engines import get_engine
 from squall.errors import SquallError
-from squall.io import atomic_path
+from squall.io import atomic_path, output_files
 
 Paths = str | os.PathLike[str] | Sequence[str | os.PathLike[str]]
 
@@ -39,7 +39,7 @@ def _as_list(paths: Paths) -> list:
 def detect_kind(path: Path) -> str:
     """``noaa`` when the header has STATION and DATE columns, else ``csv``."""
     try:
-        names = list(read_table(path).columns)
+        names = header_names(path)
     except SquallError:
         return "csv"
     return "noaa" if {"STATION", "DATE"} <= set(names) else "csv"
@@ -79,7 +79,7 @@ def reader_config(obs: Observations, reader: dict) -> dict:
     return out
 
 
-def split_by_time(ws: WindowSet, fraction: float) -> tuple[np.ndarray, np.ndarray]:
+def split_by_time(ws: Windows, fraction: float) -> tuple[np.ndarray, np.ndarray]:
     """Training and validation window indices: per track, the last ``fraction`` of its time span
     is validation. Windows straddling the cut are dropped, so no report is in both."""
     train = np.zeros(len(ws), dtype=bool)
@@ -109,6 +109,10 @@ def train(paths: Paths, out: str | os.PathLike[str] | None = None, *,
         raise SquallError("training needs PyTorch: pip install 'squall[train]' (on these machines "
                           "torch==2.13.0)") from exc
 
+    if epochs < 1:
+        raise SquallError(f"--epochs must be at least 1, got {epochs}")
+    if not 0 <= val_fraction < 1:
+        raise SquallError(f"--val-fraction must be in [0, 1), got {val_fraction}")
     reader = dict(reader or {})
     if features:
         reader["features"] = list(features)
@@ -124,11 +128,13 @@ def train(paths: Paths, out: str | os.PathLike[str] | None = None, *,
     if len(windows) == 0:
         raise SquallError(f"no training windows: {windows.skipped} skipped for too little "
                           f"observed data; check --resample, --max-gap and the data")
-    fitted = Scaler(scaler, list(obs.features)).fit(obs.values())
-    ws = windowset.build(windows, obs, fitted)
-    tr, va = split_by_time(ws, val_fraction)
+    tr, va = split_by_time(windows, val_fraction)
     if len(va) < 8:  # too few for a meaningful validation loss or threshold
-        tr, va = np.arange(len(ws)), np.zeros(0, dtype=np.int64)
+        tr, va = np.arange(len(windows)), np.zeros(0, dtype=np.int64)
+    # the scaler sees only the reports behind training windows, never the validation part
+    train_reports = np.unique(np.concatenate([windows.rows(i) for i in tr]))
+    fitted = Scaler(scaler, list(obs.features)).fit(obs.values()[train_reports])
+    ws = windowset.build(windows, obs, fitted)
     log(f"{len(obs)} reports, {len(np.unique(ws.track))} tracks -> {len(ws)} windows of "
         f"{settings.length} x {settings.resample or 'report'} ({windows.skipped} skipped with too "
         f"little observed data); {len(tr)} train / {len(va)} validation")
@@ -192,7 +198,8 @@ def make_windowset(bundle: Bundle, paths: Paths) -> WindowSet:
     settings = WindowSettings(**bundle.windows)
     windows = make_windows(obs, settings)
     meta = {"windows": bundle.windows, "skipped": int(windows.skipped),
-            "reader": reader_config(obs, reader)}
+            "reader": reader_config(obs, reader), "bundle": bundle.fingerprint(),
+            "sources_sha256": [_sha256(s) for s in obs.sources]}
     return windowset.build(windows, obs, bundle.scaler, meta)
 
 
@@ -207,6 +214,11 @@ def load_windows(bundle: Bundle, data: Paths) -> WindowSet:
         if ws.traceable and ws.features != bundle.features:
             raise SquallError(f"{items[0]} has features {ws.features}, the bundle "
                               f"{bundle.features}")
+        made_for = ws.meta.get("bundle")
+        if made_for is not None and made_for != bundle.fingerprint():
+            raise SquallError(f"{items[0]} was made for another bundle (different scaler, "
+                              f"reader or window settings); rebuild it with: squall windows "
+                              f"BUNDLE DATA --out FILE.npz")
         if not ws.traceable:  # a bare 'sequences' file: assume the bundle's feature order
             ws.features = list(bundle.features)
         return ws
@@ -222,42 +234,59 @@ def score_windows(bundle: Bundle, ws: WindowSet, engine: str = "numpy") -> Score
     return score(ws.x, reconstruct_windows(bundle, ws, engine), ws.mask)
 
 
-def detect(bundle: Bundle, data: Paths, out: str | os.PathLike[str], *, engine: str = "numpy",
-           threshold: float | None = None, threshold_quantile: float | None = None,
-           plot: bool = True) -> dict:
-    """Score ``data`` (files or a windows ``.npz``), flag, merge events and write the outputs.
-
-    Writes into ``out``: ``scores.csv``, ``anomalies.csv``, ``anomaly_windows.csv``,
-    ``events.csv``, ``windows.npz`` (so ``extract`` can be redone) and ``scores.png``.
-    Everything is computed before the first file is written, and each file is written
-    atomically. Returns a summary dict.
-    """
+def score_table(bundle: Bundle, ws: WindowSet, engine: str = "numpy",
+                threshold: float | None = None, threshold_quantile: float | None = None
+                ) -> tuple[pd.DataFrame, Scores, dict]:
+    """Scores of every window as a table, flagged against the chosen threshold."""
     from squall.detect.thresholds import resolve_threshold
-    from squall.report.tables import anomaly_windows_frame, events_frame, scores_frame
+    from squall.report.tables import scores_frame
 
-    ws = load_windows(bundle, data)
     if len(ws) == 0:
         raise SquallError("no windows to score: the data is too short or too sparse for windows "
                           f"of {bundle.length} steps (skipped {ws.meta.get('skipped', 0)})")
     scores = score_windows(bundle, ws, engine)
     chosen = resolve_threshold(bundle.threshold, threshold, threshold_quantile, scores.window)
-    table = scores_frame(ws, scores, chosen["value"])
-    if not ws.traceable:
-        table["track"], table["start"], table["end"] = "", "", ""
+    return scores_frame(ws, scores, chosen["value"]), scores, chosen
+
+
+#: Files ``detect`` owns in its output directory (an earlier run's leftovers are removed).
+DETECT_OUTPUTS = ("scores.csv", "anomalies.csv", "events.csv", "anomaly_windows.csv",
+                  "step_errors.csv", "windows.npz", "scores.png")
+
+
+def detect(bundle: Bundle, data: Paths, out: str | os.PathLike[str], *, engine: str = "numpy",
+           threshold: float | None = None, threshold_quantile: float | None = None,
+           plot: bool = True) -> dict:
+    """Score ``data`` (files or a windows ``.npz``), flag, merge events and write the outputs.
+
+    Writes into ``out`` (see :data:`DETECT_OUTPUTS`): ``scores.csv``, ``anomalies.csv``,
+    ``events.csv``, ``anomaly_windows.csv``, ``step_errors.csv`` (error per time step and
+    feature of each flagged window), ``windows.npz`` (so ``extract`` can be redone) and
+    ``scores.png``. All files appear together when everything succeeded; other files in ``out``
+    are left alone. A bare ``sequences`` file has no times or tracks: its events and
+    anomaly_windows tables are written with headers only. Returns a summary dict.
+    """
+    from squall.report.tables import anomaly_windows_frame, events_frame, step_errors_frame
+
+    ws = load_windows(bundle, data)
+    table, scores, chosen = score_table(bundle, ws, engine, threshold, threshold_quantile)
     flagged = table[table["flagged"]]
-    events = events_frame(table, ws.features) if ws.traceable else pd.DataFrame()
-    rows = anomaly_windows_frame(ws, flagged["window"].to_numpy()) if ws.traceable else None
-    out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
-    write_csv(table, out / "scores.csv")
-    write_csv(flagged, out / "anomalies.csv")
-    if rows is not None:
-        write_csv(rows, out / "anomaly_windows.csv")
-        write_csv(events, out / "events.csv")
-        ws.save(out / "windows.npz")
-    if plot:
-        from squall.report.plots import plot_scores
-        plot_scores(table, out / "scores.png", chosen["value"])
+    idx = flagged["window"].to_numpy()
+    events = events_frame(table if ws.traceable else table.iloc[:0], ws.features)
+    rows = anomaly_windows_frame(ws, idx) if ws.traceable else \
+        pd.DataFrame(columns=["window", "track", "file", "row", "line"])
+    steps = step_errors_frame(ws, scores, idx)
+    with output_files(out, DETECT_OUTPUTS) as tmp:
+        write_csv(table, tmp / "scores.csv")
+        write_csv(flagged, tmp / "anomalies.csv")
+        write_csv(rows, tmp / "anomaly_windows.csv")
+        write_csv(events, tmp / "events.csv")
+        write_csv(steps, tmp / "step_errors.csv")
+        if ws.traceable:
+            ws.save(tmp / "windows.npz")
+        if plot:
+            from squall.report.plots import plot_scores
+            plot_scores(table, tmp / "scores.png", chosen["value"])
     return {"windows": len(ws), "flagged": int(len(flagged)), "events": int(len(events)),
             "threshold": chosen, "skipped": int(ws.meta.get("skipped", 0)), "out": str(out)}
 

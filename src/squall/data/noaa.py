@@ -58,6 +58,19 @@ NCDC_FLAG_INDEX = {
     "AMT_PRES_TEND": 13,
 }
 
+#: Position of each feature's character in the 6-character TRIM_FLAG (SST, air temperature,
+#: wind U, wind V, SLP, humidity; 1 = within 2.8 sigma of climatology, 2-7 increasingly far
+#: outside, B/C limits missing, D landlocked, E unusable, F value missing). Wind speed takes U's.
+TRIM_FLAG_INDEX = {"SEA_SURF_TEMP": 0, "AIR_TEMP": 1, "WIND_SPEED": 2, "WIND_DIR": 2,
+                   "WIND_DIR_SIN": 2, "WIND_DIR_COS": 2, "SEA_LVL_PRES": 4}
+
+#: SOURCE_EXCLUSION_FLAG bits: a set bit excludes the value from ICOADS statistics.
+EXCLUSION_BITS = {"SEA_SURF_TEMP": 16, "AIR_TEMP": 8, "WIND_SPEED": 4, "WIND_DIR": 4,
+                  "WIND_DIR_SIN": 4, "WIND_DIR_COS": 4, "SEA_LVL_PRES": 2}
+
+#: Valid ranges of the IMMA1 encoding (physical units); a value outside cannot be a real report.
+VALID_RANGE = {"SEA_LVL_PRES": (870.0, 1074.6)}
+
 #: QC policies. "keep" (the default) removes nothing and keeps every flag beside its value: an
 #: anomaly detector must not silently throw away the extreme values it exists to find, and a
 #: NOAA flag is useful context in an anomaly report. "drop" applies ICOADS practice: a report
@@ -67,23 +80,29 @@ QC_POLICIES = ("keep", "drop")
 REQUIRED = ("STATION", "DATE")
 
 
-def _read_text(path: Path) -> str:
+def _read_text(path: Path, limit: int = -1) -> str:
     opener = gzip.open if path.suffix == ".gz" else open
     try:
         with opener(path, "rt", encoding="utf-8", errors="replace", newline="") as fh:
-            return fh.read()
-    except OSError as exc:
-        raise SquallError(f"cannot read {path}: {exc.strerror or exc}") from exc
+            return fh.read(limit)
+    except (OSError, EOFError) as exc:
+        raise SquallError(f"cannot read {path}: {getattr(exc, 'strerror', None) or exc}") from exc
 
 
-def _clean_header(text: str, path: Path) -> tuple[list[str], str]:
-    """Split off the header line, stripping junk around it (the shared sample has backticks)."""
+def _clean_header(text: str, path: Path) -> tuple[list[str], str, int]:
+    """Split off the header line, stripping junk around it (the shared sample has backticks).
+
+    Returns the column names, the text after the header and the header's 1-based line number
+    (data row ``r`` of the file is then on line ``header_line + 1 + r``).
+    """
     text = text.lstrip("\ufeff")
+    header_line = 1
     while True:  # skip blank or junk-only lines before the header
         header, sep, body = text.partition("\n")
         if header.strip(" `\r\t") or not sep:
             break
         text = body
+        header_line += 1
     if not header.strip(" `\r\t"):
         raise SquallError(f"{path} is empty (no header line)")
     first, last = header.find('"'), header.rfind('"')
@@ -92,18 +111,28 @@ def _clean_header(text: str, path: Path) -> tuple[list[str], str]:
     else:
         header = header.strip(" `\r\t")
     names = [n.strip().strip('"').strip() for n in header.split(",")]
-    return names, body
+    return names, body, header_line
+
+
+def header_names(path: Path) -> list[str]:
+    """Column names of a file, from its first 64 KiB only (to tell NOAA files from others)."""
+    return _clean_header(_read_text(path, 1 << 16), path)[0]
 
 
 def read_table(path: Path) -> pd.DataFrame:
-    """One NOAA box file as text columns (missing = NaN), columns by header name."""
-    names, body = _clean_header(_read_text(path), path)
+    """One NOAA box file as text columns (missing = NaN), columns by header name.
+
+    The index is the 0-based data row; ``frame.attrs["header_line"]`` the header's line number.
+    """
+    names, body, header_line = _clean_header(_read_text(path), path)
     missing = [c for c in REQUIRED if c not in names]
     if missing:
         raise SquallError(f"{path} is not a NOAA Global Marine CSV: no {', '.join(missing)} column "
                           f"(header starts {', '.join(names[:5])})")
     if not body.strip():
-        return pd.DataFrame(columns=names, dtype=str)
+        empty = pd.DataFrame(columns=names, dtype=str)
+        empty.attrs["header_line"] = header_line
+        return empty
     try:
         # index_col=False: a trailing comma on every line must not turn STATION into the index;
         # skip_blank_lines=False keeps the data row numbers equal to the file's lines - 2.
@@ -114,17 +143,19 @@ def read_table(path: Path) -> pd.DataFrame:
         raise SquallError(f"{path}: malformed CSV ({str(exc).splitlines()[0]})") from exc
     # Blank lines and trailing junk (e.g. closing backticks) have no DATE: they are not reports.
     junk = frame["DATE"].isna() & frame.drop(columns=["STATION"]).isna().all(axis=1)
-    return frame[~junk]
+    frame = frame[~junk]
+    frame.attrs["header_line"] = header_line
+    return frame
 
 
 def _numeric(column: pd.Series, name: str, path: Path) -> pd.Series:
-    values = pd.to_numeric(column, errors="coerce")
-    bad = column.notna() & values.isna()
+    values = pd.to_numeric(column, errors="coerce").astype(np.float64)
+    bad = (column.notna() & values.isna()) | np.isinf(values)
     if bad.any():
         row = int(np.flatnonzero(bad.to_numpy())[0])
-        raise SquallError(f"{path}: column {name} has a non-numeric value {column.iloc[row]!r} "
-                          f"at data row {row}")
-    return values.astype(np.float64)
+        raise SquallError(f"{path}: column {name} has a non-numeric or infinite value "
+                          f"{column.iloc[row]!r} at data row {row}")
+    return values
 
 
 def _flag_column(flags: pd.Series | None, index: int, n: int) -> np.ndarray:
@@ -146,7 +177,11 @@ def _convert(raw: pd.DataFrame, features: Sequence[str], path: Path, keep_codes:
             for code in SPECIAL_CODES.get(name, ()):
                 values[values == code] = np.nan
         factor = CONVERSIONS.get(name, (1.0, ""))[0]
-        out[name] = values.to_numpy() * factor
+        physical = values.to_numpy() * factor
+        if name in VALID_RANGE and not keep_codes:
+            lo, hi = VALID_RANGE[name]
+            physical[(physical < lo) | (physical > hi)] = np.nan
+        out[name] = physical
     if any(f in DERIVED for f in features):
         if "WIND_DIR" not in raw.columns:
             raise SquallError(f"{path}: no WIND_DIR column to derive WIND_DIR_SIN/COS from")
@@ -200,6 +235,7 @@ def read_noaa(paths: str | os.PathLike[str] | Iterable[str | os.PathLike[str]],
         frame = pd.DataFrame({"source": np.full(len(raw), source, dtype=np.int32),
                               "row": raw.index.to_numpy(dtype=np.int64),
                               "track": raw["STATION"].fillna("").to_numpy(dtype=object)})
+        frame["line"] = frame["row"] + raw.attrs["header_line"] + 1
         times = pd.to_datetime(raw["DATE"], errors="coerce", format="ISO8601")
         if getattr(times.dt, "tz", None) is not None:
             times = times.dt.tz_convert("UTC").dt.tz_localize(None)
@@ -210,8 +246,14 @@ def read_noaa(paths: str | os.PathLike[str] | Iterable[str | os.PathLike[str]],
         for name, values in _convert(raw, features, path, keep_codes).items():
             frame[name] = values
         flags = raw["NCDC_QC_FLAGS"] if "NCDC_QC_FLAGS" in raw.columns else None
+        trim = raw["TRIM_FLAG"] if "TRIM_FLAG" in raw.columns else None
+        excl = (_numeric(raw["SOURCE_EXCLUSION_FLAG"], "SOURCE_EXCLUSION_FLAG", path)
+                .fillna(0).to_numpy().astype(np.int64)
+                if "SOURCE_EXCLUSION_FLAG" in raw.columns else np.zeros(len(raw), np.int64))
         for name in features:
             frame[f"flag_{name}"] = _flag_column(flags, NCDC_FLAG_INDEX.get(name, 99), len(raw))
+            frame[f"trim_{name}"] = _flag_column(trim, TRIM_FLAG_INDEX.get(name, 99), len(raw))
+            frame[f"excluded_{name}"] = (excl & EXCLUSION_BITS.get(name, 0)) > 0
         if "PLATFORM_ID" in raw.columns:
             frame["platform"] = raw["PLATFORM_ID"].fillna("").to_numpy(dtype=object)
 

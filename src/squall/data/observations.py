@@ -14,7 +14,7 @@ import pandas as pd
 from squall.errors import SquallError
 
 #: Columns every Observations frame has, before the feature columns.
-BASE_COLUMNS = ("source", "row", "track", "time", "lat", "lon")
+BASE_COLUMNS = ("source", "row", "line", "track", "time", "lat", "lon")
 
 
 @dataclass
@@ -25,11 +25,12 @@ class Observations:
     ----------
     frame
         One row per report, in file order. Columns: ``source`` (index into ``sources``), ``row``
-        (0-based data row of that file, header excluded: the line in a text editor is
-        ``row + 2``), ``track`` (platform / series id), ``time`` (UTC, tz-naive), ``lat``,
+        (0-based data row of that file, header excluded), ``line`` (its 1-based line number in
+        the file, as a text editor shows it), ``track`` (platform / series id), ``time`` (UTC,
+        tz-naive), ``lat``,
         ``lon`` (NaN when unknown), one float column per feature (physical units, NaN =
-        missing) and, for NOAA data, ``flag_<FEATURE>`` columns with the NCDC QC flag character
-        of each feature's value.
+        missing) and, for NOAA data, per feature the NCDC QC flag character (``flag_``), the
+        TRIM_FLAG character (``trim_``) and the SOURCE_EXCLUSION_FLAG bit (``excluded_``).
     features
         Feature column names, in model order.
     units

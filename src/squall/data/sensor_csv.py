@@ -16,6 +16,20 @@ from squall.data.observations import Observations, concat, expand_paths
 from squall.errors import SquallError
 
 
+def read_raw(path) -> pd.DataFrame:
+    """A CSV as text columns, indexed by 0-based data row (line ``row + 2``); blank lines are
+    dropped but keep their place in the numbering. Also used to trace rows back."""
+    try:
+        raw = pd.read_csv(path, dtype=str, keep_default_na=False, index_col=False,
+                          na_values=["", "nan", "NaN", "NA"], skip_blank_lines=False)
+    except pd.errors.EmptyDataError as exc:
+        raise SquallError(f"{path} is empty") from exc
+    except (pd.errors.ParserError, UnicodeDecodeError) as exc:
+        raise SquallError(f"{path}: malformed CSV ({str(exc).splitlines()[0]})") from exc
+    raw.columns = [str(c).strip() for c in raw.columns]
+    return raw[raw.notna().any(axis=1)]
+
+
 def read_sensor_csv(paths: str | os.PathLike[str] | Iterable[str | os.PathLike[str]], *,
                     time_column: str = "timestamp", features: Sequence[str] | None = None,
                     track_column: str | None = None) -> Observations:
@@ -42,14 +56,7 @@ def read_sensor_csv(paths: str | os.PathLike[str] | Iterable[str | os.PathLike[s
     parts = []
     chosen: list[str] | None = list(features) if features else None
     for source, path in enumerate(files):
-        try:
-            raw = pd.read_csv(path, dtype=str, keep_default_na=False, index_col=False,
-                              na_values=["", "nan", "NaN", "NA"], skip_blank_lines=False)
-        except pd.errors.EmptyDataError as exc:
-            raise SquallError(f"{path} is empty") from exc
-        except (pd.errors.ParserError, UnicodeDecodeError) as exc:
-            raise SquallError(f"{path}: malformed CSV ({str(exc).splitlines()[0]})") from exc
-        raw.columns = [str(c).strip() for c in raw.columns]
+        raw = read_raw(path)
         needed = [time_column] + ([track_column] if track_column else [])
         missing = [c for c in needed if c not in raw.columns]
         if missing:
@@ -63,7 +70,6 @@ def read_sensor_csv(paths: str | os.PathLike[str] | Iterable[str | os.PathLike[s
         if absent:
             raise SquallError(f"{path}: no column {', '.join(absent)} (columns: "
                               f"{', '.join(raw.columns)})")
-        raw = raw[raw.notna().any(axis=1)]  # blank lines; the index keeps the data row numbers
         times = pd.to_datetime(raw[time_column], errors="coerce", format="mixed", utc=True)
         if times.isna().any():
             row = int(np.flatnonzero(times.isna().to_numpy())[0])
@@ -73,7 +79,8 @@ def read_sensor_csv(paths: str | os.PathLike[str] | Iterable[str | os.PathLike[s
         track = (raw[track_column].fillna("").to_numpy(dtype=object) if track_column
                  else np.full(len(raw), path.stem, dtype=object))
         frame = pd.DataFrame({"source": np.full(len(raw), source, dtype=np.int32),
-                              "row": raw.index.to_numpy(dtype=np.int64), "track": track,
+                              "row": raw.index.to_numpy(dtype=np.int64),
+                              "line": raw.index.to_numpy(dtype=np.int64) + 2, "track": track,
                               "time": times.to_numpy(), "lat": np.nan, "lon": np.nan})
         for name in chosen:
             values = pd.to_numeric(raw[name], errors="coerce")

@@ -91,11 +91,19 @@ def build(windows: Windows, obs: Observations, scaler: Scaler, meta: dict | None
     x = scaler.fill(scaled)
     if len(x) and not np.isfinite(x).all():
         raise SquallError("scaled windows contain infinite values; check the input data")
-    keep = ["source", "row", "track", "time", "lat", "lon"] + [
-        c for c in obs.frame.columns if c.startswith("flag_") or c == "platform"]
+    keep = [c for c in ("source", "row", "line", "track", "time", "lat", "lon")
+            if c in obs.frame.columns] + [
+        c for c in obs.frame.columns
+        if c.startswith(("flag_", "trim_", "excluded_")) or c == "platform"]
     return WindowSet(**{f.name: getattr(windows, f.name) for f in fields(Windows)}, x=x,
-                     obs=obs.frame[keep].reset_index(drop=True), sources=list(obs.sources),
+                     obs=obs.frame[keep].reset_index(drop=True),
+                     sources=[str(Path(s).resolve()) for s in obs.sources],
                      meta=dict(meta or {}))
+
+
+#: Arrays a traceable windows file must have (besides ``sequences``).
+REQUIRED = ("values", "steps", "step_time", "step_ptr", "step_obs", "track", "start", "end",
+            "sources", "features", "meta", "obs_source", "obs_row")
 
 
 def load(path: str | os.PathLike[str]) -> WindowSet:
@@ -119,18 +127,29 @@ def load(path: str | os.PathLike[str]) -> WindowSet:
     if "mask" not in data:  # a bare file of already scaled, complete windows
         idx = np.arange(n * T).reshape(n, T)
         nat = np.full(n, np.datetime64("NaT"), dtype="datetime64[ns]")
-        return WindowSet(values=x.copy(), steps=idx, step_time=np.zeros(n * T, "M8[ns]"),
+        return WindowSet(values=x.copy(), steps=idx,
+                         step_time=np.full(n * T, np.datetime64("NaT"), "M8[ns]"),
                          step_ptr=np.zeros(n * T + 1, np.int64), step_obs=np.zeros(0, np.int64),
                          track=np.full(n, "", dtype=object), start=nat, end=nat.copy(),
                          features=[f"f{k}" for k in range(F)],
                          settings=WindowSettings(length=T, mode="pooled", resample=None),
                          x=x, obs=pd.DataFrame(), sources=[], meta={"source": str(path)})
+    missing = [k for k in REQUIRED if k not in data]
+    if missing:
+        raise SquallError(f"{path} is not a squall windows file: no {', '.join(missing)} "
+                          f"(write one with: squall windows BUNDLE DATA --out FILE.npz)")
     obs = pd.DataFrame({k[4:]: v for k, v in data.items() if k.startswith("obs_")})
     if "time" in obs:
         obs["time"] = obs["time"].astype("datetime64[ns]")
-    meta = json.loads(str(data["meta"]))
-    settings = json.loads(str(data["settings"])) if "settings" in data else {}
-    skipped = int(settings.pop("skipped", 0))
+    try:
+        meta = json.loads(str(data["meta"]))
+        settings = json.loads(str(data["settings"])) if "settings" in data else {}
+        skipped = int(settings.pop("skipped", 0))
+        settings = WindowSettings(**settings)
+    except (ValueError, TypeError) as exc:
+        raise SquallError(f"{path}: malformed settings or metadata ({exc})") from exc
+    if data["values"].shape != x.shape or data["steps"].shape != x.shape[:2]:
+        raise SquallError(f"{path}: arrays of inconsistent shapes")
     return WindowSet(values=data["values"], steps=data["steps"],
                      step_time=data["step_time"].astype("datetime64[ns]"),
                      step_ptr=data["step_ptr"], step_obs=data["step_obs"],
@@ -138,5 +157,5 @@ def load(path: str | os.PathLike[str]) -> WindowSet:
                      start=data["start"].astype("datetime64[ns]"),
                      end=data["end"].astype("datetime64[ns]"),
                      features=[str(f) for f in data["features"]],
-                     settings=WindowSettings(**settings), skipped=skipped, x=x, obs=obs,
+                     settings=settings, skipped=skipped, x=x, obs=obs,
                      sources=[str(s) for s in data["sources"]], meta=meta)

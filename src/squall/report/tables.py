@@ -1,7 +1,10 @@
 """The CSV tables a detection run writes, built from scores and the windows' way back to the data.
 
 * ``scores.csv``: one row per window (index, track, ISO start/end, score, threshold, flagged,
-  position range, observed cells, mean squared error per feature).
+  position range, observed cells, mean squared error per feature ``err_<F>`` over the
+  feature's observed cells, whose number is ``n_<F>``).
+* ``step_errors.csv``: per time step of each flagged window, the error and each feature's
+  signed residual.
 * ``anomalies.csv``: the flagged rows of ``scores.csv``.
 * ``events.csv``: flagged windows merged per track (see :func:`squall.detect.events.merge_events`),
   with the peak score and the features that contributed most to the error.
@@ -17,6 +20,7 @@ import numpy as np
 import pandas as pd
 
 from squall.data.noaa import read_table
+from squall.data.sensor_csv import read_raw
 from squall.data.windowset import WindowSet
 from squall.detect.events import merge_events
 from squall.detect.scoring import Scores
@@ -48,9 +52,31 @@ def scores_frame(ws: WindowSet, scores: Scores, threshold: float) -> pd.DataFram
         "end": _iso(ws.end), "score": scores.window, "threshold": threshold,
         "flagged": scores.window > threshold, "observed": scores.observed,
         "lat_min": pos[:, 0], "lat_max": pos[:, 1], "lon_min": pos[:, 2], "lon_max": pos[:, 3]})
+    counts = ws.mask.sum(axis=1)                                   # (N, F) observed steps
     for k, name in enumerate(ws.features):
         frame[f"err_{name}"] = scores.feature[:, k]
+    for k, name in enumerate(ws.features):
+        frame[f"n_{name}"] = counts[:, k]
     return frame
+
+
+def step_errors_frame(ws: WindowSet, scores: Scores, windows: np.ndarray) -> pd.DataFrame:
+    """Per time step of each window in ``windows``: the step's time, its masked squared error and,
+    per feature, the signed residual (reconstruction - observed, scaled units; empty when the
+    value is missing)."""
+    rows = []
+    for w in windows:
+        w = int(w)
+        times = _iso(ws.step_time[ws.steps[w]])
+        for t in range(ws.x.shape[1]):
+            row = {"window": w, "track": str(ws.track[w]), "step": t, "time": times[t],
+                   "error": scores.step[w, t]}
+            row.update({f"residual_{f}": scores.residual[w, t, k]
+                        for k, f in enumerate(ws.features)})
+            rows.append(row)
+    columns = ["window", "track", "step", "time", "error"] + [f"residual_{f}"
+                                                              for f in ws.features]
+    return pd.DataFrame(rows, columns=columns)
 
 
 def events_frame(scores: pd.DataFrame, features: list[str], top: int = 3) -> pd.DataFrame:
@@ -60,12 +86,13 @@ def events_frame(scores: pd.DataFrame, features: list[str], top: int = 3) -> pd.
     event = merge_events(scores["track"].to_numpy(), start, end, scores["flagged"].to_numpy())
     rows = []
     err_cols = [f"err_{f}" for f in features]
+    n_cols = [f"n_{f}" for f in features]
     for e in range(event.max() + 1 if len(event) else 0):
         part = scores[event == e]
         peak = part.loc[part["score"].idxmax()]
-        err = part[err_cols].to_numpy(float)
-        weight = part["observed"].to_numpy(float)[:, None]
-        contrib = np.nansum(np.nan_to_num(err) * weight, axis=0)
+        # squared error summed over each feature's own observed cells (mean x count)
+        err = np.nan_to_num(part[err_cols].to_numpy(float))
+        contrib = (err * part[n_cols].to_numpy(float)).sum(axis=0)
         share = contrib / contrib.sum() if contrib.sum() > 0 else np.zeros(len(features))
         order = np.argsort(-share)[:top]
         row = {"event": e, "track": peak["track"], "start": part["start"].min(),
@@ -84,14 +111,19 @@ def events_frame(scores: pd.DataFrame, features: list[str], top: int = 3) -> pd.
     return pd.DataFrame(rows, columns=columns)
 
 
-def _original_table(path: str) -> pd.DataFrame:
+def _original_table(path: str, kind: str, sha256: str | None) -> pd.DataFrame:
+    """The source file re-read exactly as its reader numbered the rows (refused when the file
+    changed since the windows were made: its row numbers may no longer mean the same rows)."""
     p = Path(path)
     if not p.is_file():
         raise SquallError(f"source file {path} (listed in the windows file) no longer exists")
-    try:
-        return read_table(p)
-    except SquallError:
-        return pd.read_csv(p, dtype=str, keep_default_na=False)
+    if sha256 is not None:
+        from squall.pipeline import _sha256
+
+        if _sha256(str(p)) != sha256:
+            raise SquallError(f"source file {path} changed since the windows were made; "
+                              f"rebuild them with: squall windows BUNDLE DATA --out FILE.npz")
+    return read_table(p) if kind == "noaa" else read_raw(p)
 
 
 def anomaly_windows_frame(ws: WindowSet, windows: np.ndarray) -> pd.DataFrame:
@@ -107,10 +139,15 @@ def anomaly_windows_frame(ws: WindowSet, windows: np.ndarray) -> pd.DataFrame:
         for source, group in obs.groupby("source", sort=False):
             source = int(source)
             if source not in tables:
-                tables[source] = _original_table(ws.sources[source])
+                kind = (ws.meta.get("reader") or {}).get("kind") or (
+                    "noaa" if any(c.startswith("flag_") for c in ws.obs.columns) else "csv")
+                shas = ws.meta.get("sources_sha256") or [None] * len(ws.sources)
+                tables[source] = _original_table(ws.sources[source], kind, shas[source])
             original = tables[source].loc[group["row"].to_numpy()].reset_index(drop=True)
             head = pd.DataFrame({"window": int(w), "track": group["track"].to_numpy(),
                                  "file": ws.sources[source], "row": group["row"].to_numpy()})
+            if "line" in group:
+                head["line"] = group["line"].to_numpy()
             parts.append(pd.concat([head, original], axis=1))
     if not parts:
         return pd.DataFrame(columns=["window", "track", "file", "row"])
