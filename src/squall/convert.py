@@ -72,6 +72,8 @@ def import_keras(weights_path: str | os.PathLike[str], scaler_path: str | os.Pat
     The seed's scaler was fitted on raw CSV units (tenths); it is converted to the physical units
     the reader produces, so the bundle scales real data exactly as the seed did.
     """
+    if length < 2:
+        raise SquallError(f"window length must be at least 2, got {length}")
     weights_path, scaler_path = Path(weights_path), Path(scaler_path)
     for p in (weights_path, scaler_path):
         if not p.is_file():

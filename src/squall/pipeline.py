@@ -235,9 +235,10 @@ def score_windows(bundle: Bundle, ws: WindowSet, engine: str = "numpy") -> Score
 
 
 def score_table(bundle: Bundle, ws: WindowSet, engine: str = "numpy",
-                threshold: float | None = None, threshold_quantile: float | None = None
-                ) -> tuple[pd.DataFrame, Scores, dict]:
-    """Scores of every window as a table, flagged against the chosen threshold."""
+                threshold: float | None = None, threshold_quantile: float | None = None,
+                require_threshold: bool = True) -> tuple[pd.DataFrame, Scores, dict]:
+    """Scores of every window as a table, flagged against the chosen threshold (without any
+    threshold and ``require_threshold=False``: threshold NaN, nothing flagged)."""
     from squall.detect.thresholds import resolve_threshold
     from squall.report.tables import scores_frame
 
@@ -245,7 +246,12 @@ def score_table(bundle: Bundle, ws: WindowSet, engine: str = "numpy",
         raise SquallError("no windows to score: the data is too short or too sparse for windows "
                           f"of {bundle.length} steps (skipped {ws.meta.get('skipped', 0)})")
     scores = score_windows(bundle, ws, engine)
-    chosen = resolve_threshold(bundle.threshold, threshold, threshold_quantile, scores.window)
+    if (bundle.threshold is None and threshold is None and threshold_quantile is None
+            and not require_threshold):
+        chosen = {"method": "none", "value": float("nan")}
+    else:
+        chosen = resolve_threshold(bundle.threshold, threshold, threshold_quantile,
+                                   scores.window)
     return scores_frame(ws, scores, chosen["value"]), scores, chosen
 
 

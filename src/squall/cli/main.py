@@ -101,7 +101,7 @@ def _build() -> argparse.ArgumentParser:
         p.add_argument("bundle")
         p.add_argument("data", nargs="+", help="CSV files/globs, or one windows .npz")
         p.add_argument("--out", required=True, help="output CSV (score) or directory (detect)")
-        p.add_argument("--engine", default="numpy", help="numpy (default) or torch")
+        p.add_argument("--engine", default="numpy", help="numpy (default), torch or pure")
         p.add_argument("--threshold", type=float, help="override the bundle's threshold")
         p.add_argument("--threshold-quantile", type=float, help="threshold = this quantile of "
                        "the scored data (the original pipeline's rule; for comparison)")
@@ -193,6 +193,8 @@ def cmd_train(a: argparse.Namespace) -> None:
 def cmd_windows(a: argparse.Namespace) -> None:
     from squall import load_bundle, pipeline
 
+    if not str(a.out).endswith(".npz"):
+        raise SquallError(f"--out must end in .npz, got {a.out}")
     ws = pipeline.make_windowset(load_bundle(a.bundle), a.data)
     ws.save(a.out)
     _log(f"{len(ws)} windows ({ws.meta.get('skipped', 0)} skipped) written to {a.out}")
@@ -200,16 +202,11 @@ def cmd_windows(a: argparse.Namespace) -> None:
 
 def cmd_score(a: argparse.Namespace) -> None:
     from squall import load_bundle, pipeline
-    from squall.detect.thresholds import resolve_threshold
-    from squall.report.tables import scores_frame
 
     bundle = load_bundle(a.bundle)
     ws = pipeline.load_windows(bundle, a.data)
-    scores = pipeline.score_windows(bundle, ws, a.engine)
-    t = resolve_threshold(bundle.threshold, a.threshold, a.threshold_quantile, scores.window) \
-        if (bundle.threshold or a.threshold is not None or a.threshold_quantile) else \
-        {"value": float("nan")}
-    table = scores_frame(ws, scores, t["value"])
+    table, _, t = pipeline.score_table(bundle, ws, a.engine, a.threshold, a.threshold_quantile,
+                                       require_threshold=False)
     pipeline.write_csv(table, a.out)
     _log(f"{len(table)} windows scored with {a.engine}; {int(table['flagged'].sum())} above "
          f"threshold {t['value']:.5g}; written to {a.out}")
@@ -226,6 +223,7 @@ def cmd_detect(a: argparse.Namespace) -> None:
 
 
 def cmd_extract(a: argparse.Namespace) -> None:
+    import numpy as np
     import pandas as pd
 
     from squall import pipeline
@@ -233,33 +231,37 @@ def cmd_extract(a: argparse.Namespace) -> None:
     from squall.report.tables import anomaly_windows_frame
 
     ws = windowset.load(a.windows)
-    try:
-        table = pd.read_csv(a.anomalies)
-    except (FileNotFoundError, pd.errors.EmptyDataError) as exc:
-        raise SquallError(f"cannot read {a.anomalies}: {exc}") from exc
-    if "window" not in table:
-        raise SquallError(f"{a.anomalies} has no 'window' column (expected anomalies.csv)")
+    table = _read_csv_arg(a.anomalies, "window")
+    if not pd.api.types.is_integer_dtype(table["window"]):
+        raise SquallError(f"{a.anomalies}: the 'window' column must hold integers")
     if "flagged" in table:
-        table = table[table["flagged"].astype(bool)]
+        if not pd.api.types.is_bool_dtype(table["flagged"]):
+            raise SquallError(f"{a.anomalies}: the 'flagged' column must be True/False")
+        table = table[table["flagged"]]
     idx = table["window"].to_numpy()
     if len(idx) and (idx.min() < 0 or idx.max() >= len(ws)):
         raise SquallError(f"{a.anomalies} names window {idx.max()}, but {a.windows} has only "
                           f"{len(ws)} windows: they do not belong together")
+    for col, mine in (("track", ws.track.astype(str)),
+                      ("start", pd.to_datetime(ws.start).strftime("%Y-%m-%dT%H:%M:%S"))):
+        if col in table and len(idx):
+            theirs = table[col].fillna("").astype(str).to_numpy()
+            ours = np.asarray(mine, dtype=object)[idx]
+            ours = np.where(pd.isna(ours), "", ours).astype(str)
+            if (theirs != ours).any():
+                raise SquallError(f"{a.anomalies} does not describe the windows of {a.windows} "
+                                  f"(window {idx[np.argmax(theirs != ours)]} has another {col}); "
+                                  f"use the scores of these windows")
     rows = anomaly_windows_frame(ws, idx)
     pipeline.write_csv(rows, a.out)
     _log(f"{len(rows)} original reports from {len(idx)} windows written to {a.out}")
 
 
 def cmd_plot(a: argparse.Namespace) -> None:
-    import pandas as pd
 
     from squall.report.plots import plot_scores
 
-    try:
-        table = pd.read_csv(a.scores)
-    except (FileNotFoundError, pd.errors.EmptyDataError) as exc:
-        raise SquallError(f"cannot read {a.scores}: {exc}") from exc
-    plot_scores(table, a.out, a.threshold)
+    plot_scores(_read_csv_arg(a.scores, "score"), a.out, a.threshold)
     _log(f"plot written to {a.out}")
 
 
@@ -337,6 +339,23 @@ def cmd_info(a: argparse.Namespace) -> None:
 
     b = load_bundle(a.bundle)
     print(json.dumps({k: v for k, v in b.meta().items() if k != "scaler"}, indent=1))
+
+
+def _read_csv_arg(path: str, column: str):
+    """A CSV the user names on the command line, with ``column`` required."""
+    import pandas as pd
+
+    try:
+        table = pd.read_csv(path)
+    except FileNotFoundError:
+        raise SquallError(f"no such file: {path}") from None
+    except IsADirectoryError:
+        raise SquallError(f"{path} is a directory, expected a CSV file") from None
+    except (pd.errors.EmptyDataError, pd.errors.ParserError, UnicodeDecodeError) as exc:
+        raise SquallError(f"cannot read {path} as CSV ({str(exc).splitlines()[0]})") from None
+    if column not in table:
+        raise SquallError(f"{path} has no '{column}' column (expected a table squall wrote)")
+    return table
 
 
 def _log(message: str) -> None:

@@ -14,10 +14,8 @@ from squall.io import atomic_path
 def plot_scores(scores: pd.DataFrame, path: str | os.PathLike[str], threshold: float | None = None,
                 title: str = "Reconstruction error per window") -> None:
     """Error per window (in window order) with the threshold line; flagged windows in red."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
 
     if "score" not in scores:
         raise SquallError("the scores table has no 'score' column (expected squall's scores.csv)")
@@ -28,7 +26,10 @@ def plot_scores(scores: pd.DataFrame, path: str | os.PathLike[str], threshold: f
     y = scores["score"].to_numpy(float)
     x = np.arange(len(y))
     flagged = y > threshold
-    fig, ax = plt.subplots(figsize=(11, 4), dpi=110)
+    # a Figure with its own Agg canvas: no pyplot state, no change of the user's backend
+    fig = Figure(figsize=(11, 4), dpi=110)
+    FigureCanvasAgg(fig)
+    ax = fig.add_subplot()
     ax.plot(x, y, lw=0.8, color="#3465a4", label="window score (masked MSE)")
     ax.scatter(x[flagged], y[flagged], s=10, color="#cc0000", zorder=3,
                label=f"flagged ({int(flagged.sum())} of {len(y)})")
@@ -45,4 +46,3 @@ def plot_scores(scores: pd.DataFrame, path: str | os.PathLike[str], threshold: f
     fig.tight_layout()
     with atomic_path(path) as tmp:
         fig.savefig(tmp, format="png")
-    plt.close(fig)
