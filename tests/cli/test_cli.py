@@ -180,3 +180,79 @@ def test_pooled_original_pipeline_reproduces_seed_windows(shared_data, tmp_path)
     ws = pipeline.make_windowset(seed, box)
     expected = np.load(shared_data / "seed-model" / "training_sequences.npz")["sequences"]
     np.testing.assert_allclose(ws.x, expected, rtol=0, atol=1e-12)
+
+
+def test_out_never_deletes_user_files(trained, tmp_path):
+    precious = tmp_path / "precious"
+    precious.mkdir()
+    (precious / "notes.txt").write_text("keep me")
+    r = run_cli("train", trained / "data" / "train.csv", "--out", precious, "--epochs", "1")
+    _one_line_error(r, "exists")
+    assert (precious / "notes.txt").read_text() == "keep me"
+    # an earlier bundle may be replaced
+    assert main(["train", str(trained / "data" / "train.csv"), "--out",
+                 str(tmp_path / "b"), "--epochs", "1", "--hidden", "4,2", "--quiet"]) == 0
+    assert main(["train", str(trained / "data" / "train.csv"), "--out",
+                 str(tmp_path / "b"), "--epochs", "1", "--hidden", "6,2", "--quiet"]) == 0
+    assert json.loads((tmp_path / "b" / "bundle.json").read_text())["layers"][0]["hidden"] == 6
+
+
+def test_detect_replaces_its_own_outputs_only(trained, tmp_path, shared_data):
+    out = tmp_path / "d"
+    out.mkdir()
+    (out / "mine.txt").write_text("mine")
+    assert main(["detect", str(trained / "bundle"), str(trained / "data" / "test.csv"),
+                 "--out", str(out)]) == 0
+    assert (out / "windows.npz").exists() and (out / "events.csv").stat().st_size > 0
+    # a bare sequences file has no reports: the second run must not leave the first run's
+    # windows.npz behind, and writes header-only events/anomaly_windows tables
+    bare = tmp_path / "bare.npz"
+    ws = np.load(out / "windows.npz")["sequences"][:5]
+    np.savez(bare, sequences=ws)
+    assert main(["detect", str(trained / "bundle"), str(bare), "--out", str(out)]) == 0
+    assert not (out / "windows.npz").exists()
+    assert len(pd.read_csv(out / "events.csv")) == 0
+    assert (out / "mine.txt").read_text() == "mine"
+    assert not [p for p in out.iterdir() if p.name.startswith(".")]
+
+
+def test_windows_of_another_bundle_are_refused(trained, tmp_path):
+    other = tmp_path / "other"
+    assert main(["train", str(trained / "data" / "train.csv"), "--out", str(other),
+                 "--epochs", "1", "--hidden", "4,2", "--scaler", "standard", "--quiet"]) == 0
+    assert main(["windows", str(other), str(trained / "data" / "test.csv"), "--out",
+                 str(tmp_path / "w.npz")]) == 0
+    _one_line_error(run_cli("score", trained / "bundle", tmp_path / "w.npz", "--out",
+                            tmp_path / "s.csv"), "another bundle")
+
+
+def test_extract_refuses_scores_of_other_windows(trained, tmp_path):
+    data = trained / "data" / "test.csv"
+    assert main(["windows", str(trained / "bundle"), str(data), "--out",
+                 str(tmp_path / "w.npz")]) == 0
+    assert main(["score", str(trained / "bundle"), str(tmp_path / "w.npz"), "--out",
+                 str(tmp_path / "s.csv")]) == 0
+    scores = pd.read_csv(tmp_path / "s.csv")
+    shifted = scores.copy()
+    shifted["window"] = (shifted["window"] + 1) % len(shifted)   # same indices, other windows
+    shifted["flagged"] = True
+    shifted.to_csv(tmp_path / "shifted.csv", index=False)
+    _one_line_error(run_cli("extract", tmp_path / "w.npz", tmp_path / "shifted.csv", "--out",
+                            tmp_path / "rows.csv"), "does not describe")
+    _one_line_error(run_cli("extract", tmp_path / "w.npz", tmp_path / "w.npz", "--out",
+                            tmp_path / "rows.csv"), "cannot read")
+    assert not (tmp_path / "rows.csv").exists()
+
+
+def test_changed_source_file_is_refused(trained, tmp_path):
+    import shutil
+
+    data = tmp_path / "test.csv"
+    shutil.copy(trained / "data" / "test.csv", data)
+    assert main(["windows", str(trained / "bundle"), str(data), "--out",
+                 str(tmp_path / "w.npz")]) == 0
+    assert main(["score", str(trained / "bundle"), str(tmp_path / "w.npz"), "--out",
+                 str(tmp_path / "s.csv"), "--threshold", "0"]) == 0
+    data.write_text(data.read_text().replace('"2025', '"2024', 1))
+    _one_line_error(run_cli("extract", tmp_path / "w.npz", tmp_path / "s.csv", "--out",
+                            tmp_path / "rows.csv"), "changed")
