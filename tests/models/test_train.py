@@ -40,9 +40,20 @@ def test_early_stopping_stops_and_keeps_best():
     x, m = _data(32)
     layers = seed_layers(2, 8, (4, 2))
     cfg = TrainConfig(epochs=200, seed=0, patience=2, learning_rate=0.05)
-    _, hist = fit(layers, x, m, x[:16], m[:16], cfg, progress=False)
+    state, hist = fit(layers, x, m, x[:16], m[:16], cfg, progress=False)
     assert len(hist) < 200
-    assert min(r["val_loss"] for r in hist) <= hist[-1]["val_loss"]
+    best = min(r["val_loss"] for r in hist)
+    assert hist[-1]["val_loss"] > best          # it stopped after epochs without improvement
+    # ... and the weights it returns are those of the best epoch, not the last
+    from squall.models.autoencoder import LSTMAutoencoder
+    from squall.models.train import masked_mse
+
+    model = LSTMAutoencoder(layers)
+    model.load_state_dict({k: torch.as_tensor(v) for k, v in state.items()})
+    with torch.inference_mode():
+        xv = torch.as_tensor(x[:16])
+        loss = float(masked_mse(model(xv), xv, torch.as_tensor(m[:16])))
+    assert loss == pytest.approx(best, rel=1e-5)
 
 
 def test_too_few_windows():
