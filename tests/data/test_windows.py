@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from squall.data import windows as windows_module
 from squall.data import windowset
 from squall.data.noaa import read_noaa
 from squall.data.observations import Observations
@@ -146,14 +147,149 @@ def test_windows_never_cross_a_long_gap():
         times = window_times(obs, w, i)
         assert times.max() < T0 + pd.Timedelta(hours=20) or times.min() >= T0 + pd.Timedelta(
             hours=20), f"window {i} crosses the gap"
-        observed = np.sort(w.step_time[w.steps[i]][~np.isnan(w.values[i]).all(axis=1)])
+        step_times = w.step_time[w.steps[i]]
+        assert (step_times <= np.datetime64(T0 + pd.Timedelta(hours=9))).all() or \
+            (step_times >= np.datetime64(T0 + pd.Timedelta(hours=20))).all(), \
+            f"window {i} reaches into the gap"
+        observed = np.sort(step_times[~np.isnan(w.values[i]).all(axis=1)])
         assert (np.diff(observed) <= np.timedelta64(6, "h")).all()
-    # Worked out by hand: the first segment is the hour grid 0..19 (10 observed steps, then 10
-    # empty ones up to the next observed step), windows of 4 starting at 0..16; >= 2 of 4 steps
-    # observed keeps starts 0..8 and skips 9..16. The second segment gives starts 20..26.
-    expected = [T0 + pd.Timedelta(hours=h) for h in [*range(9), *range(20, 27)]]
+    # Worked out by hand: the segments are the hour grids 0..9 and 20..29 (each from its first to
+    # its last observed step; the empty hours 10..19 belong to neither), windows of 4 start at
+    # 0..6 and 20..26, all fully observed, so none is skipped.
+    expected = [T0 + pd.Timedelta(hours=h) for h in [*range(7), *range(20, 27)]]
     assert firsts == expected
-    assert w.skipped == 8
+    assert w.skipped == 0
+
+
+# The reviewer's example: hourly reports at hours 0-29 and 100-139, a 70 h gap between them.
+GAP_HOURS = [*range(30), *range(100, 140)]
+SEGMENTS = [(0, 29), (100, 139)]  # first and last observed hour of each segment
+
+
+def hours_of(times) -> np.ndarray:
+    return (pd.to_datetime(np.asarray(times)) - T0) / pd.Timedelta(hours=1)
+
+
+@pytest.mark.parametrize("resample", ["1h", None])
+def test_windows_never_reach_into_a_gap_longer_than_max_gap(resample):
+    obs = make_obs(hourly("A", GAP_HOURS))
+    w = windows_for(obs, length=24, resample=resample, max_gap="6h")
+    # 30 - 24 + 1 windows in the first segment, 40 - 24 + 1 in the second
+    assert len(w) == 7 + 17 and w.skipped == 0
+    for i in range(len(w)):
+        hours = hours_of(w.step_time[w.steps[i]])
+        assert not ((hours > 29) & (hours < 100)).any(), f"window {i} has steps in the gap"
+        lo, hi = next((a, b) for a, b in SEGMENTS if a <= hours.min() <= b)
+        assert lo <= hours.min() and hours.max() <= hi, f"window {i} leaves its segment"
+        assert (np.diff(hours) == 1).all()
+        # start/end: the first and last report, which here are the first and last step
+        assert hours_of(w.start[i:i + 1])[0] == hours.min()
+        assert hours_of(w.end[i:i + 1])[0] == hours.max()
+        np.testing.assert_array_equal(np.sort(hours_of(window_times(obs, w, i))), hours)
+    starts = hours_of(w.start)
+    np.testing.assert_array_equal(starts, [*range(7), *range(100, 117)])
+    # no step at all inside the gap: the step table covers the segments only
+    step_hours = hours_of(w.step_time)
+    assert not ((step_hours > 29) & (step_hours < 100)).any()
+    assert len(w.step_time) == 70
+
+
+def test_skipped_counts_only_windows_inside_segments():
+    # track A: the gap example (nothing to skip); track B: a report every 5 h for hours 0..100,
+    # one segment (5 h <= max_gap) of 101 steps with every fifth observed. Windows of 24 start at
+    # 0..77 and hold 5 observed steps, except those starting at 1, 6, ..., 76 (s % 5 == 1), which
+    # hold 4 < 0.2 * 24: 16 skipped. The 70 h gap of A holds no window, so adds nothing.
+    obs = make_obs(hourly("A", GAP_HOURS) + hourly("B", range(0, 101, 5), start=1000))
+    w = windows_for(obs, length=24, resample="1h", max_gap="6h", min_observed=0.2)
+    assert w.skipped == 16
+    assert (w.track == "A").sum() == 24 and (w.track == "B").sum() == 78 - 16
+    b_first_steps = hours_of(w.step_time[w.steps[w.track == "B", 0]])
+    assert sorted(b_first_steps) == [s for s in range(78) if s % 5 != 1]
+    # by brute force over each segment's windows
+    counted = 0
+    for a, b in [(0, 29), (100, 139), (0, 100)]:
+        for s in range(a, b - 24 + 2):
+            observed = {h for h in range(s, s + 24)} & (set(GAP_HOURS) if b != 100 else
+                                                        set(range(0, 101, 5)))
+            counted += len(observed) / 24 < 0.2
+    assert counted == w.skipped
+
+
+def test_rows_start_end_describe_each_window_across_gaps():
+    # reports at random minutes inside hours 0-29 and 100-139 of two tracks, in random file
+    # order, plus reports without any observed value inside the gap and at its edge
+    rng = np.random.default_rng(11)
+    reports = []
+    for track in ("S1", "S2"):
+        for h in GAP_HOURS:
+            minute = int(rng.integers(60))
+            reports.append((track, pd.Timedelta(hours=h, minutes=minute),
+                            {"x": rng.normal(), "y": rng.normal()}))
+    reports.append(("S1", pd.Timedelta(hours=60), {}))  # inside the gap: in no step
+    reports.append(("S2", pd.Timedelta(hours=29, minutes=59), {}))  # in S2's last step of hour 29
+    reports = [reports[k] for k in rng.permutation(len(reports))]
+    obs = make_obs(reports)
+    times, track = obs.frame["time"], obs.frame["track"]
+    in_gap = np.flatnonzero(((times - T0) / pd.Timedelta(hours=1)).between(30, 100,
+                                                                            inclusive="neither"))
+    assert len(in_gap) == 1
+    w = windows_for(obs, length=12, resample="1h", max_gap="6h")
+    assert len(w) == 2 * ((30 - 12 + 1) + (40 - 12 + 1)) and w.skipped == 0
+    assert in_gap[0] not in set(w.step_obs)
+    for i in range(len(w)):
+        rows = w.rows(i)
+        assert len(rows) == len(set(rows)) > 0
+        assert set(track.iloc[rows]) == {w.track[i]}
+        t = times.iloc[rows]
+        assert t.min() == pd.Timestamp(w.start[i]) and t.max() == pd.Timestamp(w.end[i])
+        first, last = w.step_time[w.steps[i][0]], w.step_time[w.steps[i][-1]]
+        # every report sits in its window's steps, every step in one segment
+        assert (t >= pd.Timestamp(first)).all()
+        assert (t < pd.Timestamp(last) + pd.Timedelta(hours=1)).all()
+        hours = hours_of(w.step_time[w.steps[i]])
+        assert any(a <= hours.min() and hours.max() <= b for a, b in SEGMENTS)
+        # rows(i) is exactly the window's reports: those of its track inside its steps
+        expected = np.flatnonzero((track == w.track[i]) & (times >= pd.Timestamp(first))
+                                  & (times < pd.Timestamp(last) + pd.Timedelta(hours=1)))
+        np.testing.assert_array_equal(np.sort(rows), expected)
+
+
+def test_without_resampling_empty_reports_outside_segments_are_in_no_step():
+    reports = hourly("A", [0, 1, 2, 3]) + [("A", 5, {})] + hourly("A", [12, 13]) + \
+        [("A", 13.5, {})] + hourly("A", [14, 15])
+    obs = make_obs(reports)
+    w = windows_for(obs, length=3, resample=None, max_gap="6h", min_observed=0.5)
+    # the empty report at hour 5 lies in the 9 h gap (3 -> 12): in no step; the one at 13.5 lies
+    # inside the second segment: an unobserved step of it
+    assert 4 not in set(w.step_obs) and 7 in set(w.step_obs)
+    hours = [list(hours_of(w.step_time[w.steps[i]])) for i in range(len(w))]
+    assert hours == [[0, 1, 2], [1, 2, 3], [12, 13, 13.5], [13, 13.5, 14], [13.5, 14, 15]]
+    assert w.skipped == 0
+
+
+def test_a_resampled_grid_too_large_is_an_error(monkeypatch):
+    # hourly reports for 600 days: on a 1 s grid one segment would have ~52 million steps
+    n = 600 * 24
+    frame = pd.DataFrame({"source": 0, "row": np.arange(n), "track": "A",
+                          "time": (T0 + pd.to_timedelta(np.arange(n), unit="h")),
+                          "lat": np.nan, "lon": np.nan, "x": np.arange(n, dtype=float)})
+    frame["time"] = frame["time"].astype("datetime64[ns]")
+    obs = Observations(frame, ["x"], {"x": ""}, ["hand-made"])
+    with pytest.raises(SquallError, match=r"--resample 1s .*51,836,401 steps") as info:
+        windows_for(obs, length=24, resample="1s", max_gap="1D")
+    assert "\n" not in str(info.value)
+    # with the default max_gap (6 s) every report is its own one-step segment: no windows, none
+    # skipped, and a step table of one step per report instead of a grid over all 600 days
+    w = windows_for(obs, length=24, resample="1s")
+    assert len(w) == 0 and w.skipped == 0 and len(w.step_time) == n
+    # the limit counts segments only: the gap example has 70 steps, not 140
+    monkeypatch.setattr(windows_module, "MAX_GRID_STEPS", 100)
+    gap = make_obs(hourly("A", GAP_HOURS))
+    assert len(windows_for(gap, length=24, resample="1h", max_gap="6h")) == 24
+    with pytest.raises(SquallError, match="140 steps"):
+        windows_for(gap, length=24, resample="1h", max_gap="3D")
+    # without resampling there is no grid to limit (one step per report: 70 steps)
+    assert len(windows_for(gap, length=24, resample=None, max_gap="3D")) == 70 - 24 + 1
 
 
 def test_a_gap_of_exactly_max_gap_does_not_split():
@@ -429,3 +565,11 @@ def test_windowset_load_errors(tmp_path):
     np.savez(pickled, sequences=np.array([{"a": 1}], dtype=object))
     with pytest.raises(SquallError):
         windowset.load(pickled)
+
+
+@pytest.mark.parametrize("text", ["500ms", "0s", "-1h", "1.5s"])
+def test_durations_below_or_between_seconds_are_refused(text):
+    from squall.data.windows import _delta
+
+    with pytest.raises(SquallError, match="whole number of seconds"):
+        _delta(text, "--resample")

@@ -4,8 +4,15 @@ Two modes:
 
 ``track`` (default)
     Each track (NOAA ``STATION``) on its own, in time order, optionally resampled to a regular
-    interval (mean of the reports in each interval; empty intervals are missing steps). A window
-    never crosses a track boundary or a gap between observed steps longer than ``max_gap``.
+    interval (mean of the reports in each interval; empty intervals are missing steps). Each
+    track is first cut into segments where two consecutive observed steps (steps with at least
+    one observed value: a report's grid interval, or the report itself without resampling) are
+    more than ``max_gap`` apart; a segment runs from its first to its last observed step, and
+    only segments are laid out as steps. A window lies inside one segment, so it never crosses
+    a track boundary and never reaches into a gap longer than ``max_gap``; reports outside every
+    segment (only reports without any observed value can be) are in no step. A resampled grid
+    of more than ``MAX_GRID_STEPS`` steps in all is an error (e.g. ``--resample 1s`` with a long
+    ``max_gap``), not a memory blow-up.
 ``pooled``
     The original pipeline, for comparison: every report of the file sorted by time (pandas'
     default sort, as the original did), reports lacking any feature dropped, one sequence, and
@@ -21,10 +28,11 @@ Defaults (see :func:`resolve_settings`):
 ``max_gap``
     Six intervals: a track is split where two observed steps are further apart.
 ``min_observed=0.25``
-    A window is kept when at least a quarter of its steps have an observed value; the others are
-    skipped and counted. Missing cells are masked, so sparse windows are valid input; a quarter
-    keeps a ship reporting every 6 h on a 2 h grid (a third of its steps observed), which half
-    would lose entirely (measured on the demo data: 8 of 8 tracks kept instead of 7 of 8).
+    A window is kept when at least a quarter of its steps have an observed value; the others
+    are skipped and counted (windows inside segments only: a long gap holds no windows). Missing
+    cells are masked, so sparse windows are valid input; a quarter keeps a ship reporting every
+    6 h on a 2 h grid (a third of its steps observed), which half would lose entirely (measured
+    on the demo data: 8 of 8 tracks kept instead of 7 of 8).
 """
 
 from __future__ import annotations
@@ -40,6 +48,9 @@ from squall.errors import SquallError
 NICE_INTERVALS = [pd.Timedelta(s) for s in ("1min", "5min", "10min", "15min", "30min", "1h", "2h",
                                              "3h", "6h", "12h", "1D")]
 MODES = ("track", "pooled")
+#: Most steps a resampled step table may have (about 0.4 GB per feature in ``values`` alone);
+#: more is a mistake such as ``--resample 1s`` with a long ``--max-gap``.
+MAX_GRID_STEPS = 50_000_000
 
 
 @dataclass(frozen=True)
@@ -109,8 +120,8 @@ def _delta(text: str, name: str) -> pd.Timedelta:
     except (ValueError, TypeError) as exc:
         raise SquallError(f"{name}: cannot read {text!r} as a duration (e.g. 1h, 30min, "
                           f"3h)") from exc
-    if value <= pd.Timedelta(0):
-        raise SquallError(f"{name} must be positive, got {text!r}")
+    if value < pd.Timedelta(seconds=1) or value % pd.Timedelta(seconds=1):
+        raise SquallError(f"{name} must be a positive whole number of seconds, got {text!r}")
     return value
 
 
@@ -158,32 +169,76 @@ class Windows:
         return np.concatenate(parts) if parts else np.zeros(0, dtype=np.int64)
 
 
-def _steps_resampled(frame: pd.DataFrame, features: list[str], interval: pd.Timedelta):
-    """Regular grid per track: returns step values, times, track codes and the obs of each step."""
+def _segments(frame: pd.DataFrame, features: list[str], settings: WindowSettings):
+    """Split each track at long gaps, then lay each segment out as steps (see the docstring).
+
+    Works on the reports alone, so the size of the step table is known before it is built.
+    """
     track_codes, track_names = pd.factorize(frame["track"], sort=True)
+    names = np.asarray(track_names, dtype=object)
     ns = frame["time"].to_numpy("datetime64[ns]").astype(np.int64)
-    width = interval.value
-    bins = ns // width
-    key = pd.DataFrame({"t": track_codes, "b": bins})
-    first = key.groupby("t")["b"].min().to_numpy()
-    last = key.groupby("t")["b"].max().to_numpy()
-    sizes = last - first + 1
-    offsets = np.concatenate([[0], np.cumsum(sizes)])
-    step_of_obs = offsets[track_codes] + (bins - first[track_codes])
-    total = int(offsets[-1])
-    sums = np.zeros((total, len(features)))
-    counts = np.zeros((total, len(features)))
-    vals = frame[features].to_numpy(dtype=np.float64)
-    seen = ~np.isnan(vals)
-    np.add.at(sums, step_of_obs, np.where(seen, vals, 0.0))
-    np.add.at(counts, step_of_obs, seen)
+    order = np.lexsort((ns, track_codes))  # stable: ties keep file order
+    tr, t_ns = track_codes[order], ns[order]
+    vals = frame[features].to_numpy(dtype=np.float64)[order]
+    observed = ~np.isnan(vals).all(axis=1)
+    if settings.resample:
+        width = pd.Timedelta(settings.resample).value
+        coord = t_ns // width  # grid step of each report (its bin)
+        coord_time = coord * width
+    else:
+        width = 0
+        coord = np.arange(len(order))  # one step per report
+        coord_time = t_ns
+    # Segments from the observed reports alone: split at track changes and long gaps.
+    o = np.flatnonzero(observed)
+    brk = np.ones(len(o), dtype=bool)
+    if len(o) > 1:
+        same_track = tr[o[1:]] == tr[o[:-1]]
+        gap = np.diff(coord_time[o]) > pd.Timedelta(settings.max_gap).value
+        brk[1:] = ~same_track | gap
+    first_o = o[brk]  # each segment's first and last observed report (sorted positions)
+    last_o = o[np.append(brk[1:], True)] if len(o) else o
+    seg_first, seg_last = coord[first_o], coord[last_o]
+    seg_track = tr[first_o]
+    sizes = seg_last - seg_first + 1
+    total = int(sizes.sum())
+    if settings.resample and total > MAX_GRID_STEPS:
+        raise SquallError(f"--resample {settings.resample} would put the data on a grid of "
+                          f"{total:,} steps (limit {MAX_GRID_STEPS:,}); choose a longer "
+                          f"interval or a shorter --max-gap")
+    offsets = np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64)
+    # The segment of each report: runs of reports sharing a step, segments cover whole runs.
+    run = np.zeros(len(order), dtype=np.int64)
+    if len(order) > 1:
+        run[1:] = np.cumsum((tr[1:] != tr[:-1]) | (coord[1:] != coord[:-1]))
+    seg_run_first, seg_run_last = run[first_o], run[last_o]
+    seg = np.searchsorted(seg_run_first, run, side="right") - 1
+    inside = seg >= 0
+    inside[inside] = run[inside] <= seg_run_last[seg[inside]]
+    rep = np.flatnonzero(inside)  # sorted positions of the reports that belong to a segment
+    step_of_rep = offsets[seg[rep]] + (coord[rep] - seg_first[seg[rep]])
+    # Mean of the reports in each step (one report per step without resampling).
+    occupied, inverse = np.unique(step_of_rep, return_inverse=True)
+    sums = np.zeros((len(occupied), len(features)))
+    counts = np.zeros((len(occupied), len(features)))
+    seen = ~np.isnan(vals[rep])
+    np.add.at(sums, inverse, np.where(seen, vals[rep], 0.0))
+    np.add.at(counts, inverse, seen)
+    values = np.full((total, len(features)), np.nan)
     with np.errstate(invalid="ignore", divide="ignore"):
-        values = np.where(counts > 0, sums / np.maximum(counts, 1), np.nan)
-    step_track = np.repeat(np.arange(len(sizes)), sizes)
-    step_bin = (np.concatenate([np.arange(a, b + 1) for a, b in zip(first, last, strict=True)])
-                if len(sizes) else np.zeros(0, dtype=np.int64))
-    step_time = (step_bin * width).astype("datetime64[ns]")
-    return values, step_time, step_track, np.asarray(track_names, dtype=object), step_of_obs
+        values[occupied] = np.where(counts > 0, sums / np.maximum(counts, 1), np.nan)
+    step_track = np.repeat(seg_track, sizes)
+    if settings.resample:
+        within = np.arange(total) - np.repeat(offsets[:-1], sizes)
+        step_time = ((np.repeat(seg_first, sizes) + within) * width).astype("datetime64[ns]")
+    else:
+        step_time = np.zeros(total, dtype=np.int64)
+        step_time[step_of_rep] = t_ns[rep]
+        step_time = step_time.astype("datetime64[ns]")
+    # step_of_rep is non-decreasing (reports sorted by track and time): steps in time order
+    step_obs = order[rep].astype(np.int64)
+    step_ptr = np.searchsorted(step_of_rep, np.arange(total + 1))
+    return values, step_time, step_track, names, step_ptr, step_obs, offsets
 
 
 def make_windows(obs: Observations, settings: WindowSettings) -> Windows:
@@ -204,44 +259,19 @@ def make_windows(obs: Observations, settings: WindowSettings) -> Windows:
                          np.arange(n + 1), order.astype(np.int64), steps, frame, features,
                          settings, skipped=0)
 
-    if settings.resample:
-        interval = pd.Timedelta(settings.resample)
-        values, step_time, step_track, names, step_of_obs = _steps_resampled(frame, features,
-                                                                             interval)
-        order = np.lexsort((frame["time"].to_numpy("datetime64[ns]"), step_of_obs))
-        step_obs = order.astype(np.int64)
-        step_ptr = np.searchsorted(step_of_obs[order], np.arange(len(values) + 1))
-    else:
-        order = np.lexsort((frame["time"].to_numpy(), frame["track"].to_numpy(dtype=str)))
-        values = frame[features].to_numpy(dtype=np.float64)[order]
-        step_time = frame["time"].to_numpy("datetime64[ns]")[order]
-        codes, names = pd.factorize(frame["track"].to_numpy(dtype=object)[order], sort=True)
-        step_track, names = codes, np.asarray(names, dtype=object)
-        step_obs, step_ptr = order.astype(np.int64), np.arange(len(order) + 1)
-
-    # Segments: split at track changes and at gaps between observed steps longer than max_gap.
+    values, step_time, step_track, names, step_ptr, step_obs, offsets = _segments(
+        frame, features, settings)
+    # Windows lie inside one segment; stride counts from each segment's first step.
+    sizes = np.diff(offsets)
+    n_win = np.where(sizes >= T, (sizes - T) // settings.stride + 1, 0)
+    first_win = np.concatenate([[0], np.cumsum(n_win)])
+    starts = (np.repeat(offsets[:-1], n_win)
+              + settings.stride * (np.arange(first_win[-1]) - np.repeat(first_win[:-1], n_win)))
     observed = ~np.isnan(values).all(axis=1)
-    obs_idx = np.flatnonzero(observed)
-    max_gap = pd.Timedelta(settings.max_gap).value
-    seg_break = np.zeros(len(values), dtype=bool)
-    seg_break[0] = True
-    seg_break[1:] |= step_track[1:] != step_track[:-1]
-    if len(obs_idx) > 1:
-        t = step_time[obs_idx].astype(np.int64)
-        long_gap = (np.diff(t) > max_gap) & (step_track[obs_idx[1:]] == step_track[obs_idx[:-1]])
-        seg_break[obs_idx[1:][long_gap]] = True
-    segment = np.cumsum(seg_break) - 1
-    starts_all = np.arange(0, max(len(values) - T + 1, 0))
-    same_segment = segment[starts_all] == segment[starts_all + T - 1] if len(starts_all) else \
-        np.zeros(0, dtype=bool)
-    starts = starts_all[same_segment]
-    # stride counts from each segment's first step
-    seg_first = np.flatnonzero(seg_break)
-    starts = starts[(starts - seg_first[segment[starts]]) % settings.stride == 0]
-    steps = starts[:, None] + np.arange(T)[None, :]
-    frac = observed[steps].mean(axis=1) if len(steps) else np.zeros(0)
-    keep = frac >= settings.min_observed
-    return _assemble(values, step_time, step_track, names, step_ptr, step_obs, steps[keep], frame,
+    n_observed = np.concatenate([[0], np.cumsum(observed)])
+    keep = (n_observed[starts + T] - n_observed[starts]) / T >= settings.min_observed
+    steps = starts[keep][:, None] + np.arange(T)[None, :]
+    return _assemble(values, step_time, step_track, names, step_ptr, step_obs, steps, frame,
                      features, settings, skipped=int((~keep).sum()))
 
 
