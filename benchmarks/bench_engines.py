@@ -57,7 +57,7 @@ def load_seed() -> tuple[object, np.ndarray, str]:
                for k, s in weight_shapes(layers).items()}
     features = [f"f{i}" for i in range(F)]
     bundle = Bundle(layers, weights, features, {f: "" for f in features},
-                    windows={"length": T, "stride": 1, "mode": "track", "resample": None,
+                    windows={"length": T, "stride": 1, "mode": "pooled", "resample": None,
                              "max_gap": None, "min_observed": 0.5},
                     scaler=Scaler.from_minmax(features, [0] * F, [1] * F)).validate()
     windows = rng.uniform(0, 1, (273, T, F))

@@ -43,7 +43,7 @@ def _bundle(layers: list[dict], features: int, length: int, seed: int = 0) -> Bu
         k = GAIN / np.sqrt(layer.get("hidden", layer["input"]))
         weights[name] = rng.uniform(-k, k, shape).astype(np.float32).astype(np.float64)
     names = [f"f{i}" for i in range(features)]
-    windows = {"length": length, "stride": 1, "mode": "track", "resample": None,
+    windows = {"length": length, "stride": 1, "mode": "pooled", "resample": None,
                "max_gap": None, "min_observed": 0.5}
     scaler = Scaler.from_minmax(names, [0] * features, [1] * features)
     return Bundle(layers, weights, names, {n: "" for n in names}, windows=windows,
@@ -63,11 +63,21 @@ def _mixed_layers(features: int) -> list[dict]:
             {"type": "dense", "input": 4, "output": features}]
 
 
+def _lstm_last_layers(features: int, length: int, repeat: bool) -> list[dict]:
+    """No dense layer at the end: the last LSTM's hidden size is the feature count."""
+    first = {"type": "lstm", "input": features, "hidden": 8, "return_sequences": not repeat}
+    last = {"type": "lstm", "input": 8, "hidden": features, "return_sequences": True}
+    middle = [{"type": "repeat", "times": length}] if repeat else []
+    return [first, *middle, last]
+
+
 SHAPES = {  # name -> (layers, features, length)
     "seed 6-64-32": (seed_layers(6, 24, (64, 32)), 6, 24),
     "one layer 3-16": (seed_layers(3, 10, (16,)), 3, 10),
     "three layers 4-32-16-8": (seed_layers(4, 12, (32, 16, 8)), 4, 12),
     "dense between lstms": (_mixed_layers(5), 5, 7),
+    "lstm last, after repeat": (_lstm_last_layers(3, 10, repeat=True), 3, 10),
+    "lstm last, sequence in": (_lstm_last_layers(4, 9, repeat=False), 4, 9),
 }
 
 

@@ -5,12 +5,18 @@ difference of the reconstructions (outputs are O(1)):
 
 * float64 engines (numpy64, pure): 1e-12. The same arithmetic in another summation order;
   rounding differences of ~1e-16 per operation grow by at most a few hundred through 24 steps
-  and 4-5 layers (observed: < 1e-14).
-* float32 engines (numpy32, torch32): 1e-5. Weights are float32 in every engine, so only the
-  arithmetic differs: float32's 6e-8 relative rounding, carried through the recurrence (observed
-  at most 9e-7 on these shapes, 10x margin). A real error is far larger: changing one layer-0
-  bias vector by 0.25 moves the outputs by more than 10x the tolerance even through the deepest
-  model here (tested below).
+  and 4-5 layers (observed: < 1e-14). This holds for float64 weights too: every float64 engine,
+  the reference included, uses them unrounded.
+* float32 engines (numpy32, torch32): 1e-5. With float32 weights only the arithmetic differs:
+  float32's 6e-8 relative rounding, carried through the recurrence (observed at most 9e-7 on
+  these shapes, 10x margin). With float64 weights these engines also round every weight once to
+  float32, a perturbation of the same 6e-8 relative size (observed: no larger). A real error is
+  far larger: changing one layer-0 bias vector by 0.25 moves the outputs by more than 10x the
+  tolerance even through the deepest model here (tested below).
+
+Bundles: the seed autoencoder's layer list at several sizes (``SHAPES``; one with float64
+weights), and hand-built layer lists that end with an LSTM whose hidden size is the feature
+count (``LSTM_LAST``), which :func:`squall.bundle.check_layers` allows.
 
 Later engines (fixed, onnx) join ``ENGINES`` with their own stated tolerance.
 """
@@ -18,7 +24,7 @@ Later engines (fixed, onnx) join ``ENGINES`` with their own stated tolerance.
 import numpy as np
 import pytest
 
-from squall.bundle import Bundle, seed_layers, weight_shapes
+from squall.bundle import Bundle, check_layers, seed_layers, weight_shapes
 from squall.data.scaling import Scaler
 from squall.engines import get_engine
 
@@ -30,31 +36,51 @@ ENGINES = {  # name -> (engine, options, tolerance against torch float64)
     "numpy32": ("numpy", {"dtype": "float32"}, 1e-5),
     "torch32": ("torch", {"dtype": "float32"}, 1e-5),
 }
-SHAPES = {  # name -> (features, window length, encoder sizes)
-    "seed-shaped": (6, 24, (64, 32)),
-    "small": (3, 10, (8, 4)),
-    "univariate": (1, 16, (5,)),
-    "deep": (4, 8, (16, 8, 4)),
+SHAPES = {  # name -> (features, window length, encoder sizes, weight dtype)
+    "seed-shaped": (6, 24, (64, 32), np.float32),
+    "small": (3, 10, (8, 4), np.float32),
+    "univariate": (1, 16, (5,), np.float32),
+    "deep": (4, 8, (16, 8, 4), np.float32),
+    "float64-weights": (5, 12, (16, 8), np.float64),
 }
 
 
-def random_bundle(features: int, length: int, sizes: tuple[int, ...], seed: int = 0) -> Bundle:
+def _lstm(width: int, hidden: int, sequences: bool) -> dict:
+    return {"type": "lstm", "input": width, "hidden": hidden, "return_sequences": sequences}
+
+
+LSTM_LAST = {  # name -> (features, window length, layers, weight dtype): no dense layer at the end
+    "lstm-repeat-lstm": (3, 10, [_lstm(3, 8, False), {"type": "repeat", "times": 10},
+                                 _lstm(8, 3, True)], np.float32),
+    "lstm-lstm": (4, 9, [_lstm(4, 8, True), _lstm(8, 4, True)], np.float32),
+    "lstm-lstm-float64-weights": (4, 9, [_lstm(4, 8, True), _lstm(8, 4, True)], np.float64),
+}
+
+
+def random_bundle(layers: list[dict], features: int, length: int, dtype: type = np.float32,
+                  seed: int = 0) -> Bundle:
+    check_layers(layers, features, length)
     rng = np.random.default_rng(seed)
-    layers = seed_layers(features, length, sizes)
-    weights = {k: rng.normal(0, 0.3, s).astype(np.float32)
-               for k, s in weight_shapes(layers).items()}
+    weights = {k: rng.normal(0, 0.3, s).astype(dtype) for k, s in weight_shapes(layers).items()}
     names = [f"f{k}" for k in range(features)]
     return Bundle(layers, weights, names, {n: "" for n in names},
-                  {"length": length, "stride": 1, "mode": "track", "resample": None,
+                  {"length": length, "stride": 1, "mode": "pooled", "resample": None,
                    "max_gap": None, "min_observed": 0.25},
-                  Scaler.from_minmax(names, [0] * features, [1] * features))
+                  Scaler.from_minmax(names, [0] * features, [1] * features)).validate()
 
 
-@pytest.fixture(scope="module", params=list(SHAPES))
+def _build(name: str) -> Bundle:
+    if name in SHAPES:
+        F, T, sizes, dtype = SHAPES[name]
+        return random_bundle(seed_layers(F, T, sizes), F, T, dtype)
+    F, T, layers, dtype = LSTM_LAST[name]
+    return random_bundle(layers, F, T, dtype)
+
+
+@pytest.fixture(scope="module", params=[*SHAPES, *LSTM_LAST])
 def case(request):
-    F, T, sizes = SHAPES[request.param]
-    bundle = random_bundle(F, T, sizes)
-    x = np.random.default_rng(1).uniform(-0.2, 1.2, (12, T, F))
+    bundle = _build(request.param)
+    x = np.random.default_rng(1).uniform(-0.2, 1.2, (12, bundle.length, len(bundle.features)))
     return bundle, x, get_engine("torch", bundle, dtype="float64").reconstruct(x)
 
 
@@ -73,9 +99,19 @@ def test_tolerance_catches_a_wrong_weight(case, name):
     bundle, x, ref = case
     engine, options, tol = ENGINES[name]
     broken = Bundle(**{**bundle.__dict__, "weights": dict(bundle.weights)})
-    broken.weights["layers.0.b"] = bundle.weights["layers.0.b"] + np.float32(0.25)
+    broken.weights["layers.0.b"] = bundle.weights["layers.0.b"] + 0.25   # keeps the dtype
     got = get_engine(engine, broken, **options).reconstruct(x)
     assert np.abs(got - ref).max() > 10 * tol
+
+
+@pytest.mark.parametrize("name", [n for n, v in {**SHAPES, **LSTM_LAST}.items()
+                                  if v[-1] == np.float64])
+def test_float64_weights_are_not_float32_values(name):
+    """The float64-weight bundles test what they claim: rounding them to float32 changes them,
+    so an engine that does (instead of running in float64) misses the 1e-12 tolerance."""
+    for w in _build(name).weights.values():
+        assert w.dtype == np.float64
+        assert np.abs(w - w.astype(np.float32)).max() > 1e-9
 
 
 @pytest.fixture(scope="module")

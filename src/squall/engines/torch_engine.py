@@ -11,14 +11,17 @@ from squall.models.autoencoder import LSTMAutoencoder
 
 
 class TorchEngine(Engine):
-    """PyTorch ``nn.LSTM`` on the CPU, ``dtype`` float32 (default) or float64."""
+    """PyTorch ``nn.LSTM`` on the CPU, ``dtype`` float32 (default) or float64.
+
+    The bundle's weights are cast to ``dtype`` once, from their stored precision: in float64
+    the reference runs float64 weights exactly."""
 
     name = "torch"
 
     def __init__(self, bundle: Bundle, dtype: str = "float32") -> None:
         super().__init__(bundle)
         self.dtype = {"float32": torch.float32, "float64": torch.float64}[dtype]
-        self.model = LSTMAutoencoder.from_bundle(bundle).to(self.dtype).eval()
+        self.model = LSTMAutoencoder.from_bundle(bundle, self.dtype).eval()
 
     def _reconstruct(self, x: np.ndarray) -> np.ndarray:
         with torch.inference_mode():

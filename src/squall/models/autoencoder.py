@@ -46,11 +46,13 @@ class LSTMAutoencoder(nn.Module):
         return x
 
     @classmethod
-    def from_bundle(cls, bundle: Bundle) -> LSTMAutoencoder:
-        model = cls(bundle.layers)
-        state = {k: torch.from_numpy(np.ascontiguousarray(v, dtype=np.float32))
+    def from_bundle(cls, bundle: Bundle, dtype: torch.dtype = torch.float32) -> LSTMAutoencoder:
+        """The model in ``dtype``; weights are rounded once, from their stored precision, to it
+        (a float64 model keeps float64 weights exactly)."""
+        model = cls(bundle.layers).to(dtype)
+        state = {k: torch.from_numpy(np.array(v, dtype=np.float64))
                  for k, v in torch_state_from_bundle(bundle).items()}
-        model.load_state_dict(state, strict=True)
+        model.load_state_dict(state, strict=True)            # copies, casting to ``dtype``
         return model
 
     def state_numpy(self) -> dict[str, np.ndarray]:
