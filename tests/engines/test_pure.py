@@ -1,8 +1,10 @@
 """The pure-Python engine: standard library only, correct, counted, traced."""
 
 import json
+import math
 import subprocess
 import sys
+from fractions import Fraction
 from pathlib import Path
 
 import numpy as np
@@ -96,64 +98,169 @@ def test_class_api_and_batch_runner(seed_dir, shared_data):
     assert masked == pytest.approx(expected, rel=1e-12) and masked != pytest.approx(full)
 
 
-def predicted_counts(layers, T, word=4):
-    """What the layer sizes predict for one window (see PureModel._count_step)."""
-    out = {k: {} for k in ("step_calls", "macs", "activations", "weight_bytes",
-                           "state_bytes_in", "state_bytes_out")}
-    after_repeat = False
-    for i, layer in enumerate(layers):
-        if layer["type"] == "repeat":
-            after_repeat = True
-            continue
-        if layer["type"] == "dense":
-            n, m = layer["input"], layer["output"]
-            for k, v in (("step_calls", T), ("macs", T * n * m),
-                         ("weight_bytes", T * (n * m + m) * word),
-                         ("state_bytes_in", T * n * word), ("state_bytes_out", T * m * word)):
-                out[k][i] = v
-            continue
-        n, H = layer["input"], layer["hidden"]
-        out["step_calls"][i] = T
-        out["activations"][i] = T * 5 * H
-        out["state_bytes_out"][i] = T * 2 * H * word
-        if after_repeat:   # W v + b once per window, then U h per step
-            out["macs"][i] = 4 * H * n + T * 4 * H * H
-            out["weight_bytes"][i] = (4 * H * n + 4 * H + T * 4 * H * H) * word
-            out["state_bytes_in"][i] = T * (4 * H + 2 * H) * word
-        else:
-            out["macs"][i] = T * 4 * H * (n + H)
-            out["weight_bytes"][i] = T * (4 * H * (n + H) + 4 * H) * word
-            out["state_bytes_in"][i] = T * (n + 2 * H) * word
-        after_repeat = False
-    return out
-
-
-@pytest.mark.parametrize("sizes", [(64, 32), (8, 4, 2)])
-def test_counters_equal_what_the_layer_sizes_predict(sizes):
-    F, T = 6, 24
-    layers = seed_layers(F, T, sizes)
-    rng = np.random.default_rng(0)
+def random_model(layers, T, features, scale=0.1, seed=0):
+    """A pure model with random weights for ``layers`` (and its rng for inputs)."""
     from squall.bundle import weight_shapes
 
-    tensors = {k: (list(s), rng.normal(0, 0.1, int(np.prod(s))).tolist())
+    rng = np.random.default_rng(seed)
+    tensors = {k: (list(s), rng.normal(0, scale, int(np.prod(s))).tolist())
                for k, s in weight_shapes(layers).items()}
-    model = pure.from_arrays({"layers": layers, "features": list("abcdef"),
-                              "windows": {"length": T}}, tensors)
+    meta = {"layers": layers, "features": [f"f{k}" for k in range(features)],
+            "windows": {"length": T}}
+    return pure.from_arrays(meta, tensors), rng
+
+
+@pytest.mark.parametrize("sizes", [(64, 32), (8, 4, 2), (5,)])
+def test_counters_equal_the_cost_model(sizes):
+    """What the engine counts as it runs is what hw.costmodel predicts from the layer sizes."""
+    from squall.hw.costmodel import as_tables, window_costs
+
+    F, T = 6, 24
+    layers = seed_layers(F, T, sizes)
+    model, rng = random_model(layers, T, F)
     window = rng.uniform(0, 1, (T, F)).tolist()
     plain = model.reconstruct(window)
     model.counters = pure.Counters()
     counted = model.reconstruct(window)
     model.reconstruct(window)
     assert counted == plain                              # counting changes nothing
-    expected = predicted_counts(layers, T)
+    expected = as_tables(window_costs(layers, T))
     got = model.counters.as_dict()
+    assert set(got) == set(expected)
     for kind, table in expected.items():
         assert got[kind] == {i: 2 * v for i, v in table.items()}, kind
-    # the user's worked example: a 6 -> 32 LSTM step moves 4*6 + 4*32 + 4*32 = 280 bytes in
-    # and 256 out
-    small = seed_layers(6, T, (32,))
-    assert predicted_counts(small, 1)["state_bytes_in"][0] == 280
-    assert predicted_counts(small, 1)["state_bytes_out"][0] == 256
+
+
+def test_seed_model_counts_by_hand(seed_dir, shared_data):
+    """The seed model 6->64->32->repeat 24->32->64->dense 6, counted by hand, by the cost model
+    and by the engine on a real window."""
+    from squall.hw.costmodel import window_costs
+
+    model = pure.load(seed_dir)
+    model.counters = pure.Counters()
+    x = np.load(shared_data / "seed-model" / "new_data_sequences.npz")["sequences"][0]
+    model.reconstruct(x.tolist())
+    got = model.counters.as_dict()
+    costs = {c.index: c for c in window_costs(seed_layers(6, 24, (64, 32)), 24)}
+    by_hand = {
+        0: 24 * 4 * 64 * (6 + 64),                       # 430,080
+        1: 24 * 4 * 32 * (64 + 32),                      # 294,912
+        3: 4 * 32 * 32 + 24 * 4 * 32 * 32,               # after repeat: W v once, then U h
+        4: 24 * 4 * 64 * (32 + 64),                      # 589,824
+        5: 24 * 64 * 6,                                  # dense, per step
+    }
+    assert by_hand[0] == 430_080 and by_hand[3] == 102_400
+    assert sum(by_hand.values()) == 1_426_432
+    assert got["macs"] == by_hand
+    assert {i: c.macs for i, c in costs.items() if c.macs} == by_hand
+    assert sum(c.macs for c in costs.values()) == 1_426_432
+    assert got["step_calls"] == {0: 24, 1: 24, 3: 24, 4: 24, 5: 24}
+    assert got["activations"] == {0: 24 * 5 * 64, 1: 24 * 5 * 32, 3: 24 * 5 * 32,
+                                  4: 24 * 5 * 64}
+    # float32 bundle: 4-byte words; after the repeat each step reads the 4H projection, h, c
+    assert model.word_bytes == 4
+    assert got["state_bytes_in"][3] == 24 * (4 * 32 + 2 * 32) * 4 == costs[3].state_bytes_in
+    assert got["weight_bytes"][3] == (4 * 32 * 32 + 4 * 32) * 4 + 24 * 4 * 32 * 32 * 4
+
+
+def test_worked_example_through_the_counters():
+    """The user's worked example: one step of a single 6 -> 32 LSTM layer moves
+    4*6 + 4*32 + 4*32 = 280 state bytes in, 256 out, and reads 4*(4*32*(6 + 32) + 4*32) bytes of
+    weights."""
+    from squall.hw.costmodel import window_costs
+
+    layers = [{"type": "lstm", "input": 6, "hidden": 32, "return_sequences": True}]
+    model, rng = random_model(layers, 1, 6)
+    model.counters = pure.Counters()
+    out = model.reconstruct(rng.uniform(0, 1, (1, 6)).tolist())
+    assert len(out) == 1 and len(out[0]) == 32
+    got = model.counters.as_dict()
+    assert got["step_calls"] == {0: 1}
+    assert got["state_bytes_in"] == {0: 280}
+    assert got["state_bytes_out"] == {0: 256}
+    assert got["weight_bytes"] == {0: 19_968}
+    assert got["macs"] == {0: 4 * 32 * (6 + 32)}
+    assert got["activations"] == {0: 5 * 32}
+    (cost,) = window_costs(layers, 1)
+    assert (cost.state_bytes_in, cost.state_bytes_out, cost.weight_bytes) == (280, 256, 19_968)
+
+
+# ---------------------------------------------------------------- how dot products are computed
+
+AVAILABLE_METHODS = [m for m in pure.DOT_METHODS if m != "sumprod" or hasattr(math, "sumprod")]
+
+
+@pytest.fixture
+def restore_dot_method():
+    saved = pure.DOT_METHOD
+    yield
+    pure.use_dot_method(saved)
+
+
+def test_default_dot_method():
+    assert pure.DOT_METHOD == ("sumprod" if sys.version_info >= (3, 12) else "polarization")
+
+
+@pytest.mark.usefixtures("restore_dot_method")
+def test_dot_method_switch_is_checked():
+    with pytest.raises(pure.PureError, match="unknown dot method"):
+        pure.use_dot_method("fast")
+    if not hasattr(math, "sumprod"):
+        with pytest.raises(pure.PureError, match="3.12"):
+            pure.use_dot_method("sumprod")
+    previous = pure.use_dot_method("plain")
+    assert pure.DOT_METHOD == "plain" and pure.use_dot_method(previous) == "plain"
+
+
+def exact_dot(row, v):
+    return float(sum(Fraction(a) * Fraction(b) for a, b in zip(row, v, strict=True)))
+
+
+@pytest.mark.usefixtures("restore_dot_method")
+@pytest.mark.parametrize("scale", [1.0, 1000.0])
+def test_gates_error_bounds_of_each_method(scale):
+    """Against exact rational arithmetic: the polarization method within its documented bound
+    (n/2 + 8) u (|w|^2 + |v|^2), the plain sum within n u sum |w_i v_i|."""
+    rng = np.random.default_rng(1)
+    n, u = 96, 2.0 ** -53
+    rows = rng.normal(0, 0.3, (64, n)).tolist()
+    v = (scale * rng.uniform(-1, 1, n)).tolist()
+    zero = [0.0] * len(rows)
+    norms = pure.squared_norms(rows)
+    exact = [exact_dot(r, v) for r in rows]
+    vv = exact_dot(v, v)
+    results = {}
+    for method in AVAILABLE_METHODS:
+        pure.use_dot_method(method)
+        results[method] = pure.gates(rows, v, zero, norms)
+    for r, e, got in zip(rows, exact, results["polarization"], strict=True):
+        assert abs(got - e) <= (n / 2 + 8) * u * (exact_dot(r, r) + vv)
+    for r, e, got in zip(rows, exact, results["plain"], strict=True):
+        assert abs(got - e) <= n * u * sum(abs(a * b) for a, b in zip(r, v, strict=True))
+    if "sumprod" in results:
+        for r, e, got in zip(rows, exact, results["sumprod"], strict=True):
+            assert abs(got - e) <= n * u * sum(abs(a * b) for a, b in zip(r, v, strict=True))
+    # the scale of the difference: polarization error grows with |v|^2, the plain sum's with |v|
+    worst_polar = max(abs(g - e) for g, e in zip(results["polarization"], exact, strict=True))
+    worst_plain = max(abs(g - e) for g, e in zip(results["plain"], exact, strict=True))
+    assert worst_plain <= 1e-11 * scale and worst_polar <= 1e-13 * scale ** 2
+
+
+@pytest.mark.usefixtures("restore_dot_method")
+def test_every_dot_method_reproduces_the_reference(seed_dir, shared_data):
+    d = shared_data / "seed-model"
+    x = np.load(d / "new_data_sequences.npz")["sequences"][::9].tolist()
+    expected = pd.read_csv(d / "expected_mse_new_data.csv")["mse"].to_numpy()[::9]
+    model = pure.load(seed_dir)
+    recon, scores = {}, {}
+    for method in AVAILABLE_METHODS:
+        pure.use_dot_method(method)
+        recon[method] = np.array(model.run(x))
+        scores[method] = [model.score(w) for w in x]
+        np.testing.assert_allclose(scores[method], expected, rtol=1e-9, err_msg=method)
+    for method in AVAILABLE_METHODS:         # and each other, far closer than the reference
+        np.testing.assert_allclose(recon[method], recon["plain"], rtol=0, atol=1e-12)
+        np.testing.assert_allclose(scores[method], scores["plain"], rtol=1e-11)
 
 
 def test_trace_records_every_intermediate():
@@ -181,9 +288,94 @@ def test_trace_records_every_intermediate():
     assert [r["output"] for r in model.trace if r["kind"] == "dense"] == out
 
 
+def write_bundle(root, meta=None, header=None, payload=b""):
+    """A bundle directory with ``meta`` as bundle.json and a safetensors file of ``header``."""
+    meta = {"format": "squall-bundle", "version": 1, "layers": []} if meta is None else meta
+    (root / "bundle.json").write_text(json.dumps(meta))
+    raw = json.dumps(header if header is not None else {}).encode()
+    (root / "weights.safetensors").write_bytes(len(raw).to_bytes(8, "little") + raw + payload)
+    return root
+
+
+@pytest.mark.parametrize("text", ["{not json", "", "\xff\xfe\x00garbage"])
+def test_bad_bundle_json_is_a_pure_error(tmp_path, text):
+    write_bundle(tmp_path)
+    (tmp_path / "bundle.json").write_bytes(text.encode("latin-1"))
+    with pytest.raises(pure.PureError, match="bundle.json is not valid JSON") as err:
+        pure.load(tmp_path)
+    assert "\n" not in str(err.value)
+
+
+def test_bundle_json_that_is_not_a_bundle(tmp_path):
+    write_bundle(tmp_path, meta=[1, 2])
+    with pytest.raises(pure.PureError, match="not a version 1 squall bundle"):
+        pure.load(tmp_path)
+    with pytest.raises(pure.PureError, match="bundle.json is missing"):
+        pure.load(tmp_path / "nowhere")
+
+
+@pytest.mark.parametrize(("entry", "message"), [
+    ({"shape": [2], "data_offsets": [0, 8]}, "lacks 'dtype'"),
+    ({"dtype": "F32", "data_offsets": [0, 8]}, "lacks 'shape'"),
+    ({"dtype": "F32", "shape": [2]}, "lacks 'data_offsets'"),
+    ({"dtype": "F32", "shape": [2], "data_offsets": [0]}, "malformed header entry"),
+    ({"dtype": "F32", "shape": 2, "data_offsets": [0, 8]}, "malformed header entry"),
+    ({"dtype": "F32", "shape": [2], "data_offsets": ["0", "8"]}, "malformed shape"),
+    ("F32", "malformed header entry"),
+    ({"dtype": "I8", "shape": [2], "data_offsets": [0, 2]}, "unsupported dtype"),
+    ({"dtype": "F32", "shape": [3], "data_offsets": [0, 8]}, "inconsistent offsets"),
+])
+def test_malformed_safetensors_header_entries(tmp_path, entry, message):
+    write_bundle(tmp_path, header={"layers.0.b": entry}, payload=bytes(8))
+    with pytest.raises(pure.PureError, match=message) as err:
+        pure.load(tmp_path)
+    assert "layers.0.b" in str(err.value) and "\n" not in str(err.value)
+
+
 def test_corrupted_weights_file(tmp_path):
     (tmp_path / "bundle.json").write_text(json.dumps({"format": "squall-bundle", "version": 1,
                                                       "layers": []}))
     (tmp_path / "weights.safetensors").write_bytes(b"\x10\x00\x00\x00\x00\x00\x00\x00{}")
     with pytest.raises(pure.PureError, match="header length"):
         pure.load(tmp_path)
+    (tmp_path / "weights.safetensors").write_bytes(b"\x02\x00\x00\x00\x00\x00\x00\x00[]")
+    with pytest.raises(pure.PureError, match="not a JSON object"):
+        pure.load(tmp_path)
+    (tmp_path / "weights.safetensors").unlink()
+    with pytest.raises(pure.PureError, match="weights.safetensors is missing"):
+        pure.load(tmp_path)
+
+
+def test_load_reads_each_file_once(seed_dir, monkeypatch):
+    reads = []
+    original = Path.read_bytes
+
+    def counting(self):
+        reads.append(self.name)
+        return original(self)
+
+    monkeypatch.setattr(Path, "read_bytes", counting)
+    model = pure.load(seed_dir)
+    assert sorted(reads) == ["bundle.json", "weights.safetensors"]
+    assert model.word_bytes == 4
+
+
+@pytest.mark.parametrize(("window", "got"), [
+    ([[0.5] * 6] * 30, "(30, 6)"),
+    ([[0.5] * 6] * 23, "(23, 6)"),
+    ([[0.5] * 5] * 24, "(24, 5)"),
+    ([[0.5] * 6] * 23 + [[0.5] * 7], "(24, rows of 6 to 7 values)"),
+    ([], "(0, ?)"),
+    ([0.5] * 24, "not a list of rows"),
+])
+def test_reconstruct_checks_the_window_shape(seed_dir, window, got):
+    model = pure.load(seed_dir)
+    with pytest.raises(pure.PureError) as err:
+        model.reconstruct(window)
+    assert "(T, F) = (24, 6)" in str(err.value) and got in str(err.value)
+
+
+def test_features_must_match_the_first_layer():
+    layers = seed_layers(3, 4, (2,))
+    with pytest.raises(pure.PureError, match="layer 0 takes 3 inputs but the bundle has 2"):
+        random_model(layers, 4, 2)

@@ -287,7 +287,7 @@ def cmd_demo(a: argparse.Namespace) -> None:
 
 def cmd_profile(a: argparse.Namespace) -> None:
     from squall import load_bundle, pipeline
-    from squall.hw.profiling import line_profile, profile_run
+    from squall.hw.profiling import profile_run
 
     bundle = load_bundle(a.bundle)
     x = pipeline.load_windows(bundle, a.data).x
@@ -296,18 +296,19 @@ def cmd_profile(a: argparse.Namespace) -> None:
     x = x[:a.limit] if a.limit else x
     if len(x) == 0:
         raise SquallError("no windows to profile")
-    r = profile_run(bundle, x, a.out, a.engine, a.top)
+    r = profile_run(bundle, x, a.out, a.engine, a.top, lines=a.lines)
     print(f"{a.engine} engine: {r.windows} windows in {r.seconds:.3f} s "
           f"({1000 * r.seconds / r.windows:.2f} ms per window, under cProfile)")
     print(r.top.rstrip())
     if r.counters:
         print("step calls per layer:", ", ".join(f"{k} {v:,}" for k, v in
                                                  r.counters["step_calls"].items()))
-        for k, v in r.step_calls.items():
-            print(f"{k}: {v:,}")
+        print(r.step_check)
     print(f"profile written to {a.out}; view it with: snakeviz {a.out}")
-    if a.lines:
-        print(line_profile(bundle, x[:20]))
+    if r.lines:
+        print(r.lines)
+    for note in r.notes:
+        _log(f"note: {note}")
 
 
 def cmd_trace(a: argparse.Namespace) -> None:

@@ -2,19 +2,47 @@
 
 Every step is plain Python a debugger can step through and cProfile / line_profiler can time, so
 a profile reads like the algorithm: ``lstm_layer`` -> ``lstm_step`` -> ``gates`` (the fused
-mat-vec) -> ``sigmoid`` / ``tanh`` -> ``cell``. It loads a bundle with ``json`` and ``struct``
-(safetensors is an 8-byte header length, a JSON header and raw little-endian arrays), so it runs
-where numpy cannot be imported. Arithmetic is Python floats (IEEE double).
+mat-vec) -> ``sigmoid`` / ``tanh`` -> ``cell``; ``dense_layer`` -> ``dense``. A ``repeat`` layer
+is not a function: it is the next LSTM reading the same latent vector at every step (see
+``PureModel.lstm_layer``). It loads a bundle with ``json`` and ``struct`` (safetensors is an
+8-byte header length, a JSON header and raw little-endian arrays), so it runs where numpy cannot
+be imported. Arithmetic is Python floats (IEEE double).
 
 What makes it faster than the textbook version (see ``benchmarks/bench_pure.py``):
 
 * The four gates are one pass over ``[x, h]``: each of the 4H rows of ``[W | U]`` is stored as one
-  list, so a gate pre-activation is a single ``sumprod(row, xh) + b`` instead of two mat-vecs
+  list, so a gate pre-activation is a single dot product ``row . xh + b`` instead of two mat-vecs
   and a vector add building intermediate lists.
 * After ``repeat`` the input is the same latent vector at every step, so ``W v + b`` is computed
   once per window and each step only adds ``U h``.
-* Hot names are bound locally; ``math.sumprod`` (Python 3.12+) does each dot product in C. On
-  3.11 :func:`gates` gets the same effect from ``math.dist`` and the polarization identity.
+* Hot names are bound locally, and each dot product runs in C (below).
+
+How :func:`gates` computes its dot products is the module switch :data:`DOT_METHOD` (set it with
+:func:`use_dot_method`; it applies to every model in the process):
+
+``"sumprod"`` (the default on Python 3.12+)
+    ``math.sumprod(row, xh)``: one C loop, accumulated in extended precision.
+``"polarization"`` (the default on Python 3.11, which has no ``math.sumprod``)
+    ``w . v = (|w|^2 + |v|^2 - |w - v|^2) / 2``: ``math.dist`` computes ``|w - v|`` in C,
+    ``|w|^2`` is precomputed per row and ``|v|^2`` once per call. On 3.11 it makes the engine
+    about twice as fast as the plain sum (13.4 against 27.4 ms per seed-model window in review;
+    1.8x on a loaded machine here); the 3x target of ``bench_pure.py`` is met with it, not
+    without. The price is an absolute error that scales with ``|w|^2 + |v|^2`` rather than with
+    ``sum |w_i v_i|``: rounding ``|w|^2``, ``|v|^2`` (plain sums of n terms on 3.11) and
+    ``|w - v|^2`` bounds it by about ``(n/2 + 8) u (|w|^2 + |v|^2)``, ``u = 2**-53``,
+    n = ``len(xh)`` (about 6e-15 (|w|^2 + |v|^2) for the seed model's n <= 96). Measured on
+    sampled gate dot products of the seed model on its windows, against exact rational
+    arithmetic: at most 6.5e-16 (|w|^2 + |v|^2) and 6.8e-15 absolute, where the plain sum is off
+    by at most 1.3e-15; with the inputs scaled by 1000 (``|v|^2`` up 1e6 times), 4.4e-9 absolute
+    against 1.8e-12 for the plain sum (the review measured 8e-9 at that scale). Reconstruction
+    errors of scaled windows still match the references to 1e-9 relative (tested); choose
+    ``"plain"`` for inputs far outside the scaler's range, or when the rounding must not depend
+    on the norms.
+``"plain"``
+    ``sum(map(operator.mul, row, xh))``: ordinary left-to-right float summation, error bounded by
+    about ``n u sum |w_i v_i|``; the slow path on 3.11.
+
+The counters (:class:`Counters`) count the algorithm's multiply-accumulates whichever method runs.
 """
 
 from __future__ import annotations
@@ -29,23 +57,50 @@ from pathlib import Path
 
 _DTYPES = {"F32": ("f", 4), "F64": ("d", 8), "F16": ("e", 2)}
 
+#: The ways :func:`gates` can compute a dot product (see the module docstring).
+DOT_METHODS = ("sumprod", "polarization", "plain")
+#: The method :func:`gates` uses; change it with :func:`use_dot_method`.
+DOT_METHOD = "sumprod" if hasattr(math, "sumprod") else "polarization"
+
 if hasattr(math, "sumprod"):  # Python 3.12+
     dot = math.sumprod
 else:  # pragma: no cover - exercised on 3.11
     def dot(row, vec):
-        """Dot product of two equal-length sequences."""
+        """Dot product of two equal-length sequences (plain left-to-right sum)."""
         return sum(map(operator.mul, row, vec))
 
 
 class PureError(ValueError):
-    """A bundle this engine cannot read (the message names the problem)."""
+    """A bundle or window this engine cannot use (the message names the problem, in one line)."""
+
+
+def use_dot_method(method: str) -> str:
+    """Make :func:`gates` compute dot products with ``method`` (one of :data:`DOT_METHODS`)
+    from now on, for every model; returns the previous method so it can be restored."""
+    global DOT_METHOD
+    if method not in DOT_METHODS:
+        raise PureError(f"unknown dot method {method!r}; choose one of {', '.join(DOT_METHODS)}")
+    if method == "sumprod" and not hasattr(math, "sumprod"):
+        raise PureError("dot method 'sumprod' needs Python 3.12+ (math.sumprod)")
+    previous, DOT_METHOD = DOT_METHOD, method
+    return previous
 
 
 # ---------------------------------------------------------------- loading (stdlib only)
 
 def read_safetensors(path) -> dict[str, tuple[list[int], list[float]]]:
     """Read a safetensors file: name -> (shape, flat list of floats, row-major)."""
-    data = Path(path).read_bytes()
+    return _read_safetensors(path)[0]
+
+
+def _read_safetensors(path) -> tuple[dict[str, tuple[list[int], list[float]]], set[int]]:
+    """The tensors and the set of their dtypes' widths in bytes, from one read of the file."""
+    try:
+        data = Path(path).read_bytes()
+    except FileNotFoundError as exc:
+        raise PureError(f"{path} is missing") from exc
+    except OSError as exc:
+        raise PureError(f"{path} cannot be read ({exc.strerror or exc})") from exc
     if len(data) < 8:
         raise PureError(f"{path} is too short to be a safetensors file")
     (size,) = struct.unpack("<Q", data[:8])
@@ -55,21 +110,34 @@ def read_safetensors(path) -> dict[str, tuple[list[int], list[float]]]:
         header = json.loads(data[8:8 + size])
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise PureError(f"{path}: unreadable header ({exc})") from exc
+    if not isinstance(header, dict):
+        raise PureError(f"{path}: the header is not a JSON object")
     base = 8 + size
-    out = {}
+    out, widths = {}, set()
     for name, info in header.items():
         if name == "__metadata__":
             continue
-        if info["dtype"] not in _DTYPES:
-            raise PureError(f"{path}: tensor {name} has unsupported dtype {info['dtype']}")
-        code, width = _DTYPES[info["dtype"]]
-        start, end = info["data_offsets"]
-        count = math.prod(info["shape"])
-        if end - start != count * width or base + end > len(data):
-            raise PureError(f"{path}: tensor {name} has inconsistent offsets")
+        try:
+            dtype, shape = info["dtype"], list(info["shape"])
+            start, end = info["data_offsets"]
+        except KeyError as exc:
+            raise PureError(f"{path}: tensor {name!r} lacks {exc} in the header") from exc
+        except (TypeError, ValueError) as exc:
+            raise PureError(f"{path}: tensor {name!r} has a malformed header entry ({exc})") \
+                from exc
+        if dtype not in _DTYPES:
+            raise PureError(f"{path}: tensor {name!r} has unsupported dtype {dtype!r}")
+        if not all(isinstance(d, int) and d >= 0 for d in shape) \
+                or not all(isinstance(o, int) for o in (start, end)):
+            raise PureError(f"{path}: tensor {name!r} has a malformed shape or data_offsets")
+        code, width = _DTYPES[dtype]
+        count = math.prod(shape)
+        if not 0 <= start <= end or end - start != count * width or base + end > len(data):
+            raise PureError(f"{path}: tensor {name!r} has inconsistent offsets")
         values = struct.unpack(f"<{count}{code}", data[base + start:base + end])
-        out[name] = (list(info["shape"]), list(values))
-    return out
+        out[name] = (shape, list(values))
+        widths.add(width)
+    return out, widths
 
 
 def _rows(shape: list[int], flat: list[float]) -> list[list[float]]:
@@ -90,6 +158,7 @@ class LstmLayer:
     return_sequences: bool
     WU_norms: list[float] = field(default_factory=list)   # |WU[r]|^2, see gates()
     U_norms: list[float] = field(default_factory=list)    # |U[r]|^2
+    W_norms: list[float] = field(default_factory=list)    # |W[r]|^2 (projection after repeat)
 
 
 @dataclass
@@ -101,7 +170,25 @@ class DenseLayer:
 
 @dataclass
 class Counters:
-    """What one run did, counted per layer (``None`` on the model: counting is off and free)."""
+    """What one run did, counted per layer index (``None`` on the model: counting is off and free).
+
+    Counted as the engine runs, per LSTM step call (H hidden units, n inputs, w bytes a word):
+
+    * ``step_calls``: calls of :func:`lstm_step` (LSTM layers) or :func:`dense` (dense layers).
+    * ``macs``: the multiply-accumulates of the algorithm's mat-vecs, ``4H (n + H)`` per step,
+      ``4H H`` per step after a repeat plus ``4H n`` once per window for ``W v``, ``n m`` per
+      dense step. They are the same whichever :data:`DOT_METHOD` runs: the machine operations of
+      the polarization identity (a subtraction and a square per element in ``math.dist``,
+      ``|v|^2`` per call) are not what is counted.
+    * ``activations``: sigmoid and tanh evaluations, ``5H`` per step (i, f, o; g, c).
+    * ``weight_bytes``: weights and biases read, ``(4H (n + H) + 4H) w`` per step; after a repeat
+      ``(4H n + 4H) w`` once per window and ``4H H w`` per step.
+    * ``state_bytes_in``: a step's inputs, ``x`` (or the ``4H`` projection after a repeat),
+      ``h`` and ``c``: ``(n + 2H) w`` (or ``6H w``); a dense step reads its ``n`` inputs.
+    * ``state_bytes_out``: ``h`` and ``c``, ``2H w``; a dense step writes its outputs.
+
+    ``squall.hw.costmodel.window_costs`` predicts the same numbers from the layer sizes.
+    """
 
     step_calls: dict[int, int] = field(default_factory=dict)
     macs: dict[int, int] = field(default_factory=dict)
@@ -130,40 +217,32 @@ def sigmoid(x: float) -> float:
 tanh = math.tanh
 
 
-def matvec(M: list[list[float]], v: list[float]) -> list[float]:
-    """M v for M as a list of rows."""
-    return [dot(row, v) for row in M]
-
-
-def vec_add(a: list[float], b: list[float]) -> list[float]:
-    return [x + y for x, y in zip(a, b, strict=True)]
-
-
 def squared_norms(rows: list[list[float]]) -> list[float]:
-    """``|row|^2`` of every row (precomputed once per layer for :func:`gates` on Python 3.11)."""
+    """``|row|^2`` of every row (precomputed once per layer for the polarization method)."""
     return [dot(row, row) for row in rows]
 
 
-if hasattr(math, "sumprod"):
-    def gates(rows: list[list[float]], xh: list[float], bias: list[float],
-              norms: list[float]) -> list[float]:
-        """All 4H gate pre-activations in one pass: ``[W | U] [x; h] + b``."""
+def gates(rows: list[list[float]], xh: list[float], bias: list[float],
+          norms: list[float]) -> list[float]:
+    """Every mat-vec of the model, one dot product per row: ``M v + b``.
+
+    The LSTM step's fused pass ``[W | U] [x; h] + b`` (all 4H gate pre-activations), ``U h``
+    plus the projection after a repeat, the projection ``W v + b`` itself, and the dense layer.
+    ``norms`` are the rows' ``|row|^2`` (used by the polarization method only). The dot products
+    are computed as :data:`DOT_METHOD` says (see the module docstring for speed and accuracy).
+    """
+    method = DOT_METHOD
+    if method == "sumprod":
         sumprod = math.sumprod
         return [sumprod(row, xh) + b for row, b in zip(rows, bias, strict=True)]
-else:  # pragma: no cover - Python 3.11 has no math.sumprod
-    def gates(rows: list[list[float]], xh: list[float], bias: list[float],
-              norms: list[float]) -> list[float]:
-        """All 4H gate pre-activations in one pass: ``[W | U] [x; h] + b``.
-
-        Without ``math.sumprod`` a dot product in Python costs one interpreted step per element.
-        The polarization identity ``w . v = (|w|^2 + |v|^2 - |w - v|^2) / 2`` moves that loop
-        into C: ``math.dist`` computes ``|w - v|``, ``|w|^2`` is precomputed per row and
-        ``|v|^2`` once per step. 2.2x faster than ``sum(map(mul, w, v))``; the result differs
-        from the plain sum by about 1e-16 (|w|^2 + |v|^2) (tested against the references).
-        """
+    if method == "polarization":
         vv, dist = dot(xh, xh), math.dist
         return [0.5 * (n + vv - dist(row, xh) ** 2) + b
                 for row, n, b in zip(rows, norms, bias, strict=True)]
+    if method == "plain":
+        mul = operator.mul
+        return [sum(map(mul, row, xh)) + b for row, b in zip(rows, bias, strict=True)]
+    raise PureError(f"unknown DOT_METHOD {method!r}; choose one of {', '.join(DOT_METHODS)}")
 
 
 def cell(z: list[float], c: list[float], H: int) -> tuple[list[float], list[float]]:
@@ -194,9 +273,17 @@ def dense(layer: DenseLayer, x: list[float]) -> list[float]:
     return gates(layer.W, x, layer.b, layer.W_norms)
 
 
-def repeat(v: list[float], times: int) -> list[list[float]]:
-    """The same vector at every step (the copies share one list; nothing mutates it)."""
-    return [v] * times
+def _shape(window) -> str:
+    """The shape of a window as received, for error messages."""
+    try:
+        widths = sorted({len(row) for row in window})
+    except TypeError:
+        return f"a {type(window).__name__} that is not a list of rows"
+    if not widths:
+        return "(0, ?)"
+    if len(widths) == 1:
+        return f"({len(window)}, {widths[0]})"
+    return f"({len(window)}, rows of {widths[0]} to {widths[-1]} values)"
 
 
 # ---------------------------------------------------------------- the model
@@ -215,6 +302,14 @@ class PureModel:
     trace: list | None = None
 
     def reconstruct(self, window: list[list[float]]) -> list[list[float]]:
+        T, F = self.length, len(self.features)
+        try:
+            ok = len(window) == T and all(len(row) == F for row in window)
+        except TypeError:
+            ok = False
+        if not ok:
+            raise PureError(f"window must have shape (T, F) = ({T}, {F}) for this model, got "
+                            f"{_shape(window)}")
         seq: list[list[float]] = [list(map(float, row)) for row in window]
         latent: list[float] | None = None
         for idx, layer in enumerate(self.layers):
@@ -238,11 +333,15 @@ class PureModel:
 
     def lstm_layer(self, idx: int, layer: LstmLayer, xs: list[list[float]] | None,
                    latent: list[float] | None):
-        """Run one LSTM layer over the window. ``latent`` set means the input is that vector
-        repeated (after a ``repeat`` layer): its projection is computed once."""
+        """Run one LSTM layer over the window.
+
+        ``latent`` set means the layer follows a ``repeat``: its input is that one vector at
+        every step, so its projection ``W v + b`` is computed once here and each step adds
+        ``U h`` to it. That is all a repeat is; no list of T copies is built.
+        """
         H, T = layer.hidden, self.length
         h, c = [0.0] * H, [0.0] * H
-        proj = None if latent is None else vec_add(matvec(layer.W, latent), layer.b)
+        proj = None if latent is None else gates(layer.W, latent, layer.b, layer.W_norms)
         counting, tracing = self.counters is not None, self.trace is not None
         if counting and proj is not None:
             self._count_projection(idx, layer)
@@ -332,7 +431,7 @@ def from_arrays(meta: dict, tensors: dict[str, tuple[list[int], list[float]]],
                     raise PureError(f"layer {i}: weight shapes do not match lstm({n}->{H})")
                 WU = [w + u for w, u in zip(W, U, strict=True)]
                 layers.append(LstmLayer(H, n, W, U, b, WU, bool(spec["return_sequences"]),
-                                        squared_norms(WU), squared_norms(U)))
+                                        squared_norms(WU), squared_norms(U), squared_norms(W)))
             elif kind == "dense":
                 W = _rows(*tensors[f"layers.{i}.W"])
                 b = list(tensors[f"layers.{i}.b"][1])
@@ -343,33 +442,36 @@ def from_arrays(meta: dict, tensors: dict[str, tuple[list[int], list[float]]],
                 layers.append(int(spec["times"]))
             else:
                 raise PureError(f"layer {i}: unknown type {kind!r}")
-        return PureModel(layers, list(meta["features"]), int(meta["windows"]["length"]),
-                         word_bytes)
+        features = list(meta["features"])
+        if meta["layers"] and meta["layers"][0].get("input") != len(features):
+            raise PureError(f"layer 0 takes {meta['layers'][0].get('input')} inputs but the "
+                            f"bundle has {len(features)} features")
+        return PureModel(layers, features, int(meta["windows"]["length"]), word_bytes)
+    except PureError:
+        raise
     except KeyError as exc:
         raise PureError(f"bundle lacks {exc}") from exc
+    except (TypeError, ValueError, IndexError) as exc:
+        raise PureError(f"malformed bundle ({exc})") from exc
 
 
 def load(bundle_dir) -> PureModel:
-    """Load a bundle directory with the standard library only."""
+    """Load a bundle directory with the standard library only (one read of each file)."""
     root = Path(bundle_dir)
+    path = root / "bundle.json"
     try:
-        meta = json.loads((root / "bundle.json").read_text())
+        meta = json.loads(path.read_bytes())
     except FileNotFoundError as exc:
         raise PureError(f"{root} is not a bundle: bundle.json is missing") from exc
-    if meta.get("format") != "squall-bundle" or meta.get("version") != 1:
+    except OSError as exc:
+        raise PureError(f"{path} cannot be read ({exc.strerror or exc})") from exc
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise PureError(f"{path} is not valid JSON ({exc})") from exc
+    if not isinstance(meta, dict) or meta.get("format") != "squall-bundle" \
+            or meta.get("version") != 1:
         raise PureError(f"{root}: not a version 1 squall bundle")
-    tensors = read_safetensors(root / "weights.safetensors")
-    widths = {_DTYPES[d][1] for d in _dtypes(root / "weights.safetensors")}
+    tensors, widths = _read_safetensors(root / "weights.safetensors")
     return from_arrays(meta, tensors, max(widths) if widths else 4)
-
-
-def _dtypes(path) -> list[str]:
-    data = Path(path).read_bytes()[:8]
-    (size,) = struct.unpack("<Q", data)
-    with open(path, "rb") as fh:
-        fh.seek(8)
-        header = json.loads(fh.read(size))
-    return [v["dtype"] for k, v in header.items() if k != "__metadata__"]
 
 
 if __name__ == "__main__":  # python -m squall.engines.pure BUNDLE WINDOWS.json

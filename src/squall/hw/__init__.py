@@ -1,1 +1,2 @@
-"""Hardware co-design tools beside the engines: profiling, tracing, the dataflow graph."""
+"""Hardware co-design tools beside the engines: profiling, tracing, the dataflow graph and the
+analytic cost model they share."""

@@ -8,44 +8,28 @@ import subprocess
 
 from squall.bundle import Bundle
 from squall.errors import SquallError
+from squall.hw.costmodel import window_costs
 from squall.io import atomic_path, write_text
 
 
 def layer_costs(bundle: Bundle, word_bytes: int = 4) -> list[dict]:
-    """Per layer: shapes, parameters, MACs per step and per window, output bytes per window.
+    """Per layer: the cost model's counts for one window (:func:`squall.hw.costmodel.window_costs`:
+    parameters, MACs per step and per window, bytes) plus a label; ``macs_window`` is ``macs``.
 
     MACs count mat-vec multiply-accumulates. An LSTM after ``repeat`` computes its input
     projection once per window, so its MACs per window are ``4H*in + T*4H*H``.
     """
-    T, rows = bundle.length, []
-    after_repeat = False
-    for i, layer in enumerate(bundle.layers):
-        kind = layer["type"]
-        if kind == "repeat":
-            rows.append({"index": i, "kind": "repeat", "label": f"repeat x{layer['times']}",
-                         "params": 0, "macs_step": 0, "macs_window": 0,
-                         "out_shape": (T, bundle.layers[i - 1]["hidden"])})
-            after_repeat = True
-            continue
-        if kind == "lstm":
-            n, H = layer["input"], layer["hidden"]
-            params = 4 * H * (n + H) + 4 * H
-            per_step = 4 * H * (n + H)
-            per_window = 4 * H * n + T * 4 * H * H if after_repeat else T * per_step
-            out_shape = (T, H) if layer["return_sequences"] else (H,)
-            label = f"LSTM {n}->{H}" + ("" if layer["return_sequences"] else " (last h)")
+    rows = []
+    for cost in window_costs(bundle.layers, bundle.length, word_bytes):
+        layer = bundle.layers[cost.index]
+        if cost.kind == "repeat":
+            label = f"repeat x{layer['times']}"
+        elif cost.kind == "lstm":
+            label = (f"LSTM {layer['input']}->{layer['hidden']}"
+                     + ("" if layer["return_sequences"] else " (last h)"))
         else:
-            n, m = layer["input"], layer["output"]
-            params, per_step = n * m + m, n * m
-            per_window, out_shape, label = T * per_step, (T, m), f"dense {n}->{m} per step"
-        rows.append({"index": i, "kind": kind, "label": label, "params": params,
-                     "macs_step": per_step, "macs_window": per_window, "out_shape": out_shape})
-        after_repeat = False
-    for r in rows:
-        size = 1
-        for d in r["out_shape"]:
-            size *= d
-        r["out_bytes"] = size * word_bytes
+            label = f"dense {layer['input']}->{layer['output']} per step"
+        rows.append({**cost.as_dict(), "label": label, "macs_window": cost.macs})
     return rows
 
 
@@ -59,8 +43,10 @@ def to_dot(bundle: Bundle, word_bytes: int = 4) -> str:
     for r in layer_costs(bundle, word_bytes):
         node = f"l{r['index']}"
         shape = " x ".join(map(str, r["out_shape"]))
-        detail = (f"params {r['params']:,}|MACs/step {r['macs_step']:,}|"
-                  f"MACs/window {r['macs_window']:,}" if r["kind"] != "repeat" else "no weights")
+        once = f" (+{r['macs_once']:,} once)" if r["macs_once"] else ""
+        detail = (f"params {r['params']:,}|MACs/step {r['macs_step']:,}{once}|"
+                  f"MACs/window {r['macs_window']:,}|weights read {r['weight_bytes']:,} B/window"
+                  if r["kind"] != "repeat" else "no weights")
         lines.append(f'  {node} [label="{{{r["label"]}|out {shape}|{detail}}}"];')
         lines.append(f'  {prev} -> {node} [label="{prev_bytes:,} B/window"];')
         prev, prev_bytes = node, r["out_bytes"]
