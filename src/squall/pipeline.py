@@ -278,7 +278,12 @@ def detect(bundle: Bundle, data: Paths, out: str | os.PathLike[str], *, engine: 
     table, scores, chosen = score_table(bundle, ws, engine, threshold, threshold_quantile)
     flagged = table[table["flagged"]]
     idx = flagged["window"].to_numpy()
+    from squall.detect.explain import explain, explanation_columns
+
     events = events_frame(table if ws.traceable else table.iloc[:0], ws.features)
+    explanations = explain(table, ws, scores, bundle.scaler, bundle.units) if ws.traceable \
+        else []
+    events = pd.concat([events, explanation_columns(explanations, ws.features)], axis=1)
     rows = anomaly_windows_frame(ws, idx) if ws.traceable else \
         pd.DataFrame(columns=["window", "track", "file", "row", "line"])
     steps = step_errors_frame(ws, scores, idx)
@@ -294,7 +299,8 @@ def detect(bundle: Bundle, data: Paths, out: str | os.PathLike[str], *, engine: 
             from squall.report.plots import plot_scores
             plot_scores(table, tmp / "scores.png", chosen["value"])
     return {"windows": len(ws), "flagged": int(len(flagged)), "events": int(len(events)),
-            "threshold": chosen, "skipped": int(ws.meta.get("skipped", 0)), "out": str(out)}
+            "threshold": chosen, "skipped": int(ws.meta.get("skipped", 0)), "out": str(out),
+            "explanations": explanations}
 
 
 def write_csv(frame: pd.DataFrame, path: str | os.PathLike[str]) -> None:
