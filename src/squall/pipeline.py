@@ -272,14 +272,13 @@ def detect(bundle: Bundle, data: Paths, out: str | os.PathLike[str], *, engine: 
     are left alone. A bare ``sequences`` file has no times or tracks: its events and
     anomaly_windows tables are written with headers only. Returns a summary dict.
     """
+    from squall.detect.explain import explain, explanation_columns
     from squall.report.tables import anomaly_windows_frame, events_frame, step_errors_frame
 
     ws = load_windows(bundle, data)
     table, scores, chosen = score_table(bundle, ws, engine, threshold, threshold_quantile)
     flagged = table[table["flagged"]]
     idx = flagged["window"].to_numpy()
-    from squall.detect.explain import explain, explanation_columns
-
     events = events_frame(table if ws.traceable else table.iloc[:0], ws.features)
     explanations = explain(table, ws, scores, bundle.scaler, bundle.units) if ws.traceable \
         else []
