@@ -165,6 +165,10 @@ def _build() -> argparse.ArgumentParser:
                    "when Graphviz is installed)")
     p.set_defaults(func=cmd_graph)
 
+    from squall.cli import hw
+
+    hw.register(sub)
+
     p = sub.add_parser("info", help="describe a bundle")
     p.add_argument("bundle")
     p.set_defaults(func=cmd_info)
@@ -368,7 +372,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         args = _build().parse_args(argv)
         if not getattr(args, "func", None):
-            _build().print_help()
+            (getattr(args, "parser", None) or _build()).print_help()
             return 2
         args.func(args)
         return 0
