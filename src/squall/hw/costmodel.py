@@ -20,13 +20,20 @@ A dense layer ``n -> m`` applied per step: T calls, ``T n m`` MACs, ``T (n m + m
 bytes, ``T n w`` in, ``T m w`` out, no activations. A repeat layer costs nothing: the next LSTM
 reads the same vector at every step and projects it once. MACs are the multiply-accumulates of
 the mat-vecs; weights are counted each time they are read (no reuse across steps assumed).
+
+The second half of the module is the accelerator's cost model (``squall hw cost``): for a
+chosen software/hardware boundary, what crosses the link per call, how many calls a run makes,
+how long the link (:mod:`squall.hw.links`) and the compute take, and what that leaves. See
+:func:`boundary_costs` for the definitions and :func:`cost_report` for the answers.
 """
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+import math
+from dataclasses import asdict, dataclass, field
 
 from squall.errors import SquallError
+from squall.hw.links import Pcie, Spi, fmt_time
 
 #: The per-window counts, named as in :class:`squall.engines.pure.Counters`.
 COUNTS = ("step_calls", "macs", "activations", "weight_bytes", "state_bytes_in",
@@ -109,3 +116,490 @@ def _size(shape: tuple[int, ...]) -> int:
     for d in shape:
         size *= d
     return size
+
+
+# ---------------------------------------------------------------- the accelerator's cost model
+
+#: Where the software/hardware boundary can lie, and what crosses it per call.
+BOUNDARIES = {
+    "step": "one LSTM step: in x, h_prev, c_prev; out h, c",
+    "matvec": "one mat-vec [W|U][x; h] + b: in [x; h], out the 4H pre-activations",
+    "layer": "one layer over a window: in its input sequence, out its output sequence/vector",
+    "window": "the whole model per window: in T x F, out T x F",
+}
+#: Weights kept in on-chip memory (loaded once per run) or sent with every call.
+WEIGHT_MODES = ("resident", "streamed")
+#: How the links are named in the table.
+LINK_NAMES = {"pcie": "PCIe", "spi": "SPI"}
+#: Layers the accelerator runs at the step, matvec and layer boundaries (the rest stays on the
+#: host); the window boundary runs the whole model.
+OFFLOADS = ("lstm", "all")
+
+
+def word_bytes_for(values: int, word_bits: int) -> int:
+    """Bytes of ``values`` words of ``word_bits`` each, packed (32 -> 4 bytes a value)."""
+    return math.ceil(values * word_bits / 8)
+
+
+@dataclass(frozen=True)
+class Compute:
+    """The accelerator's datapath: ``macs`` (P) multiply-accumulators working in parallel, each
+    MAC taking ``cycles_per_mac`` clocks, ``act_latency`` clocks per LSTM step after its
+    mat-vec (sigmoid/tanh and the state update, pipelined over the units), at ``clock`` Hz.
+
+    A mat-vec of M MACs takes ``ceil(M / P) * cycles_per_mac`` clocks; an LSTM step adds
+    ``act_latency``. Steps of one layer run one after the other (the recurrence)."""
+
+    macs: int = 16
+    cycles_per_mac: int = 1
+    act_latency: int = 10
+    clock: float = 100e6
+
+    def __post_init__(self) -> None:
+        for name, value, low in (("parallel MACs", self.macs, 1),
+                                 ("cycles per MAC", self.cycles_per_mac, 1),
+                                 ("activation latency", self.act_latency, 0)):
+            if not isinstance(value, int) or isinstance(value, bool) or value < low:
+                raise SquallError(f"{name} must be an integer >= {low}, got {value!r}")
+        if not isinstance(self.clock, (int, float)) or not math.isfinite(self.clock) \
+                or self.clock <= 0:
+            raise SquallError(f"compute clock must be positive, got {self.clock!r}")
+
+    def cycles(self, stages) -> int:
+        """Clocks of a call made of ``stages``: ``(count, macs, activation)`` triples."""
+        return sum(count * (math.ceil(macs / self.macs) * self.cycles_per_mac
+                            + (self.act_latency if act else 0))
+                   for count, macs, act in stages)
+
+    def params(self) -> dict:
+        return asdict(self)
+
+    def describe(self) -> str:
+        return (f"compute: {self.macs} MACs in parallel, {self.cycles_per_mac} cycle(s) per MAC, "
+                f"activation latency {self.act_latency} cycles per LSTM step, "
+                f"{self.clock / 1e6:g} MHz")
+
+
+@dataclass(frozen=True)
+class BoundaryCost:
+    """What one call across the boundary costs, for one layer (or the whole model at the
+    ``window`` boundary: ``index`` None, ``kind`` "model")."""
+
+    index: int | None
+    name: str
+    kind: str                   # lstm, dense, repeat, model
+    offloaded: bool             # False: the layer stays on the host (no calls)
+    params: int                 # weights and biases
+    weight_bytes: int           # W, U, b at the word size
+    macs_per_step: int          # a step of the accelerator: 4H (n + H); n m for a dense step
+    calls_per_window: int
+    values_in: int              # data words per call (x, h, c at the step boundary, ...)
+    values_out: int
+    data_bytes_in: int
+    streamed_bytes: int         # weights sent with every call (0 when resident)
+    bytes_in: int               # data_bytes_in + streamed_bytes
+    bytes_out: int
+    macs_per_call: int
+    stages: tuple = field(default=(), repr=False)   # (count, macs, activation) per call
+
+    def as_dict(self) -> dict:
+        d = asdict(self)
+        del d["stages"]
+        return d
+
+
+def layer_name(index: int, layer: dict) -> str:
+    """``0:lstm(6->64)``, ``5:dense(64->6)``, ``2:repeat(x24)`` (as profiling names layers)."""
+    if layer["type"] == "lstm":
+        return f"{index}:lstm({layer['input']}->{layer['hidden']})"
+    if layer["type"] == "dense":
+        return f"{index}:dense({layer['input']}->{layer['output']})"
+    return f"{index}:repeat(x{layer.get('times')})"
+
+
+def boundary_costs(layers: list[dict], length: int, boundary: str = "step", word_bits: int = 32,
+                   weights: str = "resident", offload: str = "lstm") -> list[BoundaryCost]:
+    """Per layer (plus one ``model`` row at the ``window`` boundary): bytes in and out per call,
+    weights, MACs and calls per window for an accelerator at ``boundary``.
+
+    With n inputs, H hidden units, T steps (a dense layer ``n -> m``):
+
+    ==========  ==================  ==================  ================  =================
+    boundary    calls per window    in (words)          out (words)       MACs per call
+    ==========  ==================  ==================  ================  =================
+    step        T                   n + 2H (x, h, c)    2H (h, c)         4H (n + H)
+    matvec      T                   n + H ([x; h])      4H                4H (n + H)
+    layer       1                   T n                 T H (or H)        T 4H (n + H)
+    window      1 (whole model)     T F                 T F               all layers
+    ==========  ==================  ==================  ================  =================
+
+    A dense step or mat-vec is n in, m out, n m MACs; a dense layer T n in, T m out.
+    After a ``repeat`` the step accelerator gets the repeated vector v as x (it knows nothing of
+    the repeat, so it computes ``W v`` at every step: ``4H (n + H)`` MACs per step, where the
+    software engines compute ``W v + b`` once per window). At the ``layer`` and ``window``
+    boundaries the accelerator runs the whole layer, so it receives v once (n words) and
+    computes ``W v + b`` once: ``4H n + T 4H H`` MACs. ``weights="streamed"`` adds the layer's
+    W, U, b (the whole model's at ``window``) to every call's input; ``"resident"`` keeps them
+    on chip (loaded once per run). ``offload="lstm"`` leaves dense layers on the host.
+    """
+    if boundary not in BOUNDARIES:
+        raise SquallError(f"unknown boundary {boundary!r}; choose one of "
+                          f"{', '.join(BOUNDARIES)}")
+    if weights not in WEIGHT_MODES:
+        raise SquallError(f"weights must be one of {', '.join(WEIGHT_MODES)}, got {weights!r}")
+    if offload not in OFFLOADS:
+        raise SquallError(f"offload must be one of {', '.join(OFFLOADS)}, got {offload!r}")
+    if not isinstance(word_bits, int) or isinstance(word_bits, bool) or not 1 <= word_bits <= 64:
+        raise SquallError(f"word bits must be an integer from 1 to 64, got {word_bits!r}")
+    T = int(length)
+    if T < 1:
+        raise SquallError(f"window length must be positive, got {length!r}")
+    streamed = weights == "streamed"
+    rows: list[BoundaryCost] = []
+    model_stages: list[tuple] = []
+    after_repeat = False
+    for i, layer in enumerate(layers):
+        kind, name = layer["type"], layer_name(i, layer)
+        if kind == "repeat":
+            rows.append(BoundaryCost(i, name, kind, False, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0))
+            after_repeat = True
+            continue
+        if kind == "lstm":
+            n, H = int(layer["input"]), int(layer["hidden"])
+            params = 4 * H * (n + H) + 4 * H
+            step = 4 * H * (n + H)
+            out_layer = T * H if layer["return_sequences"] else H
+            if after_repeat:
+                layer_stages = ((1, 4 * H * n, False), (T, 4 * H * H, True))
+                in_layer = n
+            else:
+                layer_stages = ((T, step, True),)
+                in_layer = T * n
+            per = {"step": (T, n + 2 * H, 2 * H, ((1, step, True),)),
+                   "matvec": (T, n + H, 4 * H, ((1, step, False),)),
+                   "layer": (1, in_layer, out_layer, layer_stages)}
+            offloaded = True
+        elif kind == "dense":
+            n, m = int(layer["input"]), int(layer["output"])
+            params, step = n * m + m, n * m
+            layer_stages = ((T, step, False),)
+            per = {"step": (T, n, m, ((1, step, False),)),
+                   "matvec": (T, n, m, ((1, step, False),)),
+                   "layer": (1, T * n, T * m, layer_stages)}
+            offloaded = offload == "all"
+        else:
+            raise SquallError(f"layer {i}: unknown type {kind!r}")
+        after_repeat = False
+        model_stages.extend(layer_stages)
+        wbytes = word_bytes_for(params, word_bits)
+        if boundary == "window":    # the layer runs inside the model's call
+            rows.append(BoundaryCost(i, name, kind, True, params, wbytes, step, 0, 0, 0, 0, 0, 0,
+                                     0, 0))
+            continue
+        if not offloaded:
+            rows.append(BoundaryCost(i, name, kind, False, params, wbytes, step, 0, 0, 0, 0, 0,
+                                     0, 0, 0))
+            continue
+        calls, v_in, v_out, stages = per[boundary]
+        data_in = word_bytes_for(v_in, word_bits)
+        sent = wbytes if streamed else 0
+        macs = sum(count * m for count, m, _ in stages)
+        rows.append(BoundaryCost(i, name, kind, True, params, wbytes, step, calls, v_in, v_out,
+                                 data_in, sent, data_in + sent, word_bytes_for(v_out, word_bits),
+                                 macs, tuple(stages)))
+    if boundary == "window":
+        params = sum(r.params for r in rows)
+        wbytes = word_bytes_for(params, word_bits)
+        F = _features(layers)
+        data_in = word_bytes_for(T * F, word_bits)
+        sent = wbytes if streamed else 0
+        rows.append(BoundaryCost(None, "window (all layers)", "model", True, params, wbytes,
+                                 sum(r.macs_per_step for r in rows), 1, T * F, T * F, data_in,
+                                 sent, data_in + sent, word_bytes_for(T * F, word_bits),
+                                 sum(count * m for count, m, _ in model_stages),
+                                 tuple(model_stages)))
+    return rows
+
+
+def _features(layers: list[dict]) -> int:
+    first = next((lay for lay in layers if lay["type"] != "repeat"), None)
+    if first is None:
+        raise SquallError("the model has no layers with weights")
+    return int(first["input"])
+
+
+def analytic_calls(rows: list[BoundaryCost], windows: int) -> dict:
+    """Calls of a run of ``windows`` windows per row: windows x calls per window (at the step
+    boundary: windows x T steps for every offloaded layer). Keyed by layer index (None: the
+    whole-model row of the window boundary)."""
+    if not isinstance(windows, int) or isinstance(windows, bool) or windows < 0:
+        raise SquallError(f"windows must be an integer >= 0, got {windows!r}")
+    return {r.index: windows * r.calls_per_window for r in rows}
+
+
+def counted_calls(rows: list[BoundaryCost], step_calls: dict[int, int], windows: int,
+                  length: int) -> dict:
+    """Calls per row from the pure engine's counted step calls (``Counters.step_calls``: LSTM
+    steps and dense steps per layer index) over ``windows`` windows: a step or mat-vec call per
+    counted step; a layer call per T counted steps; a window call per window run."""
+    out = {}
+    for r in rows:
+        if r.index is None:
+            out[None] = windows
+        elif not r.offloaded or r.calls_per_window == 0:
+            out[r.index] = 0
+        elif r.calls_per_window == 1:       # the layer boundary: one call per T steps
+            steps = step_calls.get(r.index, 0)
+            out[r.index] = steps // length if steps % length == 0 else steps / length
+        else:
+            out[r.index] = step_calls.get(r.index, 0)
+    return out
+
+
+def max_compute_per_call(target: float, transfer: float, calls: int) -> float | None:
+    """The longest compute time per call that keeps the run within ``target`` seconds when
+    ``transfer`` seconds of link time are spent as well (transfers and compute not overlapped):
+    ``(target - transfer) / calls``; negative when the transfers alone exceed the target."""
+    if not calls:
+        return None
+    return (target - transfer) / calls
+
+
+@dataclass
+class CostReport:
+    """The answers of :func:`cost_report`; :meth:`as_dict` is the JSON of ``squall hw cost
+    --json``, :meth:`table` the text."""
+
+    name: str
+    boundary: str
+    word_bits: int
+    weights: str
+    offload: str
+    windows: int
+    length: int
+    rows: list[BoundaryCost]
+    calls: dict
+    calls_source: str
+    links: dict                       # name -> Pcie / Spi
+    compute: Compute
+    budget: float | None = None
+    software_time: float | None = None
+    calls_check: dict | None = None   # analytic vs counted, when counted
+
+    def _offloaded(self) -> list[BoundaryCost]:
+        return [r for r in self.rows if r.offloaded and r.calls_per_window]
+
+    def _row(self, r: BoundaryCost) -> dict:
+        calls = self.calls.get(r.index, 0)
+        d = r.as_dict()
+        d["calls"] = calls
+        if r in self._offloaded():
+            cycles = self.compute.cycles(r.stages)
+            d.update(cycles_per_call=cycles, compute_s_per_call=cycles / self.compute.clock,
+                     transfer_s_per_call={k: link.call_time(r.bytes_in, r.bytes_out)
+                                          for k, link in self.links.items()})
+            d["transfer_s"] = {k: calls * t for k, t in d["transfer_s_per_call"].items()}
+            d["compute_s"] = calls * d["compute_s_per_call"]
+        else:
+            d.update(cycles_per_call=0, compute_s_per_call=0.0,
+                     transfer_s_per_call={k: 0.0 for k in self.links},
+                     transfer_s={k: 0.0 for k in self.links}, compute_s=0.0)
+        return d
+
+    def as_dict(self) -> dict:
+        rows = [self._row(r) for r in self.rows]
+        layers = [d for d in rows if d["index"] is not None]
+        model = next((d for d in rows if d["index"] is None), None)
+        busy = [d for d in rows if d["calls"]]
+        total_calls = sum(d["calls"] for d in rows)
+        resident = self.weights == "resident"
+        chip = sum(r.weight_bytes for r in self._offloaded()) if resident else 0
+        if self.boundary == "window" and model is not None:
+            chip = model["weight_bytes"] if resident else 0
+        load = {k: link.bulk_time(chip) for k, link in self.links.items()}
+        transfer = {k: sum(d["transfer_s"][k] for d in busy) for k in self.links}
+        compute = sum(d["compute_s"] for d in busy)
+        totals = {
+            "total_calls": total_calls,
+            "bytes_in": sum(d["calls"] * d["bytes_in"] for d in busy),
+            "bytes_out": sum(d["calls"] * d["bytes_out"] for d in busy),
+            "macs": sum(d["calls"] * d["macs_per_call"] for d in busy),
+            "cycles": sum(d["calls"] * d["cycles_per_call"] for d in busy),
+            "weight_bytes_on_chip": chip,
+            "weight_load_s": load,
+            "transfer_s": transfer,
+            "transfer_s_per_call": {k: (t / total_calls if total_calls else 0.0)
+                                    for k, t in transfer.items()},
+            "compute_s": compute,
+            "compute_s_per_call": compute / total_calls if total_calls else 0.0,
+            "total_s": {k: transfer[k] + load[k] + compute for k in self.links},
+        }
+        answers = {"budget_s": self.budget, "software_time_s": self.software_time}
+        for k in self.links:
+            link_s = transfer[k] + load[k]
+            a = {}
+            for key, target in (("budget", self.budget), ("software", self.software_time)):
+                if target is None:
+                    continue
+                limit = max_compute_per_call(target, link_s, total_calls)
+                a[f"max_compute_s_per_call_{key}"] = limit
+                a[f"meets_{key}"] = totals["total_s"][k] <= target
+            if self.software_time is not None:
+                a["speedup"] = (self.software_time / totals["total_s"][k]
+                                if totals["total_s"][k] else None)
+            answers[k] = a
+        return {
+            "bundle": self.name, "boundary": self.boundary,
+            "boundary_means": BOUNDARIES[self.boundary], "word_bits": self.word_bits,
+            "weights": self.weights, "offload": self.offload, "windows": self.windows,
+            "length": self.length, "calls_source": self.calls_source,
+            "calls_check": self.calls_check,
+            "links": {k: link.params() for k, link in self.links.items()},
+            "compute": self.compute.params(),
+            "layers": layers, "model_call": model, "totals": totals, "answers": answers,
+        }
+
+    def table(self) -> str:
+        d = self.as_dict()
+        t = d["totals"]
+        links = list(self.links)
+        lines = [f"{self.name}: boundary {self.boundary} ({BOUNDARIES[self.boundary]}), "
+                 f"{self.word_bits}-bit words, weights {self.weights}"
+                 + (f", offload {self.offload}" if self.boundary != "window" else ""),
+                 f"calls: {self.calls_source}"]
+        if self.calls_check:
+            c = self.calls_check
+            lines.append(f"call counts: analytic {c['analytic']:,}, counted {c['counted']:,} "
+                         f"({'agree' if c['agree'] else 'DISAGREE'})")
+        lines.append("")
+        head = ["layer", "params", "weight B", "MACs/step", "in B/call", "out B/call",
+                "calls", "cycles/call", "compute/call"] + [f"{LINK_NAMES[k]}/call" for k in links]
+        body = []
+        for row in d["layers"] + ([d["model_call"]] if d["model_call"] else []):
+            if row["kind"] == "repeat":
+                body.append([row["name"]] + ["-"] * (len(head) - 1))
+                continue
+            cells = [row["name"], f"{row['params']:,}", f"{row['weight_bytes']:,}",
+                     f"{row['macs_per_step']:,}"]
+            if row["calls_per_window"]:
+                cells += [f"{row['bytes_in']:,}", f"{row['bytes_out']:,}", f"{row['calls']:,}",
+                          f"{row['cycles_per_call']:,}", fmt_time(row["compute_s_per_call"])]
+                cells += [fmt_time(row["transfer_s_per_call"][k]) for k in links]
+            else:
+                where = "in the window call" if self.boundary == "window" else "on the host"
+                cells += [where] + [""] * (len(head) - 5)
+            body.append(cells)
+        body.append(["total", f"{sum(r['params'] for r in d['layers']):,}",
+                     f"{sum(r['weight_bytes'] for r in d['layers']):,}", "", "", "",
+                     f"{t['total_calls']:,}"] + [""] * (len(head) - 7))
+        lines += _columns(head, body)
+        if self.weights == "streamed":
+            lines.append("(in B/call includes the weights sent with every call)")
+        lines += ["", "links and compute:"]
+        lines += [f"  {link.describe()}" for link in self.links.values()]
+        lines.append(f"  {self.compute.describe()}")
+        lines += ["", f"run: {t['total_calls']:,} calls ({self.windows:,} windows of "
+                      f"{self.length} steps), {t['bytes_in']:,} B in, {t['bytes_out']:,} B out"]
+        run = [["transfer per call (mean)"] + [fmt_time(t["transfer_s_per_call"][k])
+                                               for k in links],
+               ["transfer per run"] + [fmt_time(t["transfer_s"][k]) for k in links],
+               [f"weight load, once ({t['weight_bytes_on_chip']:,} B)"]
+               + [fmt_time(t["weight_load_s"][k]) for k in links],
+               ["compute per call (mean)"] + [fmt_time(t["compute_s_per_call"])] * len(links),
+               ["compute per run"] + [fmt_time(t["compute_s"])] * len(links),
+               ["total (transfers + compute, not overlapped)"]
+               + [fmt_time(t["total_s"][k]) for k in links]]
+        a = d["answers"]
+        for key, target in (("budget", self.budget), ("software", self.software_time)):
+            if target is None:
+                continue
+            label = "meet the budget" if key == "budget" else "beat the software time"
+            run.append([f"max compute per call (mean) to {label} {fmt_time(target)}"]
+                       + [_limit(a[k][f"max_compute_s_per_call_{key}"]) for k in links])
+        if self.software_time is not None:
+            run.append(["speedup over the software time"]
+                       + [f"{a[k]['speedup']:.3g}x" if a[k]["speedup"] else "-" for k in links])
+        lines += _columns(["", *(LINK_NAMES[k] for k in links)], run)
+        if self.budget is None and self.software_time is None:
+            lines.append("(--budget SECONDS / --software-time SECONDS add the longest compute "
+                         "per call that meets them, and the speedup)")
+        return "\n".join(lines)
+
+
+def _limit(seconds: float | None) -> str:
+    if seconds is None:
+        return "-"
+    return fmt_time(seconds) if seconds > 0 else "none: the transfers alone take longer"
+
+
+def _columns(head: list[str], body: list[list[str]]) -> list[str]:
+    widths = [max(len(str(row[k])) for row in [head, *body]) for k in range(len(head))]
+    def fmt(row):
+        first = str(row[0]).ljust(widths[0])
+        return "  ".join([first] + [str(c).rjust(w) for c, w in zip(row[1:], widths[1:],
+                                                                    strict=True)]).rstrip()
+    return [fmt(head)] + [fmt(row) for row in body]
+
+
+def cost_report(layers: list[dict], length: int, windows: int, *, boundary: str = "step",
+                word_bits: int = 32, weights: str = "resident", offload: str = "lstm",
+                pcie: Pcie | None = None, spi: Spi | None = None, compute: Compute | None = None,
+                budget: float | None = None, software_time: float | None = None,
+                step_calls: dict[int, int] | None = None, calls_source: str | None = None,
+                name: str = "model") -> CostReport:
+    """The cost model of a run of ``windows`` windows through ``layers``.
+
+    Calls are analytic (windows x calls per window) unless ``step_calls`` (the pure engine's
+    ``Counters.step_calls`` over those windows) is given: then they are derived from the counts
+    and checked against the analytic ones (``calls_check``).
+    """
+    rows = boundary_costs(layers, length, boundary, word_bits, weights, offload)
+    for label, value in (("budget", budget), ("software time", software_time)):
+        if value is not None and not (math.isfinite(value) and value > 0):
+            raise SquallError(f"{label} must be a positive number of seconds, got {value!r}")
+    analytic = analytic_calls(rows, windows)
+    check = None
+    if step_calls is not None:
+        calls = counted_calls(rows, step_calls, windows, length)
+        a, c = sum(analytic.values()), sum(calls.values())
+        check = {"analytic": a, "counted": c, "agree": calls == analytic}
+        source = calls_source or f"counted by the pure engine over {windows:,} windows"
+    else:
+        calls = analytic
+        source = calls_source or _analytic_source(rows, windows, length)
+    links = {"pcie": pcie or Pcie(), "spi": spi or Spi()}
+    return CostReport(name, boundary, word_bits, weights, offload, windows, int(length), rows,
+                      calls, source, links, compute or Compute(), budget, software_time, check)
+
+
+def _analytic_source(rows: list[BoundaryCost], windows: int, length: int) -> str:
+    busy = [r for r in rows if r.offloaded and r.calls_per_window]
+    total = windows * sum(r.calls_per_window for r in busy)
+    if busy and all(r.calls_per_window == length for r in busy):
+        kinds = [r.kind for r in busy]
+        what = " + ".join(f"{kinds.count(k)} {'LSTM' if k == 'lstm' else k}"
+                          for k in ("lstm", "dense") if k in kinds)
+        return f"analytic, {windows:,} windows x {length} steps x {what} layers = {total:,}"
+    if busy and all(r.calls_per_window == 1 for r in busy):
+        what = "whole-window call" if busy[0].index is None else f"{len(busy)} layers"
+        return f"analytic, {windows:,} windows x {what} = {total:,}"
+    return f"analytic, {total:,}"
+
+
+def bundle_cost(bundle, windows: int | None = None, x=None, **options) -> CostReport:
+    """:func:`cost_report` of a bundle: analytic over ``windows`` windows, or counted by running
+    the pure engine with its counters on over the scaled windows ``x`` (N, T, F)."""
+    if (windows is None) == (x is None):
+        raise SquallError("give either the number of windows or data to count on, not both")
+    if x is None:
+        return cost_report(bundle.layers, bundle.length, windows, **options)
+    from squall.engines import get_engine
+    from squall.engines.pure import Counters
+
+    if len(x) == 0:
+        raise SquallError("no windows to count on")
+    engine = get_engine("pure", bundle)
+    engine.model.counters = Counters()
+    engine.reconstruct(x)
+    counts = engine.model.counters.step_calls
+    return cost_report(bundle.layers, bundle.length, len(x), step_calls=counts, **options)
