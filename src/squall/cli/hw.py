@@ -155,3 +155,146 @@ def cmd_cost(a: argparse.Namespace) -> None:
 
 
 COMMANDS.append(_add_cost)
+
+
+# ---------------------------------------------------------------- fixed point and export
+
+
+def _fx_windows(a: argparse.Namespace, bundle):
+    """The scaled windows (and their mask) of ``a.data``, the first ``a.limit`` of them."""
+    from squall import pipeline
+    from squall.errors import SquallError
+
+    if a.limit < 0:
+        raise SquallError(f"--limit must be >= 0, got {a.limit}")
+    ws = pipeline.load_windows(bundle, a.data)
+    x, mask = ws.x, ws.mask
+    if a.limit:
+        x, mask = x[:a.limit], mask[:a.limit]
+    if len(x) == 0:
+        raise SquallError("no windows in the data")
+    return x, mask
+
+
+def _fx_float_list(text: str) -> tuple[float, ...]:
+    try:
+        return tuple(float(t) for t in text.split(",") if t.strip())
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected numbers like 1,50,99, got {text!r}") from None
+
+
+def _add_ranges(hw_sub: argparse._SubParsersAction) -> None:
+    from squall.hw.ranges import PERCENTILES
+
+    p = hw_sub.add_parser("ranges", help="measured ranges of every weight and signal, and a "
+                          "fixed-point format for each")
+    p.add_argument("bundle", metavar="BUNDLE_DIR")
+    p.add_argument("data", nargs="+", help="CSV files/globs, or one windows .npz")
+    p.add_argument("--limit", type=int, default=0, help="only the first N windows (default all)")
+    p.add_argument("--bits", type=int, default=16, help="word width of the recommended formats "
+                   "(default 16)")
+    p.add_argument("--percentiles", type=_fx_float_list, default=PERCENTILES,
+                   help="percentiles to report (default " + ",".join(f"{q:g}" for q in
+                                                                     PERCENTILES) + ")")
+    p.add_argument("--out", help="also write the report: .csv (one row per signal) or .json")
+    p.set_defaults(func=_cmd_ranges)
+
+
+def _cmd_ranges(a: argparse.Namespace) -> None:
+    from squall import load_bundle
+    from squall.hw.ranges import measure, write_report
+
+    bundle = load_bundle(a.bundle)
+    x, _ = _fx_windows(a, bundle)
+    report = measure(bundle, x, a.bits, a.percentiles)
+    print(report.table())
+    if a.out:
+        write_report(report, a.out)
+        print(f"written to {a.out}")
+
+
+def _add_accuracy(hw_sub: argparse._SubParsersAction) -> None:
+    from squall.hw.accuracy import DEFAULT_CONFIGS
+
+    p = hw_sub.add_parser("accuracy", help="fixed engine against float: output error, score "
+                          "differences, changed anomaly flags")
+    p.add_argument("bundle", metavar="BUNDLE_DIR")
+    p.add_argument("data", nargs="+", help="CSV files/globs, or one windows .npz")
+    p.add_argument("--config", action="append", help="fixed-point configuration: a preset (16, "
+                   "16-pwl, 12, 8w) or a .json file; repeat to compare several (default "
+                   + ", ".join(DEFAULT_CONFIGS) + ")")
+    p.add_argument("--limit", type=int, default=0, help="only the first N windows (default all)")
+    p.add_argument("--threshold", type=float, help="flag threshold (default: the bundle's, else "
+                   "the 0.95 quantile of the float scores)")
+    p.add_argument("--threshold-quantile", type=float, help="threshold = this quantile of the "
+                   "float scores")
+    p.add_argument("--out", help="also write: .csv (per window) or .json (the summary)")
+    p.set_defaults(func=_cmd_accuracy)
+
+
+def _cmd_accuracy(a: argparse.Namespace) -> None:
+    from squall import load_bundle
+    from squall.hw.accuracy import DEFAULT_CONFIGS, accuracy, write_report
+
+    bundle = load_bundle(a.bundle)
+    x, mask = _fx_windows(a, bundle)
+    report = accuracy(bundle, x, mask, a.config or DEFAULT_CONFIGS, a.threshold,
+                      a.threshold_quantile)
+    print(report.table())
+    if a.out:
+        write_report(report, a.out)
+        print(f"written to {a.out}")
+
+
+def _add_export(hw_sub: argparse._SubParsersAction) -> None:
+    p = hw_sub.add_parser("export", help="weights, biases and activation tables as .mem files "
+                          "and golden vectors per layer, for hardware")
+    p.add_argument("bundle", metavar="BUNDLE_DIR")
+    p.add_argument("--out", required=True, help="directory to write (replaced whole)")
+    p.add_argument("--config", default="16", help="fixed-point configuration: a preset (16, "
+                   "16-pwl, 12, 8w) or a .json file (default 16)")
+    p.add_argument("--data", nargs="+", metavar="FILE", help="take the chosen and random golden "
+                   "steps from these windows (.npz or data files); default: random codes")
+    p.add_argument("--limit", type=int, default=0, help="with --data: the first N windows only")
+    p.add_argument("--random", type=int, default=6, help="random golden steps per layer "
+                   "(default 6)")
+    p.add_argument("--seed", type=int, default=0)
+    p.set_defaults(func=_cmd_export)
+
+
+def _cmd_export(a: argparse.Namespace) -> None:
+    from squall import load_bundle
+    from squall.hw.export import export_bundle
+
+    bundle = load_bundle(a.bundle)
+    x = _fx_windows(a, bundle)[0] if a.data else None
+    m = export_bundle(bundle, a.out, a.config, x, a.random, a.seed,
+                      source=" ".join(a.data) if a.data else "")
+    cases = sum(g["cases"] for g in m["golden"].values())
+    words = sum(f["words"] for f in m["files"])
+    print(f"{len(m['files'])} .mem files ({words:,} words) and {cases} golden steps in "
+          f"{len(m['golden'])} layers written to {a.out} (configuration {m['config']['name']}); "
+          f"see {a.out}/README.md")
+
+
+def _add_check_export(hw_sub: argparse._SubParsersAction) -> None:
+    p = hw_sub.add_parser("check-export", help="load an export back and re-check every word "
+                          "against the bundle")
+    p.add_argument("export", metavar="DIR", help="directory written by squall hw export")
+    p.add_argument("bundle", metavar="BUNDLE_DIR")
+    p.set_defaults(func=_cmd_check_export)
+
+
+def _cmd_check_export(a: argparse.Namespace) -> None:
+    from squall import load_bundle
+    from squall.errors import SquallError
+    from squall.hw.export import check_export
+
+    report = check_export(a.export, load_bundle(a.bundle))
+    print(report.summary())
+    if not report.ok:
+        raise SquallError(f"{a.export} does not match {a.bundle}: {len(report.problems)} "
+                          f"problem(s), first: {report.problems[0]}")
+
+
+COMMANDS += [_add_ranges, _add_accuracy, _add_export, _add_check_export]

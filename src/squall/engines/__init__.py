@@ -17,6 +17,7 @@ ENGINES = {
     "numpy": "squall.engines.numpy_engine:NumpyEngine",
     "torch": "squall.engines.torch_engine:TorchEngine",
     "pure": "squall.engines.base:PureEngine",
+    "fixed": "squall.engines.fixed:FixedEngine",
 }
 
 

@@ -1,0 +1,712 @@
+"""The fixed engine: the bit-accurate model of the accelerator, integer arithmetic throughout.
+
+Every number is an integer code of a :class:`squall.hw.fixedpoint.FixedType` named in a
+:class:`FixedConfig` (a JSON-able value with presets). Floats appear only at the boundary: the
+weights and the scaled windows are quantized once (exactly, :meth:`FixedType.quantize`), the
+activation tables are built once from ``math.exp``/``math.tanh``, and the output codes are turned
+back into floats. In between, per LSTM step (``d``: the data format of x and h, ``w``: weights,
+``b``: bias, ``z``: pre-activations, ``s``/``t``: sigmoid/tanh outputs, ``cell``: c)::
+
+    acc[r] = sum_j W[r][j] x[j] + sum_j U[r][j] h[j] + (b[r] << (w.frac + d.frac - b.frac))
+             exact, w.frac + d.frac fraction bits, accumulator_bits(w, d, n + H + 1) wide
+    z      = requantize(acc -> z)                     round and saturate #1 (before activations)
+    i, f, o = sigmoid(z_i, z_f, z_o)   in s          table / piecewise-linear lookups
+    g       = tanh(z_g)                in t
+    c'     = requantize((f c << a) + (i g << a') -> cell)   round and saturate #2 (state register)
+    h'     = requantize(o * tanh(c') -> d)                   round and saturate #3 (state register)
+
+where ``f c`` (``s.frac + cell.frac`` fraction bits) and ``i g`` (``s.frac + t.frac``) are aligned
+to the larger of the two by exact left shifts. A dense layer is ``acc = W x + (b << ...)``, then
+one round and saturate to ``d``. After a ``repeat`` the projection ``W v + b`` is kept as the
+exact accumulator value and each step adds ``U h`` to it: the same integers as the fused sum, so
+the hardware may do either.
+
+The accumulator width rule (:func:`squall.hw.fixedpoint.accumulator_bits`): ``w.width + d.width
++ ceil(log2(n + H + 1))`` bits, with ``n + H`` products and the bias as one more term (checked:
+the aligned bias is no larger than a product's bound). For the 16-bit preset and the seed model's
+widest layer (64 + 32 inputs) that is 16 + 16 + 7 = 39 bits. The cell update needs
+``max(s.width + cell.width + a, s.width + t.width + a') + 1`` bits (36 for the 16-bit preset).
+Python integers never wrap; the batch backend uses numpy int64 and refuses a configuration whose
+accumulators would need more than 62 bits.
+
+Activations (:class:`ActivationSpec`), one table per function shared by every layer:
+
+``lut``  ``size`` entries (a power of two) over the input range ``[lo, hi)`` (its span a power of
+         two). Index rule: clamp the input code to the range, subtract the code of ``lo`` and
+         shift right so that the top ``log2(size)`` bits remain:
+         ``k = (clamp(code) - lo_code) >> (log2(hi - lo) + frac - log2(size))``. Entry ``k`` is
+         ``f`` at the centre of the values its codes stand for, ``lo + (k + 1/2) step - lsb/2``
+         (``step = (hi - lo) / size``; ``lsb/2`` because the pre-activation was rounded to
+         nearest, so code ``c`` stands for ``[c - 1/2, c + 1/2)`` LSB; no such term after a
+         truncating format), rounded to the output format.
+``pwl``  ``size`` segments over ``[lo, hi)``, same index rule; breakpoint values ``Y[k] =
+         f(lo + k step)`` in the output format and slopes ``(Y[k+1] - Y[k]) / step`` in the
+         ``slope`` format; ``y = requantize((Y[k] << ...) + slope[k] * d -> out)`` with ``d``
+         the input's offset inside its segment (its low bits).
+
+Two backends compute the same integers: ``python`` (plain ints, one window at a time; the
+reference, and what the golden vectors come from) and ``numpy`` (int64, all windows at once, the
+default; ``tests/hw/test_fixed_engine.py`` checks it equals ``python`` bit for bit).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import operator
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+import numpy as np
+
+from squall.bundle import Bundle
+from squall.engines.base import Engine
+from squall.errors import SquallError
+from squall.hw.fixedpoint import FixedType, accumulator_bits, is_tie, shift_round, signed_bits
+
+#: Largest accumulator the numpy backend accepts (int64, one bit spare for rounding offsets).
+INT64_BITS = 62
+#: Input formats up to this width get a table of every input code (the same integers, faster).
+EXPAND_BITS = 20
+
+
+# ---------------------------------------------------------------- configuration
+
+
+@dataclass(frozen=True)
+class ActivationSpec:
+    """How sigmoid or tanh is computed (see the module docstring)."""
+
+    method: str = "lut"
+    size: int = 1024
+    lo: float = -8.0
+    hi: float = 8.0
+    slope: str = "Q2.14"                 # pwl only: the slope format
+
+    def __post_init__(self) -> None:
+        if self.method not in ("lut", "pwl"):
+            raise SquallError(f"activation method must be 'lut' or 'pwl', got {self.method!r}")
+        if not isinstance(self.size, int) or self.size < 2 or self.size & (self.size - 1):
+            raise SquallError(f"activation table size must be a power of two >= 2, got "
+                              f"{self.size!r}")
+        span = float(self.hi) - float(self.lo)
+        if not span > 0 or math.frexp(span)[0] != 0.5:
+            raise SquallError(f"activation input range [{self.lo}, {self.hi}) must span a power "
+                              f"of two")
+        FixedType.parse(self.slope)
+
+    @property
+    def size_bits(self) -> int:
+        return self.size.bit_length() - 1
+
+    @property
+    def span_bits(self) -> int:
+        return math.frexp(float(self.hi) - float(self.lo))[1] - 1
+
+    def describe(self) -> str:
+        what = "entries" if self.method == "lut" else "segments"
+        step = (self.hi - self.lo) / self.size
+        return (f"{self.method} {self.size} {what} over [{self.lo:g}, {self.hi:g}) "
+                f"(step {step:g})" + (f", slopes {self.slope}" if self.method == "pwl" else ""))
+
+
+_TYPES = ("data", "weight", "bias", "preact", "cell", "sigmoid", "tanh")
+
+
+@dataclass(frozen=True)
+class FixedConfig:
+    """Every format of the fixed engine; ``to_dict``/``from_dict`` are its JSON form.
+
+    ``data``: x, h and dense outputs (the vectors); ``weight``: W and U; ``bias``: b;
+    ``preact``: gate pre-activations (the activation inputs); ``cell``: c; ``sigmoid``/``tanh``:
+    the activation outputs.
+    """
+
+    name: str
+    data: FixedType
+    weight: FixedType
+    bias: FixedType
+    preact: FixedType
+    cell: FixedType
+    sigmoid: FixedType
+    tanh: FixedType
+    sigmoid_fn: ActivationSpec = field(default_factory=ActivationSpec)
+    tanh_fn: ActivationSpec = field(default_factory=lambda: ActivationSpec(lo=-4.0, hi=4.0))
+
+    def to_dict(self) -> dict:
+        out: dict = {"name": self.name}
+        out.update({k: getattr(self, k).spec for k in _TYPES})
+        for k in ("sigmoid_fn", "tanh_fn"):
+            out[k] = dict(getattr(self, k).__dict__)
+        return out
+
+    @classmethod
+    def from_dict(cls, d: dict) -> FixedConfig:
+        try:
+            types = {k: FixedType.parse(d[k]) for k in _TYPES}
+            fns = {k: ActivationSpec(**d[k]) for k in ("sigmoid_fn", "tanh_fn") if k in d}
+            return cls(str(d.get("name", "custom")), **types, **fns)
+        except KeyError as exc:
+            raise SquallError(f"fixed-point configuration lacks {exc}") from None
+        except TypeError as exc:
+            raise SquallError(f"malformed fixed-point configuration ({exc})") from None
+
+    def describe(self) -> str:
+        return (f"{self.name}: data {self.data}, weights {self.weight}, bias {self.bias}, "
+                f"pre-activations {self.preact}, c {self.cell}, sigmoid {self.sigmoid}, tanh "
+                f"{self.tanh}; sigmoid {self.sigmoid_fn.describe()}; tanh "
+                f"{self.tanh_fn.describe()}; rounding {self.data.rounding}, overflow "
+                f"{self.data.overflow}")
+
+
+def _q(text: str) -> FixedType:
+    return FixedType.parse(text)
+
+
+#: The presets: the user's 16-bit choice (tables of 1024 entries), the same formats with
+#: piecewise-linear activations (256 segments), everything at 12 bits, and 8-bit weights (W and
+#: U in Q1.7, the smallest format that holds the seed's largest weight, 0.40; biases, which
+#: reach 1.06, stay Q2.14). Every preset rounds half up (``rnd``: add half an LSB, truncate) and
+#: saturates.
+PRESETS: dict[str, FixedConfig] = {
+    "16": FixedConfig("16", data=_q("Q4.12"), weight=_q("Q2.14"), bias=_q("Q2.14"),
+                      preact=_q("Q4.12"), cell=_q("Q4.12"), sigmoid=_q("UQ1.15"),
+                      tanh=_q("Q1.15"),
+                      sigmoid_fn=ActivationSpec("lut", 1024, -8.0, 8.0),
+                      tanh_fn=ActivationSpec("lut", 1024, -4.0, 4.0)),
+    "12": FixedConfig("12", data=_q("Q4.8"), weight=_q("Q2.10"), bias=_q("Q2.10"),
+                      preact=_q("Q4.8"), cell=_q("Q4.8"), sigmoid=_q("UQ1.11"),
+                      tanh=_q("Q1.11"),
+                      sigmoid_fn=ActivationSpec("lut", 1024, -8.0, 8.0),
+                      tanh_fn=ActivationSpec("lut", 1024, -4.0, 4.0)),
+    "16-pwl": FixedConfig("16-pwl", data=_q("Q4.12"), weight=_q("Q2.14"), bias=_q("Q2.14"),
+                          preact=_q("Q4.12"), cell=_q("Q4.12"), sigmoid=_q("UQ1.15"),
+                          tanh=_q("Q1.15"),
+                          sigmoid_fn=ActivationSpec("pwl", 256, -8.0, 8.0, "Q2.14"),
+                          tanh_fn=ActivationSpec("pwl", 512, -8.0, 8.0, "Q2.14")),
+    "8w": FixedConfig("8w", data=_q("Q4.12"), weight=_q("Q1.7"), bias=_q("Q2.14"),
+                      preact=_q("Q4.12"), cell=_q("Q4.12"), sigmoid=_q("UQ1.15"),
+                      tanh=_q("Q1.15"),
+                      sigmoid_fn=ActivationSpec("lut", 1024, -8.0, 8.0),
+                      tanh_fn=ActivationSpec("lut", 1024, -4.0, 4.0)),
+}
+
+
+def resolve_config(config) -> FixedConfig:
+    """A :class:`FixedConfig` from itself, a preset name, a dict or a JSON file's path."""
+    if isinstance(config, FixedConfig):
+        return config
+    if isinstance(config, dict):
+        return FixedConfig.from_dict(config)
+    text = str(config)
+    if text in PRESETS:
+        return PRESETS[text]
+    if text.endswith(".json"):
+        try:
+            return FixedConfig.from_dict(json.loads(Path(text).read_text()))
+        except FileNotFoundError:
+            raise SquallError(f"no such file: {text}") from None
+        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+            raise SquallError(f"{text} is not valid JSON ({exc})") from None
+    raise SquallError(f"unknown fixed-point configuration {text!r}; presets: "
+                      f"{', '.join(PRESETS)}, or a .json file")
+
+
+# ---------------------------------------------------------------- activations
+
+
+def _sigmoid(x: float) -> float:
+    return 1.0 / (1.0 + math.exp(-x)) if x >= 0 else math.exp(x) / (1.0 + math.exp(x))
+
+
+FUNCTIONS = {"sigmoid": _sigmoid, "tanh": math.tanh}
+
+
+class Activation:
+    """One activation's table (LUT or PWL) and its evaluation on integer codes."""
+
+    def __init__(self, fn: str, spec: ActivationSpec, out: FixedType, inp: FixedType) -> None:
+        self.fn, self.spec, self.out = fn, spec, out
+        f = FUNCTIONS[fn]
+        n = spec.size
+        step = (spec.hi - spec.lo) / n                     # a power of two: exact
+        if spec.method == "lut":
+            # the centre of the values a bin's codes stand for: a code rounded to nearest
+            # stands for [code - 1/2, code + 1/2) LSB, a truncated one for [code, code + 1)
+            centre = 0.5 * step - (0.0 if inp.rounding in ("trn", "trn_zero")
+                                   else 0.5 * 2.0 ** -inp.frac)
+            self.table = [out.quantize(f(spec.lo + k * step + centre)) for k in range(n)]
+            self.slopes: list[int] = []
+        else:
+            slope_t = FixedType.parse(spec.slope)
+            ys = [out.quantize(f(spec.lo + k * step)) for k in range(n + 1)]
+            # slope code = (Y[k+1] - Y[k]) * 2**-out.frac / step, in the slope format
+            self.table = ys[:n]
+            self.slopes = [slope_t.quantize(out.to_float(ys[k + 1] - ys[k]) / step)
+                           for k in range(n)]
+            self.slope_type = slope_t
+
+    def unit(self, inp: FixedType) -> ActivationUnit:
+        return ActivationUnit(self, inp)
+
+
+class ActivationUnit:
+    """An :class:`Activation` reading codes of one input format (the index shift depends on the
+    input's fraction bits)."""
+
+    def __init__(self, act: Activation, inp: FixedType) -> None:
+        spec = act.spec
+        self.act, self.inp = act, inp
+        self.shift = spec.span_bits + inp.frac - spec.size_bits
+        if self.shift < 0:
+            raise SquallError(f"{act.fn} table of {spec.size} entries over [{spec.lo}, "
+                              f"{spec.hi}) is finer than the input format {inp} resolves")
+        lo = spec.lo * 2.0 ** inp.frac
+        if lo != int(lo):
+            raise SquallError(f"{act.fn} range start {spec.lo} is not a multiple of {inp}'s LSB")
+        self.lo_code = int(lo)
+        self.hi_code = self.lo_code + (spec.size << self.shift) - 1   # last code in range
+        self.expanded: list[int] | None = None
+        if inp.width <= EXPAND_BITS:
+            codes = np.arange(inp.min_code, inp.max_code + 1, dtype=np.int64)
+            self.array = self.direct_many(codes)
+            self.expanded = self.array.tolist()
+
+    def index(self, code: int) -> int:
+        """The table index of an input code (clamped into the range first)."""
+        c = min(max(code, self.lo_code), self.hi_code)
+        return (c - self.lo_code) >> self.shift
+
+    def direct(self, code: int) -> int:
+        """The output code for an input code, computed from the table (the hardware's way)."""
+        c = min(max(code, self.lo_code), self.hi_code)
+        k = (c - self.lo_code) >> self.shift
+        act = self.act
+        if act.spec.method == "lut":
+            return act.table[k]
+        d = c - self.lo_code - (k << self.shift)           # offset in the segment, inp.frac bits
+        frac = act.slope_type.frac + self.inp.frac
+        acc = (act.table[k] << (frac - act.out.frac)) + act.slopes[k] * d
+        return act.out.requantize(acc, frac)
+
+    def direct_many(self, codes: np.ndarray) -> np.ndarray:
+        """:meth:`direct` on an int64 array (the same operations; tested equal on every code)."""
+        c = codes.clip(self.lo_code, self.hi_code)
+        k = (c - self.lo_code) >> self.shift
+        act = self.act
+        table = np.array(act.table, dtype=np.int64)
+        if act.spec.method == "lut":
+            return table[k]
+        d = c - self.lo_code - (k << self.shift)
+        frac = act.slope_type.frac + self.inp.frac
+        acc = (table[k] << (frac - act.out.frac)) + np.array(act.slopes, dtype=np.int64)[k] * d
+        return act.out.requantize(acc, frac)
+
+    def __call__(self, code: int) -> int:
+        if self.expanded is not None:
+            return self.expanded[code - self.inp.min_code]
+        return self.direct(code)
+
+    def many(self, codes: np.ndarray) -> np.ndarray:
+        if self.expanded is not None:
+            return self.array[codes - self.inp.min_code]
+        return self.direct_many(codes)
+
+
+# ---------------------------------------------------------------- requantization on ints
+
+
+def requantizer(src_frac: int, t: FixedType):
+    """A fast ``int -> int`` function equal to ``t.requantize(v, src_frac)``."""
+    shift, lo, hi = src_frac - t.frac, t.min_code, t.max_code
+    if t.overflow == "sat" and t.rounding == "rnd" and shift > 0:
+        half = 1 << (shift - 1)
+
+        def rq(v: int) -> int:
+            v = (v + half) >> shift
+            return lo if v < lo else hi if v > hi else v
+        return rq
+    if t.overflow == "sat" and t.rounding == "trn" and shift > 0:
+        def rq_trn(v: int) -> int:
+            v >>= shift
+            return lo if v < lo else hi if v > hi else v
+        return rq_trn
+    return lambda v: t.requantize(v, src_frac)
+
+
+# ---------------------------------------------------------------- the model
+
+
+@dataclass
+class FixedLstm:
+    index: int
+    inputs: int
+    hidden: int
+    return_sequences: bool
+    W: list[list[int]]          # (4H, n) weight codes, gate order i, f, g, o
+    U: list[list[int]]          # (4H, H)
+    b: list[int]                # (4H) bias codes
+    b_acc: list[int]            # bias aligned to the accumulator's fraction bits
+    WU: list[list[int]]         # row r: W[r] + U[r], for the fused pass over [x, h]
+    acc_bits: int               # the width rule for this layer
+
+
+@dataclass
+class FixedDense:
+    index: int
+    W: list[list[int]]
+    b: list[int]
+    b_acc: list[int]
+    acc_bits: int
+
+
+class FixedModel:
+    """A bundle's model in integer codes of ``config``'s formats (see the module docstring)."""
+
+    def __init__(self, bundle: Bundle, config: FixedConfig) -> None:
+        cfg = self.config = config
+        self.features, self.length = list(bundle.features), bundle.length
+        if cfg.bias.frac > cfg.weight.frac + cfg.data.frac:
+            raise SquallError(f"bias format {cfg.bias} has more fraction bits than a product "
+                              f"{cfg.weight} x {cfg.data}")
+        self.acc_frac = cfg.weight.frac + cfg.data.frac
+        self.bias_shift = self.acc_frac - cfg.bias.frac
+        # cell update: f*c and i*g aligned to the larger fraction count
+        fc, ig = cfg.sigmoid.frac + cfg.cell.frac, cfg.sigmoid.frac + cfg.tanh.frac
+        self.cell_frac = max(fc, ig)
+        self.fc_shift, self.ig_shift = self.cell_frac - fc, self.cell_frac - ig
+        self.h_frac = cfg.sigmoid.frac + cfg.tanh.frac
+        self.cell_bits = max(signed_bits(_extreme(cfg.sigmoid, cfg.cell) << self.fc_shift),
+                             signed_bits(_extreme(cfg.sigmoid, cfg.tanh) << self.ig_shift)) + 1
+        self.rq_z = requantizer(self.acc_frac, cfg.preact)
+        self.rq_c = requantizer(self.cell_frac, cfg.cell)
+        self.rq_h = requantizer(self.h_frac, cfg.data)
+        self.rq_y = requantizer(self.acc_frac, cfg.data)
+        self.sigmoid = Activation("sigmoid", cfg.sigmoid_fn, cfg.sigmoid, cfg.preact)
+        self.tanh = Activation("tanh", cfg.tanh_fn, cfg.tanh, cfg.preact)
+        self.sig_z = self.sigmoid.unit(cfg.preact)
+        self.tanh_z = self.tanh.unit(cfg.preact)
+        self.tanh_c = self.tanh.unit(cfg.cell)
+        self.layers: list = []
+        qw, qb = cfg.weight.quantize, cfg.bias.quantize
+        bias_bound = max(-cfg.bias.min_code, cfg.bias.max_code) << self.bias_shift
+        product_bound = max(abs(a * b) for a in (cfg.weight.min_code, cfg.weight.max_code)
+                            for b in (cfg.data.min_code, cfg.data.max_code))
+        for i, spec in enumerate(bundle.layers):
+            kind = spec["type"]
+            if kind == "lstm":
+                W = [[qw(v) for v in row] for row in bundle.weights[f"layers.{i}.W"].tolist()]
+                U = [[qw(v) for v in row] for row in bundle.weights[f"layers.{i}.U"].tolist()]
+                b = [qb(v) for v in bundle.weights[f"layers.{i}.b"].tolist()]
+                self.layers.append(FixedLstm(
+                    i, spec["input"], spec["hidden"], bool(spec["return_sequences"]), W, U, b,
+                    [v << self.bias_shift for v in b], [w + u for w, u in zip(W, U, strict=True)],
+                    self._acc_bits(spec["input"] + spec["hidden"], product_bound, bias_bound)))
+            elif kind == "dense":
+                W = [[qw(v) for v in row] for row in bundle.weights[f"layers.{i}.W"].tolist()]
+                b = [qb(v) for v in bundle.weights[f"layers.{i}.b"].tolist()]
+                self.layers.append(FixedDense(i, W, b, [v << self.bias_shift for v in b],
+                                              self._acc_bits(spec["input"], product_bound,
+                                                             bias_bound)))
+            else:
+                self.layers.append(int(spec["times"]))
+
+    def _acc_bits(self, products: int, product_bound: int, bias_bound: int) -> int:
+        """The width rule for ``products`` products plus the bias as one more term; when the
+        aligned bias can exceed a product's bound, the exact bound's width."""
+        rule = accumulator_bits(self.config.weight, self.config.data, products + 1)
+        if bias_bound <= product_bound:
+            return rule
+        return max(rule, signed_bits(products * product_bound + bias_bound))
+
+    # ------------------------------------------------------------ python backend
+
+    def quantize_window(self, window) -> list[list[int]]:
+        q = self.config.data.quantize
+        return [[q(v) for v in row] for row in window]
+
+    def lstm_step(self, L: FixedLstm, x: list[int] | None, h: list[int], c: list[int],
+                  proj: list[int] | None = None) -> tuple[list[int], list[int]]:
+        """One step on codes: returns (h, c). With ``proj`` (the exact accumulator value of
+        ``W v + b`` after a repeat) only ``U h`` is added."""
+        mul = operator.mul
+        if proj is None:
+            xh = x + h
+            acc = [sum(map(mul, row, xh)) + b for row, b in zip(L.WU, L.b_acc, strict=True)]
+        else:
+            acc = [sum(map(mul, row, h)) + p for row, p in zip(L.U, proj, strict=True)]
+        return self.cell_update(list(map(self.rq_z, acc)), c, L.hidden)
+
+    def cell_update(self, z: list[int], c: list[int], H: int) -> tuple[list[int], list[int]]:
+        sig, th, thc = self.sig_z, self.tanh_z, self.tanh_c
+        rq_c, rq_h, a, a2 = self.rq_c, self.rq_h, self.fc_shift, self.ig_shift
+        c_new = [rq_c((sig(z[H + k]) * c[k] << a) + (sig(z[k]) * th(z[2 * H + k]) << a2))
+                 for k in range(H)]
+        h_new = [rq_h(sig(z[3 * H + k]) * thc(c_new[k])) for k in range(H)]
+        return h_new, c_new
+
+    def step_detail(self, L: FixedLstm, x: list[int], h: list[int], c: list[int]) -> dict:
+        """One step with every intermediate (``acc``, ``z``, ``i``, ``f``, ``g``, ``o``,
+        ``c_acc``, ``c``, ``tanh_c``, ``h_acc``, ``h``) and ``events``: how many values hit an
+        exact rounding tie (``tie_z``, ``tie_c``, ``tie_h``) or saturated/wrapped (``sat_z``,
+        ``sat_c``, ``sat_h``) at each of the three round-and-saturate points, and how many
+        activation inputs lay outside their table's range (``clip_sigmoid``, ``clip_tanh``).
+        Written out plainly (slow); equal to :meth:`lstm_step` (tested)."""
+        cfg, H = self.config, L.hidden
+        events = dict.fromkeys(("tie_z", "sat_z", "tie_c", "sat_c", "tie_h", "sat_h",
+                                "clip_sigmoid", "clip_tanh"), 0)
+
+        def rq(v: int, src_frac: int, t: FixedType, point: str) -> int:
+            shift = src_frac - t.frac
+            events["tie_" + point] += is_tie(v, shift)
+            events["sat_" + point] += not t.fits(shift_round(v, shift, t.rounding))
+            return t.requantize(v, src_frac)
+
+        def act(unit: ActivationUnit, v: int, name: str) -> int:
+            events["clip_" + name] += not unit.lo_code <= v <= unit.hi_code
+            return unit(v)
+
+        xh = list(x) + list(h)
+        acc = [sum(w * v for w, v in zip(row, xh, strict=True)) + b
+               for row, b in zip(L.WU, L.b_acc, strict=True)]
+        z = [rq(a, self.acc_frac, cfg.preact, "z") for a in acc]
+        i = [act(self.sig_z, v, "sigmoid") for v in z[:H]]
+        f = [act(self.sig_z, v, "sigmoid") for v in z[H:2 * H]]
+        g = [act(self.tanh_z, v, "tanh") for v in z[2 * H:3 * H]]
+        o = [act(self.sig_z, v, "sigmoid") for v in z[3 * H:]]
+        c_acc = [(f[k] * c[k] << self.fc_shift) + (i[k] * g[k] << self.ig_shift)
+                 for k in range(H)]
+        c_new = [rq(v, self.cell_frac, cfg.cell, "c") for v in c_acc]
+        tanh_c = [act(self.tanh_c, v, "tanh") for v in c_new]
+        h_acc = [o[k] * tanh_c[k] for k in range(H)]
+        h_new = [rq(v, self.h_frac, cfg.data, "h") for v in h_acc]
+        return {"acc": acc, "z": z, "i": i, "f": f, "g": g, "o": o, "c_acc": c_acc, "c": c_new,
+                "tanh_c": tanh_c, "h_acc": h_acc, "h": h_new, "events": events}
+
+    def dense_detail(self, L: FixedDense, x: list[int]) -> dict:
+        """A dense step with its accumulators and events (``tie_y``, ``sat_y``)."""
+        t = self.config.data
+        shift = self.acc_frac - t.frac
+        acc = [sum(w * v for w, v in zip(row, x, strict=True)) + b
+               for row, b in zip(L.W, L.b_acc, strict=True)]
+        return {"acc": acc, "y": [t.requantize(a, self.acc_frac) for a in acc],
+                "events": {"tie_y": sum(is_tie(a, shift) for a in acc),
+                           "sat_y": sum(not t.fits(shift_round(a, shift, t.rounding))
+                                        for a in acc)}}
+
+    def projection(self, L: FixedLstm, v: list[int]) -> list[int]:
+        mul = operator.mul
+        return [sum(map(mul, row, v)) + b for row, b in zip(L.W, L.b_acc, strict=True)]
+
+    def dense(self, L: FixedDense, x: list[int]) -> list[int]:
+        mul, rq = operator.mul, self.rq_y
+        return [rq(sum(map(mul, row, x)) + b) for row, b in zip(L.W, L.b_acc, strict=True)]
+
+    def reconstruct_codes(self, window: list[list[int]], trace: list | None = None
+                          ) -> list[list[int]]:
+        """Run one window of data codes (T lists of F codes); returns the output codes. With
+        ``trace`` a list, every LSTM step's (layer, step, x, h_prev, c_prev, h, c) and every
+        dense step's (layer, step, x, y) is appended to it."""
+        seq: list[list[int]] | None = [list(r) for r in window]
+        latent: list[int] | None = None
+        for L in self.layers:
+            if isinstance(L, FixedLstm):
+                H = L.hidden
+                h, c = [0] * H, [0] * H
+                proj = None if latent is None else self.projection(L, latent)
+                outs = []
+                for t in range(self.length):
+                    x = latent if latent is not None else seq[t]
+                    h_new, c_new = self.lstm_step(L, x, h, c, proj)
+                    if trace is not None:
+                        trace.append({"layer": L.index, "kind": "lstm", "step": t, "x": list(x),
+                                      "h_prev": h, "c_prev": c, "h": h_new, "c": c_new})
+                    h, c = h_new, c_new
+                    outs.append(h)
+                seq, latent = (outs, None) if L.return_sequences else (None, h)
+            elif isinstance(L, FixedDense):
+                out = []
+                for t, x in enumerate(seq):
+                    y = self.dense(L, x)
+                    if trace is not None:
+                        trace.append({"layer": L.index, "kind": "dense", "step": t,
+                                      "x": list(x), "y": y})
+                    out.append(y)
+                seq = out
+        return seq
+
+    # ------------------------------------------------------------ numpy backend
+
+    def _arrays(self) -> list:
+        if getattr(self, "_np_layers", None) is None:
+            worst = max((L.acc_bits for L in self.layers if not isinstance(L, int)), default=0)
+            if max(worst, self.cell_bits) > INT64_BITS:
+                raise SquallError(f"accumulators of {max(worst, self.cell_bits)} bits do not "
+                                  f"fit int64; use backend='python'")
+            conv = []
+            for L in self.layers:
+                if isinstance(L, FixedLstm):
+                    conv.append((np.array(L.W, dtype=np.int64), np.array(L.U, dtype=np.int64),
+                                 np.array(L.b_acc, dtype=np.int64)))
+                elif isinstance(L, FixedDense):
+                    conv.append((np.array(L.W, dtype=np.int64), None,
+                                 np.array(L.b_acc, dtype=np.int64)))
+                else:
+                    conv.append(None)
+            self._np_layers = conv
+        return self._np_layers
+
+    def run_codes(self, x: np.ndarray, saturations: dict | None = None) -> np.ndarray:
+        """All windows at once: data codes (N, T, F) int64 in, output codes (N, T, F) out. With
+        ``saturations`` a dict, the values that saturated (or wrapped) at each round-and-
+        saturate point are counted into it: ``z``, ``c``, ``h``, ``y`` (dense outputs)."""
+        cfg = self.config
+        arrays = self._arrays()
+        N, T = x.shape[0], self.length
+
+        def rq(v: np.ndarray, src_frac: int, t: FixedType, point: str) -> np.ndarray:
+            if saturations is not None:
+                q = shift_round(v, src_frac - t.frac, t.rounding)
+                over = int(np.count_nonzero((q < t.min_code) | (q > t.max_code)))
+                saturations[point] = saturations.get(point, 0) + over
+            return t.requantize(v, src_frac)
+
+        seq: np.ndarray | None = np.asarray(x, dtype=np.int64)
+        latent: np.ndarray | None = None
+        for L, arr in zip(self.layers, arrays, strict=True):
+            if isinstance(L, FixedLstm):
+                W, U, b = arr
+                H = L.hidden
+                h = np.zeros((N, H), dtype=np.int64)
+                c = np.zeros((N, H), dtype=np.int64)
+                proj = None if latent is None else latent @ W.T + b
+                outs = np.empty((N, T, H), dtype=np.int64)
+                for t in range(T):
+                    acc = (seq[:, t] @ W.T + h @ U.T + b) if proj is None else proj + h @ U.T
+                    z = rq(acc, self.acc_frac, cfg.preact, "z")
+                    s = self.sig_z.many(z)
+                    i, f, o = s[:, :H], s[:, H:2 * H], s[:, 3 * H:]
+                    g = self.tanh_z.many(z[:, 2 * H:3 * H])
+                    c = rq(((f * c) << self.fc_shift) + ((i * g) << self.ig_shift),
+                           self.cell_frac, cfg.cell, "c")
+                    h = rq(o * self.tanh_c.many(c), self.h_frac, cfg.data, "h")
+                    outs[:, t] = h
+                seq, latent = (outs, None) if L.return_sequences else (None, h)
+            elif isinstance(L, FixedDense):
+                W, _, b = arr
+                seq = rq(seq @ W.T + b, self.acc_frac, cfg.data, "y")
+        return seq
+
+    # ------------------------------------------------------------ floats at the boundary
+
+    def quantize_windows(self, x: np.ndarray, saturations: dict | None = None) -> np.ndarray:
+        t = self.config.data
+        q = t.quantize
+        values = np.asarray(x, dtype=np.float64)
+        flat = [q(v) for v in values.ravel().tolist()]
+        if saturations is not None:     # quantized into a wider type: does it fit t?
+            wide = FixedType(t.width + 40, t.frac, t.signed, t.rounding, "sat").quantize
+            saturations["x"] = saturations.get("x", 0) + sum(
+                not t.fits(wide(v)) for v in values.ravel().tolist())
+        return np.array(flat, dtype=np.int64).reshape(np.shape(x))
+
+    def to_float(self, codes: np.ndarray) -> np.ndarray:
+        return np.ldexp(np.asarray(codes, dtype=np.float64), -self.config.data.frac)
+
+    def reconstruct(self, x: np.ndarray, backend: str = "numpy",
+                    saturations: dict | None = None) -> np.ndarray:
+        """Float windows in, float reconstructions out (quantized and dequantized here only).
+        ``saturations`` (numpy backend): see :meth:`run_codes`; ``x`` counts the inputs."""
+        codes = self.quantize_windows(x, saturations)
+        if backend == "numpy":
+            out = self.run_codes(codes, saturations)
+        elif backend == "python":
+            out = np.array([self.reconstruct_codes(w) for w in codes.tolist()], dtype=np.int64)
+        else:
+            raise SquallError(f"unknown fixed backend {backend!r}; choose numpy or python")
+        return self.to_float(out)
+
+
+def _extreme(a: FixedType, b: FixedType) -> int:
+    return max(abs(x * y) for x in (a.min_code, a.max_code) for y in (b.min_code, b.max_code))
+
+
+class FixedEngine(Engine):
+    """The fixed engine behind the common interface: ``get_engine("fixed", bundle,
+    config="16" | "12" | "8w" | FixedConfig | dict | "file.json", backend="numpy" | "python")``."""
+
+    name = "fixed"
+
+    def __init__(self, bundle: Bundle, config="16", backend: str = "numpy") -> None:
+        super().__init__(bundle)
+        if backend not in ("numpy", "python"):
+            raise SquallError(f"unknown fixed backend {backend!r}; choose numpy or python")
+        self.config = resolve_config(config)
+        self.backend = backend
+        self.model = FixedModel(bundle, self.config)
+
+    def _reconstruct(self, x: np.ndarray) -> np.ndarray:
+        return self.model.reconstruct(x, self.backend)
+
+
+def with_formats(config: FixedConfig, **changes) -> FixedConfig:
+    """A copy of ``config`` with some formats replaced (strings like ``"Q3.13"`` accepted)."""
+    fixed = {k: FixedType.parse(v) if isinstance(v, str) else v for k, v in changes.items()}
+    return replace(config, **fixed)
+
+
+# ---------------------------------------------------------------- error budget
+
+#: How much one step's local error may grow through the recurrence and the layers before it
+#: reaches a reconstruction, for the parity ladder (see :func:`parity_tolerance`).
+LADDER_GAIN = 8
+
+
+def _half_lsb(t: FixedType) -> float:
+    """The largest rounding error of a register of type ``t``."""
+    lsb = 2.0 ** -t.frac
+    return lsb if t.rounding in ("trn", "trn_zero") else lsb / 2
+
+
+def activation_error(unit: ActivationUnit) -> float:
+    """The worst ``|table(code) - f(code)|`` over every input code of the unit's format (every
+    code when the format has at most 20 bits, else 2**20 evenly spaced codes): the table's
+    approximation, its clamping outside the range and its output rounding, together."""
+    inp, out = unit.inp, unit.act.out
+    stride = 1 << max(0, inp.width - EXPAND_BITS)
+    codes = np.arange(inp.min_code, inp.max_code + 1, stride, dtype=np.int64)
+    got = np.ldexp(unit.many(codes).astype(np.float64), -out.frac)
+    x = np.ldexp(codes.astype(np.float64), -inp.frac)
+    want = np.tanh(x) if unit.act.fn == "tanh" else 0.5 + 0.5 * np.tanh(0.5 * x)
+    return float(np.abs(got - want).max())
+
+
+def error_budget(config) -> dict[str, float]:
+    """One LSTM step's local error bound, from the formats (floats, for reading and tolerances).
+
+    ``e_sigmoid``, ``e_tanh``: :func:`activation_error` of the units (tanh: the worse of its
+    pre-activation and c inputs); ``u_preact``, ``u_cell``, ``u_data``: the rounding error of
+    each register (half an LSB when rounding to nearest). With exact inputs and ``|c| <= 1``,
+    ``h = o tanh(c)`` is off by at most ``step = 4 e_sigmoid + 2 e_tanh + 1.75 u_preact + u_cell
+    + u_data`` (o, f, i: ``e_sigmoid + u_preact / 4`` each, sigmoid's slope being at most 1/4;
+    g: ``e_tanh + u_preact``; c: ``|df| |c| + di + dg + u_cell``; h: ``do + e_tanh + dc +
+    u_data``). Weight rounding is not in it: its effect depends on the weights and inputs."""
+    cfg = resolve_config(config)
+    sig = Activation("sigmoid", cfg.sigmoid_fn, cfg.sigmoid, cfg.preact)
+    tanh = Activation("tanh", cfg.tanh_fn, cfg.tanh, cfg.preact)
+    out = {"e_sigmoid": activation_error(sig.unit(cfg.preact)),
+           "e_tanh": max(activation_error(tanh.unit(cfg.preact)),
+                         activation_error(tanh.unit(cfg.cell))),
+           "u_preact": _half_lsb(cfg.preact), "u_cell": _half_lsb(cfg.cell),
+           "u_data": _half_lsb(cfg.data)}
+    out["step"] = (4 * out["e_sigmoid"] + 2 * out["e_tanh"] + 1.75 * out["u_preact"]
+                   + out["u_cell"] + out["u_data"])
+    return out
+
+
+def parity_tolerance(config, gain: float = LADDER_GAIN) -> float:
+    """The parity ladder's tolerance for ``config``: ``gain * error_budget(config)["step"]``,
+    rounded up to two significant digits."""
+    tol = gain * error_budget(config)["step"]
+    scale = 10.0 ** (math.floor(math.log10(tol)) - 1)
+    return math.ceil(tol / scale) * scale
