@@ -101,7 +101,7 @@ def _build() -> argparse.ArgumentParser:
         p.add_argument("bundle")
         p.add_argument("data", nargs="+", help="CSV files/globs, or one windows .npz")
         p.add_argument("--out", required=True, help="output CSV (score) or directory (detect)")
-        p.add_argument("--engine", default="numpy", help="numpy (default), torch or pure")
+        p.add_argument("--engine", default="numpy", help="numpy (default), torch, pure or fixed")
         p.add_argument("--threshold", type=float, help="override the bundle's threshold")
         p.add_argument("--threshold-quantile", type=float, help="threshold = this quantile of "
                        "the scored data (the original pipeline's rule; for comparison)")
