@@ -100,8 +100,12 @@ def train(paths: Paths, out: str | os.PathLike[str] | None = None, *,
           reader: dict | None = None, settings: WindowSettings | None = None,
           sizes: tuple[int, ...] = (64, 32), scaler: str = "minmax", epochs: int = 40,
           seed: int = 0, val_fraction: float = 0.2, threshold_q: float = DEFAULT_Q,
-          progress: bool = True, log=print) -> Bundle:
-    """Train an autoencoder on ``paths`` (reports before ``until``) and return/save the bundle."""
+          progress: bool = True, log=print, patience: int = 6) -> Bundle:
+    """Train an autoencoder on ``paths`` (reports before ``until``) and return/save the bundle.
+
+    ``patience``: epochs without improvement before early stopping (a series of a few hundred
+    windows has only a few updates per epoch and needs more).
+    """
     from squall.convert import bundle_weights_from_torch
     try:
         from squall.models.train import TrainConfig, fit
@@ -139,7 +143,7 @@ def train(paths: Paths, out: str | os.PathLike[str] | None = None, *,
         f"{settings.length} x {settings.resample or 'report'} ({windows.skipped} skipped with too "
         f"little observed data); {len(tr)} train / {len(va)} validation")
     layers = seed_layers(len(obs.features), settings.length, sizes)
-    config = TrainConfig(epochs=epochs, seed=seed)
+    config = TrainConfig(epochs=epochs, seed=seed, patience=patience)
     mask = ws.mask.astype(np.float32)
     state, history = fit(layers, ws.x[tr], mask[tr], ws.x[va], mask[va], config, progress)
     weights = bundle_weights_from_torch(state, layers)

@@ -169,6 +169,56 @@ def _build() -> argparse.ArgumentParser:
 
     hw.register(sub)
 
+    p = sub.add_parser("evaluate", help="run a detector on labelled series (NAB protocol: "
+                       "trained on each series itself) and score its events: F1, NAB score")
+    p.add_argument("series", nargs="+", help="series named as in the labels file, e.g. "
+                   "realKnownCause/nyc_taxi.csv (paths relative to --root)")
+    p.add_argument("--labels", required=True, help="NAB combined_windows.json, or a labels CSV "
+                   "with start,end[,track,type] such as the labels.csv of 'squall synth'")
+    p.add_argument("--root", help="directory the series names are relative to (default .)")
+    p.add_argument("--out", required=True, help="directory for events.csv, series.csv, "
+                   "summary.csv and results.json")
+    p.add_argument("--train", help="train on this file instead of on each series itself")
+    p.add_argument("--quiet", action="store_true", help="no progress output")
+    _reader_options(p)
+    g = p.add_argument_group("detector (defaults: the project's default detector)")
+    g.add_argument("--detector", choices=["autoencoder", "original", "robust-z"],
+                   default="autoencoder", help="the LSTM autoencoder (default); baselines: the "
+                   "original pipeline, a robust z-score on the raw values")
+    g.add_argument("--epochs", type=int, help="training epochs (default: a budget of 3000 "
+                   "optimiser updates, whatever the series length)")
+    g.add_argument("--seed", type=int, default=0, help="training seed (default 0)")
+    g.add_argument("--hidden", type=_int_list, help="encoder LSTM sizes (default 32,16)")
+    g.add_argument("--length", type=int, help="steps per window (default 24)")
+    g.add_argument("--resample", help="step interval: 'auto' (default), a duration like 1h, or "
+                   "'none'")
+    g.add_argument("--span", help="with --resample auto, the least time a window covers "
+                   "(default 1D; 'none': the data's own interval)")
+    g.add_argument("--updates", type=int, help="training budget in updates (default 3000)")
+    g.add_argument("--point", choices=["recon-median", "error-median", "error-mean"],
+                   help="per-step score from the windows covering a step (default "
+                   "recon-median)")
+    g.add_argument("--smoothing", type=float, help="EWMA span: a fraction of the series below "
+                   "1, else steps (default 0.01; 0: none)")
+    g.add_argument("--threshold", choices=["sigma", "hundman", "pot", "quantile"],
+                   help="sigma: mean + k sd (default); hundman: Hundman's z search; pot: peaks "
+                   "over threshold (SPOT); quantile: a quantile of the series' scores")
+    g.add_argument("--k", type=float, help="sigma threshold: mean + k sd (default 4)")
+    g.add_argument("--window", type=float, help="dynamic threshold in sliding windows of this "
+                   "fraction of the series (default 0: one threshold; Orion uses 0.33)")
+    g.add_argument("--step", type=float, help="step between sliding windows, a fraction of the "
+                   "series (default 0.1)")
+    g.add_argument("--prune", type=float, help="Hundman's pruning of weak sequences: minimum "
+                   "relative drop (default 0: off; Hundman uses 0.1)")
+    g.add_argument("--pot-q", type=float, help="pot: risk (default 0.01)")
+    g.add_argument("--pot-level", type=float, help="pot: initial quantile (default 0.95)")
+    g.add_argument("--quantile", type=float, help="quantile threshold (default 0.99)")
+    g.add_argument("--merge-gap", type=int, help="flagged steps at most this many steps apart "
+                   "are one event (default: the window length)")
+    g.add_argument("--pad", type=int, help="widen events by this many steps (default 0)")
+    g.add_argument("--z-k", type=float, help="robust-z: |z| limit (default 3.5)")
+    p.set_defaults(func=cmd_evaluate)
+
     p = sub.add_parser("info", help="describe a bundle")
     p.add_argument("bundle")
     p.set_defaults(func=cmd_info)
@@ -335,6 +385,27 @@ def cmd_graph(a: argparse.Namespace) -> None:
     written = write_graph(load_bundle(a.bundle), a.out)
     _log("written: " + ", ".join(written) + ("" if len(written) > 1 else
                                              " (install Graphviz for an SVG)"))
+
+
+def cmd_evaluate(a: argparse.Namespace) -> None:
+    from squall.evaluate.detectors import DetectorConfig
+    from squall.evaluate.harness import evaluate, format_summary, write_results
+
+    config = DetectorConfig(kind=a.detector).with_options(
+        epochs=a.epochs, seed=a.seed, hidden=a.hidden, length=a.length, resample=a.resample,
+        span=a.span, updates=a.updates, point=a.point, smoothing=a.smoothing,
+        threshold=a.threshold, k=a.k, window=a.window, step=a.step, prune=a.prune,
+        pot_q=a.pot_q, pot_level=a.pot_level, quantile=a.quantile, merge_gap=a.merge_gap,
+        pad=a.pad, z_k=a.z_k)
+    reader = None
+    if a.time_column or a.track_column or a.features or a.qc != "keep" or a.keep_codes:
+        reader = {"kind": "csv" if a.time_column or a.track_column else "auto",
+                  "time_column": a.time_column, "track_column": a.track_column,
+                  "features": a.features, "qc": a.qc, "keep_codes": a.keep_codes}
+    result = evaluate(a.series, a.labels, root=a.root, config=config, train=a.train,
+                      reader=reader, log=(lambda *_: None) if a.quiet else _log)
+    write_results(result, a.out)
+    print(format_summary(result, a.out))
 
 
 def cmd_info(a: argparse.Namespace) -> None:

@@ -51,3 +51,17 @@ def resolve_threshold(stored: dict | None, value: float | None = None,
         raise SquallError("the bundle has no threshold; give --threshold VALUE or "
                           "--threshold-quantile Q")
     return dict(stored)
+
+
+def fit_pot_threshold(scores: np.ndarray, q: float = 1e-3, level: float = 0.98,
+                      fitted_on: str = "validation", method: str = "grimshaw") -> dict:
+    """A peaks-over-threshold (SPOT) threshold at risk ``q`` over the ``level`` quantile of
+    reference scores, as a threshold dict (see :func:`squall.detect.dynamic.pot_threshold`)."""
+    from squall.detect.dynamic import pot_threshold
+
+    fit = pot_threshold(scores, q=q, level=level, method=method)
+    if not np.isfinite(fit["value"]):
+        raise SquallError("no finite reference scores to fit a threshold on")
+    return {"method": "pot", "q": float(q), "level": float(level), "value": fit["value"],
+            "gamma": fit["gamma"], "sigma": fit["sigma"], "peaks": fit["peaks"],
+            "fitted_on": fitted_on, "n": fit["n"]}

@@ -1,0 +1,206 @@
+"""Per-timestamp anomaly scores from overlapping windows, smoothing, and events from flagged steps.
+
+A window model scores windows; an anomaly happens at times. With stride 1 every step of a track
+is covered by up to ``T`` windows, each with its own reconstruction of that step. Three ways to
+get one score per step (``how``):
+
+``recon-median`` (default)
+    The median over the covering windows of each feature's reconstruction, then the mean over
+    the step's observed features of ``|observed - median reconstruction|`` (scaled units). This
+    is Orion's ``reconstruction_errors(rec_error_type="point")``: the median makes one step's
+    reconstruction robust to the windows that see it at their badly reconstructed edges.
+``error-median`` / ``error-mean``
+    The median (mean) over the covering windows of each window's absolute error at that step
+    (mean over observed features).
+
+Absolute, not squared, errors: the thresholds that follow (mean + k sigma, Hundman's search)
+assume roughly light tails, and squaring turns a few large errors into extreme outliers that
+inflate the standard deviation for the rest of the series.
+
+``smooth`` applies an EWMA (pandas ``ewm(span=...)``, NaN skipped) per track, in step order,
+started from a history of ``span`` median scores (so the first steps are smoothed like the rest);
+``step_events`` turns flagged steps into events per track, optionally padded and merged.
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from squall.data.windowset import WindowSet
+from squall.errors import SquallError
+
+HOW = ("recon-median", "error-median", "error-mean")
+
+
+@dataclass
+class StepScores:
+    """One score per step covered by at least one window, in (track, time) order.
+
+    ``step`` indexes the window set's step table; ``start``/``end`` are the times of the first
+    and last original report in each step (the step's grid time when it holds no report);
+    ``value`` (S, F) the step's scaled observed values (NaN where missing) and ``recon`` (S, F)
+    the reconstruction used for the score (NaN for the ``error-*`` methods).
+    """
+
+    step: np.ndarray
+    track: np.ndarray
+    start: np.ndarray
+    end: np.ndarray
+    score: np.ndarray
+    value: np.ndarray
+    recon: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.step)
+
+    def tracks(self) -> list[tuple[str, np.ndarray]]:
+        """``(track, indices)`` of each track's steps, in time order."""
+        names, first = np.unique(self.track.astype(str), return_index=True)
+        return [(str(n), np.flatnonzero(self.track.astype(str) == n))
+                for n in names[np.argsort(first)]]
+
+
+def _grouped_median(keys: np.ndarray, values: np.ndarray, n_groups: int) -> np.ndarray:
+    """Median of ``values`` per group ``keys`` (0..n_groups-1), NaN ignored; NaN for empty."""
+    ok = np.isfinite(values)
+    keys, values = keys[ok], values[ok]
+    order = np.lexsort((values, keys))
+    keys, values = keys[order], values[order]
+    counts = np.bincount(keys, minlength=n_groups)
+    offsets = np.concatenate([[0], np.cumsum(counts)[:-1]])
+    out = np.full(n_groups, np.nan)
+    has = counts > 0
+    lo = offsets[has] + (counts[has] - 1) // 2
+    hi = offsets[has] + counts[has] // 2
+    out[has] = 0.5 * (values[lo] + values[hi])
+    return out
+
+
+def step_scores(ws: WindowSet, recon: np.ndarray, how: str = "recon-median") -> StepScores:
+    """Per-step scores of ``ws`` from the reconstructions ``recon`` (N, T, F, scaled)."""
+    if how not in HOW:
+        raise SquallError(f"per-step score must be one of {', '.join(HOW)}, got {how!r}")
+    if recon.shape != ws.x.shape:
+        raise SquallError(f"reconstructions of shape {recon.shape} for windows {ws.x.shape}")
+    n, T, F = ws.x.shape
+    if n == 0:
+        raise SquallError("no windows to score")
+    flat_step = ws.steps.reshape(-1)
+    used, key = np.unique(flat_step, return_inverse=True)
+    S = len(used)
+    mask = ws.mask.reshape(-1, F)
+    x = np.where(mask, ws.x.reshape(-1, F), np.nan)
+    r = recon.reshape(-1, F).astype(np.float64)
+    # the observed value of a step is the same in every window holding it: take any
+    value = np.full((S, F), np.nan)
+    value[key] = x
+    track = np.empty(S, dtype=object)
+    track[key] = np.repeat(ws.track.astype(object), T)
+    if how == "recon-median":
+        rec = np.stack([_grouped_median(key, r[:, f], S) for f in range(F)], axis=1)
+        with np.errstate(invalid="ignore"), warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)
+            score = np.nanmean(np.abs(value - rec), axis=1)
+    else:
+        rec = np.full((S, F), np.nan)
+        with np.errstate(invalid="ignore"), warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN rows: unobserved steps
+            err = np.nanmean(np.abs(np.where(mask, r - x, np.nan)), axis=1)
+        if how == "error-median":
+            score = _grouped_median(key, err, S)
+        else:
+            ok = np.isfinite(err)
+            total = np.bincount(key[ok], weights=err[ok], minlength=S)
+            count = np.bincount(key[ok], minlength=S)
+            with np.errstate(invalid="ignore", divide="ignore"):
+                score = np.where(count > 0, total / count, np.nan)
+    start, end = _step_times(ws, used)
+    order = np.lexsort((start, track.astype(str)))
+    return StepScores(used[order], track[order], start[order], end[order], score[order],
+                      value[order], rec[order])
+
+
+def _step_times(ws: WindowSet, steps: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    grid = np.asarray(ws.step_time, dtype="datetime64[ns]")[steps]
+    start, end = grid.copy(), grid.copy()
+    if not ws.traceable or "time" not in ws.obs:
+        return start, end
+    times = ws.obs["time"].to_numpy("datetime64[ns]")
+    lo, hi = ws.step_ptr[steps], ws.step_ptr[steps + 1]
+    has = hi > lo
+    if len(ws.step_obs) and has.any():
+        t = times[ws.step_obs]
+        # reports of one step are contiguous in step_obs: min/max over each [lo, hi)
+        first = np.minimum.reduceat(t, ws.step_ptr[:-1].clip(max=len(t) - 1))
+        last = np.maximum.reduceat(t, ws.step_ptr[:-1].clip(max=len(t) - 1))
+        start[has] = first[steps[has]]
+        end[has] = last[steps[has]]
+    return start, end
+
+
+def smooth(scores: StepScores | np.ndarray, span: float | None) -> np.ndarray:
+    """EWMA of the scores with ``span`` steps, per track (an array is one track); ``None``,
+    0 or 1: unchanged. NaN scores are skipped and stay NaN."""
+    if isinstance(scores, StepScores):
+        out = scores.score.astype(np.float64).copy()
+        for _, idx in scores.tracks():
+            out[idx] = smooth(scores.score[idx], span)
+        return out
+    values = np.asarray(scores, dtype=np.float64)
+    if not span or span <= 1:
+        return values.copy()
+    ok = np.isfinite(values)
+    if not ok.any():
+        return values.copy()
+    # warm start: a history of ``span`` typical (median) scores before the first step, so the
+    # first steps are not their own unsmoothed average (a spike at step 0 would stay a spike)
+    lead = int(math.ceil(span))
+    padded = np.concatenate([np.full(lead, np.median(values[ok])), values])
+    smoothed = pd.Series(padded).ewm(span=float(span), ignore_na=True).mean().to_numpy()[lead:]
+    return np.where(ok, smoothed, np.nan)
+
+
+def step_events(scores: StepScores, flags: np.ndarray, *, values: np.ndarray | None = None,
+                pad: int = 0, merge_gap: int = 0) -> pd.DataFrame:
+    """Events from flagged steps: runs of flagged steps of one track, each run widened by ``pad``
+    steps on both sides (within the track) and runs at most ``merge_gap`` steps apart merged.
+
+    Returns ``track``, ``start``, ``end`` (times of the first and last report), ``score`` (the
+    peak of ``values``, default the step scores), ``steps`` (number of steps) and
+    ``first``/``last`` (indices into ``scores``).
+    """
+    from squall.detect.dynamic import runs
+
+    flags = np.asarray(flags, dtype=bool)
+    vals = scores.score if values is None else np.asarray(values, dtype=np.float64)
+    rows = []
+    for track, idx in scores.tracks():
+        f = flags[idx]
+        seq = runs(f)
+        if len(seq) == 0:
+            continue
+        seq = seq + np.array([-pad, pad])
+        seq = seq.clip(0, len(idx) - 1)
+        merged = [list(seq[0])]
+        for a, b in seq[1:]:
+            if a - merged[-1][1] - 1 <= merge_gap:
+                merged[-1][1] = max(merged[-1][1], b)
+            else:
+                merged.append([a, b])
+        for a, b in merged:
+            part = vals[idx[a:b + 1]]
+            rows.append({"track": track, "start": scores.start[idx[a]],
+                         "end": scores.end[idx[b]],
+                         "score": float(np.nanmax(part)) if np.isfinite(part).any() else np.nan,
+                         "steps": int(b - a + 1), "first": int(idx[a]), "last": int(idx[b])})
+    cols = ["track", "start", "end", "score", "steps", "first", "last"]
+    frame = pd.DataFrame(rows, columns=cols).astype(
+        {"track": str, "score": float, "steps": np.int64, "first": np.int64, "last": np.int64})
+    frame["start"] = pd.to_datetime(frame["start"])
+    frame["end"] = pd.to_datetime(frame["end"])
+    return frame

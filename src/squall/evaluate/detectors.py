@@ -1,0 +1,424 @@
+"""Detector configurations the harness can run on one series, unsupervised (the NAB protocol).
+
+Three kinds (``DetectorConfig.kind``):
+
+``autoencoder`` (the default detector)
+    Train the LSTM autoencoder on the series it will score (``squall.pipeline.train``, no
+    labels), score every window (stride 1), turn window reconstructions into one score per
+    time step (:mod:`squall.detect.pointwise`), smooth, threshold (:mod:`squall.detect.dynamic`),
+    and merge flagged steps into events.
+``original``
+    The original pipeline as a baseline: pooled windows (all reports of a file in time order),
+    the scaler fitted on the very data being scored, the 95th percentile of the scored windows'
+    scores as threshold, flagged windows merged into events.
+``robust-z``
+    No model: ``|x - median| / (1.4826 MAD)`` per feature on the raw values, a report is
+    anomalous when any feature exceeds ``z_k``; consecutive anomalous reports of a track form an
+    event.
+
+See ``DetectorConfig`` for every option and its default, and ``docs/benchmarks.md`` ("Detection
+quality on NAB") for how the defaults were measured.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import time
+from dataclasses import asdict, dataclass, fields, replace
+
+import numpy as np
+import pandas as pd
+
+from squall.errors import SquallError
+
+KINDS = ("autoencoder", "original", "robust-z")
+THRESHOLDS = ("sigma", "hundman", "pot", "quantile")
+
+
+@dataclass(frozen=True)
+class DetectorConfig:
+    """How a series is turned into events. The defaults are the project's default detector;
+    ``docs/benchmarks.md`` ("Detection quality on NAB") has the measurements behind them.
+
+    Windows and model (``autoencoder``):
+
+    * ``length`` 24 steps per window (the project's default); ``resample="auto"`` the series'
+      own report interval rounded up to a standard one, made coarser when needed so that a
+      window spans at least ``span`` (``"1D"``: one daily cycle, the dominant period of
+      human-driven, machine and weather series; ``None`` = the data's own interval). On NAB's
+      5-minute files this gives 24 x 1 h windows. A window of 24 raw 5-minute reports (2 h)
+      sees only local shape and missed the level and pattern anomalies of artificialWithAnomaly.
+    * ``hidden`` (32, 16): encoder LSTM sizes, mirrored in the decoder.
+    * Training budget in optimiser updates (batches of 64 windows), not epochs, so a short
+      series (300 windows: 5 updates per epoch) trains as much as a long one: ``updates`` 3000,
+      early stopping after ``patience_updates`` 500 without improvement of the training loss
+      (``val_fraction`` 0: in the NAB protocol the scored series is the training data anyway).
+      ``epochs`` (if given) replaces the update budget. Above ``max_train_windows`` windows,
+      training uses every k-th window (scoring always uses all of them, stride 1).
+
+    Per-step scores: ``point`` ``recon-median`` (see :mod:`squall.detect.pointwise`), then an
+    EWMA with span ``smoothing`` (a fraction of a track's steps when below 1, capped at
+    ``smoothing_cap`` steps; Orion's 0.01; 0 = none).
+
+    Threshold on the smoothed scores, per track: ``threshold`` ``sigma``: ``mean + k std`` with
+    ``k`` 4 (Orion's fixed threshold), one threshold per track (``window`` 0). Other choices:
+    ``hundman`` (Hundman's z search), ``pot`` (SPOT peaks over threshold: risk ``pot_q`` 0.01
+    over the ``pot_level`` 0.95 quantile; SPOT's 0.98 leaves fewer than 10 peaks in a 336-step
+    series), ``quantile`` (``quantile`` of the track's scores). For ``sigma`` and ``hundman``,
+    ``window`` and ``step`` (fractions of the track's steps, e.g. Orion's 0.33 and 0.1) make the
+    threshold dynamic: computed in sliding windows, a step being anomalous when it exceeds the
+    threshold of any window holding it. ``prune`` is Hundman's minimum relative drop between
+    sequence maxima (e.g. 0.1; 0 = no pruning). Tracks with fewer than ``min_track_steps``
+    scored steps share one threshold.
+
+    Events: flagged steps at most ``merge_gap`` steps apart (``None``: the window length) are
+    one event, widened by ``pad`` steps on both sides.
+
+    Baselines: ``original`` uses ``epochs``/``updates`` and ``seed`` with its own fixed settings
+    (24-report pooled windows, hidden 64, 32, ``original_q`` 0.95); ``robust-z`` flags
+    ``|z| > z_k`` (3.5, after Iglewicz and Hoaglin).
+    """
+
+    kind: str = "autoencoder"
+    length: int = 24
+    resample: str | None = "auto"
+    span: str | None = "1D"
+    hidden: tuple[int, ...] = (32, 16)
+    epochs: int | None = None
+    updates: int = 3000
+    patience_updates: int = 500
+    val_fraction: float = 0.0
+    seed: int = 0
+    max_train_windows: int = 4000
+    point: str = "recon-median"
+    smoothing: float = 0.01
+    smoothing_cap: int = 200
+    threshold: str = "sigma"
+    k: float = 4.0
+    window: float = 0.0
+    step: float = 0.1
+    prune: float = 0.0
+    pot_q: float = 1e-2
+    pot_level: float = 0.95
+    quantile: float = 0.99
+    merge_gap: int | None = None
+    pad: int = 0
+    min_track_steps: int = 100
+    z_k: float = 3.5
+    original_q: float = 0.95
+
+    def __post_init__(self) -> None:
+        for name in ("resample", "span"):  # "none" from the command line
+            value = getattr(self, name)
+            if value is not None and str(value).strip().lower() in ("none", "", "0"):
+                object.__setattr__(self, name, None)
+        object.__setattr__(self, "hidden", tuple(int(h) for h in self.hidden))
+        if self.kind not in KINDS:
+            raise SquallError(f"detector must be one of {', '.join(KINDS)}, got {self.kind!r}")
+        if self.threshold not in THRESHOLDS:
+            raise SquallError(f"threshold must be one of {', '.join(THRESHOLDS)}, got "
+                              f"{self.threshold!r}")
+        from squall.detect.pointwise import HOW
+
+        if self.point not in HOW:
+            raise SquallError(f"per-step score must be one of {', '.join(HOW)}, got "
+                              f"{self.point!r}")
+        if self.epochs is not None and self.epochs < 1:
+            raise SquallError(f"--epochs must be at least 1, got {self.epochs}")
+        if self.length < 2:
+            raise SquallError(f"window length must be at least 2, got {self.length}")
+        for name in ("smoothing", "window", "step", "prune", "pad", "k", "z_k"):
+            if getattr(self, name) < 0:
+                raise SquallError(f"{name} must not be negative, got {getattr(self, name)}")
+        if self.merge_gap is not None and self.merge_gap < 0:
+            raise SquallError(f"merge_gap must not be negative, got {self.merge_gap}")
+        if not 0 < self.quantile < 1 or not 0 < self.original_q < 1:
+            raise SquallError("quantiles must be in (0, 1)")
+
+    def to_dict(self) -> dict:
+        out = asdict(self)
+        out["hidden"] = list(self.hidden)
+        return out
+
+    def with_options(self, **options) -> DetectorConfig:
+        """A copy with ``options`` changed (None values are ignored)."""
+        known = {f.name for f in fields(self)}
+        unknown = set(options) - known
+        if unknown:
+            raise SquallError(f"unknown detector option(s): {', '.join(sorted(unknown))}")
+        return replace(self, **{k: v for k, v in options.items() if v is not None})
+
+
+@dataclass
+class Detection:
+    """What a detector found in one series: ``events`` (``track``, ``start``, ``end``,
+    ``score``), the series' report ``times`` (for the NAB score) and facts about the run."""
+
+    events: pd.DataFrame
+    times: np.ndarray
+    info: dict
+
+
+def _reader(path: str | os.PathLike[str], reader: dict | None) -> dict:
+    from squall.pipeline import detect_kind
+
+    if reader:
+        return dict(reader)
+    from pathlib import Path
+
+    kind = detect_kind(Path(path))
+    return {"kind": "noaa"} if kind == "noaa" else {"kind": "csv", "time_column": "timestamp"}
+
+
+def detect_series(path: str | os.PathLike[str], config: DetectorConfig | None = None, *,
+                  train_paths=None, reader: dict | None = None, log=lambda *_: None
+                  ) -> Detection:
+    """Run ``config`` on the series in ``path``; the model (if any) trains on ``train_paths``
+    (default: the series itself, the NAB protocol)."""
+    config = config or DetectorConfig()
+    reader = _reader(path, reader)
+    started = time.perf_counter()
+    if config.kind == "robust-z":
+        out = _robust_z(path, config, reader)
+    elif config.kind == "original":
+        out = _original(path, config, reader, train_paths, log)
+    else:
+        out = _autoencoder(path, config, reader, train_paths, log)
+    out.info["seconds"] = round(time.perf_counter() - started, 2)
+    return out
+
+
+def _read(path, reader):
+    from squall.pipeline import read_data
+
+    return read_data(path, reader)
+
+
+def _robust_z(path, config: DetectorConfig, reader: dict) -> Detection:
+    from squall.detect.dynamic import robust_z, runs
+
+    obs = _read(path, reader)
+    frame = obs.frame.sort_values(["track", "time"], kind="stable")
+    z = np.abs(robust_z(frame[obs.features].to_numpy(dtype=np.float64)))
+    with np.errstate(invalid="ignore"):
+        peak = np.nanmax(np.where(np.isfinite(z), z, -np.inf), axis=1)
+    flagged = peak > config.z_k
+    gap = config.merge_gap if config.merge_gap is not None else 0
+    rows = []
+    tracks = frame["track"].astype(str).to_numpy()
+    times = frame["time"].to_numpy("datetime64[ns]")
+    for tr in pd.unique(tracks):
+        idx = np.flatnonzero(tracks == tr)
+        seq = runs(flagged[idx])
+        merged: list[list[int]] = []
+        for a, b in seq:
+            if merged and a - merged[-1][1] - 1 <= gap:
+                merged[-1][1] = b
+            else:
+                merged.append([a, b])
+        for a, b in merged:
+            rows.append({"track": tr, "start": times[idx[a]], "end": times[idx[b]],
+                         "score": float(peak[idx[a:b + 1]].max())})
+    events = _events(rows)
+    return Detection(events, np.sort(times), {"reports": int(len(frame)), "threshold": config.z_k,
+                                              "interval": "report",
+                                              "tracks": int(frame["track"].nunique())})
+
+
+def _events(rows: list[dict]) -> pd.DataFrame:
+    frame = pd.DataFrame(rows, columns=["track", "start", "end", "score"]).astype(
+        {"track": str, "score": float})
+    frame["start"] = pd.to_datetime(frame["start"])
+    frame["end"] = pd.to_datetime(frame["end"])
+    return frame
+
+
+def _train(path, config: DetectorConfig, reader: dict, train_paths, settings, sizes, log,
+           val_fraction: float | None = None):
+    from squall.data.windows import make_windows
+    from squall.pipeline import train
+
+    source = train_paths if train_paths is not None else path
+    obs = _read(source, reader)
+    resolved = resolve_interval(settings, obs, config.span)
+    n = len(make_windows(obs, resolved))
+    stride = max(1, math.ceil(n / config.max_train_windows)) if config.max_train_windows else 1
+    if resolved.mode == "pooled":
+        stride = 1  # the original pipeline used every window
+    train_settings = replace(resolved, stride=stride)
+    val_fraction = config.val_fraction if val_fraction is None else val_fraction
+    # budgets in optimiser updates (batches of 64), whatever the number of windows
+    batches = max(1, math.ceil(math.ceil(n / stride) * (1 - val_fraction) / 64))
+    epochs = config.epochs or max(1, math.ceil(config.updates / batches))
+    patience = max(6, math.ceil(config.patience_updates / batches))
+    bundle = train(source, reader=reader, settings=train_settings, sizes=sizes,
+                   epochs=epochs, seed=config.seed, val_fraction=val_fraction,
+                   progress=False, log=log, patience=patience)
+    return bundle, resolved, stride
+
+
+def resolve_interval(settings, obs, span: str | None):
+    """Window settings with a concrete interval: ``auto`` is the data's typical interval rounded
+    up to a standard one (as :func:`squall.data.windows.resolve_settings` does), made coarser
+    when needed so that ``length`` steps cover at least ``span``."""
+    from squall.data.windows import NICE_INTERVALS, WindowSettings, resolve_settings
+
+    resolved = resolve_settings(settings, obs)
+    if not span or settings.resample != "auto" or resolved.mode == "pooled":
+        return resolved
+    try:
+        need = pd.Timedelta(span) / settings.length
+    except (ValueError, TypeError):
+        raise SquallError(f"window span: cannot read {span!r} as a duration (e.g. 1D, 12h)") \
+            from None
+    current = pd.Timedelta(resolved.resample)
+    if current >= need:
+        return resolved
+    chosen = next((n for n in NICE_INTERVALS if n >= need), NICE_INTERVALS[-1])
+    return resolve_settings(WindowSettings(settings.length, settings.stride, settings.mode,
+                                           _fmt(chosen), None, settings.min_observed), obs)
+
+
+def _fmt(delta: pd.Timedelta) -> str:
+    seconds = int(delta.total_seconds())
+    for unit, size in (("D", 86400), ("h", 3600), ("min", 60)):
+        if seconds % size == 0:
+            return f"{seconds // size}{unit}"
+    return f"{seconds}s"
+
+
+def _windowset(path, bundle, reader, settings):
+    from squall.data import windowset
+    from squall.data.windows import make_windows
+
+    reader = dict(reader)
+    reader["features"] = list(bundle.features)
+    obs = _read(path, reader)
+    windows = make_windows(obs, settings)
+    if len(windows) == 0:
+        raise SquallError(f"{path}: no windows of {settings.length} steps to score")
+    return windowset.build(windows, obs, bundle.scaler), obs
+
+
+def _original(path, config: DetectorConfig, reader: dict, train_paths, log) -> Detection:
+    from squall.data.windows import WindowSettings
+    from squall.detect.events import merge_events
+    from squall.detect.scoring import score
+    from squall.pipeline import reconstruct_windows
+
+    settings = WindowSettings(length=24, mode="pooled", resample=None)
+    # the scaler is fitted on every report of the training data, which here is the scored data
+    bundle, resolved, _ = _train(path, config, reader, train_paths, settings, (64, 32), log,
+                                 val_fraction=0.0)
+    ws, obs = _windowset(path, bundle, reader, resolved)
+    scores = score(ws.x, reconstruct_windows(bundle, ws), ws.mask).window
+    threshold = float(np.quantile(scores[np.isfinite(scores)], config.original_q))
+    flagged = scores > threshold
+    event = merge_events(ws.track, ws.start, ws.end, flagged)
+    rows = []
+    for e in np.unique(event[event >= 0]):
+        sel = event == e
+        rows.append({"track": str(ws.track[sel][0]), "start": ws.start[sel].min(),
+                     "end": ws.end[sel].max(), "score": float(scores[sel].max())})
+    times = np.sort(obs.frame["time"].to_numpy("datetime64[ns]"))
+    return Detection(_events(rows), times, {
+        "reports": int(len(obs)), "windows": int(len(ws)), "threshold": threshold,
+        "interval": "report", "epochs_run": len(bundle.history),
+        "tracks": int(obs.frame["track"].nunique())})
+
+
+def _steps(fraction_or_steps: float, n: int) -> int:
+    if fraction_or_steps <= 0:
+        return 0
+    if fraction_or_steps < 1:
+        return max(1, int(round(fraction_or_steps * n)))
+    return int(fraction_or_steps)
+
+
+def threshold_flags(values: np.ndarray, config: DetectorConfig) -> tuple[np.ndarray, float]:
+    """Flags and the (lowest) threshold of one track's smoothed step scores per ``config``."""
+    from squall.detect.dynamic import dynamic_flags, pot_threshold, prune_sequences
+
+    v = np.asarray(values, dtype=np.float64)
+    n = int(np.isfinite(v).sum())
+    if config.threshold in ("sigma", "hundman"):
+        window = _steps(config.window, len(v))
+        step = _steps(config.step, len(v)) if window else 0
+        flags, level = dynamic_flags(v, method=config.threshold, k=config.k, window=window or None,
+                                     step=step or None, min_percent=config.prune)
+        return flags, float(np.min(level)) if len(level) else math.inf
+    if config.threshold == "pot":
+        value = pot_threshold(v, q=config.pot_q, level=config.pot_level)["value"]
+    else:
+        value = float(np.quantile(v[np.isfinite(v)], config.quantile)) if n else math.inf
+    flags = np.where(np.isfinite(v), v > value, False)
+    if config.prune > 0:
+        flags = prune_sequences(v, flags, config.prune)
+    return flags, value
+
+
+def score_steps(path, config: DetectorConfig, reader: dict | None = None, train_paths=None,
+                log=lambda *_: None):
+    """Train (``autoencoder`` settings of ``config``) and return the unsmoothed per-step scores
+    of the series, its report times and facts about the run: everything before the threshold,
+    so several thresholds can be tried on one trained model."""
+    from squall.data.windows import WindowSettings
+    from squall.detect.pointwise import step_scores
+    from squall.pipeline import reconstruct_windows
+
+    reader = _reader(path, reader)
+    settings = WindowSettings(length=config.length, resample=config.resample)
+    t0 = time.perf_counter()
+    bundle, resolved, stride = _train(path, config, reader, train_paths, settings,
+                                      tuple(config.hidden), log)
+    trained = time.perf_counter() - t0
+    ws, obs = _windowset(path, bundle, reader, resolved)
+    steps = step_scores(ws, reconstruct_windows(bundle, ws), config.point)
+    times = np.sort(obs.frame["time"].to_numpy("datetime64[ns]"))
+    info = {"reports": int(len(obs)), "tracks": int(obs.frame["track"].nunique()),
+            "windows": int(len(ws)), "steps": int(len(steps)),
+            "interval": resolved.resample or "report", "train_stride": stride,
+            "epochs_run": len(bundle.history), "train_seconds": round(trained, 2)}
+    return steps, times, info
+
+
+def _autoencoder(path, config: DetectorConfig, reader: dict, train_paths, log) -> Detection:
+    steps, times, info = score_steps(path, config, reader, train_paths, log)
+    result = detect_steps(steps, config)
+    return Detection(result["events"], times, info | {"threshold": result["threshold"]})
+
+
+def detect_steps(steps, config: DetectorConfig) -> dict:
+    """Smooth, threshold (per track) and merge per-step scores into events.
+
+    Tracks with fewer than ``min_track_steps`` scored steps are thresholded together (one
+    threshold over all their steps) rather than each on too few points.
+    """
+    from squall.detect.pointwise import smooth, step_events
+
+    smoothed = np.full(len(steps), np.nan)
+    flags = np.zeros(len(steps), dtype=bool)
+    levels = []
+    short = []
+    for _, idx in steps.tracks():
+        span = config.smoothing
+        if 0 < span < 1:
+            span = min(max(1.0, span * len(idx)), config.smoothing_cap)
+        smoothed[idx] = smooth(steps.score[idx], span)
+        if len(idx) < config.min_track_steps:
+            short.append(idx)
+            continue
+        f, level = threshold_flags(smoothed[idx], config)
+        flags[idx] = f
+        levels.append(level)
+    if short:
+        idx = np.concatenate(short)
+        f, level = threshold_flags(smoothed[idx], replace(config, window=0))
+        flags[idx] = f
+        levels.append(level)
+    gap = config.length if config.merge_gap is None else config.merge_gap
+    events = step_events(steps, flags, values=smoothed, pad=config.pad, merge_gap=gap)
+    return {"events": events[["track", "start", "end", "score"]], "flags": flags,
+            "smoothed": smoothed,
+            "threshold": float(np.min(levels)) if levels else math.inf}
