@@ -115,6 +115,20 @@ def output_files(out: str | os.PathLike[str], names: Iterable[str]) -> Iterator[
         shutil.rmtree(tmp, ignore_errors=True)
 
 
+def write_report(path: str | os.PathLike[str], as_dict: Callable[[], dict],
+                 as_csv: Callable[[], str]) -> None:
+    """Write a report as JSON or CSV, chosen by the suffix of ``path``, atomically."""
+    import json
+
+    text = str(path)
+    if text.endswith(".json"):
+        write_text(path, json.dumps(as_dict(), indent=1) + "\n")
+    elif text.endswith(".csv"):
+        write_text(path, as_csv())
+    else:
+        raise SquallError(f"--out must end in .csv or .json, got {text}")
+
+
 def write_text(path: str | os.PathLike[str], text: str) -> None:
     """Write ``text`` to ``path`` atomically."""
     with atomic_path(path) as tmp:

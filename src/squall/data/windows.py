@@ -100,16 +100,17 @@ def resolve_settings(settings: WindowSettings, obs: Observations) -> WindowSetti
     resample = settings.resample
     if resample == "auto":
         typical = typical_interval(obs, settings.length)
-        resample = _fmt(next((n for n in NICE_INTERVALS if n >= typical), NICE_INTERVALS[-1]))
+        nice = next((n for n in NICE_INTERVALS if n >= typical), NICE_INTERVALS[-1])
+        resample = format_duration(nice)
     elif resample is not None:
-        resample = _fmt(_delta(resample, "--resample"))
+        resample = format_duration(_delta(resample, "--resample"))
     max_gap = settings.max_gap
     if max_gap is None:
         base = (_delta(resample, "--resample") if resample
                 else typical_interval(obs, settings.length))
-        max_gap = _fmt(6 * base)
+        max_gap = format_duration(6 * base)
     else:
-        max_gap = _fmt(_delta(max_gap, "--max-gap"))
+        max_gap = format_duration(_delta(max_gap, "--max-gap"))
     return WindowSettings(settings.length, settings.stride, "track", resample, max_gap,
                           settings.min_observed)
 
@@ -125,7 +126,8 @@ def _delta(text: str, name: str) -> pd.Timedelta:
     return value
 
 
-def _fmt(delta: pd.Timedelta) -> str:
+def format_duration(delta: pd.Timedelta) -> str:
+    """A duration as a pandas offset string (1D, 3h, 10min, 45s)."""
     seconds = int(delta.total_seconds())
     for unit, size in (("D", 86400), ("h", 3600), ("min", 60)):
         if seconds % size == 0:

@@ -262,7 +262,12 @@ def resolve_interval(settings, obs, span: str | None):
     """Window settings with a concrete interval: ``auto`` is the data's typical interval rounded
     up to a standard one (as :func:`squall.data.windows.resolve_settings` does), made coarser
     when needed so that ``length`` steps cover at least ``span``."""
-    from squall.data.windows import NICE_INTERVALS, WindowSettings, resolve_settings
+    from squall.data.windows import (
+        NICE_INTERVALS,
+        WindowSettings,
+        format_duration,
+        resolve_settings,
+    )
 
     resolved = resolve_settings(settings, obs)
     if not span or settings.resample != "auto" or resolved.mode == "pooled":
@@ -277,15 +282,8 @@ def resolve_interval(settings, obs, span: str | None):
         return resolved
     chosen = next((n for n in NICE_INTERVALS if n >= need), NICE_INTERVALS[-1])
     return resolve_settings(WindowSettings(settings.length, settings.stride, settings.mode,
-                                           _fmt(chosen), None, settings.min_observed), obs)
-
-
-def _fmt(delta: pd.Timedelta) -> str:
-    seconds = int(delta.total_seconds())
-    for unit, size in (("D", 86400), ("h", 3600), ("min", 60)):
-        if seconds % size == 0:
-            return f"{seconds // size}{unit}"
-    return f"{seconds}s"
+                                           format_duration(chosen), None,
+                                           settings.min_observed), obs)
 
 
 def _windowset(path, bundle, reader, settings):

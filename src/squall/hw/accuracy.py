@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import csv
 import io
-import json
 import os
 from dataclasses import dataclass, field
 
@@ -27,7 +26,7 @@ from squall.detect.thresholds import resolve_threshold
 from squall.engines import get_engine
 from squall.engines.fixed import FixedModel, resolve_config
 from squall.errors import SquallError
-from squall.io import write_text
+from squall.io import write_report as _write_report
 
 #: The configurations compared by default.
 DEFAULT_CONFIGS = ("16", "12", "8w")
@@ -152,11 +151,5 @@ def accuracy(bundle: Bundle, x: np.ndarray, mask: np.ndarray | None = None,
 
 
 def write_report(report: AccuracyReport, path: str | os.PathLike[str]) -> None:
-    """Per-window CSV or the JSON summary (by the suffix)."""
-    text = str(path)
-    if text.endswith(".json"):
-        write_text(path, json.dumps(report.as_dict(), indent=1) + "\n")
-    elif text.endswith(".csv"):
-        write_text(path, report.csv())
-    else:
-        raise SquallError(f"--out must end in .csv or .json, got {text}")
+    """Write the report as CSV or JSON (by the suffix)."""
+    _write_report(path, report.as_dict, report.csv)

@@ -38,7 +38,6 @@ from __future__ import annotations
 
 import csv
 import io
-import json
 import math
 import os
 from dataclasses import dataclass, field
@@ -48,7 +47,7 @@ import numpy as np
 from squall.bundle import Bundle
 from squall.errors import SquallError
 from squall.hw.fixedpoint import FixedType
-from squall.io import write_text
+from squall.io import write_report as _write_report
 
 #: Percentiles reported by default.
 PERCENTILES = (0.1, 1.0, 50.0, 99.0, 99.9)
@@ -302,10 +301,4 @@ def _groups(rows: list[SignalRange], bits: int) -> dict[str, dict]:
 
 def write_report(report: RangeReport, path: str | os.PathLike[str]) -> None:
     """Write the report as CSV or JSON (by the suffix)."""
-    text = str(path)
-    if text.endswith(".json"):
-        write_text(path, json.dumps(report.as_dict(), indent=1) + "\n")
-    elif text.endswith(".csv"):
-        write_text(path, report.csv())
-    else:
-        raise SquallError(f"--out must end in .csv or .json, got {text}")
+    _write_report(path, report.as_dict, report.csv)
