@@ -54,6 +54,7 @@ import numpy as np
 import pandas as pd
 
 from squall.data.noaa import CONVERSIONS, SPECIAL_CODES, VALID_RANGE, read_table
+from squall.data.observations import parse_time
 from squall.data.synthetic import LABEL_COLUMNS, UNITS, write_labels, write_noaa_csv
 from squall.errors import SquallError
 
@@ -109,16 +110,6 @@ class _Track:
 
     def free(self, a: float, b: float, margin: float) -> bool:
         return all(b + margin < s or a - margin > e for s, e in self.busy)
-
-
-def _timestamp(name: str, value: object) -> pd.Timestamp:
-    try:
-        ts = pd.Timestamp(value)
-        if pd.isna(ts):
-            raise ValueError(value)
-    except (TypeError, ValueError) as exc:
-        raise SquallError(f"{name} must be a date such as '2025-03-25', got {value!r}") from exc
-    return ts.tz_convert("UTC").tz_localize(None) if ts.tzinfo is not None else ts
 
 
 def _times(table: pd.DataFrame) -> pd.Series:
@@ -342,7 +333,7 @@ def inject_events(table: pd.DataFrame, *, start: str | pd.Timestamp,
             raise SquallError(f"{name} must be a non-negative number of hours, got {value!r}")
     if max_gap_hours <= 0:
         raise SquallError(f"max_gap_hours must be positive, got {max_gap_hours!r}")
-    t0 = _timestamp("start", start)
+    t0 = parse_time(start, "start")
     times = _times(table)
     if end is None:
         last = times.max()
@@ -350,7 +341,7 @@ def inject_events(table: pd.DataFrame, *, start: str | pd.Timestamp,
             raise SquallError(f"no reports at or after start {t0}")
         t1 = last + pd.Timedelta(seconds=1)
     else:
-        t1 = _timestamp("end", end)
+        t1 = parse_time(end, "end")
     if t1 <= t0:
         raise SquallError(f"end must be after start, got start {t0}, end {t1}")
     span = (t1 - t0) / pd.Timedelta(hours=1)
@@ -452,9 +443,9 @@ def inject_file(path: str | os.PathLike[str], out: str | os.PathLike[str],
     injected, labelled = inject_events(table, start=start, end=end, **options)
     if period_only:
         times = _times(injected)
-        keep = times >= _timestamp("start", start)
+        keep = times >= parse_time(start, "start")
         if end is not None:
-            keep &= times < _timestamp("end", end)
+            keep &= times < parse_time(end, "end")
         injected = injected[keep.to_numpy()]
     write_table(injected, out)
     if labels is not None:

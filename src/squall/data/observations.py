@@ -84,10 +84,10 @@ def parse_time(value: str | pd.Timestamp, name: str) -> pd.Timestamp:
     try:
         ts = pd.Timestamp(value)
     except (ValueError, TypeError) as exc:
-        raise SquallError(f"{name}: cannot parse {value!r} as a date/time (use e.g. 2025-03-20 "
-                          f"or 2025-03-20T12:00)") from exc
+        raise SquallError(f"{name} must be a date/time such as 2025-03-20 or 2025-03-20T12:00, "
+                          f"got {value!r}") from exc
     if ts is pd.NaT:
-        raise SquallError(f"{name}: {value!r} is not a date/time")
+        raise SquallError(f"{name} must be a date/time such as 2025-03-20, got {value!r}")
     if ts.tzinfo is not None:
         ts = ts.tz_convert("UTC").tz_localize(None)
     return ts

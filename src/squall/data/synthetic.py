@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from squall.data.observations import parse_time
 from squall.errors import SquallError
 from squall.io import atomic_path
 
@@ -249,16 +250,6 @@ def _encode(tr: _Track, t0: pd.Timestamp) -> dict[str, np.ndarray]:
     return out | {f: col(v, f) for f, v in tenths.items()}
 
 
-def _timestamp(name: str, value: object) -> pd.Timestamp:
-    try:
-        ts = pd.Timestamp(value)
-        if pd.isna(ts):
-            raise ValueError(value)
-    except (TypeError, ValueError) as exc:
-        raise SquallError(f"{name} must be a date such as '2025-03-01', got {value!r}") from exc
-    return ts.tz_convert("UTC").tz_localize(None) if ts.tzinfo is not None else ts
-
-
 def _check(name: str, value: object, days: bool = False) -> None:
     kinds = (int, float, np.integer, np.floating) if days else (int, np.integer)
     ok = isinstance(value, kinds) and not isinstance(value, bool) and math.isfinite(value)
@@ -298,7 +289,7 @@ def synthesize(start: str = "2025-03-01", days: float = 30, *, n_ships: int = 4,
     SquallError
         On an invalid argument, or when the events do not fit in the period.
     """
-    t0 = _timestamp("start", start)
+    t0 = parse_time(start, "start")
     _check("days", days, days=True)
     for name, value in (("n_ships", n_ships), ("n_buoys", n_buoys), ("n_storms", n_storms),
                         ("n_faults", n_faults), ("seed", seed)):
@@ -310,7 +301,7 @@ def synthesize(start: str = "2025-03-01", days: float = 30, *, n_ships: int = 4,
                           f"got {fault_types!r}")
     t_end, first_h = t0 + pd.Timedelta(days=days), 0.0
     if event_start is not None:
-        ev = _timestamp("event_start", event_start)
+        ev = parse_time(event_start, "event_start")
         if not t0 <= ev < t_end:
             raise SquallError(f"event_start must be within [{t0}, {t_end}), got {event_start!r}")
         first_h = (ev - t0) / pd.Timedelta(hours=1)
@@ -388,7 +379,7 @@ def generate_demo_data(out_dir: str | os.PathLike[str], *, seed: int = 0, days_t
     """
     _check("days_train", days_train, days=True)
     _check("days_test", days_test, days=True)
-    split = (_timestamp("start", start) + pd.Timedelta(days=days_train)).strftime(DATE_FORMAT)
+    split = (parse_time(start, "start") + pd.Timedelta(days=days_train)).strftime(DATE_FORMAT)
     reports, labels = synthesize(start, days_train + days_test, n_ships=n_ships, n_buoys=n_buoys,
                                  n_storms=n_storms, n_faults=n_faults, seed=seed, event_start=split)
     is_train = reports["DATE"].to_numpy(dtype=str) < split  # ISO strings sort in time order
