@@ -222,6 +222,21 @@ class Bundle:
         return Path(path)
 
 
+def random_bundle(layers: list[dict], features: int, length: int, *, seed: int = 0,
+                  scale: float = 0.3, dtype: type = np.float32) -> Bundle:
+    """A valid bundle with normal random weights (std ``scale``), features ``f0..``, an identity
+    min-max scaler and pooled windows: for tests, benchmarks and trying a layer list out."""
+    check_layers(layers, features, length)
+    rng = np.random.default_rng(seed)
+    weights = {k: rng.normal(0, scale, s).astype(dtype)
+               for k, s in weight_shapes(layers).items()}
+    names = [f"f{k}" for k in range(features)]
+    return Bundle(layers, weights, names, {n: "" for n in names},
+                  {"length": length, "stride": 1, "mode": "pooled", "resample": None,
+                   "max_gap": None, "min_observed": 0.25},
+                  Scaler.from_minmax(names, [0] * features, [1] * features)).validate()
+
+
 def _replaceable(path: Path) -> bool:
     """A bundle may overwrite an empty directory or an earlier bundle, nothing else."""
     if path.is_dir() and not any(path.iterdir()):

@@ -38,8 +38,8 @@ Later engines (onnx) join ``ENGINES`` with their own stated tolerance.
 import numpy as np
 import pytest
 
-from squall.bundle import Bundle, check_layers, seed_layers, weight_shapes
-from squall.data.scaling import Scaler
+from squall.bundle import Bundle, seed_layers
+from squall.bundle import random_bundle as make_random_bundle
 from squall.engines import get_engine
 from squall.engines.fixed import parity_tolerance
 
@@ -78,14 +78,7 @@ LSTM_LAST = {  # name -> (features, window length, layers, weight dtype): no den
 
 def random_bundle(layers: list[dict], features: int, length: int, dtype: type = np.float32,
                   seed: int = 0) -> Bundle:
-    check_layers(layers, features, length)
-    rng = np.random.default_rng(seed)
-    weights = {k: rng.normal(0, 0.3, s).astype(dtype) for k, s in weight_shapes(layers).items()}
-    names = [f"f{k}" for k in range(features)]
-    return Bundle(layers, weights, names, {n: "" for n in names},
-                  {"length": length, "stride": 1, "mode": "pooled", "resample": None,
-                   "max_gap": None, "min_observed": 0.25},
-                  Scaler.from_minmax(names, [0] * features, [1] * features)).validate()
+    return make_random_bundle(layers, features, length, seed=seed, dtype=dtype)
 
 
 def _build(name: str) -> Bundle:

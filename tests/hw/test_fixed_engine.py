@@ -12,8 +12,7 @@ from fractions import Fraction
 import numpy as np
 import pytest
 
-from squall.bundle import Bundle, check_layers, seed_layers, weight_shapes
-from squall.data.scaling import Scaler
+from squall.bundle import random_bundle, seed_layers
 from squall.engines import get_engine
 from squall.engines.fixed import (
     PRESETS,
@@ -30,18 +29,6 @@ from squall.engines.fixed import (
 )
 from squall.errors import SquallError
 from squall.hw.fixedpoint import FixedType, signed_bits
-
-
-def random_bundle(layers, features, length, seed=0, scale=0.3):
-    check_layers(layers, features, length)
-    rng = np.random.default_rng(seed)
-    weights = {k: rng.normal(0, scale, s).astype(np.float32)
-               for k, s in weight_shapes(layers).items()}
-    names = [f"f{k}" for k in range(features)]
-    return Bundle(layers, weights, names, {n: "" for n in names},
-                  {"length": length, "stride": 1, "mode": "pooled", "resample": None,
-                   "max_gap": None, "min_observed": 0.25},
-                  Scaler.from_minmax(names, [0] * features, [1] * features)).validate()
 
 
 def _lstm(n, h, seq):

@@ -6,24 +6,11 @@ import json
 import numpy as np
 import pytest
 
-from squall.bundle import Bundle, check_layers, seed_layers, weight_shapes
+from squall.bundle import random_bundle, seed_layers
 from squall.cli.main import main
-from squall.data.scaling import Scaler
 from squall.hw.accuracy import accuracy
 from squall.hw.ranges import LSTM_SIGNALS, int_bits, measure, recommend, trace_signals
 from squall.hw.trace import trace_window
-
-
-def random_bundle(layers, features, length, seed=0):
-    check_layers(layers, features, length)
-    rng = np.random.default_rng(seed)
-    weights = {k: rng.normal(0, 0.3, s).astype(np.float32)
-               for k, s in weight_shapes(layers).items()}
-    names = [f"f{k}" for k in range(features)]
-    return Bundle(layers, weights, names, {n: "" for n in names},
-                  {"length": length, "stride": 1, "mode": "pooled", "resample": None,
-                   "max_gap": None, "min_observed": 0.25},
-                  Scaler.from_minmax(names, [0] * features, [1] * features)).validate()
 
 
 @pytest.fixture(scope="module")
