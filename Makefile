@@ -4,19 +4,34 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint bench clean
+.PHONY: demo test lint bench clean sysdeps
+
+# Debian packages the test run uses: simulators and synthesis for the RTL tests (issue 6),
+# Chromium for the report's browser test, Graphviz for `squall graph --svg`. Installed with
+# apt-get when one is missing and we are root; otherwise the tests that need them skip and say so.
+SYSTOOLS := iverilog verilator yosys chromium chromedriver dot
+SYSPKGS := iverilog verilator yosys chromium chromium-driver graphviz
 
 $(STAMP): pyproject.toml Makefile
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	# torch pinned: on these machines 2.13.0 is a local CPU wheel; anything else pulls CUDA builds
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check torch==2.13.0
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[train,dev,profile]'
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[train,dev,profile,rtl]'
 	touch $(STAMP)
 
 demo: $(STAMP)
 	$(BIN)/squall demo --out demo-out
 
-test: $(STAMP)
+sysdeps:
+	@missing=""; for t in $(SYSTOOLS); do command -v $$t >/dev/null 2>&1 || missing="$$missing $$t"; done; \
+	if [ -n "$$missing" ]; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    echo "installing Debian packages for:$$missing"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(SYSPKGS) >/dev/null; \
+	  else echo "not installed (tests that need them will skip):$$missing"; fi; \
+	fi
+
+test: $(STAMP) sysdeps
 	$(BIN)/python -m pytest -q
 
 lint: $(STAMP)
