@@ -1,0 +1,202 @@
+"""cocotb testbenches for the generated RTL (:mod:`squall.hw.rtl`), run by :mod:`squall.hw.sim`.
+
+Each test reads a job (JSON, path in ``SQUALL_TB_JOB``): the cases to drive and the expected
+integers, computed beforehand by the fixed engine. It drives the DUT, compares every output
+code, counts clocks, and writes its results (JSON, path in the job) before asserting that
+nothing differed. The drivers follow the ports' documented protocol: ``start`` for one clock,
+the input stream one value per clock, the outputs read after each rising edge.
+
+``cosim`` is different: the fixed engine's plain-Python backend runs a whole window in a thread
+(``cocotb.external``) with every LSTM step of one layer sent to the simulated cell and waited
+for (``cocotb.function``).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import cocotb
+from cocotb.clock import Clock
+from cocotb.triggers import First, ReadOnly, RisingEdge, Timer
+
+#: Clock period of the system clock in ns (100 MHz).
+CLOCK_NS = 10
+
+
+def _job() -> dict:
+    return json.loads(Path(os.environ["SQUALL_TB_JOB"]).read_text())
+
+
+def _finish(job: dict, results: dict) -> None:
+    Path(job["results"]).write_text(json.dumps(results))
+    bad = results.get("mismatches", [])
+    assert not bad, f"{len(bad)} mismatches, first: {bad[0]}"
+
+
+async def _start(dut, inputs: tuple[str, ...]) -> None:
+    cocotb.start_soon(Clock(dut.clk, CLOCK_NS, units="ns").start())
+    for name in inputs:
+        getattr(dut, name).value = 0
+    dut.rst.value = 1
+    for _ in range(3):
+        await RisingEdge(dut.clk)
+    dut.rst.value = 0
+    await RisingEdge(dut.clk)
+
+
+async def _collect(dut, valid: str, fields: tuple[str, ...], done: str = "done",
+                   count: int | None = None):
+    """Read ``fields`` after every rising edge where ``valid`` is high, until ``done`` (or
+    ``count`` results), counting clocks; waits on edges of ``valid``/``done`` in between, not
+    on every clock."""
+    clk, v, d = dut.clk, getattr(dut, valid), getattr(dut, done)
+    out, clocks = [], 0
+    while True:
+        await RisingEdge(clk)
+        clocks += 1
+        await ReadOnly()
+        if v.value == 1:
+            out.append(tuple(getattr(dut, f).value.signed_integer for f in fields))
+        if d.value == 1 or len(out) == count:
+            break
+        if v.value == 0:    # skip the quiet clocks: wait for the next result or the end
+            t0 = cocotb.utils.get_sim_time("ns")
+            await First(RisingEdge(v), RisingEdge(d))
+            clocks += round((cocotb.utils.get_sim_time("ns") - t0) / CLOCK_NS) - 1
+            await ReadOnly()
+            # the edge of valid/done happened at a clock edge: read it as above
+            clocks += 1
+            if v.value == 1:
+                out.append(tuple(getattr(dut, f).value.signed_integer for f in fields))
+            if d.value == 1 or len(out) == count:
+                break
+    await Timer(1, "ns")            # leave the read-only phase before driving again
+    return out, clocks
+
+
+async def _stream(dut, valid: str, data: str, values, ready: str | None = None) -> int:
+    """Drive ``values`` one per clock (holding each until ``ready``); returns clocks used."""
+    clocks = 0
+    for value in values:
+        getattr(dut, valid).value = 1
+        getattr(dut, data).value = int(value)
+        while True:
+            await RisingEdge(dut.clk)
+            clocks += 1
+            if ready is None or getattr(dut, ready).value == 1:
+                break
+    getattr(dut, valid).value = 0
+    return clocks
+
+
+# ---------------------------------------------------------------- mat-vec
+
+
+async def matvec_once(dut, layer: int, vector: list[int]) -> tuple[list[int], int]:
+    dut.layer.value = layer
+    dut.start.value = 1
+    await RisingEdge(dut.clk)       # clock 1: start sampled
+    dut.start.value = 0
+    clocks = 1 + await _stream(dut, "in_valid", "in_data", vector)
+    out, more = await _collect(dut, "out_valid", ("out_row", "out_acc"))
+    rows = [r for r, _ in out]
+    if rows != list(range(len(rows))):
+        raise AssertionError(f"rows came out as {rows[:8]}...")
+    return [a for _, a in out], clocks + more
+
+
+@cocotb.test()
+async def matvec(dut):
+    job = _job()
+    await _start(dut, ("start", "layer", "in_valid", "in_data"))
+    bad, cycles = [], {}
+    for k, case in enumerate(job["cases"]):
+        got, clocks = await matvec_once(dut, case["layer"], case["vector"])
+        cycles.setdefault(str(case["layer"]), []).append(clocks)
+        if got != case["acc"]:
+            first = next((i for i, (a, b) in enumerate(zip(got, case["acc"], strict=False))
+                          if a != b), min(len(got), len(case["acc"])))
+            bad.append({"case": k, "layer": case["layer"], "row": first,
+                        "got": got[first:first + 1], "want": case["acc"][first:first + 1],
+                        "rows": len(got)})
+    _finish(job, {"mismatches": bad, "cycles": cycles, "cases": len(job["cases"])})
+
+
+# ---------------------------------------------------------------- LSTM cell
+
+
+async def cell_step(dut, layer: int, x: list[int], h: list[int] | None, c: list[int] | None
+                    ) -> tuple[list[int], list[int], int]:
+    """One step; with ``h``/``c`` the state registers are written first (not counted)."""
+    if h is not None:
+        for k, (hv, cv) in enumerate(zip(h, c, strict=True)):
+            dut.st_we.value = 1
+            dut.st_idx.value = k
+            dut.st_h.value = hv
+            dut.st_c.value = cv
+            await RisingEdge(dut.clk)
+        dut.st_we.value = 0
+    dut.layer.value = layer
+    dut.start.value = 1
+    await RisingEdge(dut.clk)
+    dut.start.value = 0
+    clocks = 1 + await _stream(dut, "x_valid", "x_data", x, "x_ready")
+    out, more = await _collect(dut, "out_valid", ("out_idx", "out_h", "out_c"))
+    if [o[0] for o in out] != list(range(len(out))):
+        raise AssertionError("units came out of order")
+    return [o[1] for o in out], [o[2] for o in out], clocks + more
+
+
+@cocotb.test()
+async def cell(dut):
+    job = _job()
+    await _start(dut, ("start", "layer", "clear", "x_valid", "x_data", "st_we", "st_idx",
+                       "st_h", "st_c"))
+    bad, cycles = [], {}
+    for k, case in enumerate(job["cases"]):
+        h, c, clocks = await cell_step(dut, case["layer"], case["x"], case["h_prev"],
+                                       case["c_prev"])
+        cycles.setdefault(str(case["layer"]), []).append(clocks)
+        if h != case["h"] or c != case["c"]:
+            bad.append({"case": k, "layer": case["layer"], "name": case.get("name", ""),
+                        "h": [h[:4], case["h"][:4]], "c": [c[:4], case["c"][:4]]})
+    _finish(job, {"mismatches": bad, "cycles": cycles, "cases": len(job["cases"])})
+
+
+# ---------------------------------------------------------------- layer sequencer
+
+
+@cocotb.test()
+async def layer(dut):
+    job = _job()
+    await _start(dut, ("start", "layer", "x_valid", "x_data"))
+    bad, cycles = [], {}
+    for k, case in enumerate(job["cases"]):
+        dut.layer.value = case["layer"]
+        dut.start.value = 1
+        await RisingEdge(dut.clk)
+        dut.start.value = 0
+        T, H = len(case["xs"]), len(case["hs"][0])
+        got: list[list[int]] = []
+        clocks = 1
+        for t in range(T):
+            clocks += await _stream(dut, "x_valid", "x_data", case["xs"][t], "x_ready")
+            out, more = await _collect(dut, "out_valid", ("out_step", "out_idx", "out_h"),
+                                       count=H)
+            clocks += more
+            got.append([o[2] for o in out])
+            if any(o[0] != t for o in out) or len(out) != H:
+                bad.append({"case": k, "step": t, "problem": "wrong step index or count"})
+        while dut.done.value != 1:      # the sequencer's done follows the last unit
+            await RisingEdge(dut.clk)
+            clocks += 1
+            await ReadOnly()
+        await Timer(1, "ns")
+        cycles.setdefault(str(case["layer"]), []).append(clocks)
+        if got != case["hs"]:
+            t = next(t for t in range(T) if got[t] != case["hs"][t])
+            bad.append({"case": k, "layer": case["layer"], "step": t, "got": got[t][:4],
+                        "want": case["hs"][t][:4]})
+    _finish(job, {"mismatches": bad, "cycles": cycles, "cases": len(job["cases"])})
