@@ -121,6 +121,16 @@ def _build() -> argparse.ArgumentParser:
     p.add_argument("--threshold", type=float, help="default: the threshold column of scores.csv")
     p.set_defaults(func=cmd_plot)
 
+    p = sub.add_parser("eda", help="exploratory statistics of data files: summary, "
+                       "correlations, histograms")
+    p.add_argument("data", nargs="+", help="CSV files or globs")
+    p.add_argument("--out", required=True, help="directory for summary.csv, correlation.csv, "
+                   "top_pairs.csv, histograms.png, correlation.png")
+    p.add_argument("--until", help="only reports before this date/time (UTC)")
+    p.add_argument("--pairs", type=int, default=10, help="pairs in top_pairs.csv (default 10)")
+    _reader_options(p)
+    p.set_defaults(func=cmd_eda)
+
     p = sub.add_parser("import-keras", help="convert the seed Keras weights to a bundle")
     p.add_argument("weights", help="Keras .npz (arr_0..arr_13)")
     p.add_argument("--scaler", required=True, help="scaler.json with data_min/data_max")
@@ -317,6 +327,26 @@ def cmd_plot(a: argparse.Namespace) -> None:
 
     plot_scores(_read_csv_arg(a.scores, "score"), a.out, a.threshold)
     _log(f"plot written to {a.out}")
+
+
+def cmd_eda(a: argparse.Namespace) -> None:
+    from squall.report.eda import eda, write_eda
+
+    if a.pairs < 1:
+        raise SquallError(f"--pairs must be at least 1, got {a.pairs}")
+    reader = {"kind": "csv" if a.time_column else "auto", "time_column": a.time_column,
+              "track_column": a.track_column, "features": a.features, "qc": a.qc,
+              "keep_codes": a.keep_codes}
+    result = eda(a.data, reader=reader, until=a.until, n_pairs=a.pairs)
+    names = write_eda(result, a.out)
+    print(result.summary[["feature", "unit", "count", "missing_share", "mean", "std", "min",
+                          "q50", "max"]].to_string(index=False, float_format="%.4g"))
+    if len(result.top_pairs):
+        top = result.top_pairs.iloc[0]
+        print(f"most correlated: {top['feature_a']} and {top['feature_b']} "
+              f"(r={top['correlation']:.3f} over {top['reports']:,} reports)")
+    _log(f"{result.reports:,} reports from {result.tracks} tracks; written to {a.out}: "
+         + ", ".join(names))
 
 
 def cmd_import_keras(a: argparse.Namespace) -> None:

@@ -1,7 +1,14 @@
-"""Plots (matplotlib, written headless with the Agg backend)."""
+"""Plots (matplotlib, written headless with the Agg backend).
+
+Every figure is a ``matplotlib.figure.Figure`` with its own Agg canvas: no pyplot state, no
+change of the user's backend. :func:`save_figure` writes one as a PNG atomically,
+:func:`png_bytes` gives the PNG for embedding (the HTML report).
+"""
 
 from __future__ import annotations
 
+import io
+import math
 import os
 
 import numpy as np
@@ -10,13 +17,36 @@ import pandas as pd
 from squall.errors import SquallError
 from squall.io import atomic_path
 
+#: Resolution of every PNG (the report embeds the same images it writes).
+DPI = 110
+
+
+def new_figure(width: float, height: float):
+    """A Figure of ``width`` x ``height`` inches on its own Agg canvas."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(width, height), dpi=DPI)
+    FigureCanvasAgg(fig)
+    return fig
+
+
+def png_bytes(fig) -> bytes:
+    """The figure as PNG bytes."""
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png")
+    return buf.getvalue()
+
+
+def save_figure(fig, path: str | os.PathLike[str]) -> None:
+    """Write the figure as a PNG, atomically."""
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, format="png")
+
 
 def plot_scores(scores: pd.DataFrame, path: str | os.PathLike[str], threshold: float | None = None,
                 title: str = "Reconstruction error per window") -> None:
     """Error per window (in window order) with the threshold line; flagged windows in red."""
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
-
     if "score" not in scores:
         raise SquallError("the scores table has no 'score' column (expected squall's scores.csv)")
     if threshold is None:
@@ -26,9 +56,7 @@ def plot_scores(scores: pd.DataFrame, path: str | os.PathLike[str], threshold: f
     y = scores["score"].to_numpy(float)
     x = np.arange(len(y))
     flagged = y > threshold
-    # a Figure with its own Agg canvas: no pyplot state, no change of the user's backend
-    fig = Figure(figsize=(11, 4), dpi=110)
-    FigureCanvasAgg(fig)
+    fig = new_figure(11, 4)
     ax = fig.add_subplot()
     ax.plot(x, y, lw=0.8, color="#3465a4", label="window score (masked MSE)")
     ax.scatter(x[flagged], y[flagged], s=10, color="#cc0000", zorder=3,
@@ -44,5 +72,89 @@ def plot_scores(scores: pd.DataFrame, path: str | os.PathLike[str], threshold: f
     ax.set_title(title)
     ax.legend(loc="upper left", fontsize=8)
     fig.tight_layout()
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, format="png")
+    save_figure(fig, path)
+
+
+def histograms_figure(values: pd.DataFrame, units: dict[str, str]):
+    """One histogram per feature column of ``values`` (physical units; missing values left out,
+    their share in the title)."""
+    names = list(values.columns)
+    cols = min(3, max(1, len(names)))
+    rows = math.ceil(len(names) / cols) if names else 1
+    fig = new_figure(3.6 * cols, 2.5 * rows)
+    for k, name in enumerate(names):
+        ax = fig.add_subplot(rows, cols, k + 1)
+        col = values[name].to_numpy(np.float64)
+        seen = col[np.isfinite(col)]
+        if len(seen):
+            ax.hist(seen, bins=_bins(seen), color="#3465a4")
+        else:
+            ax.text(0.5, 0.5, "no values", ha="center", va="center", transform=ax.transAxes)
+        unit = units.get(name, "")
+        ax.set_xlabel(f"{name} ({unit})" if unit and unit != "1" else name, fontsize=8)
+        missing = 1 - len(seen) / len(col) if len(col) else 0.0
+        ax.set_title(f"n={len(seen):,}, missing {missing:.0%}", fontsize=8)
+        ax.tick_params(labelsize=7)
+    fig.tight_layout()
+    return fig
+
+
+def _bins(seen: np.ndarray) -> np.ndarray:
+    """Histogram bin edges that respect the data's resolution (NOAA values come in steps of
+    0.1 or 0.5): bin widths are whole multiples of the smallest step between values, so no bin
+    is empty merely because no value can fall into it."""
+    values = np.unique(seen)
+    if len(values) < 2:
+        return np.array([values[0] - 0.5, values[0] + 0.5])
+    step = np.diff(values).min()
+    width = np.diff(np.histogram_bin_edges(seen, bins=min(50, max(5, int(np.sqrt(len(seen))))))
+                    )[0]
+    width = step * max(1, round(width / step))
+    return np.arange(values[0] - step / 2, values[-1] + width, width)
+
+
+def correlation_figure(corr: pd.DataFrame):
+    """The correlation matrix as a heat map (-1 blue, +1 red), each cell with its value."""
+    names = list(corr.columns)
+    size = max(3.5, 0.75 * len(names) + 1.8)
+    fig = new_figure(size + 0.8, size)
+    ax = fig.add_subplot()
+    data = corr.to_numpy(np.float64)
+    image = ax.imshow(np.ma.masked_invalid(data), cmap="RdBu_r", vmin=-1, vmax=1)
+    ax.set_xticks(range(len(names)), names, rotation=45, ha="right", fontsize=8)
+    ax.set_yticks(range(len(names)), names, fontsize=8)
+    for i in range(len(names)):
+        for j in range(len(names)):
+            v = data[i, j]
+            ax.text(j, i, "-" if not np.isfinite(v) else f"{v:.2f}", ha="center",
+                    va="center", fontsize=7, color="white" if abs(np.nan_to_num(v)) > 0.6
+                    else "black")
+    fig.colorbar(image, ax=ax, shrink=0.8, label="Pearson r")
+    ax.set_title("Correlation (pairwise observed reports)", fontsize=9)
+    fig.tight_layout()
+    return fig
+
+
+def training_figure(history: list[dict]):
+    """Training and validation loss per epoch (a bundle's ``history.csv``), log scale."""
+    fig = new_figure(7, 3)
+    ax = fig.add_subplot()
+    epochs = [r.get("epoch", k + 1) for k, r in enumerate(history)]
+    for key, color in (("train_loss", "#3465a4"), ("val_loss", "#f57900")):
+        ys = [r.get(key, np.nan) for r in history]
+        if np.isfinite(np.asarray(ys, dtype=float)).any():
+            ax.plot(epochs, ys, marker="o", ms=3, color=color, label=key.replace("_", " "))
+    from matplotlib.ticker import MaxNLocator, NullFormatter
+
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    ax.set_xlabel("epoch")
+    ax.set_ylabel("loss (masked MSE, scaled units)")
+    losses = np.asarray([r.get(k, np.nan) for r in history for k in ("train_loss", "val_loss")],
+                        dtype=float)
+    if (losses[np.isfinite(losses)] > 0).all() and np.isfinite(losses).any():
+        ax.set_yscale("log")
+        ax.yaxis.set_minor_formatter(NullFormatter())
+    ax.legend(fontsize=8)
+    ax.set_title("Training curves", fontsize=9)
+    fig.tight_layout()
+    return fig
