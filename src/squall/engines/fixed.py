@@ -502,11 +502,13 @@ class FixedModel:
         mul, rq = operator.mul, self.rq_y
         return [rq(sum(map(mul, row, x)) + b) for row, b in zip(L.W, L.b_acc, strict=True)]
 
-    def reconstruct_codes(self, window: list[list[int]], trace: list | None = None
-                          ) -> list[list[int]]:
+    def reconstruct_codes(self, window: list[list[int]], trace: list | None = None,
+                          steps: dict | None = None) -> list[list[int]]:
         """Run one window of data codes (T lists of F codes); returns the output codes. With
         ``trace`` a list, every LSTM step's (layer, step, x, h_prev, c_prev, h, c) and every
-        dense step's (layer, step, x, y) is appended to it."""
+        dense step's (layer, step, x, y) is appended to it. ``steps`` maps a layer index to a
+        function ``(layer, x, h, c) -> (h, c)`` that does that layer's steps instead (e.g. the
+        simulated RTL; after a repeat it gets the repeated vector as x)."""
         seq: list[list[int]] | None = [list(r) for r in window]
         latent: list[int] | None = None
         for L in self.layers:
@@ -517,7 +519,10 @@ class FixedModel:
                 outs = []
                 for t in range(self.length):
                     x = latent if latent is not None else seq[t]
-                    h_new, c_new = self.lstm_step(L, x, h, c, proj)
+                    if steps is not None and L.index in steps:
+                        h_new, c_new = steps[L.index](L, list(x), list(h), list(c))
+                    else:
+                        h_new, c_new = self.lstm_step(L, x, h, c, proj)
                     if trace is not None:
                         trace.append({"layer": L.index, "kind": "lstm", "step": t, "x": list(x),
                                       "h_prev": h, "c_prev": c, "h": h_new, "c": c_new})

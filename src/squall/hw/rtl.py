@@ -30,7 +30,8 @@ Clock cycles (measured in simulation by :mod:`squall.hw.sim`): a mat-vec of ``R`
 ``C`` columns takes ``C`` clocks to load, ``ceil(R / P) max(C, P)`` clocks of MACs (a group is
 padded to ``P`` clocks when ``C < P`` so that its results have drained), plus ``2 + r`` clocks
 of pipeline and the last group's ``r <= P`` results; an LSTM step adds ``H + 2`` clocks for the
-unit-by-unit update. :func:`predicted_cycles` states that formula; the tests check it against
+unit-by-unit update (one clock to see the mat-vec's ``done``, then ``H`` units through a
+two-stage pipeline). :meth:`RtlDesign.predicted_cycles` states that formula; the tests check it against
 the simulation clock for clock.
 
 The generated code is plain Verilog-2005 style SystemVerilog (``always @(posedge clk)``,
@@ -195,7 +196,7 @@ class RtlDesign:
         out = {"matvec": matvec, "macs": r.rows * r.cols,
                "ideal": math.ceil(r.rows * r.cols / P)}
         if r.kind == "lstm":
-            out["step"] = matvec + r.hidden + 1
+            out["step"] = matvec + r.hidden + 2
         return out
 
     # ------------------------------------------------------------ description
@@ -802,6 +803,8 @@ module squall_spi_slave (
 );
     localparam WORDS = @WORDS@;
     reg [31:0] tx_buf [0:WORDS-1];
+    integer i;
+    initial for (i = 0; i < WORDS; i = i + 1) tx_buf[i] = 32'd0;   // FPGA power-up contents
     always @(posedge clk) if (tx_we) tx_buf[tx_addr] <= tx_data;
 
     // SCLK domain, receive on the rising edge: 16-bit frames
@@ -1057,7 +1060,7 @@ def readme(d: RtlDesign, manifest: dict) -> str:
     lines += ["", "Clocks (start to done, both counted): a mat-vec of R rows and C columns "
               "takes C (load) + G C (MACs, G = ceil(R/P) groups) + (G-1) max(0, P-C) (padding "
               "when C < P) + 2 + r (pipeline and the last group's r results); an LSTM step "
-              "adds H + 1 (the update pipeline). Measured in simulation by "
+              "adds H + 2 (the update pipeline). Measured in simulation by "
               "`squall hw cycles`.", "",
               "## Arithmetic", "",
               "As the fixed engine and `export/README.md` state it: exact accumulators "

@@ -110,7 +110,8 @@ def layer_cases(d: RtlDesign, windows_codes, index: int) -> list[dict]:
         trace: list = []
         d.model.reconstruct_codes([list(map(int, row)) for row in window], trace)
         recs = [r for r in trace if r["layer"] == index]
-        out.append({"layer": index, "xs": [r["x"] for r in recs], "hs": [r["h"] for r in recs]})
+        out.append({"layer": index, "xs": [r["x"] for r in recs], "hs": [r["h"] for r in recs],
+                    "cs": [r["c"] for r in recs]})
     return out
 
 

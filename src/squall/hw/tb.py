@@ -35,6 +35,12 @@ def _finish(job: dict, results: dict) -> None:
     assert not bad, f"{len(bad)} mismatches, first: {bad[0]}"
 
 
+def _read(dut, name: str) -> int:
+    """A port's value: two's complement for the data ports, unsigned for indices."""
+    v = getattr(dut, name).value
+    return v.signed_integer if name in ("out_acc", "out_h", "out_c") else v.integer
+
+
 async def _start(dut, inputs: tuple[str, ...]) -> None:
     cocotb.start_soon(Clock(dut.clk, CLOCK_NS, units="ns").start())
     for name in inputs:
@@ -58,7 +64,7 @@ async def _collect(dut, valid: str, fields: tuple[str, ...], done: str = "done",
         clocks += 1
         await ReadOnly()
         if v.value == 1:
-            out.append(tuple(getattr(dut, f).value.signed_integer for f in fields))
+            out.append(tuple(_read(dut, f) for f in fields))
         if d.value == 1 or len(out) == count:
             break
         if v.value == 0:    # skip the quiet clocks: wait for the next result or the end
@@ -69,7 +75,7 @@ async def _collect(dut, valid: str, fields: tuple[str, ...], done: str = "done",
             # the edge of valid/done happened at a clock edge: read it as above
             clocks += 1
             if v.value == 1:
-                out.append(tuple(getattr(dut, f).value.signed_integer for f in fields))
+                out.append(tuple(_read(dut, f) for f in fields))
             if d.value == 1 or len(out) == count:
                 break
     await Timer(1, "ns")            # leave the read-only phase before driving again
@@ -200,3 +206,104 @@ async def layer(dut):
             bad.append({"case": k, "layer": case["layer"], "step": t, "got": got[t][:4],
                         "want": case["hs"][t][:4]})
     _finish(job, {"mismatches": bad, "cycles": cycles, "cases": len(job["cases"])})
+
+
+# ---------------------------------------------------------------- SPI
+
+#: Half an SCLK period in ns: 25 MHz.
+SPI_HALF_NS = 20
+
+
+async def spi_transaction(dut, words: list[tuple[int, int]], read_words: int = 0,
+                          read_bits: int = 32) -> tuple[list[int], float]:
+    """An SPI mode 0 master: CS low, each ``(value, bits)`` MSB first on MOSI, then
+    ``read_words`` words of ``read_bits`` clocked in from MISO (MOSI low); CS high at the last
+    falling edge. Returns the words read and the time CS was low, in ns."""
+    bits = [(v >> (n - 1 - i)) & 1 for v, n in words for i in range(n)]
+    bits += [0] * (read_words * read_bits)
+    start = cocotb.utils.get_sim_time("ns")
+    dut.cs_n.value = 0
+    got = []
+    for b in bits:
+        dut.mosi.value = b
+        await Timer(SPI_HALF_NS, "ns")
+        got.append(int(dut.miso.value))          # the master samples on the rising edge
+        dut.sclk.value = 1
+        await Timer(SPI_HALF_NS, "ns")
+        dut.sclk.value = 0
+    dut.cs_n.value = 1
+    elapsed = cocotb.utils.get_sim_time("ns") - start
+    await Timer(4 * CLOCK_NS, "ns")              # let the end of the transaction sync in
+    skip = len(bits) - read_words * read_bits
+    out = []
+    for k in range(read_words):
+        word = 0
+        for b in got[skip + k * read_bits: skip + (k + 1) * read_bits]:
+            word = word << 1 | b
+        out.append(word)
+    return out, elapsed
+
+
+def _signed16(v: int) -> int:
+    v &= 0xFFFF
+    return v - 0x10000 if v & 0x8000 else v
+
+
+@cocotb.test()
+async def spi(dut):
+    """Steps of layers through the SPI top: write (command + x), wait for ``ready``, read."""
+    job = _job()
+    await _start(dut, ("sclk", "mosi"))
+    dut.cs_n.value = 1
+    await Timer(1, "ns")
+    dut.cs_n.value = 1
+    bad, times = [], []
+    for k, case in enumerate(job["cases"]):
+        for t, x in enumerate(case["xs"]):
+            cmd = (1 << 14 if t == 0 else 0) | case["layer"]
+            _, write_ns = await spi_transaction(dut, [(cmd, 16)] + [(v & 0xFFFF, 16) for v in x])
+            waited = 0
+            while dut.ready.value != 1:
+                await RisingEdge(dut.clk)
+                waited += 1
+            words, read_ns = await spi_transaction(dut, [(0x8000, 16)],
+                                                   read_words=len(case["hs"][t]))
+            h = [_signed16(w) for w in words]
+            c = [_signed16(w >> 16) for w in words]
+            times.append({"layer": case["layer"], "in_words": len(x), "out_words": len(words),
+                          "write_ns": write_ns, "read_ns": read_ns, "compute_clocks": waited})
+            if h != case["hs"][t] or c != case["cs"][t]:
+                bad.append({"case": k, "step": t, "h": [h[:4], case["hs"][t][:4]],
+                            "c": [c[:4], case["cs"][t][:4]]})
+    _finish(job, {"mismatches": bad, "transactions": times, "cases": len(job["cases"])})
+
+
+# ---------------------------------------------------------------- co-simulation
+
+
+@cocotb.test()
+async def cosim(dut):
+    """The fixed engine's plain-Python run of one window, every LSTM step of one layer done by
+    the simulated cell; the reconstruction must equal the fixed engine's own."""
+    from squall.bundle import load_bundle
+    from squall.engines.fixed import FixedModel, resolve_config
+
+    job = _job()
+    await _start(dut, ("start", "layer", "clear", "x_valid", "x_data", "st_we", "st_idx",
+                       "st_h", "st_c"))
+    model = FixedModel(load_bundle(job["bundle"]), resolve_config(job["config"]))
+    calls = []
+
+    @cocotb.function
+    async def rtl_step(L, x, h, c):
+        h2, c2, clocks = await cell_step(dut, L.index, x, h, c)
+        calls.append(clocks)
+        return h2, c2
+
+    out = await cocotb.external(model.reconstruct_codes)(job["window"], None,
+                                                         {job["layer"]: rtl_step})
+    bad = [] if out == job["expected"] else [{"problem": "reconstruction differs", "first": next(
+        (t, f) for t in range(len(out)) for f in range(len(out[t]))
+        if out[t][f] != job["expected"][t][f])}]
+    _finish(job, {"mismatches": bad, "rtl_steps": len(calls), "clocks": calls,
+                  "cases": 1})
