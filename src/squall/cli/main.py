@@ -121,6 +121,32 @@ def _build() -> argparse.ArgumentParser:
     p.add_argument("--threshold", type=float, help="default: the threshold column of scores.csv")
     p.set_defaults(func=cmd_plot)
 
+    p = sub.add_parser("report", help="one self-contained HTML page of a run: timeline, event "
+                       "panels, map, metrics, training curves, data statistics")
+    p.add_argument("bundle")
+    p.add_argument("data", nargs="*", help="CSV files/globs or one windows .npz (or --from)")
+    p.add_argument("--from", dest="from_dir", metavar="OUT_DIR", help="report on a 'squall "
+                   "detect' run instead of DATA: its windows.npz, scores and threshold")
+    p.add_argument("--out", required=True, help="HTML file to write (works offline: figures "
+                   "embedded, no network)")
+    p.add_argument("--labels", help="labels CSV (labels.csv of 'squall synth': start,end[,track,"
+                   "type]) or NAB combined_windows.json: adds precision, recall, F1")
+    p.add_argument("--figures", metavar="DIR", help="directory for every figure as a PNG "
+                   "(default: OUT without .html, plus '-figures')")
+    p.add_argument("--no-figures", action="store_true", help="write only the HTML page")
+    p.add_argument("--engine", default="numpy", help="engine for the reconstructions: numpy "
+                   "(default), torch, pure or fixed")
+    p.add_argument("--threshold", type=float, help="override the bundle's threshold")
+    p.add_argument("--threshold-quantile", type=float, help="threshold = this quantile of the "
+                   "scored data (the original pipeline's rule; for comparison)")
+    p.add_argument("--max-events", type=int, default=30, help="event panels to draw, highest "
+                   "peak scores first (default 30; every event is in the table)")
+    p.add_argument("--max-tracks", type=int, default=12, help="tracks in the error timeline, "
+                   "tracks with events first (default 12)")
+    p.add_argument("--title", help="page title (default: bundle and data file names)")
+    p.add_argument("--quiet", action="store_true", help="no progress output")
+    p.set_defaults(func=cmd_report)
+
     p = sub.add_parser("eda", help="exploratory statistics of data files: summary, "
                        "correlations, histograms")
     p.add_argument("data", nargs="+", help="CSV files or globs")
@@ -327,6 +353,23 @@ def cmd_plot(a: argparse.Namespace) -> None:
 
     plot_scores(_read_csv_arg(a.scores, "score"), a.out, a.threshold)
     _log(f"plot written to {a.out}")
+
+
+def cmd_report(a: argparse.Namespace) -> None:
+    from pathlib import Path
+
+    from squall.report.html import build_report, check_targets, write_report
+
+    figures = None if a.no_figures else (a.figures or str(Path(a.out).with_suffix("")) +
+                                         "-figures")
+    check_targets(a.out, figures)
+    report = build_report(a.bundle, a.data, from_dir=a.from_dir, engine=a.engine,
+                          threshold=a.threshold, threshold_quantile=a.threshold_quantile,
+                          labels=a.labels, max_events=a.max_events, max_tracks=a.max_tracks,
+                          title=a.title, log=(lambda *_: None) if a.quiet else _log)
+    written = write_report(report, a.out, figures)
+    _log(f"report written to {a.out}" + (f"; {len(report.figures)} figures in {figures}"
+                                         if len(written) > 1 else ""))
 
 
 def cmd_eda(a: argparse.Namespace) -> None:

@@ -1,0 +1,174 @@
+"""Everything the HTML report shows, computed once: scores, events and their explanations,
+reconstructions in physical units, labels and metrics, exploratory statistics.
+
+Two ways in: a bundle and data files (scored here, as ``squall detect`` would), or the output
+directory of a ``squall detect`` run (its ``windows.npz`` and ``scores.csv``: the run's threshold
+and flags as recorded; only the reconstructions are recomputed, to draw them).
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from squall import pipeline
+from squall.bundle import Bundle, load_bundle
+from squall.data.windowset import WindowSet
+from squall.detect.explain import explain, explanation_columns
+from squall.detect.scoring import Scores, score
+from squall.detect.thresholds import resolve_threshold
+from squall.errors import SquallError
+from squall.report.eda import Eda, eda
+from squall.report.tables import events_frame, scores_frame
+
+
+@dataclass
+class Run:
+    """One scored data set and what was found in it."""
+
+    bundle: Bundle
+    bundle_path: str
+    ws: WindowSet
+    table: pd.DataFrame          # scores.csv: one row per window
+    scores: Scores
+    recon: np.ndarray            # (N, T, F) reconstructions in physical units
+    threshold: dict
+    events: pd.DataFrame         # events.csv: events with their ``why``
+    explanations: list[dict]
+    engine: str
+    detect_dir: str | None
+    labels: pd.DataFrame | None  # labels overlapping the data (columns of evaluate.labels)
+    evaluation: dict | None
+    eda: Eda
+
+
+def collect(bundle_dir: str | os.PathLike[str], data=None, *,
+            from_dir: str | os.PathLike[str] | None = None, engine: str = "numpy",
+            threshold: float | None = None, threshold_quantile: float | None = None,
+            labels: str | os.PathLike[str] | None = None,
+            log: Callable[[str], None] = lambda m: None) -> Run:
+    """Score ``data`` with the bundle (or read the detect run in ``from_dir``) and gather the
+    report's contents. ``labels``: a labels CSV (``squall synth``'s ``labels.csv``) or NAB's
+    ``combined_windows.json``; only labels on the data's tracks and time range are used."""
+    bundle = load_bundle(bundle_dir)
+    if from_dir is not None:
+        if data:
+            raise SquallError("give either DATA files or --from a detect run's folder, not both")
+        if threshold is not None or threshold_quantile is not None:
+            raise SquallError("--from uses the detect run's threshold; drop --threshold and "
+                              "--threshold-quantile (or report from the data instead)")
+        ws, table, chosen = _from_detect_run(bundle, Path(from_dir))
+        log(f"reconstructing {len(ws)} windows of {from_dir} with the {engine} engine")
+        recon = pipeline.reconstruct_windows(bundle, ws, engine)
+        scores = score(ws.x, recon, ws.mask)
+    else:
+        if not data:
+            raise SquallError("no data: give DATA files, or --from a detect run's folder")
+        ws = pipeline.load_windows(bundle, data)
+        if not ws.traceable:
+            raise SquallError("the report needs data files or a windows file from 'squall "
+                              "windows' (a bare sequences file has no times or tracks)")
+        if len(ws) == 0:
+            raise SquallError(f"no windows to score: the data is too short or too sparse for "
+                              f"windows of {bundle.length} steps")
+        log(f"scoring {len(ws)} windows with the {engine} engine")
+        recon = pipeline.reconstruct_windows(bundle, ws, engine)
+        scores = score(ws.x, recon, ws.mask)
+        chosen = resolve_threshold(bundle.threshold, threshold, threshold_quantile,
+                                   scores.window)
+        table = scores_frame(ws, scores, chosen["value"])
+    explanations = explain(table, ws, scores, bundle.scaler, bundle.units)
+    events = pd.concat([events_frame(table, ws.features),
+                        explanation_columns(explanations, ws.features)], axis=1)
+    label_table = evaluation = None
+    if labels is not None:
+        label_table = load_labels(labels, ws)
+        evaluation = evaluate_events(label_table, events)
+    log(f"describing the data ({len(ws.sources)} file(s))")
+    stats = eda(ws.sources, reader=dict(ws.meta.get("reader") or
+                                        bundle.provenance.get("reader") or {}))
+    return Run(bundle=bundle, bundle_path=str(bundle_dir), ws=ws, table=table, scores=scores,
+               recon=bundle.scaler.inverse_transform(recon), threshold=chosen, events=events,
+               explanations=explanations, engine=engine,
+               detect_dir=None if from_dir is None else str(from_dir), labels=label_table,
+               evaluation=evaluation, eda=stats)
+
+
+def _from_detect_run(bundle: Bundle, folder: Path) -> tuple[WindowSet, pd.DataFrame, dict]:
+    """The windows and the scores table of a detect run, checked to belong together."""
+    if not folder.is_dir():
+        raise SquallError(f"--from {folder}: no such directory (expected a 'squall detect' "
+                          f"--out folder)")
+    for name in ("windows.npz", "scores.csv"):
+        if not (folder / name).is_file():
+            raise SquallError(f"--from {folder}: no {name} (expected a 'squall detect' --out "
+                              f"folder of traceable data)")
+    ws = pipeline.load_windows(bundle, [folder / "windows.npz"])
+    try:
+        table = pd.read_csv(folder / "scores.csv", dtype={"track": str},
+                            keep_default_na=True)
+    except (pd.errors.EmptyDataError, pd.errors.ParserError, UnicodeDecodeError) as exc:
+        raise SquallError(f"cannot read {folder / 'scores.csv'} ({exc})") from None
+    needed = {"window", "track", "start", "end", "score", "threshold", "flagged"}
+    if not needed <= set(table.columns) or len(table) != len(ws):
+        raise SquallError(f"{folder / 'scores.csv'} does not describe the windows of "
+                          f"{folder / 'windows.npz'} ({len(table)} rows, {len(ws)} windows)")
+    table["track"] = table["track"].fillna("")
+    table["flagged"] = table["flagged"].astype(str).str.lower().eq("true")
+    if (table["track"].to_numpy() != ws.track.astype(str)).any():
+        raise SquallError(f"{folder / 'scores.csv'} and windows.npz name other tracks: they "
+                          f"are not from one detect run")
+    value = float(table["threshold"].iloc[0])
+    stored = bundle.threshold or {}
+    if "value" in stored and math.isclose(value, stored["value"], rel_tol=1e-9):
+        chosen = dict(stored)
+    else:
+        chosen = {"method": "value", "value": value, "fitted_on": "detect run"}
+    return ws, table, chosen
+
+
+def load_labels(path: str | os.PathLike[str], ws: WindowSet) -> pd.DataFrame:
+    """Labels of the data in ``ws``: a labels CSV, or NAB's JSON (the series whose name ends
+    one of the data files' paths), kept when on a track of the data (or on none) and
+    overlapping the data's time span."""
+    from squall.evaluate.labels import nab_frame, read_label_csv, read_nab_labels
+
+    if str(path).endswith(".json"):
+        nab = read_nab_labels(path)
+        names = [k for k in nab if any(Path(s).as_posix().endswith("/" + k) for s in ws.sources)]
+        frame = nab_frame(nab, names)
+    else:
+        frame = read_label_csv(path)
+    tracks = set(ws.track.astype(str))
+    first, last = pd.Timestamp(ws.start.min()), pd.Timestamp(ws.end.max())
+    keep = ((frame["track"] == "") | frame["track"].isin(tracks)) & \
+        (frame["end"] >= first) & (frame["start"] <= last)
+    return frame[keep].reset_index(drop=True)
+
+
+def evaluate_events(labels: pd.DataFrame, events: pd.DataFrame) -> dict:
+    """Orion's event-level counts and precision, recall, F1 (see
+    :mod:`squall.evaluate.metrics`), the recall per label type, and per label the events that
+    overlap it."""
+    from squall.evaluate.metrics import overlap_matrix, prf
+
+    if len(labels) and len(events):
+        hit = overlap_matrix(labels, events)                    # (labels, events)
+    else:
+        hit = np.zeros((len(labels), len(events)), dtype=bool)
+    tp = int(hit.any(axis=1).sum())
+    counts = {"tp": tp, "fp": int((~hit.any(axis=0)).sum()), "fn": int(len(labels) - tp)}
+    found_by = ["; ".join(f"#{int(events['event'].iloc[j])}" for j in np.flatnonzero(row))
+                for row in hit]
+    per_label = labels.assign(found_by=found_by)
+    per_type = {t: {"labels": int(len(g)), "found": int((g["found_by"] != "").sum())}
+                for t, g in per_label.groupby("type", sort=True)}
+    false_events = [int(events["event"].iloc[j]) for j in np.flatnonzero(~hit.any(axis=0))]
+    return {**counts, **prf(**counts), "per_type": per_type, "per_label": per_label,
+            "false_events": false_events}
