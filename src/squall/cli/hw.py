@@ -107,6 +107,9 @@ def _add_cost(hw_sub: argparse._SubParsersAction) -> None:
                    help="clocks per LSTM step for the activations and state update (default 10)")
     g.add_argument("--clock", metavar="MHZ", type=_cost_positive, default=100.0,
                    help="accelerator clock in MHz (default 100)")
+    g.add_argument("--cycles-from-sim", metavar="CYCLES_JSON",
+                   help="clocks per call measured in simulation (the file `squall hw cycles` "
+                   "writes) instead of the formula; the formula's numbers are shown beside them")
     g = p.add_argument_group("answers")
     g.add_argument("--budget", metavar="SECONDS", type=_cost_positive,
                    help="time budget for the run: the longest compute per call that meets it "
@@ -141,6 +144,10 @@ def cmd_cost(a: argparse.Namespace) -> None:
                 a.spi_mode, a.spi_bits_per_clock),
         compute=Compute(a.macs, a.cycles_per_mac, a.act_latency, a.clock * 1e6),
         budget=a.budget, software_time=a.software_time, name=a.bundle)
+    if a.cycles_from_sim:
+        from squall.hw.costmodel import measured_cycles
+
+        options["measured"] = measured_cycles(a.cycles_from_sim)
     bundle = load_bundle(a.bundle)
     if a.data is None:
         report = bundle_cost(bundle, windows=a.windows, **options)
@@ -298,3 +305,112 @@ def _cmd_check_export(a: argparse.Namespace) -> None:
 
 
 COMMANDS += [_add_ranges, _add_accuracy, _add_export, _add_check_export]
+
+
+# ---------------------------------------------------------------- RTL
+
+
+def _add_rtl(hw_sub: argparse._SubParsersAction) -> None:
+    p = hw_sub.add_parser("rtl", help="generate SystemVerilog (mat-vec unit, LSTM cell, layer "
+                          "sequencer, SPI front end) bit-exact with the fixed engine")
+    p.add_argument("bundle", metavar="BUNDLE_DIR")
+    p.add_argument("--out", required=True, help="directory to write (replaced whole)")
+    p.add_argument("--config", default="16", help="fixed-point configuration: a preset (16, "
+                   "16-pwl, 12, 8w) or a .json file (default 16)")
+    p.add_argument("--lanes", type=int, default=16, help="parallel MAC lanes P (default 16, the "
+                   "cost model's default)")
+    p.add_argument("--data", nargs="+", metavar="FILE", help="golden steps of export/ from these "
+                   "windows (.npz or data files); default: random codes")
+    p.add_argument("--limit", type=int, default=0, help="with --data: the first N windows only")
+    p.set_defaults(func=_cmd_rtl)
+
+
+def _cmd_rtl(a: argparse.Namespace) -> None:
+    from squall import load_bundle
+    from squall.hw.rtl import write_rtl
+
+    bundle = load_bundle(a.bundle)
+    x = _fx_windows(a, bundle)[0] if a.data else None
+    d = write_rtl(bundle, a.out, a.config, a.lanes, x, source=" ".join(a.data or []))
+    print(f"SystemVerilog for {len(d.layers)} mat-vec layers written to {a.out} "
+          f"(P = {d.lanes} lanes, {d.acc_w}-bit accumulators, configuration {d.config.name}); "
+          f"top modules and memories: {a.out}/README.md")
+    for r in d.layers:
+        c = d.predicted_cycles(r.index)
+        step = f", {c['step']:,} per LSTM step" if "step" in c else ""
+        print(f"  layer {r.index} {r.kind} {r.rows}x{r.cols}: {c['matvec']:,} clocks per "
+              f"mat-vec (ideal ceil(MACs/P) = {c['ideal']:,}){step}")
+
+
+def _add_cycles(hw_sub: argparse._SubParsersAction) -> None:
+    p = hw_sub.add_parser("cycles", help="simulate the generated RTL: clocks per mat-vec and "
+                          "per LSTM step of every layer, for `squall hw cost --cycles-from-sim`")
+    p.add_argument("rtl", metavar="RTL_DIR", help="directory written by squall hw rtl")
+    p.add_argument("bundle", metavar="BUNDLE_DIR")
+    p.add_argument("--simulator", choices=["icarus", "verilator"], default="icarus",
+                   help="default icarus")
+    p.add_argument("--out", required=True, help="clocks file to write (.json)")
+    p.set_defaults(func=_cmd_cycles)
+
+
+def _cmd_cycles(a: argparse.Namespace) -> None:
+    import json
+
+    from squall import load_bundle
+    from squall.hw.sim import measure_cycles
+    from squall.io import write_text
+
+    summary = measure_cycles(load_bundle(a.bundle), a.rtl, a.simulator)
+    write_text(a.out, json.dumps(summary, indent=1) + "\n")
+    print(f"{'layer':>5} {'kind':>5} {'MACs':>7} {'ceil(MACs/P)':>12} {'mat-vec':>8} "
+          f"{'predicted':>9} {'step':>6} {'predicted':>9}")
+    for r in summary["layers"]:
+        print(f"{r['layer']:>5} {r['kind']:>5} {r['macs']:>7,} {r['ideal_matvec']:>12,} "
+              f"{max(r['measured_matvec']):>8,} {r['predicted_matvec']:>9,} "
+              f"{max(r['measured_step'] or [0]) or '-':>6} {r['predicted_step'] or '-':>9}")
+    print(f"written to {a.out} (P = {summary['lanes']}, {a.simulator})")
+
+
+def _add_synth(hw_sub: argparse._SubParsersAction) -> None:
+    p = hw_sub.add_parser("synth", help="Yosys generic synthesis of the generated modules: "
+                          "cells, flip-flops, latches, longest combinational path")
+    p.add_argument("rtl", metavar="RTL_DIR", help="directory written by squall hw rtl")
+    p.add_argument("--top", action="append", help="module(s) to synthesize (default: every "
+                   "top module)")
+    p.add_argument("--out", help="also write the table as .csv or .json")
+    p.set_defaults(func=_cmd_synth)
+
+
+def _cmd_synth(a: argparse.Namespace) -> None:
+    import json
+
+    from squall.errors import SquallError
+    from squall.hw.rtl import load_design
+    from squall.hw.sim import synthesize
+    from squall.io import write_text
+
+    manifest = load_design(a.rtl)
+    tops = a.top or [t for t in manifest["tops"] if f"{t}.sv" in manifest["sources"]]
+    rows = []
+    for top in tops:
+        if f"{top}.sv" not in manifest["sources"]:
+            raise SquallError(f"{a.rtl} has no module {top}")
+        rows.append(synthesize(a.rtl, top))
+        r = rows[-1]
+        print(f"{top:<20} {r['cells']:>8,} cells {r['flip_flops']:>7,} flip-flops "
+              f"{r['latches']:>3} latches  longest path {r['longest_path']} cells", flush=True)
+    if a.out:
+        if a.out.endswith(".json"):
+            write_text(a.out, json.dumps(rows, indent=1) + "\n")
+        else:
+            lines = ["top,cells,flip_flops,latches,longest_path"]
+            lines += [f"{r['top']},{r['cells']},{r['flip_flops']},{r['latches']},"
+                      f"{r['longest_path']}" for r in rows]
+            write_text(a.out, "\n".join(lines) + "\n")
+        print(f"written to {a.out}")
+    latched = [r["top"] for r in rows if r["latches"]]
+    if latched:
+        raise SquallError(f"latches inferred in {', '.join(latched)}")
+
+
+COMMANDS += [_add_rtl, _add_cycles, _add_synth]

@@ -385,6 +385,7 @@ class CostReport:
     budget: float | None = None
     software_time: float | None = None
     calls_check: dict | None = None   # analytic vs counted, when counted
+    measured: dict | None = None      # clocks from simulation (:func:`measured_cycles`)
 
     def _offloaded(self) -> list[BoundaryCost]:
         return [r for r in self.rows if r.offloaded and r.calls_per_window]
@@ -394,7 +395,10 @@ class CostReport:
         d = r.as_dict()
         d["calls"] = calls
         if r in self._offloaded():
-            cycles = self.compute.cycles(r.stages)
+            cycles = model_cycles = self.compute.cycles(r.stages)
+            if self.measured is not None:
+                cycles = self._measured_call(r)
+                d["cycles_per_call_model"] = model_cycles
             d.update(cycles_per_call=cycles, compute_s_per_call=cycles / self.compute.clock,
                      transfer_s_per_call={k: link.call_time(r.bytes_in, r.bytes_out)
                                           for k, link in self.links.items()})
@@ -405,6 +409,22 @@ class CostReport:
                      transfer_s_per_call={k: 0.0 for k in self.links},
                      transfer_s={k: 0.0 for k in self.links}, compute_s=0.0)
         return d
+
+    def _measured_call(self, r: BoundaryCost) -> int:
+        """Clocks of one call of row ``r`` from the simulated RTL: a step is the measured LSTM
+        step (the RTL recomputes a repeated vector's projection each step) or mat-vec."""
+        m = self.measured
+        if r.index is None:
+            raise SquallError("--cycles-from-sim gives clocks per layer; use the step, matvec "
+                              "or layer boundary")
+        key = str(r.index)
+        if key not in m["matvec"]:
+            raise SquallError(f"the simulation has no clocks for layer {r.index}")
+        per_step = m["step"][key] if r.kind == "lstm" and self.boundary != "matvec" \
+            else m["matvec"][key]
+        if self.boundary in ("step", "matvec"):
+            return per_step
+        return self.length * per_step                       # layer: T steps one after another
 
     def as_dict(self) -> dict:
         rows = [self._row(r) for r in self.rows]
@@ -456,6 +476,7 @@ class CostReport:
             "calls_check": self.calls_check,
             "links": {k: link.params() for k, link in self.links.items()},
             "compute": self.compute.params(),
+            "cycles_source": self.measured["source"] if self.measured else "model",
             "layers": layers, "model_call": model, "totals": totals, "answers": answers,
         }
 
@@ -498,6 +519,11 @@ class CostReport:
         lines += ["", "links and compute:"]
         lines += [f"  {link.describe()}" for link in self.links.values()]
         lines.append(f"  {self.compute.describe()}")
+        if self.measured:
+            lines.append(f"  cycles per call from {self.measured['source']}; the model's "
+                         "formula would give: " + ", ".join(
+                             f"{r['name']} {r['cycles_per_call_model']:,}" for r in d["layers"]
+                             if "cycles_per_call_model" in r))
         lines += ["", f"run: {t['total_calls']:,} calls ({self.windows:,} windows of "
                       f"{self.length} steps), {t['bytes_in']:,} B in, {t['bytes_out']:,} B out"]
         run = [["transfer per call (mean)"] + [fmt_time(t["transfer_s_per_call"][k])
@@ -546,7 +572,7 @@ def cost_report(layers: list[dict], length: int, windows: int, *, boundary: str 
                 pcie: Pcie | None = None, spi: Spi | None = None, compute: Compute | None = None,
                 budget: float | None = None, software_time: float | None = None,
                 step_calls: dict[int, int] | None = None, calls_source: str | None = None,
-                name: str = "model") -> CostReport:
+                name: str = "model", measured: dict | None = None) -> CostReport:
     """The cost model of a run of ``windows`` windows through ``layers``.
 
     Calls are analytic (windows x calls per window) unless ``step_calls`` (the pure engine's
@@ -569,7 +595,32 @@ def cost_report(layers: list[dict], length: int, windows: int, *, boundary: str 
         source = calls_source or _analytic_source(rows, windows, length)
     links = {"pcie": pcie or Pcie(), "spi": spi or Spi()}
     return CostReport(name, boundary, word_bits, weights, offload, windows, int(length), rows,
-                      calls, source, links, compute or Compute(), budget, software_time, check)
+                      calls, source, links, compute or Compute(), budget, software_time, check,
+                      measured)
+
+
+def measured_cycles(path) -> dict:
+    """The clocks file ``squall hw cycles`` writes, as ``{"matvec": {layer: clocks}, "step":
+    {layer: clocks}, "source": path, "lanes": P}`` (one-line errors)."""
+    import json
+    from pathlib import Path
+
+    try:
+        data = json.loads(Path(path).read_text())
+    except FileNotFoundError:
+        raise SquallError(f"no such file: {path}") from None
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise SquallError(f"{path} is not valid JSON ({exc})") from None
+    if not isinstance(data, dict) or data.get("format") != "squall-rtl-cycles":
+        raise SquallError(f"{path} is not a clocks file written by `squall hw cycles`")
+    out: dict = {"matvec": {}, "step": {}, "source": f"simulation ({path})",
+                 "lanes": data.get("lanes")}
+    for row in data["layers"]:
+        if row["measured_matvec"]:
+            out["matvec"][str(row["layer"])] = max(row["measured_matvec"])
+        if row.get("measured_step"):
+            out["step"][str(row["layer"])] = max(row["measured_step"])
+    return out
 
 
 def _analytic_source(rows: list[BoundaryCost], windows: int, length: int) -> str:

@@ -31,8 +31,8 @@ Clock cycles (measured in simulation by :mod:`squall.hw.sim`): a mat-vec of ``R`
 padded to ``P`` clocks when ``C < P`` so that its results have drained), plus ``2 + r`` clocks
 of pipeline and the last group's ``r <= P`` results; an LSTM step adds ``H + 2`` clocks for the
 unit-by-unit update (one clock to see the mat-vec's ``done``, then ``H`` units through a
-two-stage pipeline). :meth:`RtlDesign.predicted_cycles` states that formula; the tests check it against
-the simulation clock for clock.
+two-stage pipeline). :meth:`RtlDesign.predicted_cycles` states that formula; the tests check it
+against the simulation clock for clock.
 
 The generated code is plain Verilog-2005 style SystemVerilog (``always @(posedge clk)``,
 ``always @*``, functions, generate loops; no interfaces, packages or assertions) that both
@@ -386,6 +386,7 @@ module squall_matvec (
     reg [@GB@-1:0] groups, g;
     reg [@WAB@-1:0] waddr;
     reg [@BAB@-1:0] bbase;
+    wire [@BAB@-1:0] baddr = bbase + g;     // declared: an index sum is self-determined
     reg signed [@DW@-1:0] vbuf [0:@MAXC@-1];
 
     // the MAC stage, one clock behind the ROM address
@@ -449,7 +450,7 @@ module squall_matvec (
                 pad <= pad - 1'b1;
             end else begin
                 wq <= wrom[waddr];
-                bq <= brom[bbase + g];
+                bq <= brom[baddr];
                 d_valid <= 1'b1;
                 d_first <= (j == 0);
                 d_last <= (j == cols - 1'b1);
@@ -564,7 +565,8 @@ module squall_lstm_cell (
     wire mv_start = (state == S_IDLE) && start && is_lstm;
     wire from_x = (feed < n_in);
     wire mv_in_valid = (state == S_FEED) && (from_x ? x_valid : 1'b1);
-    wire signed [@DW@-1:0] mv_in_data = from_x ? x_data : h_mem[feed - n_in];
+    wire [@NB@-1:0] at_h = feed - n_in;
+    wire signed [@DW@-1:0] mv_in_data = from_x ? x_data : h_mem[at_h];
     wire mv_in_ready, mv_out_valid, mv_done, mv_busy;
     wire [@RB@-1:0] mv_out_row;
     wire signed [@AW@-1:0] mv_out_acc;
@@ -578,10 +580,15 @@ module squall_lstm_cell (
         .done(mv_done), .busy(mv_busy), .bad_layer());
 
     // update stage 1 (unit k): gates from the pre-activations, the new c
+    // (index sums declared wide: an index expression is self-determined, so `hid + k` alone
+    // would be computed in the width of hid and wrap)
+    wire [@ZB@-1:0] at_f = hid + k;
+    wire [@ZB@-1:0] at_g = 2 * hid + k;
+    wire [@ZB@-1:0] at_o = 3 * hid + k;
     wire signed [@ZW@-1:0] z_i = zbuf[k];
-    wire signed [@ZW@-1:0] z_f = zbuf[hid + k];
-    wire signed [@ZW@-1:0] z_g = zbuf[2 * hid + k];
-    wire signed [@ZW@-1:0] z_o = zbuf[3 * hid + k];
+    wire signed [@ZW@-1:0] z_f = zbuf[at_f];
+    wire signed [@ZW@-1:0] z_g = zbuf[at_g];
+    wire signed [@ZW@-1:0] z_o = zbuf[at_o];
     wire [@SW@-1:0] g_i = sigmoid_z(z_i);
     wire [@SW@-1:0] g_f = sigmoid_z(z_f);
     wire [@TW@-1:0] g_g = tanh_z(z_g);
@@ -687,6 +694,7 @@ def cell_sv(d: RtlDesign) -> str:
     values = {"LB": d.layer_bits, "DW": cfg.data.width, "CW": cfg.cell.width,
               "HB": _bits(d.max_hidden), "MAXH": d.max_hidden,
               "NB": _bits(d.max_inputs + d.max_hidden), "ZW": cfg.preact.width,
+              "ZB": _bits(4 * d.max_hidden),
               "SW": cfg.sigmoid.width, "TW": cfg.tanh.width, "KW": kw, "HW": hw,
               "RB": _bits(d.max_rows), "AW": d.acc_w, "TABLES": _table_decls(d),
               "FUNCTIONS": functions,
@@ -782,7 +790,7 @@ def spi_protocol(d: RtlDesign) -> dict:
         "read": "CS low; command word 0x8000; then 32 clocks per result word: word k = "
                 "{c[k], h[k]} (c in bits 31..16, h in 15..0, each sign-extended to 16 bits); "
                 "CS high.",
-        "clocks": {"write": f"16 (command) + 16 n", "read": "16 (command) + 32 H"}}
+        "clocks": {"write": "16 (command) + 16 n", "read": "16 (command) + 32 H"}}
 
 
 SPI_SLAVE = r"""
@@ -914,7 +922,7 @@ module squall_spi_top (
             if (txn_end) writing <= 1'b0;
             if (out_valid) begin
                 tx_we <= 1'b1;
-                tx_addr <= out_idx[@AB@-1:0];
+                tx_addr <= out_idx;
                 tx_data <= {{(16-@CW@){out_c[@CW@-1]}}, out_c, {(16-@DW@){out_h[@DW@-1]}}, out_h};
             end
             if (done) ready <= 1'b1;

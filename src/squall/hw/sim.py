@@ -140,9 +140,17 @@ def run(rtl_dir, top: str, test: str, job: dict, simulator: str = "icarus",
                      build_dir=str(build), build_args=args, always=build_dir is None,
                      log_file=str(work / "build.log"), timescale=("1ns", "1ps"))
         env = {"SQUALL_TB_JOB": str(work / "job.json"), **(extra_env or {})}
-        xml = runner.test(hdl_toplevel=top, test_module="squall.hw.tb", testcase=test,
-                          test_dir=str(rtl_dir), build_dir=str(build), extra_env=env,
-                          results_xml=str(work / "results.xml"), log_file=str(work / "sim.log"))
+        # cocotb's runner names its results after a pytest test when it runs inside one and
+        # then refuses an explicit results file: keep the results out of the RTL directory
+        current = os.environ.pop("PYTEST_CURRENT_TEST", None)
+        try:
+            xml = runner.test(hdl_toplevel=top, test_module="squall.hw.tb", testcase=test,
+                              test_dir=str(rtl_dir), build_dir=str(build), extra_env=env,
+                              results_xml=str(work / "results.xml"),
+                              log_file=str(work / "sim.log"))
+        finally:
+            if current is not None:
+                os.environ["PYTEST_CURRENT_TEST"] = current
         if not (work / "results.json").exists():
             log = (work / "sim.log").read_text(errors="replace") \
                 if (work / "sim.log").exists() else ""
