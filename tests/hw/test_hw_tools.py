@@ -147,7 +147,8 @@ def test_graph(seed, tmp_path):
     dot = (tmp_path / "m.dot").read_text()
     assert dot.startswith("digraph")
     # parameters and MACs from the layer sizes: 4H(in + H) + 4H, MACs per step 4H(in + H)
-    assert "LSTM 6->64" in dot and "params 18,176" in dot and "MACs/step 17,920" in dot
+    # ">" is escaped in a record label
+    assert "LSTM 6-\\>64" in dot and "params 18,176" in dot and "MACs/step 17,920" in dot
     assert "MACs/window 430,080" in dot      # 24 * 4*64*(6 + 64)
     assert "MACs/window 102,400" in dot      # after repeat: 4*32*32 once + 24 * 4*32*32
     assert "MACs/step 4,096 (+4,096 once)" in dot

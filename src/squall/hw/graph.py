@@ -33,11 +33,18 @@ def layer_costs(bundle: Bundle, word_bytes: int = 4) -> list[dict]:
     return rows
 
 
+def _field(text: str) -> str:
+    """Text for one field of a Graphviz record label: its special characters escaped."""
+    for ch in '\\{}|<>"':
+        text = text.replace(ch, "\\" + ch)
+    return text
+
+
 def to_dot(bundle: Bundle, word_bytes: int = 4) -> str:
     T, F = bundle.length, len(bundle.features)
     lines = ["digraph squall {", '  rankdir=TB; node [shape=record, fontname="Helvetica"];',
              '  edge [fontname="Helvetica", fontsize=10];',
-             f'  input [label="{{input|{T} x {F}|{", ".join(bundle.features)}}}"];']
+             f'  input [label="{{input|{T} x {F}|{_field(", ".join(bundle.features))}}}"];']
     prev, prev_bytes = "input", T * F * word_bytes
     total_params = total_macs = 0
     for r in layer_costs(bundle, word_bytes):
@@ -47,7 +54,7 @@ def to_dot(bundle: Bundle, word_bytes: int = 4) -> str:
         detail = (f"params {r['params']:,}|MACs/step {r['macs_step']:,}{once}|"
                   f"MACs/window {r['macs_window']:,}|weights read {r['weight_bytes']:,} B/window"
                   if r["kind"] != "repeat" else "no weights")
-        lines.append(f'  {node} [label="{{{r["label"]}|out {shape}|{detail}}}"];')
+        lines.append(f'  {node} [label="{{{_field(r["label"])}|out {shape}|{detail}}}"];')
         lines.append(f'  {prev} -> {node} [label="{prev_bytes:,} B/window"];')
         prev, prev_bytes = node, r["out_bytes"]
         total_params += r["params"]
