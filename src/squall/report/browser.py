@@ -2,7 +2,8 @@
 
 Used by the report's browser test and to make the README's screenshot::
 
-    python -m squall.report.browser report.html --screenshot docs/images/report.png
+    python -m squall.report.browser report.html --screenshot docs/images/report.png \
+        --height 1000 --scroll-to "#event-6"
 
 Chromium runs with a fresh temporary profile, no background networking, no component updates,
 no sync, no QUIC, and every connection sent to a proxy on a dead port (127.0.0.1:9), so a page
@@ -59,9 +60,11 @@ def available() -> str | None:
     return ", ".join(missing) or None
 
 
-def open_page(path: str | os.PathLike[str], width: int = 1280, height: int = 900) -> PageCheck:
-    """Load ``path`` in headless Chromium; return the screenshot (the window: ``width`` x
-    ``height`` pixels from the top), the requests and the element sizes."""
+def open_page(path: str | os.PathLike[str], width: int = 1280, height: int = 900,
+              scroll_to: str | None = None) -> PageCheck:
+    """Load ``path`` in headless Chromium; return the screenshot (``width`` x ``height``
+    pixels from the top, or from the element ``scroll_to`` selects), the requests and the
+    element sizes."""
     absent = available()
     if absent:
         raise SquallError(f"cannot open a browser: {absent} not installed")
@@ -89,6 +92,9 @@ def open_page(path: str | os.PathLike[str], width: int = 1280, height: int = 900
         driver.get(page.as_uri())
         driver.execute_script("return document.readyState")
         elements = {sel: driver.execute_script(_MEASURE, sel) for sel in SELECTORS}
+        if scroll_to:
+            driver.execute_script("var el = document.querySelector(arguments[0]);"
+                                  "if (el) { el.scrollIntoView(true); }", scroll_to)
         shot = driver.get_screenshot_as_png()
         requests = []
         for entry in driver.get_log("performance"):
@@ -118,11 +124,12 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--screenshot", required=True, help="PNG to write")
     p.add_argument("--width", type=int, default=1280)
     p.add_argument("--height", type=int, default=900)
+    p.add_argument("--scroll-to", help="CSS selector of the element to show at the top")
     a = p.parse_args(argv)
     from squall.io import atomic_path
 
     try:
-        check = open_page(a.report, a.width, a.height)
+        check = open_page(a.report, a.width, a.height, a.scroll_to)
         with atomic_path(a.screenshot) as tmp:
             tmp.write_bytes(check.screenshot)
     except SquallError as exc:

@@ -56,7 +56,7 @@ def timeline_figure(table: pd.DataFrame, events: pd.DataFrame, tracks: list[str]
     axes[-1].set_xlabel("window end time (UTC); dashed: threshold"
                         + ("; green bars: labelled events" if labels is not None else ""),
                         fontsize=8)
-    fig.suptitle("Reconstruction error per window", fontsize=10)
+    axes[0].set_title("Reconstruction error per window", fontsize=10)
     fig.tight_layout()
     return fig
 
@@ -107,7 +107,7 @@ def event_figure(series: pd.DataFrame, features: list[str], units: dict[str, str
                      transform=axes[0].transAxes)
     axes[0].legend(loc="upper left", fontsize=7, ncol=2)
     axes[-1].set_xlabel("time (UTC); shaded: the event; dotted: largest deviation", fontsize=8)
-    fig.suptitle(title, fontsize=9)
+    axes[0].set_title(title, fontsize=9)
     fig.tight_layout()
     return fig
 

@@ -155,6 +155,7 @@ header h1{font-size:1.45rem;margin:1rem 0 .2rem}
 nav{position:sticky;top:0;z-index:1;background:#fff;border-bottom:1px solid var(--line);
  padding:.35rem 1.2rem;text-align:center}
 nav a{margin:0 .55rem;color:#204a87;text-decoration:none;font-size:.92rem}
+section{scroll-margin-top:2.8rem}
 h2{font-size:1.2rem;border-bottom:2px solid var(--soft);padding-bottom:.2rem;margin-top:2rem}
 h3{font-size:1.02rem;margin:.2rem 0 .4rem}
 figure{margin:.6rem 0}
