@@ -282,3 +282,50 @@ def test_cli_rtl_cycles_and_cost_from_simulation(tmp_path, capsys):
     assert main(["hw", "cost", str(tmp_path / "b"), "--windows", "1",
                  "--cycles-from-sim", str(tmp_path / "b" / "bundle.json")]) == 2
     assert "not a clocks file" in capsys.readouterr().err
+
+
+@needs_icarus
+def test_layer_sequencer_1000_random_vectors(ladder):
+    b, d, rtl = ladder
+    cases = sim.random_layer_cases(d, 200, seed=6)             # 200 runs x T = 5 vectors
+    assert sum(len(c["xs"]) for c in cases) == 1000
+    res = sim.run(rtl, "squall_lstm_layer", "layer", {"cases": cases})
+    assert res["mismatches"] == [] and res["failed"] == 0
+
+
+@needs_icarus
+def test_spi_slave_1000_random_words_each_way(ladder):
+    import random
+
+    rng = random.Random(7)
+    job = {"in": [[rng.getrandbits(16) for _ in range(64)] for _ in range(16)],
+           "out": [[rng.getrandbits(32) for _ in range(64)] for _ in range(16)]}
+    job["in"][0][:2] = [0x0000, 0xFFFF]                      # the extremes
+    job["out"][0][:2] = [0x00000000, 0xFFFFFFFF]
+    res = sim.run(ladder[2], "squall_spi_slave", "spi_slave", job)
+    assert res["mismatches"] == [] and res["failed"] == 0
+    assert res["in_words"] == res["out_words"] == 1024
+
+
+MIXED = {"name": "mixed", "data": "Q4.12/rnd_conv/sat", "weight": "Q2.14", "bias": "Q3.13",
+         "preact": "Q4.12/trn/sat", "cell": "Q4.12/rnd_inf/wrap",
+         "sigmoid": "UQ1.15/rnd_zero/sat", "tanh": "Q1.15/trn_zero/sat",
+         "sigmoid_fn": {"method": "pwl", "size": 256, "lo": -8.0, "hi": 8.0, "slope": "Q2.14"},
+         "tanh_fn": {"method": "pwl", "size": 512, "lo": -8.0, "hi": 8.0, "slope": "Q2.14"}}
+
+
+@needs_icarus
+@pytest.mark.parametrize("config", ["16-pwl", "12", "8w", MIXED], ids=["16-pwl", "12", "8w",
+                                                                        "mixed-modes"])
+def test_other_formats_rounding_modes_and_piecewise_linear_tables(ladder, tmp_path, config):
+    b = ladder[0]
+    d = write_rtl(b, tmp_path / "rtl", config, lanes=3)
+    if shutil.which("verilator"):
+        assert all(t == {"iverilog": "ok", "verilator": "ok"}
+                   for t in sim.lint(tmp_path / "rtl").values())
+    cases = sim.golden_cases(d, tmp_path / "rtl") + sim.cell_cases(d, 300, seed=8)
+    res = sim.run(tmp_path / "rtl", "squall_lstm_cell", "cell", {"cases": cases})
+    assert res["mismatches"] == [] and res["failed"] == 0
+    mv = sim.run(tmp_path / "rtl", "squall_matvec", "matvec",
+                 {"cases": sim.matvec_cases(d, 100, seed=9)})
+    assert mv["mismatches"] == []

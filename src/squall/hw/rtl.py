@@ -258,7 +258,7 @@ def requant_function(name: str, in_w: int, src_frac: int, t: FixedType) -> str:
         lines += ["            q = v;", f"            q = q <<< {-s};"]
     else:
         lines.append(f"            q = v >>> {s};")
-        low = f"|v[{s - 2}:0]" if s >= 2 else "1'b0"
+        low = f"(|v[{s - 2}:0])" if s >= 2 else "1'b0"
         gt, eq = f"(v[{s - 1}] && {low})", f"(v[{s - 1}] && !{low})"
         up = {"trn": None, "rnd": f"v[{s - 1}]",
               "trn_zero": f"(v[{in_w - 1}] && |v[{s - 1}:0])",

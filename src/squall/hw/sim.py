@@ -88,6 +88,27 @@ def cell_cases(d: RtlDesign, count: int, seed: int = 0, layers=None) -> list[dic
     return out
 
 
+def random_layer_cases(d: RtlDesign, runs: int, seed: int = 0) -> list[dict]:
+    """``runs`` whole-layer runs from zero state on random input vectors (T per run), spread
+    over the LSTM layers, with every step's h from the fixed engine."""
+    rng = random.Random(seed)
+    t = d.config.data
+    lstms = [r for r in d.layers if r.kind == "lstm"]
+    out = []
+    for k in range(runs):
+        r = lstms[k % len(lstms)]
+        L = d.fixed_layer(r.index)
+        h, c, xs, hs, cs = [0] * r.hidden, [0] * r.hidden, [], [], []
+        for _ in range(d.length):
+            x = _random_vector(rng, r.inputs, t.min_code, t.max_code)
+            h, c = d.model.lstm_step(L, x, h, c)
+            xs.append(x)
+            hs.append(h)
+            cs.append(c)
+        out.append({"layer": r.index, "xs": xs, "hs": hs, "cs": cs})
+    return out
+
+
 def golden_cases(d: RtlDesign, rtl_dir: Path) -> list[dict]:
     """The export's golden LSTM cases (``export/golden/cases.json``) as cell cases."""
     detail = json.loads((Path(rtl_dir) / "export" / "golden" / "cases.json").read_text())
