@@ -168,6 +168,7 @@ th{background:var(--soft);font-weight:600}
 td.num{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}
 .scroll{overflow-x:auto;max-width:100%}
 table.kv th{width:12rem}
+table.events td:nth-child(3),table.events td:nth-child(4){white-space:nowrap}
 .event{border:1px solid var(--line);border-radius:6px;padding:.5rem 1rem;margin:1.2rem 0}
 .why{background:#fff4e5;border-left:3px solid #f57900;padding:.35rem .7rem;margin:.4rem 0}
 .note{color:#555;font-size:.88rem}

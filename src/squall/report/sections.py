@@ -146,10 +146,15 @@ def events_section(run: Run, page, max_events: int, log: Callable[[str], None]) 
         return ('<section id="events"><h2>Events</h2><p>No window scored above the threshold: '
                 "no events.</p></section>")
     chosen = ev.nlargest(max_events, "score").sort_values("event")
-    overview = ev.assign(event=[f"#{e}" for e in ev["event"]])[
-        ["event", "track", "start", "end", "score", "n_windows", "lat_min", "lat_max",
-         "lon_min", "lon_max", "why"]]
-    parts = ['<section id="events"><h2>Events</h2>', table_html(overview, "events")]
+    drawn = set(chosen["event"])
+    columns = ["event", "track", "start", "end", "score", "n_windows"] + [
+        c for c in ("lat_min", "lat_max", "lon_min", "lon_max") if ev[c].notna().any()] + ["why"]
+    overview = ev.assign(
+        event=[f'<a href="#event-{e}">#{e}</a>' if e in drawn else f"#{e}" for e in ev["event"]],
+        start=pd.to_datetime(ev["start"]).dt.strftime("%Y-%m-%d %H:%M"),
+        end=pd.to_datetime(ev["end"]).dt.strftime("%Y-%m-%d %H:%M"))[columns]
+    parts = ['<section id="events"><h2>Events</h2>',
+             table_html(overview, "events", raw=("event",))]
     if len(chosen) < len(ev):
         parts.append(f'<p class="note">Panels for the {len(chosen)} events with the highest '
                      f"peak scores (--max-events); all {len(ev)} are in the table.</p>")
@@ -272,14 +277,18 @@ def eda_section(run: Run, page) -> str:
             f"<h3>Most correlated pairs</h3>{table_html(s.top_pairs, 'pairs')}{corr}</section>")
 
 
-def table_html(frame: pd.DataFrame, cls: str = "") -> str:
-    """A table: numbers right-aligned with 4 significant digits, empty cells for NaN."""
+def table_html(frame: pd.DataFrame, cls: str = "", raw: tuple[str, ...] = ()) -> str:
+    """A table: numbers right-aligned with 4 significant digits, empty cells for NaN; text is
+    escaped except in the ``raw`` columns (HTML made here, such as links)."""
     head = "".join(f"<th>{esc(str(c))}</th>" for c in frame.columns)
+    keep = [c in raw for c in frame.columns]
     rows = []
     for values in frame.itertuples(index=False):
         cells = []
-        for v in values:
-            if isinstance(v, (bool, np.bool_)):
+        for v, as_is in zip(values, keep, strict=True):
+            if as_is:
+                cells.append(f"<td>{v}</td>")
+            elif isinstance(v, (bool, np.bool_)):
                 cells.append(f"<td>{'yes' if v else 'no'}</td>")
             elif isinstance(v, (int, np.integer)):
                 cells.append(f'<td class="num">{int(v):,}</td>')
