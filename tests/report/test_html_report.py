@@ -50,7 +50,8 @@ def test_the_page_shows_run_events_map_metrics_training_and_data(report, scored)
     top = events.nlargest(4, "score")["event"].sort_values()
     assert [int(p) for p in panels] == list(top)
     assert f"all {len(events)} are in the table" in text
-    for e in panels:                     # each panel: explanation, plot, original reports
+    for e in panels:                     # each panel: linked from the table, explanation,
+        assert f'<a href="#event-{e}">#{e}</a>' in text          # plot, original reports
         panel = text.split(f'id="event-{e}">')[1].split("</section>")[0]
         assert "<b>Why:</b>" in panel and 'class="event-plot"' in panel
         assert "original reports in the flagged windows" in panel and "DATE" in panel
