@@ -3,9 +3,9 @@
 The pipeline, in the order of the package layout: ``squall.data`` (readers, windows, scaling,
 synthetic data) -> ``squall.models`` (PyTorch training, optional) -> ``squall.bundle`` (the model
 and everything needed to use it) -> ``squall.engines`` (numpy, torch, pure) -> ``squall.detect``
-(scores, thresholds, events) -> ``squall.report`` (tables, plots), with ``squall.hw``
-(profiling, tracing, the dataflow graph) beside the engines. ``import squall`` never imports
-torch.
+(scores, thresholds, events) -> ``squall.report`` (tables, plots, the HTML report, exploratory
+statistics), with ``squall.hw`` (profiling, tracing, the dataflow graph) beside the engines.
+``import squall`` never imports torch.
 """
 
 from __future__ import annotations
