@@ -32,7 +32,7 @@ import numpy as np
 
 from squall.data.scaling import Scaler
 from squall.errors import SquallError
-from squall.io import atomic_dir
+from squall.io import atomic_dir, written_by
 
 FORMAT = "squall-bundle"
 VERSION = 1
@@ -237,14 +237,7 @@ def random_bundle(layers: list[dict], features: int, length: int, *, seed: int =
                   Scaler.from_minmax(names, [0] * features, [1] * features)).validate()
 
 
-def _replaceable(path: Path) -> bool:
-    """A bundle may overwrite an empty directory or an earlier bundle, nothing else."""
-    if path.is_dir() and not any(path.iterdir()):
-        return True
-    try:
-        return json.loads((path / "bundle.json").read_text()).get("format") == FORMAT
-    except (OSError, ValueError, AttributeError):
-        return False
+_replaceable = written_by("bundle.json", FORMAT)
 
 
 def _read_history(path: Path) -> list[dict]:

@@ -4,6 +4,7 @@ what it did not write."""
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import shutil
 import tempfile
@@ -51,6 +52,21 @@ def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
 
 def _empty_dir(path: Path) -> bool:
     return path.is_dir() and not any(path.iterdir())
+
+
+def written_by(manifest: str, fmt: str) -> Callable[[Path], bool]:
+    """A ``replaceable`` predicate for :func:`atomic_dir`: an empty directory, or one whose JSON
+    file ``manifest`` says ``"format": fmt`` (an earlier output of the same writer)."""
+
+    def replaceable(path: Path) -> bool:
+        if _empty_dir(path):
+            return True
+        try:
+            return json.loads((path / manifest).read_text()).get("format") == fmt
+        except (OSError, ValueError, AttributeError):
+            return False
+
+    return replaceable
 
 
 @contextlib.contextmanager

@@ -37,7 +37,7 @@ from squall.engines.fixed import (
 )
 from squall.errors import SquallError
 from squall.hw.fixedpoint import FixedPointError, FixedType, is_tie
-from squall.io import atomic_dir
+from squall.io import atomic_dir, written_by
 
 FORMAT = "squall-hw-export"
 VERSION = 1
@@ -329,13 +329,7 @@ def _tie_h_inputs(model: FixedModel, L: FixedLstm, units: int = 8, columns: int 
 # ---------------------------------------------------------------- export
 
 
-def _replaceable(path: Path) -> bool:
-    if path.is_dir() and not any(path.iterdir()):
-        return True
-    try:
-        return json.loads((path / "manifest.json").read_text()).get("format") == FORMAT
-    except (OSError, ValueError, AttributeError):
-        return False
+_replaceable = written_by("manifest.json", FORMAT)
 
 
 def _tables(model: FixedModel) -> dict[str, tuple[list[int], FixedType, str]]:

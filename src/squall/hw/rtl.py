@@ -60,7 +60,7 @@ from squall.engines.fixed import (
 from squall.errors import SquallError
 from squall.hw.export import _tables, export_bundle, mem_text, weights_digest
 from squall.hw.fixedpoint import FixedType
-from squall.io import atomic_dir
+from squall.io import atomic_dir, written_by
 
 FORMAT = "squall-rtl"
 VERSION = 1
@@ -983,13 +983,7 @@ def design_files(d: RtlDesign) -> dict[str, str]:
     return files
 
 
-def _replaceable(path: Path) -> bool:
-    if path.is_dir() and not any(path.iterdir()):
-        return True
-    try:
-        return json.loads((path / "rtl.json").read_text()).get("format") == FORMAT
-    except (OSError, ValueError, AttributeError):
-        return False
+_replaceable = written_by("rtl.json", FORMAT)
 
 
 def write_rtl(bundle: Bundle, out: str | os.PathLike[str], config="16", lanes: int = 16,
