@@ -221,12 +221,17 @@ def measure_cycles(bundle, rtl_dir, simulator: str = "icarus", config="16", lane
 
 
 def lint(rtl_dir) -> dict[str, dict[str, str]]:
-    """``iverilog -g2012`` and ``verilator --lint-only`` on every top module; returns
-    ``{top: {tool: "ok" | message}}``."""
+    """``iverilog -g2012`` and ``verilator --lint-only`` on every top module, and Verilator on
+    all the files as they are (no top named); returns ``{top: {tool: "ok" | message}}``."""
     rtl_dir = Path(rtl_dir)
     manifest = load_design(rtl_dir)
     files = [str(p) for p in sources(rtl_dir)]
     out = {}
+    _need("verilator")
+    p = subprocess.run(["verilator", "--lint-only", *files], capture_output=True, text=True,
+                       cwd=rtl_dir)
+    text = (p.stdout + p.stderr).strip()
+    out["(all files)"] = {"verilator": "ok" if p.returncode == 0 and not text else text}
     for top in manifest["tops"]:
         if f"{top}.sv" not in manifest["sources"]:
             continue
