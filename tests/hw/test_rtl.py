@@ -329,3 +329,71 @@ def test_other_formats_rounding_modes_and_piecewise_linear_tables(ladder, tmp_pa
     mv = sim.run(tmp_path / "rtl", "squall_matvec", "matvec",
                  {"cases": sim.matvec_cases(d, 100, seed=9)})
     assert mv["mismatches"] == []
+
+
+@needs_icarus
+def test_spi_top_random_steps_out_of_phase_short_cs_gaps_and_resets(ladder):
+    b, d, rtl = ladder
+    cases = sim.random_layer_cases(d, 78, seed=10)               # 390 steps, >1,000 values
+    assert sum(len(x) for c in cases for x in c["xs"]) >= 1000
+    res = sim.run(rtl, "squall_spi_top", "spi", {"cases": cases, "phase_ns": 3.3,
+                                                   "gap_ns": 8})
+    assert res["mismatches"] == [] and res["failed"] == 0
+    # before each run an interrupted 3-word write and a reset: the slave's word toggle
+    # (SCLK domain) survives the reset and must not come back as a phantom command (the old
+    # design failed here: the next run's results were wrong)
+    cases = sim.random_layer_cases(d, 6, seed=11)
+    res = sim.run(rtl, "squall_spi_top", "spi", {"cases": cases, "reset_between": True,
+                                                   "phase_ns": 7.1})
+    assert res["mismatches"] == [] and res["failed"] == 0
+
+
+@needs_icarus
+def test_clocks_of_another_bundle_or_lane_count_are_refused(ladder, tmp_path, capsys):
+    b = random_bundle(seed_layers(2, 4, (8, 4)), 2, 4, seed=5)
+    other = random_bundle(seed_layers(2, 4, (8, 4)), 2, 4, seed=6)
+    b.save(tmp_path / "b")
+    other.save(tmp_path / "other")
+    assert main(["hw", "rtl", str(tmp_path / "b"), "--out", str(tmp_path / "rtl"),
+                 "--lanes", "4"]) == 0
+    assert main(["hw", "cycles", str(tmp_path / "rtl"), str(tmp_path / "other"), "--out",
+                 str(tmp_path / "c.json")]) == 2
+    assert "another bundle" in capsys.readouterr().err
+    assert not (tmp_path / "c.json").exists()
+    assert main(["hw", "cycles", str(tmp_path / "rtl"), str(tmp_path / "b"), "--out",
+                 str(tmp_path / "c.json")]) == 0
+    capsys.readouterr()
+    for args, message in ((["other", "--windows", "1"], "another bundle"),
+                          (["b", "--windows", "1", "--macs", "16"], "P = 4 lanes")):
+        argv = ["hw", "cost", str(tmp_path / args[0]), *args[1:], "--cycles-from-sim",
+                str(tmp_path / "c.json")]
+        assert main(argv) == 2
+        assert message in capsys.readouterr().err
+    damaged = json.loads((tmp_path / "c.json").read_text())
+    del damaged["layers"][0]["measured_matvec"]
+    (tmp_path / "d.json").write_text(json.dumps(damaged))
+    assert main(["hw", "cost", str(tmp_path / "b"), "--windows", "1", "--cycles-from-sim",
+                 str(tmp_path / "d.json")]) == 2
+    assert "damaged clocks file" in capsys.readouterr().err
+    # the layer boundary charges the sequencer's schedule: T (step + 1) + 1
+    assert main(["hw", "cost", str(tmp_path / "b"), "--windows", "1", "--boundary", "layer",
+                 "--cycles-from-sim", str(tmp_path / "c.json"), "--json"]) == 0
+    rows = json.loads(capsys.readouterr().out)["layers"]
+    step = {r["layer"]: max(r["measured_step"]) for r in damaged["layers"][1:]
+            if r["measured_step"]}
+    for r in rows:
+        if r["kind"] == "lstm" and r["index"] in step:
+            assert r["cycles_per_call"] == 4 * (step[r["index"]] + 1) + 1
+
+
+def test_wide_formats_generate(tmp_path):
+    """A pre-activation format wider than 20 bits (no expanded activation table)."""
+    b = random_bundle(seed_layers(2, 4, (4, 2)), 2, 4, seed=5)
+    wide = dict(MIXED, name="wide", preact="Q8.16", sigmoid_fn={"method": "lut", "size": 1024,
+                                                                "lo": -8.0, "hi": 8.0})
+    d = write_rtl(b, tmp_path / "rtl", wide, lanes=4)
+    assert d.config.preact.width == 24
+    if shutil.which("iverilog"):
+        res = sim.run(tmp_path / "rtl", "squall_lstm_cell", "cell",
+                      {"cases": sim.cell_cases(d, 100, seed=12)})
+        assert res["mismatches"] == []

@@ -99,8 +99,9 @@ def _add_cost(hw_sub: argparse._SubParsersAction) -> None:
                    help="bits moved per clock (default: a whole word per clock; 1 for one-wire "
                    "SPI, 4 for quad SPI)")
     g = p.add_argument_group("compute")
-    g.add_argument("--macs", metavar="P", type=int, default=16,
-                   help="parallel MAC units (default 16)")
+    g.add_argument("--macs", metavar="P", type=int,
+                   help="parallel MAC units (default 16; with --cycles-from-sim the simulated "
+                   "design's lanes)")
     g.add_argument("--cycles-per-mac", metavar="N", type=int, default=1,
                    help="clocks per MAC (default 1)")
     g.add_argument("--act-latency", metavar="CLOCKS", type=int, default=10,
@@ -137,18 +138,23 @@ def cmd_cost(a: argparse.Namespace) -> None:
         raise SquallError(f"--windows must be >= 1, got {a.windows}")
     if a.limit < 0:
         raise SquallError(f"--limit must be >= 0, got {a.limit}")
+    bundle = load_bundle(a.bundle)
+    measured = None
+    if a.cycles_from_sim:
+        from squall.hw.costmodel import check_measured, measured_cycles
+
+        measured = measured_cycles(a.cycles_from_sim)
+        a.macs = check_measured(measured, bundle, a.macs)
     options = dict(
         boundary=a.boundary, word_bits=a.word_bits, weights=a.weights, offload=a.offload,
         pcie=Pcie(a.pcie_bandwidth * 1e9, a.pcie_latency / 1e9, a.pcie_transactions),
         spi=Spi(a.spi_clock * 1e6, a.spi_in_bits, a.spi_out_bits, a.spi_words, a.spi_overhead,
                 a.spi_mode, a.spi_bits_per_clock),
-        compute=Compute(a.macs, a.cycles_per_mac, a.act_latency, a.clock * 1e6),
+        compute=Compute(16 if a.macs is None else a.macs, a.cycles_per_mac, a.act_latency,
+                        a.clock * 1e6),
         budget=a.budget, software_time=a.software_time, name=a.bundle)
-    if a.cycles_from_sim:
-        from squall.hw.costmodel import measured_cycles
-
-        options["measured"] = measured_cycles(a.cycles_from_sim)
-    bundle = load_bundle(a.bundle)
+    if measured is not None:
+        options["measured"] = measured
     if a.data is None:
         report = bundle_cost(bundle, windows=a.windows, **options)
     else:
@@ -355,11 +361,19 @@ def _add_cycles(hw_sub: argparse._SubParsersAction) -> None:
 
 def _cmd_cycles(a: argparse.Namespace) -> None:
     import json
+    import os
+    from pathlib import Path
 
     from squall import load_bundle
+    from squall.errors import SquallError
     from squall.hw.sim import measure_cycles
     from squall.io import write_text
 
+    out = Path(a.out)               # checked before the simulation, not after it
+    out.parent.mkdir(parents=True, exist_ok=True)
+    if out.is_dir() or not os.access(out.parent, os.W_OK):
+        raise SquallError(f"cannot write {a.out}: give a .json file name in a writable "
+                          f"directory")
     summary = measure_cycles(load_bundle(a.bundle), a.rtl, a.simulator)
     write_text(a.out, json.dumps(summary, indent=1) + "\n")
     print(f"{'layer':>5} {'kind':>5} {'MACs':>7} {'ceil(MACs/P)':>12} {'mat-vec':>8} "

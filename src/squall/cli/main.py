@@ -523,6 +523,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SquallError as exc:
         print(f"squall: error: {exc}", file=sys.stderr)
         return 2
+    except OSError as exc:          # the file system said no: permissions, a full disk, ...
+        where = f": {exc.filename}" if exc.filename else ""
+        print(f"squall: error: {exc.strerror or exc}{where}", file=sys.stderr)
+        return 2
     except KeyboardInterrupt:
         print("squall: interrupted", file=sys.stderr)
         return 130

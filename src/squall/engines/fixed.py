@@ -302,6 +302,13 @@ class ActivationUnit:
         acc = (table[k] << (frac - act.out.frac)) + np.array(act.slopes, dtype=np.int64)[k] * d
         return act.out.requantize(acc, frac)
 
+    def outputs(self) -> np.ndarray:
+        """Every distinct output code (the inputs outside the table's range repeat its ends)."""
+        if self.expanded is not None:
+            return np.unique(self.array)
+        lo, hi = max(self.inp.min_code, self.lo_code), min(self.inp.max_code, self.hi_code)
+        return np.unique(self.direct_many(np.arange(lo, hi + 1, dtype=np.int64)))
+
     def __call__(self, code: int) -> int:
         if self.expanded is not None:
             return self.expanded[code - self.inp.min_code]

@@ -424,7 +424,9 @@ class CostReport:
             else m["matvec"][key]
         if self.boundary in ("step", "matvec"):
             return per_step
-        return self.length * per_step                       # layer: T steps one after another
+        if r.kind == "lstm":            # the sequencer: a clock to start each step, one at the end
+            return self.length * (per_step + 1) + 1
+        return self.length * per_step
 
     def as_dict(self) -> dict:
         rows = [self._row(r) for r in self.rows]
@@ -609,18 +611,41 @@ def measured_cycles(path) -> dict:
         data = json.loads(Path(path).read_text())
     except FileNotFoundError:
         raise SquallError(f"no such file: {path}") from None
+    except IsADirectoryError:
+        raise SquallError(f"{path} is a directory, expected the .json of squall hw cycles") \
+            from None
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise SquallError(f"{path} is not valid JSON ({exc})") from None
     if not isinstance(data, dict) or data.get("format") != "squall-rtl-cycles":
         raise SquallError(f"{path} is not a clocks file written by `squall hw cycles`")
     out: dict = {"matvec": {}, "step": {}, "source": f"simulation ({path})",
-                 "lanes": data.get("lanes")}
-    for row in data["layers"]:
-        if row["measured_matvec"]:
-            out["matvec"][str(row["layer"])] = max(row["measured_matvec"])
-        if row.get("measured_step"):
-            out["step"][str(row["layer"])] = max(row["measured_step"])
+                 "lanes": data.get("lanes"), "weights_digest": data.get("weights_digest")}
+    try:
+        for row in data["layers"]:
+            if row["measured_matvec"]:
+                out["matvec"][str(row["layer"])] = max(row["measured_matvec"])
+            if row.get("measured_step"):
+                out["step"][str(row["layer"])] = max(row["measured_step"])
+    except (KeyError, TypeError, ValueError) as exc:
+        raise SquallError(f"{path} is a damaged clocks file ({type(exc).__name__}: {exc})") \
+            from None
     return out
+
+
+def check_measured(measured: dict, bundle, macs: int | None) -> int:
+    """The parallel MACs to model with measured clocks (the simulated design's lanes); refuses
+    clocks of another bundle or of another number of lanes than ``macs``."""
+    from squall.hw.export import weights_digest
+
+    if measured.get("weights_digest") != weights_digest(bundle):
+        raise SquallError(f"the clocks in {measured['source']} were measured on RTL of another "
+                          f"bundle (weights digest {measured.get('weights_digest')}); run squall "
+                          f"hw rtl and squall hw cycles for this one")
+    lanes = measured.get("lanes")
+    if macs is not None and lanes is not None and macs != lanes:
+        raise SquallError(f"the clocks were measured with P = {lanes} lanes but --macs is "
+                          f"{macs}; leave --macs out or give {lanes}")
+    return lanes or macs or Compute.macs
 
 
 def _analytic_source(rows: list[BoundaryCost], windows: int, length: int) -> str:

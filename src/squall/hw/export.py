@@ -295,7 +295,7 @@ def _tie_twos(model: FixedModel) -> tuple[int, set[int]]:
     bits; the product is then ``2**(shift - 1)`` times an odd number). Returns ``shift - 1`` and
     the ``v2`` values the tanh(c) unit's outputs take."""
     shift = model.h_frac - model.config.data.frac
-    t = _twos(np.unique(model.tanh_c.array))
+    t = _twos(model.tanh_c.outputs())
     return shift - 1, {int(v) for v in t if v >= 0}
 
 
@@ -303,7 +303,7 @@ def tie_h_possible(model: FixedModel) -> bool:
     """Whether any sigmoid output times any tanh output is an exact tie at h: with coarse
     tables none is (then no input can make h round a tie)."""
     need, t_twos = _tie_twos(model)
-    o_twos = {int(v) for v in _twos(np.unique(model.sig_z.array)) if v >= 0}
+    o_twos = {int(v) for v in _twos(model.sig_z.outputs()) if v >= 0}
     return any(need - a in t_twos for a in o_twos)
 
 

@@ -545,6 +545,7 @@ module squall_lstm_cell (
     localparam MAXH = @MAXH@;
 
     reg [1:0] state;
+    reg s1_valid, s1_last;              // update stage 1 holds a unit for stage 2
     reg [@NB@-1:0] n_in, feed;          // inputs of the layer; values fed so far
     reg [@HB@-1:0] hid, k;              // units of the layer; unit being updated
     reg signed [@DW@-1:0] h_mem [0:MAXH-1];
@@ -563,7 +564,9 @@ module squall_lstm_cell (
     end
     reg bad;
     assign bad_layer = bad;
-    wire mv_start = (state == S_IDLE) && start && is_lstm;
+    // idle once the last unit's write has landed (a clear or a new step cannot race it)
+    wire idle = (state == S_IDLE) && !s1_valid;
+    wire mv_start = idle && start && is_lstm;
     wire from_x = (feed < n_in);
     wire mv_in_valid = (state == S_FEED) && (from_x ? x_valid : 1'b1);
     wire [@NB@-1:0] at_h = feed - n_in;
@@ -572,7 +575,7 @@ module squall_lstm_cell (
     wire [@RB@-1:0] mv_out_row;
     wire signed [@AW@-1:0] mv_out_acc;
     assign x_ready = (state == S_FEED) && from_x && mv_in_ready;
-    assign busy = (state != S_IDLE);
+    assign busy = !idle;
 
     squall_matvec mv (
         .clk(clk), .rst(rst), .start(mv_start), .layer(layer),
@@ -596,7 +599,6 @@ module squall_lstm_cell (
     wire [@SW@-1:0] g_o = sigmoid_z(z_o);
     wire signed [@KW@-1:0] c_acc = ((@F_TIMES_C@) <<< @FC_SHIFT@) + ((@I_TIMES_G@) <<< @IG_SHIFT@);
     wire [@CW@-1:0] c_new = rq_c(c_acc);
-    reg s1_valid, s1_last;
     reg [@HB@-1:0] s1_k;
     reg [@SW@-1:0] s1_o;
     reg signed [@CW@-1:0] s1_c;
@@ -619,7 +621,7 @@ module squall_lstm_cell (
             end
         end else begin
             case (state)
-            S_IDLE: begin
+            S_IDLE: if (!s1_valid) begin
                 if (clear)
                     for (u = 0; u < MAXH; u = u + 1) begin
                         h_mem[u] <= 0;
@@ -816,18 +818,26 @@ module squall_spi_slave (
     initial for (i = 0; i < WORDS; i = i + 1) tx_buf[i] = 32'd0;   // FPGA power-up contents
     always @(posedge clk) if (tx_we) tx_buf[tx_addr] <= tx_data;
 
-    // SCLK domain, receive on the rising edge: 16-bit frames
+    // SCLK domain, receive on the rising edge: 16-bit frames; whether a word is the
+    // transaction's first (the command) is decided here and travels with the word, so a short
+    // CS-high pulse between transactions cannot be missed
     reg [3:0] rbit;
     reg [14:0] rshift;
     reg [15:0] rword;
+    reg rword_first, rseen;
     reg rtoggle;
     always @(posedge sclk or posedge cs_n) begin
         if (cs_n) begin
             rbit <= 4'd0;
+            rseen <= 1'b0;
         end else begin
             rshift <= {rshift[13:0], mosi};
             rbit <= rbit + 4'd1;
-            if (rbit == 4'd15) rword <= {rshift, mosi};
+            if (rbit == 4'd15) begin
+                rword <= {rshift, mosi};
+                rword_first <= !rseen;
+                rseen <= 1'b1;
+            end
         end
     end
     initial rtoggle = 1'b0;
@@ -843,31 +853,25 @@ module squall_spi_slave (
     wire [@CNTB@-6:0] tword = tpos[@CNTB@-1:5];
     wire [4:0] tbit = ~tpos[4:0];
     wire [31:0] tcur = tx_buf[tword[@AB@-1:0]];
-    assign miso = (!cs_n && tcnt >= @CNTB@'d16 && tword < WORDS) ? tcur[tbit] : 1'b0;
+    assign miso = cs_n ? 1'bz                       // released when not selected
+                : (tcnt >= @CNTB@'d16 && tword < WORDS) ? tcur[tbit] : 1'b0;
 
-    // into the system clock domain: two flip-flops, then edge detection
+    // into the system clock domain: two flip-flops, then edge detection. During reset the
+    // synchroniser keeps shifting (no pulses), so a toggle left from before the reset is not
+    // taken for a new word: hold rst for at least 3 clocks.
     reg [2:0] tsync, csync;
-    reg first;
     always @(posedge clk) begin
         rx_valid <= 1'b0;
         txn_end <= 1'b0;
-        if (rst) begin
-            tsync <= 3'b000;
-            csync <= 3'b111;
-            first <= 1'b1;
-        end else begin
-            tsync <= {tsync[1:0], rtoggle};
-            csync <= {csync[1:0], cs_n};
-            if (tsync[2] != tsync[1]) begin
+        tsync <= {tsync[1:0], rtoggle};
+        csync <= {csync[1:0], cs_n};
+        if (!rst) begin
+            if (tsync[2] != tsync[1]) begin       // rword is stable for 15 more SCLK periods
                 rx_valid <= 1'b1;
                 rx_data <= rword;
-                rx_first <= first;
-                first <= 1'b0;
+                rx_first <= rword_first;
             end
-            if (csync[1] && !csync[2]) begin
-                txn_end <= 1'b1;
-                first <= 1'b1;
-            end
+            if (csync[1] && !csync[2]) txn_end <= 1'b1;
         end
     end
 endmodule

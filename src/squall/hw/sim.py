@@ -21,6 +21,7 @@ from pathlib import Path
 
 from squall.engines.fixed import FixedLstm
 from squall.errors import SquallError
+from squall.hw.export import weights_digest
 from squall.hw.rtl import RtlDesign, load_design
 
 SIMULATORS = {"icarus": "iverilog", "verilator": "verilator"}
@@ -157,9 +158,14 @@ def run(rtl_dir, top: str, test: str, job: dict, simulator: str = "icarus",
         keep = os.environ.get("SQUALL_SIM_KEEP")
         runner = get_runner(simulator)
         args = ["-Wno-fatal"] if simulator == "verilator" else []
-        runner.build(sources=[str(p) for p in sources(rtl_dir)], hdl_toplevel=top,
-                     build_dir=str(build), build_args=args, always=build_dir is None,
-                     log_file=str(work / "build.log"), timescale=("1ns", "1ps"))
+        try:
+            runner.build(sources=[str(p) for p in sources(rtl_dir)], hdl_toplevel=top,
+                         build_dir=str(build), build_args=args, always=build_dir is None,
+                         log_file=str(work / "build.log"), timescale=("1ns", "1ps"))
+        except SystemExit as exc:       # cocotb's runner exits when the HDL does not compile
+            log = (work / "build.log").read_text(errors="replace").strip().splitlines()
+            first = next((line for line in log if "error" in line.lower()), str(exc))
+            raise SquallError(f"{simulator} could not build {top}: {first.strip()}") from None
         env = {"SQUALL_TB_JOB": str(work / "job.json"), **(extra_env or {})}
         # cocotb's runner names its results after a pytest test when it runs inside one and
         # then refuses an explicit results file: keep the results out of the RTL directory
@@ -199,14 +205,19 @@ def cycles_summary(d: RtlDesign, matvec: dict, step: dict) -> dict:
                      "predicted_matvec": p["matvec"], "measured_matvec": mv,
                      "predicted_step": p.get("step"), "measured_step": st or None})
     return {"format": "squall-rtl-cycles", "version": 1, "lanes": d.lanes,
+            "weights_digest": weights_digest(d.bundle), "length": d.length,
             "clock_ns_in_sim": 10, "layers": rows}
 
 
-def measure_cycles(bundle, rtl_dir, simulator: str = "icarus", config="16", lanes=None) -> dict:
+def measure_cycles(bundle, rtl_dir, simulator: str = "icarus") -> dict:
     """Clocks of one mat-vec and one LSTM step of every layer, in simulation."""
     manifest = load_design(rtl_dir)
-    d = RtlDesign(bundle, manifest["config"] if config is None else manifest["config"],
-                  manifest["lanes"] if lanes is None else lanes)
+    if manifest["bundle"]["weights_digest"] != weights_digest(bundle) \
+            or manifest["bundle"]["layers"] != bundle.layers:
+        raise SquallError(f"{rtl_dir} was generated from another bundle (weights digest "
+                          f"{manifest['bundle']['weights_digest']}, this bundle "
+                          f"{weights_digest(bundle)}); regenerate it with squall hw rtl")
+    d = RtlDesign(bundle, manifest["config"], manifest["lanes"])
     mv = run(rtl_dir, "squall_matvec", "matvec", {"cases": matvec_cases(d, len(d.layers))},
              simulator)
     st = run(rtl_dir, "squall_lstm_cell", "cell",

@@ -19,10 +19,17 @@ from pathlib import Path
 
 import cocotb
 from cocotb.clock import Clock
-from cocotb.triggers import First, ReadOnly, RisingEdge, Timer
+from cocotb.triggers import First, ReadOnly, RisingEdge, Timer, with_timeout
 
 #: Clock period of the system clock in ns (100 MHz).
 CLOCK_NS = 10
+#: Longest a single case may take (1,000,000 clocks): a hung DUT fails the test instead of
+#: running forever.
+TIMEOUT_NS = 1_000_000 * CLOCK_NS
+
+
+async def _bounded(coro):
+    return await with_timeout(coro, TIMEOUT_NS, "ns")
 
 
 def _job() -> dict:
@@ -119,7 +126,7 @@ async def matvec(dut):
     await _start(dut, ("start", "layer", "in_valid", "in_data"))
     bad, cycles = [], {}
     for k, case in enumerate(job["cases"]):
-        got, clocks = await matvec_once(dut, case["layer"], case["vector"])
+        got, clocks = await _bounded(matvec_once(dut, case["layer"], case["vector"]))
         cycles.setdefault(str(case["layer"]), []).append(clocks)
         if got != case["acc"]:
             first = next((i for i, (a, b) in enumerate(zip(got, case["acc"], strict=False))
@@ -162,8 +169,8 @@ async def cell(dut):
                        "st_h", "st_c"))
     bad, cycles = [], {}
     for k, case in enumerate(job["cases"]):
-        h, c, clocks = await cell_step(dut, case["layer"], case["x"], case["h_prev"],
-                                       case["c_prev"])
+        h, c, clocks = await _bounded(cell_step(dut, case["layer"], case["x"], case["h_prev"],
+                                                case["c_prev"]))
         cycles.setdefault(str(case["layer"]), []).append(clocks)
         if h != case["h"] or c != case["c"]:
             bad.append({"case": k, "layer": case["layer"], "name": case.get("name", ""),
@@ -180,32 +187,37 @@ async def layer(dut):
     await _start(dut, ("start", "layer", "x_valid", "x_data"))
     bad, cycles = [], {}
     for k, case in enumerate(job["cases"]):
-        dut.layer.value = case["layer"]
-        dut.start.value = 1
-        await RisingEdge(dut.clk)
-        dut.start.value = 0
-        T, H = len(case["xs"]), len(case["hs"][0])
-        got: list[list[int]] = []
-        clocks = 1
-        for t in range(T):
-            clocks += await _stream(dut, "x_valid", "x_data", case["xs"][t], "x_ready")
-            out, more = await _collect(dut, "out_valid", ("out_step", "out_idx", "out_h"),
-                                       count=H)
-            clocks += more
-            got.append([o[2] for o in out])
-            if any(o[0] != t for o in out) or len(out) != H:
-                bad.append({"case": k, "step": t, "problem": "wrong step index or count"})
-        while dut.done.value != 1:      # the sequencer's done follows the last unit
-            await RisingEdge(dut.clk)
-            clocks += 1
-            await ReadOnly()
-        await Timer(1, "ns")
-        cycles.setdefault(str(case["layer"]), []).append(clocks)
-        if got != case["hs"]:
-            t = next(t for t in range(T) if got[t] != case["hs"][t])
-            bad.append({"case": k, "layer": case["layer"], "step": t, "got": got[t][:4],
-                        "want": case["hs"][t][:4]})
+        await _bounded(_layer_run(dut, k, case, bad, cycles))
     _finish(job, {"mismatches": bad, "cycles": cycles, "cases": len(job["cases"])})
+
+
+async def _layer_run(dut, k: int, case: dict, bad: list, cycles: dict) -> None:
+    """One whole-layer run of the sequencer (its clocks into ``cycles``)."""
+    dut.layer.value = case["layer"]
+    dut.start.value = 1
+    await RisingEdge(dut.clk)
+    dut.start.value = 0
+    T, H = len(case["xs"]), len(case["hs"][0])
+    got: list[list[int]] = []
+    clocks = 1
+    for t in range(T):
+        clocks += await _stream(dut, "x_valid", "x_data", case["xs"][t], "x_ready")
+        out, more = await _collect(dut, "out_valid", ("out_step", "out_idx", "out_h"),
+                                   count=H)
+        clocks += more
+        got.append([o[2] for o in out])
+        if any(o[0] != t for o in out) or len(out) != H:
+            bad.append({"case": k, "step": t, "problem": "wrong step index or count"})
+    while dut.done.value != 1:      # the sequencer's done follows the last unit
+        await RisingEdge(dut.clk)
+        clocks += 1
+        await ReadOnly()
+    await Timer(1, "ns")
+    cycles.setdefault(str(case["layer"]), []).append(clocks)
+    if got != case["hs"]:
+        t = next(t for t in range(T) if got[t] != case["hs"][t])
+        bad.append({"case": k, "layer": case["layer"], "step": t, "got": got[t][:4],
+                    "want": case["hs"][t][:4]})
 
 
 # ---------------------------------------------------------------- SPI
@@ -215,7 +227,8 @@ SPI_HALF_NS = 20
 
 
 async def spi_transaction(dut, words: list[tuple[int, int]], read_words: int = 0,
-                          read_bits: int = 32) -> tuple[list[int], float]:
+                          read_bits: int = 32, gap_ns: float = 4 * CLOCK_NS
+                          ) -> tuple[list[int], float]:
     """An SPI mode 0 master: CS low, each ``(value, bits)`` MSB first on MOSI, then
     ``read_words`` words of ``read_bits`` clocked in from MISO (MOSI low); CS high at the last
     falling edge. Returns the words read and the time CS was low, in ns."""
@@ -233,7 +246,7 @@ async def spi_transaction(dut, words: list[tuple[int, int]], read_words: int = 0
         dut.sclk.value = 0
     dut.cs_n.value = 1
     elapsed = cocotb.utils.get_sim_time("ns") - start
-    await Timer(4 * CLOCK_NS, "ns")              # let the end of the transaction sync in
+    await Timer(gap_ns, "ns")                    # CS high between transactions
     skip = len(bits) - read_words * read_bits
     out = []
     for k in range(read_words):
@@ -255,19 +268,32 @@ async def spi(dut):
     job = _job()
     await _start(dut, ("sclk", "mosi"))
     dut.cs_n.value = 1
-    await Timer(1, "ns")
-    dut.cs_n.value = 1
     bad, times = [], []
+    gap = job.get("gap_ns", 4 * CLOCK_NS)
+    await Timer(job.get("phase_ns", 0) + 1, "ns")   # SCLK edges off the system clock's
     for k, case in enumerate(job["cases"]):
+        if k and job.get("reset_between"):
+            # an interrupted write (3 words: the toggle's parity flips) and then a reset
+            await spi_transaction(dut, [(case["layer"], 16), (0x0041, 16), (0x0123, 16)],
+                                  gap_ns=gap)
+            await RisingEdge(dut.clk)
+            dut.rst.value = 1
+            for _ in range(3):
+                await RisingEdge(dut.clk)
+            dut.rst.value = 0
+            await Timer(CLOCK_NS // 2, "ns")
         for t, x in enumerate(case["xs"]):
             cmd = (1 << 14 if t == 0 else 0) | case["layer"]
-            _, write_ns = await spi_transaction(dut, [(cmd, 16)] + [(v & 0xFFFF, 16) for v in x])
+            _, write_ns = await spi_transaction(dut, [(cmd, 16)] + [(v & 0xFFFF, 16) for v in x],
+                                                gap_ns=gap)
             waited = 0
             while dut.ready.value != 1:
-                await RisingEdge(dut.clk)
+                await Timer(CLOCK_NS, "ns")
                 waited += 1
+                if waited > TIMEOUT_NS // CLOCK_NS:
+                    raise AssertionError(f"ready never rose (case {k}, step {t})")
             words, read_ns = await spi_transaction(dut, [(0x8000, 16)],
-                                                   read_words=len(case["hs"][t]))
+                                                   read_words=len(case["hs"][t]), gap_ns=gap)
             h = [_signed16(w) for w in words]
             c = [_signed16(w >> 16) for w in words]
             times.append({"layer": case["layer"], "in_words": len(x), "out_words": len(words),
