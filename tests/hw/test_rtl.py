@@ -397,3 +397,19 @@ def test_wide_formats_generate(tmp_path):
         res = sim.run(tmp_path / "rtl", "squall_lstm_cell", "cell",
                       {"cases": sim.cell_cases(d, 100, seed=12)})
         assert res["mismatches"] == []
+
+
+def test_rtl_command_bad_input(tmp_path, capsys):
+    b = random_bundle(seed_layers(2, 4, (4, 2)), 2, 4, seed=5)
+    b.save(tmp_path / "b")
+    for extra, message in ((["--limit", "-1"], "--limit must be >= 0"),
+                           (["--limit", "3"], "--limit needs --data"),
+                           (["--lanes", "0"], "lanes"),
+                           (["--config", "nope"], "unknown fixed-point configuration")):
+        assert main(["hw", "rtl", str(tmp_path / "b"), "--out", str(tmp_path / "r"),
+                     *extra]) == 2
+        err = capsys.readouterr().err
+        assert message in err and err.count("\n") == 1 and "Traceback" not in err
+        assert not (tmp_path / "r").exists()
+    assert main(["hw", "rtl", str(tmp_path / "b"), "--out", "/proc/squall-nope"]) == 2
+    assert capsys.readouterr().err.startswith("squall: error:")

@@ -173,6 +173,16 @@ COMMANDS.append(_add_cost)
 # ---------------------------------------------------------------- fixed point and export
 
 
+def _check_limit(a: argparse.Namespace) -> None:
+    """``--limit`` is >= 0 and, where ``--data`` is optional, comes with it."""
+    from squall.errors import SquallError
+
+    if a.limit < 0:
+        raise SquallError(f"--limit must be >= 0, got {a.limit}")
+    if a.limit and not a.data:
+        raise SquallError("--limit needs --data (it counts the windows of the data)")
+
+
 def _fx_windows(a: argparse.Namespace, bundle):
     """The scaled windows (and their mask) of ``a.data``, the first ``a.limit`` of them."""
     from squall import pipeline
@@ -279,6 +289,7 @@ def _cmd_export(a: argparse.Namespace) -> None:
     from squall import load_bundle
     from squall.hw.export import export_bundle
 
+    _check_limit(a)
     bundle = load_bundle(a.bundle)
     x = _fx_windows(a, bundle)[0] if a.data else None
     m = export_bundle(bundle, a.out, a.config, x, a.random, a.seed,
@@ -335,6 +346,7 @@ def _cmd_rtl(a: argparse.Namespace) -> None:
     from squall import load_bundle
     from squall.hw.rtl import write_rtl
 
+    _check_limit(a)
     bundle = load_bundle(a.bundle)
     x = _fx_windows(a, bundle)[0] if a.data else None
     d = write_rtl(bundle, a.out, a.config, a.lanes, x, source=" ".join(a.data or []))
