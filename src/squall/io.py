@@ -36,9 +36,12 @@ def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
     final = _target(path)
     if final.is_dir():
         raise SquallError(f"{final} is a directory; give a file name to write")
-    final.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{final.stem}.", suffix=f".part{final.suffix}",
-                               dir=final.parent)
+    try:
+        final.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{final.stem}.", suffix=f".part{final.suffix}",
+                                   dir=final.parent)
+    except OSError as exc:
+        raise SquallError(f"cannot write {final}: {exc.strerror or exc}") from None
     os.close(fd)
     os.chmod(tmp, 0o666 & ~_UMASK)  # mkstemp creates 0600; give the file the usual permissions
     tmp_path = Path(tmp)
@@ -83,8 +86,11 @@ def atomic_dir(path: str | os.PathLike[str],
         kind = "directory" if final.is_dir() else "file"
         raise SquallError(f"{final} exists and is a {kind} squall did not write; choose another "
                           f"--out or remove it")
-    final.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{final.name}.", suffix=".part", dir=final.parent))
+    try:
+        final.parent.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(prefix=f".{final.name}.", suffix=".part", dir=final.parent))
+    except OSError as exc:
+        raise SquallError(f"cannot write {final}: {exc.strerror or exc}") from None
     os.chmod(tmp, 0o777 & ~_UMASK)
     try:
         yield tmp

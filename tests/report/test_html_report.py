@@ -174,3 +174,29 @@ def test_out_must_be_an_html_file(scored, tmp_path, capsys):
                  str(tmp_path / "r.txt")]) == 2
     assert "--out must be an .html file name" in capsys.readouterr().err
     assert list(tmp_path.iterdir()) == []
+
+
+def test_a_page_that_cannot_be_written_leaves_no_figures(scored, tmp_path, capsys):
+    figures = tmp_path / "figs"
+    assert main(["report", str(scored / "bundle"), str(scored / "data" / "test.csv"),
+                 "--out", "/proc/squall-report.html", "--figures", str(figures),
+                 "--quiet"]) == 2
+    err = capsys.readouterr().err
+    assert "cannot write /proc/squall-report.html" in err and ".part" not in err
+    assert not figures.exists()
+
+
+def test_from_a_run_whose_data_is_gone_says_why(scored, tmp_path, capsys):
+    import shutil
+
+    from squall import load_bundle, pipeline
+
+    data = tmp_path / "moved.csv"
+    shutil.copy(scored / "data" / "test.csv", data)
+    pipeline.detect(load_bundle(scored / "bundle"), data, tmp_path / "run", plot=False)
+    data.unlink()
+    assert main(["report", str(scored / "bundle"), "--from", str(tmp_path / "run"), "--out",
+                 str(tmp_path / "r.html"), "--quiet"]) == 2
+    err = capsys.readouterr().err
+    assert "needs the run's data files" in err and "moved.csv" in err
+    assert not (tmp_path / "r.html").exists()

@@ -91,6 +91,11 @@ def collect(bundle_dir: str | os.PathLike[str], data=None, *,
         label_table = load_labels(labels, ws)
         evaluation = evaluate_events(label_table, events)
     log(f"describing the data ({len(ws.sources)} file(s))")
+    missing = [src for src in ws.sources if not Path(src).exists()]
+    if missing:
+        raise SquallError(f"the report needs the run's data files for its data section and the "
+                          f"original reports, and {missing[0]} is gone; give the data again "
+                          f"instead of --from")
     stats = eda(ws.sources, reader=dict(ws.meta.get("reader") or
                                         bundle.provenance.get("reader") or {}))
     return Run(bundle=bundle, bundle_path=str(bundle_dir), ws=ws, table=table, scores=scores,

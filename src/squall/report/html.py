@@ -23,7 +23,7 @@ from pathlib import Path
 import pandas as pd
 
 from squall.errors import SquallError
-from squall.io import atomic_dir, write_text
+from squall.io import atomic_dir, atomic_path
 from squall.report import sections
 from squall.report.collect import Run, collect
 from squall.report.sections import esc
@@ -68,15 +68,18 @@ def write_report(report: Report, out: str | os.PathLike[str],
     earlier figures directory). Each write is atomic. Returns the paths written."""
     check_targets(out, figures_dir)
     written = []
-    if figures_dir is not None:
-        with atomic_dir(figures_dir, _figures_replaceable) as tmp:
-            lines = [f"{FIGURES_MARK} (the figures of {Path(out).name})"]
-            for name, (caption, png) in report.figures.items():
-                (tmp / name).write_bytes(png)
-                lines.append(f"{name}: {caption}")
-            (tmp / "index.txt").write_text("\n".join(lines) + "\n")
-        written.append(str(figures_dir))
-    write_text(out, report.html)
+    # the page goes to its temporary file first: if that cannot be written, no figures folder
+    # is left behind either
+    with atomic_path(out) as page:
+        page.write_text(report.html)
+        if figures_dir is not None:
+            with atomic_dir(figures_dir, _figures_replaceable) as tmp:
+                lines = [f"{FIGURES_MARK} (the figures of {Path(out).name})"]
+                for name, (caption, png) in report.figures.items():
+                    (tmp / name).write_bytes(png)
+                    lines.append(f"{name}: {caption}")
+                (tmp / "index.txt").write_text("\n".join(lines) + "\n")
+            written.append(str(figures_dir))
     return [str(out), *written]
 
 

@@ -293,7 +293,7 @@ def table_html(frame: pd.DataFrame, cls: str = "", raw: tuple[str, ...] = ()) ->
             elif isinstance(v, (int, np.integer)):
                 cells.append(f'<td class="num">{int(v):,}</td>')
             elif isinstance(v, (float, np.floating)):
-                cells.append(f'<td class="num">{"" if not np.isfinite(v) else f"{v:.4g}"}</td>')
+                cells.append(f'<td class="num">{"" if not np.isfinite(v) else _num(v)}</td>')
             else:
                 cells.append(f"<td>{esc('' if v is None or v is pd.NA else str(v))}</td>")
         rows.append("<tr>" + "".join(cells) + "</tr>")
@@ -303,3 +303,9 @@ def table_html(frame: pd.DataFrame, cls: str = "", raw: tuple[str, ...] = ()) ->
 
 def esc(text: str) -> str:
     return html.escape(text, quote=True)
+
+
+def _num(v: float) -> str:
+    """A table number: 4 significant digits, but never fewer than 2 decimals' worth for values
+    of 100 and more (positions, pressures: 107.98, 1008.73)."""
+    return f"{v:.2f}" if 100 <= abs(v) < 1e6 else f"{v:.4g}"
