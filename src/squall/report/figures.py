@@ -130,7 +130,7 @@ def map_figure(table: pd.DataFrame, events: pd.DataFrame, ids: np.ndarray):
             names.setdefault((round(lon[peak], 1), round(lat[peak], 1)), []).append(f"#{e}")
     xy = np.array(list(names), dtype=float).reshape(-1, 2)
     ax.scatter(xy[:, 0], xy[:, 1], s=36, color=EVENT_COLOR, zorder=3,
-               label="events (at the peak window)")
+               label="events (at the peak window)" if len(xy) else None)
     for (x, y), labels in names.items():
         ax.annotate(", ".join(labels), (x, y), xytext=(5, 4), textcoords="offset points",
                     fontsize=8, color=EVENT_COLOR)

@@ -269,12 +269,14 @@ def eda_section(run: Run, page) -> str:
     s = run.eda
     hist = page.figure(histograms_figure(s.values, s.units), "histograms.png",
                        "Histogram of each feature (physical units)", id_="histograms-img")
-    corr = page.figure(correlation_figure(s.correlation), "correlation.png",
-                       "Correlation matrix", id_="correlation-img")
+    pairs = ""
+    if len(s.correlation) > 1:          # one feature has no pairs to show
+        corr = page.figure(correlation_figure(s.correlation), "correlation.png",
+                           "Correlation matrix", id_="correlation-img")
+        pairs = f"<h3>Most correlated pairs</h3>{table_html(s.top_pairs, 'pairs')}{corr}"
     return (f'<section id="data"><h2>The data</h2><p class="note">{s.reports:,} reports from '
             f"{s.tracks} tracks, {s.time_range[0]} to {s.time_range[1]} (the same tables as "
-            f"'squall eda').</p>{table_html(s.summary, 'summary')}{hist}"
-            f"<h3>Most correlated pairs</h3>{table_html(s.top_pairs, 'pairs')}{corr}</section>")
+            f"'squall eda').</p>{table_html(s.summary, 'summary')}{hist}{pairs}</section>")
 
 
 def table_html(frame: pd.DataFrame, cls: str = "", raw: tuple[str, ...] = ()) -> str:
