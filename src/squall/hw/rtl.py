@@ -58,8 +58,15 @@ from squall.engines.fixed import (
     resolve_config,
 )
 from squall.errors import SquallError
-from squall.hw.export import _layer_label, _tables, export_bundle, mem_text, weights_digest
-from squall.hw.fixedpoint import FixedType
+from squall.hw.export import (
+    _layer,
+    _layer_label,
+    _tables,
+    export_bundle,
+    mem_text,
+    weights_digest,
+)
+from squall.hw.fixedpoint import FixedType, signed_bits
 from squall.io import atomic_dir, written_by
 
 FORMAT = "squall-rtl"
@@ -77,10 +84,6 @@ SOURCES = tuple(f"{name}.sv" for name in TOPS)
 def _bits(n: int) -> int:
     """Bits of an unsigned counter holding 0..n."""
     return max(1, int(n).bit_length())
-
-
-def _signed_bits(v: int) -> int:
-    return (v.bit_length() if v >= 0 else (-v - 1).bit_length()) + 1
 
 
 def sv_int(value: int, width: int) -> str:
@@ -149,17 +152,13 @@ class RtlDesign:
     # ------------------------------------------------------------ ROM images
 
     def fixed_layer(self, index: int):
-        for L in self.model.layers:
-            if not isinstance(L, int) and L.index == index:
-                return L
-        raise SquallError(f"the model has no LSTM or dense layer {index}")
+        return _layer(self.model, index)
 
     def matrix(self, r: RtlLayer) -> tuple[list[list[int]], list[int]]:
-        """The layer's matrix as the mat-vec unit sees it (``[W | U]`` for an LSTM) and bias."""
+        """The layer's matrix as the mat-vec unit sees it (``[W | U]`` for an LSTM: the fixed
+        layer's ``WU`` rows) and its bias codes."""
         L = self.fixed_layer(r.index)
-        if isinstance(L, FixedLstm):
-            return [w + u for w, u in zip(L.W, L.U, strict=True)], list(L.b)
-        return [list(row) for row in L.W], list(L.b)
+        return (L.WU if isinstance(L, FixedLstm) else L.W), L.b
 
     def rom_words(self) -> tuple[list[list[int]], list[list[int]]]:
         """Lane codes of every word of the weight ROM and the bias ROM (lane 0 first)."""
@@ -282,7 +281,7 @@ def activation_function(name: str, unit: ActivationUnit, table: str) -> str:
     (LUT: ``<table>``; PWL: ``<table>_y`` and ``<table>_slope``)."""
     act, inp = unit.act, unit.inp
     out = act.out
-    xw = max(inp.width, _signed_bits(unit.lo_code), _signed_bits(unit.hi_code)) + 1
+    xw = max(inp.width, signed_bits(unit.lo_code), signed_bits(unit.hi_code)) + 1
     kb = act.spec.size_bits
     lines = [f"    // {act.fn} of a {inp} code: clamp to [{unit.lo_code}, {unit.hi_code}], "
              f"index = (code - ({unit.lo_code})) >> {unit.shift}",

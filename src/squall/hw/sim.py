@@ -33,8 +33,8 @@ def available(simulator: str) -> bool:
 
 def _need(tool: str) -> None:
     if shutil.which(tool) is None:
-        raise SquallError(f"{tool} is not installed (Debian: apt-get install "
-                          f"{ {'dot': 'graphviz', 'iverilog': 'iverilog'}.get(tool, tool)})")
+        raise SquallError(f"{tool} is not installed (Debian: apt-get install {tool}; "
+                          f"`make test` installs it)")
 
 
 def sources(rtl_dir: Path) -> list[Path]:
@@ -63,10 +63,10 @@ def matvec_cases(d: RtlDesign, count: int, seed: int = 0, layers=None) -> list[d
     out = []
     for k in range(count):
         r = chosen[k % len(chosen)]
-        M, b = d.matrix(r)
+        M, _ = d.matrix(r)
         v = _random_vector(rng, r.cols, t.min_code, t.max_code)
-        acc = [sum(w * x for w, x in zip(row, v, strict=True)) + (bb << d.model.bias_shift)
-               for row, bb in zip(M, b, strict=True)]
+        acc = [sum(w * x for w, x in zip(row, v, strict=True)) + b
+               for row, b in zip(M, d.fixed_layer(r.index).b_acc, strict=True)]
         out.append({"layer": r.index, "vector": v, "acc": acc})
     return out
 
@@ -238,7 +238,8 @@ def lint(rtl_dir) -> dict[str, dict[str, str]]:
     manifest = load_design(rtl_dir)
     files = [str(p) for p in sources(rtl_dir)]
     out = {}
-    _need("verilator")
+    for tool in ("iverilog", "verilator"):
+        _need(tool)
     p = subprocess.run(["verilator", "--lint-only", *files], capture_output=True, text=True,
                        cwd=rtl_dir)
     text = (p.stdout + p.stderr).strip()
@@ -252,7 +253,6 @@ def lint(rtl_dir) -> dict[str, dict[str, str]]:
                                             str(Path(tmp) / "a.vvp"), *files]),
                               ("verilator", ["verilator", "--lint-only", "--top-module", top,
                                              *files])):
-                _need(tool)
                 p = subprocess.run(cmd, capture_output=True, text=True, cwd=rtl_dir)
                 text = (p.stdout + p.stderr).strip()
                 out[top][tool] = "ok" if p.returncode == 0 and not text else text or "failed"
@@ -289,8 +289,3 @@ def synthesize(rtl_dir, top: str) -> dict:
     return {"top": top, "cells": int(total.group(1)) if total else sum(cells.values()),
             "flip_flops": ffs, "latches": latches,
             "longest_path": int(longest.group(1)) if longest else None, "by_type": cells}
-
-
-def env_for_tests() -> dict[str, str]:
-    """What a subprocess simulation needs from this interpreter (cocotb finds libpython)."""
-    return {"PATH": os.environ.get("PATH", "")}

@@ -42,6 +42,12 @@ def _finish(job: dict, results: dict) -> None:
     assert not bad, f"{len(bad)} mismatches, first: {bad[0]}"
 
 
+def _first_difference(got: list, want: list) -> int:
+    """The first index where two lists differ (the shorter length when one is a prefix)."""
+    return next((i for i, (a, b) in enumerate(zip(got, want, strict=False)) if a != b),
+                min(len(got), len(want)))
+
+
 def _read(dut, name: str) -> int:
     """A port's value: two's complement for the data ports, unsigned for indices."""
     v = getattr(dut, name).value
@@ -129,8 +135,7 @@ async def matvec(dut):
         got, clocks = await _bounded(matvec_once(dut, case["layer"], case["vector"]))
         cycles.setdefault(str(case["layer"]), []).append(clocks)
         if got != case["acc"]:
-            first = next((i for i, (a, b) in enumerate(zip(got, case["acc"], strict=False))
-                          if a != b), min(len(got), len(case["acc"])))
+            first = _first_difference(got, case["acc"])
             bad.append({"case": k, "layer": case["layer"], "row": first,
                         "got": got[first:first + 1], "want": case["acc"][first:first + 1],
                         "rows": len(got)})
@@ -215,7 +220,7 @@ async def _layer_run(dut, k: int, case: dict, bad: list, cycles: dict) -> None:
     await Timer(1, "ns")
     cycles.setdefault(str(case["layer"]), []).append(clocks)
     if got != case["hs"]:
-        t = next(t for t in range(T) if got[t] != case["hs"][t])
+        t = _first_difference(got, case["hs"])
         bad.append({"case": k, "layer": case["layer"], "step": t, "got": got[t][:4],
                     "want": case["hs"][t][:4]})
 
@@ -328,9 +333,9 @@ async def cosim(dut):
 
     out = await cocotb.external(model.reconstruct_codes)(job["window"], None,
                                                          {job["layer"]: rtl_step})
-    bad = [] if out == job["expected"] else [{"problem": "reconstruction differs", "first": next(
-        (t, f) for t in range(len(out)) for f in range(len(out[t]))
-        if out[t][f] != job["expected"][t][f])}]
+    t = _first_difference(out, job["expected"])
+    bad = [] if out == job["expected"] else [{"problem": "reconstruction differs", "first": (
+        t, _first_difference(out[t], job["expected"][t]) if t < len(out) else 0)}]
     _finish(job, {"mismatches": bad, "rtl_steps": len(calls), "clocks": calls,
                   "cases": 1})
 
@@ -361,8 +366,7 @@ async def spi_slave(dut):
         await spi_transaction(dut, [(cmd, 16)] + [(w, 16) for w in words])
     await Timer(10 * CLOCK_NS, "ns")
     if received != sent:
-        first = next((i for i, (a, b) in enumerate(zip(received, sent, strict=False)) if a != b),
-                     min(len(received), len(sent)))
+        first = _first_difference(received, sent)
         bad.append({"problem": "received words differ", "index": first,
                     "got": received[first:first + 1], "want": sent[first:first + 1]})
     for k, words in enumerate(job["out"]):
@@ -375,7 +379,7 @@ async def spi_slave(dut):
         dut.tx_we.value = 0
         got, _ = await spi_transaction(dut, [(0x8000, 16)], read_words=len(words))
         if got != words:
-            i = next(i for i in range(len(words)) if got[i] != words[i])
+            i = _first_difference(got, words)
             bad.append({"transaction": k, "word": i, "got": got[i], "want": words[i]})
     _finish(job, {"mismatches": bad, "in_words": sum(map(len, job["in"])),
                   "out_words": sum(map(len, job["out"])), "cases": len(job["in"])})
