@@ -16,6 +16,15 @@ whichever engine runs next. ``--settle 0`` gives strict A B A B timing.
 Reported per engine: median and min wall time of ``engine.reconstruct(x)``; per size the ratio
 torch median / numpy median. Targets: 2x at 273 windows, 1.25x at 10000; with ``--check`` the
 exit status is 1 when a target is missed.
+
+Floor (``--no-floor`` skips it): what the numpy engine's design can reach at best on this
+machine. One chunk of each width the engine uses is run once with every ``np.matmul`` and
+``np.tanh`` call of the engine recorded (the very arrays, views and ``out`` buffers); those calls
+alone are then replayed, single-threaded, best of ``--repeats`` replays. The floor of a batch is
+the sum over its chunks divided by the engine's thread count: perfect scaling and every other
+ufunc and all Python overhead free, so a lower bound on the engine's time. ``torch median /
+floor`` is then the largest ratio this design can show here; the same with the matrix products
+alone says what it could show if the transcendentals were free as well.
 """
 
 from __future__ import annotations
@@ -47,19 +56,11 @@ def load_seed() -> tuple[object, np.ndarray, str]:
         bundle = import_keras(SEED / "lstm_weights.npz", SEED / "scaler.json")
         windows = np.load(SEED / "new_data_sequences.npz")["sequences"]
         return bundle, windows, f"seed model and windows from {SEED}"
-    from squall.bundle import Bundle, seed_layers, weight_shapes
-    from squall.data.scaling import Scaler
+    from squall.bundle import random_bundle, seed_layers
 
     rng = np.random.default_rng(0)
     F, T = 6, 24
-    layers = seed_layers(F, T, (64, 32))
-    weights = {k: rng.normal(0, 0.2, s).astype(np.float32)
-               for k, s in weight_shapes(layers).items()}
-    features = [f"f{i}" for i in range(F)]
-    bundle = Bundle(layers, weights, features, {f: "" for f in features},
-                    windows={"length": T, "stride": 1, "mode": "pooled", "resample": None,
-                             "max_gap": None, "min_observed": 0.5},
-                    scaler=Scaler.from_minmax(features, [0] * F, [1] * F)).validate()
+    bundle = random_bundle(seed_layers(F, T, (64, 32)), F, T, scale=0.2)
     windows = rng.uniform(0, 1, (273, T, F))
     return bundle, windows, f"NO SHARED DATA at {SEED}: random-weight seed-shaped bundle"
 
@@ -96,6 +97,84 @@ def blas_info() -> str:
     return text
 
 
+class _Recorder:
+    """Stands in for the ``np`` module of :mod:`squall.engines.numpy_engine` for one run:
+    passes every attribute through, counts the calls, and records each ``matmul`` and ``tanh``
+    call with its arguments (the engine's own arrays) for replay."""
+
+    RECORDED = ("matmul", "tanh")
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[str, tuple]] = []
+        self.count = 0
+
+    def __getattr__(self, name: str):
+        target = getattr(np, name)
+        if not callable(target) or isinstance(target, type):
+            return target
+
+        def call(*args, **kwargs):
+            self.count += 1
+            if name in self.RECORDED:
+                self.calls.append((name, args))
+            return target(*args, **kwargs)
+        return call
+
+
+def record_chunk(engine, x: np.ndarray) -> _Recorder:
+    """Run one chunk through the engine's forward pass with its numpy calls recorded."""
+    from squall.engines import numpy_engine
+
+    recorder = _Recorder()
+    numpy_engine.np = recorder
+    try:
+        engine._forward(x)
+    finally:
+        numpy_engine.np = np
+    return recorder
+
+
+def replay(calls: list[tuple[str, tuple]], repeats: int) -> float:
+    """Best wall time of replaying ``calls`` (single-threaded BLAS), seconds."""
+    from threadpoolctl import threadpool_limits
+
+    funcs = {"matmul": np.matmul, "tanh": np.tanh}
+    best = float("inf")
+    with threadpool_limits(limits=1, user_api="blas"):
+        for _ in range(repeats + 1):                 # the first replay warms the caches
+            start = time.perf_counter()
+            for name, args in calls:
+                funcs[name](*args)
+            best = min(best, time.perf_counter() - start)
+    return best
+
+
+def floor(engine, x: np.ndarray, repeats: int) -> dict:
+    """Lower bound on the numpy engine's time for ``x`` (see the module docstring)."""
+    per_width: dict[int, dict] = {}
+    totals = {"products_ms": 0.0, "products_tanh_ms": 0.0}
+    for a, b in engine.chunks(len(x)):
+        width = b - a
+        if width not in per_width:
+            rec = record_chunk(engine, x[a:b])
+            products = [c for c in rec.calls if c[0] == "matmul"]
+            flops = sum(2 * args[0].shape[-2] * args[0].shape[-1] * args[1].shape[-1]
+                        * (args[1].shape[0] if args[1].ndim == 3 else 1)
+                        for _, args in products)
+            tanh = sum(args[0].size for name, args in rec.calls if name == "tanh")
+            t_products = replay(products, repeats)
+            t_all = replay(rec.calls, repeats)
+            per_width[width] = {"numpy_calls": rec.count, "matmul_calls": len(products),
+                                "matmul_gflop": flops / 1e9, "tanh_elements": tanh,
+                                "products_ms": t_products * 1e3,
+                                "products_tanh_ms": t_all * 1e3,
+                                "products_gflops": flops / t_products / 1e9,
+                                "tanh_ns_per_element": max(t_all - t_products, 0) / tanh * 1e9}
+        totals["products_ms"] += per_width[width]["products_ms"] / engine.threads
+        totals["products_tanh_ms"] += per_width[width]["products_tanh_ms"] / engine.threads
+    return {"chunks": {str(w): v for w, v in per_width.items()}, **totals}
+
+
 def time_call(engine, x: np.ndarray, settle: int) -> float:
     for _ in range(settle):
         engine.reconstruct(x)
@@ -104,7 +183,8 @@ def time_call(engine, x: np.ndarray, settle: int) -> float:
     return time.perf_counter() - start
 
 
-def bench_size(engines: dict, x: np.ndarray, repeats: int, settle: int) -> dict:
+def bench_size(engines: dict, x: np.ndarray, repeats: int, settle: int,
+               with_floor: bool = True) -> dict:
     names = list(engines)
     outputs = {name: engine.reconstruct(x) for name, engine in engines.items()}   # warm-up
     times: dict[str, list[float]] = {name: [] for name in names}
@@ -119,6 +199,11 @@ def bench_size(engines: dict, x: np.ndarray, repeats: int, settle: int) -> dict:
                      "runs_ms": [t * 1e3 for t in times[name]]}
     row["ratio"] = row["torch"]["median_ms"] / row["numpy"]["median_ms"]
     row["target"] = TARGETS.get(len(x))
+    if with_floor:
+        row["floor"] = floor(engines["numpy"], x, repeats)
+        for key in ("products_tanh_ms", "products_ms"):
+            row["floor"]["best_ratio_" + key[:-3]] = (row["torch"]["median_ms"]
+                                                      / row["floor"][key])
     return row
 
 
@@ -133,6 +218,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", type=Path, default=None, metavar="OUT",
                         help="also write the results as JSON")
     parser.add_argument("--check", action="store_true", help="exit 1 if a target is missed")
+    parser.add_argument("--no-floor", dest="floor", action="store_false",
+                        help="skip the floor (replayed matrix products and tanh calls)")
     args = parser.parse_args(argv)
 
     import torch
@@ -162,7 +249,8 @@ def main(argv: list[str] | None = None) -> int:
 
     rows = []
     for n in (int(s) for s in args.sizes.split(",") if s.strip()):
-        rows.append(bench_size(engines, make_windows(base, n), args.repeats, args.settle))
+        rows.append(bench_size(engines, make_windows(base, n), args.repeats, args.settle,
+                               args.floor))
     machine["loadavg_after"] = os.getloadavg()[0]
 
     print(f"\n{'windows':>8} {'numpy med':>10} {'numpy min':>10} {'torch med':>10} "
@@ -177,6 +265,18 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{row['windows']:>8} {row['numpy']['median_ms']:>8.2f}ms "
               f"{row['numpy']['min_ms']:>8.2f}ms {row['torch']['median_ms']:>8.2f}ms "
               f"{row['torch']['min_ms']:>8.2f}ms {row['ratio']:>5.2f}x {mark:>7}")
+    if args.floor:
+        print(f"\nfloor of the numpy engine's design (its matmul and tanh calls replayed, "
+              f"/{engines['numpy'].threads} threads):")
+        print(f"{'windows':>8} {'products':>10} {'+ tanh':>10} {'best ratio':>11} "
+              f"{'if tanh free':>13} {'GFLOP/s':>8} {'tanh ns/el':>11} {'np calls/chunk':>15}")
+        for row in rows:
+            fl = row["floor"]
+            chunk = max(fl["chunks"].values(), key=lambda c: c["products_ms"])
+            print(f"{row['windows']:>8} {fl['products_ms']:>8.2f}ms "
+                  f"{fl['products_tanh_ms']:>8.2f}ms {fl['best_ratio_products_tanh']:>10.2f}x "
+                  f"{fl['best_ratio_products']:>12.2f}x {chunk['products_gflops']:>8.1f} "
+                  f"{chunk['tanh_ns_per_element']:>11.2f} {chunk['numpy_calls']:>15}")
     print(f"(max |numpy - torch| over all outputs: "
           f"{max(r['max_abs_diff'] for r in rows):.2e}; load average "
           f"{machine['loadavg_before']:.2f} before, {machine['loadavg_after']:.2f} after)")

@@ -156,7 +156,7 @@ class _Cell:
         self.w, self.w0 = lstm.stacked, lstm.stacked[:, :h_at - lo]
         self.once = None
         if vector is not None:                             # W v + b, once per window
-            self.once = lstm.project[:, :-1] @ vector + lstm.project[:, -1:]   # (4H, n)
+            self.once = np.matmul(lstm.project[:, :-1], vector) + lstm.project[:, -1:]  # (4H, n)
 
     def step(self, t: int) -> None:
         z = self.z
