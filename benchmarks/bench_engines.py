@@ -17,14 +17,15 @@ Reported per engine: median and min wall time of ``engine.reconstruct(x)``; per 
 torch median / numpy median. Targets: 2x at 273 windows, 1.25x at 10000; with ``--check`` the
 exit status is 1 when a target is missed.
 
-Floor (``--no-floor`` skips it): what the numpy engine's design can reach at best on this
-machine. One chunk of each width the engine uses is run once with every ``np.matmul`` and
-``np.tanh`` call of the engine recorded (the very arrays, views and ``out`` buffers); those calls
-alone are then replayed, single-threaded, best of ``--repeats`` replays. The floor of a batch is
-the sum over its chunks divided by the engine's thread count: perfect scaling and every other
-ufunc and all Python overhead free, so a lower bound on the engine's time. ``torch median /
-floor`` is then the largest ratio this design can show here; the same with the matrix products
-alone says what it could show if the transcendentals were free as well.
+Floors (``--no-floor`` skips them): what the numpy engine's design can reach at best on this
+machine. One chunk of each width the engine uses is run once with every NumPy call of the engine
+recorded (the very arrays, views and ``out`` buffers); the calls are then replayed in order,
+single-threaded, best of ``--repeats`` replays, in three tiers: the matrix products alone; the
+products and the ``tanh`` calls; all the NumPy calls (the engine's work without the Python code
+around the calls). A tier's floor for a batch is the sum over its chunks divided by the engine's
+thread count, i.e. perfect scaling on the cores: a lower bound on the engine's time, and
+``torch median / floor`` the largest ratio the design can show here with that much of its work
+left in.
 """
 
 from __future__ import annotations
@@ -99,30 +100,28 @@ def blas_info() -> str:
 
 class _Recorder:
     """Stands in for the ``np`` module of :mod:`squall.engines.numpy_engine` for one run:
-    passes every attribute through, counts the calls, and records each ``matmul`` and ``tanh``
-    call with its arguments (the engine's own arrays) for replay."""
-
-    RECORDED = ("matmul", "tanh")
+    passes every attribute through and records each call of a NumPy function with its
+    arguments (the engine's own arrays, views and ``out`` buffers) for replay."""
 
     def __init__(self) -> None:
-        self.calls: list[tuple[str, tuple]] = []
-        self.count = 0
+        self.calls: list[tuple[str, object, tuple, dict]] = []
 
     def __getattr__(self, name: str):
         target = getattr(np, name)
         if not callable(target) or isinstance(target, type):
-            return target
+            return target                                    # constants, dtypes
 
         def call(*args, **kwargs):
-            self.count += 1
-            if name in self.RECORDED:
-                self.calls.append((name, args))
+            self.calls.append((name, target, args, kwargs))
             return target(*args, **kwargs)
         return call
 
+    def of(self, *names: str) -> list[tuple[str, object, tuple, dict]]:
+        return [c for c in self.calls if c[0] in names]
+
 
 def record_chunk(engine, x: np.ndarray) -> _Recorder:
-    """Run one chunk through the engine's forward pass with its numpy calls recorded."""
+    """Run one chunk through the engine's forward pass with its NumPy calls recorded."""
     from squall.engines import numpy_engine
 
     recorder = _Recorder()
@@ -134,63 +133,78 @@ def record_chunk(engine, x: np.ndarray) -> _Recorder:
     return recorder
 
 
-def replay(calls: list[tuple[str, tuple]], repeats: int) -> float:
-    """Best wall time of replaying ``calls`` (single-threaded BLAS), seconds."""
-    from threadpoolctl import threadpool_limits
+def matmul_flops(calls) -> int:
+    """FLOPs of recorded ``matmul`` calls (2-D weights times 2-D or stacked 3-D operands)."""
+    return sum(2 * a[0].shape[-2] * a[0].shape[-1] * a[1].shape[-1]
+               * (a[1].shape[0] if a[1].ndim == 3 else 1) for _, _, a, _ in calls)
 
-    funcs = {"matmul": np.matmul, "tanh": np.tanh}
-    best = float("inf")
-    with threadpool_limits(limits=1, user_api="blas"):
-        for _ in range(repeats + 1):                 # the first replay warms the caches
+
+#: The floor's tiers: which of the engine's recorded NumPy calls each one replays.
+TIERS = {"products": ("matmul",), "products_tanh": ("matmul", "tanh"), "numpy_calls": None}
+
+
+class Floor:
+    """One tier of the floor for a batch: the engine's recorded calls of the tier replayed for
+    every chunk of the batch, single-threaded; a call's time is divided by the engine's threads
+    (perfect scaling). Chunks of one width share one recording."""
+
+    def __init__(self, recordings: dict[int, _Recorder], widths: list[int], tier: str,
+                 threads: int) -> None:
+        names = TIERS[tier]
+        self.calls = {w: (rec.of(*names) if names else rec.calls)
+                      for w, rec in recordings.items()}
+        self.widths, self.threads = widths, threads
+
+    def replay(self) -> float:
+        from threadpoolctl import threadpool_limits
+
+        with threadpool_limits(limits=1, user_api="blas"):
             start = time.perf_counter()
-            for name, args in calls:
-                funcs[name](*args)
-            best = min(best, time.perf_counter() - start)
-    return best
+            for width in self.widths:
+                for _, func, args, kwargs in self.calls[width]:
+                    func(*args, **kwargs)
+            return (time.perf_counter() - start) / self.threads
 
 
-def floor(engine, x: np.ndarray, repeats: int) -> dict:
-    """Lower bound on the numpy engine's time for ``x`` (see the module docstring)."""
-    per_width: dict[int, dict] = {}
-    totals = {"products_ms": 0.0, "products_tanh_ms": 0.0}
+def floors(engine, x: np.ndarray) -> tuple[dict[str, Floor], dict]:
+    """The floor tiers for ``x`` and what one chunk of each width records."""
+    widths = [b - a for a, b in engine.chunks(len(x))]
+    recordings, stats = {}, {}
     for a, b in engine.chunks(len(x)):
-        width = b - a
-        if width not in per_width:
-            rec = record_chunk(engine, x[a:b])
-            products = [c for c in rec.calls if c[0] == "matmul"]
-            flops = sum(2 * args[0].shape[-2] * args[0].shape[-1] * args[1].shape[-1]
-                        * (args[1].shape[0] if args[1].ndim == 3 else 1)
-                        for _, args in products)
-            tanh = sum(args[0].size for name, args in rec.calls if name == "tanh")
-            t_products = replay(products, repeats)
-            t_all = replay(rec.calls, repeats)
-            per_width[width] = {"numpy_calls": rec.count, "matmul_calls": len(products),
-                                "matmul_gflop": flops / 1e9, "tanh_elements": tanh,
-                                "products_ms": t_products * 1e3,
-                                "products_tanh_ms": t_all * 1e3,
-                                "products_gflops": flops / t_products / 1e9,
-                                "tanh_ns_per_element": max(t_all - t_products, 0) / tanh * 1e9}
-        totals["products_ms"] += per_width[width]["products_ms"] / engine.threads
-        totals["products_tanh_ms"] += per_width[width]["products_tanh_ms"] / engine.threads
-    return {"chunks": {str(w): v for w, v in per_width.items()}, **totals}
+        if b - a not in recordings:
+            rec = recordings[b - a] = record_chunk(engine, x[a:b])
+            stats[str(b - a)] = {"numpy_calls": len(rec.calls),
+                                 "matmul_calls": len(rec.of("matmul")),
+                                 "matmul_gflop": matmul_flops(rec.of("matmul")) / 1e9,
+                                 "tanh_elements": sum(args[0].size
+                                                      for _, _, args, _ in rec.of("tanh"))}
+    return {t: Floor(recordings, widths, t, engine.threads) for t in TIERS}, stats
 
 
-def time_call(engine, x: np.ndarray, settle: int) -> float:
+def time_call(run, settle: int) -> float:
+    """Seconds of one timed ``run()`` after ``settle`` untimed ones (``run`` may return its own
+    time, as the floors do)."""
     for _ in range(settle):
-        engine.reconstruct(x)
+        run()
     start = time.perf_counter()
-    engine.reconstruct(x)
-    return time.perf_counter() - start
+    own = run()
+    return own if isinstance(own, float) else time.perf_counter() - start
 
 
 def bench_size(engines: dict, x: np.ndarray, repeats: int, settle: int,
                with_floor: bool = True) -> dict:
-    names = list(engines)
     outputs = {name: engine.reconstruct(x) for name, engine in engines.items()}   # warm-up
+    runs = {name: (lambda e=engine: e.reconstruct(x)) for name, engine in engines.items()}
+    stats = {}
+    if with_floor:
+        tiers, stats = floors(engines["numpy"], x)
+        runs.update({f"floor_{t}": f.replay for t, f in tiers.items()})
+    names = list(runs)
     times: dict[str, list[float]] = {name: [] for name in names}
-    for r in range(repeats):
-        for name in (names if r % 2 == 0 else names[::-1]):
-            times[name].append(time_call(engines[name], x, settle))
+    for r in range(repeats):                       # each round in another order
+        k = r % len(names)
+        for name in (names[k:] + names[:k])[::1 if r % 2 == 0 else -1]:
+            times[name].append(time_call(runs[name], settle))
     row = {"windows": len(x),
            "max_abs_diff": float(np.max(np.abs(outputs["numpy"] - outputs["torch"])))}
     for name in names:
@@ -200,10 +214,17 @@ def bench_size(engines: dict, x: np.ndarray, repeats: int, settle: int,
     row["ratio"] = row["torch"]["median_ms"] / row["numpy"]["median_ms"]
     row["target"] = TARGETS.get(len(x))
     if with_floor:
-        row["floor"] = floor(engines["numpy"], x, repeats)
-        for key in ("products_tanh_ms", "products_ms"):
-            row["floor"]["best_ratio_" + key[:-3]] = (row["torch"]["median_ms"]
-                                                      / row["floor"][key])
+        widths = [str(b - a) for a, b in engines["numpy"].chunks(len(x))]
+        single = {t: row[f"floor_{t}"]["median_ms"] / 1e3 * engines["numpy"].threads
+                  for t in TIERS}                  # one core doing every chunk, seconds
+        gflop = sum(stats[w]["matmul_gflop"] for w in widths)
+        tanh = sum(stats[w]["tanh_elements"] for w in widths)
+        row["floor"] = {
+            "chunks": stats,
+            **{f"best_ratio_{t}": row["torch"]["median_ms"] / row[f"floor_{t}"]["median_ms"]
+               for t in TIERS},
+            "products_gflops_per_core": gflop / single["products"],
+            "tanh_ns_per_element": (single["products_tanh"] - single["products"]) / tanh * 1e9}
     return row
 
 
@@ -219,7 +240,7 @@ def main(argv: list[str] | None = None) -> int:
                         help="also write the results as JSON")
     parser.add_argument("--check", action="store_true", help="exit 1 if a target is missed")
     parser.add_argument("--no-floor", dest="floor", action="store_false",
-                        help="skip the floor (replayed matrix products and tanh calls)")
+                        help="skip the floors (the engine's recorded NumPy calls replayed)")
     args = parser.parse_args(argv)
 
     import torch
@@ -266,17 +287,18 @@ def main(argv: list[str] | None = None) -> int:
               f"{row['numpy']['min_ms']:>8.2f}ms {row['torch']['median_ms']:>8.2f}ms "
               f"{row['torch']['min_ms']:>8.2f}ms {row['ratio']:>5.2f}x {mark:>7}")
     if args.floor:
-        print(f"\nfloor of the numpy engine's design (its matmul and tanh calls replayed, "
-              f"/{engines['numpy'].threads} threads):")
-        print(f"{'windows':>8} {'products':>10} {'+ tanh':>10} {'best ratio':>11} "
-              f"{'if tanh free':>13} {'GFLOP/s':>8} {'tanh ns/el':>11} {'np calls/chunk':>15}")
+        print(f"\nfloors of the numpy engine's design: its own NumPy calls replayed without "
+              f"the Python around them, / {engines['numpy'].threads} threads (medians), and the "
+              f"largest torch/numpy ratio each allows:")
+        print(f"{'windows':>8} {'products':>16} {'+ tanh':>16} {'all np calls':>16} "
+              f"{'GFLOP/s/core':>13} {'tanh ns/el':>11} {'np calls/chunk':>15}")
         for row in rows:
             fl = row["floor"]
-            chunk = max(fl["chunks"].values(), key=lambda c: c["products_ms"])
-            print(f"{row['windows']:>8} {fl['products_ms']:>8.2f}ms "
-                  f"{fl['products_tanh_ms']:>8.2f}ms {fl['best_ratio_products_tanh']:>10.2f}x "
-                  f"{fl['best_ratio_products']:>12.2f}x {chunk['products_gflops']:>8.1f} "
-                  f"{chunk['tanh_ns_per_element']:>11.2f} {chunk['numpy_calls']:>15}")
+            cells = " ".join(f"{row[f'floor_{t}']['median_ms']:>7.2f}ms "
+                             f"{fl[f'best_ratio_{t}']:>5.2f}x" for t in TIERS)
+            calls = max(c["numpy_calls"] for c in fl["chunks"].values())
+            print(f"{row['windows']:>8} {cells} {fl['products_gflops_per_core']:>13.1f} "
+                  f"{fl['tanh_ns_per_element']:>11.2f} {calls:>15}")
     print(f"(max |numpy - torch| over all outputs: "
           f"{max(r['max_abs_diff'] for r in rows):.2e}; load average "
           f"{machine['loadavg_before']:.2f} before, {machine['loadavg_after']:.2f} after)")

@@ -62,33 +62,37 @@ def test_recorded_work_is_the_engines_design(bench, hidden):
     reference = engine.reconstruct(x)
     rec = bench.record_chunk(engine, x)
     assert numpy_engine.np is np                           # the module is put back
-    flops = sum(2 * a[0].shape[-2] * a[0].shape[-1] * a[1].shape[-1]
-                * (a[1].shape[0] if a[1].ndim == 3 else 1)
-                for name, a in rec.calls if name == "matmul")
-    tanh = sum(a[0].size for name, a in rec.calls if name == "tanh")
+    flops = bench.matmul_flops(rec.of("matmul"))
+    tanh = sum(args[0].size for _, _, args, _ in rec.of("tanh"))
     assert (flops, tanh) == expected_work(bundle.layers, T, n)
-    assert rec.count > len(rec.calls)                       # the other ufuncs are counted too
+    steps = T * sum(layer["type"] == "lstm" for layer in bundle.layers)
+    assert len(rec.of("multiply")) >= 3 * steps             # the cell update is recorded too
     np.testing.assert_allclose(engine.reconstruct(x), reference, atol=2e-6)  # recording is inert
 
 
-def test_floor_is_below_the_engines_time_and_covers_each_chunk(bench):
+def test_floors_replay_every_chunk_and_grow_with_each_tier(bench):
     bundle = random_bundle(seed_layers(6, 24, (64, 32)), 6, 24, seed=1)
     engine = NumpyEngine(bundle, chunk=64)
     x = np.random.default_rng(2).uniform(0, 1, (150, 24, 6))
-    floor = bench.floor(engine, x, repeats=2)
-    widths = sorted(int(w) for w in floor["chunks"])
-    assert widths == sorted({b - a for a, b in engine.chunks(len(x))})   # 50 (three chunks)
-    assert 0 < floor["products_ms"] < floor["products_tanh_ms"]
-    chunk = floor["chunks"][str(widths[0])]
-    assert chunk["tanh_elements"] == 24 * 5 * (64 + 32 + 32 + 64) * widths[0]
-    assert chunk["tanh_ns_per_element"] > 0
+    tiers, stats = bench.floors(engine, x)
+    assert sorted(stats) == ["50"]                          # three chunks of 50, one recording
+    assert stats["50"]["tanh_elements"] == 24 * 5 * (64 + 32 + 32 + 64) * 50
+    assert tiers["products"].widths == [50, 50, 50]
+    calls = {t: len(f.calls[50]) for t, f in tiers.items()}
+    assert calls["products"] < calls["products_tanh"] < calls["numpy_calls"]
+    assert calls["numpy_calls"] == stats["50"]["numpy_calls"]
+    best = {t: min(f.replay() for _ in range(3)) for t, f in tiers.items()}
+    assert 0 < best["products"] < best["products_tanh"]
 
 
 def test_script_runs_and_writes_json(bench, tmp_path, capsys):
     out = tmp_path / "bench.json"
-    assert bench.main(["--sizes", "30", "--repeats", "1", "--json", str(out)]) == 0
+    assert bench.main(["--sizes", "30", "--repeats", "3", "--json", str(out)]) == 0
     result = json.loads(out.read_text())
     row = result["results"][0]
     assert row["windows"] == 30 and row["max_abs_diff"] < 1e-5
-    assert row["floor"]["best_ratio_products_tanh"] <= row["floor"]["best_ratio_products"]
-    assert "floor of the numpy engine's design" in capsys.readouterr().out
+    assert len(row["floor_products"]["runs_ms"]) == 3
+    floor = row["floor"]
+    assert floor["best_ratio_products"] > floor["best_ratio_numpy_calls"] > 0
+    assert floor["products_gflops_per_core"] > 0 and floor["tanh_ns_per_element"] > 0
+    assert "floors of the numpy engine's design" in capsys.readouterr().out

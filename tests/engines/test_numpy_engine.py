@@ -19,6 +19,9 @@ Tolerances (reconstructions are O(0.1-1); float32 eps is 1.2e-7):
 
 from __future__ import annotations
 
+import threading
+import time
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -199,3 +202,37 @@ def test_blas_thread_setting_is_held_at_one_and_restored(seed_shaped, monkeypatc
     assert seen and all(s == [1] * len(blas) for s in seen)
     assert [lib["num_threads"] for lib in controller.info() if lib["user_api"] == "blas"] \
         == before
+
+
+def test_every_chunk_runs_once_and_the_caller_takes_chunks_too(seed_shaped, monkeypatch):
+    bundle, x = seed_shaped
+    engine = NumpyEngine(bundle, chunk=64, threads=2)
+    forward, ran = engine._forward, []
+
+    def spy(chunk):
+        out = forward(chunk)
+        ran.append((len(chunk), float(chunk[0, 0, 0]), threading.current_thread().name))
+        return out
+
+    monkeypatch.setattr(engine, "_forward", spy)
+    got = engine.reconstruct(x)
+    spans = engine.chunks(len(x))
+    assert sorted(r[:2] for r in ran) == sorted((b - a, float(x[a, 0, 0])) for a, b in spans)
+    assert threading.current_thread().name in {r[2] for r in ran}
+    np.testing.assert_array_equal(got, NumpyEngine(bundle, chunk=64, threads=1).reconstruct(x))
+
+
+def test_an_error_in_a_helper_thread_reaches_the_caller(seed_shaped, monkeypatch):
+    bundle, x = seed_shaped
+    engine = NumpyEngine(bundle, chunk=64, threads=2)
+    forward = engine._forward
+
+    def failing(chunk):
+        if threading.current_thread() is not threading.main_thread():
+            raise MemoryError("helper failed")
+        time.sleep(0.05)                                    # leave the helper chunks to take
+        return forward(chunk)
+
+    monkeypatch.setattr(engine, "_forward", failing)
+    with pytest.raises(MemoryError, match="helper failed"):
+        engine.reconstruct(x)
