@@ -228,16 +228,22 @@ def bench_size(engines: dict, x: np.ndarray, repeats: int, settle: int,
     return row
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+def timing_parser(doc: str) -> argparse.ArgumentParser:
+    """The options every engine benchmark here shares: rounds, sizes, settle calls, JSON."""
+    parser = argparse.ArgumentParser(description=doc.split("\n")[0])
     parser.add_argument("--repeats", type=int, default=7, help="timed rounds per size")
     parser.add_argument("--sizes", default="273,10000", help="comma-separated window counts")
     parser.add_argument("--settle", type=int, default=1,
                         help="untimed calls of the same engine before each timed call")
-    parser.add_argument("--threads", type=int, default=None, help="numpy engine threads")
-    parser.add_argument("--chunk", type=int, default=None, help="numpy engine chunk size")
     parser.add_argument("--json", type=Path, default=None, metavar="OUT",
                         help="also write the results as JSON")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = timing_parser(__doc__)
+    parser.add_argument("--threads", type=int, default=None, help="numpy engine threads")
+    parser.add_argument("--chunk", type=int, default=None, help="numpy engine chunk size")
     parser.add_argument("--check", action="store_true", help="exit 1 if a target is missed")
     parser.add_argument("--no-floor", dest="floor", action="store_false",
                         help="skip the floors (the engine's recorded NumPy calls replayed)")

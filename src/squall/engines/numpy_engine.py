@@ -162,6 +162,11 @@ class _Cell:
             self.once = np.matmul(lstm.project[:, :-1], vector) + lstm.project[:, -1:]  # (4H, n)
 
     def step(self, t: int) -> None:
+        self.products(t)
+        self.update()
+
+    def products(self, t: int) -> None:
+        """The gate pre-activations ``z`` (o, i, f rows halved) of step ``t``."""
         z = self.z
         if t == 0:
             np.matmul(self.w0, self.x0, z)                 # (4H, n)
@@ -169,6 +174,10 @@ class _Cell:
             np.matmul(self.w, self.x, z)                   # (4H, n)
         if self.once is not None:
             np.add(z, self.once, z)
+
+    def update(self) -> None:
+        """Gates, cell state ``c`` and doubled state ``h`` from ``z``, in place."""
+        z = self.z
         np.tanh(z, z)
         np.add(self.oif, 1, self.oif)                      # 2 sigmoid(o), 2 sigmoid(i, f)
         np.multiply(self.i_f, self.g_c, self.i_f)          # [2 s(i) g; 2 s(f) c]

@@ -1,4 +1,5 @@
-"""benchmarks/bench_engines.py: the floor's recorded work is the engine's, and the script runs.
+"""benchmarks/bench_engines.py and bench_native_cell.py: the floors' recorded work is the
+engine's, the native cell computes the engine's cell, and both scripts run.
 
 The floor replays the numpy engine's own ``matmul`` and ``tanh`` calls, so what it records must be
 exactly the work the engine's design does. Counted here independently from the layer list: an
@@ -11,6 +12,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -20,15 +22,27 @@ from squall.bundle import random_bundle, seed_layers
 from squall.engines import numpy_engine
 from squall.engines.numpy_engine import NumpyEngine
 
-BENCH = Path(__file__).resolve().parents[1] / "benchmarks" / "bench_engines.py"
+BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
+
+
+def _load(name: str):
+    spec = importlib.util.spec_from_file_location(name, BENCHMARKS / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
 @pytest.fixture(scope="module")
 def bench():
-    spec = importlib.util.spec_from_file_location("bench_engines", BENCH)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return _load("bench_engines")
+
+
+@pytest.fixture(scope="module")
+def native(tmp_path_factory):
+    if shutil.which("cc") is None and shutil.which("gcc") is None:
+        pytest.skip("no C compiler (cc or gcc) to build benchmarks/native/cell.c")
+    module = _load("bench_native_cell")
+    return module, module.build(tmp_path_factory.mktemp("cell"))
 
 
 def expected_work(layers: list[dict], T: int, n: int) -> tuple[int, int]:
@@ -96,3 +110,24 @@ def test_script_runs_and_writes_json(bench, tmp_path, capsys):
     assert floor["best_ratio_products"] > floor["best_ratio_numpy_calls"] > 0
     assert floor["products_gflops_per_core"] > 0 and floor["tanh_ns_per_element"] > 0
     assert "floors of the numpy engine's design" in capsys.readouterr().out
+
+
+def test_native_cell_is_the_engines_cell(native):
+    module, lib = native
+    assert module.cell_error(lib) < 2e-6                    # c and 2h against float64
+    bundle = random_bundle(seed_layers(6, 24, (64, 32)), 6, 24, seed=5)
+    x = np.random.default_rng(3).uniform(0, 1, (90, 24, 6))
+    engine = NumpyEngine(bundle, chunk=40)
+    plain = engine.reconstruct(x)
+    got = module.NativeEngine(engine, module.native_cell_class(lib)).reconstruct(x)
+    assert numpy_engine._Cell.__name__ == "_Cell"           # swapped back after the call
+    np.testing.assert_allclose(got, plain, rtol=0, atol=1e-5)   # as numpy vs torch
+    assert np.abs(got - plain).max() > 0                    # it did run the other cell
+
+
+def test_native_cell_script_runs(native, tmp_path):
+    module, _ = native
+    out = tmp_path / "native.json"
+    assert module.main(["--sizes", "30", "--repeats", "1", "--json", str(out)]) == 0
+    row = json.loads(out.read_text())["results"][0]
+    assert row["native_max_abs_diff"] < 1e-5 and row["native_cell"]["median_ms"] > 0
