@@ -236,3 +236,22 @@ def test_an_error_in_a_helper_thread_reaches_the_caller(seed_shaped, monkeypatch
     monkeypatch.setattr(engine, "_forward", failing)
     with pytest.raises(MemoryError, match="helper failed"):
         engine.reconstruct(x)
+
+
+def test_an_error_in_the_caller_stops_the_helpers_after_their_chunk(seed_shaped, monkeypatch):
+    bundle, x = seed_shaped
+    engine = NumpyEngine(bundle, chunk=20, threads=2)           # 16 chunks
+    forward, ran = engine._forward, []
+
+    def failing(chunk):
+        if threading.current_thread() is threading.main_thread():
+            time.sleep(0.02)                                    # a helper is mid-chunk
+            raise KeyboardInterrupt
+        ran.append(len(chunk))
+        time.sleep(0.05)
+        return forward(chunk)
+
+    monkeypatch.setattr(engine, "_forward", failing)
+    with pytest.raises(KeyboardInterrupt):
+        engine.reconstruct(x)
+    assert 1 <= len(ran) <= 3 < len(engine.chunks(len(x)))     # not all 15 others

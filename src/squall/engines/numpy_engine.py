@@ -348,6 +348,11 @@ class NumpyEngine(Engine):
             futures = [self._pool.submit(drain) for _ in range(helpers)]
             try:
                 drain()                              # the calling thread works too
+            except BaseException:                    # e.g. Ctrl-C: helpers stop after their chunk
+                with lock:
+                    for _ in pending:
+                        pass
+                raise
             finally:
                 for future in futures:               # helpers' errors surface here
                     future.result()
