@@ -8,10 +8,11 @@ N(0, 0.01) jitter with a fixed seed. Without the shared data a random-weight see
 and random windows are used (and the output says so).
 
 Timing: one untimed warm-up call per engine and size, then ``--repeats`` rounds. In each round
-both engines run, in alternating order (A B, B A, ...), so machine noise hits both. Before each
-timed call the same engine makes ``--settle`` untimed calls (default 1): torch's OpenMP workers
+every contender (the two engines and the floors below) runs once, each round in another order
+(rotated, and reversed every other round), so machine noise hits all of them. Before each timed
+call the same contender makes ``--settle`` untimed calls (default 1): torch's OpenMP workers
 spin for a few milliseconds after every call and would otherwise steal the second core from
-whichever engine runs next. ``--settle 0`` gives strict A B A B timing.
+whichever engine runs next. ``--settle 0`` gives back-to-back timing.
 
 Reported per engine: median and min wall time of ``engine.reconstruct(x)``; per size the ratio
 torch median / numpy median. Targets: 2x at 273 windows, 1.25x at 10000; with ``--check`` the
@@ -20,12 +21,12 @@ exit status is 1 when a target is missed.
 Floors (``--no-floor`` skips them): what the numpy engine's design can reach at best on this
 machine. One chunk of each width the engine uses is run once with every NumPy call of the engine
 recorded (the very arrays, views and ``out`` buffers); the calls are then replayed in order,
-single-threaded, best of ``--repeats`` replays, in three tiers: the matrix products alone; the
-products and the ``tanh`` calls; all the NumPy calls (the engine's work without the Python code
-around the calls). A tier's floor for a batch is the sum over its chunks divided by the engine's
-thread count, i.e. perfect scaling on the cores: a lower bound on the engine's time, and
-``torch median / floor`` the largest ratio the design can show here with that much of its work
-left in.
+single-threaded, in the same rounds as the engines (medians), in three tiers: the matrix
+products alone; the products and the ``tanh`` calls; all the NumPy calls (the engine's work
+without the Python code around the calls). A tier's floor for a batch is the sum over its chunks
+divided by the engine's thread count, i.e. perfect scaling on the cores: a lower bound on the
+engine's time, and ``torch median / floor`` the largest ratio the design can show here with that
+much of its work left in.
 """
 
 from __future__ import annotations
