@@ -157,9 +157,9 @@ class Floor:
         self.widths, self.threads = widths, threads
 
     def replay(self) -> float:
-        from threadpoolctl import threadpool_limits
+        from squall.engines.numpy_engine import _one_blas_thread
 
-        with threadpool_limits(limits=1, user_api="blas"):
+        with _one_blas_thread():                   # the engine's own BLAS setting
             start = time.perf_counter()
             for width in self.widths:
                 for _, func, args, kwargs in self.calls[width]:
@@ -169,9 +169,9 @@ class Floor:
 
 def floors(engine, x: np.ndarray) -> tuple[dict[str, Floor], dict]:
     """The floor tiers for ``x`` and what one chunk of each width records."""
-    widths = [b - a for a, b in engine.chunks(len(x))]
+    spans = engine.chunks(len(x))
     recordings, stats = {}, {}
-    for a, b in engine.chunks(len(x)):
+    for a, b in spans:
         if b - a not in recordings:
             rec = recordings[b - a] = record_chunk(engine, x[a:b])
             stats[str(b - a)] = {"numpy_calls": len(rec.calls),
@@ -179,6 +179,7 @@ def floors(engine, x: np.ndarray) -> tuple[dict[str, Floor], dict]:
                                  "matmul_gflop": matmul_flops(rec.of("matmul")) / 1e9,
                                  "tanh_elements": sum(args[0].size
                                                       for _, _, args, _ in rec.of("tanh"))}
+    widths = [b - a for a, b in spans]
     return {t: Floor(recordings, widths, t, engine.threads) for t in TIERS}, stats
 
 
@@ -212,10 +213,13 @@ def bench_size(engines: dict, x: np.ndarray, repeats: int, settle: int,
         row[name] = {"median_ms": statistics.median(times[name]) * 1e3,
                      "min_ms": min(times[name]) * 1e3,
                      "runs_ms": [t * 1e3 for t in times[name]]}
+        if name in outputs:
+            row[name]["max_abs_diff_torch"] = float(np.max(np.abs(outputs[name]
+                                                                  - outputs["torch"])))
     row["ratio"] = row["torch"]["median_ms"] / row["numpy"]["median_ms"]
     row["target"] = TARGETS.get(len(x))
     if with_floor:
-        widths = [str(b - a) for a, b in engines["numpy"].chunks(len(x))]
+        widths = [str(w) for w in tiers["products"].widths]
         single = {t: row[f"floor_{t}"]["median_ms"] / 1e3 * engines["numpy"].threads
                   for t in TIERS}                  # one core doing every chunk, seconds
         gflop = sum(stats[w]["matmul_gflop"] for w in widths)
