@@ -27,8 +27,12 @@ sysdeps:
 	if [ -n "$$missing" ]; then \
 	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
 	    echo "installing Debian packages for:$$missing"; \
-	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(SYSPKGS) >/dev/null; \
-	  else echo "not installed (tests that need them will skip):$$missing"; fi; \
+	    apt-get update -qq >/dev/null 2>&1 || echo "apt-get update failed; installing from the package lists already on this machine"; \
+	    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(SYSPKGS) >/dev/null 2>&1 || \
+	      for p in $(SYSPKGS); do DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$p >/dev/null 2>&1 || echo "could not install $$p"; done; \
+	  fi; \
+	  still=""; for t in $(SYSTOOLS); do command -v $$t >/dev/null 2>&1 || still="$$still $$t"; done; \
+	  if [ -n "$$still" ]; then echo "not installed (the tests that need them skip and say so):$$still"; fi; \
 	fi
 
 test: $(STAMP) sysdeps

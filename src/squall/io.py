@@ -151,6 +151,31 @@ def write_report(path: str | os.PathLike[str], as_dict: Callable[[], dict],
         raise SquallError(f"--out must end in .csv or .json, got {text}")
 
 
+def parse_json(text: str | bytes, what: str) -> object:
+    """Parse JSON that came from a file (``what`` names it in the error): malformed or hostile
+    text (invalid syntax, nesting deep enough to exhaust the parser's recursion, ``NaN``
+    literals where the caller forbids them later) is a one-line ``SquallError``."""
+    try:
+        return json.loads(text)
+    except RecursionError:
+        raise SquallError(f"{what}: JSON nested too deeply to be a squall file") from None
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise SquallError(f"{what} is not valid JSON ({str(exc).splitlines()[0]})") from None
+
+
+def read_json(path: str | os.PathLike[str], what: str | None = None) -> object:
+    """Read and parse a JSON file; a missing, unreadable or malformed file is a one-line
+    ``SquallError`` naming it."""
+    name = what or str(path)
+    try:
+        data = Path(path).read_bytes()
+    except FileNotFoundError:
+        raise SquallError(f"no such file: {path}") from None
+    except OSError as exc:
+        raise SquallError(f"cannot read {name}: {exc.strerror or exc}") from None
+    return parse_json(data, name)
+
+
 def write_text(path: str | os.PathLike[str], text: str) -> None:
     """Write ``text`` to ``path`` atomically."""
     with atomic_path(path) as tmp:
