@@ -35,8 +35,12 @@ sysdeps:
 	  if [ -n "$$still" ]; then echo "not installed (the tests that need them skip and say so):$$still"; fi; \
 	fi
 
+# Two tiers: the fast tests first (a broken build fails within a few minutes), then the slow ones
+# (the README's commands end to end, RTL simulation, the browser).
+SLOW := slow or rtl or browser
 test: $(STAMP) sysdeps
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -m "not ($(SLOW))"
+	$(BIN)/python -m pytest -q -m "$(SLOW)"
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests benchmarks

@@ -33,6 +33,7 @@ def test_first_lines_are_the_two_commands():
     assert "make test" in ci
 
 
+@pytest.mark.slow
 def test_readme_commands_run(tmp_path, monkeypatch):
     shared = ROOT.parent / "shared"
     work = tmp_path / "work"
