@@ -24,6 +24,7 @@ An LSTM step is ``z = W x + U h + b``; ``i, f, g, o = z[0:H], z[H:2H], z[2H:3H],
 from __future__ import annotations
 
 import json
+import math
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -32,11 +33,22 @@ import numpy as np
 
 from squall.data.scaling import Scaler
 from squall.errors import SquallError
-from squall.io import atomic_dir, written_by
+from squall.io import atomic_dir, parse_json, written_by
+from squall.limits import directory, regular_file
 
 FORMAT = "squall-bundle"
 VERSION = 1
 LAYER_TYPES = ("lstm", "repeat", "dense")
+#: Weight dtypes a bundle may hold. Engines compute in float32 or float64; bool, integer and
+#: complex weights would be silently cast (bool flags every window, complex loses its imaginary
+#: part) and float16/bfloat16 would be widened to a model nobody trained, so they are refused:
+#: convert such weights to float32 on purpose (``squall convert``) rather than by accident.
+WEIGHT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
+#: Keys of ``provenance.reader`` and the JSON types of their values (``None`` allowed for all
+#: but ``kind``): what :func:`squall.pipeline.read_data` takes.
+READER_KEYS = {"kind": (str,), "features": (list,), "qc": (str,), "keep_codes": (bool,),
+               "time_column": (str,), "track_column": (str,), "time_format": (str,),
+               "dayfirst": (bool,)}
 
 
 def seed_layers(features: int, length: int, sizes: tuple[int, ...] = (64, 32)) -> list[dict]:
@@ -134,19 +146,100 @@ def check_window_settings(windows: dict) -> None:
     for name, value, low in (("length", s.length, 2), ("stride", s.stride, 1)):
         if not isinstance(value, int) or isinstance(value, bool) or value < low:
             raise SquallError(f"bundle window {name} must be an integer >= {low}, got {value!r}")
-    if not isinstance(s.min_observed, (int, float)) or not 0 < s.min_observed <= 1:
+    if not _is_number(s.min_observed) or not 0 < s.min_observed <= 1:
         raise SquallError(f"bundle min_observed must be in (0, 1], got {s.min_observed!r}")
     for name, value in (("resample", s.resample), ("max_gap", s.max_gap)):
         if value is None:
             continue
+        if not isinstance(value, str):
+            raise SquallError(f"bundle window {name} must be a duration string, got {value!r}")
         try:
             ok = pd.Timedelta(value) > pd.Timedelta(0)
-        except (ValueError, TypeError):
+        except (ValueError, TypeError, OverflowError):
             ok = False
         if not ok:
             raise SquallError(f"bundle window {name} {value!r} is not a positive duration")
     if s.mode == "track" and s.max_gap is None:
         raise SquallError("bundle window settings lack max_gap (resolved at training time)")
+
+
+def _is_number(value: object) -> bool:
+    """A JSON number: int or float, never bool (``true`` is not 1 in a bundle)."""
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _is_finite(value: object) -> bool:
+    """A finite JSON number (an integer too large for a float is not)."""
+    try:
+        return _is_number(value) and math.isfinite(value)
+    except OverflowError:
+        return False
+
+
+def _is_count(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def check_threshold(threshold: object) -> None:
+    """A stored threshold is absent (``null``) or an object whose ``value`` is a finite number;
+    its other entries are JSON scalars (``method``/``fitted_on`` strings, ``q``, ``n`` ...)."""
+    if threshold is None:
+        return
+    if not isinstance(threshold, dict):
+        raise SquallError(f"bundle threshold must be an object with a 'value' (or null), got "
+                          f"{threshold!r}"[:200])
+    value = threshold.get("value")
+    if not _is_finite(value):
+        raise SquallError(f"bundle threshold value must be a finite number, got {value!r}"[:200])
+    for key in ("method", "fitted_on"):
+        if key in threshold and not isinstance(threshold[key], str):
+            raise SquallError(f"bundle threshold {key} must be a string")
+    for key, item in threshold.items():
+        if isinstance(item, (dict, list)) or (_is_number(item) and not _is_finite(item)):
+            raise SquallError(f"bundle threshold {key} must be a finite number or a string")
+
+
+def check_reader(reader: object) -> None:
+    """``provenance.reader`` is absent or an object of the keys in :data:`READER_KEYS`."""
+    if reader is None:
+        return
+    if not isinstance(reader, dict):
+        raise SquallError(f"bundle provenance.reader must be an object, got "
+                          f"{type(reader).__name__}")
+    for key, item in reader.items():
+        if key not in READER_KEYS:
+            raise SquallError(f"bundle provenance.reader has unknown key {key!r}")
+        if not isinstance(item, READER_KEYS[key]) and not (item is None and key != "kind"):
+            raise SquallError(f"bundle provenance.reader.{key} has the wrong type "
+                              f"({type(item).__name__})")
+    if not all(isinstance(f, str) for f in reader.get("features") or []):
+        raise SquallError("bundle provenance.reader.features must be a list of names")
+
+
+def check_names(features: object, units: object) -> None:
+    """Features are a non-empty list of distinct strings; units map names to strings."""
+    if not isinstance(features, list) or not features or not all(
+            isinstance(f, str) and f for f in features):
+        raise SquallError("bundle features must be a non-empty list of names")
+    if len(set(features)) != len(features):
+        raise SquallError(f"bundle features repeat a name: {features}")
+    if not isinstance(units, dict) or not all(
+            isinstance(k, str) and isinstance(v, str) for k, v in units.items()):
+        raise SquallError("bundle units must be an object of feature name -> unit string")
+
+
+def check_weight(name: str, array: object, shape: tuple[int, ...]) -> None:
+    """One weight: a float32/float64 array (:data:`WEIGHT_DTYPES`) of ``shape``, finite."""
+    if not isinstance(array, np.ndarray):
+        raise SquallError(f"weight {name} is a {type(array).__name__}, not an array")
+    if array.dtype not in WEIGHT_DTYPES:
+        raise SquallError(f"weight {name} has dtype {array.dtype}; bundles hold float32 or "
+                          f"float64 weights only")
+    if tuple(array.shape) != shape:
+        raise SquallError(f"weight {name} has shape {tuple(array.shape)}, the layer list needs "
+                          f"{shape}")
+    if not np.isfinite(array).all():
+        raise SquallError(f"weight {name} contains NaN or infinite values")
 
 
 @dataclass
@@ -168,6 +261,8 @@ class Bundle:
         return int(self.windows["length"])
 
     def validate(self) -> Bundle:
+        """Check every field's type and value (see the ``check_*`` functions)."""
+        check_names(self.features, self.units)
         check_window_settings(self.windows)
         check_layers(self.layers, len(self.features), self.length)
         expected = weight_shapes(self.layers)
@@ -177,11 +272,13 @@ class Bundle:
             raise SquallError(f"bundle weights do not match its layers: missing {missing or 'none'}"
                               f", unexpected {extra or 'none'}")
         for name, shape in expected.items():
-            got = tuple(self.weights[name].shape)
-            if got != shape:
-                raise SquallError(f"weight {name} has shape {got}, the layer list needs {shape}")
-            if not np.isfinite(self.weights[name]).all():
-                raise SquallError(f"weight {name} contains NaN or infinite values")
+            check_weight(name, self.weights[name], shape)
+        check_threshold(self.threshold)
+        if not isinstance(self.provenance, dict):
+            raise SquallError("bundle provenance must be an object")
+        check_reader(self.provenance.get("reader"))
+        if not isinstance(self.scaler, Scaler):
+            raise SquallError(f"bundle scaler must be a Scaler, got {type(self.scaler).__name__}")
         if self.scaler.features != self.features:
             raise SquallError(f"scaler features {self.scaler.features} != bundle features "
                               f"{self.features}")
@@ -199,10 +296,20 @@ class Bundle:
         return hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:16]
 
     def meta(self) -> dict:
-        return {"format": FORMAT, "version": VERSION, "layers": self.layers,
+        """The content of ``bundle.json``. It must be strict JSON: a NaN or infinity anywhere
+        (e.g. in provenance) is refused here, so ``bundle.json`` never holds ``NaN`` or
+        ``Infinity``, which other languages' JSON readers reject."""
+        meta = {"format": FORMAT, "version": VERSION, "layers": self.layers,
                 "features": self.features, "units": self.units, "windows": self.windows,
                 "scaler": self.scaler.to_dict(), "threshold": self.threshold,
                 "provenance": self.provenance}
+        try:
+            json.dumps(meta, allow_nan=False)
+        except ValueError as exc:
+            raise SquallError(f"bundle metadata holds a non-finite number ({exc})") from None
+        except TypeError as exc:
+            raise SquallError(f"bundle metadata holds a value JSON cannot store ({exc})") from None
+        return meta
 
     def save(self, path: str | os.PathLike[str]) -> Path:
         """Write the bundle directory atomically (a failed save leaves no partial bundle)."""
@@ -241,9 +348,7 @@ _replaceable = written_by("bundle.json", FORMAT)
 
 
 def _read_history(path: Path) -> list[dict]:
-    if not path.is_file():
-        return []
-    lines = path.read_text().splitlines()
+    lines = regular_file(path, "history.csv").read_text(errors="replace").splitlines()
     try:
         keys = lines[0].split(",")
         return [{k: (int(v) if k == "epoch" else float(v))
@@ -252,40 +357,54 @@ def _read_history(path: Path) -> list[dict]:
         raise SquallError(f"{path} is malformed ({exc})") from exc
 
 
+def _read_meta(root: Path) -> dict:
+    """``bundle.json`` parsed, checked to be this format and version (an int, not 1.0/true)."""
+    meta_path = regular_file(root / "bundle.json", "bundle.json")
+    try:
+        text = meta_path.read_bytes()
+    except OSError as exc:
+        raise SquallError(f"cannot read {meta_path}: {exc.strerror or exc}") from None
+    meta = parse_json(text, str(meta_path))
+    if not isinstance(meta, dict) or meta.get("format") != FORMAT:
+        raise SquallError(f"{meta_path} is not a squall bundle (format {meta.get('format')!r})"
+                          if isinstance(meta, dict) else f"{meta_path} is not a squall bundle")
+    version = meta.get("version")
+    if not _is_count(version) or version != VERSION:
+        raise SquallError(f"bundle {root} has format version {version!r}, this squall reads "
+                          f"version {VERSION}; re-export it with a matching squall")
+    for key, kind in (("layers", list), ("features", list), ("windows", dict),
+                      ("scaler", dict), ("units", dict), ("provenance", dict)):
+        if key in meta and not isinstance(meta[key], kind):
+            name = "object" if kind is dict else "list"
+            raise SquallError(f"{meta_path}: {key} must be a JSON {name}")
+    return meta
+
+
 def load_bundle(path: str | os.PathLike[str]) -> Bundle:
     """Load and validate a bundle directory; every problem is a one-line SquallError."""
     from safetensors import SafetensorError
     from safetensors.numpy import load_file
 
-    root = Path(path)
-    meta_path, weights_path = root / "bundle.json", root / "weights.safetensors"
-    if not root.is_dir():
-        raise SquallError(f"no bundle directory at {root}")
-    for p in (meta_path, weights_path):
-        if not p.is_file():
-            raise SquallError(f"{root} is not a bundle: {p.name} is missing")
-    try:
-        meta = json.loads(meta_path.read_text())
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise SquallError(f"{meta_path} is not valid JSON ({exc})") from exc
-    if not isinstance(meta, dict) or meta.get("format") != FORMAT:
-        raise SquallError(f"{meta_path} is not a squall bundle (format {meta.get('format')!r})"
-                          if isinstance(meta, dict) else f"{meta_path} is not a squall bundle")
-    if meta.get("version") != VERSION:
-        raise SquallError(f"bundle {root} has format version {meta.get('version')}, this squall "
-                          f"reads version {VERSION}; re-export it with a matching squall")
+    root = directory(path, "bundle directory")
+    meta_path = root / "bundle.json"
+    for name in ("bundle.json", "weights.safetensors"):
+        if not (root / name).exists():
+            raise SquallError(f"{root} is not a bundle: {name} is missing")
+    meta = _read_meta(root)
+    weights_path = regular_file(root / "weights.safetensors", "weights file")
     try:
         weights = load_file(str(weights_path))
-    except (SafetensorError, OSError, ValueError) as exc:
+    except (SafetensorError, OSError, ValueError, TypeError) as exc:
         raise SquallError(f"{weights_path} is corrupted or not a safetensors file ({exc})") from exc
+    history = root / "history.csv"
     try:
-        bundle = Bundle(layers=meta["layers"], weights=weights, features=list(meta["features"]),
-                        units=dict(meta.get("units", {})), windows=dict(meta["windows"]),
+        bundle = Bundle(layers=meta["layers"], weights=weights, features=meta["features"],
+                        units=meta.get("units", {}), windows=meta["windows"],
                         scaler=Scaler.from_dict(meta["scaler"]), threshold=meta.get("threshold"),
-                        provenance=dict(meta.get("provenance", {})),
-                        history=_read_history(root / "history.csv"))
-    except (KeyError, TypeError, ValueError, AttributeError) as exc:
-        raise SquallError(f"{meta_path} lacks or garbles a required entry: {exc}") from exc
+                        provenance=meta.get("provenance", {}),
+                        history=_read_history(history) if history.exists() else [])
+    except KeyError as exc:
+        raise SquallError(f"{meta_path} lacks a required entry: {exc}") from None
     try:
         return bundle.validate()
     except (KeyError, TypeError, ValueError, AttributeError) as exc:

@@ -447,6 +447,13 @@ def test_pooled_mode_reproduces_the_seed_training_sequences(shared_data):
 
 # --- windowset: save / load -------------------------------------------------------------------
 
+def _sha256(path):
+    import hashlib
+
+    with open(path, "rb") as fh:
+        return hashlib.sha256(fh.read()).hexdigest()
+
+
 def built_windowset(noaa_csv):
     """A WindowSet from a small NOAA file (two ships, flags, a missing feature)."""
     rows = []
@@ -460,7 +467,9 @@ def built_windowset(noaa_csv):
     obs = read_noaa(noaa_csv(rows), ["AIR_TEMP", "SEA_LVL_PRES"])
     w = make_windows(obs, resolve_settings(WindowSettings(length=4, resample="1h"), obs))
     scaler = Scaler("minmax", list(obs.features)).fit(w.values)
-    return windowset.build(w, obs, scaler, meta={"note": "test"}), w, obs
+    meta = {"note": "test", "bundle": "0123456789abcdef",
+            "sources_sha256": [_sha256(s) for s in obs.sources]}
+    return windowset.build(w, obs, scaler, meta=meta), w, obs
 
 
 def test_windowset_save_load_round_trip(noaa_csv, tmp_path):
@@ -486,7 +495,7 @@ def test_windowset_save_load_round_trip(noaa_csv, tmp_path):
     assert list(back.track) == list(ws.track)
     assert back.features == ["AIR_TEMP", "SEA_LVL_PRES"]
     assert back.sources == obs.sources
-    assert back.meta == {"note": "test"}
+    assert back.meta == ws.meta and back.meta["note"] == "test"
     assert back.traceable
     # the report table survives: rows trace back to the same reports and flags
     assert list(back.obs["track"]) == list(ws.obs["track"])

@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 
 from squall.errors import SquallError
+from squall.limits import regular_file
 
 #: Columns every Observations frame has, before the feature columns.
 BASE_COLUMNS = ("source", "row", "line", "track", "time", "lat", "lon")
@@ -94,7 +95,9 @@ def parse_time(value: str | pd.Timestamp, name: str) -> pd.Timestamp:
 
 
 def expand_paths(paths: Iterable[str | os.PathLike[str]]) -> list[Path]:
-    """Expand globs and check every file exists; order is kept, duplicates removed."""
+    """Expand globs and check every file exists and is a regular file (see
+    :func:`squall.limits.regular_file`: a device or FIFO is refused before it is opened); order
+    is kept, duplicates removed."""
     out: list[Path] = []
     for p in paths:
         text = str(p)
@@ -102,14 +105,9 @@ def expand_paths(paths: Iterable[str | os.PathLike[str]]) -> list[Path]:
             matches = sorted(glob.glob(text))
             if not matches:
                 raise SquallError(f"no file matches {text!r}")
-            out.extend(Path(m) for m in matches)
+            out.extend(regular_file(m, "data file") for m in matches)
         else:
-            path = Path(text)
-            if not path.exists():
-                raise SquallError(f"no such file: {text}")
-            if path.is_dir():
-                raise SquallError(f"{text} is a directory, expected a CSV file")
-            out.append(path)
+            out.append(regular_file(text, "data file"))
     if not out:
         raise SquallError("no data files given")
     seen: set[Path] = set()

@@ -86,8 +86,8 @@ class Scaler:
             features = [str(f) for f in data["features"]]
             arrays = [np.asarray(data[k], dtype=np.float64) for k in ("offset", "scale", "fill")]
             kind = str(data["kind"])
-        except (KeyError, TypeError, ValueError) as exc:
-            raise SquallError(f"scaler description is incomplete or malformed ({exc})") from exc
+        except (KeyError, TypeError, ValueError, OverflowError) as exc:
+            raise SquallError(f"scaler description is incomplete or malformed ({exc})") from None
         if any(a.shape != (len(features),) for a in arrays):
             raise SquallError(f"scaler arrays must each have {len(features)} numbers "
                               f"(one per feature)")
