@@ -6,17 +6,20 @@ Every rule here comes from the ICOADS IMMA1 schema and code tables as summarised
 
 from __future__ import annotations
 
+import contextlib
 import gzip
 import io
 import os
-from collections.abc import Iterable, Sequence
+import warnings
+import zlib
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from squall.data.observations import Observations, concat, expand_paths
-from squall.errors import SquallError
+from squall.errors import SquallError, SquallWarning
 
 #: The six features of the original pipeline, the default.
 DEFAULT_FEATURES = ("AIR_TEMP", "SEA_SURF_TEMP", "SEA_LVL_PRES", "WIND_SPEED", "WAVE_HGT",
@@ -79,14 +82,98 @@ QC_POLICIES = ("keep", "drop")
 
 REQUIRED = ("STATION", "DATE")
 
+#: Text read per block (a block always ends at a record boundary): the memory of a read is a
+#: few blocks, whatever the size of the file.
+BLOCK_CHARS = 8 << 20
 
-def _read_text(path: Path, limit: int = -1) -> str:
+#: Largest share of a file's data rows that may be dropped for a missing or unparseable DATE
+#: before the file is refused: a few damaged rows are reported and skipped, more than 1 % means
+#: the DATE column is not in the ISO 8601 form NOAA writes, and the windows left would be a
+#: silently different data set.
+MAX_BAD_DATE_SHARE = 0.01
+
+
+def open_text(path: Path):
+    """``path`` as text (gzip when it ends in .gz), newlines kept as written."""
     opener = gzip.open if path.suffix == ".gz" else open
     try:
-        with opener(path, "rt", encoding="utf-8", errors="replace", newline="") as fh:
-            return fh.read(limit)
-    except (OSError, EOFError) as exc:
-        raise SquallError(f"cannot read {path}: {getattr(exc, 'strerror', None) or exc}") from exc
+        return opener(path, "rt", encoding="utf-8", errors="replace", newline="")
+    except OSError as exc:
+        raise SquallError(f"cannot read {path}: {exc.strerror or exc}") from exc
+
+
+def _read_text(path: Path, limit: int = -1) -> str:
+    with open_text(path) as fh, read_errors(path):
+        return fh.read(limit)
+
+
+@contextlib.contextmanager
+def read_errors(path: Path):
+    """Turn a truncated or corrupt gzip stream, or an unreadable file, into one line naming it."""
+    try:
+        yield
+    except (OSError, EOFError, zlib.error) as exc:
+        what = getattr(exc, "strerror", None) or str(exc) or type(exc).__name__
+        raise SquallError(f"cannot read {path}: {what} (truncated or corrupt file?)") from exc
+
+
+def record_blocks(fh, size: int = BLOCK_CHARS) -> Iterator[str]:
+    """Text blocks of ``fh`` that each end at a record boundary.
+
+    A newline ends a record only outside quotes; inside quotes ``"`` come in pairs (``""`` is an
+    escaped quote), so a newline is a boundary exactly when the number of ``"`` before it is
+    even. A block is cut at its last such newline and the rest carried to the next block.
+    """
+    carry, pending = "", ""
+    while True:
+        chunk = fh.read(size)
+        if not chunk:
+            if pending + carry:
+                yield pending + carry  # a short last line stays with its block
+            return
+        text = carry + chunk
+        cut = _last_boundary(text)
+        if cut < 0:
+            carry = text
+            continue
+        if pending:
+            yield pending
+        pending, carry = text[:cut + 1], text[cut + 1:]
+
+
+def _last_boundary(text: str) -> int:
+    """Index of the last newline of ``text`` outside quotes, or -1."""
+    quotes = text.count('"')
+    pos = len(text)
+    while True:
+        nl = text.rfind("\n", 0, pos)
+        if nl < 0:
+            return -1
+        quotes -= text.count('"', nl, pos)
+        if quotes % 2 == 0:
+            return nl
+        pos = nl
+
+
+def record_lines(block: str, records: int) -> np.ndarray:
+    """0-based line, within ``block``, on which each of its ``records`` records starts.
+
+    Records are separated by the newlines outside quotes (an even number of ``"`` before them,
+    see :func:`record_blocks`); a quoted field holding newlines makes its record span several
+    lines, and every later record starts that much further down. A block with as many lines as
+    records (the common case) costs one ``str.count``.
+    """
+    lines = block.count("\n") + (not block.endswith("\n"))
+    if lines <= records:
+        return np.arange(records, dtype=np.int64)
+    data = np.frombuffer(block.encode("utf-8", "replace"), dtype=np.uint8)
+    newline = np.flatnonzero(data == ord("\n"))
+    quotes = np.cumsum(data == ord('"'))
+    boundary = np.flatnonzero(quotes[newline] % 2 == 0)  # indices into ``newline``
+    starts = np.concatenate([[0], boundary + 1])[:records]
+    if len(starts) < records:  # cannot happen for a block cut by record_blocks; be safe
+        starts = np.concatenate([starts, starts[-1] + 1 + np.arange(records - len(starts))])
+    return starts.astype(np.int64)
 
 
 def _clean_header(text: str, path: Path) -> tuple[list[str], str, int]:
@@ -119,32 +206,80 @@ def header_names(path: Path) -> list[str]:
     return _clean_header(_read_text(path, 1 << 16), path)[0]
 
 
-def read_table(path: Path) -> pd.DataFrame:
-    """One NOAA box file as text columns (missing = NaN), columns by header name.
+def iter_table(path: Path, columns: Iterable[str] | None = None
+               ) -> Iterator[tuple[pd.DataFrame, np.ndarray]]:
+    """A NOAA box file as blocks of text columns (missing = NaN), read a block at a time.
 
-    The index is the 0-based data row; ``frame.attrs["header_line"]`` the header's line number.
+    ``columns``: the columns wanted (those the file has are read; all when None). Yields each
+    block's frame, indexed by 0-based data row (blank lines keep their place in the numbering),
+    with the 1-based line on which each record starts, right also when quoted fields span
+    lines. Blank lines and trailing junk (e.g. closing backticks) are dropped: they have no
+    DATE and no value besides STATION. Memory: a few blocks, whatever the file's size.
     """
-    names, body, header_line = _clean_header(_read_text(path), path)
-    missing = [c for c in REQUIRED if c not in names]
-    if missing:
-        raise SquallError(f"{path} is not a NOAA Global Marine CSV: no {', '.join(missing)} column "
-                          f"(header starts {', '.join(names[:5])})")
-    if not body.strip():
-        empty = pd.DataFrame(columns=names, dtype=str)
-        empty.attrs["header_line"] = header_line
-        return empty
+    with open_text(path) as fh, read_errors(path):
+        blocks = record_blocks(fh)
+        names, body, header_line = _clean_header(next(blocks, ""), path)
+        missing = [c for c in REQUIRED if c not in names]
+        if missing:
+            raise SquallError(f"{path} is not a NOAA Global Marine CSV: no "
+                              f"{', '.join(missing)} column (header starts "
+                              f"{', '.join(names[:5])})")
+        usecols = None if columns is None else [n for n in names if n in set(columns)]
+        row, line = 0, header_line + 1
+        for block in _chain([body], blocks):
+            frame = _parse_block(block, names, usecols, path)
+            lines = line + record_lines(block, len(frame))
+            frame.index = pd.RangeIndex(row, row + len(frame))
+            row += len(frame)
+            line += block.count("\n")
+            junk = frame["DATE"].isna() & frame.drop(columns=["STATION"]).isna().all(axis=1)
+            if junk.any():
+                frame, lines = frame[~junk], lines[~junk.to_numpy()]
+            yield frame, lines
+
+
+def _chain(*parts: Iterable[str]) -> Iterator[str]:
+    """The blocks that hold any text (an empty body after the header has no records)."""
+    for part in parts:
+        for block in part:
+            if block:
+                yield block
+
+
+def _parse_block(block: str, names: list[str], usecols: list[str] | None,
+                 path: Path) -> pd.DataFrame:
+    if not block.strip():  # blank lines only: pandas would see no columns at all
+        return pd.DataFrame(np.nan, index=range(block.count("\n")), columns=usecols or names,
+                            dtype=object)
+    options = dict(header=None, names=names, dtype=str, keep_default_na=False, na_values=[""],
+                   index_col=False, skip_blank_lines=False)
     try:
         # index_col=False: a trailing comma on every line must not turn STATION into the index;
-        # skip_blank_lines=False keeps the data row numbers equal to the file's lines - 2.
-        frame = pd.read_csv(io.StringIO(body), header=None, names=names, dtype=str,
-                            keep_default_na=False, na_values=[""], index_col=False,
-                            skip_blank_lines=False)
+        # skip_blank_lines=False keeps a blank line's place in the data row numbering.
+        try:
+            return pd.read_csv(io.StringIO(block), usecols=usecols, **options)
+        except ValueError:  # pandas refuses usecols when every line is shorter than the header
+            if usecols is None:
+                raise
+            return pd.read_csv(io.StringIO(block), **options)[usecols]
     except (pd.errors.ParserError, ValueError) as exc:
         raise SquallError(f"{path}: malformed CSV ({str(exc).splitlines()[0]})") from exc
-    # Blank lines and trailing junk (e.g. closing backticks) have no DATE: they are not reports.
-    junk = frame["DATE"].isna() & frame.drop(columns=["STATION"]).isna().all(axis=1)
-    frame = frame[~junk]
-    frame.attrs["header_line"] = header_line
+
+
+def read_table(path: Path) -> pd.DataFrame:
+    """One NOAA box file as text columns, every column (for small files and tracing back).
+
+    The index is the 0-based data row; ``frame.attrs["lines"]`` the 1-based line of each row
+    (see :func:`iter_table`).
+    """
+    parts = list(iter_table(path))
+    if not parts:
+        names = _clean_header(_read_text(path, 1 << 16), path)[0]
+        frame = pd.DataFrame(columns=names, dtype=str)
+        frame.attrs["lines"] = np.zeros(0, dtype=np.int64)
+        return frame
+    frame = pd.concat([f for f, _ in parts]) if len(parts) > 1 else parts[0][0]
+    frame.attrs["lines"] = np.concatenate([lines for _, lines in parts])
     return frame
 
 
@@ -152,9 +287,9 @@ def _numeric(column: pd.Series, name: str, path: Path) -> pd.Series:
     values = pd.to_numeric(column, errors="coerce").astype(np.float64)
     bad = (column.notna() & values.isna()) | np.isinf(values)
     if bad.any():
-        row = int(np.flatnonzero(bad.to_numpy())[0])
+        first = int(np.flatnonzero(bad.to_numpy())[0])
         raise SquallError(f"{path}: column {name} has a non-numeric or infinite value "
-                          f"{column.iloc[row]!r} at data row {row}")
+                          f"{column.iloc[first]!r} at data row {column.index[first]}")
     return values
 
 
@@ -196,6 +331,25 @@ def _convert(raw: pd.DataFrame, features: Sequence[str], path: Path, keep_codes:
     return out
 
 
+#: Columns read besides the features (everything else in a box file is never looked at).
+READ_COLUMNS = ("STATION", "DATE", "LATITUDE", "LONGITUDE", "NCDC_QC_FLAGS", "TRIM_FLAG",
+                "SOURCE_EXCLUSION_FLAG", "PLATFORM_ID", "DUP_STATUS", "WIND_DIR")
+
+#: Reasons a report is dropped for a fault of the file (warned about, refused above
+#: :data:`MAX_BAD_DATE_SHARE`), as opposed to NOAA practice (duplicates, ``qc="drop"``).
+DATE_FAULTS = ("no DATE", "unparseable DATE")
+
+
+def parse_dates(text: pd.Series) -> pd.Series:
+    """ISO 8601 DATE values as UTC, tz-naive (NaT where unparseable).
+
+    Rule: a value without an offset is UTC (NOAA writes UTC without one); a value with an offset
+    (``+07:00``, ``Z``) is converted to UTC, so a column mixing both is one time line.
+    """
+    times = pd.to_datetime(text, errors="coerce", format="ISO8601", utc=True)
+    return times.dt.tz_localize(None)
+
+
 def read_noaa(paths: str | os.PathLike[str] | Iterable[str | os.PathLike[str]],
               features: Sequence[str] = DEFAULT_FEATURES, *, qc: str = "keep",
               keep_codes: bool = False) -> Observations:
@@ -219,6 +373,14 @@ def read_noaa(paths: str | os.PathLike[str] | Iterable[str | os.PathLike[str]],
     -------
     Observations
         Reports in file order; worse duplicates (``DUP_STATUS > 2``) removed and counted.
+
+    Notes
+    -----
+    Dates: see :func:`parse_dates`. Reports without a DATE or with one that does not parse are
+    dropped with one ``SquallWarning`` per reason (count and first example); a file where they
+    are more than :data:`MAX_BAD_DATE_SHARE` of the data rows, or all of them, is refused.
+    Files are read a block at a time, only the columns used, and converted at once to numbers
+    and flag characters, so memory grows with the reports kept, not with the text.
     """
     if qc not in QC_POLICIES:
         raise SquallError(f"qc must be one of {', '.join(QC_POLICIES)}, got {qc!r}")
@@ -228,59 +390,114 @@ def read_noaa(paths: str | os.PathLike[str] | Iterable[str | os.PathLike[str]],
     features = list(features)
     if not features:
         raise SquallError("no features given")
-    parts, dropped = [], {"duplicate (DUP_STATUS > 2)": 0, "no DATE": 0, "bad position flag": 0,
-                          "unparseable DATE": 0}
+    wanted = set(READ_COLUMNS) | set(features)
+    parts = []
+    dropped = {"duplicate (DUP_STATUS > 2)": 0, "no DATE": 0, "bad position flag": 0,
+               "unparseable DATE": 0}
     for source, path in enumerate(files):
-        raw = read_table(path)
-        frame = pd.DataFrame({"source": np.full(len(raw), source, dtype=np.int32),
-                              "row": raw.index.to_numpy(dtype=np.int64),
-                              "track": raw["STATION"].fillna("").to_numpy(dtype=object)})
-        frame["line"] = frame["row"] + raw.attrs["header_line"] + 1
-        times = pd.to_datetime(raw["DATE"], errors="coerce", format="ISO8601")
-        if getattr(times.dt, "tz", None) is not None:
-            times = times.dt.tz_convert("UTC").dt.tz_localize(None)
-        frame["time"] = times.to_numpy()
-        for col, name in (("lat", "LATITUDE"), ("lon", "LONGITUDE")):
-            frame[col] = (_numeric(raw[name], name, path).to_numpy() if name in raw.columns
-                          else np.nan)
-        for name, values in _convert(raw, features, path, keep_codes).items():
-            frame[name] = values
-        flags = raw["NCDC_QC_FLAGS"] if "NCDC_QC_FLAGS" in raw.columns else None
-        trim = raw["TRIM_FLAG"] if "TRIM_FLAG" in raw.columns else None
-        excl = (_numeric(raw["SOURCE_EXCLUSION_FLAG"], "SOURCE_EXCLUSION_FLAG", path)
-                .fillna(0).to_numpy().astype(np.int64)
-                if "SOURCE_EXCLUSION_FLAG" in raw.columns else np.zeros(len(raw), np.int64))
-        for name in features:
-            frame[f"flag_{name}"] = _flag_column(flags, NCDC_FLAG_INDEX.get(name, 99), len(raw))
-            frame[f"trim_{name}"] = _flag_column(trim, TRIM_FLAG_INDEX.get(name, 99), len(raw))
-            frame[f"excluded_{name}"] = (excl & EXCLUSION_BITS.get(name, 0)) > 0
-        if "PLATFORM_ID" in raw.columns:
-            frame["platform"] = raw["PLATFORM_ID"].fillna("").to_numpy(dtype=object)
-
-        keep = np.ones(len(raw), dtype=bool)
-        if "DUP_STATUS" in raw.columns:  # 0 unique, 1-2 best duplicate, 3-13 worse, 14 rejected
-            dup = _numeric(raw["DUP_STATUS"], "DUP_STATUS", path).to_numpy()
-            worse = dup > 2
-            dropped["duplicate (DUP_STATUS > 2)"] += int(worse.sum())
-            keep &= ~worse
-        no_date = raw["DATE"].isna().to_numpy()
-        bad_date = frame["time"].isna().to_numpy() & ~no_date
-        dropped["no DATE"] += int((no_date & keep).sum())
-        dropped["unparseable DATE"] += int((bad_date & keep).sum())
-        keep &= ~no_date & ~bad_date
-        if qc == "drop":
-            position = _flag_column(flags, 0, len(raw))
-            bad_pos = np.isin(position, ["7", "8", "9"])
-            dropped["bad position flag"] += int((bad_pos & keep).sum())
-            keep &= ~bad_pos
-            for name in features:
-                erroneous = np.isin(frame[f"flag_{name}"].to_numpy(), ["8", "9"])
-                frame.loc[erroneous, name] = np.nan
-        parts.append(frame[keep])
+        faults = DateFaults(path)
+        for raw, lines in iter_table(path, wanted):
+            frame, counts = _reports(raw, lines, source, features, path, qc, keep_codes, faults)
+            parts.append(frame)
+            for reason, n in counts.items():
+                dropped[reason] += n
+        faults.check()
     frame = concat(parts, features).reset_index(drop=True)
+    frame["track"] = _shared_strings(frame["track"])
     units = {f: DERIVED.get(f) or CONVERSIONS.get(f, (1.0, ""))[1] for f in features}
     return Observations(frame, features, units, [str(p) for p in files],
                         {k: v for k, v in dropped.items() if v})
+
+
+class DateFaults:
+    """Rows of one file dropped for a missing or unparseable DATE: counts, first example, and
+    the rule (warn below :data:`MAX_BAD_DATE_SHARE` of the data rows, refuse above or when no
+    row is left)."""
+
+    def __init__(self, path: Path):
+        self.path, self.rows, self.count, self.example = path, 0, {}, {}
+
+    def add(self, reason: str, bad: np.ndarray, raw: pd.DataFrame, lines: np.ndarray) -> None:
+        n = int(bad.sum())
+        if n:
+            self.count[reason] = self.count.get(reason, 0) + n
+            k = int(np.flatnonzero(bad)[0])
+            self.example.setdefault(reason, (int(lines[k]), raw["DATE"].iloc[k]))
+
+    def check(self) -> None:
+        total = sum(self.count.values())
+        if not total:
+            return
+        lines = "; ".join(f"{n} {reason} (first on line {self.example[reason][0]}: DATE "
+                          f"{self.example[reason][1]!r})" for reason, n in self.count.items())
+        if total >= self.rows:
+            raise SquallError(f"{self.path}: no report has a readable DATE ({lines}); NOAA "
+                              f"writes ISO 8601 such as 2025-03-01T06:00:00")
+        if total > MAX_BAD_DATE_SHARE * self.rows:
+            raise SquallError(f"{self.path}: {total} of {self.rows} data rows "
+                              f"({total / self.rows:.1%}) have no readable DATE, more than "
+                              f"the {MAX_BAD_DATE_SHARE:.0%} allowed ({lines})")
+        for reason, n in self.count.items():
+            line, value = self.example[reason]
+            warnings.warn(f"{self.path}: dropped {n} of {self.rows} rows with {reason} (first "
+                          f"on line {line}: DATE {value!r})", SquallWarning, stacklevel=4)
+
+
+def _reports(raw: pd.DataFrame, lines: np.ndarray, source: int, features: list[str], path: Path,
+             qc: str, keep_codes: bool, faults: DateFaults) -> tuple[pd.DataFrame, dict]:
+    """One block of text rows -> the reports kept (numbers, flag characters) and drop counts."""
+    n = len(raw)
+    faults.rows += n
+    frame = pd.DataFrame({"source": np.full(n, source, dtype=np.int32),
+                          "row": raw.index.to_numpy(dtype=np.int64), "line": lines,
+                          "track": raw["STATION"].fillna("").to_numpy(dtype=object),
+                          "time": parse_dates(raw["DATE"]).to_numpy()})
+    for col, name in (("lat", "LATITUDE"), ("lon", "LONGITUDE")):
+        frame[col] = (_numeric(raw[name], name, path).to_numpy() if name in raw.columns
+                      else np.nan)
+    for name, values in _convert(raw, features, path, keep_codes).items():
+        frame[name] = values
+    flags = raw["NCDC_QC_FLAGS"] if "NCDC_QC_FLAGS" in raw.columns else None
+    trim = raw["TRIM_FLAG"] if "TRIM_FLAG" in raw.columns else None
+    excl = (_numeric(raw["SOURCE_EXCLUSION_FLAG"], "SOURCE_EXCLUSION_FLAG", path)
+            .fillna(0).to_numpy().astype(np.int64)
+            if "SOURCE_EXCLUSION_FLAG" in raw.columns else np.zeros(n, np.int64))
+    for name in features:
+        frame[f"flag_{name}"] = _flag_column(flags, NCDC_FLAG_INDEX.get(name, 99), n)
+        frame[f"trim_{name}"] = _flag_column(trim, TRIM_FLAG_INDEX.get(name, 99), n)
+        frame[f"excluded_{name}"] = (excl & EXCLUSION_BITS.get(name, 0)) > 0
+    if "PLATFORM_ID" in raw.columns:
+        frame["platform"] = _shared_strings(raw["PLATFORM_ID"].fillna(""))
+
+    counts = dict.fromkeys(("duplicate (DUP_STATUS > 2)", *DATE_FAULTS, "bad position flag"), 0)
+    keep = np.ones(n, dtype=bool)
+    if "DUP_STATUS" in raw.columns:  # 0 unique, 1-2 best duplicate, 3-13 worse, 14 rejected
+        worse = _numeric(raw["DUP_STATUS"], "DUP_STATUS", path).to_numpy() > 2
+        counts["duplicate (DUP_STATUS > 2)"] += int(worse.sum())
+        keep &= ~worse
+    no_date = raw["DATE"].isna().to_numpy()
+    bad_date = frame["time"].isna().to_numpy() & ~no_date
+    for reason, bad in zip(DATE_FAULTS, (no_date & keep, bad_date & keep), strict=True):
+        counts[reason] += int(bad.sum())
+        faults.add(reason, bad, raw, lines)
+    keep &= ~no_date & ~bad_date
+    if qc == "drop":
+        bad_pos = np.isin(_flag_column(flags, 0, n), ["7", "8", "9"])
+        counts["bad position flag"] += int((bad_pos & keep).sum())
+        keep &= ~bad_pos
+        for name in features:
+            erroneous = np.isin(frame[f"flag_{name}"].to_numpy(), ["8", "9"])
+            frame.loc[erroneous, name] = np.nan
+    return frame[keep], counts
+
+
+def _shared_strings(column: pd.Series) -> np.ndarray:
+    """The same text values as an object array whose equal strings are one object (a station
+    id repeated in a million reports is stored once, not a million times)."""
+    codes, uniques = pd.factorize(column)
+    out = np.asarray(uniques, dtype=object)[codes] if len(uniques) else np.full(len(codes), "",
+                                                                                dtype=object)
+    return out
 
 
 def original_columns(path: str | os.PathLike[str]) -> pd.DataFrame:
