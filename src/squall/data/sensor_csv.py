@@ -6,33 +6,150 @@ without a track column becomes one track named after the file.
 
 from __future__ import annotations
 
+import io
 import os
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
+from squall.data.noaa import open_text, read_errors, record_blocks, record_lines
 from squall.data.observations import Observations, concat, expand_paths
 from squall.errors import SquallError
 
+#: Strings read as a missing value.
+NA_VALUES = ["", "nan", "NaN", "NA"]
+
+#: Candidate formats tried, in order, when a time column is not ISO 8601: (day-first,
+#: month-first) pairs. A column is read with the one format that parses every value.
+DAY_FIRST = ("%d/%m/%Y %H:%M:%S", "%d/%m/%Y %H:%M", "%d/%m/%Y", "%d.%m.%Y %H:%M:%S",
+             "%d.%m.%Y %H:%M", "%d.%m.%Y", "%d-%m-%Y %H:%M:%S", "%d-%m-%Y %H:%M", "%d-%m-%Y")
+MONTH_FIRST = ("%m/%d/%Y %H:%M:%S", "%m/%d/%Y %H:%M", "%m/%d/%Y", "%m.%d.%Y %H:%M:%S",
+               "%m.%d.%Y %H:%M", "%m.%d.%Y", "%m-%d-%Y %H:%M:%S", "%m-%d-%Y %H:%M", "%m-%d-%Y")
+
+
+def iter_raw(path: Path) -> Iterator[tuple[pd.DataFrame, np.ndarray]]:
+    """A CSV as blocks of text columns, each indexed by 0-based data row, with the 1-based line
+    on which each record starts (right across quoted fields that span lines). Blank lines are
+    dropped but keep their place in the numbering. Also used to trace rows back."""
+    with open_text(path) as fh, read_errors(path):
+        blocks = record_blocks(fh)
+        first = next(blocks, "").lstrip("\ufeff")
+        end = _header_end(first)
+        try:
+            names = list(pd.read_csv(io.StringIO(first[:end]), nrows=0, dtype=str).columns)
+        except pd.errors.EmptyDataError as exc:
+            raise SquallError(f"{path} is empty") from exc
+        except (pd.errors.ParserError, ValueError) as exc:
+            raise SquallError(f"{path}: malformed CSV ({str(exc).splitlines()[0]})") from exc
+        names = [str(c).strip() for c in names]
+        row, line, empty = 0, 1 + first.count("\n", 0, end), True
+        for block in _nonempty([first[end:]], blocks):
+            frame = _parse(block, names, path)
+            lines = line + record_lines(block, len(frame))
+            frame.index = pd.RangeIndex(row, row + len(frame))
+            row, line = row + len(frame), line + block.count("\n")
+            seen = frame.notna().any(axis=1).to_numpy()
+            empty = False
+            yield frame[seen], lines[seen]
+        if empty:
+            yield pd.DataFrame(columns=names, dtype=object), np.zeros(0, dtype=np.int64)
+
+
+def _header_end(text: str) -> int:
+    """Index just after the header record (its first newline outside quotes)."""
+    pos = 0
+    while True:
+        nl = text.find("\n", pos)
+        if nl < 0:
+            return len(text)
+        if text.count('"', 0, nl) % 2 == 0:
+            return nl + 1
+        pos = nl + 1
+
+
+def _nonempty(*parts) -> Iterator[str]:
+    for part in parts:
+        yield from (block for block in part if block)
+
+
+def _parse(block: str, names: list[str], path: Path) -> pd.DataFrame:
+    if not block.strip():
+        return pd.DataFrame(np.nan, index=range(block.count("\n")), columns=names, dtype=object)
+    try:
+        frame = pd.read_csv(io.StringIO(block), header=None, names=names, dtype=str,
+                            keep_default_na=False, index_col=False, na_values=NA_VALUES,
+                            skip_blank_lines=False)
+    except (pd.errors.ParserError, ValueError) as exc:
+        raise SquallError(f"{path}: malformed CSV ({str(exc).splitlines()[0]})") from exc
+    return frame
+
 
 def read_raw(path) -> pd.DataFrame:
-    """A CSV as text columns, indexed by 0-based data row (line ``row + 2``); blank lines are
-    dropped but keep their place in the numbering. Also used to trace rows back."""
+    """A CSV as text columns, indexed by 0-based data row; ``frame.attrs["lines"]`` is the
+    1-based line on which each row starts (see :func:`iter_raw`)."""
+    parts = list(iter_raw(Path(path)))
+    frame = pd.concat([f for f, _ in parts]) if len(parts) > 1 else parts[0][0]
+    frame.attrs["lines"] = np.concatenate([lines for _, lines in parts])
+    return frame
+
+
+def infer_time_format(values: pd.Series, *, time_format: str | None = None, dayfirst: bool = False,
+                where: str = "") -> str:
+    """The one format every value of a time column is read with.
+
+    Rules: the caller's ``time_format`` when given; else ISO 8601 (``2014-04-13 10:00``, with or
+    without ``T``, fractions and offsets) when it parses every value; else the day-first and
+    month-first candidates (:data:`DAY_FIRST`, :data:`MONTH_FIRST`) that parse every value. A
+    column both parse (every day <= 12, e.g. ``01/04/2014``) is ambiguous and refused unless
+    ``dayfirst=True`` picks day-first; ``format="mixed"`` is never used, because it decides per
+    value and turns 13/04 into April and 12/04 into December without a word. Numbers (epoch
+    seconds or milliseconds?) are refused: the unit cannot be told from the values.
+    """
+    if time_format:
+        return time_format
+    if len(values) == 0 or _parses(values, "ISO8601"):
+        return "ISO8601"
+    sample = values.iloc[0]
+    if pd.to_numeric(values, errors="coerce").notna().all():
+        raise SquallError(f"{where}time column holds numbers ({sample!r}): epoch seconds and "
+                          f"milliseconds cannot be told apart; write times as ISO 8601 or give "
+                          f"--time-format")
+    day = next((f for f in DAY_FIRST if _parses(values, f)), None)
+    month = next((f for f in MONTH_FIRST if _parses(values, f)), None)
+    if day and month and not dayfirst:
+        raise SquallError(f"{where}time column is ambiguous ({sample!r} reads as {day} and as "
+                          f"{month}); give --dayfirst or --time-format")
+    if day or month:
+        return day if day and (dayfirst or not month) else month
+    if pd.to_datetime(values, format="ISO8601", utc=True, errors="coerce").notna().any():
+        return "ISO8601"  # some values are ISO 8601: the caller names the first bad one
+    raise SquallError(f"{where}cannot find one format for the time column ({sample!r}); give "
+                      f"--time-format (e.g. %d/%m/%Y %H:%M)")
+
+
+def _parses(values: pd.Series, fmt: str) -> bool:
     try:
-        raw = pd.read_csv(path, dtype=str, keep_default_na=False, index_col=False,
-                          na_values=["", "nan", "NaN", "NA"], skip_blank_lines=False)
-    except pd.errors.EmptyDataError as exc:
-        raise SquallError(f"{path} is empty") from exc
-    except (pd.errors.ParserError, UnicodeDecodeError) as exc:
-        raise SquallError(f"{path}: malformed CSV ({str(exc).splitlines()[0]})") from exc
-    raw.columns = [str(c).strip() for c in raw.columns]
-    return raw[raw.notna().any(axis=1)]
+        return bool(pd.to_datetime(values, format=fmt, utc=True, errors="coerce").notna().all())
+    except (ValueError, TypeError, OverflowError):
+        return False
+
+
+def parse_times(values: pd.Series, fmt: str) -> pd.Series:
+    """``values`` read with ``fmt`` as UTC, tz-naive (values without an offset are UTC, offsets
+    are converted); NaT where a value does not parse."""
+    try:
+        times = pd.to_datetime(values, format=fmt, utc=True, errors="coerce")
+    except (ValueError, TypeError, OverflowError) as exc:
+        raise SquallError(f"bad --time-format {fmt!r}: {exc}") from exc
+    return times.dt.tz_localize(None)
 
 
 def read_sensor_csv(paths: str | os.PathLike[str] | Iterable[str | os.PathLike[str]], *,
                     time_column: str = "timestamp", features: Sequence[str] | None = None,
-                    track_column: str | None = None) -> Observations:
+                    track_column: str | None = None, time_format: str | None = None,
+                    dayfirst: bool = False) -> Observations:
     """Read generic sensor CSVs into Observations.
 
     Parameters
@@ -45,18 +162,27 @@ def read_sensor_csv(paths: str | os.PathLike[str] | Iterable[str | os.PathLike[s
         Numeric columns to use; default: every column except the time and track columns.
     track_column
         Column naming the series each row belongs to; default: one track per file (its stem).
+    time_format
+        strftime format of the time column (e.g. ``%d/%m/%Y %H:%M``); default: inferred, one
+        format per column and file (see :func:`infer_time_format`).
+    dayfirst
+        Read a column that parses both day-first and month-first as day-first.
 
     Notes
     -----
-    Empty cells and ``nan`` are missing values; an infinite value is an error.
+    Empty cells and ``nan`` are missing values; an infinite value is an error; a time that does
+    not parse with the column's format is an error naming it (no row is dropped). Times without
+    an offset are UTC; offsets are converted to UTC.
     """
     if isinstance(paths, (str, os.PathLike)):
         paths = [paths]
     files = expand_paths(paths)
+    fmt_given = time_format
     parts = []
     chosen: list[str] | None = list(features) if features else None
     for source, path in enumerate(files):
         raw = read_raw(path)
+        lines = raw.attrs["lines"]
         needed = [time_column] + ([track_column] if track_column else [])
         missing = [c for c in needed if c not in raw.columns]
         if missing:
@@ -70,17 +196,20 @@ def read_sensor_csv(paths: str | os.PathLike[str] | Iterable[str | os.PathLike[s
         if absent:
             raise SquallError(f"{path}: no column {', '.join(absent)} (columns: "
                               f"{', '.join(raw.columns)})")
-        times = pd.to_datetime(raw[time_column], errors="coerce", format="mixed", utc=True)
+        text = raw[time_column]
+        fmt = infer_time_format(text.dropna(), time_format=fmt_given, dayfirst=dayfirst,
+                          where=f"{path}: ")
+        times = parse_times(text, fmt)
         if times.isna().any():
-            row = int(np.flatnonzero(times.isna().to_numpy())[0])
-            raise SquallError(f"{path}: cannot parse {time_column} value "
-                              f"{raw[time_column].iloc[row]!r} at data row {row} as a time")
-        times = times.dt.tz_localize(None)  # UTC; times without an offset are taken as UTC
+            k = int(np.flatnonzero(times.isna().to_numpy())[0])
+            raise SquallError(f"{path}: cannot parse {time_column} value {text.iloc[k]!r} at "
+                              f"data row {raw.index[k]} (line {lines[k]}) as a time "
+                              f"({'ISO 8601' if fmt == 'ISO8601' else fmt})")
         track = (raw[track_column].fillna("").to_numpy(dtype=object) if track_column
                  else np.full(len(raw), path.stem, dtype=object))
         frame = pd.DataFrame({"source": np.full(len(raw), source, dtype=np.int32),
                               "row": raw.index.to_numpy(dtype=np.int64),
-                              "line": raw.index.to_numpy(dtype=np.int64) + 2, "track": track,
+                              "line": lines, "track": track,
                               "time": times.to_numpy(), "lat": np.nan, "lon": np.nan})
         for name in chosen:
             values = pd.to_numeric(raw[name], errors="coerce")

@@ -167,8 +167,24 @@ class Windows:
 
     def rows(self, i: int) -> np.ndarray:
         """Indices into the Observations frame of every report behind window ``i``."""
-        parts = [self.step_obs[self.step_ptr[s]:self.step_ptr[s + 1]] for s in self.steps[i]]
-        return np.concatenate(parts) if parts else np.zeros(0, dtype=np.int64)
+        return self.reports(np.array([i]))[1]
+
+    def reports(self, windows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Every (window, report) pair behind ``windows``: two int64 arrays, by window (in the
+        order given), then step, then report (a report in k of the windows appears k times).
+
+        Vectorized over all windows at once (no per-window Python loop): each window's steps
+        are looked up in ``step_ptr`` and their reports gathered from ``step_obs``.
+        """
+        windows = np.asarray(windows, dtype=np.int64).reshape(-1)
+        steps = self.steps[windows].reshape(-1)
+        lo = self.step_ptr[steps]
+        counts = self.step_ptr[steps + 1] - lo
+        total = int(counts.sum())
+        within = np.arange(total, dtype=np.int64) - np.repeat(np.cumsum(counts) - counts, counts)
+        reports = self.step_obs[np.repeat(lo, counts) + within].astype(np.int64, copy=False)
+        win = np.repeat(np.repeat(windows, self.steps.shape[1]), counts)
+        return win, reports
 
 
 def _segments(frame: pd.DataFrame, features: list[str], settings: WindowSettings):
