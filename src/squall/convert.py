@@ -15,16 +15,18 @@ mis-ordered array fails loudly instead of producing wrong numbers for weeks.
 
 from __future__ import annotations
 
-import json
 import os
 from pathlib import Path
 
 import numpy as np
 
 from squall.bundle import Bundle, seed_layers, weight_shapes
+from squall.data import npzfile
 from squall.data.noaa import CONVERSIONS
 from squall.data.scaling import Scaler
 from squall.errors import SquallError
+from squall.io import read_json
+from squall.limits import regular_file
 
 
 def _expect(name: str, array: np.ndarray, shape: tuple[int, ...], source: str) -> np.ndarray:
@@ -64,6 +66,18 @@ def bundle_weights_from_keras(arrays: list[np.ndarray], layers: list[dict],
     return out
 
 
+def _keras_arrays(path: Path) -> list[np.ndarray]:
+    """The float arrays of a Keras weights ``.npz`` in order (``arr_0``, ``arr_1``, ...), read
+    with the size and dtype checks of :mod:`squall.data.npzfile`."""
+    header = npzfile.members(path)
+    for member in header.values():
+        npzfile.check_kind(path, member, "f")
+    keys = sorted(header, key=lambda k: int(k[4:]) if k.startswith("arr_") and k[4:].isdigit()
+                  else 10**9)
+    data = npzfile.load(path, keys, header)
+    return [data[k] for k in keys]
+
+
 def import_keras(weights_path: str | os.PathLike[str], scaler_path: str | os.PathLike[str],
                  length: int = 24, sizes: tuple[int, ...] = (64, 32)) -> Bundle:
     """The seed model (Keras ``.npz`` arrays ``arr_0..`` + scikit-learn MinMax ``scaler.json``)
@@ -74,23 +88,18 @@ def import_keras(weights_path: str | os.PathLike[str], scaler_path: str | os.Pat
     """
     if length < 2:
         raise SquallError(f"window length must be at least 2, got {length}")
-    weights_path, scaler_path = Path(weights_path), Path(scaler_path)
-    for p in (weights_path, scaler_path):
-        if not p.is_file():
-            raise SquallError(f"no such file: {p}")
+    weights_path = regular_file(weights_path, "Keras weights file")
+    scaler_path = regular_file(scaler_path, "scaler file")
+    arrays = _keras_arrays(weights_path)
+    sc = read_json(scaler_path)
+    if not isinstance(sc, dict):
+        raise SquallError(f"{scaler_path}: expected a JSON object with features, data_min, "
+                          f"data_max")
     try:
-        with np.load(weights_path, allow_pickle=False) as z:
-            keys = sorted(z.files, key=lambda k: int(k.split("_")[1]) if k.startswith("arr_")
-                          else 10**9)
-            arrays = [z[k] for k in keys]
-    except (ValueError, OSError) as exc:
-        raise SquallError(f"{weights_path} is not a readable .npz of arrays ({exc})") from exc
-    try:
-        sc = json.loads(scaler_path.read_text())
         features = [str(f) for f in sc["features"]]
         lo = np.asarray(sc["data_min"], dtype=np.float64)
         hi = np.asarray(sc["data_max"], dtype=np.float64)
-    except (json.JSONDecodeError, KeyError, TypeError, ValueError) as exc:
+    except (KeyError, TypeError, ValueError, OverflowError) as exc:
         raise SquallError(f"{scaler_path}: expected JSON with features, data_min, data_max "
                           f"({exc})") from exc
     if sc.get("kind", "minmax") != "minmax" or list(sc.get("feature_range", [0, 1])) != [0, 1]:

@@ -2,14 +2,26 @@
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
 
-from squall.errors import SquallError
+from squall.errors import SquallError, SquallWarning
 
 SCALER_KINDS = ("minmax", "standard")
+
+#: A feature is "dominated by a few values" when the range of its training data exceeds
+#: DOMINANCE times the range of its 1st-99th percentiles. For any sample of a light-tailed
+#: series the ratio is small whatever its length: about 1.02 for uniform data, under 5 for a
+#: Gaussian of 1e20 values, under 20 for an exponential one of 1e40. At 100 the other 98 % of
+#: the values share less than 1 % of the scaled range, so the model sees them as a constant and
+#: flags nothing: the extreme values are almost surely errors or codes to remove before training.
+DOMINANCE = 100.0
+#: Rows the percentiles of :func:`warn_dominated` are estimated from (their error is then far
+#: below what a factor of 100 could notice).
+PERCENTILE_ROWS = 1_000_000
 
 
 @dataclass
@@ -41,17 +53,21 @@ class Scaler:
         if empty:
             raise SquallError(f"feature(s) {', '.join(empty)} have no observed values in the "
                               f"training data; drop them with --features")
-        if self.kind == "minmax":
-            lo, hi = np.nanmin(flat, axis=0), np.nanmax(flat, axis=0)
-            offset, scale = lo, hi - lo
-        else:
-            offset, scale = np.nanmean(flat, axis=0), np.nanstd(flat, axis=0)
-        scale = np.where(scale > 0, scale, 1.0)  # a constant feature scales to 0, not to inf
-        self.offset_, self.scale_ = offset, scale
-        self.fill_ = (np.nanmean(flat, axis=0) - offset) / scale
+        with np.errstate(over="ignore", invalid="ignore"):
+            if self.kind == "minmax":
+                lo, hi = np.nanmin(flat, axis=0), np.nanmax(flat, axis=0)
+                offset, scale = lo, hi - lo
+            else:
+                offset, scale = np.nanmean(flat, axis=0), np.nanstd(flat, axis=0)
+            scale = np.where(scale > 0, scale, 1.0)  # a constant feature scales to 0, not to inf
+            fill = (np.nanmean(flat, axis=0) - offset) / scale
+        check_stats(self.features, offset, scale, fill)
+        warn_dominated(flat, self.features)
+        self.offset_, self.scale_, self.fill_ = offset, scale, fill
         return self
 
     def _check(self, values: np.ndarray) -> None:
+        """The scaler is fitted and ``values`` have its number of features."""
         if self.offset_ is None or self.scale_ is None:
             raise SquallError("scaler is not fitted; call fit() or load it from a bundle")
         if values.shape[-1] != len(self.offset_):
@@ -74,7 +90,10 @@ class Scaler:
         return np.where(np.isnan(scaled), self.fill_, scaled)
 
     def to_dict(self) -> dict:
+        """Plain numbers for ``bundle.json``; a scaler that is not fitted or has non-finite
+        statistics is refused (see :func:`check_stats`)."""
         self._check(np.zeros((1, len(self.features))))
+        check_stats(self.features, self.offset_, self.scale_, self.fill_)
         return {"kind": self.kind, "features": list(self.features),
                 "offset": [float(v) for v in self.offset_],
                 "scale": [float(v) for v in self.scale_],
@@ -82,6 +101,13 @@ class Scaler:
 
     @classmethod
     def from_dict(cls, data: dict) -> Scaler:
+        if not isinstance(data, dict) or not isinstance(data.get("features"), list):
+            raise SquallError("scaler description must be an object with a list of features")
+        for key in ("offset", "scale", "fill"):
+            values = data.get(key)
+            if not isinstance(values, list) or not all(
+                    isinstance(v, (int, float)) and not isinstance(v, bool) for v in values):
+                raise SquallError(f"scaler {key} must be a list of numbers")
         try:
             features = [str(f) for f in data["features"]]
             arrays = [np.asarray(data[k], dtype=np.float64) for k in ("offset", "scale", "fill")]
@@ -91,8 +117,10 @@ class Scaler:
         if any(a.shape != (len(features),) for a in arrays):
             raise SquallError(f"scaler arrays must each have {len(features)} numbers "
                               f"(one per feature)")
-        if not all(np.isfinite(a).all() for a in arrays) or (arrays[1] <= 0).any():
-            raise SquallError("scaler has non-finite numbers or a scale <= 0")
+        check_stats(features, *arrays)
+        if kind not in SCALER_KINDS:
+            raise SquallError(f"scaler kind must be one of {', '.join(SCALER_KINDS)}, got "
+                              f"{kind!r}")
         return cls(kind, features, *arrays)
 
     @classmethod
@@ -103,3 +131,37 @@ class Scaler:
         scale = np.where(hi - lo > 0, hi - lo, 1.0)
         fill_ = np.asarray(fill, dtype=np.float64) if fill is not None else np.full(len(lo), 0.5)
         return cls("minmax", list(features), lo, scale, fill_)
+
+
+def check_stats(features: Sequence[str], offset: np.ndarray, scale: np.ndarray,
+                fill: np.ndarray) -> None:
+    """Refuse non-finite statistics or a scale <= 0, naming the features. Values near the
+    float64 limit (e.g. +-1e308) overflow the range, mean or standard deviation when fitting,
+    and an infinite scale maps everything to 0 (and would be written as ``Infinity``)."""
+    bad = [f for f, *v in zip(features, offset, scale, fill, strict=True)
+           if not np.isfinite(v).all() or v[1] <= 0]
+    if bad:
+        raise SquallError(f"the scaler of feature(s) {', '.join(map(str, bad))} has non-finite "
+                          f"statistics or a scale <= 0 (values near +-1e308 in the training "
+                          f"data?); remove such values first")
+
+
+def warn_dominated(flat: np.ndarray, features: Sequence[str]) -> None:
+    """A ``SquallWarning`` naming the features whose range is dominated by a few values (the
+    rule and its reason: :data:`DOMINANCE`). Features whose 1st and 99th percentiles are equal
+    (mostly one value, e.g. rain) are not named: there the few other values are the signal.
+    Percentiles come from at most :data:`PERCENTILE_ROWS` evenly spaced rows (a view, so a large
+    training set is not copied); the range from all rows."""
+    sample = flat[::-(-len(flat) // PERCENTILE_ROWS)] if len(flat) > PERCENTILE_ROWS else flat
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN columns are refused earlier
+        p1, p99 = np.nanpercentile(sample, [1, 99], axis=0)
+        with np.errstate(over="ignore", invalid="ignore"):
+            ratio = (np.nanmax(flat, axis=0) - np.nanmin(flat, axis=0)) / (p99 - p1)
+    named = [f"{f} ({r:.3g}x)" for f, r, w in zip(features, ratio, p99 - p1, strict=True)
+             if w > 0 and r > DOMINANCE]
+    if named:
+        warnings.warn(f"a few values dominate the scaler of {', '.join(named)}: the data's range "
+                      f"exceeds {DOMINANCE:g} times its 1st-99th percentile range, so the model "
+                      f"will barely see the rest; check for outliers or error codes",
+                      SquallWarning, stacklevel=3)

@@ -47,9 +47,8 @@ def explain(table: pd.DataFrame, ws: WindowSet, scores: Scores, scaler: Scaler,
     for e in range(ids.max() + 1 if len(ids) else 0):
         windows = np.flatnonzero(ids == e)
         part = table.iloc[windows]
-        err = np.nan_to_num(part[[f"err_{f}" for f in features]].to_numpy(float))
-        sse = (err * part[[f"n_{f}" for f in features]].to_numpy(float)).sum(axis=0)
-        share = sse / sse.sum() if sse.sum() > 0 else np.zeros(len(features))
+        share = shares(part[[f"err_{f}" for f in features]].to_numpy(float),
+                       part[[f"n_{f}" for f in features]].to_numpy(float))
         # observed - expected, physical units; residual is recon - observed in scaled units
         dev = -scores.residual[windows] * scaler.scale_              # (w, T, F), NaN unobserved
         feats = {}
@@ -72,6 +71,23 @@ def explain(table: pd.DataFrame, ws: WindowSet, scores: Scores, scaler: Scaler,
         out.append({"event": e, "track": str(part["track"].iloc[0]), "features": feats,
                     "qc": qc, "text": text})
     return out
+
+
+def shares(err: np.ndarray, n: np.ndarray) -> np.ndarray:
+    """Each feature's share of the squared error of some windows: per window and feature the
+    mean squared error ``err`` (NaN = unobserved) times its observed cells ``n``, summed over
+    windows, as fractions. Errors are divided by their largest value first, so the sums never
+    overflow to inf (inf / inf would leave every share NaN and the event's ``why`` empty);
+    infinite errors, if any, share the whole error among them."""
+    err = np.nan_to_num(np.asarray(err, dtype=np.float64), nan=0.0, posinf=np.inf)
+    if np.isinf(err).any():
+        weighted = np.isinf(err) * n
+    else:
+        top = err.max(initial=0.0)
+        weighted = err / top * n if top > 0 else np.zeros_like(err)
+    sse = weighted.sum(axis=0)
+    total = sse.sum()
+    return sse / total if total > 0 else np.zeros(err.shape[1])
 
 
 def _phrase(name: str, info: dict) -> str:

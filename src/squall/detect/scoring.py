@@ -28,9 +28,12 @@ class Scores:
 
 
 def score(x: np.ndarray, recon: np.ndarray, mask: np.ndarray) -> Scores:
-    """Score reconstructions ``recon`` of windows ``x`` (both scaled) where ``mask`` is True."""
-    mask = mask.astype(bool)
-    residual = np.where(mask, recon - x, np.nan)
+    """Score reconstructions ``recon`` of windows ``x`` (both scaled) where ``mask`` is True.
+
+    Computed in float64 whatever the inputs' dtypes: windows within +-SCALED_LIMIT
+    (:mod:`squall.limits`) then always give finite scores."""
+    mask = np.asarray(mask).astype(bool)
+    residual = np.where(mask, np.asarray(recon, dtype=np.float64) - x, np.nan)
     sq = np.where(mask, residual, 0.0) ** 2
     n = mask.sum(axis=(1, 2))
     with np.errstate(invalid="ignore", divide="ignore"):

@@ -8,6 +8,7 @@ import numpy as np
 
 from squall.bundle import Bundle
 from squall.errors import SquallError
+from squall.limits import SCALED_LIMIT
 
 
 class Engine(ABC):
@@ -19,11 +20,19 @@ class Engine(ABC):
     name = "base"
 
     def __init__(self, bundle: Bundle) -> None:
+        if not isinstance(bundle, Bundle):
+            raise SquallError(f"expected a Bundle (load one with squall.load_bundle(path)), got "
+                              f"{type(bundle).__name__}")
         self.bundle = bundle
 
     def reconstruct(self, x: np.ndarray) -> np.ndarray:
-        """Reconstruct scaled, filled windows ``x`` (N, T, F); returns float64 (N, T, F)."""
-        x = np.asarray(x)
+        """Reconstruct scaled, filled windows ``x`` (N, T, F); returns float64 (N, T, F).
+
+        ``x`` must be real numbers (float or integer arrays; bool, complex, str and object
+        arrays are refused: they are not scaled values, and casting would drop or invent
+        information). Values beyond +-SCALED_LIMIT are clipped to it (a copy; see
+        :mod:`squall.limits`), so every engine sees the same finite inputs."""
+        x = _real_array(x)
         T, F = self.bundle.length, len(self.bundle.features)
         if x.ndim != 3 or x.shape[1:] != (T, F):
             raise SquallError(f"windows must have shape (N, {T}, {F}) for this bundle, got "
@@ -33,10 +42,23 @@ class Engine(ABC):
                               "first (the scaler's fill) and pass the mask to scoring")
         if len(x) == 0:
             return np.zeros((0, T, F))
+        if np.abs(x).max() > SCALED_LIMIT:
+            x = np.clip(x, -SCALED_LIMIT, SCALED_LIMIT)
         return np.asarray(self._reconstruct(x), dtype=np.float64)
 
     @abstractmethod
     def _reconstruct(self, x: np.ndarray) -> np.ndarray: ...
+
+
+def _real_array(x: object) -> np.ndarray:
+    """``x`` as an array of real numbers, or a one-line error (see :meth:`Engine.reconstruct`)."""
+    try:
+        arr = np.asarray(x)
+    except (ValueError, TypeError) as exc:  # ragged nested lists
+        raise SquallError(f"windows must be an array of numbers ({exc})") from None
+    if arr.dtype.kind not in "fiu":
+        raise SquallError(f"windows must be real numbers, got an array of dtype {arr.dtype}")
+    return arr
 
 
 class PureEngine(Engine):

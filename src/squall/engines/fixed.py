@@ -51,11 +51,9 @@ default; ``tests/hw/test_fixed_engine.py`` checks it equals ``python`` bit for b
 
 from __future__ import annotations
 
-import json
 import math
 import operator
 from dataclasses import dataclass, field, replace
-from pathlib import Path
 
 import numpy as np
 
@@ -63,11 +61,21 @@ from squall.bundle import Bundle
 from squall.engines.base import Engine
 from squall.errors import SquallError
 from squall.hw.fixedpoint import FixedType, accumulator_bits, is_tie, shift_round, signed_bits
+from squall.io import read_json
+from squall.limits import regular_file
 
 #: Largest accumulator the numpy backend accepts (int64, one bit spare for rounding offsets).
 INT64_BITS = 62
 #: Input formats up to this width get a table of every input code (the same integers, faster).
 EXPAND_BITS = 20
+#: Largest width of a configuration's formats. A product of two such codes fits in 64 bits and
+#: every code is exact in float64 (53-bit significand >= 32), so quantizing and converting back
+#: are exact; wider formats (64 bits and more) buy nothing for an LSTM and overflow int64.
+MAX_FORMAT_BITS = 32
+#: Largest activation table: 2**16 entries, the number of codes of a 16-bit input, 64 times the
+#: presets' 1024 and already 128 KB of ROM at 16 bits; a 2**31-entry table would be built in
+#: memory without bound.
+MAX_TABLE = 1 << 16
 
 
 # ---------------------------------------------------------------- configuration
@@ -86,14 +94,21 @@ class ActivationSpec:
     def __post_init__(self) -> None:
         if self.method not in ("lut", "pwl"):
             raise SquallError(f"activation method must be 'lut' or 'pwl', got {self.method!r}")
-        if not isinstance(self.size, int) or self.size < 2 or self.size & (self.size - 1):
-            raise SquallError(f"activation table size must be a power of two >= 2, got "
-                              f"{self.size!r}")
+        if not isinstance(self.size, int) or isinstance(self.size, bool) or self.size < 2 \
+                or self.size & (self.size - 1) or self.size > MAX_TABLE:
+            raise SquallError(f"activation table size must be a power of two in [2, "
+                              f"{MAX_TABLE}] (2**16), got {self.size!r}")
+        for name in ("lo", "hi"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, (int, float)) \
+                    or not math.isfinite(value):
+                raise SquallError(f"activation range {name} must be a finite number, got "
+                                  f"{value!r}")
         span = float(self.hi) - float(self.lo)
         if not span > 0 or math.frexp(span)[0] != 0.5:
             raise SquallError(f"activation input range [{self.lo}, {self.hi}) must span a power "
                               f"of two")
-        FixedType.parse(self.slope)
+        _bounded_width(FixedType.parse(self.slope), "slope")
 
     @property
     def size_bits(self) -> int:
@@ -111,6 +126,13 @@ class ActivationSpec:
 
 
 _TYPES = ("data", "weight", "bias", "preact", "cell", "sigmoid", "tanh")
+
+
+def _bounded_width(t: FixedType, what: str) -> FixedType:
+    if t.width > MAX_FORMAT_BITS:
+        raise SquallError(f"{what} format {t} has {t.width} bits; formats hold at most "
+                          f"{MAX_FORMAT_BITS} bits (exact in int64 products and in float64)")
+    return t
 
 
 @dataclass(frozen=True)
@@ -133,6 +155,10 @@ class FixedConfig:
     sigmoid_fn: ActivationSpec = field(default_factory=ActivationSpec)
     tanh_fn: ActivationSpec = field(default_factory=lambda: ActivationSpec(lo=-4.0, hi=4.0))
 
+    def __post_init__(self) -> None:
+        for k in _TYPES:
+            _bounded_width(getattr(self, k), k)
+
     def to_dict(self) -> dict:
         out: dict = {"name": self.name}
         out.update({k: getattr(self, k).spec for k in _TYPES})
@@ -142,13 +168,17 @@ class FixedConfig:
 
     @classmethod
     def from_dict(cls, d: dict) -> FixedConfig:
+        """The configuration of a JSON object; any missing or mistyped entry is one line."""
+        if not isinstance(d, dict):
+            raise SquallError(f"a fixed-point configuration is a JSON object, got "
+                              f"{type(d).__name__}")
         try:
             types = {k: FixedType.parse(d[k]) for k in _TYPES}
             fns = {k: ActivationSpec(**d[k]) for k in ("sigmoid_fn", "tanh_fn") if k in d}
             return cls(str(d.get("name", "custom")), **types, **fns)
         except KeyError as exc:
             raise SquallError(f"fixed-point configuration lacks {exc}") from None
-        except TypeError as exc:
+        except (TypeError, ValueError, OverflowError) as exc:
             raise SquallError(f"malformed fixed-point configuration ({exc})") from None
 
     def describe(self) -> str:
@@ -202,12 +232,7 @@ def resolve_config(config) -> FixedConfig:
     if text in PRESETS:
         return PRESETS[text]
     if text.endswith(".json"):
-        try:
-            return FixedConfig.from_dict(json.loads(Path(text).read_text()))
-        except FileNotFoundError:
-            raise SquallError(f"no such file: {text}") from None
-        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-            raise SquallError(f"{text} is not valid JSON ({exc})") from None
+        return FixedConfig.from_dict(read_json(regular_file(text, "configuration file")))
     raise SquallError(f"unknown fixed-point configuration {text!r}; presets: "
                       f"{', '.join(PRESETS)}, or a .json file")
 

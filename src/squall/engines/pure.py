@@ -55,6 +55,10 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from squall.errors import SquallError
+from squall.io import parse_json
+from squall.limits import SCALED_LIMIT, regular_file
+
 _DTYPES = {"F32": ("f", 4), "F64": ("d", 8), "F16": ("e", 2)}
 
 #: The ways :func:`gates` can compute a dot product (see the module docstring).
@@ -95,10 +99,12 @@ def read_safetensors(path) -> dict[str, tuple[list[int], list[float]]]:
 
 def _read_safetensors(path) -> tuple[dict[str, tuple[list[int], list[float]]], set[int]]:
     """The tensors and the set of their dtypes' widths in bytes, from one read of the file."""
+    if not Path(path).exists():
+        raise PureError(f"{path} is missing")
     try:
-        data = Path(path).read_bytes()
-    except FileNotFoundError as exc:
-        raise PureError(f"{path} is missing") from exc
+        data = regular_file(path, "safetensors file").read_bytes()
+    except SquallError as exc:
+        raise PureError(str(exc)) from None
     except OSError as exc:
         raise PureError(f"{path} cannot be read ({exc.strerror or exc})") from exc
     if len(data) < 8:
@@ -107,9 +113,9 @@ def _read_safetensors(path) -> tuple[dict[str, tuple[list[int], list[float]]], s
     if size > len(data) - 8:
         raise PureError(f"{path}: header length {size} exceeds the file")
     try:
-        header = json.loads(data[8:8 + size])
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise PureError(f"{path}: unreadable header ({exc})") from exc
+        header = parse_json(data[8:8 + size], f"{path}: header")
+    except SquallError as exc:
+        raise PureError(str(exc)) from None
     if not isinstance(header, dict):
         raise PureError(f"{path}: the header is not a JSON object")
     base = 8 + size
@@ -205,6 +211,13 @@ class Counters:
 
 
 # ---------------------------------------------------------------- the operations
+
+def _bounded(v: float) -> float:
+    """An input value as a float clipped to +-SCALED_LIMIT (:mod:`squall.limits`): the gates
+    saturate long before it, and the dot products (squares in the polarization method) of
+    values near 1e308 would overflow."""
+    return min(max(float(v), -SCALED_LIMIT), SCALED_LIMIT)
+
 
 def sigmoid(x: float) -> float:
     """Logistic function, safe for large negative inputs."""
@@ -310,7 +323,7 @@ class PureModel:
         if not ok:
             raise PureError(f"window must have shape (T, F) = ({T}, {F}) for this model, got "
                             f"{_shape(window)}")
-        seq: list[list[float]] = [list(map(float, row)) for row in window]
+        seq: list[list[float]] = [list(map(_bounded, row)) for row in window]
         latent: list[float] | None = None
         for idx, layer in enumerate(self.layers):
             if isinstance(layer, LstmLayer):
@@ -460,13 +473,14 @@ def load(bundle_dir) -> PureModel:
     root = Path(bundle_dir)
     path = root / "bundle.json"
     try:
-        meta = json.loads(path.read_bytes())
-    except FileNotFoundError as exc:
-        raise PureError(f"{root} is not a bundle: bundle.json is missing") from exc
+        if not path.exists():
+            raise PureError(f"{root} is not a bundle: bundle.json is missing")
+        meta = parse_json(regular_file(path, "bundle.json").read_bytes(), str(path))
+    except SquallError as exc:
+        raise PureError(str(exc)) from None
     except OSError as exc:
-        raise PureError(f"{path} cannot be read ({exc.strerror or exc})") from exc
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise PureError(f"{path} is not valid JSON ({exc})") from exc
+        raise PureError(f"{bundle_dir}/bundle.json cannot be read ({exc.strerror or exc})"
+                        ) from exc
     if not isinstance(meta, dict) or meta.get("format") != "squall-bundle" \
             or meta.get("version") != 1:
         raise PureError(f"{root}: not a version 1 squall bundle")

@@ -8,13 +8,14 @@ no track, the synthetic generator's labels name a track (a station) and no file.
 
 from __future__ import annotations
 
-import json
 import os
 from pathlib import Path
 
 import pandas as pd
 
 from squall.errors import SquallError
+from squall.io import read_json
+from squall.limits import regular_file
 
 COLUMNS = ("series", "track", "start", "end", "type")
 
@@ -32,20 +33,16 @@ def read_nab_labels(path: str | os.PathLike[str]) -> dict[str, list[tuple[pd.Tim
                                                                             pd.Timestamp]]]:
     """NAB's ``combined_windows.json``: ``{"dir/file.csv": [[start, end], ...]}`` -> the same
     keys with pairs of Timestamps (a file with no anomaly has an empty list)."""
-    path = Path(path)
-    if not path.is_file():
-        raise SquallError(f"no such labels file: {path}")
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise SquallError(f"{path} is not valid JSON ({exc})") from None
+    path = _labels_file(path)
+    data = read_json(path)
     if not isinstance(data, dict):
         raise SquallError(f"{path}: expected an object of series -> [[start, end], ...] "
                           f"(NAB's combined_windows.json format)")
     out = {}
     for key, windows in data.items():
         if not isinstance(windows, list) or not all(
-                isinstance(w, list) and len(w) == 2 for w in windows):
+                isinstance(w, list) and len(w) == 2 and all(isinstance(t, str) for t in w)
+                for w in windows):
             raise SquallError(f"{path}: {key}: expected a list of [start, end] pairs")
         starts = _times([w[0] for w in windows], f"{path}: {key}")
         ends = _times([w[1] for w in windows], f"{path}: {key}")
@@ -55,6 +52,13 @@ def read_nab_labels(path: str | os.PathLike[str]) -> dict[str, list[tuple[pd.Tim
                 raise SquallError(f"{path}: {key}: window ends ({e}) before it starts ({s})")
         out[_norm(key)] = pairs
     return out
+
+
+def _labels_file(path: str | os.PathLike[str]) -> Path:
+    """A labels path that exists and is a regular file (:mod:`squall.limits`)."""
+    if isinstance(path, (str, os.PathLike)) and not Path(path).exists():
+        raise SquallError(f"no such labels file: {path}")
+    return regular_file(path, "labels file")
 
 
 def _norm(name: str | os.PathLike[str]) -> str:
@@ -71,9 +75,7 @@ def nab_frame(labels: dict, series: list[str] | None = None) -> pd.DataFrame:
 def read_label_csv(path: str | os.PathLike[str], series: str = "") -> pd.DataFrame:
     """The synthetic generator's ``labels.csv`` (``event_id,type,track,start,end,...``), or any
     CSV with ``start`` and ``end`` (and optionally ``track``, ``type``, ``series``)."""
-    path = Path(path)
-    if not path.is_file():
-        raise SquallError(f"no such labels file: {path}")
+    path = _labels_file(path)
     try:
         raw = pd.read_csv(path, dtype=str, keep_default_na=False)
     except (pd.errors.EmptyDataError, pd.errors.ParserError, UnicodeDecodeError) as exc:

@@ -37,7 +37,9 @@ from squall.engines.fixed import (
 )
 from squall.errors import SquallError
 from squall.hw.fixedpoint import FixedPointError, FixedType, is_tie
-from squall.io import atomic_dir, written_by
+from squall.io import atomic_dir, read_json, written_by
+from squall.limits import directory as _directory
+from squall.limits import regular_file
 
 FORMAT = "squall-hw-export"
 VERSION = 1
@@ -63,10 +65,7 @@ def mem_text(codes, t: FixedType) -> str:
 def read_mem(path: Path, t: FixedType) -> list[int]:
     """The codes of a ``.mem`` file (``//`` comments and blank lines skipped)."""
     codes = []
-    try:
-        lines = path.read_text().splitlines()
-    except FileNotFoundError:
-        raise SquallError(f"{path} is missing") from None
+    lines = _export_text(path).splitlines()
     for n, line in enumerate(lines, 1):
         word = line.split("//")[0].strip()
         if not word:
@@ -592,18 +591,8 @@ class CheckReport:
 def check_export(directory: str | os.PathLike[str], bundle: Bundle) -> CheckReport:
     """Load an export back and re-check every word against ``bundle``: weights and tables
     re-quantized, every golden step re-run by the fixed engine's fast step."""
-    root = Path(directory)
-    try:
-        manifest = json.loads((root / "manifest.json").read_text())
-    except FileNotFoundError:
-        raise SquallError(f"{root} is not a squall hardware export (no manifest.json)") from None
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise SquallError(f"{root / 'manifest.json'} is not valid JSON ({exc})") from None
-    if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
-        raise SquallError(f"{root} is not a squall hardware export")
-    if manifest.get("version") != VERSION:
-        raise SquallError(f"{root}: export version {manifest.get('version')}, this squall reads "
-                          f"{VERSION}")
+    root = _directory(directory, "hardware export directory")
+    manifest = read_manifest(root)
     report = CheckReport()
     if manifest["bundle"]["layers"] != bundle.layers:
         raise SquallError(f"{root} was exported from a bundle with other layers")
@@ -647,6 +636,66 @@ def check_export(directory: str | os.PathLike[str], bundle: Bundle) -> CheckRepo
     return report
 
 
+def _export_text(path: Path) -> str:
+    """The text of one file of an export: a regular file (see :mod:`squall.limits`), else a
+    one-line error; a missing file says so."""
+    if not path.exists():
+        raise SquallError(f"{path} is missing")
+    try:
+        return regular_file(path, "export file").read_text(errors="replace")
+    except OSError as exc:
+        raise SquallError(f"cannot read {path}: {exc.strerror or exc}") from None
+
+
+def _inside(rel: object, what: str) -> str:
+    """A file name from the manifest: a relative path inside the export (no ``..``, not
+    absolute), so a crafted manifest cannot make the checker read other files."""
+    if not isinstance(rel, str) or not rel or Path(rel).is_absolute() or ".." in Path(rel).parts:
+        raise SquallError(f"manifest.json: {what} must be a file name inside the export, got "
+                          f"{rel!r}"[:200])
+    return rel
+
+
+def _need(cond: bool, what: str) -> None:
+    if not cond:
+        raise SquallError(f"manifest.json is malformed: {what}")
+
+
+def read_manifest(root: Path) -> dict:
+    """``manifest.json`` of an export, with the type of every entry the checker uses checked
+    (format, integer version, bundle layers and digest, config, files, golden layers)."""
+    path = root / "manifest.json"
+    if not path.exists():
+        raise SquallError(f"{root} is not a squall hardware export (no manifest.json)")
+    manifest = read_json(regular_file(path, "manifest.json"))
+    if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
+        raise SquallError(f"{root} is not a squall hardware export")
+    version = manifest.get("version")
+    if not isinstance(version, int) or isinstance(version, bool) or version != VERSION:
+        raise SquallError(f"{root}: export version {version!r}, this squall reads {VERSION}")
+    b = manifest.get("bundle")
+    _need(isinstance(b, dict) and isinstance(b.get("layers"), list)
+          and isinstance(b.get("weights_digest"), str), "bundle needs layers and weights_digest")
+    _need(isinstance(manifest.get("config"), dict), "config must be an object")
+    files = manifest.get("files")
+    _need(isinstance(files, list) and all(isinstance(f, dict) for f in files),
+          "files must be a list of objects")
+    for f in files:
+        _inside(f.get("path"), "files[].path")
+    golden = manifest.get("golden")
+    _need(isinstance(golden, dict), "golden must be an object")
+    for key, g in golden.items():
+        _need(key.isdigit() and isinstance(g, dict), f"golden[{key!r}] must be a layer index")
+        cases = g.get("cases")
+        _need(isinstance(cases, int) and not isinstance(cases, bool) and cases >= 0,
+              f"golden[{key!r}].cases must be a count")
+        _need(isinstance(g.get("files"), list) and len(g["files"]) >= 2,
+              f"golden[{key!r}].files must list the in and out files")
+        for name in g["files"]:
+            _inside(name, f"golden[{key!r}].files")
+    return manifest
+
+
 def _compare(path: Path, t: FixedType, codes: list[int]) -> list[str]:
     try:
         got = read_mem(path, t)
@@ -666,9 +715,9 @@ def _read_words(path: Path, layout, cases: int, report: CheckReport):
     """The words of a golden file split into cases and vectors, or None (problem recorded)."""
     per_case = sum(n for _, n, _ in layout)
     try:
-        lines = [ln.split("//")[0].strip() for ln in path.read_text().splitlines()]
-    except FileNotFoundError:
-        report.problems.append(f"{path.name} is missing")
+        lines = [ln.split("//")[0].strip() for ln in _export_text(path).splitlines()]
+    except SquallError as exc:
+        report.problems.append(str(exc) if path.exists() else f"{path.name} is missing")
         return None
     words = [w for w in lines if w]
     if len(words) != per_case * cases:

@@ -59,6 +59,12 @@ class FixedPointError(SquallError):
     """A fixed-point format or value that cannot be used (one line)."""
 
 
+#: Largest ``|frac|`` of any format: float64 has no value finer than 2**-1074 nor coarser than
+#: 2**1023, so a format beyond that cannot come from or go back to a float (and 2**frac of a
+#: hostile configuration would grow without bound).
+MAX_FRAC = 1074
+
+
 def _mode(name: str, known: tuple[str, ...], what: str) -> str:
     key = ALIASES.get(str(name).lower(), str(name).lower())
     if key not in known:
@@ -81,6 +87,9 @@ class FixedType:
             raise FixedPointError(f"width must be a positive integer, got {self.width!r}")
         if not isinstance(self.frac, int) or isinstance(self.frac, bool):
             raise FixedPointError(f"fraction bits must be an integer, got {self.frac!r}")
+        if abs(self.frac) > MAX_FRAC:
+            raise FixedPointError(f"fraction bits must be within +-{MAX_FRAC} (float64's "
+                                  f"range), got {self.frac}")
         if self.signed and self.width < 2:
             raise FixedPointError("a signed type needs at least 2 bits")
         object.__setattr__(self, "rounding", _mode(self.rounding, ROUNDING, "rounding"))
