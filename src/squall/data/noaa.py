@@ -266,21 +266,24 @@ def _parse_block(block: str, names: list[str], usecols: list[str] | None,
         raise SquallError(f"{path}: malformed CSV ({str(exc).splitlines()[0]})") from exc
 
 
-def read_table(path: Path) -> pd.DataFrame:
-    """One NOAA box file as text columns, every column (for small files and tracing back).
-
-    The index is the 0-based data row; ``frame.attrs["lines"]`` the 1-based line of each row
-    (see :func:`iter_table`).
-    """
-    parts = list(iter_table(path))
+def collect(blocks: Iterable[tuple[pd.DataFrame, np.ndarray]]
+            ) -> tuple[pd.DataFrame, np.ndarray] | None:
+    """The blocks of :func:`iter_table` (or the generic reader's) as one frame and its lines;
+    None when there are none."""
+    parts = list(blocks)
     if not parts:
-        names = _clean_header(_read_text(path, 1 << 16), path)[0]
-        frame = pd.DataFrame(columns=names, dtype=str)
-        frame.attrs["lines"] = np.zeros(0, dtype=np.int64)
-        return frame
+        return None
     frame = pd.concat([f for f, _ in parts]) if len(parts) > 1 else parts[0][0]
-    frame.attrs["lines"] = np.concatenate([lines for _, lines in parts])
-    return frame
+    return frame, np.concatenate([lines for _, lines in parts])
+
+
+def read_table(path: Path) -> pd.DataFrame:
+    """One NOAA box file as text columns, every column (for small files and tracing back),
+    indexed by 0-based data row (see :func:`iter_table`)."""
+    both = collect(iter_table(path))
+    if both is None:
+        return pd.DataFrame(columns=_clean_header(_read_text(path, 1 << 16), path)[0], dtype=str)
+    return both[0]
 
 
 def _numeric(column: pd.Series, name: str, path: Path) -> pd.Series:

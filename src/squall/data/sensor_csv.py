@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from squall.data.noaa import open_text, read_errors, record_blocks, record_lines
+from squall.data.noaa import collect, open_text, read_errors, record_blocks, record_lines
 from squall.data.observations import Observations, concat, expand_paths
 from squall.errors import SquallError
 
@@ -87,12 +87,8 @@ def _parse(block: str, names: list[str], path: Path) -> pd.DataFrame:
 
 
 def read_raw(path) -> pd.DataFrame:
-    """A CSV as text columns, indexed by 0-based data row; ``frame.attrs["lines"]`` is the
-    1-based line on which each row starts (see :func:`iter_raw`)."""
-    parts = list(iter_raw(Path(path)))
-    frame = pd.concat([f for f, _ in parts]) if len(parts) > 1 else parts[0][0]
-    frame.attrs["lines"] = np.concatenate([lines for _, lines in parts])
-    return frame
+    """A CSV as text columns, indexed by 0-based data row (see :func:`iter_raw`)."""
+    return collect(iter_raw(Path(path)))[0]
 
 
 def infer_time_format(values: pd.Series, *, time_format: str | None = None, dayfirst: bool = False,
@@ -181,8 +177,7 @@ def read_sensor_csv(paths: str | os.PathLike[str] | Iterable[str | os.PathLike[s
     parts = []
     chosen: list[str] | None = list(features) if features else None
     for source, path in enumerate(files):
-        raw = read_raw(path)
-        lines = raw.attrs["lines"]
+        raw, lines = collect(iter_raw(path))
         needed = [time_column] + ([track_column] if track_column else [])
         missing = [c for c in needed if c not in raw.columns]
         if missing:

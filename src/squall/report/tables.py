@@ -14,34 +14,60 @@
 
 from __future__ import annotations
 
+import csv
+import io
+import os
+import warnings
 from pathlib import Path
+from typing import IO
 
 import numpy as np
 import pandas as pd
 
-from squall.data.noaa import read_table
-from squall.data.sensor_csv import read_raw
+from squall.data.noaa import iter_table
+from squall.data.sensor_csv import iter_raw
 from squall.data.windowset import WindowSet
 from squall.detect.events import merge_events
 from squall.detect.scoring import Scores
 from squall.errors import SquallError
+from squall.io import atomic_path
 
 
 def _iso(times: np.ndarray) -> np.ndarray:
     return np.asarray(pd.to_datetime(times).strftime("%Y-%m-%dT%H:%M:%S").fillna(""), dtype=object)
 
 
+#: Windows handled at once where a per-window table is built (bounds the (chunk, T) arrays).
+CHUNK_WINDOWS = 100_000
+
+
 def _positions(ws: WindowSet) -> np.ndarray:
-    """(N, 4) lat min/max, lon min/max over each window's reports (NaN when unknown)."""
+    """(N, 4) lat min/max, lon min/max over each window's reports (NaN when unknown).
+
+    Vectorized: the extremes of each step's reports first (one ``reduceat``), then of each
+    window's steps, a chunk of windows at a time.
+    """
     out = np.full((len(ws), 4), np.nan)
-    if not ws.traceable or "lat" not in ws.obs:
+    if not ws.traceable or "lat" not in ws.obs or not len(ws.step_obs):
         return out
-    lat, lon = ws.obs["lat"].to_numpy(float), ws.obs["lon"].to_numpy(float)
-    for i in range(len(ws)):
-        rows = ws.rows(i)
-        if len(rows) and np.isfinite(lat[rows]).any():
-            out[i] = (np.nanmin(lat[rows]), np.nanmax(lat[rows]), np.nanmin(lon[rows]),
-                      np.nanmax(lon[rows]))
+    lat = ws.obs["lat"].to_numpy(float)[ws.step_obs]
+    lon = ws.obs["lon"].to_numpy(float)[ws.step_obs]
+    known = np.isfinite(lat)
+    per_step = np.full((len(ws.step_ptr) - 1, 4), np.nan)
+    starts = ws.step_ptr[:-1]
+    has = np.diff(ws.step_ptr) > 0
+    for k, (values, fill, reduce) in enumerate(((lat, np.inf, np.minimum), (lat, -np.inf,
+                                                 np.maximum), (lon, np.inf, np.minimum),
+                                                (lon, -np.inf, np.maximum))):
+        clean = np.where(known & np.isfinite(values), values, fill)
+        per_step[has, k] = reduce.reduceat(clean, starts[has])
+    per_step[~np.isfinite(per_step)] = np.nan
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN windows stay NaN
+        for lo in range(0, len(ws), CHUNK_WINDOWS):
+            steps = ws.steps[lo:lo + CHUNK_WINDOWS]
+            out[lo:lo + len(steps), [0, 2]] = np.nanmin(per_step[steps][..., [0, 2]], axis=1)
+            out[lo:lo + len(steps), [1, 3]] = np.nanmax(per_step[steps][..., [1, 3]], axis=1)
     return out
 
 
@@ -63,20 +89,19 @@ def scores_frame(ws: WindowSet, scores: Scores, threshold: float) -> pd.DataFram
 def step_errors_frame(ws: WindowSet, scores: Scores, windows: np.ndarray) -> pd.DataFrame:
     """Per time step of each window in ``windows``: the step's time, its masked squared error and,
     per feature, the signed residual (reconstruction - observed, scaled units; empty when the
-    value is missing)."""
-    rows = []
-    for w in windows:
-        w = int(w)
-        times = _iso(ws.step_time[ws.steps[w]])
-        for t in range(ws.x.shape[1]):
-            row = {"window": w, "track": str(ws.track[w]), "step": t, "time": times[t],
-                   "error": scores.step[w, t]}
-            row.update({f"residual_{f}": scores.residual[w, t, k]
-                        for k, f in enumerate(ws.features)})
-            rows.append(row)
-    columns = ["window", "track", "step", "time", "error"] + [f"residual_{f}"
-                                                              for f in ws.features]
-    return pd.DataFrame(rows, columns=columns)
+    value is missing). Built column by column for all windows at once."""
+    windows = np.asarray(windows, dtype=np.int64).reshape(-1)
+    T = ws.x.shape[1]
+    frame = pd.DataFrame({
+        "window": np.repeat(windows, T),
+        "track": np.repeat(ws.track[windows].astype(str), T),
+        "step": np.tile(np.arange(T), len(windows)),
+        "time": _iso(ws.step_time[ws.steps[windows].reshape(-1)]),
+        "error": scores.step[windows].reshape(-1)})
+    residual = scores.residual[windows].reshape(len(windows) * T, len(ws.features))
+    for k, f in enumerate(ws.features):
+        frame[f"residual_{f}"] = residual[:, k]
+    return frame
 
 
 def events_frame(scores: pd.DataFrame, features: list[str], top: int = 3) -> pd.DataFrame:
@@ -111,44 +136,141 @@ def events_frame(scores: pd.DataFrame, features: list[str], top: int = 3) -> pd.
     return pd.DataFrame(rows, columns=columns)
 
 
-def _original_table(path: str, kind: str, sha256: str | None) -> pd.DataFrame:
-    """The source file re-read exactly as its reader numbered the rows (refused when the file
-    changed since the windows were made: its row numbers may no longer mean the same rows)."""
+def _source_kind(ws: WindowSet) -> str:
+    return (ws.meta.get("reader") or {}).get("kind") or (
+        "noaa" if any(c.startswith("flag_") for c in ws.obs.columns) else "csv")
+
+
+def _check_source(ws: WindowSet, source: int) -> Path:
+    """The path of source ``source``, refused when missing or changed since the windows were
+    made (its row numbers may no longer mean the same rows)."""
+    path = ws.sources[source]
     p = Path(path)
     if not p.is_file():
         raise SquallError(f"source file {path} (listed in the windows file) no longer exists")
-    if sha256 is not None:
+    shas = ws.meta.get("sources_sha256") or [None] * len(ws.sources)
+    if shas[source] is not None:
         from squall.pipeline import _sha256
 
-        if _sha256(str(p)) != sha256:
+        if _sha256(str(p)) != shas[source]:
             raise SquallError(f"source file {path} changed since the windows were made; "
                               f"rebuild them with: squall windows BUNDLE DATA --out FILE.npz")
-    return read_table(p) if kind == "noaa" else read_raw(p)
+    return p
 
 
-def anomaly_windows_frame(ws: WindowSet, windows: np.ndarray) -> pd.DataFrame:
-    """Every original report behind each window in ``windows``, with all its original columns."""
+def _blocks(path: Path, kind: str):
+    """The source re-read a block at a time, rows numbered exactly as its reader numbered them."""
+    return iter_table(path) if kind == "noaa" else iter_raw(path)
+
+
+def _columns(path: Path, kind: str) -> list[str]:
+    return list(next(iter(_blocks(path, kind)))[0].columns)
+
+
+def _original_rows(ws: WindowSet, source: int, rows: np.ndarray, columns: list[str]
+                   ) -> np.ndarray:
+    """The CSV text (``columns``, quoted as needed, no newline) of data rows ``rows`` (sorted,
+    unique) of one source, read once, a block at a time, keeping only those rows."""
+    path, kind = _check_source(ws, source), _source_kind(ws)
+    out = np.empty(len(rows), dtype=object)
+    found = np.zeros(len(rows), dtype=bool)
+    for block, _ in _blocks(path, kind):
+        lo, hi = np.searchsorted(rows, [block.index[0], block.index[-1] + 1]) if len(block) \
+            else (0, 0)
+        if hi == lo:
+            continue
+        wanted = rows[lo:hi]
+        present = np.isin(wanted, block.index.to_numpy())
+        text = _csv_lines(block.loc[wanted[present]].reindex(columns=columns))
+        out[lo:hi][present] = text
+        found[lo:hi] |= present
+    if not found.all():
+        raise SquallError(f"source file {path} has no data row {int(rows[~found][0])} "
+                          f"(listed in the windows file)")
+    return out
+
+
+def _csv_lines(frame: pd.DataFrame) -> list[str]:
+    """One CSV record per row of a text frame (missing = empty), without line terminators."""
+    buf = io.StringIO()
+    writer = csv.writer(buf, lineterminator="")
+    lines = []
+    for values in frame.itertuples(index=False, name=None):
+        buf.seek(0)
+        buf.truncate()
+        writer.writerow(["" if v is None or (isinstance(v, float) and np.isnan(v)) else v
+                         for v in values])
+        lines.append(buf.getvalue())
+    return lines
+
+
+#: Output rows written at once by :func:`write_anomaly_windows`.
+CHUNK_ROWS = 200_000
+
+
+def write_anomaly_windows(ws: WindowSet, windows: np.ndarray, out: str | os.PathLike[str] | IO
+                          ) -> int:
+    """Write ``anomaly_windows.csv`` (every original report behind each window in ``windows``,
+    with all its original columns) to a path or an open text handle; returns the rows written.
+
+    Linear in the reports written and bounded in memory: the (window, report) pairs come from
+    :meth:`Windows.reports` in one vectorized step, each source file is read once, a block at a
+    time, keeping the text of the rows needed only (each once, however many windows hold it),
+    and the output is written ``CHUNK_ROWS`` rows at a time.
+    """
     if not ws.traceable:
         raise SquallError("these windows carry no link to the original reports (a bare "
                           "'sequences' file); build them with 'squall windows' to trace them")
-    tables: dict[int, pd.DataFrame] = {}
-    parts = []
-    for w in windows:
-        rows = ws.rows(int(w))
-        obs = ws.obs.iloc[rows]
-        for source, group in obs.groupby("source", sort=False):
-            source = int(source)
-            if source not in tables:
-                kind = (ws.meta.get("reader") or {}).get("kind") or (
-                    "noaa" if any(c.startswith("flag_") for c in ws.obs.columns) else "csv")
-                shas = ws.meta.get("sources_sha256") or [None] * len(ws.sources)
-                tables[source] = _original_table(ws.sources[source], kind, shas[source])
-            original = tables[source].loc[group["row"].to_numpy()].reset_index(drop=True)
-            head = pd.DataFrame({"window": int(w), "track": group["track"].to_numpy(),
-                                 "file": ws.sources[source], "row": group["row"].to_numpy()})
-            if "line" in group:
-                head["line"] = group["line"].to_numpy()
-            parts.append(pd.concat([head, original], axis=1))
-    if not parts:
-        return pd.DataFrame(columns=["window", "track", "file", "row"])
-    return pd.concat(parts, ignore_index=True)
+    if isinstance(out, (str, os.PathLike)):
+        with atomic_path(out) as tmp, open(tmp, "w", newline="", encoding="utf-8") as fh:
+            return write_anomaly_windows(ws, windows, fh)
+    win, rep = ws.reports(windows)
+    uniq, inverse = np.unique(rep, return_inverse=True)
+    head = ["window", "track", "file", "row"] + (["line"] if "line" in ws.obs else [])
+    kind = _source_kind(ws)
+    sources = ws.obs["source"].to_numpy()[uniq]
+    columns: list[str] = []
+    for source in np.unique(sources):  # the union of the sources' columns, in order
+        columns += [c for c in _columns(_check_source(ws, int(source)), kind)
+                    if c not in columns]
+    text = _report_texts(ws, uniq, sources, columns)
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(head + columns)
+    for lo in range(0, len(win), CHUNK_ROWS):
+        part = slice(lo, lo + CHUNK_ROWS)
+        out.write("".join(f"{w},{t}\n" for w, t in zip(win[part].tolist(),
+                                                       text[inverse[part]], strict=True)))
+    return len(win)
+
+
+def _report_texts(ws: WindowSet, uniq: np.ndarray, sources: np.ndarray, columns: list[str]
+                  ) -> np.ndarray:
+    """Per report in ``uniq``: its output record after the window column (track, file, row,
+    line, then the original columns)."""
+    obs = ws.obs.iloc[uniq]
+    rows = obs["row"].to_numpy(dtype=np.int64)
+    head = pd.DataFrame({"track": obs["track"].astype(str).to_numpy(),
+                         "file": np.asarray(ws.sources, dtype=object)[sources], "row": rows})
+    if "line" in ws.obs:
+        head["line"] = obs["line"].to_numpy(dtype=np.int64)
+    prefix = np.asarray(_csv_lines(head), dtype=object)
+    text = np.empty(len(uniq), dtype=object)
+    for source in np.unique(sources):
+        sel = np.flatnonzero(sources == source)
+        wanted = np.unique(rows[sel])
+        original = _original_rows(ws, int(source), wanted, columns)
+        where = np.searchsorted(wanted, rows[sel])
+        text[sel] = prefix[sel] + "," + original[where]
+    return text
+
+
+def anomaly_windows_frame(ws: WindowSet, windows: np.ndarray) -> pd.DataFrame:
+    """:func:`write_anomaly_windows` as a frame (for small uses; original columns as text)."""
+    buf = io.StringIO()
+    write_anomaly_windows(ws, windows, buf)
+    buf.seek(0)
+    frame = pd.read_csv(buf, dtype=str, keep_default_na=False, na_values=[""])
+    for col in ("window", "row", "line"):
+        if col in frame:
+            frame[col] = frame[col].astype(np.int64)
+    return frame
