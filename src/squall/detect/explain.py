@@ -21,6 +21,7 @@ from squall.data.scaling import Scaler
 from squall.data.windowset import WindowSet
 from squall.detect.events import merge_events
 from squall.detect.scoring import Scores
+from squall.limits import SCALED_LIMIT
 
 #: NCDC QC flag characters worth reporting (1 = correct, A = not checked / missing).
 NCDC_NOTABLE = set("23456789")
@@ -49,8 +50,7 @@ def explain(table: pd.DataFrame, ws: WindowSet, scores: Scores, scaler: Scaler,
         part = table.iloc[windows]
         share = shares(part[[f"err_{f}" for f in features]].to_numpy(float),
                        part[[f"n_{f}" for f in features]].to_numpy(float))
-        # observed - expected, physical units; residual is recon - observed in scaled units
-        dev = -scores.residual[windows] * scaler.scale_              # (w, T, F), NaN unobserved
+        dev = deviations(ws, scores, scaler, windows)
         feats = {}
         for k, name in enumerate(features):
             cells = dev[:, :, k]
@@ -71,6 +71,23 @@ def explain(table: pd.DataFrame, ws: WindowSet, scores: Scores, scaler: Scaler,
         out.append({"event": e, "track": str(part["track"].iloc[0]), "features": feats,
                     "qc": qc, "text": text})
     return out
+
+
+def deviations(ws: WindowSet, scores: Scores, scaler: Scaler, windows: np.ndarray
+               ) -> np.ndarray:
+    """Observed minus expected in physical units (``(w, T, F)``, NaN unobserved). The residual
+    (recon - observed, scaled) times the scale, except in cells clipped to +-SCALED_LIMIT when
+    the windows were built: there the observed physical value itself minus the expected one,
+    so a 1e308 reading is reported as 1e308 and not as the clip bound."""
+    residual = scores.residual[windows]
+    dev = -residual * scaler.scale_
+    x = ws.x[windows]
+    clipped = np.abs(x) >= SCALED_LIMIT
+    if clipped.any():
+        with np.errstate(over="ignore", invalid="ignore"):
+            expected = (x + residual) * scaler.scale_ + scaler.offset_
+            dev = np.where(clipped, ws.values[windows] - expected, dev)
+    return dev
 
 
 def shares(err: np.ndarray, n: np.ndarray) -> np.ndarray:
