@@ -306,9 +306,26 @@ def _assemble(values, step_time, step_track, names, step_ptr, step_obs, steps, f
         step_first[has] = np.minimum.reduceat(t, step_ptr[:-1][has])
         step_last[has] = np.maximum.reduceat(t, step_ptr[:-1][has])
     win_vals = values[steps] if len(steps) else np.zeros((0, settings.length, len(features)))
-    start = np.nanmin(step_first[steps], axis=1) if len(steps) else np.zeros(0, "datetime64[ns]")
-    end = np.nanmax(step_last[steps], axis=1) if len(steps) else np.zeros(0, "datetime64[ns]")
+    start, end = _window_extremes(step_first, step_last, steps)
     track = names[step_track[steps[:, 0]]] if len(steps) else np.zeros(0, dtype=object)
     return Windows(win_vals, steps.astype(np.int64), step_time, np.asarray(step_ptr, np.int64),
                    step_obs, np.asarray(track, dtype=object), start, end, list(features), settings,
                    skipped)
+
+
+#: Windows handled at once by :func:`_window_extremes` (bounds its (chunk, T) temporaries).
+CHUNK_WINDOWS = 100_000
+
+
+def _window_extremes(step_first: np.ndarray, step_last: np.ndarray, steps: np.ndarray
+                     ) -> tuple[np.ndarray, np.ndarray]:
+    """Each window's first and last report time over its steps (NaT steps ignored), a chunk of
+    windows at a time: an (N, T) gather of times for all windows at once is 24 copies of the
+    step table."""
+    start = np.empty(len(steps), dtype="datetime64[ns]")
+    end = np.empty(len(steps), dtype="datetime64[ns]")
+    for lo in range(0, len(steps), CHUNK_WINDOWS):
+        part = steps[lo:lo + CHUNK_WINDOWS]
+        start[lo:lo + len(part)] = np.nanmin(step_first[part], axis=1)
+        end[lo:lo + len(part)] = np.nanmax(step_last[part], axis=1)
+    return start, end

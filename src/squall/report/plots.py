@@ -86,17 +86,49 @@ def histograms_figure(values: pd.DataFrame, units: dict[str, str]):
         ax = fig.add_subplot(rows, cols, k + 1)
         col = values[name].to_numpy(np.float64)
         seen = col[np.isfinite(col)]
-        if len(seen):
-            ax.hist(seen, bins=_bins(seen), color="#3465a4")
-        else:
-            ax.text(0.5, 0.5, "no values", ha="center", va="center", transform=ax.transAxes)
+        note = _histogram(ax, seen)
         unit = units.get(name, "")
         ax.set_xlabel(f"{name} ({unit})" if unit and unit != "1" else name, fontsize=8)
         missing = 1 - len(seen) / len(col) if len(col) else 0.0
-        ax.set_title(f"n={len(seen):,}, missing {missing:.0%}", fontsize=8)
+        ax.set_title(f"n={len(seen):,}, missing {missing:.0%}{note}", fontsize=8)
         ax.tick_params(labelsize=7)
     fig.tight_layout()
     return fig
+
+
+#: A histogram's range is the 0.1-99.9 % quantiles (:data:`TAIL`), narrowed to the fences
+#: ``q25 - FENCE * IQR`` and ``q75 + FENCE * IQR`` (for few values the quantiles are the
+#: extremes; an IQR of 0 is replaced by ``max(1, |q25|)``), so one value of 1e308 can neither
+#: stretch the range into one full bin nor make the bin count overflow. Values outside are
+#: counted in the edge bins, their number in the title. FENCE is wide (10, against Tukey's
+#: 1.5): real heavy tails stay in the plot.
+TAIL = 0.001
+FENCE = 10.0
+
+
+def _histogram(ax, seen: np.ndarray) -> str:
+    """Draw the histogram of finite values ``seen`` on ``ax``; returns a note for the title."""
+    if not len(seen):
+        return _no_plot(ax, "no values")
+    lo, q25, q75, hi = np.quantile(seen, [TAIL, 0.25, 0.75, 1 - TAIL], method="nearest")
+    with np.errstate(over="ignore", invalid="ignore"):
+        iqr = q75 - q25  # 0 when most values are equal: then the scale of the values
+        spread = iqr if iqr > 0 else max(1.0, abs(float(q25)))
+        if spread < np.inf:
+            lo, hi = max(lo, q25 - FENCE * spread), min(hi, q75 + FENCE * spread)
+        if not hi > lo:  # the quantiles coincide: the whole range
+            lo, hi = seen.min(), seen.max()
+        if not np.isfinite(hi - lo):
+            return _no_plot(ax, "values spread too widely to plot")
+    outside = int(np.count_nonzero((seen < lo) | (seen > hi)))
+    clipped = np.clip(seen, lo, hi)
+    ax.hist(clipped, bins=_bins(clipped), color="#3465a4")
+    return f", {outside:,} outside [{lo:.4g}, {hi:.4g}] in the edge bins" if outside else ""
+
+
+def _no_plot(ax, text: str) -> str:
+    ax.text(0.5, 0.5, text, ha="center", va="center", transform=ax.transAxes)
+    return ""
 
 
 def _bins(seen: np.ndarray) -> np.ndarray:
@@ -109,8 +141,15 @@ def _bins(seen: np.ndarray) -> np.ndarray:
     step = np.diff(values).min()
     width = np.diff(np.histogram_bin_edges(seen, bins=min(50, max(5, int(np.sqrt(len(seen))))))
                     )[0]
-    width = step * max(1, round(width / step))
-    return np.arange(values[0] - step / 2, values[-1] + width, width)
+    with np.errstate(over="ignore", divide="ignore", invalid="ignore"):
+        ratio = width / step
+        if ratio < 1e6:  # else the resolution is far finer than a bin: nothing to respect
+            width = step * max(1, round(ratio))
+        start, stop = values[0] - step / 2, values[-1] + width
+        count = (stop - start) / width
+    if not (np.isfinite(start) and np.isfinite(stop) and count < 1000):
+        return np.linspace(values[0], values[-1], 6)  # near the float limit: plain bins
+    return np.arange(start, stop, width)
 
 
 def correlation_figure(corr: pd.DataFrame):
