@@ -1,0 +1,167 @@
+"""Issue 12, section 8: generated hostile bundle.json and windows .npz files.
+
+Mutations of valid files (types swapped, keys removed, values nested, huge numbers, NaN, arrays
+of other dtypes, shapes and index values, metadata JSON replaced) are fed to ``load_bundle``,
+``windowset.load`` and ``pipeline.load_windows``. Each must return a result or raise a
+``SquallError``, never another exception, and must not allocate more than
+:data:`PEAK_BYTES` (traced by ``tracemalloc``; numpy reports its buffers to it). Deterministic
+(``derandomize=True``, no example database), so a CI run never flakes.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import tracemalloc
+import warnings
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from test_hostile_files import arrays_of, tiny_bundle, write_series
+
+from squall import pipeline
+from squall.bundle import load_bundle
+from squall.cli.main import main
+from squall.data import windowset
+from squall.errors import SquallError
+
+#: Largest allocation a load of these small files (a few kB) may reach: a file that makes
+#: squall allocate 64 MB was trusted for a size it declared instead of being checked.
+PEAK_BYTES = 64 << 20
+
+FUZZ = settings(max_examples=400, deadline=None, derandomize=True, database=None,
+                suppress_health_check=list(HealthCheck))
+
+
+@pytest.fixture(scope="module")
+def valid(tmp_path_factory):
+    """A bundle directory and the windows file of a detect run with it."""
+    root = tmp_path_factory.mktemp("fuzz")
+    tiny_bundle().save(root / "bundle")
+    write_series(root / "data.csv")
+    assert main(["detect", str(root / "bundle"), str(root / "data.csv"), "--out",
+                 str(root / "run")]) == 0
+    return root
+
+
+def survives(load, *args) -> None:
+    """``load(*args)`` returns or raises SquallError, within PEAK_BYTES."""
+    tracemalloc.start()
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            load(*args)
+    except SquallError as exc:
+        assert "\n" not in str(exc)
+    finally:
+        peak = tracemalloc.get_traced_memory()[1]
+        tracemalloc.stop()
+    assert peak < PEAK_BYTES, peak
+
+
+# --------------------------------------------------------------------------- bundle.json
+
+#: Hostile JSON values: wrong types, huge and non-finite numbers, nesting.
+SCALARS = st.one_of(st.none(), st.booleans(), st.integers(-2, 10**3), st.just(10**400),
+                    st.floats(allow_nan=True, allow_infinity=True), st.text(max_size=5))
+VALUES = st.recursive(SCALARS, lambda inner: st.one_of(
+    st.lists(inner, max_size=3), st.dictionaries(st.text(max_size=4), inner, max_size=3)),
+    max_leaves=8)
+
+
+def _paths(value, prefix=()):
+    """Every key path into a JSON value."""
+    yield prefix
+    if isinstance(value, dict):
+        for k, v in value.items():
+            yield from _paths(v, (*prefix, k))
+    elif isinstance(value, list):
+        for i, v in enumerate(value):
+            yield from _paths(v, (*prefix, i))
+
+
+def _mutate(meta, path, op, value):
+    if not path:
+        return value if op != "keep" else meta
+    parent = meta
+    for key in path[:-1]:
+        parent = parent[key]
+    if op == "delete" and isinstance(parent, dict):
+        del parent[path[-1]]
+    elif op == "wrap":
+        parent[path[-1]] = [parent[path[-1]]]
+    else:
+        parent[path[-1]] = value
+    return meta
+
+
+@FUZZ
+@given(data=st.data())
+def test_generated_bundle_json_is_loaded_or_refused_in_one_line(valid, tmp_path_factory, data):
+    meta = json.loads((valid / "bundle" / "bundle.json").read_text())
+    for _ in range(data.draw(st.integers(1, 3))):
+        path = data.draw(st.sampled_from(list(_paths(meta))))
+        op = data.draw(st.sampled_from(["replace", "delete", "wrap", "keep"]))
+        meta = _mutate(meta, path, op, data.draw(VALUES))
+    text = json.dumps(meta)
+    if data.draw(st.booleans()):
+        depth = data.draw(st.sampled_from([10, 5_000, 200_000]))
+        text = text[:-1] + ', "deep": ' + "[" * depth + "]" * depth + "}" if \
+            text.endswith("}") else "[" * depth + "]" * depth
+    root = tmp_path_factory.getbasetemp() / "fuzz-bundle"
+    shutil.rmtree(root, ignore_errors=True)
+    shutil.copytree(valid / "bundle", root)
+    (root / "bundle.json").write_text(text)
+    survives(load_bundle, root)
+
+
+# --------------------------------------------------------------------------- windows .npz
+
+DTYPES = [bool, np.int8, np.uint16, np.int64, np.float16, np.float32, np.float64,
+          np.complex64, str]
+
+
+def _array_op(draw, a):
+    """One mutation of one array: another dtype, a shorter/longer shape, shifted values."""
+    op = draw(st.sampled_from(["dtype", "truncate", "extend", "shift", "reshape", "scalar"]))
+    if op == "dtype":
+        try:
+            return a.astype(draw(st.sampled_from(DTYPES)))
+        except (ValueError, TypeError, OverflowError):
+            return a
+    if op == "truncate" and a.ndim:
+        return a[: draw(st.integers(0, max(0, len(a) - 1)))]
+    if op == "extend" and a.ndim:
+        return np.concatenate([a, a[:1]]) if len(a) else a
+    if op == "shift" and a.dtype.kind in "iuf":
+        return a + draw(st.sampled_from([-1, 1, -(10**6), 2**40]))
+    if op == "reshape":
+        return a.reshape(-1)
+    return np.asarray(a.flat[0]) if a.size else a
+
+
+META_TEXT = st.one_of(VALUES.map(json.dumps), st.just("[" * 100_000),
+                      st.just("{\"bundle\": 5}"), st.text(max_size=10))
+
+
+@FUZZ
+@given(data=st.data())
+def test_generated_windows_files_are_loaded_or_refused_in_one_line(valid, tmp_path_factory,
+                                                                  data):
+    arrays = arrays_of(valid / "run" / "windows.npz")
+    for _ in range(data.draw(st.integers(1, 3))):
+        name = data.draw(st.sampled_from(sorted(arrays)))
+        what = data.draw(st.sampled_from(["array", "remove", "json"]))
+        if what == "remove":
+            arrays.pop(name)
+        elif what == "json" or name in ("meta", "settings"):
+            arrays[data.draw(st.sampled_from(["meta", "settings"]))] = np.asarray(
+                data.draw(META_TEXT))
+        else:
+            arrays[name] = _array_op(data.draw, arrays[name])
+    path = tmp_path_factory.getbasetemp() / "fuzz-windows.npz"
+    np.savez(path, **arrays)
+    survives(windowset.load, path)
+    survives(pipeline.load_windows, tiny_bundle(), [path])
