@@ -84,7 +84,7 @@ REQUIRED = ("STATION", "DATE")
 
 #: Text read per block (a block always ends at a record boundary): the memory of a read is a
 #: few blocks, whatever the size of the file.
-BLOCK_CHARS = 8 << 20
+BLOCK_CHARS = 2 << 20
 
 #: Largest share of a file's data rows that may be dropped for a missing or unparseable DATE
 #: before the file is refused: a few damaged rows are reported and skipped, more than 1 % means
@@ -257,11 +257,11 @@ def _parse_block(block: str, names: list[str], usecols: list[str] | None,
         # index_col=False: a trailing comma on every line must not turn STATION into the index;
         # skip_blank_lines=False keeps a blank line's place in the data row numbering.
         try:
-            return pd.read_csv(io.StringIO(block), usecols=usecols, **options)
+            return pd.read_csv(_bytes(block), usecols=usecols, **options)
         except ValueError:  # pandas refuses usecols when every line is shorter than the header
             if usecols is None:
                 raise
-            return pd.read_csv(io.StringIO(block), **options)[usecols]
+            return pd.read_csv(_bytes(block), **options)[usecols]
     except (pd.errors.ParserError, ValueError) as exc:
         raise SquallError(f"{path}: malformed CSV ({str(exc).splitlines()[0]})") from exc
 
@@ -275,6 +275,11 @@ def collect(blocks: Iterable[tuple[pd.DataFrame, np.ndarray]]
         return None
     frame = pd.concat([f for f, _ in parts]) if len(parts) > 1 else parts[0][0]
     return frame, np.concatenate([lines for _, lines in parts])
+
+
+def _bytes(block: str) -> io.BytesIO:
+    """``block`` for pandas as UTF-8 bytes: a StringIO would hold four bytes per character."""
+    return io.BytesIO(block.encode("utf-8", "replace"))
 
 
 def read_table(path: Path) -> pd.DataFrame:

@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from squall.data.noaa import collect, open_text, read_errors, record_blocks, record_lines
+from squall.data.noaa import _bytes, collect, open_text, read_errors, record_blocks, record_lines
 from squall.data.observations import Observations, concat, expand_paths
 from squall.errors import SquallError
 
@@ -78,7 +78,7 @@ def _parse(block: str, names: list[str], path: Path) -> pd.DataFrame:
     if not block.strip():
         return pd.DataFrame(np.nan, index=range(block.count("\n")), columns=names, dtype=object)
     try:
-        frame = pd.read_csv(io.StringIO(block), header=None, names=names, dtype=str,
+        frame = pd.read_csv(_bytes(block), header=None, names=names, dtype=str,
                             keep_default_na=False, index_col=False, na_values=NA_VALUES,
                             skip_blank_lines=False)
     except (pd.errors.ParserError, ValueError) as exc:

@@ -57,11 +57,12 @@ def summarize(values: pd.DataFrame, units: dict[str, str]) -> pd.DataFrame:
     for name in values.columns:
         col = values[name].to_numpy(np.float64)
         seen = col[np.isfinite(col)]
+        with np.errstate(over="ignore", invalid="ignore"):  # 1e308: mean/std inf, no warning
+            mean = seen.mean() if len(seen) else np.nan
+            std = seen.std(ddof=1) if len(seen) > 1 else np.nan
         row = {"feature": name, "unit": units.get(name, ""), "count": int(len(seen)),
                "missing_share": 1 - len(seen) / len(col) if len(col) else np.nan,
-               "mean": seen.mean() if len(seen) else np.nan,
-               "std": seen.std(ddof=1) if len(seen) > 1 else np.nan,
-               "min": seen.min() if len(seen) else np.nan}
+               "mean": mean, "std": std, "min": seen.min() if len(seen) else np.nan}
         qs = np.quantile(seen, QUANTILES) if len(seen) else np.full(len(QUANTILES), np.nan)
         row.update({f"q{round(100 * q):02d}": v for q, v in zip(QUANTILES, qs, strict=True)})
         row["max"] = seen.max() if len(seen) else np.nan

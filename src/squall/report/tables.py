@@ -193,14 +193,15 @@ def _original_rows(ws: WindowSet, source: int, rows: np.ndarray, columns: list[s
 def _csv_lines(frame: pd.DataFrame) -> list[str]:
     """One CSV record per row of a text frame (missing = empty), without line terminators."""
     buf = io.StringIO()
-    writer = csv.writer(buf, lineterminator="")
+    # the terminator's characters are quoted inside fields: "\r\n", then cut off each record
+    writer = csv.writer(buf, lineterminator="\r\n")
     lines = []
     for values in frame.itertuples(index=False, name=None):
         buf.seek(0)
         buf.truncate()
         writer.writerow(["" if v is None or (isinstance(v, float) and np.isnan(v)) else v
                          for v in values])
-        lines.append(buf.getvalue())
+        lines.append(buf.getvalue()[:-2])
     return lines
 
 
