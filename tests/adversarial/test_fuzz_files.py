@@ -16,14 +16,12 @@ import tracemalloc
 import warnings
 
 import numpy as np
-import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from test_hostile_files import arrays_of, tiny_bundle, write_series
+from test_hostile_files import arrays_of, run, tiny_bundle  # noqa: F401 - run: a fixture
 
 from squall import pipeline
 from squall.bundle import load_bundle
-from squall.cli.main import main
 from squall.data import windowset
 from squall.errors import SquallError
 
@@ -33,17 +31,6 @@ PEAK_BYTES = 64 << 20
 
 FUZZ = settings(max_examples=400, deadline=None, derandomize=True, database=None,
                 suppress_health_check=list(HealthCheck))
-
-
-@pytest.fixture(scope="module")
-def valid(tmp_path_factory):
-    """A bundle directory and the windows file of a detect run with it."""
-    root = tmp_path_factory.mktemp("fuzz")
-    tiny_bundle().save(root / "bundle")
-    write_series(root / "data.csv")
-    assert main(["detect", str(root / "bundle"), str(root / "data.csv"), "--out",
-                 str(root / "run")]) == 0
-    return root
 
 
 def survives(load, *args) -> None:
@@ -99,8 +86,9 @@ def _mutate(meta, path, op, value):
 
 @FUZZ
 @given(data=st.data())
-def test_generated_bundle_json_is_loaded_or_refused_in_one_line(valid, tmp_path_factory, data):
-    meta = json.loads((valid / "bundle" / "bundle.json").read_text())
+def test_generated_bundle_json_is_loaded_or_refused_in_one_line(run, tmp_path_factory,  # noqa: F811
+                                                                data):
+    meta = json.loads((run / "bundle" / "bundle.json").read_text())
     for _ in range(data.draw(st.integers(1, 3))):
         path = data.draw(st.sampled_from(list(_paths(meta))))
         op = data.draw(st.sampled_from(["replace", "delete", "wrap", "keep"]))
@@ -112,7 +100,7 @@ def test_generated_bundle_json_is_loaded_or_refused_in_one_line(valid, tmp_path_
             text.endswith("}") else "[" * depth + "]" * depth
     root = tmp_path_factory.getbasetemp() / "fuzz-bundle"
     shutil.rmtree(root, ignore_errors=True)
-    shutil.copytree(valid / "bundle", root)
+    shutil.copytree(run / "bundle", root)
     (root / "bundle.json").write_text(text)
     survives(load_bundle, root)
 
@@ -148,9 +136,9 @@ META_TEXT = st.one_of(VALUES.map(json.dumps), st.just("[" * 100_000),
 
 @FUZZ
 @given(data=st.data())
-def test_generated_windows_files_are_loaded_or_refused_in_one_line(valid, tmp_path_factory,
+def test_generated_windows_files_are_loaded_or_refused_in_one_line(run, tmp_path_factory,  # noqa: F811
                                                                   data):
-    arrays = arrays_of(valid / "run" / "windows.npz")
+    arrays = arrays_of(run / "run" / "windows.npz")
     for _ in range(data.draw(st.integers(1, 3))):
         name = data.draw(st.sampled_from(sorted(arrays)))
         what = data.draw(st.sampled_from(["array", "remove", "json"]))
