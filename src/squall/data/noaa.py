@@ -223,9 +223,14 @@ def iter_table(path: Path, columns: Iterable[str] | None = None
         if missing:
             raise SquallError(f"{path} is not a NOAA Global Marine CSV: no "
                               f"{', '.join(missing)} column (header starts "
-                              f"{', '.join(names[:5])})")
+                              f"{column_list(names[:5])})")
+        twice = sorted({n for n in names if names.count(n) > 1})
+        if twice:
+            raise SquallError(f"{path}: column {column_list(twice)} appears more than once in "
+                              f"the header")
         usecols = None if columns is None else [n for n in names if n in set(columns)]
         row, line = 0, header_line + 1
+        empty = True
         for block in _chain([body], blocks):
             frame = _parse_block(block, names, usecols, path)
             lines = line + record_lines(block, len(frame))
@@ -235,7 +240,16 @@ def iter_table(path: Path, columns: Iterable[str] | None = None
             junk = frame["DATE"].isna() & frame.drop(columns=["STATION"]).isna().all(axis=1)
             if junk.any():
                 frame, lines = frame[~junk], lines[~junk.to_numpy()]
+            empty = False
             yield frame, lines
+        if empty:  # a header without records: one empty block, with the columns
+            yield pd.DataFrame(columns=usecols or names, dtype=object), np.zeros(0, np.int64)
+
+
+def column_list(names: Iterable[str]) -> str:
+    """Column names for a one-line message: a name with a newline or other control character
+    (a quoted header can hold one) is shown as its repr."""
+    return ", ".join(n if str(n).isprintable() else repr(n) for n in names)
 
 
 def _chain(*parts: Iterable[str]) -> Iterator[str]:
@@ -267,12 +281,10 @@ def _parse_block(block: str, names: list[str], usecols: list[str] | None,
 
 
 def collect(blocks: Iterable[tuple[pd.DataFrame, np.ndarray]]
-            ) -> tuple[pd.DataFrame, np.ndarray] | None:
-    """The blocks of :func:`iter_table` (or the generic reader's) as one frame and its lines;
-    None when there are none."""
+            ) -> tuple[pd.DataFrame, np.ndarray]:
+    """The blocks of :func:`iter_table` (or of the generic reader; at least one, possibly
+    empty) as one frame and its lines."""
     parts = list(blocks)
-    if not parts:
-        return None
     frame = pd.concat([f for f, _ in parts]) if len(parts) > 1 else parts[0][0]
     return frame, np.concatenate([lines for _, lines in parts])
 
@@ -285,10 +297,7 @@ def _bytes(block: str) -> io.BytesIO:
 def read_table(path: Path) -> pd.DataFrame:
     """One NOAA box file as text columns, every column (for small files and tracing back),
     indexed by 0-based data row (see :func:`iter_table`)."""
-    both = collect(iter_table(path))
-    if both is None:
-        return pd.DataFrame(columns=_clean_header(_read_text(path, 1 << 16), path)[0], dtype=str)
-    return both[0]
+    return collect(iter_table(path))[0]
 
 
 def _numeric(column: pd.Series, name: str, path: Path) -> pd.Series:

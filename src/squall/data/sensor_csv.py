@@ -14,7 +14,15 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from squall.data.noaa import _bytes, collect, open_text, read_errors, record_blocks, record_lines
+from squall.data.noaa import (
+    _bytes,
+    collect,
+    column_list,
+    open_text,
+    read_errors,
+    record_blocks,
+    record_lines,
+)
 from squall.data.observations import Observations, concat, expand_paths
 from squall.errors import SquallError
 
@@ -182,7 +190,7 @@ def read_sensor_csv(paths: str | os.PathLike[str] | Iterable[str | os.PathLike[s
         missing = [c for c in needed if c not in raw.columns]
         if missing:
             raise SquallError(f"{path}: no column {', '.join(missing)} (columns: "
-                              f"{', '.join(raw.columns)}); set --time-column/--track-column")
+                              f"{column_list(raw.columns)}); set --time-column/--track-column")
         if chosen is None:
             chosen = [c for c in raw.columns if c not in needed]
             if not chosen:
@@ -190,7 +198,7 @@ def read_sensor_csv(paths: str | os.PathLike[str] | Iterable[str | os.PathLike[s
         absent = [c for c in chosen if c not in raw.columns]
         if absent:
             raise SquallError(f"{path}: no column {', '.join(absent)} (columns: "
-                              f"{', '.join(raw.columns)})")
+                              f"{column_list(raw.columns)})")
         text = raw[time_column]
         fmt = infer_time_format(text.dropna(), time_format=fmt_given, dayfirst=dayfirst,
                           where=f"{path}: ")
