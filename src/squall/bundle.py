@@ -46,6 +46,11 @@ LAYER_TYPES = ("lstm", "repeat", "dense")
 WEIGHT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
 #: Keys of ``provenance.reader`` and the JSON types of their values (``None`` allowed for all
 #: but ``kind``): what :func:`squall.pipeline.read_data` takes.
+#: Largest weight magnitude. Trained LSTM weights are of order 1 (the seed model's largest is
+#: 1.06); 1e6 leaves six orders of margin, and with inputs within +-SCALED_LIMIT (1e6) every
+#: product stays near 1e12 times the fan-in: finite in float32 engines and in the pure engine's
+#: squares. Larger weights would become inf when a float64 bundle runs in float32.
+WEIGHT_LIMIT = 1e6
 READER_KEYS = {"kind": (str,), "features": (list,), "qc": (str,), "keep_codes": (bool,),
                "time_column": (str,), "track_column": (str,), "time_format": (str,),
                "dayfirst": (bool,)}
@@ -229,7 +234,8 @@ def check_names(features: object, units: object) -> None:
 
 
 def check_weight(name: str, array: object, shape: tuple[int, ...]) -> None:
-    """One weight: a float32/float64 array (:data:`WEIGHT_DTYPES`) of ``shape``, finite."""
+    """One weight: a float32/float64 array (:data:`WEIGHT_DTYPES`) of ``shape``, finite and
+    within +-:data:`WEIGHT_LIMIT`."""
     if not isinstance(array, np.ndarray):
         raise SquallError(f"weight {name} is a {type(array).__name__}, not an array")
     if array.dtype not in WEIGHT_DTYPES:
@@ -240,6 +246,9 @@ def check_weight(name: str, array: object, shape: tuple[int, ...]) -> None:
                           f"{shape}")
     if not np.isfinite(array).all():
         raise SquallError(f"weight {name} contains NaN or infinite values")
+    if array.size and np.abs(array).max() > WEIGHT_LIMIT:
+        raise SquallError(f"weight {name} reaches {np.abs(array).max():.3g}, beyond "
+                          f"+-{WEIGHT_LIMIT:g} (no trained LSTM has such weights)")
 
 
 @dataclass

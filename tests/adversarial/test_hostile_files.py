@@ -459,6 +459,18 @@ def test_weights_of_other_dtypes_are_refused(tmp_path, dtype):
         load_bundle(tmp_path / "b")
 
 
+def test_weights_beyond_the_limit_are_refused(tmp_path):
+    from safetensors.numpy import load_file, save_file
+
+    tiny_bundle().save(tmp_path / "b")
+    path = tmp_path / "b" / "weights.safetensors"
+    weights = {k: v.astype(np.float64) for k, v in load_file(str(path)).items()}
+    weights["layers.0.W"][0, 0] = 1e300
+    save_file(weights, str(path))
+    with pytest.raises(SquallError, match="beyond"):
+        load_bundle(tmp_path / "b")
+
+
 def test_load_bundle_of_none():
     with pytest.raises(SquallError, match="path"):
         load_bundle(None)

@@ -78,4 +78,9 @@ class PureEngine(Engine):
         self.model = pure.from_arrays(bundle.meta(), tensors, width)
 
     def _reconstruct(self, x: np.ndarray) -> np.ndarray:
-        return np.asarray(self.model.run(x.tolist()))
+        from squall.engines.pure import PureError
+
+        try:
+            return np.asarray(self.model.run(x.tolist()))
+        except PureError as exc:
+            raise SquallError(str(exc)) from None

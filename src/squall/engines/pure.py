@@ -325,12 +325,16 @@ class PureModel:
                             f"{_shape(window)}")
         seq: list[list[float]] = [list(map(_bounded, row)) for row in window]
         latent: list[float] | None = None
-        for idx, layer in enumerate(self.layers):
-            if isinstance(layer, LstmLayer):
-                seq, latent = self.lstm_layer(idx, layer, seq, latent)
-            elif isinstance(layer, DenseLayer):
-                seq = self.dense_layer(idx, layer, seq)
-            # a repeat layer needs no work here: the next LSTM reads ``latent`` at every step
+        try:
+            for idx, layer in enumerate(self.layers):
+                if isinstance(layer, LstmLayer):
+                    seq, latent = self.lstm_layer(idx, layer, seq, latent)
+                elif isinstance(layer, DenseLayer):
+                    seq = self.dense_layer(idx, layer, seq)
+                # a repeat layer needs no work here: the next LSTM reads ``latent`` every step
+        except OverflowError:  # weights near 1e154 or more: a product or square overflows
+            raise PureError("a value overflows float64 in this model (weights of 1e154 or "
+                            "more?)") from None
         return seq
 
     def score(self, window: list[list[float]], mask: list[list[bool]] | None = None) -> float:
