@@ -80,13 +80,16 @@ def run(argv: list[str], env: dict, timeout: float) -> tuple[float, float, int]:
     return float(out[0]), int(out[1]) / 1e6, int(out[2])
 
 
-def commands(bundle: Path, data: Path, work: Path, label: str) -> dict[str, list[str]]:
-    cli = CLI
+def commands(bundle: Path, data: Path, work: Path, label: str, quantile: float | None
+             ) -> dict[str, list[str]]:
+    """The three command lines, writing into a new directory (nothing there before)."""
+    cli, out = CLI, Path(tempfile.mkdtemp(dir=work, prefix=f"{label}-out-"))
+    flag = ["--threshold-quantile", str(quantile)] if quantile else []
     return {"windows": cli + ["windows", str(bundle), str(data), "--out",
-                              str(work / f"{label}-windows.npz")],
+                              str(out / "windows.npz")],
             "detect": cli + ["detect", str(bundle), str(data), "--out",
-                             str(work / f"{label}-detect"), "--no-plot"],
-            "eda": cli + ["eda", str(data), "--out", str(work / f"{label}-eda")]}
+                             str(out / "detect"), "--no-plot", *flag],
+            "eda": cli + ["eda", str(data), "--out", str(out / "eda")]}
 
 
 def worktree(ref: str, where: Path) -> Path:
@@ -103,6 +106,10 @@ def main() -> None:
     p.add_argument("--timeout", type=float, default=1800, help="seconds per command")
     p.add_argument("--only", default=",".join(COMMANDS), help="commands to run")
     p.add_argument("--keep", help="directory to keep the generated file and bundle in")
+    p.add_argument("--no-new", action="store_true", help="run only the baseline")
+    p.add_argument("--threshold-quantile", type=float, help="detect: flag windows above this "
+                   "quantile of the scored data (e.g. 0.9: 10 %% flagged, to load the tracing "
+                   "of anomaly_windows.csv; default: the bundle's threshold)")
     a = p.parse_args()
     work = Path(a.keep or tempfile.mkdtemp(prefix="bench-large-"))
     work.mkdir(parents=True, exist_ok=True)
@@ -117,13 +124,14 @@ def main() -> None:
             subprocess.run([*CLI, "train", str(box_file()),
                             "--out", str(bundle), "--epochs", "1", "--hidden", "16,8",
                             "--quiet"], check=True, env=env, capture_output=True)
-        trees = {"new": ROOT / "src"}
+        trees = {} if a.no_new else {"new": ROOT / "src"}
         if a.baseline:
             trees[a.baseline] = worktree(a.baseline, work) / "src"
         print(f"{'code':>10} {'command':>8} {'seconds':>8} {'peak GB':>8} {'status':>6}")
         for label, src in trees.items():
             tenv = dict(env, PYTHONPATH=str(src))
-            for name, argv in commands(bundle, data, work, label.replace("/", "_")).items():
+            for name, argv in commands(bundle, data, work, label.replace("/", "_"),
+                                           a.threshold_quantile).items():
                 if name not in a.only.split(","):
                     continue
                 seconds, gb, rc = run(argv, tenv, a.timeout)
