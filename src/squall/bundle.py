@@ -251,6 +251,17 @@ def check_weight(name: str, array: object, shape: tuple[int, ...]) -> None:
                           f"+-{WEIGHT_LIMIT:g} (no trained LSTM has such weights)")
 
 
+def _finite_or_null(value: object) -> object:
+    """``value`` with every non-finite float (in nested dicts and lists) replaced by None."""
+    if isinstance(value, dict):
+        return {k: _finite_or_null(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_finite_or_null(v) for v in value]
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
+
+
 @dataclass
 class Bundle:
     """A trained model and everything needed to use it on new data."""
@@ -305,13 +316,14 @@ class Bundle:
         return hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:16]
 
     def meta(self) -> dict:
-        """The content of ``bundle.json``. It must be strict JSON: a NaN or infinity anywhere
-        (e.g. in provenance) is refused here, so ``bundle.json`` never holds ``NaN`` or
-        ``Infinity``, which other languages' JSON readers reject."""
+        """The content of ``bundle.json``, always strict JSON (no ``NaN``/``Infinity``, which
+        other languages' JSON readers reject): a non-finite number in the provenance (e.g. the
+        validation loss of a run without validation windows) is stored as ``null``, meaning
+        "no value"; anywhere else (threshold, scaler) it is refused."""
         meta = {"format": FORMAT, "version": VERSION, "layers": self.layers,
                 "features": self.features, "units": self.units, "windows": self.windows,
                 "scaler": self.scaler.to_dict(), "threshold": self.threshold,
-                "provenance": self.provenance}
+                "provenance": _finite_or_null(self.provenance)}
         try:
             json.dumps(meta, allow_nan=False)
         except ValueError as exc:

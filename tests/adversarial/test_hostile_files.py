@@ -406,8 +406,14 @@ def test_scaler_warns_when_one_value_dominates_and_only_then():
 
 
 def test_bundle_meta_is_never_written_with_nan():
+    """NaN in provenance (a run without validation windows has no validation loss) is stored as
+    null; a NaN threshold is refused; either way the JSON is strict."""
     b = tiny_bundle()
-    b.provenance = {"final_loss": {"loss": float("nan")}}
+    b.provenance = {"final_loss": {"train_loss": 0.1, "val_loss": float("nan")}}
+    meta = b.meta()
+    json.dumps(meta, allow_nan=False)
+    assert meta["provenance"]["final_loss"] == {"train_loss": 0.1, "val_loss": None}
+    b.threshold = {"value": float("inf")}
     with pytest.raises(SquallError, match="non-finite"):
         b.meta()
 
