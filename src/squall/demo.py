@@ -14,15 +14,29 @@ import pandas as pd
 
 from squall import pipeline
 from squall.detect.evaluate import match_events
-from squall.io import write_text
+from squall.io import check_output, output_files, prepare_run_dir
 
 
 def run_demo(out: str | os.PathLike[str] = "demo-out", *, seed: int = 0, epochs: int = 40,
              progress: bool = True) -> dict:
-    """Run the whole pipeline on synthetic data in ``out``; print and return a summary."""
+    """Run the whole pipeline on synthetic data in ``out``; print and return a summary.
+
+    ``out`` is a run directory (:func:`squall.io.output_files`) holding ``data/`` (a ``synth``
+    run), ``bundle/``, ``detect/`` (a ``detect`` run) and ``summary.json``; every target is
+    checked before any work, and ``out`` is claimed with squall's manifest first, so a failed
+    demo can be rerun into it.
+    """
+    from squall.bundle import _replaceable as bundle_replaceable
     from squall.data.synthetic import generate_demo_data
 
+    pipeline.check_number("epochs", epochs, low=1, integer=True)
+    pipeline.check_number("seed", seed, low=0, integer=True)
     out = Path(out)
+    check_output(out, directory=True)
+    for sub in ("data", "detect"):
+        check_output(out / sub, directory=True)
+    check_output(out / "bundle", directory=True, replaceable=bundle_replaceable)
+    prepare_run_dir(out, "demo")
     log = (lambda m: print(m, file=sys.stderr)) if progress else (lambda m: None)
     paths = generate_demo_data(out / "data", seed=seed)
     log(f"[1/3] synthetic data: {paths['train']} (normal), {paths['test']} (with events), "
@@ -44,7 +58,8 @@ def run_demo(out: str | os.PathLike[str] = "demo-out", *, seed: int = 0, epochs:
                "threshold": result["threshold"]["value"], "track_days": round(float(days), 1),
                "false_events_per_10_track_days": round(10 * match["false_events"] / days, 2)
                if days else None, **match}
-    write_text(out / "summary.json", json.dumps(summary, indent=1) + "\n")
+    with output_files(out, ("summary.json",), "demo") as tmp:
+        (tmp / "summary.json").write_text(json.dumps(summary, indent=1) + "\n")
     print(format_summary(summary))
     return summary
 

@@ -1,14 +1,39 @@
 """Atomic file output: a failed run never leaves a half-written file behind, and never deletes
-what it did not write."""
+what it did not write.
+
+Rules (and why):
+
+- :func:`check_output` is called by every command before any work: an output that is one of the
+  inputs (the same file however it is spelled, through a symbolic link too), a directory output
+  that contains or is an input, a file output with the wrong extension and a directory squall
+  cannot prove it wrote are refused in one line, so hours of work never end in a refusal and an
+  input is never overwritten.
+- A run directory (``detect``, ``eda``, ``evaluate``, ``synth``, ``demo``) carries a manifest,
+  ``squall-run.json``, written by squall: format, command, run id, time and each file's name,
+  size and SHA-256. squall replaces or deletes only files listed there; other files (a user's
+  notes) stay. The files of a run move in one by one, so the manifest is first rewritten as
+  ``"complete": false`` listing the old and the new names, and marked complete (with the
+  hashes) only after the last move: readers (:func:`verify_run_files`) refuse an incomplete
+  manifest and any file whose hash differs, so an interrupted run or a mixed set is never
+  trusted, and a rerun cleans up.
+- A replaced directory (:func:`atomic_dir`: bundles, ``hw rtl``/``hw export``, report figures)
+  is swapped in two renames; on any failure (Ctrl-C included) the old directory is moved back,
+  and the leftovers of a killed run (``.NAME.*.part``, ``.NAME.*.old/previous``) are recovered
+  or removed by the next run for the same target, only when they hold squall's marker file and
+  the process that made them is gone.
+"""
 
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import os
 import shutil
 import tempfile
-from collections.abc import Callable, Iterable, Iterator
+import uuid
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from datetime import UTC, datetime
 from pathlib import Path
 
 from squall.errors import SquallError
@@ -16,8 +41,16 @@ from squall.errors import SquallError
 _UMASK = os.umask(0)
 os.umask(_UMASK)
 
+#: The manifest of a run directory, and its format marker.
+RUN_MANIFEST = "squall-run.json"
+RUN_FORMAT = "squall-run"
+#: Marker file inside every temporary directory squall makes (its pid: a live run's is kept).
+TEMP_MARKER = ".squall-temp"
 
-def _target(path: str | os.PathLike[str]) -> Path:
+PathArg = str | os.PathLike[str]
+
+
+def _target(path: PathArg) -> Path:
     final = Path(path)
     if final.name in ("", ".", ".."):
         final = final.resolve()
@@ -26,8 +59,70 @@ def _target(path: str | os.PathLike[str]) -> Path:
     return final
 
 
+def sha256_file(path: PathArg) -> str:
+    """SHA-256 of a file, read in 1 MB blocks (the one place squall hashes files)."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+# --------------------------------------------------------------------------- checks
+
+
+def _resolved(path: PathArg) -> Path:
+    return Path(os.path.abspath(path)).resolve()
+
+
+def _same_or_inside(inner: Path, outer: Path) -> bool:
+    return inner == outer or outer in inner.parents
+
+
+def check_output(out: PathArg, *, inputs: Iterable[PathArg] = (), suffixes: Sequence[str] = (),
+                 directory: bool = False, replaceable: Callable[[Path], bool] | None = None,
+                 option: str = "--out") -> Path:
+    """Refuse a bad output target before any work; returns it as a Path.
+
+    A file output must end in one of ``suffixes`` (what is written: a .png is not a .csv), must
+    not be a directory and must not be one of ``inputs`` (compared by resolved path and
+    ``os.path.samefile``, so ``./a.csv``, an absolute spelling and a symbolic link are caught).
+    A directory output (``directory=True``) must not be a file, must not be or contain an
+    input, and when it exists ``replaceable(path)`` must accept it (default: empty or a run
+    directory with squall's manifest, :func:`run_dir_replaceable`).
+    """
+    final = _target(out)
+    name = str(out)
+    if not directory and suffixes and not final.name.lower().endswith(tuple(suffixes)):
+        raise SquallError(f"{option} must end in {' or '.join(suffixes)}, got {name}")
+    target = _resolved(final)
+    for item in inputs:
+        if item is None:
+            continue
+        source = _resolved(item)
+        same = source == target or (final.exists() and Path(item).exists()
+                                    and os.path.samefile(final, item))
+        if same or (directory and _same_or_inside(source, target)):
+            what = "is" if same else "contains"
+            raise SquallError(f"{option} {name} {what} the input {item}; write the output "
+                              f"elsewhere (squall never overwrites its inputs)")
+    if directory:
+        if final.exists() and not final.is_dir():
+            raise SquallError(f"{option} {name} exists and is not a directory")
+        if final.is_dir() and not (replaceable or run_dir_replaceable)(final):
+            raise SquallError(f"{option} {name} exists and holds files squall did not write "
+                              f"(no {RUN_MANIFEST} or marker of its own); choose another "
+                              f"{option} or empty it")
+    elif final.is_dir():
+        raise SquallError(f"{option} {name} is a directory; give a file name to write")
+    return final
+
+
+# --------------------------------------------------------------------------- files
+
+
 @contextlib.contextmanager
-def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
+def atomic_path(path: PathArg) -> Iterator[Path]:
     """Yield a temporary path beside ``path``; move it into place only if the block succeeds.
 
     The temporary file keeps the final suffix (writers such as ``np.savez`` and matplotlib look
@@ -53,6 +148,66 @@ def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
         raise
 
 
+def write_text(path: PathArg, text: str) -> None:
+    """Write ``text`` to ``path`` atomically."""
+    with atomic_path(path) as tmp:
+        tmp.write_text(text)
+
+
+# --------------------------------------------------------------------------- temporary dirs
+
+
+def _mark_temp(folder: Path) -> None:
+    (folder / TEMP_MARKER).write_text(f"{os.getpid()}\n")
+
+
+def _stale_temp(folder: Path) -> bool:
+    """``folder`` holds squall's marker and the process that wrote it is gone (a live run's
+    temporary directory is never touched)."""
+    try:
+        pid = int((folder / TEMP_MARKER).read_text().strip())
+    except (OSError, ValueError):
+        return False
+    if pid == os.getpid():
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    except OSError:
+        return False
+    return False
+
+
+def _make_temp_dir(parent: Path, prefix: str, suffix: str) -> Path:
+    tmp = Path(tempfile.mkdtemp(prefix=prefix, suffix=suffix, dir=parent))
+    os.chmod(tmp, 0o777 & ~_UMASK)
+    _mark_temp(tmp)
+    return tmp
+
+
+def recover_leftovers(path: PathArg) -> None:
+    """Undo what a killed :func:`atomic_dir` left beside ``path``.
+
+    ``.NAME.*.old`` (holding ``previous``, the old output moved aside) is moved back when
+    ``path`` is missing, else removed; ``.NAME.*.part`` (an unfinished new output) is removed.
+    Only directories with squall's marker whose writing process is gone are touched.
+    """
+    final = _target(path)
+    if not final.parent.is_dir():
+        return
+    for old in sorted(final.parent.glob(f".{final.name}.*.old")):
+        if not _stale_temp(old):
+            continue
+        previous = old / "previous"
+        if previous.exists() and not final.exists():
+            os.replace(previous, final)
+        shutil.rmtree(old, ignore_errors=True)
+    for part in sorted(final.parent.glob(f".{final.name}.*.part")):
+        if part.is_dir() and _stale_temp(part):
+            shutil.rmtree(part, ignore_errors=True)
+
+
 def _empty_dir(path: Path) -> bool:
     return path.is_dir() and not any(path.iterdir())
 
@@ -66,82 +221,249 @@ def written_by(manifest: str, fmt: str) -> Callable[[Path], bool]:
             return True
         try:
             return json.loads((path / manifest).read_text()).get("format") == fmt
-        except (OSError, ValueError, AttributeError):
+        except (OSError, ValueError, AttributeError, RecursionError):
             return False
 
     return replaceable
 
 
 @contextlib.contextmanager
-def atomic_dir(path: str | os.PathLike[str],
-               replaceable: Callable[[Path], bool] = _empty_dir) -> Iterator[Path]:
+def atomic_dir(path: PathArg, replaceable: Callable[[Path], bool] = _empty_dir
+               ) -> Iterator[Path]:
     """Yield a temporary directory beside ``path``; it replaces ``path`` only if the block succeeds.
 
     An existing ``path`` is replaced whole only when ``replaceable(path)`` says so (default: an
     empty directory); anything else is refused with a one-line error, so an ``--out`` typo never
-    deletes a user's files. Readers never see a mix of old and new files.
+    deletes a user's files. Readers never see a mix of old and new files. The swap is two
+    renames (old aside into ``.NAME.*.old/previous``, new in); if the second fails or is
+    interrupted, the old directory is renamed back before the error goes on, and a killed run's
+    leftovers are recovered by the next one (:func:`recover_leftovers`).
     """
     final = _target(path)
+    recover_leftovers(final)
     if final.exists() and not replaceable(final):
         kind = "directory" if final.is_dir() else "file"
         raise SquallError(f"{final} exists and is a {kind} squall did not write; choose another "
                           f"--out or remove it")
     try:
         final.parent.mkdir(parents=True, exist_ok=True)
-        tmp = Path(tempfile.mkdtemp(prefix=f".{final.name}.", suffix=".part", dir=final.parent))
+        tmp = _make_temp_dir(final.parent, f".{final.name}.", ".part")
     except OSError as exc:
         raise SquallError(f"cannot write {final}: {exc.strerror or exc}") from None
-    os.chmod(tmp, 0o777 & ~_UMASK)
     try:
         yield tmp
-        if final.exists():
-            old = Path(tempfile.mkdtemp(prefix=f".{final.name}.", suffix=".old",
-                                        dir=final.parent))
-            os.replace(final, old / "previous")
-            os.replace(tmp, final)
-            shutil.rmtree(old, ignore_errors=True)
-        else:
-            os.replace(tmp, final)
+        (tmp / TEMP_MARKER).unlink()
+        _swap_in(tmp, final)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
 
 
-@contextlib.contextmanager
-def output_files(out: str | os.PathLike[str], names: Iterable[str]) -> Iterator[Path]:
-    """Write a run's output files (``names``) into directory ``out`` all or nothing.
+def _swap_in(new: Path, final: Path) -> None:
+    """Move ``new`` to ``final``; an existing ``final`` is set aside first and put back if the
+    move in fails or is interrupted."""
+    if not final.exists():
+        os.replace(new, final)
+        return
+    old = _make_temp_dir(final.parent, f".{final.name}.", ".old")
+    previous = old / "previous"
+    aside = False
+    try:
+        os.replace(final, previous)
+        aside = True
+        os.replace(new, final)
+    except BaseException:
+        if aside and not final.exists():
+            os.replace(previous, final)
+        shutil.rmtree(old, ignore_errors=True)
+        raise
+    shutil.rmtree(old, ignore_errors=True)
 
-    Yields a temporary directory inside ``out``; when the block succeeds, every file produced
-    there moves into ``out`` (each move atomic) and files of ``names`` this run did not produce
-    are removed, so no output of an earlier run is left beside the new ones. Other files in
-    ``out`` are never touched. On failure ``out`` keeps what it had.
+
+# --------------------------------------------------------------------------- run directories
+
+
+def _safe_name(name: object) -> bool:
+    """A plain file name inside the run directory (a hostile manifest naming ``../x`` or an
+    absolute path must never make squall delete or trust anything outside it)."""
+    return (isinstance(name, str) and name not in ("", ".", "..", RUN_MANIFEST)
+            and Path(name).name == name and "\\" not in name and "\0" not in name)
+
+
+def read_manifest(folder: PathArg) -> dict | None:
+    """The run manifest of ``folder``: None when there is none; a manifest that is not
+    squall's (other format, malformed entries) is a one-line ``SquallError``."""
+    path = Path(folder) / RUN_MANIFEST
+    if not path.exists():
+        return None
+    data = read_json(path)
+    files = data.get("files") if isinstance(data, dict) else None
+    ok = (isinstance(data, dict) and data.get("format") == RUN_FORMAT
+          and isinstance(data.get("run_id"), str) and isinstance(data.get("complete"), bool)
+          and isinstance(files, list) and isinstance(data.get("previous", []), list)
+          and all(isinstance(f, dict) and _safe_name(f.get("name")) for f in files)
+          and all(_safe_name(n) for n in data.get("previous", [])))
+    if not ok:
+        raise SquallError(f"{path} is not a manifest squall wrote")
+    return data
+
+
+def run_dir_replaceable(path: Path) -> bool:
+    """A directory a run may write into: empty, or holding squall's run manifest."""
+    if _empty_dir(path):
+        return True
+    try:
+        return read_manifest(path) is not None
+    except SquallError:
+        return False
+
+
+def _write_manifest(folder: Path, command: str, run_id: str, files: list[dict],
+                    previous: Iterable[str], complete: bool) -> None:
+    doc = {"format": RUN_FORMAT, "version": 1, "command": command, "run_id": run_id,
+           "created": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+           "complete": complete, "files": files, "previous": sorted(set(previous))}
+    write_text(folder / RUN_MANIFEST, json.dumps(doc, indent=1) + "\n")
+
+
+def prepare_run_dir(out: PathArg, command: str = "squall") -> Path:
+    """Check ``out`` (:func:`check_output`), create it and, when it has no manifest yet, claim it
+    with an incomplete one (so a run that fails after writing subdirectories, as ``demo`` does,
+    can be rerun into it, and readers refuse it)."""
+    final = check_output(out, directory=True)
+    try:
+        final.mkdir(parents=True, exist_ok=True)
+        if read_manifest(final) is None:
+            _write_manifest(final, command, uuid.uuid4().hex, [], [], complete=False)
+    except OSError as exc:
+        raise SquallError(f"cannot write {final}: {exc.strerror or exc}") from None
+    return final
+
+
+def _owned_names(manifest: dict | None) -> set[str]:
+    if manifest is None:
+        return set()
+    return {f["name"] for f in manifest["files"]} | set(manifest.get("previous", []))
+
+
+@contextlib.contextmanager
+def output_files(out: PathArg, names: Iterable[str], command: str = "squall") -> Iterator[Path]:
+    """Write a run's output files (``names``) into directory ``out``, recorded in its manifest.
+
+    Yields a temporary directory inside ``out``; when the block succeeds the manifest is
+    rewritten as incomplete (old and new names), every file produced moves into ``out`` (each
+    move atomic), files the old manifest listed that this run did not produce are removed, and
+    the manifest is written complete with each file's size and SHA-256. Files not listed in
+    squall's manifest are never touched. On failure ``out`` keeps what it had.
     """
-    final = _target(out)
-    if final.exists() and not final.is_dir():
-        raise SquallError(f"{final} exists and is not a directory; --out needs a directory")
-    final.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=".squall-", suffix=".part", dir=final))
     names = list(names)
+    final = _target(out)
+    existed = final.is_dir()
+    claimed = not existed or read_manifest(final) is None
+    final = prepare_run_dir(final, command)
+    for part in final.glob(".squall-*.part"):
+        if part.is_dir() and _stale_temp(part):
+            shutil.rmtree(part, ignore_errors=True)
+    try:
+        tmp = _make_temp_dir(final, ".squall-", ".part")
+    except OSError as exc:
+        raise SquallError(f"cannot write {final}: {exc.strerror or exc}") from None
     try:
         yield tmp
-        unknown = sorted(p.name for p in tmp.iterdir() if p.name not in names)
+        produced = sorted(p.name for p in tmp.iterdir() if p.name != TEMP_MARKER)
+        unknown = [n for n in produced if n not in names]
         assert not unknown, f"undeclared outputs {unknown}"
-        for name in names:
-            produced = tmp / name
-            if produced.exists():
-                os.chmod(produced, 0o666 & ~_UMASK)
-                os.replace(produced, final / name)
-            else:
-                (final / name).unlink(missing_ok=True)
-    finally:
+        _commit(final, tmp, produced, command)
+    except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
+        if claimed:
+            _unclaim(final, remove_dir=not existed)
+        raise
+    shutil.rmtree(tmp, ignore_errors=True)
 
 
-def write_report(path: str | os.PathLike[str], as_dict: Callable[[], dict],
-                 as_csv: Callable[[], str]) -> None:
+def _commit(final: Path, tmp: Path, produced: list[str], command: str) -> None:
+    old = read_manifest(final)
+    run_id = uuid.uuid4().hex
+    files = []
+    for name in produced:
+        os.chmod(tmp / name, 0o666 & ~_UMASK)
+        files.append({"name": name, "size": (tmp / name).stat().st_size,
+                      "sha256": sha256_file(tmp / name)})
+    stale = _owned_names(old) - set(produced)
+    _write_manifest(final, command, run_id, files, stale | set(produced), complete=False)
+    for name in produced:
+        os.replace(tmp / name, final / name)
+    for name in sorted(stale):
+        target = final / name
+        if target.is_file() or target.is_symlink():
+            target.unlink()
+    _write_manifest(final, command, run_id, files, [], complete=True)
+
+
+def _unclaim(final: Path, remove_dir: bool) -> None:
+    """Remove the claim of a run that failed in a directory it created or found empty: the
+    incomplete manifest with no files, then (``remove_dir``) the directory if it is empty."""
+    try:
+        manifest = read_manifest(final)
+        if manifest is not None and not manifest["complete"] and not _owned_names(manifest):
+            (final / RUN_MANIFEST).unlink()
+            if remove_dir:
+                final.rmdir()
+    except (OSError, SquallError):
+        pass
+
+
+def verify_run_files(folder: PathArg, names: Iterable[str], *,
+                     required: bool = True) -> dict | None:
+    """Check that the files ``names`` of run directory ``folder`` are one complete run's.
+
+    Each must be listed in the manifest with the SHA-256 it has now; an incomplete manifest
+    (an interrupted run) or a changed or foreign file is a one-line ``SquallError``, so a
+    reader never combines files of two runs. Without a manifest: an error when ``required``,
+    else None (files the user put together themselves).
+    """
+    folder = Path(folder)
+    manifest = read_manifest(folder)
+    if manifest is None:
+        if required:
+            raise SquallError(f"{folder} has no {RUN_MANIFEST}: not the output of a complete "
+                              f"squall run; rerun the command that writes it")
+        return None
+    if not manifest["complete"]:
+        raise SquallError(f"{folder} holds an interrupted run ({RUN_MANIFEST} is not marked "
+                          f"complete); rerun the command that writes it")
+    listed = {f["name"]: f for f in manifest["files"]}
+    for name in names:
+        entry = listed.get(name)
+        path = folder / name
+        if entry is None or not path.is_file() or sha256_file(path) != entry.get("sha256"):
+            raise SquallError(f"{path} is not the file run {manifest['run_id']} wrote (changed "
+                              f"or from another run); rerun the command that writes {folder}")
+    return manifest
+
+
+def check_run_file(path: PathArg) -> str | None:
+    """A file given on its own (``extract``'s windows and scores): when it lies in a run
+    directory, that run must be complete and, if the manifest lists the file, its hash must
+    match. Returns the run id of a listed file (None for a file outside any run, or one the
+    user added to the directory)."""
+    path = Path(path)
+    manifest = read_manifest(path.parent)
+    if manifest is None:
+        return None
+    listed = any(f["name"] == path.name for f in manifest["files"])
+    if not manifest["complete"] or listed:
+        verify_run_files(path.parent, [path.name])
+        return manifest["run_id"]
+    return None
+
+
+# --------------------------------------------------------------------------- JSON
+
+
+def write_report(path: PathArg, as_dict: Callable[[], dict], as_csv: Callable[[], str]) -> None:
     """Write a report as JSON or CSV, chosen by the suffix of ``path``, atomically."""
-    import json
-
     text = str(path)
     if text.endswith(".json"):
         write_text(path, json.dumps(as_dict(), indent=1) + "\n")
@@ -163,7 +485,7 @@ def parse_json(text: str | bytes, what: str) -> object:
         raise SquallError(f"{what} is not valid JSON ({str(exc).splitlines()[0]})") from None
 
 
-def read_json(path: str | os.PathLike[str], what: str | None = None) -> object:
+def read_json(path: PathArg, what: str | None = None) -> object:
     """Read and parse a JSON file; a missing, unreadable or malformed file is a one-line
     ``SquallError`` naming it."""
     name = what or str(path)
@@ -174,9 +496,3 @@ def read_json(path: str | os.PathLike[str], what: str | None = None) -> object:
     except OSError as exc:
         raise SquallError(f"cannot read {name}: {exc.strerror or exc}") from None
     return parse_json(data, name)
-
-
-def write_text(path: str | os.PathLike[str], text: str) -> None:
-    """Write ``text`` to ``path`` atomically."""
-    with atomic_path(path) as tmp:
-        tmp.write_text(text)

@@ -6,7 +6,6 @@ alone, from Python or from the command line (the CLI only parses options and cal
 
 from __future__ import annotations
 
-import hashlib
 import os
 import platform
 from collections.abc import Sequence
@@ -27,7 +26,7 @@ from squall.detect.scoring import Scores, score
 from squall.detect.thresholds import DEFAULT_Q, fit_threshold
 from squall.engines import get_engine
 from squall.errors import SquallError
-from squall.io import atomic_path, output_files
+from squall.io import atomic_path, check_output, output_files, sha256_file
 
 Paths = str | os.PathLike[str] | Sequence[str | os.PathLike[str]]
 
@@ -49,7 +48,8 @@ def read_data(paths: Paths, reader: dict | None = None) -> Observations:
     """Read data files with a reader configuration (as stored in a bundle).
 
     ``reader`` keys: ``kind`` (``noaa``, ``csv`` or ``auto``), ``features``, ``qc`` and
-    ``keep_codes`` (NOAA), ``time_column`` and ``track_column`` (generic CSV).
+    ``keep_codes`` (NOAA), ``time_column``, ``track_column``, ``time_format`` (strftime format
+    of the time column) and ``dayfirst`` (ambiguous dates read day first) (generic CSV).
     """
     reader = dict(reader or {})
     files = expand_paths(_as_list(paths))
@@ -62,7 +62,9 @@ def read_data(paths: Paths, reader: dict | None = None) -> Observations:
     if kind == "csv":
         return read_sensor_csv(files, time_column=reader.get("time_column") or "timestamp",
                                features=reader.get("features"),
-                               track_column=reader.get("track_column"))
+                               track_column=reader.get("track_column"),
+                               time_format=reader.get("time_format"),
+                               dayfirst=bool(reader.get("dayfirst")))
     raise SquallError(f"unknown data kind {kind!r} (noaa, csv or auto)")
 
 
@@ -76,6 +78,8 @@ def reader_config(obs: Observations, reader: dict) -> dict:
     else:
         out["time_column"] = reader.get("time_column") or "timestamp"
         out["track_column"] = reader.get("track_column")
+        out["time_format"] = reader.get("time_format")    # later reads use the same date rule
+        out["dayfirst"] = bool(reader.get("dayfirst"))
     return out
 
 
@@ -113,10 +117,12 @@ def train(paths: Paths, out: str | os.PathLike[str] | None = None, *,
         raise SquallError("training needs PyTorch: pip install 'squall[train]' (on these machines "
                           "torch==2.13.0)") from exc
 
-    if epochs < 1:
-        raise SquallError(f"--epochs must be at least 1, got {epochs}")
-    if not 0 <= val_fraction < 1:
-        raise SquallError(f"--val-fraction must be in [0, 1), got {val_fraction}")
+    out = check_train_args(paths, out, features=features, until=until, settings=settings,
+                           sizes=sizes, scaler=scaler, epochs=epochs, seed=seed,
+                           val_fraction=val_fraction, threshold_q=threshold_q,
+                           patience=patience)
+    if not isinstance(progress, bool):
+        raise SquallError(f"progress must be True or False, got {progress!r}")
     reader = dict(reader or {})
     if features:
         reader["features"] = list(features)
@@ -170,12 +176,99 @@ def train(paths: Paths, out: str | os.PathLike[str] | None = None, *,
     return bundle
 
 
-def _sha256(path: str) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
+_sha256 = sha256_file
+
+
+def check_number(name: str, value: object, *, low: float | None = None,
+                 high: float | None = None, low_open: bool = False, high_open: bool = False,
+                 integer: bool = False) -> None:
+    """Refuse, in one line, a value that is not a number of the right kind in its range.
+
+    ``integer``: an int (``True`` and ``1.5`` are refused: an epoch count of 1.5 or ``True``
+    is a caller's mistake, not something to round). Open ends exclude the bound (a quantile of
+    1 is the maximum, not a threshold fitted on anything)."""
+    kinds = (int, np.integer) if integer else (int, float, np.integer, np.floating)
+    ok = isinstance(value, kinds) and not isinstance(value, (bool, np.bool_))
+    ok = ok and (integer or np.isfinite(value))
+    if ok and low is not None:
+        ok = value > low if low_open else value >= low
+    if ok and high is not None:
+        ok = value < high if high_open else value <= high
+    if not ok:
+        lo = "" if low is None else f"{'(' if low_open else '['}{low:g}"
+        hi = "" if high is None else f"{high:g}{')' if high_open else ']'}"
+        where = f" in {lo or '(-inf'}, {hi or 'inf)'}" if lo or hi else ""
+        raise SquallError(f"{name} must be {'an integer' if integer else 'a number'}{where}, "
+                          f"got {value!r}")
+
+
+def check_features(features: object) -> list[str] | None:
+    """``features``: None or a non-empty list of column names. A string is refused rather than
+    taken as one name, since ``list('value')`` would silently become five one-letter
+    columns and a caller who passes one string may as well mean a comma-separated list."""
+    if features is None:
+        return None
+    if isinstance(features, str):
+        raise SquallError(f"features must be a list of column names, e.g. [{features!r}], not "
+                          f"the string {features!r}")
+    items = list(features) if isinstance(features, (list, tuple)) else None
+    if not items or not all(isinstance(f, str) and f.strip() for f in items):
+        raise SquallError(f"features must be a non-empty list of column names, got "
+                          f"{features!r}")
+    if len(set(items)) != len(items):
+        raise SquallError(f"features name a column twice: {items}")
+    return items
+
+
+def check_settings(settings: WindowSettings) -> None:
+    """The window settings' own rules, checked before any data is read."""
+    from squall.data.windows import MODES, _delta
+
+    if not isinstance(settings, WindowSettings):
+        raise SquallError(f"settings must be a WindowSettings, got {type(settings).__name__}")
+    check_number("--length", settings.length, low=2, integer=True)
+    check_number("--stride", settings.stride, low=1, integer=True)
+    check_number("--min-observed", settings.min_observed, low=0, high=1, low_open=True)
+    if settings.mode not in MODES:
+        raise SquallError(f"window mode must be one of {', '.join(MODES)}, got "
+                          f"{settings.mode!r}")
+    if settings.resample not in (None, "auto"):
+        _delta(settings.resample, "--resample")
+    if settings.max_gap is not None:
+        _delta(settings.max_gap, "--max-gap")
+
+
+def check_train_args(paths: Paths, out, *, features, until, settings, sizes, scaler, epochs,
+                     seed, val_fraction, threshold_q, patience) -> Path | None:
+    """Every argument of :func:`train` and its output directory, checked before any data is
+    read or any epoch is run: a bad option must not cost a training run. Returns ``out`` as a
+    Path (None when not saving)."""
+    from squall.bundle import _replaceable as bundle_replaceable
+    from squall.data.observations import parse_time
+    from squall.data.scaling import SCALER_KINDS
+
+    check_number("epochs", epochs, low=1, integer=True)
+    check_number("seed", seed, low=0, integer=True)
+    check_number("patience", patience, low=1, integer=True)
+    check_number("val_fraction", val_fraction, low=0, high=1, high_open=True)
+    check_number("threshold quantile", threshold_q, low=0, high=1, low_open=True,
+                 high_open=True)
+    if not isinstance(sizes, (tuple, list)) or not sizes:
+        raise SquallError(f"hidden sizes must be a list of integers like (64, 32), got "
+                          f"{sizes!r}")
+    for size in sizes:
+        check_number("hidden size", size, low=1, integer=True)
+    if scaler not in SCALER_KINDS:
+        raise SquallError(f"scaler must be one of {', '.join(SCALER_KINDS)}, got {scaler!r}")
+    check_features(features)
+    if settings is not None:
+        check_settings(settings)
+    if until is not None:
+        parse_time(until, "--until")
+    inputs = expand_paths(_as_list(paths))
+    if out is None:
+        return None
+    return check_output(out, inputs=inputs, directory=True, replaceable=bundle_replaceable)
 
 
 def _versions() -> dict:
@@ -272,13 +365,16 @@ def detect(bundle: Bundle, data: Paths, out: str | os.PathLike[str], *, engine: 
     Writes into ``out`` (see :data:`DETECT_OUTPUTS`): ``scores.csv``, ``anomalies.csv``,
     ``events.csv``, ``anomaly_windows.csv``, ``step_errors.csv`` (error per time step and
     feature of each flagged window), ``windows.npz`` (so ``extract`` can be redone) and
-    ``scores.png``. All files appear together when everything succeeded; other files in ``out``
-    are left alone. A bare ``sequences`` file has no times or tracks: its events and
-    anomaly_windows tables are written with headers only. Returns a summary dict.
+    ``scores.png``, recorded in ``out``'s run manifest (:func:`squall.io.output_files`). ``out``
+    is checked first: new, empty or an earlier run directory, and holding no input. Files not
+    listed in squall's manifest are left alone. A bare ``sequences`` file has no times or
+    tracks: its events and anomaly_windows tables are written with headers only.
+    Returns a summary dict.
     """
     from squall.detect.explain import explain, explanation_columns
     from squall.report.tables import anomaly_windows_frame, events_frame, step_errors_frame
 
+    check_output(out, inputs=_as_list(data), directory=True)
     ws = load_windows(bundle, data)
     table, scores, chosen = score_table(bundle, ws, engine, threshold, threshold_quantile)
     flagged = table[table["flagged"]]
@@ -290,7 +386,7 @@ def detect(bundle: Bundle, data: Paths, out: str | os.PathLike[str], *, engine: 
     rows = anomaly_windows_frame(ws, idx) if ws.traceable else \
         pd.DataFrame(columns=["window", "track", "file", "row", "line"])
     steps = step_errors_frame(ws, scores, idx)
-    with output_files(out, DETECT_OUTPUTS) as tmp:
+    with output_files(out, DETECT_OUTPUTS, "detect") as tmp:
         write_csv(table, tmp / "scores.csv")
         write_csv(flagged, tmp / "anomalies.csv")
         write_csv(rows, tmp / "anomaly_windows.csv")

@@ -200,9 +200,13 @@ def test_out_never_deletes_user_files(trained, tmp_path):
 def test_detect_replaces_its_own_outputs_only(trained, tmp_path, shared_data):
     out = tmp_path / "d"
     out.mkdir()
-    (out / "mine.txt").write_text("mine")
+    (out / "mine.txt").write_text("mine")   # a directory squall did not write is refused
+    _one_line_error(run_cli("detect", trained / "bundle", trained / "data" / "test.csv",
+                            "--out", out), "did not write")
+    (out / "mine.txt").unlink()
     assert main(["detect", str(trained / "bundle"), str(trained / "data" / "test.csv"),
                  "--out", str(out)]) == 0
+    (out / "mine.txt").write_text("mine")   # added to squall's run directory: left alone
     assert (out / "windows.npz").exists() and (out / "events.csv").stat().st_size > 0
     # a bare sequences file has no reports: the second run must not leave the first run's
     # windows.npz behind, and writes header-only events/anomaly_windows tables

@@ -173,6 +173,18 @@ COMMANDS.append(_add_cost)
 # ---------------------------------------------------------------- fixed point and export
 
 
+def _check_out(a: argparse.Namespace, *inputs, **rules) -> None:
+    """``--out`` (when given) checked before any work against the bundle, ``--data`` and
+    ``inputs`` (the rules: :func:`squall.io.check_output`, through the main CLI's helper)."""
+    from squall.cli.main import _check_out as check
+
+    if a.out:
+        check(a, [getattr(a, "bundle", None), *inputs], getattr(a, "data", None), **rules)
+
+
+_REPORT = {"suffixes": (".csv", ".json")}
+
+
 def _check_limit(a: argparse.Namespace) -> None:
     """``--limit`` is >= 0 and, where ``--data`` is optional, comes with it."""
     from squall.errors import SquallError
@@ -227,6 +239,7 @@ def _cmd_ranges(a: argparse.Namespace) -> None:
     from squall import load_bundle
     from squall.hw.ranges import measure, write_report
 
+    _check_out(a, **_REPORT)
     bundle = load_bundle(a.bundle)
     x, _ = _fx_windows(a, bundle)
     report = measure(bundle, x, a.bits, a.percentiles)
@@ -259,6 +272,7 @@ def _cmd_accuracy(a: argparse.Namespace) -> None:
     from squall import load_bundle
     from squall.hw.accuracy import DEFAULT_CONFIGS, accuracy, write_report
 
+    _check_out(a, **_REPORT)
     bundle = load_bundle(a.bundle)
     x, mask = _fx_windows(a, bundle)
     report = accuracy(bundle, x, mask, a.config or DEFAULT_CONFIGS, a.threshold,
@@ -287,9 +301,10 @@ def _add_export(hw_sub: argparse._SubParsersAction) -> None:
 
 def _cmd_export(a: argparse.Namespace) -> None:
     from squall import load_bundle
-    from squall.hw.export import export_bundle
+    from squall.hw.export import _replaceable, export_bundle
 
     _check_limit(a)
+    _check_out(a, directory=True, replaceable=_replaceable)
     bundle = load_bundle(a.bundle)
     x = _fx_windows(a, bundle)[0] if a.data else None
     m = export_bundle(bundle, a.out, a.config, x, a.random, a.seed,
@@ -344,9 +359,10 @@ def _add_rtl(hw_sub: argparse._SubParsersAction) -> None:
 
 def _cmd_rtl(a: argparse.Namespace) -> None:
     from squall import load_bundle
-    from squall.hw.rtl import write_rtl
+    from squall.hw.rtl import _replaceable, write_rtl
 
     _check_limit(a)
+    _check_out(a, directory=True, replaceable=_replaceable)
     bundle = load_bundle(a.bundle)
     x = _fx_windows(a, bundle)[0] if a.data else None
     d = write_rtl(bundle, a.out, a.config, a.lanes, x, source=" ".join(a.data or []))
@@ -381,7 +397,8 @@ def _cmd_cycles(a: argparse.Namespace) -> None:
     from squall.hw.sim import measure_cycles
     from squall.io import write_text
 
-    out = Path(a.out)               # checked before the simulation, not after it
+    _check_out(a, a.rtl, suffixes=(".json",))   # checked before the simulation, not after it
+    out = Path(a.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     if out.is_dir() or not os.access(out.parent, os.W_OK):
         raise SquallError(f"cannot write {a.out}: give a .json file name in a writable "
@@ -415,6 +432,7 @@ def _cmd_synth(a: argparse.Namespace) -> None:
     from squall.hw.sim import synthesize
     from squall.io import write_text
 
+    _check_out(a, a.rtl, **_REPORT)
     manifest = load_design(a.rtl)
     tops = a.top or [t for t in manifest["tops"] if f"{t}.sv" in manifest["sources"]]
     rows = []

@@ -33,6 +33,37 @@ def _int_list(text: str) -> tuple[int, ...]:
         raise argparse.ArgumentTypeError(f"expected integers like 64,32, got {text!r}") from None
 
 
+def _ranged(option: str, *, integer: bool = False, **bounds) -> Callable[[str], float]:
+    """An argparse type: a number (an int with ``integer``) within ``bounds`` (the keywords of
+    :func:`squall.pipeline.check_number`, the one place the range rules live), checked while
+    the options are parsed, before any work."""
+
+    def parse(text: str) -> float:
+        try:
+            value = int(text) if integer else float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected {'an integer' if integer else 'a number'}"
+                                             f", got {text!r}") from None
+        from squall.pipeline import check_number
+
+        check_number(option, value, integer=integer, **bounds)
+        return value
+
+    return parse
+
+
+_QUANTILE = {"low": 0, "high": 1, "low_open": True, "high_open": True}
+_COUNT = {"low": 0}          # an integer >= 0 (--limit N: 0 means all)
+_POSITIVE = {"low": 1}       # an integer >= 1
+
+
+def _positive_list(text: str) -> tuple[int, ...]:
+    sizes = _int_list(text)
+    if any(n < 1 for n in sizes):
+        raise argparse.ArgumentTypeError(f"sizes must be integers >= 1, got {text!r}")
+    return sizes
+
+
 def _reader_options(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("reading data")
     g.add_argument("--features", type=_csv_list, help="feature columns, comma-separated "
@@ -49,6 +80,23 @@ def _reader_options(p: argparse.ArgumentParser) -> None:
     g.add_argument("--keep-codes", action="store_true", help="NOAA: keep special codes (wave "
                    "period 99, wind direction 361/362) as values, as the original pipeline did; "
                    "only for reproducing it")
+    g.add_argument("--time-format", metavar="FMT", help="generic CSV: strftime format of the "
+                   "time column, e.g. '%%d/%%m/%%Y %%H:%%M' (default: inferred, one format per "
+                   "column)")
+    g.add_argument("--dayfirst", action="store_true", help="generic CSV: read ambiguous dates "
+                   "such as 13/04/2014 and 01/02/2014 day first")
+
+
+def _reader(a: argparse.Namespace, features: bool = True) -> dict:
+    """The reader configuration of the reader options (the keys of
+    :func:`squall.pipeline.read_data`); ``features=False`` leaves them out (``train`` passes
+    them on its own)."""
+    reader = {"kind": "csv" if a.time_column else "auto", "time_column": a.time_column,
+              "track_column": a.track_column, "qc": a.qc, "keep_codes": a.keep_codes,
+              "time_format": a.time_format, "dayfirst": a.dayfirst}
+    if features:
+        reader["features"] = a.features
+    return reader
 
 
 def _build() -> argparse.ArgumentParser:
@@ -65,26 +113,32 @@ def _build() -> argparse.ArgumentParser:
     p.add_argument("--until", help="train on reports before this date/time (UTC)")
     _reader_options(p)
     g = p.add_argument_group("windows")
-    g.add_argument("--length", type=int, default=24, help="steps per window (default 24)")
-    g.add_argument("--stride", type=int, default=1, help="steps between windows (default 1)")
+    g.add_argument("--length", type=_ranged("--length", integer=True, low=2), default=24,
+                   help="steps per window (default 24)")
+    g.add_argument("--stride", type=_ranged("--stride", integer=True, **_POSITIVE), default=1,
+                   help="steps between windows (default 1)")
     g.add_argument("--mode", choices=["track", "pooled"], default="track",
                    help="per-track windows (default) or the original pooled sequence")
     g.add_argument("--resample", default="auto", help="step interval: 'auto' (the typical "
                    "report interval, rounded up to 1/5/10/15/30 min or 1/2/3/6/12 h), 'none' "
                    "(one step per report) or a duration like 1h")
     g.add_argument("--max-gap", help="split tracks at gaps longer than this (default 6 steps)")
-    g.add_argument("--min-observed", type=float, default=0.25, help="fraction of steps with "
-                   "data a window needs (default 0.25)")
+    g.add_argument("--min-observed", default=0.25,
+                   type=_ranged("--min-observed", low=0, high=1, low_open=True),
+                   help="fraction of steps with data a window needs (default 0.25)")
     g = p.add_argument_group("model and training")
-    g.add_argument("--hidden", type=_int_list, default=(64, 32), help="encoder LSTM sizes, "
+    g.add_argument("--hidden", type=_positive_list, default=(64, 32), help="encoder LSTM sizes, "
                    "mirrored in the decoder (default 64,32)")
     g.add_argument("--scaler", choices=["minmax", "standard"], default="minmax")
-    g.add_argument("--epochs", type=int, default=40, help="maximum epochs (default 40; early "
+    g.add_argument("--epochs", type=_ranged("--epochs", integer=True, **_POSITIVE), default=40,
+                   help="maximum epochs (default 40; early "
                    "stopping after 6 without improvement)")
-    g.add_argument("--seed", type=int, default=0)
-    g.add_argument("--val-fraction", type=float, default=0.2, help="last part of each track's "
-                   "time used for validation (default 0.2)")
-    g.add_argument("--threshold-quantile", type=float, default=0.99, help="threshold = this "
+    g.add_argument("--seed", type=_ranged("--seed", integer=True, **_COUNT), default=0)
+    g.add_argument("--val-fraction", default=0.2,
+                   type=_ranged("--val-fraction", low=0, high=1, high_open=True),
+                   help="last part of each track's time used for validation (default 0.2)")
+    g.add_argument("--threshold-quantile", type=_ranged("--threshold-quantile", **_QUANTILE),
+                   default=0.99, help="threshold = this "
                    "quantile of the validation scores (default 0.99)")
     g.add_argument("--quiet", action="store_true", help="no progress output")
     p.set_defaults(func=cmd_train)
@@ -102,9 +156,11 @@ def _build() -> argparse.ArgumentParser:
         p.add_argument("data", nargs="+", help="CSV files/globs, or one windows .npz")
         p.add_argument("--out", required=True, help="output CSV (score) or directory (detect)")
         p.add_argument("--engine", default="numpy", help="numpy (default), torch, pure or fixed")
-        p.add_argument("--threshold", type=float, help="override the bundle's threshold")
-        p.add_argument("--threshold-quantile", type=float, help="threshold = this quantile of "
-                       "the scored data (the original pipeline's rule; for comparison)")
+        p.add_argument("--threshold", type=_ranged("--threshold"),
+                       help="override the bundle's threshold")
+        p.add_argument("--threshold-quantile", type=_ranged("--threshold-quantile", **_QUANTILE),
+                       help="threshold = this quantile of the scored data (the original "
+                            "pipeline's rule; for comparison)")
         if name == "detect":
             p.add_argument("--no-plot", action="store_true", help="skip scores.png")
         p.set_defaults(func=func)
@@ -136,12 +192,16 @@ def _build() -> argparse.ArgumentParser:
     p.add_argument("--no-figures", action="store_true", help="write only the HTML page")
     p.add_argument("--engine", default="numpy", help="engine for the reconstructions: numpy "
                    "(default), torch, pure or fixed")
-    p.add_argument("--threshold", type=float, help="override the bundle's threshold")
-    p.add_argument("--threshold-quantile", type=float, help="threshold = this quantile of the "
-                   "scored data (the original pipeline's rule; for comparison)")
-    p.add_argument("--max-events", type=int, default=30, help="event panels to draw, highest "
+    p.add_argument("--threshold", type=_ranged("--threshold"),
+                       help="override the bundle's threshold")
+    p.add_argument("--threshold-quantile", type=_ranged("--threshold-quantile", **_QUANTILE),
+                   help="threshold = this quantile of the scored data (the original pipeline's "
+                        "rule; for comparison)")
+    p.add_argument("--max-events", type=_ranged("--max-events", integer=True, **_POSITIVE),
+                   default=30, help="event panels to draw, highest "
                    "peak scores first (default 30; every event is in the table)")
-    p.add_argument("--max-tracks", type=int, default=12, help="tracks in the error timeline, "
+    p.add_argument("--max-tracks", type=_ranged("--max-tracks", integer=True, **_POSITIVE),
+                   default=12, help="tracks in the error timeline, "
                    "tracks with events first (default 12)")
     p.add_argument("--title", help="page title (default: bundle and data file names)")
     p.add_argument("--quiet", action="store_true", help="no progress output")
@@ -153,7 +213,8 @@ def _build() -> argparse.ArgumentParser:
     p.add_argument("--out", required=True, help="directory for summary.csv, correlation.csv, "
                    "top_pairs.csv, histograms.png, correlation.png")
     p.add_argument("--until", help="only reports before this date/time (UTC)")
-    p.add_argument("--pairs", type=int, default=10, help="pairs in top_pairs.csv (default 10)")
+    p.add_argument("--pairs", type=_ranged("--pairs", integer=True, **_POSITIVE), default=10,
+                   help="pairs in top_pairs.csv (default 10)")
     _reader_options(p)
     p.set_defaults(func=cmd_eda)
 
@@ -161,19 +222,19 @@ def _build() -> argparse.ArgumentParser:
     p.add_argument("weights", help="Keras .npz (arr_0..arr_13)")
     p.add_argument("--scaler", required=True, help="scaler.json with data_min/data_max")
     p.add_argument("--out", required=True, help="bundle directory to write")
-    p.add_argument("--length", type=int, default=24)
+    p.add_argument("--length", type=_ranged("--length", integer=True, low=2), default=24)
     p.set_defaults(func=cmd_import_keras)
 
     p = sub.add_parser("synth", help="write synthetic NOAA-format data with labelled events")
     p.add_argument("--out", required=True, help="directory for train.csv, test.csv, labels.csv")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=_ranged("--seed", integer=True, **_COUNT), default=0)
     p.set_defaults(func=cmd_synth)
 
     p = sub.add_parser("demo", help="synthetic data -> train -> detect -> precision and recall")
     p.add_argument("--out", default="demo-out", help="directory for everything (default "
                    "demo-out)")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--epochs", type=int, default=40)
+    p.add_argument("--seed", type=_ranged("--seed", integer=True, **_COUNT), default=0)
+    p.add_argument("--epochs", type=_ranged("--epochs", integer=True, **_POSITIVE), default=40)
     p.add_argument("--quiet", action="store_true")
     p.set_defaults(func=cmd_demo)
 
@@ -182,8 +243,10 @@ def _build() -> argparse.ArgumentParser:
     p.add_argument("data", nargs="+", help="CSV files/globs, or one windows .npz")
     p.add_argument("--engine", default="pure", help="engine to profile (default pure)")
     p.add_argument("--out", default="squall.prof", help="cProfile output (default squall.prof)")
-    p.add_argument("--limit", type=int, default=0, help="profile only the first N windows")
-    p.add_argument("--top", type=int, default=15, help="functions to print (default 15)")
+    p.add_argument("--limit", type=_ranged("--limit", integer=True, **_COUNT), default=0,
+                   help="profile only the first N windows")
+    p.add_argument("--top", type=_ranged("--top", integer=True, **_POSITIVE), default=15,
+                   help="functions to print (default 15)")
     p.add_argument("--lines", action="store_true", help="add a line_profiler report of the "
                    "pure engine's step functions (needs line_profiler)")
     p.set_defaults(func=cmd_profile)
@@ -191,7 +254,8 @@ def _build() -> argparse.ArgumentParser:
     p = sub.add_parser("trace", help="every intermediate of one window (golden vectors)")
     p.add_argument("bundle")
     p.add_argument("data", nargs="+", help="CSV files/globs, or one windows .npz")
-    p.add_argument("--window", type=int, required=True, help="window index (as in scores.csv)")
+    p.add_argument("--window", type=_ranged("--window", integer=True, **_COUNT),
+                   required=True, help="window index (as in scores.csv)")
     p.add_argument("--out", required=True, help="trace.csv (long format) or trace.json")
     p.set_defaults(func=cmd_trace)
 
@@ -221,16 +285,20 @@ def _build() -> argparse.ArgumentParser:
     g.add_argument("--detector", choices=["autoencoder", "original", "robust-z"],
                    default="autoencoder", help="the LSTM autoencoder (default); baselines: the "
                    "original pipeline, a robust z-score on the raw values")
-    g.add_argument("--epochs", type=int, help="training epochs (default: a budget of 3000 "
+    g.add_argument("--epochs", type=_ranged("--epochs", integer=True, **_POSITIVE),
+                   help="training epochs (default: a budget of 3000 "
                    "optimiser updates, whatever the series length)")
-    g.add_argument("--seed", type=int, default=0, help="training seed (default 0)")
-    g.add_argument("--hidden", type=_int_list, help="encoder LSTM sizes (default 32,16)")
-    g.add_argument("--length", type=int, help="steps per window (default 24)")
+    g.add_argument("--seed", type=_ranged("--seed", integer=True, **_COUNT), default=0,
+                   help="training seed (default 0)")
+    g.add_argument("--hidden", type=_positive_list, help="encoder LSTM sizes (default 32,16)")
+    g.add_argument("--length", type=_ranged("--length", integer=True, low=2),
+                   help="steps per window (default 24)")
     g.add_argument("--resample", help="step interval: 'auto' (default), a duration like 1h, or "
                    "'none'")
     g.add_argument("--span", help="with --resample auto, the least time a window covers "
                    "(default 1D; 'none': the data's own interval)")
-    g.add_argument("--updates", type=int, help="training budget in updates (default 3000)")
+    g.add_argument("--updates", type=_ranged("--updates", integer=True, **_POSITIVE),
+                   help="training budget in updates (default 3000)")
     g.add_argument("--point", choices=["recon-median", "error-median", "error-mean"],
                    help="per-step score from the windows covering a step (default "
                    "recon-median)")
@@ -246,9 +314,11 @@ def _build() -> argparse.ArgumentParser:
                    "series (default 0.1)")
     g.add_argument("--prune", type=float, help="Hundman's pruning of weak sequences: minimum "
                    "relative drop (default 0: off; Hundman uses 0.1)")
-    g.add_argument("--pot-q", type=float, help="pot: risk (default 0.01)")
-    g.add_argument("--pot-level", type=float, help="pot: initial quantile (default 0.95)")
-    g.add_argument("--quantile", type=float, help="quantile threshold (default 0.99)")
+    g.add_argument("--pot-q", type=_ranged("--pot-q", **_QUANTILE), help="pot: risk (default 0.01)")
+    g.add_argument("--pot-level", type=_ranged("--pot-level", **_QUANTILE),
+                   help="pot: initial quantile (default 0.95)")
+    g.add_argument("--quantile", type=_ranged("--quantile", **_QUANTILE),
+                   help="quantile threshold (default 0.99)")
     g.add_argument("--merge-gap", type=int, help="flagged steps at most this many steps apart "
                    "are one event (default: the window length)")
     g.add_argument("--pad", type=int, help="widen events by this many steps (default 0)")
@@ -267,9 +337,8 @@ def cmd_train(a: argparse.Namespace) -> None:
 
     resample = None if a.resample.lower() == "none" else a.resample
     settings = WindowSettings(a.length, a.stride, a.mode, resample, a.max_gap, a.min_observed)
-    reader = {"kind": "csv" if a.time_column else "auto", "time_column": a.time_column,
-              "track_column": a.track_column, "qc": a.qc, "keep_codes": a.keep_codes}
-    bundle = pipeline.train(a.data, a.out, features=a.features, until=a.until, reader=reader,
+    bundle = pipeline.train(a.data, a.out, features=a.features, until=a.until,
+                            reader=_reader(a, features=False),
                             settings=settings, sizes=a.hidden, scaler=a.scaler, epochs=a.epochs,
                             seed=a.seed, val_fraction=a.val_fraction,
                             threshold_q=a.threshold_quantile, progress=not a.quiet,
@@ -283,8 +352,7 @@ def cmd_train(a: argparse.Namespace) -> None:
 def cmd_windows(a: argparse.Namespace) -> None:
     from squall import load_bundle, pipeline
 
-    if not str(a.out).endswith(".npz"):
-        raise SquallError(f"--out must end in .npz, got {a.out}")
+    _check_out(a, [a.bundle], a.data, suffixes=(".npz",))
     ws = pipeline.make_windowset(load_bundle(a.bundle), a.data)
     ws.save(a.out)
     _log(f"{len(ws)} windows ({ws.meta.get('skipped', 0)} skipped) written to {a.out}")
@@ -293,6 +361,7 @@ def cmd_windows(a: argparse.Namespace) -> None:
 def cmd_score(a: argparse.Namespace) -> None:
     from squall import load_bundle, pipeline
 
+    _check_out(a, [a.bundle], a.data, suffixes=(".csv",))
     bundle = load_bundle(a.bundle)
     ws = pipeline.load_windows(bundle, a.data)
     table, _, t = pipeline.score_table(bundle, ws, a.engine, a.threshold, a.threshold_quantile,
@@ -305,6 +374,7 @@ def cmd_score(a: argparse.Namespace) -> None:
 def cmd_detect(a: argparse.Namespace) -> None:
     from squall import load_bundle, pipeline
 
+    _check_out(a, [a.bundle], a.data, directory=True)
     r = pipeline.detect(load_bundle(a.bundle), a.data, a.out, engine=a.engine,
                         threshold=a.threshold, threshold_quantile=a.threshold_quantile,
                         plot=not a.no_plot)
@@ -318,8 +388,14 @@ def cmd_extract(a: argparse.Namespace) -> None:
 
     from squall import pipeline
     from squall.data import windowset
+    from squall.io import check_run_file
     from squall.report.tables import anomaly_windows_frame
 
+    _check_out(a, [a.windows, a.anomalies], suffixes=(".csv",))
+    runs = {check_run_file(a.windows), check_run_file(a.anomalies)} - {None}
+    if len(runs) > 1:
+        raise SquallError(f"{a.windows} and {a.anomalies} come from two runs; use the files of "
+                          f"one run")
     ws = windowset.load(a.windows)
     table = _read_csv_arg(a.anomalies, "window")
     if not pd.api.types.is_integer_dtype(table["window"]):
@@ -348,9 +424,9 @@ def cmd_extract(a: argparse.Namespace) -> None:
 
 
 def cmd_plot(a: argparse.Namespace) -> None:
-
     from squall.report.plots import plot_scores
 
+    _check_out(a, [a.scores], suffixes=(".png",))
     plot_scores(_read_csv_arg(a.scores, "score"), a.out, a.threshold)
     _log(f"plot written to {a.out}")
 
@@ -362,7 +438,7 @@ def cmd_report(a: argparse.Namespace) -> None:
 
     figures = None if a.no_figures else (a.figures or str(Path(a.out).with_suffix("")) +
                                          "-figures")
-    check_targets(a.out, figures)
+    check_targets(a.out, figures, inputs=[a.bundle, a.from_dir, a.labels, *_data_inputs(a.data)])
     report = build_report(a.bundle, a.data, from_dir=a.from_dir, engine=a.engine,
                           threshold=a.threshold, threshold_quantile=a.threshold_quantile,
                           labels=a.labels, max_events=a.max_events, max_tracks=a.max_tracks,
@@ -373,14 +449,13 @@ def cmd_report(a: argparse.Namespace) -> None:
 
 
 def cmd_eda(a: argparse.Namespace) -> None:
+    from squall.data.observations import parse_time
     from squall.report.eda import eda, write_eda
 
-    if a.pairs < 1:
-        raise SquallError(f"--pairs must be at least 1, got {a.pairs}")
-    reader = {"kind": "csv" if a.time_column else "auto", "time_column": a.time_column,
-              "track_column": a.track_column, "features": a.features, "qc": a.qc,
-              "keep_codes": a.keep_codes}
-    result = eda(a.data, reader=reader, until=a.until, n_pairs=a.pairs)
+    _check_out(a, [], a.data, directory=True)
+    if a.until is not None:
+        parse_time(a.until, "--until")
+    result = eda(a.data, reader=_reader(a), until=a.until, n_pairs=a.pairs)
     names = write_eda(result, a.out)
     print(result.summary[["feature", "unit", "count", "missing_share", "mean", "std", "min",
                           "q50", "max"]].to_string(index=False, float_format="%.4g"))
@@ -393,8 +468,10 @@ def cmd_eda(a: argparse.Namespace) -> None:
 
 
 def cmd_import_keras(a: argparse.Namespace) -> None:
+    from squall.bundle import _replaceable as bundle_replaceable
     from squall.convert import import_keras
 
+    _check_out(a, [a.weights, a.scaler], directory=True, replaceable=bundle_replaceable)
     import_keras(a.weights, a.scaler, a.length).save(a.out)
     _log(f"bundle written to {a.out}")
 
@@ -402,6 +479,7 @@ def cmd_import_keras(a: argparse.Namespace) -> None:
 def cmd_synth(a: argparse.Namespace) -> None:
     from squall.data.synthetic import generate_demo_data
 
+    _check_out(a, directory=True)
     paths = generate_demo_data(a.out, seed=a.seed)
     _log("written: " + ", ".join(str(p) for p in paths.values()))
 
@@ -416,10 +494,9 @@ def cmd_profile(a: argparse.Namespace) -> None:
     from squall import load_bundle, pipeline
     from squall.hw.profiling import profile_run
 
+    _check_out(a, [a.bundle], a.data, suffixes=(".prof",))
     bundle = load_bundle(a.bundle)
     x = pipeline.load_windows(bundle, a.data).x
-    if a.limit < 0:
-        raise SquallError(f"--limit must be >= 0, got {a.limit}")
     x = x[:a.limit] if a.limit else x
     if len(x) == 0:
         raise SquallError("no windows to profile")
@@ -442,6 +519,7 @@ def cmd_trace(a: argparse.Namespace) -> None:
     from squall import load_bundle, pipeline
     from squall.hw.trace import write_trace
 
+    _check_out(a, [a.bundle], a.data, suffixes=(".csv", ".json"))
     bundle = load_bundle(a.bundle)
     ws = pipeline.load_windows(bundle, a.data)
     if not 0 <= a.window < len(ws):
@@ -455,6 +533,7 @@ def cmd_graph(a: argparse.Namespace) -> None:
     from squall import load_bundle
     from squall.hw.graph import write_graph
 
+    _check_out(a, [a.bundle], suffixes=(".dot",))
     written = write_graph(load_bundle(a.bundle), a.out)
     _log("written: " + ", ".join(written) + ("" if len(written) > 1 else
                                              " (install Graphviz for an SVG)"))
@@ -470,11 +549,16 @@ def cmd_evaluate(a: argparse.Namespace) -> None:
         threshold=a.threshold, k=a.k, window=a.window, step=a.step, prune=a.prune,
         pot_q=a.pot_q, pot_level=a.pot_level, quantile=a.quantile, merge_gap=a.merge_gap,
         pad=a.pad, z_k=a.z_k)
+    from squall.evaluate.harness import resolve_series
+
+    series = [resolve_series(name, a.root) for name in a.series]
+    _check_out(a, [a.labels, a.train, *series], directory=True)
     reader = None
-    if a.time_column or a.track_column or a.features or a.qc != "keep" or a.keep_codes:
-        reader = {"kind": "csv" if a.time_column or a.track_column else "auto",
-                  "time_column": a.time_column, "track_column": a.track_column,
-                  "features": a.features, "qc": a.qc, "keep_codes": a.keep_codes}
+    if (a.time_column or a.track_column or a.features or a.qc != "keep" or a.keep_codes
+            or a.time_format or a.dayfirst):
+        reader = _reader(a)
+        if a.track_column or a.time_format or a.dayfirst:
+            reader["kind"] = "csv"
     result = evaluate(a.series, a.labels, root=a.root, config=config, train=a.train,
                       reader=reader, log=(lambda *_: None) if a.quiet else _log)
     write_results(result, a.out)
@@ -488,6 +572,25 @@ def cmd_info(a: argparse.Namespace) -> None:
 
     b = load_bundle(a.bundle)
     print(json.dumps({k: v for k, v in b.meta().items() if k != "scaler"}, indent=1))
+
+
+def _data_inputs(data: Sequence[str] | None) -> list:
+    """The data files named on the command line, globs expanded and each checked to be a
+    regular file (:func:`squall.data.observations.expand_paths`)."""
+    if not data:
+        return []
+    from squall.data.observations import expand_paths
+
+    return expand_paths(data)
+
+
+def _check_out(a: argparse.Namespace, inputs: Sequence = (), data: Sequence[str] | None = None,
+               **rules):
+    """``--out`` checked before any work against every input (:func:`squall.io.check_output`
+    holds the rules: extension, not an input, a directory squall may write into)."""
+    from squall.io import check_output
+
+    return check_output(a.out, inputs=[*inputs, *_data_inputs(data)], **rules)
 
 
 def _read_csv_arg(path: str, column: str):
@@ -512,17 +615,32 @@ def _log(message: str) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run the command line; returns the exit status (0 ok, 2 bad input, 130 interrupted)."""
+    """Run the command line; returns the exit status (0 ok, 2 bad input, 130 interrupted,
+    141 when the reader of standard output went away, as a shell reports SIGPIPE)."""
+    import warnings
+
+    from squall.errors import SquallWarning
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("always", SquallWarning)    # _OneLine shows each text once
+        warnings.showwarning = _OneLine(warnings.showwarning)
+        return _run(argv)
+
+
+def _run(argv: Sequence[str] | None) -> int:
     try:
         args = _build().parse_args(argv)
         if not getattr(args, "func", None):
             (getattr(args, "parser", None) or _build()).print_help()
             return 2
         args.func(args)
+        sys.stdout.flush()          # a closed pipe shows here, inside the handlers below
         return 0
     except SquallError as exc:
         print(f"squall: error: {exc}", file=sys.stderr)
         return 2
+    except BrokenPipeError:         # `squall ... | head`: the reader has all it wanted
+        return _broken_pipe()
     except OSError as exc:          # the file system said no: permissions, a full disk, ...
         where = f": {exc.filename}" if exc.filename else ""
         print(f"squall: error: {exc.strerror or exc}{where}", file=sys.stderr)
@@ -530,8 +648,40 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("squall: interrupted", file=sys.stderr)
         return 130
-    except BrokenPipeError:
-        return 1
+
+
+def _broken_pipe() -> int:
+    """Exit quietly with 141 (128 + SIGPIPE, what a shell shows for a command killed by it).
+    Standard output is pointed at devnull, as the Python documentation recommends, so the
+    interpreter's final flush does not fail again and print 'Exception ignored'."""
+    import os
+
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError, AttributeError):
+        pass
+    return 141
+
+
+class _OneLine:
+    """``warnings.showwarning`` for a run: a :class:`squall.errors.SquallWarning` as one line
+    ``squall: warning: MSG`` on stderr, each text once (no file and line of the code that
+    warned: the message is for the user); other warnings as Python shows them."""
+
+    def __init__(self, show) -> None:
+        self.show, self.seen = show, set()
+
+    def __call__(self, message, category, filename, lineno, file=None, line=None) -> None:
+        from squall.errors import SquallWarning
+
+        if not issubclass(category, SquallWarning):
+            self.show(message, category, filename, lineno, file, line)
+            return
+        text = " ".join(str(message).split())
+        if text not in self.seen:
+            self.seen.add(text)
+            print(f"squall: warning: {text}", file=sys.stderr)
 
 
 def run() -> None:

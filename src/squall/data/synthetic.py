@@ -16,7 +16,7 @@ import pandas as pd
 
 from squall.data.observations import parse_time
 from squall.errors import SquallError
-from squall.io import atomic_path
+from squall.io import atomic_path, check_output, output_files
 
 FEATURES = ("AIR_TEMP", "SEA_SURF_TEMP", "SEA_LVL_PRES", "WIND_SPEED", "WAVE_HGT", "WAVE_PERIOD")
 EVENT_TYPES = ("storm", "spike", "stuck", "drift")
@@ -367,6 +367,10 @@ def write_labels(labels: pd.DataFrame, path: str | os.PathLike[str]) -> None:
         labels.loc[:, list(LABEL_COLUMNS)].to_csv(tmp, index=False, date_format=DATE_FORMAT)
 
 
+#: The files :func:`generate_demo_data` writes (``squall synth``).
+DEMO_DATA_OUTPUTS = ("train.csv", "test.csv", "labels.csv")
+
+
 def generate_demo_data(out_dir: str | os.PathLike[str], *, seed: int = 0, days_train: float = 28,
                        days_test: float = 14, n_ships: int = 4, n_buoys: int = 4,
                        n_storms: int = 6, n_faults: int = 6,
@@ -375,17 +379,19 @@ def generate_demo_data(out_dir: str | os.PathLike[str], *, seed: int = 0, days_t
 
     One simulation over ``days_train + days_test`` with events after the training period is split
     in time, so the test file continues the same stations in time and position. Returns the paths
-    as ``{"train": ..., "test": ..., "labels": ...}``.
+    as ``{"train": ..., "test": ..., "labels": ...}``. ``out_dir`` is a run directory
+    (:func:`squall.io.output_files`), checked before the simulation: new, empty or an earlier
+    one; the files are listed in its manifest and other files there are left alone.
     """
     _check("days_train", days_train, days=True)
     _check("days_test", days_test, days=True)
+    check_output(out_dir, directory=True)
     split = (parse_time(start, "start") + pd.Timedelta(days=days_train)).strftime(DATE_FORMAT)
     reports, labels = synthesize(start, days_train + days_test, n_ships=n_ships, n_buoys=n_buoys,
                                  n_storms=n_storms, n_faults=n_faults, seed=seed, event_start=split)
     is_train = reports["DATE"].to_numpy(dtype=str) < split  # ISO strings sort in time order
-    out = Path(out_dir)
-    paths = {"train": out / "train.csv", "test": out / "test.csv", "labels": out / "labels.csv"}
-    write_noaa_csv(reports[is_train], paths["train"])
-    write_noaa_csv(reports[~is_train], paths["test"])
-    write_labels(labels, paths["labels"])
-    return paths
+    with output_files(out_dir, DEMO_DATA_OUTPUTS, "synth") as tmp:
+        write_noaa_csv(reports[is_train], tmp / "train.csv")
+        write_noaa_csv(reports[~is_train], tmp / "test.csv")
+        write_labels(labels, tmp / "labels.csv")
+    return {name.removesuffix(".csv"): Path(out_dir) / name for name in DEMO_DATA_OUTPUTS}

@@ -150,10 +150,11 @@ def summarise(per_series: pd.DataFrame) -> pd.DataFrame:
 
 def write_results(result: Evaluation, out: str | os.PathLike[str]) -> list[Path]:
     """Write ``events.csv``, ``series.csv``, ``summary.csv`` and ``results.json`` into ``out``
-    (all together, atomically; other files in ``out`` are left alone)."""
+    (all together, recorded in ``out``'s run manifest; files squall did not write are left
+    alone)."""
     from squall.io import output_files
 
-    with output_files(out, OUTPUTS) as tmp:
+    with output_files(out, OUTPUTS, "evaluate") as tmp:
         events = result.events.copy()
         for col in ("start", "end"):
             events[col] = pd.to_datetime(events[col]).dt.strftime("%Y-%m-%d %H:%M:%S")

@@ -24,6 +24,7 @@ from squall.detect.explain import explain, explanation_columns
 from squall.detect.scoring import Scores, score
 from squall.detect.thresholds import resolve_threshold
 from squall.errors import SquallError
+from squall.io import verify_run_files
 from squall.report.eda import Eda, eda
 from squall.report.tables import events_frame, scores_frame
 
@@ -106,7 +107,9 @@ def collect(bundle_dir: str | os.PathLike[str], data=None, *,
 
 
 def _from_detect_run(bundle: Bundle, folder: Path) -> tuple[WindowSet, pd.DataFrame, dict]:
-    """The windows and the scores table of a detect run, checked to belong together."""
+    """The windows and the scores table of a detect run, checked to belong together: both
+    listed with their hashes in the run's complete manifest (:func:`squall.io.verify_run_files`),
+    so an interrupted run or files of two runs are refused."""
     if not folder.is_dir():
         raise SquallError(f"--from {folder}: no such directory (expected a 'squall detect' "
                           f"--out folder)")
@@ -114,6 +117,7 @@ def _from_detect_run(bundle: Bundle, folder: Path) -> tuple[WindowSet, pd.DataFr
         if not (folder / name).is_file():
             raise SquallError(f"--from {folder}: no {name} (expected a 'squall detect' --out "
                               f"folder of traceable data)")
+    verify_run_files(folder, ("windows.npz", "scores.csv"))   # one complete run, unchanged
     ws = pipeline.load_windows(bundle, [folder / "windows.npz"])
     try:
         table = pd.read_csv(folder / "scores.csv", dtype={"track": str},

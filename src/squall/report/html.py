@@ -16,14 +16,14 @@ from __future__ import annotations
 
 import base64
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pandas as pd
 
 from squall.errors import SquallError
-from squall.io import atomic_dir, atomic_path
+from squall.io import atomic_dir, atomic_path, check_output
 from squall.report import sections
 from squall.report.collect import Run, collect
 from squall.report.sections import esc
@@ -84,22 +84,26 @@ def write_report(report: Report, out: str | os.PathLike[str],
 
 
 def check_targets(out: str | os.PathLike[str],
-                  figures_dir: str | os.PathLike[str] | None = None) -> None:
-    """Refuse, before any work, an ``out`` that is not an .html file name and a figures
-    directory that is neither empty nor an earlier figures directory."""
-    if not str(out).endswith((".html", ".htm")) or Path(out).is_dir():
-        raise SquallError(f"--out must be an .html file name, got {out}")
-    if figures_dir is not None and Path(figures_dir).exists() and not _figures_replaceable(
-            Path(figures_dir)):
-        raise SquallError(f"{figures_dir} exists and is not a figures directory squall wrote; "
-                          f"choose another --figures or remove it")
+                  figures_dir: str | os.PathLike[str] | None = None,
+                  inputs: Iterable = ()) -> None:
+    """Refuse, before any work (:func:`squall.io.check_output`), an ``out`` that is not an .html
+    file name or is one of ``inputs``, and a figures directory that is neither empty nor an
+    earlier figures directory, or that is or holds an input."""
+    inputs = [p for p in inputs if p is not None]
+    check_output(out, inputs=inputs, suffixes=(".html", ".htm"))
+    if figures_dir is not None:
+        check_output(figures_dir, inputs=[*inputs, out], directory=True,
+                     replaceable=_figures_replaceable, option="--figures")
 
 
 def _figures_replaceable(path: Path) -> bool:
     if path.is_dir() and not any(path.iterdir()):
         return True
     index = path / "index.txt"
-    return index.is_file() and index.read_text().startswith(FIGURES_MARK)
+    try:
+        return index.is_file() and index.read_text(errors="replace").startswith(FIGURES_MARK)
+    except OSError:
+        return False
 
 
 class _Page:
