@@ -122,7 +122,9 @@ def record_blocks(fh, size: int = BLOCK_CHARS) -> Iterator[str]:
 
     A newline ends a record only outside quotes; inside quotes ``"`` come in pairs (``""`` is an
     escaped quote), so a newline is a boundary exactly when the number of ``"`` before it is
-    even. A block is cut at its last such newline and the rest carried to the next block.
+    even. A block is cut at its last such newline and the rest carried to the next block. (A
+    ``"`` inside an unquoted field, which RFC 4180 does not allow, upsets the count: blocks then
+    grow until the parity is even again.)
     """
     carry, pending = "", ""
     while True:
@@ -171,7 +173,7 @@ def record_lines(block: str, records: int) -> np.ndarray:
     quotes = np.cumsum(data == ord('"'))
     boundary = np.flatnonzero(quotes[newline] % 2 == 0)  # indices into ``newline``
     starts = np.concatenate([[0], boundary + 1])[:records]
-    if len(starts) < records:  # cannot happen for a block cut by record_blocks; be safe
+    if len(starts) < records:  # a stray " inside an unquoted field (not RFC 4180) upset parity
         starts = np.concatenate([starts, starts[-1] + 1 + np.arange(records - len(starts))])
     return starts.astype(np.int64)
 
@@ -231,7 +233,7 @@ def iter_table(path: Path, columns: Iterable[str] | None = None
         usecols = None if columns is None else [n for n in names if n in set(columns)]
         row, line = 0, header_line + 1
         empty = True
-        for block in _chain([body], blocks):
+        for block in nonempty_blocks([body], blocks):
             frame = _parse_block(block, names, usecols, path)
             lines = line + record_lines(block, len(frame))
             frame.index = pd.RangeIndex(row, row + len(frame))
@@ -252,12 +254,10 @@ def column_list(names: Iterable[str]) -> str:
     return ", ".join(n if str(n).isprintable() else repr(n) for n in names)
 
 
-def _chain(*parts: Iterable[str]) -> Iterator[str]:
-    """The blocks that hold any text (an empty body after the header has no records)."""
+def nonempty_blocks(*parts: Iterable[str]) -> Iterator[str]:
+    """The blocks of ``parts`` in turn, leaving out empty ones (a header without a body)."""
     for part in parts:
-        for block in part:
-            if block:
-                yield block
+        yield from (block for block in part if block)
 
 
 def _parse_block(block: str, names: list[str], usecols: list[str] | None,
@@ -271,11 +271,11 @@ def _parse_block(block: str, names: list[str], usecols: list[str] | None,
         # index_col=False: a trailing comma on every line must not turn STATION into the index;
         # skip_blank_lines=False keeps a blank line's place in the data row numbering.
         try:
-            return pd.read_csv(_bytes(block), usecols=usecols, **options)
+            return pd.read_csv(as_bytes(block), usecols=usecols, **options)
         except ValueError:  # pandas refuses usecols when every line is shorter than the header
             if usecols is None:
                 raise
-            return pd.read_csv(_bytes(block), **options)[usecols]
+            return pd.read_csv(as_bytes(block), **options)[usecols]
     except (pd.errors.ParserError, ValueError) as exc:
         raise SquallError(f"{path}: malformed CSV ({str(exc).splitlines()[0]})") from exc
 
@@ -289,7 +289,7 @@ def collect(blocks: Iterable[tuple[pd.DataFrame, np.ndarray]]
     return frame, np.concatenate([lines for _, lines in parts])
 
 
-def _bytes(block: str) -> io.BytesIO:
+def as_bytes(block: str) -> io.BytesIO:
     """``block`` for pandas as UTF-8 bytes: a StringIO would hold four bytes per character."""
     return io.BytesIO(block.encode("utf-8", "replace"))
 

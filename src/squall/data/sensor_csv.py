@@ -15,9 +15,10 @@ import numpy as np
 import pandas as pd
 
 from squall.data.noaa import (
-    _bytes,
+    as_bytes,
     collect,
     column_list,
+    nonempty_blocks,
     open_text,
     read_errors,
     record_blocks,
@@ -53,7 +54,7 @@ def iter_raw(path: Path) -> Iterator[tuple[pd.DataFrame, np.ndarray]]:
             raise SquallError(f"{path}: malformed CSV ({str(exc).splitlines()[0]})") from exc
         names = [str(c).strip() for c in names]
         row, line, empty = 0, 1 + first.count("\n", 0, end), True
-        for block in _nonempty([first[end:]], blocks):
+        for block in nonempty_blocks([first[end:]], blocks):
             frame = _parse(block, names, path)
             lines = line + record_lines(block, len(frame))
             frame.index = pd.RangeIndex(row, row + len(frame))
@@ -77,16 +78,11 @@ def _header_end(text: str) -> int:
         pos = nl + 1
 
 
-def _nonempty(*parts) -> Iterator[str]:
-    for part in parts:
-        yield from (block for block in part if block)
-
-
 def _parse(block: str, names: list[str], path: Path) -> pd.DataFrame:
     if not block.strip():
         return pd.DataFrame(np.nan, index=range(block.count("\n")), columns=names, dtype=object)
     try:
-        frame = pd.read_csv(_bytes(block), header=None, names=names, dtype=str,
+        frame = pd.read_csv(as_bytes(block), header=None, names=names, dtype=str,
                             keep_default_na=False, index_col=False, na_values=NA_VALUES,
                             skip_blank_lines=False)
     except (pd.errors.ParserError, ValueError) as exc:
