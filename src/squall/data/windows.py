@@ -308,9 +308,9 @@ def _assemble(values, step_time, step_track, names, step_ptr, step_obs, steps, f
     win_vals = values[steps] if len(steps) else np.zeros((0, settings.length, len(features)))
     start, end = _window_extremes(step_first, step_last, steps)
     track = names[step_track[steps[:, 0]]] if len(steps) else np.zeros(0, dtype=object)
-    return Windows(win_vals, steps.astype(np.int64, copy=False), step_time, np.asarray(step_ptr, np.int64),
-                   step_obs, np.asarray(track, dtype=object), start, end, list(features), settings,
-                   skipped)
+    return Windows(win_vals, steps.astype(np.int64, copy=False), step_time,
+                   np.asarray(step_ptr, np.int64), step_obs, np.asarray(track, dtype=object), start,
+                   end, list(features), settings, skipped)
 
 
 #: Windows handled at once by :func:`_window_extremes` (bounds its (chunk, T) temporaries).
