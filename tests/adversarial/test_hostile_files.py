@@ -108,6 +108,28 @@ def test_extract_never_copies_a_file_named_by_a_crafted_windows_file(run, tmp_pa
     assert capsys.readouterr().err.count("\n") == 1
 
 
+def test_windows_in_memory_without_source_hashes_open_no_source(run):
+    """The tracer itself refuses a source without its hash (not only the .npz loader)."""
+    from squall.report.tables import anomaly_windows_frame
+
+    ws = windowset.load(run / "run" / "windows.npz")
+    assert len(anomaly_windows_frame(ws, np.array([0]))) > 0           # as written: traced
+    ws.meta = {k: v for k, v in ws.meta.items() if k != "sources_sha256"}
+    with pytest.raises(SquallError, match="SHA-256"):
+        anomaly_windows_frame(ws, np.array([0]))
+
+
+def test_a_source_replaced_by_a_fifo_is_refused_without_blocking(run, tmp_path):
+    from squall.report.tables import anomaly_windows_frame
+
+    ws = windowset.load(run / "run" / "windows.npz")
+    fifo = tmp_path / "data.csv"
+    os.mkfifo(fifo)
+    ws.sources = [str(fifo)]
+    with pytest.raises(SquallError, match="FIFO"):
+        anomaly_windows_frame(ws, np.array([0]))
+
+
 # --------------------------------------------------------------------------- 2. not regular
 
 

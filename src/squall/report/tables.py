@@ -142,19 +142,25 @@ def _source_kind(ws: WindowSet) -> str:
 
 
 def _check_source(ws: WindowSet, source: int) -> Path:
-    """The path of source ``source``, refused when missing or changed since the windows were
-    made (its row numbers may no longer mean the same rows)."""
-    path = ws.sources[source]
-    p = Path(path)
-    if not p.is_file():
-        raise SquallError(f"source file {path} (listed in the windows file) no longer exists")
-    shas = ws.meta.get("sources_sha256") or [None] * len(ws.sources)
-    if shas[source] is not None:
-        from squall.pipeline import _sha256
+    """The path of source ``source``, opened only when it is a regular file whose SHA-256 is the
+    one recorded when the windows were made: a changed file's row numbers may no longer mean the
+    same rows, and a windows file naming a path without its hash could make squall read any file
+    on the machine into anomaly_windows.csv."""
+    from squall.limits import regular_file
+    from squall.pipeline import _sha256
 
-        if _sha256(str(p)) != shas[source]:
-            raise SquallError(f"source file {path} changed since the windows were made; "
-                              f"rebuild them with: squall windows BUNDLE DATA --out FILE.npz")
+    path = ws.sources[source]
+    shas = ws.meta.get("sources_sha256") or []
+    if source >= len(shas) or not isinstance(shas[source], str):
+        raise SquallError(f"the windows name source file {path} without its SHA-256; squall "
+                          f"opens only sources it can check: rebuild the windows with: squall "
+                          f"windows BUNDLE DATA --out FILE.npz")
+    if not Path(path).exists():
+        raise SquallError(f"source file {path} (listed in the windows file) no longer exists")
+    p = regular_file(path, "source file")
+    if _sha256(str(p)) != shas[source]:
+        raise SquallError(f"source file {path} changed since the windows were made; "
+                          f"rebuild them with: squall windows BUNDLE DATA --out FILE.npz")
     return p
 
 
