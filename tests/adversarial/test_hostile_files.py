@@ -568,3 +568,25 @@ def test_labels_json_nested_deeply_is_one_line(tmp_path):
     (tmp_path / "labels.json").write_text("[" * 100_000 + "]" * 100_000)
     with pytest.raises(SquallError):
         read_nab_labels(tmp_path / "labels.json")
+
+
+@pytest.mark.parametrize("text", ["[1, 2]", "[" * 100_000 + "]" * 100_000])
+def test_a_malformed_rtl_manifest_is_one_line(tmp_path, text, capsys):
+    (tmp_path / "rtl").mkdir()
+    (tmp_path / "rtl" / "rtl.json").write_text(text)
+    assert main(["hw", "synth", str(tmp_path / "rtl"), "--out", str(tmp_path / "s.json")]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("squall: error:") and err.count("\n") == 1
+
+
+@pytest.mark.parametrize("text", ["[" * 100_000 + "]" * 100_000, "fifo"])
+def test_a_malformed_clocks_file_is_one_line(tmp_path, text):
+    from squall.hw.costmodel import measured_cycles
+
+    path = tmp_path / "cycles.json"
+    if text == "fifo":
+        os.mkfifo(path)
+    else:
+        path.write_text(text)
+    with pytest.raises(SquallError):
+        measured_cycles(path)

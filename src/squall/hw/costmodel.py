@@ -604,18 +604,10 @@ def cost_report(layers: list[dict], length: int, windows: int, *, boundary: str 
 def measured_cycles(path) -> dict:
     """The clocks file ``squall hw cycles`` writes, as ``{"matvec": {layer: clocks}, "step":
     {layer: clocks}, "source": path, "lanes": P}`` (one-line errors)."""
-    import json
-    from pathlib import Path
+    from squall.io import read_json
+    from squall.limits import regular_file
 
-    try:
-        data = json.loads(Path(path).read_text())
-    except FileNotFoundError:
-        raise SquallError(f"no such file: {path}") from None
-    except IsADirectoryError:
-        raise SquallError(f"{path} is a directory, expected the .json of squall hw cycles") \
-            from None
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise SquallError(f"{path} is not valid JSON ({exc})") from None
+    data = read_json(regular_file(path, "clocks file (the .json of squall hw cycles)"))
     if not isinstance(data, dict) or data.get("format") != "squall-rtl-cycles":
         raise SquallError(f"{path} is not a clocks file written by `squall hw cycles`")
     out: dict = {"matvec": {}, "step": {}, "source": f"simulation ({path})",

@@ -46,7 +46,6 @@ import json
 import math
 import os
 from dataclasses import asdict, dataclass
-from pathlib import Path
 
 from squall.bundle import Bundle
 from squall.engines.fixed import (
@@ -997,14 +996,16 @@ def write_rtl(bundle: Bundle, out: str | os.PathLike[str], config="16", lanes: i
 
 def load_design(directory: str | os.PathLike[str]) -> dict:
     """The ``rtl.json`` manifest of a generated directory (one-line errors)."""
-    path = Path(directory) / "rtl.json"
-    try:
-        manifest = json.loads(path.read_text())
-    except FileNotFoundError:
-        raise SquallError(f"{directory} is not a `squall hw rtl` directory (no rtl.json)") from None
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise SquallError(f"{path} is not valid JSON ({exc})") from None
-    if manifest.get("format") != FORMAT or manifest.get("version") != VERSION:
+    from squall.io import read_json
+    from squall.limits import directory as existing_directory
+    from squall.limits import regular_file
+
+    path = existing_directory(directory, "`squall hw rtl` directory") / "rtl.json"
+    if not path.exists():
+        raise SquallError(f"{directory} is not a `squall hw rtl` directory (no rtl.json)")
+    manifest = read_json(regular_file(path, "RTL manifest"))
+    if (not isinstance(manifest, dict) or manifest.get("format") != FORMAT
+            or manifest.get("version") != VERSION):
         raise SquallError(f"{path} is not a squall RTL manifest of version {VERSION}")
     return manifest
 
