@@ -94,7 +94,10 @@ def check_output(out: PathArg, *, inputs: Iterable[PathArg] = (), suffixes: Sequ
     final = _target(out)
     name = str(out)
     if not directory and suffixes and not final.name.lower().endswith(tuple(suffixes)):
-        raise SquallError(f"{option} must end in {' or '.join(suffixes)}, got {name}")
+        first, others = suffixes[0], ", ".join(suffixes[1:])
+        article = "an" if first[1:2].lower() in "aefhilmnorsx" else "a"
+        raise SquallError(f"{option} must be {article} {first} file name"
+                          f"{f' (or {others})' if others else ''}, got {name}")
     target = _resolved(final)
     for item in inputs:
         if item is None:
@@ -115,7 +118,21 @@ def check_output(out: PathArg, *, inputs: Iterable[PathArg] = (), suffixes: Sequ
                               f"{option} or empty it")
     elif final.is_dir():
         raise SquallError(f"{option} {name} is a directory; give a file name to write")
+    else:
+        _refuse_run_member(final, option)
     return final
+
+
+def _refuse_run_member(final: Path, option: str) -> None:
+    """A single file must not replace one of a run directory's listed files: the run would
+    become a mix that its readers refuse (write it beside the run instead)."""
+    try:
+        manifest = read_manifest(final.parent)
+    except SquallError:
+        return
+    if manifest is not None and any(f["name"] == final.name for f in manifest["files"]):
+        raise SquallError(f"{option} {final} is a file of the squall {manifest.get('command')} "
+                          f"run in {final.parent}; write it elsewhere (or rerun that command)")
 
 
 # --------------------------------------------------------------------------- files

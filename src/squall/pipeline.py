@@ -188,18 +188,19 @@ def check_number(name: str, value: object, *, low: float | None = None,
     is a caller's mistake, not something to round). Open ends exclude the bound (a quantile of
     1 is the maximum, not a threshold fitted on anything)."""
     kinds = (int, np.integer) if integer else (int, float, np.integer, np.floating)
-    ok = isinstance(value, kinds) and not isinstance(value, (bool, np.bool_))
-    ok = ok and (integer or np.isfinite(value))
-    if ok and low is not None:
-        ok = value > low if low_open else value >= low
-    if ok and high is not None:
-        ok = value < high if high_open else value <= high
-    if not ok:
-        lo = "" if low is None else f"{'(' if low_open else '['}{low:g}"
-        hi = "" if high is None else f"{high:g}{')' if high_open else ']'}"
-        where = f" in {lo or '(-inf'}, {hi or 'inf)'}" if lo or hi else ""
-        raise SquallError(f"{name} must be {'an integer' if integer else 'a number'}{where}, "
+    if (not isinstance(value, kinds) or isinstance(value, (bool, np.bool_))
+            or not (integer or np.isfinite(value))):
+        raise SquallError(f"{name} must be {'an integer' if integer else 'a finite number'}, "
                           f"got {value!r}")
+    if low is not None and (value <= low if low_open else value < low):
+        rule = f"above {low:g}" if low_open else f"at least {low:g}"
+    elif high is not None and (value >= high if high_open else value > high):
+        rule = f"below {high:g}" if high_open else f"at most {high:g}"
+    else:
+        return
+    if low is not None and high is not None:
+        rule = (f"in {'(' if low_open else '['}{low:g}, {high:g}{')' if high_open else ']'}")
+    raise SquallError(f"{name} must be {rule}, got {value!r}")
 
 
 def check_features(features: object) -> list[str] | None:

@@ -160,6 +160,17 @@ def test_an_interrupted_run_is_refused_by_readers_and_a_rerun_cleans_up(root, ca
                  str(root / "rows.csv")]) == 0
 
 
+def test_a_single_file_never_replaces_a_file_of_a_run(root, capsys):
+    out = root / "run"
+    assert detect(root, out) == 0
+    before = snapshot(out)
+    capsys.readouterr()
+    assert main(["windows", str(root / "bundle"), str(root / "data.csv"), "--out",
+                 str(out / "windows.npz")]) == 2
+    one_line_error(capsys, "elsewhere")
+    assert snapshot(out) == before
+
+
 def _windows(root: Path) -> Path:
     assert main(["windows", str(root / "bundle"), str(root / "data.csv"), "--out",
                  str(root / "w.npz")]) == 0
@@ -203,7 +214,7 @@ def test_an_output_with_the_wrong_extension_is_refused(root, capsys, args):
     args[-1] = str(root / args[-1])
     capsys.readouterr()
     assert main(args) == 2
-    one_line_error(capsys, "must end in")
+    one_line_error(capsys, "file name")
     assert not Path(args[-1]).exists()
 
 
@@ -279,7 +290,7 @@ def test_train_refuses_bad_options_before_training(root, capsys, no_training, ca
     (["profile", "B", "D", "--out", "p.prof", "--limit", "-1"], "--limit"),
     (["trace", "B", "D", "--out", "t.csv", "--window", "-1"], "--window"),
     (["hw", "export", "B", "--out", "MINE", "--data", "D"], "did not write"),
-    (["hw", "ranges", "B", "D", "--out", "r.txt"], "must end in"),
+    (["hw", "ranges", "B", "D", "--out", "r.txt"], "file name"),
 ])
 def test_commands_refuse_bad_options_before_reading_data(root, capsys, monkeypatch, args, word):
     def boom(*a, **k):
