@@ -582,3 +582,153 @@ def test_durations_below_or_between_seconds_are_refused(text):
 
     with pytest.raises(SquallError, match="whole number of seconds"):
         _delta(text, "--resample")
+
+
+# --- memory: the step table, never (N, T, F) float64 ---------------------------------------------
+
+def many_windows_obs(reports=12_000, tracks=4, features=6) -> Observations:
+    """Hourly reports of a few tracks, every feature observed except a few cells."""
+    rng = np.random.default_rng(0)
+    per = reports // tracks
+    frame = pd.DataFrame({
+        "source": 0, "row": np.arange(per * tracks), "track": np.repeat(
+            [f"T{k}" for k in range(tracks)], per),
+        "time": np.tile(T0 + pd.to_timedelta(np.arange(per), unit="h"), tracks),
+        "lat": np.nan, "lon": np.nan})
+    names = [f"f{k}" for k in range(features)]
+    values = rng.normal(size=(len(frame), features))
+    values[rng.random(values.shape) < 0.05] = np.nan
+    for k, name in enumerate(names):
+        frame[name] = values[:, k]
+    frame["time"] = frame["time"].astype("datetime64[ns]")
+    return Observations(frame, names, {f: "" for f in names}, ["generated"])
+
+
+def test_windows_build_score_and_save_never_hold_all_windows_in_float64(tmp_path, monkeypatch):
+    """The large path (make_windows, build, chunked scoring, save) keeps the step table and
+    per-window scores only: its peak is below one (N, T, F) float64 array (the earlier code
+    held several: Windows.values, the scaled windows and their temporaries, residuals).
+    Chunks are made small here so that they are small against N (as 16,384 windows are
+    against 1.7 million)."""
+    import tracemalloc
+
+    monkeypatch.setattr(windows_module, "CHUNK_WINDOWS", 512)
+    monkeypatch.setattr(windowset, "CHUNK_WINDOWS", 512, raising=False)
+    obs = many_windows_obs()
+    settings = resolve_settings(WindowSettings(length=24, resample="1h"), obs)
+    scaler = Scaler("minmax", list(obs.features)).fit(obs.values())
+    tracemalloc.start()
+    try:
+        w = make_windows(obs, settings)
+        ws = windowset.build(w, obs, scaler)
+        built = tracemalloc.get_traced_memory()[1]
+        n, T, F = len(ws), 24, 6
+        full = n * T * F * 8
+        assert n > 10_000
+        assert built < full / 2, (built, full)    # the earlier code: over 3x
+        from squall.detect.scoring import score_windows
+
+        scores = score_windows(lambda x: x * 0.5, ws, chunk=512)
+        ws.save(tmp_path / "w.npz")
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    # (N, T) arrays (steps, step scores) are 1/F of it each
+    assert peak < full, (peak, full)
+    kept = [v for v in (*vars(ws).values(), *vars(scores).values()) if isinstance(v, np.ndarray)]
+    assert not [a.shape for a in kept if a.ndim == 3 and len(a) == n]
+    assert ws.step_values.shape == ws.scaled_steps.shape == (len(ws.step_time), F)
+    # the chunked scores are those of all windows at once
+    from squall.detect.scoring import score
+
+    whole = score(ws.x, ws.x * 0.5, ws.mask)
+    np.testing.assert_array_equal(scores.window, whole.window)
+    np.testing.assert_array_equal(scores.step, whole.step)
+    np.testing.assert_array_equal(scores.feature, whole.feature)
+    np.testing.assert_array_equal(scores.observed, whole.observed)
+
+
+def test_window_values_and_mask_come_from_the_step_table(noaa_csv):
+    ws, w, _ = built_windowset(noaa_csv)
+    idx = np.array([3, 0])
+    np.testing.assert_array_equal(w.window_values(idx), w.step_values[w.steps[idx]])
+    np.testing.assert_array_equal(w.mask_of(idx), ~np.isnan(w.window_values(idx)))
+    np.testing.assert_array_equal(w.feature_counts(), w.mask.sum(axis=1))
+    np.testing.assert_array_equal(ws.inputs(idx), ws.x[idx])
+    assert ws.inputs(idx).dtype == np.float64
+
+
+def test_saved_file_holds_the_step_table_not_the_windows(noaa_csv, tmp_path):
+    ws, _, _ = built_windowset(noaa_csv)
+    ws.save(tmp_path / "w.npz")
+    with np.load(tmp_path / "w.npz", allow_pickle=False) as z:
+        assert "values" not in z.files and "mask" not in z.files
+        np.testing.assert_array_equal(z["step_values"], ws.step_values)
+        np.testing.assert_array_equal(z["sequences"], ws.x.astype(np.float32))
+
+
+def test_windows_file_of_the_earlier_format_still_loads(noaa_csv, tmp_path):
+    """Written as before the step table was stored: values (N, T, F) and mask, no step_values."""
+    ws, _, _ = built_windowset(noaa_csv)
+    ws.save(tmp_path / "new.npz")
+    with np.load(tmp_path / "new.npz", allow_pickle=False) as z:
+        arrays = {k: z[k] for k in z.files if k != "step_values"}
+    np.savez_compressed(tmp_path / "old.npz", **arrays, values=ws.values, mask=ws.mask)
+    back = windowset.load(tmp_path / "old.npz")
+    np.testing.assert_array_equal(back.values, ws.values)
+    np.testing.assert_array_equal(back.mask, ws.mask)
+    np.testing.assert_array_equal(back.x, ws.x.astype(np.float32))
+    used = np.unique(ws.steps)
+    np.testing.assert_array_equal(back.step_values[used], ws.step_values[used])
+    assert back.traceable and back.rows(0).tolist() == ws.rows(0).tolist()
+    bad = dict(arrays, values=ws.values[:, :-1], mask=ws.mask)
+    np.savez(tmp_path / "bad.npz", **bad)
+    with pytest.raises(SquallError, match="values"):
+        windowset.load(tmp_path / "bad.npz")
+
+
+@pytest.mark.parametrize("sign", [1, -1])
+def test_loaded_windows_beyond_the_limit_are_clipped(tmp_path, noaa_csv, sign):
+    """Bare and traceable files: sequences beyond +-SCALED_LIMIT are clipped with a warning
+    (engines would otherwise score them as inf)."""
+    from squall.errors import SquallWarning
+    from squall.limits import SCALED_LIMIT
+
+    x = np.zeros((2, 4, 3), np.float32)
+    x[1, 2, 0] = sign * 1e30
+    np.savez(tmp_path / "bare.npz", sequences=x)
+    with pytest.warns(SquallWarning, match="1 scaled value"):
+        ws = windowset.load(tmp_path / "bare.npz")
+    assert ws.x[1, 2, 0] == sign * SCALED_LIMIT and np.abs(ws.x).max() == SCALED_LIMIT
+    built, _, _ = built_windowset(noaa_csv)
+    built.save(tmp_path / "w.npz")
+    with np.load(tmp_path / "w.npz", allow_pickle=False) as z:
+        arrays = {k: z[k] for k in z.files}
+    arrays["sequences"][0, 0, 0] = sign * 1e30
+    np.savez(tmp_path / "far.npz", **arrays)
+    with pytest.warns(SquallWarning, match="clipped"):
+        back = windowset.load(tmp_path / "far.npz")
+    assert back.x[0, 0, 0] == sign * SCALED_LIMIT
+
+
+@pytest.mark.parametrize("name", ["obs_row", "steps", "step_ptr", "step_time", "start"])
+def test_uint64_indices_beyond_int64_are_refused(noaa_csv, tmp_path, name):
+    ws, _, _ = built_windowset(noaa_csv)
+    ws.save(tmp_path / "w.npz")
+    with np.load(tmp_path / "w.npz", allow_pickle=False) as z:
+        arrays = {k: z[k] for k in z.files}
+    bad = arrays[name].astype(np.uint64)
+    bad.reshape(-1)[-1] = 2**63
+    np.savez(tmp_path / "bad.npz", **(arrays | {name: bad}))
+    with pytest.raises(SquallError, match="int64|outside|step_ptr"):
+        windowset.load(tmp_path / "bad.npz")
+
+
+def test_clip_scaled_without_anything_to_clip_leaves_the_array_alone():
+    x = np.array([[1.0, -2.0], [np.nan, 3.0]])
+    assert windowset.clip_scaled(x) is x
+    np.testing.assert_array_equal(x, [[1.0, -2.0], [np.nan, 3.0]])
+    y = np.array([-1e9, 0.0, 2e6])
+    with pytest.warns(Warning, match="2 scaled value"):
+        windowset.clip_scaled(y)
+    np.testing.assert_array_equal(y, [-1e6, 0.0, 1e6])

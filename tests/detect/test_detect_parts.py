@@ -64,3 +64,77 @@ def test_match_events():
     assert m["recall"] == pytest.approx(1 / 3)
     assert m["per_type"] == {"spike": {"labels": 1, "found": 0},
                              "storm": {"labels": 2, "found": 1}}
+
+
+# --- chunked scoring (squall.detect.scoring.score_windows / with_residuals) ----------------------
+
+class _Steps:
+    """The least a window set needs for chunked scoring: steps into a scaled step table."""
+
+    def __init__(self, n=300, T=5, F=3, seed=0):
+        rng = np.random.default_rng(seed)
+        self.step_values = rng.normal(size=(n + T, F))
+        self.step_values[rng.random(self.step_values.shape) < 0.2] = np.nan
+        self.scaled = np.where(np.isnan(self.step_values), 0.5, self.step_values)
+        self.steps = np.arange(n)[:, None] + np.arange(T)[None, :]
+        self.features = [f"f{k}" for k in range(F)]
+
+    def __len__(self):
+        return len(self.steps)
+
+    def inputs(self, idx):
+        return self.scaled[self.steps[idx]]
+
+    def mask_of(self, idx):
+        return ~np.isnan(self.step_values)[self.steps[idx]]
+
+
+def _recon(x):
+    return np.tanh(x) * 0.7 + 0.1
+
+
+def test_chunked_scores_equal_scores_of_all_windows_at_once():
+    from squall.detect.scoring import score_windows
+
+    ws = _Steps()
+    whole = score(ws.inputs(slice(None)), _recon(ws.inputs(slice(None))), ws.mask_of(slice(None)))
+    calls = []
+    got = score_windows(lambda x: calls.append(len(x)) or _recon(x), ws, chunk=64)
+    assert calls == [64, 64, 64, 108]           # the last 44 join the chunk before
+    for name in ("window", "feature", "step", "observed"):
+        np.testing.assert_array_equal(getattr(got, name), getattr(whole, name))
+    assert got.residual.shape[0] == 0            # no residuals kept for all windows
+
+
+def test_residuals_are_kept_for_the_windows_asked_for_only():
+    from squall.detect.scoring import score_windows, with_residuals
+
+    ws = _Steps()
+    whole = score(ws.inputs(slice(None)), _recon(ws.inputs(slice(None))), ws.mask_of(slice(None)))
+    scores = score_windows(_recon, ws)
+    with pytest.raises(SquallError, match="not kept"):
+        scores.residual_of([3])
+    calls = []
+    kept = with_residuals(scores, lambda x: calls.append(len(x)) or _recon(x), ws,
+                          np.array([250, 3, 3, 17]))
+    assert kept.residual.shape == (3, 5, 3) and calls == [3]
+    np.testing.assert_array_equal(kept.residual_of([17, 250]), whole.residual[[17, 250]])
+    np.testing.assert_array_equal(kept.window, whole.window)
+    with pytest.raises(SquallError, match="not kept"):
+        kept.residual_of([4])
+    assert kept.residual_of([]).shape == (0, 5, 3)
+    calls.clear()
+    one = with_residuals(scores, lambda x: calls.append(len(x)) or _recon(x), ws, [7])
+    assert calls == [2]                          # a batch of one is computed as two copies
+    np.testing.assert_array_equal(one.residual_of([7]), whole.residual[[7]])
+
+
+def test_chunks_cover_every_window_once():
+    from squall.detect.scoring import MIN_CHUNK, chunks
+
+    assert chunks(0) == []
+    for n, size in ((1, 10), (10, 10), (11, 10), (200, 64), (64 * 3 + MIN_CHUNK, 64)):
+        parts = chunks(n, size)
+        covered = np.concatenate([np.arange(n)[p] for p in parts])
+        np.testing.assert_array_equal(covered, np.arange(n))
+        assert all(p.stop - p.start >= min(n, MIN_CHUNK) for p in parts)

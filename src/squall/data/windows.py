@@ -48,7 +48,7 @@ from squall.errors import SquallError
 NICE_INTERVALS = [pd.Timedelta(s) for s in ("1min", "5min", "10min", "15min", "30min", "1h", "2h",
                                              "3h", "6h", "12h", "1D")]
 MODES = ("track", "pooled")
-#: Most steps a resampled step table may have (about 0.4 GB per feature in ``values`` alone);
+#: Most steps a resampled step table may have (about 0.4 GB per feature in ``step_values``);
 #: more is a mistake such as ``--resample 1s`` with a long ``--max-gap``.
 MAX_GRID_STEPS = 50_000_000
 
@@ -139,14 +139,16 @@ def format_duration(delta: pd.Timedelta) -> str:
 class Windows:
     """Windows cut from Observations, with the way back to the original reports.
 
-    ``values`` (N, T, F) are physical values with NaN where missing (``mask`` is the opposite).
-    ``steps`` (N, T) index the step table: ``step_time`` (S,) is each step's time and its
-    original reports are ``step_obs[step_ptr[s]:step_ptr[s + 1]]``, indices into ``obs``
-    (the Observations frame's rows). ``track``, ``start`` and ``end`` (N,) describe each window
-    (start/end are the times of its first and last original report).
+    ``step_values`` (S, F) is the step table: each step's physical values, NaN where missing.
+    ``steps`` (N, T) index it: window ``i`` is ``step_values[steps[i]]`` (a window's values are
+    never stored per window: with overlapping windows that is a T-fold copy of the table; see
+    :meth:`window_values`). ``step_time`` (S,) is each step's time and its original reports are
+    ``step_obs[step_ptr[s]:step_ptr[s + 1]]``, indices into ``obs`` (the Observations frame's
+    rows). ``track``, ``start`` and ``end`` (N,) describe each window (start/end are the times of
+    its first and last original report).
     """
 
-    values: np.ndarray
+    step_values: np.ndarray
     steps: np.ndarray
     step_time: np.ndarray
     step_ptr: np.ndarray
@@ -159,11 +161,34 @@ class Windows:
     skipped: int = 0
 
     @property
+    def values(self) -> np.ndarray:
+        """(N, T, F) physical values of all windows, NaN where missing: a full (N, T, F) copy,
+        for small sets only (the large paths use :meth:`window_values` and :meth:`mask_of`)."""
+        return self.window_values(slice(None))
+
+    @property
     def mask(self) -> np.ndarray:
-        return ~np.isnan(self.values)
+        """(N, T, F) observed cells of all windows (small sets only, as :attr:`values`)."""
+        return self.mask_of(slice(None))
+
+    def window_values(self, idx) -> np.ndarray:
+        """Physical values (len(idx), T, F) of the windows ``idx`` (indices or a slice)."""
+        return self.step_values[self.steps[idx]]
+
+    def mask_of(self, idx) -> np.ndarray:
+        """Observed cells (len(idx), T, F) of the windows ``idx`` (indices or a slice)."""
+        return ~np.isnan(self.step_values)[self.steps[idx]]
+
+    def feature_counts(self) -> np.ndarray:
+        """(N, F) observed steps of each window and feature, a chunk of windows at a time."""
+        observed = ~np.isnan(self.step_values)
+        out = np.zeros((len(self), len(self.features)), dtype=np.int64)
+        for lo in range(0, len(self), CHUNK_WINDOWS):
+            out[lo:lo + CHUNK_WINDOWS] = observed[self.steps[lo:lo + CHUNK_WINDOWS]].sum(axis=1)
+        return out
 
     def __len__(self) -> int:
-        return len(self.values)
+        return len(self.steps)
 
     def rows(self, i: int) -> np.ndarray:
         """Indices into the Observations frame of every report behind window ``i``."""
@@ -305,10 +330,10 @@ def _assemble(values, step_time, step_track, names, step_ptr, step_obs, steps, f
         t = times[step_obs]
         step_first[has] = np.minimum.reduceat(t, step_ptr[:-1][has])
         step_last[has] = np.maximum.reduceat(t, step_ptr[:-1][has])
-    win_vals = values[steps] if len(steps) else np.zeros((0, settings.length, len(features)))
+    steps = steps if len(steps) else np.zeros((0, settings.length), dtype=np.int64)
     start, end = _window_extremes(step_first, step_last, steps)
     track = names[step_track[steps[:, 0]]] if len(steps) else np.zeros(0, dtype=object)
-    return Windows(win_vals, steps.astype(np.int64, copy=False), step_time,
+    return Windows(values, steps.astype(np.int64, copy=False), step_time,
                    np.asarray(step_ptr, np.int64), step_obs, np.asarray(track, dtype=object), start,
                    end, list(features), settings, skipped)
 

@@ -79,14 +79,14 @@ def deviations(ws: WindowSet, scores: Scores, scaler: Scaler, windows: np.ndarra
     (recon - observed, scaled) times the scale, except in cells clipped to +-SCALED_LIMIT when
     the windows were built: there the observed physical value itself minus the expected one,
     so a 1e308 reading is reported as 1e308 and not as the clip bound."""
-    residual = scores.residual[windows]
+    residual = scores.residual_of(windows)
     dev = -residual * scaler.scale_
-    x = ws.x[windows]
+    x = ws.inputs(windows)
     clipped = np.abs(x) >= SCALED_LIMIT
     if clipped.any():
         with np.errstate(over="ignore", invalid="ignore"):
             expected = (x + residual) * scaler.scale_ + scaler.offset_
-            dev = np.where(clipped, ws.values[windows] - expected, dev)
+            dev = np.where(clipped, ws.window_values(windows) - expected, dev)
     return dev
 
 

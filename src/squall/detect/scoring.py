@@ -1,10 +1,28 @@
-"""Reconstruction error per window, per feature and per time step, counting observed cells only."""
+"""Reconstruction error per window, per feature and per time step, counting observed cells only.
+
+:func:`score` scores windows and reconstructions held in memory (all residuals kept).
+:func:`score_windows` scores a whole :class:`~squall.data.windowset.WindowSet` a chunk of windows
+at a time: it reconstructs a chunk, keeps its per-window, per-feature and per-step scores and
+drops the chunk, so nothing of size (N, T, F) is alive at once; residuals are kept only for the
+windows asked for (:func:`with_residuals`: e.g. the flagged ones, after the threshold is known).
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, replace
 
 import numpy as np
+
+from squall.errors import SquallError
+
+#: Windows scored at once by :func:`score_windows` (a chunk's float64 temporaries are about
+#: 8 x CHUNK x T x F bytes each: 19 MB at T = 24, F = 6).
+CHUNK = 16_384
+#: A last chunk smaller than this joins the one before: engines may compute a batch of one
+#: window another way (a matrix-vector product: other rounding), and scores must not depend
+#: on where the chunks fall.
+MIN_CHUNK = 64
 
 
 @dataclass
@@ -13,8 +31,10 @@ class Scores:
 
     ``window`` (N,) mean over observed cells; ``feature`` (N, F) mean over each feature's
     observed steps (NaN when a feature is unobserved in a window); ``step`` (N, T) mean over each
-    step's observed features (NaN for an empty step); ``residual`` (N, T, F) reconstruction minus
-    input, in scaled units, NaN where unobserved (sign = direction of the deviation).
+    step's observed features (NaN for an empty step); ``observed`` (N,) observed cells.
+    ``residual`` (reconstruction minus input, in scaled units, NaN where unobserved; sign =
+    direction of the deviation) is kept for the windows ``residual_windows`` only (sorted; None:
+    all windows, ``residual`` is then (N, T, F)); read it with :meth:`residual_of`.
     """
 
     window: np.ndarray
@@ -22,9 +42,24 @@ class Scores:
     step: np.ndarray
     residual: np.ndarray
     observed: np.ndarray
+    residual_windows: np.ndarray | None = None
 
     def __len__(self) -> int:
         return len(self.window)
+
+    def residual_of(self, windows: np.ndarray) -> np.ndarray:
+        """Residuals (len(windows), T, F) of ``windows``, which must be among those kept."""
+        windows = np.asarray(windows, dtype=np.int64).reshape(-1)
+        if self.residual_windows is None:
+            return self.residual[windows]
+        at = np.searchsorted(self.residual_windows, windows)
+        at = np.minimum(at, len(self.residual_windows) - 1) if len(self.residual_windows) \
+            else at
+        if len(windows) and (not len(self.residual_windows)
+                             or (self.residual_windows[at] != windows).any()):
+            raise SquallError("residuals of these windows were not kept (score them with "
+                              "squall.detect.scoring.with_residuals first)")
+        return self.residual[at]
 
 
 def score(x: np.ndarray, recon: np.ndarray, mask: np.ndarray) -> Scores:
@@ -41,3 +76,51 @@ def score(x: np.ndarray, recon: np.ndarray, mask: np.ndarray) -> Scores:
         feature = sq.sum(axis=1) / mask.sum(axis=1)
         step = sq.sum(axis=2) / mask.sum(axis=2)
     return Scores(window, feature, step, residual, n)
+
+
+def chunks(n: int, size: int = CHUNK) -> list[slice]:
+    """Slices of at most ``size`` windows covering ``n`` (a last one under MIN_CHUNK joined to
+    the one before)."""
+    starts = list(range(0, n, size))
+    if not starts:
+        return []
+    if len(starts) > 1 and n - starts[-1] < MIN_CHUNK:
+        starts.pop()
+    return [slice(a, b) for a, b in zip(starts, starts[1:] + [n], strict=True)]
+
+
+def score_windows(reconstruct: Callable[[np.ndarray], np.ndarray], ws, chunk: int = CHUNK
+                  ) -> Scores:
+    """Scores of every window of ``ws`` (a WindowSet), ``reconstruct`` (an engine's) called on
+    one chunk of scaled windows at a time; no residuals kept (see :func:`with_residuals`).
+
+    Each chunk is scored exactly as :func:`score` would score it, so the numbers are those of
+    scoring all windows at once."""
+    n, T, F = len(ws), ws.steps.shape[1], len(ws.features)
+    window, observed = np.empty(n), np.empty(n, dtype=np.int64)
+    feature, step = np.empty((n, F)), np.empty((n, T))
+    for part in chunks(n, chunk):
+        x = ws.inputs(part)
+        s = score(x, reconstruct(x), ws.mask_of(part))
+        window[part], feature[part], step[part], observed[part] = (
+            s.window, s.feature, s.step, s.observed)
+    return Scores(window, feature, step, np.zeros((0, T, F)), observed,
+                  residual_windows=np.zeros(0, dtype=np.int64))
+
+
+def with_residuals(scores: Scores, reconstruct: Callable[[np.ndarray], np.ndarray], ws,
+                   windows: np.ndarray, chunk: int = CHUNK) -> Scores:
+    """``scores`` with the residuals of ``windows`` kept (reconstructed again, a chunk at a
+    time, so the same numbers as :func:`score_windows`: a single window of a larger set is
+    reconstructed as a batch of two copies, since a batch of one may be computed another way,
+    see :data:`MIN_CHUNK`)."""
+    windows = np.unique(np.asarray(windows, dtype=np.int64))
+    T, F = ws.steps.shape[1], len(ws.features)
+    residual = np.empty((len(windows), T, F))
+    for part in chunks(len(windows), chunk):
+        idx = windows[part]
+        padded = np.repeat(idx, 2) if len(idx) == 1 and len(ws) > 1 else idx
+        x = ws.inputs(padded)
+        s = score(x, reconstruct(x), ws.mask_of(padded))
+        residual[part] = s.residual[:len(idx)]
+    return replace(scores, residual=residual, residual_windows=windows)

@@ -42,7 +42,7 @@ class Engine(ABC):
                               "first (the scaler's fill) and pass the mask to scoring")
         if len(x) == 0:
             return np.zeros((0, T, F))
-        if np.abs(x).max() > SCALED_LIMIT:
+        if x.max() > SCALED_LIMIT or x.min() < -SCALED_LIMIT:   # no temporary of x's size
             x = np.clip(x, -SCALED_LIMIT, SCALED_LIMIT)
         return np.asarray(self._reconstruct(x), dtype=np.float64)
 

@@ -69,7 +69,7 @@ def step_series(ws, recon_phys: np.ndarray, windows: np.ndarray) -> pd.DataFrame
     T = ws.steps.shape[1]
     step = ws.steps[w].reshape(-1)                                # (len(w) * T,)
     frame = pd.DataFrame({"step": step, "time": ws.step_time[step]})
-    values = ws.values[w].reshape(len(w) * T, -1)                 # (len(w) * T, F)
+    values = ws.window_values(w).reshape(len(w) * T, -1)          # (len(w) * T, F)
     recon = recon_phys[w].reshape(len(w) * T, -1)
     for k, name in enumerate(ws.features):
         frame[name] = values[:, k]

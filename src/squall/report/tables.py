@@ -78,7 +78,7 @@ def scores_frame(ws: WindowSet, scores: Scores, threshold: float) -> pd.DataFram
         "end": _iso(ws.end), "score": scores.window, "threshold": threshold,
         "flagged": scores.window > threshold, "observed": scores.observed,
         "lat_min": pos[:, 0], "lat_max": pos[:, 1], "lon_min": pos[:, 2], "lon_max": pos[:, 3]})
-    counts = ws.mask.sum(axis=1)                                   # (N, F) observed steps
+    counts = ws.feature_counts()                                   # (N, F) observed steps
     for k, name in enumerate(ws.features):
         frame[f"err_{name}"] = scores.feature[:, k]
     for k, name in enumerate(ws.features):
@@ -91,14 +91,14 @@ def step_errors_frame(ws: WindowSet, scores: Scores, windows: np.ndarray) -> pd.
     per feature, the signed residual (reconstruction - observed, scaled units; empty when the
     value is missing). Built column by column for all windows at once."""
     windows = np.asarray(windows, dtype=np.int64).reshape(-1)
-    T = ws.x.shape[1]
+    T = ws.steps.shape[1]
     frame = pd.DataFrame({
         "window": np.repeat(windows, T),
         "track": np.repeat(ws.track[windows].astype(str), T),
         "step": np.tile(np.arange(T), len(windows)),
         "time": _iso(ws.step_time[ws.steps[windows].reshape(-1)]),
         "error": scores.step[windows].reshape(-1)})
-    residual = scores.residual[windows].reshape(len(windows) * T, len(ws.features))
+    residual = scores.residual_of(windows).reshape(len(windows) * T, len(ws.features))
     for k, f in enumerate(ws.features):
         frame[f"residual_{f}"] = residual[:, k]
     return frame
