@@ -504,10 +504,13 @@ def parse_json(text: str | bytes, what: str) -> object:
 
 def read_json(path: PathArg, what: str | None = None) -> object:
     """Read and parse a JSON file; a missing, unreadable or malformed file is a one-line
-    ``SquallError`` naming it."""
+    ``SquallError`` naming it; so is anything but a regular file (a FIFO would block, a device
+    never end)."""
+    from squall.limits import regular_file
+
     name = what or str(path)
     try:
-        data = Path(path).read_bytes()
+        data = regular_file(path, what or "JSON file").read_bytes()
     except FileNotFoundError:
         raise SquallError(f"no such file: {path}") from None
     except OSError as exc:

@@ -386,3 +386,17 @@ def test_time_format_and_dayfirst_reach_the_reader_and_the_bundle(root, monkeypa
                                                  "%Y-%m-%d %H:%M:%S", "dayfirst": True})
     stored = pipeline.reader_config(obs, {"time_format": "%Y-%m-%d %H:%M:%S", "dayfirst": True})
     assert stored["time_format"] == "%Y-%m-%d %H:%M:%S" and stored["dayfirst"] is True
+
+
+def test_a_fifo_in_place_of_a_run_manifest_or_a_scores_csv_is_refused(tmp_path, capsys):
+    """Neither the run manifest nor a CSV named on the command line is opened unless it is a
+    regular file (a FIFO would block the command forever)."""
+    from squall.io import read_manifest
+
+    (tmp_path / "run").mkdir()
+    os.mkfifo(tmp_path / "run" / "squall-run.json")
+    with pytest.raises(SquallError, match="FIFO"):
+        read_manifest(tmp_path / "run")
+    os.mkfifo(tmp_path / "scores.csv")
+    assert main(["plot", str(tmp_path / "scores.csv"), "--out", str(tmp_path / "p.png")]) == 2
+    assert "FIFO" in capsys.readouterr().err

@@ -597,12 +597,10 @@ def _read_csv_arg(path: str, column: str):
     """A CSV the user names on the command line, with ``column`` required."""
     import pandas as pd
 
+    from squall.limits import regular_file
+
     try:
-        table = pd.read_csv(path)
-    except FileNotFoundError:
-        raise SquallError(f"no such file: {path}") from None
-    except IsADirectoryError:
-        raise SquallError(f"{path} is a directory, expected a CSV file") from None
+        table = pd.read_csv(regular_file(path, "CSV file"))
     except (pd.errors.EmptyDataError, pd.errors.ParserError, UnicodeDecodeError) as exc:
         raise SquallError(f"cannot read {path} as CSV ({str(exc).splitlines()[0]})") from None
     if column not in table:
