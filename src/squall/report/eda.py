@@ -122,7 +122,7 @@ def write_eda(result: Eda, out: str | os.PathLike[str]) -> list[str]:
     from squall.report.plots import correlation_figure, histograms_figure, save_figure
 
     corr = result.correlation.rename_axis("feature").reset_index()
-    with output_files(out, EDA_OUTPUTS) as tmp:
+    with output_files(out, EDA_OUTPUTS, "eda") as tmp:
         write_csv(result.summary, tmp / "summary.csv")
         write_csv(corr, tmp / "correlation.csv")
         write_csv(result.top_pairs, tmp / "top_pairs.csv")
