@@ -34,7 +34,14 @@ import numpy as np
 from squall.data.scaling import Scaler
 from squall.errors import SquallError
 from squall.io import atomic_dir, parse_json, written_by
-from squall.limits import directory, regular_file
+from squall.limits import (
+    MAX_STRIDE,
+    MAX_UNITS,
+    MAX_WINDOW_LENGTH,
+    directory,
+    is_number,
+    regular_file,
+)
 
 FORMAT = "squall-bundle"
 VERSION = 1
@@ -42,15 +49,16 @@ LAYER_TYPES = ("lstm", "repeat", "dense")
 #: Weight dtypes a bundle may hold. Engines compute in float32 or float64; bool, integer and
 #: complex weights would be silently cast (bool flags every window, complex loses its imaginary
 #: part) and float16/bfloat16 would be widened to a model nobody trained, so they are refused:
-#: convert such weights to float32 on purpose (``squall convert``) rather than by accident.
+#: convert such weights to float32 on purpose (``squall import-keras`` does for the Keras seed
+#: weights; otherwise ``array.astype(numpy.float32)`` before saving) rather than by accident.
 WEIGHT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
-#: Keys of ``provenance.reader`` and the JSON types of their values (``None`` allowed for all
-#: but ``kind``): what :func:`squall.pipeline.read_data` takes.
 #: Largest weight magnitude. Trained LSTM weights are of order 1 (the seed model's largest is
 #: 1.06); 1e6 leaves six orders of margin, and with inputs within +-SCALED_LIMIT (1e6) every
 #: product stays near 1e12 times the fan-in: finite in float32 engines and in the pure engine's
 #: squares. Larger weights would become inf when a float64 bundle runs in float32.
 WEIGHT_LIMIT = 1e6
+#: Keys of ``provenance.reader`` and the JSON types of their values (``None`` allowed for all
+#: but ``kind``): what :func:`squall.pipeline.read_data` takes.
 READER_KEYS = {"kind": (str,), "features": (list,), "qc": (str,), "keep_codes": (bool,),
                "time_column": (str,), "track_column": (str,), "time_format": (str,),
                "dayfirst": (bool,)}
@@ -59,8 +67,9 @@ READER_KEYS = {"kind": (str,), "features": (list,), "qc": (str,), "keep_codes": 
 def seed_layers(features: int, length: int, sizes: tuple[int, ...] = (64, 32)) -> list[dict]:
     """The seed autoencoder: LSTM sizes[0] -> ... -> sizes[-1] (last state) -> repeat T ->
     mirrored LSTMs -> dense back to ``features`` per time step."""
-    if not sizes or any(int(s) < 1 for s in sizes):
-        raise SquallError(f"hidden sizes must be positive integers, got {sizes}")
+    if not sizes or any(not 1 <= int(s) <= MAX_UNITS for s in sizes):
+        raise SquallError(f"hidden sizes must be integers in [1, {MAX_UNITS}] (at most "
+                          f"{MAX_UNITS}: limits.MAX_UNITS), got {sizes}"[:300])
     layers: list[dict] = []
     width = features
     for k, size in enumerate(sizes):
@@ -91,7 +100,8 @@ def weight_shapes(layers: list[dict]) -> dict[str, tuple[int, ...]]:
     return shapes
 
 
-#: Integer fields every layer type needs (besides ``type``).
+#: Integer fields every layer type needs (besides ``type``), each in [1, limits.MAX_UNITS]
+#: except ``times`` (the window length, within limits.MAX_WINDOW_LENGTH).
 LAYER_FIELDS = {"lstm": ("input", "hidden"), "repeat": ("times",), "dense": ("input", "output")}
 
 
@@ -106,9 +116,13 @@ def check_layers(layers: list[dict], features: int, length: int) -> None:
             raise SquallError(f"layer {i}: unknown type {kind!r} (known: {', '.join(LAYER_TYPES)})")
         for key in LAYER_FIELDS[kind]:
             value = layer.get(key)
-            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+            top = MAX_WINDOW_LENGTH if key == "times" else MAX_UNITS
+            if not is_number(value, integer=True) or value < 1:
                 raise SquallError(f"layer {i} ({kind}): {key} must be a positive integer, got "
-                                  f"{value!r}")
+                                  f"{value!r}"[:200])
+            if value > top:
+                raise SquallError(f"layer {i} ({kind}): {key} {value} is beyond the limit: at "
+                                  f"most {top}"[:200])
         if kind == "lstm" and not isinstance(layer.get("return_sequences"), bool):
             raise SquallError(f"layer {i} (lstm): return_sequences must be true or false")
         if kind == "repeat":
@@ -148,10 +162,15 @@ def check_window_settings(windows: dict) -> None:
     s = WindowSettings(**windows)
     if s.mode not in MODES:
         raise SquallError(f"bundle window mode must be one of {', '.join(MODES)}, got {s.mode!r}")
-    for name, value, low in (("length", s.length, 2), ("stride", s.stride, 1)):
-        if not isinstance(value, int) or isinstance(value, bool) or value < low:
-            raise SquallError(f"bundle window {name} must be an integer >= {low}, got {value!r}")
-    if not _is_number(s.min_observed) or not 0 < s.min_observed <= 1:
+    for name, value, low, top in (("length", s.length, 2, MAX_WINDOW_LENGTH),
+                                  ("stride", s.stride, 1, MAX_STRIDE)):
+        if not is_number(value, integer=True) or value < low:
+            raise SquallError(f"bundle window {name} must be an integer >= {low}, got "
+                              f"{value!r}"[:200])
+        if value > top:
+            raise SquallError(f"bundle window {name} {value} is beyond the limit: at most {top} "
+                              f"steps (see squall.limits)"[:200])
+    if not is_number(s.min_observed) or not 0 < s.min_observed <= 1:
         raise SquallError(f"bundle min_observed must be in (0, 1], got {s.min_observed!r}")
     for name, value in (("resample", s.resample), ("max_gap", s.max_gap)):
         if value is None:
@@ -168,21 +187,12 @@ def check_window_settings(windows: dict) -> None:
         raise SquallError("bundle window settings lack max_gap (resolved at training time)")
 
 
-def _is_number(value: object) -> bool:
-    """A JSON number: int or float, never bool (``true`` is not 1 in a bundle)."""
-    return isinstance(value, (int, float)) and not isinstance(value, bool)
-
-
 def _is_finite(value: object) -> bool:
     """A finite JSON number (an integer too large for a float is not)."""
     try:
-        return _is_number(value) and math.isfinite(value)
+        return is_number(value) and math.isfinite(value)
     except OverflowError:
         return False
-
-
-def _is_count(value: object) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
 
 
 def check_threshold(threshold: object) -> None:
@@ -200,7 +210,7 @@ def check_threshold(threshold: object) -> None:
         if key in threshold and not isinstance(threshold[key], str):
             raise SquallError(f"bundle threshold {key} must be a string")
     for key, item in threshold.items():
-        if isinstance(item, (dict, list)) or (_is_number(item) and not _is_finite(item)):
+        if isinstance(item, (dict, list)) or (is_number(item) and not _is_finite(item)):
             raise SquallError(f"bundle threshold {key} must be a finite number or a string")
 
 
@@ -390,7 +400,7 @@ def _read_meta(root: Path) -> dict:
         raise SquallError(f"{meta_path} is not a squall bundle (format {meta.get('format')!r})"
                           if isinstance(meta, dict) else f"{meta_path} is not a squall bundle")
     version = meta.get("version")
-    if not _is_count(version) or version != VERSION:
+    if not is_number(version, integer=True) or version != VERSION:
         raise SquallError(f"bundle {root} has format version {version!r}, this squall reads "
                           f"version {VERSION}; re-export it with a matching squall")
     for key, kind in (("layers", list), ("features", list), ("windows", dict),
@@ -407,12 +417,10 @@ def load_bundle(path: str | os.PathLike[str]) -> Bundle:
     from safetensors.numpy import load_file
 
     root = directory(path, "bundle directory")
-    meta_path = root / "bundle.json"
-    for name in ("bundle.json", "weights.safetensors"):
-        if not (root / name).exists():
-            raise SquallError(f"{root} is not a bundle: {name} is missing")
+    missing = "{p.parent} is not a bundle: {p.name} is missing"
+    meta_path = regular_file(root / "bundle.json", "bundle.json", missing)
+    weights_path = regular_file(root / "weights.safetensors", "weights file", missing)
     meta = _read_meta(root)
-    weights_path = regular_file(root / "weights.safetensors", "weights file")
     try:
         weights = load_file(str(weights_path))
     except (SafetensorError, OSError, ValueError, TypeError) as exc:

@@ -2,10 +2,12 @@
 
 Mutations of valid files (types swapped, keys removed, values nested, huge numbers, NaN, arrays
 of other dtypes, shapes and index values, metadata JSON replaced) are fed to ``load_bundle``,
-``windowset.load`` and ``pipeline.load_windows``. Each must return a result or raise a
-``SquallError``, never another exception, and must not allocate more than
+``windowset.load`` and ``pipeline.load_windows``, and so are the bytes of a valid windows file
+(stored and compressed) with bytes flipped, removed or cut off. Each must return a result or raise
+a ``SquallError``, never another exception, and must not allocate more than
 :data:`PEAK_BYTES` (traced by ``tracemalloc``; numpy reports its buffers to it). Deterministic
-(``derandomize=True``, no example database), so a CI run never flakes.
+(``derandomize=True``, no example database), so a CI run never flakes. Marked ``slow`` (several
+seconds each): the Makefile runs them in the second tier.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ import tracemalloc
 import warnings
 
 import numpy as np
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from test_hostile_files import arrays_of, run, tiny_bundle  # noqa: F401 - run: a fixture
@@ -84,6 +87,7 @@ def _mutate(meta, path, op, value):
     return meta
 
 
+@pytest.mark.slow
 @FUZZ
 @given(data=st.data())
 def test_generated_bundle_json_is_loaded_or_refused_in_one_line(run, tmp_path_factory,  # noqa: F811
@@ -134,6 +138,7 @@ META_TEXT = st.one_of(VALUES.map(json.dumps), st.just("[" * 100_000),
                       st.just("{\"bundle\": 5}"), st.text(max_size=10))
 
 
+@pytest.mark.slow
 @FUZZ
 @given(data=st.data())
 def test_generated_windows_files_are_loaded_or_refused_in_one_line(run, tmp_path_factory,  # noqa: F811
@@ -153,3 +158,38 @@ def test_generated_windows_files_are_loaded_or_refused_in_one_line(run, tmp_path
     np.savez(path, **arrays)
     survives(windowset.load, path)
     survives(pipeline.load_windows, tiny_bundle(), [path])
+
+
+# --------------------------------------------------------------------------- corrupted bytes
+
+
+@pytest.mark.slow
+@FUZZ
+@given(data=st.data())
+def test_corrupted_windows_file_bytes_are_loaded_or_refused_in_one_line(run, tmp_path_factory,  # noqa: F811
+                                                                       data):
+    """Bytes of a valid windows file flipped, removed or cut off anywhere: in zip headers, the
+    central directory, ``.npy`` headers, deflate streams and array data."""
+    root = tmp_path_factory.getbasetemp()
+    good = root / "fuzz-good.npz"
+    if data.draw(st.booleans()):
+        np.savez_compressed(good, **arrays_of(run / "run" / "windows.npz"))
+    else:
+        np.savez(good, **arrays_of(run / "run" / "windows.npz"))
+    raw = bytearray(good.read_bytes())
+    for _ in range(data.draw(st.integers(1, 4))):
+        at = data.draw(st.integers(0, len(raw) - 1))
+        op = data.draw(st.sampled_from(["flip", "flip", "set", "delete", "truncate"]))
+        if op == "flip":
+            raw[at] ^= 1 << data.draw(st.integers(0, 7))
+        elif op == "set":
+            raw[at] = data.draw(st.sampled_from([0, 0xFF, 0x7F, 0x80]))
+        elif op == "delete":
+            del raw[at:at + data.draw(st.integers(1, 16))]
+        else:
+            del raw[at:]
+        if not raw:
+            break
+    path = root / "fuzz-corrupt.npz"
+    path.write_bytes(bytes(raw))
+    survives(windowset.load, path)

@@ -590,3 +590,129 @@ def test_a_malformed_clocks_file_is_one_line(tmp_path, text):
         path.write_text(text)
     with pytest.raises(SquallError):
         measured_cycles(path)
+
+
+# --------------------------------------------------------------------------- review: npz members
+
+
+def _npy(array: np.ndarray) -> bytes:
+    buf = io.BytesIO()
+    np.save(buf, array)
+    return buf.getvalue()
+
+
+@pytest.mark.parametrize("raw", ["another array", "not an array"])
+def test_npz_member_not_named_npy_is_refused(tmp_path, raw):
+    """``np.load(...)["sequences"]`` opens a member named exactly ``sequences`` before
+    ``sequences.npy``: next to a checked ``sequences.npy`` it would be read unchecked."""
+    path = tmp_path / "w.npz"
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as zf:
+        zf.writestr("sequences.npy", _npy(np.zeros((2, 4, 1))))
+        zf.writestr("sequences", _npy(np.ones((3, 4, 1))) if raw == "another array"
+                    else b"x" * 100_000)
+    with pytest.raises(SquallError, match="not an .npy"):
+        windowset.load(path)
+
+
+def test_npz_with_a_member_twice_is_refused(tmp_path):
+    path = tmp_path / "w.npz"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # zipfile warns of the duplicate name
+        with zipfile.ZipFile(path, "w") as zf:
+            zf.writestr("sequences.npy", _npy(np.zeros((2, 4, 1))))
+            zf.writestr("sequences.npy", _npy(np.ones((2, 4, 1))))
+    with pytest.raises(SquallError, match="twice"):
+        windowset.load(path)
+
+
+def test_npz_with_an_encrypted_member_is_refused(tmp_path):
+    np.savez(tmp_path / "w.npz", sequences=np.zeros((2, 4, 1)))
+    data = bytearray((tmp_path / "w.npz").read_bytes())
+    data[data.find(b"PK\x01\x02") + 8] |= 1  # central directory entry: "encrypted" flag
+    data[data.find(b"PK\x03\x04") + 6] |= 1  # local header: the same
+    (tmp_path / "w.npz").write_bytes(bytes(data))
+    with pytest.raises(SquallError, match="encrypted"):
+        windowset.load(tmp_path / "w.npz")
+
+
+def test_npz_with_corrupted_member_bytes_is_refused_in_one_line(tmp_path):
+    """A flipped byte in a member's data, compressed (a broken deflate stream: zlib.error) or
+    stored (a CRC mismatch): never a traceback, never values other than the ones written."""
+    for save in (np.savez_compressed, np.savez):
+        save(tmp_path / "good.npz", sequences=np.random.default_rng(0).random((20, 4, 1)))
+        good = (tmp_path / "good.npz").read_bytes()
+        local = good.find(b"PK\x03\x04")
+        start = local + 30 + int.from_bytes(good[local + 26:local + 28], "little") \
+            + int.from_bytes(good[local + 28:local + 30], "little")
+        for offset in range(0, 120, 7):
+            bad = bytearray(good)
+            bad[start + offset] ^= 0x5A
+            (tmp_path / "bad.npz").write_bytes(bytes(bad))
+            with pytest.raises(SquallError) as exc:
+                windowset.load(tmp_path / "bad.npz")
+            assert "\n" not in str(exc.value)
+
+
+def test_memory_budget_is_all_of_the_available_memory(tmp_path, monkeypatch):
+    """Half of MemAvailable made ``score`` refuse the windows file ``detect`` had just written
+    on a machine whose free memory had dropped in between."""
+    from squall.data import npzfile
+
+    (tmp_path / "meminfo").write_text("MemTotal:  8000000 kB\nMemAvailable:  3000000 kB\n")
+    monkeypatch.setattr(npzfile, "MEMINFO", tmp_path / "meminfo")
+    assert npzfile.memory_budget() == 3000000 * 1024
+
+
+# --------------------------------------------------------------------------- review: bounds
+
+
+def _with_windows(meta: dict, **changes) -> dict:
+    meta["windows"].update(changes)
+    if "length" in changes:
+        for layer in meta["layers"]:
+            if layer["type"] == "repeat":
+                layer["times"] = changes["length"]
+    return meta
+
+
+@pytest.mark.parametrize("changes", [{"stride": 10**30}, {"length": 10**30},
+                                     {"length": 10**9}, {"stride": 2**63}])
+def test_bundle_window_length_and_stride_beyond_the_limits_are_refused(tmp_path, changes):
+    tiny_bundle().save(tmp_path / "b")
+    meta = json.loads((tmp_path / "b" / "bundle.json").read_text())
+    (tmp_path / "b" / "bundle.json").write_text(json.dumps(_with_windows(meta, **changes)))
+    with pytest.raises(SquallError, match="at most"):
+        load_bundle(tmp_path / "b")
+
+
+def test_windows_file_settings_beyond_the_limits_are_refused(run, tmp_path):
+    src = run / "run" / "windows.npz"
+    settings = json.loads(str(arrays_of(src)["settings"])) | {"stride": 10**30}
+    with pytest.raises(SquallError, match="at most"):
+        windowset.load(rewrite(src, tmp_path / "bad.npz",
+                               settings=np.asarray(json.dumps(settings))))
+
+
+def test_layer_sizes_beyond_the_limit_are_refused():
+    with pytest.raises(SquallError, match="at most"):
+        random_bundle(seed_layers(1, 4, (10**12,)), 1, 4)
+
+
+def test_check_export_with_a_superscript_digit_as_golden_key_is_one_line(tmp_path):
+    from squall.hw.export import FORMAT, check_export
+
+    manifest = {"format": FORMAT, "version": 1,
+                "bundle": {"layers": tiny_bundle().layers, "weights_digest": "x"},
+                "config": _config(), "files": [],
+                "golden": {"\u00b2": {"cases": 0, "files": ["in.mem", "out.mem"]}}}
+    (tmp_path / "exp").mkdir()
+    (tmp_path / "exp" / "manifest.json").write_text(json.dumps(manifest))
+    with pytest.raises(SquallError, match="golden"):
+        check_export(tmp_path / "exp", tiny_bundle())
+
+
+def test_a_directory_in_place_of_an_export_file_is_named_with_an(tmp_path):
+    from squall.limits import regular_file
+
+    with pytest.raises(SquallError, match="expected an export file"):
+        regular_file(tmp_path, "export file")

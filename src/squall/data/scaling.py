@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from squall.errors import SquallError, SquallWarning
+from squall.limits import is_number
 
 SCALER_KINDS = ("minmax", "standard")
 
@@ -105,8 +106,7 @@ class Scaler:
             raise SquallError("scaler description must be an object with a list of features")
         for key in ("offset", "scale", "fill"):
             values = data.get(key)
-            if not isinstance(values, list) or not all(
-                    isinstance(v, (int, float)) and not isinstance(v, bool) for v in values):
+            if not isinstance(values, list) or not all(is_number(v) for v in values):
                 raise SquallError(f"scaler {key} must be a list of numbers")
         try:
             features = [str(f) for f in data["features"]]

@@ -62,7 +62,7 @@ from squall.engines.base import Engine
 from squall.errors import SquallError
 from squall.hw.fixedpoint import FixedType, accumulator_bits, is_tie, shift_round, signed_bits
 from squall.io import read_json
-from squall.limits import regular_file
+from squall.limits import is_number, regular_file
 
 #: Largest accumulator the numpy backend accepts (int64, one bit spare for rounding offsets).
 INT64_BITS = 62
@@ -94,14 +94,13 @@ class ActivationSpec:
     def __post_init__(self) -> None:
         if self.method not in ("lut", "pwl"):
             raise SquallError(f"activation method must be 'lut' or 'pwl', got {self.method!r}")
-        if not isinstance(self.size, int) or isinstance(self.size, bool) or self.size < 2 \
+        if not is_number(self.size, integer=True) or self.size < 2 \
                 or self.size & (self.size - 1) or self.size > MAX_TABLE:
             raise SquallError(f"activation table size must be a power of two in [2, "
                               f"{MAX_TABLE}] (2**16), got {self.size!r}")
         for name in ("lo", "hi"):
             value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, (int, float)) \
-                    or not math.isfinite(value):
+            if not is_number(value) or not math.isfinite(value):
                 raise SquallError(f"activation range {name} must be a finite number, got "
                                   f"{value!r}")
         span = float(self.hi) - float(self.lo)

@@ -99,10 +99,8 @@ def read_safetensors(path) -> dict[str, tuple[list[int], list[float]]]:
 
 def _read_safetensors(path) -> tuple[dict[str, tuple[list[int], list[float]]], set[int]]:
     """The tensors and the set of their dtypes' widths in bytes, from one read of the file."""
-    if not Path(path).exists():
-        raise PureError(f"{path} is missing")
     try:
-        data = regular_file(path, "safetensors file").read_bytes()
+        data = regular_file(path, "safetensors file", missing="{p} is missing").read_bytes()
     except SquallError as exc:
         raise PureError(str(exc)) from None
     except OSError as exc:
@@ -477,9 +475,8 @@ def load(bundle_dir) -> PureModel:
     root = Path(bundle_dir)
     path = root / "bundle.json"
     try:
-        if not path.exists():
-            raise PureError(f"{root} is not a bundle: bundle.json is missing")
-        meta = parse_json(regular_file(path, "bundle.json").read_bytes(), str(path))
+        meta = parse_json(regular_file(path, "bundle.json", missing="{p.parent} is not a "
+                                       "bundle: {p.name} is missing").read_bytes(), str(path))
     except SquallError as exc:
         raise PureError(str(exc)) from None
     except OSError as exc:

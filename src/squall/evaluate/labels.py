@@ -56,9 +56,7 @@ def read_nab_labels(path: str | os.PathLike[str]) -> dict[str, list[tuple[pd.Tim
 
 def _labels_file(path: str | os.PathLike[str]) -> Path:
     """A labels path that exists and is a regular file (:mod:`squall.limits`)."""
-    if isinstance(path, (str, os.PathLike)) and not Path(path).exists():
-        raise SquallError(f"no such labels file: {path}")
-    return regular_file(path, "labels file")
+    return regular_file(path, "labels file", missing="no such labels file: {p}")
 
 
 def _norm(name: str | os.PathLike[str]) -> str:

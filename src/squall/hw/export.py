@@ -39,7 +39,7 @@ from squall.errors import SquallError
 from squall.hw.fixedpoint import FixedPointError, FixedType, is_tie
 from squall.io import atomic_dir, read_json, written_by
 from squall.limits import directory as _directory
-from squall.limits import regular_file
+from squall.limits import is_number, regular_file
 
 FORMAT = "squall-hw-export"
 VERSION = 1
@@ -636,13 +636,11 @@ def check_export(directory: str | os.PathLike[str], bundle: Bundle) -> CheckRepo
     return report
 
 
-def _export_text(path: Path) -> str:
+def _export_text(path: Path, missing: str = "{p} is missing") -> str:
     """The text of one file of an export: a regular file (see :mod:`squall.limits`), else a
-    one-line error; a missing file says so."""
-    if not path.exists():
-        raise SquallError(f"{path} is missing")
+    one-line error; a missing file says so (``missing``, formatted with ``p``, the path)."""
     try:
-        return regular_file(path, "export file").read_text(errors="replace")
+        return regular_file(path, "export file", missing).read_text(errors="replace")
     except OSError as exc:
         raise SquallError(f"cannot read {path}: {exc.strerror or exc}") from None
 
@@ -665,13 +663,12 @@ def read_manifest(root: Path) -> dict:
     """``manifest.json`` of an export, with the type of every entry the checker uses checked
     (format, integer version, bundle layers and digest, config, files, golden layers)."""
     path = root / "manifest.json"
-    if not path.exists():
-        raise SquallError(f"{root} is not a squall hardware export (no manifest.json)")
-    manifest = read_json(regular_file(path, "manifest.json"))
+    manifest = read_json(regular_file(path, "manifest.json", missing="{p.parent} is not a "
+                                      "squall hardware export (no manifest.json)"))
     if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
         raise SquallError(f"{root} is not a squall hardware export")
     version = manifest.get("version")
-    if not isinstance(version, int) or isinstance(version, bool) or version != VERSION:
+    if not is_number(version, integer=True) or version != VERSION:
         raise SquallError(f"{root}: export version {version!r}, this squall reads {VERSION}")
     b = manifest.get("bundle")
     _need(isinstance(b, dict) and isinstance(b.get("layers"), list)
@@ -685,9 +682,10 @@ def read_manifest(root: Path) -> dict:
     golden = manifest.get("golden")
     _need(isinstance(golden, dict), "golden must be an object")
     for key, g in golden.items():
-        _need(key.isdigit() and isinstance(g, dict), f"golden[{key!r}] must be a layer index")
+        _need(key.isascii() and key.isdigit() and isinstance(g, dict),
+              f"golden[{key!r}] must be a layer index"[:200])
         cases = g.get("cases")
-        _need(isinstance(cases, int) and not isinstance(cases, bool) and cases >= 0,
+        _need(is_number(cases, integer=True) and cases >= 0,
               f"golden[{key!r}].cases must be a count")
         _need(isinstance(g.get("files"), list) and len(g["files"]) >= 2,
               f"golden[{key!r}].files must list the in and out files")
@@ -715,9 +713,10 @@ def _read_words(path: Path, layout, cases: int, report: CheckReport):
     """The words of a golden file split into cases and vectors, or None (problem recorded)."""
     per_case = sum(n for _, n, _ in layout)
     try:
-        lines = [ln.split("//")[0].strip() for ln in _export_text(path).splitlines()]
+        text = _export_text(path, missing="{p.name} is missing")
+        lines = [ln.split("//")[0].strip() for ln in text.splitlines()]
     except SquallError as exc:
-        report.problems.append(str(exc) if path.exists() else f"{path.name} is missing")
+        report.problems.append(str(exc))
         return None
     words = [w for w in lines if w]
     if len(words) != per_case * cases:
