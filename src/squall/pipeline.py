@@ -22,7 +22,8 @@ from squall.data.scaling import Scaler
 from squall.data.sensor_csv import read_sensor_csv
 from squall.data.windows import Windows, WindowSettings, make_windows, resolve_settings
 from squall.data.windowset import WindowSet
-from squall.detect.scoring import Scores, score
+from squall.detect import scoring
+from squall.detect.scoring import Scores
 from squall.detect.thresholds import DEFAULT_Q, fit_threshold
 from squall.engines import get_engine
 from squall.errors import SquallError
@@ -328,8 +329,16 @@ def reconstruct_windows(bundle: Bundle, ws: WindowSet, engine: str = "numpy") ->
 
 
 def score_windows(bundle: Bundle, ws: WindowSet, engine: str = "numpy") -> Scores:
-    """Masked reconstruction scores of every window."""
-    return score(ws.x, reconstruct_windows(bundle, ws, engine), ws.mask)
+    """Masked reconstruction scores of every window, a chunk of windows at a time: nothing of
+    size (N, T, F) is kept, residuals of no window (see :func:`keep_residuals`)."""
+    return scoring.score_windows(get_engine(engine, bundle).reconstruct, ws)
+
+
+def keep_residuals(bundle: Bundle, ws: WindowSet, scores: Scores, windows: np.ndarray,
+                   engine: str = "numpy") -> Scores:
+    """``scores`` with the residuals of ``windows`` (the flagged ones: what ``step_errors.csv``
+    and the explanations need), reconstructed again."""
+    return scoring.with_residuals(scores, get_engine(engine, bundle).reconstruct, ws, windows)
 
 
 def score_table(bundle: Bundle, ws: WindowSet, engine: str = "numpy",
@@ -380,6 +389,7 @@ def detect(bundle: Bundle, data: Paths, out: str | os.PathLike[str], *, engine: 
     table, scores, chosen = score_table(bundle, ws, engine, threshold, threshold_quantile)
     flagged = table[table["flagged"]]
     idx = flagged["window"].to_numpy()
+    scores = keep_residuals(bundle, ws, scores, idx, engine)
     events = events_frame(table if ws.traceable else table.iloc[:0], ws.features)
     explanations = explain(table, ws, scores, bundle.scaler, bundle.units) if ws.traceable \
         else []

@@ -732,3 +732,14 @@ def test_clip_scaled_without_anything_to_clip_leaves_the_array_alone():
     with pytest.warns(Warning, match="2 scaled value"):
         windowset.clip_scaled(y)
     np.testing.assert_array_equal(y, [-1e6, 0.0, 1e6])
+
+
+def test_save_writes_sequences_a_chunk_at_a_time(noaa_csv, tmp_path, monkeypatch):
+    ws, _, _ = built_windowset(noaa_csv)
+    monkeypatch.setattr(windowset, "CHUNK_WINDOWS", 3)       # 10 windows: 4 chunks
+    ws.save(tmp_path / "w.npz")
+    with np.load(tmp_path / "w.npz", allow_pickle=False) as z:
+        np.testing.assert_array_equal(z["sequences"], ws.x.astype(np.float32))
+    back = windowset.load(tmp_path / "w.npz")
+    np.testing.assert_array_equal(back.values, ws.values)
+    np.testing.assert_array_equal(back.obs["flag_SEA_LVL_PRES"], ws.obs["flag_SEA_LVL_PRES"])

@@ -71,3 +71,12 @@ def test_anomaly_rows_of_a_generic_csv_with_blank_lines(tmp_path):
     for _, r in rows.iterrows():     # each extracted report is the file's line `line`
         assert text[int(r["line"]) - 1] == f"{r['timestamp']},{r['value']}"
     assert set(rows["value"]) <= set(range(120))
+
+
+def test_scores_frame_track_names_share_the_window_sets_strings():
+    from squall.report.tables import _names
+
+    names = np.array(["A", "B", "A"], dtype=object)
+    assert _names(names) is names
+    for other in (np.array(["A", "B"]), np.array([1, "B"], dtype=object)):
+        np.testing.assert_array_equal(_names(other), other.astype(str))

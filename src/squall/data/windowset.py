@@ -52,6 +52,7 @@ import os
 import re
 import warnings
 import zipfile
+from collections.abc import Iterator
 from dataclasses import dataclass, field, fields, replace
 from functools import cached_property
 from pathlib import Path
@@ -67,8 +68,9 @@ from squall.errors import SquallError, SquallWarning
 from squall.io import atomic_path, parse_json
 from squall.limits import SCALED_LIMIT
 
-#: Windows gathered at once by :meth:`WindowSet.save` (bounds its temporaries).
-CHUNK_WINDOWS = 65_536
+#: Windows gathered at once by :meth:`WindowSet.save` (bounds its temporaries: 28 MB at
+#: T = 24, F = 6).
+CHUNK_WINDOWS = 16_384
 
 
 @dataclass(kw_only=True)
@@ -112,25 +114,8 @@ class WindowSet(Windows):
 
     def save(self, path: str | os.PathLike[str]) -> None:
         """Write the ``.npz`` of the module doc: ``sequences`` in float32, a chunk of windows at
-        a time (never all of them in float64), and the step table."""
-        arrays = {
-            "step_values": np.asarray(self.step_values, dtype=np.float64),
-            "steps": self.steps, "step_time": self.step_time.astype("datetime64[ns]").astype(
-                np.int64), "step_ptr": self.step_ptr, "step_obs": self.step_obs,
-            "track": self.track.astype(str), "start": _ns(self.start), "end": _ns(self.end),
-            "sources": np.asarray(self.sources, dtype=str),
-            "features": np.asarray(self.features, dtype=str),
-            "meta": np.asarray(json.dumps(self.meta)),
-            "settings": np.asarray(json.dumps(self.settings.to_dict()
-                                              | {"skipped": self.skipped})),
-        }
-        for col in self.obs.columns:
-            data = self.obs[col].to_numpy()
-            if col == "time":
-                data = _ns(data)
-            elif data.dtype == object or str(self.obs[col].dtype).startswith(("str", "string")):
-                data = np.asarray(self.obs[col].astype(str).to_numpy(), dtype=str)
-            arrays[f"obs_{col}"] = data
+        a time (never all of them in float64), the step table, and the other arrays one at a
+        time (each report column is converted only while it is written)."""
         shape = (len(self), self.steps.shape[1], len(self.features))
         with atomic_path(path) as tmp, zipfile.ZipFile(tmp, "w", zipfile.ZIP_DEFLATED,
                                                        allowZip64=True) as zf:
@@ -141,9 +126,32 @@ class WindowSet(Windows):
                 for lo in range(0, len(self), CHUNK_WINDOWS):
                     part = self.inputs(slice(lo, lo + CHUNK_WINDOWS))
                     out.write(np.ascontiguousarray(part, dtype="<f4").reshape(-1))
-            for name, value in arrays.items():
+            for name, value in self._arrays():
                 with zf.open(f"{name}.npy", "w", force_zip64=True) as out:
                     np.lib.format.write_array(out, np.asanyarray(value), allow_pickle=False)
+
+    def _arrays(self) -> Iterator[tuple[str, np.ndarray]]:
+        """The arrays of the file besides ``sequences``, made one at a time."""
+        yield "step_values", np.asarray(self.step_values, dtype=np.float64)
+        yield "steps", self.steps
+        yield "step_time", self.step_time.astype("datetime64[ns]").astype(np.int64)
+        yield "step_ptr", self.step_ptr
+        yield "step_obs", self.step_obs
+        yield "track", self.track.astype(str)
+        yield "start", _ns(self.start)
+        yield "end", _ns(self.end)
+        yield "sources", np.asarray(self.sources, dtype=str)
+        yield "features", np.asarray(self.features, dtype=str)
+        yield "meta", np.asarray(json.dumps(self.meta))
+        yield "settings", np.asarray(json.dumps(self.settings.to_dict()
+                                                | {"skipped": self.skipped}))
+        for col in self.obs.columns:
+            data = self.obs[col].to_numpy()
+            if col == "time":
+                data = _ns(data)
+            elif data.dtype == object or str(self.obs[col].dtype).startswith(("str", "string")):
+                data = np.asarray(self.obs[col].astype(str).to_numpy(), dtype=str)
+            yield f"obs_{col}", data
 
 
 def _ns(times: np.ndarray) -> np.ndarray:
