@@ -255,3 +255,19 @@ def test_an_error_in_the_caller_stops_the_helpers_after_their_chunk(seed_shaped,
     with pytest.raises(KeyboardInterrupt):
         engine.reconstruct(x)
     assert 1 <= len(ran) <= 3 < len(engine.chunks(len(x)))     # not all 15 others
+
+
+@pytest.mark.parametrize("far", [1e30, -1e30])
+def test_inputs_beyond_the_limit_either_way_are_clipped_in_a_copy(seed_shaped, far):
+    """The input check finds values beyond +-SCALED_LIMIT on either side (max and min, no
+    full-size abs copy) and clips a copy: the caller's windows are left as they were."""
+    from squall.limits import SCALED_LIMIT
+
+    bundle, x = seed_shaped
+    engine = NumpyEngine(bundle, "float64")
+    far_x = x[:4].copy()
+    far_x[1, 2, 0] = far
+    clipped = far_x.copy()
+    clipped[1, 2, 0] = np.sign(far) * SCALED_LIMIT
+    np.testing.assert_array_equal(engine.reconstruct(far_x), engine.reconstruct(clipped))
+    assert far_x[1, 2, 0] == far
