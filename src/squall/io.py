@@ -311,8 +311,10 @@ def read_manifest(folder: PathArg) -> dict | None:
     """The run manifest of ``folder``: None when there is none; a manifest that is not
     squall's (other format, malformed entries) is a one-line ``SquallError``."""
     path = Path(folder) / RUN_MANIFEST
-    if not path.exists():
+    if not os.path.lexists(path):
         return None
+    if path.is_symlink():
+        raise SquallError(f"{path} is a symbolic link, not a manifest squall wrote")
     data = read_json(path)
     files = data.get("files") if isinstance(data, dict) else None
     ok = (isinstance(data, dict) and data.get("format") == RUN_FORMAT
@@ -363,6 +365,32 @@ def _owned_names(manifest: dict | None) -> set[str]:
     return {f["name"] for f in manifest["files"]} | set(manifest.get("previous", []))
 
 
+def _check_ours(final: Path, old: dict | None, names: Iterable[str], command: str) -> None:
+    """Refuse, before anything moves, to replace or remove a file squall cannot prove it wrote.
+
+    A name may be replaced or removed when nothing is there, when the manifest records it with
+    the SHA-256 it still has (a file the user edited since is theirs now), or when the manifest
+    is incomplete and lists it among the names of an interrupted run (recovery). A directory
+    holding another command's run is refused whole: ``eda`` into a ``detect`` folder would
+    otherwise remove the detect run's files."""
+    if old is None:
+        return
+    if old.get("command") != command:
+        raise SquallError(f"{final} holds the outputs of 'squall {old.get('command')}'; write "
+                          f"'squall {command}' into another --out")
+    recorded = {f["name"]: f.get("sha256") for f in old["files"]}
+    recovering = set(old.get("previous", [])) if not old["complete"] else set()
+    for name in sorted(set(names) | _owned_names(old)):
+        path = final / name
+        if not os.path.lexists(path) or name in recovering:
+            continue
+        sha = recorded.get(name)
+        if sha is None or path.is_symlink() or not path.is_file() or sha256_file(path) != sha:
+            raise SquallError(f"{path} is not the file squall wrote there (changed since, or "
+                              f"never listed in {RUN_MANIFEST}); move it away or choose another "
+                              f"--out")
+
+
 @contextlib.contextmanager
 def output_files(out: PathArg, names: Iterable[str], command: str = "squall") -> Iterator[Path]:
     """Write a run's output files (``names``) into directory ``out``, recorded in its manifest.
@@ -377,6 +405,7 @@ def output_files(out: PathArg, names: Iterable[str], command: str = "squall") ->
     final = _target(out)
     existed = final.is_dir()
     claimed = not existed or read_manifest(final) is None
+    _check_ours(final, read_manifest(final) if existed else None, names, command)
     final = prepare_run_dir(final, command)
     for part in final.glob(".squall-*.part"):
         if part.is_dir() and _stale_temp(part):
@@ -408,6 +437,7 @@ def _commit(final: Path, tmp: Path, produced: list[str], command: str) -> None:
         files.append({"name": name, "size": (tmp / name).stat().st_size,
                       "sha256": sha256_file(tmp / name)})
     stale = _owned_names(old) - set(produced)
+    _check_ours(final, old, produced, command)
     _write_manifest(final, command, run_id, files, stale | set(produced), complete=False)
     for name in produced:
         os.replace(tmp / name, final / name)

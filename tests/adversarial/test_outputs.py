@@ -400,3 +400,38 @@ def test_a_fifo_in_place_of_a_run_manifest_or_a_scores_csv_is_refused(tmp_path, 
     os.mkfifo(tmp_path / "scores.csv")
     assert main(["plot", str(tmp_path / "scores.csv"), "--out", str(tmp_path / "p.png")]) == 2
     assert "FIFO" in capsys.readouterr().err
+
+
+def test_a_user_edited_output_in_a_run_directory_is_never_replaced(root, capsys):
+    """A file of a run that the user changed since squall wrote it is theirs: a rerun is
+    refused before it moves anything, and every file stays as it was."""
+    out = root / "run"
+    assert detect(root, out) == 0
+    (out / "scores.png").write_bytes(b"my annotated plot")
+    before = snapshot(out)
+    capsys.readouterr()
+    assert main(["detect", str(root / "bundle"), str(root / "data.csv"), "--out", str(out),
+                 "--no-plot"]) == 2
+    one_line_error(capsys, "scores.png")
+    assert snapshot(out) == before
+
+
+def test_another_commands_run_directory_is_refused(root, capsys):
+    out = root / "run"
+    assert detect(root, out) == 0
+    before = snapshot(out)
+    capsys.readouterr()
+    assert main(["eda", str(root / "data.csv"), "--out", str(out)]) == 2
+    one_line_error(capsys, "squall detect")
+    assert snapshot(out) == before
+
+
+def test_a_symlinked_manifest_is_not_squalls(root, capsys):
+    assert detect(root, root / "run") == 0
+    other = root / "other"
+    other.mkdir()
+    (other / "squall-run.json").symlink_to(root / "run" / "squall-run.json")
+    (other / "scores.png").write_bytes(b"mine")
+    assert detect(root, other) == 2
+    capsys.readouterr()
+    assert (other / "scores.png").read_bytes() == b"mine"
