@@ -375,7 +375,8 @@ def random_bundle(layers: list[dict], features: int, length: int, *, seed: int =
                   Scaler.from_minmax(names, [0] * features, [1] * features)).validate()
 
 
-_replaceable = written_by("bundle.json", FORMAT)
+_replaceable = written_by("bundle.json", FORMAT,
+                          only=("bundle.json", "weights.safetensors", "history.csv"))
 
 
 def _read_history(path: Path) -> list[dict]:

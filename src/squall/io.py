@@ -109,6 +109,9 @@ def check_output(out: PathArg, *, inputs: Iterable[PathArg] = (), suffixes: Sequ
             what = "is" if same else "contains"
             raise SquallError(f"{option} {name} {what} the input {item}; write the output "
                               f"elsewhere (squall never overwrites its inputs)")
+        if source.is_dir() and _same_or_inside(target, source):
+            raise SquallError(f"{option} {name} is inside the input {item} (a bundle or run "
+                              f"directory); write the output elsewhere")
     if directory:
         if final.exists() and not final.is_dir():
             raise SquallError(f"{option} {name} exists and is not a directory")
@@ -229,13 +232,20 @@ def _empty_dir(path: Path) -> bool:
     return path.is_dir() and not any(path.iterdir())
 
 
-def written_by(manifest: str, fmt: str) -> Callable[[Path], bool]:
+def written_by(manifest: str, fmt: str, only: Iterable[str] | None = None
+               ) -> Callable[[Path], bool]:
     """A ``replaceable`` predicate for :func:`atomic_dir`: an empty directory, or one whose JSON
-    file ``manifest`` says ``"format": fmt`` (an earlier output of the same writer)."""
+    file ``manifest`` says ``"format": fmt`` (an earlier output of the same writer). With
+    ``only``, the directory must also hold nothing but those names: the swap replaces the
+    directory whole, so a file the user added beside the writer's own (notes, a detect run
+    inside a bundle folder) makes it theirs."""
+    allowed = None if only is None else {*only, TEMP_MARKER}
 
     def replaceable(path: Path) -> bool:
         if _empty_dir(path):
             return True
+        if allowed is not None and any(p.name not in allowed for p in path.iterdir()):
+            return False
         try:
             return json.loads((path / manifest).read_text()).get("format") == fmt
         except (OSError, ValueError, AttributeError, RecursionError):

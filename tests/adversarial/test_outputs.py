@@ -435,3 +435,24 @@ def test_a_symlinked_manifest_is_not_squalls(root, capsys):
     assert detect(root, other) == 2
     capsys.readouterr()
     assert (other / "scores.png").read_bytes() == b"mine"
+
+
+@pytest.mark.parametrize("name", ["history.csv", "bundle.json"])
+def test_a_file_output_inside_the_bundle_is_refused(root, capsys, name):
+    before = snapshot(root / "bundle")
+    args = (["score", str(root / "bundle"), str(root / "data.csv"), "--out",
+             str(root / "bundle" / name)] if name.endswith(".csv") else
+            ["trace", str(root / "bundle"), str(root / "data.csv"), "--window", "0", "--out",
+             str(root / "bundle" / name)])
+    assert main(args) == 2
+    one_line_error(capsys, "inside the input")
+    assert snapshot(root / "bundle") == before
+
+
+def test_a_bundle_folder_holding_user_files_is_not_replaced(root, capsys):
+    (root / "bundle" / "notes.txt").write_text("mine")
+    from squall.bundle import load_bundle as load
+
+    with pytest.raises(SquallError, match="did not write"):
+        load(root / "bundle").save(root / "bundle")
+    assert (root / "bundle" / "notes.txt").read_text() == "mine"
