@@ -253,3 +253,15 @@ def test_noaa_reader_memory_does_not_grow_with_unused_text(tmp_path):
         tracemalloc.stop()
     assert len(obs) == 3000
     assert peak < size / 2, f"peak {peak / 1e6:.0f} MB for a {size / 1e6:.0f} MB file"
+
+
+def test_generic_csv_that_is_not_utf8_is_refused_not_merged(tmp_path):
+    """Two stations spelled in Latin-1 must not become one track of replacement characters."""
+    from squall.data.sensor_csv import read_sensor_csv
+    from squall.errors import SquallError as Error
+
+    path = tmp_path / "latin1.csv"
+    path.write_bytes(b"timestamp,track,value\n2014-01-01T00:00,Z\xfcrich,1\n"
+                     b"2014-01-01T01:00,Z\xe4rich,2\n")
+    with pytest.raises(Error, match="not UTF-8"):
+        read_sensor_csv(path, track_column="track")

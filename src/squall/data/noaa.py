@@ -93,11 +93,16 @@ BLOCK_CHARS = 2 << 20
 MAX_BAD_DATE_SHARE = 0.01
 
 
-def open_text(path: Path):
-    """``path`` as text (gzip when it ends in .gz), newlines kept as written."""
+def open_text(path: Path, strict: bool = False):
+    """``path`` as text (gzip when it ends in .gz), newlines kept as written.
+
+    NOAA files are decoded leniently (a damaged byte in a free-text column must not lose the
+    report); ``strict`` (the generic reader) refuses bytes that are not UTF-8, since replacing
+    them would merge tracks such as 'Zürich' and 'Zärich' written in another encoding."""
     opener = gzip.open if path.suffix == ".gz" else open
     try:
-        return opener(path, "rt", encoding="utf-8", errors="replace", newline="")
+        return opener(path, "rt", encoding="utf-8", errors="strict" if strict else "replace",
+                      newline="")
     except OSError as exc:
         raise SquallError(f"cannot read {path}: {exc.strerror or exc}") from exc
 
@@ -112,6 +117,9 @@ def read_errors(path: Path):
     """Turn a truncated or corrupt gzip stream, or an unreadable file, into one line naming it."""
     try:
         yield
+    except UnicodeDecodeError as exc:
+        raise SquallError(f"cannot read {path}: not UTF-8 text (byte {exc.object[exc.start]:#x} "
+                          f"of a block at offset {exc.start}); convert it to UTF-8") from None
     except (OSError, EOFError, zlib.error) as exc:
         what = getattr(exc, "strerror", None) or str(exc) or type(exc).__name__
         raise SquallError(f"cannot read {path}: {what} (truncated or corrupt file?)") from exc

@@ -42,7 +42,7 @@ def iter_raw(path: Path) -> Iterator[tuple[pd.DataFrame, np.ndarray]]:
     """A CSV as blocks of text columns, each indexed by 0-based data row, with the 1-based line
     on which each record starts (right across quoted fields that span lines). Blank lines are
     dropped but keep their place in the numbering. Also used to trace rows back."""
-    with open_text(path) as fh, read_errors(path):
+    with open_text(path, strict=True) as fh, read_errors(path):
         blocks = record_blocks(fh)
         first = next(blocks, "").lstrip("\ufeff")
         end = _header_end(first)
