@@ -19,7 +19,7 @@ from squall.data import windowset
 from squall.data.noaa import DEFAULT_FEATURES, header_names, read_noaa
 from squall.data.observations import Observations, expand_paths
 from squall.data.scaling import Scaler
-from squall.data.sensor_csv import read_sensor_csv
+from squall.data.sensor_csv import DAY_FIRST, read_sensor_csv
 from squall.data.windows import Windows, WindowSettings, make_windows, resolve_settings
 from squall.data.windowset import WindowSet
 from squall.detect import scoring
@@ -80,7 +80,10 @@ def reader_config(obs: Observations, reader: dict) -> dict:
         out["time_column"] = reader.get("time_column") or "timestamp"
         out["track_column"] = reader.get("track_column")
         out["time_format"] = reader.get("time_format")    # later reads use the same date rule
-        out["dayfirst"] = bool(reader.get("dayfirst"))
+        # an inferred day-first format is recorded too: data read later whose days are all
+        # <= 12 is ambiguous on its own and must be read as the training data was
+        out["dayfirst"] = bool(reader.get("dayfirst")) or (
+            not out["time_format"] and any(f in DAY_FIRST for f in obs.time_formats))
     return out
 
 

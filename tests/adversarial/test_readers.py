@@ -265,3 +265,22 @@ def test_generic_csv_that_is_not_utf8_is_refused_not_merged(tmp_path):
                      b"2014-01-01T01:00,Z\xe4rich,2\n")
     with pytest.raises(Error, match="not UTF-8"):
         read_sensor_csv(path, track_column="track")
+
+
+def test_an_inferred_day_first_format_is_kept_for_later_reads(tmp_path):
+    """Trained on unambiguous day-first dates, a bundle reads later files whose days are all
+    <= 12 day-first too, instead of refusing them as ambiguous."""
+    from squall import pipeline
+    from squall.data.sensor_csv import read_sensor_csv
+
+    train = tmp_path / "train.csv"
+    train.write_text("timestamp,value\n" + "".join(
+        f"{d:02d}/03/2014 10:00,{d}\n" for d in range(1, 29)))
+    obs = read_sensor_csv(train)
+    config = pipeline.reader_config(obs, {"kind": "csv", "time_column": "timestamp"})
+    assert config["dayfirst"] is True and config["time_format"] is None
+    later = tmp_path / "april.csv"
+    later.write_text("timestamp,value\n" + "".join(
+        f"{d:02d}/04/2014 10:00,{d}\n" for d in range(1, 13)))
+    times = pipeline.read_data(later, config).frame["time"]
+    assert times.iloc[1] == pd.Timestamp("2014-04-02 10:00")

@@ -47,6 +47,9 @@ class Observations:
     units: dict[str, str]
     sources: list[str]
     dropped: dict[str, int] = field(default_factory=dict)
+    #: Time formats the generic reader inferred, one per file (empty for NOAA files): a bundle
+    #: records whether they were day-first, so later reads settle ambiguous dates the same way.
+    time_formats: list[str] = field(default_factory=list)
 
     def __len__(self) -> int:
         return len(self.frame)
@@ -69,7 +72,8 @@ class Observations:
                 f"feature(s) {', '.join(missing)} not in the data; available: "
                 f"{', '.join(self.features)}")
         units = {f: self.units.get(f, "") for f in features}
-        return Observations(self.frame, list(features), units, self.sources, dict(self.dropped))
+        return Observations(self.frame, list(features), units, self.sources, dict(self.dropped),
+                            list(self.time_formats))
 
     def until(self, date: str | pd.Timestamp | None) -> Observations:
         """Reports strictly before ``date`` (all reports when ``date`` is None)."""
@@ -77,7 +81,8 @@ class Observations:
             return self
         cut = parse_time(date, "--until")
         return Observations(self.frame[self.frame["time"] < cut].reset_index(drop=True),
-                            self.features, self.units, self.sources, dict(self.dropped))
+                            self.features, self.units, self.sources, dict(self.dropped),
+                            list(self.time_formats))
 
 
 def parse_time(value: str | pd.Timestamp, name: str) -> pd.Timestamp:

@@ -178,7 +178,7 @@ def read_sensor_csv(paths: str | os.PathLike[str] | Iterable[str | os.PathLike[s
         paths = [paths]
     files = expand_paths(paths)
     fmt_given = time_format
-    parts = []
+    parts, formats = [], []
     chosen: list[str] | None = list(features) if features else None
     for source, path in enumerate(files):
         raw, lines = collect(iter_raw(path))
@@ -198,6 +198,7 @@ def read_sensor_csv(paths: str | os.PathLike[str] | Iterable[str | os.PathLike[s
         text = raw[time_column]
         fmt = infer_time_format(text.dropna(), time_format=fmt_given, dayfirst=dayfirst,
                           where=f"{path}: ")
+        formats.append(fmt)
         times = parse_times(text, fmt)
         if times.isna().any():
             k = int(np.flatnonzero(times.isna().to_numpy())[0])
@@ -225,4 +226,5 @@ def read_sensor_csv(paths: str | os.PathLike[str] | Iterable[str | os.PathLike[s
         parts.append(frame)
     assert chosen is not None
     frame = concat(parts, chosen)
-    return Observations(frame, chosen, {f: "" for f in chosen}, [str(p) for p in files])
+    return Observations(frame, chosen, {f: "" for f in chosen}, [str(p) for p in files],
+                        time_formats=formats)
