@@ -291,6 +291,10 @@ def test_train_refuses_bad_options_before_training(root, capsys, no_training, ca
     (["trace", "B", "D", "--out", "t.csv", "--window", "-1"], "--window"),
     (["hw", "export", "B", "--out", "MINE", "--data", "D"], "did not write"),
     (["hw", "ranges", "B", "D", "--out", "r.txt"], "file name"),
+    (["detect", "B", "D", "--out", "d", "--engine", "bogus"], "unknown engine"),
+    (["score", "B", "D", "--out", "s.csv", "--engine", "bogus"], "unknown engine"),
+    (["report", "B", "D", "--out", "r.html", "--engine", "bogus"], "unknown engine"),
+    (["profile", "B", "D", "--out", "p.prof", "--engine", "bogus"], "unknown engine"),
 ])
 def test_commands_refuse_bad_options_before_reading_data(root, capsys, monkeypatch, args, word):
     def boom(*a, **k):

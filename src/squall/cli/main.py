@@ -26,6 +26,16 @@ def _csv_list(text: str) -> list[str]:
     return items
 
 
+def _engine(text: str) -> str:
+    """An engine name, checked when the options are parsed (before any data is read)."""
+    from squall.engines import ENGINES
+
+    if text not in ENGINES:
+        raise argparse.ArgumentTypeError(f"unknown engine {text!r}; available: "
+                                         f"{', '.join(ENGINES)}")
+    return text
+
+
 def _int_list(text: str) -> tuple[int, ...]:
     try:
         return tuple(int(t) for t in _csv_list(text))
@@ -155,7 +165,8 @@ def _build() -> argparse.ArgumentParser:
         p.add_argument("bundle")
         p.add_argument("data", nargs="+", help="CSV files/globs, or one windows .npz")
         p.add_argument("--out", required=True, help="output CSV (score) or directory (detect)")
-        p.add_argument("--engine", default="numpy", help="numpy (default), torch, pure or fixed")
+        p.add_argument("--engine", type=_engine, default="numpy",
+                       help="numpy (default), torch, pure or fixed")
         p.add_argument("--threshold", type=_ranged("--threshold"),
                        help="override the bundle's threshold")
         p.add_argument("--threshold-quantile", type=_ranged("--threshold-quantile", **_QUANTILE),
@@ -190,7 +201,8 @@ def _build() -> argparse.ArgumentParser:
     p.add_argument("--figures", metavar="DIR", help="directory for every figure as a PNG "
                    "(default: OUT without .html, plus '-figures')")
     p.add_argument("--no-figures", action="store_true", help="write only the HTML page")
-    p.add_argument("--engine", default="numpy", help="engine for the reconstructions: numpy "
+    p.add_argument("--engine", type=_engine, default="numpy",
+                   help="engine for the reconstructions: numpy "
                    "(default), torch, pure or fixed")
     p.add_argument("--threshold", type=_ranged("--threshold"),
                        help="override the bundle's threshold")
@@ -241,7 +253,8 @@ def _build() -> argparse.ArgumentParser:
     p = sub.add_parser("profile", help="profile an engine (cProfile .prof for snakeviz)")
     p.add_argument("bundle")
     p.add_argument("data", nargs="+", help="CSV files/globs, or one windows .npz")
-    p.add_argument("--engine", default="pure", help="engine to profile (default pure)")
+    p.add_argument("--engine", type=_engine, default="pure",
+                   help="engine to profile (default pure)")
     p.add_argument("--out", default="squall.prof", help="cProfile output (default squall.prof)")
     p.add_argument("--limit", type=_ranged("--limit", integer=True, **_COUNT), default=0,
                    help="profile only the first N windows")
