@@ -109,8 +109,11 @@ def check_output(out: PathArg, *, inputs: Iterable[PathArg] = (), suffixes: Sequ
             what = "is" if same else "contains"
             raise SquallError(f"{option} {name} {what} the input {item}; write the output "
                               f"elsewhere (squall never overwrites its inputs)")
-        if source.is_dir() and _same_or_inside(target, source):
-            raise SquallError(f"{option} {name} is inside the input {item} (a bundle or run "
+        # a run directory may take new files beside its own (a report of a detect run); its
+        # listed files are protected by _refuse_run_member below
+        if (source.is_dir() and _same_or_inside(target, source)
+                and not os.path.lexists(source / RUN_MANIFEST)):
+            raise SquallError(f"{option} {name} is inside the input {item} (a bundle "
                               f"directory); write the output elsewhere")
     if directory:
         if final.exists() and not final.is_dir():
