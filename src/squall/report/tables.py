@@ -154,8 +154,8 @@ def _check_source(ws: WindowSet, source: int) -> Path:
     one recorded when the windows were made: a changed file's row numbers may no longer mean the
     same rows, and a windows file naming a path without its hash could make squall read any file
     on the machine into anomaly_windows.csv."""
+    from squall.io import sha256_file
     from squall.limits import regular_file
-    from squall.pipeline import _sha256
 
     path = ws.sources[source]
     shas = ws.meta.get("sources_sha256") or []
@@ -166,7 +166,7 @@ def _check_source(ws: WindowSet, source: int) -> Path:
     if not Path(path).exists():
         raise SquallError(f"source file {path} (listed in the windows file) no longer exists")
     p = regular_file(path, "source file")
-    if _sha256(str(p)) != shas[source]:
+    if sha256_file(p) != shas[source]:
         raise SquallError(f"source file {path} changed since the windows were made; "
                           f"rebuild them with: squall windows BUNDLE DATA --out FILE.npz")
     return p
