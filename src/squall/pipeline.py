@@ -158,7 +158,7 @@ def train(paths: Paths, out: str | os.PathLike[str] | None = None, *,
     state, history = fit(layers, ws.x[tr], mask[tr], ws.x[va], mask[va], config, progress)
     weights = bundle_weights_from_torch(state, layers)
     provenance = {
-        "data": [{"path": s, "sha256": _sha256(s)} for s in obs.sources],
+        "data": [{"path": s, "sha256": sha256_file(s)} for s in obs.sources],
         "until": until, "reports": len(obs),
         "time_range": [str(obs.frame["time"].min()), str(obs.frame["time"].max())],
         "windows": {"total": int(len(ws)), "train": int(len(tr)), "validation": int(len(va)),
@@ -178,9 +178,6 @@ def train(paths: Paths, out: str | os.PathLike[str] | None = None, *,
     if out is not None:
         bundle.save(out)
     return bundle
-
-
-_sha256 = sha256_file
 
 
 def check_number(name: str, value: object, *, low: float | None = None,
@@ -301,7 +298,7 @@ def make_windowset(bundle: Bundle, paths: Paths) -> WindowSet:
     windows = make_windows(obs, settings)
     meta = {"windows": bundle.windows, "skipped": int(windows.skipped),
             "reader": reader_config(obs, reader), "bundle": bundle.fingerprint(),
-            "sources_sha256": [_sha256(s) for s in obs.sources]}
+            "sources_sha256": [sha256_file(s) for s in obs.sources]}
     return windowset.build(windows, obs, bundle.scaler, meta)
 
 
