@@ -10,9 +10,13 @@ statistics), with ``squall.hw`` (profiling, tracing, the dataflow graph) beside 
 
 from __future__ import annotations
 
+from importlib import metadata as _metadata
 from typing import TYPE_CHECKING
 
-__version__ = "0.1.0"
+try:  # one place for the version: the installed package's metadata (pyproject.toml)
+    __version__ = _metadata.version("squall")
+except _metadata.PackageNotFoundError:  # running from a source tree that was never installed
+    __version__ = "0+unknown"
 
 if TYPE_CHECKING:
     import numpy as np
