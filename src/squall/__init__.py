@@ -38,4 +38,12 @@ def reconstruct(bundle: Bundle, windows: np.ndarray, engine: str = "numpy") -> n
     return get_engine(engine, bundle).reconstruct(windows)
 
 
-__all__ = ["__version__", "load_bundle", "reconstruct"]
+def __getattr__(name: str):  # lazy: ``import squall`` stays light (no pandas, never torch)
+    if name == "Detector":
+        from squall.detect.detector import Detector
+
+        return Detector
+    raise AttributeError(f"module 'squall' has no attribute {name!r}")
+
+
+__all__ = ["Detector", "__version__", "load_bundle", "reconstruct"]

@@ -204,3 +204,94 @@ def step_events(scores: StepScores, flags: np.ndarray, *, values: np.ndarray | N
     frame["start"] = pd.to_datetime(frame["start"])
     frame["end"] = pd.to_datetime(frame["end"])
     return frame
+
+
+def score_all(reconstruct, ws: WindowSet, how: str = "recon-median", chunk: int | None = None
+              ) -> tuple:
+    """Window scores and per-step scores of ``ws`` in one pass over its windows, a chunk at a
+    time: ``(Scores, StepScores)``, the numbers of :func:`squall.detect.scoring.score_windows`
+    and of :func:`step_scores` on all reconstructions at once, without holding the (N, T, F)
+    reconstructions.
+
+    A step's score needs every window that covers it. Each step's last covering window is known
+    from the step table, so after each chunk the steps whose windows have all been seen are
+    finished and their cells dropped; only the cells of steps still open (those of the last
+    ``T - 1`` windows of each track, for ordered windows) are carried to the next chunk.
+    """
+    from squall.detect.scoring import CHUNK, Scores, chunks, score
+
+    if how not in HOW:
+        raise SquallError(f"per-step score must be one of {', '.join(HOW)}, got {how!r}")
+    n, T = ws.steps.shape
+    F = len(ws.features)
+    if n == 0:
+        raise SquallError("no windows to score")
+    total = int(ws.steps.max()) + 1
+    last = np.full(total, -1, dtype=np.int64)
+    np.maximum.at(last, ws.steps.reshape(-1), np.repeat(np.arange(n), T))
+    used = np.flatnonzero(last >= 0)
+    value = np.full((total, F), np.nan)
+    track = np.empty(total, dtype=object)
+    rec = np.full((total, F), np.nan)
+    score_out = np.full(total, np.nan)
+    window, observed = np.empty(n), np.empty(n, dtype=np.int64)
+    feature, step_err = np.empty((n, F)), np.empty((n, T))
+    keys = np.zeros(0, dtype=np.int64)
+    cells = np.zeros((0, F if how == "recon-median" else 1))
+    for part in chunks(n, chunk or CHUNK):
+        x = ws.inputs(part)
+        r = reconstruct(x)
+        mask = ws.mask_of(part)
+        s = score(x, r, mask)
+        window[part], feature[part], step_err[part], observed[part] = (
+            s.window, s.feature, s.step, s.observed)
+        k = ws.steps[part].reshape(-1)
+        m = mask.reshape(-1, F)
+        xv = np.where(m, x.reshape(-1, F), np.nan)
+        value[k] = xv
+        track[k] = np.repeat(ws.track[part].astype(object), T)
+        rv = r.reshape(-1, F).astype(np.float64)
+        if how == "recon-median":
+            new = rv
+        else:
+            with np.errstate(invalid="ignore"), warnings.catch_warnings():
+                warnings.simplefilter("ignore", RuntimeWarning)
+                new = np.nanmean(np.abs(np.where(m, rv - xv, np.nan)), axis=1)[:, None]
+        keys = np.concatenate([keys, k])
+        cells = np.concatenate([cells, new])
+        done = last[keys] < part.stop
+        if done.any():
+            _finish(keys[done], cells[done], how, value, rec, score_out)
+            keys, cells = keys[~done], cells[~done]
+    start, end = _step_times(ws, used)
+    tr = track[used]
+    order = np.lexsort((start, tr.astype(str)))
+    steps = StepScores(used[order], tr[order], start[order], end[order],
+                       score_out[used][order], value[used][order], rec[used][order])
+    scores = Scores(window, feature, step_err, np.zeros((0, T, F)), observed,
+                    residual_windows=np.zeros(0, dtype=np.int64))
+    return scores, steps
+
+
+def _finish(keys: np.ndarray, cells: np.ndarray, how: str, value: np.ndarray, rec: np.ndarray,
+            out: np.ndarray) -> None:
+    """Per-step scores of the steps in ``keys`` from all their cells (see :func:`score_all`)."""
+    ids, key = np.unique(keys, return_inverse=True)
+    S = len(ids)
+    if how == "recon-median":
+        med = np.stack([_grouped_median(key, cells[:, f], S) for f in range(cells.shape[1])],
+                       axis=1)
+        rec[ids] = med
+        with np.errstate(invalid="ignore"), warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)
+            out[ids] = np.nanmean(np.abs(value[ids] - med), axis=1)
+        return
+    err = cells[:, 0]
+    if how == "error-median":
+        out[ids] = _grouped_median(key, err, S)
+        return
+    ok = np.isfinite(err)
+    total = np.bincount(key[ok], weights=err[ok], minlength=S)
+    count = np.bincount(key[ok], minlength=S)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        out[ids] = np.where(count > 0, total / count, np.nan)

@@ -65,3 +65,185 @@ def fit_pot_threshold(scores: np.ndarray, q: float = 1e-3, level: float = 0.98,
     return {"method": "pot", "q": float(q), "level": float(level), "value": fit["value"],
             "gamma": fit["gamma"], "sigma": fit["sigma"], "peaks": fit["peaks"],
             "fitted_on": fitted_on, "n": fit["n"]}
+
+
+# ---------------------------------------------------------------------------------------------
+# Fittable threshold rules: one small class per rule, one base that checks the input once.
+# ---------------------------------------------------------------------------------------------
+
+
+class Threshold:
+    """A threshold rule fitted on reference scores (scikit-learn style: the constructor stores
+    parameters only, :meth:`fit` learns ``value_``, :meth:`flags` applies it).
+
+    The base checks the scores once for every rule: a 1-D array of numbers, of which the finite
+    ones are used (NaN = no score, e.g. a step no window observed); at least one must be finite.
+    Subclasses implement :meth:`_fit` on those finite scores only. A fitted rule serialises with
+    :meth:`to_dict` (``{"rule": ..., parameters..., "value": ..., "n": ...}``) and comes back
+    with :func:`threshold_from_dict`.
+    """
+
+    rule = "base"
+    params: tuple[str, ...] = ()
+
+    def __init__(self) -> None:
+        self.value_: float | None = None
+        self.n_: int = 0
+        self.extra_: dict = {}
+
+    def fit(self, scores: np.ndarray) -> Threshold:
+        x = np.asarray(scores)
+        if x.ndim != 1 or x.dtype.kind not in "fiu":
+            raise SquallError(f"threshold scores must be a 1-D array of numbers, got shape "
+                              f"{x.shape} of dtype {x.dtype}")
+        x = x.astype(np.float64)
+        x = x[np.isfinite(x)]
+        if len(x) == 0:
+            raise SquallError(f"no finite reference scores to fit the {self.rule} threshold on")
+        self.value_ = float(self._fit(x))
+        self.n_ = int(len(x))
+        return self
+
+    def _fit(self, x: np.ndarray) -> float:
+        raise NotImplementedError
+
+    def flags(self, scores: np.ndarray) -> np.ndarray:
+        """True where a score exceeds the fitted value (NaN scores are never flagged)."""
+        if self.value_ is None:
+            raise SquallError(f"the {self.rule} threshold is not fitted; call fit() first")
+        x = np.asarray(scores, dtype=np.float64)
+        with np.errstate(invalid="ignore"):
+            return np.where(np.isfinite(x), x > self.value_, False)
+
+    def to_dict(self) -> dict:
+        out: dict = {"rule": self.rule}
+        out.update({p: getattr(self, p) for p in self.params})
+        if self.value_ is not None:
+            out.update({"value": self.value_, "n": self.n_})
+        out.update(self.extra_)
+        return out
+
+    def __repr__(self) -> str:
+        args = ", ".join(f"{p}={getattr(self, p)!r}" for p in self.params)
+        return f"{type(self).__name__}({args})"
+
+
+def _positive(name: str, value: object, *, below_one: bool = False) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)) \
+            or not np.isfinite(value) or value <= 0 or (below_one and value >= 1):
+        rule = "in (0, 1)" if below_one else "a positive number"
+        raise SquallError(f"threshold {name} must be {rule}, got {value!r}")
+    return float(value)
+
+
+class QuantileThreshold(Threshold):
+    """The ``q`` quantile of the reference scores: about ``1 - q`` of normal scores exceed it."""
+
+    rule = "quantile"
+    params = ("q",)
+
+    def __init__(self, q: float = DEFAULT_Q) -> None:
+        super().__init__()
+        self.q = _positive("q", q, below_one=True)
+
+    def _fit(self, x: np.ndarray) -> float:
+        return float(np.quantile(x, self.q))
+
+
+class SigmaThreshold(Threshold):
+    """``mean + k * std`` of the reference scores (Orion's fixed threshold; ``k`` 4 by
+    default: on light-tailed smoothed scores few normal steps exceed four deviations)."""
+
+    rule = "sigma"
+    params = ("k",)
+
+    def __init__(self, k: float = 4.0) -> None:
+        super().__init__()
+        self.k = _positive("k", k)
+
+    def _fit(self, x: np.ndarray) -> float:
+        from squall.detect.dynamic import sigma_threshold
+
+        return sigma_threshold(x, self.k)
+
+
+class HundmanThreshold(Threshold):
+    """Hundman et al. (2018)'s non-parametric threshold: the ``mean + z std`` (``z`` on a grid)
+    whose removal lowers the scores' mean and spread most per flagged point and run (see
+    :func:`squall.detect.dynamic.hundman_epsilon`)."""
+
+    rule = "hundman"
+
+    def _fit(self, x: np.ndarray) -> float:
+        from squall.detect.dynamic import hundman_epsilon
+
+        return hundman_epsilon(x)
+
+
+class PotThreshold(Threshold):
+    """Peaks over threshold (SPOT, Siffer et al. 2017): a generalized Pareto tail fitted to the
+    scores above their ``level`` quantile, threshold at risk ``q`` (see
+    :func:`squall.detect.dynamic.pot_threshold`)."""
+
+    rule = "pot"
+    params = ("q", "level")
+
+    def __init__(self, q: float = 1e-2, level: float = 0.95) -> None:
+        super().__init__()
+        self.q = _positive("q", q, below_one=True)
+        self.level = _positive("level", level, below_one=True)
+
+    def _fit(self, x: np.ndarray) -> float:
+        from squall.detect.dynamic import pot_threshold
+
+        fit = pot_threshold(x, q=self.q, level=self.level)
+        self.extra_ = {"gamma": _json_number(fit["gamma"]), "sigma": _json_number(fit["sigma"]),
+                       "peaks": fit["peaks"]}
+        return fit["value"]
+
+
+def _json_number(value: float) -> float | None:
+    return float(value) if np.isfinite(value) else None
+
+
+#: Threshold rules by name.
+RULES: dict[str, type[Threshold]] = {c.rule: c for c in (QuantileThreshold, SigmaThreshold,
+                                                          HundmanThreshold, PotThreshold)}
+
+
+def make_threshold(rule: str | Threshold, **params: float) -> Threshold:
+    """A threshold rule by name (``quantile``, ``sigma``, ``hundman``, ``pot``) with its
+    parameters, or ``rule`` itself when it is already a :class:`Threshold`."""
+    if isinstance(rule, Threshold):
+        if params:
+            raise SquallError("threshold parameters go to the Threshold object, not beside it")
+        return rule
+    if rule not in RULES:
+        raise SquallError(f"threshold rule must be one of {', '.join(RULES)}, got {rule!r}")
+    cls = RULES[rule]
+    unknown = set(params) - set(cls.params)
+    if unknown:
+        raise SquallError(f"the {rule} threshold takes {', '.join(cls.params) or 'no'} "
+                          f"parameters, not {', '.join(sorted(unknown))}")
+    return cls(**params)
+
+
+def threshold_from_dict(data: object) -> Threshold:
+    """A fitted (or unfitted) rule back from :meth:`Threshold.to_dict`."""
+    if not isinstance(data, dict) or not isinstance(data.get("rule"), str):
+        raise SquallError(f"a threshold must be an object with a 'rule', got {data!r}"[:200])
+    cls = RULES.get(data["rule"])
+    if cls is None:
+        raise SquallError(f"unknown threshold rule {data['rule']!r} (known: {', '.join(RULES)})")
+    out = make_threshold(data["rule"], **{p: data[p] for p in cls.params if p in data})
+    if "value" in data:
+        value = data["value"]
+        if isinstance(value, bool) or not isinstance(value, (int, float)) \
+                or not np.isfinite(value):
+            raise SquallError(f"threshold value must be a finite number, got {value!r}"[:200])
+        out.value_ = float(value)
+        n = data.get("n", 0)
+        out.n_ = int(n) if isinstance(n, int) and not isinstance(n, bool) else 0
+        out.extra_ = {k: v for k, v in data.items()
+                      if k not in ("rule", "value", "n", *cls.params)}
+    return out

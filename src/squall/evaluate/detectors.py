@@ -381,10 +381,51 @@ def score_steps(path, config: DetectorConfig, reader: dict | None = None, train_
     return steps, times, info
 
 
+def detector_for(config: DetectorConfig):
+    """The :class:`squall.detect.detector.Detector` of an ``autoencoder`` configuration (its
+    per-step score, smoothing, threshold rule and event rule)."""
+    from squall.detect.detector import Detector
+    from squall.detect.thresholds import make_threshold
+
+    params = {"sigma": {"k": config.k}, "hundman": {}, "quantile": {"q": config.quantile},
+              "pot": {"q": config.pot_q, "level": config.pot_level}}[config.threshold]
+    return Detector("step", point=config.point, smoothing=config.smoothing,
+                    smoothing_cap=config.smoothing_cap,
+                    threshold=make_threshold(config.threshold, **params),
+                    merge_gap=config.length if config.merge_gap is None else config.merge_gap,
+                    pad=config.pad)
+
+
 def _autoencoder(path, config: DetectorConfig, reader: dict, train_paths, log) -> Detection:
-    steps, times, info = score_steps(path, config, reader, train_paths, log)
-    result = detect_steps(steps, config)
-    return Detection(result["events"], times, info | {"threshold": result["threshold"]})
+    """The default detector: train, then :class:`squall.detect.detector.Detector` (what
+    ``squall train`` stores and ``squall detect`` runs) fitted on the training series' windows
+    and run on the scored series. Sliding-window thresholds and Hundman's pruning
+    (``window``/``prune`` > 0) are research variants the Detector does not offer: those run
+    per track through :func:`detect_steps`."""
+    if config.window > 0 or config.prune > 0:
+        steps, times, info = score_steps(path, config, reader, train_paths, log)
+        result = detect_steps(steps, config)
+        return Detection(result["events"], times, info | {"threshold": result["threshold"]})
+    from squall.data.windows import WindowSettings
+
+    reader = _reader(path, reader)
+    settings = WindowSettings(length=config.length, resample=config.resample)
+    t0 = time.perf_counter()
+    bundle, resolved, stride = _train(path, config, reader, train_paths, settings,
+                                      tuple(config.hidden), log)
+    trained = time.perf_counter() - t0
+    ws, obs = _windowset(path, bundle, reader, resolved)
+    reference = ws if train_paths is None else _windowset(train_paths, bundle, reader,
+                                                          resolved)[0]
+    detector = detector_for(config).fit(reference, bundle, fitted_on="training")
+    found = detector.detect(ws)
+    times = np.sort(obs.frame["time"].to_numpy("datetime64[ns]"))
+    info = {"reports": int(len(obs)), "tracks": int(obs.frame["track"].nunique()),
+            "windows": int(len(ws)), "steps": int(len(found.scores.steps)),
+            "interval": resolved.resample or "report", "train_stride": stride,
+            "epochs_run": len(bundle.history), "train_seconds": round(trained, 2),
+            "threshold": float(detector.threshold.value_)}
+    return Detection(found.events[["track", "start", "end", "score"]], times, info)
 
 
 def detect_steps(steps, config: DetectorConfig) -> dict:

@@ -1,0 +1,327 @@
+"""The detector: one object from a trained model to events, the one ``squall detect`` runs and
+the benchmarks measure.
+
+In the scikit-learn / PyOD style: the constructor stores the configuration only; :meth:`fit`
+takes (or trains) a model and fits the threshold on reference data; :meth:`score_samples`
+returns typed scores; :meth:`predict` flags; :meth:`detect` returns everything in memory
+(:class:`DetectionResult`: scores, flags, events); :meth:`save` / :meth:`load` keep the
+configuration and the fitted threshold in the bundle's ``detector`` section.
+
+Two scoring modes:
+
+``step`` (the default, the detector of docs/benchmarks.md "Detection quality on NAB")
+    Every window (stride 1) is reconstructed; each time step gets one score from the windows
+    covering it (``point``, default ``recon-median``: see :mod:`squall.detect.pointwise`); the
+    scores are smoothed per track by an EWMA of ``smoothing`` steps (below 1: that fraction of
+    the reference data's longest track, resolved once at fit time so that detection on other
+    data smooths the same way, capped at ``smoothing_cap`` steps); the threshold rule
+    (default ``mean + 4 sd``, :class:`~squall.detect.thresholds.SigmaThreshold`) is fitted on
+    the smoothed reference scores; flagged steps at most ``merge_gap`` steps apart (default:
+    the window length) form one event, widened by ``pad`` steps.
+``window``
+    One score per window (masked mean squared reconstruction error), threshold fitted on the
+    reference windows' scores (default the 0.99 quantile); overlapping flagged windows of a
+    track form one event. Bundles trained before the ``detector`` section existed run this way
+    with their stored threshold.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from squall.detect.events import merge_events
+from squall.detect.pointwise import HOW, StepScores, score_all, smooth, step_events
+from squall.detect.scoring import Scores
+from squall.detect.thresholds import (
+    DEFAULT_Q,
+    QuantileThreshold,
+    SigmaThreshold,
+    Threshold,
+    make_threshold,
+    threshold_from_dict,
+)
+from squall.errors import SquallError
+
+SCORINGS = ("step", "window")
+#: Name stored in a bundle's ``detector`` section.
+NAME = "squall.Detector"
+
+
+@dataclass
+class DetectorScores:
+    """What :meth:`Detector.score_samples` returns.
+
+    ``windows``: per-window scores (:class:`~squall.detect.scoring.Scores`); ``steps``: per-step
+    scores in (track, time) order (``step`` mode; None in ``window`` mode) and ``smoothed`` the
+    smoothed step scores the threshold applies to (aligned with ``steps``).
+    """
+
+    windows: Scores
+    steps: StepScores | None = None
+    smoothed: np.ndarray | None = None
+
+    @property
+    def values(self) -> np.ndarray:
+        """The scores the threshold applies to: smoothed step scores or window scores."""
+        return self.smoothed if self.smoothed is not None else self.windows.window
+
+
+@dataclass
+class DetectionResult:
+    """Everything :meth:`Detector.detect` found, in memory (writing it is the caller's job).
+
+    ``scores``: the :class:`DetectorScores`; ``flags``: per scored unit (steps or windows);
+    ``window_flags``: per window (in ``step`` mode: the window holds a flagged step);
+    ``events``: ``track``, ``start``, ``end``, ``score`` (peak), ``size`` (steps or windows);
+    ``window_event``: the event of each window (-1: none); ``threshold``: the fitted rule.
+    """
+
+    scores: DetectorScores
+    flags: np.ndarray
+    window_flags: np.ndarray
+    events: pd.DataFrame
+    window_event: np.ndarray
+    threshold: dict
+    scoring: str
+
+
+class Detector:
+    """Anomaly detector over a trained reconstruction model (see the module docstring).
+
+    Parameters: ``scoring`` (``step`` or ``window``), ``point`` (per-step score, ``step`` mode),
+    ``smoothing`` and ``smoothing_cap`` (EWMA span, ``step`` mode), ``threshold`` (a rule name,
+    ``quantile``, ``sigma``, ``hundman`` or ``pot``, or a fitted or unfitted
+    :class:`~squall.detect.thresholds.Threshold`; default sigma with k = 4 for ``step``,
+    quantile 0.99 for ``window``), ``merge_gap`` (steps; None = the window length) and ``pad``
+    (steps each event is widened by), ``engine`` (which engine reconstructs).
+    """
+
+    def __init__(self, scoring: str = "step", *, point: str = "recon-median",
+                 smoothing: float = 0.01, smoothing_cap: int = 200,
+                 threshold: str | Threshold | None = None, merge_gap: int | None = None,
+                 pad: int = 0, engine: str = "numpy") -> None:
+        if scoring not in SCORINGS:
+            raise SquallError(f"scoring must be one of {', '.join(SCORINGS)}, got {scoring!r}")
+        if point not in HOW:
+            raise SquallError(f"point must be one of {', '.join(HOW)}, got {point!r}")
+        _number("smoothing", smoothing, low=0)
+        _number("smoothing_cap", smoothing_cap, low=1, integer=True)
+        _number("pad", pad, low=0, integer=True)
+        if merge_gap is not None:
+            _number("merge_gap", merge_gap, low=0, integer=True)
+        if threshold is None:
+            threshold = SigmaThreshold(4.0) if scoring == "step" else QuantileThreshold(DEFAULT_Q)
+        self.scoring = scoring
+        self.point = point
+        self.smoothing = float(smoothing)
+        self.smoothing_cap = int(smoothing_cap)
+        self.threshold = make_threshold(threshold)
+        self.merge_gap = merge_gap
+        self.pad = int(pad)
+        self.engine = engine
+        self.bundle_ = None
+        self.span_: float | None = None
+        self.fitted_on_: str | None = None
+
+    # -- configuration ----------------------------------------------------------------------
+
+    def get_params(self) -> dict:
+        return {"scoring": self.scoring, "point": self.point, "smoothing": self.smoothing,
+                "smoothing_cap": self.smoothing_cap, "threshold": self.threshold,
+                "merge_gap": self.merge_gap, "pad": self.pad, "engine": self.engine}
+
+    def __repr__(self) -> str:
+        args = ", ".join(f"{k}={v!r}" for k, v in self.get_params().items())
+        return f"Detector({args})"
+
+    def to_dict(self) -> dict:
+        """The bundle's ``detector`` section: name, configuration, fitted threshold."""
+        return {"name": NAME, "scoring": self.scoring, "point": self.point,
+                "smoothing": self.smoothing, "smoothing_cap": self.smoothing_cap,
+                "smoothing_steps": self.span_, "merge_gap": self.merge_gap, "pad": self.pad,
+                "threshold": self.threshold.to_dict(), "fitted_on": self.fitted_on_}
+
+    @classmethod
+    def from_dict(cls, data: object, bundle=None) -> Detector:
+        """A detector from a bundle's ``detector`` section (fitted when it holds a value)."""
+        if not isinstance(data, dict) or data.get("name") != NAME:
+            raise SquallError(f"bundle detector section must be an object named {NAME!r}, got "
+                              f"{data!r}"[:200])
+        known = {"name", "scoring", "point", "smoothing", "smoothing_cap", "smoothing_steps",
+                 "merge_gap", "pad", "threshold", "fitted_on"}
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise SquallError(f"bundle detector section has unknown keys {unknown}")
+        det = cls(data.get("scoring", "step"), point=data.get("point", "recon-median"),
+                  smoothing=data.get("smoothing", 0.01),
+                  smoothing_cap=data.get("smoothing_cap", 200),
+                  threshold=threshold_from_dict(data.get("threshold")),
+                  merge_gap=data.get("merge_gap"), pad=data.get("pad", 0))
+        span = data.get("smoothing_steps")
+        if span is not None:
+            _number("smoothing_steps", span, low=0)
+            det.span_ = float(span)
+        fitted_on = data.get("fitted_on")
+        det.fitted_on_ = fitted_on if isinstance(fitted_on, str) else None
+        det.bundle_ = bundle
+        return det
+
+    @classmethod
+    def from_bundle(cls, bundle, engine: str = "numpy") -> Detector:
+        """The detector a bundle records, or for a bundle without a ``detector`` section the
+        window detector with its stored threshold (what such bundles always ran)."""
+        section = getattr(bundle, "detector", None)
+        if section is not None:
+            det = cls.from_dict(section, bundle)
+        else:
+            det = cls("window")
+            stored = bundle.threshold
+            if stored is not None:
+                det.threshold = threshold_from_dict(
+                    {"rule": "quantile", "q": stored.get("q", DEFAULT_Q),
+                     "value": stored["value"], "n": stored.get("n", 0)})
+                det.fitted_on_ = stored.get("fitted_on")
+            det.bundle_ = bundle
+        det.engine = engine
+        return det
+
+    # -- fitting ----------------------------------------------------------------------------
+
+    def fit(self, windows, bundle=None, *, fitted_on: str = "reference") -> Detector:
+        """Take the model ``bundle`` (default: the one already held) and fit the threshold on
+        the reference windows ``windows`` (a :class:`~squall.data.windowset.WindowSet` made
+        for that bundle: its validation or training windows). Returns ``self``.
+
+        Training a model from data files is :func:`squall.pipeline.train` (``squall train``),
+        which fits the default detector this way and stores it in the bundle."""
+        if bundle is not None:
+            self.bundle_ = bundle
+        if self.bundle_ is None:
+            raise SquallError("Detector.fit needs a trained model: pass bundle= (a Bundle, "
+                              "e.g. squall.load_bundle(path) or squall.pipeline.train(...))")
+        self.span_ = None
+        scores = self._score(windows, resolve_span=True)
+        self.threshold.fit(scores.values)
+        self.fitted_on_ = fitted_on
+        self.bundle_.detector = self.to_dict()
+        return self
+
+    # -- scoring ----------------------------------------------------------------------------
+
+    def _engine(self):
+        from squall.engines import get_engine
+
+        if self.bundle_ is None:
+            raise SquallError("this detector has no model: fit() it or load() a bundle")
+        return get_engine(self.engine, self.bundle_)
+
+    def _score(self, ws, resolve_span: bool = False) -> DetectorScores:
+        if len(ws) == 0:
+            raise SquallError("no windows to score: the data is too short or too sparse for "
+                              "windows of this bundle")
+        reconstruct = self._engine().reconstruct
+        if self.scoring == "window":
+            from squall.detect.scoring import score_windows
+
+            return DetectorScores(score_windows(reconstruct, ws))
+        windows, steps = score_all(reconstruct, ws, self.point)
+        tracks = steps.tracks()
+        if resolve_span or self.span_ is None:
+            longest = max(len(idx) for _, idx in tracks)
+            span = self.smoothing
+            if 0 < span < 1:
+                span = min(max(1.0, span * longest), float(self.smoothing_cap))
+            self.span_ = float(span)
+        smoothed = np.full(len(steps), np.nan)
+        for _, idx in tracks:
+            smoothed[idx] = smooth(steps.score[idx], self.span_)
+        return DetectorScores(windows, steps, smoothed)
+
+    def score_samples(self, windows) -> DetectorScores:
+        """Per-window and (``step`` mode) per-step scores of ``windows`` (a WindowSet)."""
+        return self._score(windows)
+
+    def predict(self, windows) -> np.ndarray:
+        """Flags of the scored units: per step in ``step`` mode (in the order of
+        ``score_samples(...).steps``), per window in ``window`` mode."""
+        return self._flags(self.score_samples(windows))
+
+    def _flags(self, scores: DetectorScores) -> np.ndarray:
+        if self.threshold.value_ is None:
+            raise SquallError("this detector has no fitted threshold: fit() it on reference "
+                              "windows, or give a threshold value")
+        return self.threshold.flags(scores.values)
+
+    def detect(self, windows, scores: DetectorScores | None = None) -> DetectionResult:
+        """Score, flag and group ``windows`` into events (see :class:`DetectionResult`)."""
+        scores = scores or self.score_samples(windows)
+        flags = self._flags(scores)
+        n = len(scores.windows)
+        if self.scoring == "window":
+            event = merge_events(windows.track, windows.start, windows.end, flags)
+            events = _window_events(windows, scores.windows.window, event)
+            return DetectionResult(scores, flags, flags.copy(), events, event,
+                                   self.threshold.to_dict(), self.scoring)
+        steps = scores.steps
+        gap = self.bundle_.length if self.merge_gap is None else self.merge_gap
+        found = step_events(steps, flags, values=scores.smoothed, pad=self.pad, merge_gap=gap)
+        # each step (by its step-table id) -> its event; a window belongs to the event of its
+        # steps (with merge_gap >= the window length a window cannot reach two events)
+        total = int(windows.steps.max()) + 1 if n else 0
+        step_event = np.full(total, -1, dtype=np.int64)
+        for e, (a, b) in enumerate(zip(found["first"], found["last"], strict=True)):
+            step_event[steps.step[a:b + 1]] = e
+        flagged_step = np.zeros(total, dtype=bool)
+        flagged_step[steps.step[flags]] = True
+        per_window = step_event[windows.steps]
+        window_event = np.where((per_window >= 0).any(axis=1),
+                                np.where(per_window >= 0, per_window, np.iinfo(np.int64).max)
+                                .min(axis=1), -1)
+        window_flags = flagged_step[windows.steps].any(axis=1)
+        events = found[["track", "start", "end", "score"]].copy()
+        events["size"] = found["steps"].to_numpy()
+        return DetectionResult(scores, flags, window_flags, events, window_event,
+                               self.threshold.to_dict(), self.scoring)
+
+    # -- persistence ------------------------------------------------------------------------
+
+    def save(self, path: str | os.PathLike[str]):
+        """Write the bundle with this detector's section (see :meth:`to_dict`)."""
+        if self.bundle_ is None:
+            raise SquallError("this detector has no model to save: fit() it first")
+        self.bundle_.detector = self.to_dict()
+        return self.bundle_.save(path)
+
+    @classmethod
+    def load(cls, path: str | os.PathLike[str], engine: str = "numpy") -> Detector:
+        """The detector stored in the bundle at ``path`` (see :meth:`from_bundle`)."""
+        from squall.bundle import load_bundle
+
+        return cls.from_bundle(load_bundle(path), engine)
+
+
+def _window_events(ws, score: np.ndarray, event: np.ndarray) -> pd.DataFrame:
+    rows = []
+    for e in range(int(event.max()) + 1 if len(event) else 0):
+        sel = np.flatnonzero(event == e)
+        rows.append({"track": str(ws.track[sel[0]]), "start": ws.start[sel].min(),
+                     "end": ws.end[sel].max(), "score": float(np.nanmax(score[sel])),
+                     "size": int(len(sel))})
+    frame = pd.DataFrame(rows, columns=["track", "start", "end", "score", "size"]).astype(
+        {"track": str, "score": float, "size": np.int64})
+    frame["start"] = pd.to_datetime(frame["start"])
+    frame["end"] = pd.to_datetime(frame["end"])
+    return frame
+
+
+def _number(name: str, value: object, *, low: float, integer: bool = False) -> None:
+    kinds = (int, np.integer) if integer else (int, float, np.integer, np.floating)
+    if isinstance(value, bool) or not isinstance(value, kinds) or not math.isfinite(value) \
+            or value < low:
+        kind = "an integer" if integer else "a number"
+        raise SquallError(f"{name} must be {kind} >= {low:g}, got {value!r}"[:200])

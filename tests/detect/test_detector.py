@@ -1,0 +1,170 @@
+"""The Detector (fit / score_samples / predict / detect / save / load), the fittable threshold
+rules and the one-pass chunked scoring it runs on."""
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from squall.bundle import random_bundle, seed_layers
+from squall.data import windowset
+from squall.data.scaling import Scaler
+from squall.data.sensor_csv import read_sensor_csv
+from squall.data.windows import WindowSettings, make_windows, resolve_settings
+from squall.detect.detector import Detector
+from squall.detect.pointwise import HOW, score_all, step_scores
+from squall.detect.scoring import score_windows
+from squall.detect.thresholds import (
+    RULES,
+    HundmanThreshold,
+    PotThreshold,
+    QuantileThreshold,
+    SigmaThreshold,
+    make_threshold,
+    threshold_from_dict,
+)
+from squall.engines import get_engine
+from squall.errors import SquallError
+
+
+def _series(tmp_path, n=400, spike_at=(250,), tracks=("a", "b")):
+    t = pd.date_range("2024-01-01", periods=n, freq="1h")
+    rng = np.random.default_rng(1)
+    paths = []
+    for k, name in enumerate(tracks):
+        x = 0.05 * rng.normal(size=n)
+        for at in spike_at:
+            x[at:at + 3] += 4.0 * (k + 1)
+        pd.DataFrame({"timestamp": t, "x": x, "y": 0.05 * rng.normal(size=n)}).to_csv(
+            tmp_path / f"{name}.csv", index=False)
+        paths.append(tmp_path / f"{name}.csv")
+    obs = read_sensor_csv(paths)
+    settings = resolve_settings(WindowSettings(length=12), obs)
+    ws = windowset.build(make_windows(obs, settings), obs,
+                         Scaler("minmax", obs.features).fit(obs.values()))
+    bundle = random_bundle(seed_layers(2, 12, (6, 3)), 2, 12, scale=0.4)
+    bundle.features = list(obs.features)
+    return ws, bundle
+
+
+def _constant_model(bundle):
+    """The bundle with its last dense layer set to output the scaled value 0 everywhere: a
+    model of 'normal = the typical level', so a step's score is its distance from it."""
+    last = max(int(k.split(".")[1]) for k in bundle.weights)
+    for name in (f"layers.{last}.W", f"layers.{last}.b"):
+        bundle.weights[name] = np.zeros_like(bundle.weights[name])
+    return bundle
+
+
+@pytest.fixture
+def data(tmp_path):
+    return _series(tmp_path)
+
+
+@pytest.mark.parametrize("how", HOW)
+@pytest.mark.parametrize("chunk", [64, 97, 300, 10_000])
+def test_one_pass_scoring_equals_scoring_everything_at_once(data, how, chunk):
+    ws, bundle = data
+    reconstruct = get_engine("numpy", bundle).reconstruct
+    full = step_scores(ws, reconstruct(ws.x), how)
+    windows, steps = score_all(reconstruct, ws, how, chunk=chunk)
+    assert np.array_equal(full.step, steps.step)
+    assert np.array_equal(full.track.astype(str), steps.track.astype(str))
+    np.testing.assert_allclose(steps.score, full.score, rtol=1e-12, equal_nan=True)
+    np.testing.assert_allclose(steps.recon, full.recon, rtol=1e-12, equal_nan=True)
+    np.testing.assert_allclose(windows.window, score_windows(reconstruct, ws).window,
+                               rtol=1e-12)
+
+
+def test_threshold_rules_fit_flag_and_round_trip():
+    x = np.random.default_rng(0).normal(size=2000)
+    for rule in RULES:
+        fitted = make_threshold(rule).fit(x)
+        back = threshold_from_dict(fitted.to_dict())
+        assert back.to_dict() == fitted.to_dict()
+        flags = fitted.flags(np.array([np.nan, fitted.value_ + 1, fitted.value_ - 1]))
+        assert flags.tolist() == [False, True, False]
+    assert QuantileThreshold(0.9).fit(np.arange(11.0)).value_ == pytest.approx(9.0)
+    assert SigmaThreshold(2).fit(np.array([0.0, 2.0])).value_ == pytest.approx(3.0)
+    assert HundmanThreshold().fit(x).value_ > x.mean()
+    assert PotThreshold(q=0.01, level=0.9).fit(x).value_ > np.quantile(x, 0.9)
+
+
+@pytest.mark.parametrize("bad", [np.zeros((3, 2)), np.array(["a", "b"]), np.full(4, np.nan),
+                                 np.zeros(0)])
+def test_threshold_input_checked_once_in_the_base(bad):
+    for rule in RULES:
+        with pytest.raises(SquallError):
+            make_threshold(rule).fit(bad)
+
+
+def test_threshold_parameter_errors_are_one_line():
+    with pytest.raises(SquallError, match="one of"):
+        make_threshold("median")
+    with pytest.raises(SquallError, match="not z"):
+        make_threshold("sigma", z=3)
+    with pytest.raises(SquallError, match=r"in \(0, 1\)"):
+        QuantileThreshold(1.0)
+    with pytest.raises(SquallError, match="positive"):
+        SigmaThreshold(-1)
+    with pytest.raises(SquallError, match="not fitted"):
+        SigmaThreshold().flags(np.zeros(3))
+    with pytest.raises(SquallError, match="finite"):
+        threshold_from_dict({"rule": "sigma", "k": 4, "value": float("nan")})
+    with pytest.raises(SquallError, match="unknown threshold rule"):
+        threshold_from_dict({"rule": "magic"})
+
+
+def test_detector_constructor_stores_and_checks_configuration():
+    d = Detector()
+    assert d.scoring == "step" and isinstance(d.threshold, SigmaThreshold) and d.bundle_ is None
+    assert isinstance(Detector("window").threshold, QuantileThreshold)
+    for kwargs in ({"scoring": "both"}, {"point": "max"}, {"smoothing": -1},
+                   {"pad": 1.5}, {"merge_gap": -2}, {"threshold": "magic"}):
+        with pytest.raises(SquallError):
+            Detector(**kwargs)
+    with pytest.raises(SquallError, match="trained model"):
+        Detector().fit(None)
+
+
+def test_detector_finds_the_injected_spikes_as_one_event_per_track(data):
+    ws, bundle = data
+    det = Detector(threshold=SigmaThreshold(3.0)).fit(ws, _constant_model(bundle))
+    result = det.detect(ws)
+    assert det.threshold.value_ is not None and det.span_ >= 1
+    assert sorted(result.events["track"]) == ["a", "b"]
+    for ev in result.events.itertuples():
+        assert ev.start <= pd.Timestamp("2024-01-01") + pd.Timedelta(hours=252)
+        assert ev.end >= pd.Timestamp("2024-01-01") + pd.Timedelta(hours=250)
+    # predict() is detect()'s flags; each flagged window belongs to an event and vice versa
+    assert np.array_equal(det.predict(ws), result.flags)
+    assert np.array_equal(result.window_event >= 0, result.window_flags)
+    assert set(result.window_event[result.window_event >= 0]) == set(range(len(result.events)))
+
+
+def test_window_mode_is_the_window_quantile_rule(data):
+    ws, bundle = data
+    det = Detector("window", threshold=QuantileThreshold(0.95)).fit(ws, bundle)
+    scores = det.score_samples(ws)
+    assert scores.steps is None
+    expected = np.quantile(scores.windows.window, 0.95)
+    assert det.threshold.value_ == pytest.approx(expected)
+    result = det.detect(ws)
+    assert np.array_equal(result.flags, scores.windows.window > expected)
+    assert result.events["size"].sum() == result.flags.sum()
+
+
+def test_detector_section_round_trips_and_a_bundle_without_one_runs_its_threshold(data):
+    ws, bundle = data
+    det = Detector(smoothing=0.05, threshold=PotThreshold(0.02, 0.9)).fit(ws, bundle)
+    back = Detector.from_dict(det.to_dict(), bundle)
+    assert back.to_dict() == det.to_dict()
+    assert np.array_equal(back.detect(ws).flags, det.detect(ws).flags)
+    with pytest.raises(SquallError, match="unknown keys"):
+        Detector.from_dict(det.to_dict() | {"colour": 1})
+    bundle.detector = None
+    bundle.threshold = {"method": "quantile", "q": 0.99, "value": 0.5, "fitted_on": "validation"}
+    legacy = Detector.from_bundle(bundle)
+    assert legacy.scoring == "window" and legacy.threshold.value_ == 0.5
+    flags = legacy.predict(ws)
+    assert np.array_equal(flags, score_windows(get_engine("numpy", bundle).reconstruct,
+                                               ws).window > 0.5)
