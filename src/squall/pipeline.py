@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import platform
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -23,6 +24,7 @@ from squall.data.sensor_csv import DAY_FIRST, read_sensor_csv
 from squall.data.windows import Windows, WindowSettings, make_windows, resolve_settings
 from squall.data.windowset import WindowSet
 from squall.detect import scoring
+from squall.detect.detector import DetectionResult, Detector
 from squall.detect.scoring import Scores
 from squall.detect.thresholds import DEFAULT_Q, fit_threshold
 from squall.engines import get_engine
@@ -172,9 +174,13 @@ def train(paths: Paths, out: str | os.PathLike[str] | None = None, *,
     bundle = Bundle(layers, weights, list(obs.features), obs.units, settings.to_dict(), fitted,
                     None, provenance, history)
     ref = va if len(va) else tr
-    ref_scores = score_windows(bundle, ws.subset(ref)).window
-    bundle.threshold = fit_threshold(ref_scores, q=threshold_q,
-                                     fitted_on="validation" if len(va) else "training")
+    fitted_on = "validation" if len(va) else "training"
+    reference = ws.subset(ref)
+    ref_scores = score_windows(bundle, reference).window
+    # the window-score quantile stays for the hardware accuracy report and older tools
+    bundle.threshold = fit_threshold(ref_scores, q=threshold_q, fitted_on=fitted_on)
+    # the detector squall detect runs (and the benchmarks measure), fitted on the same windows
+    Detector().fit(reference, bundle, fitted_on=fitted_on)
     if out is not None:
         bundle.save(out)
     return bundle
@@ -341,25 +347,66 @@ def keep_residuals(bundle: Bundle, ws: WindowSet, scores: Scores, windows: np.nd
     return scoring.with_residuals(scores, get_engine(engine, bundle).reconstruct, ws, windows)
 
 
-def score_table(bundle: Bundle, ws: WindowSet, engine: str = "numpy",
-                threshold: float | None = None, threshold_quantile: float | None = None,
-                require_threshold: bool = True) -> tuple[pd.DataFrame, Scores, dict]:
-    """Scores of every window as a table, flagged against the chosen threshold (without any
-    threshold and ``require_threshold=False``: threshold NaN, nothing flagged)."""
-    from squall.detect.thresholds import resolve_threshold
+def run_detector(bundle: Bundle, ws: WindowSet, engine: str = "numpy",
+                 threshold: float | None = None, threshold_quantile: float | None = None,
+                 require_threshold: bool = True) -> tuple[pd.DataFrame, DetectionResult, dict]:
+    """The bundle's detector (:meth:`Detector.from_bundle`) run on ``ws``: the scores table
+    (one row per window, ``flagged`` as the detector decided), the in-memory result and the
+    threshold used.
+
+    ``threshold`` replaces the fitted value, ``threshold_quantile`` fits a quantile of the
+    scored data's own scores (the original pipeline's rule, for comparison): both apply to what
+    the detector thresholds (smoothed step scores, or window scores for a window detector).
+    Without any threshold and ``require_threshold=False`` nothing is flagged (threshold NaN).
+    In ``step`` mode the table has a ``step_score`` column (the peak smoothed step score in the
+    window): a window is flagged when it holds a flagged step, i.e. ``step_score > threshold``.
+    """
+    from squall.detect.thresholds import QuantileThreshold, resolve_threshold
     from squall.report.tables import scores_frame
 
     if len(ws) == 0:
         raise SquallError("no windows to score: the data is too short or too sparse for windows "
                           f"of {bundle.length} steps (skipped {ws.meta.get('skipped', 0)})")
-    scores = score_windows(bundle, ws, engine)
-    if (bundle.threshold is None and threshold is None and threshold_quantile is None
-            and not require_threshold):
-        chosen = {"method": "none", "value": float("nan")}
+    det = Detector.from_bundle(bundle, engine)
+    scores = det.score_samples(ws)
+    if threshold is not None:
+        resolve_threshold(None, threshold)  # checks the value
+        det.threshold.value_ = float(threshold)
+        fitted_on = "user"
+    elif threshold_quantile is not None:
+        det.threshold = QuantileThreshold(threshold_quantile).fit(scores.values)
+        fitted_on = "scored data"
     else:
-        chosen = resolve_threshold(bundle.threshold, threshold, threshold_quantile,
-                                   scores.window)
-    return scores_frame(ws, scores, chosen["value"]), scores, chosen
+        fitted_on = det.fitted_on_
+    if det.threshold.value_ is None:
+        if require_threshold:
+            resolve_threshold(None)  # the one-line "no threshold" error
+        det.threshold.value_ = float("inf")
+        chosen = {"method": "none", "value": float("nan"), "scoring": det.scoring}
+    else:
+        chosen = det.threshold.to_dict() | {"method": det.threshold.rule, "fitted_on": fitted_on,
+                                            "scoring": det.scoring}
+    result = det.detect(ws, scores)
+    table = scores_frame(ws, scores.windows, chosen["value"])
+    if det.scoring == "step":
+        peak = np.full(int(ws.steps.max()) + 1, np.nan)
+        peak[scores.steps.step] = scores.smoothed
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)  # windows without a scored step
+            table.insert(table.columns.get_loc("threshold"), "step_score",
+                         np.nanmax(peak[ws.steps], axis=1))
+    table["flagged"] = result.window_flags
+    return table, result, chosen
+
+
+def score_table(bundle: Bundle, ws: WindowSet, engine: str = "numpy",
+                threshold: float | None = None, threshold_quantile: float | None = None,
+                require_threshold: bool = True) -> tuple[pd.DataFrame, Scores, dict]:
+    """Scores of every window as a table, flagged by the bundle's detector (see
+    :func:`run_detector`), with the window scores and the threshold used."""
+    table, result, chosen = run_detector(bundle, ws, engine, threshold, threshold_quantile,
+                                         require_threshold)
+    return table, result.scores.windows, chosen
 
 
 #: Files ``detect`` owns in its output directory (an earlier run's leftovers are removed).
@@ -370,29 +417,49 @@ DETECT_OUTPUTS = ("scores.csv", "anomalies.csv", "events.csv", "anomaly_windows.
 def detect(bundle: Bundle, data: Paths, out: str | os.PathLike[str], *, engine: str = "numpy",
            threshold: float | None = None, threshold_quantile: float | None = None,
            plot: bool = True) -> dict:
-    """Score ``data`` (files or a windows ``.npz``), flag, merge events and write the outputs.
+    """Score ``data`` (files or a windows ``.npz``) with the bundle's detector and write the
+    outputs.
 
-    Writes into ``out`` (see :data:`DETECT_OUTPUTS`): ``scores.csv``, ``anomalies.csv``,
-    ``events.csv``, ``anomaly_windows.csv``, ``step_errors.csv`` (error per time step and
-    feature of each flagged window), ``windows.npz`` (so ``extract`` can be redone) and
-    ``scores.png``, recorded in ``out``'s run manifest (:func:`squall.io.output_files`). ``out``
-    is checked first: new, empty or an earlier run directory, and holding no input. Files not
-    listed in squall's manifest are left alone. A bare ``sequences`` file has no times or
-    tracks: its events and anomaly_windows tables are written with headers only.
-    Returns a summary dict.
+    Writes into ``out`` (see :data:`DETECT_OUTPUTS`): ``scores.csv``, ``anomalies.csv`` (the
+    flagged windows), ``events.csv`` (the detector's events, with their explanations),
+    ``anomaly_windows.csv``, ``step_errors.csv`` (error per time step and feature of each
+    flagged window), ``windows.npz`` (so ``extract`` can be redone) and ``scores.png``, recorded
+    in ``out``'s run manifest (:func:`squall.io.output_files`). ``out`` is checked first: new,
+    empty or an earlier run directory, and holding no input. Files not listed in squall's
+    manifest are left alone. A bare ``sequences`` file has no times or tracks: its events and
+    anomaly_windows tables are written with headers only. Returns a summary dict.
     """
+    check_output(out, inputs=_as_list(data), directory=True)
+    ws = load_windows(bundle, data)
+    table, result, chosen = run_detector(bundle, ws, engine, threshold, threshold_quantile)
+    write_detection(bundle, ws, table, result, chosen, out, engine=engine, plot=plot)
+    return {"windows": len(ws), "flagged": int(table["flagged"].sum()),
+            "events": int(len(result.events)) if ws.traceable else 0, "threshold": chosen,
+            "skipped": int(ws.meta.get("skipped", 0)), "out": str(out),
+            "explanations": result.explanations}
+
+
+def write_detection(bundle: Bundle, ws: WindowSet, table: pd.DataFrame,
+                    result: DetectionResult, chosen: dict, out: str | os.PathLike[str], *,
+                    engine: str = "numpy", plot: bool = True) -> None:
+    """Write a detection (see :func:`detect`) into the run directory ``out``; the result's
+    ``explanations`` are filled in on the way."""
     from squall.detect.explain import explain, explanation_columns
     from squall.report.tables import anomaly_windows_frame, events_frame, step_errors_frame
 
-    check_output(out, inputs=_as_list(data), directory=True)
-    ws = load_windows(bundle, data)
-    table, scores, chosen = score_table(bundle, ws, engine, threshold, threshold_quantile)
     flagged = table[table["flagged"]]
     idx = flagged["window"].to_numpy()
-    scores = keep_residuals(bundle, ws, scores, idx, engine)
-    events = events_frame(table if ws.traceable else table.iloc[:0], ws.features)
-    explanations = explain(table, ws, scores, bundle.scaler, bundle.units) if ws.traceable \
-        else []
+    scores = keep_residuals(bundle, ws, result.scores.windows, idx, engine)
+    ids = result.window_event
+    events = events_frame(table if ws.traceable else table.iloc[:0], ws.features,
+                          event=ids if ws.traceable else None)
+    if ws.traceable and len(events):  # the detector's own event times and peak scores
+        events["start"] = _iso_times(result.events["start"])
+        events["end"] = _iso_times(result.events["end"])
+        events["score"] = result.events["score"].to_numpy()
+    explanations = explain(table, ws, scores, bundle.scaler, bundle.units, ids=ids) \
+        if ws.traceable else []
+    result.explanations = explanations
     events = pd.concat([events, explanation_columns(explanations, ws.features)], axis=1)
     rows = anomaly_windows_frame(ws, idx) if ws.traceable else \
         pd.DataFrame(columns=["window", "track", "file", "row", "line"])
@@ -407,10 +474,15 @@ def detect(bundle: Bundle, data: Paths, out: str | os.PathLike[str], *, engine: 
             ws.save(tmp / "windows.npz")
         if plot:
             from squall.report.plots import plot_scores
-            plot_scores(table, tmp / "scores.png", chosen["value"])
-    return {"windows": len(ws), "flagged": int(len(flagged)), "events": int(len(events)),
-            "threshold": chosen, "skipped": int(ws.meta.get("skipped", 0)), "out": str(out),
-            "explanations": explanations}
+            if "step_score" in table:
+                plot_scores(table.assign(score=table["step_score"]), tmp / "scores.png",
+                            chosen["value"], title="Peak smoothed step score per window")
+            else:
+                plot_scores(table, tmp / "scores.png", chosen["value"])
+
+
+def _iso_times(values: pd.Series) -> np.ndarray:
+    return pd.to_datetime(values).dt.strftime("%Y-%m-%dT%H:%M:%S").to_numpy()
 
 
 def write_csv(frame: pd.DataFrame, path: str | os.PathLike[str]) -> None:

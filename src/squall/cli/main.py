@@ -54,9 +54,13 @@ def _ranged(option: str, *, integer: bool = False, **bounds) -> Callable[[str], 
         except ValueError:
             raise argparse.ArgumentTypeError(f"expected {'an integer' if integer else 'a number'}"
                                              f", got {text!r}") from None
+        from squall.errors import SquallError
         from squall.pipeline import check_number
 
-        check_number(option, value, integer=integer, **bounds)
+        try:  # a SquallError is a ValueError, which argparse would replace by its own text
+            check_number(option, value, integer=integer, **bounds)
+        except SquallError as exc:
+            raise argparse.ArgumentTypeError(str(exc)) from None
         return value
 
     return parse

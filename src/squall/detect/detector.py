@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import math
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
@@ -78,7 +78,9 @@ class DetectionResult:
     ``scores``: the :class:`DetectorScores`; ``flags``: per scored unit (steps or windows);
     ``window_flags``: per window (in ``step`` mode: the window holds a flagged step);
     ``events``: ``track``, ``start``, ``end``, ``score`` (peak), ``size`` (steps or windows);
-    ``window_event``: the event of each window (-1: none); ``threshold``: the fitted rule.
+    ``window_event``: the event of each window (-1: none); ``threshold``: the fitted rule;
+    ``explanations``: per event, why (filled in by whoever explains it, see
+    :func:`squall.detect.explain.explain`).
     """
 
     scores: DetectorScores
@@ -88,6 +90,7 @@ class DetectionResult:
     window_event: np.ndarray
     threshold: dict
     scoring: str
+    explanations: list = field(default_factory=list)
 
 
 class Detector:

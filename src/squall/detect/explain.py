@@ -36,13 +36,15 @@ def event_ids(table: pd.DataFrame) -> np.ndarray:
 
 
 def explain(table: pd.DataFrame, ws: WindowSet, scores: Scores, scaler: Scaler,
-            units: dict[str, str], top: int = 3) -> list[dict]:
+            units: dict[str, str], top: int = 3, ids: np.ndarray | None = None) -> list[dict]:
     """One explanation per event, in event order (as :func:`squall.report.tables.events_frame`).
 
     Each is a dict: ``event``, ``track``, ``features`` (per feature: share, deviation, unit,
-    time), ``qc`` (flag text -> count), ``text`` (one readable line).
+    time), ``qc`` (flag text -> count), ``text`` (one readable line). ``ids``: the event of
+    each window (-1: none), as the detector grouped them; default: overlapping flagged windows
+    of the table merged (:func:`event_ids`).
     """
-    ids = event_ids(table)
+    ids = event_ids(table) if ids is None else np.asarray(ids, dtype=np.int64)
     features = ws.features
     out = []
     for e in range(ids.max() + 1 if len(ids) else 0):

@@ -112,11 +112,16 @@ def step_errors_frame(ws: WindowSet, scores: Scores, windows: np.ndarray) -> pd.
     return frame
 
 
-def events_frame(scores: pd.DataFrame, features: list[str], top: int = 3) -> pd.DataFrame:
-    """Merge flagged windows of ``scores`` (a scores table) into events."""
-    start = pd.to_datetime(scores["start"]).to_numpy()
-    end = pd.to_datetime(scores["end"]).to_numpy()
-    event = merge_events(scores["track"].to_numpy(), start, end, scores["flagged"].to_numpy())
+def events_frame(scores: pd.DataFrame, features: list[str], top: int = 3,
+                 event: np.ndarray | None = None) -> pd.DataFrame:
+    """One row per event of ``scores`` (a scores table): ``event`` the event of each window
+    (-1: none) as the detector grouped them; default: overlapping flagged windows merged."""
+    if event is None:
+        start = pd.to_datetime(scores["start"]).to_numpy()
+        end = pd.to_datetime(scores["end"]).to_numpy()
+        event = merge_events(scores["track"].to_numpy(), start, end,
+                             scores["flagged"].to_numpy())
+    event = np.asarray(event, dtype=np.int64)
     rows = []
     err_cols = [f"err_{f}" for f in features]
     n_cols = [f"n_{f}" for f in features]
