@@ -138,3 +138,19 @@ def test_chunks_cover_every_window_once():
         covered = np.concatenate([np.arange(n)[p] for p in parts])
         np.testing.assert_array_equal(covered, np.arange(n))
         assert all(p.stop - p.start >= min(n, MIN_CHUNK) for p in parts)
+
+
+def test_one_matcher_counts_labels_found_and_events_matching_nothing():
+    from squall.evaluate.metrics import confusion
+
+    labels = pd.DataFrame({"track": ["A", "A", ""], "type": ["storm", "spike", "spike"],
+                           "start": ["2025-01-01T00:00", "2025-01-01T06:00", "2025-01-04T00:00"],
+                           "end": ["2025-01-01T01:00", "2025-01-01T07:00", "2025-01-04T01:00"]})
+    events = pd.DataFrame({"track": ["A", "B", "B"],   # one event over both A labels
+                           "start": ["2025-01-01T00:30", "2025-01-04T00:30", "2025-01-09"],
+                           "end": ["2025-01-01T06:30", "2025-01-04T00:40", "2025-01-10"]})
+    m = match_events(events, labels)
+    assert (m["tp"], m["fp"], m["fn"]) == (3, 1, 0)     # a label without track matches B
+    assert m["precision"] == pytest.approx(0.75) and m["recall"] == 1.0
+    assert m["found_by"] == [[0], [0], [1]] and m["false"] == [2]
+    assert confusion(labels, events) == {"tp": 3, "fp": 1, "fn": 0}
