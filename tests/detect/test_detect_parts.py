@@ -147,8 +147,8 @@ def test_one_matcher_counts_labels_found_and_events_matching_nothing():
                            "start": ["2025-01-01T00:00", "2025-01-01T06:00", "2025-01-04T00:00"],
                            "end": ["2025-01-01T01:00", "2025-01-01T07:00", "2025-01-04T01:00"]})
     events = pd.DataFrame({"track": ["A", "B", "B"],   # one event over both A labels
-                           "start": ["2025-01-01T00:30", "2025-01-04T00:30", "2025-01-09"],
-                           "end": ["2025-01-01T06:30", "2025-01-04T00:40", "2025-01-10"]})
+                           "start": ["2025-01-01T00:30", "2025-01-04T00:30", "2025-01-09T00:00"],
+                           "end": ["2025-01-01T06:30", "2025-01-04T00:40", "2025-01-10T00:00"]})
     m = match_events(events, labels)
     assert (m["tp"], m["fp"], m["fn"]) == (3, 1, 0)     # a label without track matches B
     assert m["precision"] == pytest.approx(0.75) and m["recall"] == 1.0
