@@ -21,7 +21,13 @@ from squall.data.noaa import DEFAULT_FEATURES, header_names, read_noaa
 from squall.data.observations import Observations, expand_paths
 from squall.data.scaling import Scaler
 from squall.data.sensor_csv import DAY_FIRST, read_sensor_csv
-from squall.data.windows import Windows, WindowSettings, make_windows, resolve_settings
+from squall.data.windows import (
+    Windows,
+    WindowSettings,
+    check_window_settings,
+    make_windows,
+    resolve_settings,
+)
 from squall.data.windowset import WindowSet
 from squall.detect import scoring
 from squall.detect.detector import DetectionResult, Detector
@@ -229,21 +235,9 @@ def check_features(features: object) -> list[str] | None:
 
 
 def check_settings(settings: WindowSettings) -> None:
-    """The window settings' own rules, checked before any data is read."""
-    from squall.data.windows import MODES, _delta
-
-    if not isinstance(settings, WindowSettings):
-        raise SquallError(f"settings must be a WindowSettings, got {type(settings).__name__}")
-    check_number("--length", settings.length, low=2, integer=True)
-    check_number("--stride", settings.stride, low=1, integer=True)
-    check_number("--min-observed", settings.min_observed, low=0, high=1, low_open=True)
-    if settings.mode not in MODES:
-        raise SquallError(f"window mode must be one of {', '.join(MODES)}, got "
-                          f"{settings.mode!r}")
-    if settings.resample not in (None, "auto"):
-        _delta(settings.resample, "--resample")
-    if settings.max_gap is not None:
-        _delta(settings.max_gap, "--max-gap")
+    """The window settings' own rules, checked before any data is read (see
+    :func:`squall.data.windows.check_window_settings`)."""
+    check_window_settings(settings)
 
 
 def check_train_args(paths: Paths, out, *, features, until, settings, sizes, scaler, epochs,

@@ -68,6 +68,46 @@ class WindowSettings:
         return asdict(self)
 
 
+def check_window_settings(settings: WindowSettings | dict, *, resolved: bool = False,
+                          what: str = "window settings") -> WindowSettings:
+    """The one check of window settings' own rules (types, ranges, durations), before any data
+    is read: for options (``resolved=False``: ``resample`` may be ``auto``, ``max_gap``
+    unset) and for stored settings (``resolved=True``: a bundle's or a windows file's, which
+    need concrete values). ``settings`` may be the JSON object itself; unknown keys are
+    refused. Errors name the parameters (``length``), not command-line flags. Returns the
+    settings as a :class:`WindowSettings`."""
+    from squall.limits import MAX_STRIDE, MAX_WINDOW_LENGTH, is_number
+
+    if isinstance(settings, dict):
+        unknown = set(settings) - set(WindowSettings.__dataclass_fields__)
+        if unknown:
+            raise SquallError(f"{what} have unknown keys {sorted(unknown)}")
+        settings = WindowSettings(**settings)
+    if not isinstance(settings, WindowSettings):
+        raise SquallError(f"{what} must be a WindowSettings, got {type(settings).__name__}")
+    s = settings
+    if s.mode not in MODES:
+        raise SquallError(f"window mode must be one of {', '.join(MODES)}, got {s.mode!r}")
+    for name, value, low, top in (("length", s.length, 2, MAX_WINDOW_LENGTH),
+                                  ("stride", s.stride, 1, MAX_STRIDE)):
+        if not is_number(value, integer=True) or value < low:
+            raise SquallError(f"window {name} must be an integer >= {low}, got {value!r}"[:200])
+        if value > top:
+            raise SquallError(f"window {name} {value} is beyond the limit: at most {top} "
+                              f"steps (see squall.limits)"[:200])
+    if not is_number(s.min_observed) or not 0 < s.min_observed <= 1:
+        raise SquallError(f"min_observed must be in (0, 1], got {s.min_observed!r}")
+    for name, value in (("resample", s.resample), ("max_gap", s.max_gap)):
+        if value is None or (name == "resample" and value == "auto" and not resolved):
+            continue
+        if not isinstance(value, str):
+            raise SquallError(f"window {name} must be a duration string, got {value!r}"[:200])
+        _delta(value, name)
+    if resolved and s.mode == "track" and s.max_gap is None:
+        raise SquallError(f"{what} lack max_gap (resolved at training time)")
+    return s
+
+
 def typical_interval(obs: Observations, length: int) -> pd.Timedelta:
     """Median over tracks (with >= ``length`` reports, else all) of the median report interval."""
     frame = obs.frame.sort_values(["track", "time"], kind="stable")
@@ -86,14 +126,7 @@ def typical_interval(obs: Observations, length: int) -> pd.Timedelta:
 
 def resolve_settings(settings: WindowSettings, obs: Observations) -> WindowSettings:
     """Replace ``auto``/default values by concrete ones (what gets stored in a bundle)."""
-    if settings.mode not in MODES:
-        raise SquallError(f"window mode must be one of {', '.join(MODES)}, got {settings.mode!r}")
-    if settings.length < 2:
-        raise SquallError(f"window length must be at least 2, got {settings.length}")
-    if settings.stride < 1:
-        raise SquallError(f"stride must be at least 1, got {settings.stride}")
-    if not 0.0 < settings.min_observed <= 1.0:
-        raise SquallError(f"min_observed must be in (0, 1], got {settings.min_observed}")
+    check_window_settings(settings)
     if settings.mode == "pooled":
         return WindowSettings(settings.length, settings.stride, "pooled", None, None,
                               settings.min_observed)
@@ -103,14 +136,14 @@ def resolve_settings(settings: WindowSettings, obs: Observations) -> WindowSetti
         nice = next((n for n in NICE_INTERVALS if n >= typical), NICE_INTERVALS[-1])
         resample = format_duration(nice)
     elif resample is not None:
-        resample = format_duration(_delta(resample, "--resample"))
+        resample = format_duration(_delta(resample, "resample"))
     max_gap = settings.max_gap
     if max_gap is None:
-        base = (_delta(resample, "--resample") if resample
+        base = (_delta(resample, "resample") if resample
                 else typical_interval(obs, settings.length))
         max_gap = format_duration(6 * base)
     else:
-        max_gap = format_duration(_delta(max_gap, "--max-gap"))
+        max_gap = format_duration(_delta(max_gap, "max_gap"))
     return WindowSettings(settings.length, settings.stride, "track", resample, max_gap,
                           settings.min_observed)
 

@@ -320,7 +320,7 @@ def _check_meta(path: Path, meta: dict, sources: int) -> None:
 def _settings(path: Path, data: dict[str, np.ndarray], length: int
               ) -> tuple[WindowSettings, int]:
     """The stored window settings, checked like a bundle's, and the skipped count."""
-    from squall.bundle import check_window_settings
+    from squall.data.windows import check_window_settings
 
     if "settings" not in data:
         return WindowSettings(length=length), 0
@@ -332,7 +332,7 @@ def _settings(path: Path, data: dict[str, np.ndarray], length: int
     if unknown:
         raise SquallError(f"{path}: settings have unknown keys {sorted(unknown)}")
     try:
-        check_window_settings(raw)
+        check_window_settings(raw, resolved=True)
     except SquallError as exc:
         raise SquallError(f"{path}: {exc}") from None
     if raw.get("length") != length:
