@@ -22,6 +22,8 @@ from squall.bundle import random_bundle, seed_layers
 from squall.engines import numpy_engine
 from squall.engines.numpy_engine import NumpyEngine
 
+pytestmark = pytest.mark.bench
+
 BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
 
 
