@@ -66,6 +66,11 @@ def read_data(paths: Paths, reader: dict | None = None) -> Observations:
     if kind == "auto":
         kind = "csv" if reader.get("time_column") else detect_kind(files[0])
     if kind == "noaa":
+        given = [f"--{k.replace('_', '-')}" for k in ("time_format", "dayfirst")
+                 if reader.get(k) not in (None, False)]
+        if given:
+            raise SquallError(f"{' and '.join(given)} do not apply to NOAA files (their DATE is "
+                              f"ISO 8601); leave them out")
         return read_noaa(files, reader.get("features") or DEFAULT_FEATURES,
                          qc=reader.get("qc", "keep"), keep_codes=bool(reader.get("keep_codes")))
     if kind == "csv":

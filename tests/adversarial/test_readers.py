@@ -284,3 +284,16 @@ def test_an_inferred_day_first_format_is_kept_for_later_reads(tmp_path):
         f"{d:02d}/04/2014 10:00,{d}\n" for d in range(1, 13)))
     times = pipeline.read_data(later, config).frame["time"]
     assert times.iloc[1] == pd.Timestamp("2014-04-02 10:00")
+
+
+# --- review of issue 12 ------------------------------------------------------------------------
+
+@pytest.mark.parametrize("option", [{"time_format": "%d/%m/%Y"}, {"dayfirst": True}])
+def test_date_options_are_refused_for_noaa_files(tmp_path, option):
+    from squall import pipeline
+
+    path = noaa_file(tmp_path / "box.csv", reports(5))
+    with pytest.raises(SquallError, match=r"do not apply to NOAA files"):
+        pipeline.read_data(path, {"kind": "auto", **option})
+    assert len(pipeline.read_data(path, {"time_format": None, "dayfirst": False,
+                                         "features": ["AIR_TEMP"]})) == 5
