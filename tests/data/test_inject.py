@@ -280,3 +280,18 @@ def test_real_box_last_week(real_box, tmp_path):
 def _inject_real(path: Path, tmp_path: Path, name: str, start: str, **options):
     out = tmp_path / f"{name}.csv"
     return out, inject_file(path, out, start=start, **options)
+
+
+def test_dates_mixing_offsets_are_read_as_the_reader_reads_them(box, tmp_path):
+    """NOAA DATEs mixing naive and +07:00 values: inject parses them as the reader does (one
+    UTC time line), no traceback; the injected file reads back with the same times."""
+    table = read_table(box)
+    shifted = table.copy()
+    t = pd.to_datetime(shifted["DATE"]) + pd.Timedelta(hours=7)
+    odd = np.arange(len(shifted)) % 2 == 1
+    shifted.loc[odd, "DATE"] = t[odd].dt.strftime("%Y-%m-%dT%H:%M:%S+07:00")
+    mixed, labels = inject_events(shifted, start=START, n_storms=1, seed=3)
+    plain, plain_labels = inject_events(table, start=START, n_storms=1, seed=3)
+    pd.testing.assert_frame_equal(labels, plain_labels)
+    with pytest.raises(SquallError):  # dates that are not text: one line, no traceback
+        inject_events(table.assign(DATE=[object()] * len(table)), start=START, n_storms=1)

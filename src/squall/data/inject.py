@@ -53,7 +53,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from squall.data.noaa import CONVERSIONS, SPECIAL_CODES, VALID_RANGE, read_table
+from squall.data.noaa import CONVERSIONS, SPECIAL_CODES, VALID_RANGE, parse_dates, read_table
 from squall.data.observations import parse_time
 from squall.data.synthetic import LABEL_COLUMNS, UNITS, write_labels, write_noaa_csv
 from squall.errors import SquallError
@@ -113,11 +113,14 @@ class _Track:
 
 
 def _times(table: pd.DataFrame) -> pd.Series:
-    """Report times as the reader parses them (UTC, tz-naive; NaT when unparseable)."""
-    times = pd.to_datetime(table["DATE"], errors="coerce", format="ISO8601")
-    if getattr(times.dt, "tz", None) is not None:
-        times = times.dt.tz_convert("UTC").dt.tz_localize(None)
-    return times
+    """Report times as the reader parses them (:func:`squall.data.noaa.parse_dates`: UTC,
+    tz-naive, offsets converted; NaT when unparseable)."""
+    try:
+        return parse_dates(table["DATE"])
+    except (ValueError, TypeError, OverflowError) as exc:
+        raise SquallError(f"cannot read the DATE column as times: "
+                          f"{str(exc).splitlines()[0] if str(exc) else type(exc).__name__}"
+                          ) from exc
 
 
 def _raw_values(table: pd.DataFrame, name: str) -> np.ndarray:
