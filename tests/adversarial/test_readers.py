@@ -297,3 +297,14 @@ def test_date_options_are_refused_for_noaa_files(tmp_path, option):
         pipeline.read_data(path, {"kind": "auto", **option})
     assert len(pipeline.read_data(path, {"time_format": None, "dayfirst": False,
                                          "features": ["AIR_TEMP"]})) == 5
+
+
+@pytest.mark.parametrize("bad, what", [("abc", "non-numeric value 'abc'"), ("inf", "infinite value")])
+def test_generic_numeric_errors_name_the_file_line(tmp_path, bad, what):
+    """After a blank line and a quoted newline, the bad value's message names its own line."""
+    path = tmp_path / "s.csv"
+    path.write_text('timestamp,note,value\n2025-01-01 00:00,"two\nlines",1\n\n'
+                    f'2025-01-01 01:00,plain,2\n2025-01-01 02:00,x,{bad}\n')
+    assert text_lines(path)[5].endswith(bad)  # line 6 of the file
+    with pytest.raises(SquallError, match=rf"{what} at data row 3 \(line 6\)"):
+        read_sensor_csv(path, features=["value"])

@@ -215,13 +215,15 @@ def read_sensor_csv(paths: str | os.PathLike[str] | Iterable[str | os.PathLike[s
             values = pd.to_numeric(raw[name], errors="coerce")
             bad = raw[name].notna() & values.isna()
             if bad.any():
-                row = int(np.flatnonzero(bad.to_numpy())[0])
+                k = int(np.flatnonzero(bad.to_numpy())[0])
                 raise SquallError(f"{path}: column {name} has a non-numeric value "
-                                  f"{raw[name].iloc[row]!r} at data row {row}")
+                                  f"{raw[name].iloc[k]!r} at data row {raw.index[k]} (line "
+                                  f"{lines[k]})")
             values = values.to_numpy(dtype=np.float64)
             if np.isinf(values).any():
-                row = int(np.flatnonzero(np.isinf(values))[0])
-                raise SquallError(f"{path}: column {name} has an infinite value at data row {row}")
+                k = int(np.flatnonzero(np.isinf(values))[0])
+                raise SquallError(f"{path}: column {name} has an infinite value at data row "
+                                  f"{raw.index[k]} (line {lines[k]})")
             frame[name] = values
         parts.append(frame)
     assert chosen is not None
