@@ -80,3 +80,47 @@ def test_scores_frame_track_names_share_the_window_sets_strings():
     assert _names(names) is names
     for other in (np.array(["A", "B"]), np.array([1, "B"], dtype=object)):
         np.testing.assert_array_equal(_names(other), other.astype(str))
+
+
+def _series_bundle(length=6):
+    from squall.bundle import Bundle, seed_layers, weight_shapes
+    from squall.data.scaling import Scaler
+
+    layers = seed_layers(1, length, (4, 2))
+    rng = np.random.default_rng(0)
+    weights = {k: rng.normal(0, 0.3, s).astype(np.float32)
+               for k, s in weight_shapes(layers).items()}
+    return Bundle(layers, weights, ["value"], {"value": ""},
+                  {"length": length, "stride": 1, "mode": "track", "resample": None,
+                   "max_gap": "1h", "min_observed": 0.25},
+                  Scaler.from_minmax(["value"], [0], [120]), {"method": "value", "value": 0.0},
+                  {"reader": {"kind": "csv", "features": ["value"], "time_column": "timestamp",
+                              "track_column": None}})
+
+
+def test_each_source_is_hashed_once_per_call_not_across_calls(tmp_path, monkeypatch):
+    """anomaly_windows: each source's SHA-256 is computed once per call (not once for its
+    columns and again for its rows), and again on the next call (the file may have changed)."""
+    import squall.io
+    from squall import pipeline
+    from squall.report import tables
+
+    paths = []
+    for name in ("a", "b"):
+        t0 = pd.Timestamp("2025-01-01")
+        path = tmp_path / f"{name}.csv"
+        path.write_text("timestamp,value\n" + "".join(
+            f"{(t0 + pd.Timedelta(minutes=10 * k)).isoformat()},{k}\n" for k in range(30)))
+        paths.append(path)
+    ws = pipeline.make_windowset(_series_bundle(), paths)
+    hashed, opened = [], []
+    real_sha, real_blocks = squall.io.sha256_file, tables._blocks
+    monkeypatch.setattr(squall.io, "sha256_file", lambda p: hashed.append(p) or real_sha(p))
+    monkeypatch.setattr(tables, "_blocks", lambda p, k: opened.append(p) or real_blocks(p, k))
+    everything = np.arange(len(ws))
+    frame = tables.anomaly_windows_frame(ws, everything)
+    assert set(frame["file"]) == {str(p) for p in paths}
+    assert sorted(map(str, hashed)) == sorted(map(str, paths))
+    assert len(opened) == 2 * len(paths)   # the header once, the rows once
+    tables.anomaly_windows_frame(ws, everything)
+    assert len(hashed) == 2 * len(paths)

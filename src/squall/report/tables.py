@@ -186,11 +186,12 @@ def _columns(path: Path, kind: str) -> list[str]:
     return list(next(iter(_blocks(path, kind)))[0].columns)
 
 
-def _original_rows(ws: WindowSet, source: int, rows: np.ndarray, columns: list[str]
+def _original_rows(ws: WindowSet, path: Path, rows: np.ndarray, columns: list[str]
                    ) -> np.ndarray:
     """The CSV text (``columns``, quoted as needed, no newline) of data rows ``rows`` (sorted,
-    unique) of one source, read once, a block at a time, keeping only those rows."""
-    path, kind = _check_source(ws, source), _source_kind(ws)
+    unique) of one source (``path``, checked by :func:`_check_source`), read once, a block at a
+    time, keeping only those rows."""
+    kind = _source_kind(ws)
     out = np.empty(len(rows), dtype=object)
     found = np.zeros(len(rows), dtype=bool)
     for block, _ in _blocks(path, kind):
@@ -249,11 +250,13 @@ def write_anomaly_windows(ws: WindowSet, windows: np.ndarray, out: str | os.Path
     head = ["window", "track", "file", "row"] + (["line"] if "line" in ws.obs else [])
     kind = _source_kind(ws)
     sources = ws.obs["source"].to_numpy()[uniq]
+    # each source checked (hashed) once per call, not once per use: a file may change between
+    # calls, so nothing is kept across them
+    checked = {int(s): _check_source(ws, int(s)) for s in np.unique(sources)}
     columns: list[str] = []
-    for source in np.unique(sources):  # the union of the sources' columns, in order
-        columns += [c for c in _columns(_check_source(ws, int(source)), kind)
-                    if c not in columns]
-    text = _report_texts(ws, uniq, sources, columns)
+    for path in checked.values():  # the union of the sources' columns, in order
+        columns += [c for c in _columns(path, kind) if c not in columns]
+    text = _report_texts(ws, uniq, sources, columns, checked)
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(head + columns)
     for lo in range(0, len(win), CHUNK_ROWS):
@@ -263,10 +266,10 @@ def write_anomaly_windows(ws: WindowSet, windows: np.ndarray, out: str | os.Path
     return len(win)
 
 
-def _report_texts(ws: WindowSet, uniq: np.ndarray, sources: np.ndarray, columns: list[str]
-                  ) -> np.ndarray:
+def _report_texts(ws: WindowSet, uniq: np.ndarray, sources: np.ndarray, columns: list[str],
+                  checked: dict[int, Path]) -> np.ndarray:
     """Per report in ``uniq``: its output record after the window column (track, file, row,
-    line, then the original columns)."""
+    line, then the original columns); ``checked``: each source's checked path."""
     obs = ws.obs.iloc[uniq]
     rows = obs["row"].to_numpy(dtype=np.int64)
     head = pd.DataFrame({"track": obs["track"].astype(str).to_numpy(),
@@ -278,7 +281,7 @@ def _report_texts(ws: WindowSet, uniq: np.ndarray, sources: np.ndarray, columns:
     for source in np.unique(sources):
         sel = np.flatnonzero(sources == source)
         wanted = np.unique(rows[sel])
-        original = _original_rows(ws, int(source), wanted, columns)
+        original = _original_rows(ws, checked[int(source)], wanted, columns)
         where = np.searchsorted(wanted, rows[sel])
         text[sel] = prefix[sel] + "," + original[where]
     return text
