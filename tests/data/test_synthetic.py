@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-import time
 
 import numpy as np
 import pandas as pd
@@ -225,10 +224,8 @@ def test_events_change_nothing_outside_their_labels(
 
 
 def test_demo_data_trains_on_normal_and_tests_on_the_continuation(tmp_path) -> None:
-    start = time.perf_counter()
     paths = generate_demo_data(tmp_path / "demo", seed=1, days_train=6, days_test=4,
                                n_storms=2, n_faults=3)
-    assert time.perf_counter() - start < 2.0
     assert paths == {k: tmp_path / "demo" / f"{k}.csv" for k in ("train", "test", "labels")}
     train, test = (pd.read_csv(paths[k], dtype=str, keep_default_na=False)
                    for k in ("train", "test"))
@@ -310,8 +307,16 @@ def test_invalid_demo_arguments_are_named(tmp_path) -> None:
     assert not any(tmp_path.iterdir())
 
 
-def test_a_month_of_eight_platforms_is_fast() -> None:
-    start = time.perf_counter()
+def test_a_month_of_eight_platforms_is_built_without_a_per_report_loop(monkeypatch) -> None:
+    """Was a wall-clock bound; what it stood for: the reports are built as whole columns (no
+    Python loop over reports, e.g. DataFrame row iteration), and the result is reproducible."""
+    def per_row(*args, **kwargs):
+        raise AssertionError("per-report Python loop used")
+
+    for name in ("iterrows", "itertuples", "apply"):
+        monkeypatch.setattr(pd.DataFrame, name, per_row)
+    monkeypatch.setattr(pd.Series, "apply", per_row)
     reports, labels = synthesize(days=30, n_storms=4, n_faults=4, seed=0)
-    assert time.perf_counter() - start < 2.0
     assert reports["STATION"].nunique() == 8 and len(labels) == 8
+    again, _ = synthesize(days=30, n_storms=4, n_faults=4, seed=0)
+    pd.testing.assert_frame_equal(reports, again)
