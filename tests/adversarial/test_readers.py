@@ -308,3 +308,28 @@ def test_generic_numeric_errors_name_the_file_line(tmp_path, bad, what):
     assert text_lines(path)[5].endswith(bad)  # line 6 of the file
     with pytest.raises(SquallError, match=rf"{what} at data row 3 \(line 6\)"):
         read_sensor_csv(path, features=["value"])
+
+
+def test_a_row_with_data_but_no_date_is_a_date_fault_not_junk(tmp_path):
+    """A row without DATE whose only values are in columns not read (NAME, AIR_TEMP when
+    reading SEA_LVL_PRES) is a report with a date fault: counted and warned, not dropped
+    silently as junk; a blank line and a STATION-only row stay junk."""
+    rows = reports(200)
+    rows[5].update(DATE="", LATITUDE="", LONGITUDE="", SEA_LVL_PRES="", NAME="a ship")
+    path = noaa_file(tmp_path / "box.csv", rows)
+    with open(path, "a") as fh:
+        fh.write('\n"S9","","","","","",""\n')
+    with pytest.warns(SquallWarning, match=r"dropped 1 of 200 rows with no DATE \(first on "
+                                           r"line 7: empty DATE\)"):
+        obs = read_noaa(path, ["SEA_LVL_PRES"])
+    assert len(obs) == 199
+
+
+def test_many_rows_with_data_but_no_date_are_refused(tmp_path):
+    rows = reports(50)
+    for k in range(0, 50, 10):
+        rows[k].update(DATE="", LATITUDE="", LONGITUDE="", SEA_LVL_PRES="")
+    path = noaa_file(tmp_path / "box.csv", rows)
+    with pytest.raises(SquallError, match=r"5 of 50 data rows .* more than the 1% allowed "
+                                          r"\(5 no DATE \(first on line 2: empty DATE\)\)"):
+        read_noaa(path, ["SEA_LVL_PRES"])

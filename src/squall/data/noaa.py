@@ -247,13 +247,28 @@ def iter_table(path: Path, columns: Iterable[str] | None = None
             frame.index = pd.RangeIndex(row, row + len(frame))
             row += len(frame)
             line += block.count("\n")
-            junk = frame["DATE"].isna() & frame.drop(columns=["STATION"]).isna().all(axis=1)
+            junk = _junk(frame, block, names, usecols, path)
             if junk.any():
-                frame, lines = frame[~junk], lines[~junk.to_numpy()]
+                frame, lines = frame[~junk], lines[~junk]
             empty = False
             yield frame, lines
         if empty:  # a header without records: one empty block, with the columns
             yield pd.DataFrame(columns=usecols or names, dtype=object), np.zeros(0, np.int64)
+
+
+def _junk(frame: pd.DataFrame, block: str, names: list[str], usecols: list[str] | None,
+          path: Path) -> np.ndarray:
+    """Rows of ``frame`` (a block read with ``usecols``) that are empty besides STATION in the
+    whole file row (blank lines, trailing junk such as closing backticks). A row with data but
+    no DATE is not junk: it is a report with a date fault. When only some columns were read,
+    the candidates are checked against the block read with every column (rare: a block that
+    has candidates)."""
+    junk = (frame["DATE"].isna() & frame.drop(columns=["STATION"]).isna().all(axis=1)
+            ).to_numpy(dtype=bool, copy=True)
+    if junk.any() and usecols is not None and len(usecols) < len(names):
+        full = _parse_block(block, names, None, path)
+        junk &= full.drop(columns=["STATION"]).isna().all(axis=1).to_numpy()
+    return junk
 
 
 def column_list(names: Iterable[str]) -> str:
@@ -453,8 +468,9 @@ class DateFaults:
         total = sum(self.count.values())
         if not total:
             return
-        lines = "; ".join(f"{n} {reason} (first on line {self.example[reason][0]}: DATE "
-                          f"{self.example[reason][1]!r})" for reason, n in self.count.items())
+        lines = "; ".join(f"{n} {reason} (first on line {self.example[reason][0]}: "
+                          f"{_date_text(self.example[reason][1])})"
+                          for reason, n in self.count.items())
         if total >= self.rows:
             raise SquallError(f"{self.path}: no report has a readable DATE ({lines}); NOAA "
                               f"writes ISO 8601 such as 2025-03-01T06:00:00")
@@ -465,7 +481,12 @@ class DateFaults:
         for reason, n in self.count.items():
             line, value = self.example[reason]
             warnings.warn(f"{self.path}: dropped {n} of {self.rows} rows with {reason} (first "
-                          f"on line {line}: DATE {value!r})", SquallWarning, stacklevel=4)
+                          f"on line {line}: {_date_text(value)})", SquallWarning, stacklevel=4)
+
+
+def _date_text(value: object) -> str:
+    """A DATE value for a message: ``empty DATE`` when missing, else ``DATE '...'``."""
+    return "empty DATE" if not isinstance(value, str) else f"DATE {value!r}"
 
 
 def _reports(raw: pd.DataFrame, lines: np.ndarray, source: int, features: list[str], path: Path,
