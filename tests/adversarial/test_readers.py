@@ -333,3 +333,30 @@ def test_many_rows_with_data_but_no_date_are_refused(tmp_path):
     with pytest.raises(SquallError, match=r"5 of 50 data rows .* more than the 1% allowed "
                                           r"\(5 no DATE \(first on line 2: empty DATE\)\)"):
         read_noaa(path, ["SEA_LVL_PRES"])
+
+
+def _hist(values):
+    from squall.report.plots import _histogram, new_figure
+
+    ax = new_figure(4, 3).add_subplot()
+    note = _histogram(ax, np.asarray(values, dtype=np.float64))
+    edges = [(p.get_x(), p.get_x() + p.get_width()) for p in ax.patches]
+    return note, (min(e[0] for e in edges), max(e[1] for e in edges)) if edges else None
+
+
+def test_histograms_keep_the_real_tails():
+    """One spike among 2000 values (a NAB anomaly) is shown at its true value, not clipped to a
+    quantile: the true min and max are inside the drawn range and nothing is 'outside'."""
+    values = np.r_[np.random.default_rng(0).random(2000), 5.0, -3.0]
+    note, (left, right) = _hist(values)
+    assert note == "" and left <= -3.0 and right >= 5.0
+
+
+@pytest.mark.parametrize("extra", [[1e308], [-1e308, 1e308], [1.7e308] * 5,
+                                   [-1e308] * 600 + [1e308] * 600])
+def test_histograms_of_absurd_values_have_a_finite_range(extra):
+    values = np.r_[np.random.default_rng(1).normal(20, 2, 1000), extra]
+    note, span = _hist(values)
+    if span is not None:
+        assert np.isfinite(span).all() and span[1] - span[0] < 1e6
+        assert f"{len(extra)} outside" in note

@@ -96,13 +96,13 @@ def histograms_figure(values: pd.DataFrame, units: dict[str, str]):
     return fig
 
 
-#: A histogram's range is the 0.1-99.9 % quantiles (:data:`TAIL`), narrowed to the fences
-#: ``q25 - FENCE * IQR`` and ``q75 + FENCE * IQR`` (for few values the quantiles are the
-#: extremes; an IQR of 0 is replaced by ``max(1, |q25|)``), so one value of 1e308 can neither
-#: stretch the range into one full bin nor make the bin count overflow. Values outside are
-#: counted in the edge bins, their number in the title. FENCE is wide (10, against Tukey's
-#: 1.5): real heavy tails stay in the plot.
-TAIL = 0.001
+#: A histogram's range is the values' [min, max] narrowed to Tukey-style fences
+#: ``q25 - FENCE * IQR`` and ``q75 + FENCE * IQR`` (an IQR of 0, most values equal, is replaced
+#: by ``max(1, |q25|)``). FENCE is wide (10, against Tukey's 1.5 for flagging outliers): the true
+#: minimum and maximum are shown unless they lie more than ten IQRs beyond the quartiles, so the
+#: real tails of a series (often the very anomaly) stay in the plot, while one value of 1e308
+#: can neither stretch the range into one full bin nor make the bin count overflow. Values
+#: outside are counted in the edge bins, their number in the title.
 FENCE = 10.0
 
 
@@ -110,14 +110,12 @@ def _histogram(ax, seen: np.ndarray) -> str:
     """Draw the histogram of finite values ``seen`` on ``ax``; returns a note for the title."""
     if not len(seen):
         return _no_plot(ax, "no values")
-    lo, q25, q75, hi = np.quantile(seen, [TAIL, 0.25, 0.75, 1 - TAIL], method="nearest")
+    q25, q75 = np.quantile(seen, [0.25, 0.75], method="nearest")
+    lo, hi = seen.min(), seen.max()
     with np.errstate(over="ignore", invalid="ignore"):
-        iqr = q75 - q25  # 0 when most values are equal: then the scale of the values
+        iqr = q75 - q25
         spread = iqr if iqr > 0 else max(1.0, abs(float(q25)))
-        if spread < np.inf:
-            lo, hi = max(lo, q25 - FENCE * spread), min(hi, q75 + FENCE * spread)
-        if not hi > lo:  # the quantiles coincide: the whole range
-            lo, hi = seen.min(), seen.max()
+        lo, hi = max(lo, q25 - FENCE * spread), min(hi, q75 + FENCE * spread)
         if not np.isfinite(hi - lo):
             return _no_plot(ax, "values spread too widely to plot")
     outside = int(np.count_nonzero((seen < lo) | (seen > hi)))
