@@ -331,9 +331,11 @@ def inject_events(table: pd.DataFrame, *, start: str | pd.Timestamp,
     if isinstance(fault_types, str) or not fault_types or set(fault_types) - set(FAULT_TYPES):
         raise SquallError(f"fault_types must be a non-empty sequence of {FAULT_TYPES}, "
                           f"got {fault_types!r}")
-    for name, value in (("max_gap_hours", max_gap_hours), ("margin_hours", margin_hours)):
-        if not isinstance(value, (int, float)) or not math.isfinite(value) or value < 0:
-            raise SquallError(f"{name} must be a non-negative number of hours, got {value!r}")
+    hours: tuple[tuple[str, object], ...] = (("max_gap_hours", max_gap_hours),
+                                             ("margin_hours", margin_hours))
+    for name, amount in hours:
+        if not isinstance(amount, (int, float)) or not math.isfinite(amount) or amount < 0:
+            raise SquallError(f"{name} must be a non-negative number of hours, got {amount!r}")
     if max_gap_hours <= 0:
         raise SquallError(f"max_gap_hours must be positive, got {max_gap_hours!r}")
     t0 = parse_time(start, "start")
@@ -360,8 +362,8 @@ def inject_events(table: pd.DataFrame, *, start: str | pd.Timestamp,
     columns = {f: out.columns.get_loc(f) for f in features if f in out.columns}
     rows = []
     for k, kind in enumerate(kinds):
-        order = rng.permutation(len(tracks))
-        order = sorted(order, key=lambda i: len(tracks[i].busy))  # stable: random among ties
+        shuffled = rng.permutation(len(tracks))
+        order = sorted(shuffled, key=lambda i: len(tracks[i].busy))  # stable: random among ties
         for i in order:
             tr = tracks[i]
             if kind == "storm":
