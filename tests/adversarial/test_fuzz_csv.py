@@ -12,6 +12,7 @@ import gzip
 import tracemalloc
 import warnings
 
+import pandas as pd
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -100,3 +101,54 @@ def test_generated_csv_is_read_or_refused_in_one_line(tmp_path, reader, draw):
     finally:
         tracemalloc.stop()
     assert peak < MEMORY_BOUND
+
+
+@pytest.mark.parametrize("reader", ["sensor_csv", "noaa"])
+@settings(max_examples=100, derandomize=True, deadline=None, database=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+@given(draw=st.data())
+def test_generated_csv_reads_the_same_in_blocks_of_any_size(tmp_path, monkeypatch, reader,
+                                                            draw):
+    """Blocks of 1, 7 and 64 characters give the same observations (values, rows, lines) as
+    one big block, or the same refusal."""
+    from squall.data import noaa
+
+    read, required = READERS[reader]
+    data, suffix = draw.draw(csv_files(required))
+    path = tmp_path / f"fuzz{suffix}"
+    path.write_bytes(data)
+
+    def outcome():
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            try:
+                return read(path).frame
+            except SquallError as exc:
+                return type(exc)
+
+    monkeypatch.setattr(noaa, "BLOCK_CHARS", 2 << 20)
+    whole = outcome()
+    for size in (1, 7, 64):
+        monkeypatch.setattr(noaa, "BLOCK_CHARS", size)
+        got = outcome()
+        if isinstance(whole, type):
+            assert got is whole
+        else:
+            assert not isinstance(got, type)
+            pd.testing.assert_frame_equal(got, whole)
+
+
+@settings(max_examples=300, derandomize=True, deadline=None, database=None)
+@given(text=st.text(alphabet=st.sampled_from(list('ab,"\n ')), max_size=40))
+def test_record_ends_are_the_csv_modules(text):
+    """Record ends (newlines outside quoted fields, quotes special only at a field start) are
+    where Python's csv module ends its records, stray quotes and all."""
+    import csv
+    import io
+
+    from squall.data import noaa
+
+    newline = [i for i, ch in enumerate(text) if ch == "\n"]
+    reader = csv.reader(io.StringIO(text + "\n", newline=""))
+    expected = [newline[reader.line_num - 1] for _ in reader if reader.line_num <= len(newline)]
+    assert list(noaa.record_ends(text)) == expected

@@ -7,9 +7,11 @@ Every rule here comes from the ICOADS IMMA1 schema and code tables as summarised
 from __future__ import annotations
 
 import contextlib
+import csv
 import gzip
 import io
 import os
+import re
 import warnings
 import zlib
 from collections.abc import Iterable, Iterator, Sequence
@@ -114,9 +116,12 @@ def _read_text(path: Path, limit: int = -1) -> str:
 
 @contextlib.contextmanager
 def read_errors(path: Path):
-    """Turn a truncated or corrupt gzip stream, or an unreadable file, into one line naming it."""
+    """Turn a truncated or corrupt gzip stream, an unreadable file or a record that never ends
+    (see :func:`record_blocks`) into one line naming it."""
     try:
         yield
+    except csv.Error as exc:
+        raise SquallError(f"{path}: {exc}") from None
     except UnicodeDecodeError as exc:
         raise SquallError(f"cannot read {path}: not UTF-8 text (byte {exc.object[exc.start]:#x} "
                           f"of a block at offset {exc.start}); convert it to UTF-8") from None
@@ -125,63 +130,109 @@ def read_errors(path: Path):
         raise SquallError(f"cannot read {path}: {what} (truncated or corrupt file?)") from exc
 
 
-def record_blocks(fh, size: int = BLOCK_CHARS) -> Iterator[str]:
-    """Text blocks of ``fh`` that each end at a record boundary.
+def record_blocks(fh, size: int | None = None) -> Iterator[str]:
+    """Text blocks of ``fh`` that each end at a record boundary (``size``: characters read at a
+    time, default :data:`BLOCK_CHARS` as set when called).
 
-    A newline ends a record only outside quotes; inside quotes ``"`` come in pairs (``""`` is an
-    escaped quote), so a newline is a boundary exactly when the number of ``"`` before it is
-    even. A block is cut at its last such newline and the rest carried to the next block. (A
-    ``"`` inside an unquoted field, which RFC 4180 does not allow, upsets the count: blocks then
-    grow until the parity is even again.)
+    Boundaries are the newlines outside quoted fields, as a CSV parser sees them (see
+    :func:`record_ends`). A text without a boundary (a record longer than a read) is read on
+    in doubling reads, so every character is scanned a bounded number of times (linear time);
+    a record longer than :data:`MAX_RECORD_CHARS` (a quote that never closes) is refused.
     """
-    carry, pending = "", ""
+    size = BLOCK_CHARS if size is None else size
+    carry, pending, line, want = "", "", 1, size
     while True:
-        chunk = fh.read(size)
+        chunk = fh.read(want)
         if not chunk:
             if pending + carry:
                 yield pending + carry  # a short last line stays with its block
             return
         text = carry + chunk
-        cut = _last_boundary(text)
-        if cut < 0:
-            carry = text
+        ends = record_ends(text)
+        if not len(ends):
+            if len(text) > MAX_RECORD_CHARS:  # read_errors adds the file's name
+                raise csv.Error(f"no end of record within {len(text):,} characters from line "
+                                f"{line + pending.count(chr(10))} (a quote that never closes?)")
+            carry, want = text, max(size, len(text))  # doubling: linear in the record
             continue
+        cut = int(ends[-1])
         if pending:
+            line += pending.count("\n")
             yield pending
-        pending, carry = text[:cut + 1], text[cut + 1:]
+        pending, carry, want = text[:cut + 1], text[cut + 1:], size
 
 
-def _last_boundary(text: str) -> int:
-    """Index of the last newline of ``text`` outside quotes, or -1."""
-    quotes = text.count('"')
-    pos = len(text)
-    while True:
-        nl = text.rfind("\n", 0, pos)
-        if nl < 0:
-            return -1
-        quotes -= text.count('"', nl, pos)
-        if quotes % 2 == 0:
-            return nl
-        pos = nl
+#: Longest record :func:`record_blocks` reads on for before refusing the file.
+MAX_RECORD_CHARS = 64 << 20
+
+_QUOTE, _NEWLINE, _COMMA = ord('"'), ord("\n"), ord(",")
+
+
+def record_ends(text: str) -> np.ndarray:
+    """Positions (character indices) of the newlines of ``text`` that end a record.
+
+    ``text`` starts at a record boundary. The CSV rule (Python's csv module and pandas): a ``"``
+    opens a quoted field only at the start of a field, ``""`` inside quotes is an escaped quote,
+    and a ``"`` elsewhere (inside an unquoted field, which RFC 4180 does not allow but real files
+    have) is a plain character. Fast path: when every quote with an even count before it stands
+    at a field start (after a comma, a newline or the start, or right after the previous quote:
+    ``""``), the quotes pair up and a newline ends a record exactly when an even number of ``"``
+    comes before it. Otherwise (a stray quote) the csv module reads the text for its
+    ``line_num`` (see :func:`_csv_record_ends`).
+    """
+    codes = np.frombuffer(text.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
+    quotes = np.flatnonzero(codes == _QUOTE)
+    newline = np.flatnonzero(codes == _NEWLINE)
+    opens = quotes[0::2]
+    before = codes[np.maximum(opens - 1, 0)]
+    ok = (opens == 0) | (before == _COMMA) | (before == _NEWLINE)
+    ok[1:] |= opens[1:] - 1 == quotes[1::2][:len(opens) - 1]
+    if ok.all():
+        return newline[np.searchsorted(quotes, newline) % 2 == 0]
+    return newline[_csv_record_ends(text, len(newline))]
+
+
+def _newlines(text: str) -> np.ndarray:
+    return np.flatnonzero(np.frombuffer(text.encode("utf-32-le", "surrogatepass"),
+                                        dtype=np.uint32) == _NEWLINE)
+
+
+def _csv_record_ends(text: str, newlines: int) -> np.ndarray:
+    """Indices (among the ``newlines`` newlines of ``text``) of those ending a record, as the csv
+    module reads it: after each record, its ``line_num`` says how many lines it took. A record
+    still open at the end of the text (a sentinel line is absorbed into it) has no end."""
+    pieces = re.sub(r"\r(?!\n)", " ", text).split("\n")  # a lone \r ends no record here
+    lines = [p + "\n" for p in pieces[:-1]] + ([pieces[-1]] if pieces[-1] else []) + ["\n"]
+    reader = csv.reader(iter(lines), strict=False)
+    ends = []
+    limit = csv.field_size_limit()
+    csv.field_size_limit(max(limit, len(text) + 1))  # a quoted field may be long; restored
+    try:
+        for _ in reader:
+            if reader.line_num <= newlines:
+                ends.append(reader.line_num - 1)
+    except csv.Error as exc:  # read_errors adds the file's name
+        raise csv.Error(f"malformed CSV ({exc})") from exc
+    finally:
+        csv.field_size_limit(limit)
+    return np.asarray(ends, dtype=np.int64)
 
 
 def record_lines(block: str, records: int) -> np.ndarray:
     """0-based line, within ``block``, on which each of its ``records`` records starts.
 
-    Records are separated by the newlines outside quotes (an even number of ``"`` before them,
-    see :func:`record_blocks`); a quoted field holding newlines makes its record span several
-    lines, and every later record starts that much further down. A block with as many lines as
-    records (the common case) costs one ``str.count``.
+    Records end at the newlines of :func:`record_ends`; a quoted field holding newlines makes its
+    record span several lines, and every later record starts that much further down. A block
+    with as many lines as records (the common case) costs one ``str.count``.
     """
     lines = block.count("\n") + (not block.endswith("\n"))
     if lines <= records:
         return np.arange(records, dtype=np.int64)
-    data = np.frombuffer(block.encode("utf-8", "replace"), dtype=np.uint8)
-    newline = np.flatnonzero(data == ord("\n"))
-    quotes = np.cumsum(data == ord('"'))
-    boundary = np.flatnonzero(quotes[newline] % 2 == 0)  # indices into ``newline``
+    ends = record_ends(block)
+    newline = _newlines(block) if len(ends) else ends
+    boundary = np.searchsorted(newline, ends)  # line index of each record's last newline
     starts = np.concatenate([[0], boundary + 1])[:records]
-    if len(starts) < records:  # a stray " inside an unquoted field (not RFC 4180) upset parity
+    if len(starts) < records:  # the parser saw more records than boundaries (e.g. a lone \r)
         starts = np.concatenate([starts, starts[-1] + 1 + np.arange(records - len(starts))])
     return starts.astype(np.int64)
 
@@ -228,7 +279,13 @@ def iter_table(path: Path, columns: Iterable[str] | None = None
     """
     with open_text(path) as fh, read_errors(path):
         blocks = record_blocks(fh)
-        names, body, header_line = _clean_header(next(blocks, ""), path)
+        first = next(blocks, "")
+        while not first.strip(" `\r\n\t\ufeff"):  # junk lines only (small blocks): read on
+            more = next(blocks, "")
+            if not more:
+                break
+            first += more
+        names, body, header_line = _clean_header(first, path)
         missing = [c for c in REQUIRED if c not in names]
         if missing:
             raise SquallError(f"{path} is not a NOAA Global Marine CSV: no "
@@ -455,7 +512,9 @@ class DateFaults:
     row is left)."""
 
     def __init__(self, path: Path):
-        self.path, self.rows, self.count, self.example = path, 0, {}, {}
+        self.path, self.rows = path, 0
+        self.count: dict[str, int] = {}
+        self.example: dict[str, tuple[int, object]] = {}
 
     def add(self, reason: str, bad: np.ndarray, raw: pd.DataFrame, lines: np.ndarray) -> None:
         n = int(bad.sum())

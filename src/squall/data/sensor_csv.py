@@ -22,6 +22,7 @@ from squall.data.noaa import (
     open_text,
     read_errors,
     record_blocks,
+    record_ends,
     record_lines,
 )
 from squall.data.observations import Observations, concat, expand_paths
@@ -67,15 +68,10 @@ def iter_raw(path: Path) -> Iterator[tuple[pd.DataFrame, np.ndarray]]:
 
 
 def _header_end(text: str) -> int:
-    """Index just after the header record (its first newline outside quotes)."""
-    pos = 0
-    while True:
-        nl = text.find("\n", pos)
-        if nl < 0:
-            return len(text)
-        if text.count('"', 0, nl) % 2 == 0:
-            return nl + 1
-        pos = nl + 1
+    """Index just after the header record (its first newline outside quotes, as a CSV parser
+    sees it: see :func:`squall.data.noaa.record_ends`)."""
+    ends = record_ends(text)
+    return int(ends[0]) + 1 if len(ends) else len(text)
 
 
 def _parse(block: str, names: list[str], path: Path) -> pd.DataFrame:
@@ -121,8 +117,10 @@ def infer_time_format(values: pd.Series, *, time_format: str | None = None, dayf
     if day and month and not dayfirst:
         raise SquallError(f"{where}time column is ambiguous ({sample!r} reads as {day} and as "
                           f"{month}); give --dayfirst or --time-format")
-    if day or month:
-        return day if day and (dayfirst or not month) else month
+    if day and (dayfirst or not month):
+        return day
+    if month:
+        return month
     if pd.to_datetime(values, format="ISO8601", utc=True, errors="coerce").notna().any():
         return "ISO8601"  # some values are ISO 8601: the caller names the first bad one
     raise SquallError(f"{where}cannot find one format for the time column ({sample!r}); give "
