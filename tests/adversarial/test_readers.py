@@ -299,7 +299,8 @@ def test_date_options_are_refused_for_noaa_files(tmp_path, option):
                                          "features": ["AIR_TEMP"]})) == 5
 
 
-@pytest.mark.parametrize("bad, what", [("abc", "non-numeric value 'abc'"), ("inf", "infinite value")])
+@pytest.mark.parametrize("bad, what", [("abc", "non-numeric value 'abc'"),
+                                       ("inf", "infinite value")])
 def test_generic_numeric_errors_name_the_file_line(tmp_path, bad, what):
     """After a blank line and a quoted newline, the bad value's message names its own line."""
     path = tmp_path / "s.csv"
