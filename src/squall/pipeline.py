@@ -17,10 +17,9 @@ import pandas as pd
 
 from squall.bundle import Bundle, seed_layers
 from squall.data import windowset
-from squall.data.noaa import DEFAULT_FEATURES, header_names, read_noaa
 from squall.data.observations import Observations, expand_paths
+from squall.data.readers import ReaderConfig, read_data
 from squall.data.scaling import Scaler
-from squall.data.sensor_csv import DAY_FIRST, read_sensor_csv
 from squall.data.windows import (
     Windows,
     WindowSettings,
@@ -44,60 +43,9 @@ def _as_list(paths: Paths) -> list:
     return [paths] if isinstance(paths, (str, os.PathLike)) else list(paths)
 
 
-def detect_kind(path: Path) -> str:
-    """``noaa`` when the header has STATION and DATE columns, else ``csv``."""
-    try:
-        names = header_names(path)
-    except SquallError:
-        return "csv"
-    return "noaa" if {"STATION", "DATE"} <= set(names) else "csv"
-
-
-def read_data(paths: Paths, reader: dict | None = None) -> Observations:
-    """Read data files with a reader configuration (as stored in a bundle).
-
-    ``reader`` keys: ``kind`` (``noaa``, ``csv`` or ``auto``), ``features``, ``qc`` and
-    ``keep_codes`` (NOAA), ``time_column``, ``track_column``, ``time_format`` (strftime format
-    of the time column) and ``dayfirst`` (ambiguous dates read day first) (generic CSV).
-    """
-    reader = dict(reader or {})
-    files = expand_paths(_as_list(paths))
-    kind = reader.get("kind", "auto")
-    if kind == "auto":
-        kind = "csv" if reader.get("time_column") else detect_kind(files[0])
-    if kind == "noaa":
-        given = [f"--{k.replace('_', '-')}" for k in ("time_format", "dayfirst")
-                 if reader.get(k) not in (None, False)]
-        if given:
-            raise SquallError(f"{' and '.join(given)} do not apply to NOAA files (their DATE is "
-                              f"ISO 8601); leave them out")
-        return read_noaa(files, reader.get("features") or DEFAULT_FEATURES,
-                         qc=reader.get("qc", "keep"), keep_codes=bool(reader.get("keep_codes")))
-    if kind == "csv":
-        return read_sensor_csv(files, time_column=reader.get("time_column") or "timestamp",
-                               features=reader.get("features"),
-                               track_column=reader.get("track_column"),
-                               time_format=reader.get("time_format"),
-                               dayfirst=bool(reader.get("dayfirst")))
-    raise SquallError(f"unknown data kind {kind!r} (noaa, csv or auto)")
-
-
-def reader_config(obs: Observations, reader: dict) -> dict:
-    """The reader configuration to store in a bundle: concrete kind and features."""
-    kind = "noaa" if any(c.startswith("flag_") for c in obs.frame.columns) else "csv"
-    out = {"kind": kind, "features": list(obs.features)}
-    if kind == "noaa":
-        out["qc"] = reader.get("qc", "keep")
-        out["keep_codes"] = bool(reader.get("keep_codes"))
-    else:
-        out["time_column"] = reader.get("time_column") or "timestamp"
-        out["track_column"] = reader.get("track_column")
-        out["time_format"] = reader.get("time_format")    # later reads use the same date rule
-        # an inferred day-first format is recorded too: data read later whose days are all
-        # <= 12 is ambiguous on its own and must be read as the training data was
-        out["dayfirst"] = bool(reader.get("dayfirst")) or (
-            not out["time_format"] and any(f in DAY_FIRST for f in obs.time_formats))
-    return out
+def reader_config(obs: Observations, reader: ReaderConfig | dict | None) -> dict:
+    """The reader configuration to store in a bundle (see :meth:`ReaderConfig.resolved`)."""
+    return ReaderConfig.from_dict(reader).resolved(obs).to_dict()
 
 
 def split_by_time(ws: Windows, fraction: float) -> tuple[np.ndarray, np.ndarray]:
@@ -118,7 +66,7 @@ def split_by_time(ws: Windows, fraction: float) -> tuple[np.ndarray, np.ndarray]
 
 def train(paths: Paths, out: str | os.PathLike[str] | None = None, *,
           features: Sequence[str] | None = None, until: str | None = None,
-          reader: dict | None = None, settings: WindowSettings | None = None,
+          reader: ReaderConfig | dict | None = None, settings: WindowSettings | None = None,
           sizes: tuple[int, ...] = (64, 32), scaler: str = "minmax", epochs: int = 40,
           seed: int = 0, val_fraction: float = 0.2, threshold_q: float = DEFAULT_Q,
           progress: bool = True, log=print, patience: int = 6) -> Bundle:
@@ -140,9 +88,9 @@ def train(paths: Paths, out: str | os.PathLike[str] | None = None, *,
                            patience=patience)
     if not isinstance(progress, bool):
         raise SquallError(f"progress must be True or False, got {progress!r}")
-    reader = dict(reader or {})
+    reader = ReaderConfig.from_dict(reader)
     if features:
-        reader["features"] = list(features)
+        reader = reader.with_features(features)
     obs = read_data(paths, reader).until(until)
     if len(obs) == 0:
         raise SquallError(f"no reports to train on{' before ' + until if until else ''}")
@@ -296,8 +244,8 @@ def _versions() -> dict:
 
 def make_windowset(bundle: Bundle, paths: Paths) -> WindowSet:
     """Read new data with the bundle's reader and window settings, scale with its scaler."""
-    reader = dict(bundle.provenance.get("reader") or {"kind": "auto"})
-    reader["features"] = list(bundle.features)
+    reader = ReaderConfig.from_dict(bundle.provenance.get("reader")).with_features(
+        bundle.features)
     obs = read_data(paths, reader)
     settings = WindowSettings(**bundle.windows)
     windows = make_windows(obs, settings)

@@ -374,15 +374,16 @@ def test_squall_warnings_are_one_line_each_once(root, capsys, monkeypatch):
 
 def test_time_format_and_dayfirst_reach_the_reader_and_the_bundle(root, monkeypatch):
     from squall import pipeline
+    from squall.data import readers
 
     seen = {}
-    real = pipeline.read_sensor_csv
+    real = readers.read_sensor_csv
 
     def spy(*args, **kwargs):
         seen.update(kwargs)
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(pipeline, "read_sensor_csv", spy)
+    monkeypatch.setattr(readers, "read_sensor_csv", spy)
     assert main(["eda", str(root / "data.csv"), "--time-column", "timestamp", "--time-format",
                  "%Y-%m-%d %H:%M:%S", "--dayfirst", "--out", str(root / "e")]) == 0
     assert seen["time_format"] == "%Y-%m-%d %H:%M:%S" and seen["dayfirst"] is True

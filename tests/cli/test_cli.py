@@ -45,7 +45,13 @@ def test_detect_outputs(trained):
     events = pd.read_csv(out / "events.csv")
     rows = pd.read_csv(out / "anomaly_windows.csv", dtype=str)
     assert len(anomalies) == int(scores["flagged"].sum()) > 0
-    assert (anomalies["score"] > anomalies["threshold"]).all()
+    # the bundle's detector flags a window holding a flagged step: its peak smoothed step score
+    # is above the threshold, and only flagged windows are above it
+    assert (anomalies["step_score"] > anomalies["threshold"]).all()
+    assert not (scores.loc[~scores["flagged"], "step_score"] > scores["threshold"].iloc[0]).any()
+    meta = json.loads((trained / "bundle" / "bundle.json").read_text())
+    assert meta["detector"]["name"] == "squall.Detector" and meta["detector"]["scoring"] == "step"
+    assert scores["threshold"].iloc[0] == pytest.approx(meta["detector"]["threshold"]["value"])
     assert {"track", "start", "end", "score"} <= set(events.columns)
     pd.to_datetime(events["start"], format="ISO8601")
     # every extracted report is a real line of the source file, with its original columns

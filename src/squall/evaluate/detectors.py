@@ -161,7 +161,7 @@ class Detection:
 
 
 def _reader(path: str | os.PathLike[str], reader: dict | None) -> dict:
-    from squall.pipeline import detect_kind
+    from squall.data.readers import detect_kind
 
     if reader:
         return dict(reader)
@@ -190,7 +190,7 @@ def detect_series(path: str | os.PathLike[str], config: DetectorConfig | None = 
 
 
 def _read(path, reader):
-    from squall.pipeline import read_data
+    from squall.data.readers import read_data
 
     return read_data(path, reader)
 

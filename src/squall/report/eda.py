@@ -109,9 +109,10 @@ def eda_of(obs: Observations, n_pairs: int = TOP_PAIRS) -> Eda:
 
 def eda(paths, *, reader: dict | None = None, until: str | None = None,
         n_pairs: int = TOP_PAIRS) -> Eda:
-    """Read data files (NOAA box files or generic CSVs, as :func:`squall.pipeline.read_data`) and
-    describe them; ``until`` keeps only reports before that time."""
-    from squall.pipeline import read_data
+    """Read data files (NOAA box files or generic CSVs, see
+    :func:`squall.data.readers.read_data`) and describe them; ``until`` keeps only reports
+    before that time."""
+    from squall.data.readers import read_data
 
     return eda_of(read_data(paths, reader).until(until), n_pairs)
 
