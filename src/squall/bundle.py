@@ -4,21 +4,16 @@ Layout (format version 1)::
 
     BUNDLE_DIR/
       bundle.json           model layer list, features and units, window settings, scaler,
-                            threshold, provenance (plain JSON)
+                            threshold, detector (optional), provenance (plain JSON)
       weights.safetensors   every weight, canonical layout below (safe to load: no pickle;
                             a JSON header plus raw little-endian arrays)
       history.csv           training loss per epoch (when trained here)
 
-Canonical weight layout, documented once (converters in :mod:`squall.convert` own every transpose):
-
-``layers.{i}.W``  (4H, in)   LSTM input weights, gate blocks in order i, f, g, o
-``layers.{i}.U``  (4H, H)    LSTM recurrent weights, same gate order
-``layers.{i}.b``  (4H,)      LSTM bias (PyTorch's two biases added)
-``layers.{i}.W``  (out, in)  dense weights (applied to every time step)
-``layers.{i}.b``  (out,)     dense bias
-
-An LSTM step is ``z = W x + U h + b``; ``i, f, g, o = z[0:H], z[H:2H], z[2H:3H], z[3H:4H]``;
-``c = sigmoid(f) * c + sigmoid(i) * tanh(g)``; ``h = sigmoid(o) * tanh(c)``.
+The layer list is :mod:`squall.model`'s typed layers (``Bundle.layers``); the canonical weight
+layout and the LSTM equations are documented once there. ``bundle.json`` stores each layer as
+its JSON object (:meth:`squall.model.Layer.to_json`), the same list format 1 always had, and an
+optional ``detector`` section (:attr:`Bundle.detector`: what :mod:`squall.detect` saves; this
+module only checks that it is plain JSON).
 """
 
 from __future__ import annotations
@@ -36,16 +31,15 @@ from squall.errors import SquallError
 from squall.io import atomic_dir, parse_json, written_by
 from squall.limits import (
     MAX_STRIDE,
-    MAX_UNITS,
     MAX_WINDOW_LENGTH,
     directory,
     is_number,
     regular_file,
 )
+from squall.model import Layer, ModelSpec, as_layers, seed_layers, weight_shapes
 
 FORMAT = "squall-bundle"
 VERSION = 1
-LAYER_TYPES = ("lstm", "repeat", "dense")
 #: Weight dtypes a bundle may hold. Engines compute in float32 or float64; bool, integer and
 #: complex weights would be silently cast (bool flags every window, complex loses its imaginary
 #: part) and float16/bfloat16 would be widened to a model nobody trained, so they are refused:
@@ -64,88 +58,10 @@ READER_KEYS = {"kind": (str,), "features": (list,), "qc": (str,), "keep_codes": 
                "dayfirst": (bool,)}
 
 
-def seed_layers(features: int, length: int, sizes: tuple[int, ...] = (64, 32)) -> list[dict]:
-    """The seed autoencoder: LSTM sizes[0] -> ... -> sizes[-1] (last state) -> repeat T ->
-    mirrored LSTMs -> dense back to ``features`` per time step."""
-    if not sizes or any(not 1 <= int(s) <= MAX_UNITS for s in sizes):
-        raise SquallError(f"hidden sizes must be integers in [1, {MAX_UNITS}] (at most "
-                          f"{MAX_UNITS}: limits.MAX_UNITS), got {sizes}"[:300])
-    layers: list[dict] = []
-    width = features
-    for k, size in enumerate(sizes):
-        last = k == len(sizes) - 1
-        layers.append({"type": "lstm", "input": width, "hidden": int(size),
-                       "return_sequences": not last})
-        width = int(size)
-    layers.append({"type": "repeat", "times": int(length)})
-    for size in reversed(sizes):
-        layers.append({"type": "lstm", "input": width, "hidden": int(size),
-                       "return_sequences": True})
-        width = int(size)
-    layers.append({"type": "dense", "input": width, "output": features})
-    return layers
-
-
-def weight_shapes(layers: list[dict]) -> dict[str, tuple[int, ...]]:
-    """Expected shape of every weight tensor of a layer list."""
-    shapes: dict[str, tuple[int, ...]] = {}
-    for i, layer in enumerate(layers):
-        if layer["type"] == "lstm":
-            h, n = layer["hidden"], layer["input"]
-            shapes.update({f"layers.{i}.W": (4 * h, n), f"layers.{i}.U": (4 * h, h),
-                           f"layers.{i}.b": (4 * h,)})
-        elif layer["type"] == "dense":
-            shapes.update({f"layers.{i}.W": (layer["output"], layer["input"]),
-                           f"layers.{i}.b": (layer["output"],)})
-    return shapes
-
-
-#: Integer fields every layer type needs (besides ``type``), each in [1, limits.MAX_UNITS]
-#: except ``times`` (the window length, within limits.MAX_WINDOW_LENGTH).
-LAYER_FIELDS = {"lstm": ("input", "hidden"), "repeat": ("times",), "dense": ("input", "output")}
-
-
-def check_layers(layers: list[dict], features: int, length: int) -> None:
-    """Check that the layer list is a valid chain from ``features`` back to ``features``."""
-    if not isinstance(layers, list) or not layers:
-        raise SquallError(f"layers must be a non-empty list, got {type(layers).__name__}")
-    width, sequence = features, True
-    for i, layer in enumerate(layers):
-        kind = layer.get("type") if isinstance(layer, dict) else None
-        if kind not in LAYER_TYPES:
-            raise SquallError(f"layer {i}: unknown type {kind!r} (known: {', '.join(LAYER_TYPES)})")
-        for key in LAYER_FIELDS[kind]:
-            value = layer.get(key)
-            top = MAX_WINDOW_LENGTH if key == "times" else MAX_UNITS
-            if not is_number(value, integer=True) or value < 1:
-                raise SquallError(f"layer {i} ({kind}): {key} must be a positive integer, got "
-                                  f"{value!r}"[:200])
-            if value > top:
-                raise SquallError(f"layer {i} ({kind}): {key} {value} is beyond the limit: at "
-                                  f"most {top}"[:200])
-        if kind == "lstm" and not isinstance(layer.get("return_sequences"), bool):
-            raise SquallError(f"layer {i} (lstm): return_sequences must be true or false")
-        if kind == "repeat":
-            if sequence:
-                raise SquallError(f"layer {i}: repeat needs a single vector (the previous LSTM "
-                                  f"must have return_sequences=false)")
-            if layer.get("times") != length:
-                raise SquallError(f"layer {i}: repeat times {layer.get('times')} != window "
-                                  f"length {length}")
-            sequence = True
-            continue
-        if not sequence:
-            raise SquallError(f"layer {i}: {kind} after a layer that returned a single vector")
-        if layer.get("input") != width:
-            raise SquallError(f"layer {i}: input size {layer.get('input')} != previous output "
-                              f"{width}")
-        if kind == "lstm":
-            width, sequence = layer["hidden"], bool(layer["return_sequences"])
-        else:
-            width = layer["output"]
-    if not sequence or width != features:
-        raise SquallError(f"model must end with a sequence of {features} features, ends with "
-                          f"{'a sequence' if sequence else 'a vector'} of {width}")
+def check_layers(layers: object, features: int, length: int) -> None:
+    """Check that ``layers`` (typed, or their JSON objects) are a valid chain from ``features``
+    back to ``features`` (:class:`squall.model.ModelSpec`)."""
+    ModelSpec(as_layers(layers), features, length)
 
 
 def check_window_settings(windows: dict) -> None:
@@ -272,11 +188,48 @@ def _finite_or_null(value: object) -> object:
     return value
 
 
+def check_detector(detector: object) -> None:
+    """A stored detector section is absent (``None``) or a JSON object whose values are finite
+    numbers, strings, booleans, ``null``, or lists and objects of those (string keys). What it
+    means belongs to :mod:`squall.detect`; the bundle only keeps it plain, strict JSON."""
+    if detector is None:
+        return
+    if not isinstance(detector, dict):
+        raise SquallError(f"bundle detector must be a JSON object, got "
+                          f"{type(detector).__name__}")
+    _check_json_value(detector, "detector", 0)
+
+
+def _check_json_value(value: object, where: str, depth: int) -> None:
+    if depth > 32:
+        raise SquallError(f"bundle {where} is nested more than 32 levels deep")
+    if isinstance(value, dict):
+        for k, v in value.items():
+            if not isinstance(k, str):
+                raise SquallError(f"bundle {where} has a non-string key {k!r}"[:200])
+            _check_json_value(v, f"{where}.{k}", depth + 1)
+    elif isinstance(value, list):
+        for k, v in enumerate(value):
+            _check_json_value(v, f"{where}[{k}]", depth + 1)
+    elif value is None or isinstance(value, (str, bool)):
+        return
+    elif is_number(value):
+        if not _is_finite(value):
+            raise SquallError(f"bundle {where} is {value!r}, not a finite number"[:200])
+    else:
+        raise SquallError(f"bundle {where} is a {type(value).__name__}; a detector section "
+                          f"holds numbers, strings, booleans, null, lists and objects only"[:200])
+
+
 @dataclass
 class Bundle:
-    """A trained model and everything needed to use it on new data."""
+    """A trained model and everything needed to use it on new data.
 
-    layers: list[dict]
+    ``layers`` are :mod:`squall.model`'s typed layers (a list of their JSON objects is read into
+    them on construction); ``detector`` is the optional detector section that
+    :mod:`squall.detect` saves and reads (plain JSON, not interpreted here)."""
+
+    layers: tuple[Layer, ...]
     weights: dict[str, np.ndarray]
     features: list[str]
     units: dict[str, str]
@@ -285,6 +238,15 @@ class Bundle:
     threshold: dict | None = None
     provenance: dict = field(default_factory=dict)
     history: list[dict] = field(default_factory=list)
+    detector: dict | None = None
+
+    def __post_init__(self) -> None:
+        self.layers = as_layers(self.layers)
+
+    @property
+    def model(self) -> ModelSpec:
+        """The checked model description (layers, feature count, window length)."""
+        return ModelSpec(self.layers, len(self.features), self.length)
 
     @property
     def length(self) -> int:
@@ -294,8 +256,8 @@ class Bundle:
         """Check every field's type and value (see the ``check_*`` functions)."""
         check_names(self.features, self.units)
         check_window_settings(self.windows)
-        check_layers(self.layers, len(self.features), self.length)
-        expected = weight_shapes(self.layers)
+        self.layers = as_layers(self.layers)
+        expected = self.model.weight_shapes()
         missing = sorted(set(expected) - set(self.weights))
         extra = sorted(set(self.weights) - set(expected))
         if missing or extra:
@@ -304,6 +266,7 @@ class Bundle:
         for name, shape in expected.items():
             check_weight(name, self.weights[name], shape)
         check_threshold(self.threshold)
+        check_detector(self.detector)
         if not isinstance(self.provenance, dict):
             raise SquallError("bundle provenance must be an object")
         check_reader(self.provenance.get("reader"))
@@ -330,10 +293,13 @@ class Bundle:
         other languages' JSON readers reject): a non-finite number in the provenance (e.g. the
         validation loss of a run without validation windows) is stored as ``null``, meaning
         "no value"; anywhere else (threshold, scaler) it is refused."""
-        meta = {"format": FORMAT, "version": VERSION, "layers": self.layers,
+        meta = {"format": FORMAT, "version": VERSION,
+                "layers": [layer.to_json() for layer in self.layers],
                 "features": self.features, "units": self.units, "windows": self.windows,
                 "scaler": self.scaler.to_dict(), "threshold": self.threshold,
                 "provenance": _finite_or_null(self.provenance)}
+        if self.detector is not None:
+            meta["detector"] = self.detector
         try:
             json.dumps(meta, allow_nan=False)
         except ValueError as exc:
@@ -360,11 +326,12 @@ class Bundle:
         return Path(path)
 
 
-def random_bundle(layers: list[dict], features: int, length: int, *, seed: int = 0,
+def random_bundle(layers: object, features: int, length: int, *, seed: int = 0,
                   scale: float = 0.3, dtype: type = np.float32) -> Bundle:
     """A valid bundle with normal random weights (std ``scale``), features ``f0..``, an identity
-    min-max scaler and pooled windows: for tests, benchmarks and trying a layer list out."""
-    check_layers(layers, features, length)
+    min-max scaler and pooled windows: for tests, benchmarks and trying a layer list out.
+    ``layers``: typed layers (:mod:`squall.model`) or their JSON objects."""
+    layers = ModelSpec(as_layers(layers), features, length).layers
     rng = np.random.default_rng(seed)
     weights = {k: rng.normal(0, scale, s).astype(dtype)
                for k, s in weight_shapes(layers).items()}
@@ -405,9 +372,10 @@ def _read_meta(root: Path) -> dict:
         raise SquallError(f"bundle {root} has format version {version!r}, this squall reads "
                           f"version {VERSION}; re-export it with a matching squall")
     for key, kind in (("layers", list), ("features", list), ("windows", dict),
-                      ("scaler", dict), ("units", dict), ("provenance", dict)):
+                      ("scaler", dict), ("units", dict), ("provenance", dict),
+                      ("detector", (dict, type(None)))):
         if key in meta and not isinstance(meta[key], kind):
-            name = "object" if kind is dict else "list"
+            name = "list" if kind is list else "object"
             raise SquallError(f"{meta_path}: {key} must be a JSON {name}")
     return meta
 
@@ -432,7 +400,8 @@ def load_bundle(path: str | os.PathLike[str]) -> Bundle:
                         units=meta.get("units", {}), windows=meta["windows"],
                         scaler=Scaler.from_dict(meta["scaler"]), threshold=meta.get("threshold"),
                         provenance=meta.get("provenance", {}),
-                        history=_read_history(history) if history.exists() else [])
+                        history=_read_history(history) if history.exists() else [],
+                        detector=meta.get("detector"))
     except KeyError as exc:
         raise SquallError(f"{meta_path} lacks a required entry: {exc}") from None
     try:

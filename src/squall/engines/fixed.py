@@ -63,6 +63,7 @@ from squall.errors import SquallError
 from squall.hw.fixedpoint import FixedType, accumulator_bits, is_tie, shift_round, signed_bits
 from squall.io import read_json
 from squall.limits import is_number, regular_file
+from squall.model import Dense, Lstm, Repeat
 
 #: Largest accumulator the numpy backend accepts (int64, one bit spare for rounding offsets).
 INT64_BITS = 62
@@ -391,6 +392,36 @@ class FixedDense:
     acc_bits: int
 
 
+def _fixed_lstm(m: FixedModel, spec: Lstm, i: int, weights: dict, product_bound: int,
+                bias_bound: int) -> FixedLstm:
+    qw, qb = m.config.weight.quantize, m.config.bias.quantize
+    W = [[qw(v) for v in row] for row in weights[f"layers.{i}.W"].tolist()]
+    U = [[qw(v) for v in row] for row in weights[f"layers.{i}.U"].tolist()]
+    b = [qb(v) for v in weights[f"layers.{i}.b"].tolist()]
+    return FixedLstm(i, spec.input, spec.hidden, spec.return_sequences, W, U, b,
+                     [v << m.bias_shift for v in b], [w + u for w, u in zip(W, U, strict=True)],
+                     m._acc_bits(spec.input + spec.hidden, product_bound, bias_bound))
+
+
+def _fixed_dense(m: FixedModel, spec: Dense, i: int, weights: dict, product_bound: int,
+                 bias_bound: int) -> FixedDense:
+    qw, qb = m.config.weight.quantize, m.config.bias.quantize
+    W = [[qw(v) for v in row] for row in weights[f"layers.{i}.W"].tolist()]
+    b = [qb(v) for v in weights[f"layers.{i}.b"].tolist()]
+    return FixedDense(i, W, b, [v << m.bias_shift for v in b],
+                      m._acc_bits(spec.input, product_bound, bias_bound))
+
+
+def _fixed_repeat(m: FixedModel, spec: Repeat, i: int, weights: dict, product_bound: int,
+                  bias_bound: int) -> int:
+    return spec.times           # a repeat is its count: the next LSTM reads the vector
+
+
+#: Layer type -> the function building its integer-code layer from the float weights (``(model,
+#: layer, index, weights, product bound, bias bound)``). A new layer type adds one entry.
+BUILD = {Lstm: _fixed_lstm, Dense: _fixed_dense, Repeat: _fixed_repeat}
+
+
 class FixedModel:
     """A bundle's model in integer codes of ``config``'s formats (see the module docstring)."""
 
@@ -419,28 +450,14 @@ class FixedModel:
         self.tanh_z = self.tanh.unit(cfg.preact)
         self.tanh_c = self.tanh.unit(cfg.cell)
         self.layers: list = []
-        qw, qb = cfg.weight.quantize, cfg.bias.quantize
         bias_bound = max(-cfg.bias.min_code, cfg.bias.max_code) << self.bias_shift
         product_bound = max(abs(a * b) for a in (cfg.weight.min_code, cfg.weight.max_code)
                             for b in (cfg.data.min_code, cfg.data.max_code))
         for i, spec in enumerate(bundle.layers):
-            kind = spec["type"]
-            if kind == "lstm":
-                W = [[qw(v) for v in row] for row in bundle.weights[f"layers.{i}.W"].tolist()]
-                U = [[qw(v) for v in row] for row in bundle.weights[f"layers.{i}.U"].tolist()]
-                b = [qb(v) for v in bundle.weights[f"layers.{i}.b"].tolist()]
-                self.layers.append(FixedLstm(
-                    i, spec["input"], spec["hidden"], bool(spec["return_sequences"]), W, U, b,
-                    [v << self.bias_shift for v in b], [w + u for w, u in zip(W, U, strict=True)],
-                    self._acc_bits(spec["input"] + spec["hidden"], product_bound, bias_bound)))
-            elif kind == "dense":
-                W = [[qw(v) for v in row] for row in bundle.weights[f"layers.{i}.W"].tolist()]
-                b = [qb(v) for v in bundle.weights[f"layers.{i}.b"].tolist()]
-                self.layers.append(FixedDense(i, W, b, [v << self.bias_shift for v in b],
-                                              self._acc_bits(spec["input"], product_bound,
-                                                             bias_bound)))
-            else:
-                self.layers.append(int(spec["times"]))
+            build = BUILD.get(type(spec))
+            if build is None:
+                raise SquallError(f"layer {i}: the fixed engine has no {spec.kind!r} layer")
+            self.layers.append(build(self, spec, i, bundle.weights, product_bound, bias_bound))
 
     def _acc_bits(self, products: int, product_bound: int, bias_bound: int) -> int:
         """The width rule for ``products`` products plus the bias as one more term; when the

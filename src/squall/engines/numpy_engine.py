@@ -61,6 +61,7 @@ import numpy as np
 from squall.bundle import Bundle
 from squall.engines.base import Engine
 from squall.errors import SquallError
+from squall.model import Dense, Lstm, Repeat
 
 #: Threads share a batch only if each gets at least this many windows; below that the second
 #: thread costs more than it saves (seed model: 64 windows take 2.4 ms in one thread and 2.5 ms
@@ -72,10 +73,13 @@ MIN_CHUNK = 48
 class _Lstm:
     """One LSTM layer, weights prepared for the fused step (gate order o, i, f, g)."""
 
+    index: int                  # in the bundle's layer list
+    inputs: int
     hidden: int
     stacked: np.ndarray         # (4H, in + 1 + H) = [W | b | U]; (4H, H) = U after a repeat
     project: np.ndarray | None  # (4H, in + 1) = [W | b], only after a repeat
     return_sequences: bool
+    input_scale: float = 1.0    # 0.5: the input arrives doubled (an LSTM output), W halved
 
 
 @dataclass
@@ -86,13 +90,31 @@ class _Segment:
     repeated: bool              # True: the input is one vector per window (after ``repeat``)
 
 
+    def forward(self, seq: np.ndarray | None, vec: np.ndarray | None, steps: int,
+                trace: list | None = None) -> tuple[np.ndarray | None, np.ndarray | None]:
+        """(sequence (T, H, n), None) or (None, vector (H, n)) out of this segment."""
+        res = _run_segment(self, seq, vec, steps, trace)
+        return (res, None) if res.ndim == 3 else (None, res)
+
+
 @dataclass
 class _Dense:
+    index: int                  # in the bundle's layer list
     weight: np.ndarray          # (out, in)
     bias: np.ndarray            # (out, 1)
+    input_scale: float          # 0.5 when the input is a doubled LSTM output
+
+    def forward(self, seq: np.ndarray, vec: None, steps: int,
+                trace: list | None = None) -> tuple[np.ndarray, None]:
+        wx = np.matmul(self.weight, seq)                                    # (T, out, n)
+        y = wx + self.bias
+        if trace is not None:
+            x = seq * self.input_scale                                      # exact
+            trace.append((self.index, "dense", {"x": x, "Wx": wx, "y": y}))
+        return y, None
 
 
-def _prepare_lstm(W: np.ndarray, U: np.ndarray, b: np.ndarray, input_scale: float,
+def _prepare_lstm(index: int, W: np.ndarray, U: np.ndarray, b: np.ndarray, input_scale: float,
                   repeated: bool, return_sequences: bool, dtype: np.dtype) -> _Lstm:
     """Reorder gates to o, i, f, g; halve the sigmoid rows; scale inputs that arrive doubled."""
     H = U.shape[1]
@@ -102,39 +124,67 @@ def _prepare_lstm(W: np.ndarray, U: np.ndarray, b: np.ndarray, input_scale: floa
     U = U.astype(np.float64)[order] * gate_scale * 0.5           # (4H, H), h arrives doubled
     b = b.astype(np.float64)[order, None] * gate_scale           # (4H, 1)
     head = np.hstack([W, b])                                     # (4H, in + 1)
+    n = W.shape[1]
     if repeated:
-        return _Lstm(H, np.ascontiguousarray(U, dtype), np.ascontiguousarray(head, dtype),
-                     return_sequences)
+        return _Lstm(index, n, H, np.ascontiguousarray(U, dtype),
+                     np.ascontiguousarray(head, dtype), return_sequences, input_scale)
     stacked = np.hstack([head, U])                               # (4H, in + 1 + H)
-    return _Lstm(H, np.ascontiguousarray(stacked, dtype), None, return_sequences)
+    return _Lstm(index, n, H, np.ascontiguousarray(stacked, dtype), None, return_sequences,
+                 input_scale)
+
+
+@dataclass
+class _Planner:
+    """What :func:`_plan` knows between layers."""
+
+    dtype: np.dtype
+    plan: list[_Segment | _Dense]
+    doubled: bool = False   # does the current tensor hold 2h (an LSTM output)?
+
+
+def _plan_lstm(layer: Lstm, i: int, repeated: bool, w: dict[str, np.ndarray],
+               p: _Planner) -> None:
+    lstm = _prepare_lstm(i, w["W"], w["U"], w["b"], 0.5 if p.doubled else 1.0, repeated,
+                         layer.return_sequences, p.dtype)
+    last = p.plan[-1] if p.plan else None
+    if isinstance(last, _Segment) and last.layers[-1].return_sequences and not repeated:
+        last.layers.append(lstm)        # advances in lockstep with the layers before it
+    else:
+        p.plan.append(_Segment([lstm], repeated))
+    p.doubled = True
+
+
+def _plan_dense(layer: Dense, i: int, repeated: bool, w: dict[str, np.ndarray],
+                p: _Planner) -> None:
+    scale = 0.5 if p.doubled else 1.0
+    weight = w["W"].astype(np.float64) * scale                              # (out, in)
+    p.plan.append(_Dense(i, np.ascontiguousarray(weight, p.dtype),
+                         w["b"].astype(p.dtype)[:, None], scale))           # (out, 1)
+    p.doubled = False
+
+
+def _plan_repeat(layer: Repeat, i: int, repeated: bool, w: dict[str, np.ndarray],
+                 p: _Planner) -> None:
+    """Nothing to prepare: the next LSTM segment reads the vector at every step."""
+
+
+#: Layer type -> the function that adds it to the plan, weights prepared (``(layer, index,
+#: repeated, weights, planner)``; ``repeated``: the input is a vector spread by a repeat). A new
+#: layer type adds one entry (and an op with ``forward`` if it is not an LSTM or dense).
+PLAN = {Lstm: _plan_lstm, Dense: _plan_dense, Repeat: _plan_repeat}
 
 
 def _plan(bundle: Bundle, dtype: np.dtype) -> list[_Segment | _Dense]:
     """Group the layer list into LSTM segments and dense layers, weights prepared."""
-    plan: list[_Segment | _Dense] = []
-    doubled = False      # does the current tensor hold 2h (an LSTM output)?
-    repeated = False     # is the current tensor a vector that a repeat layer spreads over T?
-    for i, layer in enumerate(bundle.layers):
-        w = {k: bundle.weights[f"layers.{i}.{k}"] for k in "WUb"
-             if f"layers.{i}.{k}" in bundle.weights}
-        scale = 0.5 if doubled else 1.0
-        if layer["type"] == "repeat":
-            repeated = True
-        elif layer["type"] == "dense":
-            weight = w["W"].astype(np.float64) * scale                      # (out, in)
-            plan.append(_Dense(np.ascontiguousarray(weight, dtype),
-                               w["b"].astype(dtype)[:, None]))              # (out, 1)
-            doubled = False
-        else:
-            lstm = _prepare_lstm(w["W"], w["U"], w["b"], scale, repeated,
-                                 layer["return_sequences"], dtype)
-            last = plan[-1] if plan else None
-            if isinstance(last, _Segment) and last.layers[-1].return_sequences and not repeated:
-                last.layers.append(lstm)
-            else:
-                plan.append(_Segment([lstm], repeated))
-            doubled, repeated = True, False
-    return plan
+    planner = _Planner(dtype, [])
+    for step in bundle.model.walk():
+        i, layer = step.index, step.layer
+        add = PLAN.get(type(layer))
+        if add is None:
+            raise SquallError(f"layer {i}: the numpy engine has no {layer.kind!r} layer")
+        w = {k: bundle.weights[f"layers.{i}.{k}"] for k in layer.weight_shapes()}
+        add(layer, i, step.repeated, w, planner)
+    return planner.plan
 
 
 class _Cell:
@@ -177,14 +227,73 @@ class _Cell:
 
     def update(self) -> None:
         """Gates, cell state ``c`` and doubled state ``h`` from ``z``, in place."""
+        self.activate()
+        self.combine()
+
+    def activate(self) -> None:
+        """The gates in place of ``z``: rows ``2 s(o), 2 s(i), 2 s(f), tanh(g)``."""
         z = self.z
         np.tanh(z, z)
         np.add(self.oif, 1, self.oif)                      # 2 sigmoid(o), 2 sigmoid(i, f)
+
+    def combine(self) -> None:
+        """``[i; f]`` rows become ``[2 i g; 2 f c]``; then ``c``, ``tanh(c)`` and ``2h``."""
         np.multiply(self.i_f, self.g_c, self.i_f)          # [2 s(i) g; 2 s(f) c]
         np.add(self.i, self.f, self.c)
         np.multiply(self.c, 0.5, self.c)                   # c = s(i) g + s(f) c
         np.tanh(self.c, self.tanh_c)
         np.multiply(self.o, self.tanh_c, self.h)           # 2h = 2 s(o) tanh(c)
+
+
+#: The signals :class:`_TracedCell` records per step (named as :mod:`squall.hw.ranges` reports).
+LSTM_SIGNALS = ("x", "Wx", "Uh", "z_i", "z_f", "z_g", "z_o", "i", "f", "g", "o", "fc", "ig", "c",
+                "tanh_c", "h")
+
+
+def _canonical(rows: np.ndarray, H: int, halved: bool = True) -> np.ndarray:
+    """Gate rows o, i, f, g (the o, i, f rows halved) back to i, f, g, o, unhalved (exact)."""
+    o, i, f, g = rows[:H], rows[H:2 * H], rows[2 * H:3 * H], rows[3 * H:]
+    k = 2.0 if halved else 1.0
+    return np.concatenate([i * k, f * k, g, o * k])
+
+
+class _TracedCell(_Cell):
+    """A :class:`_Cell` that also keeps every intermediate of every step, in the bundle's
+    units and gate order (the engine's halvings and doublings undone, which is exact): the
+    step itself is the engine's (``products``, ``activate``, ``combine``); only ``Wx`` and
+    ``Uh``, which the fused product never forms apart, are extra products of the same prepared
+    weights."""
+
+    def __init__(self, lstm: _Lstm, buf: np.ndarray, lo: int, h_at: int,
+                 vector: np.ndarray | None, steps: int) -> None:
+        super().__init__(lstm, buf, lo, h_at, vector)
+        H, n, N = lstm.hidden, lstm.inputs, buf.shape[1]
+        self.lstm, self.vector = lstm, vector
+        self.inp = buf[lo:lo + n] if vector is None else vector      # (in, N), as stored
+        self.W = lstm.project[:, :-1] if vector is not None else lstm.stacked[:, :n]
+        self.U = lstm.stacked[:, -H:]
+        widths = {"x": n, "Wx": 4 * H, "Uh": 4 * H}
+        self.sig = {k: np.empty((steps, widths.get(k, H), N)) for k in LSTM_SIGNALS}
+
+    def step(self, t: int) -> None:
+        H, s, half = self.lstm.hidden, self.sig, 0.5
+        s["x"][t] = self.inp * self.lstm.input_scale
+        s["Wx"][t] = _canonical(np.matmul(self.W, self.inp), H)
+        s["Uh"][t] = _canonical(np.matmul(self.U, self.h), H)
+        self.products(t)
+        z = _canonical(self.z, H)
+        for k, name in enumerate(("z_i", "z_f", "z_g", "z_o")):
+            s[name][t] = z[k * H:(k + 1) * H]
+        self.activate()
+        s["o"][t], s["i"][t], s["f"][t] = self.o * half, self.i * half, self.f * half
+        s["g"][t] = self.z[3 * H:]
+        self.combine()
+        s["ig"][t], s["fc"][t] = self.i * half, self.f * half
+        s["c"][t], s["tanh_c"][t], s["h"][t] = self.c, self.tanh_c, self.h * half
+
+    def signals(self) -> dict[str, np.ndarray]:
+        """Every signal as (N, T, width) float64."""
+        return {k: v.transpose(2, 0, 1) for k, v in self.sig.items()}
 
 
 def _layout(seg: _Segment, width: int) -> tuple[int, list[int], list[tuple[int, int]]]:
@@ -203,17 +312,20 @@ def _layout(seg: _Segment, width: int) -> tuple[int, list[int], list[tuple[int, 
 
 
 def _run_segment(seg: _Segment, xs: np.ndarray | None, vector: np.ndarray | None,
-                 steps: int) -> np.ndarray:
+                 steps: int, trace: list | None = None) -> np.ndarray:
     """Run a segment for ``steps`` steps on xs (T, in, n) or a repeated vector (in, n).
 
     Returns the last layer's doubled states, (T, H, n), or (H, n) if it returns a vector.
+    With ``trace`` a list, each layer's ``(index, "lstm", signals)`` is appended to it
+    (:class:`_TracedCell`).
     """
     src = vector if seg.repeated else xs
     width = 0 if seg.repeated else xs.shape[1]
     rows, ones, spans = _layout(seg, width)
     buf = np.zeros((rows, src.shape[-1]), src.dtype)               # (rows, n)
     buf[ones] = 1
-    cells = [_Cell(lstm, buf, lo, h_at, vector if k == 0 else None)
+    cells = [_Cell(lstm, buf, lo, h_at, vector if k == 0 else None) if trace is None else
+             _TracedCell(lstm, buf, lo, h_at, vector if k == 0 else None, steps)
              for k, (lstm, (lo, h_at)) in enumerate(zip(seg.layers, spans, strict=True))]
     last = cells[-1]
     out = None
@@ -226,6 +338,8 @@ def _run_segment(seg: _Segment, xs: np.ndarray | None, vector: np.ndarray | None
             cell.step(t)
         if out is not None:
             out[t] = last.h
+    if trace is not None:
+        trace.extend((cell.lstm.index, "lstm", cell.signals()) for cell in cells)
     return out if out is not None else last.h.copy()
 
 
@@ -299,16 +413,27 @@ class NumpyEngine(Engine):
         seq = np.ascontiguousarray(x.transpose(1, 2, 0), dtype=self.dtype)  # (T, F, n)
         vec = None
         for op in self.plan:
-            if isinstance(op, _Dense):
-                seq = np.matmul(op.weight, seq) + op.bias                   # (T, out, n)
-            elif op.repeated:
-                seq = _run_segment(op, None, vec, T)                        # (T, H, n)
-            else:
-                res = _run_segment(op, seq, None, T)                        # (T, H, n) | (H, n)
-                seq, vec = (res, None) if res.ndim == 3 else (None, res)
+            seq, vec = op.forward(seq, vec, T)          # (T, width, n), or a vector (H, n)
         if self.doubled_output:
             np.multiply(seq, 0.5, seq)                                      # 2h -> h, exact
         return seq
+
+    def trace(self, x: np.ndarray):
+        """Yield ``(layer index, kind, {signal: (N, T, width) array})`` for every LSTM and
+        dense layer run on scaled windows ``x`` (N, T, F), in one chunk, by this engine's own
+        step (:class:`_TracedCell`); signals in the bundle's units and gate order. LSTM:
+        :data:`LSTM_SIGNALS`; dense: ``x``, ``Wx``, ``y``. The signals of one segment (LSTM
+        layers advancing together) are alive at a time."""
+        x = np.asarray(x, dtype=self.dtype)
+        T = x.shape[1]
+        seq = np.ascontiguousarray(x.transpose(1, 2, 0))                  # (T, F, N)
+        vec = None
+        for op in self.plan:
+            records: list = []
+            seq, vec = op.forward(seq, vec, T, records)
+            for index, kind, signals in records:
+                yield index, kind, {k: (v.transpose(2, 0, 1) if kind == "dense" else v)
+                                    for k, v in signals.items()}
 
     def chunks(self, n: int) -> list[tuple[int, int]]:
         """(start, stop) of each work item for a batch of ``n``: equal chunks of at most

@@ -58,6 +58,7 @@ from pathlib import Path
 from squall.errors import SquallError
 from squall.io import parse_json
 from squall.limits import SCALED_LIMIT, regular_file
+from squall.model import Dense, Layer, Lstm, Repeat, as_layers
 
 _DTYPES = {"F32": ("f", 4), "F64": ("d", 8), "F16": ("e", 2)}
 
@@ -74,7 +75,7 @@ else:  # pragma: no cover - exercised on 3.11
         return sum(map(operator.mul, row, vec))
 
 
-class PureError(ValueError):
+class PureError(SquallError):
     """A bundle or window this engine cannot use (the message names the problem, in one line)."""
 
 
@@ -164,12 +165,29 @@ class LstmLayer:
     U_norms: list[float] = field(default_factory=list)    # |U[r]|^2
     W_norms: list[float] = field(default_factory=list)    # |W[r]|^2 (projection after repeat)
 
+    def run(self, model: PureModel, idx: int, seq, latent):
+        """(sequence, latent vector) out of this layer for the ones in: :meth:`PureModel.lstm_layer`."""
+        return model.lstm_layer(idx, self, seq, latent)
+
 
 @dataclass
 class DenseLayer:
     W: list[list[float]]            # (out, in)
     b: list[float]
     W_norms: list[float] = field(default_factory=list)    # |W[r]|^2, see gates()
+
+    def run(self, model: PureModel, idx: int, seq, latent):
+        return model.dense_layer(idx, self, seq), None
+
+
+@dataclass
+class RepeatLayer:
+    """No work: the next LSTM reads the latent vector at every step (see ``lstm_layer``)."""
+
+    times: int
+
+    def run(self, model: PureModel, idx: int, seq, latent):
+        return seq, latent
 
 
 @dataclass
@@ -305,7 +323,7 @@ class PureModel:
     floats (already scaled). Set ``counters = Counters()`` to count work, ``trace = []`` to record
     every intermediate of the next windows; both are off (``None``) by default."""
 
-    layers: list                        # LstmLayer | DenseLayer | int (repeat count)
+    layers: list                        # LstmLayer | DenseLayer | RepeatLayer (see BUILD)
     features: list[str]
     length: int
     word_bytes: int = 4                 # bytes per stored weight/state value (float32 bundle)
@@ -325,11 +343,7 @@ class PureModel:
         latent: list[float] | None = None
         try:
             for idx, layer in enumerate(self.layers):
-                if isinstance(layer, LstmLayer):
-                    seq, latent = self.lstm_layer(idx, layer, seq, latent)
-                elif isinstance(layer, DenseLayer):
-                    seq = self.dense_layer(idx, layer, seq)
-                # a repeat layer needs no work here: the next LSTM reads ``latent`` every step
+                seq, latent = layer.run(self, idx, seq, latent)
         except OverflowError:  # weights near 1e154 or more: a product or square overflows
             raise PureError("a value overflows float64 in this model (weights of 1e154 or "
                             "more?)") from None
@@ -429,41 +443,60 @@ class PureModel:
         return out
 
 
+def _lstm(spec: Lstm, i: int, tensors: dict) -> LstmLayer:
+    W = _rows(*tensors[f"layers.{i}.W"])
+    U = _rows(*tensors[f"layers.{i}.U"])
+    b = list(tensors[f"layers.{i}.b"][1])
+    H, n = spec.hidden, spec.input
+    if len(W) != 4 * H or len(W[0]) != n or len(U) != 4 * H or len(U[0]) != H or len(b) != 4 * H:
+        raise PureError(f"layer {i}: weight shapes do not match lstm({n}->{H})")
+    WU = [w + u for w, u in zip(W, U, strict=True)]
+    return LstmLayer(H, n, W, U, b, WU, spec.return_sequences, squared_norms(WU),
+                     squared_norms(U), squared_norms(W))
+
+
+def _dense(spec: Dense, i: int, tensors: dict) -> DenseLayer:
+    W = _rows(*tensors[f"layers.{i}.W"])
+    b = list(tensors[f"layers.{i}.b"][1])
+    if len(W) != spec.output or len(W[0]) != spec.input or len(b) != len(W):
+        raise PureError(f"layer {i}: weight shapes do not match dense")
+    return DenseLayer(W, b, squared_norms(W))
+
+
+def _repeat(spec: Repeat, i: int, tensors: dict) -> RepeatLayer:
+    return RepeatLayer(spec.times)
+
+
+#: Layer type -> the function that builds this engine's layer (its weights as lists; the layer's
+#: ``run(model, index, sequence, latent)`` computes it). A new layer type adds one entry.
+BUILD = {Lstm: _lstm, Dense: _dense, Repeat: _repeat}
+
+
 def from_arrays(meta: dict, tensors: dict[str, tuple[list[int], list[float]]],
                 word_bytes: int = 4) -> PureModel:
-    """Build a model from a bundle's JSON and its tensors as (shape, flat list)."""
-    layers: list = []
+    """Build a model from a bundle's JSON (``layers``: typed or their JSON objects, as
+    :mod:`squall.model` reads them) and its tensors as (shape, flat list). Each layer is checked
+    on its own and the first against the features; the chain is not (a single layer runs, for
+    the worked examples), :func:`squall.bundle.load_bundle` checks it."""
     try:
-        for i, spec in enumerate(meta["layers"]):
-            kind = spec["type"]
-            if kind == "lstm":
-                W = _rows(*tensors[f"layers.{i}.W"])
-                U = _rows(*tensors[f"layers.{i}.U"])
-                b = list(tensors[f"layers.{i}.b"][1])
-                H, n = spec["hidden"], spec["input"]
-                if len(W) != 4 * H or len(W[0]) != n or len(U) != 4 * H or len(U[0]) != H \
-                        or len(b) != 4 * H:
-                    raise PureError(f"layer {i}: weight shapes do not match lstm({n}->{H})")
-                WU = [w + u for w, u in zip(W, U, strict=True)]
-                layers.append(LstmLayer(H, n, W, U, b, WU, bool(spec["return_sequences"]),
-                                        squared_norms(WU), squared_norms(U), squared_norms(W)))
-            elif kind == "dense":
-                W = _rows(*tensors[f"layers.{i}.W"])
-                b = list(tensors[f"layers.{i}.b"][1])
-                if len(W) != spec["output"] or len(W[0]) != spec["input"] or len(b) != len(W):
-                    raise PureError(f"layer {i}: weight shapes do not match dense")
-                layers.append(DenseLayer(W, b, squared_norms(W)))
-            elif kind == "repeat":
-                layers.append(int(spec["times"]))
-            else:
-                raise PureError(f"layer {i}: unknown type {kind!r}")
+        specs: tuple[Layer, ...] = as_layers(meta["layers"])
         features = list(meta["features"])
-        if meta["layers"] and meta["layers"][0].get("input") != len(features):
-            raise PureError(f"layer 0 takes {meta['layers'][0].get('input')} inputs but the "
-                            f"bundle has {len(features)} features")
-        return PureModel(layers, features, int(meta["windows"]["length"]), word_bytes)
+        length = int(meta["windows"]["length"])
+        first = specs[0].input_width() if specs else None
+        if first is not None and first != len(features):
+            raise PureError(f"layer 0 takes {first} inputs but the bundle has "
+                            f"{len(features)} features")
+        layers = []
+        for i, spec in enumerate(specs):
+            build = BUILD.get(type(spec))
+            if build is None:
+                raise PureError(f"layer {i}: the pure engine has no {spec.kind!r} layer")
+            layers.append(build(spec, i, tensors))
+        return PureModel(layers, features, length, word_bytes)
     except PureError:
         raise
+    except SquallError as exc:
+        raise PureError(str(exc)) from None
     except KeyError as exc:
         raise PureError(f"bundle lacks {exc}") from exc
     except (TypeError, ValueError, IndexError) as exc:

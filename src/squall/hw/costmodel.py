@@ -34,6 +34,7 @@ from dataclasses import asdict, dataclass, field
 
 from squall.errors import SquallError
 from squall.hw.links import Pcie, Spi, fmt_time
+from squall.model import Dense, LayerStep, Lstm, Repeat, as_layer, as_layers, walk_layers
 
 #: The per-window counts, named as in :class:`squall.engines.pure.Counters`.
 COUNTS = ("step_calls", "macs", "activations", "weight_bytes", "state_bytes_in",
@@ -62,45 +63,53 @@ class LayerCost:
         return asdict(self)
 
 
-def window_costs(layers: list[dict], length: int, word_bytes: int = 4) -> list[LayerCost]:
-    """Per-layer costs of one window of ``length`` steps through ``layers`` (a bundle's layer
-    list: ``{"type": "lstm", "input", "hidden", "return_sequences"}``, ``{"type": "repeat",
-    "times"}``, ``{"type": "dense", "input", "output"}``)."""
+def _lstm_window(step: LayerStep, T: int, w: int) -> LayerCost:
+    layer = step.layer
+    assert isinstance(layer, Lstm)
+    n, H = layer.input, layer.hidden
+    params = 4 * H * (n + H) + 4 * H
+    if step.repeated:           # W v + b once, then U h added to it at every step
+        once, per = 4 * H * n, 4 * H * H
+        weights = (4 * H * n + 4 * H) * w + T * 4 * H * H * w
+        state_in = T * (4 * H + 2 * H) * w
+    else:
+        once, per = 0, 4 * H * (n + H)
+        weights = T * (4 * H * (n + H) + 4 * H) * w
+        state_in = T * (n + 2 * H) * w
+    shape = (T, H) if layer.return_sequences else (H,)
+    return LayerCost(step.index, layer.kind, params, T, once + T * per, per, once, T * 5 * H,
+                     weights, state_in, T * 2 * H * w, shape, _size(shape) * w)
+
+
+def _dense_window(step: LayerStep, T: int, w: int) -> LayerCost:
+    layer = step.layer
+    assert isinstance(layer, Dense)
+    n, m = layer.input, layer.output
+    shape = (T, m)
+    return LayerCost(step.index, layer.kind, n * m + m, T, T * n * m, n * m, 0, 0,
+                     T * (n * m + m) * w, T * n * w, T * m * w, shape, _size(shape) * w)
+
+
+def _repeat_window(step: LayerStep, T: int, w: int) -> LayerCost:
+    shape = (T, step.in_width) if step.in_width else (T,)
+    return LayerCost(step.index, step.layer.kind, 0, 0, 0, 0, 0, 0, 0, 0, 0, shape,
+                     _size(shape) * w)
+
+
+#: Layer type -> its per-window cost formulas (a new layer type adds one entry).
+WINDOW_COSTS = {Lstm: _lstm_window, Dense: _dense_window, Repeat: _repeat_window}
+
+
+def window_costs(layers, length: int, word_bytes: int = 4) -> list[LayerCost]:
+    """Per-layer costs of one window of ``length`` steps through ``layers`` (a bundle's typed
+    layers, :mod:`squall.model`, or their JSON objects)."""
     T, w = int(length), int(word_bytes)
     out: list[LayerCost] = []
-    after_repeat, width = False, None
-    for i, layer in enumerate(layers):
-        kind = layer["type"]
-        if kind == "repeat":
-            shape = (T, width) if width is not None else (T,)
-            out.append(LayerCost(i, kind, 0, 0, 0, 0, 0, 0, 0, 0, 0, shape, _size(shape) * w))
-            after_repeat = True
-            continue
-        if kind == "lstm":
-            n, H = int(layer["input"]), int(layer["hidden"])
-            params = 4 * H * (n + H) + 4 * H
-            if after_repeat:        # W v + b once, then U h added to it at every step
-                once, step = 4 * H * n, 4 * H * H
-                weights = (4 * H * n + 4 * H) * w + T * 4 * H * H * w
-                state_in = T * (4 * H + 2 * H) * w
-            else:
-                once, step = 0, 4 * H * (n + H)
-                weights = T * (4 * H * (n + H) + 4 * H) * w
-                state_in = T * (n + 2 * H) * w
-            shape = (T, H) if layer["return_sequences"] else (H,)
-            out.append(LayerCost(i, kind, params, T, once + T * step, step, once, T * 5 * H,
-                                 weights, state_in, T * 2 * H * w, shape, _size(shape) * w))
-            width = H
-        elif kind == "dense":
-            n, m = int(layer["input"]), int(layer["output"])
-            shape = (T, m)
-            out.append(LayerCost(i, kind, n * m + m, T, T * n * m, n * m, 0, 0,
-                                 T * (n * m + m) * w, T * n * w, T * m * w, shape,
-                                 _size(shape) * w))
-            width = m
-        else:
-            raise SquallError(f"layer {i}: unknown type {kind!r}")
-        after_repeat = False
+    for step in walk_layers(layers):
+        cost = WINDOW_COSTS.get(type(step.layer))
+        if cost is None:
+            raise SquallError(f"layer {step.index}: no cost formula for {step.layer.kind!r}")
+        out.append(cost(step, T, w))
     return out
 
 
@@ -208,16 +217,44 @@ class BoundaryCost:
         return d
 
 
-def layer_name(index: int, layer: dict) -> str:
+def layer_name(index: int, layer) -> str:
     """``0:lstm(6->64)``, ``5:dense(64->6)``, ``2:repeat(x24)`` (as profiling names layers)."""
-    if layer["type"] == "lstm":
-        return f"{index}:lstm({layer['input']}->{layer['hidden']})"
-    if layer["type"] == "dense":
-        return f"{index}:dense({layer['input']}->{layer['output']})"
-    return f"{index}:repeat(x{layer.get('times')})"
+    return f"{index}:{as_layer(layer).describe()}"
 
 
-def boundary_costs(layers: list[dict], length: int, boundary: str = "step", word_bits: int = 32,
+def _lstm_boundary(layer: Lstm, T: int, repeated: bool, offload: str):
+    n, H = layer.input, layer.hidden
+    params = 4 * H * (n + H) + 4 * H
+    step = 4 * H * (n + H)
+    out_layer = T * H if layer.return_sequences else H
+    if repeated:
+        layer_stages: tuple = ((1, 4 * H * n, False), (T, 4 * H * H, True))
+        in_layer = n
+    else:
+        layer_stages = ((T, step, True),)
+        in_layer = T * n
+    per = {"step": (T, n + 2 * H, 2 * H, ((1, step, True),)),
+           "matvec": (T, n + H, 4 * H, ((1, step, False),)),
+           "layer": (1, in_layer, out_layer, layer_stages)}
+    return params, step, per, layer_stages, True
+
+
+def _dense_boundary(layer: Dense, T: int, repeated: bool, offload: str):
+    n, m = layer.input, layer.output
+    params, step = n * m + m, n * m
+    layer_stages = ((T, step, False),)
+    per = {"step": (T, n, m, ((1, step, False),)),
+           "matvec": (T, n, m, ((1, step, False),)),
+           "layer": (1, T * n, T * m, layer_stages)}
+    return params, step, per, layer_stages, offload == "all"
+
+
+#: Layer type -> ``(layer, T, repeated, offload) -> (params, MACs per step, {boundary: (calls,
+#: in, out, stages)}, the layer's stages, offloaded)``; None: no weights, never a call.
+BOUNDARY_COSTS = {Lstm: _lstm_boundary, Dense: _dense_boundary, Repeat: None}
+
+
+def boundary_costs(layers, length: int, boundary: str = "step", word_bits: int = 32,
                    weights: str = "resident", offload: str = "lstm") -> list[BoundaryCost]:
     """Per layer (plus one ``model`` row at the ``window`` boundary): bytes in and out per call,
     weights, MACs and calls per window for an accelerator at ``boundary``.
@@ -257,39 +294,16 @@ def boundary_costs(layers: list[dict], length: int, boundary: str = "step", word
     streamed = weights == "streamed"
     rows: list[BoundaryCost] = []
     model_stages: list[tuple] = []
-    after_repeat = False
-    for i, layer in enumerate(layers):
-        kind, name = layer["type"], layer_name(i, layer)
-        if kind == "repeat":
+    for walked in walk_layers(layers):
+        i, layer = walked.index, walked.layer
+        kind, name = layer.kind, layer_name(i, layer)
+        if type(layer) not in BOUNDARY_COSTS:
+            raise SquallError(f"layer {i}: no cost formula for {kind!r}")
+        costs = BOUNDARY_COSTS[type(layer)]
+        if costs is None:
             rows.append(BoundaryCost(i, name, kind, False, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0))
-            after_repeat = True
             continue
-        if kind == "lstm":
-            n, H = int(layer["input"]), int(layer["hidden"])
-            params = 4 * H * (n + H) + 4 * H
-            step = 4 * H * (n + H)
-            out_layer = T * H if layer["return_sequences"] else H
-            if after_repeat:
-                layer_stages = ((1, 4 * H * n, False), (T, 4 * H * H, True))
-                in_layer = n
-            else:
-                layer_stages = ((T, step, True),)
-                in_layer = T * n
-            per = {"step": (T, n + 2 * H, 2 * H, ((1, step, True),)),
-                   "matvec": (T, n + H, 4 * H, ((1, step, False),)),
-                   "layer": (1, in_layer, out_layer, layer_stages)}
-            offloaded = True
-        elif kind == "dense":
-            n, m = int(layer["input"]), int(layer["output"])
-            params, step = n * m + m, n * m
-            layer_stages = ((T, step, False),)
-            per = {"step": (T, n, m, ((1, step, False),)),
-                   "matvec": (T, n, m, ((1, step, False),)),
-                   "layer": (1, T * n, T * m, layer_stages)}
-            offloaded = offload == "all"
-        else:
-            raise SquallError(f"layer {i}: unknown type {kind!r}")
-        after_repeat = False
+        params, step, per, layer_stages, offloaded = costs(layer, T, walked.repeated, offload)
         model_stages.extend(layer_stages)
         wbytes = word_bytes_for(params, word_bits)
         if boundary == "window":    # the layer runs inside the model's call
@@ -321,11 +335,12 @@ def boundary_costs(layers: list[dict], length: int, boundary: str = "step", word
     return rows
 
 
-def _features(layers: list[dict]) -> int:
-    first = next((lay for lay in layers if lay["type"] != "repeat"), None)
+def _features(layers) -> int:
+    first = next((w for w in (lay.input_width() for lay in as_layers(layers)) if w is not None),
+                 None)
     if first is None:
         raise SquallError("the model has no layers with weights")
-    return int(first["input"])
+    return first
 
 
 def analytic_calls(rows: list[BoundaryCost], windows: int) -> dict:
@@ -569,7 +584,7 @@ def _columns(head: list[str], body: list[list[str]]) -> list[str]:
     return [fmt(head)] + [fmt(row) for row in body]
 
 
-def cost_report(layers: list[dict], length: int, windows: int, *, boundary: str = "step",
+def cost_report(layers, length: int, windows: int, *, boundary: str = "step",
                 word_bits: int = 32, weights: str = "resident", offload: str = "lstm",
                 pcie: Pcie | None = None, spi: Spi | None = None, compute: Compute | None = None,
                 budget: float | None = None, software_time: float | None = None,

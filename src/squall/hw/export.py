@@ -40,6 +40,7 @@ from squall.hw.fixedpoint import FixedPointError, FixedType, is_tie
 from squall.io import atomic_dir, read_json, written_by
 from squall.limits import directory as _directory
 from squall.limits import is_number, regular_file
+from squall.model import Repeat
 
 FORMAT = "squall-hw-export"
 VERSION = 1
@@ -48,7 +49,7 @@ GATES = "i, f, g, o"
 
 def weights_digest(bundle: Bundle) -> str:
     """A hash of the bundle's layer list and weights (what an export was made from)."""
-    h = hashlib.sha256(json.dumps(bundle.layers, sort_keys=True).encode())
+    h = hashlib.sha256(json.dumps(bundle.model.to_json(), sort_keys=True).encode())
     for name in sorted(bundle.weights):
         h.update(name.encode())
         h.update(np.ascontiguousarray(bundle.weights[name], dtype=np.float64).tobytes())
@@ -560,12 +561,11 @@ def _impossible(model: FixedModel) -> str:
             "pair of table values).")
 
 
-def _layer_label(spec: dict) -> str:
-    if spec["type"] == "lstm":
-        return f"lstm({spec['input']}->{spec['hidden']})"
-    if spec["type"] == "dense":
-        return f"dense({spec['input']}->{spec['output']})"
-    return f"repeat({spec['times']})"
+def _layer_label(spec) -> str:
+    """``lstm(6->64)``, ``dense(64->6)``, ``repeat(24)`` for a typed layer."""
+    if isinstance(spec, Repeat):
+        return f"repeat({spec.times})"
+    return spec.describe()
 
 
 # ---------------------------------------------------------------- the reader
@@ -594,7 +594,7 @@ def check_export(directory: str | os.PathLike[str], bundle: Bundle) -> CheckRepo
     root = _directory(directory, "hardware export directory")
     manifest = read_manifest(root)
     report = CheckReport()
-    if manifest["bundle"]["layers"] != bundle.layers:
+    if manifest["bundle"]["layers"] != bundle.model.to_json():
         raise SquallError(f"{root} was exported from a bundle with other layers")
     if manifest["bundle"]["weights_digest"] != weights_digest(bundle):
         report.problems.append("the bundle's weights differ from the exported bundle's "

@@ -10,6 +10,7 @@ from squall.bundle import Bundle
 from squall.errors import SquallError
 from squall.hw.costmodel import window_costs
 from squall.io import atomic_path, write_text
+from squall.model import Dense, Layer, Lstm, Repeat
 
 
 def layer_costs(bundle: Bundle, word_bytes: int = 4) -> list[dict]:
@@ -21,16 +22,21 @@ def layer_costs(bundle: Bundle, word_bytes: int = 4) -> list[dict]:
     """
     rows = []
     for cost in window_costs(bundle.layers, bundle.length, word_bytes):
-        layer = bundle.layers[cost.index]
-        if cost.kind == "repeat":
-            label = f"repeat x{layer['times']}"
-        elif cost.kind == "lstm":
-            label = (f"LSTM {layer['input']}->{layer['hidden']}"
-                     + ("" if layer["return_sequences"] else " (last h)"))
-        else:
-            label = f"dense {layer['input']}->{layer['output']} per step"
+        label = _label(bundle.layers[cost.index])
         rows.append({**cost.as_dict(), "label": label, "macs_window": cost.macs})
     return rows
+
+
+def _label(layer: Layer) -> str:
+    """``LSTM 6->64``, ``LSTM 64->32 (last h)``, ``repeat x24``, ``dense 64->6 per step``."""
+    if isinstance(layer, Lstm):
+        return (f"LSTM {layer.input}->{layer.hidden}"
+                + ("" if layer.return_sequences else " (last h)"))
+    if isinstance(layer, Repeat):
+        return f"repeat x{layer.times}"
+    if isinstance(layer, Dense):
+        return f"dense {layer.input}->{layer.output} per step"
+    return layer.describe()
 
 
 def _field(text: str) -> str:

@@ -23,6 +23,7 @@ from squall.bundle import Bundle
 from squall.engines import get_engine
 from squall.errors import SquallError
 from squall.io import atomic_path
+from squall.model import Lstm
 
 #: Functions line_profiler times with ``--lines`` (the LSTM step and what it calls).
 LINE_TARGETS = ("lstm_step", "gates", "cell")
@@ -62,13 +63,9 @@ class ProfileResult:
 
 
 def layer_names(bundle: Bundle) -> dict[int, str]:
-    names = {}
-    for i, layer in enumerate(bundle.layers):
-        if layer["type"] == "lstm":
-            names[i] = f"{i}:lstm({layer['input']}->{layer['hidden']})"
-        elif layer["type"] == "dense":
-            names[i] = f"{i}:dense({layer['input']}->{layer['output']})"
-    return names
+    """``{index: "0:lstm(6->64)"}`` for every layer with weights (the ones that do work)."""
+    return {i: f"{i}:{layer.describe()}" for i, layer in enumerate(bundle.layers)
+            if layer.weight_shapes()}
 
 
 def count_run(bundle: Bundle, x: np.ndarray, engine=None) -> dict:
@@ -114,7 +111,7 @@ def profile_run(bundle: Bundle, x: np.ndarray, out: str | os.PathLike[str], engi
                        if fn[0] == where and fn[2] == "lstm_step")
         result.counters = count_run(bundle, x, eng)
         lstm = {name for i, name in layer_names(bundle).items()
-                if bundle.layers[i]["type"] == "lstm"}
+                if isinstance(bundle.layers[i], Lstm)}
         counted = sum(n for name, n in result.counters["step_calls"].items() if name in lstm)
         result.step_calls = {"lstm_step (cProfile)": profiled, "lstm_step (counters)": counted}
         result.steps_agree = profiled == counted

@@ -1,9 +1,9 @@
 """Measured ranges of every weight and every intermediate signal, and a fixed-point format for
 each from a stated headroom rule (``squall hw ranges``).
 
-The signals come from :func:`trace_signals`, a float64 numpy re-implementation of the model that
-keeps every intermediate of every window and step (checked against the pure engine's trace in
-``tests/hw/test_ranges.py``). Per LSTM layer: the input ``x``, the mat-vec results ``Wx`` (input)
+The signals come from :func:`trace_signals`: the numpy engine's own step run in float64 with a
+per-step trace of every intermediate of every window (:meth:`squall.engines.numpy_engine.
+NumpyEngine.trace`; checked against the pure engine's trace in ``tests/hw/test_fixed_tools.py``). Per LSTM layer: the input ``x``, the mat-vec results ``Wx`` (input)
 and ``Uh`` (recurrent), the pre-activations ``z_i, z_f, z_g, z_o`` (the sigmoid and tanh
 inputs), the products ``fc = f c_prev`` and ``ig = i g`` of the cell update, the activation
 outputs ``i, f, o`` (sigmoid) and ``g`` (tanh), the cell state ``c`` (also tanh's input),
@@ -58,61 +58,22 @@ FLAT = 1e-3
 HEADROOM = 2.0
 
 LSTM_SIGNALS = ("x", "Wx", "Uh", "z_i", "z_f", "z_g", "z_o", "i", "f", "g", "o", "fc", "ig", "c",
-                "tanh_c", "h")
+                "tanh_c", "h")     # as squall.engines.numpy_engine.LSTM_SIGNALS records them
 DENSE_SIGNALS = ("x", "Wx", "y")
 SIGMOID_OUT, TANH_OUT = ("i", "f", "o"), ("g", "tanh_c")
 SIGMOID_IN, TANH_IN = ("z_i", "z_f", "z_o"), ("z_g",)
 VECTORS = ("x", "h", "z_i", "z_f", "z_g", "z_o", "y")
 
 
-def _sigmoid(x: np.ndarray) -> np.ndarray:
-    return 0.5 + 0.5 * np.tanh(0.5 * x)
-
-
 def trace_signals(bundle: Bundle, x: np.ndarray):
     """Yield ``(layer index, kind, {signal: float64 array})`` for every LSTM and dense layer of
-    the model run on scaled windows ``x`` (N, T, F); each array is (N, T, width). One layer's
-    arrays are alive at a time."""
+    the model run on scaled windows ``x`` (N, T, F); each array is (N, T, width). The numpy
+    engine's own step computes them, in float64 (:meth:`NumpyEngine.trace`); the arrays of one
+    run of LSTM layers advancing together are alive at a time."""
+    from squall.engines.numpy_engine import NumpyEngine
+
     x = np.asarray(x, dtype=np.float64)
-    N, T = x.shape[:2]
-    seq, latent = x, None
-    for i, spec in enumerate(bundle.layers):
-        kind = spec["type"]
-        if kind == "lstm":
-            W, U, b = (np.asarray(bundle.weights[f"layers.{i}.{k}"], dtype=np.float64)
-                       for k in "WUb")
-            H = spec["hidden"]
-            inp = np.repeat(latent[:, None, :], T, axis=1) if latent is not None else seq
-            wx = inp @ W.T                                    # (N, T, 4H)
-            sig = {k: np.empty((N, T, H)) for k in LSTM_SIGNALS if k not in ("x", "Wx")}
-            sig["Uh"] = np.empty((N, T, 4 * H))
-            h, c = np.zeros((N, H)), np.zeros((N, H))
-            for t in range(T):
-                uh = h @ U.T
-                z = wx[:, t] + uh + b
-                zi, zf, zg, zo = z[:, :H], z[:, H:2 * H], z[:, 2 * H:3 * H], z[:, 3 * H:]
-                gi, gf, gg, go = _sigmoid(zi), _sigmoid(zf), np.tanh(zg), _sigmoid(zo)
-                fc, ig = gf * c, gi * gg
-                c = fc + ig
-                tc = np.tanh(c)
-                h = go * tc
-                for k, v in (("Uh", uh), ("z_i", zi), ("z_f", zf), ("z_g", zg), ("z_o", zo),
-                             ("i", gi), ("f", gf), ("g", gg), ("o", go), ("fc", fc), ("ig", ig),
-                             ("c", c), ("tanh_c", tc), ("h", h)):
-                    sig[k][:, t] = v
-            sig["x"], sig["Wx"] = inp, wx
-            yield i, kind, {k: sig[k] for k in LSTM_SIGNALS}
-            if spec["return_sequences"]:
-                seq, latent = sig["h"], None
-            else:
-                seq, latent = None, h
-        elif kind == "dense":
-            W = np.asarray(bundle.weights[f"layers.{i}.W"], dtype=np.float64)
-            b = np.asarray(bundle.weights[f"layers.{i}.b"], dtype=np.float64)
-            wx = seq @ W.T
-            y = wx + b
-            yield i, kind, {"x": seq, "Wx": wx, "y": y}
-            seq = y
+    yield from NumpyEngine(bundle, dtype="float64", threads=1).trace(x)
 
 
 # ---------------------------------------------------------------- formats

@@ -213,7 +213,7 @@ def measure_cycles(bundle, rtl_dir, simulator: str = "icarus") -> dict:
     """Clocks of one mat-vec and one LSTM step of every layer, in simulation."""
     manifest = load_design(rtl_dir)
     if manifest["bundle"]["weights_digest"] != weights_digest(bundle) \
-            or manifest["bundle"]["layers"] != bundle.layers:
+            or manifest["bundle"]["layers"] != bundle.model.to_json():
         raise SquallError(f"{rtl_dir} was generated from another bundle (weights digest "
                           f"{manifest['bundle']['weights_digest']}, this bundle "
                           f"{weights_digest(bundle)}); regenerate it with squall hw rtl")

@@ -51,7 +51,7 @@ def write_trace(bundle: Bundle, window: np.ndarray, index: int, path: str | os.P
     text_path = str(path)
     if text_path.endswith(".json"):
         doc = {"window": index, "features": bundle.features, "input": window.tolist(),
-               "layers": bundle.layers, "records": records}
+               "layers": bundle.model.to_json(), "records": records}
         write_text(path, json.dumps(doc) + "\n")
     elif text_path.endswith(".csv"):
         buf = io.StringIO()

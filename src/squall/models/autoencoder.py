@@ -8,6 +8,9 @@ from torch import nn
 
 from squall.bundle import Bundle
 from squall.convert import torch_state_from_bundle
+from squall.errors import SquallError
+from squall.model import Dense, Lstm, as_layers
+from squall.model import Repeat as RepeatLayer
 
 
 class Repeat(nn.Module):
@@ -19,30 +22,54 @@ class Repeat(nn.Module):
         return x.unsqueeze(1).expand(-1, self.times, -1)
 
 
-class LSTMAutoencoder(nn.Module):
-    """One ``nn.LSTM``/``nn.Linear``/``Repeat`` per IR layer, in order; ``layers.{i}`` names match
-    the bundle's weight names (see :mod:`squall.convert`)."""
+class SequenceLstm(nn.LSTM):
+    """``nn.LSTM`` (batch first) giving every step's h (B, T, H) or, without
+    ``return_sequences``, the last one (B, H); parameters named as ``nn.LSTM``'s."""
 
-    def __init__(self, layers: list[dict]) -> None:
+    def __init__(self, inputs: int, hidden: int, return_sequences: bool) -> None:
+        super().__init__(inputs, hidden, batch_first=True)
+        self.return_sequences = return_sequences
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:     # type: ignore[override]
+        out, (h, _) = super().forward(x)
+        return out if self.return_sequences else h[-1]
+
+
+def _lstm(layer: Lstm) -> nn.Module:
+    return SequenceLstm(layer.input, layer.hidden, layer.return_sequences)
+
+
+def _dense(layer: Dense) -> nn.Module:
+    return nn.Linear(layer.input, layer.output)
+
+
+def _repeat(layer: RepeatLayer) -> nn.Module:
+    return Repeat(layer.times)
+
+
+#: Layer type -> the function building its torch module; the module's parameters are named as
+#: the layer's ``torch_names`` (:mod:`squall.model`). A new layer type adds one entry.
+MODULES = {Lstm: _lstm, Dense: _dense, RepeatLayer: _repeat}
+
+
+class LSTMAutoencoder(nn.Module):
+    """One module per layer of the model description, in order (:data:`MODULES`);
+    ``layers.{i}`` names match the bundle's weight names (see :mod:`squall.convert`)."""
+
+    def __init__(self, layers) -> None:
         super().__init__()
-        self.spec = layers
+        self.spec = as_layers(layers)
         mods: list[nn.Module] = []
-        for layer in layers:
-            if layer["type"] == "lstm":
-                mods.append(nn.LSTM(layer["input"], layer["hidden"], batch_first=True))
-            elif layer["type"] == "repeat":
-                mods.append(Repeat(layer["times"]))
-            else:
-                mods.append(nn.Linear(layer["input"], layer["output"]))
+        for i, layer in enumerate(self.spec):
+            build = MODULES.get(type(layer))
+            if build is None:
+                raise SquallError(f"layer {i}: the torch model has no {layer.kind!r} layer")
+            mods.append(build(layer))
         self.layers = nn.ModuleList(mods)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:      # (B, T, F) -> (B, T, F)
-        for spec, mod in zip(self.spec, self.layers, strict=True):
-            if spec["type"] == "lstm":
-                out, (h, _) = mod(x)
-                x = out if spec["return_sequences"] else h[-1]   # (B, T, H) or (B, H)
-            else:
-                x = mod(x)
+        for mod in self.layers:
+            x = mod(x)
         return x
 
     @classmethod

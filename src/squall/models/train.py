@@ -37,7 +37,7 @@ def masked_mse(recon: torch.Tensor, x: torch.Tensor, mask: torch.Tensor) -> torc
     return ((recon - x) ** 2 * mask).sum() / mask.sum().clamp(min=1.0)
 
 
-def fit(layers: list[dict], x_train: np.ndarray, m_train: np.ndarray, x_val: np.ndarray,
+def fit(layers, x_train: np.ndarray, m_train: np.ndarray, x_val: np.ndarray,
         m_val: np.ndarray, config: TrainConfig, progress: bool = True
         ) -> tuple[dict[str, np.ndarray], list[dict]]:
     """Train a model described by ``layers``; return its state dict (numpy) and the history.

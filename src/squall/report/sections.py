@@ -52,15 +52,20 @@ def describe_threshold(t: dict) -> str:
     return ", ".join(f"{k} {v}" for k, v in t.items())
 
 
-def model_summary(layers: list[dict]) -> str:
+def model_summary(layers) -> str:
+    """``LSTM 6&rarr;64, ..., repeat &times;24, dense 64&rarr;6`` from the typed layers."""
+    from squall.model import Dense, Lstm, Repeat, as_layers
+
     parts = []
-    for layer in layers:
-        if layer["type"] == "lstm":
-            parts.append(f"LSTM {layer['input']}&rarr;{layer['hidden']}")
-        elif layer["type"] == "repeat":
-            parts.append(f"repeat &times;{layer['times']}")
+    for layer in as_layers(layers):
+        if isinstance(layer, Lstm):
+            parts.append(f"LSTM {layer.input}&rarr;{layer.hidden}")
+        elif isinstance(layer, Repeat):
+            parts.append(f"repeat &times;{layer.times}")
+        elif isinstance(layer, Dense):
+            parts.append(f"dense {layer.input}&rarr;{layer.output}")
         else:
-            parts.append(f"dense {layer['input']}&rarr;{layer['output']}")
+            parts.append(esc(layer.describe()))
     return ", ".join(parts)
 
 

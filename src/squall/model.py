@@ -1,0 +1,365 @@
+"""The model description: typed layers, the chain check and the one layer walk (stdlib only).
+
+Standard library only: :mod:`squall.engines.pure` builds its model from it without numpy.
+
+A model is a chain of layers from ``features`` values per time step back to ``features`` values
+per time step, over windows of ``length`` steps. Each layer type is one frozen dataclass here,
+checked when it is made (:class:`Lstm`, :class:`Repeat`, :class:`Dense`); :class:`ModelSpec`
+checks the chain and :meth:`ModelSpec.walk` is the walk every engine and tool shares.
+
+On disk (``bundle.json``, format version 1) a layer is a JSON object ``{"type": ...}`` with its
+fields: :meth:`Layer.to_json` / :func:`layer_from_json` convert, and the JSON is exactly the
+layer list squall has always written (a dense layer's ``activation`` is stored only when it is
+not ``linear``).
+
+Canonical weight layout, documented once (converters in :mod:`squall.convert` own every
+transpose; :meth:`Layer.weight_shapes` gives the names and shapes):
+
+``layers.{i}.W``  (4H, in)   LSTM input weights, gate blocks in order i, f, g, o
+``layers.{i}.U``  (4H, H)    LSTM recurrent weights, same gate order
+``layers.{i}.b``  (4H,)      LSTM bias (PyTorch's two biases added)
+``layers.{i}.W``  (out, in)  dense weights (applied to every time step)
+``layers.{i}.b``  (out,)     dense bias
+
+An LSTM step is ``z = W x + U h + b``; ``i, f, g, o = z[0:H], z[H:2H], z[2H:3H], z[3H:4H]``;
+``c = sigmoid(f) * c + sigmoid(i) * tanh(g)``; ``h = sigmoid(o) * tanh(c)``, from
+``h = c = 0`` at the first step of every window. An LSTM with ``return_sequences`` false gives
+only its last ``h``; a :class:`Repeat` then hands that vector to the next layer at every one of
+the ``times`` (= window length) steps. A dense layer is ``y = W x + b`` at every step.
+
+Adding a layer type: one class here (decorated with :func:`layer_type`), and one function in
+each engine's table (see ``docs/architecture.md``, "Adding a layer type").
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import MISSING, dataclass, fields
+from typing import Any, ClassVar, NamedTuple
+
+from squall.errors import SquallError
+from squall.limits import MAX_UNITS, MAX_WINDOW_LENGTH, is_number
+
+#: Layer type name (the JSON ``type``) -> class; filled by :func:`layer_type`.
+LAYER_TYPES: dict[str, type[Layer]] = {}
+#: Dense activations known so far (the next issue adds more).
+DENSE_ACTIVATIONS = ("linear",)
+
+
+def layer_type(cls: type[Layer]) -> type[Layer]:
+    """Class decorator: register a layer class under its ``kind`` (its JSON ``type``)."""
+    if cls.kind in LAYER_TYPES:
+        raise ValueError(f"layer type {cls.kind!r} is registered twice")
+    LAYER_TYPES[cls.kind] = cls
+    return cls
+
+
+def _positive(kind: str, name: str, value: object, top: int) -> None:
+    if not is_number(value, integer=True) or value < 1:  # type: ignore[operator]
+        raise SquallError(f"{kind}: {name} must be a positive integer, got {value!r}"[:200])
+    if value > top:  # type: ignore[operator]
+        raise SquallError(f"{kind}: {name} {value} is beyond the limit: at most {top}"[:200])
+
+
+@dataclass(frozen=True)
+class Layer:
+    """A layer of the model. Subclasses are frozen dataclasses whose fields are the JSON
+    fields; they check them on construction (one-line :class:`SquallError`)."""
+
+    #: The JSON ``type`` of this layer class.
+    kind: ClassVar[str] = ""
+    #: Does the layer take one vector per window (True) or a sequence (False)?
+    takes_vector: ClassVar[bool] = False
+    #: Library names of each canonical weight, used by :mod:`squall.convert`: Keras array names
+    #: (Keras stores every 2-D weight transposed, in the order of :meth:`weight_shapes`) and the
+    #: PyTorch state-dict keys whose values add up to the canonical weight.
+    keras_names: ClassVar[dict[str, str]] = {}
+    torch_names: ClassVar[dict[str, tuple[str, ...]]] = {}
+
+    def out_width(self, width: int) -> int:
+        """Values per step (or of the vector) this layer gives for ``width`` inputs."""
+        raise NotImplementedError
+
+    def returns_sequence(self) -> bool:
+        """Does the layer give a sequence (True) or one vector per window (False)?"""
+        return True
+
+    def input_width(self) -> int | None:
+        """The input width the layer is built for (None: any, e.g. a repeat)."""
+        return None
+
+    def weight_shapes(self) -> dict[str, tuple[int, ...]]:
+        """Canonical weights of this layer: short name (``W``, ``U``, ``b``) -> shape."""
+        return {}
+
+    def describe(self) -> str:
+        """Short text, e.g. ``lstm(6->64)``, ``repeat(x24)``, ``dense(64->6)``."""
+        raise NotImplementedError
+
+    def to_json(self) -> dict[str, Any]:
+        """The layer as ``bundle.json`` stores it (``{"type": kind, field: value, ...}``)."""
+        return {"type": self.kind, **{f.name: getattr(self, f.name) for f in fields(self)}}
+
+    def __getitem__(self, key: str) -> Any:
+        """Transitional read access as a JSON dict (``layer["hidden"]``) for callers not yet
+        moved to the attributes; new code uses attributes."""
+        return self.to_json()[key]
+
+    def get(self, key: str, default: Any = None) -> Any:
+        """Transitional, like ``dict.get`` on :meth:`to_json` (see :meth:`__getitem__`)."""
+        return self.to_json().get(key, default)
+
+
+@layer_type
+@dataclass(frozen=True)
+class Lstm(Layer):
+    """LSTM ``input -> hidden``; gives every step's ``h`` or (``return_sequences`` false) the
+    last one."""
+
+    input: int
+    hidden: int
+    return_sequences: bool
+
+    kind: ClassVar[str] = "lstm"
+    keras_names: ClassVar[dict[str, str]] = {"W": "kernel", "U": "recurrent_kernel", "b": "bias"}
+    torch_names: ClassVar[dict[str, tuple[str, ...]]] = {
+        "W": ("weight_ih_l0",), "U": ("weight_hh_l0",), "b": ("bias_ih_l0", "bias_hh_l0")}
+
+    def __post_init__(self) -> None:
+        _positive("lstm", "input", self.input, MAX_UNITS)
+        _positive("lstm", "hidden", self.hidden, MAX_UNITS)
+        if not isinstance(self.return_sequences, bool):
+            raise SquallError("lstm: return_sequences must be true or false")
+
+    def out_width(self, width: int) -> int:
+        return self.hidden
+
+    def returns_sequence(self) -> bool:
+        return self.return_sequences
+
+    def input_width(self) -> int:
+        return self.input
+
+    def weight_shapes(self) -> dict[str, tuple[int, ...]]:
+        h, n = self.hidden, self.input
+        return {"W": (4 * h, n), "U": (4 * h, h), "b": (4 * h,)}
+
+    def describe(self) -> str:
+        return f"lstm({self.input}->{self.hidden})"
+
+
+@layer_type
+@dataclass(frozen=True)
+class Repeat(Layer):
+    """One vector per window handed on at each of ``times`` steps (``times`` = window length)."""
+
+    times: int
+
+    kind: ClassVar[str] = "repeat"
+    takes_vector: ClassVar[bool] = True
+
+    def __post_init__(self) -> None:
+        _positive("repeat", "times", self.times, MAX_WINDOW_LENGTH)
+
+    def out_width(self, width: int) -> int:
+        return width
+
+    def describe(self) -> str:
+        return f"repeat(x{self.times})"
+
+
+@layer_type
+@dataclass(frozen=True)
+class Dense(Layer):
+    """``y = W x + b`` at every step, ``input -> output`` (``activation`` linear: the next
+    issue adds others)."""
+
+    input: int
+    output: int
+    activation: str = "linear"
+
+    kind: ClassVar[str] = "dense"
+    keras_names: ClassVar[dict[str, str]] = {"W": "kernel", "b": "bias"}
+    torch_names: ClassVar[dict[str, tuple[str, ...]]] = {"W": ("weight",), "b": ("bias",)}
+
+    def __post_init__(self) -> None:
+        _positive("dense", "input", self.input, MAX_UNITS)
+        _positive("dense", "output", self.output, MAX_UNITS)
+        if self.activation not in DENSE_ACTIVATIONS:
+            raise SquallError(f"dense: unknown activation {self.activation!r} (known: "
+                              f"{', '.join(DENSE_ACTIVATIONS)})"[:200])
+
+    def out_width(self, width: int) -> int:
+        return self.output
+
+    def input_width(self) -> int:
+        return self.input
+
+    def weight_shapes(self) -> dict[str, tuple[int, ...]]:
+        return {"W": (self.output, self.input), "b": (self.output,)}
+
+    def describe(self) -> str:
+        return f"dense({self.input}->{self.output})"
+
+    def to_json(self) -> dict[str, Any]:
+        out = super().to_json()
+        if self.activation == "linear":   # the on-disk list of format 1 has no activation
+            del out["activation"]
+        return out
+
+
+def layer_from_json(data: object, index: int | None = None) -> Layer:
+    """A layer from its JSON object; unknown type, unknown or missing fields and bad values are
+    one-line errors naming the layer (``layer 3 (lstm): hidden must be ...``)."""
+    where = "layer" if index is None else f"layer {index}"
+    kind = data.get("type") if isinstance(data, dict) else None
+    if not isinstance(data, dict) or not isinstance(kind, str) or kind not in LAYER_TYPES:
+        shown = kind if isinstance(data, dict) else type(data).__name__
+        raise SquallError(f"{where}: unknown type {shown!r} (known: "
+                          f"{', '.join(LAYER_TYPES)})"[:200])
+    cls = LAYER_TYPES[kind]
+    known = {f.name for f in fields(cls)}
+    unknown = sorted(k for k in data if k != "type" and k not in known)
+    if unknown:
+        raise SquallError(f"{where} ({kind}): unknown field {unknown[0]!r} (fields: "
+                          f"{', '.join(sorted(known))})"[:200])
+    missing = [f.name for f in fields(cls) if f.default is MISSING and f.name not in data]
+    if missing:
+        raise SquallError(f"{where} ({kind}): {missing[0]} is missing")
+    try:
+        return cls(**{k: v for k, v in data.items() if k != "type"})
+    except SquallError as exc:
+        text = str(exc)
+        if text.startswith(f"{kind}: "):
+            text = text[len(kind) + 2:]
+        raise SquallError(f"{where} ({kind}): {text}") from None
+
+
+def as_layer(layer: Layer | Mapping[str, Any], index: int | None = None) -> Layer:
+    """``layer`` if typed, else read from its JSON object (:func:`layer_from_json`)."""
+    if isinstance(layer, Layer):
+        return layer
+    return layer_from_json(dict(layer) if isinstance(layer, Mapping) else layer, index)
+
+
+def as_layers(layers: object) -> tuple[Layer, ...]:
+    """A layer list (typed layers or their JSON objects) as a tuple of typed layers."""
+    if isinstance(layers, (str, bytes, Mapping)) or not isinstance(layers, Iterable):
+        raise SquallError(f"layers must be a non-empty list, got {type(layers).__name__}")
+    return tuple(as_layer(layer, i) for i, layer in enumerate(layers))
+
+
+def weight_shapes(layers: Iterable[Layer | Mapping[str, Any]]) -> dict[str, tuple[int, ...]]:
+    """Expected shape of every weight tensor of a layer list (``layers.{i}.W`` ...)."""
+    return {f"layers.{i}.{k}": s for i, layer in enumerate(as_layers(layers))
+            for k, s in layer.weight_shapes().items()}
+
+
+class LayerStep(NamedTuple):
+    """One layer in the walk: where it is and what flows in and out of it.
+
+    ``in_width``/``out_width`` are values per step (or of the vector); ``sequence_in`` and
+    ``sequence_out`` say whether a sequence (True) or one vector per window flows; ``repeated``
+    is True when the input is a sequence made by a :class:`Repeat` (one vector at every step,
+    so a layer may compute its input projection once per window)."""
+
+    index: int
+    layer: Layer
+    in_width: int
+    out_width: int
+    sequence_in: bool
+    sequence_out: bool
+    repeated: bool
+
+
+def walk_layers(layers: Iterable[Layer | Mapping[str, Any]],
+                features: int | None = None) -> Iterator[LayerStep]:
+    """Walk a layer list (no chain check: :class:`ModelSpec` checks); ``features`` defaults
+    to the first layer with an input width."""
+    typed = as_layers(layers)
+    if features is None:
+        features = next((w for w in (lay.input_width() for lay in typed) if w is not None), 0)
+    width, sequence, repeated = features, True, False
+    for i, layer in enumerate(typed):
+        out = layer.out_width(width)
+        seq_out = layer.returns_sequence()
+        yield LayerStep(i, layer, width, out, sequence, seq_out, repeated)
+        repeated = isinstance(layer, Repeat)
+        width, sequence = out, seq_out
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """A checked chain of layers from ``features`` back to ``features`` per step over windows of
+    ``length`` steps. Building one checks the chain (one-line :class:`SquallError`)."""
+
+    layers: tuple[Layer, ...]
+    features: int
+    length: int
+
+    def __post_init__(self) -> None:
+        layers = as_layers(self.layers)
+        object.__setattr__(self, "layers", layers)
+        check_chain(layers, self.features, self.length)
+
+    def walk(self) -> Iterator[LayerStep]:
+        """Every layer in order with its input and output widths (see :class:`LayerStep`)."""
+        return walk_layers(self.layers, self.features)
+
+    def weight_shapes(self) -> dict[str, tuple[int, ...]]:
+        """``layers.{i}.W`` ... -> shape, for every weight of the model."""
+        return weight_shapes(self.layers)
+
+    def to_json(self) -> list[dict[str, Any]]:
+        """The layer list as ``bundle.json`` stores it."""
+        return [layer.to_json() for layer in self.layers]
+
+
+def check_chain(layers: tuple[Layer, ...], features: int, length: int) -> None:
+    """Check that typed ``layers`` are a valid chain from ``features`` back to ``features``."""
+    if not layers:
+        raise SquallError("layers must be a non-empty list, got an empty one")
+    for step in walk_layers(layers, features):
+        i, layer = step.index, step.layer
+        if layer.takes_vector and step.sequence_in:
+            raise SquallError(f"layer {i}: {layer.kind} needs a single vector (the previous "
+                              f"LSTM must have return_sequences=false)")
+        if not layer.takes_vector and not step.sequence_in:
+            raise SquallError(f"layer {i}: {layer.kind} after a layer that returned a single "
+                              f"vector")
+        if isinstance(layer, Repeat) and layer.times != length:
+            raise SquallError(f"layer {i}: repeat times {layer.times} != window length {length}")
+        wanted = layer.input_width()
+        if wanted is not None and wanted != step.in_width:
+            raise SquallError(f"layer {i}: input size {wanted} != previous output "
+                              f"{step.in_width}")
+    last = step
+    if not last.sequence_out or last.out_width != features:
+        raise SquallError(f"model must end with a sequence of {features} features, ends with "
+                          f"{'a sequence' if last.sequence_out else 'a vector'} of "
+                          f"{last.out_width}")
+
+
+def seed_layers(features: int, length: int, sizes: tuple[int, ...] = (64, 32)
+                ) -> tuple[Layer, ...]:
+    """The seed autoencoder: LSTM sizes[0] -> ... -> sizes[-1] (last state) -> repeat T ->
+    mirrored LSTMs -> dense back to ``features`` per time step."""
+    if not sizes or any(not 1 <= int(s) <= MAX_UNITS for s in sizes):
+        raise SquallError(f"hidden sizes must be integers in [1, {MAX_UNITS}] (at most "
+                          f"{MAX_UNITS}: limits.MAX_UNITS), got {sizes}"[:300])
+    layers: list[Layer] = []
+    width = features
+    for k, size in enumerate(sizes):
+        layers.append(Lstm(width, int(size), k < len(sizes) - 1))
+        width = int(size)
+    layers.append(Repeat(int(length)))
+    for size in reversed(sizes):
+        layers.append(Lstm(width, int(size), True))
+        width = int(size)
+    layers.append(Dense(width, features))
+    return tuple(layers)
+
+
+__all__ = ["DENSE_ACTIVATIONS", "LAYER_TYPES", "Dense", "Layer", "LayerStep", "Lstm",
+           "ModelSpec", "Repeat", "as_layer", "as_layers", "check_chain", "layer_from_json",
+           "layer_type", "seed_layers", "walk_layers", "weight_shapes"]
