@@ -1,11 +1,18 @@
 import json
+import shutil
+from pathlib import Path
 
 import numpy as np
 import pytest
 
 from squall.bundle import Bundle, check_layers, load_bundle, seed_layers, weight_shapes
+from squall.bundle import random_bundle as make_random_bundle
 from squall.data.scaling import Scaler
 from squall.errors import SquallError
+from squall.model import Dense, Lstm, Repeat
+
+#: A bundle written by squall before the layers were typed (dict layer list; see its note).
+OLD_BUNDLE = Path(__file__).parent / "fixtures" / "bundle-v1-dict-layers"
 
 
 def random_bundle(features=3, length=6, sizes=(8, 4), seed=0) -> Bundle:
@@ -23,11 +30,8 @@ def random_bundle(features=3, length=6, sizes=(8, 4), seed=0) -> Bundle:
 
 def test_seed_layers_are_the_seed_autoencoder():
     layers = seed_layers(6, 24)
-    assert [(lay["type"], lay.get("input"), lay.get("hidden") or lay.get("output")
-             or lay.get("times")) for lay in layers] == [
-        ("lstm", 6, 64), ("lstm", 64, 32), ("repeat", None, 24), ("lstm", 32, 32),
-        ("lstm", 32, 64), ("dense", 64, 6)]
-    assert [lay.get("return_sequences") for lay in layers] == [True, False, None, True, True, None]
+    assert layers == (Lstm(6, 64, True), Lstm(64, 32, False), Repeat(24), Lstm(32, 32, True),
+                      Lstm(32, 64, True), Dense(64, 6))
     shapes = weight_shapes(layers)
     assert shapes["layers.0.W"] == (256, 6) and shapes["layers.0.U"] == (256, 64)
     assert shapes["layers.5.W"] == (6, 64)
@@ -123,3 +127,119 @@ def test_not_a_bundle(tmp_path):
 def test_layer_chain_errors(layers, message):
     with pytest.raises(SquallError, match=message):
         check_layers(layers, 3, 6)
+
+
+# ---------------------------------------------------------------- typed layers on disk
+
+
+def test_a_bundle_saved_before_the_typed_layers_loads_unchanged(tmp_path):
+    b = load_bundle(OLD_BUNDLE)
+    assert b.layers == (Lstm(2, 3, False), Repeat(5), Lstm(3, 3, True), Dense(3, 2))
+    assert b.detector is None and b.threshold["value"] == 0.25 and len(b.history) == 1
+    before = json.loads((OLD_BUNDLE / "bundle.json").read_text())
+    b.save(tmp_path / "again")
+    after = json.loads((tmp_path / "again" / "bundle.json").read_text())
+    assert after == before                       # the same bundle.json, key for key
+    x = np.random.default_rng(0).uniform(0, 1, (3, 5, 2))
+    from squall.engines import get_engine
+
+    np.testing.assert_allclose(get_engine("pure", b).reconstruct(x),
+                               get_engine("numpy", b, dtype="float64").reconstruct(x),
+                               atol=1e-12)
+
+
+def test_the_seed_model_saves_and_loads_with_the_same_layer_list(shared_data, tmp_path):
+    from squall.convert import import_keras
+
+    d = shared_data / "seed-model"
+    b = import_keras(d / "lstm_weights.npz", d / "scaler.json")
+    assert b.layers == seed_layers(6, 24)
+    b.save(tmp_path / "seed")
+    meta = json.loads((tmp_path / "seed" / "bundle.json").read_text())
+    assert meta["layers"] == [
+        {"type": "lstm", "input": 6, "hidden": 64, "return_sequences": True},
+        {"type": "lstm", "input": 64, "hidden": 32, "return_sequences": False},
+        {"type": "repeat", "times": 24},
+        {"type": "lstm", "input": 32, "hidden": 32, "return_sequences": True},
+        {"type": "lstm", "input": 32, "hidden": 64, "return_sequences": True},
+        {"type": "dense", "input": 64, "output": 6}]
+    assert "detector" not in meta
+    assert load_bundle(tmp_path / "seed").layers == b.layers
+
+
+def test_layers_are_typed_whether_given_typed_or_as_json():
+    b = random_bundle()
+    assert all(isinstance(layer, (Lstm, Repeat, Dense)) for layer in b.layers)
+    assert isinstance(b.layers, tuple)
+    as_json = [layer.to_json() for layer in b.layers]
+    again = Bundle(as_json, b.weights, b.features, b.units, b.windows, b.scaler).validate()
+    assert again.layers == b.layers
+    typed = make_random_bundle(seed_layers(2, 4, (3,)), 2, 4)
+    dicts = make_random_bundle([layer.to_json() for layer in seed_layers(2, 4, (3,))], 2, 4)
+    assert typed.layers == dicts.layers
+    for k in typed.weights:
+        np.testing.assert_array_equal(typed.weights[k], dicts.weights[k])
+    assert b.model.features == 3 and b.model.length == 6
+
+
+def test_a_bad_layer_in_bundle_json_is_one_line(tmp_path):
+    shutil.copytree(OLD_BUNDLE, tmp_path / "b")
+    meta = json.loads((tmp_path / "b" / "bundle.json").read_text())
+    meta["layers"][2]["units"] = 3
+    (tmp_path / "b" / "bundle.json").write_text(json.dumps(meta))
+    with pytest.raises(SquallError, match=r"layer 2 \(lstm\): unknown field 'units'"):
+        load_bundle(tmp_path / "b")
+
+
+# ---------------------------------------------------------------- the detector section
+
+
+DETECTOR = {"name": "pointwise", "scoring": {"mode": "step", "smoothing": 5},
+            "threshold": {"rule": "k-sigma", "k": 4, "value": 0.0123, "fitted_on": "validation"},
+            "flags": [True, None, "x", [1, 2.5]]}
+
+
+def test_detector_section_round_trips(tmp_path):
+    b = random_bundle()
+    b.detector = json.loads(json.dumps(DETECTOR))
+    fingerprint = b.fingerprint()
+    b.save(tmp_path / "b")
+    meta = json.loads((tmp_path / "b" / "bundle.json").read_text())
+    assert meta["detector"] == DETECTOR and meta["version"] == 1
+    loaded = load_bundle(tmp_path / "b")
+    assert loaded.detector == DETECTOR
+    assert loaded.fingerprint() == fingerprint                      # not part of the windows
+    b.detector = {"name": "other"}
+    assert b.fingerprint() == fingerprint and b.meta()["detector"] == {"name": "other"}
+    b.detector = None
+    assert "detector" not in b.meta()
+
+
+@pytest.mark.parametrize("detector, message", [
+    ([1, 2], "detector must be a JSON object, got list"),
+    ("quantile", "detector must be a JSON object, got str"),
+    ({"threshold": {"value": float("nan")}}, r"detector.threshold.value is nan"),
+    ({"k": float("inf")}, "detector.k is inf"),
+    ({"steps": [1, (2, 3)]}, r"detector.steps\[1\] is of type tuple"),
+    ({"arr": np.int64(1)}, "detector.arr is of type int64"),
+    ({1: "x"}, "non-string key 1"),
+])
+def test_detector_section_is_checked(detector, message):
+    b = random_bundle()
+    b.detector = detector
+    with pytest.raises(SquallError, match=message) as err:
+        b.validate()
+    assert "\n" not in str(err.value)
+
+
+def test_a_malformed_detector_in_bundle_json_is_refused(tmp_path):
+    shutil.copytree(OLD_BUNDLE, tmp_path / "b")
+    meta = json.loads((tmp_path / "b" / "bundle.json").read_text())
+    meta["detector"] = ["not", "an", "object"]
+    (tmp_path / "b" / "bundle.json").write_text(json.dumps(meta))
+    with pytest.raises(SquallError, match="detector must be a JSON object"):
+        load_bundle(tmp_path / "b")
+    meta["detector"] = {"value": 1e999}                 # json writes Infinity
+    (tmp_path / "b" / "bundle.json").write_text(json.dumps(meta))
+    with pytest.raises(SquallError):
+        load_bundle(tmp_path / "b")

@@ -38,6 +38,9 @@ from squall.limits import (
 )
 from squall.model import Layer, ModelSpec, as_layers, seed_layers, weight_shapes
 
+__all__ = ["FORMAT", "VERSION", "Bundle", "check_detector", "check_layers", "load_bundle",
+           "random_bundle", "seed_layers", "weight_shapes"]
+
 FORMAT = "squall-bundle"
 VERSION = 1
 #: Weight dtypes a bundle may hold. Engines compute in float32 or float64; bool, integer and
@@ -217,8 +220,9 @@ def _check_json_value(value: object, where: str, depth: int) -> None:
         if not _is_finite(value):
             raise SquallError(f"bundle {where} is {value!r}, not a finite number"[:200])
     else:
-        raise SquallError(f"bundle {where} is a {type(value).__name__}; a detector section "
-                          f"holds numbers, strings, booleans, null, lists and objects only"[:200])
+        raise SquallError(f"bundle {where} is of type {type(value).__name__}; a detector "
+                          f"section holds numbers, strings, booleans, null, lists and objects "
+                          f"only"[:200])
 
 
 @dataclass

@@ -31,6 +31,7 @@ from squall.data.scaling import Scaler
 from squall.engines import numpy_engine
 from squall.engines.numpy_engine import NumpyEngine
 from squall.errors import SquallError
+from squall.model import Lstm, as_layer
 
 #: Random weights are uniform within GAIN / sqrt(fan) (fan: H for an LSTM, in for a dense
 #: layer): twice PyTorch's default initialisation, so the gates work in their nonlinear range.
@@ -42,8 +43,8 @@ def _bundle(layers: list[dict], features: int, length: int, seed: int = 0) -> Bu
     rng = np.random.default_rng(seed)
     weights = {}
     for name, shape in weight_shapes(layers).items():            # "layers.{i}.W" etc.
-        layer = layers[int(name.split(".")[1])]
-        k = GAIN / np.sqrt(layer.get("hidden", layer["input"]))
+        layer = as_layer(layers[int(name.split(".")[1])])
+        k = GAIN / np.sqrt(layer.hidden if isinstance(layer, Lstm) else layer.input)
         weights[name] = rng.uniform(-k, k, shape).astype(np.float32).astype(np.float64)
     names = [f"f{i}" for i in range(features)]
     windows = {"length": length, "stride": 1, "mode": "pooled", "resample": None,
@@ -271,3 +272,38 @@ def test_inputs_beyond_the_limit_either_way_are_clipped_in_a_copy(seed_shaped, f
     clipped[1, 2, 0] = np.sign(far) * SCALED_LIMIT
     np.testing.assert_array_equal(engine.reconstruct(far_x), engine.reconstruct(clipped))
     assert far_x[1, 2, 0] == far
+
+
+def test_trace_is_the_engines_own_step_in_the_bundles_units():
+    """NumpyEngine.trace records every intermediate of its step (halvings undone, gate order
+    i, f, g, o): the equations hold, the last layer's output is the reconstruction, and each
+    LSTM step agrees with the pure engine's trace."""
+    from squall.engines.base import PureEngine
+
+    b = _bundle(seed_layers(3, 7, (6, 4)), 3, 7, seed=2)
+    x = _windows(5, 7, 3)
+    engine = NumpyEngine(b, dtype="float64")
+    records = list(engine.trace(x))
+    assert [(i, kind) for i, kind, _ in records] == [(0, "lstm"), (1, "lstm"), (3, "lstm"),
+                                                     (4, "lstm"), (5, "dense")]
+    np.testing.assert_array_equal(records[-1][2]["y"], engine.reconstruct(x))
+    sig = lambda v: 1 / (1 + np.exp(-v))                                    # noqa: E731
+    for i, _kind, s in records[:-1]:
+        W, U, bias = (np.asarray(b.weights[f"layers.{i}.{k}"]) for k in "WUb")
+        np.testing.assert_allclose(s["Wx"], s["x"] @ W.T, atol=1e-12)
+        h_prev = np.concatenate([np.zeros_like(s["h"][:, :1]), s["h"][:, :-1]], axis=1)
+        np.testing.assert_allclose(s["Uh"], h_prev @ U.T, atol=1e-12)
+        z = np.concatenate([s[k] for k in ("z_i", "z_f", "z_g", "z_o")], axis=-1)
+        np.testing.assert_allclose(s["Wx"] + s["Uh"] + bias, z, atol=1e-12)
+        for gate, f in (("i", sig), ("f", sig), ("g", np.tanh), ("o", sig)):
+            np.testing.assert_allclose(s[gate], f(s[f"z_{gate}"]), atol=1e-14)
+        np.testing.assert_allclose(s["h"], s["o"] * np.tanh(s["c"]), atol=1e-15)
+        assert s["x"].shape[:2] == (5, 7)
+    model = PureEngine(b).model
+    model.trace = []
+    model.reconstruct(x[3].tolist())
+    ours = {i: s for i, _, s in records}
+    for rec in (r for r in model.trace if r["kind"] == "lstm"):
+        np.testing.assert_allclose(ours[rec["layer"]]["c"][3, rec["step"]], rec["c"], atol=1e-12)
+        np.testing.assert_allclose(ours[rec["layer"]]["z_g"][3, rec["step"]], rec["pre_g"],
+                                   atol=1e-12)

@@ -42,6 +42,7 @@ from squall.bundle import Bundle, seed_layers
 from squall.bundle import random_bundle as make_random_bundle
 from squall.engines import get_engine
 from squall.engines.fixed import parity_tolerance
+from squall.model import Dense
 
 torch = pytest.importorskip("torch")
 
@@ -115,7 +116,7 @@ def test_tolerance_catches_a_wrong_weight(case, name):
         # fixed-point tolerances are coarse: change the output layer's bias by 20x the
         # tolerance, which moves every float output by exactly that much
         last = len(bundle.layers) - 1
-        if bundle.layers[last]["type"] != "dense":
+        if not isinstance(bundle.layers[last], Dense):
             pytest.skip("an LSTM-last model's outputs are bounded by 1, less than 10x the "
                         f"{name} tolerance; its bit-exact tests cover it")
         key = f"layers.{last}.b"
