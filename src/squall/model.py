@@ -35,7 +35,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import MISSING, dataclass, fields
-from typing import Any, ClassVar, NamedTuple
+from typing import Any, ClassVar
 
 from squall.errors import SquallError
 from squall.limits import MAX_UNITS, MAX_WINDOW_LENGTH, is_number
@@ -255,7 +255,8 @@ def weight_shapes(layers: Iterable[Layer | Mapping[str, Any]]) -> dict[str, tupl
             for k, s in layer.weight_shapes().items()}
 
 
-class LayerStep(NamedTuple):
+@dataclass(frozen=True)
+class LayerStep:
     """One layer in the walk: where it is and what flows in and out of it.
 
     ``in_width``/``out_width`` are values per step (or of the vector); ``sequence_in`` and

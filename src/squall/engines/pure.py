@@ -166,7 +166,7 @@ class LstmLayer:
     W_norms: list[float] = field(default_factory=list)    # |W[r]|^2 (projection after repeat)
 
     def run(self, model: PureModel, idx: int, seq, latent):
-        """(sequence, latent vector) out of this layer for the ones in: :meth:`PureModel.lstm_layer`."""
+        """(sequence, latent vector) out for the ones in (:meth:`PureModel.lstm_layer`)."""
         return model.lstm_layer(idx, self, seq, latent)
 
 

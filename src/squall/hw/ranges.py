@@ -2,10 +2,11 @@
 each from a stated headroom rule (``squall hw ranges``).
 
 The signals come from :func:`trace_signals`: the numpy engine's own step run in float64 with a
-per-step trace of every intermediate of every window (:meth:`squall.engines.numpy_engine.
-NumpyEngine.trace`; checked against the pure engine's trace in ``tests/hw/test_fixed_tools.py``). Per LSTM layer: the input ``x``, the mat-vec results ``Wx`` (input)
-and ``Uh`` (recurrent), the pre-activations ``z_i, z_f, z_g, z_o`` (the sigmoid and tanh
-inputs), the products ``fc = f c_prev`` and ``ig = i g`` of the cell update, the activation
+per-step trace of every intermediate of every window
+(:meth:`squall.engines.numpy_engine.NumpyEngine.trace`; checked against the pure engine's trace
+in ``tests/hw/test_fixed_tools.py``). Per LSTM layer: the input ``x``, the mat-vec results
+``Wx`` (input) and ``Uh`` (recurrent), the pre-activations ``z_i, z_f, z_g, z_o`` (the sigmoid
+and tanh inputs), the products ``fc = f c_prev`` and ``ig = i g`` of the cell update, the activation
 outputs ``i, f, o`` (sigmoid) and ``g`` (tanh), the cell state ``c`` (also tanh's input),
 ``tanh_c`` and ``h``. Per dense layer: ``x``, ``Wx`` and the output ``y``.
 
