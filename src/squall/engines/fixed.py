@@ -382,6 +382,50 @@ class FixedLstm:
     WU: list[list[int]]         # row r: W[r] + U[r], for the fused pass over [x, h]
     acc_bits: int               # the width rule for this layer
 
+    def codes(self, m: FixedModel, seq, latent, trace: list | None, steps: dict | None):
+        """Python backend: this layer over one window; (sequence, latent vector) out."""
+        H = self.hidden
+        h, c = [0] * H, [0] * H
+        proj = None if latent is None else m.projection(self, latent)
+        outs = []
+        for t in range(m.length):
+            x = latent if latent is not None else seq[t]
+            if steps is not None and self.index in steps:
+                h_new, c_new = steps[self.index](self, list(x), list(h), list(c))
+            else:
+                h_new, c_new = m.lstm_step(self, x, h, c, proj)
+            if trace is not None:
+                trace.append({"layer": self.index, "kind": "lstm", "step": t, "x": list(x),
+                              "h_prev": h, "c_prev": c, "h": h_new, "c": c_new})
+            h, c = h_new, c_new
+            outs.append(h)
+        return (outs, None) if self.return_sequences else (None, h)
+
+    def arrays(self) -> tuple:
+        return (np.array(self.W, dtype=np.int64), np.array(self.U, dtype=np.int64),
+                np.array(self.b_acc, dtype=np.int64))
+
+    def run_array(self, m: FixedModel, arr: tuple, seq, latent, rq):
+        """numpy backend: this layer over all windows (N, T, n) or a latent (N, n)."""
+        cfg = m.config
+        W, U, b = arr
+        H, N, T = self.hidden, (seq if latent is None else latent).shape[0], m.length
+        h = np.zeros((N, H), dtype=np.int64)
+        c = np.zeros((N, H), dtype=np.int64)
+        proj = None if latent is None else latent @ W.T + b
+        outs = np.empty((N, T, H), dtype=np.int64)
+        for t in range(T):
+            acc = (seq[:, t] @ W.T + h @ U.T + b) if proj is None else proj + h @ U.T
+            z = rq(acc, m.acc_frac, cfg.preact, "z")
+            s = m.sig_z.many(z)
+            i, f, o = s[:, :H], s[:, H:2 * H], s[:, 3 * H:]
+            g = m.tanh_z.many(z[:, 2 * H:3 * H])
+            c = rq(((f * c) << m.fc_shift) + ((i * g) << m.ig_shift), m.cell_frac, cfg.cell,
+                   "c")
+            h = rq(o * m.tanh_c.many(c), m.h_frac, cfg.data, "h")
+            outs[:, t] = h
+        return (outs, None) if self.return_sequences else (None, h)
+
 
 @dataclass
 class FixedDense:
@@ -390,6 +434,23 @@ class FixedDense:
     b: list[int]
     b_acc: list[int]
     acc_bits: int
+
+    def codes(self, m: FixedModel, seq, latent, trace: list | None, steps: dict | None):
+        out = []
+        for t, x in enumerate(seq):
+            y = m.dense(self, x)
+            if trace is not None:
+                trace.append({"layer": self.index, "kind": "dense", "step": t, "x": list(x),
+                              "y": y})
+            out.append(y)
+        return out, None
+
+    def arrays(self) -> tuple:
+        return (np.array(self.W, dtype=np.int64), None, np.array(self.b_acc, dtype=np.int64))
+
+    def run_array(self, m: FixedModel, arr: tuple, seq, latent, rq):
+        W, _, b = arr
+        return rq(seq @ W.T + b, m.acc_frac, m.config.data, "y"), None
 
 
 def _fixed_lstm(m: FixedModel, spec: Lstm, i: int, weights: dict, product_bound: int,
@@ -560,32 +621,8 @@ class FixedModel:
         seq: list[list[int]] | None = [list(r) for r in window]
         latent: list[int] | None = None
         for L in self.layers:
-            if isinstance(L, FixedLstm):
-                H = L.hidden
-                h, c = [0] * H, [0] * H
-                proj = None if latent is None else self.projection(L, latent)
-                outs = []
-                for t in range(self.length):
-                    x = latent if latent is not None else seq[t]
-                    if steps is not None and L.index in steps:
-                        h_new, c_new = steps[L.index](L, list(x), list(h), list(c))
-                    else:
-                        h_new, c_new = self.lstm_step(L, x, h, c, proj)
-                    if trace is not None:
-                        trace.append({"layer": L.index, "kind": "lstm", "step": t, "x": list(x),
-                                      "h_prev": h, "c_prev": c, "h": h_new, "c": c_new})
-                    h, c = h_new, c_new
-                    outs.append(h)
-                seq, latent = (outs, None) if L.return_sequences else (None, h)
-            elif isinstance(L, FixedDense):
-                out = []
-                for t, x in enumerate(seq):
-                    y = self.dense(L, x)
-                    if trace is not None:
-                        trace.append({"layer": L.index, "kind": "dense", "step": t,
-                                      "x": list(x), "y": y})
-                    out.append(y)
-                seq = out
+            if not isinstance(L, int):      # a repeat (its count): the next LSTM reads latent
+                seq, latent = L.codes(self, seq, latent, trace, steps)
         return seq
 
     # ------------------------------------------------------------ numpy backend
@@ -596,26 +633,14 @@ class FixedModel:
             if max(worst, self.cell_bits) > INT64_BITS:
                 raise SquallError(f"accumulators of {max(worst, self.cell_bits)} bits do not "
                                   f"fit int64; use backend='python'")
-            conv = []
-            for L in self.layers:
-                if isinstance(L, FixedLstm):
-                    conv.append((np.array(L.W, dtype=np.int64), np.array(L.U, dtype=np.int64),
-                                 np.array(L.b_acc, dtype=np.int64)))
-                elif isinstance(L, FixedDense):
-                    conv.append((np.array(L.W, dtype=np.int64), None,
-                                 np.array(L.b_acc, dtype=np.int64)))
-                else:
-                    conv.append(None)
-            self._np_layers = conv
+            self._np_layers = [None if isinstance(L, int) else L.arrays() for L in self.layers]
         return self._np_layers
 
     def run_codes(self, x: np.ndarray, saturations: dict | None = None) -> np.ndarray:
         """All windows at once: data codes (N, T, F) int64 in, output codes (N, T, F) out. With
         ``saturations`` a dict, the values that saturated (or wrapped) at each round-and-
         saturate point are counted into it: ``z``, ``c``, ``h``, ``y`` (dense outputs)."""
-        cfg = self.config
         arrays = self._arrays()
-        N, T = x.shape[0], self.length
 
         def rq(v: np.ndarray, src_frac: int, t: FixedType, point: str) -> np.ndarray:
             if saturations is not None:
@@ -627,27 +652,8 @@ class FixedModel:
         seq: np.ndarray | None = np.asarray(x, dtype=np.int64)
         latent: np.ndarray | None = None
         for L, arr in zip(self.layers, arrays, strict=True):
-            if isinstance(L, FixedLstm):
-                W, U, b = arr
-                H = L.hidden
-                h = np.zeros((N, H), dtype=np.int64)
-                c = np.zeros((N, H), dtype=np.int64)
-                proj = None if latent is None else latent @ W.T + b
-                outs = np.empty((N, T, H), dtype=np.int64)
-                for t in range(T):
-                    acc = (seq[:, t] @ W.T + h @ U.T + b) if proj is None else proj + h @ U.T
-                    z = rq(acc, self.acc_frac, cfg.preact, "z")
-                    s = self.sig_z.many(z)
-                    i, f, o = s[:, :H], s[:, H:2 * H], s[:, 3 * H:]
-                    g = self.tanh_z.many(z[:, 2 * H:3 * H])
-                    c = rq(((f * c) << self.fc_shift) + ((i * g) << self.ig_shift),
-                           self.cell_frac, cfg.cell, "c")
-                    h = rq(o * self.tanh_c.many(c), self.h_frac, cfg.data, "h")
-                    outs[:, t] = h
-                seq, latent = (outs, None) if L.return_sequences else (None, h)
-            elif isinstance(L, FixedDense):
-                W, _, b = arr
-                seq = rq(seq @ W.T + b, self.acc_frac, cfg.data, "y")
+            if not isinstance(L, int):      # a repeat (its count): the next LSTM reads latent
+                seq, latent = L.run_array(self, arr, seq, latent, rq)
         return seq
 
     # ------------------------------------------------------------ floats at the boundary
