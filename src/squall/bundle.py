@@ -91,17 +91,18 @@ def check_window_settings(windows: dict) -> None:
                               f"steps (see squall.limits)"[:200])
     if not is_number(s.min_observed) or not 0 < s.min_observed <= 1:
         raise SquallError(f"bundle min_observed must be in (0, 1], got {s.min_observed!r}")
-    for name, value in (("resample", s.resample), ("max_gap", s.max_gap)):
-        if value is None:
+    for name, duration in (("resample", s.resample), ("max_gap", s.max_gap)):
+        if duration is None:
             continue
-        if not isinstance(value, str):
-            raise SquallError(f"bundle window {name} must be a duration string, got {value!r}")
+        if not isinstance(duration, str):
+            raise SquallError(f"bundle window {name} must be a duration string, got "
+                              f"{duration!r}")
         try:
-            ok = pd.Timedelta(value) > pd.Timedelta(0)
+            ok = pd.Timedelta(duration) > pd.Timedelta(0)
         except (ValueError, TypeError, OverflowError):
             ok = False
         if not ok:
-            raise SquallError(f"bundle window {name} {value!r} is not a positive duration")
+            raise SquallError(f"bundle window {name} {duration!r} is not a positive duration")
     if s.mode == "track" and s.max_gap is None:
         raise SquallError("bundle window settings lack max_gap (resolved at training time)")
 
@@ -109,7 +110,7 @@ def check_window_settings(windows: dict) -> None:
 def _is_finite(value: object) -> bool:
     """A finite JSON number (an integer too large for a float is not)."""
     try:
-        return is_number(value) and math.isfinite(value)
+        return is_number(value) and math.isfinite(value)  # type: ignore[arg-type]
     except OverflowError:
         return False
 
@@ -337,8 +338,8 @@ def random_bundle(layers: object, features: int, length: int, *, seed: int = 0,
     ``layers``: typed layers (:mod:`squall.model`) or their JSON objects."""
     layers = ModelSpec(as_layers(layers), features, length).layers
     rng = np.random.default_rng(seed)
-    weights = {k: rng.normal(0, scale, s).astype(dtype)
-               for k, s in weight_shapes(layers).items()}
+    weights: dict[str, np.ndarray] = {k: rng.normal(0, scale, s).astype(dtype)
+                                      for k, s in weight_shapes(layers).items()}
     names = [f"f{k}" for k in range(features)]
     return Bundle(layers, weights, names, {n: "" for n in names},
                   {"length": length, "stride": 1, "mode": "pooled", "resample": None,

@@ -53,7 +53,9 @@ from __future__ import annotations
 
 import math
 import operator
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
+from typing import Any
 
 import numpy as np
 
@@ -63,7 +65,7 @@ from squall.errors import SquallError
 from squall.hw.fixedpoint import FixedType, accumulator_bits, is_tie, shift_round, signed_bits
 from squall.io import read_json
 from squall.limits import is_number, regular_file
-from squall.model import Dense, Lstm, Repeat
+from squall.model import Dense, Layer, Lstm, Repeat
 
 #: Largest accumulator the numpy backend accepts (int64, one bit spare for rounding offsets).
 INT64_BITS = 62
@@ -480,7 +482,8 @@ def _fixed_repeat(m: FixedModel, spec: Repeat, i: int, weights: dict, product_bo
 
 #: Layer type -> the function building its integer-code layer from the float weights (``(model,
 #: layer, index, weights, product bound, bias bound)``). A new layer type adds one entry.
-BUILD = {Lstm: _fixed_lstm, Dense: _fixed_dense, Repeat: _fixed_repeat}
+BUILD: dict[type[Layer], Callable[..., Any]] = {
+    Lstm: _fixed_lstm, Dense: _fixed_dense, Repeat: _fixed_repeat}
 
 
 class FixedModel:

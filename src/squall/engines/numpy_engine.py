@@ -50,7 +50,7 @@ from __future__ import annotations
 import math
 import os
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -61,7 +61,7 @@ import numpy as np
 from squall.bundle import Bundle
 from squall.engines.base import Engine
 from squall.errors import SquallError
-from squall.model import Dense, Lstm, Repeat
+from squall.model import Dense, Layer, Lstm, Repeat
 
 #: Threads share a batch only if each gets at least this many windows; below that the second
 #: thread costs more than it saves (seed model: 64 windows take 2.4 ms in one thread and 2.5 ms
@@ -104,8 +104,9 @@ class _Dense:
     bias: np.ndarray            # (out, 1)
     input_scale: float          # 0.5 when the input is a doubled LSTM output
 
-    def forward(self, seq: np.ndarray, vec: None, steps: int,
-                trace: list | None = None) -> tuple[np.ndarray, None]:
+    def forward(self, seq: np.ndarray | None, vec: np.ndarray | None, steps: int,
+                trace: list | None = None) -> tuple[np.ndarray | None, np.ndarray | None]:
+        assert seq is not None                  # the chain check: a dense layer gets a sequence
         wx = np.matmul(self.weight, seq)                                    # (T, out, n)
         y = wx + self.bias
         if trace is not None:
@@ -171,7 +172,8 @@ def _plan_repeat(layer: Repeat, i: int, repeated: bool, w: dict[str, np.ndarray]
 #: Layer type -> the function that adds it to the plan, weights prepared (``(layer, index,
 #: repeated, weights, planner)``; ``repeated``: the input is a vector spread by a repeat). A new
 #: layer type adds one entry (and an op with ``forward`` if it is not an LSTM or dense).
-PLAN = {Lstm: _plan_lstm, Dense: _plan_dense, Repeat: _plan_repeat}
+PLAN: dict[type[Layer], Callable[..., None]] = {
+    Lstm: _plan_lstm, Dense: _plan_dense, Repeat: _plan_repeat}
 
 
 def _plan(bundle: Bundle, dtype: np.dtype) -> list[_Segment | _Dense]:
@@ -339,7 +341,8 @@ def _run_segment(seg: _Segment, xs: np.ndarray | None, vector: np.ndarray | None
         if out is not None:
             out[t] = last.h
     if trace is not None:
-        trace.extend((cell.lstm.index, "lstm", cell.signals()) for cell in cells)
+        trace.extend((c.lstm.index, "lstm", c.signals()) for c in cells
+                     if isinstance(c, _TracedCell))
     return out if out is not None else last.h.copy()
 
 
@@ -410,10 +413,11 @@ class NumpyEngine(Engine):
     def _forward(self, x: np.ndarray) -> np.ndarray:
         """One chunk: (n, T, F) in, (T, F, n) out."""
         T = x.shape[1]
-        seq = np.ascontiguousarray(x.transpose(1, 2, 0), dtype=self.dtype)  # (T, F, n)
-        vec = None
+        seq: np.ndarray | None = np.ascontiguousarray(x.transpose(1, 2, 0), dtype=self.dtype)
+        vec: np.ndarray | None = None                                        # seq: (T, F, n)
         for op in self.plan:
             seq, vec = op.forward(seq, vec, T)          # (T, width, n), or a vector (H, n)
+        assert seq is not None                          # the chain check: ends with a sequence
         if self.doubled_output:
             np.multiply(seq, 0.5, seq)                                      # 2h -> h, exact
         return seq
@@ -426,8 +430,8 @@ class NumpyEngine(Engine):
         layers advancing together) are alive at a time."""
         x = np.asarray(x, dtype=self.dtype)
         T = x.shape[1]
-        seq = np.ascontiguousarray(x.transpose(1, 2, 0))                  # (T, F, N)
-        vec = None
+        seq: np.ndarray | None = np.ascontiguousarray(x.transpose(1, 2, 0))  # (T, F, N)
+        vec: np.ndarray | None = None
         for op in self.plan:
             records: list = []
             seq, vec = op.forward(seq, vec, T, records)

@@ -52,8 +52,10 @@ import math
 import operator
 import struct
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from squall.errors import SquallError
 from squall.io import parse_json
@@ -469,7 +471,7 @@ def _repeat(spec: Repeat, i: int, tensors: dict) -> RepeatLayer:
 
 #: Layer type -> the function that builds this engine's layer (its weights as lists; the layer's
 #: ``run(model, index, sequence, latent)`` computes it). A new layer type adds one entry.
-BUILD = {Lstm: _lstm, Dense: _dense, Repeat: _repeat}
+BUILD: dict[type[Layer], Callable[..., Any]] = {Lstm: _lstm, Dense: _dense, Repeat: _repeat}
 
 
 def from_arrays(meta: dict, tensors: dict[str, tuple[list[int], list[float]]],

@@ -30,11 +30,21 @@ how long the link (:mod:`squall.hw.links`) and the compute take, and what that l
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 
 from squall.errors import SquallError
 from squall.hw.links import Pcie, Spi, fmt_time
-from squall.model import Dense, LayerStep, Lstm, Repeat, as_layer, as_layers, walk_layers
+from squall.model import (
+    Dense,
+    Layer,
+    LayerStep,
+    Lstm,
+    Repeat,
+    as_layer,
+    as_layers,
+    walk_layers,
+)
 
 #: The per-window counts, named as in :class:`squall.engines.pure.Counters`.
 COUNTS = ("step_calls", "macs", "activations", "weight_bytes", "state_bytes_in",
@@ -97,7 +107,8 @@ def _repeat_window(step: LayerStep, T: int, w: int) -> LayerCost:
 
 
 #: Layer type -> its per-window cost formulas (a new layer type adds one entry).
-WINDOW_COSTS = {Lstm: _lstm_window, Dense: _dense_window, Repeat: _repeat_window}
+WINDOW_COSTS: dict[type[Layer], Callable[[LayerStep, int, int], LayerCost]] = {
+    Lstm: _lstm_window, Dense: _dense_window, Repeat: _repeat_window}
 
 
 def window_costs(layers, length: int, word_bytes: int = 4) -> list[LayerCost]:
@@ -251,7 +262,8 @@ def _dense_boundary(layer: Dense, T: int, repeated: bool, offload: str):
 
 #: Layer type -> ``(layer, T, repeated, offload) -> (params, MACs per step, {boundary: (calls,
 #: in, out, stages)}, the layer's stages, offloaded)``; None: no weights, never a call.
-BOUNDARY_COSTS = {Lstm: _lstm_boundary, Dense: _dense_boundary, Repeat: None}
+BOUNDARY_COSTS: dict[type[Layer], Callable[..., tuple] | None] = {
+    Lstm: _lstm_boundary, Dense: _dense_boundary, Repeat: None}
 
 
 def boundary_costs(layers, length: int, boundary: str = "step", word_bits: int = 32,

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 import torch
 from torch import nn
@@ -9,7 +11,7 @@ from torch import nn
 from squall.bundle import Bundle
 from squall.convert import torch_state_from_bundle
 from squall.errors import SquallError
-from squall.model import Dense, Lstm, as_layers
+from squall.model import Dense, Layer, Lstm, as_layers
 from squall.model import Repeat as RepeatLayer
 
 
@@ -49,7 +51,8 @@ def _repeat(layer: RepeatLayer) -> nn.Module:
 
 #: Layer type -> the function building its torch module; the module's parameters are named as
 #: the layer's ``torch_names`` (:mod:`squall.model`). A new layer type adds one entry.
-MODULES = {Lstm: _lstm, Dense: _dense, RepeatLayer: _repeat}
+MODULES: dict[type[Layer], Callable[..., nn.Module]] = {
+    Lstm: _lstm, Dense: _dense, RepeatLayer: _repeat}
 
 
 class LSTMAutoencoder(nn.Module):
