@@ -75,7 +75,8 @@ class PureEngine(Engine):
         super().__init__(bundle)
         tensors = {k: (list(v.shape), v.ravel().tolist()) for k, v in bundle.weights.items()}
         width = max(v.dtype.itemsize for v in bundle.weights.values())
-        self.model = pure.from_arrays(bundle.meta(), tensors, width)
+        self.model = pure.from_arrays({"layers": bundle.layers, "features": bundle.features,
+                                       "windows": {"length": bundle.length}}, tensors, width)
 
     def _reconstruct(self, x: np.ndarray) -> np.ndarray:
         from squall.engines.pure import PureError
