@@ -40,7 +40,7 @@ from squall.hw.fixedpoint import FixedPointError, FixedType, is_tie
 from squall.io import atomic_dir, read_json, written_by
 from squall.limits import directory as _directory
 from squall.limits import is_number, regular_file
-from squall.model import Repeat
+from squall.model import Repeat, as_layer
 
 FORMAT = "squall-hw-export"
 VERSION = 1
@@ -562,10 +562,11 @@ def _impossible(model: FixedModel) -> str:
 
 
 def _layer_label(spec) -> str:
-    """``lstm(6->64)``, ``dense(64->6)``, ``repeat(24)`` for a typed layer."""
-    if isinstance(spec, Repeat):
-        return f"repeat({spec.times})"
-    return spec.describe()
+    """``lstm(6->64)``, ``dense(64->6)``, ``repeat(24)`` for a layer (typed or its JSON)."""
+    layer = as_layer(spec)
+    if isinstance(layer, Repeat):
+        return f"repeat({layer.times})"
+    return layer.describe()
 
 
 # ---------------------------------------------------------------- the reader
