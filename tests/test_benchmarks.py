@@ -21,6 +21,7 @@ import pytest
 from squall.bundle import random_bundle, seed_layers
 from squall.engines import numpy_engine
 from squall.engines.numpy_engine import NumpyEngine
+from squall.model import Dense, Lstm, Repeat
 
 pytestmark = pytest.mark.bench
 
@@ -49,18 +50,19 @@ def native(tmp_path_factory):
     return module, module.build(tmp_path_factory.mktemp("cell"), native=False)
 
 
-def expected_work(layers: list[dict], T: int, n: int) -> tuple[int, int]:
+def expected_work(layers, T: int, n: int) -> tuple[int, int]:
     """(matmul FLOPs, tanh elements) of one chunk of ``n`` windows, from the layer list."""
     flops = tanh = 0
     repeated = False
     for layer in layers:
-        if layer["type"] == "repeat":
+        if isinstance(layer, Repeat):
             repeated = True
             continue
-        if layer["type"] == "dense":
-            flops += 2 * T * layer["output"] * layer["input"] * n
+        if isinstance(layer, Dense):
+            flops += 2 * T * layer.output * layer.input * n
             continue
-        H, k = layer["hidden"], layer["input"]
+        assert isinstance(layer, Lstm)
+        H, k = layer.hidden, layer.input
         if repeated:
             macs = 4 * H * k + (T - 1) * 4 * H * H         # W v once; U h from t = 1
         else:
@@ -83,7 +85,7 @@ def test_recorded_work_is_the_engines_design(bench, hidden):
     flops = bench.matmul_flops(rec.of("matmul"))
     tanh = sum(args[0].size for _, _, args, _ in rec.of("tanh"))
     assert (flops, tanh) == expected_work(bundle.layers, T, n)
-    steps = T * sum(layer["type"] == "lstm" for layer in bundle.layers)
+    steps = T * sum(isinstance(layer, Lstm) for layer in bundle.layers)
     assert len(rec.of("multiply")) >= 3 * steps             # the cell update is recorded too
     np.testing.assert_allclose(engine.reconstruct(x), reference, atol=2e-6)  # recording is inert
 

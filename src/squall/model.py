@@ -100,15 +100,6 @@ class Layer:
         """The layer as ``bundle.json`` stores it (``{"type": kind, field: value, ...}``)."""
         return {"type": self.kind, **{f.name: getattr(self, f.name) for f in fields(self)}}
 
-    def __getitem__(self, key: str) -> Any:
-        """Transitional read access as a JSON dict (``layer["hidden"]``) for callers not yet
-        moved to the attributes; new code uses attributes."""
-        return self.to_json()[key]
-
-    def get(self, key: str, default: Any = None) -> Any:
-        """Transitional, like ``dict.get`` on :meth:`to_json` (see :meth:`__getitem__`)."""
-        return self.to_json().get(key, default)
-
 
 @layer_type
 @dataclass(frozen=True)

@@ -548,7 +548,7 @@ def test_check_export_with_a_malformed_manifest_is_one_line(tmp_path, text):
     from squall.hw.export import FORMAT, check_export
 
     good = {"format": FORMAT, "version": 1,
-            "bundle": {"layers": tiny_bundle().layers, "weights_digest": "x"},
+            "bundle": {"layers": tiny_bundle().model.to_json(), "weights_digest": "x"},
             "config": _config(), "files": [], "golden": {}}
     if text == "wrong types":
         text = json.dumps(good | {"files": {"a": 1}, "golden": []})
@@ -702,7 +702,7 @@ def test_check_export_with_a_superscript_digit_as_golden_key_is_one_line(tmp_pat
     from squall.hw.export import FORMAT, check_export
 
     manifest = {"format": FORMAT, "version": 1,
-                "bundle": {"layers": tiny_bundle().layers, "weights_digest": "x"},
+                "bundle": {"layers": tiny_bundle().model.to_json(), "weights_digest": "x"},
                 "config": _config(), "files": [],
                 "golden": {"\u00b2": {"cases": 0, "files": ["in.mem", "out.mem"]}}}
     (tmp_path / "exp").mkdir()

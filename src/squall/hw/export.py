@@ -436,7 +436,7 @@ def export_bundle(bundle: Bundle, out: str | os.PathLike[str], config="16",
     text["golden/cases.json"] = json.dumps(detail) + "\n"
     manifest = {
         "format": FORMAT, "version": VERSION, "config": cfg.to_dict(),
-        "bundle": {"weights_digest": weights_digest(bundle), "layers": bundle.layers,
+        "bundle": {"weights_digest": weights_digest(bundle), "layers": bundle.model.to_json(),
                    "features": bundle.features, "length": bundle.length},
         "source": source or ("random codes" if windows is None else "windows"),
         "arithmetic": _arithmetic(model), "files": files, "golden": golden}
