@@ -183,13 +183,13 @@ def _read_data(tmp_path, p):
 
 
 def _labels_json(tmp_path, p):
-    from squall.evaluate.labels import read_nab_labels
+    from squall.data.labels import read_nab_labels
 
     read_nab_labels(_link(tmp_path, "labels.json", p))
 
 
 def _labels_csv(tmp_path, p):
-    from squall.evaluate.labels import read_label_csv
+    from squall.data.labels import read_label_csv
 
     read_label_csv(_link(tmp_path, "labels.csv", p))
 
@@ -563,7 +563,7 @@ def test_check_export_with_a_malformed_manifest_is_one_line(tmp_path, text):
 
 
 def test_labels_json_nested_deeply_is_one_line(tmp_path):
-    from squall.evaluate.labels import read_nab_labels
+    from squall.data.labels import read_nab_labels
 
     (tmp_path / "labels.json").write_text("[" * 100_000 + "]" * 100_000)
     with pytest.raises(SquallError):

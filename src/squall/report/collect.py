@@ -146,7 +146,7 @@ def load_labels(path: str | os.PathLike[str], ws: WindowSet) -> pd.DataFrame:
     """Labels of the data in ``ws``: a labels CSV, or NAB's JSON (the series whose name ends
     one of the data files' paths), kept when on a track of the data (or on none) and
     overlapping the data's time span."""
-    from squall.evaluate.labels import nab_frame, read_label_csv, read_nab_labels
+    from squall.data.labels import nab_frame, read_label_csv, read_nab_labels
 
     if str(path).endswith(".json"):
         nab = read_nab_labels(path)
