@@ -559,3 +559,11 @@ def read_json(path: PathArg, what: str | None = None) -> object:
     except OSError as exc:
         raise SquallError(f"cannot read {name}: {exc.strerror or exc}") from None
     return parse_json(data, name)
+
+
+def write_csv(frame, path: PathArg) -> None:
+    """Write a table (a pandas DataFrame) atomically, without its index. Floats are written in
+    their shortest form that reads back to the same number (pandas' default ``repr``), so a
+    CSV squall writes round-trips exactly; ``%.10g`` would not."""
+    with atomic_path(path) as tmp:
+        frame.to_csv(tmp, index=False)

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import os
 import platform
-import warnings
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -29,14 +28,22 @@ from squall.data.windows import (
 )
 from squall.data.windowset import WindowSet
 from squall.detect import scoring
-from squall.detect.detector import DetectionResult, Detector
+from squall.detect.detector import Detector
 from squall.detect.scoring import Scores
 from squall.detect.thresholds import DEFAULT_Q, fit_threshold
 from squall.engines import get_engine
 from squall.errors import SquallError
-from squall.io import atomic_path, check_output, output_files, sha256_file
+from squall.io import check_output, sha256_file, write_csv
+from squall.prepare import load_windows, make_windowset
+from squall.report.detection import DETECT_OUTPUTS, run_detector, write_detection
 
 Paths = str | os.PathLike[str] | Sequence[str | os.PathLike[str]]
+
+#: The steps, each from the module that owns it, in one namespace for scripts and the CLI.
+__all__ = ["DETECT_OUTPUTS", "check_features", "check_number", "check_settings", "detect",
+           "keep_residuals", "load_windows", "make_windowset", "read_data", "reader_config",
+           "reconstruct_windows", "run_detector", "score_table", "score_windows",
+           "split_by_time", "train", "write_csv", "write_detection"]
 
 
 def _as_list(paths: Paths) -> list:
@@ -242,41 +249,6 @@ def _versions() -> dict:
     return out
 
 
-def make_windowset(bundle: Bundle, paths: Paths) -> WindowSet:
-    """Read new data with the bundle's reader and window settings, scale with its scaler."""
-    reader = ReaderConfig.from_dict(bundle.provenance.get("reader")).with_features(
-        bundle.features)
-    obs = read_data(paths, reader)
-    settings = WindowSettings(**bundle.windows)
-    windows = make_windows(obs, settings)
-    meta = {"windows": bundle.windows, "skipped": int(windows.skipped),
-            "reader": reader_config(obs, reader), "bundle": bundle.fingerprint(),
-            "sources_sha256": [sha256_file(s) for s in obs.sources]}
-    return windowset.build(windows, obs, bundle.scaler, meta)
-
-
-def load_windows(bundle: Bundle, data: Paths) -> WindowSet:
-    """A windows ``.npz`` as it is, or data files windowed and scaled for ``bundle``."""
-    items = _as_list(data)
-    if len(items) == 1 and str(items[0]).endswith(".npz"):
-        ws = windowset.load(items[0])
-        if ws.x.shape[1:] != (bundle.length, len(bundle.features)):
-            raise SquallError(f"{items[0]} holds windows of shape {ws.x.shape[1:]}, the bundle "
-                              f"needs ({bundle.length}, {len(bundle.features)})")
-        if ws.traceable and ws.features != bundle.features:
-            raise SquallError(f"{items[0]} has features {ws.features}, the bundle "
-                              f"{bundle.features}")
-        made_for = ws.meta.get("bundle")
-        if made_for is not None and made_for != bundle.fingerprint():
-            raise SquallError(f"{items[0]} was made for another bundle (different scaler, "
-                              f"reader or window settings); rebuild it with: squall windows "
-                              f"BUNDLE DATA --out FILE.npz")
-        if not ws.traceable:  # a bare 'sequences' file: assume the bundle's feature order
-            ws.features = list(bundle.features)
-        return ws
-    return make_windowset(bundle, items)
-
-
 def reconstruct_windows(bundle: Bundle, ws: WindowSet, engine: str = "numpy") -> np.ndarray:
     return get_engine(engine, bundle).reconstruct(ws.x)
 
@@ -294,71 +266,15 @@ def keep_residuals(bundle: Bundle, ws: WindowSet, scores: Scores, windows: np.nd
     return scoring.with_residuals(scores, get_engine(engine, bundle).reconstruct, ws, windows)
 
 
-def run_detector(bundle: Bundle, ws: WindowSet, engine: str = "numpy",
-                 threshold: float | None = None, threshold_quantile: float | None = None,
-                 require_threshold: bool = True) -> tuple[pd.DataFrame, DetectionResult, dict]:
-    """The bundle's detector (:meth:`Detector.from_bundle`) run on ``ws``: the scores table
-    (one row per window, ``flagged`` as the detector decided), the in-memory result and the
-    threshold used.
-
-    ``threshold`` replaces the fitted value, ``threshold_quantile`` fits a quantile of the
-    scored data's own scores (the original pipeline's rule, for comparison): both apply to what
-    the detector thresholds (smoothed step scores, or window scores for a window detector).
-    Without any threshold and ``require_threshold=False`` nothing is flagged (threshold NaN).
-    In ``step`` mode the table has a ``step_score`` column (the peak smoothed step score in the
-    window): a window is flagged when it holds a flagged step, i.e. ``step_score > threshold``.
-    """
-    from squall.detect.thresholds import QuantileThreshold, resolve_threshold
-    from squall.report.tables import scores_frame
-
-    if len(ws) == 0:
-        raise SquallError("no windows to score: the data is too short or too sparse for windows "
-                          f"of {bundle.length} steps (skipped {ws.meta.get('skipped', 0)})")
-    det = Detector.from_bundle(bundle, engine)
-    scores = det.score_samples(ws)
-    if threshold is not None:
-        resolve_threshold(None, threshold)  # checks the value
-        det.threshold.value_ = float(threshold)
-        fitted_on = "user"
-    elif threshold_quantile is not None:
-        det.threshold = QuantileThreshold(threshold_quantile).fit(scores.values)
-        fitted_on = "scored data"
-    else:
-        fitted_on = det.fitted_on_
-    if det.threshold.value_ is None:
-        if require_threshold:
-            resolve_threshold(None)  # the one-line "no threshold" error
-        det.threshold.value_ = float("inf")
-        chosen = {"method": "none", "value": float("nan"), "scoring": det.scoring}
-    else:
-        chosen = det.threshold.to_dict() | {"method": det.threshold.rule, "fitted_on": fitted_on,
-                                            "scoring": det.scoring}
-    result = det.detect(ws, scores)
-    table = scores_frame(ws, scores.windows, chosen["value"])
-    if det.scoring == "step":
-        peak = np.full(int(ws.steps.max()) + 1, np.nan)
-        peak[scores.steps.step] = scores.smoothed
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", RuntimeWarning)  # windows without a scored step
-            table.insert(table.columns.get_loc("threshold"), "step_score",
-                         np.nanmax(peak[ws.steps], axis=1))
-    table["flagged"] = result.window_flags
-    return table, result, chosen
-
-
 def score_table(bundle: Bundle, ws: WindowSet, engine: str = "numpy",
                 threshold: float | None = None, threshold_quantile: float | None = None,
                 require_threshold: bool = True) -> tuple[pd.DataFrame, Scores, dict]:
     """Scores of every window as a table, flagged by the bundle's detector (see
-    :func:`run_detector`), with the window scores and the threshold used."""
+    :func:`squall.report.detection.run_detector`), with the window scores and the threshold
+    used."""
     table, result, chosen = run_detector(bundle, ws, engine, threshold, threshold_quantile,
                                          require_threshold)
     return table, result.scores.windows, chosen
-
-
-#: Files ``detect`` owns in its output directory (an earlier run's leftovers are removed).
-DETECT_OUTPUTS = ("scores.csv", "anomalies.csv", "events.csv", "anomaly_windows.csv",
-                  "step_errors.csv", "windows.npz", "scores.png")
 
 
 def detect(bundle: Bundle, data: Paths, out: str | os.PathLike[str], *, engine: str = "numpy",
@@ -386,53 +302,3 @@ def detect(bundle: Bundle, data: Paths, out: str | os.PathLike[str], *, engine: 
             "explanations": result.explanations}
 
 
-def write_detection(bundle: Bundle, ws: WindowSet, table: pd.DataFrame,
-                    result: DetectionResult, chosen: dict, out: str | os.PathLike[str], *,
-                    engine: str = "numpy", plot: bool = True) -> None:
-    """Write a detection (see :func:`detect`) into the run directory ``out``; the result's
-    ``explanations`` are filled in on the way."""
-    from squall.detect.explain import explain, explanation_columns
-    from squall.report.tables import anomaly_windows_frame, events_frame, step_errors_frame
-
-    flagged = table[table["flagged"]]
-    idx = flagged["window"].to_numpy()
-    scores = keep_residuals(bundle, ws, result.scores.windows, idx, engine)
-    ids = result.window_event
-    events = events_frame(table if ws.traceable else table.iloc[:0], ws.features,
-                          event=ids if ws.traceable else None)
-    if ws.traceable and len(events):  # the detector's own event times and peak scores
-        events["start"] = _iso_times(result.events["start"])
-        events["end"] = _iso_times(result.events["end"])
-        events["score"] = result.events["score"].to_numpy()
-    explanations = explain(table, ws, scores, bundle.scaler, bundle.units, ids=ids) \
-        if ws.traceable else []
-    result.explanations = explanations
-    events = pd.concat([events, explanation_columns(explanations, ws.features)], axis=1)
-    rows = anomaly_windows_frame(ws, idx) if ws.traceable else \
-        pd.DataFrame(columns=["window", "track", "file", "row", "line"])
-    steps = step_errors_frame(ws, scores, idx)
-    with output_files(out, DETECT_OUTPUTS, "detect") as tmp:
-        write_csv(table, tmp / "scores.csv")
-        write_csv(flagged, tmp / "anomalies.csv")
-        write_csv(rows, tmp / "anomaly_windows.csv")
-        write_csv(events, tmp / "events.csv")
-        write_csv(steps, tmp / "step_errors.csv")
-        if ws.traceable:
-            ws.save(tmp / "windows.npz")
-        if plot:
-            from squall.report.plots import plot_scores
-            if "step_score" in table:
-                plot_scores(table.assign(score=table["step_score"]), tmp / "scores.png",
-                            chosen["value"], title="Peak smoothed step score per window")
-            else:
-                plot_scores(table, tmp / "scores.png", chosen["value"])
-
-
-def _iso_times(values: pd.Series) -> np.ndarray:
-    return pd.to_datetime(values).dt.strftime("%Y-%m-%dT%H:%M:%S").to_numpy()
-
-
-def write_csv(frame: pd.DataFrame, path: str | os.PathLike[str]) -> None:
-    """Write a table atomically, floats with enough digits to round-trip."""
-    with atomic_path(path) as tmp:
-        frame.to_csv(tmp, index=False, float_format="%.10g")

@@ -55,7 +55,8 @@ def test_the_page_shows_run_events_map_metrics_training_and_data(report, scored)
         panel = text.split(f'id="event-{e}">')[1].split("</section>")[0]
         assert "<b>Why:</b>" in panel and 'class="event-plot"' in panel
         assert "original reports in the flagged windows" in panel and "DATE" in panel
-    assert "the 0.99 quantile of the" in text and "validation window scores" in text
+    assert "mean + 4 standard deviations of the" in text
+    assert "validation smoothed step scores" in text
     assert "test.csv" in text and "Precision / recall / F1" in text
     assert list(report.figures)[:2] == ["timeline.png", "event-" + panels[0].zfill(3) + ".png"]
     assert {"map.png", "training.png", "histograms.png", "correlation.png"} <= set(report.figures)
@@ -98,7 +99,7 @@ def test_report_from_a_detect_run_agrees_with_the_data(scored, tmp_path, capsys)
     text = out.read_text()
     events = pd.read_csv(scored / "found" / "events.csv")
     assert f"&rarr; <b>{len(events)} events</b>" in text
-    assert "Detect run" in text and "validation window scores" in text
+    assert "Detect run" in text and "validation smoothed step scores" in text
     assert "No labels given" in text
     # a detect run with its own threshold: the report says so
     det = tmp_path / "det"

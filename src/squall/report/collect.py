@@ -17,16 +17,18 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from squall import pipeline
 from squall.bundle import Bundle, load_bundle
 from squall.data.windowset import WindowSet
 from squall.detect.explain import explain, explanation_columns
 from squall.detect.scoring import Scores, score
-from squall.detect.thresholds import resolve_threshold
+from squall.engines import get_engine
 from squall.errors import SquallError
 from squall.io import verify_run_files
+from squall.limits import regular_file
+from squall.prepare import load_windows
+from squall.report.detection import run_detector
 from squall.report.eda import Eda, eda
-from squall.report.tables import events_frame, scores_frame
+from squall.report.tables import events_frame
 
 
 @dataclass
@@ -41,6 +43,7 @@ class Run:
     recon: np.ndarray            # (N, T, F) reconstructions in physical units
     threshold: dict
     events: pd.DataFrame         # events.csv: events with their ``why``
+    window_event: np.ndarray     # the event of each window (-1: none), as the detector found
     explanations: list[dict]
     engine: str
     detect_dir: str | None
@@ -58,20 +61,33 @@ def collect(bundle_dir: str | os.PathLike[str], data=None, *,
     report's contents. ``labels``: a labels CSV (``squall synth``'s ``labels.csv``) or NAB's
     ``combined_windows.json``; only labels on the data's tracks and time range are used."""
     bundle = load_bundle(bundle_dir)
+    if labels is not None:  # checked before any data is read
+        regular_file(Path(labels), "labels file", "no such labels file: {p}")
     if from_dir is not None:
         if data:
             raise SquallError("give either DATA files or --from a detect run's folder, not both")
         if threshold is not None or threshold_quantile is not None:
             raise SquallError("--from uses the detect run's threshold; drop --threshold and "
                               "--threshold-quantile (or report from the data instead)")
-        ws, table, chosen = _from_detect_run(bundle, Path(from_dir))
-        log(f"reconstructing {len(ws)} windows of {from_dir} with the {engine} engine")
-        recon = pipeline.reconstruct_windows(bundle, ws, engine)
-        scores = score(ws.x, recon, ws.mask)
+        ws, recorded = _from_detect_run(bundle, Path(from_dir))
+        log(f"scoring {len(ws)} windows of {from_dir} again with the {engine} engine")
+        # the run's own threshold, as recorded in its scores.csv
+        own = _recorded_threshold(bundle, recorded)
+        table, result, chosen = run_detector(bundle, ws, engine, own)
+        if (table["flagged"].to_numpy() != recorded["flagged"].to_numpy()).any():
+            raise SquallError(f"{Path(from_dir) / 'scores.csv'} flags other windows than this "
+                              f"bundle's detector does: the run was made with another bundle "
+                              f"or detector; report from the data instead")
+        if own is not None:
+            chosen["fitted_on"] = "detect run"
     else:
         if not data:
             raise SquallError("no data: give DATA files, or --from a detect run's folder")
-        ws = pipeline.load_windows(bundle, data)
+        if bundle.threshold is None and bundle.detector is None and threshold is None \
+                and threshold_quantile is None:
+            raise SquallError("the bundle has no threshold; give --threshold VALUE or "
+                              "--threshold-quantile Q")
+        ws = load_windows(bundle, data)
         if not ws.traceable:
             raise SquallError("the report needs data files or a windows file from 'squall "
                               "windows' (a bare sequences file has no times or tracks)")
@@ -79,14 +95,17 @@ def collect(bundle_dir: str | os.PathLike[str], data=None, *,
             raise SquallError(f"no windows to score: the data is too short or too sparse for "
                               f"windows of {bundle.length} steps")
         log(f"scoring {len(ws)} windows with the {engine} engine")
-        recon = pipeline.reconstruct_windows(bundle, ws, engine)
-        scores = score(ws.x, recon, ws.mask)
-        chosen = resolve_threshold(bundle.threshold, threshold, threshold_quantile,
-                                   scores.window)
-        table = scores_frame(ws, scores, chosen["value"])
-    explanations = explain(table, ws, scores, bundle.scaler, bundle.units)
-    events = pd.concat([events_frame(table, ws.features),
-                        explanation_columns(explanations, ws.features)], axis=1)
+        table, result, chosen = run_detector(bundle, ws, engine, threshold, threshold_quantile)
+    recon = get_engine(engine, bundle).reconstruct(ws.x)
+    scores = score(ws.x, recon, ws.mask)
+    ids = result.window_event
+    explanations = explain(table, ws, scores, bundle.scaler, bundle.units, ids=ids)
+    events = events_frame(table, ws.features, event=ids)
+    if len(events):  # the detector's own event times and peak scores
+        events["start"] = _iso_times(result.events["start"])
+        events["end"] = _iso_times(result.events["end"])
+        events["score"] = result.events["score"].to_numpy()
+    events = pd.concat([events, explanation_columns(explanations, ws.features)], axis=1)
     label_table = evaluation = None
     if labels is not None:
         label_table = load_labels(labels, ws)
@@ -101,12 +120,13 @@ def collect(bundle_dir: str | os.PathLike[str], data=None, *,
                                         bundle.provenance.get("reader") or {}))
     return Run(bundle=bundle, bundle_path=str(bundle_dir), ws=ws, table=table, scores=scores,
                recon=bundle.scaler.inverse_transform(recon), threshold=chosen, events=events,
+               window_event=ids,
                explanations=explanations, engine=engine,
                detect_dir=None if from_dir is None else str(from_dir), labels=label_table,
                evaluation=evaluation, eda=stats)
 
 
-def _from_detect_run(bundle: Bundle, folder: Path) -> tuple[WindowSet, pd.DataFrame, dict]:
+def _from_detect_run(bundle: Bundle, folder: Path) -> tuple[WindowSet, pd.DataFrame]:
     """The windows and the scores table of a detect run, checked to belong together: both
     listed with their hashes in the run's complete manifest (:func:`squall.io.verify_run_files`),
     so an interrupted run or files of two runs are refused."""
@@ -118,7 +138,7 @@ def _from_detect_run(bundle: Bundle, folder: Path) -> tuple[WindowSet, pd.DataFr
             raise SquallError(f"--from {folder}: no {name} (expected a 'squall detect' --out "
                               f"folder of traceable data)")
     verify_run_files(folder, ("windows.npz", "scores.csv"))   # one complete run, unchanged
-    ws = pipeline.load_windows(bundle, [folder / "windows.npz"])
+    ws = load_windows(bundle, [folder / "windows.npz"])
     try:
         table = pd.read_csv(folder / "scores.csv", dtype={"track": str},
                             keep_default_na=True)
@@ -133,13 +153,22 @@ def _from_detect_run(bundle: Bundle, folder: Path) -> tuple[WindowSet, pd.DataFr
     if (table["track"].to_numpy() != ws.track.astype(str)).any():
         raise SquallError(f"{folder / 'scores.csv'} and windows.npz name other tracks: they "
                           f"are not from one detect run")
+    return ws, table
+
+
+def _recorded_threshold(bundle: Bundle, table: pd.DataFrame) -> float | None:
+    """The threshold a detect run recorded, or None when it is the bundle's own fitted one."""
     value = float(table["threshold"].iloc[0])
-    stored = bundle.threshold or {}
-    if "value" in stored and math.isclose(value, stored["value"], rel_tol=1e-9):
-        chosen = dict(stored)
-    else:
-        chosen = {"method": "value", "value": value, "fitted_on": "detect run"}
-    return ws, table, chosen
+    section = bundle.detector or {}
+    stored = (section.get("threshold") or {}).get("value") if section else \
+        (bundle.threshold or {}).get("value")
+    if stored is not None and math.isclose(value, stored, rel_tol=1e-9):
+        return None
+    return value
+
+
+def _iso_times(values: pd.Series) -> np.ndarray:
+    return pd.to_datetime(values).dt.strftime("%Y-%m-%dT%H:%M:%S").to_numpy()
 
 
 def load_labels(path: str | os.PathLike[str], ws: WindowSet) -> pd.DataFrame:
@@ -162,22 +191,15 @@ def load_labels(path: str | os.PathLike[str], ws: WindowSet) -> pd.DataFrame:
 
 
 def evaluate_events(labels: pd.DataFrame, events: pd.DataFrame) -> dict:
-    """Orion's event-level counts and precision, recall, F1 (see
-    :mod:`squall.evaluate.metrics`), the recall per label type, and per label the events that
-    overlap it."""
-    from squall.evaluate.metrics import overlap_matrix, prf
+    """The one matcher's counts, precision, recall and F1 (:func:`squall.detect.evaluate.
+    match_events`), the recall per label type, and per label the events that overlap it."""
+    from squall.detect.evaluate import match_events
 
-    if len(labels) and len(events):
-        hit = overlap_matrix(labels, events)                    # (labels, events)
-    else:
-        hit = np.zeros((len(labels), len(events)), dtype=bool)
-    tp = int(hit.any(axis=1).sum())
-    counts = {"tp": tp, "fp": int((~hit.any(axis=0)).sum()), "fn": int(len(labels) - tp)}
-    found_by = ["; ".join(f"#{int(events['event'].iloc[j])}" for j in np.flatnonzero(row))
-                for row in hit]
+    m = match_events(events, labels)
+    found_by = ["; ".join(f"#{int(events['event'].iloc[j])}" for j in row)
+                for row in m["found_by"]]
     per_label = labels.assign(found_by=found_by)
-    per_type = {t: {"labels": int(len(g)), "found": int((g["found_by"] != "").sum())}
-                for t, g in per_label.groupby("type", sort=True)}
-    false_events = [int(events["event"].iloc[j]) for j in np.flatnonzero(~hit.any(axis=0))]
-    return {**counts, **prf(**counts), "per_type": per_type, "per_label": per_label,
-            "false_events": false_events}
+    false_events = [int(events["event"].iloc[j]) for j in m["false"]]
+    return {"tp": m["tp"], "fp": m["fp"], "fn": m["fn"], "precision": m["precision"],
+            "recall": m["recall"], "f1": m["f1"], "per_type": m["per_type"],
+            "per_label": per_label, "false_events": false_events}

@@ -23,7 +23,7 @@ import pandas as pd
 
 from squall.data.observations import Observations
 from squall.errors import SquallError
-from squall.io import output_files
+from squall.io import output_files, write_csv
 
 #: Quantiles in ``summary.csv`` (columns ``q01`` ... ``q99``).
 QUANTILES = (0.01, 0.05, 0.25, 0.5, 0.75, 0.95, 0.99)
@@ -119,7 +119,6 @@ def eda(paths, *, reader: dict | None = None, until: str | None = None,
 
 def write_eda(result: Eda, out: str | os.PathLike[str]) -> list[str]:
     """Write the tables and plots into directory ``out`` (all or nothing); returns the names."""
-    from squall.pipeline import write_csv
     from squall.report.plots import correlation_figure, histograms_figure, save_figure
 
     corr = result.correlation.rename_axis("feature").reset_index()

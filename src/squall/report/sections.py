@@ -34,21 +34,26 @@ def headline(run: Run) -> str:
 def describe_threshold(t: dict) -> str:
     """How the threshold was chosen, in words."""
     fitted_on = t.get("fitted_on")
-    if t.get("method") == "quantile" and fitted_on == "scored data":
-        return (f"the {t['q']:g} quantile of the scored windows' own scores (--threshold-"
-                f"quantile: the original pipeline's rule, for comparison only)")
-    if t.get("method") == "quantile":
-        n = f"{t['n']:,} " if t.get("n") else ""
-        return (f"the {t['q']:g} quantile of the {n}{fitted_on} window scores, fitted when the "
-                f"bundle was trained")
-    if t.get("method") == "pot":
-        return (f"peaks over threshold at risk {t['q']:g} above the {t['level']:g} quantile of "
-                f"the {fitted_on} scores")
+    what = ("smoothed step scores" if t.get("scoring") == "step" else "window scores")
+    n = f"{t['n']:,} " if t.get("n") else ""
     if fitted_on == "user":
         return "given with --threshold"
     if fitted_on == "detect run":
         return ("as recorded in the detect run's scores.csv (set there with --threshold or "
                 "--threshold-quantile; not the bundle's)")
+    if t.get("method") == "quantile" and fitted_on == "scored data":
+        return (f"the {t['q']:g} quantile of the scored data's own {what} (--threshold-"
+                f"quantile: the original pipeline's rule, for comparison only)")
+    fitted = f"of the {n}{fitted_on} {what}, fitted when the bundle was trained"
+    if t.get("method") == "quantile":
+        return f"the {t['q']:g} quantile {fitted}"
+    if t.get("method") == "sigma":
+        return f"mean + {t['k']:g} standard deviations {fitted}"
+    if t.get("method") == "hundman":
+        return f"Hundman's non-parametric threshold {fitted}"
+    if t.get("method") == "pot":
+        return (f"peaks over threshold at risk {t['q']:g} above the {t['level']:g} quantile "
+                f"{fitted}")
     return ", ".join(f"{k} {v}" for k, v in t.items())
 
 
@@ -102,8 +107,16 @@ def run_section(run: Run) -> str:
     return f'<section id="run"><h2>What was run</h2>{_kv(rows)}</section>'
 
 
+def _thresholded(run: Run) -> pd.DataFrame:
+    """The scores table with ``score`` the value the detector thresholds: the peak smoothed step
+    score of each window for a step detector, the window score otherwise."""
+    if "step_score" in run.table:
+        return run.table.assign(score=run.table["step_score"])
+    return run.table
+
+
 def _tracks_shown(run: Run, limit: int) -> list[str]:
-    best = run.table.groupby("track")["score"].max()
+    best = _thresholded(run).groupby("track")["score"].max()
     with_events = set(run.events["track"])
     order = sorted(best.index, key=lambda tr: (tr not in with_events, -best[tr]))
     return order[:limit]
@@ -111,10 +124,12 @@ def _tracks_shown(run: Run, limit: int) -> list[str]:
 
 def timeline_section(run: Run, page, max_tracks: int) -> str:
     tracks = _tracks_shown(run, max_tracks)
-    fig = figures.timeline_figure(run.table, run.events, tracks, run.threshold["value"],
-                                  run.labels)
-    img = page.figure(fig, "timeline.png", "Reconstruction error per window and track, with the "
-                      "threshold and the events", id_="timeline-img")
+    fig = figures.timeline_figure(_thresholded(run), run.events, tracks,
+                                  run.threshold["value"], run.labels)
+    what = ("Peak smoothed step score per window and track" if "step_score" in run.table
+            else "Reconstruction error per window and track")
+    img = page.figure(fig, "timeline.png", f"{what}, with the threshold and the events",
+                      id_="timeline-img")
     hidden = run.table["track"].nunique() - len(tracks)
     note = (f'<p class="note">{hidden} more tracks without events are not drawn (their scores '
             f"are in scores.csv); --max-tracks shows more.</p>" if hidden > 0 else "")
@@ -163,9 +178,7 @@ def events_section(run: Run, page, max_events: int, log: Callable[[str], None]) 
     if len(chosen) < len(ev):
         parts.append(f'<p class="note">Panels for the {len(chosen)} events with the highest '
                      f"peak scores (--max-events); all {len(ev)} are in the table.</p>")
-    from squall.detect.explain import event_ids
-
-    ids = event_ids(run.table)
+    ids = run.window_event
     windows = {int(e): np.flatnonzero(ids == e) for e in chosen["event"]}
     reports = _event_reports(run, windows)
     span = pd.to_datetime(run.table["end"]) - pd.to_datetime(run.table["start"])
@@ -221,9 +234,8 @@ def map_section(run: Run, page) -> str:
     if not has:
         return ('<section id="map"><h2>Map</h2><p class="note">The data has no positions '
                 "(latitude/longitude): no map.</p></section>")
-    from squall.detect.explain import event_ids
 
-    fig = figures.map_figure(run.table, run.events, event_ids(run.table))
+    fig = figures.map_figure(run.table, run.events, run.window_event)
     img = page.figure(fig, "map.png", "Event positions (red: each event's path, a dot at its "
                       "peak window) among all scored windows (grey)", id_="map-img")
     return f'<section id="map"><h2>Map</h2>{img}</section>'

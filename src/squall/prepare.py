@@ -1,0 +1,56 @@
+"""Data made ready for a bundle: read with its reader, windowed with its window settings and
+scaled with its scaler, or a windows ``.npz`` checked to be made for it."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+
+from squall.bundle import Bundle
+from squall.data import windowset
+from squall.data.readers import ReaderConfig, read_data
+from squall.data.windows import WindowSettings, make_windows
+from squall.data.windowset import WindowSet
+from squall.errors import SquallError
+from squall.io import sha256_file
+
+Paths = str | os.PathLike[str] | Sequence[str | os.PathLike[str]]
+
+
+def _as_list(paths: Paths) -> list:
+    return [paths] if isinstance(paths, (str, os.PathLike)) else list(paths)
+
+
+def make_windowset(bundle: Bundle, paths: Paths) -> WindowSet:
+    """Read new data with the bundle's reader and window settings, scale with its scaler."""
+    reader = ReaderConfig.from_dict(bundle.provenance.get("reader")).with_features(
+        bundle.features)
+    obs = read_data(paths, reader)
+    settings = WindowSettings(**bundle.windows)
+    windows = make_windows(obs, settings)
+    meta = {"windows": bundle.windows, "skipped": int(windows.skipped),
+            "reader": reader.resolved(obs).to_dict(), "bundle": bundle.fingerprint(),
+            "sources_sha256": [sha256_file(s) for s in obs.sources]}
+    return windowset.build(windows, obs, bundle.scaler, meta)
+
+
+def load_windows(bundle: Bundle, data: Paths) -> WindowSet:
+    """A windows ``.npz`` as it is, or data files windowed and scaled for ``bundle``."""
+    items = _as_list(data)
+    if len(items) == 1 and str(items[0]).endswith(".npz"):
+        ws = windowset.load(items[0])
+        if ws.x.shape[1:] != (bundle.length, len(bundle.features)):
+            raise SquallError(f"{items[0]} holds windows of shape {ws.x.shape[1:]}, the bundle "
+                              f"needs ({bundle.length}, {len(bundle.features)})")
+        if ws.traceable and ws.features != bundle.features:
+            raise SquallError(f"{items[0]} has features {ws.features}, the bundle "
+                              f"{bundle.features}")
+        made_for = ws.meta.get("bundle")
+        if made_for is not None and made_for != bundle.fingerprint():
+            raise SquallError(f"{items[0]} was made for another bundle (different scaler, "
+                              f"reader or window settings); rebuild it with: squall windows "
+                              f"BUNDLE DATA --out FILE.npz")
+        if not ws.traceable:  # a bare 'sequences' file: assume the bundle's feature order
+            ws.features = list(bundle.features)
+        return ws
+    return make_windowset(bundle, items)
