@@ -13,6 +13,7 @@ from pathlib import Path
 import pandas as pd
 
 from squall import pipeline
+from squall.data.labels import read_label_csv
 from squall.detect.evaluate import match_events
 from squall.io import check_output, output_files, prepare_run_dir
 
@@ -45,17 +46,18 @@ def run_demo(out: str | os.PathLike[str] = "demo-out", *, seed: int = 0, epochs:
     bundle = pipeline.train(paths["train"], out / "bundle", epochs=epochs, seed=seed,
                             progress=progress, log=log)
     log("[3/3] detecting")
-    result = pipeline.detect(bundle, paths["test"], out / "detect")
-    events = pd.read_csv(out / "detect" / "events.csv")
-    labels = pd.read_csv(paths["labels"])
-    scores = pd.read_csv(out / "detect" / "scores.csv")
-    match = match_events(events, labels)
-    span = scores.assign(start=pd.to_datetime(scores["start"]), end=pd.to_datetime(scores["end"]))
-    days = span.groupby("track").apply(lambda g: (g["end"].max() - g["start"].min())
-                                       .total_seconds() / 86400, include_groups=False).sum()
+    ws = pipeline.load_windows(bundle, paths["test"])
+    table, result, chosen = pipeline.run_detector(bundle, ws)
+    pipeline.write_detection(bundle, ws, table, result, chosen, out / "detect")
+    labels = read_label_csv(paths["labels"])
+    match = match_events(result.events, labels)
+    # scored time per track: from its first window's start to its last window's end
+    spans = pd.DataFrame({"track": ws.track.astype(str), "start": ws.start, "end": ws.end})
+    per_track = spans.groupby("track").agg(start=("start", "min"), end=("end", "max"))
+    days = float((per_track["end"] - per_track["start"]).dt.total_seconds().sum() / 86400)
     summary = {"bundle": str(out / "bundle"), "detect": str(out / "detect"),
-               "windows": result["windows"], "flagged_windows": result["flagged"],
-               "threshold": result["threshold"]["value"], "track_days": round(float(days), 1),
+               "windows": len(ws), "flagged_windows": int(table["flagged"].sum()),
+               "threshold": chosen["value"], "track_days": round(days, 1),
                "false_events_per_10_track_days": round(10 * match["false_events"] / days, 2)
                if days else None, **match}
     with output_files(out, ("summary.json",), "demo") as tmp:
