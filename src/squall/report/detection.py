@@ -113,7 +113,8 @@ def write_detection(bundle: Bundle, ws: WindowSet, table: pd.DataFrame,
             from squall.report.plots import plot_scores
             if "step_score" in table:
                 plot_scores(table.assign(score=table["step_score"]), tmp / "scores.png",
-                            chosen["value"], title="Peak smoothed step score per window")
+                            chosen["value"], title="Peak smoothed step score per window",
+                            what="peak smoothed step score in the window")
             else:
                 plot_scores(table, tmp / "scores.png", chosen["value"])
 

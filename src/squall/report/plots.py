@@ -44,8 +44,13 @@ def save_figure(fig, path: str | os.PathLike[str]) -> None:
         fig.savefig(tmp, format="png")
 
 
+#: Most track names written along the top of the window-score plot.
+MAX_TRACK_NAMES = 40
+
+
 def plot_scores(scores: pd.DataFrame, path: str | os.PathLike[str], threshold: float | None = None,
-                title: str = "Reconstruction error per window") -> None:
+                title: str = "Reconstruction error per window",
+                what: str = "window score (masked MSE)") -> None:
     """Error per window (in window order) with the threshold line; flagged windows in red."""
     if "score" not in scores:
         raise SquallError("the scores table has no 'score' column (expected squall's scores.csv)")
@@ -58,15 +63,23 @@ def plot_scores(scores: pd.DataFrame, path: str | os.PathLike[str], threshold: f
     flagged = y > threshold
     fig = new_figure(11, 4)
     ax = fig.add_subplot()
-    ax.plot(x, y, lw=0.8, color="#3465a4", label="window score (masked MSE)")
+    ax.plot(x, y, lw=0.8, color="#3465a4", label=what)
     ax.scatter(x[flagged], y[flagged], s=10, color="#cc0000", zorder=3,
                label=f"flagged ({int(flagged.sum())} of {len(y)})")
     ax.axhline(threshold, color="#cc0000", ls="--", lw=1, label=f"threshold {threshold:.4g}")
-    if "track" in scores and scores["track"].nunique() > 1:  # mark where each track starts
-        starts = np.flatnonzero(scores["track"].ne(scores["track"].shift()).to_numpy())[1:]
-        for s in starts:
+    if "track" in scores and scores["track"].nunique() > 1:  # mark and name each track
+        starts = np.flatnonzero(scores["track"].ne(scores["track"].shift()).to_numpy())
+        for s in starts[1:]:
             ax.axvline(s - 0.5, color="0.85", lw=0.6, zorder=0)
-    ax.set_xlabel("window (grouped by track)" if "track" in scores else "window")
+        if len(starts) <= MAX_TRACK_NAMES:  # more names than that would overprint each other
+            names = scores["track"].astype(str).to_numpy()[starts]
+            ends = np.append(starts[1:], len(scores))
+            top = ax.secondary_xaxis("top")
+            top.set_xticks((starts + ends - 1) / 2, labels=names, fontsize=7,
+                           rotation=30 if len(starts) > 8 else 0)
+            top.tick_params(length=0)
+    ax.set_xlabel("window (grouped by track; grey lines: track boundaries)" if "track" in scores
+                  else "window")
     ax.set_ylabel("reconstruction error")
     ax.set_yscale("log" if (y > 0).all() and y.max() / max(y.min(), 1e-12) > 100 else "linear")
     ax.set_title(title)
