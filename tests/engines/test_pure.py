@@ -125,7 +125,7 @@ def random_model(layers, T, features, scale=0.1, seed=0):
 @pytest.mark.parametrize("sizes", [(64, 32), (8, 4, 2), (5,)])
 def test_counters_equal_the_cost_model(sizes):
     """What the engine counts as it runs is what hw.costmodel predicts from the layer sizes."""
-    from squall.hw.costmodel import as_tables, window_costs
+    from squall.engines.tools.costs import as_tables, window_costs
 
     F, T = 6, 24
     layers = seed_layers(F, T, sizes)
@@ -146,7 +146,7 @@ def test_counters_equal_the_cost_model(sizes):
 def test_seed_model_counts_by_hand(seed_dir, shared_data):
     """The seed model 6->64->32->repeat 24->32->64->dense 6, counted by hand, by the cost model
     and by the engine on a real window."""
-    from squall.hw.costmodel import window_costs
+    from squall.engines.tools.costs import window_costs
 
     model = pure.load(seed_dir)
     model.counters = pure.Counters()
@@ -179,7 +179,7 @@ def test_worked_example_through_the_counters():
     """The user's worked example: one step of a single 6 -> 32 LSTM layer moves
     4*6 + 4*32 + 4*32 = 280 state bytes in, 256 out, and reads 4*(4*32*(6 + 32) + 4*32) bytes of
     weights."""
-    from squall.hw.costmodel import window_costs
+    from squall.engines.tools.costs import window_costs
 
     layers = [{"type": "lstm", "input": 6, "hidden": 32, "return_sequences": True}]
     model, rng = random_model(layers, 1, 6)

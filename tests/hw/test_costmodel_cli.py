@@ -11,6 +11,7 @@ import pytest
 from squall.bundle import Bundle, load_bundle, seed_layers, weight_shapes
 from squall.cli.main import main
 from squall.data.scaling import Scaler
+from squall.engines.tools.costs import window_costs
 from squall.errors import SquallError
 from squall.hw.costmodel import (
     BOUNDARIES,
@@ -20,7 +21,6 @@ from squall.hw.costmodel import (
     bundle_cost,
     cost_report,
     max_compute_per_call,
-    window_costs,
 )
 from squall.hw.links import Pcie, Spi, fmt_time
 
@@ -209,7 +209,7 @@ def test_counted_calls_through_the_cli(tmp_path, capsys):
 
 
 def test_counted_calls_agree_on_real_windows(seed, capsys):
-    from squall.hw.profiling import count_run, layer_names
+    from squall.engines.tools.profiling import count_run, layer_names
 
     bundle_dir, windows = seed
     doc = cost_json(capsys, bundle_dir, "--data", windows, "--limit", 4)

@@ -8,9 +8,9 @@ import pytest
 
 from squall.bundle import random_bundle, seed_layers
 from squall.cli.main import main
+from squall.engines.tools.trace import trace_window
 from squall.hw.accuracy import accuracy
 from squall.hw.ranges import LSTM_SIGNALS, int_bits, measure, recommend, trace_signals
-from squall.hw.trace import trace_window
 
 
 @pytest.fixture(scope="module")

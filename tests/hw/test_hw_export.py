@@ -12,6 +12,7 @@ import pytest
 from squall.bundle import random_bundle, seed_layers
 from squall.cli.main import main
 from squall.engines.fixed import PRESETS, FixedModel
+from squall.engines.fixedpoint import FixedType
 from squall.errors import SquallError
 from squall.hw.export import (
     check_export,
@@ -19,7 +20,6 @@ from squall.hw.export import (
     read_mem,
     tie_h_possible,
 )
-from squall.hw.fixedpoint import FixedType
 
 
 @pytest.fixture(scope="module")

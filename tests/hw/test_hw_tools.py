@@ -38,8 +38,8 @@ def test_profile_run_counts_the_profiled_windows(seed, tmp_path):
     """Per-layer counts come from counting the same windows, not from one window times N, and
     the counted LSTM steps are checked against cProfile's lstm_step calls."""
     import squall
-    from squall.hw.costmodel import window_costs
-    from squall.hw.profiling import layer_names, profile_run
+    from squall.engines.tools.costs import window_costs
+    from squall.engines.tools.profiling import layer_names, profile_run
 
     bundle_dir, windows = seed
     b = squall.load_bundle(bundle_dir)
@@ -68,7 +68,7 @@ def test_profile_lines_without_line_profiler(seed, tmp_path, monkeypatch):
     import sys
 
     import squall
-    from squall.hw.profiling import LineProfilerMissing, line_profile, profile_run
+    from squall.engines.tools.profiling import LineProfilerMissing, line_profile, profile_run
 
     monkeypatch.setitem(sys.modules, "line_profiler", None)     # import fails
     bundle_dir, windows = seed
@@ -93,7 +93,7 @@ def test_profile_lines(seed, tmp_path, capsys):
 def test_profile_run_lines(seed, tmp_path):
     pytest.importorskip("line_profiler")
     import squall
-    from squall.hw.profiling import profile_run
+    from squall.engines.tools.profiling import profile_run
 
     bundle_dir, windows = seed
     x = np.load(windows)["sequences"][:2]
@@ -160,8 +160,8 @@ def test_graph(seed, tmp_path):
 
 def test_graph_numbers_are_the_cost_model(seed):
     import squall
-    from squall.hw.costmodel import window_costs
-    from squall.hw.graph import layer_costs
+    from squall.engines.tools.costs import window_costs
+    from squall.engines.tools.graph import layer_costs
 
     b = squall.load_bundle(seed[0])
     rows = layer_costs(b)
@@ -175,8 +175,8 @@ def test_graph_numbers_are_the_cost_model(seed):
 
 def test_cost_model_word_size_and_unknown_layers():
     from squall.bundle import seed_layers
+    from squall.engines.tools.costs import as_tables, window_costs
     from squall.errors import SquallError
-    from squall.hw.costmodel import as_tables, window_costs
 
     layers = seed_layers(6, 24, (64, 32))
     four, eight = window_costs(layers, 24), window_costs(layers, 24, word_bytes=8)

@@ -11,10 +11,10 @@ import pytest
 
 from squall.bundle import random_bundle, seed_layers
 from squall.cli.main import main
+from squall.engines.fixedpoint import FixedType
 from squall.errors import SquallError
 from squall.hw import sim
 from squall.hw.export import read_mem
-from squall.hw.fixedpoint import FixedType
 from squall.hw.links import Spi
 from squall.hw.rtl import RtlDesign, write_rtl
 

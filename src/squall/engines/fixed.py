@@ -1,6 +1,6 @@
 """The fixed engine: the bit-accurate model of the accelerator, integer arithmetic throughout.
 
-Every number is an integer code of a :class:`squall.hw.fixedpoint.FixedType` named in a
+Every number is an integer code of a :class:`squall.engines.fixedpoint.FixedType` named in a
 :class:`FixedConfig` (a JSON-able value with presets). Floats appear only at the boundary: the
 weights and the scaled windows are quantized once (exactly, :meth:`FixedType.quantize`), the
 activation tables are built once from ``math.exp``/``math.tanh``, and the output codes are turned
@@ -21,7 +21,7 @@ one round and saturate to ``d``. After a ``repeat`` the projection ``W v + b`` i
 exact accumulator value and each step adds ``U h`` to it: the same integers as the fused sum, so
 the hardware may do either.
 
-The accumulator width rule (:func:`squall.hw.fixedpoint.accumulator_bits`): ``w.width + d.width
+The accumulator width rule (:func:`squall.engines.fixedpoint.accumulator_bits`): ``w.width + d.width
 + ceil(log2(n + H + 1))`` bits, with ``n + H`` products and the bias as one more term (checked:
 the aligned bias is no larger than a product's bound). For the 16-bit preset and the seed model's
 widest layer (64 + 32 inputs) that is 16 + 16 + 7 = 39 bits. The cell update needs
@@ -61,8 +61,8 @@ import numpy as np
 
 from squall.bundle import Bundle
 from squall.engines.base import Engine
+from squall.engines.fixedpoint import FixedType, accumulator_bits, is_tie, shift_round, signed_bits
 from squall.errors import SquallError
-from squall.hw.fixedpoint import FixedType, accumulator_bits, is_tie, shift_round, signed_bits
 from squall.io import read_json
 from squall.limits import is_number, regular_file
 from squall.model import Dense, Layer, Lstm, Repeat

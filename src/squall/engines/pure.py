@@ -211,7 +211,7 @@ class Counters:
       ``h`` and ``c``: ``(n + 2H) w`` (or ``6H w``); a dense step reads its ``n`` inputs.
     * ``state_bytes_out``: ``h`` and ``c``, ``2H w``; a dense step writes its outputs.
 
-    ``squall.hw.costmodel.window_costs`` predicts the same numbers from the layer sizes.
+    ``squall.engines.tools.costs.window_costs`` predicts the same numbers from the layer sizes.
     """
 
     step_calls: dict[int, int] = field(default_factory=dict)

@@ -35,8 +35,8 @@ from squall.engines.fixed import (
     FixedModel,
     resolve_config,
 )
+from squall.engines.fixedpoint import FixedPointError, FixedType, is_tie
 from squall.errors import SquallError
-from squall.hw.fixedpoint import FixedPointError, FixedType, is_tie
 from squall.io import atomic_dir, read_json, written_by
 from squall.limits import directory as _directory
 from squall.limits import is_number, regular_file

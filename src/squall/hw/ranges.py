@@ -46,8 +46,8 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from squall.bundle import Bundle
+from squall.engines.fixedpoint import FixedType
 from squall.errors import SquallError
-from squall.hw.fixedpoint import FixedType
 from squall.io import write_report as _write_report
 
 #: Percentiles reported by default.

@@ -56,6 +56,7 @@ from squall.engines.fixed import (
     FixedModel,
     resolve_config,
 )
+from squall.engines.fixedpoint import FixedType, signed_bits
 from squall.errors import SquallError
 from squall.hw.export import (
     _layer,
@@ -65,7 +66,6 @@ from squall.hw.export import (
     mem_text,
     weights_digest,
 )
-from squall.hw.fixedpoint import FixedType, signed_bits
 from squall.io import atomic_dir, written_by
 
 FORMAT = "squall-rtl"
@@ -240,7 +240,7 @@ class RtlDesign:
 
 def requant_function(name: str, in_w: int, src_frac: int, t: FixedType) -> str:
     """A SystemVerilog function equal to ``t.requantize(v, src_frac)`` for ``in_w``-bit signed
-    ``v``: shift with ``t``'s rounding, then saturate or wrap (:mod:`squall.hw.fixedpoint`)."""
+    ``v``: shift with ``t``'s rounding, then saturate or wrap (:mod:`squall.engines.fixedpoint`)."""
     s = src_frac - t.frac
     qw = in_w + 1 + max(0, -s)
     lines = [f"    // {t.spec} from {in_w}-bit values with {src_frac} fraction bits",

@@ -26,8 +26,8 @@ from squall.engines.fixed import (
     resolve_config,
     with_formats,
 )
+from squall.engines.fixedpoint import FixedType, signed_bits
 from squall.errors import SquallError
-from squall.hw.fixedpoint import FixedType, signed_bits
 
 
 def _lstm(n, h, seq):

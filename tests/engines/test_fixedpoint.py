@@ -1,4 +1,4 @@
-"""squall.hw.fixedpoint against apytypes, bit for bit.
+"""squall.engines.fixedpoint against apytypes, bit for bit.
 
 apytypes implements the hardware rounding and overflow modes (its names are the SystemC ones we
 use); it only has signed (two's complement) types, so unsigned results are checked through a
@@ -12,7 +12,7 @@ import random
 import numpy as np
 import pytest
 
-from squall.hw.fixedpoint import (
+from squall.engines.fixedpoint import (
     OVERFLOW,
     ROUNDING,
     FixedPointError,

@@ -1,0 +1,64 @@
+"""Every intermediate of one window, from the pure engine: the golden vectors for hardware tests.
+
+Per LSTM layer and time step: the step's input, the four gate pre-activations (i, f, g, o) and
+activations, the cell state c and the output h; per dense step its input and output. A wrong
+transpose shows at once (e.g. a tanh that only ever sees zeros).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+
+import numpy as np
+
+from squall.bundle import Bundle
+from squall.engines import get_engine
+from squall.engines.tools.profiling import layer_names
+from squall.errors import SquallError
+from squall.io import write_text
+
+LSTM_QUANTITIES = ("input", "pre_i", "pre_f", "pre_g", "pre_o", "i", "f", "g", "o", "c", "h")
+DENSE_QUANTITIES = ("input", "output")
+
+
+def trace_window(bundle: Bundle, window: np.ndarray) -> list[dict]:
+    """Records of every intermediate of one scaled window (T, F), in execution order."""
+    engine = get_engine("pure", bundle)
+    engine.model.trace = []
+    engine.reconstruct(window[None])
+    names = layer_names(bundle)
+    for rec in engine.model.trace:
+        rec["layer_name"] = names[rec["layer"]]
+    return engine.model.trace
+
+
+def to_rows(records: list[dict]):
+    """Long format: layer, layer_name, kind, step, quantity, index, value."""
+    for rec in records:
+        quantities = LSTM_QUANTITIES if rec["kind"] == "lstm" else DENSE_QUANTITIES
+        for q in quantities:
+            for k, v in enumerate(rec[q]):
+                yield rec["layer"], rec["layer_name"], rec["kind"], rec["step"], q, k, repr(v)
+
+
+def write_trace(bundle: Bundle, window: np.ndarray, index: int, path: str | os.PathLike[str]
+                ) -> int:
+    """Write the trace of window ``index`` as CSV (long format) or JSON (by the suffix)."""
+    records = trace_window(bundle, window)
+    text_path = str(path)
+    if text_path.endswith(".json"):
+        doc = {"window": index, "features": bundle.features, "input": window.tolist(),
+               "layers": bundle.model.to_json(), "records": records}
+        write_text(path, json.dumps(doc) + "\n")
+    elif text_path.endswith(".csv"):
+        buf = io.StringIO()
+        w = csv.writer(buf, lineterminator="\n")
+        w.writerow(["layer", "layer_name", "kind", "step", "quantity", "index", "value"])
+        w.writerows(to_rows(records))
+        write_text(path, buf.getvalue())
+    else:
+        raise SquallError(f"--out must end in .csv or .json, got {text_path}")
+    return len(records)
