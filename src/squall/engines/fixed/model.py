@@ -1,4 +1,4 @@
-"""The fixed engine: the bit-accurate model of the accelerator, integer arithmetic throughout.
+"""The fixed engine's model: a bundle's layers in integer codes, run bit-accurately, two backends.
 
 Every number is an integer code of a :class:`squall.engines.fixedpoint.FixedType` named in a
 :class:`FixedConfig` (a JSON-able value with presets). Floats appear only at the boundary: the
@@ -29,322 +29,30 @@ widest layer (64 + 32 inputs) that is 16 + 16 + 7 = 39 bits. The cell update nee
 Python integers never wrap; the batch backend uses numpy int64 and refuses a configuration whose
 accumulators would need more than 62 bits.
 
-Activations (:class:`ActivationSpec`), one table per function shared by every layer:
-
-``lut``  ``size`` entries (a power of two) over the input range ``[lo, hi)`` (its span a power of
-         two). Index rule: clamp the input code to the range, subtract the code of ``lo`` and
-         shift right so that the top ``log2(size)`` bits remain:
-         ``k = (clamp(code) - lo_code) >> (log2(hi - lo) + frac - log2(size))``. Entry ``k`` is
-         ``f`` at the centre of the values its codes stand for, ``lo + (k + 1/2) step - lsb/2``
-         (``step = (hi - lo) / size``; ``lsb/2`` because the pre-activation was rounded to
-         nearest, so code ``c`` stands for ``[c - 1/2, c + 1/2)`` LSB; no such term after a
-         truncating format), rounded to the output format.
-``pwl``  ``size`` segments over ``[lo, hi)``, same index rule; breakpoint values ``Y[k] =
-         f(lo + k step)`` in the output format and slopes ``(Y[k+1] - Y[k]) / step`` in the
-         ``slope`` format; ``y = requantize((Y[k] << ...) + slope[k] * d -> out)`` with ``d``
-         the input's offset inside its segment (its low bits).
-
 Two backends compute the same integers: ``python`` (plain ints, one window at a time; the
 reference, and what the golden vectors come from) and ``numpy`` (int64, all windows at once, the
-default; ``tests/hw/test_fixed_engine.py`` checks it equals ``python`` bit for bit).
+default; ``tests/engines/test_fixed_engine.py`` checks it equals ``python`` bit for bit).
 """
 
 from __future__ import annotations
 
-import math
 import operator
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
 from squall.bundle import Bundle
 from squall.engines.base import Engine
+from squall.engines.fixed.config import FixedConfig, resolve_config
+from squall.engines.fixed.tables import Activation, ActivationUnit
 from squall.engines.fixedpoint import FixedType, accumulator_bits, is_tie, shift_round, signed_bits
 from squall.errors import SquallError
-from squall.io import read_json
-from squall.limits import is_number, regular_file
 from squall.model import Dense, Layer, Lstm, Repeat
 
 #: Largest accumulator the numpy backend accepts (int64, one bit spare for rounding offsets).
 INT64_BITS = 62
-#: Input formats up to this width get a table of every input code (the same integers, faster).
-EXPAND_BITS = 20
-#: Largest width of a configuration's formats. A product of two such codes fits in 64 bits and
-#: every code is exact in float64 (53-bit significand >= 32), so quantizing and converting back
-#: are exact; wider formats (64 bits and more) buy nothing for an LSTM and overflow int64.
-MAX_FORMAT_BITS = 32
-#: Largest activation table: 2**16 entries, the number of codes of a 16-bit input, 64 times the
-#: presets' 1024 and already 128 KB of ROM at 16 bits; a 2**31-entry table would be built in
-#: memory without bound.
-MAX_TABLE = 1 << 16
-
-
-# ---------------------------------------------------------------- configuration
-
-
-@dataclass(frozen=True)
-class ActivationSpec:
-    """How sigmoid or tanh is computed (see the module docstring)."""
-
-    method: str = "lut"
-    size: int = 1024
-    lo: float = -8.0
-    hi: float = 8.0
-    slope: str = "Q2.14"                 # pwl only: the slope format
-
-    def __post_init__(self) -> None:
-        if self.method not in ("lut", "pwl"):
-            raise SquallError(f"activation method must be 'lut' or 'pwl', got {self.method!r}")
-        if not is_number(self.size, integer=True) or self.size < 2 \
-                or self.size & (self.size - 1) or self.size > MAX_TABLE:
-            raise SquallError(f"activation table size must be a power of two in [2, "
-                              f"{MAX_TABLE}] (2**16), got {self.size!r}")
-        for name in ("lo", "hi"):
-            value = getattr(self, name)
-            if not is_number(value) or not math.isfinite(value):
-                raise SquallError(f"activation range {name} must be a finite number, got "
-                                  f"{value!r}")
-        span = float(self.hi) - float(self.lo)
-        if not span > 0 or math.frexp(span)[0] != 0.5:
-            raise SquallError(f"activation input range [{self.lo}, {self.hi}) must span a power "
-                              f"of two")
-        _bounded_width(FixedType.parse(self.slope), "slope")
-
-    @property
-    def size_bits(self) -> int:
-        return self.size.bit_length() - 1
-
-    @property
-    def span_bits(self) -> int:
-        return math.frexp(float(self.hi) - float(self.lo))[1] - 1
-
-    def describe(self) -> str:
-        what = "entries" if self.method == "lut" else "segments"
-        step = (self.hi - self.lo) / self.size
-        return (f"{self.method} {self.size} {what} over [{self.lo:g}, {self.hi:g}) "
-                f"(step {step:g})" + (f", slopes {self.slope}" if self.method == "pwl" else ""))
-
-
-_TYPES = ("data", "weight", "bias", "preact", "cell", "sigmoid", "tanh")
-
-
-def _bounded_width(t: FixedType, what: str) -> FixedType:
-    if t.width > MAX_FORMAT_BITS:
-        raise SquallError(f"{what} format {t} has {t.width} bits; formats hold at most "
-                          f"{MAX_FORMAT_BITS} bits (exact in int64 products and in float64)")
-    return t
-
-
-@dataclass(frozen=True)
-class FixedConfig:
-    """Every format of the fixed engine; ``to_dict``/``from_dict`` are its JSON form.
-
-    ``data``: x, h and dense outputs (the vectors); ``weight``: W and U; ``bias``: b;
-    ``preact``: gate pre-activations (the activation inputs); ``cell``: c; ``sigmoid``/``tanh``:
-    the activation outputs.
-    """
-
-    name: str
-    data: FixedType
-    weight: FixedType
-    bias: FixedType
-    preact: FixedType
-    cell: FixedType
-    sigmoid: FixedType
-    tanh: FixedType
-    sigmoid_fn: ActivationSpec = field(default_factory=ActivationSpec)
-    tanh_fn: ActivationSpec = field(default_factory=lambda: ActivationSpec(lo=-4.0, hi=4.0))
-
-    def __post_init__(self) -> None:
-        for k in _TYPES:
-            _bounded_width(getattr(self, k), k)
-
-    def to_dict(self) -> dict:
-        out: dict = {"name": self.name}
-        out.update({k: getattr(self, k).spec for k in _TYPES})
-        for k in ("sigmoid_fn", "tanh_fn"):
-            out[k] = dict(getattr(self, k).__dict__)
-        return out
-
-    @classmethod
-    def from_dict(cls, d: dict) -> FixedConfig:
-        """The configuration of a JSON object; any missing or mistyped entry is one line."""
-        if not isinstance(d, dict):
-            raise SquallError(f"a fixed-point configuration is a JSON object, got "
-                              f"{type(d).__name__}")
-        try:
-            types = {k: FixedType.parse(d[k]) for k in _TYPES}
-            fns = {k: ActivationSpec(**d[k]) for k in ("sigmoid_fn", "tanh_fn") if k in d}
-            return cls(str(d.get("name", "custom")), **types, **fns)
-        except KeyError as exc:
-            raise SquallError(f"fixed-point configuration lacks {exc}") from None
-        except (TypeError, ValueError, OverflowError) as exc:
-            raise SquallError(f"malformed fixed-point configuration ({exc})") from None
-
-    def describe(self) -> str:
-        return (f"{self.name}: data {self.data}, weights {self.weight}, bias {self.bias}, "
-                f"pre-activations {self.preact}, c {self.cell}, sigmoid {self.sigmoid}, tanh "
-                f"{self.tanh}; sigmoid {self.sigmoid_fn.describe()}; tanh "
-                f"{self.tanh_fn.describe()}; rounding {self.data.rounding}, overflow "
-                f"{self.data.overflow}")
-
-
-def _q(text: str) -> FixedType:
-    return FixedType.parse(text)
-
-
-#: The presets: the user's 16-bit choice (tables of 1024 entries), the same formats with
-#: piecewise-linear activations (256 segments), everything at 12 bits, and 8-bit weights (W and
-#: U in Q1.7, the smallest format that holds the seed's largest weight, 0.40; biases, which
-#: reach 1.06, stay Q2.14). Every preset rounds half up (``rnd``: add half an LSB, truncate) and
-#: saturates.
-PRESETS: dict[str, FixedConfig] = {
-    "16": FixedConfig("16", data=_q("Q4.12"), weight=_q("Q2.14"), bias=_q("Q2.14"),
-                      preact=_q("Q4.12"), cell=_q("Q4.12"), sigmoid=_q("UQ1.15"),
-                      tanh=_q("Q1.15"),
-                      sigmoid_fn=ActivationSpec("lut", 1024, -8.0, 8.0),
-                      tanh_fn=ActivationSpec("lut", 1024, -4.0, 4.0)),
-    "12": FixedConfig("12", data=_q("Q4.8"), weight=_q("Q2.10"), bias=_q("Q2.10"),
-                      preact=_q("Q4.8"), cell=_q("Q4.8"), sigmoid=_q("UQ1.11"),
-                      tanh=_q("Q1.11"),
-                      sigmoid_fn=ActivationSpec("lut", 1024, -8.0, 8.0),
-                      tanh_fn=ActivationSpec("lut", 1024, -4.0, 4.0)),
-    "16-pwl": FixedConfig("16-pwl", data=_q("Q4.12"), weight=_q("Q2.14"), bias=_q("Q2.14"),
-                          preact=_q("Q4.12"), cell=_q("Q4.12"), sigmoid=_q("UQ1.15"),
-                          tanh=_q("Q1.15"),
-                          sigmoid_fn=ActivationSpec("pwl", 256, -8.0, 8.0, "Q2.14"),
-                          tanh_fn=ActivationSpec("pwl", 512, -8.0, 8.0, "Q2.14")),
-    "8w": FixedConfig("8w", data=_q("Q4.12"), weight=_q("Q1.7"), bias=_q("Q2.14"),
-                      preact=_q("Q4.12"), cell=_q("Q4.12"), sigmoid=_q("UQ1.15"),
-                      tanh=_q("Q1.15"),
-                      sigmoid_fn=ActivationSpec("lut", 1024, -8.0, 8.0),
-                      tanh_fn=ActivationSpec("lut", 1024, -4.0, 4.0)),
-}
-
-
-def resolve_config(config) -> FixedConfig:
-    """A :class:`FixedConfig` from itself, a preset name, a dict or a JSON file's path."""
-    if isinstance(config, FixedConfig):
-        return config
-    if isinstance(config, dict):
-        return FixedConfig.from_dict(config)
-    text = str(config)
-    if text in PRESETS:
-        return PRESETS[text]
-    if text.endswith(".json"):
-        return FixedConfig.from_dict(read_json(regular_file(text, "configuration file")))
-    raise SquallError(f"unknown fixed-point configuration {text!r}; presets: "
-                      f"{', '.join(PRESETS)}, or a .json file")
-
-
-# ---------------------------------------------------------------- activations
-
-
-def _sigmoid(x: float) -> float:
-    return 1.0 / (1.0 + math.exp(-x)) if x >= 0 else math.exp(x) / (1.0 + math.exp(x))
-
-
-FUNCTIONS = {"sigmoid": _sigmoid, "tanh": math.tanh}
-
-
-class Activation:
-    """One activation's table (LUT or PWL) and its evaluation on integer codes."""
-
-    def __init__(self, fn: str, spec: ActivationSpec, out: FixedType, inp: FixedType) -> None:
-        self.fn, self.spec, self.out = fn, spec, out
-        f = FUNCTIONS[fn]
-        n = spec.size
-        step = (spec.hi - spec.lo) / n                     # a power of two: exact
-        if spec.method == "lut":
-            # the centre of the values a bin's codes stand for: a code rounded to nearest
-            # stands for [code - 1/2, code + 1/2) LSB, a truncated one for [code, code + 1)
-            centre = 0.5 * step - (0.0 if inp.rounding in ("trn", "trn_zero")
-                                   else 0.5 * 2.0 ** -inp.frac)
-            self.table = [out.quantize(f(spec.lo + k * step + centre)) for k in range(n)]
-            self.slopes: list[int] = []
-        else:
-            slope_t = FixedType.parse(spec.slope)
-            ys = [out.quantize(f(spec.lo + k * step)) for k in range(n + 1)]
-            # slope code = (Y[k+1] - Y[k]) * 2**-out.frac / step, in the slope format
-            self.table = ys[:n]
-            self.slopes = [slope_t.quantize(out.to_float(ys[k + 1] - ys[k]) / step)
-                           for k in range(n)]
-            self.slope_type = slope_t
-
-    def unit(self, inp: FixedType) -> ActivationUnit:
-        return ActivationUnit(self, inp)
-
-
-class ActivationUnit:
-    """An :class:`Activation` reading codes of one input format (the index shift depends on the
-    input's fraction bits)."""
-
-    def __init__(self, act: Activation, inp: FixedType) -> None:
-        spec = act.spec
-        self.act, self.inp = act, inp
-        self.shift = spec.span_bits + inp.frac - spec.size_bits
-        if self.shift < 0:
-            raise SquallError(f"{act.fn} table of {spec.size} entries over [{spec.lo}, "
-                              f"{spec.hi}) is finer than the input format {inp} resolves")
-        lo = spec.lo * 2.0 ** inp.frac
-        if lo != int(lo):
-            raise SquallError(f"{act.fn} range start {spec.lo} is not a multiple of {inp}'s LSB")
-        self.lo_code = int(lo)
-        self.hi_code = self.lo_code + (spec.size << self.shift) - 1   # last code in range
-        self.expanded: list[int] | None = None
-        if inp.width <= EXPAND_BITS:
-            codes = np.arange(inp.min_code, inp.max_code + 1, dtype=np.int64)
-            self.array = self.direct_many(codes)
-            self.expanded = self.array.tolist()
-
-    def index(self, code: int) -> int:
-        """The table index of an input code (clamped into the range first)."""
-        c = min(max(code, self.lo_code), self.hi_code)
-        return (c - self.lo_code) >> self.shift
-
-    def direct(self, code: int) -> int:
-        """The output code for an input code, computed from the table (the hardware's way)."""
-        c = min(max(code, self.lo_code), self.hi_code)
-        k = (c - self.lo_code) >> self.shift
-        act = self.act
-        if act.spec.method == "lut":
-            return act.table[k]
-        d = c - self.lo_code - (k << self.shift)           # offset in the segment, inp.frac bits
-        frac = act.slope_type.frac + self.inp.frac
-        acc = (act.table[k] << (frac - act.out.frac)) + act.slopes[k] * d
-        return act.out.requantize(acc, frac)
-
-    def direct_many(self, codes: np.ndarray) -> np.ndarray:
-        """:meth:`direct` on an int64 array (the same operations; tested equal on every code)."""
-        c = codes.clip(self.lo_code, self.hi_code)
-        k = (c - self.lo_code) >> self.shift
-        act = self.act
-        table = np.array(act.table, dtype=np.int64)
-        if act.spec.method == "lut":
-            return table[k]
-        d = c - self.lo_code - (k << self.shift)
-        frac = act.slope_type.frac + self.inp.frac
-        acc = (table[k] << (frac - act.out.frac)) + np.array(act.slopes, dtype=np.int64)[k] * d
-        return act.out.requantize(acc, frac)
-
-    def outputs(self) -> np.ndarray:
-        """Every distinct output code (the inputs outside the table's range repeat its ends)."""
-        if self.expanded is not None:
-            return np.unique(self.array)
-        lo, hi = max(self.inp.min_code, self.lo_code), min(self.inp.max_code, self.hi_code)
-        return np.unique(self.direct_many(np.arange(lo, hi + 1, dtype=np.int64)))
-
-    def __call__(self, code: int) -> int:
-        if self.expanded is not None:
-            return self.expanded[code - self.inp.min_code]
-        return self.direct(code)
-
-    def many(self, codes: np.ndarray) -> np.ndarray:
-        if self.expanded is not None:
-            return self.array[codes - self.inp.min_code]
-        return self.direct_many(codes)
 
 
 # ---------------------------------------------------------------- requantization on ints
@@ -709,66 +417,3 @@ class FixedEngine(Engine):
 
     def _reconstruct(self, x: np.ndarray) -> np.ndarray:
         return self.model.reconstruct(x, self.backend)
-
-
-def with_formats(config: FixedConfig, **changes) -> FixedConfig:
-    """A copy of ``config`` with some formats replaced (strings like ``"Q3.13"`` accepted)."""
-    fixed = {k: FixedType.parse(v) if isinstance(v, str) else v for k, v in changes.items()}
-    return replace(config, **fixed)
-
-
-# ---------------------------------------------------------------- error budget
-
-#: How much one step's local error may grow through the recurrence and the layers before it
-#: reaches a reconstruction, for the parity ladder (see :func:`parity_tolerance`).
-LADDER_GAIN = 8
-
-
-def _half_lsb(t: FixedType) -> float:
-    """The largest rounding error of a register of type ``t``."""
-    lsb = 2.0 ** -t.frac
-    return lsb if t.rounding in ("trn", "trn_zero") else lsb / 2
-
-
-def activation_error(unit: ActivationUnit) -> float:
-    """The worst ``|table(code) - f(code)|`` over every input code of the unit's format (every
-    code when the format has at most 20 bits, else 2**20 evenly spaced codes): the table's
-    approximation, its clamping outside the range and its output rounding, together."""
-    inp, out = unit.inp, unit.act.out
-    stride = 1 << max(0, inp.width - EXPAND_BITS)
-    codes = np.arange(inp.min_code, inp.max_code + 1, stride, dtype=np.int64)
-    got = np.ldexp(unit.many(codes).astype(np.float64), -out.frac)
-    x = np.ldexp(codes.astype(np.float64), -inp.frac)
-    want = np.tanh(x) if unit.act.fn == "tanh" else 0.5 + 0.5 * np.tanh(0.5 * x)
-    return float(np.abs(got - want).max())
-
-
-def error_budget(config) -> dict[str, float]:
-    """One LSTM step's local error bound, from the formats (floats, for reading and tolerances).
-
-    ``e_sigmoid``, ``e_tanh``: :func:`activation_error` of the units (tanh: the worse of its
-    pre-activation and c inputs); ``u_preact``, ``u_cell``, ``u_data``: the rounding error of
-    each register (half an LSB when rounding to nearest). With exact inputs and ``|c| <= 1``,
-    ``h = o tanh(c)`` is off by at most ``step = 4 e_sigmoid + 2 e_tanh + 1.75 u_preact + u_cell
-    + u_data`` (o, f, i: ``e_sigmoid + u_preact / 4`` each, sigmoid's slope being at most 1/4;
-    g: ``e_tanh + u_preact``; c: ``|df| |c| + di + dg + u_cell``; h: ``do + e_tanh + dc +
-    u_data``). Weight rounding is not in it: its effect depends on the weights and inputs."""
-    cfg = resolve_config(config)
-    sig = Activation("sigmoid", cfg.sigmoid_fn, cfg.sigmoid, cfg.preact)
-    tanh = Activation("tanh", cfg.tanh_fn, cfg.tanh, cfg.preact)
-    out = {"e_sigmoid": activation_error(sig.unit(cfg.preact)),
-           "e_tanh": max(activation_error(tanh.unit(cfg.preact)),
-                         activation_error(tanh.unit(cfg.cell))),
-           "u_preact": _half_lsb(cfg.preact), "u_cell": _half_lsb(cfg.cell),
-           "u_data": _half_lsb(cfg.data)}
-    out["step"] = (4 * out["e_sigmoid"] + 2 * out["e_tanh"] + 1.75 * out["u_preact"]
-                   + out["u_cell"] + out["u_data"])
-    return out
-
-
-def parity_tolerance(config, gain: float = LADDER_GAIN) -> float:
-    """The parity ladder's tolerance for ``config``: ``gain * error_budget(config)["step"]``,
-    rounded up to two significant digits."""
-    tol = gain * error_budget(config)["step"]
-    scale = 10.0 ** (math.floor(math.log10(tol)) - 1)
-    return math.ceil(tol / scale) * scale
