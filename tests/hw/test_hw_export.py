@@ -14,12 +14,10 @@ from squall.cli.main import main
 from squall.engines.fixed import PRESETS, FixedModel
 from squall.engines.fixedpoint import FixedType
 from squall.errors import SquallError
-from squall.hw.export import (
-    check_export,
-    export_bundle,
-    read_mem,
-    tie_h_possible,
-)
+from squall.hw.export import export_bundle
+from squall.hw.export_check import check_export
+from squall.hw.export_layout import read_mem
+from squall.hw.golden import tie_h_possible
 
 
 @pytest.fixture(scope="module")

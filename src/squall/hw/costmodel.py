@@ -539,7 +539,7 @@ def measured_cycles(path) -> dict:
 def check_measured(measured: dict, bundle, macs: int | None) -> int:
     """The parallel MACs to model with measured clocks (the simulated design's lanes); refuses
     clocks of another bundle or of another number of lanes than ``macs``."""
-    from squall.hw.export import weights_digest
+    from squall.hw.export_layout import weights_digest
 
     if measured.get("weights_digest") != weights_digest(bundle):
         raise SquallError(f"the clocks in {measured['source']} were measured on RTL of another "

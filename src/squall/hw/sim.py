@@ -21,7 +21,7 @@ from pathlib import Path
 
 from squall.engines.fixed import FixedLstm
 from squall.errors import SquallError
-from squall.hw.export import weights_digest
+from squall.hw.export_layout import weights_digest
 from squall.hw.rtl import RtlDesign, load_design
 
 SIMULATORS = {"icarus": "iverilog", "verilator": "verilator"}
