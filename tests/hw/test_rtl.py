@@ -14,9 +14,10 @@ from squall.cli.main import main
 from squall.engines.fixedpoint import FixedType
 from squall.errors import SquallError
 from squall.hw import sim
+from squall.hw.design import RtlDesign
 from squall.hw.export_layout import read_mem
 from squall.hw.links import Spi
-from squall.hw.rtl import RtlDesign, write_rtl
+from squall.hw.rtl import write_rtl
 
 pytestmark = pytest.mark.rtl
 

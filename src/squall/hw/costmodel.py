@@ -14,6 +14,8 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 
 from squall.errors import SquallError
+from squall.hw.clocks import measured_cycles  # noqa: F401 (old path, for squall.cli.hw)
+from squall.hw.export_layout import weights_digest
 from squall.hw.links import Pcie, Spi, fmt_time
 from squall.model import (
     Dense,
@@ -297,7 +299,7 @@ class CostReport:
     budget: float | None = None
     software_time: float | None = None
     calls_check: dict | None = None   # analytic vs counted, when counted
-    measured: dict | None = None      # clocks from simulation (:func:`measured_cycles`)
+    measured: dict | None = None      # clocks from simulation (squall.hw.clocks.measured_cycles)
 
     def _offloaded(self) -> list[BoundaryCost]:
         return [r for r in self.rows if r.offloaded and r.calls_per_window]
@@ -513,34 +515,9 @@ def cost_report(layers, length: int, windows: int, *, boundary: str = "step",
                       measured)
 
 
-def measured_cycles(path) -> dict:
-    """The clocks file ``squall hw cycles`` writes, as ``{"matvec": {layer: clocks}, "step":
-    {layer: clocks}, "source": path, "lanes": P}`` (one-line errors)."""
-    from squall.io import read_json
-    from squall.limits import regular_file
-
-    data = read_json(regular_file(path, "clocks file (the .json of squall hw cycles)"))
-    if not isinstance(data, dict) or data.get("format") != "squall-rtl-cycles":
-        raise SquallError(f"{path} is not a clocks file written by `squall hw cycles`")
-    out: dict = {"matvec": {}, "step": {}, "source": f"simulation ({path})",
-                 "lanes": data.get("lanes"), "weights_digest": data.get("weights_digest")}
-    try:
-        for row in data["layers"]:
-            if row["measured_matvec"]:
-                out["matvec"][str(row["layer"])] = max(row["measured_matvec"])
-            if row.get("measured_step"):
-                out["step"][str(row["layer"])] = max(row["measured_step"])
-    except (KeyError, TypeError, ValueError) as exc:
-        raise SquallError(f"{path} is a damaged clocks file ({type(exc).__name__}: {exc})") \
-            from None
-    return out
-
-
 def check_measured(measured: dict, bundle, macs: int | None) -> int:
     """The parallel MACs to model with measured clocks (the simulated design's lanes); refuses
     clocks of another bundle or of another number of lanes than ``macs``."""
-    from squall.hw.export_layout import weights_digest
-
     if measured.get("weights_digest") != weights_digest(bundle):
         raise SquallError(f"the clocks in {measured['source']} were measured on RTL of another "
                           f"bundle (weights digest {measured.get('weights_digest')}); run squall "

@@ -21,8 +21,10 @@ from pathlib import Path
 
 from squall.engines.fixed import FixedLstm
 from squall.errors import SquallError
+from squall.hw.clocks import cycles_summary
+from squall.hw.design import RtlDesign
 from squall.hw.export_layout import weights_digest
-from squall.hw.rtl import RtlDesign, load_design
+from squall.hw.rtl import load_design
 
 SIMULATORS = {"icarus": "iverilog", "verilator": "verilator"}
 
@@ -190,23 +192,6 @@ def run(rtl_dir, top: str, test: str, job: dict, simulator: str = "icarus",
         _tests, failed = get_results(xml)
         results["failed"] = failed
     return results
-
-
-def cycles_summary(d: RtlDesign, matvec: dict, step: dict) -> dict:
-    """Measured clocks next to :meth:`RtlDesign.predicted_cycles` and the cost model's
-    ``ceil(MACs / P)`` per layer."""
-    rows = []
-    for r in d.layers:
-        p = d.predicted_cycles(r.index)
-        mv = sorted(set(matvec.get(str(r.index), [])))
-        st = sorted(set(step.get(str(r.index), [])))
-        rows.append({"layer": r.index, "kind": r.kind, "rows": r.rows, "cols": r.cols,
-                     "macs": p["macs"], "ideal_matvec": p["ideal"],
-                     "predicted_matvec": p["matvec"], "measured_matvec": mv,
-                     "predicted_step": p.get("step"), "measured_step": st or None})
-    return {"format": "squall-rtl-cycles", "version": 1, "lanes": d.lanes,
-            "weights_digest": weights_digest(d.bundle), "length": d.length,
-            "clock_ns_in_sim": 10, "layers": rows}
 
 
 def measure_cycles(bundle, rtl_dir, simulator: str = "icarus") -> dict:
