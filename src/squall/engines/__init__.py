@@ -1,9 +1,11 @@
 """Inference engines: same bundle in, same windows in, same reconstructions out.
 
 ``numpy`` (default, fast batch), ``torch`` (reference), ``pure`` (standard library only, for
-reading and profiling). Engines are looked up by name with :func:`get_engine`; each module is
-imported only when asked for, so ``import squall`` stays light and ``squall.engines.pure``
-imports without numpy.
+reading and profiling), ``fixed`` (bit-accurate fixed point, :mod:`squall.engines.fixed`, its
+number formats :mod:`squall.engines.fixedpoint`). Engines are looked up by name with
+:func:`get_engine`; each module is imported only when asked for, so ``import squall`` stays light
+and ``squall.engines.pure`` imports without numpy. :mod:`squall.engines.tools` profiles, traces,
+draws and counts what an engine does.
 """
 
 from __future__ import annotations

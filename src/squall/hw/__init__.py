@@ -1,2 +1,3 @@
-"""Hardware co-design tools beside the engines: profiling, tracing, the dataflow graph and the
-analytic cost model they share."""
+"""Hardware for the model: fixed-point ranges and accuracy, the export, generated RTL and its
+simulation, and the accelerator's cost model. Built on the engines (the fixed engine, the engine
+tools of :mod:`squall.engines.tools`); nothing below imports it."""
