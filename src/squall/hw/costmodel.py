@@ -256,7 +256,7 @@ def counted_calls(rows: list[BoundaryCost], step_calls: dict[int, int], windows:
     """Calls per row from the pure engine's counted step calls (``Counters.step_calls``: LSTM
     steps and dense steps per layer index) over ``windows`` windows: a step or mat-vec call per
     counted step; a layer call per T counted steps; a window call per window run."""
-    out = {}
+    out: dict[int | None, int | float] = {}
     for r in rows:
         if r.index is None:
             out[None] = windows
@@ -328,6 +328,7 @@ class CostReport:
         """Clocks of one call of row ``r`` from the simulated RTL: a step is the measured LSTM
         step (the RTL recomputes a repeated vector's projection each step) or mat-vec."""
         m = self.measured
+        assert m is not None, "only with measured clocks"
         if r.index is None:
             raise SquallError("--cycles-from-sim gives clocks per layer; use the step, matvec "
                               "or layer boundary")
@@ -370,10 +371,10 @@ class CostReport:
             "compute_s_per_call": compute / total_calls if total_calls else 0.0,
             "total_s": {k: transfer[k] + load[k] + compute for k in self.links},
         }
-        answers = {"budget_s": self.budget, "software_time_s": self.software_time}
+        answers: dict = {"budget_s": self.budget, "software_time_s": self.software_time}
         for k in self.links:
             link_s = transfer[k] + load[k]
-            a = {}
+            a: dict = {}
             for key, target in (("budget", self.budget), ("software", self.software_time)):
                 if target is None:
                     continue
@@ -549,6 +550,7 @@ def bundle_cost(bundle, windows: int | None = None, x=None, **options) -> CostRe
     if (windows is None) == (x is None):
         raise SquallError("give either the number of windows or data to count on, not both")
     if x is None:
+        assert windows is not None
         return cost_report(bundle.layers, bundle.length, windows, **options)
     from squall.engines import get_engine
     from squall.engines.pure import Counters

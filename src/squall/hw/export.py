@@ -118,7 +118,7 @@ def export_bundle(bundle: Bundle, out: str | os.PathLike[str], config="16",
 
 def _arithmetic(model: FixedModel) -> dict:
     cfg = model.config
-    out = {"accumulator_fraction_bits": model.acc_frac, "bias_shift": model.bias_shift,
+    out: dict = {"accumulator_fraction_bits": model.acc_frac, "bias_shift": model.bias_shift,
            "z_shift": model.acc_frac - cfg.preact.frac,
            "cell_fraction_bits": model.cell_frac, "fc_shift": model.fc_shift,
            "ig_shift": model.ig_shift, "c_shift": model.cell_frac - cfg.cell.frac,

@@ -129,10 +129,12 @@ def read_manifest(root: Path) -> dict:
     files = manifest.get("files")
     _need(isinstance(files, list) and all(isinstance(f, dict) for f in files),
           "files must be a list of objects")
+    assert isinstance(files, list)
     for f in files:
         _inside(f.get("path"), "files[].path")
     golden = manifest.get("golden")
     _need(isinstance(golden, dict), "golden must be an object")
+    assert isinstance(golden, dict)
     for key, g in golden.items():
         _need(key.isascii() and key.isdigit() and isinstance(g, dict),
               f"golden[{key!r}] must be a layer index"[:200])

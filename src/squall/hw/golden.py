@@ -68,7 +68,7 @@ def data_cases(model: FixedModel, codes: np.ndarray, random_steps: int, rng: ran
     """Chosen and random steps of real windows (data codes, (N, T, F))."""
     n = len(codes)
     picks = [0] + sorted(rng.sample(range(1, n), min(2, n - 1))) if n > 1 else [0]
-    traces = {}
+    traces: dict[int, list[dict]] = {}
     for w in picks:
         traces[w] = []
         model.reconstruct_codes(codes[w].tolist(), traces[w])
@@ -91,8 +91,10 @@ def data_cases(model: FixedModel, codes: np.ndarray, random_steps: int, rng: ran
         chosen = [case(0, 0, "chosen", "window 0, step 0 (zero state)"),
                   case(0, 1, "chosen", "window 0, step 1"),
                   case(0, T - 1, "chosen", f"window 0, last step ({T - 1})")]
-        w_big, t_big = max(((w, t) for w in picks for t in range(T)),
-                           key=lambda wt, recs=recs: max(map(abs, recs[wt[0]][wt[1]]["x"])))
+        def size(wt: tuple[int, int], recs=recs) -> int:
+            return max(map(abs, recs[wt[0]][wt[1]]["x"]))
+
+        w_big, t_big = max(((w, t) for w in picks for t in range(T)), key=size)
         if (w_big, t_big) not in ((0, 0), (0, 1), (0, T - 1)):
             chosen.append(case(w_big, t_big, "chosen", f"largest input of windows {picks} "
                                                        f"(window {w_big}, step {t_big})"))

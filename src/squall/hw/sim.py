@@ -181,11 +181,11 @@ def run(rtl_dir, top: str, test: str, job: dict, simulator: str = "icarus",
             if current is not None:
                 os.environ["PYTEST_CURRENT_TEST"] = current
         if not (work / "results.json").exists():
-            log = (work / "sim.log").read_text(errors="replace") \
+            sim_log = (work / "sim.log").read_text(errors="replace") \
                 if (work / "sim.log").exists() else ""
             if keep:
                 shutil.copytree(work, keep, dirs_exist_ok=True)
-            errors = re.findall(r"\b(\w+Error: .*)", log)
+            errors = re.findall(r"\b(\w+Error: .*)", sim_log)
             error = errors[-1].strip() if errors else "see the simulator log"
             raise SquallError(f"simulation of {top} ({test}) produced no results: {error}")
         results = json.loads((work / "results.json").read_text())

@@ -149,6 +149,7 @@ async def cell_step(dut, layer: int, x: list[int], h: list[int] | None, c: list[
                     ) -> tuple[list[int], list[int], int]:
     """One step; with ``h``/``c`` the state registers are written first (not counted)."""
     if h is not None:
+        assert c is not None, "h and c are written together"
         for k, (hv, cv) in enumerate(zip(h, c, strict=True)):
             dut.st_we.value = 1
             dut.st_idx.value = k

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field, replace
+from typing import Any
 
 from squall.engines.fixedpoint import FixedType
 from squall.errors import SquallError
@@ -111,14 +112,15 @@ class FixedConfig:
         return out
 
     @classmethod
-    def from_dict(cls, d: dict) -> FixedConfig:
+    def from_dict(cls, d: object) -> FixedConfig:
         """The configuration of a JSON object; any missing or mistyped entry is one line."""
         if not isinstance(d, dict):
             raise SquallError(f"a fixed-point configuration is a JSON object, got "
                               f"{type(d).__name__}")
         try:
-            types = {k: FixedType.parse(d[k]) for k in _TYPES}
-            fns = {k: ActivationSpec(**d[k]) for k in ("sigmoid_fn", "tanh_fn") if k in d}
+            types: dict[str, Any] = {k: FixedType.parse(d[k]) for k in _TYPES}
+            fns: dict[str, Any] = {k: ActivationSpec(**d[k]) for k in ("sigmoid_fn", "tanh_fn")
+                                   if k in d}
             return cls(str(d.get("name", "custom")), **types, **fns)
         except KeyError as exc:
             raise SquallError(f"fixed-point configuration lacks {exc}") from None
@@ -183,5 +185,6 @@ def resolve_config(config) -> FixedConfig:
 
 def with_formats(config: FixedConfig, **changes) -> FixedConfig:
     """A copy of ``config`` with some formats replaced (strings like ``"Q3.13"`` accepted)."""
-    fixed = {k: FixedType.parse(v) if isinstance(v, str) else v for k, v in changes.items()}
+    fixed: dict[str, Any] = {k: FixedType.parse(v) if isinstance(v, str) else v
+                             for k, v in changes.items()}
     return replace(config, **fixed)

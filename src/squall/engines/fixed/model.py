@@ -251,6 +251,7 @@ class FixedModel:
         ``W v + b`` after a repeat) only ``U h`` is added."""
         mul = operator.mul
         if proj is None:
+            assert x is not None, "x is needed without a projection"
             xh = x + h
             acc = [sum(map(mul, row, xh)) + b for row, b in zip(L.WU, L.b_acc, strict=True)]
         else:
@@ -334,6 +335,7 @@ class FixedModel:
         for L in self.layers:
             if not isinstance(L, int):      # a repeat (its count): the next LSTM reads latent
                 seq, latent = L.codes(self, seq, latent, trace, steps)
+        assert seq is not None, "the model ends in a sequence"
         return seq
 
     # ------------------------------------------------------------ numpy backend
@@ -365,6 +367,7 @@ class FixedModel:
         for L, arr in zip(self.layers, arrays, strict=True):
             if not isinstance(L, int):      # a repeat (its count): the next LSTM reads latent
                 seq, latent = L.run_array(self, arr, seq, latent, rq)
+        assert seq is not None, "the model ends in a sequence"
         return seq
 
     # ------------------------------------------------------------ floats at the boundary

@@ -107,7 +107,7 @@ def profile_run(bundle: Bundle, x: np.ndarray, out: str | os.PathLike[str], engi
         from squall.engines import pure
 
         where = pure.lstm_step.__code__.co_filename       # before strip_dirs() shortens it
-        profiled = sum(st[1] for fn, st in stats.stats.items()
+        profiled = sum(st[1] for fn, st in stats.stats.items()  # type: ignore[attr-defined]
                        if fn[0] == where and fn[2] == "lstm_step")
         result.counters = count_run(bundle, x, eng)
         lstm = {name for i, name in layer_names(bundle).items()
@@ -116,7 +116,7 @@ def profile_run(bundle: Bundle, x: np.ndarray, out: str | os.PathLike[str], engi
         result.step_calls = {"lstm_step (cProfile)": profiled, "lstm_step (counters)": counted}
         result.steps_agree = profiled == counted
     text = io.StringIO()
-    stats.stream = text
+    stats.stream = text  # type: ignore[attr-defined]
     stats.strip_dirs().sort_stats("cumulative").print_stats(top)
     result.top = text.getvalue()
     if lines:
