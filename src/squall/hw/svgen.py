@@ -28,7 +28,8 @@ from squall.hw.export_layout import layer_label, weights_digest
 @cache
 def template(name: str) -> str:
     """The template of module ``name`` (``squall/hw/sv/NAME.sv``), after a blank line."""
-    return "\n" + resources.files("squall.hw").joinpath("sv", f"{name}.sv").read_text()
+    source = resources.files("squall.hw").joinpath("sv", f"{name}.sv")
+    return "\n" + source.read_text(encoding="utf-8")
 
 
 def sv_int(value: int, width: int) -> str:
