@@ -1,18 +1,20 @@
 """The clocks file of ``squall hw cycles``: what it holds, and reading it back (``hw cost``).
 
 :func:`cycles_summary` makes the document from the clocks measured in simulation
-(:func:`squall.hw.sim.measure_cycles`; the command writes it as JSON) next to the design's
-predicted clocks; :func:`measured_cycles` reads such a file for ``squall hw cost
---cycles-from-sim`` (one-line errors for anything else).
+(:func:`squall.hw.sim.measure_cycles`) next to the design's predicted clocks,
+:func:`write_clocks` writes it as JSON, and :func:`measured_cycles` reads such a file for
+``squall hw cost --cycles-from-sim`` (one-line errors for anything else).
 """
 
 from __future__ import annotations
 
+import json
+import os
 from typing import TYPE_CHECKING
 
 from squall.errors import SquallError
 from squall.hw.export_layout import weights_digest
-from squall.io import read_json
+from squall.io import read_json, write_text
 from squall.limits import regular_file
 
 if TYPE_CHECKING:
@@ -37,6 +39,11 @@ def cycles_summary(d: RtlDesign, matvec: dict, step: dict) -> dict:
     return {"format": FORMAT, "version": VERSION, "lanes": d.lanes,
             "weights_digest": weights_digest(d.bundle), "length": d.length,
             "clock_ns_in_sim": 10, "layers": rows}
+
+
+def write_clocks(path: str | os.PathLike[str], summary: dict) -> None:
+    """Write a :func:`cycles_summary` as the clocks file ``path`` (JSON, atomically)."""
+    write_text(path, json.dumps(summary, indent=1) + "\n")
 
 
 def measured_cycles(path) -> dict:
