@@ -1,10 +1,14 @@
 """squall: LSTM anomaly detection on marine and weather sensor data, from training to hardware.
 
-The pipeline, in the order of the package layout: ``squall.data`` (readers, windows, scaling,
-synthetic data) -> ``squall.models`` (PyTorch training, optional) -> ``squall.bundle`` (the model
-and everything needed to use it) -> ``squall.engines`` (numpy, torch, pure) -> ``squall.detect``
-(scores, thresholds, events) -> ``squall.report`` (tables, plots, the HTML report, exploratory
-statistics), with ``squall.hw`` (profiling, tracing, the dataflow graph) beside the engines.
+The pipeline, in the order of the package layout (imports point one way, checked by
+``lint-imports``): ``squall.data`` (readers, labels, windows, scaling, synthetic data) ->
+``squall.model`` (the typed model description, standard library only) -> ``squall.bundle`` (the
+model and everything needed to use it) and ``squall.prepare`` (data made ready for it) ->
+``squall.models`` (PyTorch training, optional) -> ``squall.engines`` (numpy, torch, pure Python,
+fixed point; ``squall.engines.tools``: profiling, tracing, the dataflow graph) ->
+``squall.detect`` (the Detector: scores, thresholds, events, explanations, the label matcher)
+-> ``squall.report`` (tables, plots, the HTML report, exploratory statistics) and ``squall.hw``
+(fixed-point export, RTL, the accelerator cost model) -> ``squall.pipeline`` -> ``squall.cli``.
 ``import squall`` never imports torch.
 """
 

@@ -581,7 +581,7 @@ def test_a_malformed_rtl_manifest_is_one_line(tmp_path, text, capsys):
 
 @pytest.mark.parametrize("text", ["[" * 100_000 + "]" * 100_000, "fifo"])
 def test_a_malformed_clocks_file_is_one_line(tmp_path, text):
-    from squall.hw.costmodel import measured_cycles
+    from squall.hw.clocks import measured_cycles
 
     path = tmp_path / "cycles.json"
     if text == "fifo":
