@@ -19,16 +19,26 @@ Rules (and why):
 - A replaced directory (:func:`atomic_dir`: bundles, ``hw rtl``/``hw export``, report figures)
   is swapped in two renames; on any failure (Ctrl-C included) the old directory is moved back,
   and the leftovers of a killed run (``.NAME.*.part``, ``.NAME.*.old/previous``) are recovered
-  or removed by the next run for the same target, only when they hold squall's marker file and
-  the process that made them is gone.
+  or removed by the next run for the same target. Every temporary squall makes carries a marker
+  (``.squall-temp`` inside a directory; ``.NAME.R.squall-temp`` beside an :func:`atomic_path`
+  file ``.STEM.R.part.EXT``) that stays until the output is in place, holding the writer's pid
+  (for information) and locked (``flock``) while the writer lives: a leftover is stale exactly
+  when its marker's lock can be taken, whatever pid the next process gets. Only stale leftovers
+  with squall's marker are ever removed.
+- A directory replaced whole that may sit among a user's files (``hw rtl``, ``hw export``,
+  report figures) carries a listing, ``.squall-files``, of every file and its SHA-256
+  (:func:`listed`): it is replaced only when it holds nothing else and nothing changed since,
+  so a user's ``notes.txt`` (or an edited file) makes squall refuse it.
 """
 
 from __future__ import annotations
 
 import contextlib
+import glob
 import hashlib
 import json
 import os
+import re
 import shutil
 import tempfile
 import uuid
@@ -38,14 +48,27 @@ from pathlib import Path
 
 from squall.errors import SquallError
 
+try:
+    import fcntl
+except ImportError:  # pragma: no cover - not POSIX: the marker's pid decides alone
+    fcntl = None  # type: ignore[assignment]
+
 _UMASK = os.umask(0)
 os.umask(_UMASK)
 
 #: The manifest of a run directory, and its format marker.
 RUN_MANIFEST = "squall-run.json"
 RUN_FORMAT = "squall-run"
-#: Marker file inside every temporary directory squall makes (its pid: a live run's is kept).
+#: Marker file inside every temporary directory squall makes (locked while its writer lives;
+#: it holds the writer's pid, for information).
 TEMP_MARKER = ".squall-temp"
+#: Suffix of the marker beside an :func:`atomic_path` temporary file.
+FILE_MARKER_SUFFIX = ".squall-temp"
+#: Listing of every file (and its SHA-256) of a directory written by :func:`atomic_dir` with a
+#: :func:`listed` predicate.
+LISTING = ".squall-files"
+LISTING_FORMAT = "squall-files"
+_TOKEN = re.compile(r"[A-Za-z0-9_]+")
 
 PathArg = str | os.PathLike[str]
 
@@ -148,27 +171,70 @@ def _refuse_run_member(final: Path, option: str) -> None:
 def atomic_path(path: PathArg) -> Iterator[Path]:
     """Yield a temporary path beside ``path``; move it into place only if the block succeeds.
 
-    The temporary file keeps the final suffix (writers such as ``np.savez`` and matplotlib look
-    at it). On any exception the temporary file is removed and ``path`` is left untouched.
+    The temporary file ``.STEM.R.part.EXT`` keeps the final suffix (writers such as
+    ``np.savez`` and matplotlib look at it); its marker ``.NAME.R.squall-temp`` is created
+    first and locked while this process writes, and removed only after the file is in place.
+    On any exception the temporary file is removed and ``path`` is left untouched; what a
+    killed run left for the same ``path`` is removed by the next write to it
+    (:func:`_clean_stale_files`).
     """
     final = _target(path)
     if final.is_dir():
         raise SquallError(f"{final} is a directory; give a file name to write")
     try:
         final.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{final.stem}.", suffix=f".part{final.suffix}",
-                                   dir=final.parent)
+        _clean_stale_files(final)
+        marker, lock, tmp_path = _make_temp_file(final)
     except OSError as exc:
         raise SquallError(f"cannot write {final}: {exc.strerror or exc}") from None
-    os.close(fd)
-    os.chmod(tmp, 0o666 & ~_UMASK)  # mkstemp creates 0600; give the file the usual permissions
-    tmp_path = Path(tmp)
     try:
         yield tmp_path
         os.replace(tmp_path, final)
     except BaseException:
         tmp_path.unlink(missing_ok=True)
         raise
+    finally:
+        _drop_marker(marker, lock)
+
+
+def _make_temp_file(final: Path) -> tuple[Path, int, Path]:
+    """The marker (created and locked first), its lock and the temporary file beside ``final``."""
+    prefix = f".{final.name}."
+    while True:
+        fd, name = tempfile.mkstemp(prefix=prefix, suffix=FILE_MARKER_SUFFIX, dir=final.parent)
+        marker = Path(name)
+        _lock_and_sign(fd)
+        token = marker.name[len(prefix):-len(FILE_MARKER_SUFFIX)]
+        tmp_path = _file_temp_name(final, token)
+        try:
+            os.close(os.open(tmp_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | _NOFOLLOW,
+                             0o666 & ~_UMASK))
+        except FileExistsError:  # a file of that name that is not ours: leave it, try another
+            _drop_marker(marker, fd)
+            continue
+        except BaseException:
+            _drop_marker(marker, fd)
+            raise
+        return marker, fd, tmp_path
+
+
+def _file_temp_name(final: Path, token: str) -> Path:
+    return final.parent / f".{final.stem}.{token}.part{final.suffix}"
+
+
+def _clean_stale_files(final: Path) -> None:
+    """Remove the temporary files a killed :func:`atomic_path` left for ``final``: only those
+    whose marker is squall's and stale (its lock free), and only regular files."""
+    prefix = f".{final.name}."
+    for marker in sorted(final.parent.glob(glob.escape(prefix) + "*" + FILE_MARKER_SUFFIX)):
+        token = marker.name[len(prefix):-len(FILE_MARKER_SUFFIX)]
+        if not _TOKEN.fullmatch(token) or not _marker_stale(marker):
+            continue
+        tmp_path = _file_temp_name(final, token)
+        with contextlib.suppress(OSError):
+            if tmp_path.is_file() and not tmp_path.is_symlink():
+                tmp_path.unlink()
+            marker.unlink()
 
 
 def write_text(path: PathArg, text: str) -> None:
@@ -180,68 +246,173 @@ def write_text(path: PathArg, text: str) -> None:
 # --------------------------------------------------------------------------- temporary dirs
 
 
-def _mark_temp(folder: Path) -> None:
-    (folder / TEMP_MARKER).write_text(f"{os.getpid()}\n")
+_NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
+
+
+def _lock_and_sign(fd: int) -> None:
+    """Lock a new marker (open as ``fd``) for as long as this process keeps it open, then
+    write the pid. The lock is taken before the pid is written, so a marker with a pid and a
+    free lock was left by a writer that is gone (:func:`_marker_stale`)."""
+    try:
+        if fcntl is not None:
+            with contextlib.suppress(OSError):      # a file system without locks: pid only
+                fcntl.flock(fd, fcntl.LOCK_EX)
+        os.write(fd, f"{os.getpid()}\n".encode())
+    except BaseException:
+        os.close(fd)
+        raise
+
+
+def _mark_temp(folder: Path) -> int:
+    """Put squall's marker into a new temporary directory; returns its lock (an open file
+    descriptor: keep it until the directory is in place or removed)."""
+    fd = os.open(folder / TEMP_MARKER, os.O_WRONLY | os.O_CREAT | os.O_EXCL | _NOFOLLOW,
+                 0o666 & ~_UMASK)
+    _lock_and_sign(fd)
+    return fd
+
+
+def _drop_marker(marker: Path, lock: int) -> None:
+    """Remove ``marker`` when it is still the file locked by ``lock``, and release the lock."""
+    try:
+        with contextlib.suppress(OSError):
+            here, mine = os.lstat(marker), os.fstat(lock)
+            if (here.st_dev, here.st_ino) == (mine.st_dev, mine.st_ino):
+                marker.unlink()
+    finally:
+        with contextlib.suppress(OSError):
+            os.close(lock)
+
+
+def _marker_stale(marker: Path) -> bool:
+    """``marker`` is squall's (a regular file holding a pid) and the process that wrote it is
+    gone: its lock can be taken. The pid is information only (a reused pid, such as 1 in a
+    container, proves nothing); without ``flock`` (another OS, a file system without locks)
+    the pid decides."""
+    try:
+        fd = os.open(marker, os.O_RDONLY | _NOFOLLOW | getattr(os, "O_NONBLOCK", 0))
+    except OSError:
+        return False
+    try:
+        if not _regular(fd):
+            return False
+        if fcntl is not None:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                return False                 # the writer is alive
+            except OSError:
+                pass                         # no locks here: the pid decides
+            else:
+                return _signed(fd)           # free: stale once the writer had signed it
+        return _signed(fd) and not _pid_alive(_signed_pid(fd))
+    finally:
+        os.close(fd)
+
+
+def _regular(fd: int) -> bool:
+    import stat
+
+    return stat.S_ISREG(os.fstat(fd).st_mode)
+
+
+def _signed_pid(fd: int) -> int:
+    try:
+        return int(os.pread(fd, 32, 0).decode("ascii").strip())
+    except (OSError, ValueError, UnicodeDecodeError):
+        return -1
+
+
+def _signed(fd: int) -> bool:
+    return _signed_pid(fd) > 0
+
+
+def _pid_alive(pid: int) -> bool:
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:
+        return True
+    return True
 
 
 def _stale_temp(folder: Path) -> bool:
     """``folder`` holds squall's marker and the process that wrote it is gone (a live run's
     temporary directory is never touched)."""
-    try:
-        pid = int((folder / TEMP_MARKER).read_text().strip())
-    except (OSError, ValueError):
-        return False
-    if pid == os.getpid():
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return True
-    except OSError:
-        return False
-    return False
+    return _marker_stale(folder / TEMP_MARKER)
+
+
+#: Locks of the temporary directories this process made (directory at creation -> lock).
+_LOCKS: dict[Path, int] = {}
 
 
 def _make_temp_dir(parent: Path, prefix: str, suffix: str) -> Path:
     tmp = Path(tempfile.mkdtemp(prefix=prefix, suffix=suffix, dir=parent))
-    os.chmod(tmp, 0o777 & ~_UMASK)
-    _mark_temp(tmp)
+    try:
+        os.chmod(tmp, 0o777 & ~_UMASK)
+        _LOCKS[tmp] = _mark_temp(tmp)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
     return tmp
+
+
+def _unmark_dir(made: Path, now: Path) -> None:
+    """The temporary directory ``made`` (now at ``now``: in place, or still where it was made)
+    is done: remove its marker and release the lock."""
+    lock = _LOCKS.pop(made, None)
+    if lock is not None:
+        _drop_marker(now / TEMP_MARKER, lock)
+
+
+def _remove_temp_dir(tmp: Path) -> None:
+    shutil.rmtree(tmp, ignore_errors=True)
+    _unmark_dir(tmp, tmp)
 
 
 def recover_leftovers(path: PathArg) -> None:
     """Undo what a killed :func:`atomic_dir` left beside ``path``.
 
     ``.NAME.*.old`` (holding ``previous``, the old output moved aside) is moved back when
-    ``path`` is missing, else removed; ``.NAME.*.part`` (an unfinished new output) is removed.
-    Only directories with squall's marker whose writing process is gone are touched.
+    ``path`` is missing (the new output never moved in), else removed; ``.NAME.*.part`` (an
+    unfinished new output) is removed; a stale marker left inside ``path`` (killed just after
+    the new output moved in) is removed. Only directories with squall's marker whose writing
+    process is gone (:func:`_marker_stale`) are touched.
     """
     final = _target(path)
     if not final.parent.is_dir():
         return
-    for old in sorted(final.parent.glob(f".{final.name}.*.old")):
-        if not _stale_temp(old):
+    pattern = glob.escape(f".{final.name}.")
+    for old in sorted(final.parent.glob(pattern + "*.old")):
+        if not old.is_dir() or old.is_symlink() or not _stale_temp(old):
             continue
         previous = old / "previous"
-        if previous.exists() and not final.exists():
+        if os.path.lexists(previous) and not os.path.lexists(final):
             os.replace(previous, final)
         shutil.rmtree(old, ignore_errors=True)
-    for part in sorted(final.parent.glob(f".{final.name}.*.part")):
-        if part.is_dir() and _stale_temp(part):
+    for part in sorted(final.parent.glob(pattern + "*.part")):
+        if part.is_dir() and not part.is_symlink() and _stale_temp(part):
             shutil.rmtree(part, ignore_errors=True)
+    if final.is_dir() and not final.is_symlink() and _stale_temp(final):
+        with contextlib.suppress(OSError):
+            (final / TEMP_MARKER).unlink()
 
 
 def _empty_dir(path: Path) -> bool:
     return path.is_dir() and not any(path.iterdir())
 
 
-def written_by(manifest: str, fmt: str, only: Iterable[str] | None = None
-               ) -> Callable[[Path], bool]:
+def written_by(manifest: str, fmt: str, only: Iterable[str] | None = None, *,
+               listed: bool = False) -> Callable[[Path], bool]:
     """A ``replaceable`` predicate for :func:`atomic_dir`: an empty directory, or one whose JSON
     file ``manifest`` says ``"format": fmt`` (an earlier output of the same writer). With
     ``only``, the directory must also hold nothing but those names: the swap replaces the
     directory whole, so a file the user added beside the writer's own (notes, a detect run
-    inside a bundle folder) makes it theirs."""
+    inside a bundle folder) makes it theirs. With ``listed`` (writers whose file names vary),
+    the same rule by the directory's own listing (:func:`listed`)."""
     allowed = None if only is None else {*only, TEMP_MARKER}
 
     def replaceable(path: Path) -> bool:
@@ -254,7 +425,60 @@ def written_by(manifest: str, fmt: str, only: Iterable[str] | None = None
         except (OSError, ValueError, AttributeError, RecursionError):
             return False
 
+    return listed_dir(replaceable) if listed else replaceable
+
+
+def listed_dir(accepts: Callable[[Path], bool]) -> Callable[[Path], bool]:
+    """A ``replaceable`` predicate for :func:`atomic_dir` that makes it write a listing,
+    ``.squall-files``, of every file of the new directory with its SHA-256; an existing
+    directory is replaceable when empty, or when ``accepts`` it and it holds exactly files its
+    listing records, unchanged (a user's file beside them, or an edited one, makes it theirs:
+    refused, never deleted)."""
+
+    def replaceable(path: Path) -> bool:
+        if _empty_dir(path):
+            return True
+        return accepts(path) and _matches_listing(path)
+
+    replaceable.listing = True  # type: ignore[attr-defined]
     return replaceable
+
+
+def _files_of(folder: Path) -> dict[str, Path] | None:
+    """Every file under ``folder`` by relative POSIX path; None when it holds a symbolic link
+    or anything but regular files and directories (never squall's)."""
+    found: dict[str, Path] = {}
+    for top, dirs, files in os.walk(folder):
+        for name in [*dirs, *files]:
+            p = Path(top) / name
+            if p.is_symlink() or not (p.is_dir() or p.is_file()):
+                return None
+        for name in files:
+            p = Path(top) / name
+            found[p.relative_to(folder).as_posix()] = p
+    return found
+
+
+def _write_listing(folder: Path) -> None:
+    files = _files_of(folder) or {}
+    entries = {rel: sha256_file(p) for rel, p in sorted(files.items())
+               if rel not in (LISTING, TEMP_MARKER)}
+    (folder / LISTING).write_text(json.dumps({"format": LISTING_FORMAT, "files": entries},
+                                             indent=1) + "\n")
+
+
+def _matches_listing(folder: Path) -> bool:
+    try:
+        doc = json.loads((folder / LISTING).read_text())
+        recorded = doc["files"] if doc.get("format") == LISTING_FORMAT else None
+        files = _files_of(folder)
+        if not isinstance(recorded, dict) or files is None:
+            return False
+        return all(rel in (LISTING, TEMP_MARKER)
+                   or (recorded.get(rel) is not None and sha256_file(p) == recorded[rel])
+                   for rel, p in files.items())
+    except (OSError, ValueError, AttributeError, KeyError, TypeError, RecursionError):
+        return False
 
 
 @contextlib.contextmanager
@@ -266,8 +490,10 @@ def atomic_dir(path: PathArg, replaceable: Callable[[Path], bool] = _empty_dir
     empty directory); anything else is refused with a one-line error, so an ``--out`` typo never
     deletes a user's files. Readers never see a mix of old and new files. The swap is two
     renames (old aside into ``.NAME.*.old/previous``, new in); if the second fails or is
-    interrupted, the old directory is renamed back before the error goes on, and a killed run's
-    leftovers are recovered by the next one (:func:`recover_leftovers`).
+    interrupted, the old directory is renamed back before the error goes on. Both temporary
+    directories keep their locked marker until the new output is in place, so whatever a
+    killed run left is recovered by the next one (:func:`recover_leftovers`). A ``replaceable``
+    made by :func:`listed_dir` makes the new directory carry its listing.
     """
     final = _target(path)
     recover_leftovers(final)
@@ -282,16 +508,21 @@ def atomic_dir(path: PathArg, replaceable: Callable[[Path], bool] = _empty_dir
         raise SquallError(f"cannot write {final}: {exc.strerror or exc}") from None
     try:
         yield tmp
-        (tmp / TEMP_MARKER).unlink()
+        if getattr(replaceable, "listing", False):
+            _write_listing(tmp)
         _swap_in(tmp, final)
     except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
+        if not tmp.exists():       # interrupted just after the new output moved in
+            _unmark_dir(tmp, final)
+        _remove_temp_dir(tmp)
         raise
+    _unmark_dir(tmp, final)
 
 
 def _swap_in(new: Path, final: Path) -> None:
     """Move ``new`` to ``final``; an existing ``final`` is set aside first and put back if the
-    move in fails or is interrupted."""
+    move in fails or is interrupted. ``new`` keeps its marker through the swap (a kill between
+    the renames leaves both halves marked for :func:`recover_leftovers`)."""
     if not final.exists():
         os.replace(new, final)
         return
@@ -305,9 +536,9 @@ def _swap_in(new: Path, final: Path) -> None:
     except BaseException:
         if aside and not final.exists():
             os.replace(previous, final)
-        shutil.rmtree(old, ignore_errors=True)
+        _remove_temp_dir(old)
         raise
-    shutil.rmtree(old, ignore_errors=True)
+    _remove_temp_dir(old)
 
 
 # --------------------------------------------------------------------------- run directories
@@ -421,7 +652,7 @@ def output_files(out: PathArg, names: Iterable[str], command: str = "squall") ->
     _check_ours(final, read_manifest(final) if existed else None, names, command)
     final = prepare_run_dir(final, command)
     for part in final.glob(".squall-*.part"):
-        if part.is_dir() and _stale_temp(part):
+        if part.is_dir() and not part.is_symlink() and _stale_temp(part):
             shutil.rmtree(part, ignore_errors=True)
     try:
         tmp = _make_temp_dir(final, ".squall-", ".part")
@@ -434,11 +665,11 @@ def output_files(out: PathArg, names: Iterable[str], command: str = "squall") ->
         assert not unknown, f"undeclared outputs {unknown}"
         _commit(final, tmp, produced, command)
     except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
+        _remove_temp_dir(tmp)
         if claimed:
             _unclaim(final, remove_dir=not existed)
         raise
-    shutil.rmtree(tmp, ignore_errors=True)
+    _remove_temp_dir(tmp)
 
 
 def _commit(final: Path, tmp: Path, produced: list[str], command: str) -> None:

@@ -1,0 +1,188 @@
+"""Issue 12, squall.io: a run killed at any point of an output's swap loses nothing and leaves
+nothing the next run does not recover or clean; stale leftovers are told from live ones by the
+marker's lock, not by a pid; a killed ``atomic_path`` leaves nothing behind for long.
+
+Kills are real (SIGKILL of a small child process at a chosen rename), so no handler of the
+killed run runs; no test depends on time."""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from squall import io
+from squall.errors import SquallError
+
+pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals and flock")
+
+#: A child that writes ``target`` with atomic_dir and SIGKILLs itself at rename number STEP
+#: (before it; STEP == "after-last": right after the last rename, before the marker goes).
+SWAP_CHILD = """
+import os, signal, sys
+from pathlib import Path
+from squall import io
+
+target, step = Path(sys.argv[1]), sys.argv[2]
+real, done = os.replace, []
+
+def replace(src, dst):
+    if step == str(len(done)):
+        os.kill(os.getpid(), signal.SIGKILL)
+    result = real(src, dst)
+    done.append(dst)
+    if step == "after-last" and Path(dst) == target:
+        os.kill(os.getpid(), signal.SIGKILL)
+    return result
+
+os.replace = replace
+with io.atomic_dir(target, io.written_by("out.json", "test")) as tmp:
+    (tmp / "out.json").write_text('{"format": "test"}')
+    (tmp / "value.txt").write_text("new")
+"""
+
+
+def _write(target: Path, value: str) -> None:
+    with io.atomic_dir(target, io.written_by("out.json", "test")) as tmp:
+        (tmp / "out.json").write_text('{"format": "test"}')
+        (tmp / "value.txt").write_text(value)
+
+
+def _child(code: str, *args: object) -> int:
+    return subprocess.run([sys.executable, "-c", code, *map(str, args)]).returncode
+
+
+def _leftovers(folder: Path, name: str) -> list[str]:
+    return sorted(p.name for p in folder.iterdir() if p.name.startswith(f".{name}."))
+
+
+@pytest.mark.parametrize("existing,step,expected", [
+    (False, "0", None),          # killed before the new output moved in: nothing there yet
+    (False, "after-last", "new"),
+    (True, "0", "old"),          # before the old output was set aside
+    (True, "1", "old"),          # between the two renames: old aside, new not in
+    (True, "after-last", "new"),  # the new output in, its marker and the old one not removed
+])
+def test_a_swap_killed_at_any_step_is_recovered_by_the_next_run(tmp_path, existing, step,
+                                                                 expected):
+    target = tmp_path / "out"
+    if existing:
+        _write(target, "old")
+    assert _child(SWAP_CHILD, target, step) == -9
+    # the kill left something behind (a marker inside the target at least)
+    assert _leftovers(tmp_path, "out") or (target / io.TEMP_MARKER).exists()
+    with pytest.raises(SquallError), io.atomic_dir(target, io.written_by("out.json", "test")):
+        raise SquallError("the next run fails too")
+    if expected is None:
+        assert not target.exists()
+    else:
+        assert (target / "value.txt").read_text() == expected
+        assert sorted(p.name for p in target.iterdir()) == ["out.json", "value.txt"]
+    assert _leftovers(tmp_path, "out") == []          # recovered or cleaned, nothing left
+    _write(target, "newer")
+    assert (target / "value.txt").read_text() == "newer"
+    assert _leftovers(tmp_path, "out") == [] and not (target / io.TEMP_MARKER).exists()
+
+
+def _part_dir(tmp_path: Path, pid: object) -> Path:
+    part = tmp_path / ".out.k1.part"
+    part.mkdir()
+    (part / io.TEMP_MARKER).write_text(f"{pid}\n")
+    return part
+
+
+@pytest.mark.parametrize("pid", ["self", 1])
+def test_an_unlocked_marker_is_stale_whatever_its_pid(tmp_path, pid):
+    """A reused pid (1 in a container, or this very process) does not keep a leftover alive:
+    its marker's lock is free, so the writer is gone."""
+    part = _part_dir(tmp_path, os.getpid() if pid == "self" else pid)
+    io.recover_leftovers(tmp_path / "out")
+    assert not part.exists()
+
+
+def test_a_locked_marker_is_live(tmp_path):
+    part = _part_dir(tmp_path, 999999)                 # a pid no process has
+    with open(part / io.TEMP_MARKER) as held:
+        fcntl.flock(held, fcntl.LOCK_EX)               # a live writer holds it
+        io.recover_leftovers(tmp_path / "out")
+        assert (part / io.TEMP_MARKER).exists()
+    io.recover_leftovers(tmp_path / "out")
+    assert not part.exists()
+
+
+def test_a_temporary_directory_of_this_process_is_live_while_it_writes(tmp_path):
+    with io.atomic_dir(tmp_path / "out") as tmp:
+        io.recover_leftovers(tmp_path / "out")
+        assert tmp.is_dir()
+        (tmp / "x").write_text("x")
+    assert (tmp_path / "out" / "x").read_text() == "x"
+    assert _leftovers(tmp_path, "out") == [] and not (tmp_path / "out" / io.TEMP_MARKER).exists()
+
+
+#: A child killed while it writes ``target`` through atomic_path.
+FILE_CHILD = """
+import os, signal, sys
+from squall import io
+
+with io.atomic_path(sys.argv[1]) as tmp:
+    tmp.write_text("half a ta")
+    os.kill(os.getpid(), signal.SIGKILL)
+"""
+
+
+def test_a_killed_atomic_path_is_cleaned_by_the_next_write(tmp_path):
+    target = tmp_path / "table.csv"
+    assert _child(FILE_CHILD, target) == -9
+    left = sorted(p.name for p in tmp_path.iterdir())
+    assert any(n.startswith(".table.") and n.endswith(".part.csv") for n in left), left
+    # files squall cannot prove it wrote stay: no marker, a marker that is not squall's (no
+    # pid), a live writer's (locked)
+    foreign = tmp_path / ".table.abcdefgh.part.csv"
+    foreign.write_text("mine")
+    (tmp_path / ".table.csv.zzzzzzzz.squall-temp").write_text("")
+    (tmp_path / ".table.zzzzzzzz.part.csv").write_text("mine too")
+    live_marker = tmp_path / ".table.csv.livelive.squall-temp"
+    live_marker.write_text("1\n")
+    (tmp_path / ".table.livelive.part.csv").write_text("being written")
+    with open(live_marker) as held:
+        fcntl.flock(held, fcntl.LOCK_EX)
+        io.write_text(target, "a,b\n")
+    assert target.read_text() == "a,b\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted([
+        "table.csv", foreign.name, ".table.csv.zzzzzzzz.squall-temp", ".table.zzzzzzzz.part.csv",
+        live_marker.name, ".table.livelive.part.csv"])
+
+
+def test_atomic_path_leaves_nothing_on_success_or_failure(tmp_path):
+    target = tmp_path / "t.json"
+    io.write_text(target, json.dumps({"a": 1}))
+    with pytest.raises(KeyboardInterrupt), io.atomic_path(target) as tmp:
+        tmp.write_text("partial")
+        raise KeyboardInterrupt
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["t.json"]
+    assert json.loads(target.read_text()) == {"a": 1}
+
+
+def test_a_listed_directory_is_replaced_only_while_it_holds_its_own_files(tmp_path):
+    target = tmp_path / "rtl"
+    accepts = io.written_by("out.json", "test", listed=True)
+    with io.atomic_dir(target, accepts) as tmp:
+        (tmp / "out.json").write_text('{"format": "test"}')
+        (tmp / "sub").mkdir()
+        (tmp / "sub" / "a.mem").write_text("00\n")
+    assert accepts(target)
+    (target / "notes.txt").write_text("keep me")
+    assert not accepts(target)
+    with pytest.raises(SquallError, match="did not write"), io.atomic_dir(target, accepts):
+        pass
+    assert (target / "notes.txt").read_text() == "keep me"
+    (target / "notes.txt").unlink()
+    (target / "sub" / "a.mem").write_text("ff\n")      # edited by the user: theirs now
+    assert not accepts(target)
+    (target / "sub" / "a.mem").write_text("00\n")
+    assert accepts(target)
