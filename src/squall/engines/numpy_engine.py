@@ -26,10 +26,8 @@ How it is fast (every trick is exact algebra; only rounding differs from the tex
   a layer's ``W x_t + b`` for all T steps in one product and keeps only ``U h`` in the loop.
   Only a segment's first layer can do that (the others read states made in the same step); done
   there (one (4H, in + 1) x (in + 1, T n) product, then per step ``U h`` and an add of the step's
-  projection) it was clearly slower on the seed model: ``benchmarks/bench_engines.py --sizes
-  273,10000 --repeats 5``, fused and projected runs interleaved, three each (2 cores, OpenBLAS
-  Haswell, float32, 2 threads, chunk 512), numpy medians 10.01 vs 10.57 ms for 273 windows
-  (+6 %) and 337.4 vs 374.5 ms for 10000 (+11 %); a paired in-process A/B gave +5 % and +11 %.
+  projection) it was slower on the seed model (docs/benchmarks.md, "Design choices of the numpy
+  engine, measured").
   The (T, 4H, n) projection (12.6 MB per 512-window chunk at 4H = 256) falls out of cache and
   costs an extra pass over the gates per step, while fusing adds only in + 1 = 7 columns to U's
   64.
@@ -39,8 +37,7 @@ How it is fast (every trick is exact algebra; only rounding differs from the tex
 * **Chunks in threads, BLAS single-threaded.** The batch is cut into chunks of at most ``chunk``
   windows, taken in turn by ``threads`` threads, the calling thread one of them (NumPy releases
   the GIL in matmul and ufuncs). Letting the caller work instead of waiting on two pool threads
-  saved ~15 % at 273 windows (medians of 60 interleaved calls: 17.9 vs 21.2 ms and 21.1 vs
-  24.9 ms, on a noisy 2-core AVX2 machine): one thread fewer to wake and to hand the GIL to.
+  was faster (docs/benchmarks.md): one thread fewer to wake and to hand the GIL to.
   While the engine runs, NumPy's BLAS is set to one thread (threadpoolctl): its own threads
   would compete with ours, and they degrade badly when another process holds a core.
 """
@@ -64,8 +61,7 @@ from squall.errors import SquallError
 from squall.model import Dense, Layer, Lstm, Repeat
 
 #: Threads share a batch only if each gets at least this many windows; below that the second
-#: thread costs more than it saves (seed model: 64 windows take 2.4 ms in one thread and 2.5 ms
-#: in two, 100 windows 3.6 ms and 2.5 ms).
+#: thread costs more than it saves (measured: docs/benchmarks.md).
 MIN_CHUNK = 48
 
 

@@ -25,10 +25,10 @@ How :func:`gates` computes its dot products is the module switch :data:`DOT_METH
 ``"polarization"`` (the default on Python 3.11, which has no ``math.sumprod``)
     ``w . v = (|w|^2 + |v|^2 - |w - v|^2) / 2``: ``math.dist`` computes ``|w - v|`` in C,
     ``|w|^2`` is precomputed per row and ``|v|^2`` once per call. On 3.11 it makes the engine
-    about twice as fast as the plain sum (13.4 against 27.4 ms per seed-model window in review;
-    1.8x on a loaded machine here); the 3x target of ``bench_pure.py`` is met with it, not
-    without. The price is an absolute error that scales with ``|w|^2 + |v|^2`` rather than with
-    ``sum |w_i v_i|``: rounding ``|w|^2``, ``|v|^2`` (plain sums of n terms on 3.11) and
+    about twice as fast as the plain sum (docs/benchmarks.md, the pure-Python engine); the 3x
+    target of ``bench_pure.py`` is met with it, not without. The price is an absolute error
+    that scales with ``|w|^2 + |v|^2`` rather than with ``sum |w_i v_i|``: rounding
+    ``|w|^2``, ``|v|^2`` (plain sums of n terms on 3.11) and
     ``|w - v|^2`` bounds it by about ``(n/2 + 8) u (|w|^2 + |v|^2)``, ``u = 2**-53``,
     n = ``len(xh)`` (about 6e-15 (|w|^2 + |v|^2) for the seed model's n <= 96). Measured on
     sampled gate dot products of the seed model on its windows, against exact rational
