@@ -461,3 +461,36 @@ def test_a_bundle_folder_holding_user_files_is_not_replaced(root, capsys):
     with pytest.raises(SquallError, match="did not write"):
         load(root / "bundle").save(root / "bundle")
     assert (root / "bundle" / "notes.txt").read_text() == "mine"
+
+
+def _tree(folder: Path) -> dict[str, bytes]:
+    return {p.relative_to(folder).as_posix(): p.read_bytes()
+            for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+@pytest.mark.parametrize("command", ["hw-rtl", "hw-export", "report-figures"])
+def test_a_folder_replaced_whole_is_refused_once_it_holds_a_users_file(root, capsys, command):
+    """``hw rtl``, ``hw export`` and ``report --figures`` replace their folder whole: an
+    earlier output of theirs is replaced, but once the user put a file beside it (or edited one
+    of its files) the folder is theirs: refused in one line, nothing lost."""
+    out = root / "out"
+    b, d = str(root / "bundle"), str(root / "data.csv")
+    args = {"hw-rtl": ["hw", "rtl", b, "--out", str(out)],
+            "hw-export": ["hw", "export", b, "--out", str(out)],
+            "report-figures": ["report", b, d, "--out", str(root / "r.html"), "--figures",
+                               str(out), "--quiet"]}[command]
+    assert main(args) == 0
+    assert main(args) == 0                        # its own earlier output: replaced
+    capsys.readouterr()
+    (out / "notes.txt").write_text("keep me")
+    before = _tree(out)
+    assert main(args) == 2
+    one_line_error(capsys, "did not write")
+    assert _tree(out) == before
+    (out / "notes.txt").unlink()
+    first = sorted(_tree(out))[0]
+    (out / first).write_bytes(b"edited by hand")   # an edited file is the user's too
+    before = _tree(out)
+    assert main(args) == 2
+    one_line_error(capsys, "did not write")
+    assert _tree(out) == before

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import argparse
 
+from squall.cli.common import check_out
+
 
 def register(sub: argparse._SubParsersAction) -> None:
     """Add ``squall hw`` and its subcommands to the main parser's subcommands."""
@@ -175,11 +177,9 @@ COMMANDS.append(_add_cost)
 
 def _check_out(a: argparse.Namespace, *inputs, **rules) -> None:
     """``--out`` (when given) checked before any work against the bundle, ``--data`` and
-    ``inputs`` (the rules: :func:`squall.io.check_output`, through the main CLI's helper)."""
-    from squall.cli.main import _check_out as check
-
+    ``inputs`` (the rules: :func:`squall.io.check_output`, through :mod:`squall.cli.common`)."""
     if a.out:
-        check(a, [getattr(a, "bundle", None), *inputs], getattr(a, "data", None), **rules)
+        check_out(a, [getattr(a, "bundle", None), *inputs], getattr(a, "data", None), **rules)
 
 
 _REPORT = {"suffixes": (".csv", ".json")}
@@ -301,10 +301,10 @@ def _add_export(hw_sub: argparse._SubParsersAction) -> None:
 
 def _cmd_export(a: argparse.Namespace) -> None:
     from squall import load_bundle
-    from squall.hw.export import _replaceable, export_bundle
+    from squall.hw.export import export_bundle, replaceable
 
     _check_limit(a)
-    _check_out(a, directory=True, replaceable=_replaceable)
+    _check_out(a, directory=True, replaceable=replaceable)
     bundle = load_bundle(a.bundle)
     x = _fx_windows(a, bundle)[0] if a.data else None
     m = export_bundle(bundle, a.out, a.config, x, a.random, a.seed,
@@ -359,10 +359,10 @@ def _add_rtl(hw_sub: argparse._SubParsersAction) -> None:
 
 def _cmd_rtl(a: argparse.Namespace) -> None:
     from squall import load_bundle
-    from squall.hw.rtl import _replaceable, write_rtl
+    from squall.hw.rtl import replaceable, write_rtl
 
     _check_limit(a)
-    _check_out(a, directory=True, replaceable=_replaceable)
+    _check_out(a, directory=True, replaceable=replaceable)
     bundle = load_bundle(a.bundle)
     x = _fx_windows(a, bundle)[0] if a.data else None
     d = write_rtl(bundle, a.out, a.config, a.lanes, x, source=" ".join(a.data or []))

@@ -9,6 +9,7 @@ import argparse
 import sys
 from collections.abc import Callable, Sequence
 
+from squall.cli.common import check_out, data_inputs, log
 from squall.errors import SquallError
 
 COMMANDS: dict[str, Callable[[argparse.Namespace], int | None]] = {}
@@ -94,11 +95,11 @@ def _reader_options(p: argparse.ArgumentParser) -> None:
     g.add_argument("--keep-codes", action="store_true", help="NOAA: keep special codes (wave "
                    "period 99, wind direction 361/362) as values, as the original pipeline did; "
                    "only for reproducing it")
-    g.add_argument("--time-format", metavar="FMT", help="generic CSV: strftime format of the "
-                   "time column, e.g. '%%d/%%m/%%Y %%H:%%M' (default: inferred, one format per "
-                   "column)")
-    g.add_argument("--dayfirst", action="store_true", help="generic CSV: read ambiguous dates "
-                   "such as 13/04/2014 and 01/02/2014 day first")
+    g.add_argument("--time-format", metavar="FMT", help="strftime format of the time column, "
+                   "e.g. '%%d/%%m/%%Y %%H:%%M' (default: inferred, one format per column); for "
+                   "generic CSV files only (NOAA DATE is ISO 8601)")
+    g.add_argument("--dayfirst", action="store_true", help="read ambiguous dates such as "
+                   "01/02/2014 day first; for generic CSV files only (NOAA DATE is ISO 8601)")
 
 
 def _reader(a: argparse.Namespace, features: bool = True) -> dict:
@@ -359,9 +360,9 @@ def cmd_train(a: argparse.Namespace) -> None:
                             settings=settings, sizes=a.hidden, scaler=a.scaler, epochs=a.epochs,
                             seed=a.seed, val_fraction=a.val_fraction,
                             threshold_q=a.threshold_quantile, progress=not a.quiet,
-                            log=(lambda *_: None) if a.quiet else _log)
+                            log=(lambda *_: None) if a.quiet else log)
     t = bundle.threshold or {}
-    _log(f"bundle written to {a.out}: {len(bundle.history)} epochs, final validation loss "
+    log(f"bundle written to {a.out}: {len(bundle.history)} epochs, final validation loss "
          f"{bundle.history[-1]['val_loss']:.5g}, threshold {t.get('value', float('nan')):.5g} "
          f"(q={t.get('q')} of {t.get('fitted_on')} scores)")
 
@@ -369,33 +370,33 @@ def cmd_train(a: argparse.Namespace) -> None:
 def cmd_windows(a: argparse.Namespace) -> None:
     from squall import load_bundle, pipeline
 
-    _check_out(a, [a.bundle], a.data, suffixes=(".npz",))
+    check_out(a, [a.bundle], a.data, suffixes=(".npz",))
     ws = pipeline.make_windowset(load_bundle(a.bundle), a.data)
     ws.save(a.out)
-    _log(f"{len(ws)} windows ({ws.meta.get('skipped', 0)} skipped) written to {a.out}")
+    log(f"{len(ws)} windows ({ws.meta.get('skipped', 0)} skipped) written to {a.out}")
 
 
 def cmd_score(a: argparse.Namespace) -> None:
     from squall import load_bundle, pipeline
 
-    _check_out(a, [a.bundle], a.data, suffixes=(".csv",))
+    check_out(a, [a.bundle], a.data, suffixes=(".csv",))
     bundle = load_bundle(a.bundle)
     ws = pipeline.load_windows(bundle, a.data)
     table, _, t = pipeline.score_table(bundle, ws, a.engine, a.threshold, a.threshold_quantile,
                                        require_threshold=False)
     pipeline.write_csv(table, a.out)
-    _log(f"{len(table)} windows scored with {a.engine}; {int(table['flagged'].sum())} above "
+    log(f"{len(table)} windows scored with {a.engine}; {int(table['flagged'].sum())} above "
          f"threshold {t['value']:.5g}; written to {a.out}")
 
 
 def cmd_detect(a: argparse.Namespace) -> None:
     from squall import load_bundle, pipeline
 
-    _check_out(a, [a.bundle], a.data, directory=True)
+    check_out(a, [a.bundle], a.data, directory=True)
     r = pipeline.detect(load_bundle(a.bundle), a.data, a.out, engine=a.engine,
                         threshold=a.threshold, threshold_quantile=a.threshold_quantile,
                         plot=not a.no_plot)
-    _log(f"{r['windows']} windows, {r['flagged']} flagged (threshold {r['threshold']['value']:.5g}"
+    log(f"{r['windows']} windows, {r['flagged']} flagged (threshold {r['threshold']['value']:.5g}"
          f"), {r['events']} events; outputs in {r['out']}")
 
 
@@ -408,7 +409,7 @@ def cmd_extract(a: argparse.Namespace) -> None:
     from squall.io import check_run_file
     from squall.report.tables import anomaly_windows_frame
 
-    _check_out(a, [a.windows, a.anomalies], suffixes=(".csv",))
+    check_out(a, [a.windows, a.anomalies], suffixes=(".csv",))
     runs = {check_run_file(a.windows), check_run_file(a.anomalies)} - {None}
     if len(runs) > 1:
         raise SquallError(f"{a.windows} and {a.anomalies} come from two runs; use the files of "
@@ -437,15 +438,15 @@ def cmd_extract(a: argparse.Namespace) -> None:
                                   f"use the scores of these windows")
     rows = anomaly_windows_frame(ws, idx)
     pipeline.write_csv(rows, a.out)
-    _log(f"{len(rows)} original reports from {len(idx)} windows written to {a.out}")
+    log(f"{len(rows)} original reports from {len(idx)} windows written to {a.out}")
 
 
 def cmd_plot(a: argparse.Namespace) -> None:
     from squall.report.plots import plot_scores
 
-    _check_out(a, [a.scores], suffixes=(".png",))
+    check_out(a, [a.scores], suffixes=(".png",))
     plot_scores(_read_csv_arg(a.scores, "score"), a.out, a.threshold)
-    _log(f"plot written to {a.out}")
+    log(f"plot written to {a.out}")
 
 
 def cmd_report(a: argparse.Namespace) -> None:
@@ -455,13 +456,13 @@ def cmd_report(a: argparse.Namespace) -> None:
 
     figures = None if a.no_figures else (a.figures or str(Path(a.out).with_suffix("")) +
                                          "-figures")
-    check_targets(a.out, figures, inputs=[a.bundle, a.from_dir, a.labels, *_data_inputs(a.data)])
+    check_targets(a.out, figures, inputs=[a.bundle, a.from_dir, a.labels, *data_inputs(a.data)])
     report = build_report(a.bundle, a.data, from_dir=a.from_dir, engine=a.engine,
                           threshold=a.threshold, threshold_quantile=a.threshold_quantile,
                           labels=a.labels, max_events=a.max_events, max_tracks=a.max_tracks,
-                          title=a.title, log=(lambda *_: None) if a.quiet else _log)
+                          title=a.title, log=(lambda *_: None) if a.quiet else log)
     written = write_report(report, a.out, figures)
-    _log(f"report written to {a.out}" + (f"; {len(report.figures)} figures in {figures}"
+    log(f"report written to {a.out}" + (f"; {len(report.figures)} figures in {figures}"
                                          if len(written) > 1 else ""))
 
 
@@ -469,7 +470,7 @@ def cmd_eda(a: argparse.Namespace) -> None:
     from squall.data.observations import parse_time
     from squall.report.eda import eda, write_eda
 
-    _check_out(a, [], a.data, directory=True)
+    check_out(a, [], a.data, directory=True)
     if a.until is not None:
         parse_time(a.until, "--until")
     result = eda(a.data, reader=_reader(a), until=a.until, n_pairs=a.pairs)
@@ -480,25 +481,26 @@ def cmd_eda(a: argparse.Namespace) -> None:
         top = result.top_pairs.iloc[0]
         print(f"most correlated: {top['feature_a']} and {top['feature_b']} "
               f"(r={top['correlation']:.3f} over {top['reports']:,} reports)")
-    _log(f"{result.reports:,} reports from {result.tracks} tracks; written to {a.out}: "
+    log(f"{result.reports:,} reports from {result.tracks} tracks; written to {a.out}: "
          + ", ".join(names))
 
 
 def cmd_import_keras(a: argparse.Namespace) -> None:
+    # bundle.py (owned by another change) has no public name for it yet: use it when it does
     from squall.bundle import _replaceable as bundle_replaceable
     from squall.convert import import_keras
 
-    _check_out(a, [a.weights, a.scaler], directory=True, replaceable=bundle_replaceable)
+    check_out(a, [a.weights, a.scaler], directory=True, replaceable=bundle_replaceable)
     import_keras(a.weights, a.scaler, a.length).save(a.out)
-    _log(f"bundle written to {a.out}")
+    log(f"bundle written to {a.out}")
 
 
 def cmd_synth(a: argparse.Namespace) -> None:
     from squall.data.synthetic import generate_demo_data
 
-    _check_out(a, directory=True)
+    check_out(a, directory=True)
     paths = generate_demo_data(a.out, seed=a.seed)
-    _log("written: " + ", ".join(str(p) for p in paths.values()))
+    log("written: " + ", ".join(str(p) for p in paths.values()))
 
 
 def cmd_demo(a: argparse.Namespace) -> None:
@@ -511,7 +513,7 @@ def cmd_profile(a: argparse.Namespace) -> None:
     from squall import load_bundle, pipeline
     from squall.hw.profiling import profile_run
 
-    _check_out(a, [a.bundle], a.data, suffixes=(".prof",))
+    check_out(a, [a.bundle], a.data, suffixes=(".prof",))
     bundle = load_bundle(a.bundle)
     x = pipeline.load_windows(bundle, a.data).x
     x = x[:a.limit] if a.limit else x
@@ -529,30 +531,30 @@ def cmd_profile(a: argparse.Namespace) -> None:
     if r.lines:
         print(r.lines)
     for note in r.notes:
-        _log(f"note: {note}")
+        log(f"note: {note}")
 
 
 def cmd_trace(a: argparse.Namespace) -> None:
     from squall import load_bundle, pipeline
     from squall.hw.trace import write_trace
 
-    _check_out(a, [a.bundle], a.data, suffixes=(".csv", ".json"))
+    check_out(a, [a.bundle], a.data, suffixes=(".csv", ".json"))
     bundle = load_bundle(a.bundle)
     ws = pipeline.load_windows(bundle, a.data)
     if not 0 <= a.window < len(ws):
         raise SquallError(f"--window {a.window} is out of range: the data has {len(ws)} windows "
                           f"(0..{len(ws) - 1})")
     n = write_trace(bundle, ws.x[a.window], a.window, a.out)
-    _log(f"{n} step records of window {a.window} written to {a.out}")
+    log(f"{n} step records of window {a.window} written to {a.out}")
 
 
 def cmd_graph(a: argparse.Namespace) -> None:
     from squall import load_bundle
     from squall.hw.graph import write_graph
 
-    _check_out(a, [a.bundle], suffixes=(".dot",))
+    check_out(a, [a.bundle], suffixes=(".dot",))
     written = write_graph(load_bundle(a.bundle), a.out)
-    _log("written: " + ", ".join(written) + ("" if len(written) > 1 else
+    log("written: " + ", ".join(written) + ("" if len(written) > 1 else
                                              " (install Graphviz for an SVG)"))
 
 
@@ -569,7 +571,7 @@ def cmd_evaluate(a: argparse.Namespace) -> None:
         pot_q=a.pot_q, pot_level=a.pot_level, quantile=a.quantile, merge_gap=a.merge_gap,
         pad=a.pad, z_k=a.z_k)
     series = [Path(a.root or ".") / name for name in a.series]   # missing ones: evaluate says
-    _check_out(a, [a.labels, a.train, *series], directory=True)
+    check_out(a, [a.labels, a.train, *series], directory=True)
     reader = None
     if (a.time_column or a.track_column or a.features or a.qc != "keep" or a.keep_codes
             or a.time_format or a.dayfirst):
@@ -577,7 +579,7 @@ def cmd_evaluate(a: argparse.Namespace) -> None:
         if a.track_column or a.time_format or a.dayfirst:
             reader["kind"] = "csv"
     result = evaluate(a.series, a.labels, root=a.root, config=config, train=a.train,
-                      reader=reader, log=(lambda *_: None) if a.quiet else _log)
+                      reader=reader, log=(lambda *_: None) if a.quiet else log)
     write_results(result, a.out)
     print(format_summary(result, a.out))
 
@@ -589,25 +591,6 @@ def cmd_info(a: argparse.Namespace) -> None:
 
     b = load_bundle(a.bundle)
     print(json.dumps({k: v for k, v in b.meta().items() if k != "scaler"}, indent=1))
-
-
-def _data_inputs(data: Sequence[str] | None) -> list:
-    """The data files named on the command line, globs expanded and each checked to be a
-    regular file (:func:`squall.data.observations.expand_paths`)."""
-    if not data:
-        return []
-    from squall.data.observations import expand_paths
-
-    return expand_paths(data)
-
-
-def _check_out(a: argparse.Namespace, inputs: Sequence = (), data: Sequence[str] | None = None,
-               **rules):
-    """``--out`` checked before any work against every input (:func:`squall.io.check_output`
-    holds the rules: extension, not an input, a directory squall may write into)."""
-    from squall.io import check_output
-
-    return check_output(a.out, inputs=[*inputs, *_data_inputs(data)], **rules)
 
 
 def _read_csv_arg(path: str, column: str):
@@ -623,10 +606,6 @@ def _read_csv_arg(path: str, column: str):
     if column not in table:
         raise SquallError(f"{path} has no '{column}' column (expected a table squall wrote)")
     return table
-
-
-def _log(message: str) -> None:
-    print(message, file=sys.stderr)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -47,7 +47,7 @@ from squall.hw.golden import (
 )
 from squall.io import atomic_dir, written_by
 
-_replaceable = written_by("manifest.json", FORMAT)
+replaceable = written_by("manifest.json", FORMAT, listed=True)
 
 
 def export_bundle(bundle: Bundle, out: str | os.PathLike[str], config="16",
@@ -109,7 +109,7 @@ def export_bundle(bundle: Bundle, out: str | os.PathLike[str], config="16",
         "arithmetic": _arithmetic(model), "files": files, "golden": golden}
     text["manifest.json"] = json.dumps(manifest, indent=1) + "\n"
     text["README.md"] = readme(model, manifest, cases)
-    with atomic_dir(out, _replaceable) as tmp:
+    with atomic_dir(out, replaceable) as tmp:
         (tmp / "golden").mkdir()
         for name, body in text.items():
             (tmp / name).write_text(body)

@@ -68,7 +68,7 @@ def design_files(d: RtlDesign) -> dict[str, str]:
     return files
 
 
-_replaceable = written_by("rtl.json", FORMAT)
+replaceable = written_by("rtl.json", FORMAT, listed=True)
 
 
 def write_rtl(bundle: Bundle, out: str | os.PathLike[str], config="16", lanes: int = 16,
@@ -77,7 +77,7 @@ def write_rtl(bundle: Bundle, out: str | os.PathLike[str], config="16", lanes: i
     vectors included, in ``out/export``); returns the design."""
     d = RtlDesign(bundle, config, lanes)
     files = design_files(d)
-    with atomic_dir(out, _replaceable) as tmp:
+    with atomic_dir(out, replaceable) as tmp:
         for name, text in files.items():
             (tmp / name).write_text(text)
         export_bundle(bundle, tmp / "export", d.config, windows=windows, source=source)

@@ -23,7 +23,7 @@ from pathlib import Path
 import pandas as pd
 
 from squall.errors import SquallError
-from squall.io import atomic_dir, atomic_path, check_output
+from squall.io import atomic_dir, atomic_path, check_output, listed_dir
 from squall.report import sections
 from squall.report.collect import Run, collect
 from squall.report.sections import esc
@@ -65,7 +65,8 @@ def write_report(report: Report, out: str | os.PathLike[str],
                  figures_dir: str | os.PathLike[str] | None = None) -> list[str]:
     """Write the page to ``out`` and, when ``figures_dir`` is given, every figure as a PNG there
     with an ``index.txt`` of captions (the directory is replaced whole; only an empty one or an
-    earlier figures directory). Each write is atomic. Returns the paths written."""
+    earlier figures directory holding nothing but its own files, unchanged). Each write is
+    atomic. Returns the paths written."""
     check_targets(out, figures_dir)
     written = []
     # the page goes to its temporary file first: if that cannot be written, no figures folder
@@ -96,14 +97,18 @@ def check_targets(out: str | os.PathLike[str],
                      replaceable=_figures_replaceable, option="--figures")
 
 
-def _figures_replaceable(path: Path) -> bool:
-    if path.is_dir() and not any(path.iterdir()):
-        return True
+def _figures_index(path: Path) -> bool:
     index = path / "index.txt"
     try:
         return index.is_file() and index.read_text(errors="replace").startswith(FIGURES_MARK)
     except OSError:
         return False
+
+
+#: An empty directory, or an earlier figures directory holding only the files it lists in its
+#: ``.squall-files`` (:func:`squall.io.listed_dir`): a user's file beside the figures, or an
+#: edited figure, makes the folder theirs and it is refused, never replaced.
+_figures_replaceable = listed_dir(_figures_index)
 
 
 class _Page:
