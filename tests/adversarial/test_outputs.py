@@ -494,3 +494,33 @@ def test_a_folder_replaced_whole_is_refused_once_it_holds_a_users_file(root, cap
     assert main(args) == 2
     one_line_error(capsys, "did not write")
     assert _tree(out) == before
+
+
+@pytest.mark.parametrize("case,word", [
+    ("no-threshold", "no threshold"), ("labels-missing", "no such"),
+    ("labels-directory", "labels"), ("labels-not-labels", "start"),
+    ("labels-bad-json", "JSON")])
+def test_report_refuses_bad_labels_and_a_missing_threshold_before_reading_data(
+        root, capsys, monkeypatch, case, word):
+    def boom(*a, **k):
+        raise AssertionError("work started")
+
+    monkeypatch.setattr("squall.report.html.collect", boom)
+    monkeypatch.setattr("squall.report.collect.load_windows", boom)
+    bundle = root / "bundle"
+    if case == "no-threshold":
+        b = small_bundle()
+        b.threshold = None
+        b.save(bundle := root / "no-threshold")
+    labels = {"labels-missing": root / "missing.csv", "labels-directory": root / "labels",
+              "labels-not-labels": root / "notes.csv", "labels-bad-json": root / "l.json"}
+    (root / "labels").mkdir()
+    (root / "notes.csv").write_text("when,what\n2025-01-01,storm\n")
+    (root / "l.json").write_text("{not json")
+    args = ["report", str(bundle), str(root / "data.csv"), "--out", str(root / "r.html"),
+            "--quiet"]
+    if case in labels:
+        args += ["--labels", str(labels[case])]
+    assert main(args) == 2
+    one_line_error(capsys, word)
+    assert not (root / "r.html").exists()

@@ -456,6 +456,7 @@ def cmd_report(a: argparse.Namespace) -> None:
 
     figures = None if a.no_figures else (a.figures or str(Path(a.out).with_suffix("")) +
                                          "-figures")
+    _check_report_inputs(a)
     check_targets(a.out, figures, inputs=[a.bundle, a.from_dir, a.labels, *data_inputs(a.data)])
     report = build_report(a.bundle, a.data, from_dir=a.from_dir, engine=a.engine,
                           threshold=a.threshold, threshold_quantile=a.threshold_quantile,
@@ -464,6 +465,27 @@ def cmd_report(a: argparse.Namespace) -> None:
     written = write_report(report, a.out, figures)
     log(f"report written to {a.out}" + (f"; {len(report.figures)} figures in {figures}"
                                          if len(written) > 1 else ""))
+
+
+def _check_report_inputs(a: argparse.Namespace) -> None:
+    """What ``report`` can refuse before any data is read or scored: a ``--labels`` file that
+    is missing, unreadable or not a labels file, and (scoring DATA) a bundle without a
+    threshold when neither --threshold nor --threshold-quantile is given."""
+    if a.labels is not None:
+        from squall.data.labels import read_label_csv, read_nab_labels
+
+        reader = read_nab_labels if str(a.labels).lower().endswith(".json") else read_label_csv
+        try:
+            reader(a.labels)
+        except OSError as exc:
+            raise SquallError(f"cannot read --labels {a.labels}: {exc.strerror or exc}") from None
+    if a.from_dir is None and a.threshold is None and a.threshold_quantile is None:
+        from squall import load_bundle
+
+        bundle = load_bundle(a.bundle)
+        if bundle.threshold is None and bundle.detector is None:
+            raise SquallError(f"the bundle {a.bundle} has no threshold; give --threshold VALUE "
+                              f"or --threshold-quantile Q")
 
 
 def cmd_eda(a: argparse.Namespace) -> None:

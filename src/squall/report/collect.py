@@ -177,7 +177,7 @@ def load_labels(path: str | os.PathLike[str], ws: WindowSet) -> pd.DataFrame:
     overlapping the data's time span."""
     from squall.data.labels import nab_frame, read_label_csv, read_nab_labels
 
-    if str(path).endswith(".json"):
+    if str(path).lower().endswith(".json"):
         nab = read_nab_labels(path)
         names = [k for k in nab if any(Path(s).as_posix().endswith("/" + k) for s in ws.sources)]
         frame = nab_frame(nab, names)
