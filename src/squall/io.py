@@ -107,7 +107,8 @@ def check_output(out: PathArg, *, inputs: Iterable[PathArg] = (), suffixes: Sequ
                  option: str = "--out") -> Path:
     """Refuse a bad output target before any work; returns it as a Path.
 
-    A file output must end in one of ``suffixes`` (what is written: a .png is not a .csv), must
+    A file output must end in one of ``suffixes``, exactly (what is written: a .png is not a
+    .csv; ``.NPZ`` is refused, as the readers only know ``.npz``), must
     not be a directory and must not be one of ``inputs`` (compared by resolved path and
     ``os.path.samefile``, so ``./a.csv``, an absolute spelling and a symbolic link are caught).
     A directory output (``directory=True``) must not be a file, must not be or contain an
@@ -116,11 +117,15 @@ def check_output(out: PathArg, *, inputs: Iterable[PathArg] = (), suffixes: Sequ
     """
     final = _target(out)
     name = str(out)
-    if not directory and suffixes and not final.name.lower().endswith(tuple(suffixes)):
+    if not directory and suffixes and not final.name.endswith(tuple(suffixes)):
+        # exact, lower case: the readers (a windows file is one ending in .npz) and writers
+        # (np.savez appends .npz to any other name) look at the extension as written
         first, others = suffixes[0], ", ".join(suffixes[1:])
         article = "an" if first[1:2].lower() in "aefhilmnorsx" else "a"
+        case = (" (extensions are lower case)"
+                if final.name.lower().endswith(tuple(suffixes)) else "")
         raise SquallError(f"{option} must be {article} {first} file name"
-                          f"{f' (or {others})' if others else ''}, got {name}")
+                          f"{f' (or {others})' if others else ''}{case}, got {name}")
     target = _resolved(final)
     for item in inputs:
         if item is None:

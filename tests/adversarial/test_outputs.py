@@ -524,3 +524,45 @@ def test_report_refuses_bad_labels_and_a_missing_threshold_before_reading_data(
     assert main(args) == 2
     one_line_error(capsys, word)
     assert not (root / "r.html").exists()
+
+
+def test_an_upper_case_extension_is_refused_before_work(root, capsys):
+    """Readers know a windows file by ``.npz`` (and ``np.savez`` appends ``.npz`` to any other
+    name): ``--out w.NPZ`` is refused in one line, as every extension check is exact."""
+    for args in (["windows", str(root / "bundle"), str(root / "data.csv"), "--out",
+                  str(root / "w.NPZ")],
+                 ["score", str(root / "bundle"), str(root / "data.csv"), "--out",
+                  str(root / "s.CSV")]):
+        assert main(args) == 2
+        one_line_error(capsys, "lower case")
+        assert not Path(args[-1]).exists()
+
+
+@pytest.mark.parametrize("command", ["score", "trace", "profile", "report", "hw-ranges",
+                                     "hw-cost"])
+def test_a_windows_file_of_an_interrupted_run_is_refused_as_data(root, capsys, command):
+    """Every command reading a run's ``windows.npz`` as DATA checks it as ``extract`` and
+    ``report --from`` do: the run complete, the file the one it wrote."""
+    out = root / "run"
+    assert detect(root, out) == 0
+    manifest = json.loads((out / "squall-run.json").read_text())
+    manifest["complete"] = False                    # as an interrupted rerun leaves it
+    (out / "squall-run.json").write_text(json.dumps(manifest))
+    b, w = str(root / "bundle"), str(out / "windows.npz")
+    args = {"score": ["score", b, w, "--out", str(root / "s.csv")],
+            "trace": ["trace", b, w, "--window", "0", "--out", str(root / "t.csv")],
+            "profile": ["profile", b, w, "--out", str(root / "p.prof")],
+            "report": ["report", b, w, "--out", str(root / "r.html"), "--quiet"],
+            "hw-ranges": ["hw", "ranges", b, w],
+            "hw-cost": ["hw", "cost", b, "--data", w]}[command]
+    capsys.readouterr()
+    assert main(args) == 2
+    one_line_error(capsys, "interrupted")
+    assert sorted(p.name for p in root.iterdir()) == ["bundle", "data.csv", "run"]
+
+
+def test_the_svg_beside_a_graph_is_checked_as_an_output(root, capsys):
+    (root / "g.svg").mkdir()                        # the SVG's place is taken by a directory
+    assert main(["graph", str(root / "bundle"), "--out", str(root / "g.dot")]) == 2
+    one_line_error(capsys, "g.svg")
+    assert not (root / "g.dot").exists()

@@ -27,18 +27,26 @@ def check_out(a: argparse.Namespace, inputs: Sequence = (), data: Sequence[str] 
     holds the rules: extension, not an input, a directory squall may write into)."""
     from squall.io import check_output
 
-    return check_output(a.out, inputs=[*inputs, *data_inputs(data)], **rules)
+    files = data_inputs(data)
+    final = check_output(a.out, inputs=[*inputs, *files], **rules)
+    _check_runs(files)
+    return final
 
 
-def check_run_inputs(data: Sequence[str] | None) -> None:
-    """Each data file named on the command line that lies in a run directory (a detect run's
+def check_run_inputs(data: Sequence | None) -> None:
+    """A windows file (``.npz``) named as data that lies in a run directory (a detect run's
     ``windows.npz``) must be the file that complete run wrote (:func:`squall.io.check_run_file`,
-    as ``extract`` and ``report --from`` check it): an interrupted run or a mixed set is refused
-    before it is read."""
+    as ``extract`` and ``report --from`` check it): an interrupted run or a file of another run
+    is refused before it is read. CSV data is the user's to edit and is not checked."""
+    _check_runs(data_inputs(data))
+
+
+def _check_runs(files: Sequence[Path]) -> None:
     from squall.io import check_run_file
 
-    for path in data_inputs(data):
-        check_run_file(path)
+    for path in files:
+        if str(path).endswith(".npz"):
+            check_run_file(path)
 
 
 def log(message: str) -> None:

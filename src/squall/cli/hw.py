@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import argparse
 
-from squall.cli.common import check_out
+from squall.cli.common import check_out, check_run_inputs
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -140,6 +140,7 @@ def cmd_cost(a: argparse.Namespace) -> None:
         raise SquallError(f"--windows must be >= 1, got {a.windows}")
     if a.limit < 0:
         raise SquallError(f"--limit must be >= 0, got {a.limit}")
+    check_run_inputs(a.data)        # a run's windows file: that complete run's, unchanged
     bundle = load_bundle(a.bundle)
     measured = None
     if a.cycles_from_sim:
@@ -180,6 +181,8 @@ def _check_out(a: argparse.Namespace, *inputs, **rules) -> None:
     ``inputs`` (the rules: :func:`squall.io.check_output`, through :mod:`squall.cli.common`)."""
     if a.out:
         check_out(a, [getattr(a, "bundle", None), *inputs], getattr(a, "data", None), **rules)
+    else:
+        check_run_inputs(getattr(a, "data", None))
 
 
 _REPORT = {"suffixes": (".csv", ".json")}

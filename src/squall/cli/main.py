@@ -9,7 +9,7 @@ import argparse
 import sys
 from collections.abc import Callable, Sequence
 
-from squall.cli.common import check_out, data_inputs, log
+from squall.cli.common import check_out, check_run_inputs, data_inputs, log
 from squall.errors import SquallError
 
 COMMANDS: dict[str, Callable[[argparse.Namespace], int | None]] = {}
@@ -457,6 +457,7 @@ def cmd_report(a: argparse.Namespace) -> None:
     figures = None if a.no_figures else (a.figures or str(Path(a.out).with_suffix("")) +
                                          "-figures")
     _check_report_inputs(a)
+    check_run_inputs(a.data)
     check_targets(a.out, figures, inputs=[a.bundle, a.from_dir, a.labels, *data_inputs(a.data)])
     report = build_report(a.bundle, a.data, from_dir=a.from_dir, engine=a.engine,
                           threshold=a.threshold, threshold_quantile=a.threshold_quantile,
@@ -571,10 +572,16 @@ def cmd_trace(a: argparse.Namespace) -> None:
 
 
 def cmd_graph(a: argparse.Namespace) -> None:
+    from pathlib import Path
+
     from squall import load_bundle
     from squall.hw.graph import write_graph
+    from squall.io import check_output
 
     check_out(a, [a.bundle], suffixes=(".dot",))
+    # the SVG written beside the DOT is an output too: checked by the same rules
+    check_output(Path(a.out).with_suffix(".svg"), inputs=[a.bundle], suffixes=(".svg",),
+                 option="--out (its .svg)")
     written = write_graph(load_bundle(a.bundle), a.out)
     log("written: " + ", ".join(written) + ("" if len(written) > 1 else
                                              " (install Graphviz for an SVG)"))
