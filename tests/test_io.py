@@ -186,3 +186,26 @@ def test_a_listed_directory_is_replaced_only_while_it_holds_its_own_files(tmp_pa
     assert not accepts(target)
     (target / "sub" / "a.mem").write_text("00\n")
     assert accepts(target)
+
+
+@pytest.mark.parametrize("moved,expected", [(1, "old"), (2, "new")])
+def test_an_interrupt_just_after_a_rename_loses_nothing(tmp_path, monkeypatch, moved, expected):
+    """Ctrl-C arriving right after a rename of the swap returned (before the code after it
+    ran): the old output is put back when the new one is not in, nothing is left over."""
+    target = tmp_path / "out"
+    _write(target, "old")
+    real, calls = os.replace, []
+
+    def replace(src, dst):
+        real(src, dst)
+        calls.append(dst)
+        if len(calls) == moved:
+            raise KeyboardInterrupt
+
+    monkeypatch.setattr(os, "replace", replace)
+    with pytest.raises(KeyboardInterrupt):
+        _write(target, "new")
+    monkeypatch.setattr(os, "replace", real)
+    assert (target / "value.txt").read_text() == expected
+    assert sorted(p.name for p in target.iterdir()) == ["out.json", "value.txt"]
+    assert _leftovers(tmp_path, "out") == []

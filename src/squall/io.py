@@ -27,7 +27,7 @@ Rules (and why):
   with squall's marker are ever removed.
 - A directory replaced whole that may sit among a user's files (``hw rtl``, ``hw export``,
   report figures) carries a listing, ``.squall-files``, of every file and its SHA-256
-  (:func:`listed`): it is replaced only when it holds nothing else and nothing changed since,
+  (:func:`listed_dir`): it is replaced only when it holds nothing else and nothing changed since,
   so a user's ``notes.txt`` (or an edited file) makes squall refuse it.
 """
 
@@ -65,7 +65,7 @@ TEMP_MARKER = ".squall-temp"
 #: Suffix of the marker beside an :func:`atomic_path` temporary file.
 FILE_MARKER_SUFFIX = ".squall-temp"
 #: Listing of every file (and its SHA-256) of a directory written by :func:`atomic_dir` with a
-#: :func:`listed` predicate.
+#: :func:`listed_dir` predicate.
 LISTING = ".squall-files"
 LISTING_FORMAT = "squall-files"
 _TOKEN = re.compile(r"[A-Za-z0-9_]+")
@@ -417,7 +417,7 @@ def written_by(manifest: str, fmt: str, only: Iterable[str] | None = None, *,
     ``only``, the directory must also hold nothing but those names: the swap replaces the
     directory whole, so a file the user added beside the writer's own (notes, a detect run
     inside a bundle folder) makes it theirs. With ``listed`` (writers whose file names vary),
-    the same rule by the directory's own listing (:func:`listed`)."""
+    the same rule by the directory's own listing (:func:`listed_dir`)."""
     allowed = None if only is None else {*only, TEMP_MARKER}
 
     def replaceable(path: Path) -> bool:
@@ -533,15 +533,15 @@ def _swap_in(new: Path, final: Path) -> None:
         return
     old = _make_temp_dir(final.parent, f".{final.name}.", ".old")
     previous = old / "previous"
-    aside = False
     try:
         os.replace(final, previous)
-        aside = True
         os.replace(new, final)
     except BaseException:
-        if aside and not final.exists():
+        # decided by what is on disk, not by a flag an interrupt could leave unset
+        if os.path.lexists(previous) and not os.path.lexists(final):
             os.replace(previous, final)
-        _remove_temp_dir(old)
+        if not os.path.lexists(previous) or not os.path.lexists(new):
+            _remove_temp_dir(old)      # the old output is back, or the new one is in place
         raise
     _remove_temp_dir(old)
 
