@@ -374,18 +374,51 @@ def _unmark_dir(made: Path, now: Path) -> None:
 
 
 def _remove_temp_dir(tmp: Path) -> None:
-    shutil.rmtree(tmp, ignore_errors=True)
-    _unmark_dir(tmp, tmp)
+    """Remove a temporary directory of squall's (this process's, or a stale leftover), its
+    marker last: a removal interrupted or killed midway leaves what remains still marked, so
+    :func:`recover_leftovers` finishes it; what cannot be removed keeps its marker too."""
+    lock = _LOCKS.pop(tmp, None)
+    try:
+        if not tmp.is_dir() or tmp.is_symlink():
+            return
+        with contextlib.suppress(OSError):
+            for entry in list(os.scandir(tmp)):
+                if entry.name == TEMP_MARKER:
+                    continue
+                if entry.is_dir(follow_symlinks=False):
+                    shutil.rmtree(entry.path, ignore_errors=True)
+                else:
+                    os.unlink(entry.path)
+        try:
+            if any(name != TEMP_MARKER for name in os.listdir(tmp)):
+                return                       # still marked: the next run tries again
+        except OSError:
+            return
+        if lock is None:                     # a stale leftover's marker
+            with contextlib.suppress(OSError):
+                os.unlink(tmp / TEMP_MARKER)
+        else:
+            _drop_marker(tmp / TEMP_MARKER, lock)
+            lock = None
+        with contextlib.suppress(OSError):
+            os.rmdir(tmp)
+    finally:
+        if lock is not None:
+            with contextlib.suppress(OSError):
+                os.close(lock)
 
 
 def recover_leftovers(path: PathArg) -> None:
     """Undo what a killed :func:`atomic_dir` left beside ``path``.
 
     ``.NAME.*.old`` (holding ``previous``, the old output moved aside) is moved back when
-    ``path`` is missing (the new output never moved in), else removed; ``.NAME.*.part`` (an
-    unfinished new output) is removed; a stale marker left inside ``path`` (killed just after
-    the new output moved in) is removed. Only directories with squall's marker whose writing
-    process is gone (:func:`_marker_stale`) are touched.
+    ``path`` is missing (the new output never moved in), removed when ``path`` is the killed
+    run's new output (its stale marker still inside) or when it holds no ``previous``, and
+    kept otherwise (``path`` was taken by something else since: the old output is never
+    deleted for it); ``.NAME.*.part`` (an unfinished new output) is removed; a stale marker
+    left inside ``path`` (killed just after the new output moved in) is removed last. Only
+    directories with squall's marker whose writing process is gone (:func:`_marker_stale`)
+    are touched, and each is removed marker last (:func:`_remove_temp_dir`).
     """
     final = _target(path)
     if not final.parent.is_dir():
@@ -395,12 +428,17 @@ def recover_leftovers(path: PathArg) -> None:
         if not old.is_dir() or old.is_symlink() or not _stale_temp(old):
             continue
         previous = old / "previous"
-        if os.path.lexists(previous) and not os.path.lexists(final):
-            os.replace(previous, final)
-        shutil.rmtree(old, ignore_errors=True)
+        if os.path.lexists(previous):
+            if not os.path.lexists(final):
+                os.replace(previous, final)      # the new output never moved in: put it back
+            elif not (final.is_dir() and not final.is_symlink() and _stale_temp(final)):
+                # ``path`` is not the new output of the killed run (that still carries its
+                # marker): something else took the place since; the old output is kept
+                continue
+        _remove_temp_dir(old)
     for part in sorted(final.parent.glob(pattern + "*.part")):
         if part.is_dir() and not part.is_symlink() and _stale_temp(part):
-            shutil.rmtree(part, ignore_errors=True)
+            _remove_temp_dir(part)
     if final.is_dir() and not final.is_symlink() and _stale_temp(final):
         with contextlib.suppress(OSError):
             (final / TEMP_MARKER).unlink()
@@ -573,6 +611,7 @@ def read_manifest(folder: PathArg) -> dict | None:
           and all(_safe_name(n) for n in data.get("previous", [])))
     if not ok:
         raise SquallError(f"{path} is not a manifest squall wrote")
+    assert isinstance(data, dict)   # checked just above; for the type checker
     return data
 
 
@@ -658,7 +697,7 @@ def output_files(out: PathArg, names: Iterable[str], command: str = "squall") ->
     final = prepare_run_dir(final, command)
     for part in final.glob(".squall-*.part"):
         if part.is_dir() and not part.is_symlink() and _stale_temp(part):
-            shutil.rmtree(part, ignore_errors=True)
+            _remove_temp_dir(part)
     try:
         tmp = _make_temp_dir(final, ".squall-", ".part")
     except OSError as exc:

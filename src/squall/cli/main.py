@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Callable, Sequence
+from typing import Any, NoReturn
 
 from squall.cli.common import check_out, check_run_inputs, data_inputs, log
 from squall.errors import SquallError
@@ -16,7 +17,7 @@ COMMANDS: dict[str, Callable[[argparse.Namespace], int | None]] = {}
 
 
 class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> None:  # one line, not the usage block
+    def error(self, message: str) -> NoReturn:  # one line, not the usage block
         raise SquallError(f"{self.prog}: {message} (see {self.prog} --help)")
 
 
@@ -67,9 +68,9 @@ def _ranged(option: str, *, integer: bool = False, **bounds) -> Callable[[str], 
     return parse
 
 
-_QUANTILE = {"low": 0, "high": 1, "low_open": True, "high_open": True}
-_COUNT = {"low": 0}          # an integer >= 0 (--limit N: 0 means all)
-_POSITIVE = {"low": 1}       # an integer >= 1
+_QUANTILE: dict[str, Any] = {"low": 0, "high": 1, "low_open": True, "high_open": True}
+_COUNT: dict[str, Any] = {"low": 0}          # an integer >= 0 (--limit N: 0 means all)
+_POSITIVE: dict[str, Any] = {"low": 1}       # an integer >= 1
 
 
 def _positive_list(text: str) -> tuple[int, ...]:
@@ -693,7 +694,8 @@ class _OneLine:
     warned: the message is for the user); other warnings as Python shows them."""
 
     def __init__(self, show) -> None:
-        self.show, self.seen = show, set()
+        self.show = show
+        self.seen: set[str] = set()
 
     def __call__(self, message, category, filename, lineno, file=None, line=None) -> None:
         from squall.errors import SquallWarning
