@@ -209,3 +209,71 @@ def test_an_interrupt_just_after_a_rename_loses_nothing(tmp_path, monkeypatch, m
     assert (target / "value.txt").read_text() == expected
     assert sorted(p.name for p in target.iterdir()) == ["out.json", "value.txt"]
     assert _leftovers(tmp_path, "out") == []
+
+
+def test_a_removal_interrupted_midway_leaves_the_rest_marked(tmp_path, monkeypatch):
+    """Removing a leftover (or a failed run's temporary directory) takes its marker last: an
+    interrupt midway leaves what remains marked, and the next run removes it (a marker removed
+    first would leave an unmarked directory that no run ever touches again)."""
+    part = tmp_path / ".out.k1.part"
+    part.mkdir()
+    names = [f"f{i:02d}.txt" for i in range(40)]
+    for name in names[:20]:                            # the marker in the middle, whatever
+        (part / name).write_text(name)                 # order the file system lists them in
+    (part / io.TEMP_MARKER).write_text("1\n")
+    for name in names[20:]:
+        (part / name).write_text(name)
+    real, removed = os.unlink, []
+
+    def unlink(path, *args, **kwargs):
+        if len(removed) == len(names) - 2:
+            raise KeyboardInterrupt
+        real(path, *args, **kwargs)
+        removed.append(os.path.basename(os.fspath(path)))
+
+    monkeypatch.setattr(os, "unlink", unlink)
+    with pytest.raises(KeyboardInterrupt):
+        io.recover_leftovers(tmp_path / "out")
+    monkeypatch.setattr(os, "unlink", real)
+    assert (part / io.TEMP_MARKER).exists()
+    io.recover_leftovers(tmp_path / "out")
+    assert _leftovers(tmp_path, "out") == []
+
+
+def test_an_interrupt_while_the_old_output_is_removed_leaves_it_marked(tmp_path, monkeypatch):
+    target = tmp_path / "out"
+    with io.atomic_dir(target, io.written_by("out.json", "test")) as tmp:
+        (tmp / "out.json").write_text('{"format": "test"}')
+        for i in range(20):
+            (tmp / f"f{i:02d}.txt").write_text("old")
+    real, removed = os.unlink, []
+
+    def unlink(path, *args, **kwargs):
+        if len(removed) == 5:
+            raise KeyboardInterrupt
+        real(path, *args, **kwargs)
+        removed.append(path)
+
+    monkeypatch.setattr(os, "unlink", unlink)
+    with pytest.raises(KeyboardInterrupt):
+        _write(target, "new")
+    monkeypatch.setattr(os, "unlink", real)
+    assert (target / "value.txt").read_text() == "new"
+    _write(target, "newer")
+    assert (target / "value.txt").read_text() == "newer"
+    assert _leftovers(tmp_path, "out") == [] and not (target / io.TEMP_MARKER).exists()
+
+
+def test_the_old_output_is_kept_when_its_place_was_taken_since(tmp_path):
+    """A swap killed between its renames leaves the old output aside; when the target was
+    created again since (not by squall), the next run never deletes the old output for it."""
+    target = tmp_path / "out"
+    _write(target, "old")
+    assert _child(SWAP_CHILD, target, "1") == -9
+    target.mkdir()
+    (target / "notes.txt").write_text("mine")
+    with pytest.raises(SquallError, match="did not write"):
+        _write(target, "new")
+    assert (target / "notes.txt").read_text() == "mine"
+    kept = [p for p in tmp_path.iterdir() if p.name.startswith(".out.") and p.suffix == ".old"]
+    assert len(kept) == 1 and (kept[0] / "previous" / "value.txt").read_text() == "old"
