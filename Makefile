@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint bench clean sysdeps
+.PHONY: demo test lint check bench clean sysdeps
 
 # Debian packages the test run uses: simulators and synthesis for the RTL tests (issue 6),
 # Chromium for the report's browser test, Graphviz for `squall graph --svg`. Installed with
@@ -38,12 +38,19 @@ sysdeps:
 # Two tiers: the fast tests first (a broken build fails within a few minutes), then the slow ones
 # (the README's commands end to end, RTL simulation, the browser).
 SLOW := slow or rtl or browser
+check: lint test
+
 test: $(STAMP) sysdeps
 	$(BIN)/python -m pytest -q -m "not ($(SLOW))"
 	$(BIN)/python -m pytest -q -m "$(SLOW)"
 
+# Static checks, the first thing CI runs: lint, formatting, types (strict where configured in
+# pyproject.toml) and the import contract (layers point one way).
 lint: $(STAMP)
 	$(BIN)/ruff check src tests benchmarks
+	$(BIN)/ruff format --check src tests benchmarks
+	$(BIN)/mypy
+	$(BIN)/lint-imports
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_engines.py

@@ -33,9 +33,9 @@ import pandas as pd
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
+from squall.data.labels import read_nab_labels  # noqa: E402
 from squall.evaluate.detectors import DetectorConfig  # noqa: E402
 from squall.evaluate.harness import describe, evaluate, write_results  # noqa: E402
-from squall.data.labels import read_nab_labels  # noqa: E402
 
 DATASETS = ("artificialWithAnomaly", "realKnownCause")
 DETECTORS = ("autoencoder", "original", "robust-z")

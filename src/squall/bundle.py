@@ -318,7 +318,7 @@ class Bundle:
         from safetensors.numpy import save_file
 
         self.validate()
-        with atomic_dir(path, _replaceable) as tmp:
+        with atomic_dir(path, replaceable) as tmp:
             (tmp / "bundle.json").write_text(json.dumps(self.meta(), indent=1) + "\n")
             save_file({k: np.ascontiguousarray(v) for k, v in sorted(self.weights.items())},
                       str(tmp / "weights.safetensors"), metadata={"format": FORMAT})
@@ -347,7 +347,8 @@ def random_bundle(layers: object, features: int, length: int, *, seed: int = 0,
                   Scaler.from_minmax(names, [0] * features, [1] * features)).validate()
 
 
-_replaceable = written_by("bundle.json", FORMAT,
+#: Whether a directory may be replaced by a bundle: it holds a bundle and nothing else.
+replaceable = written_by("bundle.json", FORMAT,
                           only=("bundle.json", "weights.safetensors", "history.csv"))
 
 

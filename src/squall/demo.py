@@ -27,8 +27,7 @@ def run_demo(out: str | os.PathLike[str] = "demo-out", *, seed: int = 0, epochs:
     checked before any work, and ``out`` is claimed with squall's manifest first, so a failed
     demo can be rerun into it.
     """
-    # bundle.py (owned by another change) has no public name for it yet: use it when it does
-    from squall.bundle import _replaceable as bundle_replaceable
+    from squall.bundle import replaceable as bundle_replaceable
     from squall.data.synthetic import generate_demo_data
 
     pipeline.check_number("epochs", epochs, low=1, integer=True)

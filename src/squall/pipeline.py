@@ -205,7 +205,7 @@ def check_train_args(paths: Paths, out, *, features, until, settings, sizes, sca
     """Every argument of :func:`train` and its output directory, checked before any data is
     read or any epoch is run: a bad option must not cost a training run. Returns ``out`` as a
     Path (None when not saving)."""
-    from squall.bundle import _replaceable as bundle_replaceable
+    from squall.bundle import replaceable as bundle_replaceable
     from squall.data.observations import parse_time
     from squall.data.scaling import SCALER_KINDS
 

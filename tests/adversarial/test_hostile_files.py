@@ -216,7 +216,7 @@ def _fixed_config(tmp_path, p):
 
 
 def _manifest(tmp_path, p):
-    from squall.hw.export import check_export
+    from squall.hw.export_check import check_export
 
     check_export(_link(tmp_path, "exp/manifest.json", p).parent, tiny_bundle())
 
@@ -545,7 +545,8 @@ def test_fixed_configurations_beyond_the_bounds_are_refused(changes):
 @pytest.mark.parametrize("text", [
     json.dumps({"format": "squall-hw-export", "version": 1}), "wrong types", "escaping path"])
 def test_check_export_with_a_malformed_manifest_is_one_line(tmp_path, text):
-    from squall.hw.export import FORMAT, check_export
+    from squall.hw.export_check import check_export
+    from squall.hw.export_layout import FORMAT
 
     good = {"format": FORMAT, "version": 1,
             "bundle": {"layers": tiny_bundle().model.to_json(), "weights_digest": "x"},

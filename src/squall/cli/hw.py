@@ -144,7 +144,8 @@ def cmd_cost(a: argparse.Namespace) -> None:
     bundle = load_bundle(a.bundle)
     measured = None
     if a.cycles_from_sim:
-        from squall.hw.costmodel import check_measured, measured_cycles
+        from squall.hw.clocks import measured_cycles
+        from squall.hw.costmodel import check_measured
 
         measured = measured_cycles(a.cycles_from_sim)
         a.macs = check_measured(measured, bundle, a.macs)
@@ -330,7 +331,7 @@ def _add_check_export(hw_sub: argparse._SubParsersAction) -> None:
 def _cmd_check_export(a: argparse.Namespace) -> None:
     from squall import load_bundle
     from squall.errors import SquallError
-    from squall.hw.export import check_export
+    from squall.hw.export_check import check_export
 
     report = check_export(a.export, load_bundle(a.bundle))
     print(report.summary())

@@ -510,8 +510,7 @@ def cmd_eda(a: argparse.Namespace) -> None:
 
 
 def cmd_import_keras(a: argparse.Namespace) -> None:
-    # bundle.py (owned by another change) has no public name for it yet: use it when it does
-    from squall.bundle import _replaceable as bundle_replaceable
+    from squall.bundle import replaceable as bundle_replaceable
     from squall.convert import import_keras
 
     check_out(a, [a.weights, a.scaler], directory=True, replaceable=bundle_replaceable)
@@ -535,7 +534,7 @@ def cmd_demo(a: argparse.Namespace) -> None:
 
 def cmd_profile(a: argparse.Namespace) -> None:
     from squall import load_bundle, pipeline
-    from squall.hw.profiling import profile_run
+    from squall.engines.tools.profiling import profile_run
 
     check_out(a, [a.bundle], a.data, suffixes=(".prof",))
     bundle = load_bundle(a.bundle)
@@ -560,7 +559,7 @@ def cmd_profile(a: argparse.Namespace) -> None:
 
 def cmd_trace(a: argparse.Namespace) -> None:
     from squall import load_bundle, pipeline
-    from squall.hw.trace import write_trace
+    from squall.engines.tools.trace import write_trace
 
     check_out(a, [a.bundle], a.data, suffixes=(".csv", ".json"))
     bundle = load_bundle(a.bundle)
@@ -576,7 +575,7 @@ def cmd_graph(a: argparse.Namespace) -> None:
     from pathlib import Path
 
     from squall import load_bundle
-    from squall.hw.graph import write_graph
+    from squall.engines.tools.graph import write_graph
     from squall.io import check_output
 
     check_out(a, [a.bundle], suffixes=(".dot",))

@@ -28,9 +28,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from squall.data.labels import labels_for, nab_frame, read_label_csv, read_nab_labels
 from squall.errors import SquallError
 from squall.evaluate.detectors import DetectorConfig, detect_series
-from squall.data.labels import labels_for, nab_frame, read_label_csv, read_nab_labels
 from squall.evaluate.metrics import confusion, pooled, prf
 from squall.evaluate.nab import nab_score, normalise
 

@@ -14,7 +14,6 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 
 from squall.errors import SquallError
-from squall.hw.clocks import measured_cycles  # noqa: F401 (old path, for squall.cli.hw)
 from squall.hw.export_layout import weights_digest
 from squall.hw.links import Pcie, Spi, fmt_time
 from squall.model import (

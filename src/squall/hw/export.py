@@ -48,7 +48,6 @@ from squall.hw.golden import (
 from squall.io import atomic_dir, written_by
 
 replaceable = written_by("manifest.json", FORMAT, listed=True)
-_replaceable = replaceable  # the former private name, kept for compatibility
 
 
 def export_bundle(bundle: Bundle, out: str | os.PathLike[str], config="16",

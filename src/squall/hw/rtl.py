@@ -69,7 +69,6 @@ def design_files(d: RtlDesign) -> dict[str, str]:
 
 
 replaceable = written_by("rtl.json", FORMAT, listed=True)
-_replaceable = replaceable  # the former private name, kept for compatibility
 
 
 def write_rtl(bundle: Bundle, out: str | os.PathLike[str], config="16", lanes: int = 16,
