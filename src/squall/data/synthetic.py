@@ -134,7 +134,8 @@ def _simulate(rng: np.random.Generator, p: Platform, t0: pd.Timestamp, days: flo
                              + _ou(rng, n, dt, 72, 1.0)),
             "WIND_SPEED": 5.5 + _ou(rng, n, dt, 12, 1.8),
             "WIND_DIR": 40.0 + rng.normal(0, 20) + _ou(rng, n, dt, 48, 25) + rng.normal(0, 12, n)}
-    noise = {k: rng.standard_normal(n) for k in ("slp", "wind", "hgt", "per")}
+    noise: dict[str, np.ndarray] = {k: rng.standard_normal(n)
+                                    for k in ("slp", "wind", "hgt", "per")}
     noise["p99"] = rng.random(n) < 0.03  # WAVE_PERIOD 99: not determinable
     if p.kind == "ship":
         miss = {"SEA_SURF_TEMP": rng.uniform(0.3, 0.5), "WAVE_HGT": rng.uniform(0.4, 0.6),
@@ -253,7 +254,7 @@ def _encode(tr: _Track, t0: pd.Timestamp) -> dict[str, np.ndarray]:
 def _check(name: str, value: object, days: bool = False) -> None:
     kinds = (int, float, np.integer, np.floating) if days else (int, np.integer)
     ok = isinstance(value, kinds) and not isinstance(value, bool) and math.isfinite(value)
-    if not ok or (value <= 0 if days else value < 0):
+    if not ok or (value <= 0 if days else value < 0):  # type: ignore[operator]  # ok: a number
         expected = "a positive number of days" if days else "a non-negative integer"
         raise SquallError(f"{name} must be {expected}, got {value!r}")
 

@@ -97,12 +97,12 @@ def check_window_settings(settings: WindowSettings | dict, *, resolved: bool = F
                               f"steps (see squall.limits)"[:200])
     if not is_number(s.min_observed) or not 0 < s.min_observed <= 1:
         raise SquallError(f"min_observed must be in (0, 1], got {s.min_observed!r}")
-    for name, value in (("resample", s.resample), ("max_gap", s.max_gap)):
-        if value is None or (name == "resample" and value == "auto" and not resolved):
+    for name, text in (("resample", s.resample), ("max_gap", s.max_gap)):
+        if text is None or (name == "resample" and text == "auto" and not resolved):
             continue
-        if not isinstance(value, str):
-            raise SquallError(f"window {name} must be a duration string, got {value!r}"[:200])
-        _delta(value, name)
+        if not isinstance(text, str):
+            raise SquallError(f"window {name} must be a duration string, got {text!r}"[:200])
+        _delta(text, name)
     if resolved and s.mode == "track" and s.max_gap is None:
         raise SquallError(f"{what} lack max_gap (resolved at training time)")
     return s

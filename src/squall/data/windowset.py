@@ -98,6 +98,7 @@ class WindowSet(Windows):
         built set (exactly its scaled step table's values), the stored dtype for a loaded one."""
         if self.scaled_steps is not None:
             return self.scaled_steps[self.steps[idx]]
+        assert self.sequences is not None  # a set has its step table or its stored sequences
         return self.sequences[idx]
 
     @cached_property
@@ -125,7 +126,7 @@ class WindowSet(Windows):
                     "fortran_order": False, "shape": shape})
                 for lo in range(0, len(self), CHUNK_WINDOWS):
                     part = self.inputs(slice(lo, lo + CHUNK_WINDOWS))
-                    out.write(np.ascontiguousarray(part, dtype="<f4").reshape(-1))
+                    out.write(np.ascontiguousarray(part, dtype="<f4").tobytes())
             for name, value in self._arrays():
                 with zf.open(f"{name}.npy", "w", force_zip64=True) as out:
                     np.lib.format.write_array(out, np.asanyarray(value), allow_pickle=False)

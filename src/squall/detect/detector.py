@@ -271,6 +271,7 @@ class Detector:
             return DetectionResult(scores, flags, flags.copy(), events, event,
                                    self.threshold.to_dict(), self.scoring)
         steps = scores.steps
+        assert steps is not None and self.bundle_ is not None  # step mode: scored steps
         gap = self.bundle_.length if self.merge_gap is None else self.merge_gap
         found = step_events(steps, flags, values=scores.smoothed, pad=self.pad, merge_gap=gap)
         # each step (by its step-table id) -> its event; a window belongs to the event of its

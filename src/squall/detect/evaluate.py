@@ -68,8 +68,8 @@ def match_events(events: pd.DataFrame, labels: pd.DataFrame) -> dict:
     overlapping it) and ``false`` (indices of the events overlapping no label)."""
     hit = overlap_matrix(labels, events)
     counts = confusion(labels, events)
-    found = hit.any(axis=1)
-    true_events = hit.any(axis=0)
+    found = np.asarray(hit.any(axis=1))
+    true_events = np.asarray(hit.any(axis=0))
     types = labels["type"].astype(str).to_numpy() if "type" in labels else np.full(
         len(labels), "event")
     per_type = {t: {"labels": int((types == t).sum()), "found": int(found[types == t].sum())}

@@ -53,7 +53,7 @@ def explain(table: pd.DataFrame, ws: WindowSet, scores: Scores, scaler: Scaler,
         share = shares(part[[f"err_{f}" for f in features]].to_numpy(float),
                        part[[f"n_{f}" for f in features]].to_numpy(float))
         dev = deviations(ws, scores, scaler, windows)
-        feats = {}
+        feats: dict[str, dict] = {}
         for k, name in enumerate(features):
             cells = dev[:, :, k]
             if np.isnan(cells).all():

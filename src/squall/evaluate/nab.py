@@ -108,7 +108,7 @@ def nab_score(times, windows, detections, profile: dict | None = None,
     rows = np.unique(np.searchsorted(t, det, "left"))
     rows = rows[(rows < n) & (rows >= prob)]
     max_tp = scaled_sigmoid(-1.0)
-    best = {}
+    best: dict[int, float] = {}
     fp_total, fp = 0.0, 0
     for i in rows:
         inside = np.flatnonzero((left <= i) & (i <= right))
@@ -129,8 +129,8 @@ def nab_score(times, windows, detections, profile: dict | None = None,
         fp += 1
     n_win = int(counted.sum())
     raw = fp_total
-    for w in np.flatnonzero(counted):
-        raw += best.get(int(w), -profile["fn"])
+    for window in np.flatnonzero(counted):
+        raw += best.get(int(window), -profile["fn"])
     tp = sum(1 for w in best if counted[w])
     return NabResult(raw=float(raw), null=-profile["fn"] * n_win, perfect=profile["tp"] * n_win,
                      windows=n_win, tp=tp, fn=n_win - tp, fp=fp)

@@ -53,7 +53,8 @@ def run_detector(bundle: Bundle, ws: WindowSet, engine: str = "numpy",
         det.threshold = QuantileThreshold(threshold_quantile).fit(scores.values)
         fitted_on = "scored data"
     else:
-        fitted_on = det.fitted_on_
+        fitted_on = det.fitted_on_ or "reference"
+    chosen: dict
     if det.threshold.value_ is None:
         if require_threshold:
             resolve_threshold(None)  # the one-line "no threshold" error
@@ -63,8 +64,8 @@ def run_detector(bundle: Bundle, ws: WindowSet, engine: str = "numpy",
         chosen = det.threshold.to_dict() | {"method": det.threshold.rule, "fitted_on": fitted_on,
                                             "scoring": det.scoring}
     result = det.detect(ws, scores)
-    table = scores_frame(ws, scores.windows, chosen["value"])
-    if det.scoring == "step":
+    table = scores_frame(ws, scores.windows, float(chosen["value"]))
+    if scores.steps is not None:
         peak = np.full(int(ws.steps.max()) + 1, np.nan)
         peak[scores.steps.step] = scores.smoothed
         with warnings.catch_warnings():

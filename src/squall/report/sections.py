@@ -312,7 +312,7 @@ def table_html(frame: pd.DataFrame, cls: str = "", raw: tuple[str, ...] = ()) ->
             elif isinstance(v, (int, np.integer)):
                 cells.append(f'<td class="num">{int(v):,}</td>')
             elif isinstance(v, (float, np.floating)):
-                cells.append(f'<td class="num">{"" if not np.isfinite(v) else _num(v)}</td>')
+                cells.append(f'<td class="num">{"" if not np.isfinite(v) else _num(float(v))}</td>')
             else:
                 cells.append(f"<td>{esc('' if v is None or v is pd.NA else str(v))}</td>")
         rows.append("<tr>" + "".join(cells) + "</tr>")
