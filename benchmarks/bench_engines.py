@@ -44,9 +44,9 @@ import numpy as np
 
 REPO = Path(__file__).resolve().parents[1]
 SEED = REPO.parent / "shared" / "data" / "seed-model"
-TARGETS = {273: 2.0, 10000: 1.25}          # windows -> required torch/numpy median ratio
+TARGETS = {273: 2.0, 10000: 1.25}  # windows -> required torch/numpy median ratio
 
-if str(REPO / "src") not in sys.path:        # run from a checkout without installing
+if str(REPO / "src") not in sys.path:  # run from a checkout without installing
     sys.path.insert(0, str(REPO / "src"))
 
 
@@ -73,7 +73,7 @@ def make_windows(base: np.ndarray, n: int) -> np.ndarray:
         return base[:n].copy()
     rng = np.random.default_rng(12345)
     tiled = np.resize(base, (n, *base.shape[1:]))
-    tiled[len(base):] += rng.normal(0, 0.01, tiled[len(base):].shape)
+    tiled[len(base) :] += rng.normal(0, 0.01, tiled[len(base) :].shape)
     return tiled
 
 
@@ -110,11 +110,12 @@ class _Recorder:
     def __getattr__(self, name: str):
         target = getattr(np, name)
         if not callable(target) or isinstance(target, type):
-            return target                                    # constants, dtypes
+            return target  # constants, dtypes
 
         def call(*args, **kwargs):
             self.calls.append((name, target, args, kwargs))
             return target(*args, **kwargs)
+
         return call
 
     def of(self, *names: str) -> list[tuple[str, object, tuple, dict]]:
@@ -136,8 +137,14 @@ def record_chunk(engine, x: np.ndarray) -> _Recorder:
 
 def matmul_flops(calls) -> int:
     """FLOPs of recorded ``matmul`` calls (2-D weights times 2-D or stacked 3-D operands)."""
-    return sum(2 * a[0].shape[-2] * a[0].shape[-1] * a[1].shape[-1]
-               * (a[1].shape[0] if a[1].ndim == 3 else 1) for _, _, a, _ in calls)
+    return sum(
+        2
+        * a[0].shape[-2]
+        * a[0].shape[-1]
+        * a[1].shape[-1]
+        * (a[1].shape[0] if a[1].ndim == 3 else 1)
+        for _, _, a, _ in calls
+    )
 
 
 #: The floor's tiers: which of the engine's recorded NumPy calls each one replays.
@@ -149,17 +156,17 @@ class Floor:
     every chunk of the batch, single-threaded; a call's time is divided by the engine's threads
     (perfect scaling). Chunks of one width share one recording."""
 
-    def __init__(self, recordings: dict[int, _Recorder], widths: list[int], tier: str,
-                 threads: int) -> None:
+    def __init__(
+        self, recordings: dict[int, _Recorder], widths: list[int], tier: str, threads: int
+    ) -> None:
         names = TIERS[tier]
-        self.calls = {w: (rec.of(*names) if names else rec.calls)
-                      for w, rec in recordings.items()}
+        self.calls = {w: (rec.of(*names) if names else rec.calls) for w, rec in recordings.items()}
         self.widths, self.threads = widths, threads
 
     def replay(self) -> float:
         from squall.engines.numpy_engine import _one_blas_thread
 
-        with _one_blas_thread():                   # the engine's own BLAS setting
+        with _one_blas_thread():  # the engine's own BLAS setting
             start = time.perf_counter()
             for width in self.widths:
                 for _, func, args, kwargs in self.calls[width]:
@@ -174,11 +181,12 @@ def floors(engine, x: np.ndarray) -> tuple[dict[str, Floor], dict]:
     for a, b in spans:
         if b - a not in recordings:
             rec = recordings[b - a] = record_chunk(engine, x[a:b])
-            stats[str(b - a)] = {"numpy_calls": len(rec.calls),
-                                 "matmul_calls": len(rec.of("matmul")),
-                                 "matmul_gflop": matmul_flops(rec.of("matmul")) / 1e9,
-                                 "tanh_elements": sum(args[0].size
-                                                      for _, _, args, _ in rec.of("tanh"))}
+            stats[str(b - a)] = {
+                "numpy_calls": len(rec.calls),
+                "matmul_calls": len(rec.of("matmul")),
+                "matmul_gflop": matmul_flops(rec.of("matmul")) / 1e9,
+                "tanh_elements": sum(args[0].size for _, _, args, _ in rec.of("tanh")),
+            }
     widths = [b - a for a, b in spans]
     return {t: Floor(recordings, widths, t, engine.threads) for t in TIERS}, stats
 
@@ -193,9 +201,10 @@ def time_call(run, settle: int) -> float:
     return own if isinstance(own, float) else time.perf_counter() - start
 
 
-def bench_size(engines: dict, x: np.ndarray, repeats: int, settle: int,
-               with_floor: bool = True) -> dict:
-    outputs = {name: engine.reconstruct(x) for name, engine in engines.items()}   # warm-up
+def bench_size(
+    engines: dict, x: np.ndarray, repeats: int, settle: int, with_floor: bool = True
+) -> dict:
+    outputs = {name: engine.reconstruct(x) for name, engine in engines.items()}  # warm-up
     runs = {name: (lambda e=engine: e.reconstruct(x)) for name, engine in engines.items()}
     stats = {}
     if with_floor:
@@ -203,33 +212,42 @@ def bench_size(engines: dict, x: np.ndarray, repeats: int, settle: int,
         runs.update({f"floor_{t}": f.replay for t, f in tiers.items()})
     names = list(runs)
     times: dict[str, list[float]] = {name: [] for name in names}
-    for r in range(repeats):                       # each round in another order
+    for r in range(repeats):  # each round in another order
         k = r % len(names)
-        for name in (names[k:] + names[:k])[::1 if r % 2 == 0 else -1]:
+        for name in (names[k:] + names[:k])[:: 1 if r % 2 == 0 else -1]:
             times[name].append(time_call(runs[name], settle))
-    row = {"windows": len(x),
-           "max_abs_diff": float(np.max(np.abs(outputs["numpy"] - outputs["torch"])))}
+    row = {
+        "windows": len(x),
+        "max_abs_diff": float(np.max(np.abs(outputs["numpy"] - outputs["torch"]))),
+    }
     for name in names:
-        row[name] = {"median_ms": statistics.median(times[name]) * 1e3,
-                     "min_ms": min(times[name]) * 1e3,
-                     "runs_ms": [t * 1e3 for t in times[name]]}
+        row[name] = {
+            "median_ms": statistics.median(times[name]) * 1e3,
+            "min_ms": min(times[name]) * 1e3,
+            "runs_ms": [t * 1e3 for t in times[name]],
+        }
         if name in outputs:
-            row[name]["max_abs_diff_torch"] = float(np.max(np.abs(outputs[name]
-                                                                  - outputs["torch"])))
+            row[name]["max_abs_diff_torch"] = float(
+                np.max(np.abs(outputs[name] - outputs["torch"]))
+            )
     row["ratio"] = row["torch"]["median_ms"] / row["numpy"]["median_ms"]
     row["target"] = TARGETS.get(len(x))
     if with_floor:
         widths = [str(w) for w in tiers["products"].widths]
-        single = {t: row[f"floor_{t}"]["median_ms"] / 1e3 * engines["numpy"].threads
-                  for t in TIERS}                  # one core doing every chunk, seconds
+        single = {
+            t: row[f"floor_{t}"]["median_ms"] / 1e3 * engines["numpy"].threads for t in TIERS
+        }  # one core doing every chunk, seconds
         gflop = sum(stats[w]["matmul_gflop"] for w in widths)
         tanh = sum(stats[w]["tanh_elements"] for w in widths)
         row["floor"] = {
             "chunks": stats,
-            **{f"best_ratio_{t}": row["torch"]["median_ms"] / row[f"floor_{t}"]["median_ms"]
-               for t in TIERS},
+            **{
+                f"best_ratio_{t}": row["torch"]["median_ms"] / row[f"floor_{t}"]["median_ms"]
+                for t in TIERS
+            },
             "products_gflops_per_core": gflop / single["products"],
-            "tanh_ns_per_element": (single["products_tanh"] - single["products"]) / tanh * 1e9}
+            "tanh_ns_per_element": (single["products_tanh"] - single["products"]) / tanh * 1e9,
+        }
     return row
 
 
@@ -238,10 +256,15 @@ def timing_parser(doc: str) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=doc.split("\n")[0])
     parser.add_argument("--repeats", type=int, default=7, help="timed rounds per size")
     parser.add_argument("--sizes", default="273,10000", help="comma-separated window counts")
-    parser.add_argument("--settle", type=int, default=1,
-                        help="untimed calls of the same engine before each timed call")
-    parser.add_argument("--json", type=Path, default=None, metavar="OUT",
-                        help="also write the results as JSON")
+    parser.add_argument(
+        "--settle",
+        type=int,
+        default=1,
+        help="untimed calls of the same engine before each timed call",
+    )
+    parser.add_argument(
+        "--json", type=Path, default=None, metavar="OUT", help="also write the results as JSON"
+    )
     return parser
 
 
@@ -250,8 +273,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--threads", type=int, default=None, help="numpy engine threads")
     parser.add_argument("--chunk", type=int, default=None, help="numpy engine chunk size")
     parser.add_argument("--check", action="store_true", help="exit 1 if a target is missed")
-    parser.add_argument("--no-floor", dest="floor", action="store_false",
-                        help="skip the floors (the engine's recorded NumPy calls replayed)")
+    parser.add_argument(
+        "--no-floor",
+        dest="floor",
+        action="store_false",
+        help="skip the floors (the engine's recorded NumPy calls replayed)",
+    )
     args = parser.parse_args(argv)
 
     import torch
@@ -261,32 +288,53 @@ def main(argv: list[str] | None = None) -> int:
 
     bundle, base, source = load_seed()
     options = {k: v for k, v in (("threads", args.threads), ("chunk", args.chunk)) if v}
-    engines = {"numpy": NumpyEngine(bundle, "float32", **options),
-               "torch": TorchEngine(bundle, "float32")}
-    env = {k: os.environ.get(k, "(unset)") for k in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE",
-                                                     "OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS")}
-    machine = {"cpus": os.cpu_count(), "cpu": platform.processor() or platform.machine(),
-               "python": platform.python_version(), "numpy": np.__version__,
-               "torch": torch.__version__, "torch_threads": torch.get_num_threads(),
-               "blas": blas_info(), "env": env,
-               "numpy_engine": {"threads": engines["numpy"].threads,
-                                "chunk": engines["numpy"].chunk},
-               "loadavg_before": os.getloadavg()[0]}
+    engines = {
+        "numpy": NumpyEngine(bundle, "float32", **options),
+        "torch": TorchEngine(bundle, "float32"),
+    }
+    env = {
+        k: os.environ.get(k, "(unset)")
+        for k in (
+            "OPENBLAS_CORETYPE",
+            "OPENBLAS_L2_SIZE",
+            "OPENBLAS_NUM_THREADS",
+            "OMP_NUM_THREADS",
+        )
+    }
+    machine = {
+        "cpus": os.cpu_count(),
+        "cpu": platform.processor() or platform.machine(),
+        "python": platform.python_version(),
+        "numpy": np.__version__,
+        "torch": torch.__version__,
+        "torch_threads": torch.get_num_threads(),
+        "blas": blas_info(),
+        "env": env,
+        "numpy_engine": {"threads": engines["numpy"].threads, "chunk": engines["numpy"].chunk},
+        "loadavg_before": os.getloadavg()[0],
+    }
     print(f"data: {source}")
-    print(f"machine: {machine['cpus']} cpus, numpy {np.__version__} ({machine['blas']}), "
-          f"torch {torch.__version__} ({machine['torch_threads']} threads)")
+    print(
+        f"machine: {machine['cpus']} cpus, numpy {np.__version__} ({machine['blas']}), "
+        f"torch {torch.__version__} ({machine['torch_threads']} threads)"
+    )
     print("env: " + ", ".join(f"{k}={v}" for k, v in env.items()))
-    print(f"numpy engine: float32, threads={engines['numpy'].threads}, "
-          f"chunk={engines['numpy'].chunk}; repeats={args.repeats}, settle={args.settle}")
+    print(
+        f"numpy engine: float32, threads={engines['numpy'].threads}, "
+        f"chunk={engines['numpy'].chunk}; repeats={args.repeats}, settle={args.settle}"
+    )
 
     rows = []
     for n in (int(s) for s in args.sizes.split(",") if s.strip()):
-        rows.append(bench_size(engines, make_windows(base, n), args.repeats, args.settle,
-                               args.floor))
+        rows.append(
+            bench_size(engines, make_windows(base, n), args.repeats, args.settle, args.floor)
+        )
     machine["loadavg_after"] = os.getloadavg()[0]
 
-    print(f"\n{'windows':>8} {'numpy med':>10} {'numpy min':>10} {'torch med':>10} "
-          f"{'torch min':>10} {'ratio':>6} {'target':>7}")
+    print(
+        f"\n{'windows':>8} {'numpy med':>10} {'numpy min':>10} {'torch med':>10} "
+        f"{'torch min':>10} {'ratio':>6} {'target':>7}"
+    )
     missed = []
     for row in rows:
         target = row["target"]
@@ -294,30 +342,52 @@ def main(argv: list[str] | None = None) -> int:
         if not ok:
             missed.append(row["windows"])
         mark = "-" if target is None else f"{target:g}x {'ok' if ok else 'MISS'}"
-        print(f"{row['windows']:>8} {row['numpy']['median_ms']:>8.2f}ms "
-              f"{row['numpy']['min_ms']:>8.2f}ms {row['torch']['median_ms']:>8.2f}ms "
-              f"{row['torch']['min_ms']:>8.2f}ms {row['ratio']:>5.2f}x {mark:>7}")
+        print(
+            f"{row['windows']:>8} {row['numpy']['median_ms']:>8.2f}ms "
+            f"{row['numpy']['min_ms']:>8.2f}ms {row['torch']['median_ms']:>8.2f}ms "
+            f"{row['torch']['min_ms']:>8.2f}ms {row['ratio']:>5.2f}x {mark:>7}"
+        )
     if args.floor:
-        print(f"\nfloors of the numpy engine's design: its own NumPy calls replayed without "
-              f"the Python around them, / {engines['numpy'].threads} threads (medians), and the "
-              f"largest torch/numpy ratio each allows:")
-        print(f"{'windows':>8} {'products':>16} {'+ tanh':>16} {'all np calls':>16} "
-              f"{'GFLOP/s/core':>13} {'tanh ns/el':>11} {'np calls/chunk':>15}")
+        print(
+            f"\nfloors of the numpy engine's design: its own NumPy calls replayed without "
+            f"the Python around them, / {engines['numpy'].threads} threads (medians), and the "
+            f"largest torch/numpy ratio each allows:"
+        )
+        print(
+            f"{'windows':>8} {'products':>16} {'+ tanh':>16} {'all np calls':>16} "
+            f"{'GFLOP/s/core':>13} {'tanh ns/el':>11} {'np calls/chunk':>15}"
+        )
         for row in rows:
             fl = row["floor"]
-            cells = " ".join(f"{row[f'floor_{t}']['median_ms']:>7.2f}ms "
-                             f"{fl[f'best_ratio_{t}']:>5.2f}x" for t in TIERS)
+            cells = " ".join(
+                f"{row[f'floor_{t}']['median_ms']:>7.2f}ms {fl[f'best_ratio_{t}']:>5.2f}x"
+                for t in TIERS
+            )
             calls = max(c["numpy_calls"] for c in fl["chunks"].values())
-            print(f"{row['windows']:>8} {cells} {fl['products_gflops_per_core']:>13.1f} "
-                  f"{fl['tanh_ns_per_element']:>11.2f} {calls:>15}")
-    print(f"(max |numpy - torch| over all outputs: "
-          f"{max(r['max_abs_diff'] for r in rows):.2e}; load average "
-          f"{machine['loadavg_before']:.2f} before, {machine['loadavg_after']:.2f} after)")
+            print(
+                f"{row['windows']:>8} {cells} {fl['products_gflops_per_core']:>13.1f} "
+                f"{fl['tanh_ns_per_element']:>11.2f} {calls:>15}"
+            )
+    print(
+        f"(max |numpy - torch| over all outputs: "
+        f"{max(r['max_abs_diff'] for r in rows):.2e}; load average "
+        f"{machine['loadavg_before']:.2f} before, {machine['loadavg_after']:.2f} after)"
+    )
 
     if args.json:
-        args.json.write_text(json.dumps({"source": source, "machine": machine,
-                                         "repeats": args.repeats, "settle": args.settle,
-                                         "results": rows}, indent=1) + "\n")
+        args.json.write_text(
+            json.dumps(
+                {
+                    "source": source,
+                    "machine": machine,
+                    "repeats": args.repeats,
+                    "settle": args.settle,
+                    "results": rows,
+                },
+                indent=1,
+            )
+            + "\n"
+        )
     if args.check and missed:
         print(f"target missed for {', '.join(map(str, missed))} windows", file=sys.stderr)
         return 1

@@ -97,12 +97,24 @@ def detect_pooled(bundle, path: Path, q: float = 0.95) -> tuple[pd.DataFrame, pd
         for name, g in part.groupby("track"):
             rows.append((name, g["time"].min(), g["time"].max(), bool(flagged[i]), score[i]))
     att = pd.DataFrame(rows, columns=["track", "start", "end", "flagged", "score"])
-    event = merge_events(att["track"].to_numpy(), att["start"].to_numpy(),
-                         att["end"].to_numpy(), att["flagged"].to_numpy())
+    event = merge_events(
+        att["track"].to_numpy(),
+        att["start"].to_numpy(),
+        att["end"].to_numpy(),
+        att["flagged"].to_numpy(),
+    )
     att["event"] = event
-    events = (att[event >= 0].groupby("event")
-              .agg(track=("track", "first"), start=("start", "min"), end=("end", "max"),
-                   score=("score", "max")).reset_index())
+    events = (
+        att[event >= 0]
+        .groupby("event")
+        .agg(
+            track=("track", "first"),
+            start=("start", "min"),
+            end=("end", "max"),
+            score=("score", "max"),
+        )
+        .reset_index()
+    )
     return events, att
 
 
@@ -114,13 +126,22 @@ def covered(spans: pd.DataFrame, labels: pd.DataFrame) -> np.ndarray:
     track = spans["track"].astype(str).to_numpy()
     start, end = pd.to_datetime(spans["start"]), pd.to_datetime(spans["end"])
     for j, lb in enumerate(labels.itertuples(index=False)):
-        out[j] = bool(((track == str(lb.track)) & (start <= pd.Timestamp(lb.end))
-                       & (end >= pd.Timestamp(lb.start))).any())
+        out[j] = bool(
+            (
+                (track == str(lb.track))
+                & (start <= pd.Timestamp(lb.end))
+                & (end >= pd.Timestamp(lb.start))
+            ).any()
+        )
     return out
 
 
-def evaluate(events: pd.DataFrame, labels: pd.DataFrame, scored: pd.DataFrame,
-             clean_events: pd.DataFrame | None) -> dict:
+def evaluate(
+    events: pd.DataFrame,
+    labels: pd.DataFrame,
+    scored: pd.DataFrame,
+    clean_events: pd.DataFrame | None,
+) -> dict:
     """Event matching plus, per type, the labels the pipeline scored at all (``reachable``: a
     scored window of the track overlaps the label) and those already inside an event of the
     clean week (``preflagged``: a real anomaly of the track there, so finding them proves
@@ -130,8 +151,11 @@ def evaluate(events: pd.DataFrame, labels: pd.DataFrame, scored: pd.DataFrame,
     if len(labels):
         found = covered(events, labels)
         reach = covered(scored, labels)
-        pre = (covered(clean_events, labels) if clean_events is not None
-               else np.zeros(len(labels), dtype=bool))
+        pre = (
+            covered(clean_events, labels)
+            if clean_events is not None
+            else np.zeros(len(labels), dtype=bool)
+        )
         types = labels["type"].astype(str).to_numpy()
         for t, v in m["per_type"].items():
             sel = types == t
@@ -153,10 +177,15 @@ def pool(results: list[dict]) -> dict:
     false = sum(r["false_events"] for r in results)
     days = sum(r["track_days"] for r in results)
     total = {k: sum(v[k] for v in per_type.values()) for k in keys}
-    return {"per_type": per_type, **total,
-            "recall": total["found"] / total["labels"] if total["labels"] else float("nan"),
-            "events": sum(r["events"] for r in results), "false_events": false,
-            "track_days": days, "false_per_10_track_days": 10 * false / days if days else None}
+    return {
+        "per_type": per_type,
+        **total,
+        "recall": total["found"] / total["labels"] if total["labels"] else float("nan"),
+        "events": sum(r["events"] for r in results),
+        "false_events": false,
+        "track_days": days,
+        "false_per_10_track_days": 10 * false / days if days else None,
+    }
 
 
 def _pct(found: int, total: int) -> str:
@@ -165,28 +194,44 @@ def _pct(found: int, total: int) -> str:
 
 def fmt_table(summary: dict) -> str:
     """The results table (Markdown) and, per pipeline and type, what was within reach."""
-    head = ("| pipeline | " + " | ".join(TYPES) + " | all | false events / track-days "
-            "| false per 10 track-days | clean week: false per 10 track-days |")
+    head = (
+        "| pipeline | " + " | ".join(TYPES) + " | all | false events / track-days "
+        "| false per 10 track-days | clean week: false per 10 track-days |"
+    )
     lines = [head, "|" + "---|" * (len(TYPES) + 5)]
     for name, s in summary["pipelines"].items():
         inj, clean = s["injected"], s["clean"]
-        cells = [_pct(inj["per_type"].get(t, {}).get("found", 0),
-                      inj["per_type"].get(t, {}).get("labels", 0)) for t in TYPES]
+        cells = [
+            _pct(
+                inj["per_type"].get(t, {}).get("found", 0),
+                inj["per_type"].get(t, {}).get("labels", 0),
+            )
+            for t in TYPES
+        ]
         lines.append(
-            f"| {name} | " + " | ".join(cells) + f" | {_pct(inj['found'], inj['labels'])}"
+            f"| {name} | "
+            + " | ".join(cells)
+            + f" | {_pct(inj['found'], inj['labels'])}"
             + f" | {inj['false_events']} / {inj['track_days']:.1f}"
             + f" | {inj['false_per_10_track_days']:.2f}"
             + f" | {clean['false_per_10_track_days']:.2f} ({clean['false_events']} / "
-              f"{clean['track_days']:.1f}) |")
-    lines += ["", "| pipeline | type | labels | scored at all | inside a clean-week event "
-              "| found among the others |", "|---|---|---|---|---|---|"]
+            f"{clean['track_days']:.1f}) |"
+        )
+    lines += [
+        "",
+        "| pipeline | type | labels | scored at all | inside a clean-week event "
+        "| found among the others |",
+        "|---|---|---|---|---|---|",
+    ]
     for name, s in summary["pipelines"].items():
         for t in TYPES:
             v = s["injected"]["per_type"].get(t)
             if v:
-                lines.append(f"| {name} | {t} | {v['labels']} | {v['reachable']} | "
-                             f"{v['preflagged']} | "
-                             f"{_pct(v['found_not_preflagged'], v['labels'] - v['preflagged'])} |")
+                lines.append(
+                    f"| {name} | {t} | {v['labels']} | {v['reachable']} | "
+                    f"{v['preflagged']} | "
+                    f"{_pct(v['found_not_preflagged'], v['labels'] - v['preflagged'])} |"
+                )
     return "\n".join(lines)
 
 
@@ -218,31 +263,63 @@ def main(argv: list[str] | None = None) -> int:
 
     log(f"training on {args.data.name} before {args.until}")
     bundles = {
-        "per-track (default)": pipeline.train(args.data, work / "model-track", until=args.until,
-                                              epochs=args.epochs, seed=args.train_seed,
-                                              progress=False, log=log),
-        "pooled (original)": pipeline.train(args.data, work / "model-pooled", until=args.until,
-                                            epochs=args.epochs, seed=args.train_seed,
-                                            progress=False, log=log,
-                                            reader={"keep_codes": True},
-                                            settings=WindowSettings(mode="pooled")),
+        "per-track (default)": pipeline.train(
+            args.data,
+            work / "model-track",
+            until=args.until,
+            epochs=args.epochs,
+            seed=args.train_seed,
+            progress=False,
+            log=log,
+        ),
+        "pooled (original)": pipeline.train(
+            args.data,
+            work / "model-pooled",
+            until=args.until,
+            epochs=args.epochs,
+            seed=args.train_seed,
+            progress=False,
+            log=log,
+            reader={"keep_codes": True},
+            settings=WindowSettings(mode="pooled"),
+        ),
     }
-    files = [("clean", None, inject_file(args.data, work / "clean.csv", start=args.until,
-                                         period_only=True))]
+    files = [
+        (
+            "clean",
+            None,
+            inject_file(args.data, work / "clean.csv", start=args.until, period_only=True),
+        )
+    ]
     for seed in seeds:
-        for kind, opts in (("storms", {"n_storms": args.storms}),
-                           ("faults", {"n_faults": args.faults})):
+        for kind, opts in (
+            ("storms", {"n_storms": args.storms}),
+            ("faults", {"n_faults": args.faults}),
+        ):
             path = work / f"{kind}-{seed}.csv"
-            labels = inject_file(args.data, path, work / f"{kind}-{seed}-labels.csv",
-                                 start=args.until, period_only=True, seed=seed, **opts)
+            labels = inject_file(
+                args.data,
+                path,
+                work / f"{kind}-{seed}-labels.csv",
+                start=args.until,
+                period_only=True,
+                seed=seed,
+                **opts,
+            )
             files.append((f"{kind}-{seed}", seed, labels))
 
-    summary = {"data": str(args.data), "until": args.until, "seeds": seeds,
-               "train_seed": args.train_seed,
-               "storms_per_seed": args.storms, "faults_per_seed": args.faults,
-               "windows": {k: b.windows for k, b in bundles.items()},
-               "thresholds": {k: b.threshold for k, b in bundles.items()}, "pipelines": {},
-               "runs": {}}
+    summary = {
+        "data": str(args.data),
+        "until": args.until,
+        "seeds": seeds,
+        "train_seed": args.train_seed,
+        "storms_per_seed": args.storms,
+        "faults_per_seed": args.faults,
+        "windows": {k: b.windows for k, b in bundles.items()},
+        "thresholds": {k: b.threshold for k, b in bundles.items()},
+        "pipelines": {},
+        "runs": {},
+    }
     for name, bundle in bundles.items():
         runs, clean, clean_events = [], None, None
         for tag, _seed, labels in files:  # the clean week first
@@ -255,24 +332,32 @@ def main(argv: list[str] | None = None) -> int:
             summary["runs"][f"{name}: {tag}"] = result
             if tag == "clean":
                 clean, clean_events = pool([result]), events
-                result["clean_events"] = events.loc[:, ["track", "start", "end", "score"]
-                                                    ].astype(str).to_dict("records")
+                result["clean_events"] = (
+                    events.loc[:, ["track", "start", "end", "score"]].astype(str).to_dict("records")
+                )
             else:
                 runs.append(result)
-            log(f"{name:22s} {tag:9s} found {sum(v['found'] for v in result['per_type'].values())}"
+            log(
+                f"{name:22s} {tag:9s} found {sum(v['found'] for v in result['per_type'].values())}"
                 f"/{result['labels']}, {result['false_events']} false events over "
-                f"{result['track_days']:.1f} track-days")
+                f"{result['track_days']:.1f} track-days"
+            )
         summary["pipelines"][name] = {"injected": pool(runs), "clean": clean}
     summary["seconds"] = round(time.perf_counter() - t_start, 1)
     table = fmt_table(summary)
     print(table)
     ours = summary["pipelines"]["per-track (default)"]["injected"]
     storms = ours["per_type"].get("storm", {"found": 0, "labels": 0})
-    met = (storms["labels"] > 0 and storms["found"] >= 0.9 * storms["labels"]
-           and ours["false_per_10_track_days"] <= 1.0)
+    met = (
+        storms["labels"] > 0
+        and storms["found"] >= 0.9 * storms["labels"]
+        and ours["false_per_10_track_days"] <= 1.0
+    )
     summary["target_met"] = bool(met)
-    print(f"target (>= 90 % storms, <= 1 false event per 10 track-days, per-track): "
-          f"{'met' if met else 'missed'}")
+    print(
+        f"target (>= 90 % storms, <= 1 false event per 10 track-days, per-track): "
+        f"{'met' if met else 'missed'}"
+    )
     if args.json:
         args.json.write_text(json.dumps(summary, indent=1, default=str) + "\n")
     if tmp is not None:

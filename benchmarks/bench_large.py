@@ -66,36 +66,48 @@ def generate(target: Path, mb: float) -> int:
 
 def run(argv: list[str], env: dict, timeout: float) -> tuple[float, float, int]:
     """Wall seconds and peak RSS (GB) of one child process, and its exit status (-9: timeout)."""
-    code = ("import resource, subprocess, sys, time\n"
-            "t = time.perf_counter()\n"
-            "try:\n"
-            "    rc = subprocess.run(sys.argv[2:], timeout=float(sys.argv[1]),\n"
-            "                        stdout=subprocess.DEVNULL).returncode\n"
-            "except subprocess.TimeoutExpired:\n"
-            "    rc = -9\n"
-            "print(time.perf_counter() - t, resource.getrusage(resource.RUSAGE_CHILDREN)"
-            ".ru_maxrss, rc)\n")
-    out = subprocess.run([sys.executable, "-c", code, str(timeout), *argv], env=env,
-                         capture_output=True, text=True, check=True).stdout.split()
+    code = (
+        "import resource, subprocess, sys, time\n"
+        "t = time.perf_counter()\n"
+        "try:\n"
+        "    rc = subprocess.run(sys.argv[2:], timeout=float(sys.argv[1]),\n"
+        "                        stdout=subprocess.DEVNULL).returncode\n"
+        "except subprocess.TimeoutExpired:\n"
+        "    rc = -9\n"
+        "print(time.perf_counter() - t, resource.getrusage(resource.RUSAGE_CHILDREN)"
+        ".ru_maxrss, rc)\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code, str(timeout), *argv],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.split()
     return float(out[0]), int(out[1]) / 1e6, int(out[2])
 
 
-def commands(bundle: Path, data: Path, work: Path, label: str, quantile: float | None
-             ) -> dict[str, list[str]]:
+def commands(
+    bundle: Path, data: Path, work: Path, label: str, quantile: float | None
+) -> dict[str, list[str]]:
     """The three command lines, writing into a new directory (nothing there before)."""
     cli, out = CLI, Path(tempfile.mkdtemp(dir=work, prefix=f"{label}-out-"))
     flag = ["--threshold-quantile", str(quantile)] if quantile else []
-    return {"windows": cli + ["windows", str(bundle), str(data), "--out",
-                              str(out / "windows.npz")],
-            "detect": cli + ["detect", str(bundle), str(data), "--out",
-                             str(out / "detect"), "--no-plot", *flag],
-            "eda": cli + ["eda", str(data), "--out", str(out / "eda")]}
+    return {
+        "windows": cli + ["windows", str(bundle), str(data), "--out", str(out / "windows.npz")],
+        "detect": cli
+        + ["detect", str(bundle), str(data), "--out", str(out / "detect"), "--no-plot", *flag],
+        "eda": cli + ["eda", str(data), "--out", str(out / "eda")],
+    }
 
 
 def worktree(ref: str, where: Path) -> Path:
     path = where / "baseline"
-    subprocess.run(["git", "-C", str(ROOT), "worktree", "add", "--detach", str(path), ref],
-                   check=True, capture_output=True)
+    subprocess.run(
+        ["git", "-C", str(ROOT), "worktree", "add", "--detach", str(path), ref],
+        check=True,
+        capture_output=True,
+    )
     return path
 
 
@@ -107,9 +119,13 @@ def main() -> None:
     p.add_argument("--only", default=",".join(COMMANDS), help="commands to run")
     p.add_argument("--keep", help="directory to keep the generated file and bundle in")
     p.add_argument("--no-new", action="store_true", help="run only the baseline")
-    p.add_argument("--threshold-quantile", type=float, help="detect: flag windows above this "
-                   "quantile of the scored data (e.g. 0.9: 10 %% flagged, to load the tracing "
-                   "of anomaly_windows.csv; default: the bundle's threshold)")
+    p.add_argument(
+        "--threshold-quantile",
+        type=float,
+        help="detect: flag windows above this "
+        "quantile of the scored data (e.g. 0.9: 10 %% flagged, to load the tracing "
+        "of anomaly_windows.csv; default: the bundle's threshold)",
+    )
     a = p.parse_args()
     work = Path(a.keep or tempfile.mkdtemp(prefix="bench-large-"))
     work.mkdir(parents=True, exist_ok=True)
@@ -121,17 +137,32 @@ def main() -> None:
             print(f"generated {data} ({data.stat().st_size / 1e6:.0f} MB, {n:,} reports)")
         bundle = work / "bundle"
         if not bundle.exists():
-            subprocess.run([*CLI, "train", str(box_file()),
-                            "--out", str(bundle), "--epochs", "1", "--hidden", "16,8",
-                            "--quiet"], check=True, env=env, capture_output=True)
+            subprocess.run(
+                [
+                    *CLI,
+                    "train",
+                    str(box_file()),
+                    "--out",
+                    str(bundle),
+                    "--epochs",
+                    "1",
+                    "--hidden",
+                    "16,8",
+                    "--quiet",
+                ],
+                check=True,
+                env=env,
+                capture_output=True,
+            )
         trees = {} if a.no_new else {"new": ROOT / "src"}
         if a.baseline:
             trees[a.baseline] = worktree(a.baseline, work) / "src"
         print(f"{'code':>10} {'command':>8} {'seconds':>8} {'peak GB':>8} {'status':>6}")
         for label, src in trees.items():
             tenv = dict(env, PYTHONPATH=str(src))
-            for name, argv in commands(bundle, data, work, label.replace("/", "_"),
-                                           a.threshold_quantile).items():
+            for name, argv in commands(
+                bundle, data, work, label.replace("/", "_"), a.threshold_quantile
+            ).items():
                 if name not in a.only.split(","):
                     continue
                 seconds, gb, rc = run(argv, tenv, a.timeout)
@@ -139,8 +170,10 @@ def main() -> None:
                 print(f"{label:>10} {name:>8} {seconds:8.1f} {gb:8.2f} {status:>6}", flush=True)
     finally:
         if a.baseline:
-            subprocess.run(["git", "-C", str(ROOT), "worktree", "remove", "--force",
-                            str(work / "baseline")], capture_output=True)
+            subprocess.run(
+                ["git", "-C", str(ROOT), "worktree", "remove", "--force", str(work / "baseline")],
+                capture_output=True,
+            )
         if not a.keep:
             shutil.rmtree(work, ignore_errors=True)
 

@@ -43,29 +43,42 @@ DETECTORS = ("autoencoder", "original", "robust-z")
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--root", default=str(ROOT.parent / "shared" / "data" / "nab"),
-                    help="NAB data directory (default ../shared/data/nab)")
+    ap.add_argument(
+        "--root",
+        default=str(ROOT.parent / "shared" / "data" / "nab"),
+        help="NAB data directory (default ../shared/data/nab)",
+    )
     ap.add_argument("--labels", help="labels JSON (default ROOT/combined_windows.json)")
     ap.add_argument("--datasets", default=",".join(DATASETS))
     ap.add_argument("--detectors", default=",".join(DETECTORS))
     ap.add_argument("--seeds", default="0", help="comma-separated training seeds (default 0)")
-    ap.add_argument("--threads", type=int, default=1, help="torch threads (default 1: on two "
-                    "shared cores one thread trained these small models faster)")
-    ap.add_argument("--out", default=str(Path(tempfile.gettempdir()) / "squall-bench-nab"),
-                    help="output directory (default: squall-bench-nab in the temp directory)")
+    ap.add_argument(
+        "--threads",
+        type=int,
+        default=1,
+        help="torch threads (default 1: on two "
+        "shared cores one thread trained these small models faster)",
+    )
+    ap.add_argument(
+        "--out",
+        default=str(Path(tempfile.gettempdir()) / "squall-bench-nab"),
+        help="output directory (default: squall-bench-nab in the temp directory)",
+    )
     a = ap.parse_args(argv)
 
     root = Path(a.root)
     labels = Path(a.labels) if a.labels else root / "combined_windows.json"
     if not labels.is_file():
-        print(f"bench_nab: no labels file {labels} (the shared NAB data is needed)",
-              file=sys.stderr)
+        print(
+            f"bench_nab: no labels file {labels} (the shared NAB data is needed)", file=sys.stderr
+        )
         return 2
     datasets = [d for d in a.datasets.split(",") if d]
     names = [k for k in read_nab_labels(labels) if k.split("/")[0] in datasets]
     seeds = [int(s) for s in a.seeds.split(",")]
     try:
         import torch
+
         torch.set_num_threads(a.threads)
     except ImportError:
         pass
@@ -80,10 +93,22 @@ def main(argv=None) -> int:
             result = evaluate(names, labels, root=root, config=config, log=_progress)
             write_results(result, out / tag)
             for r in result.summary.itertuples(index=False):
-                rows.append({"dataset": r.dataset, "detector": kind, "seed": seed,
-                             "f1": r.f1, "precision": r.precision, "recall": r.recall,
-                             "nab_score": r.nab_score, "tp": r.tp, "fp": r.fp, "fn": r.fn,
-                             "interval": r.intervals, "minutes": r.seconds / 60})
+                rows.append(
+                    {
+                        "dataset": r.dataset,
+                        "detector": kind,
+                        "seed": seed,
+                        "f1": r.f1,
+                        "precision": r.precision,
+                        "recall": r.recall,
+                        "nab_score": r.nab_score,
+                        "tp": r.tp,
+                        "fp": r.fp,
+                        "fn": r.fn,
+                        "interval": r.intervals,
+                        "minutes": r.seconds / 60,
+                    }
+                )
     table = pd.DataFrame(rows)
     out.mkdir(parents=True, exist_ok=True)
     table.to_csv(out / "table.csv", index=False, float_format="%.4f")
@@ -100,17 +125,23 @@ def _progress(message: str) -> None:
 
 
 def markdown(table: pd.DataFrame) -> str:
-    lines = ["| dataset | detector | seed | F1 | precision | recall | NAB | tp/fp/fn | minutes |",
-             "|---|---|---:|---:|---:|---:|---:|---:|---:|"]
+    lines = [
+        "| dataset | detector | seed | F1 | precision | recall | NAB | tp/fp/fn | minutes |",
+        "|---|---|---:|---:|---:|---:|---:|---:|---:|",
+    ]
     for (ds, det), part in table.groupby(["dataset", "detector"], sort=False):
         for r in part.itertuples(index=False):
-            lines.append(f"| {ds} | {det} | {r.seed} | {r.f1:.3f} | {r.precision:.3f} | "
-                         f"{r.recall:.3f} | {r.nab_score:.1f} | {r.tp}/{r.fp}/{r.fn} | "
-                         f"{r.minutes:.1f} |")
+            lines.append(
+                f"| {ds} | {det} | {r.seed} | {r.f1:.3f} | {r.precision:.3f} | "
+                f"{r.recall:.3f} | {r.nab_score:.1f} | {r.tp}/{r.fp}/{r.fn} | "
+                f"{r.minutes:.1f} |"
+            )
         if len(part) > 1:
-            lines.append(f"| {ds} | {det} | mean | {np.mean(part.f1):.3f} | "
-                         f"{np.mean(part.precision):.3f} | {np.mean(part.recall):.3f} | "
-                         f"{np.mean(part.nab_score):.1f} | | |")
+            lines.append(
+                f"| {ds} | {det} | mean | {np.mean(part.f1):.3f} | "
+                f"{np.mean(part.precision):.3f} | {np.mean(part.recall):.3f} | "
+                f"{np.mean(part.nab_score):.1f} | | |"
+            )
     return "\n".join(lines)
 
 

@@ -48,11 +48,12 @@ def build(folder: Path, native: bool = True) -> ctypes.CDLL:
         raise SystemExit("bench_native_cell: no C compiler (cc or gcc) on PATH")
     target = folder / "libsquall_cell.so"
     flags = [*FLAGS, "-march=native"] if native else FLAGS
-    done = subprocess.run([compiler, *flags, "-o", str(target), str(SOURCE)],
-                          capture_output=True, text=True)
+    done = subprocess.run(
+        [compiler, *flags, "-o", str(target), str(SOURCE)], capture_output=True, text=True
+    )
     if done.returncode != 0:
         raise SystemExit(f"bench_native_cell: {compiler} failed: {done.stderr.strip()[:300]}")
-    lib = ctypes.CDLL(str(target))           # CDLL calls release the GIL
+    lib = ctypes.CDLL(str(target))  # CDLL calls release the GIL
     lib.lstm_cell.argtypes = [ctypes.c_void_p] * 3 + [ctypes.c_long] * 2
     lib.lstm_cell.restype = None
     return lib
@@ -66,8 +67,13 @@ def native_cell_class(lib: ctypes.CDLL):
         def __init__(self, *args) -> None:
             super().__init__(*args)
             assert self.z.dtype == np.float32 and self.h.flags.c_contiguous
-            self.args = (self.z.ctypes.data, self.c.ctypes.data, self.h.ctypes.data,
-                         self.h.shape[0], self.h.shape[1])
+            self.args = (
+                self.z.ctypes.data,
+                self.c.ctypes.data,
+                self.h.ctypes.data,
+                self.h.shape[0],
+                self.h.shape[1],
+            )
 
         def update(self) -> None:
             lib.lstm_cell(*self.args)
@@ -104,8 +110,8 @@ def cell_error(lib: ctypes.CDLL, H: int = 64, n: int = 137) -> float:
     z = rng.normal(0, 3, (4 * H, n)).astype(np.float32)
     c = rng.normal(0, 1, (H, n)).astype(np.float32)
     h = np.empty((H, n), np.float32)
-    t = np.tanh(z.astype(np.float64))                      # o, i, f rows are halved: tanh + 1
-    cell = 0.5 * ((t[H:2 * H] + 1) * t[3 * H:] + (t[2 * H:3 * H] + 1) * c)
+    t = np.tanh(z.astype(np.float64))  # o, i, f rows are halved: tanh + 1
+    cell = 0.5 * ((t[H : 2 * H] + 1) * t[3 * H :] + (t[2 * H : 3 * H] + 1) * c)
     twice_h = (t[:H] + 1) * np.tanh(cell)
     lib.lstm_cell(z.ctypes.data, c.ctypes.data, h.ctypes.data, H, n)
     return float(max(np.abs(c - cell).max(), np.abs(h - twice_h).max()))
@@ -126,8 +132,11 @@ def seed_mse_error(engine, x: np.ndarray) -> float | None:
 
 def main(argv: list[str] | None = None) -> int:
     parser = bench_engines.timing_parser(__doc__)
-    parser.add_argument("--portable", action="store_true", help="build without -march=native "
-                        "(the compiler's baseline target; what the tests use)")
+    parser.add_argument(
+        "--portable",
+        action="store_true",
+        help="build without -march=native (the compiler's baseline target; what the tests use)",
+    )
     args = parser.parse_args(argv)
 
     from squall.engines.numpy_engine import NumpyEngine
@@ -138,36 +147,56 @@ def main(argv: list[str] | None = None) -> int:
         lib = build(Path(folder), native=not args.portable)
         numpy_engine = NumpyEngine(bundle, "float32")
         native = NativeEngine(NumpyEngine(bundle, "float32"), native_cell_class(lib))
-        engines = {"numpy": numpy_engine, "torch": TorchEngine(bundle, "float32"),
-                   "native_cell": native}
+        engines = {
+            "numpy": numpy_engine,
+            "torch": TorchEngine(bundle, "float32"),
+            "native_cell": native,
+        }
         error = cell_error(lib)
         mse = {name: seed_mse_error(engines[name], base) for name in ("numpy", "native_cell")}
         print(f"data: {source}")
-        print(f"native cell: {' '.join(FLAGS[:3])}; largest error of c and 2h against float64: "
-              f"{error:.2e}")
+        print(
+            f"native cell: {' '.join(FLAGS[:3])}; largest error of c and 2h against float64: "
+            f"{error:.2e}"
+        )
         if mse["numpy"] is not None:
-            print(f"seed expected MSE, largest relative error: numpy {mse['numpy']:.2e}, "
-                  f"native cell {mse['native_cell']:.2e} (the engine's test allows 1e-6)")
+            print(
+                f"seed expected MSE, largest relative error: numpy {mse['numpy']:.2e}, "
+                f"native cell {mse['native_cell']:.2e} (the engine's test allows 1e-6)"
+            )
         rows = []
         for n in (int(s) for s in args.sizes.split(",") if s.strip()):
             x = bench_engines.make_windows(base, n)
-            row = bench_engines.bench_size(engines, x, args.repeats, args.settle,
-                                           with_floor=False)
+            row = bench_engines.bench_size(engines, x, args.repeats, args.settle, with_floor=False)
             row["native_max_abs_diff"] = row["native_cell"]["max_abs_diff_torch"]
             rows.append(row)
 
-    print(f"\n{'windows':>8} {'numpy med':>10} {'native med':>11} {'torch med':>10} "
-          f"{'torch/numpy':>12} {'torch/native':>13} {'native max|diff|':>17}")
+    print(
+        f"\n{'windows':>8} {'numpy med':>10} {'native med':>11} {'torch med':>10} "
+        f"{'torch/numpy':>12} {'torch/native':>13} {'native max|diff|':>17}"
+    )
     for row in rows:
-        print(f"{row['windows']:>8} {row['numpy']['median_ms']:>8.2f}ms "
-              f"{row['native_cell']['median_ms']:>9.2f}ms {row['torch']['median_ms']:>8.2f}ms "
-              f"{row['torch']['median_ms'] / row['numpy']['median_ms']:>11.2f}x "
-              f"{row['torch']['median_ms'] / row['native_cell']['median_ms']:>12.2f}x "
-              f"{row['native_max_abs_diff']:>17.2e}")
+        print(
+            f"{row['windows']:>8} {row['numpy']['median_ms']:>8.2f}ms "
+            f"{row['native_cell']['median_ms']:>9.2f}ms {row['torch']['median_ms']:>8.2f}ms "
+            f"{row['torch']['median_ms'] / row['numpy']['median_ms']:>11.2f}x "
+            f"{row['torch']['median_ms'] / row['native_cell']['median_ms']:>12.2f}x "
+            f"{row['native_max_abs_diff']:>17.2e}"
+        )
     if args.json:
-        args.json.write_text(json.dumps({"source": source, "cell_error": error,
-                                         "seed_mse_relative_error": mse, "flags": FLAGS,
-                                         "results": rows}, indent=1) + "\n")
+        args.json.write_text(
+            json.dumps(
+                {
+                    "source": source,
+                    "cell_error": error,
+                    "seed_mse_relative_error": mse,
+                    "flags": FLAGS,
+                    "results": rows,
+                },
+                indent=1,
+            )
+            + "\n"
+        )
     return 0
 
 

@@ -41,6 +41,7 @@ from squall.engines import pure  # noqa: E402  (standard library only)
 
 # ----------------------------------------------------------------- the straightforward version
 
+
 def b_matvec(M, v):
     return [sum(w * x for w, x in zip(row, v)) for row in M]
 
@@ -64,9 +65,12 @@ def b_tanh(v):
 def baseline_step(layer, x, h, c):
     H = layer.hidden
     gates = []
-    for k in range(4):                               # i, f, g, o: separate mat-vecs per gate
-        Wk, Uk, bk = layer.W[k * H:(k + 1) * H], layer.U[k * H:(k + 1) * H], \
-            layer.b[k * H:(k + 1) * H]
+    for k in range(4):  # i, f, g, o: separate mat-vecs per gate
+        Wk, Uk, bk = (
+            layer.W[k * H : (k + 1) * H],
+            layer.U[k * H : (k + 1) * H],
+            layer.b[k * H : (k + 1) * H],
+        )
         gates.append(b_add(b_add(b_matvec(Wk, x), b_matvec(Uk, h)), bk))
     i, f, g, o = b_sigmoid(gates[0]), b_sigmoid(gates[1]), b_tanh(gates[2]), b_sigmoid(gates[3])
     c = b_add(b_mul(f, c), b_mul(i, g))
@@ -91,26 +95,28 @@ def baseline_reconstruct(model, window):
 
 # ----------------------------------------------------------------- data (no numpy needed)
 
+
 def load_npy_from_npz(path: Path, key: str) -> list:
     """An array from a .npz as nested lists, read with zipfile and struct (float64/32, C order)."""
     with zipfile.ZipFile(path) as z:
         raw = z.read(f"{key}.npy")
     major = raw[6]
     hlen_size = 2 if major == 1 else 4
-    hlen = int.from_bytes(raw[8:8 + hlen_size], "little")
-    header = ast.literal_eval(raw[8 + hlen_size:8 + hlen_size + hlen].decode("latin1"))
+    hlen = int.from_bytes(raw[8 : 8 + hlen_size], "little")
+    header = ast.literal_eval(raw[8 + hlen_size : 8 + hlen_size + hlen].decode("latin1"))
     if header["fortran_order"] or header["descr"] not in ("<f8", "<f4"):
         raise SystemExit(f"{path}:{key}: unsupported array layout {header}")
     code = "d" if header["descr"] == "<f8" else "f"
     count = math.prod(header["shape"])
-    flat = struct.unpack(f"<{count}{code}", raw[8 + hlen_size + hlen:])
+    flat = struct.unpack(f"<{count}{code}", raw[8 + hlen_size + hlen :])
     n, T, F = header["shape"]
-    return [[list(flat[(i * T + t) * F:(i * T + t + 1) * F]) for t in range(T)] for i in range(n)]
+    return [[list(flat[(i * T + t) * F : (i * T + t + 1) * F]) for t in range(T)] for i in range(n)]
 
 
 def mse(a, b) -> float:
-    total = sum((x - y) ** 2 for ra, rb in zip(a, b, strict=True)
-                for x, y in zip(ra, rb, strict=True))
+    total = sum(
+        (x - y) ** 2 for ra, rb in zip(a, b, strict=True) for x, y in zip(ra, rb, strict=True)
+    )
     return total / (len(a) * len(a[0]))
 
 
@@ -136,7 +142,7 @@ def main() -> int:
     model = pure.load(args.bundle or seed_bundle())
     windows = load_npy_from_npz(SEED / "new_data_sequences.npz", "sequences")
     if args.limit:
-        windows = windows[:args.limit]
+        windows = windows[: args.limit]
     # same answers first: the baseline is a correct LSTM, not a strawman
     for w in windows[:3]:
         a, b = mse(w, baseline_reconstruct(model, w)), mse(w, model.reconstruct(w))
@@ -156,13 +162,21 @@ def main() -> int:
             runs[name].append(run(fns[name]))
     med = {k: statistics.median(v) for k, v in runs.items()}
     ratio = med["baseline"] / med["engine"]
-    result = {"python": platform.python_version(), "sumprod": hasattr(math, "sumprod"),
-              "windows": len(windows), "repeats": args.repeats, "runs_s": runs,
-              "median_s": med, "ms_per_window": {k: 1000 * v / len(windows) for k, v in
-                                                 med.items()}, "ratio": ratio,
-              "target": TARGET}
-    print(f"python {result['python']} (math.sumprod: {result['sumprod']}), {len(windows)} "
-          f"windows, {args.repeats} runs each")
+    result = {
+        "python": platform.python_version(),
+        "sumprod": hasattr(math, "sumprod"),
+        "windows": len(windows),
+        "repeats": args.repeats,
+        "runs_s": runs,
+        "median_s": med,
+        "ms_per_window": {k: 1000 * v / len(windows) for k, v in med.items()},
+        "ratio": ratio,
+        "target": TARGET,
+    }
+    print(
+        f"python {result['python']} (math.sumprod: {result['sumprod']}), {len(windows)} "
+        f"windows, {args.repeats} runs each"
+    )
     for k in ("baseline", "engine"):
         print(f"  {k:9s} median {med[k]:8.3f} s  ({result['ms_per_window'][k]:6.2f} ms/window)")
     print(f"  speedup  {ratio:.2f}x (target {TARGET}x: {'ok' if ratio >= TARGET else 'MISS'})")

@@ -12,9 +12,21 @@ SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 
 #: The column set :func:`write_noaa` writes by default (a subset of a real box file's 67).
 NOAA_COLUMNS = (
-    "STATION", "DATE", "LATITUDE", "LONGITUDE", "WIND_DIR", "WIND_SPEED", "SEA_LVL_PRES",
-    "AIR_TEMP", "SEA_SURF_TEMP", "WAVE_PERIOD", "WAVE_HGT", "PLATFORM_ID", "DUP_STATUS",
-    "TRIM_FLAG", "NCDC_QC_FLAGS",
+    "STATION",
+    "DATE",
+    "LATITUDE",
+    "LONGITUDE",
+    "WIND_DIR",
+    "WIND_SPEED",
+    "SEA_LVL_PRES",
+    "AIR_TEMP",
+    "SEA_SURF_TEMP",
+    "WAVE_PERIOD",
+    "WAVE_HGT",
+    "PLATFORM_ID",
+    "DUP_STATUS",
+    "TRIM_FLAG",
+    "NCDC_QC_FLAGS",
 )
 
 
@@ -25,14 +37,23 @@ def shared_data() -> Path:
     Session-scoped so module- and session-scoped fixtures can depend on it too.
     """
     if not SHARED.is_dir():
-        pytest.skip("../shared/data is not present (the shared NOAA/NAB/seed-model data); "
-                    "these tests need it")
+        pytest.skip(
+            "../shared/data is not present (the shared NOAA/NAB/seed-model data); "
+            "these tests need it"
+        )
     return SHARED
 
 
-def write_noaa(path: str | Path, rows: list[dict], header_prefix: str = "", *,
-               columns: Sequence[str] = NOAA_COLUMNS, header_suffix: str = "",
-               footer: str = "", newline: str = "\n") -> Path:
+def write_noaa(
+    path: str | Path,
+    rows: list[dict],
+    header_prefix: str = "",
+    *,
+    columns: Sequence[str] = NOAA_COLUMNS,
+    header_suffix: str = "",
+    footer: str = "",
+    newline: str = "\n",
+) -> Path:
     """Write a small NOAA Global Marine box CSV as NOAA does.
 
     Every field is double-quoted; a missing value (key absent, ``None`` or ``""``) is an empty,

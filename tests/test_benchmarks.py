@@ -64,7 +64,7 @@ def expected_work(layers, T: int, n: int) -> tuple[int, int]:
         assert isinstance(layer, Lstm)
         H, k = layer.hidden, layer.input
         if repeated:
-            macs = 4 * H * k + (T - 1) * 4 * H * H         # W v once; U h from t = 1
+            macs = 4 * H * k + (T - 1) * 4 * H * H  # W v once; U h from t = 1
         else:
             macs = 4 * H * (k + 1) + (T - 1) * 4 * H * (k + 1 + H)
         flops += 2 * macs * n
@@ -81,12 +81,12 @@ def test_recorded_work_is_the_engines_design(bench, hidden):
     x = np.random.default_rng(0).uniform(0, 1, (n, T, F))
     reference = engine.reconstruct(x)
     rec = bench.record_chunk(engine, x)
-    assert numpy_engine.np is np                           # the module is put back
+    assert numpy_engine.np is np  # the module is put back
     flops = bench.matmul_flops(rec.of("matmul"))
     tanh = sum(args[0].size for _, _, args, _ in rec.of("tanh"))
     assert (flops, tanh) == expected_work(bundle.layers, T, n)
     steps = T * sum(isinstance(layer, Lstm) for layer in bundle.layers)
-    assert len(rec.of("multiply")) >= 3 * steps             # the cell update is recorded too
+    assert len(rec.of("multiply")) >= 3 * steps  # the cell update is recorded too
     np.testing.assert_allclose(engine.reconstruct(x), reference, atol=2e-6)  # recording is inert
 
 
@@ -95,7 +95,7 @@ def test_floors_replay_every_chunk_and_grow_with_each_tier(bench):
     engine = NumpyEngine(bundle, chunk=64)
     x = np.random.default_rng(2).uniform(0, 1, (150, 24, 6))
     tiers, stats = bench.floors(engine, x)
-    assert sorted(stats) == ["50"]                          # three chunks of 50, one recording
+    assert sorted(stats) == ["50"]  # three chunks of 50, one recording
     assert stats["50"]["tanh_elements"] == 24 * 5 * (64 + 32 + 32 + 64) * 50
     assert tiers["products"].widths == [50, 50, 50]
     calls = {t: len(f.calls[50]) for t, f in tiers.items()}
@@ -120,21 +120,20 @@ def test_script_runs_and_writes_json(bench, tmp_path, capsys):
 
 def test_native_cell_is_the_engines_cell(native):
     module, lib = native
-    assert module.cell_error(lib) < 2e-6                    # c and 2h against float64
+    assert module.cell_error(lib) < 2e-6  # c and 2h against float64
     bundle = random_bundle(seed_layers(6, 24, (64, 32)), 6, 24, seed=5)
     x = np.random.default_rng(3).uniform(0, 1, (90, 24, 6))
     engine = NumpyEngine(bundle, chunk=40)
     plain = engine.reconstruct(x)
     got = module.NativeEngine(engine, module.native_cell_class(lib)).reconstruct(x)
-    assert numpy_engine._Cell.__name__ == "_Cell"           # swapped back after the call
-    np.testing.assert_allclose(got, plain, rtol=0, atol=1e-5)   # as numpy vs torch
-    assert np.abs(got - plain).max() > 0                    # it did run the other cell
+    assert numpy_engine._Cell.__name__ == "_Cell"  # swapped back after the call
+    np.testing.assert_allclose(got, plain, rtol=0, atol=1e-5)  # as numpy vs torch
+    assert np.abs(got - plain).max() > 0  # it did run the other cell
 
 
 def test_native_cell_script_runs(native, tmp_path):
     module, _ = native
     out = tmp_path / "native.json"
-    assert module.main(["--sizes", "30", "--repeats", "1", "--portable", "--json",
-                        str(out)]) == 0
+    assert module.main(["--sizes", "30", "--repeats", "1", "--portable", "--json", str(out)]) == 0
     row = json.loads(out.read_text())["results"][0]
     assert row["native_max_abs_diff"] < 1e-5 and row["native_cell"]["median_ms"] > 0

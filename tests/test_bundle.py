@@ -18,20 +18,40 @@ OLD_BUNDLE = Path(__file__).parent / "fixtures" / "bundle-v1-dict-layers"
 def random_bundle(features=3, length=6, sizes=(8, 4), seed=0) -> Bundle:
     rng = np.random.default_rng(seed)
     layers = seed_layers(features, length, sizes)
-    weights = {k: (rng.standard_normal(s) * 0.4).astype(np.float32)
-               for k, s in weight_shapes(layers).items()}
+    weights = {
+        k: (rng.standard_normal(s) * 0.4).astype(np.float32)
+        for k, s in weight_shapes(layers).items()
+    }
     names = [f"x{k}" for k in range(features)]
-    return Bundle(layers, weights, names, {n: "u" for n in names},
-                  {"length": length, "stride": 1, "mode": "track", "resample": "1h",
-                   "max_gap": "6h", "min_observed": 0.5},
-                  Scaler.from_minmax(names, [0] * features, [1] * features),
-                  {"method": "quantile", "q": 0.99, "value": 0.1}, {"note": "test"})
+    return Bundle(
+        layers,
+        weights,
+        names,
+        {n: "u" for n in names},
+        {
+            "length": length,
+            "stride": 1,
+            "mode": "track",
+            "resample": "1h",
+            "max_gap": "6h",
+            "min_observed": 0.5,
+        },
+        Scaler.from_minmax(names, [0] * features, [1] * features),
+        {"method": "quantile", "q": 0.99, "value": 0.1},
+        {"note": "test"},
+    )
 
 
 def test_seed_layers_are_the_seed_autoencoder():
     layers = seed_layers(6, 24)
-    assert layers == (Lstm(6, 64, True), Lstm(64, 32, False), Repeat(24), Lstm(32, 32, True),
-                      Lstm(32, 64, True), Dense(64, 6))
+    assert layers == (
+        Lstm(6, 64, True),
+        Lstm(64, 32, False),
+        Repeat(24),
+        Lstm(32, 32, True),
+        Lstm(32, 64, True),
+        Dense(64, 6),
+    )
     shapes = weight_shapes(layers)
     assert shapes["layers.0.W"] == (256, 6) and shapes["layers.0.U"] == (256, 64)
     assert shapes["layers.5.W"] == (6, 64)
@@ -40,8 +60,10 @@ def test_seed_layers_are_the_seed_autoencoder():
 def test_round_trip_keeps_everything(tmp_path):
     b = random_bundle()
     b.save(tmp_path / "b")
-    assert sorted(p.name for p in (tmp_path / "b").iterdir()) == ["bundle.json",
-                                                                  "weights.safetensors"]
+    assert sorted(p.name for p in (tmp_path / "b").iterdir()) == [
+        "bundle.json",
+        "weights.safetensors",
+    ]
     loaded = load_bundle(tmp_path / "b")
     assert loaded.layers == b.layers and loaded.features == b.features
     assert loaded.threshold == b.threshold and loaded.windows == b.windows
@@ -55,7 +77,7 @@ def test_round_trip_keeps_everything(tmp_path):
 
 def test_save_failure_leaves_no_bundle(tmp_path):
     b = random_bundle()
-    b.weights["layers.0.W"] = b.weights["layers.0.W"][:, :2]   # mis-shaped
+    b.weights["layers.0.W"] = b.weights["layers.0.W"][:, :2]  # mis-shaped
     with pytest.raises(SquallError, match="layers.0.W"):
         b.save(tmp_path / "b")
     assert not (tmp_path / "b").exists()
@@ -116,14 +138,22 @@ def test_not_a_bundle(tmp_path):
         load_bundle(tmp_path / "b")
 
 
-@pytest.mark.parametrize("layers, message", [
-    ([{"type": "conv"}], "unknown type"),
-    ([{"type": "lstm", "input": 5, "hidden": 4, "return_sequences": True}], "input size 5"),
-    ([{"type": "repeat", "times": 6}], "repeat needs a single vector"),
-    ([{"type": "lstm", "input": 3, "hidden": 4, "return_sequences": False},
-      {"type": "repeat", "times": 5}], "repeat times 5"),
-    ([{"type": "lstm", "input": 3, "hidden": 4, "return_sequences": True}], "ends with"),
-])
+@pytest.mark.parametrize(
+    "layers, message",
+    [
+        ([{"type": "conv"}], "unknown type"),
+        ([{"type": "lstm", "input": 5, "hidden": 4, "return_sequences": True}], "input size 5"),
+        ([{"type": "repeat", "times": 6}], "repeat needs a single vector"),
+        (
+            [
+                {"type": "lstm", "input": 3, "hidden": 4, "return_sequences": False},
+                {"type": "repeat", "times": 5},
+            ],
+            "repeat times 5",
+        ),
+        ([{"type": "lstm", "input": 3, "hidden": 4, "return_sequences": True}], "ends with"),
+    ],
+)
 def test_layer_chain_errors(layers, message):
     with pytest.raises(SquallError, match=message):
         check_layers(layers, 3, 6)
@@ -139,13 +169,15 @@ def test_a_bundle_saved_before_the_typed_layers_loads_unchanged(tmp_path):
     before = json.loads((OLD_BUNDLE / "bundle.json").read_text())
     b.save(tmp_path / "again")
     after = json.loads((tmp_path / "again" / "bundle.json").read_text())
-    assert after == before                       # the same bundle.json, key for key
+    assert after == before  # the same bundle.json, key for key
     x = np.random.default_rng(0).uniform(0, 1, (3, 5, 2))
     from squall.engines import get_engine
 
-    np.testing.assert_allclose(get_engine("pure", b).reconstruct(x),
-                               get_engine("numpy", b, dtype="float64").reconstruct(x),
-                               atol=1e-12)
+    np.testing.assert_allclose(
+        get_engine("pure", b).reconstruct(x),
+        get_engine("numpy", b, dtype="float64").reconstruct(x),
+        atol=1e-12,
+    )
 
 
 def test_the_seed_model_saves_and_loads_with_the_same_layer_list(shared_data, tmp_path):
@@ -162,7 +194,8 @@ def test_the_seed_model_saves_and_loads_with_the_same_layer_list(shared_data, tm
         {"type": "repeat", "times": 24},
         {"type": "lstm", "input": 32, "hidden": 32, "return_sequences": True},
         {"type": "lstm", "input": 32, "hidden": 64, "return_sequences": True},
-        {"type": "dense", "input": 64, "output": 6}]
+        {"type": "dense", "input": 64, "output": 6},
+    ]
     assert "detector" not in meta
     assert load_bundle(tmp_path / "seed").layers == b.layers
 
@@ -194,9 +227,12 @@ def test_a_bad_layer_in_bundle_json_is_one_line(tmp_path):
 # ---------------------------------------------------------------- the detector section
 
 
-DETECTOR = {"name": "pointwise", "scoring": {"mode": "step", "smoothing": 5},
-            "threshold": {"rule": "k-sigma", "k": 4, "value": 0.0123, "fitted_on": "validation"},
-            "flags": [True, None, "x", [1, 2.5]]}
+DETECTOR = {
+    "name": "pointwise",
+    "scoring": {"mode": "step", "smoothing": 5},
+    "threshold": {"rule": "k-sigma", "k": 4, "value": 0.0123, "fitted_on": "validation"},
+    "flags": [True, None, "x", [1, 2.5]],
+}
 
 
 def test_detector_section_round_trips(tmp_path):
@@ -208,22 +244,25 @@ def test_detector_section_round_trips(tmp_path):
     assert meta["detector"] == DETECTOR and meta["version"] == 1
     loaded = load_bundle(tmp_path / "b")
     assert loaded.detector == DETECTOR
-    assert loaded.fingerprint() == fingerprint                      # not part of the windows
+    assert loaded.fingerprint() == fingerprint  # not part of the windows
     b.detector = {"name": "other"}
     assert b.fingerprint() == fingerprint and b.meta()["detector"] == {"name": "other"}
     b.detector = None
     assert "detector" not in b.meta()
 
 
-@pytest.mark.parametrize("detector, message", [
-    ([1, 2], "detector must be a JSON object, got list"),
-    ("quantile", "detector must be a JSON object, got str"),
-    ({"threshold": {"value": float("nan")}}, r"detector.threshold.value is nan"),
-    ({"k": float("inf")}, "detector.k is inf"),
-    ({"steps": [1, (2, 3)]}, r"detector.steps\[1\] is of type tuple"),
-    ({"arr": np.int64(1)}, "detector.arr is of type int64"),
-    ({1: "x"}, "non-string key 1"),
-])
+@pytest.mark.parametrize(
+    "detector, message",
+    [
+        ([1, 2], "detector must be a JSON object, got list"),
+        ("quantile", "detector must be a JSON object, got str"),
+        ({"threshold": {"value": float("nan")}}, r"detector.threshold.value is nan"),
+        ({"k": float("inf")}, "detector.k is inf"),
+        ({"steps": [1, (2, 3)]}, r"detector.steps\[1\] is of type tuple"),
+        ({"arr": np.int64(1)}, "detector.arr is of type int64"),
+        ({1: "x"}, "non-string key 1"),
+    ],
+)
 def test_detector_section_is_checked(detector, message):
     b = random_bundle()
     b.detector = detector
@@ -239,7 +278,7 @@ def test_a_malformed_detector_in_bundle_json_is_refused(tmp_path):
     (tmp_path / "b" / "bundle.json").write_text(json.dumps(meta))
     with pytest.raises(SquallError, match="detector must be a JSON object"):
         load_bundle(tmp_path / "b")
-    meta["detector"] = {"value": 1e999}                 # json writes Infinity
+    meta["detector"] = {"value": 1e999}  # json writes Infinity
     (tmp_path / "b" / "bundle.json").write_text(json.dumps(meta))
     with pytest.raises(SquallError):
         load_bundle(tmp_path / "b")

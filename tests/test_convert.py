@@ -37,8 +37,10 @@ def test_seed_scaler_in_physical_units(seed_bundle):
     assert s.scale_[k] == pytest.approx(5.0)
 
 
-@pytest.mark.parametrize("engine, dtype", [("numpy", "float64"), ("numpy", "float32"),
-                                           ("torch", "float32"), ("torch", "float64")])
+@pytest.mark.parametrize(
+    "engine, dtype",
+    [("numpy", "float64"), ("numpy", "float32"), ("torch", "float32"), ("torch", "float64")],
+)
 @pytest.mark.parametrize("name", ["training", "new_data"])
 def test_seed_model_reproduces_expected_mse(shared_data, seed_bundle, engine, dtype, name):
     from squall.engines import get_engine
@@ -59,12 +61,20 @@ def test_torch_round_trip_is_exact():
     weights = bundle_weights_from_torch(model.state_numpy(), layers)
     state = model.state_numpy()
     # the two PyTorch biases add into the bundle's one
-    np.testing.assert_allclose(weights["layers.0.b"],
-                               state["layers.0.bias_ih_l0"] + state["layers.0.bias_hh_l0"])
+    np.testing.assert_allclose(
+        weights["layers.0.b"], state["layers.0.bias_ih_l0"] + state["layers.0.bias_hh_l0"]
+    )
     from squall.bundle import Bundle
     from squall.data.scaling import Scaler
-    b = Bundle(layers, weights, list("abcd"), {}, {"length": 5},
-               Scaler.from_minmax(list("abcd"), [0] * 4, [1] * 4))
+
+    b = Bundle(
+        layers,
+        weights,
+        list("abcd"),
+        {},
+        {"length": 5},
+        Scaler.from_minmax(list("abcd"), [0] * 4, [1] * 4),
+    )
     back = torch_state_from_bundle(b)
     np.testing.assert_array_equal(back["layers.4.weight_hh_l0"], state["layers.4.weight_hh_l0"])
 
@@ -96,8 +106,10 @@ def test_import_keras_missing_file(tmp_path):
 def _keras_npz(path, layers, seed=0):
     """Random Keras-layout arrays (every 2-D weight transposed) for ``layers``, as arr_0.."""
     rng = np.random.default_rng(seed)
-    arrays = [rng.normal(0, 0.3, shape[::-1]).astype(np.float32)
-              for shape in weight_shapes(layers).values()]
+    arrays = [
+        rng.normal(0, 0.3, shape[::-1]).astype(np.float32)
+        for shape in weight_shapes(layers).values()
+    ]
     np.savez(path, *arrays)
     return arrays
 
@@ -105,9 +117,16 @@ def _keras_npz(path, layers, seed=0):
 def _scaler(path, features):
     import json
 
-    path.write_text(json.dumps({"kind": "minmax", "features": features,
-                                "data_min": [0.0] * len(features),
-                                "data_max": [1.0] * len(features)}))
+    path.write_text(
+        json.dumps(
+            {
+                "kind": "minmax",
+                "features": features,
+                "data_min": [0.0] * len(features),
+                "data_max": [1.0] * len(features),
+            }
+        )
+    )
     return path
 
 
@@ -117,16 +136,20 @@ def test_import_keras_reads_the_sizes_from_the_arrays(tmp_path, sizes):
 
     layers = seed_layers(3, 10, sizes)
     arrays = _keras_npz(tmp_path / "w.npz", layers)
-    b = import_keras(tmp_path / "w.npz", _scaler(tmp_path / "s.json", ["a", "b", "c"]),
-                     length=10)
+    b = import_keras(tmp_path / "w.npz", _scaler(tmp_path / "s.json", ["a", "b", "c"]), length=10)
     assert b.layers == layers
     np.testing.assert_array_equal(b.weights["layers.0.W"], arrays[0].T)
     np.testing.assert_array_equal(b.weights[f"layers.{len(layers) - 1}.W"], arrays[-2].T)
     x = np.random.default_rng(1).uniform(0, 1, (4, 10, 3))
-    np.testing.assert_allclose(get_engine("numpy", b, dtype="float64").reconstruct(x),
-                               get_engine("pure", b).reconstruct(x), atol=1e-12)
-    assert import_keras(tmp_path / "w.npz", tmp_path / "s.json", length=10,
-                        sizes=sizes).layers == layers
+    np.testing.assert_allclose(
+        get_engine("numpy", b, dtype="float64").reconstruct(x),
+        get_engine("pure", b).reconstruct(x),
+        atol=1e-12,
+    )
+    assert (
+        import_keras(tmp_path / "w.npz", tmp_path / "s.json", length=10, sizes=sizes).layers
+        == layers
+    )
     with pytest.raises(SquallError, match="encoder LSTM sizes are"):
         import_keras(tmp_path / "w.npz", tmp_path / "s.json", length=10, sizes=(64, 32))
 
@@ -139,26 +162,36 @@ def test_import_keras_places_the_repeat(tmp_path):
     seq = (Lstm(3, 4, True), Lstm(4, 5, True), Dense(5, 3))
     arrays = _keras_npz(tmp_path / "seq.npz", seq)
     assert keras_layers(arrays, 6) == seq
-    b = import_keras(tmp_path / "seq.npz", _scaler(tmp_path / "s.json", ["a", "b", "c"]),
-                     length=6)
+    b = import_keras(tmp_path / "seq.npz", _scaler(tmp_path / "s.json", ["a", "b", "c"]), length=6)
     assert b.layers == seq
     # mirrored sizes: the seed autoencoder, unless told otherwise
     mirrored = _keras_npz(tmp_path / "m.npz", (Lstm(3, 4, True), Lstm(4, 4, True), Dense(4, 3)))
-    assert keras_layers(mirrored, 6) == (Lstm(3, 4, False), Repeat(6), Lstm(4, 4, True),
-                                         Dense(4, 3))
-    assert keras_layers(mirrored, 6, repeat_after=0) == (Lstm(3, 4, True), Lstm(4, 4, True),
-                                                         Dense(4, 3))
+    assert keras_layers(mirrored, 6) == (
+        Lstm(3, 4, False),
+        Repeat(6),
+        Lstm(4, 4, True),
+        Dense(4, 3),
+    )
+    assert keras_layers(mirrored, 6, repeat_after=0) == (
+        Lstm(3, 4, True),
+        Lstm(4, 4, True),
+        Dense(4, 3),
+    )
     with pytest.raises(SquallError, match="repeat_after must be between 0 and"):
         keras_layers(mirrored, 6, repeat_after=3)
 
 
 def test_import_keras_refuses_arrays_that_are_no_stack(tmp_path):
     s = _scaler(tmp_path / "s.json", ["a", "b", "c"])
-    np.savez(tmp_path / "w.npz", np.zeros((3, 8), np.float32), np.zeros((5, 8), np.float32),
-             np.zeros((8,), np.float32))
+    np.savez(
+        tmp_path / "w.npz",
+        np.zeros((3, 8), np.float32),
+        np.zeros((5, 8), np.float32),
+        np.zeros((8,), np.float32),
+    )
     with pytest.raises(SquallError, match=r"arr_0 of shape \(3, 8\) starts neither an LSTM"):
         import_keras(tmp_path / "w.npz", s, length=6)
-    _keras_npz(tmp_path / "w4.npz", seed_layers(4, 6, (5,)))              # 4 features, not 3
+    _keras_npz(tmp_path / "w4.npz", seed_layers(4, 6, (5,)))  # 4 features, not 3
     with pytest.raises(SquallError, match="first layer takes 4 inputs, the scaler"):
         import_keras(tmp_path / "w4.npz", s, length=6)
 
@@ -174,8 +207,9 @@ def _state(layers, seed=0):
     from squall.convert import torch_state_shapes
 
     rng = np.random.default_rng(seed)
-    return {k: rng.normal(0, 0.3, s).astype(np.float32)
-            for k, s in torch_state_shapes(layers).items()}
+    return {
+        k: rng.normal(0, 0.3, s).astype(np.float32) for k, s in torch_state_shapes(layers).items()
+    }
 
 
 def test_torch_state_keys_and_shapes_come_from_the_layers():
@@ -187,18 +221,25 @@ def test_torch_state_keys_and_shapes_come_from_the_layers():
     assert len(shapes) == 4 * 4 + 2
 
 
-@pytest.mark.parametrize("change, message", [
-    (lambda s: s.pop("layers.3.bias_hh_l0"), "missing key 'layers.3.bias_hh_l0'"),
-    (lambda s: s.update({"layers.5.extra": np.zeros(1)}), "unexpected key 'layers.5.extra'"),
-    (lambda s: s.update({"layers.0.weight_ih_l0": np.zeros((4, 24))}),
-     r"layers.0.weight_ih_l0 has shape \(4, 24\), expected \(24, 4\)"),
-    (lambda s: s.update({"layers.5.bias": np.zeros((4, 1))}),
-     r"layers.5.bias has shape \(4, 1\), expected \(4,\)"),
-])
+@pytest.mark.parametrize(
+    "change, message",
+    [
+        (lambda s: s.pop("layers.3.bias_hh_l0"), "missing key 'layers.3.bias_hh_l0'"),
+        (lambda s: s.update({"layers.5.extra": np.zeros(1)}), "unexpected key 'layers.5.extra'"),
+        (
+            lambda s: s.update({"layers.0.weight_ih_l0": np.zeros((4, 24))}),
+            r"layers.0.weight_ih_l0 has shape \(4, 24\), expected \(24, 4\)",
+        ),
+        (
+            lambda s: s.update({"layers.5.bias": np.zeros((4, 1))}),
+            r"layers.5.bias has shape \(4, 1\), expected \(4,\)",
+        ),
+    ],
+)
 def test_torch_state_dict_is_checked_before_reading(change, message):
     layers = seed_layers(4, 5, (6, 3))
     state = _state(layers)
-    bundle_weights_from_torch(state, layers)                     # the good one reads
+    bundle_weights_from_torch(state, layers)  # the good one reads
     change(state)
     with pytest.raises(SquallError, match=message) as err:
         bundle_weights_from_torch(state, layers)

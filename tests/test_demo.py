@@ -20,6 +20,12 @@ def test_demo_finds_storms_with_few_false_events(tmp_path, capsys):
     assert "storm  " in printed and "precision" in printed
     saved = json.loads((tmp_path / "demo" / "summary.json").read_text())
     assert saved["events"] == summary["events"]
-    for name in ("scores.csv", "anomalies.csv", "events.csv", "anomaly_windows.csv",
-                 "scores.png", "windows.npz"):
+    for name in (
+        "scores.csv",
+        "anomalies.csv",
+        "events.csv",
+        "anomaly_windows.csv",
+        "scores.png",
+        "windows.npz",
+    ):
         assert (tmp_path / "demo" / "detect" / name).is_file()

@@ -61,15 +61,17 @@ def _leftovers(folder: Path, name: str) -> list[str]:
     return sorted(p.name for p in folder.iterdir() if p.name.startswith(f".{name}."))
 
 
-@pytest.mark.parametrize("existing,step,expected", [
-    (False, "0", None),          # killed before the new output moved in: nothing there yet
-    (False, "after-last", "new"),
-    (True, "0", "old"),          # before the old output was set aside
-    (True, "1", "old"),          # between the two renames: old aside, new not in
-    (True, "after-last", "new"),  # the new output in, its marker and the old one not removed
-])
-def test_a_swap_killed_at_any_step_is_recovered_by_the_next_run(tmp_path, existing, step,
-                                                                 expected):
+@pytest.mark.parametrize(
+    "existing,step,expected",
+    [
+        (False, "0", None),  # killed before the new output moved in: nothing there yet
+        (False, "after-last", "new"),
+        (True, "0", "old"),  # before the old output was set aside
+        (True, "1", "old"),  # between the two renames: old aside, new not in
+        (True, "after-last", "new"),  # the new output in, its marker and the old one not removed
+    ],
+)
+def test_a_swap_killed_at_any_step_is_recovered_by_the_next_run(tmp_path, existing, step, expected):
     target = tmp_path / "out"
     if existing:
         _write(target, "old")
@@ -83,7 +85,7 @@ def test_a_swap_killed_at_any_step_is_recovered_by_the_next_run(tmp_path, existi
     else:
         assert (target / "value.txt").read_text() == expected
         assert sorted(p.name for p in target.iterdir()) == ["out.json", "value.txt"]
-    assert _leftovers(tmp_path, "out") == []          # recovered or cleaned, nothing left
+    assert _leftovers(tmp_path, "out") == []  # recovered or cleaned, nothing left
     _write(target, "newer")
     assert (target / "value.txt").read_text() == "newer"
     assert _leftovers(tmp_path, "out") == [] and not (target / io.TEMP_MARKER).exists()
@@ -106,9 +108,9 @@ def test_an_unlocked_marker_is_stale_whatever_its_pid(tmp_path, pid):
 
 
 def test_a_locked_marker_is_live(tmp_path):
-    part = _part_dir(tmp_path, 999999)                 # a pid no process has
+    part = _part_dir(tmp_path, 999999)  # a pid no process has
     with open(part / io.TEMP_MARKER) as held:
-        fcntl.flock(held, fcntl.LOCK_EX)               # a live writer holds it
+        fcntl.flock(held, fcntl.LOCK_EX)  # a live writer holds it
         io.recover_leftovers(tmp_path / "out")
         assert (part / io.TEMP_MARKER).exists()
     io.recover_leftovers(tmp_path / "out")
@@ -153,9 +155,16 @@ def test_a_killed_atomic_path_is_cleaned_by_the_next_write(tmp_path):
         fcntl.flock(held, fcntl.LOCK_EX)
         io.write_text(target, "a,b\n")
     assert target.read_text() == "a,b\n"
-    assert sorted(p.name for p in tmp_path.iterdir()) == sorted([
-        "table.csv", foreign.name, ".table.csv.zzzzzzzz.squall-temp", ".table.zzzzzzzz.part.csv",
-        live_marker.name, ".table.livelive.part.csv"])
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(
+        [
+            "table.csv",
+            foreign.name,
+            ".table.csv.zzzzzzzz.squall-temp",
+            ".table.zzzzzzzz.part.csv",
+            live_marker.name,
+            ".table.livelive.part.csv",
+        ]
+    )
 
 
 def test_atomic_path_leaves_nothing_on_success_or_failure(tmp_path):
@@ -182,7 +191,7 @@ def test_a_listed_directory_is_replaced_only_while_it_holds_its_own_files(tmp_pa
         pass
     assert (target / "notes.txt").read_text() == "keep me"
     (target / "notes.txt").unlink()
-    (target / "sub" / "a.mem").write_text("ff\n")      # edited by the user: theirs now
+    (target / "sub" / "a.mem").write_text("ff\n")  # edited by the user: theirs now
     assert not accepts(target)
     (target / "sub" / "a.mem").write_text("00\n")
     assert accepts(target)
@@ -218,8 +227,8 @@ def test_a_removal_interrupted_midway_leaves_the_rest_marked(tmp_path, monkeypat
     part = tmp_path / ".out.k1.part"
     part.mkdir()
     names = [f"f{i:02d}.txt" for i in range(40)]
-    for name in names[:20]:                            # the marker in the middle, whatever
-        (part / name).write_text(name)                 # order the file system lists them in
+    for name in names[:20]:  # the marker in the middle, whatever
+        (part / name).write_text(name)  # order the file system lists them in
     (part / io.TEMP_MARKER).write_text("1\n")
     for name in names[20:]:
         (part / name).write_text(name)

@@ -3,8 +3,10 @@ import sys
 
 
 def test_import_squall_does_not_import_torch():
-    code = ("import sys, squall, squall.pipeline, squall.engines.numpy_engine, squall.bundle; "
-            "sys.exit(2 if 'torch' in sys.modules else 0)")
+    code = (
+        "import sys, squall, squall.pipeline, squall.engines.numpy_engine, squall.bundle; "
+        "sys.exit(2 if 'torch' in sys.modules else 0)"
+    )
     assert subprocess.run([sys.executable, "-c", code]).returncode == 0
 
 
@@ -34,13 +36,19 @@ def test_squall_error_is_a_value_error_and_every_error_derives_from_it():
     assert issubclass(SquallError, ValueError)
     found = []
     for info in pkgutil.walk_packages(squall.__path__, "squall."):
-        if info.name.endswith("__main__") or info.name.startswith("squall.models") \
-                or info.name == "squall.engines.torch_engine":
+        if (
+            info.name.endswith("__main__")
+            or info.name.startswith("squall.models")
+            or info.name == "squall.engines.torch_engine"
+        ):
             continue  # torch-only modules; their errors are SquallErrors raised by others
         module = importlib.import_module(info.name)
         for _, cls in inspect.getmembers(module, inspect.isclass):
-            if cls.__module__ == info.name and issubclass(cls, Exception) \
-                    and not issubclass(cls, Warning):
+            if (
+                cls.__module__ == info.name
+                and issubclass(cls, Exception)
+                and not issubclass(cls, Warning)
+            ):
                 found.append(cls)
                 assert issubclass(cls, SquallError), f"{cls.__module__}.{cls.__name__}"
     assert SquallError in found

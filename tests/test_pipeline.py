@@ -15,8 +15,9 @@ pytest.importorskip("torch")
 def noaa_model(shared_data, tmp_path_factory):
     out = tmp_path_factory.mktemp("noaa") / "model"
     box = shared_data / "noaa" / "10_100_00_110.csv"
-    bundle = pipeline.train(box, out, until="2025-03-22", epochs=2, sizes=(16, 8),
-                            progress=False, log=lambda *_: None)
+    bundle = pipeline.train(
+        box, out, until="2025-03-22", epochs=2, sizes=(16, 8), progress=False, log=lambda *_: None
+    )
     return box, out, bundle
 
 
@@ -24,11 +25,11 @@ def test_a_box_with_few_complete_reports_trains_and_scores(noaa_model, tmp_path)
     box, out, bundle = noaa_model
     obs = read_noaa(box)
     complete = ~np.isnan(obs.values()).any(axis=1)
-    assert complete.mean() < 0.1          # almost no report has all six features ...
+    assert complete.mean() < 0.1  # almost no report has all six features ...
     w = bundle.provenance["windows"]
-    assert w["train"] + w["validation"] > 500   # ... yet the masked pipeline has many windows
+    assert w["train"] + w["validation"] > 500  # ... yet the masked pipeline has many windows
     ws = pipeline.make_windowset(bundle, box)
-    assert 0.2 < ws.mask.mean() < 0.9     # and trains/scores on partly observed ones
+    assert 0.2 < ws.mask.mean() < 0.9  # and trains/scores on partly observed ones
     result = pipeline.detect(bundle, box, tmp_path / "found", plot=False)
     assert result["windows"] == len(ws)
     rows = pd.read_csv(tmp_path / "found" / "anomaly_windows.csv", dtype=str)
@@ -76,5 +77,5 @@ def test_validation_is_split_by_time(tmp_path):
     for track in np.unique(ws.track):
         t_tr = [i for i in tr if ws.track[i] == track]
         t_va = [i for i in va if ws.track[i] == track]
-        if t_tr and t_va:   # every validation window starts after every training window ends
+        if t_tr and t_va:  # every validation window starts after every training window ends
             assert ws.start[t_va].min() > ws.end[t_tr].max()

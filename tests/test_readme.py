@@ -25,8 +25,9 @@ def test_first_lines_are_the_two_commands():
     kind, first = BLOCKS[0]
     lines = [ln.split("#")[0].strip() for ln in first.splitlines() if ln.strip()]
     assert lines == ["make demo", "make test"]
-    dry = subprocess.run(["make", "-n", "demo", "test"], cwd=ROOT, capture_output=True,
-                         text=True, check=True).stdout
+    dry = subprocess.run(
+        ["make", "-n", "demo", "test"], cwd=ROOT, capture_output=True, text=True, check=True
+    ).stdout
     assert "squall demo" in dry and "pytest" in dry
     assert "torch==2.13.0" in (ROOT / "Makefile").read_text()  # never an unpinned torch
     ci = (ROOT / ".ci" / "run").read_text()
@@ -42,14 +43,14 @@ def test_readme_commands_run(tmp_path, monkeypatch):
         (tmp_path / "shared").symlink_to(shared)
     monkeypatch.chdir(work)
     ran = 0
-    missing: set[str] = set()   # outputs of commands skipped for lack of the shared data
+    missing: set[str] = set()  # outputs of commands skipped for lack of the shared data
     for kind, block in BLOCKS:
         if kind == "console":
             for argv in _commands(block):
                 assert argv[0] == "squall"
                 if not shared.is_dir() and any("../shared" in a or a in missing for a in argv):
-                    if "--out" in argv:    # the shared data set is absent: skip this command
-                        missing.add(argv[argv.index("--out") + 1])   # and those using its output
+                    if "--out" in argv:  # the shared data set is absent: skip this command
+                        missing.add(argv[argv.index("--out") + 1])  # and those using its output
                     continue
                 assert main(argv[1:]) == 0, argv
                 ran += 1

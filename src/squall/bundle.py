@@ -38,8 +38,17 @@ from squall.limits import (
 )
 from squall.model import Layer, ModelSpec, as_layers, seed_layers, weight_shapes
 
-__all__ = ["FORMAT", "VERSION", "Bundle", "check_detector", "check_layers", "load_bundle",
-           "random_bundle", "seed_layers", "weight_shapes"]
+__all__ = [
+    "FORMAT",
+    "VERSION",
+    "Bundle",
+    "check_detector",
+    "check_layers",
+    "load_bundle",
+    "random_bundle",
+    "seed_layers",
+    "weight_shapes",
+]
 
 FORMAT = "squall-bundle"
 VERSION = 1
@@ -56,9 +65,16 @@ WEIGHT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
 WEIGHT_LIMIT = 1e6
 #: Keys of ``provenance.reader`` and the JSON types of their values (``None`` allowed for all
 #: but ``kind``): what :func:`squall.pipeline.read_data` takes.
-READER_KEYS = {"kind": (str,), "features": (list,), "qc": (str,), "keep_codes": (bool,),
-               "time_column": (str,), "track_column": (str,), "time_format": (str,),
-               "dayfirst": (bool,)}
+READER_KEYS = {
+    "kind": (str,),
+    "features": (list,),
+    "qc": (str,),
+    "keep_codes": (bool,),
+    "time_column": (str,),
+    "track_column": (str,),
+    "time_format": (str,),
+    "dayfirst": (bool,),
+}
 
 
 def check_layers(layers: object, features: int, length: int) -> None:
@@ -81,22 +97,26 @@ def check_window_settings(windows: dict) -> None:
     s = WindowSettings(**windows)
     if s.mode not in MODES:
         raise SquallError(f"bundle window mode must be one of {', '.join(MODES)}, got {s.mode!r}")
-    for name, value, low, top in (("length", s.length, 2, MAX_WINDOW_LENGTH),
-                                  ("stride", s.stride, 1, MAX_STRIDE)):
+    for name, value, low, top in (
+        ("length", s.length, 2, MAX_WINDOW_LENGTH),
+        ("stride", s.stride, 1, MAX_STRIDE),
+    ):
         if not is_number(value, integer=True) or value < low:
-            raise SquallError(f"bundle window {name} must be an integer >= {low}, got "
-                              f"{value!r}"[:200])
+            raise SquallError(
+                f"bundle window {name} must be an integer >= {low}, got {value!r}"[:200]
+            )
         if value > top:
-            raise SquallError(f"bundle window {name} {value} is beyond the limit: at most {top} "
-                              f"steps (see squall.limits)"[:200])
+            raise SquallError(
+                f"bundle window {name} {value} is beyond the limit: at most {top} "
+                f"steps (see squall.limits)"[:200]
+            )
     if not is_number(s.min_observed) or not 0 < s.min_observed <= 1:
         raise SquallError(f"bundle min_observed must be in (0, 1], got {s.min_observed!r}")
     for name, duration in (("resample", s.resample), ("max_gap", s.max_gap)):
         if duration is None:
             continue
         if not isinstance(duration, str):
-            raise SquallError(f"bundle window {name} must be a duration string, got "
-                              f"{duration!r}")
+            raise SquallError(f"bundle window {name} must be a duration string, got {duration!r}")
         try:
             ok = pd.Timedelta(duration) > pd.Timedelta(0)
         except (ValueError, TypeError, OverflowError):
@@ -121,8 +141,9 @@ def check_threshold(threshold: object) -> None:
     if threshold is None:
         return
     if not isinstance(threshold, dict):
-        raise SquallError(f"bundle threshold must be an object with a 'value' (or null), got "
-                          f"{threshold!r}"[:200])
+        raise SquallError(
+            f"bundle threshold must be an object with a 'value' (or null), got {threshold!r}"[:200]
+        )
     value = threshold.get("value")
     if not _is_finite(value):
         raise SquallError(f"bundle threshold value must be a finite number, got {value!r}"[:200])
@@ -139,27 +160,33 @@ def check_reader(reader: object) -> None:
     if reader is None:
         return
     if not isinstance(reader, dict):
-        raise SquallError(f"bundle provenance.reader must be an object, got "
-                          f"{type(reader).__name__}")
+        raise SquallError(
+            f"bundle provenance.reader must be an object, got {type(reader).__name__}"
+        )
     for key, item in reader.items():
         if key not in READER_KEYS:
             raise SquallError(f"bundle provenance.reader has unknown key {key!r}")
         if not isinstance(item, READER_KEYS[key]) and not (item is None and key != "kind"):
-            raise SquallError(f"bundle provenance.reader.{key} has the wrong type "
-                              f"({type(item).__name__})")
+            raise SquallError(
+                f"bundle provenance.reader.{key} has the wrong type ({type(item).__name__})"
+            )
     if not all(isinstance(f, str) for f in reader.get("features") or []):
         raise SquallError("bundle provenance.reader.features must be a list of names")
 
 
 def check_names(features: object, units: object) -> None:
     """Features are a non-empty list of distinct strings; units map names to strings."""
-    if not isinstance(features, list) or not features or not all(
-            isinstance(f, str) and f for f in features):
+    if (
+        not isinstance(features, list)
+        or not features
+        or not all(isinstance(f, str) and f for f in features)
+    ):
         raise SquallError("bundle features must be a non-empty list of names")
     if len(set(features)) != len(features):
         raise SquallError(f"bundle features repeat a name: {features}")
     if not isinstance(units, dict) or not all(
-            isinstance(k, str) and isinstance(v, str) for k, v in units.items()):
+        isinstance(k, str) and isinstance(v, str) for k, v in units.items()
+    ):
         raise SquallError("bundle units must be an object of feature name -> unit string")
 
 
@@ -169,16 +196,20 @@ def check_weight(name: str, array: object, shape: tuple[int, ...]) -> None:
     if not isinstance(array, np.ndarray):
         raise SquallError(f"weight {name} is a {type(array).__name__}, not an array")
     if array.dtype not in WEIGHT_DTYPES:
-        raise SquallError(f"weight {name} has dtype {array.dtype}; bundles hold float32 or "
-                          f"float64 weights only")
+        raise SquallError(
+            f"weight {name} has dtype {array.dtype}; bundles hold float32 or float64 weights only"
+        )
     if tuple(array.shape) != shape:
-        raise SquallError(f"weight {name} has shape {tuple(array.shape)}, the layer list needs "
-                          f"{shape}")
+        raise SquallError(
+            f"weight {name} has shape {tuple(array.shape)}, the layer list needs {shape}"
+        )
     if not np.isfinite(array).all():
         raise SquallError(f"weight {name} contains NaN or infinite values")
     if array.size and np.abs(array).max() > WEIGHT_LIMIT:
-        raise SquallError(f"weight {name} reaches {np.abs(array).max():.3g}, beyond "
-                          f"+-{WEIGHT_LIMIT:g} (no trained LSTM has such weights)")
+        raise SquallError(
+            f"weight {name} reaches {np.abs(array).max():.3g}, beyond "
+            f"+-{WEIGHT_LIMIT:g} (no trained LSTM has such weights)"
+        )
 
 
 def _finite_or_null(value: object) -> object:
@@ -199,8 +230,7 @@ def check_detector(detector: object) -> None:
     if detector is None:
         return
     if not isinstance(detector, dict):
-        raise SquallError(f"bundle detector must be a JSON object, got "
-                          f"{type(detector).__name__}")
+        raise SquallError(f"bundle detector must be a JSON object, got {type(detector).__name__}")
     _check_json_value(detector, "detector", 0)
 
 
@@ -221,9 +251,11 @@ def _check_json_value(value: object, where: str, depth: int) -> None:
         if not _is_finite(value):
             raise SquallError(f"bundle {where} is {value!r}, not a finite number"[:200])
     else:
-        raise SquallError(f"bundle {where} is of type {type(value).__name__}; a detector "
-                          f"section holds numbers, strings, booleans, null, lists and objects "
-                          f"only"[:200])
+        raise SquallError(
+            f"bundle {where} is of type {type(value).__name__}; a detector "
+            f"section holds numbers, strings, booleans, null, lists and objects "
+            f"only"[:200]
+        )
 
 
 @dataclass
@@ -266,8 +298,10 @@ class Bundle:
         missing = sorted(set(expected) - set(self.weights))
         extra = sorted(set(self.weights) - set(expected))
         if missing or extra:
-            raise SquallError(f"bundle weights do not match its layers: missing {missing or 'none'}"
-                              f", unexpected {extra or 'none'}")
+            raise SquallError(
+                f"bundle weights do not match its layers: missing {missing or 'none'}"
+                f", unexpected {extra or 'none'}"
+            )
         for name, shape in expected.items():
             check_weight(name, self.weights[name], shape)
         check_threshold(self.threshold)
@@ -278,8 +312,9 @@ class Bundle:
         if not isinstance(self.scaler, Scaler):
             raise SquallError(f"bundle scaler must be a Scaler, got {type(self.scaler).__name__}")
         if self.scaler.features != self.features:
-            raise SquallError(f"scaler features {self.scaler.features} != bundle features "
-                              f"{self.features}")
+            raise SquallError(
+                f"scaler features {self.scaler.features} != bundle features {self.features}"
+            )
         self.scaler.to_dict()  # checks the scaler is fitted and finite
         return self
 
@@ -289,8 +324,12 @@ class Bundle:
         refused instead of being scored with the wrong scaling."""
         import hashlib
 
-        key = {"features": self.features, "windows": self.windows,
-               "scaler": self.scaler.to_dict(), "reader": self.provenance.get("reader")}
+        key = {
+            "features": self.features,
+            "windows": self.windows,
+            "scaler": self.scaler.to_dict(),
+            "reader": self.provenance.get("reader"),
+        }
         return hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:16]
 
     def meta(self) -> dict:
@@ -298,11 +337,17 @@ class Bundle:
         other languages' JSON readers reject): a non-finite number in the provenance (e.g. the
         validation loss of a run without validation windows) is stored as ``null``, meaning
         "no value"; anywhere else (threshold, scaler) it is refused."""
-        meta = {"format": FORMAT, "version": VERSION,
-                "layers": [layer.to_json() for layer in self.layers],
-                "features": self.features, "units": self.units, "windows": self.windows,
-                "scaler": self.scaler.to_dict(), "threshold": self.threshold,
-                "provenance": _finite_or_null(self.provenance)}
+        meta = {
+            "format": FORMAT,
+            "version": VERSION,
+            "layers": [layer.to_json() for layer in self.layers],
+            "features": self.features,
+            "units": self.units,
+            "windows": self.windows,
+            "scaler": self.scaler.to_dict(),
+            "threshold": self.threshold,
+            "provenance": _finite_or_null(self.provenance),
+        }
         if self.detector is not None:
             meta["detector"] = self.detector
         try:
@@ -320,44 +365,71 @@ class Bundle:
         self.validate()
         with atomic_dir(path, replaceable) as tmp:
             (tmp / "bundle.json").write_text(json.dumps(self.meta(), indent=1) + "\n")
-            save_file({k: np.ascontiguousarray(v) for k, v in sorted(self.weights.items())},
-                      str(tmp / "weights.safetensors"), metadata={"format": FORMAT})
+            save_file(
+                {k: np.ascontiguousarray(v) for k, v in sorted(self.weights.items())},
+                str(tmp / "weights.safetensors"),
+                metadata={"format": FORMAT},
+            )
             os.chmod(tmp / "weights.safetensors", (tmp / "bundle.json").stat().st_mode)
             if self.history:
                 keys = list(self.history[0])
-                lines = [",".join(keys)] + [",".join(str(r[k]) for k in keys)
-                                            for r in self.history]
+                lines = [",".join(keys)] + [",".join(str(r[k]) for k in keys) for r in self.history]
                 (tmp / "history.csv").write_text("\n".join(lines) + "\n")
         return Path(path)
 
 
-def random_bundle(layers: object, features: int, length: int, *, seed: int = 0,
-                  scale: float = 0.3, dtype: type = np.float32) -> Bundle:
+def random_bundle(
+    layers: object,
+    features: int,
+    length: int,
+    *,
+    seed: int = 0,
+    scale: float = 0.3,
+    dtype: type = np.float32,
+) -> Bundle:
     """A valid bundle with normal random weights (std ``scale``), features ``f0..``, an identity
     min-max scaler and pooled windows: for tests, benchmarks and trying a layer list out.
     ``layers``: typed layers (:mod:`squall.model`) or their JSON objects."""
     layers = ModelSpec(as_layers(layers), features, length).layers
     rng = np.random.default_rng(seed)
-    weights: dict[str, np.ndarray] = {k: rng.normal(0, scale, s).astype(dtype)
-                                      for k, s in weight_shapes(layers).items()}
+    weights: dict[str, np.ndarray] = {
+        k: rng.normal(0, scale, s).astype(dtype) for k, s in weight_shapes(layers).items()
+    }
     names = [f"f{k}" for k in range(features)]
-    return Bundle(layers, weights, names, {n: "" for n in names},
-                  {"length": length, "stride": 1, "mode": "pooled", "resample": None,
-                   "max_gap": None, "min_observed": 0.25},
-                  Scaler.from_minmax(names, [0] * features, [1] * features)).validate()
+    return Bundle(
+        layers,
+        weights,
+        names,
+        {n: "" for n in names},
+        {
+            "length": length,
+            "stride": 1,
+            "mode": "pooled",
+            "resample": None,
+            "max_gap": None,
+            "min_observed": 0.25,
+        },
+        Scaler.from_minmax(names, [0] * features, [1] * features),
+    ).validate()
 
 
 #: Whether a directory may be replaced by a bundle: it holds a bundle and nothing else.
-replaceable = written_by("bundle.json", FORMAT,
-                          only=("bundle.json", "weights.safetensors", "history.csv"))
+replaceable = written_by(
+    "bundle.json", FORMAT, only=("bundle.json", "weights.safetensors", "history.csv")
+)
 
 
 def _read_history(path: Path) -> list[dict]:
     lines = regular_file(path, "history.csv").read_text(errors="replace").splitlines()
     try:
         keys = lines[0].split(",")
-        return [{k: (int(v) if k == "epoch" else float(v))
-                 for k, v in zip(keys, line.split(","), strict=True)} for line in lines[1:]]
+        return [
+            {
+                k: (int(v) if k == "epoch" else float(v))
+                for k, v in zip(keys, line.split(","), strict=True)
+            }
+            for line in lines[1:]
+        ]
     except (IndexError, ValueError) as exc:
         raise SquallError(f"{path} is malformed ({exc})") from exc
 
@@ -371,15 +443,26 @@ def _read_meta(root: Path) -> dict:
         raise SquallError(f"cannot read {meta_path}: {exc.strerror or exc}") from None
     meta = parse_json(text, str(meta_path))
     if not isinstance(meta, dict) or meta.get("format") != FORMAT:
-        raise SquallError(f"{meta_path} is not a squall bundle (format {meta.get('format')!r})"
-                          if isinstance(meta, dict) else f"{meta_path} is not a squall bundle")
+        raise SquallError(
+            f"{meta_path} is not a squall bundle (format {meta.get('format')!r})"
+            if isinstance(meta, dict)
+            else f"{meta_path} is not a squall bundle"
+        )
     version = meta.get("version")
     if not is_number(version, integer=True) or version != VERSION:
-        raise SquallError(f"bundle {root} has format version {version!r}, this squall reads "
-                          f"version {VERSION}; re-export it with a matching squall")
-    for key, kind in (("layers", list), ("features", list), ("windows", dict),
-                      ("scaler", dict), ("units", dict), ("provenance", dict),
-                      ("detector", (dict, type(None)))):
+        raise SquallError(
+            f"bundle {root} has format version {version!r}, this squall reads "
+            f"version {VERSION}; re-export it with a matching squall"
+        )
+    for key, kind in (
+        ("layers", list),
+        ("features", list),
+        ("windows", dict),
+        ("scaler", dict),
+        ("units", dict),
+        ("provenance", dict),
+        ("detector", (dict, type(None))),
+    ):
         if key in meta and not isinstance(meta[key], kind):
             name = "list" if kind is list else "object"
             raise SquallError(f"{meta_path}: {key} must be a JSON {name}")
@@ -402,12 +485,18 @@ def load_bundle(path: str | os.PathLike[str]) -> Bundle:
         raise SquallError(f"{weights_path} is corrupted or not a safetensors file ({exc})") from exc
     history = root / "history.csv"
     try:
-        bundle = Bundle(layers=meta["layers"], weights=weights, features=meta["features"],
-                        units=meta.get("units", {}), windows=meta["windows"],
-                        scaler=Scaler.from_dict(meta["scaler"]), threshold=meta.get("threshold"),
-                        provenance=meta.get("provenance", {}),
-                        history=_read_history(history) if history.exists() else [],
-                        detector=meta.get("detector"))
+        bundle = Bundle(
+            layers=meta["layers"],
+            weights=weights,
+            features=meta["features"],
+            units=meta.get("units", {}),
+            windows=meta["windows"],
+            scaler=Scaler.from_dict(meta["scaler"]),
+            threshold=meta.get("threshold"),
+            provenance=meta.get("provenance", {}),
+            history=_read_history(history) if history.exists() else [],
+            detector=meta.get("detector"),
+        )
     except KeyError as exc:
         raise SquallError(f"{meta_path} lacks a required entry: {exc}") from None
     try:

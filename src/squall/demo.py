@@ -18,8 +18,13 @@ from squall.detect.evaluate import match_events
 from squall.io import check_output, output_files, prepare_run_dir
 
 
-def run_demo(out: str | os.PathLike[str] = "demo-out", *, seed: int = 0, epochs: int = 40,
-             progress: bool = True) -> dict:
+def run_demo(
+    out: str | os.PathLike[str] = "demo-out",
+    *,
+    seed: int = 0,
+    epochs: int = 40,
+    progress: bool = True,
+) -> dict:
     """Run the whole pipeline on synthetic data in ``out``; print and return a summary.
 
     ``out`` is a run directory (:func:`squall.io.output_files`) holding ``data/`` (a ``synth``
@@ -40,11 +45,14 @@ def run_demo(out: str | os.PathLike[str] = "demo-out", *, seed: int = 0, epochs:
     prepare_run_dir(out, "demo")
     log = (lambda m: print(m, file=sys.stderr)) if progress else (lambda m: None)
     paths = generate_demo_data(out / "data", seed=seed)
-    log(f"[1/3] synthetic data: {paths['train']} (normal), {paths['test']} (with events), "
-        f"{paths['labels']}")
+    log(
+        f"[1/3] synthetic data: {paths['train']} (normal), {paths['test']} (with events), "
+        f"{paths['labels']}"
+    )
     log("[2/3] training")
-    bundle = pipeline.train(paths["train"], out / "bundle", epochs=epochs, seed=seed,
-                            progress=progress, log=log)
+    bundle = pipeline.train(
+        paths["train"], out / "bundle", epochs=epochs, seed=seed, progress=progress, log=log
+    )
     log("[3/3] detecting")
     ws = pipeline.load_windows(bundle, paths["test"])
     table, result, chosen = pipeline.run_detector(bundle, ws)
@@ -55,11 +63,18 @@ def run_demo(out: str | os.PathLike[str] = "demo-out", *, seed: int = 0, epochs:
     spans = pd.DataFrame({"track": ws.track.astype(str), "start": ws.start, "end": ws.end})
     per_track = spans.groupby("track").agg(start=("start", "min"), end=("end", "max"))
     days = float((per_track["end"] - per_track["start"]).dt.total_seconds().sum() / 86400)
-    summary = {"bundle": str(out / "bundle"), "detect": str(out / "detect"),
-               "windows": len(ws), "flagged_windows": int(table["flagged"].sum()),
-               "threshold": chosen["value"], "track_days": round(days, 1),
-               "false_events_per_10_track_days": round(10 * match["false_events"] / days, 2)
-               if days else None, **match}
+    summary = {
+        "bundle": str(out / "bundle"),
+        "detect": str(out / "detect"),
+        "windows": len(ws),
+        "flagged_windows": int(table["flagged"].sum()),
+        "threshold": chosen["value"],
+        "track_days": round(days, 1),
+        "false_events_per_10_track_days": round(10 * match["false_events"] / days, 2)
+        if days
+        else None,
+        **match,
+    }
     with output_files(out, ("summary.json",), "demo") as tmp:
         (tmp / "summary.json").write_text(json.dumps(summary, indent=1) + "\n")
     print(format_summary(summary))
@@ -67,15 +82,21 @@ def run_demo(out: str | os.PathLike[str] = "demo-out", *, seed: int = 0, epochs:
 
 
 def format_summary(s: dict) -> str:
-    lines = [f"squall demo: {s['windows']} windows scored, {s['flagged_windows']} above the "
-             f"threshold {s['threshold']:.4g} -> {s['events']} events",
-             f"  labelled events found: {s['labels'] and round(100 * s['recall'])}% "
-             f"({sum(v['found'] for v in s['per_type'].values())} of {s['labels']})"]
+    lines = [
+        f"squall demo: {s['windows']} windows scored, {s['flagged_windows']} above the "
+        f"threshold {s['threshold']:.4g} -> {s['events']} events",
+        f"  labelled events found: {s['labels'] and round(100 * s['recall'])}% "
+        f"({sum(v['found'] for v in s['per_type'].values())} of {s['labels']})",
+    ]
     for kind, v in s["per_type"].items():
         lines.append(f"    {kind:6s} {v['found']} of {v['labels']}")
-    lines.append(f"  precision: {s['true_events']} of {s['events']} events match a label "
-                 f"({s['false_events']} false, {s['false_events_per_10_track_days']} per 10 "
-                 f"track-days over {s['track_days']} track-days)")
-    lines.append(f"  outputs: {s['detect']}/events.csv, anomaly_windows.csv, scores.png; "
-                 f"model: {s['bundle']}")
+    lines.append(
+        f"  precision: {s['true_events']} of {s['events']} events match a label "
+        f"({s['false_events']} false, {s['false_events_per_10_track_days']} per 10 "
+        f"track-days over {s['track_days']} track-days)"
+    )
+    lines.append(
+        f"  outputs: {s['detect']}/events.csv, anomaly_windows.csv, scores.png; "
+        f"model: {s['bundle']}"
+    )
     return "\n".join(lines)

@@ -102,9 +102,15 @@ def _same_or_inside(inner: Path, outer: Path) -> bool:
     return inner == outer or outer in inner.parents
 
 
-def check_output(out: PathArg, *, inputs: Iterable[PathArg] = (), suffixes: Sequence[str] = (),
-                 directory: bool = False, replaceable: Callable[[Path], bool] | None = None,
-                 option: str = "--out") -> Path:
+def check_output(
+    out: PathArg,
+    *,
+    inputs: Iterable[PathArg] = (),
+    suffixes: Sequence[str] = (),
+    directory: bool = False,
+    replaceable: Callable[[Path], bool] | None = None,
+    option: str = "--out",
+) -> Path:
     """Refuse a bad output target before any work; returns it as a Path.
 
     A file output must end in one of ``suffixes``, exactly (what is written: a .png is not a
@@ -122,34 +128,47 @@ def check_output(out: PathArg, *, inputs: Iterable[PathArg] = (), suffixes: Sequ
         # (np.savez appends .npz to any other name) look at the extension as written
         first, others = suffixes[0], ", ".join(suffixes[1:])
         article = "an" if first[1:2].lower() in "aefhilmnorsx" else "a"
-        case = (" (extensions are lower case)"
-                if final.name.lower().endswith(tuple(suffixes)) else "")
-        raise SquallError(f"{option} must be {article} {first} file name"
-                          f"{f' (or {others})' if others else ''}{case}, got {name}")
+        case = (
+            " (extensions are lower case)" if final.name.lower().endswith(tuple(suffixes)) else ""
+        )
+        raise SquallError(
+            f"{option} must be {article} {first} file name"
+            f"{f' (or {others})' if others else ''}{case}, got {name}"
+        )
     target = _resolved(final)
     for item in inputs:
         if item is None:
             continue
         source = _resolved(item)
-        same = source == target or (final.exists() and Path(item).exists()
-                                    and os.path.samefile(final, item))
+        same = source == target or (
+            final.exists() and Path(item).exists() and os.path.samefile(final, item)
+        )
         if same or (directory and _same_or_inside(source, target)):
             what = "is" if same else "contains"
-            raise SquallError(f"{option} {name} {what} the input {item}; write the output "
-                              f"elsewhere (squall never overwrites its inputs)")
+            raise SquallError(
+                f"{option} {name} {what} the input {item}; write the output "
+                f"elsewhere (squall never overwrites its inputs)"
+            )
         # a run directory may take new files beside its own (a report of a detect run); its
         # listed files are protected by _refuse_run_member below
-        if (source.is_dir() and _same_or_inside(target, source)
-                and not os.path.lexists(source / RUN_MANIFEST)):
-            raise SquallError(f"{option} {name} is inside the input {item} (a bundle "
-                              f"directory); write the output elsewhere")
+        if (
+            source.is_dir()
+            and _same_or_inside(target, source)
+            and not os.path.lexists(source / RUN_MANIFEST)
+        ):
+            raise SquallError(
+                f"{option} {name} is inside the input {item} (a bundle "
+                f"directory); write the output elsewhere"
+            )
     if directory:
         if final.exists() and not final.is_dir():
             raise SquallError(f"{option} {name} exists and is not a directory")
         if final.is_dir() and not (replaceable or run_dir_replaceable)(final):
-            raise SquallError(f"{option} {name} exists and holds files squall did not write "
-                              f"(no {RUN_MANIFEST} or marker of its own); choose another "
-                              f"{option} or empty it")
+            raise SquallError(
+                f"{option} {name} exists and holds files squall did not write "
+                f"(no {RUN_MANIFEST} or marker of its own); choose another "
+                f"{option} or empty it"
+            )
     elif final.is_dir():
         raise SquallError(f"{option} {name} is a directory; give a file name to write")
     else:
@@ -165,8 +184,10 @@ def _refuse_run_member(final: Path, option: str) -> None:
     except SquallError:
         return
     if manifest is not None and any(f["name"] == final.name for f in manifest["files"]):
-        raise SquallError(f"{option} {final} is a file of the squall {manifest.get('command')} "
-                          f"run in {final.parent}; write it elsewhere (or rerun that command)")
+        raise SquallError(
+            f"{option} {final} is a file of the squall {manifest.get('command')} "
+            f"run in {final.parent}; write it elsewhere (or rerun that command)"
+        )
 
 
 # --------------------------------------------------------------------------- files
@@ -209,11 +230,12 @@ def _make_temp_file(final: Path) -> tuple[Path, int, Path]:
         fd, name = tempfile.mkstemp(prefix=prefix, suffix=FILE_MARKER_SUFFIX, dir=final.parent)
         marker = Path(name)
         _lock_and_sign(fd)
-        token = marker.name[len(prefix):-len(FILE_MARKER_SUFFIX)]
+        token = marker.name[len(prefix) : -len(FILE_MARKER_SUFFIX)]
         tmp_path = _file_temp_name(final, token)
         try:
-            os.close(os.open(tmp_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | _NOFOLLOW,
-                             0o666 & ~_UMASK))
+            os.close(
+                os.open(tmp_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | _NOFOLLOW, 0o666 & ~_UMASK)
+            )
         except FileExistsError:  # a file of that name that is not ours: leave it, try another
             _drop_marker(marker, fd)
             continue
@@ -232,7 +254,7 @@ def _clean_stale_files(final: Path) -> None:
     whose marker is squall's and stale (its lock free), and only regular files."""
     prefix = f".{final.name}."
     for marker in sorted(final.parent.glob(glob.escape(prefix) + "*" + FILE_MARKER_SUFFIX)):
-        token = marker.name[len(prefix):-len(FILE_MARKER_SUFFIX)]
+        token = marker.name[len(prefix) : -len(FILE_MARKER_SUFFIX)]
         if not _TOKEN.fullmatch(token) or not _marker_stale(marker):
             continue
         tmp_path = _file_temp_name(final, token)
@@ -260,7 +282,7 @@ def _lock_and_sign(fd: int) -> None:
     free lock was left by a writer that is gone (:func:`_marker_stale`)."""
     try:
         if fcntl is not None:
-            with contextlib.suppress(OSError):      # a file system without locks: pid only
+            with contextlib.suppress(OSError):  # a file system without locks: pid only
                 fcntl.flock(fd, fcntl.LOCK_EX)
         os.write(fd, f"{os.getpid()}\n".encode())
     except BaseException:
@@ -271,8 +293,9 @@ def _lock_and_sign(fd: int) -> None:
 def _mark_temp(folder: Path) -> int:
     """Put squall's marker into a new temporary directory; returns its lock (an open file
     descriptor: keep it until the directory is in place or removed)."""
-    fd = os.open(folder / TEMP_MARKER, os.O_WRONLY | os.O_CREAT | os.O_EXCL | _NOFOLLOW,
-                 0o666 & ~_UMASK)
+    fd = os.open(
+        folder / TEMP_MARKER, os.O_WRONLY | os.O_CREAT | os.O_EXCL | _NOFOLLOW, 0o666 & ~_UMASK
+    )
     _lock_and_sign(fd)
     return fd
 
@@ -305,11 +328,11 @@ def _marker_stale(marker: Path) -> bool:
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except BlockingIOError:
-                return False                 # the writer is alive
+                return False  # the writer is alive
             except OSError:
-                pass                         # no locks here: the pid decides
+                pass  # no locks here: the pid decides
             else:
-                return _signed(fd)           # free: stale once the writer had signed it
+                return _signed(fd)  # free: stale once the writer had signed it
         return _signed(fd) and not _pid_alive(_signed_pid(fd))
     finally:
         os.close(fd)
@@ -391,10 +414,10 @@ def _remove_temp_dir(tmp: Path) -> None:
                     os.unlink(entry.path)
         try:
             if any(name != TEMP_MARKER for name in os.listdir(tmp)):
-                return                       # still marked: the next run tries again
+                return  # still marked: the next run tries again
         except OSError:
             return
-        if lock is None:                     # a stale leftover's marker
+        if lock is None:  # a stale leftover's marker
             with contextlib.suppress(OSError):
                 os.unlink(tmp / TEMP_MARKER)
         else:
@@ -430,7 +453,7 @@ def recover_leftovers(path: PathArg) -> None:
         previous = old / "previous"
         if os.path.lexists(previous):
             if not os.path.lexists(final):
-                os.replace(previous, final)      # the new output never moved in: put it back
+                os.replace(previous, final)  # the new output never moved in: put it back
             elif not (final.is_dir() and not final.is_symlink() and _stale_temp(final)):
                 # ``path`` is not the new output of the killed run (that still carries its
                 # marker): something else took the place since; the old output is kept
@@ -448,8 +471,9 @@ def _empty_dir(path: Path) -> bool:
     return path.is_dir() and not any(path.iterdir())
 
 
-def written_by(manifest: str, fmt: str, only: Iterable[str] | None = None, *,
-               listed: bool = False) -> Callable[[Path], bool]:
+def written_by(
+    manifest: str, fmt: str, only: Iterable[str] | None = None, *, listed: bool = False
+) -> Callable[[Path], bool]:
     """A ``replaceable`` predicate for :func:`atomic_dir`: an empty directory, or one whose JSON
     file ``manifest`` says ``"format": fmt`` (an earlier output of the same writer). With
     ``only``, the directory must also hold nothing but those names: the swap replaces the
@@ -504,10 +528,12 @@ def _files_of(folder: Path) -> dict[str, Path] | None:
 
 def _write_listing(folder: Path) -> None:
     files = _files_of(folder) or {}
-    entries = {rel: sha256_file(p) for rel, p in sorted(files.items())
-               if rel not in (LISTING, TEMP_MARKER)}
-    (folder / LISTING).write_text(json.dumps({"format": LISTING_FORMAT, "files": entries},
-                                             indent=1) + "\n")
+    entries = {
+        rel: sha256_file(p) for rel, p in sorted(files.items()) if rel not in (LISTING, TEMP_MARKER)
+    }
+    (folder / LISTING).write_text(
+        json.dumps({"format": LISTING_FORMAT, "files": entries}, indent=1) + "\n"
+    )
 
 
 def _matches_listing(folder: Path) -> bool:
@@ -517,16 +543,17 @@ def _matches_listing(folder: Path) -> bool:
         files = _files_of(folder)
         if not isinstance(recorded, dict) or files is None:
             return False
-        return all(rel in (LISTING, TEMP_MARKER)
-                   or (recorded.get(rel) is not None and sha256_file(p) == recorded[rel])
-                   for rel, p in files.items())
+        return all(
+            rel in (LISTING, TEMP_MARKER)
+            or (recorded.get(rel) is not None and sha256_file(p) == recorded[rel])
+            for rel, p in files.items()
+        )
     except (OSError, ValueError, AttributeError, KeyError, TypeError, RecursionError):
         return False
 
 
 @contextlib.contextmanager
-def atomic_dir(path: PathArg, replaceable: Callable[[Path], bool] = _empty_dir
-               ) -> Iterator[Path]:
+def atomic_dir(path: PathArg, replaceable: Callable[[Path], bool] = _empty_dir) -> Iterator[Path]:
     """Yield a temporary directory beside ``path``; it replaces ``path`` only if the block succeeds.
 
     An existing ``path`` is replaced whole only when ``replaceable(path)`` says so (default: an
@@ -542,8 +569,10 @@ def atomic_dir(path: PathArg, replaceable: Callable[[Path], bool] = _empty_dir
     recover_leftovers(final)
     if final.exists() and not replaceable(final):
         kind = "directory" if final.is_dir() else "file"
-        raise SquallError(f"{final} exists and is a {kind} squall did not write; choose another "
-                          f"--out or remove it")
+        raise SquallError(
+            f"{final} exists and is a {kind} squall did not write; choose another "
+            f"--out or remove it"
+        )
     try:
         final.parent.mkdir(parents=True, exist_ok=True)
         tmp = _make_temp_dir(final.parent, f".{final.name}.", ".part")
@@ -555,7 +584,7 @@ def atomic_dir(path: PathArg, replaceable: Callable[[Path], bool] = _empty_dir
             _write_listing(tmp)
         _swap_in(tmp, final)
     except BaseException:
-        if not tmp.exists():       # interrupted just after the new output moved in
+        if not tmp.exists():  # interrupted just after the new output moved in
             _unmark_dir(tmp, final)
         _remove_temp_dir(tmp)
         raise
@@ -579,7 +608,7 @@ def _swap_in(new: Path, final: Path) -> None:
         if os.path.lexists(previous) and not os.path.lexists(final):
             os.replace(previous, final)
         if not os.path.lexists(previous) or not os.path.lexists(new):
-            _remove_temp_dir(old)      # the old output is back, or the new one is in place
+            _remove_temp_dir(old)  # the old output is back, or the new one is in place
         raise
     _remove_temp_dir(old)
 
@@ -590,8 +619,13 @@ def _swap_in(new: Path, final: Path) -> None:
 def _safe_name(name: object) -> bool:
     """A plain file name inside the run directory (a hostile manifest naming ``../x`` or an
     absolute path must never make squall delete or trust anything outside it)."""
-    return (isinstance(name, str) and name not in ("", ".", "..", RUN_MANIFEST)
-            and Path(name).name == name and "\\" not in name and "\0" not in name)
+    return (
+        isinstance(name, str)
+        and name not in ("", ".", "..", RUN_MANIFEST)
+        and Path(name).name == name
+        and "\\" not in name
+        and "\0" not in name
+    )
 
 
 def read_manifest(folder: PathArg) -> dict | None:
@@ -604,14 +638,19 @@ def read_manifest(folder: PathArg) -> dict | None:
         raise SquallError(f"{path} is a symbolic link, not a manifest squall wrote")
     data = read_json(path)
     files = data.get("files") if isinstance(data, dict) else None
-    ok = (isinstance(data, dict) and data.get("format") == RUN_FORMAT
-          and isinstance(data.get("run_id"), str) and isinstance(data.get("complete"), bool)
-          and isinstance(files, list) and isinstance(data.get("previous", []), list)
-          and all(isinstance(f, dict) and _safe_name(f.get("name")) for f in files)
-          and all(_safe_name(n) for n in data.get("previous", [])))
+    ok = (
+        isinstance(data, dict)
+        and data.get("format") == RUN_FORMAT
+        and isinstance(data.get("run_id"), str)
+        and isinstance(data.get("complete"), bool)
+        and isinstance(files, list)
+        and isinstance(data.get("previous", []), list)
+        and all(isinstance(f, dict) and _safe_name(f.get("name")) for f in files)
+        and all(_safe_name(n) for n in data.get("previous", []))
+    )
     if not ok:
         raise SquallError(f"{path} is not a manifest squall wrote")
-    assert isinstance(data, dict)   # checked just above; for the type checker
+    assert isinstance(data, dict)  # checked just above; for the type checker
     return data
 
 
@@ -625,11 +664,24 @@ def run_dir_replaceable(path: Path) -> bool:
         return False
 
 
-def _write_manifest(folder: Path, command: str, run_id: str, files: list[dict],
-                    previous: Iterable[str], complete: bool) -> None:
-    doc = {"format": RUN_FORMAT, "version": 1, "command": command, "run_id": run_id,
-           "created": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
-           "complete": complete, "files": files, "previous": sorted(set(previous))}
+def _write_manifest(
+    folder: Path,
+    command: str,
+    run_id: str,
+    files: list[dict],
+    previous: Iterable[str],
+    complete: bool,
+) -> None:
+    doc = {
+        "format": RUN_FORMAT,
+        "version": 1,
+        "command": command,
+        "run_id": run_id,
+        "created": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "complete": complete,
+        "files": files,
+        "previous": sorted(set(previous)),
+    }
     write_text(folder / RUN_MANIFEST, json.dumps(doc, indent=1) + "\n")
 
 
@@ -664,8 +716,10 @@ def _check_ours(final: Path, old: dict | None, names: Iterable[str], command: st
     if old is None:
         return
     if old.get("command") != command:
-        raise SquallError(f"{final} holds the outputs of 'squall {old.get('command')}'; write "
-                          f"'squall {command}' into another --out")
+        raise SquallError(
+            f"{final} holds the outputs of 'squall {old.get('command')}'; write "
+            f"'squall {command}' into another --out"
+        )
     recorded = {f["name"]: f.get("sha256") for f in old["files"]}
     recovering = set(old.get("previous", [])) if not old["complete"] else set()
     for name in sorted(set(names) | _owned_names(old)):
@@ -674,9 +728,11 @@ def _check_ours(final: Path, old: dict | None, names: Iterable[str], command: st
             continue
         sha = recorded.get(name)
         if sha is None or path.is_symlink() or not path.is_file() or sha256_file(path) != sha:
-            raise SquallError(f"{path} is not the file squall wrote there (changed since, or "
-                              f"never listed in {RUN_MANIFEST}); move it away or choose another "
-                              f"--out")
+            raise SquallError(
+                f"{path} is not the file squall wrote there (changed since, or "
+                f"never listed in {RUN_MANIFEST}); move it away or choose another "
+                f"--out"
+            )
 
 
 @contextlib.contextmanager
@@ -722,8 +778,9 @@ def _commit(final: Path, tmp: Path, produced: list[str], command: str) -> None:
     files = []
     for name in produced:
         os.chmod(tmp / name, 0o666 & ~_UMASK)
-        files.append({"name": name, "size": (tmp / name).stat().st_size,
-                      "sha256": sha256_file(tmp / name)})
+        files.append(
+            {"name": name, "size": (tmp / name).stat().st_size, "sha256": sha256_file(tmp / name)}
+        )
     stale = _owned_names(old) - set(produced)
     _check_ours(final, old, produced, command)
     _write_manifest(final, command, run_id, files, stale | set(produced), complete=False)
@@ -749,8 +806,9 @@ def _unclaim(final: Path, remove_dir: bool) -> None:
         pass
 
 
-def verify_run_files(folder: PathArg, names: Iterable[str], *,
-                     required: bool = True) -> dict | None:
+def verify_run_files(
+    folder: PathArg, names: Iterable[str], *, required: bool = True
+) -> dict | None:
     """Check that the files ``names`` of run directory ``folder`` are one complete run's.
 
     Each must be listed in the manifest with the SHA-256 it has now; an incomplete manifest
@@ -762,19 +820,25 @@ def verify_run_files(folder: PathArg, names: Iterable[str], *,
     manifest = read_manifest(folder)
     if manifest is None:
         if required:
-            raise SquallError(f"{folder} has no {RUN_MANIFEST}: not the output of a complete "
-                              f"squall run; rerun the command that writes it")
+            raise SquallError(
+                f"{folder} has no {RUN_MANIFEST}: not the output of a complete "
+                f"squall run; rerun the command that writes it"
+            )
         return None
     if not manifest["complete"]:
-        raise SquallError(f"{folder} holds an interrupted run ({RUN_MANIFEST} is not marked "
-                          f"complete); rerun the command that writes it")
+        raise SquallError(
+            f"{folder} holds an interrupted run ({RUN_MANIFEST} is not marked "
+            f"complete); rerun the command that writes it"
+        )
     listed = {f["name"]: f for f in manifest["files"]}
     for name in names:
         entry = listed.get(name)
         path = folder / name
         if entry is None or not path.is_file() or sha256_file(path) != entry.get("sha256"):
-            raise SquallError(f"{path} is not the file run {manifest['run_id']} wrote (changed "
-                              f"or from another run); rerun the command that writes {folder}")
+            raise SquallError(
+                f"{path} is not the file run {manifest['run_id']} wrote (changed "
+                f"or from another run); rerun the command that writes {folder}"
+            )
     return manifest
 
 

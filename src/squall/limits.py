@@ -56,8 +56,12 @@ def _a(what: str) -> str:
 
 
 def _kind(mode: int) -> str:
-    for test, name in ((stat.S_ISCHR, "a character device"), (stat.S_ISBLK, "a block device"),
-                       (stat.S_ISFIFO, "a FIFO (named pipe)"), (stat.S_ISSOCK, "a socket")):
+    for test, name in (
+        (stat.S_ISCHR, "a character device"),
+        (stat.S_ISBLK, "a block device"),
+        (stat.S_ISFIFO, "a FIFO (named pipe)"),
+        (stat.S_ISSOCK, "a socket"),
+    ):
         if test(mode):
             return name
     return "not a regular file"
@@ -76,8 +80,9 @@ def _mode(path: object, what: str, missing: str = "no such file: {p}") -> tuple[
         raise SquallError(f"cannot read {what} {p}: {exc.strerror or exc}") from None
 
 
-def regular_file(path: str | os.PathLike[str], what: str = "file",
-                 missing: str = "no such file: {p}") -> Path:
+def regular_file(
+    path: str | os.PathLike[str], what: str = "file", missing: str = "no such file: {p}"
+) -> Path:
     """``path`` as a Path if it is a regular file (symbolic links followed); otherwise a one-line
     ``SquallError`` naming ``what`` it should have been. Only ``stat`` is called, so a FIFO is
     refused without blocking and a device without reading from it. A missing file (or a broken
@@ -95,6 +100,7 @@ def directory(path: str | os.PathLike[str], what: str = "directory") -> Path:
     """``path`` as a Path if it is a directory; otherwise a one-line ``SquallError``."""
     p, mode = _mode(path, what, "no {what} at {p}")
     if not stat.S_ISDIR(mode):
-        raise SquallError(f"{p} is {'a file' if stat.S_ISREG(mode) else _kind(mode)}, "
-                          f"expected {_a(what)}")
+        raise SquallError(
+            f"{p} is {'a file' if stat.S_ISREG(mode) else _kind(mode)}, expected {_a(what)}"
+        )
     return p

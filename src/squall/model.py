@@ -114,7 +114,10 @@ class Lstm(Layer):
     kind: ClassVar[str] = "lstm"
     keras_names: ClassVar[dict[str, str]] = {"W": "kernel", "U": "recurrent_kernel", "b": "bias"}
     torch_names: ClassVar[dict[str, tuple[str, ...]]] = {
-        "W": ("weight_ih_l0",), "U": ("weight_hh_l0",), "b": ("bias_ih_l0", "bias_hh_l0")}
+        "W": ("weight_ih_l0",),
+        "U": ("weight_hh_l0",),
+        "b": ("bias_ih_l0", "bias_hh_l0"),
+    }
 
     def __post_init__(self) -> None:
         _positive("lstm", "input", self.input, MAX_UNITS)
@@ -177,8 +180,10 @@ class Dense(Layer):
         _positive("dense", "input", self.input, MAX_UNITS)
         _positive("dense", "output", self.output, MAX_UNITS)
         if self.activation not in DENSE_ACTIVATIONS:
-            raise SquallError(f"dense: unknown activation {self.activation!r} (known: "
-                              f"{', '.join(DENSE_ACTIVATIONS)})"[:200])
+            raise SquallError(
+                f"dense: unknown activation {self.activation!r} (known: "
+                f"{', '.join(DENSE_ACTIVATIONS)})"[:200]
+            )
 
     def out_width(self, width: int) -> int:
         return self.output
@@ -194,7 +199,7 @@ class Dense(Layer):
 
     def to_json(self) -> dict[str, Any]:
         out = super().to_json()
-        if self.activation == "linear":   # the on-disk list of format 1 has no activation
+        if self.activation == "linear":  # the on-disk list of format 1 has no activation
             del out["activation"]
         return out
 
@@ -206,14 +211,18 @@ def layer_from_json(data: object, index: int | None = None) -> Layer:
     kind = data.get("type") if isinstance(data, dict) else None
     if not isinstance(data, dict) or not isinstance(kind, str) or kind not in LAYER_TYPES:
         shown = kind if isinstance(data, dict) else type(data).__name__
-        raise SquallError(f"{where}: unknown type {shown!r} (known: "
-                          f"{', '.join(LAYER_TYPES)})"[:200])
+        raise SquallError(
+            f"{where}: unknown type {shown!r} (known: {', '.join(LAYER_TYPES)})"[:200]
+        )
     cls = LAYER_TYPES[kind]
     known = {f.name for f in fields(cls)}
     unknown = sorted(k for k in data if k != "type" and k not in known)
     if unknown:
-        raise SquallError(f"{where} ({kind}): unknown field {unknown[0]!r} (fields: "
-                          f"{', '.join(sorted(known))})"[:200])
+        raise SquallError(
+            f"{where} ({kind}): unknown field {unknown[0]!r} (fields: {', '.join(sorted(known))})"[
+                :200
+            ]
+        )
     missing = [f.name for f in fields(cls) if f.default is MISSING and f.name not in data]
     if missing:
         raise SquallError(f"{where} ({kind}): {missing[0]} is missing")
@@ -222,7 +231,7 @@ def layer_from_json(data: object, index: int | None = None) -> Layer:
     except SquallError as exc:
         text = str(exc)
         if text.startswith(f"{kind}: "):
-            text = text[len(kind) + 2:]
+            text = text[len(kind) + 2 :]
         raise SquallError(f"{where} ({kind}): {text}") from None
 
 
@@ -242,8 +251,11 @@ def as_layers(layers: object) -> tuple[Layer, ...]:
 
 def weight_shapes(layers: Iterable[Layer | Mapping[str, Any]]) -> dict[str, tuple[int, ...]]:
     """Expected shape of every weight tensor of a layer list (``layers.{i}.W`` ...)."""
-    return {f"layers.{i}.{k}": s for i, layer in enumerate(as_layers(layers))
-            for k, s in layer.weight_shapes().items()}
+    return {
+        f"layers.{i}.{k}": s
+        for i, layer in enumerate(as_layers(layers))
+        for k, s in layer.weight_shapes().items()
+    }
 
 
 @dataclass(frozen=True)
@@ -264,8 +276,9 @@ class LayerStep:
     repeated: bool
 
 
-def walk_layers(layers: Iterable[Layer | Mapping[str, Any]],
-                features: int | None = None) -> Iterator[LayerStep]:
+def walk_layers(
+    layers: Iterable[Layer | Mapping[str, Any]], features: int | None = None
+) -> Iterator[LayerStep]:
     """Walk a layer list (no chain check: :class:`ModelSpec` checks); ``features`` defaults
     to the first layer with an input width."""
     typed = as_layers(layers)
@@ -314,31 +327,36 @@ def check_chain(layers: tuple[Layer, ...], features: int, length: int) -> None:
     for step in walk_layers(layers, features):
         i, layer = step.index, step.layer
         if layer.takes_vector and step.sequence_in:
-            raise SquallError(f"layer {i}: {layer.kind} needs a single vector (the previous "
-                              f"LSTM must have return_sequences=false)")
+            raise SquallError(
+                f"layer {i}: {layer.kind} needs a single vector (the previous "
+                f"LSTM must have return_sequences=false)"
+            )
         if not layer.takes_vector and not step.sequence_in:
-            raise SquallError(f"layer {i}: {layer.kind} after a layer that returned a single "
-                              f"vector")
+            raise SquallError(
+                f"layer {i}: {layer.kind} after a layer that returned a single vector"
+            )
         if isinstance(layer, Repeat) and layer.times != length:
             raise SquallError(f"layer {i}: repeat times {layer.times} != window length {length}")
         wanted = layer.input_width()
         if wanted is not None and wanted != step.in_width:
-            raise SquallError(f"layer {i}: input size {wanted} != previous output "
-                              f"{step.in_width}")
+            raise SquallError(f"layer {i}: input size {wanted} != previous output {step.in_width}")
     last = step
     if not last.sequence_out or last.out_width != features:
-        raise SquallError(f"model must end with a sequence of {features} features, ends with "
-                          f"{'a sequence' if last.sequence_out else 'a vector'} of "
-                          f"{last.out_width}")
+        raise SquallError(
+            f"model must end with a sequence of {features} features, ends with "
+            f"{'a sequence' if last.sequence_out else 'a vector'} of "
+            f"{last.out_width}"
+        )
 
 
-def seed_layers(features: int, length: int, sizes: tuple[int, ...] = (64, 32)
-                ) -> tuple[Layer, ...]:
+def seed_layers(features: int, length: int, sizes: tuple[int, ...] = (64, 32)) -> tuple[Layer, ...]:
     """The seed autoencoder: LSTM sizes[0] -> ... -> sizes[-1] (last state) -> repeat T ->
     mirrored LSTMs -> dense back to ``features`` per time step."""
     if not sizes or any(not 1 <= int(s) <= MAX_UNITS for s in sizes):
-        raise SquallError(f"hidden sizes must be integers in [1, {MAX_UNITS}] (at most "
-                          f"{MAX_UNITS}: limits.MAX_UNITS), got {sizes}"[:300])
+        raise SquallError(
+            f"hidden sizes must be integers in [1, {MAX_UNITS}] (at most "
+            f"{MAX_UNITS}: limits.MAX_UNITS), got {sizes}"[:300]
+        )
     layers: list[Layer] = []
     width = features
     for k, size in enumerate(sizes):
@@ -352,6 +370,21 @@ def seed_layers(features: int, length: int, sizes: tuple[int, ...] = (64, 32)
     return tuple(layers)
 
 
-__all__ = ["DENSE_ACTIVATIONS", "LAYER_TYPES", "Dense", "Layer", "LayerStep", "Lstm",
-           "ModelSpec", "Repeat", "as_layer", "as_layers", "check_chain", "layer_from_json",
-           "layer_type", "seed_layers", "walk_layers", "weight_shapes"]
+__all__ = [
+    "DENSE_ACTIVATIONS",
+    "LAYER_TYPES",
+    "Dense",
+    "Layer",
+    "LayerStep",
+    "Lstm",
+    "ModelSpec",
+    "Repeat",
+    "as_layer",
+    "as_layers",
+    "check_chain",
+    "layer_from_json",
+    "layer_type",
+    "seed_layers",
+    "walk_layers",
+    "weight_shapes",
+]

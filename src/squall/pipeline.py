@@ -40,10 +40,26 @@ from squall.report.detection import DETECT_OUTPUTS, run_detector, write_detectio
 Paths = str | os.PathLike[str] | Sequence[str | os.PathLike[str]]
 
 #: The steps, each from the module that owns it, in one namespace for scripts and the CLI.
-__all__ = ["DETECT_OUTPUTS", "check_features", "check_number", "check_settings", "detect",
-           "keep_residuals", "load_windows", "make_windowset", "read_data", "reader_config",
-           "reconstruct_windows", "run_detector", "score_table", "score_windows",
-           "split_by_time", "train", "write_csv", "write_detection"]
+__all__ = [
+    "DETECT_OUTPUTS",
+    "check_features",
+    "check_number",
+    "check_settings",
+    "detect",
+    "keep_residuals",
+    "load_windows",
+    "make_windowset",
+    "read_data",
+    "reader_config",
+    "reconstruct_windows",
+    "run_detector",
+    "score_table",
+    "score_windows",
+    "split_by_time",
+    "train",
+    "write_csv",
+    "write_detection",
+]
 
 
 def _as_list(paths: Paths) -> list:
@@ -71,28 +87,52 @@ def split_by_time(ws: Windows, fraction: float) -> tuple[np.ndarray, np.ndarray]
     return np.flatnonzero(train), np.flatnonzero(val)
 
 
-def train(paths: Paths, out: str | os.PathLike[str] | None = None, *,
-          features: Sequence[str] | None = None, until: str | None = None,
-          reader: ReaderConfig | dict | None = None, settings: WindowSettings | None = None,
-          sizes: tuple[int, ...] = (64, 32), scaler: str = "minmax", epochs: int = 40,
-          seed: int = 0, val_fraction: float = 0.2, threshold_q: float = DEFAULT_Q,
-          progress: bool = True, log=print, patience: int = 6) -> Bundle:
+def train(
+    paths: Paths,
+    out: str | os.PathLike[str] | None = None,
+    *,
+    features: Sequence[str] | None = None,
+    until: str | None = None,
+    reader: ReaderConfig | dict | None = None,
+    settings: WindowSettings | None = None,
+    sizes: tuple[int, ...] = (64, 32),
+    scaler: str = "minmax",
+    epochs: int = 40,
+    seed: int = 0,
+    val_fraction: float = 0.2,
+    threshold_q: float = DEFAULT_Q,
+    progress: bool = True,
+    log=print,
+    patience: int = 6,
+) -> Bundle:
     """Train an autoencoder on ``paths`` (reports before ``until``) and return/save the bundle.
 
     ``patience``: epochs without improvement before early stopping (a series of a few hundred
     windows has only a few updates per epoch and needs more).
     """
     from squall.convert import bundle_weights_from_torch
+
     try:
         from squall.models.train import TrainConfig, fit
     except ImportError as exc:
-        raise SquallError("training needs PyTorch: pip install 'squall[train]' (on these machines "
-                          "torch==2.13.0)") from exc
+        raise SquallError(
+            "training needs PyTorch: pip install 'squall[train]' (on these machines torch==2.13.0)"
+        ) from exc
 
-    out = check_train_args(paths, out, features=features, until=until, settings=settings,
-                           sizes=sizes, scaler=scaler, epochs=epochs, seed=seed,
-                           val_fraction=val_fraction, threshold_q=threshold_q,
-                           patience=patience)
+    out = check_train_args(
+        paths,
+        out,
+        features=features,
+        until=until,
+        settings=settings,
+        sizes=sizes,
+        scaler=scaler,
+        epochs=epochs,
+        seed=seed,
+        val_fraction=val_fraction,
+        threshold_q=threshold_q,
+        patience=patience,
+    )
     if not isinstance(progress, bool):
         raise SquallError(f"progress must be True or False, got {progress!r}")
     reader = ReaderConfig.from_dict(reader)
@@ -103,13 +143,17 @@ def train(paths: Paths, out: str | os.PathLike[str] | None = None, *,
         raise SquallError(f"no reports to train on{' before ' + until if until else ''}")
     empty = [f for f, share in obs.availability().items() if share == 0]
     if empty:
-        raise SquallError(f"feature(s) {', '.join(empty)} have no observed values in the "
-                          f"training data; choose others with --features")
+        raise SquallError(
+            f"feature(s) {', '.join(empty)} have no observed values in the "
+            f"training data; choose others with --features"
+        )
     settings = resolve_settings(settings or WindowSettings(), obs)
     windows = make_windows(obs, settings)
     if len(windows) == 0:
-        raise SquallError(f"no training windows: {windows.skipped} skipped for too little "
-                          f"observed data; check --resample, --max-gap and the data")
+        raise SquallError(
+            f"no training windows: {windows.skipped} skipped for too little "
+            f"observed data; check --resample, --max-gap and the data"
+        )
     tr, va = split_by_time(windows, val_fraction)
     if len(va) < 8:  # too few for a meaningful validation loss or threshold
         tr, va = np.arange(len(windows)), np.zeros(0, dtype=np.int64)
@@ -117,9 +161,11 @@ def train(paths: Paths, out: str | os.PathLike[str] | None = None, *,
     train_reports = np.unique(np.concatenate([windows.rows(i) for i in tr]))
     fitted = Scaler(scaler, list(obs.features)).fit(obs.values()[train_reports])
     ws = windowset.build(windows, obs, fitted)
-    log(f"{len(obs)} reports, {len(np.unique(ws.track))} tracks -> {len(ws)} windows of "
+    log(
+        f"{len(obs)} reports, {len(np.unique(ws.track))} tracks -> {len(ws)} windows of "
         f"{settings.length} x {settings.resample or 'report'} ({windows.skipped} skipped with too "
-        f"little observed data); {len(tr)} train / {len(va)} validation")
+        f"little observed data); {len(tr)} train / {len(va)} validation"
+    )
     layers = seed_layers(len(obs.features), settings.length, sizes)
     config = TrainConfig(epochs=epochs, seed=seed, patience=patience)
     mask = ws.mask.astype(np.float32)
@@ -127,18 +173,32 @@ def train(paths: Paths, out: str | os.PathLike[str] | None = None, *,
     weights = bundle_weights_from_torch(state, layers)
     provenance = {
         "data": [{"path": s, "sha256": sha256_file(s)} for s in obs.sources],
-        "until": until, "reports": len(obs),
+        "until": until,
+        "reports": len(obs),
         "time_range": [str(obs.frame["time"].min()), str(obs.frame["time"].max())],
-        "windows": {"total": int(len(ws)), "train": int(len(tr)), "validation": int(len(va)),
-                    "skipped": int(windows.skipped)},
-        "dropped_reports": obs.dropped, "reader": reader_config(obs, reader),
-        "training": config.to_dict() | {"epochs_run": len(history),
-                                        "val_fraction": val_fraction},
+        "windows": {
+            "total": int(len(ws)),
+            "train": int(len(tr)),
+            "validation": int(len(va)),
+            "skipped": int(windows.skipped),
+        },
+        "dropped_reports": obs.dropped,
+        "reader": reader_config(obs, reader),
+        "training": config.to_dict() | {"epochs_run": len(history), "val_fraction": val_fraction},
         "final_loss": history[-1] if history else None,
         "versions": _versions(),
     }
-    bundle = Bundle(layers, weights, list(obs.features), obs.units, settings.to_dict(), fitted,
-                    None, provenance, history)
+    bundle = Bundle(
+        layers,
+        weights,
+        list(obs.features),
+        obs.units,
+        settings.to_dict(),
+        fitted,
+        None,
+        provenance,
+        history,
+    )
     ref = va if len(va) else tr
     fitted_on = "validation" if len(va) else "training"
     reference = ws.subset(ref)
@@ -152,19 +212,30 @@ def train(paths: Paths, out: str | os.PathLike[str] | None = None, *,
     return bundle
 
 
-def check_number(name: str, value: object, *, low: float | None = None,
-                 high: float | None = None, low_open: bool = False, high_open: bool = False,
-                 integer: bool = False) -> None:
+def check_number(
+    name: str,
+    value: object,
+    *,
+    low: float | None = None,
+    high: float | None = None,
+    low_open: bool = False,
+    high_open: bool = False,
+    integer: bool = False,
+) -> None:
     """Refuse, in one line, a value that is not a number of the right kind in its range.
 
     ``integer``: an int (``True`` and ``1.5`` are refused: an epoch count of 1.5 or ``True``
     is a caller's mistake, not something to round). Open ends exclude the bound (a quantile of
     1 is the maximum, not a threshold fitted on anything)."""
     kinds = (int, np.integer) if integer else (int, float, np.integer, np.floating)
-    if (not isinstance(value, kinds) or isinstance(value, (bool, np.bool_))
-            or not (integer or np.isfinite(value))):
-        raise SquallError(f"{name} must be {'an integer' if integer else 'a finite number'}, "
-                          f"got {value!r}")
+    if (
+        not isinstance(value, kinds)
+        or isinstance(value, (bool, np.bool_))
+        or not (integer or np.isfinite(value))
+    ):
+        raise SquallError(
+            f"{name} must be {'an integer' if integer else 'a finite number'}, got {value!r}"
+        )
     if low is not None and (value <= low if low_open else value < low):
         rule = f"above {low:g}" if low_open else f"at least {low:g}"
     elif high is not None and (value >= high if high_open else value > high):
@@ -172,7 +243,7 @@ def check_number(name: str, value: object, *, low: float | None = None,
     else:
         return
     if low is not None and high is not None:
-        rule = (f"in {'(' if low_open else '['}{low:g}, {high:g}{')' if high_open else ']'}")
+        rule = f"in {'(' if low_open else '['}{low:g}, {high:g}{')' if high_open else ']'}"
     raise SquallError(f"{name} must be {rule}, got {value!r}")
 
 
@@ -183,12 +254,13 @@ def check_features(features: object) -> list[str] | None:
     if features is None:
         return None
     if isinstance(features, str):
-        raise SquallError(f"features must be a list of column names, e.g. [{features!r}], not "
-                          f"the string {features!r}")
+        raise SquallError(
+            f"features must be a list of column names, e.g. [{features!r}], not "
+            f"the string {features!r}"
+        )
     items = list(features) if isinstance(features, (list, tuple)) else None
     if not items or not all(isinstance(f, str) and f.strip() for f in items):
-        raise SquallError(f"features must be a non-empty list of column names, got "
-                          f"{features!r}")
+        raise SquallError(f"features must be a non-empty list of column names, got {features!r}")
     if len(set(items)) != len(items):
         raise SquallError(f"features name a column twice: {items}")
     return items
@@ -200,8 +272,21 @@ def check_settings(settings: WindowSettings) -> None:
     check_window_settings(settings)
 
 
-def check_train_args(paths: Paths, out, *, features, until, settings, sizes, scaler, epochs,
-                     seed, val_fraction, threshold_q, patience) -> Path | None:
+def check_train_args(
+    paths: Paths,
+    out,
+    *,
+    features,
+    until,
+    settings,
+    sizes,
+    scaler,
+    epochs,
+    seed,
+    val_fraction,
+    threshold_q,
+    patience,
+) -> Path | None:
     """Every argument of :func:`train` and its output directory, checked before any data is
     read or any epoch is run: a bad option must not cost a training run. Returns ``out`` as a
     Path (None when not saving)."""
@@ -213,11 +298,9 @@ def check_train_args(paths: Paths, out, *, features, until, settings, sizes, sca
     check_number("seed", seed, low=0, integer=True)
     check_number("patience", patience, low=1, integer=True)
     check_number("val_fraction", val_fraction, low=0, high=1, high_open=True)
-    check_number("threshold quantile", threshold_q, low=0, high=1, low_open=True,
-                 high_open=True)
+    check_number("threshold quantile", threshold_q, low=0, high=1, low_open=True, high_open=True)
     if not isinstance(sizes, (tuple, list)) or not sizes:
-        raise SquallError(f"hidden sizes must be a list of integers like (64, 32), got "
-                          f"{sizes!r}")
+        raise SquallError(f"hidden sizes must be a list of integers like (64, 32), got {sizes!r}")
     for size in sizes:
         check_number("hidden size", size, low=1, integer=True)
     if scaler not in SCALER_KINDS:
@@ -237,14 +320,19 @@ def _versions() -> dict:
     import numpy
     import pandas
 
-    out = {"python": platform.python_version(), "numpy": numpy.__version__,
-           "pandas": pandas.__version__}
+    out = {
+        "python": platform.python_version(),
+        "numpy": numpy.__version__,
+        "pandas": pandas.__version__,
+    }
     try:
         import torch
+
         out["torch"] = torch.__version__
     except ImportError:
         pass
     from squall import __version__
+
     out["squall"] = __version__
     return out
 
@@ -259,27 +347,41 @@ def score_windows(bundle: Bundle, ws: WindowSet, engine: str = "numpy") -> Score
     return scoring.score_windows(get_engine(engine, bundle).reconstruct, ws)
 
 
-def keep_residuals(bundle: Bundle, ws: WindowSet, scores: Scores, windows: np.ndarray,
-                   engine: str = "numpy") -> Scores:
+def keep_residuals(
+    bundle: Bundle, ws: WindowSet, scores: Scores, windows: np.ndarray, engine: str = "numpy"
+) -> Scores:
     """``scores`` with the residuals of ``windows`` (the flagged ones: what ``step_errors.csv``
     and the explanations need), reconstructed again."""
     return scoring.with_residuals(scores, get_engine(engine, bundle).reconstruct, ws, windows)
 
 
-def score_table(bundle: Bundle, ws: WindowSet, engine: str = "numpy",
-                threshold: float | None = None, threshold_quantile: float | None = None,
-                require_threshold: bool = True) -> tuple[pd.DataFrame, Scores, dict]:
+def score_table(
+    bundle: Bundle,
+    ws: WindowSet,
+    engine: str = "numpy",
+    threshold: float | None = None,
+    threshold_quantile: float | None = None,
+    require_threshold: bool = True,
+) -> tuple[pd.DataFrame, Scores, dict]:
     """Scores of every window as a table, flagged by the bundle's detector (see
     :func:`squall.report.detection.run_detector`), with the window scores and the threshold
     used."""
-    table, result, chosen = run_detector(bundle, ws, engine, threshold, threshold_quantile,
-                                         require_threshold)
+    table, result, chosen = run_detector(
+        bundle, ws, engine, threshold, threshold_quantile, require_threshold
+    )
     return table, result.scores.windows, chosen
 
 
-def detect(bundle: Bundle, data: Paths, out: str | os.PathLike[str], *, engine: str = "numpy",
-           threshold: float | None = None, threshold_quantile: float | None = None,
-           plot: bool = True) -> dict:
+def detect(
+    bundle: Bundle,
+    data: Paths,
+    out: str | os.PathLike[str],
+    *,
+    engine: str = "numpy",
+    threshold: float | None = None,
+    threshold_quantile: float | None = None,
+    plot: bool = True,
+) -> dict:
     """Score ``data`` (files or a windows ``.npz``) with the bundle's detector and write the
     outputs.
 
@@ -296,9 +398,12 @@ def detect(bundle: Bundle, data: Paths, out: str | os.PathLike[str], *, engine: 
     ws = load_windows(bundle, data)
     table, result, chosen = run_detector(bundle, ws, engine, threshold, threshold_quantile)
     write_detection(bundle, ws, table, result, chosen, out, engine=engine, plot=plot)
-    return {"windows": len(ws), "flagged": int(table["flagged"].sum()),
-            "events": int(len(result.events)) if ws.traceable else 0, "threshold": chosen,
-            "skipped": int(ws.meta.get("skipped", 0)), "out": str(out),
-            "explanations": result.explanations}
-
-
+    return {
+        "windows": len(ws),
+        "flagged": int(table["flagged"].sum()),
+        "events": int(len(result.events)) if ws.traceable else 0,
+        "threshold": chosen,
+        "skipped": int(ws.meta.get("skipped", 0)),
+        "out": str(out),
+        "explanations": result.explanations,
+    }

@@ -23,14 +23,17 @@ def _as_list(paths: Paths) -> list:
 
 def make_windowset(bundle: Bundle, paths: Paths) -> WindowSet:
     """Read new data with the bundle's reader and window settings, scale with its scaler."""
-    reader = ReaderConfig.from_dict(bundle.provenance.get("reader")).with_features(
-        bundle.features)
+    reader = ReaderConfig.from_dict(bundle.provenance.get("reader")).with_features(bundle.features)
     obs = read_data(paths, reader)
     settings = WindowSettings(**bundle.windows)
     windows = make_windows(obs, settings)
-    meta = {"windows": bundle.windows, "skipped": int(windows.skipped),
-            "reader": reader.resolved(obs).to_dict(), "bundle": bundle.fingerprint(),
-            "sources_sha256": [sha256_file(s) for s in obs.sources]}
+    meta = {
+        "windows": bundle.windows,
+        "skipped": int(windows.skipped),
+        "reader": reader.resolved(obs).to_dict(),
+        "bundle": bundle.fingerprint(),
+        "sources_sha256": [sha256_file(s) for s in obs.sources],
+    }
     return windowset.build(windows, obs, bundle.scaler, meta)
 
 
@@ -40,16 +43,21 @@ def load_windows(bundle: Bundle, data: Paths) -> WindowSet:
     if len(items) == 1 and str(items[0]).endswith(".npz"):
         ws = windowset.load(items[0])
         if ws.x.shape[1:] != (bundle.length, len(bundle.features)):
-            raise SquallError(f"{items[0]} holds windows of shape {ws.x.shape[1:]}, the bundle "
-                              f"needs ({bundle.length}, {len(bundle.features)})")
+            raise SquallError(
+                f"{items[0]} holds windows of shape {ws.x.shape[1:]}, the bundle "
+                f"needs ({bundle.length}, {len(bundle.features)})"
+            )
         if ws.traceable and ws.features != bundle.features:
-            raise SquallError(f"{items[0]} has features {ws.features}, the bundle "
-                              f"{bundle.features}")
+            raise SquallError(
+                f"{items[0]} has features {ws.features}, the bundle {bundle.features}"
+            )
         made_for = ws.meta.get("bundle")
         if made_for is not None and made_for != bundle.fingerprint():
-            raise SquallError(f"{items[0]} was made for another bundle (different scaler, "
-                              f"reader or window settings); rebuild it with: squall windows "
-                              f"BUNDLE DATA --out FILE.npz")
+            raise SquallError(
+                f"{items[0]} was made for another bundle (different scaler, "
+                f"reader or window settings); rebuild it with: squall windows "
+                f"BUNDLE DATA --out FILE.npz"
+            )
         if not ws.traceable:  # a bare 'sequences' file: assume the bundle's feature order
             ws.features = list(bundle.features)
         return ws

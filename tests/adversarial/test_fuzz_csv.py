@@ -25,15 +25,59 @@ from squall.errors import SquallError
 #: Largest traced allocation peak (bytes) allowed for reading one generated file (a few KB).
 MEMORY_BOUND = 64 << 20
 
-DATES = st.sampled_from([
-    "2025-03-01T00:00:00", "2025-03-01T07:00:00+07:00", "2025-03-01 01:00", "2025-03-01T02:00Z",
-    "13/04/2014 10:00", "01/04/2014 10:00", "1400000000", "not a date", "", "2025-02-30T00:00",
-    "9999-12-31T23:59:59", "0001-01-01", "2025-03-01T00:00:00-25:00"])
-NUMBERS = st.sampled_from(["1", "-2.5", "1e308", "-1e308", "inf", "-inf", "nan", "NaN", "",
-                           "1e400", "0x10", "12,5", "abc", "99", "361", "  3 "])
+DATES = st.sampled_from(
+    [
+        "2025-03-01T00:00:00",
+        "2025-03-01T07:00:00+07:00",
+        "2025-03-01 01:00",
+        "2025-03-01T02:00Z",
+        "13/04/2014 10:00",
+        "01/04/2014 10:00",
+        "1400000000",
+        "not a date",
+        "",
+        "2025-02-30T00:00",
+        "9999-12-31T23:59:59",
+        "0001-01-01",
+        "2025-03-01T00:00:00-25:00",
+    ]
+)
+NUMBERS = st.sampled_from(
+    [
+        "1",
+        "-2.5",
+        "1e308",
+        "-1e308",
+        "inf",
+        "-inf",
+        "nan",
+        "NaN",
+        "",
+        "1e400",
+        "0x10",
+        "12,5",
+        "abc",
+        "99",
+        "361",
+        "  3 ",
+    ]
+)
 TEXT = st.text(alphabet=st.sampled_from(list('ab,"\n\r `\ufeff')), max_size=8)
-NAMES = st.sampled_from(["STATION", "DATE", "timestamp", "value", "AIR_TEMP", "SEA_LVL_PRES",
-                         "LATITUDE", "DUP_STATUS", "NCDC_QC_FLAGS", "track", "x"])
+NAMES = st.sampled_from(
+    [
+        "STATION",
+        "DATE",
+        "timestamp",
+        "value",
+        "AIR_TEMP",
+        "SEA_LVL_PRES",
+        "LATITUDE",
+        "DUP_STATUS",
+        "NCDC_QC_FLAGS",
+        "track",
+        "x",
+    ]
+)
 
 
 def _field(kind: str):
@@ -51,12 +95,18 @@ def csv_files(draw, required: tuple[str, ...] = ()):
     """(bytes of a file, its suffix); the header starts with ``required`` (shuffled in)."""
     header = list(required) + draw(st.lists(NAMES, min_size=0, max_size=6))
     header = draw(st.permutations(header)) if header else header
-    kinds = ["date" if h in ("DATE", "timestamp") else draw(st.sampled_from(["number", "text"]))
-             if h in ("x", "track", "STATION", "NCDC_QC_FLAGS") else "number" for h in header]
-    always = draw(st.booleans())                      # NOAA quotes every field
+    kinds = [
+        "date"
+        if h in ("DATE", "timestamp")
+        else draw(st.sampled_from(["number", "text"]))
+        if h in ("x", "track", "STATION", "NCDC_QC_FLAGS")
+        else "number"
+        for h in header
+    ]
+    always = draw(st.booleans())  # NOAA quotes every field
     lines = [",".join(_quote(h, always) for h in header)] if header else []
     for _ in range(draw(st.integers(0, 12))):
-        n = len(header) + draw(st.integers(-1, 2))   # short and long rows too
+        n = len(header) + draw(st.integers(-1, 2))  # short and long rows too
         row = [draw(_field(kinds[k] if k < len(kinds) else "text")) for k in range(max(n, 0))]
         lines.append(",".join(_quote(v, always) for v in row))
     prefix = draw(st.sampled_from(["", "```", "\ufeff", "\n\n"]))
@@ -66,23 +116,30 @@ def csv_files(draw, required: tuple[str, ...] = ()):
     if packing == "plain":
         return data, ".csv"
     packed = gzip.compress(data)
-    return (packed if packing == "gz" else packed[:max(1, len(packed) // 2)]), ".csv.gz"
+    return (packed if packing == "gz" else packed[: max(1, len(packed) // 2)]), ".csv.gz"
 
 
 #: Each reader, and the columns its files always have (else nearly every file is refused at
 #: the header and the rest of the reader is never reached).
 READERS = {
     "sensor_csv": (lambda p: read_sensor_csv(p), ("timestamp",)),
-    "sensor_csv_track": (lambda p: read_sensor_csv(p, track_column="track", dayfirst=True),
-                         ("timestamp", "track")),
+    "sensor_csv_track": (
+        lambda p: read_sensor_csv(p, track_column="track", dayfirst=True),
+        ("timestamp", "track"),
+    ),
     "noaa": (lambda p: read_noaa(p, ["AIR_TEMP"]), ("STATION", "DATE", "AIR_TEMP")),
     "read_data": (lambda p: pipeline.read_data(p), ()),
 }
 
 
 @pytest.mark.parametrize("reader", list(READERS))
-@settings(max_examples=150, derandomize=True, deadline=None, database=None,
-          suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+@settings(
+    max_examples=150,
+    derandomize=True,
+    deadline=None,
+    database=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
 @given(draw=st.data())
 def test_generated_csv_is_read_or_refused_in_one_line(tmp_path, reader, draw):
     read, required = READERS[reader]
@@ -104,11 +161,15 @@ def test_generated_csv_is_read_or_refused_in_one_line(tmp_path, reader, draw):
 
 
 @pytest.mark.parametrize("reader", ["sensor_csv", "noaa"])
-@settings(max_examples=100, derandomize=True, deadline=None, database=None,
-          suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+@settings(
+    max_examples=100,
+    derandomize=True,
+    deadline=None,
+    database=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
 @given(draw=st.data())
-def test_generated_csv_reads_the_same_in_blocks_of_any_size(tmp_path, monkeypatch, reader,
-                                                            draw):
+def test_generated_csv_reads_the_same_in_blocks_of_any_size(tmp_path, monkeypatch, reader, draw):
     """Blocks of 1, 7 and 64 characters give the same observations (values, rows, lines) as
     one big block, or the same refusal."""
     from squall.data import noaa

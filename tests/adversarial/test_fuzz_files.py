@@ -32,8 +32,13 @@ from squall.errors import SquallError
 #: squall allocate 64 MB was trusted for a size it declared instead of being checked.
 PEAK_BYTES = 64 << 20
 
-FUZZ = settings(max_examples=400, deadline=None, derandomize=True, database=None,
-                suppress_health_check=list(HealthCheck))
+FUZZ = settings(
+    max_examples=400,
+    deadline=None,
+    derandomize=True,
+    database=None,
+    suppress_health_check=list(HealthCheck),
+)
 
 
 def survives(load, *args) -> None:
@@ -54,11 +59,21 @@ def survives(load, *args) -> None:
 # --------------------------------------------------------------------------- bundle.json
 
 #: Hostile JSON values: wrong types, huge and non-finite numbers, nesting.
-SCALARS = st.one_of(st.none(), st.booleans(), st.integers(-2, 10**3), st.just(10**400),
-                    st.floats(allow_nan=True, allow_infinity=True), st.text(max_size=5))
-VALUES = st.recursive(SCALARS, lambda inner: st.one_of(
-    st.lists(inner, max_size=3), st.dictionaries(st.text(max_size=4), inner, max_size=3)),
-    max_leaves=8)
+SCALARS = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(-2, 10**3),
+    st.just(10**400),
+    st.floats(allow_nan=True, allow_infinity=True),
+    st.text(max_size=5),
+)
+VALUES = st.recursive(
+    SCALARS,
+    lambda inner: st.one_of(
+        st.lists(inner, max_size=3), st.dictionaries(st.text(max_size=4), inner, max_size=3)
+    ),
+    max_leaves=8,
+)
 
 
 def _paths(value, prefix=()):
@@ -90,8 +105,11 @@ def _mutate(meta, path, op, value):
 @pytest.mark.slow
 @FUZZ
 @given(data=st.data())
-def test_generated_bundle_json_is_loaded_or_refused_in_one_line(run, tmp_path_factory,  # noqa: F811
-                                                                data):
+def test_generated_bundle_json_is_loaded_or_refused_in_one_line(
+    run,  # noqa: F811 (the fixture imported above)
+    tmp_path_factory,
+    data,
+):
     meta = json.loads((run / "bundle" / "bundle.json").read_text())
     for _ in range(data.draw(st.integers(1, 3))):
         path = data.draw(st.sampled_from(list(_paths(meta))))
@@ -100,8 +118,11 @@ def test_generated_bundle_json_is_loaded_or_refused_in_one_line(run, tmp_path_fa
     text = json.dumps(meta)
     if data.draw(st.booleans()):
         depth = data.draw(st.sampled_from([10, 5_000, 200_000]))
-        text = text[:-1] + ', "deep": ' + "[" * depth + "]" * depth + "}" if \
-            text.endswith("}") else "[" * depth + "]" * depth
+        text = (
+            text[:-1] + ', "deep": ' + "[" * depth + "]" * depth + "}"
+            if text.endswith("}")
+            else "[" * depth + "]" * depth
+        )
     root = tmp_path_factory.getbasetemp() / "fuzz-bundle"
     shutil.rmtree(root, ignore_errors=True)
     shutil.copytree(run / "bundle", root)
@@ -111,8 +132,7 @@ def test_generated_bundle_json_is_loaded_or_refused_in_one_line(run, tmp_path_fa
 
 # --------------------------------------------------------------------------- windows .npz
 
-DTYPES = [bool, np.int8, np.uint16, np.int64, np.float16, np.float32, np.float64,
-          np.complex64, str]
+DTYPES = [bool, np.int8, np.uint16, np.int64, np.float16, np.float32, np.float64, np.complex64, str]
 
 
 def _array_op(draw, a):
@@ -134,15 +154,19 @@ def _array_op(draw, a):
     return np.asarray(a.flat[0]) if a.size else a
 
 
-META_TEXT = st.one_of(VALUES.map(json.dumps), st.just("[" * 100_000),
-                      st.just("{\"bundle\": 5}"), st.text(max_size=10))
+META_TEXT = st.one_of(
+    VALUES.map(json.dumps), st.just("[" * 100_000), st.just('{"bundle": 5}'), st.text(max_size=10)
+)
 
 
 @pytest.mark.slow
 @FUZZ
 @given(data=st.data())
-def test_generated_windows_files_are_loaded_or_refused_in_one_line(run, tmp_path_factory,  # noqa: F811
-                                                                  data):
+def test_generated_windows_files_are_loaded_or_refused_in_one_line(
+    run,  # noqa: F811 (the fixture imported above)
+    tmp_path_factory,
+    data,
+):
     arrays = arrays_of(run / "run" / "windows.npz")
     for _ in range(data.draw(st.integers(1, 3))):
         name = data.draw(st.sampled_from(sorted(arrays)))
@@ -151,7 +175,8 @@ def test_generated_windows_files_are_loaded_or_refused_in_one_line(run, tmp_path
             arrays.pop(name)
         elif what == "json" or name in ("meta", "settings"):
             arrays[data.draw(st.sampled_from(["meta", "settings"]))] = np.asarray(
-                data.draw(META_TEXT))
+                data.draw(META_TEXT)
+            )
         else:
             arrays[name] = _array_op(data.draw, arrays[name])
     path = tmp_path_factory.getbasetemp() / "fuzz-windows.npz"
@@ -166,8 +191,11 @@ def test_generated_windows_files_are_loaded_or_refused_in_one_line(run, tmp_path
 @pytest.mark.slow
 @FUZZ
 @given(data=st.data())
-def test_corrupted_windows_file_bytes_are_loaded_or_refused_in_one_line(run, tmp_path_factory,  # noqa: F811
-                                                                       data):
+def test_corrupted_windows_file_bytes_are_loaded_or_refused_in_one_line(
+    run,  # noqa: F811 (the fixture imported above)
+    tmp_path_factory,
+    data,
+):
     """Bytes of a valid windows file flipped, removed or cut off anywhere: in zip headers, the
     central directory, ``.npy`` headers, deflate streams and array data."""
     root = tmp_path_factory.getbasetemp()
@@ -185,7 +213,7 @@ def test_corrupted_windows_file_bytes_are_loaded_or_refused_in_one_line(run, tmp
         elif op == "set":
             raw[at] = data.draw(st.sampled_from([0, 0xFF, 0x7F, 0x80]))
         elif op == "delete":
-            del raw[at:at + data.draw(st.integers(1, 16))]
+            del raw[at : at + data.draw(st.integers(1, 16))]
         else:
             del raw[at:]
         if not raw:

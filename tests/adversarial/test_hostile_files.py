@@ -33,8 +33,14 @@ def tiny_bundle():
     b.features, b.units = ["value"], {"value": ""}
     b.scaler = Scaler.from_minmax(["value"], [0.0], [10.0])
     b.threshold = {"method": "value", "value": 0.5, "fitted_on": "user"}
-    b.provenance = {"reader": {"kind": "csv", "features": ["value"], "time_column": "timestamp",
-                               "track_column": None}}
+    b.provenance = {
+        "reader": {
+            "kind": "csv",
+            "features": ["value"],
+            "time_column": "timestamp",
+            "track_column": None,
+        }
+    }
     return b.validate()
 
 
@@ -44,7 +50,8 @@ def write_series(path: Path, spike: float | None = None) -> Path:
     if spike is not None:
         v[20] = spike
     pd.DataFrame({"timestamp": t.strftime("%Y-%m-%d %H:%M:%S"), "value": v}).to_csv(
-        path, index=False)
+        path, index=False
+    )
     return path
 
 
@@ -54,8 +61,10 @@ def run(tmp_path_factory):
     root = tmp_path_factory.mktemp("hostile")
     tiny_bundle().save(root / "bundle")
     write_series(root / "data.csv")
-    assert main(["detect", str(root / "bundle"), str(root / "data.csv"), "--out",
-                 str(root / "run")]) == 0
+    assert (
+        main(["detect", str(root / "bundle"), str(root / "data.csv"), "--out", str(root / "run")])
+        == 0
+    )
     return root
 
 
@@ -88,20 +97,28 @@ def test_windows_file_without_hashes_or_fingerprint_is_refused(run, tmp_path, dr
     secret = tmp_path / "secret.csv"
     secret.write_text("timestamp,value\n2025-01-01 00:00:00,SECRET\n")
     meta = {k: v for k, v in meta_of(run / "run" / "windows.npz").items() if k != drop}
-    crafted = rewrite(run / "run" / "windows.npz", tmp_path / "crafted.npz",
-                      sources=np.asarray([str(secret)]), meta=np.asarray(json.dumps(meta)))
+    crafted = rewrite(
+        run / "run" / "windows.npz",
+        tmp_path / "crafted.npz",
+        sources=np.asarray([str(secret)]),
+        meta=np.asarray(json.dumps(meta)),
+    )
     with pytest.raises(SquallError, match="meta"):
         windowset.load(crafted)
 
 
 def test_extract_never_copies_a_file_named_by_a_crafted_windows_file(run, tmp_path, capsys):
     secret = tmp_path / "secret.csv"
-    secret.write_text("timestamp,value\n" + "".join(
-        f"2025-01-01 {h:02d}:00:00,SECRET{h}\n" for h in range(24)))
-    meta = {k: v for k, v in meta_of(run / "run" / "windows.npz").items()
-            if k != "sources_sha256"}
-    crafted = rewrite(run / "run" / "windows.npz", tmp_path / "crafted.npz",
-                      sources=np.asarray([str(secret)]), meta=np.asarray(json.dumps(meta)))
+    secret.write_text(
+        "timestamp,value\n" + "".join(f"2025-01-01 {h:02d}:00:00,SECRET{h}\n" for h in range(24))
+    )
+    meta = {k: v for k, v in meta_of(run / "run" / "windows.npz").items() if k != "sources_sha256"}
+    crafted = rewrite(
+        run / "run" / "windows.npz",
+        tmp_path / "crafted.npz",
+        sources=np.asarray([str(secret)]),
+        meta=np.asarray(json.dumps(meta)),
+    )
     out = tmp_path / "aw.csv"
     status = main(["extract", str(crafted), str(run / "run" / "scores.csv"), "--out", str(out)])
     assert status == 2 and not out.exists()
@@ -113,7 +130,7 @@ def test_windows_in_memory_without_source_hashes_open_no_source(run):
     from squall.report.tables import anomaly_windows_frame
 
     ws = windowset.load(run / "run" / "windows.npz")
-    assert len(anomaly_windows_frame(ws, np.array([0]))) > 0           # as written: traced
+    assert len(anomaly_windows_frame(ws, np.array([0]))) > 0  # as written: traced
     ws.meta = {k: v for k, v in ws.meta.items() if k != "sources_sha256"}
     with pytest.raises(SquallError, match="SHA-256"):
         anomaly_windows_frame(ws, np.array([0]))
@@ -262,18 +279,24 @@ def _npz_with_member(path: Path, name: str, header: dict, payload: bytes) -> Pat
 
 
 def test_npz_header_claiming_1e12_windows_is_refused(tmp_path):
-    path = _npz_with_member(tmp_path / "big.npz", "sequences",
-                            {"descr": "<f8", "fortran_order": False,
-                             "shape": (10**12, 24, 6)}, b"\0" * 1000)
+    path = _npz_with_member(
+        tmp_path / "big.npz",
+        "sequences",
+        {"descr": "<f8", "fortran_order": False, "shape": (10**12, 24, 6)},
+        b"\0" * 1000,
+    )
     with pytest.raises(SquallError, match="declares shape"):
         windowset.load(path)
 
 
 def test_npz_member_with_more_bytes_than_its_shape_is_refused(tmp_path):
     """Zip-bomb padding: the entry inflates to far more than the header's shape needs."""
-    path = _npz_with_member(tmp_path / "pad.npz", "sequences",
-                            {"descr": "<f8", "fortran_order": False, "shape": (1, 4, 3)},
-                            b"\0" * (12 * 8 + 10_000_000))
+    path = _npz_with_member(
+        tmp_path / "pad.npz",
+        "sequences",
+        {"descr": "<f8", "fortran_order": False, "shape": (1, 4, 3)},
+        b"\0" * (12 * 8 + 10_000_000),
+    )
     assert path.stat().st_size < 100_000
     with pytest.raises(SquallError, match="declares shape"):
         windowset.load(path)
@@ -316,7 +339,8 @@ MUTATIONS = {
     "step_ptr not from 0": lambda d: {"step_ptr": d["step_ptr"] + 1},
     "step_ptr decreasing": lambda d: {"step_ptr": _swap_ptr(d["step_ptr"])},
     "step_ptr short of step_obs": lambda d: {
-        "step_ptr": np.minimum(d["step_ptr"], d["step_ptr"][-1] - 1)},
+        "step_ptr": np.minimum(d["step_ptr"], d["step_ptr"][-1] - 1)
+    },
     "steps beyond the step table": lambda d: {"steps": d["steps"] + len(d["step_time"])},
     "negative steps": lambda d: {"steps": d["steps"] - 1},
     "obs_source out of range": lambda d: {"obs_source": d["obs_source"] + 1},
@@ -356,15 +380,24 @@ def huge_run(tmp_path_factory):
     write_series(root / "data.csv", spike=1e308)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        main(["detect", str(root / "bundle"), str(root / "data.csv"), "--out",
-              str(root / "run")])
+        main(["detect", str(root / "bundle"), str(root / "data.csv"), "--out", str(root / "run")])
     return root
 
 
 def test_detect_outputs_with_1e308_are_read_back_by_score(huge_run):
     assert (huge_run / "run" / "windows.npz").is_file()
-    assert main(["score", str(huge_run / "bundle"), str(huge_run / "run" / "windows.npz"),
-                 "--out", str(huge_run / "scores2.csv")]) == 0
+    assert (
+        main(
+            [
+                "score",
+                str(huge_run / "bundle"),
+                str(huge_run / "run" / "windows.npz"),
+                "--out",
+                str(huge_run / "scores2.csv"),
+            ]
+        )
+        == 0
+    )
     scores = pd.read_csv(huge_run / "scores2.csv")["score"]
     assert np.isfinite(scores).all() and scores.max() > 1e6
 
@@ -531,10 +564,17 @@ def _config(**changes):
     return d
 
 
-@pytest.mark.parametrize("changes", [
-    {"sigmoid_fn": {"size": 2**31}}, {"tanh_fn": {"size": 2**17}},
-    {"data": "Q40.40"}, {"weight": "Q64.64"}, {"preact": "Q4.100000"},
-    {"sigmoid_fn": {"hi": "abc"}}])
+@pytest.mark.parametrize(
+    "changes",
+    [
+        {"sigmoid_fn": {"size": 2**31}},
+        {"tanh_fn": {"size": 2**17}},
+        {"data": "Q40.40"},
+        {"weight": "Q64.64"},
+        {"preact": "Q4.100000"},
+        {"sigmoid_fn": {"hi": "abc"}},
+    ],
+)
 def test_fixed_configurations_beyond_the_bounds_are_refused(changes):
     from squall.engines.fixed import resolve_config
 
@@ -542,15 +582,22 @@ def test_fixed_configurations_beyond_the_bounds_are_refused(changes):
         resolve_config(_config(**changes))
 
 
-@pytest.mark.parametrize("text", [
-    json.dumps({"format": "squall-hw-export", "version": 1}), "wrong types", "escaping path"])
+@pytest.mark.parametrize(
+    "text",
+    [json.dumps({"format": "squall-hw-export", "version": 1}), "wrong types", "escaping path"],
+)
 def test_check_export_with_a_malformed_manifest_is_one_line(tmp_path, text):
     from squall.hw.export_check import check_export
     from squall.hw.export_layout import FORMAT
 
-    good = {"format": FORMAT, "version": 1,
-            "bundle": {"layers": tiny_bundle().model.to_json(), "weights_digest": "x"},
-            "config": _config(), "files": [], "golden": {}}
+    good = {
+        "format": FORMAT,
+        "version": 1,
+        "bundle": {"layers": tiny_bundle().model.to_json(), "weights_digest": "x"},
+        "config": _config(),
+        "files": [],
+        "golden": {},
+    }
     if text == "wrong types":
         text = json.dumps(good | {"files": {"a": 1}, "golden": []})
     elif text == "escaping path":
@@ -609,8 +656,9 @@ def test_npz_member_not_named_npy_is_refused(tmp_path, raw):
     path = tmp_path / "w.npz"
     with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as zf:
         zf.writestr("sequences.npy", _npy(np.zeros((2, 4, 1))))
-        zf.writestr("sequences", _npy(np.ones((3, 4, 1))) if raw == "another array"
-                    else b"x" * 100_000)
+        zf.writestr(
+            "sequences", _npy(np.ones((3, 4, 1))) if raw == "another array" else b"x" * 100_000
+        )
     with pytest.raises(SquallError, match="not an .npy"):
         windowset.load(path)
 
@@ -643,8 +691,12 @@ def test_npz_with_corrupted_member_bytes_is_refused_in_one_line(tmp_path):
         save(tmp_path / "good.npz", sequences=np.random.default_rng(0).random((20, 4, 1)))
         good = (tmp_path / "good.npz").read_bytes()
         local = good.find(b"PK\x03\x04")
-        start = local + 30 + int.from_bytes(good[local + 26:local + 28], "little") \
-            + int.from_bytes(good[local + 28:local + 30], "little")
+        start = (
+            local
+            + 30
+            + int.from_bytes(good[local + 26 : local + 28], "little")
+            + int.from_bytes(good[local + 28 : local + 30], "little")
+        )
         for offset in range(0, 120, 7):
             bad = bytearray(good)
             bad[start + offset] ^= 0x5A
@@ -676,8 +728,9 @@ def _with_windows(meta: dict, **changes) -> dict:
     return meta
 
 
-@pytest.mark.parametrize("changes", [{"stride": 10**30}, {"length": 10**30},
-                                     {"length": 10**9}, {"stride": 2**63}])
+@pytest.mark.parametrize(
+    "changes", [{"stride": 10**30}, {"length": 10**30}, {"length": 10**9}, {"stride": 2**63}]
+)
 def test_bundle_window_length_and_stride_beyond_the_limits_are_refused(tmp_path, changes):
     tiny_bundle().save(tmp_path / "b")
     meta = json.loads((tmp_path / "b" / "bundle.json").read_text())
@@ -690,8 +743,9 @@ def test_windows_file_settings_beyond_the_limits_are_refused(run, tmp_path):
     src = run / "run" / "windows.npz"
     settings = json.loads(str(arrays_of(src)["settings"])) | {"stride": 10**30}
     with pytest.raises(SquallError, match="at most"):
-        windowset.load(rewrite(src, tmp_path / "bad.npz",
-                               settings=np.asarray(json.dumps(settings))))
+        windowset.load(
+            rewrite(src, tmp_path / "bad.npz", settings=np.asarray(json.dumps(settings)))
+        )
 
 
 def test_layer_sizes_beyond_the_limit_are_refused():
@@ -702,10 +756,14 @@ def test_layer_sizes_beyond_the_limit_are_refused():
 def test_check_export_with_a_superscript_digit_as_golden_key_is_one_line(tmp_path):
     from squall.hw.export import FORMAT, check_export
 
-    manifest = {"format": FORMAT, "version": 1,
-                "bundle": {"layers": tiny_bundle().model.to_json(), "weights_digest": "x"},
-                "config": _config(), "files": [],
-                "golden": {"\u00b2": {"cases": 0, "files": ["in.mem", "out.mem"]}}}
+    manifest = {
+        "format": FORMAT,
+        "version": 1,
+        "bundle": {"layers": tiny_bundle().model.to_json(), "weights_digest": "x"},
+        "config": _config(),
+        "files": [],
+        "golden": {"\u00b2": {"cases": 0, "files": ["in.mem", "out.mem"]}},
+    }
     (tmp_path / "exp").mkdir()
     (tmp_path / "exp" / "manifest.json").write_text(json.dumps(manifest))
     with pytest.raises(SquallError, match="golden"):

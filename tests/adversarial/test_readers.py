@@ -31,9 +31,18 @@ def noaa_file(path, rows, header=HEADER):
 
 def reports(n, station="S", start="2025-03-01T00:00:00", **extra):
     t0 = pd.Timestamp(start)
-    return [{"STATION": f"{station}{k % 3}", "DATE": (t0 + pd.Timedelta(hours=k)).isoformat(),
-             "LATITUDE": "5.0", "LONGITUDE": "105.0", "AIR_TEMP": str(250 + k % 7),
-             "SEA_LVL_PRES": str(10100 + k % 11), **extra} for k in range(n)]
+    return [
+        {
+            "STATION": f"{station}{k % 3}",
+            "DATE": (t0 + pd.Timedelta(hours=k)).isoformat(),
+            "LATITUDE": "5.0",
+            "LONGITUDE": "105.0",
+            "AIR_TEMP": str(250 + k % 7),
+            "SEA_LVL_PRES": str(10100 + k % 11),
+            **extra,
+        }
+        for k in range(n)
+    ]
 
 
 def text_lines(path):
@@ -41,6 +50,7 @@ def text_lines(path):
 
 
 # --- section 4: quoted newlines keep `line` and the traced row right ------------------------
+
 
 def test_noaa_line_numbers_after_a_quoted_newline(tmp_path):
     rows = reports(6)
@@ -54,12 +64,17 @@ def test_noaa_line_numbers_after_a_quoted_newline(tmp_path):
 
 def test_generic_line_numbers_after_a_quoted_newline(tmp_path):
     path = tmp_path / "s.csv"
-    path.write_text('timestamp,note,value\n2025-01-01 00:00,"two\nlines",1\n'
-                    '2025-01-01 01:00,plain,2\n2025-01-01 02:00,"x",3\n')
+    path.write_text(
+        'timestamp,note,value\n2025-01-01 00:00,"two\nlines",1\n'
+        '2025-01-01 01:00,plain,2\n2025-01-01 02:00,"x",3\n'
+    )
     obs = read_sensor_csv(path, features=["value"])
     lines = text_lines(path)
     assert [lines[k - 1][:16] for k in obs.frame["line"]] == [
-        "2025-01-01 00:00", "2025-01-01 01:00", "2025-01-01 02:00"]
+        "2025-01-01 00:00",
+        "2025-01-01 01:00",
+        "2025-01-01 02:00",
+    ]
 
 
 def _bundle(features, length=4):
@@ -68,15 +83,26 @@ def _bundle(features, length=4):
 
     layers = seed_layers(len(features), length, (4, 2))
     rng = np.random.default_rng(0)
-    weights = {k: rng.normal(0, 0.3, s).astype(np.float32)
-               for k, s in weight_shapes(layers).items()}
-    return Bundle(layers, weights, list(features), dict.fromkeys(features, ""),
-                  {"length": length, "stride": 1, "mode": "track", "resample": None,
-                   "max_gap": "1D", "min_observed": 0.25},
-                  Scaler.from_minmax(list(features), [0] * len(features), [1] * len(features)),
-                  {"method": "value", "value": -1.0},      # every window flagged
-                  {"reader": {"kind": "noaa", "features": list(features), "qc": "keep",
-                              "keep_codes": False}})
+    weights = {
+        k: rng.normal(0, 0.3, s).astype(np.float32) for k, s in weight_shapes(layers).items()
+    }
+    return Bundle(
+        layers,
+        weights,
+        list(features),
+        dict.fromkeys(features, ""),
+        {
+            "length": length,
+            "stride": 1,
+            "mode": "track",
+            "resample": None,
+            "max_gap": "1D",
+            "min_observed": 0.25,
+        },
+        Scaler.from_minmax(list(features), [0] * len(features), [1] * len(features)),
+        {"method": "value", "value": -1.0},  # every window flagged
+        {"reader": {"kind": "noaa", "features": list(features), "qc": "keep", "keep_codes": False}},
+    )
 
 
 def test_traced_rows_are_the_right_stations_after_quoted_newlines(tmp_path):
@@ -97,6 +123,7 @@ def test_traced_rows_are_the_right_stations_after_quoted_newlines(tmp_path):
 
 
 # --- section 4: generic CSV dates, one format per column --------------------------------------
+
 
 def _series(tmp_path, stamps, name="d.csv"):
     path = tmp_path / name
@@ -136,12 +163,16 @@ def test_numeric_epoch_times_are_refused(tmp_path):
 
 # --- section 4: NOAA rows without a readable DATE ------------------------------------------
 
+
 def test_unparseable_noaa_dates_are_warned_about(tmp_path):
     rows = reports(200)
     rows[5]["DATE"] = "not a date"
     path = noaa_file(tmp_path / "box.csv", rows)
-    with pytest.warns(SquallWarning, match=r"dropped 1 of 200 rows with unparseable DATE "
-                                           r"\(first on line 7: DATE 'not a date'\)"):
+    with pytest.warns(
+        SquallWarning,
+        match=r"dropped 1 of 200 rows with unparseable DATE "
+        r"\(first on line 7: DATE 'not a date'\)",
+    ):
         obs = read_noaa(path, ["AIR_TEMP"])
     assert len(obs) == 199
 
@@ -166,21 +197,23 @@ def test_all_noaa_dates_bad_says_why(tmp_path):
 
 # --- section 5: tracebacks ---------------------------------------------------------------------
 
+
 def test_noaa_dates_mixing_naive_and_offsets_are_utc(tmp_path):
     rows = reports(2)
-    rows[0]["DATE"] = "2025-03-01T07:00:00+07:00"   # 00:00 UTC
-    rows[1]["DATE"] = "2025-03-01T01:00:00"         # naive = UTC
+    rows[0]["DATE"] = "2025-03-01T07:00:00+07:00"  # 00:00 UTC
+    rows[1]["DATE"] = "2025-03-01T01:00:00"  # naive = UTC
     path = noaa_file(tmp_path / "box.csv", rows)
     times = read_noaa(path, ["AIR_TEMP"]).frame["time"]
     assert list(times) == [pd.Timestamp("2025-03-01T00:00"), pd.Timestamp("2025-03-01T01:00")]
 
 
 def test_truncated_gzip_is_one_line_naming_the_file(tmp_path):
-    body = "timestamp,value\n" + "".join(f"2025-01-01T{h % 24:02d}:00:00,{h}\n"
-                                         for h in range(5000))
+    body = "timestamp,value\n" + "".join(
+        f"2025-01-01T{h % 24:02d}:00:00,{h}\n" for h in range(5000)
+    )
     path = tmp_path / "s.csv.gz"
     data = gzip.compress(body.encode())
-    path.write_bytes(data[:len(data) // 2])
+    path.write_bytes(data[: len(data) // 2])
     with pytest.raises(SquallError, match=r"cannot read .*s\.csv\.gz"):
         read_sensor_csv(path)
 
@@ -190,9 +223,12 @@ def test_eda_histograms_with_1e308(tmp_path):
     from squall.report.plots import histograms_figure, save_figure
 
     path = tmp_path / "s.csv"
-    path.write_text("timestamp,value\n" + "".join(
-        f"2025-01-01T{h:02d}:00:00,{1e308 if h == 5 else 20 + 0.1 * h:.6g}\n"
-        for h in range(24)))
+    path.write_text(
+        "timestamp,value\n"
+        + "".join(
+            f"2025-01-01T{h:02d}:00:00,{1e308 if h == 5 else 20 + 0.1 * h:.6g}\n" for h in range(24)
+        )
+    )
     result = eda_of(read_sensor_csv(path))
     fig = histograms_figure(result.values, result.units)
     save_figure(fig, tmp_path / "h.png")
@@ -201,6 +237,7 @@ def test_eda_histograms_with_1e308(tmp_path):
 
 
 # --- section 3: linear time, bounded memory ------------------------------------------------------
+
 
 def _windowset(tmp_path, n=48):
     from squall import pipeline
@@ -261,8 +298,9 @@ def test_generic_csv_that_is_not_utf8_is_refused_not_merged(tmp_path):
     from squall.errors import SquallError as Error
 
     path = tmp_path / "latin1.csv"
-    path.write_bytes(b"timestamp,track,value\n2014-01-01T00:00,Z\xfcrich,1\n"
-                     b"2014-01-01T01:00,Z\xe4rich,2\n")
+    path.write_bytes(
+        b"timestamp,track,value\n2014-01-01T00:00,Z\xfcrich,1\n2014-01-01T01:00,Z\xe4rich,2\n"
+    )
     with pytest.raises(Error, match="not UTF-8"):
         read_sensor_csv(path, track_column="track")
 
@@ -274,19 +312,22 @@ def test_an_inferred_day_first_format_is_kept_for_later_reads(tmp_path):
     from squall.data.sensor_csv import read_sensor_csv
 
     train = tmp_path / "train.csv"
-    train.write_text("timestamp,value\n" + "".join(
-        f"{d:02d}/03/2014 10:00,{d}\n" for d in range(1, 29)))
+    train.write_text(
+        "timestamp,value\n" + "".join(f"{d:02d}/03/2014 10:00,{d}\n" for d in range(1, 29))
+    )
     obs = read_sensor_csv(train)
     config = pipeline.reader_config(obs, {"kind": "csv", "time_column": "timestamp"})
     assert config["dayfirst"] is True and config["time_format"] is None
     later = tmp_path / "april.csv"
-    later.write_text("timestamp,value\n" + "".join(
-        f"{d:02d}/04/2014 10:00,{d}\n" for d in range(1, 13)))
+    later.write_text(
+        "timestamp,value\n" + "".join(f"{d:02d}/04/2014 10:00,{d}\n" for d in range(1, 13))
+    )
     times = pipeline.read_data(later, config).frame["time"]
     assert times.iloc[1] == pd.Timestamp("2014-04-02 10:00")
 
 
 # --- review of issue 12 ------------------------------------------------------------------------
+
 
 @pytest.mark.parametrize("option", [{"time_format": "%d/%m/%Y"}, {"dayfirst": True}])
 def test_date_options_are_refused_for_noaa_files(tmp_path, option):
@@ -295,17 +336,26 @@ def test_date_options_are_refused_for_noaa_files(tmp_path, option):
     path = noaa_file(tmp_path / "box.csv", reports(5))
     with pytest.raises(SquallError, match=r"do not apply to NOAA files"):
         pipeline.read_data(path, {"kind": "auto", **option})
-    assert len(pipeline.read_data(path, {"time_format": None, "dayfirst": False,
-                                         "features": ["AIR_TEMP"]})) == 5
+    assert (
+        len(
+            pipeline.read_data(
+                path, {"time_format": None, "dayfirst": False, "features": ["AIR_TEMP"]}
+            )
+        )
+        == 5
+    )
 
 
-@pytest.mark.parametrize("bad, what", [("abc", "non-numeric value 'abc'"),
-                                       ("inf", "infinite value")])
+@pytest.mark.parametrize(
+    "bad, what", [("abc", "non-numeric value 'abc'"), ("inf", "infinite value")]
+)
 def test_generic_numeric_errors_name_the_file_line(tmp_path, bad, what):
     """After a blank line and a quoted newline, the bad value's message names its own line."""
     path = tmp_path / "s.csv"
-    path.write_text('timestamp,note,value\n2025-01-01 00:00,"two\nlines",1\n\n'
-                    f'2025-01-01 01:00,plain,2\n2025-01-01 02:00,x,{bad}\n')
+    path.write_text(
+        'timestamp,note,value\n2025-01-01 00:00,"two\nlines",1\n\n'
+        f"2025-01-01 01:00,plain,2\n2025-01-01 02:00,x,{bad}\n"
+    )
     assert text_lines(path)[5].endswith(bad)  # line 6 of the file
     with pytest.raises(SquallError, match=rf"{what} at data row 3 \(line 6\)"):
         read_sensor_csv(path, features=["value"])
@@ -320,8 +370,11 @@ def test_a_row_with_data_but_no_date_is_a_date_fault_not_junk(tmp_path):
     path = noaa_file(tmp_path / "box.csv", rows)
     with open(path, "a") as fh:
         fh.write('\n"S9","","","","","",""\n')
-    with pytest.warns(SquallWarning, match=r"dropped 1 of 200 rows with no DATE \(first on "
-                                           r"line 7: empty DATE\)"):
+    with pytest.warns(
+        SquallWarning,
+        match=r"dropped 1 of 200 rows with no DATE \(first on "
+        r"line 7: empty DATE\)",
+    ):
         obs = read_noaa(path, ["SEA_LVL_PRES"])
     assert len(obs) == 199
 
@@ -331,8 +384,11 @@ def test_many_rows_with_data_but_no_date_are_refused(tmp_path):
     for k in range(0, 50, 10):
         rows[k].update(DATE="", LATITUDE="", LONGITUDE="", SEA_LVL_PRES="")
     path = noaa_file(tmp_path / "box.csv", rows)
-    with pytest.raises(SquallError, match=r"5 of 50 data rows .* more than the 1% allowed "
-                                          r"\(5 no DATE \(first on line 2: empty DATE\)\)"):
+    with pytest.raises(
+        SquallError,
+        match=r"5 of 50 data rows .* more than the 1% allowed "
+        r"\(5 no DATE \(first on line 2: empty DATE\)\)",
+    ):
         read_noaa(path, ["SEA_LVL_PRES"])
 
 
@@ -353,8 +409,9 @@ def test_histograms_keep_the_real_tails():
     assert note == "" and left <= -3.0 and right >= 5.0
 
 
-@pytest.mark.parametrize("extra", [[1e308], [-1e308, 1e308], [1.7e308] * 5,
-                                   [-1e308] * 600 + [1e308] * 600])
+@pytest.mark.parametrize(
+    "extra", [[1e308], [-1e308, 1e308], [1.7e308] * 5, [-1e308] * 600 + [1e308] * 600]
+)
 def test_histograms_of_absurd_values_have_a_finite_range(extra):
     values = np.r_[np.random.default_rng(1).normal(20, 2, 1000), extra]
     note, span = _hist(values)

@@ -70,8 +70,9 @@ def _expected_lines(text: str) -> list[int]:
     return starts[1:]  # without the header
 
 
-CASES = [(eol, gz, stray) for eol in ("\n", "\r\n") for gz in (False, True)
-         for stray in (False, True)]
+CASES = [
+    (eol, gz, stray) for eol in ("\n", "\r\n") for gz in (False, True) for stray in (False, True)
+]
 
 
 @pytest.mark.parametrize("eol, gz, stray", CASES)
@@ -147,8 +148,7 @@ def test_a_quote_that_never_closes_is_refused_in_one_line(tmp_path, monkeypatch)
     monkeypatch.setattr(noaa, "MAX_RECORD_CHARS", 1000)
     monkeypatch.setattr(noaa, "BLOCK_CHARS", 64)
     path = tmp_path / "s.csv"
-    path.write_text('timestamp,value\n2025-01-01,2\n2025-01-02,"open\n'
-                    + "2025-01-03,5\n" * 1000)
+    path.write_text('timestamp,value\n2025-01-01,2\n2025-01-02,"open\n' + "2025-01-03,5\n" * 1000)
     with pytest.raises(SquallError, match=r"s\.csv: no end of record .* from line 3 "):
         read_sensor_csv(path)
 

@@ -14,8 +14,14 @@ from squall.errors import SquallError
 
 START = "2025-03-07"  # test period of the hand-made file: its last 6 of 12 days
 FEATURES = ["AIR_TEMP", "SEA_SURF_TEMP", "SEA_LVL_PRES", "WIND_SPEED", "WAVE_HGT", "WAVE_PERIOD"]
-FACTOR = {"AIR_TEMP": 0.1, "SEA_SURF_TEMP": 0.1, "SEA_LVL_PRES": 0.1, "WIND_SPEED": 0.1,
-          "WAVE_HGT": 0.5, "WAVE_PERIOD": 1.0}
+FACTOR = {
+    "AIR_TEMP": 0.1,
+    "SEA_SURF_TEMP": 0.1,
+    "SEA_LVL_PRES": 0.1,
+    "WIND_SPEED": 0.1,
+    "WAVE_HGT": 0.5,
+    "WAVE_PERIOD": 1.0,
+}
 
 
 def _rows() -> list[dict]:
@@ -24,24 +30,35 @@ def _rows() -> list[dict]:
     rng = np.random.default_rng(7)
     t0 = pd.Timestamp("2025-03-01")
     rows = []
-    kinds = {"SHIPA": ("slp", "air", "wind", "waves"), "SHIPB": ("slp", "air", "halfwind"),
-             "BUOYC": ("slp", "sst"), "BUOYD": ("sst", "air")}
+    kinds = {
+        "SHIPA": ("slp", "air", "wind", "waves"),
+        "SHIPB": ("slp", "air", "halfwind"),
+        "BUOYC": ("slp", "sst"),
+        "BUOYD": ("sst", "air"),
+    }
     for k, (station, has) in enumerate(kinds.items()):
         for h in range(12 * 24):
             t = t0 + pd.Timedelta(hours=h)
-            row = {"STATION": station, "DATE": t.strftime("%Y-%m-%dT%H:%M:%S"),
-                   "LATITUDE": f"{2 + k + h / 500:.2f}", "LONGITUDE": "104.50",
-                   "PLATFORM_ID": "5" if station.startswith("SHIP") else "6", "DUP_STATUS": "0",
-                   "TRIM_FLAG": "111111", "NCDC_QC_FLAGS": "11AAA11A1AAAAA"}
+            row = {
+                "STATION": station,
+                "DATE": t.strftime("%Y-%m-%dT%H:%M:%S"),
+                "LATITUDE": f"{2 + k + h / 500:.2f}",
+                "LONGITUDE": "104.50",
+                "PLATFORM_ID": "5" if station.startswith("SHIP") else "6",
+                "DUP_STATUS": "0",
+                "TRIM_FLAG": "111111",
+                "NCDC_QC_FLAGS": "11AAA11A1AAAAA",
+            }
             if "slp" in has:
-                row["SEA_LVL_PRES"] = str(10100 + round(12 * np.cos(h / 12 * np.pi)
-                                                        + rng.normal(0, 3)))
+                row["SEA_LVL_PRES"] = str(
+                    10100 + round(12 * np.cos(h / 12 * np.pi) + rng.normal(0, 3))
+                )
             if "air" in has:
-                row["AIR_TEMP"] = str(270 + round(10 * np.sin(h / 12 * np.pi)
-                                                  + rng.normal(0, 2)))
+                row["AIR_TEMP"] = str(270 + round(10 * np.sin(h / 12 * np.pi) + rng.normal(0, 2)))
             if "sst" in has:
-                row["SEA_SURF_TEMP"] = str(285 + round(3 * np.sin(h / 12 * np.pi)
-                                                       + rng.normal(0, 1)))
+                row["SEA_SURF_TEMP"] = str(
+                    285 + round(3 * np.sin(h / 12 * np.pi) + rng.normal(0, 1))
+                )
             if "wind" in has or ("halfwind" in has and h % 2 == 0):
                 row["WIND_SPEED"] = str(max(0, 55 + round(rng.normal(0, 15))))
                 row["WIND_DIR"] = "40"
@@ -52,8 +69,15 @@ def _rows() -> list[dict]:
     for h in range(0, 12 * 24, 6):  # a 6-hourly ship: 24 reports in the period, 1 too few
         if h < 6 * 24 + 6:
             continue
-        rows.append({"STATION": "SPARSE", "DATE": (t0 + pd.Timedelta(hours=h)).strftime(
-            "%Y-%m-%dT%H:%M:%S"), "SEA_LVL_PRES": "10080", "AIR_TEMP": "280", "DUP_STATUS": "0"})
+        rows.append(
+            {
+                "STATION": "SPARSE",
+                "DATE": (t0 + pd.Timedelta(hours=h)).strftime("%Y-%m-%dT%H:%M:%S"),
+                "SEA_LVL_PRES": "10080",
+                "AIR_TEMP": "280",
+                "DUP_STATUS": "0",
+            }
+        )
     dup = dict(rows[7 * 24 + 5], DUP_STATUS="4", SEA_LVL_PRES="10000")  # a worse duplicate
     rows.append(dup)
     rows.sort(key=lambda r: (r["DATE"], r["STATION"]))
@@ -80,21 +104,27 @@ def _values(path: Path) -> pd.DataFrame:
 def _changed_cells(a: pd.DataFrame, b: pd.DataFrame) -> list[tuple[int, str]]:
     assert a.shape == b.shape and list(a.columns) == list(b.columns)
     diff = ~((a == b) | (a.isna() & b.isna()))
-    return [(int(r), str(c)) for r, c in zip(*np.nonzero(diff.to_numpy()), strict=True)
-            for c in [a.columns[c]]]
+    return [
+        (int(r), str(c))
+        for r, c in zip(*np.nonzero(diff.to_numpy()), strict=True)
+        for c in [a.columns[c]]
+    ]
 
 
-def _check_only_labelled_cells_changed(orig: pd.DataFrame, new: pd.DataFrame,
-                                       labels: pd.DataFrame) -> int:
+def _check_only_labelled_cells_changed(
+    orig: pd.DataFrame, new: pd.DataFrame, labels: pd.DataFrame
+) -> int:
     """Every changed text cell is a value of a labelled feature, on the labelled track, inside
     the labelled interval; no missing value appears or disappears. Returns the number changed."""
     changed = _changed_cells(orig, new)
     times = pd.to_datetime(orig["DATE"])
     for r, col in changed:
         assert orig[col].notna().iloc[r] and new[col].notna().iloc[r], (r, col)
-        ok = labels[(labels["track"] == orig["STATION"].iloc[r])
-                    & (pd.to_datetime(labels["start"]) <= times.iloc[r])
-                    & (pd.to_datetime(labels["end"]) >= times.iloc[r])]
+        ok = labels[
+            (labels["track"] == orig["STATION"].iloc[r])
+            & (pd.to_datetime(labels["start"]) <= times.iloc[r])
+            & (pd.to_datetime(labels["end"]) >= times.iloc[r])
+        ]
         assert any(col in str(f).split(",") for f in ok["features"]), (r, col)
     return len(changed)
 
@@ -107,10 +137,10 @@ def test_storms_fall_by_the_labelled_magnitude(box, tmp_path):
         assert -30.0 <= lb.magnitude <= -10.0 and lb.unit == "hPa"
         assert 12 <= (lb.end - lb.start) / pd.Timedelta(hours=1) <= 72
         span = (lb.track, slice(lb.start, lb.end))
-        dev = (after.loc[span, :] - before.loc[span, :])
+        dev = after.loc[span, :] - before.loc[span, :]
         slp = dev["SEA_LVL_PRES"].dropna()
-        assert slp.min() == pytest.approx(lb.magnitude, abs=1e-6)   # the fall, to the 0.1 hPa
-        assert (slp <= 1e-9).all()                                   # pressure only falls
+        assert slp.min() == pytest.approx(lb.magnitude, abs=1e-6)  # the fall, to the 0.1 hPa
+        assert (slp <= 1e-9).all()  # pressure only falls
         # the lowest pressure is between the labelled start and end, not at the edges
         low = slp.idxmin()[1]
         assert lb.start < low < lb.end
@@ -118,11 +148,12 @@ def test_storms_fall_by_the_labelled_magnitude(box, tmp_path):
         assert feats[0] == "SEA_LVL_PRES"
         for f in ("WIND_SPEED", "WAVE_HGT", "WAVE_PERIOD"):
             d = dev[f].dropna()
-            assert (d >= 0).all()                                    # wind and waves only rise
+            assert (d >= 0).all()  # wind and waves only rise
             assert (f in feats) == bool((d > 0).any())
         outside = after.drop(index=after.loc[span, :].index)
-        pd.testing.assert_frame_equal(outside.loc[[lb.track]],
-                                      before.drop(index=before.loc[span, :].index).loc[[lb.track]])
+        pd.testing.assert_frame_equal(
+            outside.loc[[lb.track]], before.drop(index=before.loc[span, :].index).loc[[lb.track]]
+        )
     ship = labels[labels["track"] == "SHIPA"]
     if len(ship):  # the ship with waves: its storm raises them
         assert "WAVE_HGT" in ship["features"].iloc[0]
@@ -137,9 +168,9 @@ def test_faults_do_what_they_say(box, tmp_path, seed):
         (feat,) = lb.features.split(",")
         span = (lb.track, slice(lb.start, lb.end))
         old, new = before.loc[span, feat].dropna(), after.loc[span, feat].dropna()
-        assert old.index.equals(new.index)                          # missing stays missing
+        assert old.index.equals(new.index)  # missing stays missing
         dev = (new - old).round(6)
-        assert dev.iloc[[0, -1]].ne(0).all()                         # labels end at changes
+        assert dev.iloc[[0, -1]].ne(0).all()  # labels end at changes
         assert dev.abs().max() == pytest.approx(abs(lb.magnitude), abs=1e-6)
         others = [f for f in FEATURES if f != feat]
         pd.testing.assert_frame_equal(after.loc[span, others], before.loc[span, others])
@@ -152,7 +183,7 @@ def test_faults_do_what_they_say(box, tmp_path, seed):
         elif lb.type == "stuck":
             track = before.loc[lb.track, feat].dropna()
             last = track[track.index < lb.start].iloc[-1]
-            assert (new == last).all()                               # the last value before
+            assert (new == last).all()  # the last value before
             assert (dev != 0).sum() >= 2
         elif lb.type == "drift":
             ramp = dev.to_numpy() / lb.magnitude
@@ -171,7 +202,7 @@ def test_faults_only_on_features_the_track_reports(box, tmp_path):
     for lb in labels.itertuples():
         rows = table[period & (table["STATION"] == lb.track)]
         assert rows[lb.features].notna().mean() >= 0.5, (lb.track, lb.features)
-    assert "SPARSE" not in set(labels["track"])                      # too few reports
+    assert "SPARSE" not in set(labels["track"])  # too few reports
 
 
 def test_nothing_outside_the_labels_changes(box, tmp_path):
@@ -199,8 +230,7 @@ def test_same_seed_same_result_and_period_only(box, tmp_path):
     pd.testing.assert_frame_equal(lp, la)
     full, part = read_table(a), read_table(p)
     keep = pd.to_datetime(full["DATE"]) >= pd.Timestamp(START)
-    pd.testing.assert_frame_equal(full[keep].reset_index(drop=True),
-                                  part.reset_index(drop=True))
+    pd.testing.assert_frame_equal(full[keep].reset_index(drop=True), part.reset_index(drop=True))
 
 
 def test_labels_only_in_the_test_period(box, tmp_path):
@@ -209,8 +239,16 @@ def test_labels_only_in_the_test_period(box, tmp_path):
     assert (labels["start"] >= pd.Timestamp(START)).all()
     assert (labels["end"] < pd.Timestamp(end)).all()
     saved = pd.read_csv(tmp_path / "out-labels.csv")
-    assert list(saved.columns) == ["event_id", "type", "track", "start", "end", "features",
-                                   "magnitude", "unit"]
+    assert list(saved.columns) == [
+        "event_id",
+        "type",
+        "track",
+        "start",
+        "end",
+        "features",
+        "magnitude",
+        "unit",
+    ]
     orig, new = read_table(box), read_table(out)
     times = pd.to_datetime(orig["DATE"])
     outside = (times < pd.Timestamp(START)) | (times >= pd.Timestamp(end))

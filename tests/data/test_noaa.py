@@ -17,12 +17,31 @@ from squall.data.noaa import original_columns, read_noaa
 from squall.errors import SquallError
 
 #: The 14 positions of NCDC_QC_FLAGS, in the doc's order.
-NCDC_POSITIONS = ("position", "wind", "visibility", "present weather", "past weather", "SLP",
-                  "air temperature", "wet bulb", "dew point", "SST", "cloud", "waves", "swell",
-                  "pressure tendency")
+NCDC_POSITIONS = (
+    "position",
+    "wind",
+    "visibility",
+    "present weather",
+    "past weather",
+    "SLP",
+    "air temperature",
+    "wet bulb",
+    "dew point",
+    "SST",
+    "cloud",
+    "waves",
+    "swell",
+    "pressure tendency",
+)
 #: Which flag position belongs to which feature (doc: "Quality control columns").
-FLAG_OF = {"WIND_SPEED": "wind", "SEA_LVL_PRES": "SLP", "AIR_TEMP": "air temperature",
-           "SEA_SURF_TEMP": "SST", "WAVE_HGT": "waves", "WAVE_PERIOD": "waves"}
+FLAG_OF = {
+    "WIND_SPEED": "wind",
+    "SEA_LVL_PRES": "SLP",
+    "AIR_TEMP": "air temperature",
+    "SEA_SURF_TEMP": "SST",
+    "WAVE_HGT": "waves",
+    "WAVE_PERIOD": "waves",
+}
 SIX = ["AIR_TEMP", "SEA_SURF_TEMP", "SEA_LVL_PRES", "WIND_SPEED", "WAVE_HGT", "WAVE_PERIOD"]
 
 
@@ -36,18 +55,35 @@ def flags(default: str = "1", **at: str) -> str:
 
 def report(station: str = "SHIP1", hour: int = 0, **values) -> dict:
     """One clean report (unique, all QC flags 'correct') with the given raw values."""
-    row = {"STATION": station, "DATE": f"2025-03-01T{hour:02d}:00:00", "LATITUDE": "5.5",
-           "LONGITUDE": "105.25", "PLATFORM_ID": "5", "DUP_STATUS": "0",
-           "NCDC_QC_FLAGS": flags()}
+    row = {
+        "STATION": station,
+        "DATE": f"2025-03-01T{hour:02d}:00:00",
+        "LATITUDE": "5.5",
+        "LONGITUDE": "105.25",
+        "PLATFORM_ID": "5",
+        "DUP_STATUS": "0",
+        "NCDC_QC_FLAGS": flags(),
+    }
     row.update(values)
     return row
 
 
 # --- units and special codes ---------------------------------------------------------------
 
+
 def test_raw_values_are_converted_to_physical_units(noaa_csv):
-    path = noaa_csv([report(AIR_TEMP="257", SEA_SURF_TEMP="-12", SEA_LVL_PRES="10111",
-                            WIND_SPEED="75", WAVE_HGT="3", WAVE_PERIOD="8")])
+    path = noaa_csv(
+        [
+            report(
+                AIR_TEMP="257",
+                SEA_SURF_TEMP="-12",
+                SEA_LVL_PRES="10111",
+                WIND_SPEED="75",
+                WAVE_HGT="3",
+                WAVE_PERIOD="8",
+            )
+        ]
+    )
     obs = read_noaa(path, SIX)
     row = obs.frame.iloc[0]
     # doc: 0.1 degC, 0.1 hPa, 0.1 m/s, 0.5 m units, seconds
@@ -57,8 +93,14 @@ def test_raw_values_are_converted_to_physical_units(noaa_csv):
     assert row["WIND_SPEED"] == pytest.approx(7.5)
     assert row["WAVE_HGT"] == pytest.approx(1.5)
     assert row["WAVE_PERIOD"] == pytest.approx(8.0)
-    assert obs.units == {"AIR_TEMP": "degC", "SEA_SURF_TEMP": "degC", "SEA_LVL_PRES": "hPa",
-                         "WIND_SPEED": "m/s", "WAVE_HGT": "m", "WAVE_PERIOD": "s"}
+    assert obs.units == {
+        "AIR_TEMP": "degC",
+        "SEA_SURF_TEMP": "degC",
+        "SEA_LVL_PRES": "hPa",
+        "WIND_SPEED": "m/s",
+        "WAVE_HGT": "m",
+        "WAVE_PERIOD": "s",
+    }
     assert obs.features == SIX
     assert row["lat"] == pytest.approx(5.5) and row["lon"] == pytest.approx(105.25)
     assert row["track"] == "SHIP1"
@@ -75,8 +117,9 @@ def test_missing_values_are_nan_not_zero(noaa_csv):
 
 
 def test_wave_period_99_is_missing_unless_keep_codes(noaa_csv):
-    path = noaa_csv([report(hour=0, WAVE_PERIOD="99"), report(hour=1, WAVE_PERIOD="7"),
-                     report(hour=2)])
+    path = noaa_csv(
+        [report(hour=0, WAVE_PERIOD="99"), report(hour=1, WAVE_PERIOD="7"), report(hour=2)]
+    )
     got = read_noaa(path, ["WAVE_PERIOD"]).frame["WAVE_PERIOD"].to_numpy()
     assert np.isnan(got[0]) and got[1] == 7.0 and np.isnan(got[2])
     kept = read_noaa(path, ["WAVE_PERIOD"], keep_codes=True).frame["WAVE_PERIOD"].to_numpy()
@@ -102,18 +145,31 @@ def test_wind_direction_as_unit_vector_with_calm_and_variable(noaa_csv):
 
 # --- header junk, column sets -----------------------------------------------------------------
 
-@pytest.mark.parametrize("prefix, suffix, footer", [
-    ("```", "", ""),
-    ("```", "```", ""),
-    ("\ufeff", "", ""),
-    ("\ufeff```", "```", ""),
-    ("```\n", "", "```\n"),          # fenced: backtick lines before and after
-    ("\ufeff```\n", "```", "```"),
-], ids=["backticks-before", "backticks-around", "bom", "bom-and-backticks", "fence-lines",
-        "everything"])
+
+@pytest.mark.parametrize(
+    "prefix, suffix, footer",
+    [
+        ("```", "", ""),
+        ("```", "```", ""),
+        ("\ufeff", "", ""),
+        ("\ufeff```", "```", ""),
+        ("```\n", "", "```\n"),  # fenced: backtick lines before and after
+        ("\ufeff```\n", "```", "```"),
+    ],
+    ids=[
+        "backticks-before",
+        "backticks-around",
+        "bom",
+        "bom-and-backticks",
+        "fence-lines",
+        "everything",
+    ],
+)
 def test_header_junk_is_stripped_without_renaming_columns(noaa_csv, prefix, suffix, footer):
-    rows = [report("A", 0, AIR_TEMP="250", NCDC_QC_FLAGS=flags(air_temperature="4")),
-            report("B", 1, AIR_TEMP="260")]
+    rows = [
+        report("A", 0, AIR_TEMP="250", NCDC_QC_FLAGS=flags(air_temperature="4")),
+        report("B", 1, AIR_TEMP="260"),
+    ]
     path = noaa_csv(rows, header_prefix=prefix, header_suffix=suffix, footer=footer)
     obs = read_noaa(path, ["AIR_TEMP"])
     # STATION (first column) and NCDC_QC_FLAGS (last column) are both found by their names
@@ -126,8 +182,13 @@ def test_header_junk_is_stripped_without_renaming_columns(noaa_csv, prefix, suff
 
 
 def test_crlf_line_endings(noaa_csv):
-    path = noaa_csv([report("A", 0, AIR_TEMP="250", NCDC_QC_FLAGS=flags(air_temperature="5")),
-                     report("B", 1, AIR_TEMP="-5")], newline="\r\n")
+    path = noaa_csv(
+        [
+            report("A", 0, AIR_TEMP="250", NCDC_QC_FLAGS=flags(air_temperature="5")),
+            report("B", 1, AIR_TEMP="-5"),
+        ],
+        newline="\r\n",
+    )
     obs = read_noaa(path, ["AIR_TEMP"])
     assert obs.frame["track"].tolist() == ["A", "B"]
     np.testing.assert_allclose(obs.frame["AIR_TEMP"], [25.0, -0.5])
@@ -135,10 +196,27 @@ def test_crlf_line_endings(noaa_csv):
 
 
 def test_columns_are_found_by_name_in_any_order_and_any_column_set(noaa_csv):
-    columns = ["NAME", "NCDC_QC_FLAGS", "AIR_TEMP", "DECK", "DATE", "SEA_LVL_PRES", "STATION",
-               "ELEVATION"]
-    rows = [{"NAME": "x", "NCDC_QC_FLAGS": flags(SLP="3"), "AIR_TEMP": "301", "DECK": "926",
-             "DATE": "2025-03-02T06:00:00", "SEA_LVL_PRES": "9985", "STATION": "BUOY7"}]
+    columns = [
+        "NAME",
+        "NCDC_QC_FLAGS",
+        "AIR_TEMP",
+        "DECK",
+        "DATE",
+        "SEA_LVL_PRES",
+        "STATION",
+        "ELEVATION",
+    ]
+    rows = [
+        {
+            "NAME": "x",
+            "NCDC_QC_FLAGS": flags(SLP="3"),
+            "AIR_TEMP": "301",
+            "DECK": "926",
+            "DATE": "2025-03-02T06:00:00",
+            "SEA_LVL_PRES": "9985",
+            "STATION": "BUOY7",
+        }
+    ]
     path = noaa_csv(rows, columns=columns)
     obs = read_noaa(path, ["SEA_LVL_PRES", "AIR_TEMP"])
     row = obs.frame.iloc[0]
@@ -154,10 +232,12 @@ def test_columns_are_found_by_name_in_any_order_and_any_column_set(noaa_csv):
 
 # --- duplicates and QC ------------------------------------------------------------------------
 
+
 def test_worse_duplicates_are_dropped_and_counted(noaa_csv):
     statuses = ["0", "1", "2", "3", "13", "14", None]
-    path = noaa_csv([report(f"S{i}", i, DUP_STATUS=s, AIR_TEMP="250")
-                     for i, s in enumerate(statuses)])
+    path = noaa_csv(
+        [report(f"S{i}", i, DUP_STATUS=s, AIR_TEMP="250") for i, s in enumerate(statuses)]
+    )
     obs = read_noaa(path, ["AIR_TEMP"])
     # doc: 0 unique, 1 best duplicate, 2 best with substitution: keep <= 2
     assert obs.frame["track"].tolist() == ["S0", "S1", "S2", "S6"]
@@ -170,10 +250,17 @@ def test_qc_keep_keeps_flagged_values_and_the_right_flag_characters(noaa_csv):
     # a different flag character on each position that matters, and on their neighbours
     first = flags("A", position="1", wind="2", SLP="3", air_temperature="4", SST="5", waves="6")
     second = flags("9", position="1")  # every value flagged erroneous: still kept under "keep"
-    raw = dict(AIR_TEMP="280", SEA_SURF_TEMP="290", SEA_LVL_PRES="10100", WIND_SPEED="50",
-               WAVE_HGT="4", WAVE_PERIOD="6")
-    path = noaa_csv([report("A", 0, NCDC_QC_FLAGS=first, **raw),
-                     report("B", 1, NCDC_QC_FLAGS=second, **raw)])
+    raw = dict(
+        AIR_TEMP="280",
+        SEA_SURF_TEMP="290",
+        SEA_LVL_PRES="10100",
+        WIND_SPEED="50",
+        WAVE_HGT="4",
+        WAVE_PERIOD="6",
+    )
+    path = noaa_csv(
+        [report("A", 0, NCDC_QC_FLAGS=first, **raw), report("B", 1, NCDC_QC_FLAGS=second, **raw)]
+    )
     obs = read_noaa(path, SIX, qc="keep")
     assert len(obs) == 2 and obs.dropped == {}
     assert not np.isnan(obs.values()).any()
@@ -193,14 +280,14 @@ def test_qc_is_keep_by_default(noaa_csv):
 def test_qc_drop_drops_bad_positions_and_blanks_erroneous_values(noaa_csv):
     raw = dict(AIR_TEMP="280", SEA_LVL_PRES="10100")
     rows = [
-        report("P7", 0, NCDC_QC_FLAGS=flags(position="7"), **raw),   # dropped
-        report("P9", 1, NCDC_QC_FLAGS=flags(position="9"), **raw),   # dropped
-        report("P8", 7, NCDC_QC_FLAGS=flags(position="8"), **raw),   # dropped
-        report("P6", 2, NCDC_QC_FLAGS=flags(position="6"), **raw),   # kept: suspect only
+        report("P7", 0, NCDC_QC_FLAGS=flags(position="7"), **raw),  # dropped
+        report("P9", 1, NCDC_QC_FLAGS=flags(position="9"), **raw),  # dropped
+        report("P8", 7, NCDC_QC_FLAGS=flags(position="8"), **raw),  # dropped
+        report("P6", 2, NCDC_QC_FLAGS=flags(position="6"), **raw),  # kept: suspect only
         report("T8", 3, NCDC_QC_FLAGS=flags(air_temperature="8"), **raw),
         report("S9", 4, NCDC_QC_FLAGS=flags(SLP="9"), **raw),
         report("T7", 5, NCDC_QC_FLAGS=flags(air_temperature="7"), **raw),  # < 8: value kept
-        report("NA", 6, NCDC_QC_FLAGS=None, **raw),                  # no flags: nothing to drop
+        report("NA", 6, NCDC_QC_FLAGS=None, **raw),  # no flags: nothing to drop
     ]
     path = noaa_csv(rows)
     obs = read_noaa(path, ["AIR_TEMP", "SEA_LVL_PRES"], qc="drop")
@@ -229,6 +316,7 @@ def test_unknown_qc_policy_is_an_error(noaa_csv):
 
 # --- tracing back: rows, sources --------------------------------------------------------------
 
+
 def test_row_is_the_data_row_so_line_row_plus_2_is_the_report(noaa_csv):
     dups = ["0", "5", "1", "0", "14", "0", "2"]
     rows = [report(f"ST{i}", i, DUP_STATUS=d, AIR_TEMP=str(200 + i)) for i, d in enumerate(dups)]
@@ -245,13 +333,19 @@ def test_row_is_the_data_row_so_line_row_plus_2_is_the_report(noaa_csv):
 
 
 def test_several_files_and_a_glob_give_sources(noaa_csv, tmp_path):
-    a = noaa_csv([report("A1", 0, AIR_TEMP="250"), report("A2", 1, AIR_TEMP="251")],
-                 name="10_100_00_110.csv")
+    a = noaa_csv(
+        [report("A1", 0, AIR_TEMP="250"), report("A2", 1, AIR_TEMP="251")], name="10_100_00_110.csv"
+    )
     # the second box has a different column set and order
-    b = noaa_csv([{"DATE": "2025-03-01T05:00:00", "STATION": "B1", "AIR_TEMP": "260"},
-                  {"DATE": "2025-03-01T06:00:00", "STATION": "B2", "AIR_TEMP": "261"},
-                  {"DATE": "2025-03-01T07:00:00", "STATION": "B3", "AIR_TEMP": "262"}],
-                 name="20_100_10_110.csv", columns=["DATE", "AIR_TEMP", "STATION"])
+    b = noaa_csv(
+        [
+            {"DATE": "2025-03-01T05:00:00", "STATION": "B1", "AIR_TEMP": "260"},
+            {"DATE": "2025-03-01T06:00:00", "STATION": "B2", "AIR_TEMP": "261"},
+            {"DATE": "2025-03-01T07:00:00", "STATION": "B3", "AIR_TEMP": "262"},
+        ],
+        name="20_100_10_110.csv",
+        columns=["DATE", "AIR_TEMP", "STATION"],
+    )
     obs = read_noaa([b, a], ["AIR_TEMP"])
     assert obs.sources == [str(b), str(a)]
     assert obs.frame["source"].tolist() == [0, 0, 0, 1, 1]
@@ -273,8 +367,9 @@ def test_several_files_and_a_glob_give_sources(noaa_csv, tmp_path):
 def test_gzipped_file_reads_like_the_plain_one(noaa_csv, tmp_path):
     import gzip
 
-    plain = noaa_csv([report("A", 0, AIR_TEMP="250"), report("B", 1, AIR_TEMP="-30")],
-                     header_prefix="```")
+    plain = noaa_csv(
+        [report("A", 0, AIR_TEMP="250"), report("B", 1, AIR_TEMP="-30")], header_prefix="```"
+    )
     packed = tmp_path / "box.csv.gz"
     packed.write_bytes(gzip.compress(plain.read_bytes()))
     a = read_noaa(plain, ["AIR_TEMP"]).frame
@@ -283,6 +378,7 @@ def test_gzipped_file_reads_like_the_plain_one(noaa_csv, tmp_path):
 
 
 # --- errors -----------------------------------------------------------------------------------
+
 
 def test_missing_file_is_an_error_naming_it(tmp_path):
     with pytest.raises(SquallError, match="nope.csv"):
@@ -303,8 +399,11 @@ def test_file_without_station_or_date_is_an_error(noaa_csv):
         read_noaa(path, ["B"])
 
 
-@pytest.mark.parametrize("content", [b"", b"\n\n", b"```\n", b"\xef\xbb\xbf"],
-                         ids=["empty", "blank-lines", "backticks-only", "bom-only"])
+@pytest.mark.parametrize(
+    "content",
+    [b"", b"\n\n", b"```\n", b"\xef\xbb\xbf"],
+    ids=["empty", "blank-lines", "backticks-only", "bom-only"],
+)
 def test_empty_file_is_an_error(tmp_path, content):
     path = tmp_path / "empty.csv"
     path.write_bytes(content)
@@ -313,9 +412,19 @@ def test_empty_file_is_an_error(tmp_path, content):
 
 
 def test_missing_feature_column_is_an_error_naming_it(noaa_csv):
-    path = noaa_csv([report(AIR_TEMP="250")], columns=[
-        "STATION", "DATE", "AIR_TEMP", "DUP_STATUS", "NCDC_QC_FLAGS", "LATITUDE", "LONGITUDE",
-        "PLATFORM_ID"])
+    path = noaa_csv(
+        [report(AIR_TEMP="250")],
+        columns=[
+            "STATION",
+            "DATE",
+            "AIR_TEMP",
+            "DUP_STATUS",
+            "NCDC_QC_FLAGS",
+            "LATITUDE",
+            "LONGITUDE",
+            "PLATFORM_ID",
+        ],
+    )
     with pytest.raises(SquallError, match="WAVE_HGT"):
         read_noaa(path, ["AIR_TEMP", "WAVE_HGT"])
 
@@ -334,9 +443,11 @@ def test_no_features_is_an_error(noaa_csv):
 
 def test_delimiter_at_end_of_every_data_line(tmp_path):
     path = tmp_path / "trailing.csv"
-    path.write_text('"STATION","DATE","AIR_TEMP"\n'
-                    '"5201768","2025-03-01T00:00:00","250",\n'
-                    '"5201769","2025-03-01T01:00:00","251",\n')
+    path.write_text(
+        '"STATION","DATE","AIR_TEMP"\n'
+        '"5201768","2025-03-01T00:00:00","250",\n'
+        '"5201769","2025-03-01T01:00:00","251",\n'
+    )
     obs = read_noaa(path, ["AIR_TEMP"])
     assert obs.frame["track"].tolist() == ["5201768", "5201769"]
     assert obs.frame["row"].tolist() == [0, 1]
@@ -344,6 +455,7 @@ def test_delimiter_at_end_of_every_data_line(tmp_path):
 
 
 # --- the real box file ------------------------------------------------------------------------
+
 
 @pytest.fixture
 def real_box(shared_data):
@@ -359,8 +471,14 @@ def test_real_file_counts_and_availability(real_box):
     assert len(obs) == 6327
     assert obs.frame["track"].nunique() == 241
     assert sum(obs.dropped.values()) == 0
-    doc = {"AIR_TEMP": 0.71, "SEA_SURF_TEMP": 0.34, "SEA_LVL_PRES": 0.88, "WIND_SPEED": 0.35,
-           "WAVE_HGT": 0.12, "WAVE_PERIOD": 0.10}  # whole percent in the doc
+    doc = {
+        "AIR_TEMP": 0.71,
+        "SEA_SURF_TEMP": 0.34,
+        "SEA_LVL_PRES": 0.88,
+        "WIND_SPEED": 0.35,
+        "WAVE_HGT": 0.12,
+        "WAVE_PERIOD": 0.10,
+    }  # whole percent in the doc
     got = obs.availability()
     for feature, share in doc.items():
         assert math.isclose(got[feature], share, abs_tol=0.0051), (feature, got[feature])

@@ -7,9 +7,18 @@ from squall.data.readers import ReaderConfig, read_data
 from squall.errors import SquallError
 
 
-@pytest.mark.parametrize("bad", [{"kind": "xls"}, {"features": "value"}, {"qc": "maybe"},
-                                 {"keep_codes": "yes"}, {"time_column": ""},
-                                 {"colour": "red"}, {"kind": None}])
+@pytest.mark.parametrize(
+    "bad",
+    [
+        {"kind": "xls"},
+        {"features": "value"},
+        {"qc": "maybe"},
+        {"keep_codes": "yes"},
+        {"time_column": ""},
+        {"colour": "red"},
+        {"kind": None},
+    ],
+)
 def test_bad_reader_options_are_one_line_errors(bad):
     with pytest.raises(SquallError):
         ReaderConfig.from_dict(bad)
@@ -17,8 +26,12 @@ def test_bad_reader_options_are_one_line_errors(bad):
 
 def test_resolved_configuration_round_trips_through_json(tmp_path):
     path = tmp_path / "d.csv"
-    pd.DataFrame({"timestamp": ["13/04/2014 10:00", "14/04/2014 10:00", "15/04/2014 10:00"],
-                  "value": [1.0, 2.0, 3.0]}).to_csv(path, index=False)
+    pd.DataFrame(
+        {
+            "timestamp": ["13/04/2014 10:00", "14/04/2014 10:00", "15/04/2014 10:00"],
+            "value": [1.0, 2.0, 3.0],
+        }
+    ).to_csv(path, index=False)
     config = ReaderConfig(time_column="timestamp")
     obs = read_data(path, config)
     resolved = config.resolved(obs)
@@ -26,8 +39,14 @@ def test_resolved_configuration_round_trips_through_json(tmp_path):
     assert resolved.kind == "csv" and resolved.dayfirst is True
     assert resolved.features == ("value",)
     assert ReaderConfig.from_dict(resolved.to_dict()) == resolved
-    assert set(resolved.to_dict()) == {"kind", "features", "time_column", "track_column",
-                                       "time_format", "dayfirst"}
+    assert set(resolved.to_dict()) == {
+        "kind",
+        "features",
+        "time_column",
+        "track_column",
+        "time_format",
+        "dayfirst",
+    }
 
 
 def test_noaa_refuses_generic_csv_date_options(shared_data):
@@ -35,5 +54,9 @@ def test_noaa_refuses_generic_csv_date_options(shared_data):
     with pytest.raises(SquallError, match="do not apply to NOAA"):
         read_data(box, {"dayfirst": True})
     resolved = ReaderConfig().resolved(read_data(box, ReaderConfig(features=("AIR_TEMP",))))
-    assert resolved.to_dict() == {"kind": "noaa", "features": ["AIR_TEMP"], "qc": "keep",
-                                  "keep_codes": False}
+    assert resolved.to_dict() == {
+        "kind": "noaa",
+        "features": ["AIR_TEMP"],
+        "qc": "keep",
+        "keep_codes": False,
+    }

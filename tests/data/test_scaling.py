@@ -16,11 +16,9 @@ NAN = np.nan
 #: a: 1, 3, 5, 7 (NaN ignored) -> min 1, max 7, mean 4, std sqrt(5)
 #: b: -10, 0, 10, 20, 30      -> min -10, max 30, mean 10, std sqrt(200)
 #: c: 2, 2, 2 (constant)       -> min = max = mean = 2, std 0
-TRAIN = np.array([[1.0, -10.0, 2.0],
-                  [3.0, 0.0, NAN],
-                  [NAN, 10.0, 2.0],
-                  [5.0, 20.0, NAN],
-                  [7.0, 30.0, 2.0]])
+TRAIN = np.array(
+    [[1.0, -10.0, 2.0], [3.0, 0.0, NAN], [NAN, 10.0, 2.0], [5.0, 20.0, NAN], [7.0, 30.0, 2.0]]
+)
 FEATURES = ["a", "b", "c"]
 
 
@@ -141,19 +139,33 @@ def test_to_dict_from_dict_round_trip(kind):
     np.testing.assert_array_equal(back.transform(new), s.transform(new))
 
 
-@pytest.mark.parametrize("change", [
-    {"offset": [1.0, 2.0]},
-    {"scale": [1.0, 1.0, 1.0, 1.0]},
-    {"fill": []},
-    {"features": ["a", "b"]},
-    {"offset": [1.0, float("nan"), 0.0]},
-    {"scale": [1.0, float("inf"), 1.0]},
-    {"fill": [0.0, float("-inf"), 0.0]},
-    {"scale": [1.0, 0.0, 1.0]},
-    {"scale": [1.0, -2.0, 1.0]},
-    {"offset": ["x", 1.0, 2.0]},
-], ids=["short-offset", "long-scale", "empty-fill", "fewer-features", "nan-offset", "inf-scale",
-        "inf-fill", "zero-scale", "negative-scale", "text"])
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"offset": [1.0, 2.0]},
+        {"scale": [1.0, 1.0, 1.0, 1.0]},
+        {"fill": []},
+        {"features": ["a", "b"]},
+        {"offset": [1.0, float("nan"), 0.0]},
+        {"scale": [1.0, float("inf"), 1.0]},
+        {"fill": [0.0, float("-inf"), 0.0]},
+        {"scale": [1.0, 0.0, 1.0]},
+        {"scale": [1.0, -2.0, 1.0]},
+        {"offset": ["x", 1.0, 2.0]},
+    ],
+    ids=[
+        "short-offset",
+        "long-scale",
+        "empty-fill",
+        "fewer-features",
+        "nan-offset",
+        "inf-scale",
+        "inf-fill",
+        "zero-scale",
+        "negative-scale",
+        "text",
+    ],
+)
 def test_from_dict_rejects_wrong_lengths_and_non_finite(change):
     data = fitted("minmax").to_dict()
     data.update(change)

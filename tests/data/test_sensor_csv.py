@@ -50,17 +50,21 @@ def test_several_files_are_separate_tracks_with_sources(tmp_path):
 
 
 def test_track_column_and_default_features(tmp_path):
-    path = write(tmp_path / "stations.csv",
-                 "wind,time,station,temp\n"
-                 "3.5,2024-05-01T00:00:00,north,12.0\n"
-                 "4.0,2024-05-01T00:00:00,south,15.5\n"
-                 "4.5,2024-05-01T01:00:00,north,11.0\n")
+    path = write(
+        tmp_path / "stations.csv",
+        "wind,time,station,temp\n"
+        "3.5,2024-05-01T00:00:00,north,12.0\n"
+        "4.0,2024-05-01T00:00:00,south,15.5\n"
+        "4.5,2024-05-01T01:00:00,north,11.0\n",
+    )
     obs = read_sensor_csv(path, time_column="time", track_column="station")
     assert obs.features == ["wind", "temp"]  # every other column, in file order
     assert obs.frame["track"].tolist() == ["north", "south", "north"]
-    assert obs.frame["time"].tolist() == [pd.Timestamp("2024-05-01 00:00"),
-                                          pd.Timestamp("2024-05-01 00:00"),
-                                          pd.Timestamp("2024-05-01 01:00")]
+    assert obs.frame["time"].tolist() == [
+        pd.Timestamp("2024-05-01 00:00"),
+        pd.Timestamp("2024-05-01 00:00"),
+        pd.Timestamp("2024-05-01 01:00"),
+    ]
     np.testing.assert_array_equal(obs.values(), [[3.5, 12.0], [4.0, 15.5], [4.5, 11.0]])
     assert "station" not in obs.features and "time" not in obs.features
 
@@ -75,11 +79,15 @@ def test_chosen_features_in_the_given_order(tmp_path):
 
 
 def test_time_zones_are_converted_to_utc(tmp_path):
-    path = write(tmp_path / "tz.csv",
-                 "timestamp,value\n2024-01-01T12:00:00+02:00,1\n2024-01-01T15:30:00+02:00,2\n")
+    path = write(
+        tmp_path / "tz.csv",
+        "timestamp,value\n2024-01-01T12:00:00+02:00,1\n2024-01-01T15:30:00+02:00,2\n",
+    )
     obs = read_sensor_csv(path)
-    assert obs.frame["time"].tolist() == [pd.Timestamp("2024-01-01T10:00:00"),
-                                          pd.Timestamp("2024-01-01T13:30:00")]
+    assert obs.frame["time"].tolist() == [
+        pd.Timestamp("2024-01-01T10:00:00"),
+        pd.Timestamp("2024-01-01T13:30:00"),
+    ]
     assert obs.frame["time"].dt.tz is None  # UTC, tz-naive
 
 
@@ -90,17 +98,22 @@ def test_z_suffix_is_utc(tmp_path):
 
 def test_time_zones_with_different_offsets_are_converted_to_utc(tmp_path):
     # Central European time across the 2024-03-31 change from +01:00 to +02:00
-    path = write(tmp_path / "dst.csv",
-                 "timestamp,value\n2024-03-31T01:30:00+01:00,1\n2024-03-31T03:30:00+02:00,2\n")
+    path = write(
+        tmp_path / "dst.csv",
+        "timestamp,value\n2024-03-31T01:30:00+01:00,1\n2024-03-31T03:30:00+02:00,2\n",
+    )
     obs = read_sensor_csv(path)
-    assert obs.frame["time"].tolist() == [pd.Timestamp("2024-03-31T00:30:00"),
-                                          pd.Timestamp("2024-03-31T01:30:00")]
+    assert obs.frame["time"].tolist() == [
+        pd.Timestamp("2024-03-31T00:30:00"),
+        pd.Timestamp("2024-03-31T01:30:00"),
+    ]
 
 
 def test_empty_cells_and_nan_are_missing(tmp_path):
-    path = write(tmp_path / "gaps.csv",
-                 "timestamp,a,b\n2024-01-01,,1\n2024-01-02,nan,NaN\n2024-01-03,NA,2.5\n"
-                 "2024-01-04,-1e3,\n")
+    path = write(
+        tmp_path / "gaps.csv",
+        "timestamp,a,b\n2024-01-01,,1\n2024-01-02,nan,NaN\n2024-01-03,NA,2.5\n2024-01-04,-1e3,\n",
+    )
     obs = read_sensor_csv(path)
     assert len(obs) == 4  # missing values do not drop reports
     values = obs.values()
@@ -157,10 +170,14 @@ def test_missing_file_is_an_error(tmp_path):
 
 
 def test_delimiter_at_end_of_every_line(tmp_path):
-    path = write(tmp_path / "trailing.csv",
-                 "timestamp,value\n2024-01-01 00:00:00,1.5,\n2024-01-01 01:00:00,2.5,\n")
+    path = write(
+        tmp_path / "trailing.csv",
+        "timestamp,value\n2024-01-01 00:00:00,1.5,\n2024-01-01 01:00:00,2.5,\n",
+    )
     obs = read_sensor_csv(path)
     assert obs.features == ["value"]
-    assert obs.frame["time"].tolist() == [pd.Timestamp("2024-01-01 00:00"),
-                                          pd.Timestamp("2024-01-01 01:00")]
+    assert obs.frame["time"].tolist() == [
+        pd.Timestamp("2024-01-01 00:00"),
+        pd.Timestamp("2024-01-01 01:00"),
+    ]
     np.testing.assert_array_equal(obs.frame["value"], [1.5, 2.5])

@@ -38,8 +38,9 @@ def _num(s: pd.Series) -> pd.Series:
     return pd.to_numeric(s.replace("", np.nan))
 
 
-def _track(reports: pd.DataFrame, station: str, start: pd.Timestamp,
-           end: pd.Timestamp) -> pd.DataFrame:
+def _track(
+    reports: pd.DataFrame, station: str, start: pd.Timestamp, end: pd.Timestamp
+) -> pd.DataFrame:
     """Reports of one station between two times (inclusive), without worse duplicates."""
     dates = pd.to_datetime(reports["DATE"], format=DATE_FORMAT)
     keep = (reports["STATION"] == station) & (dates >= start) & (dates <= end)
@@ -61,9 +62,15 @@ def test_columns_are_raw_noaa_strings_in_range(normal: pd.DataFrame) -> None:
     assert normal["DATE"].str.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:00").all()
     assert (normal["DATE"].to_numpy() >= "2025-03-01").all()
     assert list(normal["DATE"]) == sorted(normal["DATE"])
-    for col, lo, hi in [("SEA_LVL_PRES", 9000, 10500), ("AIR_TEMP", 200, 350),
-                        ("SEA_SURF_TEMP", 250, 320), ("DEW_PT_TEMP", 150, 320),
-                        ("WIND_SPEED", 0, 250), ("WIND_DIR", 1, 361), ("WAVE_HGT", 0, 12)]:
+    for col, lo, hi in [
+        ("SEA_LVL_PRES", 9000, 10500),
+        ("AIR_TEMP", 200, 350),
+        ("SEA_SURF_TEMP", 250, 320),
+        ("DEW_PT_TEMP", 150, 320),
+        ("WIND_SPEED", 0, 250),
+        ("WIND_DIR", 1, 361),
+        ("WAVE_HGT", 0, 12),
+    ]:
         values = normal.loc[normal[col] != "", col]
         assert values.str.fullmatch(r"\d+").all(), col  # integers, no decimals
         assert values.astype(int).between(lo, hi).all(), col
@@ -95,22 +102,25 @@ def test_missing_patterns_of_ships_and_buoys(normal: pd.DataFrame) -> None:
     assert ((ships["WAVE_HGT"] == "") == (ships["WAVE_PERIOD"] == "")).all()
     # Reporting gaps: some intervals between consecutive reports are longer than the usual one.
     gaps = normal.groupby("STATION")["DATE"].apply(
-        lambda d: pd.to_datetime(d, format=DATE_FORMAT).diff().dropna())
+        lambda d: pd.to_datetime(d, format=DATE_FORMAT).diff().dropna()
+    )
     steps = gaps.groupby(level=0).agg(["min", "max"])
     assert (steps["max"] > steps["min"]).any()
     assert (steps.loc[steps.index.str.startswith("53"), "max"] >= pd.Timedelta(hours=6)).any()
 
 
 def test_worse_duplicates_copy_a_best_duplicate_outside_events(
-        with_events: tuple[pd.DataFrame, pd.DataFrame]) -> None:
+    with_events: tuple[pd.DataFrame, pd.DataFrame],
+) -> None:
     reports, labels = with_events
     assert set(reports["DUP_STATUS"]) == {"0", "1", "4"}
     worse = np.flatnonzero(reports["DUP_STATUS"] == "4")
     assert len(worse) > 0
     cols = [c for c in COLUMNS if c != "DUP_STATUS"]
     for i in worse:
-        pd.testing.assert_series_equal(reports.loc[i, cols], reports.loc[i - 1, cols],
-                                       check_names=False)
+        pd.testing.assert_series_equal(
+            reports.loc[i, cols], reports.loc[i - 1, cols], check_names=False
+        )
         assert reports.loc[i - 1, "DUP_STATUS"] == "1"
     dates = pd.to_datetime(reports["DATE"], format=DATE_FORMAT)
     for ev in labels.itertuples():
@@ -136,14 +146,16 @@ def test_csv_is_quoted_like_the_noaa_files(tmp_path, normal: pd.DataFrame) -> No
 
 
 def test_storms_are_smooth_pressure_falls_with_wind(
-        with_events: tuple[pd.DataFrame, pd.DataFrame]) -> None:
+    with_events: tuple[pd.DataFrame, pd.DataFrame],
+) -> None:
     reports, labels = with_events
     storms = labels[labels["type"] == "storm"]
     assert len(storms) == 3
     for ev in storms.itertuples():
         inside = _track(reports, ev.track, ev.start, ev.end)
-        before = _track(reports, ev.track, ev.start - pd.Timedelta(hours=12),
-                        ev.start - pd.Timedelta(minutes=1))
+        before = _track(
+            reports, ev.track, ev.start - pd.Timedelta(hours=12), ev.start - pd.Timedelta(minutes=1)
+        )
         pres = _num(inside["SEA_LVL_PRES"]) / 10
         assert pres.notna().all()
         assert _num(before["SEA_LVL_PRES"]).max() / 10 - pres.min() >= 10.0
@@ -168,8 +180,9 @@ def test_spikes_jump_and_are_only_sometimes_flagged() -> None:
     flag_pos = {"WIND_SPEED": 1, "SEA_LVL_PRES": 5, "AIR_TEMP": 6, "SEA_SURF_TEMP": 9}
     flags = []
     for ev in labels.itertuples():
-        track = _track(reports, ev.track, ev.start - pd.Timedelta(hours=12),
-                       ev.end + pd.Timedelta(hours=12))
+        track = _track(
+            reports, ev.track, ev.start - pd.Timedelta(hours=12), ev.end + pd.Timedelta(hours=12)
+        )
         in_event = pd.to_datetime(track["DATE"], format=DATE_FORMAT).between(ev.start, ev.end)
         values = _num(track[ev.features])
         baseline = values[~in_event].median()
@@ -185,15 +198,25 @@ def test_drift_moves_away_then_snaps_back() -> None:
     reports, labels = synthesize(days=12, n_faults=3, fault_types=("drift",), seed=2)
     for ev in labels.itertuples():
         inside = _num(_track(reports, ev.track, ev.start, ev.end)[ev.features]) / 10
-        before = _num(_track(reports, ev.track, ev.start - pd.Timedelta(hours=6),
-                             ev.start - pd.Timedelta(minutes=1))[ev.features]) / 10
+        before = (
+            _num(
+                _track(
+                    reports,
+                    ev.track,
+                    ev.start - pd.Timedelta(hours=6),
+                    ev.start - pd.Timedelta(minutes=1),
+                )[ev.features]
+            )
+            / 10
+        )
         moved = inside.iloc[-3:].mean() - before.mean()
         assert np.sign(moved) == np.sign(ev.magnitude) and abs(moved) >= 0.5 * abs(ev.magnitude)
         assert pd.Timedelta(hours=20) <= ev.end - ev.start <= pd.Timedelta(hours=72)
 
 
 def test_labels_are_well_formed_and_after_event_start(
-        with_events: tuple[pd.DataFrame, pd.DataFrame]) -> None:
+    with_events: tuple[pd.DataFrame, pd.DataFrame],
+) -> None:
     reports, labels = with_events
     assert tuple(labels.columns) == LABEL_COLUMNS
     assert list(labels["event_id"]) == list(range(1, 10))
@@ -210,7 +233,8 @@ def test_labels_are_well_formed_and_after_event_start(
 
 
 def test_events_change_nothing_outside_their_labels(
-        with_events: tuple[pd.DataFrame, pd.DataFrame], normal: pd.DataFrame) -> None:
+    with_events: tuple[pd.DataFrame, pd.DataFrame], normal: pd.DataFrame
+) -> None:
     reports, labels = with_events
     a = reports[reports["DUP_STATUS"] != "4"].reset_index(drop=True)
     b = normal[normal["DUP_STATUS"] != "4"].reset_index(drop=True)
@@ -224,11 +248,13 @@ def test_events_change_nothing_outside_their_labels(
 
 
 def test_demo_data_trains_on_normal_and_tests_on_the_continuation(tmp_path) -> None:
-    paths = generate_demo_data(tmp_path / "demo", seed=1, days_train=6, days_test=4,
-                               n_storms=2, n_faults=3)
+    paths = generate_demo_data(
+        tmp_path / "demo", seed=1, days_train=6, days_test=4, n_storms=2, n_faults=3
+    )
     assert paths == {k: tmp_path / "demo" / f"{k}.csv" for k in ("train", "test", "labels")}
-    train, test = (pd.read_csv(paths[k], dtype=str, keep_default_na=False)
-                   for k in ("train", "test"))
+    train, test = (
+        pd.read_csv(paths[k], dtype=str, keep_default_na=False) for k in ("train", "test")
+    )
     labels = pd.read_csv(paths["labels"], parse_dates=["start", "end"])
     assert labels["start"].dtype.kind == "M" and len(labels) == 5
     assert "T" in paths["labels"].read_text().split("\n")[1]
@@ -252,7 +278,7 @@ def test_demo_data_trains_on_normal_and_tests_on_the_continuation(tmp_path) -> N
 def test_write_is_atomic(tmp_path, normal: pd.DataFrame) -> None:
     blocker = tmp_path / "blocker"
     blocker.write_text("a file, not a directory")
-    with pytest.raises(SquallError, match="cannot write .*box.csv"):   # one line, the target
+    with pytest.raises(SquallError, match="cannot write .*box.csv"):  # one line, the target
         write_noaa_csv(normal, blocker / "box.csv")
     assert blocker.read_text() == "a file, not a directory"
 
@@ -275,24 +301,27 @@ def test_write_is_atomic(tmp_path, normal: pd.DataFrame) -> None:
     assert not (tmp_path / "labels.csv").exists()
 
 
-@pytest.mark.parametrize(("kwargs", "name"), [
-    ({"days": -1}, "days"),
-    ({"days": float("nan")}, "days"),
-    ({"days": "ten"}, "days"),
-    ({"n_ships": -1}, "n_ships"),
-    ({"n_buoys": 1.5}, "n_buoys"),
-    ({"n_storms": -2}, "n_storms"),
-    ({"n_faults": True}, "n_faults"),
-    ({"seed": -1}, "seed"),
-    ({"start": "not a date"}, "start"),
-    ({"event_start": "2024-01-01"}, "event_start"),
-    ({"days": 5, "event_start": "2025-03-06"}, "event_start"),
-    ({"fault_types": ("flood",)}, "fault_types"),
-    ({"fault_types": ("storm",)}, "fault_types"),
-    ({"fault_types": ()}, "fault_types"),
-    ({"n_ships": 0, "n_buoys": 0}, "n_ships"),
-    ({"days": 1, "n_storms": 30}, "n_storms"),
-])
+@pytest.mark.parametrize(
+    ("kwargs", "name"),
+    [
+        ({"days": -1}, "days"),
+        ({"days": float("nan")}, "days"),
+        ({"days": "ten"}, "days"),
+        ({"n_ships": -1}, "n_ships"),
+        ({"n_buoys": 1.5}, "n_buoys"),
+        ({"n_storms": -2}, "n_storms"),
+        ({"n_faults": True}, "n_faults"),
+        ({"seed": -1}, "seed"),
+        ({"start": "not a date"}, "start"),
+        ({"event_start": "2024-01-01"}, "event_start"),
+        ({"days": 5, "event_start": "2025-03-06"}, "event_start"),
+        ({"fault_types": ("flood",)}, "fault_types"),
+        ({"fault_types": ("storm",)}, "fault_types"),
+        ({"fault_types": ()}, "fault_types"),
+        ({"n_ships": 0, "n_buoys": 0}, "n_ships"),
+        ({"days": 1, "n_storms": 30}, "n_storms"),
+    ],
+)
 def test_invalid_arguments_are_named(kwargs: dict, name: str) -> None:
     with pytest.raises(SquallError, match=name) as err:
         synthesize(**kwargs)
@@ -310,6 +339,7 @@ def test_invalid_demo_arguments_are_named(tmp_path) -> None:
 def test_a_month_of_eight_platforms_is_built_without_a_per_report_loop(monkeypatch) -> None:
     """Was a wall-clock bound; what it stood for: the reports are built as whole columns (no
     Python loop over reports, e.g. DataFrame row iteration), and the result is reproducible."""
+
     def per_row(*args, **kwargs):
         raise AssertionError("per-report Python loop used")
 

@@ -30,10 +30,18 @@ def make_obs(reports, features=("x", "y")) -> Observations:
     rows = []
     for i, (track, offset, values) in enumerate(reports):
         delta = offset if isinstance(offset, pd.Timedelta) else pd.Timedelta(hours=offset)
-        rows.append({"source": 0, "row": i, "track": track, "time": T0 + delta, "lat": np.nan,
-                     "lon": np.nan, **{f: float(values.get(f, np.nan)) for f in features}})
-    frame = pd.DataFrame(rows, columns=["source", "row", "track", "time", "lat", "lon",
-                                        *features])
+        rows.append(
+            {
+                "source": 0,
+                "row": i,
+                "track": track,
+                "time": T0 + delta,
+                "lat": np.nan,
+                "lon": np.nan,
+                **{f: float(values.get(f, np.nan)) for f in features},
+            }
+        )
+    frame = pd.DataFrame(rows, columns=["source", "row", "track", "time", "lat", "lon", *features])
     frame["time"] = frame["time"].astype("datetime64[ns]")
     return Observations(frame, features, {f: "" for f in features}, ["hand-made"])
 
@@ -54,13 +62,17 @@ def window_times(obs, w, i) -> pd.Series:
 
 # --- settings ---------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("minutes, expected", [
-    (10, "10min"),   # doc: 10-minute reports -> 10min grid
-    (60, "1h"),      # hourly -> 1h
-    (7, "10min"),    # rounded up to the next standard interval
-    (45, "1h"),
-    (180, "3h"),
-])
+
+@pytest.mark.parametrize(
+    "minutes, expected",
+    [
+        (10, "10min"),  # doc: 10-minute reports -> 10min grid
+        (60, "1h"),  # hourly -> 1h
+        (7, "10min"),  # rounded up to the next standard interval
+        (45, "1h"),
+        (180, "3h"),
+    ],
+)
 def test_auto_resample_picks_standard_interval_at_least_the_typical_one(minutes, expected):
     step = pd.Timedelta(minutes=minutes)
     reports = [("A", k * step, {"x": k}) for k in range(30)]
@@ -84,31 +96,37 @@ def test_auto_resample_uses_the_typical_track():
 
 def test_default_max_gap_is_six_intervals():
     obs = make_obs(hourly("A", range(10)))
-    assert pd.Timedelta(resolve_settings(WindowSettings(resample="30min"), obs).max_gap) == \
-        pd.Timedelta("3h")
+    assert pd.Timedelta(
+        resolve_settings(WindowSettings(resample="30min"), obs).max_gap
+    ) == pd.Timedelta("3h")
     # without resampling: six typical report intervals (hourly here)
-    assert pd.Timedelta(resolve_settings(WindowSettings(length=3, resample=None), obs).max_gap) \
-        == pd.Timedelta("6h")
+    assert pd.Timedelta(
+        resolve_settings(WindowSettings(length=3, resample=None), obs).max_gap
+    ) == pd.Timedelta("6h")
     # an explicit max_gap is kept
-    assert pd.Timedelta(resolve_settings(WindowSettings(max_gap="90min"), obs).max_gap) == \
-        pd.Timedelta("90min")
+    assert pd.Timedelta(
+        resolve_settings(WindowSettings(max_gap="90min"), obs).max_gap
+    ) == pd.Timedelta("90min")
 
 
-@pytest.mark.parametrize("kwargs, match", [
-    ({"length": 1}, "length"),
-    ({"length": 0}, "length"),
-    ({"stride": 0}, "stride"),
-    ({"stride": -2}, "stride"),
-    ({"min_observed": 0}, "min_observed"),
-    ({"min_observed": 2}, "min_observed"),
-    ({"min_observed": -0.5}, "min_observed"),
-    ({"resample": "often"}, "resample"),
-    ({"resample": "-1h"}, "resample"),
-    ({"resample": "0min"}, "resample"),
-    ({"max_gap": "a while"}, "max.gap"),
-    ({"max_gap": "-3h"}, "max.gap"),
-    ({"mode": "sliding"}, "mode"),
-])
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        ({"length": 1}, "length"),
+        ({"length": 0}, "length"),
+        ({"stride": 0}, "stride"),
+        ({"stride": -2}, "stride"),
+        ({"min_observed": 0}, "min_observed"),
+        ({"min_observed": 2}, "min_observed"),
+        ({"min_observed": -0.5}, "min_observed"),
+        ({"resample": "often"}, "resample"),
+        ({"resample": "-1h"}, "resample"),
+        ({"resample": "0min"}, "resample"),
+        ({"max_gap": "a while"}, "max.gap"),
+        ({"max_gap": "-3h"}, "max.gap"),
+        ({"mode": "sliding"}, "mode"),
+    ],
+)
 def test_invalid_settings_are_errors(kwargs, match):
     obs = make_obs(hourly("A", range(10)))
     with pytest.raises(SquallError, match=match):
@@ -123,10 +141,14 @@ def test_pooled_settings_have_no_resampling():
 
 # --- track mode -------------------------------------------------------------------------------
 
+
 def test_windows_never_cross_a_track_boundary():
     # two tracks reporting at the same hours, interleaved in the file
-    reports = [r for pair in zip(hourly("A", range(30)), hourly("B", range(30), start=1000),
-                                 strict=True) for r in pair]
+    reports = [
+        r
+        for pair in zip(hourly("A", range(30)), hourly("B", range(30), start=1000), strict=True)
+        for r in pair
+    ]
     obs = make_obs(reports)
     for resample in ("1h", None):
         w = windows_for(obs, length=5, resample=resample, max_gap="6h")
@@ -146,11 +168,12 @@ def test_windows_never_cross_a_long_gap():
     for i in range(len(w)):
         times = window_times(obs, w, i)
         assert times.max() < T0 + pd.Timedelta(hours=20) or times.min() >= T0 + pd.Timedelta(
-            hours=20), f"window {i} crosses the gap"
+            hours=20
+        ), f"window {i} crosses the gap"
         step_times = w.step_time[w.steps[i]]
-        assert (step_times <= np.datetime64(T0 + pd.Timedelta(hours=9))).all() or \
-            (step_times >= np.datetime64(T0 + pd.Timedelta(hours=20))).all(), \
-            f"window {i} reaches into the gap"
+        assert (step_times <= np.datetime64(T0 + pd.Timedelta(hours=9))).all() or (
+            step_times >= np.datetime64(T0 + pd.Timedelta(hours=20))
+        ).all(), f"window {i} reaches into the gap"
         observed = np.sort(step_times[~np.isnan(w.values[i]).all(axis=1)])
         assert (np.diff(observed) <= np.timedelta64(6, "h")).all()
     # Worked out by hand: the segments are the hour grids 0..9 and 20..29 (each from its first to
@@ -183,8 +206,8 @@ def test_windows_never_reach_into_a_gap_longer_than_max_gap(resample):
         assert lo <= hours.min() and hours.max() <= hi, f"window {i} leaves its segment"
         assert (np.diff(hours) == 1).all()
         # start/end: the first and last report, which here are the first and last step
-        assert hours_of(w.start[i:i + 1])[0] == hours.min()
-        assert hours_of(w.end[i:i + 1])[0] == hours.max()
+        assert hours_of(w.start[i : i + 1])[0] == hours.min()
+        assert hours_of(w.end[i : i + 1])[0] == hours.max()
         np.testing.assert_array_equal(np.sort(hours_of(window_times(obs, w, i))), hours)
     starts = hours_of(w.start)
     np.testing.assert_array_equal(starts, [*range(7), *range(100, 117)])
@@ -209,8 +232,9 @@ def test_skipped_counts_only_windows_inside_segments():
     counted = 0
     for a, b in [(0, 29), (100, 139), (0, 100)]:
         for s in range(a, b - 24 + 2):
-            observed = {h for h in range(s, s + 24)} & (set(GAP_HOURS) if b != 100 else
-                                                        set(range(0, 101, 5)))
+            observed = {h for h in range(s, s + 24)} & (
+                set(GAP_HOURS) if b != 100 else set(range(0, 101, 5))
+            )
             counted += len(observed) / 24 < 0.2
     assert counted == w.skipped
 
@@ -223,15 +247,21 @@ def test_rows_start_end_describe_each_window_across_gaps():
     for track in ("S1", "S2"):
         for h in GAP_HOURS:
             minute = int(rng.integers(60))
-            reports.append((track, pd.Timedelta(hours=h, minutes=minute),
-                            {"x": rng.normal(), "y": rng.normal()}))
+            reports.append(
+                (
+                    track,
+                    pd.Timedelta(hours=h, minutes=minute),
+                    {"x": rng.normal(), "y": rng.normal()},
+                )
+            )
     reports.append(("S1", pd.Timedelta(hours=60), {}))  # inside the gap: in no step
     reports.append(("S2", pd.Timedelta(hours=29, minutes=59), {}))  # in S2's last step of hour 29
     reports = [reports[k] for k in rng.permutation(len(reports))]
     obs = make_obs(reports)
     times, track = obs.frame["time"], obs.frame["track"]
-    in_gap = np.flatnonzero(((times - T0) / pd.Timedelta(hours=1)).between(30, 100,
-                                                                            inclusive="neither"))
+    in_gap = np.flatnonzero(
+        ((times - T0) / pd.Timedelta(hours=1)).between(30, 100, inclusive="neither")
+    )
     assert len(in_gap) == 1
     w = windows_for(obs, length=12, resample="1h", max_gap="6h")
     assert len(w) == 2 * ((30 - 12 + 1) + (40 - 12 + 1)) and w.skipped == 0
@@ -249,14 +279,22 @@ def test_rows_start_end_describe_each_window_across_gaps():
         hours = hours_of(w.step_time[w.steps[i]])
         assert any(a <= hours.min() and hours.max() <= b for a, b in SEGMENTS)
         # rows(i) is exactly the window's reports: those of its track inside its steps
-        expected = np.flatnonzero((track == w.track[i]) & (times >= pd.Timestamp(first))
-                                  & (times < pd.Timestamp(last) + pd.Timedelta(hours=1)))
+        expected = np.flatnonzero(
+            (track == w.track[i])
+            & (times >= pd.Timestamp(first))
+            & (times < pd.Timestamp(last) + pd.Timedelta(hours=1))
+        )
         np.testing.assert_array_equal(np.sort(rows), expected)
 
 
 def test_without_resampling_empty_reports_outside_segments_are_in_no_step():
-    reports = hourly("A", [0, 1, 2, 3]) + [("A", 5, {})] + hourly("A", [12, 13]) + \
-        [("A", 13.5, {})] + hourly("A", [14, 15])
+    reports = (
+        hourly("A", [0, 1, 2, 3])
+        + [("A", 5, {})]
+        + hourly("A", [12, 13])
+        + [("A", 13.5, {})]
+        + hourly("A", [14, 15])
+    )
     obs = make_obs(reports)
     w = windows_for(obs, length=3, resample=None, max_gap="6h", min_observed=0.5)
     # the empty report at hour 5 lies in the 9 h gap (3 -> 12): in no step; the one at 13.5 lies
@@ -270,9 +308,17 @@ def test_without_resampling_empty_reports_outside_segments_are_in_no_step():
 def test_a_resampled_grid_too_large_is_an_error(monkeypatch):
     # hourly reports for 600 days: on a 1 s grid one segment would have ~52 million steps
     n = 600 * 24
-    frame = pd.DataFrame({"source": 0, "row": np.arange(n), "track": "A",
-                          "time": (T0 + pd.to_timedelta(np.arange(n), unit="h")),
-                          "lat": np.nan, "lon": np.nan, "x": np.arange(n, dtype=float)})
+    frame = pd.DataFrame(
+        {
+            "source": 0,
+            "row": np.arange(n),
+            "track": "A",
+            "time": (T0 + pd.to_timedelta(np.arange(n), unit="h")),
+            "lat": np.nan,
+            "lon": np.nan,
+            "x": np.arange(n, dtype=float),
+        }
+    )
     frame["time"] = frame["time"].astype("datetime64[ns]")
     obs = Observations(frame, ["x"], {"x": ""}, ["hand-made"])
     with pytest.raises(SquallError, match=r"--resample 1s .*51,836,401 steps") as info:
@@ -316,8 +362,12 @@ def test_stride_counts_from_each_segment_start():
     obs = make_obs(hourly("A", range(10)) + hourly("B", range(5, 15), start=1000))
     w = windows_for(obs, length=3, stride=4, resample="1h", max_gap="6h")
     starts = {(t, s) for t, s in zip(w.track, pd.to_datetime(w.start), strict=True)}
-    assert starts == {("A", T0), ("A", T0 + pd.Timedelta(hours=4)),
-                      ("B", T0 + pd.Timedelta(hours=5)), ("B", T0 + pd.Timedelta(hours=9))}
+    assert starts == {
+        ("A", T0),
+        ("A", T0 + pd.Timedelta(hours=4)),
+        ("B", T0 + pd.Timedelta(hours=5)),
+        ("B", T0 + pd.Timedelta(hours=9)),
+    }
     # and after a long gap inside a track the count restarts too
     gap = make_obs(hourly("A", [0, 1, 2, 3, 4, 5, 6, 20, 21, 22, 23, 24, 25, 26]))
     w = windows_for(gap, length=2, stride=3, resample="1h", max_gap="6h", min_observed=1.0)
@@ -330,8 +380,10 @@ def test_rows_belong_to_the_window_and_start_end_are_first_and_last_report():
     reports = []
     for track in ("S1", "S2", "S3"):
         minutes = np.sort(rng.choice(48 * 60, size=60, replace=False))
-        reports += [(track, pd.Timedelta(minutes=int(m)), {"x": rng.normal(), "y": rng.normal()})
-                    for m in minutes]
+        reports += [
+            (track, pd.Timedelta(minutes=int(m)), {"x": rng.normal(), "y": rng.normal()})
+            for m in minutes
+        ]
     order = rng.permutation(len(reports))  # file order is not time order
     obs = make_obs([reports[k] for k in order])
     w = windows_for(obs, length=6, resample="1h", max_gap="3h", min_observed=0.5)
@@ -345,29 +397,35 @@ def test_rows_belong_to_the_window_and_start_end_are_first_and_last_report():
         assert t.min() == pd.Timestamp(w.start[i]) and t.max() == pd.Timestamp(w.end[i])
         # each report sits in the hour of its own step
         for s in w.steps[i]:
-            step_rows = w.step_obs[w.step_ptr[s]:w.step_ptr[s + 1]]
+            step_rows = w.step_obs[w.step_ptr[s] : w.step_ptr[s + 1]]
             assert (times.iloc[step_rows].dt.floor("1h") == pd.Timestamp(w.step_time[s])).all()
         assert (np.diff(w.step_time[w.steps[i]]) == np.timedelta64(1, "h")).all()
 
 
 def test_resampled_step_is_the_mean_of_its_reports():
-    obs = make_obs([
-        ("A", pd.Timedelta(minutes=10), {"x": 1.0}),              # y missing in this report
-        ("A", pd.Timedelta(minutes=40), {"x": 3.0, "y": 5.0}),
-        ("A", pd.Timedelta(minutes=80), {"x": 10.0, "y": 7.0}),
-        ("A", pd.Timedelta(minutes=130), {"x": 4.0, "y": 1.0}),
-        ("A", pd.Timedelta(minutes=150), {"x": 8.0, "y": 3.0}),
-        ("A", pd.Timedelta(minutes=170), {"x": 0.0, "y": 2.0}),
-    ])
+    obs = make_obs(
+        [
+            ("A", pd.Timedelta(minutes=10), {"x": 1.0}),  # y missing in this report
+            ("A", pd.Timedelta(minutes=40), {"x": 3.0, "y": 5.0}),
+            ("A", pd.Timedelta(minutes=80), {"x": 10.0, "y": 7.0}),
+            ("A", pd.Timedelta(minutes=130), {"x": 4.0, "y": 1.0}),
+            ("A", pd.Timedelta(minutes=150), {"x": 8.0, "y": 3.0}),
+            ("A", pd.Timedelta(minutes=170), {"x": 0.0, "y": 2.0}),
+        ]
+    )
     w = windows_for(obs, length=3, resample="1h", max_gap="6h")
     assert len(w) == 1
     # hour 0: x = mean(1, 3) = 2, y = 5 (the only observed y); hour 1: 10, 7; hour 2: 4, 2
     np.testing.assert_allclose(w.values[0], [[2.0, 5.0], [10.0, 7.0], [4.0, 2.0]])
-    np.testing.assert_array_equal(w.step_time[w.steps[0]], np.array(
-        [T0, T0 + pd.Timedelta(hours=1), T0 + pd.Timedelta(hours=2)], dtype="datetime64[ns]"))
+    np.testing.assert_array_equal(
+        w.step_time[w.steps[0]],
+        np.array(
+            [T0, T0 + pd.Timedelta(hours=1), T0 + pd.Timedelta(hours=2)], dtype="datetime64[ns]"
+        ),
+    )
     s0, s2 = w.steps[0][0], w.steps[0][2]
-    assert sorted(w.step_obs[w.step_ptr[s0]:w.step_ptr[s0 + 1]]) == [0, 1]
-    assert sorted(w.step_obs[w.step_ptr[s2]:w.step_ptr[s2 + 1]]) == [3, 4, 5]
+    assert sorted(w.step_obs[w.step_ptr[s0] : w.step_ptr[s0 + 1]]) == [0, 1]
+    assert sorted(w.step_obs[w.step_ptr[s2] : w.step_ptr[s2 + 1]]) == [3, 4, 5]
     assert sorted(w.rows(0)) == list(range(6))
     assert pd.Timestamp(w.start[0]) == T0 + pd.Timedelta(minutes=10)
     assert pd.Timestamp(w.end[0]) == T0 + pd.Timedelta(minutes=170)
@@ -417,8 +475,14 @@ def test_no_reports_is_an_error():
 
 
 def test_pooled_mode_sorts_by_time_and_drops_incomplete_reports():
-    reports = [("A", 3, {"x": 3, "y": 3}), ("B", 0, {"x": 0, "y": 0}), ("A", 1, {"x": 1}),
-               ("B", 2, {"x": 2, "y": 2}), ("C", 4, {"x": 4, "y": 4}), ("A", 5, {"x": 5, "y": 5})]
+    reports = [
+        ("A", 3, {"x": 3, "y": 3}),
+        ("B", 0, {"x": 0, "y": 0}),
+        ("A", 1, {"x": 1}),
+        ("B", 2, {"x": 2, "y": 2}),
+        ("C", 4, {"x": 4, "y": 4}),
+        ("A", 5, {"x": 5, "y": 5}),
+    ]
     obs = make_obs(reports)
     w = windows_for(obs, length=2, mode="pooled")
     # complete reports in time order: hours 0, 2, 3, 4, 5; starts 0 .. n - T - 1 = 0..2
@@ -427,6 +491,7 @@ def test_pooled_mode_sorts_by_time_and_drops_incomplete_reports():
 
 
 # --- the seed's windows -----------------------------------------------------------------------
+
 
 def test_pooled_mode_reproduces_the_seed_training_sequences(shared_data):
     from squall.convert import import_keras
@@ -447,6 +512,7 @@ def test_pooled_mode_reproduces_the_seed_training_sequences(shared_data):
 
 # --- windowset: save / load -------------------------------------------------------------------
 
+
 def _sha256(path):
     import hashlib
 
@@ -459,16 +525,27 @@ def built_windowset(noaa_csv):
     rows = []
     for k in range(8):
         for station, base in (("SHIP_A", 250), ("SHIP_B", 280)):
-            rows.append({"STATION": station, "DATE": f"2025-03-01T{k:02d}:00:00",
-                         "LATITUDE": "5.0", "LONGITUDE": str(100 + k), "PLATFORM_ID": "5",
-                         "DUP_STATUS": "0", "AIR_TEMP": str(base + k),
-                         "SEA_LVL_PRES": "" if k == 3 else str(10100 + k),
-                         "NCDC_QC_FLAGS": "1AAAA" + str(1 + k % 9) + "1AAAAAAA"})
+            rows.append(
+                {
+                    "STATION": station,
+                    "DATE": f"2025-03-01T{k:02d}:00:00",
+                    "LATITUDE": "5.0",
+                    "LONGITUDE": str(100 + k),
+                    "PLATFORM_ID": "5",
+                    "DUP_STATUS": "0",
+                    "AIR_TEMP": str(base + k),
+                    "SEA_LVL_PRES": "" if k == 3 else str(10100 + k),
+                    "NCDC_QC_FLAGS": "1AAAA" + str(1 + k % 9) + "1AAAAAAA",
+                }
+            )
     obs = read_noaa(noaa_csv(rows), ["AIR_TEMP", "SEA_LVL_PRES"])
     w = make_windows(obs, resolve_settings(WindowSettings(length=4, resample="1h"), obs))
     scaler = Scaler("minmax", list(obs.features)).fit(w.values)
-    meta = {"note": "test", "bundle": "0123456789abcdef",
-            "sources_sha256": [_sha256(s) for s in obs.sources]}
+    meta = {
+        "note": "test",
+        "bundle": "0123456789abcdef",
+        "sources_sha256": [_sha256(s) for s in obs.sources],
+    }
     return windowset.build(w, obs, scaler, meta=meta), w, obs
 
 
@@ -513,8 +590,9 @@ def test_windowset_build_never_refits_the_scaler(noaa_csv):
     scaler = Scaler.from_minmax(["AIR_TEMP", "SEA_LVL_PRES"], [0.0, 1000.0], [50.0, 1020.0])
     ws = windowset.build(w, obs, scaler)
     observed = ~np.isnan(w.values)
-    np.testing.assert_allclose(ws.x[..., 0][observed[..., 0]],
-                               w.values[..., 0][observed[..., 0]] / 50.0)
+    np.testing.assert_allclose(
+        ws.x[..., 0][observed[..., 0]], w.values[..., 0][observed[..., 0]] / 50.0
+    )
     # missing cells are filled with the scaler's fill value (0.5 for from_minmax)
     assert (ws.x[..., 1][~observed[..., 1]] == 0.5).all()
     assert (~observed[..., 1]).any()
@@ -528,9 +606,14 @@ def test_windowset_build_rejects_a_scaler_for_other_features(noaa_csv):
 
 
 def test_windowset_rows_are_in_time_order_when_the_file_is_not():
-    obs = make_obs([("A", pd.Timedelta(minutes=50), {"x": 1.0}),
-                    ("A", pd.Timedelta(minutes=10), {"x": 2.0}),
-                    ("A", pd.Timedelta(minutes=70), {"x": 3.0})], ["x"])
+    obs = make_obs(
+        [
+            ("A", pd.Timedelta(minutes=50), {"x": 1.0}),
+            ("A", pd.Timedelta(minutes=10), {"x": 2.0}),
+            ("A", pd.Timedelta(minutes=70), {"x": 3.0}),
+        ],
+        ["x"],
+    )
     w = windows_for(obs, length=2, resample="1h", max_gap="6h")
     ws = windowset.build(w, obs, Scaler("minmax", ["x"]).fit(w.values))
     assert len(ws) == 1
@@ -586,15 +669,21 @@ def test_durations_below_or_between_seconds_are_refused(text):
 
 # --- memory: the step table, never (N, T, F) float64 ---------------------------------------------
 
+
 def many_windows_obs(reports=12_000, tracks=4, features=6) -> Observations:
     """Hourly reports of a few tracks, every feature observed except a few cells."""
     rng = np.random.default_rng(0)
     per = reports // tracks
-    frame = pd.DataFrame({
-        "source": 0, "row": np.arange(per * tracks), "track": np.repeat(
-            [f"T{k}" for k in range(tracks)], per),
-        "time": np.tile(T0 + pd.to_timedelta(np.arange(per), unit="h"), tracks),
-        "lat": np.nan, "lon": np.nan})
+    frame = pd.DataFrame(
+        {
+            "source": 0,
+            "row": np.arange(per * tracks),
+            "track": np.repeat([f"T{k}" for k in range(tracks)], per),
+            "time": np.tile(T0 + pd.to_timedelta(np.arange(per), unit="h"), tracks),
+            "lat": np.nan,
+            "lon": np.nan,
+        }
+    )
     names = [f"f{k}" for k in range(features)]
     values = rng.normal(size=(len(frame), features))
     values[rng.random(values.shape) < 0.05] = np.nan
@@ -625,7 +714,7 @@ def test_windows_build_score_and_save_never_hold_all_windows_in_float64(tmp_path
         n, T, F = len(ws), 24, 6
         full = n * T * F * 8
         assert n > 10_000
-        assert built < full / 2, (built, full)    # the earlier code: over 3x
+        assert built < full / 2, (built, full)  # the earlier code: over 3x
         from squall.detect.scoring import score_windows
 
         scores = score_windows(lambda x: x * 0.5, ws, chunk=512)
@@ -736,7 +825,7 @@ def test_clip_scaled_without_anything_to_clip_leaves_the_array_alone():
 
 def test_save_writes_sequences_a_chunk_at_a_time(noaa_csv, tmp_path, monkeypatch):
     ws, _, _ = built_windowset(noaa_csv)
-    monkeypatch.setattr(windowset, "CHUNK_WINDOWS", 3)       # 10 windows: 4 chunks
+    monkeypatch.setattr(windowset, "CHUNK_WINDOWS", 3)  # 10 windows: 4 chunks
     ws.save(tmp_path / "w.npz")
     with np.load(tmp_path / "w.npz", allow_pickle=False) as z:
         np.testing.assert_array_equal(z["sequences"], ws.x.astype(np.float32))

@@ -19,8 +19,14 @@ def small_bundle():
     b.features, b.units = ["a", "b"], {"a": "", "b": ""}
     b.scaler = Scaler.from_minmax(["a", "b"], [0.0, 0.0], [10.0, 10.0])
     b.threshold = {"method": "value", "value": 0.0, "fitted_on": "user"}
-    b.provenance = {"reader": {"kind": "csv", "features": ["a", "b"],
-                               "time_column": "timestamp", "track_column": None}}
+    b.provenance = {
+        "reader": {
+            "kind": "csv",
+            "features": ["a", "b"],
+            "time_column": "timestamp",
+            "track_column": None,
+        }
+    }
     return b.validate()
 
 
@@ -31,17 +37,18 @@ def write_data(path, n=400):
     b = rng.normal(5, 1, n)
     b[rng.random(n) < 0.1] = np.nan
     pd.DataFrame({"timestamp": t.strftime("%Y-%m-%d %H:%M:%S"), "a": a, "b": b}).to_csv(
-        path, index=False)
+        path, index=False
+    )
     return path
 
 
 def test_detect_tables_equal_those_of_all_windows_scored_at_once(tmp_path, monkeypatch):
-    monkeypatch.setattr(scoring, "CHUNK", 100)       # several chunks and a joined last one
+    monkeypatch.setattr(scoring, "CHUNK", 100)  # several chunks and a joined last one
     bundle = small_bundle()
     data = write_data(tmp_path / "data.csv")
     ws = pipeline.make_windowset(bundle, [data])
     chunked = pipeline.score_windows(bundle, ws)
-    assert chunked.residual.shape[0] == 0            # no (N, T, F) residuals kept
+    assert chunked.residual.shape[0] == 0  # no (N, T, F) residuals kept
     recon = pipeline.reconstruct_windows(bundle, ws)
     whole = scoring.score(ws.x, recon, ws.mask)
     for name in ("window", "feature", "step", "observed"):
@@ -54,8 +61,9 @@ def test_detect_tables_equal_those_of_all_windows_scored_at_once(tmp_path, monke
     expected = step_errors_frame(ws, whole, idx)
     got = pd.read_csv(tmp_path / "run" / "step_errors.csv")
     pipeline.write_csv(expected, tmp_path / "expected.csv")
-    assert (tmp_path / "expected.csv").read_bytes() == (tmp_path / "run" / "step_errors.csv"
-                                                         ).read_bytes()
+    assert (tmp_path / "expected.csv").read_bytes() == (
+        tmp_path / "run" / "step_errors.csv"
+    ).read_bytes()
     assert len(got) == len(idx) * bundle.length
     why = [e["text"] for e in explain(table, ws, whole, bundle.scaler, bundle.units)]
     events = pd.read_csv(tmp_path / "run" / "events.csv", keep_default_na=False)

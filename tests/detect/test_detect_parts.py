@@ -12,10 +12,10 @@ from squall.errors import SquallError
 def test_scores_count_observed_cells_only():
     x = np.zeros((2, 3, 2))
     recon = np.ones((2, 3, 2))
-    recon[0, :, 1] = 10.0           # large error on a feature that is not observed
+    recon[0, :, 1] = 10.0  # large error on a feature that is not observed
     mask = np.ones((2, 3, 2), dtype=bool)
     mask[0, :, 1] = False
-    mask[1, 2, :] = False           # an empty step
+    mask[1, 2, :] = False  # an empty step
     s = score(x, recon, mask)
     np.testing.assert_allclose(s.window, [1.0, 1.0])
     assert np.isnan(s.feature[0, 1]) and s.feature[0, 0] == 1.0
@@ -38,35 +38,51 @@ def test_threshold_is_a_quantile_of_reference_scores():
 
 
 def test_events_merge_overlapping_windows_per_track():
-    t = pd.to_datetime(["2025-01-01 00:00", "2025-01-01 01:00", "2025-01-01 05:00",
-                        "2025-01-01 00:30", "2025-01-01 01:00"]).to_numpy()
+    t = pd.to_datetime(
+        [
+            "2025-01-01 00:00",
+            "2025-01-01 01:00",
+            "2025-01-01 05:00",
+            "2025-01-01 00:30",
+            "2025-01-01 01:00",
+        ]
+    ).to_numpy()
     end = t + np.timedelta64(2, "h")
     track = np.array(["A", "A", "A", "B", "A"])
     flagged = np.array([True, True, True, True, False])
     ev = merge_events(track, t, end, flagged)
-    assert ev[0] == ev[1]              # overlap on track A
-    assert ev[2] != ev[0]              # starts after the first event ended
+    assert ev[0] == ev[1]  # overlap on track A
+    assert ev[2] != ev[0]  # starts after the first event ended
     assert ev[3] not in (ev[0], ev[2])  # other track, even though times overlap
     assert ev[4] == -1
     assert sorted(set(ev[ev >= 0])) == [0, 1, 2]
 
 
 def test_match_events():
-    events = pd.DataFrame({"track": ["A", "A", "B"],
-                           "start": ["2025-01-01T00:00", "2025-01-03T00:00", "2025-01-01T00:00"],
-                           "end": ["2025-01-01T10:00", "2025-01-03T05:00", "2025-01-02T00:00"]})
-    labels = pd.DataFrame({"track": ["A", "A", "C"], "type": ["storm", "spike", "storm"],
-                           "start": ["2025-01-01T10:00", "2025-01-05T00:00", "2025-01-01T00:00"],
-                           "end": ["2025-01-01T12:00", "2025-01-05T01:00", "2025-01-02T00:00"]})
+    events = pd.DataFrame(
+        {
+            "track": ["A", "A", "B"],
+            "start": ["2025-01-01T00:00", "2025-01-03T00:00", "2025-01-01T00:00"],
+            "end": ["2025-01-01T10:00", "2025-01-03T05:00", "2025-01-02T00:00"],
+        }
+    )
+    labels = pd.DataFrame(
+        {
+            "track": ["A", "A", "C"],
+            "type": ["storm", "spike", "storm"],
+            "start": ["2025-01-01T10:00", "2025-01-05T00:00", "2025-01-01T00:00"],
+            "end": ["2025-01-01T12:00", "2025-01-05T01:00", "2025-01-02T00:00"],
+        }
+    )
     m = match_events(events, labels)
-    assert m["true_events"] == 1          # touching at 10:00 counts (inclusive ends)
+    assert m["true_events"] == 1  # touching at 10:00 counts (inclusive ends)
     assert m["false_events"] == 2
     assert m["recall"] == pytest.approx(1 / 3)
-    assert m["per_type"] == {"spike": {"labels": 1, "found": 0},
-                             "storm": {"labels": 2, "found": 1}}
+    assert m["per_type"] == {"spike": {"labels": 1, "found": 0}, "storm": {"labels": 2, "found": 1}}
 
 
 # --- chunked scoring (squall.detect.scoring.score_windows / with_residuals) ----------------------
+
 
 class _Steps:
     """The least a window set needs for chunked scoring: steps into a scaled step table."""
@@ -100,10 +116,10 @@ def test_chunked_scores_equal_scores_of_all_windows_at_once():
     whole = score(ws.inputs(slice(None)), _recon(ws.inputs(slice(None))), ws.mask_of(slice(None)))
     calls = []
     got = score_windows(lambda x: calls.append(len(x)) or _recon(x), ws, chunk=64)
-    assert calls == [64, 64, 64, 108]           # the last 44 join the chunk before
+    assert calls == [64, 64, 64, 108]  # the last 44 join the chunk before
     for name in ("window", "feature", "step", "observed"):
         np.testing.assert_array_equal(getattr(got, name), getattr(whole, name))
-    assert got.residual.shape[0] == 0            # no residuals kept for all windows
+    assert got.residual.shape[0] == 0  # no residuals kept for all windows
 
 
 def test_residuals_are_kept_for_the_windows_asked_for_only():
@@ -115,8 +131,9 @@ def test_residuals_are_kept_for_the_windows_asked_for_only():
     with pytest.raises(SquallError, match="not kept"):
         scores.residual_of([3])
     calls = []
-    kept = with_residuals(scores, lambda x: calls.append(len(x)) or _recon(x), ws,
-                          np.array([250, 3, 3, 17]))
+    kept = with_residuals(
+        scores, lambda x: calls.append(len(x)) or _recon(x), ws, np.array([250, 3, 3, 17])
+    )
     assert kept.residual.shape == (3, 5, 3) and calls == [3]
     np.testing.assert_array_equal(kept.residual_of([17, 250]), whole.residual[[17, 250]])
     np.testing.assert_array_equal(kept.window, whole.window)
@@ -125,7 +142,7 @@ def test_residuals_are_kept_for_the_windows_asked_for_only():
     assert kept.residual_of([]).shape == (0, 5, 3)
     calls.clear()
     one = with_residuals(scores, lambda x: calls.append(len(x)) or _recon(x), ws, [7])
-    assert calls == [2]                          # a batch of one is computed as two copies
+    assert calls == [2]  # a batch of one is computed as two copies
     np.testing.assert_array_equal(one.residual_of([7]), whole.residual[[7]])
 
 
@@ -143,14 +160,23 @@ def test_chunks_cover_every_window_once():
 def test_one_matcher_counts_labels_found_and_events_matching_nothing():
     from squall.evaluate.metrics import confusion
 
-    labels = pd.DataFrame({"track": ["A", "A", ""], "type": ["storm", "spike", "spike"],
-                           "start": ["2025-01-01T00:00", "2025-01-01T06:00", "2025-01-04T00:00"],
-                           "end": ["2025-01-01T01:00", "2025-01-01T07:00", "2025-01-04T01:00"]})
-    events = pd.DataFrame({"track": ["A", "B", "B"],   # one event over both A labels
-                           "start": ["2025-01-01T00:30", "2025-01-04T00:30", "2025-01-09T00:00"],
-                           "end": ["2025-01-01T06:30", "2025-01-04T00:40", "2025-01-10T00:00"]})
+    labels = pd.DataFrame(
+        {
+            "track": ["A", "A", ""],
+            "type": ["storm", "spike", "spike"],
+            "start": ["2025-01-01T00:00", "2025-01-01T06:00", "2025-01-04T00:00"],
+            "end": ["2025-01-01T01:00", "2025-01-01T07:00", "2025-01-04T01:00"],
+        }
+    )
+    events = pd.DataFrame(
+        {
+            "track": ["A", "B", "B"],  # one event over both A labels
+            "start": ["2025-01-01T00:30", "2025-01-04T00:30", "2025-01-09T00:00"],
+            "end": ["2025-01-01T06:30", "2025-01-04T00:40", "2025-01-10T00:00"],
+        }
+    )
     m = match_events(events, labels)
-    assert (m["tp"], m["fp"], m["fn"]) == (3, 1, 0)     # a label without track matches B
+    assert (m["tp"], m["fp"], m["fn"]) == (3, 1, 0)  # a label without track matches B
     assert m["precision"] == pytest.approx(0.75) and m["recall"] == 1.0
     assert m["found_by"] == [[0], [0], [1]] and m["false"] == [2]
     assert confusion(labels, events) == {"tp": 3, "fp": 1, "fn": 0}

@@ -33,14 +33,16 @@ def _series(tmp_path, n=400, spike_at=(250,), tracks=("a", "b")):
     for k, name in enumerate(tracks):
         x = 0.05 * rng.normal(size=n)
         for at in spike_at:
-            x[at:at + 3] += 4.0 * (k + 1)
+            x[at : at + 3] += 4.0 * (k + 1)
         pd.DataFrame({"timestamp": t, "x": x, "y": 0.05 * rng.normal(size=n)}).to_csv(
-            tmp_path / f"{name}.csv", index=False)
+            tmp_path / f"{name}.csv", index=False
+        )
         paths.append(tmp_path / f"{name}.csv")
     obs = read_sensor_csv(paths)
     settings = resolve_settings(WindowSettings(length=12), obs)
-    ws = windowset.build(make_windows(obs, settings), obs,
-                         Scaler("minmax", obs.features).fit(obs.values()))
+    ws = windowset.build(
+        make_windows(obs, settings), obs, Scaler("minmax", obs.features).fit(obs.values())
+    )
     bundle = random_bundle(seed_layers(2, 12, (6, 3)), 2, 12, scale=0.4)
     bundle.features = list(obs.features)
     return ws, bundle
@@ -71,8 +73,7 @@ def test_one_pass_scoring_equals_scoring_everything_at_once(data, how, chunk):
     assert np.array_equal(full.track.astype(str), steps.track.astype(str))
     np.testing.assert_allclose(steps.score, full.score, rtol=1e-12, equal_nan=True)
     np.testing.assert_allclose(steps.recon, full.recon, rtol=1e-12, equal_nan=True)
-    np.testing.assert_allclose(windows.window, score_windows(reconstruct, ws).window,
-                               rtol=1e-12)
+    np.testing.assert_allclose(windows.window, score_windows(reconstruct, ws).window, rtol=1e-12)
 
 
 def test_threshold_rules_fit_flag_and_round_trip():
@@ -89,8 +90,9 @@ def test_threshold_rules_fit_flag_and_round_trip():
     assert PotThreshold(q=0.01, level=0.9).fit(x).value_ > np.quantile(x, 0.9)
 
 
-@pytest.mark.parametrize("bad", [np.zeros((3, 2)), np.array(["a", "b"]), np.full(4, np.nan),
-                                 np.zeros(0)])
+@pytest.mark.parametrize(
+    "bad", [np.zeros((3, 2)), np.array(["a", "b"]), np.full(4, np.nan), np.zeros(0)]
+)
 def test_threshold_input_checked_once_in_the_base(bad):
     for rule in RULES:
         with pytest.raises(SquallError):
@@ -118,8 +120,14 @@ def test_detector_constructor_stores_and_checks_configuration():
     d = Detector()
     assert d.scoring == "step" and isinstance(d.threshold, SigmaThreshold) and d.bundle_ is None
     assert isinstance(Detector("window").threshold, QuantileThreshold)
-    for kwargs in ({"scoring": "both"}, {"point": "max"}, {"smoothing": -1},
-                   {"pad": 1.5}, {"merge_gap": -2}, {"threshold": "magic"}):
+    for kwargs in (
+        {"scoring": "both"},
+        {"point": "max"},
+        {"smoothing": -1},
+        {"pad": 1.5},
+        {"merge_gap": -2},
+        {"threshold": "magic"},
+    ):
         with pytest.raises(SquallError):
             Detector(**kwargs)
     with pytest.raises(SquallError, match="trained model"):
@@ -166,5 +174,6 @@ def test_detector_section_round_trips_and_a_bundle_without_one_runs_its_threshol
     legacy = Detector.from_bundle(bundle)
     assert legacy.scoring == "window" and legacy.threshold.value_ == 0.5
     flags = legacy.predict(ws)
-    assert np.array_equal(flags, score_windows(get_engine("numpy", bundle).reconstruct,
-                                               ws).window > 0.5)
+    assert np.array_equal(
+        flags, score_windows(get_engine("numpy", bundle).reconstruct, ws).window > 0.5
+    )

@@ -47,9 +47,9 @@ def test_hundman_epsilon_separates_a_clear_anomaly_from_noise():
 
 def test_pruning_drops_sequences_close_to_the_nominal_maximum():
     x = np.full(100, 1.0)
-    x[10:12] = 10.0   # strong
-    x[50] = 3.05      # weak: within 10 % of the next (the largest nominal score, 3.0)
-    x[80] = 3.0       # nominal maximum
+    x[10:12] = 10.0  # strong
+    x[50] = 3.05  # weak: within 10 % of the next (the largest nominal score, 3.0)
+    x[80] = 3.0  # nominal maximum
     flags = np.zeros(100, bool)
     flags[10:12] = flags[50] = True
     pruned = prune_sequences(x, flags, 0.1)
@@ -74,7 +74,7 @@ def gpd_sample(gamma, sigma, n, seed=0):
     u = np.random.default_rng(seed).uniform(size=n)
     if gamma == 0:
         return -sigma * np.log(u)
-    return sigma / gamma * (u ** -gamma - 1)
+    return sigma / gamma * (u**-gamma - 1)
 
 
 @pytest.mark.parametrize("gamma", [0.3, 0.0, -0.2])

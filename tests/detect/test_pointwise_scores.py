@@ -31,7 +31,7 @@ def test_step_scores_cover_every_step_once_per_track_in_time_order(ws):
     assert np.all(s.score == 0)
     for _, idx in s.tracks():
         assert np.all(np.diff(s.start[idx].astype("int64")) > 0)
-    assert str(s.start[0]) .startswith("2024-01-01T00:00")
+    assert str(s.start[0]).startswith("2024-01-01T00:00")
 
 
 def test_median_reconstruction_ignores_one_bad_window_the_mean_does_not(ws):
@@ -60,7 +60,7 @@ def test_ewma_smoothing_with_a_warm_start():
     x = np.zeros(50)
     x[0] = 10.0
     y = smooth(x, 9)
-    assert y[0] == pytest.approx(10.0 * 0.2 / (1 - 0.8 ** 10), rel=0.01) and y[0] < 3
+    assert y[0] == pytest.approx(10.0 * 0.2 / (1 - 0.8**10), rel=0.01) and y[0] < 3
     z = np.ones(20)
     z[5] = np.nan
     out = smooth(z, 5)

@@ -40,8 +40,13 @@ BUNDLES = {
     "large-weights": lambda: random_bundle(seed_layers(2, 6, (6,)), 2, 6, seed=5, scale=1.5),
 }
 MODES = {  # other rounding and overflow modes exercise the generic requantizer path
-    "conv-wrap": with_formats(PRESETS["16"], data="Q4.12/rnd_conv/wrap", preact="Q4.12/trn",
-                              cell="Q4.12/rnd_inf/wrap", weight="Q2.14/trn_zero"),
+    "conv-wrap": with_formats(
+        PRESETS["16"],
+        data="Q4.12/rnd_conv/wrap",
+        preact="Q4.12/trn",
+        cell="Q4.12/rnd_inf/wrap",
+        weight="Q2.14/trn_zero",
+    ),
     "zero-trn": with_formats(PRESETS["12"], data="Q4.8/rnd_zero", cell="Q3.9/trn"),
 }
 
@@ -52,14 +57,16 @@ def test_numpy_backend_is_bit_exact(bundle, config):
     b = BUNDLES[bundle]()
     cfg = MODES.get(config) or PRESETS[config]
     x = np.random.default_rng(2).uniform(-1.5, 2.5, (5, b.length, len(b.features)))
-    x[0, 0, 0] = 100.0                                   # saturates at the input
+    x[0, 0, 0] = 100.0  # saturates at the input
     model = FixedModel(b, cfg)
     codes = model.quantize_windows(x)
     fast = model.run_codes(codes)
     slow = [model.reconstruct_codes(w) for w in codes.tolist()]
     assert fast.dtype == np.int64 and fast.tolist() == slow
-    assert np.array_equal(get_engine("fixed", b, config=cfg, backend="python").reconstruct(x),
-                          get_engine("fixed", b, config=cfg).reconstruct(x))
+    assert np.array_equal(
+        get_engine("fixed", b, config=cfg, backend="python").reconstruct(x),
+        get_engine("fixed", b, config=cfg).reconstruct(x),
+    )
 
 
 def test_no_floats_inside():
@@ -83,9 +90,13 @@ def test_one_step_by_hand():
     """A 1-input, 1-unit LSTM step computed with exact fractions and the stated rules."""
     layers = [_lstm(1, 1, True)]
     b = random_bundle(layers, 1, 2)
-    b.weights.update({"layers.0.W": np.array([[0.5], [1.25], [-0.75], [0.3]], np.float32),
-                      "layers.0.U": np.array([[0.1], [-0.2], [0.6], [0.05]], np.float32),
-                      "layers.0.b": np.array([0.0, 1.0, 0.1, -0.1], np.float32)})
+    b.weights.update(
+        {
+            "layers.0.W": np.array([[0.5], [1.25], [-0.75], [0.3]], np.float32),
+            "layers.0.U": np.array([[0.1], [-0.2], [0.6], [0.05]], np.float32),
+            "layers.0.b": np.array([0.0, 1.0, 0.1, -0.1], np.float32),
+        }
+    )
     cfg = PRESETS["16"]
     m = FixedModel(b, cfg)
     x, h, c = [cfg.data.quantize(0.7)], [cfg.data.quantize(-0.3)], [cfg.cell.quantize(1.1)]
@@ -94,36 +105,45 @@ def test_one_step_by_hand():
     u = [cfg.weight.quantize(float(v)) for v in b.weights["layers.0.U"].ravel()]
     bias = [cfg.bias.quantize(float(v)) for v in b.weights["layers.0.b"]]
     z = []
-    for r in range(4):        # exact value, then round half up and saturate to Q4.12
-        acc = (Fraction(w[r] * x[0] + u[r] * h[0], 2 ** 26) + Fraction(bias[r], 2 ** 14))
-        z.append(min(max(math.floor(acc * 2 ** 12 + Fraction(1, 2)), -32768), 32767))
+    for r in range(4):  # exact value, then round half up and saturate to Q4.12
+        acc = Fraction(w[r] * x[0] + u[r] * h[0], 2**26) + Fraction(bias[r], 2**14)
+        z.append(min(max(math.floor(acc * 2**12 + Fraction(1, 2)), -32768), 32767))
 
-    def table(fn, spec, out, code):            # index rule of the module docstring
+    def table(fn, spec, out, code):  # index rule of the module docstring
         shift = int(math.log2(spec.hi - spec.lo)) + 12 - int(math.log2(spec.size))
         lo = int(spec.lo * 4096)
         k = (min(max(code, lo), lo + (spec.size << shift) - 1) - lo) >> shift
-        centre = spec.lo + (k + 0.5) * (spec.hi - spec.lo) / spec.size - 2 ** -13
+        centre = spec.lo + (k + 0.5) * (spec.hi - spec.lo) / spec.size - 2**-13
         return out.quantize(fn(centre))
 
     sig = lambda v: table(lambda t: 1 / (1 + math.exp(-t)), cfg.sigmoid_fn, cfg.sigmoid, v)  # noqa: E731
     th = lambda v: table(math.tanh, cfg.tanh_fn, cfg.tanh, v)  # noqa: E731
     i, f, g, o = sig(z[0]), sig(z[1]), th(z[2]), sig(z[3])
-    c_exact = Fraction(f * c[0], 2 ** 27) + Fraction(i * g, 2 ** 30)
-    c_new = min(max(math.floor(c_exact * 2 ** 12 + Fraction(1, 2)), -32768), 32767)
-    h_new = math.floor(Fraction(o * th(c_new), 2 ** 30) * 2 ** 12 + Fraction(1, 2))
+    c_exact = Fraction(f * c[0], 2**27) + Fraction(i * g, 2**30)
+    c_new = min(max(math.floor(c_exact * 2**12 + Fraction(1, 2)), -32768), 32767)
+    h_new = math.floor(Fraction(o * th(c_new), 2**30) * 2**12 + Fraction(1, 2))
     assert (got_h, got_c) == ([h_new], [c_new])
     # and it is close to the float step
-    zf = [0.5 * 0.7 + 0.1 * -0.3, 1.25 * 0.7 - 0.2 * -0.3 + 1, -0.75 * 0.7 + 0.6 * -0.3 + 0.1,
-          0.3 * 0.7 + 0.05 * -0.3 - 0.1]
+    zf = [
+        0.5 * 0.7 + 0.1 * -0.3,
+        1.25 * 0.7 - 0.2 * -0.3 + 1,
+        -0.75 * 0.7 + 0.6 * -0.3 + 0.1,
+        0.3 * 0.7 + 0.05 * -0.3 - 0.1,
+    ]
     s = lambda t: 1 / (1 + math.exp(-t))  # noqa: E731
     cf = s(zf[1]) * 1.1 + s(zf[0]) * math.tanh(zf[2])
     assert abs(c_new / 4096 - cf) < 0.01 and abs(h_new / 4096 - s(zf[3]) * math.tanh(cf)) < 0.01
 
 
-@pytest.mark.parametrize("spec", [ActivationSpec("lut", 1024, -8, 8),
-                                  ActivationSpec("lut", 64, -4, 4),
-                                  ActivationSpec("pwl", 256, -8, 8, "Q2.14"),
-                                  ActivationSpec("pwl", 32, -4, 4, "Q1.15")])
+@pytest.mark.parametrize(
+    "spec",
+    [
+        ActivationSpec("lut", 1024, -8, 8),
+        ActivationSpec("lut", 64, -4, 4),
+        ActivationSpec("pwl", 256, -8, 8, "Q2.14"),
+        ActivationSpec("pwl", 32, -4, 4, "Q1.15"),
+    ],
+)
 def test_activation_tables_follow_the_index_rule(spec):
     inp, out = FixedType.parse("Q4.12"), FixedType.parse("Q1.15")
     act = Activation("tanh", spec, out, inp)
@@ -139,14 +159,14 @@ def test_activation_tables_follow_the_index_rule(spec):
     assert unit.index(inp.min_code) == 0 and unit.index(inp.max_code) == spec.size - 1
     if spec.method == "lut":
         assert unit(lo + 5 * per_bin + 3) == act.table[5]
-    else:   # breakpoints are exact table values
+    else:  # breakpoints are exact table values
         assert unit(lo + 5 * per_bin) == act.table[5]
     # monotone and close to tanh
     assert np.all(np.diff(unit.array) >= 0)
-    err = np.abs(unit.array / 2 ** 15 - np.tanh(codes / 4096)).max()
+    err = np.abs(unit.array / 2**15 - np.tanh(codes / 4096)).max()
     step = (spec.hi - spec.lo) / spec.size
-    bound = (step / 2 + 2 ** -13 if spec.method == "lut" else step ** 2 / 8 * 0.8) + 2 ** -15
-    assert err <= bound + (1 - math.tanh(spec.hi) if spec.hi < 8 else 0) + 2 ** -14
+    bound = (step / 2 + 2**-13 if spec.method == "lut" else step**2 / 8 * 0.8) + 2**-15
+    assert err <= bound + (1 - math.tanh(spec.hi) if spec.hi < 8 else 0) + 2**-14
 
 
 def test_requantizer_fast_paths_equal_the_general_one():
@@ -172,7 +192,7 @@ def test_accumulators_stay_within_the_stated_width():
             v = [cfg.data.min_code if (w * sign) < 0 else cfg.data.max_code for w in row]
             worst = max(worst, signed_bits(sum(w * x for w, x in zip(row, v, strict=True)) + bias))
     assert worst <= L.acc_bits
-    assert m.cell_bits == 36       # f c << 3 (35 bits) + i g (32 bits), plus the carry
+    assert m.cell_bits == 36  # f c << 3 (35 bits) + i g (32 bits), plus the carry
 
 
 def test_config_is_a_json_value(tmp_path):
@@ -191,15 +211,16 @@ def test_config_is_a_json_value(tmp_path):
     with pytest.raises(SquallError, match="power of two"):
         ActivationSpec("lut", 1000)
     with pytest.raises(SquallError, match="finer"):
-        FixedModel(BUNDLES["lstm-last"](), replace(PRESETS["12"],
-                                                   sigmoid_fn=ActivationSpec("lut", 8192)))
+        FixedModel(
+            BUNDLES["lstm-last"](), replace(PRESETS["12"], sigmoid_fn=ActivationSpec("lut", 8192))
+        )
     with pytest.raises(SquallError, match="backend"):
         FixedEngine(BUNDLES["lstm-last"](), backend="verilog")
 
 
 def test_error_budget_and_tolerances():
     e = error_budget("16")
-    assert e["u_data"] == 2 ** -13 and 0.0037 < e["e_tanh"] < 0.0040     # step 1/128: 2**-8
+    assert e["u_data"] == 2**-13 and 0.0037 < e["e_tanh"] < 0.0040  # step 1/128: 2**-8
     assert e["e_sigmoid"] < e["e_tanh"] and parity_tolerance("16") == 0.13
     assert error_budget("16-pwl")["e_tanh"] < 2e-4 and parity_tolerance("16-pwl") == 0.0077
 
@@ -226,9 +247,9 @@ def test_seed_model_vectorised_and_exact(seed, monkeypatch):
         raise AssertionError("per-window Python path used")
 
     monkeypatch.setattr(FixedModel, "reconstruct_codes", per_window)
-    out = engine.reconstruct(x)                       # all 273 windows
+    out = engine.reconstruct(x)  # all 273 windows
     monkeypatch.setattr(FixedModel, "reconstruct_codes", python_path)
     ref = get_engine("numpy", bundle, dtype="float64").reconstruct(x)
-    assert np.abs(out - ref).max() < 0.01              # observed 0.0074
+    assert np.abs(out - ref).max() < 0.01  # observed 0.0074
     python = get_engine("fixed", bundle, backend="python").reconstruct(x[:3])
     assert np.array_equal(python, out[:3])

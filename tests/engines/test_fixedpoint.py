@@ -29,10 +29,16 @@ from squall.engines.fixedpoint import (
 
 apy = pytest.importorskip("apytypes")
 
-QMODE = {"trn": "TRN", "trn_zero": "TRN_ZERO", "rnd": "RND", "rnd_zero": "RND_ZERO",
-         "rnd_inf": "RND_INF", "rnd_conv": "RND_CONV"}
+QMODE = {
+    "trn": "TRN",
+    "trn_zero": "TRN_ZERO",
+    "rnd": "RND",
+    "rnd_zero": "RND_ZERO",
+    "rnd_inf": "RND_INF",
+    "rnd_conv": "RND_CONV",
+}
 OMODE = {"sat": "SAT", "wrap": "WRAP"}
-SRC = (40, 26)          # source codes: 40 bits, 26 fraction bits (a Q2.14 x Q4.12 accumulator)
+SRC = (40, 26)  # source codes: 40 bits, 26 fraction bits (a Q2.14 x Q4.12 accumulator)
 TARGETS = ["Q4.12", "Q2.14", "Q1.7", "Q4.8", "Q1.15", "Q8.0", "Q3.27"]
 
 
@@ -44,11 +50,17 @@ def _oracle(codes, src_width, src_frac, t: FixedType) -> list[int]:
     """Requantize with apytypes (signed source codes of src_width bits)."""
     signed = t.signed
     width = t.width if signed else t.width + 1
-    arr = apy.APyFixedArray([c & ((1 << src_width) - 1) for c in codes],
-                            int_bits=src_width - src_frac, frac_bits=src_frac)
-    out = arr.cast(int_bits=width - t.frac, frac_bits=t.frac,
-                   quantization=getattr(apy.QuantizationMode, QMODE[t.rounding]),
-                   overflow=getattr(apy.OverflowMode, OMODE[t.overflow]))
+    arr = apy.APyFixedArray(
+        [c & ((1 << src_width) - 1) for c in codes],
+        int_bits=src_width - src_frac,
+        frac_bits=src_frac,
+    )
+    out = arr.cast(
+        int_bits=width - t.frac,
+        frac_bits=t.frac,
+        quantization=getattr(apy.QuantizationMode, QMODE[t.rounding]),
+        overflow=getattr(apy.OverflowMode, OMODE[t.overflow]),
+    )
     got = [_signed(int(b), width) for b in out.to_bits()]
     if signed:
         return got
@@ -96,14 +108,17 @@ def test_quantize_floats_matches_apytypes(rounding):
         t = FixedType.parse(target, rounding)
         lsb = math.ldexp(1.0, -t.frac)
         xs = [rng.uniform(-10, 10) for _ in range(300)]
-        xs += [(rng.randint(-40000, 40000) + 0.5) * lsb for _ in range(100)]     # exact ties
+        xs += [(rng.randint(-40000, 40000) + 0.5) * lsb for _ in range(100)]  # exact ties
         xs += [rng.uniform(-1e-3, 1e-3) for _ in range(50)] + [0.0, -0.0, 1e6, -1e6, 7.99999]
         # exact in apytypes: 120 fraction bits hold every float of these magnitudes exactly
         width = t.width if t.signed else t.width + 1
         big = apy.APyFixedArray.from_float(xs, int_bits=70, frac_bits=120)
-        cast = big.cast(int_bits=width - t.frac, frac_bits=t.frac,
-                        quantization=getattr(apy.QuantizationMode, QMODE[rounding]),
-                        overflow=apy.OverflowMode.SAT)
+        cast = big.cast(
+            int_bits=width - t.frac,
+            frac_bits=t.frac,
+            quantization=getattr(apy.QuantizationMode, QMODE[rounding]),
+            overflow=apy.OverflowMode.SAT,
+        )
         want = [_signed(int(b), width) for b in cast.to_bits()]
         if not t.signed:
             want = [max(w, 0) for w in want]
@@ -114,16 +129,15 @@ def test_parse_and_print():
     t = FixedType.parse("Q4.12")
     assert (t.width, t.frac, t.signed, t.int_bits) == (16, 12, True, 4)
     assert str(t) == "Q4.12" and t.spec == "Q4.12/rnd/sat"
-    assert (t.min_code, t.max_code, t.min_value, t.max_value) == (-32768, 32767, -8.0,
-                                                                  8 - 2 ** -12)
+    assert (t.min_code, t.max_code, t.min_value, t.max_value) == (-32768, 32767, -8.0, 8 - 2**-12)
     u = FixedType.parse("UQ1.15")
     assert (u.width, u.frac, u.signed, u.min_code, u.max_code) == (16, 15, False, 0, 65535)
-    assert u.name == "UQ1.15" and u.max_value == 2 - 2 ** -15
+    assert u.name == "UQ1.15" and u.max_value == 2 - 2**-15
     w = FixedType.parse("Q2.14/rnd_conv/wrap")
     assert (w.rounding, w.overflow) == ("rnd_conv", "wrap")
     assert FixedType.parse(w.spec) == w
     assert FixedType.parse("Q4.12", "half_even", "saturate").rounding == "rnd_conv"
-    assert FixedType.parse("Q-2.10").width == 8     # values below 2**-3: fine for tiny weights
+    assert FixedType.parse("Q-2.10").width == 8  # values below 2**-3: fine for tiny weights
     for bad in ("Q4", "4.12", "Q4.12/nearest", "Q4.12/rnd/clip", "UQ0.0", "Q1.0"):
         with pytest.raises(FixedPointError):
             FixedType.parse(bad)
@@ -148,9 +162,9 @@ def test_hex_words_round_trip():
 def test_value_conversions_are_exact():
     t = FixedType.parse("Q4.12")
     assert t.quantize(1.0) == 4096 and t.to_float(4096) == 1.0
-    assert t.quantize(100.0) == 32767 and t.quantize(-100.0) == -32768      # saturates
-    assert FixedType.parse("Q4.12/rnd/wrap").quantize(8.0) == -32768         # wraps
-    assert t.quantize(2 ** -13) == 1 and FixedType.parse("Q4.12/rnd_conv").quantize(2 ** -13) == 0
+    assert t.quantize(100.0) == 32767 and t.quantize(-100.0) == -32768  # saturates
+    assert FixedType.parse("Q4.12/rnd/wrap").quantize(8.0) == -32768  # wraps
+    assert t.quantize(2**-13) == 1 and FixedType.parse("Q4.12/rnd_conv").quantize(2**-13) == 0
     assert t.to_fraction(3) * 4096 == 3
     assert align(3, 12, 26) == 3 << 14
     with pytest.raises(FixedPointError):
@@ -160,9 +174,14 @@ def test_value_conversions_are_exact():
 def test_shift_round_small_cases():
     # -2.5, -1.5, -0.5, 0.5, 1.5, 2.5 (in halves) for each mode
     halves = [-5, -3, -1, 1, 3, 5]
-    want = {"trn": [-3, -2, -1, 0, 1, 2], "trn_zero": [-2, -1, 0, 0, 1, 2],
-            "rnd": [-2, -1, 0, 1, 2, 3], "rnd_zero": [-2, -1, 0, 0, 1, 2],
-            "rnd_inf": [-3, -2, -1, 1, 2, 3], "rnd_conv": [-2, -2, 0, 0, 2, 2]}
+    want = {
+        "trn": [-3, -2, -1, 0, 1, 2],
+        "trn_zero": [-2, -1, 0, 0, 1, 2],
+        "rnd": [-2, -1, 0, 1, 2, 3],
+        "rnd_zero": [-2, -1, 0, 0, 1, 2],
+        "rnd_inf": [-3, -2, -1, 1, 2, 3],
+        "rnd_conv": [-2, -2, 0, 0, 2, 2],
+    }
     for mode, expected in want.items():
         assert [shift_round(v, 1, mode) for v in halves] == expected, mode
     assert shift_round(3, -2) == 12

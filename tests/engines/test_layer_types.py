@@ -27,8 +27,11 @@ class Scale(Layer):
     kind: ClassVar[str] = "scale"
 
     def __post_init__(self) -> None:
-        if not isinstance(self.factor, (int, float)) or isinstance(self.factor, bool) \
-                or not abs(self.factor) <= MAX_UNITS:
+        if (
+            not isinstance(self.factor, (int, float))
+            or isinstance(self.factor, bool)
+            or not abs(self.factor) <= MAX_UNITS
+        ):
             raise SquallError(f"scale: factor must be a number, got {self.factor!r}")
 
     def out_width(self, width: int) -> int:
@@ -57,7 +60,7 @@ class NumpyScale:
     factor: float
 
     def forward(self, seq, vec, steps, trace=None):
-        return seq * self.factor, vec          # a doubled LSTM output stays doubled
+        return seq * self.factor, vec  # a doubled LSTM output stays doubled
 
 
 def numpy_scale(layer: Scale, i: int, repeated: bool, w: dict, p) -> None:
@@ -95,8 +98,7 @@ def _with_scale(factor: float) -> Bundle:
     return scaled.validate(), base
 
 
-def test_a_new_layer_type_needs_one_class_and_one_function_per_engine(scale_type,
-                                                                      monkeypatch):
+def test_a_new_layer_type_needs_one_class_and_one_function_per_engine(scale_type, monkeypatch):
     monkeypatch.setitem(pure.BUILD, Scale, pure_scale)
     monkeypatch.setitem(numpy_engine.PLAN, Scale, numpy_scale)
     scaled, reference = _with_scale(-0.75)
@@ -104,16 +106,18 @@ def test_a_new_layer_type_needs_one_class_and_one_function_per_engine(scale_type
     assert as_layers(scaled.meta()["layers"]) == scaled.layers
     x = np.random.default_rng(0).uniform(0, 1, (5, 6, 3))
     expected = get_engine("numpy", reference, dtype="float64").reconstruct(x)
-    np.testing.assert_allclose(get_engine("numpy", scaled, dtype="float64").reconstruct(x),
-                               expected, atol=1e-12)
+    np.testing.assert_allclose(
+        get_engine("numpy", scaled, dtype="float64").reconstruct(x), expected, atol=1e-12
+    )
     np.testing.assert_allclose(get_engine("pure", scaled).reconstruct(x), expected, atol=1e-12)
     torch = pytest.importorskip("torch")
     del torch
     from squall.models import autoencoder
 
     monkeypatch.setitem(autoencoder.MODULES, Scale, torch_scale)
-    np.testing.assert_allclose(get_engine("torch", scaled, dtype="float64").reconstruct(x),
-                               expected, atol=1e-12)
+    np.testing.assert_allclose(
+        get_engine("torch", scaled, dtype="float64").reconstruct(x), expected, atol=1e-12
+    )
 
 
 @pytest.mark.parametrize("engine", ["numpy", "pure", "fixed"])

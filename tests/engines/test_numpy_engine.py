@@ -42,16 +42,23 @@ def _bundle(layers: list[dict], features: int, length: int, seed: int = 0) -> Bu
     """A bundle with random weights for ``layers`` (float32-exact values, see ``GAIN``)."""
     rng = np.random.default_rng(seed)
     weights = {}
-    for name, shape in weight_shapes(layers).items():            # "layers.{i}.W" etc.
+    for name, shape in weight_shapes(layers).items():  # "layers.{i}.W" etc.
         layer = as_layer(layers[int(name.split(".")[1])])
         k = GAIN / np.sqrt(layer.hidden if isinstance(layer, Lstm) else layer.input)
         weights[name] = rng.uniform(-k, k, shape).astype(np.float32).astype(np.float64)
     names = [f"f{i}" for i in range(features)]
-    windows = {"length": length, "stride": 1, "mode": "pooled", "resample": None,
-               "max_gap": None, "min_observed": 0.5}
+    windows = {
+        "length": length,
+        "stride": 1,
+        "mode": "pooled",
+        "resample": None,
+        "max_gap": None,
+        "min_observed": 0.5,
+    }
     scaler = Scaler.from_minmax(names, [0] * features, [1] * features)
-    return Bundle(layers, weights, names, {n: "" for n in names}, windows=windows,
-                  scaler=scaler).validate()
+    return Bundle(
+        layers, weights, names, {n: "" for n in names}, windows=windows, scaler=scaler
+    ).validate()
 
 
 def _windows(n: int, length: int, features: int, seed: int = 1) -> np.ndarray:
@@ -60,11 +67,13 @@ def _windows(n: int, length: int, features: int, seed: int = 1) -> np.ndarray:
 
 def _mixed_layers(features: int) -> list[dict]:
     """LSTM -> dense -> two LSTMs -> dense: dense layers between LSTMs, no repeat."""
-    return [{"type": "lstm", "input": features, "hidden": 8, "return_sequences": True},
-            {"type": "dense", "input": 8, "output": 5},
-            {"type": "lstm", "input": 5, "hidden": 6, "return_sequences": True},
-            {"type": "lstm", "input": 6, "hidden": 4, "return_sequences": True},
-            {"type": "dense", "input": 4, "output": features}]
+    return [
+        {"type": "lstm", "input": features, "hidden": 8, "return_sequences": True},
+        {"type": "dense", "input": 8, "output": 5},
+        {"type": "lstm", "input": 5, "hidden": 6, "return_sequences": True},
+        {"type": "lstm", "input": 6, "hidden": 4, "return_sequences": True},
+        {"type": "dense", "input": 4, "output": features},
+    ]
 
 
 def _lstm_last_layers(features: int, length: int, repeat: bool) -> list[dict]:
@@ -87,6 +96,7 @@ SHAPES = {  # name -> (layers, features, length)
 
 # --- the seed model against its reference MSE ---------------------------------------------
 
+
 @pytest.fixture(scope="module")
 def seed(shared_data):
     from squall.convert import import_keras
@@ -94,8 +104,10 @@ def seed(shared_data):
     root = shared_data / "seed-model"
     bundle = import_keras(root / "lstm_weights.npz", root / "scaler.json")
     cases = []
-    for windows, expected in (("new_data_sequences.npz", "expected_mse_new_data.csv"),
-                              ("training_sequences.npz", "expected_mse_training.csv")):
+    for windows, expected in (
+        ("new_data_sequences.npz", "expected_mse_new_data.csv"),
+        ("training_sequences.npz", "expected_mse_training.csv"),
+    ):
         x = np.load(root / windows)["sequences"]
         cases.append((x, pd.read_csv(root / expected)["mse"].to_numpy()))
     return bundle, cases
@@ -126,6 +138,7 @@ def test_rejects_other_dtypes():
 
 # --- agreement with the torch reference -----------------------------------------------------
 
+
 @pytest.mark.parametrize("shape", list(SHAPES))
 def test_matches_torch(shape):
     pytest.importorskip("torch")
@@ -145,6 +158,7 @@ def test_matches_torch(shape):
 
 # --- chunks, threads, odd batch sizes -------------------------------------------------------
 
+
 @pytest.fixture(scope="module")
 def seed_shaped():
     layers, f, t = SHAPES["seed 6-64-32"]
@@ -157,7 +171,7 @@ def test_chunked_threaded_equals_single_chunk(seed_shaped, dtype, atol):
     single = NumpyEngine(bundle, dtype, chunk=10_000, threads=1).reconstruct(x)
     threaded = NumpyEngine(bundle, dtype, chunk=64, threads=2)
     sequential = NumpyEngine(bundle, dtype, chunk=64, threads=1)
-    assert [b - a for a, b in threaded.chunks(len(x))] == [61, 61, 61, 61, 57]   # <= 64 each
+    assert [b - a for a, b in threaded.chunks(len(x))] == [61, 61, 61, 61, 57]  # <= 64 each
     got = threaded.reconstruct(x)
     np.testing.assert_array_equal(got, sequential.reconstruct(x))
     np.testing.assert_allclose(got, single, rtol=0, atol=atol)
@@ -179,8 +193,9 @@ def test_batch_sizes(seed_shaped, n):
 def test_single_window_equals_its_row_in_a_batch(seed_shaped):
     bundle, x = seed_shaped
     engine = NumpyEngine(bundle, "float64")
-    np.testing.assert_allclose(engine.reconstruct(x[5:6])[0], engine.reconstruct(x)[5],
-                               rtol=0, atol=1e-13)
+    np.testing.assert_allclose(
+        engine.reconstruct(x[5:6])[0], engine.reconstruct(x)[5], rtol=0, atol=1e-13
+    )
 
 
 def test_blas_thread_setting_is_held_at_one_and_restored(seed_shaped, monkeypatch):
@@ -194,15 +209,19 @@ def test_blas_thread_setting_is_held_at_one_and_restored(seed_shaped, monkeypatc
     forward = engine._forward
 
     def spy(chunk):
-        seen.append([lib["num_threads"] for lib in numpy_engine._blas_controller().info()
-                     if lib["user_api"] == "blas"])
+        seen.append(
+            [
+                lib["num_threads"]
+                for lib in numpy_engine._blas_controller().info()
+                if lib["user_api"] == "blas"
+            ]
+        )
         return forward(chunk)
 
     monkeypatch.setattr(engine, "_forward", spy)
     engine.reconstruct(x)
     assert seen and all(s == [1] * len(blas) for s in seen)
-    assert [lib["num_threads"] for lib in controller.info() if lib["user_api"] == "blas"] \
-        == before
+    assert [lib["num_threads"] for lib in controller.info() if lib["user_api"] == "blas"] == before
 
 
 def test_every_chunk_runs_once_and_the_caller_takes_chunks_too(seed_shaped, monkeypatch):
@@ -231,7 +250,7 @@ def test_an_error_in_a_helper_thread_reaches_the_caller(seed_shaped, monkeypatch
     def failing(chunk):
         if threading.current_thread() is not threading.main_thread():
             raise MemoryError("helper failed")
-        time.sleep(0.05)                                    # leave the helper chunks to take
+        time.sleep(0.05)  # leave the helper chunks to take
         return forward(chunk)
 
     monkeypatch.setattr(engine, "_forward", failing)
@@ -241,12 +260,12 @@ def test_an_error_in_a_helper_thread_reaches_the_caller(seed_shaped, monkeypatch
 
 def test_an_error_in_the_caller_stops_the_helpers_after_their_chunk(seed_shaped, monkeypatch):
     bundle, x = seed_shaped
-    engine = NumpyEngine(bundle, chunk=20, threads=2)           # 16 chunks
+    engine = NumpyEngine(bundle, chunk=20, threads=2)  # 16 chunks
     forward, ran = engine._forward, []
 
     def failing(chunk):
         if threading.current_thread() is threading.main_thread():
-            time.sleep(0.02)                                    # a helper is mid-chunk
+            time.sleep(0.02)  # a helper is mid-chunk
             raise KeyboardInterrupt
         ran.append(len(chunk))
         time.sleep(0.05)
@@ -255,7 +274,7 @@ def test_an_error_in_the_caller_stops_the_helpers_after_their_chunk(seed_shaped,
     monkeypatch.setattr(engine, "_forward", failing)
     with pytest.raises(KeyboardInterrupt):
         engine.reconstruct(x)
-    assert 1 <= len(ran) <= 3 < len(engine.chunks(len(x)))     # not all 15 others
+    assert 1 <= len(ran) <= 3 < len(engine.chunks(len(x)))  # not all 15 others
 
 
 @pytest.mark.parametrize("far", [1e30, -1e30])
@@ -284,10 +303,15 @@ def test_trace_is_the_engines_own_step_in_the_bundles_units():
     x = _windows(5, 7, 3)
     engine = NumpyEngine(b, dtype="float64")
     records = list(engine.trace(x))
-    assert [(i, kind) for i, kind, _ in records] == [(0, "lstm"), (1, "lstm"), (3, "lstm"),
-                                                     (4, "lstm"), (5, "dense")]
+    assert [(i, kind) for i, kind, _ in records] == [
+        (0, "lstm"),
+        (1, "lstm"),
+        (3, "lstm"),
+        (4, "lstm"),
+        (5, "dense"),
+    ]
     np.testing.assert_array_equal(records[-1][2]["y"], engine.reconstruct(x))
-    sig = lambda v: 1 / (1 + np.exp(-v))                                    # noqa: E731
+    sig = lambda v: 1 / (1 + np.exp(-v))  # noqa: E731
     for i, _kind, s in records[:-1]:
         W, U, bias = (np.asarray(b.weights[f"layers.{i}.{k}"]) for k in "WUb")
         np.testing.assert_allclose(s["Wx"], s["x"] @ W.T, atol=1e-12)
@@ -305,5 +329,6 @@ def test_trace_is_the_engines_own_step_in_the_bundles_units():
     ours = {i: s for i, _, s in records}
     for rec in (r for r in model.trace if r["kind"] == "lstm"):
         np.testing.assert_allclose(ours[rec["layer"]]["c"][3, rec["step"]], rec["c"], atol=1e-12)
-        np.testing.assert_allclose(ours[rec["layer"]]["z_g"][3, rec["step"]], rec["pre_g"],
-                                   atol=1e-12)
+        np.testing.assert_allclose(
+            ours[rec["layer"]]["z_g"][3, rec["step"]], rec["pre_g"], atol=1e-12
+        )

@@ -70,15 +70,20 @@ def _lstm(width: int, hidden: int, sequences: bool) -> dict:
 
 
 LSTM_LAST = {  # name -> (features, window length, layers, weight dtype): no dense layer at the end
-    "lstm-repeat-lstm": (3, 10, [_lstm(3, 8, False), {"type": "repeat", "times": 10},
-                                 _lstm(8, 3, True)], np.float32),
+    "lstm-repeat-lstm": (
+        3,
+        10,
+        [_lstm(3, 8, False), {"type": "repeat", "times": 10}, _lstm(8, 3, True)],
+        np.float32,
+    ),
     "lstm-lstm": (4, 9, [_lstm(4, 8, True), _lstm(8, 4, True)], np.float32),
     "lstm-lstm-float64-weights": (4, 9, [_lstm(4, 8, True), _lstm(8, 4, True)], np.float64),
 }
 
 
-def random_bundle(layers: list[dict], features: int, length: int, dtype: type = np.float32,
-                  seed: int = 0) -> Bundle:
+def random_bundle(
+    layers: list[dict], features: int, length: int, dtype: type = np.float32, seed: int = 0
+) -> Bundle:
     return make_random_bundle(layers, features, length, seed=seed, dtype=dtype)
 
 
@@ -117,18 +122,21 @@ def test_tolerance_catches_a_wrong_weight(case, name):
         # tolerance, which moves every float output by exactly that much
         last = len(bundle.layers) - 1
         if not isinstance(bundle.layers[last], Dense):
-            pytest.skip("an LSTM-last model's outputs are bounded by 1, less than 10x the "
-                        f"{name} tolerance; its bit-exact tests cover it")
+            pytest.skip(
+                "an LSTM-last model's outputs are bounded by 1, less than 10x the "
+                f"{name} tolerance; its bit-exact tests cover it"
+            )
         key = f"layers.{last}.b"
         broken.weights[key] = bundle.weights[key] + bundle.weights[key].dtype.type(20 * tol)
     else:
-        broken.weights["layers.0.b"] = bundle.weights["layers.0.b"] + 0.25   # keeps the dtype
+        broken.weights["layers.0.b"] = bundle.weights["layers.0.b"] + 0.25  # keeps the dtype
     got = get_engine(engine, broken, **options).reconstruct(x)
     assert np.abs(got - ref).max() > 10 * tol
 
 
-@pytest.mark.parametrize("name", [n for n, v in {**SHAPES, **LSTM_LAST}.items()
-                                  if v[-1] == np.float64])
+@pytest.mark.parametrize(
+    "name", [n for n, v in {**SHAPES, **LSTM_LAST}.items() if v[-1] == np.float64]
+)
 def test_float64_weights_are_not_float32_values(name):
     """The float64-weight bundles test what they claim: rounding them to float32 changes them,
     so an engine that does (instead of running in float64) misses the 1e-12 tolerance."""
@@ -160,4 +168,4 @@ def test_public_reconstruct_pure_equals_numpy(seed):
     bundle, x, _ = seed
     pure = squall.reconstruct(bundle, x[:5], engine="pure")
     fast = squall.reconstruct(bundle, x[:5], engine="numpy")
-    np.testing.assert_allclose(pure, fast, rtol=0, atol=1e-5)   # numpy runs in float32
+    np.testing.assert_allclose(pure, fast, rtol=0, atol=1e-5)  # numpy runs in float32

@@ -43,7 +43,9 @@ def seed_dir(shared_data, tmp_path_factory):
 
 def test_loads_and_runs_where_numpy_cannot_be_imported(seed_dir, shared_data):
     x = np.load(shared_data / "seed-model" / "new_data_sequences.npz")["sequences"][:2]
-    code = BLOCK_NUMPY + f"""
+    code = (
+        BLOCK_NUMPY
+        + f"""
 import json
 import squall.engines.pure as pure
 model = pure.load({str(seed_dir)!r})
@@ -53,8 +55,10 @@ assert len(out[0]) == 24 and len(out[0][0]) == 6 and isinstance(out[0][0][0], fl
 bad = [m for m in sys.modules if m.split('.')[0] in ('numpy', 'pandas', 'torch')]
 print(json.dumps({{"scores": [model.score(w) for w in windows], "bad": bad}}))
 """
-    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                          env={"PYTHONPATH": str(SRC)})
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, env={"PYTHONPATH": str(SRC)}
+    )
     assert proc.returncode == 0, proc.stderr
     result = json.loads(proc.stdout)
     assert result["bad"] == []
@@ -91,7 +95,7 @@ def test_reproduces_expected_mse_to_1e9(seed_dir, shared_data, name):
     x = np.load(d / f"{name}_sequences.npz")["sequences"]
     expected = pd.read_csv(d / f"expected_mse_{name}.csv")["mse"].to_numpy()
     model = pure.load(seed_dir)
-    step = 1 if name == "new_data" else 7   # every new-data window, every 7th training one
+    step = 1 if name == "new_data" else 7  # every new-data window, every 7th training one
     scores = [model.score(w) for w in x[::step].tolist()]
     np.testing.assert_allclose(scores, expected[::step], rtol=1e-9)
 
@@ -103,7 +107,7 @@ def test_class_api_and_batch_runner(seed_dir, shared_data):
     out = model.run(x, progress=lambda i, n: seen.append((i, n)))
     assert seen == [(1, 3), (2, 3), (3, 3)]
     assert out[1] == model.reconstruct(x[1])
-    mask = [[k != 2 for k in range(6)] for _ in range(24)]      # ignore one feature
+    mask = [[k != 2 for k in range(6)] for _ in range(24)]  # ignore one feature
     full, masked = model.score(x[0]), model.score(x[0], mask)
     recon = np.array(out[0])
     expected = np.delete((recon - np.array(x[0])) ** 2, 2, axis=1).mean()
@@ -115,10 +119,15 @@ def random_model(layers, T, features, scale=0.1, seed=0):
     from squall.bundle import weight_shapes
 
     rng = np.random.default_rng(seed)
-    tensors = {k: (list(s), rng.normal(0, scale, int(np.prod(s))).tolist())
-               for k, s in weight_shapes(layers).items()}
-    meta = {"layers": layers, "features": [f"f{k}" for k in range(features)],
-            "windows": {"length": T}}
+    tensors = {
+        k: (list(s), rng.normal(0, scale, int(np.prod(s))).tolist())
+        for k, s in weight_shapes(layers).items()
+    }
+    meta = {
+        "layers": layers,
+        "features": [f"f{k}" for k in range(features)],
+        "windows": {"length": T},
+    }
     return pure.from_arrays(meta, tensors), rng
 
 
@@ -135,7 +144,7 @@ def test_counters_equal_the_cost_model(sizes):
     model.counters = pure.Counters()
     counted = model.reconstruct(window)
     model.reconstruct(window)
-    assert counted == plain                              # counting changes nothing
+    assert counted == plain  # counting changes nothing
     expected = as_tables(window_costs(layers, T))
     got = model.counters.as_dict()
     assert set(got) == set(expected)
@@ -155,11 +164,11 @@ def test_seed_model_counts_by_hand(seed_dir, shared_data):
     got = model.counters.as_dict()
     costs = {c.index: c for c in window_costs(seed_layers(6, 24, (64, 32)), 24)}
     by_hand = {
-        0: 24 * 4 * 64 * (6 + 64),                       # 430,080
-        1: 24 * 4 * 32 * (64 + 32),                      # 294,912
-        3: 4 * 32 * 32 + 24 * 4 * 32 * 32,               # after repeat: W v once, then U h
-        4: 24 * 4 * 64 * (32 + 64),                      # 589,824
-        5: 24 * 64 * 6,                                  # dense, per step
+        0: 24 * 4 * 64 * (6 + 64),  # 430,080
+        1: 24 * 4 * 32 * (64 + 32),  # 294,912
+        3: 4 * 32 * 32 + 24 * 4 * 32 * 32,  # after repeat: W v once, then U h
+        4: 24 * 4 * 64 * (32 + 64),  # 589,824
+        5: 24 * 64 * 6,  # dense, per step
     }
     assert by_hand[0] == 430_080 and by_hand[3] == 102_400
     assert sum(by_hand.values()) == 1_426_432
@@ -167,8 +176,7 @@ def test_seed_model_counts_by_hand(seed_dir, shared_data):
     assert {i: c.macs for i, c in costs.items() if c.macs} == by_hand
     assert sum(c.macs for c in costs.values()) == 1_426_432
     assert got["step_calls"] == {0: 24, 1: 24, 3: 24, 4: 24, 5: 24}
-    assert got["activations"] == {0: 24 * 5 * 64, 1: 24 * 5 * 32, 3: 24 * 5 * 32,
-                                  4: 24 * 5 * 64}
+    assert got["activations"] == {0: 24 * 5 * 64, 1: 24 * 5 * 32, 3: 24 * 5 * 32, 4: 24 * 5 * 64}
     # float32 bundle: 4-byte words; after the repeat each step reads the 4H projection, h, c
     assert model.word_bytes == 4
     assert got["state_bytes_in"][3] == 24 * (4 * 32 + 2 * 32) * 4 == costs[3].state_bytes_in
@@ -234,7 +242,7 @@ def test_gates_error_bounds_of_each_method(scale):
     """Against exact rational arithmetic: the polarization method within its documented bound
     (n/2 + 8) u (|w|^2 + |v|^2), the plain sum within n u sum |w_i v_i|."""
     rng = np.random.default_rng(1)
-    n, u = 96, 2.0 ** -53
+    n, u = 96, 2.0**-53
     rows = rng.normal(0, 0.3, (64, n)).tolist()
     v = (scale * rng.uniform(-1, 1, n)).tolist()
     zero = [0.0] * len(rows)
@@ -255,7 +263,7 @@ def test_gates_error_bounds_of_each_method(scale):
     # the scale of the difference: polarization error grows with |v|^2, the plain sum's with |v|
     worst_polar = max(abs(g - e) for g, e in zip(results["polarization"], exact, strict=True))
     worst_plain = max(abs(g - e) for g, e in zip(results["plain"], exact, strict=True))
-    assert worst_plain <= 1e-11 * scale and worst_polar <= 1e-13 * scale ** 2
+    assert worst_plain <= 1e-11 * scale and worst_polar <= 1e-13 * scale**2
 
 
 @pytest.mark.usefixtures("restore_dot_method")
@@ -270,7 +278,7 @@ def test_every_dot_method_reproduces_the_reference(seed_dir, shared_data):
         recon[method] = np.array(model.run(x))
         scores[method] = [model.score(w) for w in x]
         np.testing.assert_allclose(scores[method], expected, rtol=1e-9, err_msg=method)
-    for method in AVAILABLE_METHODS:         # and each other, far closer than the reference
+    for method in AVAILABLE_METHODS:  # and each other, far closer than the reference
         np.testing.assert_allclose(recon[method], recon["plain"], rtol=0, atol=1e-12)
         np.testing.assert_allclose(scores[method], scores["plain"], rtol=1e-11)
 
@@ -280,16 +288,19 @@ def test_trace_records_every_intermediate():
     rng = np.random.default_rng(0)
     from squall.bundle import weight_shapes
 
-    tensors = {k: (list(s), rng.normal(0, 0.5, int(np.prod(s))).tolist())
-               for k, s in weight_shapes(layers).items()}
-    model = pure.from_arrays({"layers": layers, "features": ["a", "b"],
-                              "windows": {"length": 5}}, tensors)
+    tensors = {
+        k: (list(s), rng.normal(0, 0.5, int(np.prod(s))).tolist())
+        for k, s in weight_shapes(layers).items()
+    }
+    model = pure.from_arrays(
+        {"layers": layers, "features": ["a", "b"], "windows": {"length": 5}}, tensors
+    )
     model.trace = []
     window = rng.uniform(0, 1, (5, 2)).tolist()
     out = model.reconstruct(window)
     lstm = [r for r in model.trace if r["kind"] == "lstm"]
     assert len(lstm) == 2 * 5 and len([r for r in model.trace if r["kind"] == "dense"]) == 5
-    for r in lstm:   # the trace is self-consistent: c and h follow from the gates
+    for r in lstm:  # the trace is self-consistent: c and h follow from the gates
         i, f, g, o = (np.array(r[k]) for k in "ifgo")
         assert np.allclose(i, 1 / (1 + np.exp(-np.array(r["pre_i"]))))
         assert np.allclose(np.array(r["h"]), o * np.tanh(np.array(r["c"])))
@@ -326,17 +337,20 @@ def test_bundle_json_that_is_not_a_bundle(tmp_path):
         pure.load(tmp_path / "nowhere")
 
 
-@pytest.mark.parametrize(("entry", "message"), [
-    ({"shape": [2], "data_offsets": [0, 8]}, "lacks 'dtype'"),
-    ({"dtype": "F32", "data_offsets": [0, 8]}, "lacks 'shape'"),
-    ({"dtype": "F32", "shape": [2]}, "lacks 'data_offsets'"),
-    ({"dtype": "F32", "shape": [2], "data_offsets": [0]}, "malformed header entry"),
-    ({"dtype": "F32", "shape": 2, "data_offsets": [0, 8]}, "malformed header entry"),
-    ({"dtype": "F32", "shape": [2], "data_offsets": ["0", "8"]}, "malformed shape"),
-    ("F32", "malformed header entry"),
-    ({"dtype": "I8", "shape": [2], "data_offsets": [0, 2]}, "unsupported dtype"),
-    ({"dtype": "F32", "shape": [3], "data_offsets": [0, 8]}, "inconsistent offsets"),
-])
+@pytest.mark.parametrize(
+    ("entry", "message"),
+    [
+        ({"shape": [2], "data_offsets": [0, 8]}, "lacks 'dtype'"),
+        ({"dtype": "F32", "data_offsets": [0, 8]}, "lacks 'shape'"),
+        ({"dtype": "F32", "shape": [2]}, "lacks 'data_offsets'"),
+        ({"dtype": "F32", "shape": [2], "data_offsets": [0]}, "malformed header entry"),
+        ({"dtype": "F32", "shape": 2, "data_offsets": [0, 8]}, "malformed header entry"),
+        ({"dtype": "F32", "shape": [2], "data_offsets": ["0", "8"]}, "malformed shape"),
+        ("F32", "malformed header entry"),
+        ({"dtype": "I8", "shape": [2], "data_offsets": [0, 2]}, "unsupported dtype"),
+        ({"dtype": "F32", "shape": [3], "data_offsets": [0, 8]}, "inconsistent offsets"),
+    ],
+)
 def test_malformed_safetensors_header_entries(tmp_path, entry, message):
     write_bundle(tmp_path, header={"layers.0.b": entry}, payload=bytes(8))
     with pytest.raises(pure.PureError, match=message) as err:
@@ -345,8 +359,9 @@ def test_malformed_safetensors_header_entries(tmp_path, entry, message):
 
 
 def test_corrupted_weights_file(tmp_path):
-    (tmp_path / "bundle.json").write_text(json.dumps({"format": "squall-bundle", "version": 1,
-                                                      "layers": []}))
+    (tmp_path / "bundle.json").write_text(
+        json.dumps({"format": "squall-bundle", "version": 1, "layers": []})
+    )
     (tmp_path / "weights.safetensors").write_bytes(b"\x10\x00\x00\x00\x00\x00\x00\x00{}")
     with pytest.raises(pure.PureError, match="header length"):
         pure.load(tmp_path)
@@ -372,14 +387,17 @@ def test_load_reads_each_file_once(seed_dir, monkeypatch):
     assert model.word_bytes == 4
 
 
-@pytest.mark.parametrize(("window", "got"), [
-    ([[0.5] * 6] * 30, "(30, 6)"),
-    ([[0.5] * 6] * 23, "(23, 6)"),
-    ([[0.5] * 5] * 24, "(24, 5)"),
-    ([[0.5] * 6] * 23 + [[0.5] * 7], "(24, rows of 6 to 7 values)"),
-    ([], "(0, ?)"),
-    ([0.5] * 24, "not a list of rows"),
-])
+@pytest.mark.parametrize(
+    ("window", "got"),
+    [
+        ([[0.5] * 6] * 30, "(30, 6)"),
+        ([[0.5] * 6] * 23, "(23, 6)"),
+        ([[0.5] * 5] * 24, "(24, 5)"),
+        ([[0.5] * 6] * 23 + [[0.5] * 7], "(24, rows of 6 to 7 values)"),
+        ([], "(0, ?)"),
+        ([0.5] * 24, "not a list of rows"),
+    ],
+)
 def test_reconstruct_checks_the_window_shape(seed_dir, window, got):
     model = pure.load(seed_dir)
     with pytest.raises(pure.PureError) as err:

@@ -26,7 +26,7 @@ def series(path, days=8, anomaly_day=5, features=("value",), seed=0):
     for j, f in enumerate(features):
         v = base * (1 + j) + rng.normal(0, 0.3, len(t))
         if anomaly_day is not None:
-            v[24 * anomaly_day + 8:24 * anomaly_day + 14] += 40
+            v[24 * anomaly_day + 8 : 24 * anomaly_day + 14] += 40
         frame[f] = v
     path.parent.mkdir(parents=True, exist_ok=True)
     frame.to_csv(path, index=False)
@@ -39,11 +39,12 @@ def series(path, days=8, anomaly_day=5, features=("value",), seed=0):
 @pytest.fixture
 def nab_like(tmp_path):
     root = tmp_path / "data"
-    labels = {"groupA/one.csv": [series(root / "groupA" / "one.csv")],
-              "groupA/two.csv": [series(root / "groupA" / "two.csv", anomaly_day=3, seed=1)],
-              "groupB/multi.csv": [series(root / "groupB" / "multi.csv", seed=2,
-                                          features=("a", "b"))],
-              "groupB/quiet.csv": []}
+    labels = {
+        "groupA/one.csv": [series(root / "groupA" / "one.csv")],
+        "groupA/two.csv": [series(root / "groupA" / "two.csv", anomaly_day=3, seed=1)],
+        "groupB/multi.csv": [series(root / "groupB" / "multi.csv", seed=2, features=("a", "b"))],
+        "groupB/quiet.csv": [],
+    }
     series(root / "groupB" / "quiet.csv", anomaly_day=None)
     (tmp_path / "labels.json").write_text(json.dumps(labels))
     return root, tmp_path / "labels.json"
@@ -59,13 +60,15 @@ def test_robust_z_evaluation_writes_every_output(nab_like, tmp_path):
     assert list(events.columns) == EVENT_COLUMNS
     assert set(events["series"]) <= set(names)
     summary = pd.read_csv(tmp_path / "out" / "summary.csv")
-    assert list(summary.columns[:7]) == ["dataset", "tp", "fp", "fn", "precision", "recall",
-                                         "f1"]
+    assert list(summary.columns[:7]) == ["dataset", "tp", "fp", "fn", "precision", "recall", "f1"]
     assert summary["dataset"].tolist() == ["groupA", "groupB"]
     # the 40-unit bumps are found by the z-score in every labelled series
     per = result.series.set_index("series")
-    assert per.loc[["groupA/one.csv", "groupA/two.csv", "groupB/multi.csv"], "tp"].tolist() \
-        == [1, 1, 1]
+    assert per.loc[["groupA/one.csv", "groupA/two.csv", "groupB/multi.csv"], "tp"].tolist() == [
+        1,
+        1,
+        1,
+    ]
     assert per.loc["groupB/quiet.csv", "labels"] == 0
     assert summary.set_index("dataset").loc["groupA", "tp"] == 2
     assert np.isfinite(summary["nab_score"]).all()
@@ -117,8 +120,9 @@ def test_autoencoder_on_a_multivariate_series(nab_like, threshold):
 
 def test_original_pipeline_baseline(nab_like):
     root, labels = nab_like
-    result = evaluate(["groupA/one.csv"], labels, root=root,
-                      config=DetectorConfig(kind="original", epochs=1))
+    result = evaluate(
+        ["groupA/one.csv"], labels, root=root, config=DetectorConfig(kind="original", epochs=1)
+    )
     row = result.series.iloc[0]
     # 5 % of the windows are above the 95th percentile, whatever the data: some events
     assert row["events"] >= 1 and row["threshold"] > 0
@@ -127,12 +131,18 @@ def test_original_pipeline_baseline(nab_like):
 def test_synthetic_generator_labels_with_a_separate_training_file(tmp_path):
     from squall.data.synthetic import generate_demo_data
 
-    paths = generate_demo_data(tmp_path / "synth", seed=0, days_train=6, days_test=6, n_storms=2,
-                               n_faults=2)
+    paths = generate_demo_data(
+        tmp_path / "synth", seed=0, days_train=6, days_test=6, n_storms=2, n_faults=2
+    )
     labels = load_labels(paths["labels"], ["test.csv"])
     assert {"track", "type"} <= set(labels.columns) and (labels["track"] != "").all()
-    result = evaluate(["test.csv"], paths["labels"], root=tmp_path / "synth",
-                      config=DetectorConfig(epochs=1, hidden=(8, 4)), train=paths["train"])
+    result = evaluate(
+        ["test.csv"],
+        paths["labels"],
+        root=tmp_path / "synth",
+        config=DetectorConfig(epochs=1, hidden=(8, 4)),
+        train=paths["train"],
+    )
     row = result.series.iloc[0]
     assert row["labels"] == len(labels) and row["tp"] + row["fn"] == len(labels)
     assert np.isnan(row["nab_score"])  # several tracks: no single NAB time line

@@ -16,8 +16,9 @@ def test_written_clocks_read_back(tmp_path):
     b = random_bundle(seed_layers(3, 8, (8, 4)), 3, 8)
     d = RtlDesign(b, lanes=5)
     matvec = {str(r.index): [d.predicted_cycles(r.index)["matvec"]] for r in d.layers}
-    step = {str(r.index): [d.predicted_cycles(r.index)["step"]] for r in d.layers
-            if r.kind == "lstm"}
+    step = {
+        str(r.index): [d.predicted_cycles(r.index)["step"]] for r in d.layers if r.kind == "lstm"
+    }
     path = tmp_path / "clocks.json"
     write_clocks(path, cycles_summary(d, matvec, step))
     m = measured_cycles(path)

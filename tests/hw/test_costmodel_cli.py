@@ -24,19 +24,32 @@ from squall.hw.costmodel import (
 )
 from squall.hw.links import Pcie, Spi, fmt_time
 
-SEED = seed_layers(6, 24)            # 6 -> 64 -> 32 -> repeat -> 32 -> 64 -> dense 6
+SEED = seed_layers(6, 24)  # 6 -> 64 -> 32 -> repeat -> 32 -> 64 -> dense 6
 
 
 def random_bundle(features=6, length=24, sizes=(64, 32), seed=0) -> Bundle:
     rng = np.random.default_rng(seed)
     layers = seed_layers(features, length, sizes)
-    weights = {k: (rng.standard_normal(s) * 0.3).astype(np.float32)
-               for k, s in weight_shapes(layers).items()}
+    weights = {
+        k: (rng.standard_normal(s) * 0.3).astype(np.float32)
+        for k, s in weight_shapes(layers).items()
+    }
     names = [f"x{k}" for k in range(features)]
-    return Bundle(layers, weights, names, {n: "" for n in names},
-                  {"length": length, "stride": 1, "mode": "pooled", "resample": None,
-                   "max_gap": None, "min_observed": 0.25},
-                  Scaler.from_minmax(names, [0] * features, [1] * features)).validate()
+    return Bundle(
+        layers,
+        weights,
+        names,
+        {n: "" for n in names},
+        {
+            "length": length,
+            "stride": 1,
+            "mode": "pooled",
+            "resample": None,
+            "max_gap": None,
+            "min_observed": 0.25,
+        },
+        Scaler.from_minmax(names, [0] * features, [1] * features),
+    ).validate()
 
 
 @pytest.fixture(scope="module")
@@ -52,8 +65,19 @@ def seed(shared_data, tmp_path_factory):
     """The real seed model, imported from the shared Keras weights, and its 476 windows."""
     d = shared_data / "seed-model"
     path = tmp_path_factory.mktemp("cost") / "seed-model"
-    assert main(["import-keras", str(d / "lstm_weights.npz"), "--scaler",
-                 str(d / "scaler.json"), "--out", str(path)]) == 0
+    assert (
+        main(
+            [
+                "import-keras",
+                str(d / "lstm_weights.npz"),
+                "--scaler",
+                str(d / "scaler.json"),
+                "--out",
+                str(path),
+            ]
+        )
+        == 0
+    )
     return path, d / "training_sequences.npz"
 
 
@@ -64,18 +88,24 @@ def cost_json(capsys, *args) -> dict:
 
 # ---------------------------------------------------------------- the user's worked example
 
+
 def test_worked_example():
     # one 6 -> 32 LSTM step in float32: x, h, c in (4*6 + 4*32 + 4*32), h, c out
-    (step,) = boundary_costs([{"type": "lstm", "input": 6, "hidden": 32,
-                               "return_sequences": True}], 24, "step", word_bits=32)
+    (step,) = boundary_costs(
+        [{"type": "lstm", "input": 6, "hidden": 32, "return_sequences": True}],
+        24,
+        "step",
+        word_bits=32,
+    )
     assert (step.bytes_in, step.bytes_out) == (280, 256)
-    assert step.bytes_in + step.bytes_out == 536          # not the 552 of one hand estimate
-    assert step.weight_bytes == 19_968                    # 4 * (4*32*(6+32) + 4*32)
+    assert step.bytes_in + step.bytes_out == 536  # not the 552 of one hand estimate
+    assert step.weight_bytes == 19_968  # 4 * (4*32*(6+32) + 4*32)
     # 476 windows x 24 steps x 4 LSTM layers of the seed model
     calls = analytic_calls(boundary_costs(SEED, 24, "step"), 476)
     assert sum(calls.values()) == 45_696
     assert cost_report(SEED, 24, 476).calls_source == (
-        "analytic, 476 windows x 24 steps x 4 LSTM layers = 45,696")
+        "analytic, 476 windows x 24 steps x 4 LSTM layers = 45,696"
+    )
     # PCIe at 5 GB/s plus 500 ns per transaction (the defaults)
     pcie = Pcie()
     assert (pcie.bandwidth, pcie.latency) == (5e9, 500e-9)
@@ -94,7 +124,7 @@ def test_worked_example():
     # SPI at 25 MHz: 64 16-bit words in 2.56 us, 64 out 2.56 us
     spi = Spi(clock=25e6, in_word_bits=16, out_word_bits=16)
     assert spi.word_time(64, 16) == pytest.approx(2.56e-6, rel=1e-12)
-    assert spi.in_time(128) == pytest.approx(2.56e-6, rel=1e-12)     # 128 B = 64 words
+    assert spi.in_time(128) == pytest.approx(2.56e-6, rel=1e-12)  # 128 B = 64 words
     assert spi.out_time(128) == pytest.approx(2.56e-6, rel=1e-12)
     assert fmt_time(spi.in_time(128)) == "2.56 us"
 
@@ -102,10 +132,10 @@ def test_worked_example():
 # ---------------------------------------------------------------- the seed model's table
 
 SEED_STEP = {  # index: (params, weight B, in B, out B, MACs/step) at 32 bits, step boundary
-    0: (18_176, 72_704, 536, 512, 17_920),     # 6 -> 64:  x 6, h 64, c 64 in; h, c out
-    1: (12_416, 49_664, 512, 256, 12_288),     # 64 -> 32
-    3: (8_320, 33_280, 384, 256, 8_192),       # 32 -> 32 after repeat: x = the latent vector
-    4: (24_832, 99_328, 640, 512, 24_576),     # 32 -> 64
+    0: (18_176, 72_704, 536, 512, 17_920),  # 6 -> 64:  x 6, h 64, c 64 in; h, c out
+    1: (12_416, 49_664, 512, 256, 12_288),  # 64 -> 32
+    3: (8_320, 33_280, 384, 256, 8_192),  # 32 -> 32 after repeat: x = the latent vector
+    4: (24_832, 99_328, 640, 512, 24_576),  # 32 -> 64
 }
 
 
@@ -113,8 +143,14 @@ def check_seed_step_table(doc: dict) -> None:
     rows = {r["index"]: r for r in doc["layers"]}
     for i, (params, wbytes, b_in, b_out, macs) in SEED_STEP.items():
         r = rows[i]
-        assert (r["params"], r["weight_bytes"], r["bytes_in"], r["bytes_out"],
-                r["macs_per_step"], r["calls"]) == (params, wbytes, b_in, b_out, macs, 11_424)
+        assert (
+            r["params"],
+            r["weight_bytes"],
+            r["bytes_in"],
+            r["bytes_out"],
+            r["macs_per_step"],
+            r["calls"],
+        ) == (params, wbytes, b_in, b_out, macs, 11_424)
     assert rows[0]["weight_bytes"] == 4 * (4 * 64 * (6 + 64) + 4 * 64)
     assert rows[2]["kind"] == "repeat" and rows[2]["calls"] == 0
     assert rows[5]["kind"] == "dense" and not rows[5]["offloaded"] and rows[5]["calls"] == 0
@@ -126,13 +162,13 @@ def check_seed_step_table(doc: dict) -> None:
     assert t["bytes_out"] == 11_424 * (512 + 256 + 256 + 512)
     assert rows[0]["transfer_s_per_call"]["pcie"] == pytest.approx(500e-9 + 1048 / 5e9)
     assert t["transfer_s"]["pcie"] == pytest.approx(
-        11_424 * (4 * 500e-9 + (1048 + 768 + 640 + 1152) / 5e9))
+        11_424 * (4 * 500e-9 + (1048 + 768 + 640 + 1152) / 5e9)
+    )
     assert doc["model_call"] is None
 
 
 def test_seed_table_from_layer_sizes(seed_shaped, capsys):
-    doc = cost_json(capsys, seed_shaped, "--windows", 476, "--boundary", "step",
-                    "--word-bits", 32)
+    doc = cost_json(capsys, seed_shaped, "--windows", 476, "--boundary", "step", "--word-bits", 32)
     check_seed_step_table(doc)
     assert main(["hw", "cost", str(seed_shaped), "--windows", "476", "--budget", "2"]) == 0
     text = capsys.readouterr().out
@@ -147,8 +183,7 @@ def test_seed_table_from_layer_sizes(seed_shaped, capsys):
 
 def test_real_seed_model(seed, capsys):
     bundle_dir, _ = seed
-    doc = cost_json(capsys, bundle_dir, "--windows", 476, "--boundary", "step",
-                    "--word-bits", 32)
+    doc = cost_json(capsys, bundle_dir, "--windows", 476, "--boundary", "step", "--word-bits", 32)
     check_seed_step_table(doc)
     b = load_bundle(bundle_dir)
     assert sum(r["params"] for r in doc["layers"]) == sum(w.size for w in b.weights.values())
@@ -162,16 +197,15 @@ def test_real_seed_model(seed, capsys):
 def test_other_boundaries_of_the_seed_model():
     by = {b: {r.index: r for r in boundary_costs(SEED, 24, b, 32)} for b in BOUNDARIES}
     m = by["matvec"][0]
-    assert (m.bytes_in, m.bytes_out, m.macs_per_call, m.calls_per_window) == (280, 1024,
-                                                                              17_920, 24)
+    assert (m.bytes_in, m.bytes_out, m.macs_per_call, m.calls_per_window) == (280, 1024, 17_920, 24)
     lay = by["layer"]
     assert (lay[0].bytes_in, lay[0].bytes_out) == (24 * 6 * 4, 24 * 64 * 4)
-    assert lay[1].bytes_out == 32 * 4                           # the last h only
-    assert lay[3].bytes_in == 32 * 4                            # v once, repeated on chip
+    assert lay[1].bytes_out == 32 * 4  # the last h only
+    assert lay[3].bytes_in == 32 * 4  # v once, repeated on chip
     assert lay[3].macs_per_call == 4 * 32 * 32 + 24 * 4 * 32 * 32
     whole = by["window"][None]
     assert (whole.bytes_in, whole.bytes_out, whole.calls_per_window) == (576, 576, 1)
-    assert whole.macs_per_call == sum(c.macs for c in window_costs(SEED, 24))   # 1,426,432
+    assert whole.macs_per_call == sum(c.macs for c in window_costs(SEED, 24))  # 1,426,432
     assert whole.weight_bytes == 4 * 64_134
     assert all(r.calls_per_window == 0 for i, r in by["window"].items() if i is not None)
     # a layer call does what the per-window analytic costs say
@@ -183,6 +217,7 @@ def test_other_boundaries_of_the_seed_model():
 
 
 # ---------------------------------------------------------------- analytic vs counted calls
+
 
 @pytest.mark.parametrize("boundary", list(BOUNDARIES))
 @pytest.mark.parametrize("offload", ["lstm", "all"])
@@ -222,10 +257,11 @@ def test_counted_calls_agree_on_real_windows(seed, capsys):
     for r in doc["layers"]:
         if r["offloaded"]:
             assert r["calls"] == steps[names[r["index"]]]
-    assert len(np.load(windows)["sequences"]) == 476      # the worked example's run
+    assert len(np.load(windows)["sequences"]) == 476  # the worked example's run
 
 
 # ---------------------------------------------------------------- links and compute
+
 
 def test_spi_staggered_and_overlapped():
     stag, over = Spi(), Spi(mode="overlapped")
@@ -269,14 +305,29 @@ def test_weights_resident_and_streamed(seed_shaped, capsys):
     assert stream["totals"]["weight_load_s"] == {"pcie": 0.0, "spi": 0.0}
     calls = 10 * 24
     assert stream["totals"]["bytes_in"] == res["totals"]["bytes_in"] + calls * chip
-    whole = cost_json(capsys, seed_shaped, "--windows", 3, "--boundary", "window",
-                      "--weights", "streamed")["model_call"]
+    whole = cost_json(
+        capsys, seed_shaped, "--windows", 3, "--boundary", "window", "--weights", "streamed"
+    )["model_call"]
     assert whole["bytes_in"] == 576 + 4 * 64_134 and whole["calls"] == 3
 
 
 def test_compute_budget_and_speedup(seed_shaped, capsys):
-    doc = cost_json(capsys, seed_shaped, "--windows", 476, "--macs", 32, "--clock", 200,
-                    "--act-latency", 6, "--budget", 2, "--software-time", 6.5)
+    doc = cost_json(
+        capsys,
+        seed_shaped,
+        "--windows",
+        476,
+        "--macs",
+        32,
+        "--clock",
+        200,
+        "--act-latency",
+        6,
+        "--budget",
+        2,
+        "--software-time",
+        6.5,
+    )
     r0 = doc["layers"][0]
     assert r0["cycles_per_call"] == math.ceil(17_920 / 32) + 6
     assert r0["compute_s_per_call"] == pytest.approx(r0["cycles_per_call"] / 200e6)
@@ -287,14 +338,25 @@ def test_compute_budget_and_speedup(seed_shaped, capsys):
         spent = t["transfer_s"][link] + t["weight_load_s"][link]
         assert t["total_s"][link] == pytest.approx(spent + t["compute_s"])
         assert a[link]["max_compute_s_per_call_budget"] == pytest.approx((2 - spent) / 45_696)
-        assert a[link]["max_compute_s_per_call_software"] == pytest.approx(
-            (6.5 - spent) / 45_696)
+        assert a[link]["max_compute_s_per_call_software"] == pytest.approx((6.5 - spent) / 45_696)
         assert a[link]["speedup"] == pytest.approx(6.5 / t["total_s"][link])
         assert a[link]["meets_budget"] == (t["total_s"][link] <= 2)
     assert a["budget_s"] == 2 and a["software_time_s"] == 6.5
     # more MACs in parallel: fewer cycles, a larger speedup
-    fast = cost_json(capsys, seed_shaped, "--windows", 476, "--macs", 256, "--clock", 200,
-                     "--act-latency", 6, "--software-time", 6.5)
+    fast = cost_json(
+        capsys,
+        seed_shaped,
+        "--windows",
+        476,
+        "--macs",
+        256,
+        "--clock",
+        200,
+        "--act-latency",
+        6,
+        "--software-time",
+        6.5,
+    )
     assert fast["answers"]["pcie"]["speedup"] > a["pcie"]["speedup"]
     # a budget the transfers alone exceed leaves no compute time, and says so
     assert main(["hw", "cost", str(seed_shaped), "--windows", "476", "--budget", "0.5"]) == 0
@@ -311,11 +373,29 @@ def test_compute_model_cycles():
 
 # ---------------------------------------------------------------- the interface and errors
 
+
 def test_json_interface(seed_shaped):
     """The documented interface, in a real process: per-layer keys and run totals."""
-    out = subprocess.run([sys.executable, "-m", "squall", "hw", "cost", str(seed_shaped),
-                          "--windows", "476", "--boundary", "step", "--word-bits", "32",
-                          "--json"], capture_output=True, text=True, check=True).stdout
+    out = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "squall",
+            "hw",
+            "cost",
+            str(seed_shaped),
+            "--windows",
+            "476",
+            "--boundary",
+            "step",
+            "--word-bits",
+            "32",
+            "--json",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
     doc = json.loads(out)
     for r in doc["layers"]:
         assert {"weight_bytes", "bytes_in", "bytes_out", "macs_per_step", "calls"} <= set(r)
@@ -326,17 +406,20 @@ def test_json_interface(seed_shaped):
     assert doc["links"]["spi"]["clock"] == 25e6
 
 
-@pytest.mark.parametrize("args, message", [
-    (["--boundary", "gate"], "invalid choice: 'gate'"),
-    (["--pcie-bandwidth", "-5"], "--pcie-bandwidth: must be a number > 0"),
-    (["--pcie-latency", "-1"], "--pcie-latency: must be a number >= 0"),
-    (["--spi-clock", "0"], "--spi-clock: must be a number > 0"),
-    (["--word-bits", "0"], "word bits must be an integer from 1 to 64"),
-    (["--macs", "0"], "parallel MACs must be an integer >= 1"),
-    (["--spi-words", "0"], "SPI words per transaction must be an integer >= 1"),
-    (["--weights", "cached"], "invalid choice: 'cached'"),
-    (["--data", "x.npz"], "give --windows N"),
-])
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--boundary", "gate"], "invalid choice: 'gate'"),
+        (["--pcie-bandwidth", "-5"], "--pcie-bandwidth: must be a number > 0"),
+        (["--pcie-latency", "-1"], "--pcie-latency: must be a number >= 0"),
+        (["--spi-clock", "0"], "--spi-clock: must be a number > 0"),
+        (["--word-bits", "0"], "word bits must be an integer from 1 to 64"),
+        (["--macs", "0"], "parallel MACs must be an integer >= 1"),
+        (["--spi-words", "0"], "SPI words per transaction must be an integer >= 1"),
+        (["--weights", "cached"], "invalid choice: 'cached'"),
+        (["--data", "x.npz"], "give --windows N"),
+    ],
+)
 def test_bad_options(seed_shaped, capsys, args, message):
     assert main(["hw", "cost", str(seed_shaped), "--windows", "3", *args]) == 2
     err = capsys.readouterr().err
@@ -346,8 +429,21 @@ def test_bad_options(seed_shaped, capsys, args, message):
 
 def test_bad_options_one_line_in_a_process(seed_shaped):
     for args in (["--boundary", "gate"], ["--pcie-bandwidth", "-5e9"]):
-        r = subprocess.run([sys.executable, "-m", "squall", "hw", "cost", str(seed_shaped),
-                            "--windows", "3", *args], capture_output=True, text=True)
+        r = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "squall",
+                "hw",
+                "cost",
+                str(seed_shaped),
+                "--windows",
+                "3",
+                *args,
+            ],
+            capture_output=True,
+            text=True,
+        )
         assert r.returncode == 2 and r.stdout == ""
         assert r.stderr.count("\n") == 1 and r.stderr.startswith("squall: error:")
         assert "Traceback" not in r.stderr

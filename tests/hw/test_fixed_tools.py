@@ -27,8 +27,19 @@ def test_signals_match_the_pure_engine_trace(small):
     b, x, _ = small
     pure = trace_window(b, x[3])
     mine = {i: s for i, _, s in trace_signals(b, x[2:5])}
-    names = {"pre_i": "z_i", "pre_f": "z_f", "pre_g": "z_g", "pre_o": "z_o", "i": "i", "f": "f",
-             "g": "g", "o": "o", "c": "c", "h": "h", "input": "x"}
+    names = {
+        "pre_i": "z_i",
+        "pre_f": "z_f",
+        "pre_g": "z_g",
+        "pre_o": "z_o",
+        "i": "i",
+        "f": "f",
+        "g": "g",
+        "o": "o",
+        "c": "c",
+        "h": "h",
+        "input": "x",
+    }
     checked = 0
     for rec in pure:
         s = mine[rec["layer"]]
@@ -43,23 +54,32 @@ def test_signals_match_the_pure_engine_trace(small):
         if kind == "lstm":
             H = s["h"].shape[-1]
             z = np.concatenate([s[k] for k in ("z_i", "z_f", "z_g", "z_o")], axis=-1)
-            np.testing.assert_allclose(s["Wx"] + s["Uh"] + b.weights[f"layers.{i}.b"], z,
-                                       atol=1e-12)
+            np.testing.assert_allclose(
+                s["Wx"] + s["Uh"] + b.weights[f"layers.{i}.b"], z, atol=1e-12
+            )
             np.testing.assert_allclose(s["fc"] + s["ig"], s["c"], atol=1e-15)
             assert s["x"].shape[:2] == (2, 8) and H in (8, 4) and set(s) == set(LSTM_SIGNALS)
 
 
 def test_format_rule():
-    assert [int_bits(v) for v in (0.3, 0.99, 1.0, 1.06, 3.9, 4.0, 8.76, 0)] == \
-        [1, 1, 2, 2, 3, 4, 5, 1]
+    assert [int_bits(v) for v in (0.3, 0.99, 1.0, 1.06, 3.9, 4.0, 8.76, 0)] == [
+        1,
+        1,
+        2,
+        2,
+        3,
+        4,
+        5,
+        1,
+    ]
     assert recommend("W", 0.397, 16, constant=True)[0] == "Q1.15"
     assert recommend("b", 1.06, 16, constant=True)[0] == "Q2.14"
-    assert recommend("x", 1.96, 16)[0] == "Q3.13"           # 2 x 1.96 = 3.9
+    assert recommend("x", 1.96, 16)[0] == "Q3.13"  # 2 x 1.96 = 3.9
     assert recommend("h", 2.5, 12)[0] == "Q4.8"
-    fmt, why = recommend("z_o", 4.38, 16)                      # 8.76 -> 5 bits, capped at 4
+    fmt, why = recommend("z_o", 4.38, 16)  # 8.76 -> 5 bits, capped at 4
     assert fmt == "Q4.12" and "capped" in why
-    assert recommend("z_g", 4.38, 16)[0] == "Q3.13"            # tanh flat beyond 3.8
-    assert recommend("c", 8.1, 16)[0] == "Q6.10"               # a state: never capped
+    assert recommend("z_g", 4.38, 16)[0] == "Q3.13"  # tanh flat beyond 3.8
+    assert recommend("c", 8.1, 16)[0] == "Q6.10"  # a state: never capped
     assert recommend("f", 0.9, 16)[0] == "UQ1.15" and recommend("g", 0.9, 8)[0] == "Q1.7"
 
 
@@ -71,22 +91,60 @@ def test_ranges_report_and_command(small, tmp_path, capsys):
     assert rows["layers.0.U"].max == float(w.max()) and rows["layers.0.U"].count == w.size
     h = rows["layer0.h"]
     assert h.min <= h.percentiles["p1"] <= h.percentiles["p50"] <= h.percentiles["p99"] <= h.max
-    assert rows["layer3.x"].count == 30 * 8 * 4              # after the repeat: latent each step
+    assert rows["layer3.x"].count == 30 * 8 * 4  # after the repeat: latent each step
     assert set(r.groups) >= {"weights", "vectors", "cell state c", "sigmoid outputs"}
-    assert main(["hw", "ranges", str(root / "bundle"), str(root / "windows.npz"), "--limit",
-                 "10", "--out", str(tmp_path / "r.csv"), "--percentiles", "5,95"]) == 0
+    assert (
+        main(
+            [
+                "hw",
+                "ranges",
+                str(root / "bundle"),
+                str(root / "windows.npz"),
+                "--limit",
+                "10",
+                "--out",
+                str(tmp_path / "r.csv"),
+                "--percentiles",
+                "5,95",
+            ]
+        )
+        == 0
+    )
     out = capsys.readouterr().out
     assert "recommended formats" in out and "layer0.z_f" in out and "p95" in out
     head = (tmp_path / "r.csv").read_text().splitlines()[0]
     assert head.startswith("name,layer,signal,kind,count,min,max,absmax,p5,p95,format")
-    assert main(["hw", "ranges", str(root / "bundle"), str(root / "windows.npz"), "--out",
-                 str(tmp_path / "r.json")]) == 0
+    assert (
+        main(
+            [
+                "hw",
+                "ranges",
+                str(root / "bundle"),
+                str(root / "windows.npz"),
+                "--out",
+                str(tmp_path / "r.json"),
+            ]
+        )
+        == 0
+    )
     doc = json.loads((tmp_path / "r.json").read_text())
     assert doc["windows"] == 30 and "guard bit" in doc["rule"] and doc["signals"]
-    assert main(["hw", "ranges", str(root / "bundle"), str(root / "windows.npz"), "--out",
-                 str(tmp_path / "r.txt")]) == 2
-    assert main(["hw", "ranges", str(root / "bundle"), str(root / "windows.npz"), "--bits",
-                 "2"]) == 2
+    assert (
+        main(
+            [
+                "hw",
+                "ranges",
+                str(root / "bundle"),
+                str(root / "windows.npz"),
+                "--out",
+                str(tmp_path / "r.txt"),
+            ]
+        )
+        == 2
+    )
+    assert (
+        main(["hw", "ranges", str(root / "bundle"), str(root / "windows.npz"), "--bits", "2"]) == 2
+    )
 
 
 def test_accuracy_report_and_command(small, tmp_path, capsys):
@@ -94,7 +152,7 @@ def test_accuracy_report_and_command(small, tmp_path, capsys):
 
     b, x, root = small
     r = accuracy(b, x, configs=("16", "8w"))
-    assert r.threshold["q"] == 0.95 and r.float_flags.sum() == 2     # 5% of 30 windows
+    assert r.threshold["q"] == 0.95 and r.float_flags.sum() == 2  # 5% of 30 windows
     ref = get_engine("numpy", b, dtype="float64").reconstruct(x)
     fx = get_engine("fixed", b, config="16").reconstruct(x)
     c16 = r.configs[0]
@@ -105,15 +163,30 @@ def test_accuracy_report_and_command(small, tmp_path, capsys):
     assert s[0]["flags_changed"] == len(s[0]["changed_windows"])
     fixed_thr = accuracy(b, x, configs=("16",), threshold=0.0).as_dict()
     assert fixed_thr["float_flagged"] == 30 and fixed_thr["configs"][0]["flags_changed"] == 0
-    assert main(["hw", "accuracy", str(root / "bundle"), str(root / "windows.npz"), "--config",
-                 "12", "--out", str(tmp_path / "a.csv")]) == 0
+    assert (
+        main(
+            [
+                "hw",
+                "accuracy",
+                str(root / "bundle"),
+                str(root / "windows.npz"),
+                "--config",
+                "12",
+                "--out",
+                str(tmp_path / "a.csv"),
+            ]
+        )
+        == 0
+    )
     out = capsys.readouterr().out
     assert "max |out err|" in out and "12: data Q4.8" in out
     lines = (tmp_path / "a.csv").read_text().splitlines()
     assert lines[0] == "window,score_float,flag_float,score_12,score_diff_12,max_error_12,flag_12"
     assert len(lines) == 31
-    assert main(["hw", "accuracy", str(root / "bundle"), str(root / "windows.npz"), "--config",
-                 "99"]) == 2
+    assert (
+        main(["hw", "accuracy", str(root / "bundle"), str(root / "windows.npz"), "--config", "99"])
+        == 2
+    )
 
 
 @pytest.fixture(scope="module")
@@ -121,8 +194,10 @@ def seed(shared_data):
     from squall.convert import import_keras
 
     d = shared_data / "seed-model"
-    return (import_keras(d / "lstm_weights.npz", d / "scaler.json"),
-            np.load(d / "new_data_sequences.npz")["sequences"])
+    return (
+        import_keras(d / "lstm_weights.npz", d / "scaler.json"),
+        np.load(d / "new_data_sequences.npz")["sequences"],
+    )
 
 
 def test_seed_ranges_reproduce_the_users_formats(seed):

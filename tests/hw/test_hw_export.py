@@ -34,12 +34,26 @@ def test_files_and_order(exported):
     b, root, manifest = exported
     out = root / "out"
     names = {f["path"] for f in manifest["files"]}
-    assert names == {"layer0_W.mem", "layer0_U.mem", "layer0_b.mem", "layer1_W.mem",
-                     "layer1_U.mem", "layer1_b.mem", "layer3_W.mem", "layer3_U.mem",
-                     "layer3_b.mem", "layer4_W.mem", "layer4_U.mem", "layer4_b.mem",
-                     "layer5_W.mem", "layer5_b.mem", "sigmoid_lut.mem", "tanh_lut.mem"}
+    assert names == {
+        "layer0_W.mem",
+        "layer0_U.mem",
+        "layer0_b.mem",
+        "layer1_W.mem",
+        "layer1_U.mem",
+        "layer1_b.mem",
+        "layer3_W.mem",
+        "layer3_U.mem",
+        "layer3_b.mem",
+        "layer4_W.mem",
+        "layer4_U.mem",
+        "layer4_b.mem",
+        "layer5_W.mem",
+        "layer5_b.mem",
+        "sigmoid_lut.mem",
+        "tanh_lut.mem",
+    }
     q = FixedType.parse("Q2.14")
-    W = b.weights["layers.4.W"]                               # (4H, n) = (32, 4)
+    W = b.weights["layers.4.W"]  # (4H, n) = (32, 4)
     words = (out / "layer4_W.mem").read_text().splitlines()
     assert len(words) == W.size and all(len(w) == 4 for w in words)
     # line r * n + j holds W[r][j] (row r: gate r // H, unit r % H), two's complement hex
@@ -52,7 +66,7 @@ def test_files_and_order(exported):
     readme = (out / "README.md").read_text()
     assert "gate = r // 8, unit = r % 8" in readme and "index k = (clamp(code" in readme
     assert "layer 0: 36 bits" in readme and "| x 3 + h_prev 8 + c_prev 8 | h 8 + c 8 |" in readme
-    assert manifest["arithmetic"]["accumulator_bits"]["0"] == 16 + 16 + 4    # 3 + 8 + 1 terms
+    assert manifest["arithmetic"]["accumulator_bits"]["0"] == 16 + 16 + 4  # 3 + 8 + 1 terms
 
 
 def test_golden_vectors_are_the_fixed_engine(exported):
@@ -66,9 +80,9 @@ def test_golden_vectors_are_the_fixed_engine(exported):
     assert len(ins) == g["cases"] * per_in and len(outs) == g["cases"] * per_out
     L = model.layers[1]
     for k in range(g["cases"]):
-        v = ins[k * per_in:(k + 1) * per_in]
+        v = ins[k * per_in : (k + 1) * per_in]
         h, cc = model.lstm_step(L, v[:8], v[8:12], v[12:])
-        assert h + cc == outs[k * per_out:(k + 1) * per_out]
+        assert h + cc == outs[k * per_out : (k + 1) * per_out]
     # a chosen step equals the engine's run of that window
     rows = list(csv.DictReader((root / "out" / "golden/layer1_cases.csv").open()))
     assert rows[0]["name"].startswith("window 0, step 0") and rows[0]["source"] == "chosen"
@@ -90,12 +104,19 @@ def test_edge_cases_exercise_what_they_claim(exported):
     events = " ".join(r["events"] for r in rows)
     assert "tie_y=" in events and "sat_y=" in events
     readme = (root / "out" / "README.md").read_text()
-    assert "cannot happen with these tables" in readme       # 16-bit tables: no tie at h
+    assert "cannot happen with these tables" in readme  # 16-bit tables: no tie at h
 
 
 def test_tie_at_h_found_with_piecewise_linear_tables(tmp_path):
-    b = random_bundle([{"type": "lstm", "input": 2, "hidden": 6, "return_sequences": True},
-                       {"type": "dense", "input": 6, "output": 2}], 2, 4, seed=2)
+    b = random_bundle(
+        [
+            {"type": "lstm", "input": 2, "hidden": 6, "return_sequences": True},
+            {"type": "dense", "input": 6, "output": 2},
+        ],
+        2,
+        4,
+        seed=2,
+    )
     export_bundle(b, tmp_path / "pwl", "16-pwl", random_steps=1)
     rows = list(csv.DictReader((tmp_path / "pwl" / "golden/layer0_cases.csv").open()))
     assert any("tie_h=" in r["events"] for r in rows)
@@ -104,8 +125,10 @@ def test_tie_at_h_found_with_piecewise_linear_tables(tmp_path):
 
 
 def test_tie_h_possible_agrees_with_brute_force():
-    model = FixedModel(random_bundle([{"type": "lstm", "input": 1, "hidden": 1,
-                                       "return_sequences": True}], 1, 2), PRESETS["12"])
+    model = FixedModel(
+        random_bundle([{"type": "lstm", "input": 1, "hidden": 1, "return_sequences": True}], 1, 2),
+        PRESETS["12"],
+    )
     o, t = np.unique(model.sig_z.array), np.unique(model.tanh_c.array)
     shift = model.h_frac - model.config.data.frac
     brute = bool((((o[:, None] * t[None, :]) & ((1 << shift) - 1)) == 1 << (shift - 1)).any())
@@ -158,8 +181,7 @@ def test_commands_and_atomic_output(exported, tmp_path, capsys):
     b, root, _ = exported
     bundle = str(root / "bundle")
     out = tmp_path / "hw"
-    assert main(["hw", "export", bundle, "--out", str(out), "--config", "12", "--random",
-                 "2"]) == 0
+    assert main(["hw", "export", bundle, "--out", str(out), "--config", "12", "--random", "2"]) == 0
     assert "golden steps" in capsys.readouterr().out
     assert read_mem(out / "layer0_b.mem", FixedType.parse("Q2.10"))  # 3 hex digits per word
     assert len((out / "layer0_b.mem").read_text().splitlines()[0]) == 3
@@ -168,7 +190,7 @@ def test_commands_and_atomic_output(exported, tmp_path, capsys):
     # an export may replace an earlier export, never other files
     assert main(["hw", "export", bundle, "--out", str(out)]) == 0
     assert json.loads((out / "manifest.json").read_text())["config"]["name"] == "16"
-    assert not list(tmp_path.glob(".hw.*"))                          # no leftovers
+    assert not list(tmp_path.glob(".hw.*"))  # no leftovers
     keep = tmp_path / "mine"
     keep.mkdir()
     (keep / "notes.txt").write_text("mine")
@@ -186,7 +208,23 @@ def test_seed_export(shared_data, tmp_path):
     b = import_keras(d / "lstm_weights.npz", d / "scaler.json")
     x = np.load(d / "new_data_sequences.npz")["sequences"][:20]
     m = export_bundle(b, tmp_path / "seed", windows=x)
-    assert sum(f["words"] for f in m["files"]) == 1536 + 16384 + 256 + 8192 + 4096 + 128 \
-        + 4096 + 4096 + 128 + 8192 + 16384 + 256 + 384 + 6 + 2048
+    assert (
+        sum(f["words"] for f in m["files"])
+        == 1536
+        + 16384
+        + 256
+        + 8192
+        + 4096
+        + 128
+        + 4096
+        + 4096
+        + 128
+        + 8192
+        + 16384
+        + 256
+        + 384
+        + 6
+        + 2048
+    )
     r = check_export(tmp_path / "seed", b)
     assert r.ok and r.cases == sum(g["cases"] for g in m["golden"].values())

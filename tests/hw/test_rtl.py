@@ -21,19 +21,24 @@ from squall.hw.rtl import write_rtl
 
 pytestmark = pytest.mark.rtl
 
-needs_icarus = pytest.mark.skipif(shutil.which("iverilog") is None,
-                                  reason="Icarus Verilog (iverilog) is not installed; "
-                                  "`make test` installs it with apt-get")
-needs_verilator = pytest.mark.skipif(shutil.which("verilator") is None,
-                                     reason="Verilator is not installed; `make test` installs it")
-needs_yosys = pytest.mark.skipif(shutil.which("yosys") is None,
-                                 reason="Yosys is not installed; `make test` installs it")
+needs_icarus = pytest.mark.skipif(
+    shutil.which("iverilog") is None,
+    reason="Icarus Verilog (iverilog) is not installed; `make test` installs it with apt-get",
+)
+needs_verilator = pytest.mark.skipif(
+    shutil.which("verilator") is None, reason="Verilator is not installed; `make test` installs it"
+)
+needs_yosys = pytest.mark.skipif(
+    shutil.which("yosys") is None, reason="Yosys is not installed; `make test` installs it"
+)
 
 
 def ladder_layers(top: int = 6) -> list[dict]:
     """LSTMs 1->1, 1->2, 2->3, ... (every input and hidden size from 1 to ``top``), a dense."""
-    layers = [{"type": "lstm", "input": max(1, i), "hidden": i + 1, "return_sequences": True}
-              for i in range(top)]
+    layers = [
+        {"type": "lstm", "input": max(1, i), "hidden": i + 1, "return_sequences": True}
+        for i in range(top)
+    ]
     return layers + [{"type": "dense", "input": top, "output": 1}]
 
 
@@ -84,8 +89,10 @@ def test_rom_images_hold_exactly_the_exported_weights(ladder):
     def lanes(path, t: FixedType):
         wide = FixedType(t.width * P, 0, signed=False)
         for word in read_mem(path, wide):
-            yield [t.from_hex(format((word >> (p * t.width)) & ((1 << t.width) - 1), "x"))
-                   for p in range(P)]
+            yield [
+                t.from_hex(format((word >> (p * t.width)) & ((1 << t.width) - 1), "x"))
+                for p in range(P)
+            ]
 
     words = list(lanes(rtl / "matvec_weights.mem", cfg.weight))
     biases = list(lanes(rtl / "matvec_bias.mem", cfg.bias))
@@ -100,7 +107,7 @@ def test_rom_images_hold_exactly_the_exported_weights(ladder):
             for j in range(r.cols):
                 want = W[row * n + j] if j < n else U[row * r.hidden + j - n]
                 assert words[r.wbase + g * r.cols + j][p] == want
-        for row in range(r.rows, r.groups * P):             # padding rows are zero
+        for row in range(r.rows, r.groups * P):  # padding rows are zero
             g, p = divmod(row, P)
             assert all(words[r.wbase + g * r.cols + j][p] == 0 for j in range(r.cols))
 
@@ -109,8 +116,16 @@ def test_bad_parameters_are_one_line_errors(ladder, tmp_path):
     b, _, _ = ladder
     with pytest.raises(SquallError, match="lanes"):
         RtlDesign(b, lanes=0)
-    unsigned = {"name": "u", "data": "UQ4.12", "weight": "Q2.14", "bias": "Q2.14",
-                "preact": "Q4.12", "cell": "Q4.12", "sigmoid": "UQ1.15", "tanh": "Q1.15"}
+    unsigned = {
+        "name": "u",
+        "data": "UQ4.12",
+        "weight": "Q2.14",
+        "bias": "Q2.14",
+        "preact": "Q4.12",
+        "cell": "Q4.12",
+        "sigmoid": "UQ1.15",
+        "tanh": "Q1.15",
+    }
     with pytest.raises(SquallError, match="signed data"):
         RtlDesign(b, unsigned)
     (tmp_path / "mine").mkdir()
@@ -127,9 +142,15 @@ def test_bad_parameters_are_one_line_errors(ladder, tmp_path):
 @needs_verilator
 def test_every_top_compiles_in_icarus_and_lints_clean_in_verilator(ladder):
     result = sim.lint(ladder[2])
-    assert set(result) == {"squall_matvec", "squall_lstm_cell", "squall_lstm_layer",
-                           "squall_spi_slave", "squall_spi_top", "(all files)"}
-    assert result.pop("(all files)") == {"verilator": "ok"}    # `verilator --lint-only *.sv`
+    assert set(result) == {
+        "squall_matvec",
+        "squall_lstm_cell",
+        "squall_lstm_layer",
+        "squall_spi_slave",
+        "squall_spi_top",
+        "(all files)",
+    }
+    assert result.pop("(all files)") == {"verilator": "ok"}  # `verilator --lint-only *.sv`
     for top, tools in result.items():
         assert tools == {"iverilog": "ok", "verilator": "ok"}, (top, tools)
 
@@ -143,7 +164,7 @@ def test_matvec_1000_random_vectors_every_dimension_and_clocks(ladder):
     cases = sim.matvec_cases(d, 1000, seed=2)
     res = sim.run(rtl, "squall_matvec", "matvec", {"cases": cases})
     assert res["mismatches"] == [] and res["failed"] == 0 and res["cases"] == 1000
-    for r in d.layers:                      # the schedule's formula, clock for clock
+    for r in d.layers:  # the schedule's formula, clock for clock
         assert set(res["cycles"][str(r.index)]) == {d.predicted_cycles(r.index)["matvec"]}
 
 
@@ -152,8 +173,13 @@ def test_cell_1000_random_steps_and_the_edge_cases(ladder):
     b, d, rtl = ladder
     golden = sim.golden_cases(d, rtl)
     names = " ".join(c["name"] for c in golden)
-    for edge in ("rounding tie at z", "saturation of z", "largest inputs", "smallest inputs",
-                 "zero input and state"):
+    for edge in (
+        "rounding tie at z",
+        "saturation of z",
+        "largest inputs",
+        "smallest inputs",
+        "zero input and state",
+    ):
         assert edge in names
     cases = golden + sim.cell_cases(d, 1000, seed=3)
     res = sim.run(rtl, "squall_lstm_cell", "cell", {"cases": cases})
@@ -187,12 +213,12 @@ def test_seed_model_golden_vectors_layer_run_and_clocks(seed_rtl):
     bundle, d, root, x = seed_rtl
     rtl = root / "rtl"
     golden = sim.golden_cases(d, rtl)
-    assert any("window 0" in c["name"] for c in golden)     # steps of real windows
+    assert any("window 0" in c["name"] for c in golden)  # steps of real windows
     res = sim.run(rtl, "squall_lstm_cell", "cell", {"cases": golden})
     assert res["mismatches"] == [] and res["failed"] == 0
     mv = sim.run(rtl, "squall_matvec", "matvec", {"cases": sim.matvec_cases(d, 5)})
     assert mv["mismatches"] == []
-    assert mv["cycles"]["4"] == [1650]           # 256 x 96 at P = 16: 1,536 MAC clocks + 114
+    assert mv["cycles"]["4"] == [1650]  # 256 x 96 at P = 16: 1,536 MAC clocks + 114
     codes = d.model.quantize_windows(x[:1])
     run = sim.run(rtl, "squall_lstm_layer", "layer", {"cases": sim.layer_cases(d, codes, 0)})
     assert run["mismatches"] == [] and run["failed"] == 0
@@ -206,12 +232,22 @@ def test_freshly_trained_bundle_golden_vectors(tmp_path):
     from squall.data.synthetic import generate_demo_data
 
     paths = generate_demo_data(tmp_path / "data", seed=1)
-    bundle = pipeline.train(paths["train"], tmp_path / "bundle", epochs=2, sizes=(8, 4),
-                            progress=False, log=lambda *_: None)
+    bundle = pipeline.train(
+        paths["train"],
+        tmp_path / "bundle",
+        epochs=2,
+        sizes=(8, 4),
+        progress=False,
+        log=lambda *_: None,
+    )
     x = pipeline.make_windowset(bundle, paths["test"]).x[:3]
     d = write_rtl(bundle, tmp_path / "rtl", lanes=8, windows=x)
-    res = sim.run(tmp_path / "rtl", "squall_lstm_cell", "cell",
-                  {"cases": sim.golden_cases(d, tmp_path / "rtl")})
+    res = sim.run(
+        tmp_path / "rtl",
+        "squall_lstm_cell",
+        "cell",
+        {"cases": sim.golden_cases(d, tmp_path / "rtl")},
+    )
     assert res["mismatches"] == [] and res["cases"] > 20
 
 
@@ -220,11 +256,20 @@ def test_cosimulation_reconstruction_equals_the_fixed_engine(seed_rtl):
     bundle, d, root, x = seed_rtl
     window = d.model.quantize_windows(x[7:8])[0].tolist()
     expected = d.model.reconstruct_codes(window)
-    res = sim.run(root / "rtl", "squall_lstm_cell", "cosim",
-                  {"bundle": str(root / "bundle"), "config": d.config.to_dict(), "layer": 3,
-                   "window": window, "expected": expected})
+    res = sim.run(
+        root / "rtl",
+        "squall_lstm_cell",
+        "cosim",
+        {
+            "bundle": str(root / "bundle"),
+            "config": d.config.to_dict(),
+            "layer": 3,
+            "window": window,
+            "expected": expected,
+        },
+    )
     assert res["mismatches"] == [] and res["failed"] == 0
-    assert res["rtl_steps"] == bundle.length       # every step of layer 3 went to the RTL
+    assert res["rtl_steps"] == bundle.length  # every step of layer 3 went to the RTL
 
 
 @needs_icarus
@@ -232,17 +277,17 @@ def test_spi_front_end_steps_and_transaction_times(seed_rtl):
     bundle, d, root, x = seed_rtl
     codes = d.model.quantize_windows(x[:1])
     cases = []
-    for index in (1, 0):                      # 64 values in (layer 1), 64 results out (layer 0)
+    for index in (1, 0):  # 64 values in (layer 1), 64 results out (layer 0)
         c = sim.layer_cases(d, codes, index)[0]
         cases.append({k: v[:2] if isinstance(v, list) else v for k, v in c.items()})
     res = sim.run(root / "rtl", "squall_spi_top", "spi", {"cases": cases})
     assert res["mismatches"] == [] and res["failed"] == 0
     t = res["transactions"]
-    spi = Spi(25e6, 16, 32, 64, overhead_cycles=16, bits_per_clock=1)   # the command word
+    spi = Spi(25e6, 16, 32, 64, overhead_cycles=16, bits_per_clock=1)  # the command word
     write64 = next(r for r in t if r["in_words"] == 64)["write_ns"]
     read64 = next(r for r in t if r["out_words"] == 64)["read_ns"]
-    assert write64 == pytest.approx(spi.in_time(128) * 1e9)      # 64 x 16 bits: 41.6 us
-    assert read64 == pytest.approx(spi.out_time(256) * 1e9)      # 64 x 32 bits: 82.56 us
+    assert write64 == pytest.approx(spi.in_time(128) * 1e9)  # 64 x 16 bits: 41.6 us
+    assert read64 == pytest.approx(spi.out_time(256) * 1e9)  # 64 x 32 bits: 82.56 us
     assert (write64, read64) == (41600.0, 82560.0)
 
 
@@ -261,35 +306,89 @@ def test_yosys_synthesis_has_no_latches(ladder):
 def test_cli_rtl_cycles_and_cost_from_simulation(tmp_path, capsys):
     b = random_bundle(seed_layers(2, 4, (8, 4)), 2, 4, seed=5)
     b.save(tmp_path / "b")
-    assert main(["hw", "rtl", str(tmp_path / "b"), "--out", str(tmp_path / "rtl"),
-                 "--lanes", "4"]) == 0
+    assert (
+        main(["hw", "rtl", str(tmp_path / "b"), "--out", str(tmp_path / "rtl"), "--lanes", "4"])
+        == 0
+    )
     assert "clocks per mat-vec" in capsys.readouterr().out
-    assert main(["hw", "cycles", str(tmp_path / "rtl"), str(tmp_path / "b"), "--out",
-                 str(tmp_path / "cycles.json")]) == 0
+    assert (
+        main(
+            [
+                "hw",
+                "cycles",
+                str(tmp_path / "rtl"),
+                str(tmp_path / "b"),
+                "--out",
+                str(tmp_path / "cycles.json"),
+            ]
+        )
+        == 0
+    )
     summary = json.loads((tmp_path / "cycles.json").read_text())
     for row in summary["layers"]:
         assert max(row["measured_matvec"]) == row["predicted_matvec"]
     capsys.readouterr()
-    assert main(["hw", "cost", str(tmp_path / "b"), "--windows", "10", "--macs", "4",
-                 "--cycles-from-sim", str(tmp_path / "cycles.json"), "--json"]) == 0
+    assert (
+        main(
+            [
+                "hw",
+                "cost",
+                str(tmp_path / "b"),
+                "--windows",
+                "10",
+                "--macs",
+                "4",
+                "--cycles-from-sim",
+                str(tmp_path / "cycles.json"),
+                "--json",
+            ]
+        )
+        == 0
+    )
     report = json.loads(capsys.readouterr().out)
     assert report["cycles_source"].startswith("simulation")
     lstm = [r for r in report["layers"] if r["kind"] == "lstm"]
     step = {r["layer"]: max(r["measured_step"]) for r in summary["layers"] if r["measured_step"]}
     for r in lstm:
         assert r["cycles_per_call"] == step[r["index"]]
-        assert r["cycles_per_call"] > r["cycles_per_call_model"]    # load, drain, update
-    assert main(["hw", "cost", str(tmp_path / "b"), "--windows", "1", "--boundary", "window",
-                 "--cycles-from-sim", str(tmp_path / "cycles.json")]) == 2
-    assert main(["hw", "cost", str(tmp_path / "b"), "--windows", "1",
-                 "--cycles-from-sim", str(tmp_path / "b" / "bundle.json")]) == 2
+        assert r["cycles_per_call"] > r["cycles_per_call_model"]  # load, drain, update
+    assert (
+        main(
+            [
+                "hw",
+                "cost",
+                str(tmp_path / "b"),
+                "--windows",
+                "1",
+                "--boundary",
+                "window",
+                "--cycles-from-sim",
+                str(tmp_path / "cycles.json"),
+            ]
+        )
+        == 2
+    )
+    assert (
+        main(
+            [
+                "hw",
+                "cost",
+                str(tmp_path / "b"),
+                "--windows",
+                "1",
+                "--cycles-from-sim",
+                str(tmp_path / "b" / "bundle.json"),
+            ]
+        )
+        == 2
+    )
     assert "not a clocks file" in capsys.readouterr().err
 
 
 @needs_icarus
 def test_layer_sequencer_1000_random_vectors(ladder):
     b, d, rtl = ladder
-    cases = sim.random_layer_cases(d, 200, seed=6)             # 200 runs x T = 5 vectors
+    cases = sim.random_layer_cases(d, 200, seed=6)  # 200 runs x T = 5 vectors
     assert sum(len(c["xs"]) for c in cases) == 1000
     res = sim.run(rtl, "squall_lstm_layer", "layer", {"cases": cases})
     assert res["mismatches"] == [] and res["failed"] == 0
@@ -300,25 +399,35 @@ def test_spi_slave_1000_random_words_each_way(ladder):
     import random
 
     rng = random.Random(7)
-    job = {"in": [[rng.getrandbits(16) for _ in range(64)] for _ in range(16)],
-           "out": [[rng.getrandbits(32) for _ in range(64)] for _ in range(16)]}
-    job["in"][0][:2] = [0x0000, 0xFFFF]                      # the extremes
+    job = {
+        "in": [[rng.getrandbits(16) for _ in range(64)] for _ in range(16)],
+        "out": [[rng.getrandbits(32) for _ in range(64)] for _ in range(16)],
+    }
+    job["in"][0][:2] = [0x0000, 0xFFFF]  # the extremes
     job["out"][0][:2] = [0x00000000, 0xFFFFFFFF]
     res = sim.run(ladder[2], "squall_spi_slave", "spi_slave", job)
     assert res["mismatches"] == [] and res["failed"] == 0
     assert res["in_words"] == res["out_words"] == 1024
 
 
-MIXED = {"name": "mixed", "data": "Q4.12/rnd_conv/sat", "weight": "Q2.14", "bias": "Q3.13",
-         "preact": "Q4.12/trn/sat", "cell": "Q4.12/rnd_inf/wrap",
-         "sigmoid": "UQ1.15/rnd_zero/sat", "tanh": "Q1.15/trn_zero/sat",
-         "sigmoid_fn": {"method": "pwl", "size": 256, "lo": -8.0, "hi": 8.0, "slope": "Q2.14"},
-         "tanh_fn": {"method": "pwl", "size": 512, "lo": -8.0, "hi": 8.0, "slope": "Q2.14"}}
+MIXED = {
+    "name": "mixed",
+    "data": "Q4.12/rnd_conv/sat",
+    "weight": "Q2.14",
+    "bias": "Q3.13",
+    "preact": "Q4.12/trn/sat",
+    "cell": "Q4.12/rnd_inf/wrap",
+    "sigmoid": "UQ1.15/rnd_zero/sat",
+    "tanh": "Q1.15/trn_zero/sat",
+    "sigmoid_fn": {"method": "pwl", "size": 256, "lo": -8.0, "hi": 8.0, "slope": "Q2.14"},
+    "tanh_fn": {"method": "pwl", "size": 512, "lo": -8.0, "hi": 8.0, "slope": "Q2.14"},
+}
 
 
 @needs_icarus
-@pytest.mark.parametrize("config", ["16-pwl", "12", "8w", MIXED], ids=["16-pwl", "12", "8w",
-                                                                        "mixed-modes"])
+@pytest.mark.parametrize(
+    "config", ["16-pwl", "12", "8w", MIXED], ids=["16-pwl", "12", "8w", "mixed-modes"]
+)
 def test_other_formats_rounding_modes_and_piecewise_linear_tables(ladder, tmp_path, config):
     b = ladder[0]
     d = write_rtl(b, tmp_path / "rtl", config, lanes=3)
@@ -327,25 +436,26 @@ def test_other_formats_rounding_modes_and_piecewise_linear_tables(ladder, tmp_pa
     cases = sim.golden_cases(d, tmp_path / "rtl") + sim.cell_cases(d, 300, seed=8)
     res = sim.run(tmp_path / "rtl", "squall_lstm_cell", "cell", {"cases": cases})
     assert res["mismatches"] == [] and res["failed"] == 0
-    mv = sim.run(tmp_path / "rtl", "squall_matvec", "matvec",
-                 {"cases": sim.matvec_cases(d, 100, seed=9)})
+    mv = sim.run(
+        tmp_path / "rtl", "squall_matvec", "matvec", {"cases": sim.matvec_cases(d, 100, seed=9)}
+    )
     assert mv["mismatches"] == []
 
 
 @needs_icarus
 def test_spi_top_random_steps_out_of_phase_short_cs_gaps_and_resets(ladder):
     b, d, rtl = ladder
-    cases = sim.random_layer_cases(d, 78, seed=10)               # 390 steps, >1,000 values
+    cases = sim.random_layer_cases(d, 78, seed=10)  # 390 steps, >1,000 values
     assert sum(len(x) for c in cases for x in c["xs"]) >= 1000
-    res = sim.run(rtl, "squall_spi_top", "spi", {"cases": cases, "phase_ns": 3.3,
-                                                   "gap_ns": 8})
+    res = sim.run(rtl, "squall_spi_top", "spi", {"cases": cases, "phase_ns": 3.3, "gap_ns": 8})
     assert res["mismatches"] == [] and res["failed"] == 0
     # before each run an interrupted 3-word write and a reset: the slave's word toggle
     # (SCLK domain) survives the reset and must not come back as a phantom command (the old
     # design failed here: the next run's results were wrong)
     cases = sim.random_layer_cases(d, 6, seed=11)
-    res = sim.run(rtl, "squall_spi_top", "spi", {"cases": cases, "reset_between": True,
-                                                   "phase_ns": 7.1})
+    res = sim.run(
+        rtl, "squall_spi_top", "spi", {"cases": cases, "reset_between": True, "phase_ns": 7.1}
+    )
     assert res["mismatches"] == [] and res["failed"] == 0
 
 
@@ -355,33 +465,93 @@ def test_clocks_of_another_bundle_or_lane_count_are_refused(ladder, tmp_path, ca
     other = random_bundle(seed_layers(2, 4, (8, 4)), 2, 4, seed=6)
     b.save(tmp_path / "b")
     other.save(tmp_path / "other")
-    assert main(["hw", "rtl", str(tmp_path / "b"), "--out", str(tmp_path / "rtl"),
-                 "--lanes", "4"]) == 0
-    assert main(["hw", "cycles", str(tmp_path / "rtl"), str(tmp_path / "other"), "--out",
-                 str(tmp_path / "c.json")]) == 2
+    assert (
+        main(["hw", "rtl", str(tmp_path / "b"), "--out", str(tmp_path / "rtl"), "--lanes", "4"])
+        == 0
+    )
+    assert (
+        main(
+            [
+                "hw",
+                "cycles",
+                str(tmp_path / "rtl"),
+                str(tmp_path / "other"),
+                "--out",
+                str(tmp_path / "c.json"),
+            ]
+        )
+        == 2
+    )
     assert "another bundle" in capsys.readouterr().err
     assert not (tmp_path / "c.json").exists()
-    assert main(["hw", "cycles", str(tmp_path / "rtl"), str(tmp_path / "b"), "--out",
-                 str(tmp_path / "c.json")]) == 0
+    assert (
+        main(
+            [
+                "hw",
+                "cycles",
+                str(tmp_path / "rtl"),
+                str(tmp_path / "b"),
+                "--out",
+                str(tmp_path / "c.json"),
+            ]
+        )
+        == 0
+    )
     capsys.readouterr()
-    for args, message in ((["other", "--windows", "1"], "another bundle"),
-                          (["b", "--windows", "1", "--macs", "16"], "P = 4 lanes")):
-        argv = ["hw", "cost", str(tmp_path / args[0]), *args[1:], "--cycles-from-sim",
-                str(tmp_path / "c.json")]
+    for args, message in (
+        (["other", "--windows", "1"], "another bundle"),
+        (["b", "--windows", "1", "--macs", "16"], "P = 4 lanes"),
+    ):
+        argv = [
+            "hw",
+            "cost",
+            str(tmp_path / args[0]),
+            *args[1:],
+            "--cycles-from-sim",
+            str(tmp_path / "c.json"),
+        ]
         assert main(argv) == 2
         assert message in capsys.readouterr().err
     damaged = json.loads((tmp_path / "c.json").read_text())
     del damaged["layers"][0]["measured_matvec"]
     (tmp_path / "d.json").write_text(json.dumps(damaged))
-    assert main(["hw", "cost", str(tmp_path / "b"), "--windows", "1", "--cycles-from-sim",
-                 str(tmp_path / "d.json")]) == 2
+    assert (
+        main(
+            [
+                "hw",
+                "cost",
+                str(tmp_path / "b"),
+                "--windows",
+                "1",
+                "--cycles-from-sim",
+                str(tmp_path / "d.json"),
+            ]
+        )
+        == 2
+    )
     assert "damaged clocks file" in capsys.readouterr().err
     # the layer boundary charges the sequencer's schedule: T (step + 1) + 1
-    assert main(["hw", "cost", str(tmp_path / "b"), "--windows", "1", "--boundary", "layer",
-                 "--cycles-from-sim", str(tmp_path / "c.json"), "--json"]) == 0
+    assert (
+        main(
+            [
+                "hw",
+                "cost",
+                str(tmp_path / "b"),
+                "--windows",
+                "1",
+                "--boundary",
+                "layer",
+                "--cycles-from-sim",
+                str(tmp_path / "c.json"),
+                "--json",
+            ]
+        )
+        == 0
+    )
     rows = json.loads(capsys.readouterr().out)["layers"]
-    step = {r["layer"]: max(r["measured_step"]) for r in damaged["layers"][1:]
-            if r["measured_step"]}
+    step = {
+        r["layer"]: max(r["measured_step"]) for r in damaged["layers"][1:] if r["measured_step"]
+    }
     for r in rows:
         if r["kind"] == "lstm" and r["index"] in step:
             assert r["cycles_per_call"] == 4 * (step[r["index"]] + 1) + 1
@@ -390,25 +560,31 @@ def test_clocks_of_another_bundle_or_lane_count_are_refused(ladder, tmp_path, ca
 def test_wide_formats_generate(tmp_path):
     """A pre-activation format wider than 20 bits (no expanded activation table)."""
     b = random_bundle(seed_layers(2, 4, (4, 2)), 2, 4, seed=5)
-    wide = dict(MIXED, name="wide", preact="Q8.16", sigmoid_fn={"method": "lut", "size": 1024,
-                                                                "lo": -8.0, "hi": 8.0})
+    wide = dict(
+        MIXED,
+        name="wide",
+        preact="Q8.16",
+        sigmoid_fn={"method": "lut", "size": 1024, "lo": -8.0, "hi": 8.0},
+    )
     d = write_rtl(b, tmp_path / "rtl", wide, lanes=4)
     assert d.config.preact.width == 24
     if shutil.which("iverilog"):
-        res = sim.run(tmp_path / "rtl", "squall_lstm_cell", "cell",
-                      {"cases": sim.cell_cases(d, 100, seed=12)})
+        res = sim.run(
+            tmp_path / "rtl", "squall_lstm_cell", "cell", {"cases": sim.cell_cases(d, 100, seed=12)}
+        )
         assert res["mismatches"] == []
 
 
 def test_rtl_command_bad_input(tmp_path, capsys):
     b = random_bundle(seed_layers(2, 4, (4, 2)), 2, 4, seed=5)
     b.save(tmp_path / "b")
-    for extra, message in ((["--limit", "-1"], "--limit must be >= 0"),
-                           (["--limit", "3"], "--limit needs --data"),
-                           (["--lanes", "0"], "lanes"),
-                           (["--config", "nope"], "unknown fixed-point configuration")):
-        assert main(["hw", "rtl", str(tmp_path / "b"), "--out", str(tmp_path / "r"),
-                     *extra]) == 2
+    for extra, message in (
+        (["--limit", "-1"], "--limit must be >= 0"),
+        (["--limit", "3"], "--limit needs --data"),
+        (["--lanes", "0"], "lanes"),
+        (["--config", "nope"], "unknown fixed-point configuration"),
+    ):
+        assert main(["hw", "rtl", str(tmp_path / "b"), "--out", str(tmp_path / "r"), *extra]) == 2
         err = capsys.readouterr().err
         assert message in err and err.count("\n") == 1 and "Traceback" not in err
         assert not (tmp_path / "r").exists()

@@ -43,7 +43,7 @@ def test_early_stopping_stops_and_keeps_best():
     state, hist = fit(layers, x, m, x[:16], m[:16], cfg, progress=False)
     assert len(hist) < 200
     best = min(r["val_loss"] for r in hist)
-    assert hist[-1]["val_loss"] > best          # it stopped after epochs without improvement
+    assert hist[-1]["val_loss"] > best  # it stopped after epochs without improvement
     # ... and the weights it returns are those of the best epoch, not the last
     from squall.models.autoencoder import LSTMAutoencoder
     from squall.models.train import masked_mse

@@ -15,7 +15,13 @@ def scored(tmp_path_factory) -> Path:
 
     root = tmp_path_factory.mktemp("report")
     paths = generate_demo_data(root / "data", seed=0)
-    bundle = pipeline.train(paths["train"], root / "bundle", epochs=3, sizes=(16, 8),
-                            progress=False, log=lambda *_: None)
+    bundle = pipeline.train(
+        paths["train"],
+        root / "bundle",
+        epochs=3,
+        sizes=(16, 8),
+        progress=False,
+        log=lambda *_: None,
+    )
     pipeline.detect(bundle, paths["test"], root / "found", plot=False)
     return root

@@ -26,13 +26,14 @@ def test_summary_counts_missing_and_quantiles():
 def test_correlations_use_jointly_observed_reports_and_rank_pairs():
     rng = np.random.default_rng(0)
     x = rng.normal(size=200)
-    values = pd.DataFrame({"x": x, "neg": -3 * x + 1, "noise": rng.normal(size=200),
-                           "const": np.ones(200)})
-    values.loc[:49, "neg"] = np.nan                       # 150 reports with both x and neg
+    values = pd.DataFrame(
+        {"x": x, "neg": -3 * x + 1, "noise": rng.normal(size=200), "const": np.ones(200)}
+    )
+    values.loc[:49, "neg"] = np.nan  # 150 reports with both x and neg
     corr, counts = correlations(values)
     assert corr.loc["x", "neg"] == pytest.approx(-1.0)
     assert counts.loc["x", "neg"] == 150 and counts.loc["x", "x"] == 200
-    assert np.isnan(corr.loc["x", "const"])               # no variance: no correlation
+    assert np.isnan(corr.loc["x", "const"])  # no variance: no correlation
     pairs = top_pairs(corr, counts, n=2)
     assert len(pairs) == 2
     first = pairs.iloc[0]
@@ -44,8 +45,9 @@ def test_correlations_use_jointly_observed_reports_and_rank_pairs():
 def test_eda_command_writes_tables_and_plots(tmp_path, capsys):
     from squall.data.synthetic import generate_demo_data
 
-    paths = generate_demo_data(tmp_path / "data", seed=2, days_train=6, days_test=6,
-                               n_storms=2, n_faults=2)
+    paths = generate_demo_data(
+        tmp_path / "data", seed=2, days_train=6, days_test=6, n_storms=2, n_faults=2
+    )
     assert main(["eda", str(paths["test"]), "--out", str(tmp_path / "eda"), "--pairs", "3"]) == 0
     out = tmp_path / "eda"
     names = {p.name for p in out.iterdir()}
@@ -53,10 +55,16 @@ def test_eda_command_writes_tables_and_plots(tmp_path, capsys):
     assert set(EDA_OUTPUTS) <= names
     assert not {n for n in names - set(EDA_OUTPUTS) if n.endswith((".csv", ".png"))}
     summary = pd.read_csv(out / "summary.csv")
-    assert list(summary["feature"]) == ["AIR_TEMP", "SEA_SURF_TEMP", "SEA_LVL_PRES",
-                                        "WIND_SPEED", "WAVE_HGT", "WAVE_PERIOD"]
+    assert list(summary["feature"]) == [
+        "AIR_TEMP",
+        "SEA_SURF_TEMP",
+        "SEA_LVL_PRES",
+        "WIND_SPEED",
+        "WAVE_HGT",
+        "WAVE_PERIOD",
+    ]
     pres = summary.set_index("feature").loc["SEA_LVL_PRES"]
-    assert pres["unit"] == "hPa" and 950 < pres["q50"] < 1050    # physical units, not raw
+    assert pres["unit"] == "hPa" and 950 < pres["q50"] < 1050  # physical units, not raw
     corr = pd.read_csv(out / "correlation.csv", index_col="feature")
     assert np.allclose(np.diag(corr.to_numpy()), 1.0)
     assert np.allclose(corr.to_numpy(), corr.to_numpy().T, equal_nan=True)

@@ -16,16 +16,22 @@ pytestmark = pytest.mark.browser
 def _need_chromium() -> None:
     absent = [p for p in (browser.CHROMIUM, browser.CHROMEDRIVER) if not os.path.exists(p)]
     if absent:
-        pytest.skip(f"{' and '.join(absent)} not installed (Debian packages chromium, "
-                    f"chromium-driver; 'make' installs them)")
+        pytest.skip(
+            f"{' and '.join(absent)} not installed (Debian packages chromium, "
+            f"chromium-driver; 'make' installs them)"
+        )
 
 
 @pytest.fixture(scope="module")
 def page(scored, tmp_path_factory):
     _need_chromium()
     out = tmp_path_factory.mktemp("browser") / "report.html"
-    report = build_report(scored / "bundle", [scored / "data" / "test.csv"],
-                          labels=scored / "data" / "labels.csv", max_events=3)
+    report = build_report(
+        scored / "bundle",
+        [scored / "data" / "test.csv"],
+        labels=scored / "data" / "labels.csv",
+        max_events=3,
+    )
     write_report(report, out)
     return browser.open_page(out, width=1280, height=900)
 
@@ -41,8 +47,8 @@ def test_the_screenshot_is_not_blank(page):
     image = matplotlib.image.imread(io.BytesIO(page.screenshot), format="png")
     assert image.shape[:2] == (900, 1280)
     rgb = image[..., :3]
-    assert rgb.std() > 0.05                                  # text and plots, not one colour
-    assert (rgb.min(axis=2) < 0.3).mean() > 0.005            # some dark pixels: text, lines
+    assert rgb.std() > 0.05  # text and plots, not one colour
+    assert (rgb.min(axis=2) < 0.3).mean() > 0.005  # some dark pixels: text, lines
     assert page.title.startswith("squall report")
 
 
@@ -52,8 +58,13 @@ def test_event_panels_and_map_rendered(page):
     assert len(panels) == len(plots) == 3
     for el in panels + plots:
         assert el["width"] > 300 and el["height"] > 200
-    for selector in ("#timeline-img", "#map-img", "#training-img", "#histograms-img",
-                     "#correlation-img"):
+    for selector in (
+        "#timeline-img",
+        "#map-img",
+        "#training-img",
+        "#histograms-img",
+        "#correlation-img",
+    ):
         (img,) = page.elements[selector]
         assert img["complete"] and img["natural_width"] > 300, selector
         assert img["width"] > 300 and img["height"] > 200, selector
@@ -66,7 +77,9 @@ def test_a_remote_request_would_be_seen(tmp_path):
     keeps the request from leaving)."""
     _need_chromium()
     page = tmp_path / "remote.html"
-    page.write_text('<!DOCTYPE html><html><body><p>x</p>'
-                    '<img src="http://example.invalid/figure.png"></body></html>')
+    page.write_text(
+        "<!DOCTYPE html><html><body><p>x</p>"
+        '<img src="http://example.invalid/figure.png"></body></html>'
+    )
     check = browser.open_page(page, width=400, height=300)
     assert check.remote_requests == ["http://example.invalid/figure.png"]

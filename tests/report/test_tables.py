@@ -12,9 +12,23 @@ def _scores(rows):
 
 def test_feature_shares_weight_each_feature_by_its_own_observed_cells():
     # feature a: 4 observed cells of squared error 0.01; b: 1 cell of 0.04 -> equal shares
-    table = _scores([{"window": 0, "track": "S", "start": "2025-01-01T00:00:00",
-                      "end": "2025-01-01T04:00:00", "score": 0.016, "flagged": True,
-                      "observed": 5, "err_a": 0.01, "err_b": 0.04, "n_a": 4, "n_b": 1}])
+    table = _scores(
+        [
+            {
+                "window": 0,
+                "track": "S",
+                "start": "2025-01-01T00:00:00",
+                "end": "2025-01-01T04:00:00",
+                "score": 0.016,
+                "flagged": True,
+                "observed": 5,
+                "err_a": 0.01,
+                "err_b": 0.04,
+                "n_a": 4,
+                "n_b": 1,
+            }
+        ]
+    )
     ev = events_frame(table, ["a", "b"])
     assert ev.loc[0, "share_a"] == pytest.approx(0.5)
     assert ev.loc[0, "share_b"] == pytest.approx(0.5)
@@ -22,14 +36,31 @@ def test_feature_shares_weight_each_feature_by_its_own_observed_cells():
 
 def test_events_merge_and_describe_windows():
     rows = []
-    for w, (start, end, score, flagged) in enumerate([
+    for w, (start, end, score, flagged) in enumerate(
+        [
             ("2025-01-01T00:00", "2025-01-01T05:00", 0.5, True),
             ("2025-01-01T01:00", "2025-01-01T06:00", 0.9, True),
             ("2025-01-01T02:00", "2025-01-01T07:00", 0.1, False),
-            ("2025-01-02T00:00", "2025-01-02T05:00", 0.7, True)]):
-        rows.append({"window": w, "track": "S", "start": start, "end": end, "score": score,
-                     "flagged": flagged, "observed": 10, "err_a": score, "err_b": score / 9,
-                     "n_a": 5, "n_b": 5, "lat_min": float(w), "lat_max": float(w) + 0.5})
+            ("2025-01-02T00:00", "2025-01-02T05:00", 0.7, True),
+        ]
+    ):
+        rows.append(
+            {
+                "window": w,
+                "track": "S",
+                "start": start,
+                "end": end,
+                "score": score,
+                "flagged": flagged,
+                "observed": 10,
+                "err_a": score,
+                "err_b": score / 9,
+                "n_a": 5,
+                "n_b": 5,
+                "lat_min": float(w),
+                "lat_max": float(w) + 0.5,
+            }
+        )
     ev = events_frame(_scores(rows), ["a", "b"])
     assert len(ev) == 2
     first = ev.iloc[0]
@@ -51,24 +82,43 @@ def test_anomaly_rows_of_a_generic_csv_with_blank_lines(tmp_path):
     for k in range(120):
         lines.append(f"{(t0 + pd.Timedelta(minutes=10 * k)).isoformat()},{k}")
         if k % 25 == 0:
-            lines.append("")                      # blank lines shift naive row numbering
+            lines.append("")  # blank lines shift naive row numbering
     path = tmp_path / "series.csv"
     path.write_text("\n".join(lines) + "\n")
     layers = seed_layers(1, 6, (4, 2))
     rng = np.random.default_rng(0)
-    weights = {k: rng.normal(0, 0.3, s).astype(np.float32)
-               for k, s in weight_shapes(layers).items()}
-    bundle = Bundle(layers, weights, ["value"], {"value": ""},
-                    {"length": 6, "stride": 1, "mode": "track", "resample": None,
-                     "max_gap": "1h", "min_observed": 0.25},
-                    Scaler.from_minmax(["value"], [0], [120]), {"method": "value", "value": 0.0},
-                    {"reader": {"kind": "csv", "features": ["value"], "time_column": "timestamp",
-                                "track_column": None}})
+    weights = {
+        k: rng.normal(0, 0.3, s).astype(np.float32) for k, s in weight_shapes(layers).items()
+    }
+    bundle = Bundle(
+        layers,
+        weights,
+        ["value"],
+        {"value": ""},
+        {
+            "length": 6,
+            "stride": 1,
+            "mode": "track",
+            "resample": None,
+            "max_gap": "1h",
+            "min_observed": 0.25,
+        },
+        Scaler.from_minmax(["value"], [0], [120]),
+        {"method": "value", "value": 0.0},
+        {
+            "reader": {
+                "kind": "csv",
+                "features": ["value"],
+                "time_column": "timestamp",
+                "track_column": None,
+            }
+        },
+    )
     result = pipeline.detect(bundle, path, tmp_path / "out", plot=False)
     assert result["flagged"] > 0
     rows = pd.read_csv(tmp_path / "out" / "anomaly_windows.csv")
     text = path.read_text().splitlines()
-    for _, r in rows.iterrows():     # each extracted report is the file's line `line`
+    for _, r in rows.iterrows():  # each extracted report is the file's line `line`
         assert text[int(r["line"]) - 1] == f"{r['timestamp']},{r['value']}"
     assert set(rows["value"]) <= set(range(120))
 
@@ -88,14 +138,33 @@ def _series_bundle(length=6):
 
     layers = seed_layers(1, length, (4, 2))
     rng = np.random.default_rng(0)
-    weights = {k: rng.normal(0, 0.3, s).astype(np.float32)
-               for k, s in weight_shapes(layers).items()}
-    return Bundle(layers, weights, ["value"], {"value": ""},
-                  {"length": length, "stride": 1, "mode": "track", "resample": None,
-                   "max_gap": "1h", "min_observed": 0.25},
-                  Scaler.from_minmax(["value"], [0], [120]), {"method": "value", "value": 0.0},
-                  {"reader": {"kind": "csv", "features": ["value"], "time_column": "timestamp",
-                              "track_column": None}})
+    weights = {
+        k: rng.normal(0, 0.3, s).astype(np.float32) for k, s in weight_shapes(layers).items()
+    }
+    return Bundle(
+        layers,
+        weights,
+        ["value"],
+        {"value": ""},
+        {
+            "length": length,
+            "stride": 1,
+            "mode": "track",
+            "resample": None,
+            "max_gap": "1h",
+            "min_observed": 0.25,
+        },
+        Scaler.from_minmax(["value"], [0], [120]),
+        {"method": "value", "value": 0.0},
+        {
+            "reader": {
+                "kind": "csv",
+                "features": ["value"],
+                "time_column": "timestamp",
+                "track_column": None,
+            }
+        },
+    )
 
 
 def test_each_source_is_hashed_once_per_call_not_across_calls(tmp_path, monkeypatch):
@@ -109,8 +178,10 @@ def test_each_source_is_hashed_once_per_call_not_across_calls(tmp_path, monkeypa
     for name in ("a", "b"):
         t0 = pd.Timestamp("2025-01-01")
         path = tmp_path / f"{name}.csv"
-        path.write_text("timestamp,value\n" + "".join(
-            f"{(t0 + pd.Timedelta(minutes=10 * k)).isoformat()},{k}\n" for k in range(30)))
+        path.write_text(
+            "timestamp,value\n"
+            + "".join(f"{(t0 + pd.Timedelta(minutes=10 * k)).isoformat()},{k}\n" for k in range(30))
+        )
         paths.append(path)
     ws = pipeline.make_windowset(_series_bundle(), paths)
     hashed, opened = [], []
@@ -121,6 +192,6 @@ def test_each_source_is_hashed_once_per_call_not_across_calls(tmp_path, monkeypa
     frame = tables.anomaly_windows_frame(ws, everything)
     assert set(frame["file"]) == {str(p) for p in paths}
     assert sorted(map(str, hashed)) == sorted(map(str, paths))
-    assert len(opened) == 2 * len(paths)   # the header once, the rows once
+    assert len(opened) == 2 * len(paths)  # the header once, the rows once
     tables.anomaly_windows_frame(ws, everything)
     assert len(hashed) == 2 * len(paths)

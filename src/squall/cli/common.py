@@ -21,8 +21,9 @@ def data_inputs(data: Sequence[str] | None) -> list:
     return expand_paths(data)
 
 
-def check_out(a: argparse.Namespace, inputs: Sequence = (), data: Sequence[str] | None = None,
-              **rules) -> Path:
+def check_out(
+    a: argparse.Namespace, inputs: Sequence = (), data: Sequence[str] | None = None, **rules
+) -> Path:
     """``--out`` checked before any work against every input (:func:`squall.io.check_output`
     holds the rules: extension, not an input, a directory squall may write into)."""
     from squall.io import check_output

@@ -15,8 +15,7 @@ from squall.cli.common import check_out, check_run_inputs
 def register(sub: argparse._SubParsersAction) -> None:
     """Add ``squall hw`` and its subcommands to the main parser's subcommands."""
     group = sub.add_parser("hw", help="hardware co-design: cost model, fixed point, export")
-    hw_sub = group.add_subparsers(dest="hw_command", metavar="HW_COMMAND",
-                                  parser_class=type(group))
+    hw_sub = group.add_subparsers(dest="hw_command", metavar="HW_COMMAND", parser_class=type(group))
     group.set_defaults(func=None, parser=group)
     for add in COMMANDS:
         add(hw_sub)
@@ -33,8 +32,9 @@ def _cost_number(text: str, allow_zero: bool) -> float:
         raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
     ok = (0 <= value if allow_zero else 0 < value) and value < float("inf")
     if not ok:
-        raise argparse.ArgumentTypeError(f"must be a number {'>= 0' if allow_zero else '> 0'}, "
-                                         f"got {text!r}")
+        raise argparse.ArgumentTypeError(
+            f"must be a number {'>= 0' if allow_zero else '> 0'}, got {text!r}"
+        )
     return value
 
 
@@ -52,76 +52,175 @@ def _add_cost(hw_sub: argparse._SubParsersAction) -> None:
     from squall.hw.costmodel import BOUNDARIES, OFFLOADS, WEIGHT_MODES
     from squall.hw.links import SPI_MODES
 
-    p = hw_sub.add_parser("cost", help="cost model: bytes, calls, link and compute time per "
-                          "call and per run for a software/hardware boundary")
+    p = hw_sub.add_parser(
+        "cost",
+        help="cost model: bytes, calls, link and compute time per "
+        "call and per run for a software/hardware boundary",
+    )
     p.add_argument("bundle", metavar="BUNDLE_DIR", help="bundle directory")
     g = p.add_argument_group("the run")
-    g.add_argument("--windows", metavar="N", type=int,
-                   help="windows in the run (analytic call counts: windows x steps x layers)")
-    g.add_argument("--data", nargs="+", metavar="FILE",
-                   help="count the calls instead by running the pure engine with its counters "
-                   "on over these windows (.npz) or data files")
-    g.add_argument("--limit", metavar="N", type=int, default=0,
-                   help="with --data: only the first N windows (default 0: all)")
+    g.add_argument(
+        "--windows",
+        metavar="N",
+        type=int,
+        help="windows in the run (analytic call counts: windows x steps x layers)",
+    )
+    g.add_argument(
+        "--data",
+        nargs="+",
+        metavar="FILE",
+        help="count the calls instead by running the pure engine with its counters "
+        "on over these windows (.npz) or data files",
+    )
+    g.add_argument(
+        "--limit",
+        metavar="N",
+        type=int,
+        default=0,
+        help="with --data: only the first N windows (default 0: all)",
+    )
     g = p.add_argument_group("the boundary")
-    g.add_argument("--boundary", choices=list(BOUNDARIES), default="step",
-                   help="what one accelerator call does (default step): "
-                   + "; ".join(f"{k}: {v}" for k, v in BOUNDARIES.items()))
-    g.add_argument("--word-bits", metavar="BITS", type=int, default=32,
-                   help="bits per weight and value (default 32: float32; 16: 16-bit fixed "
-                   "point; 8)")
-    g.add_argument("--weights", choices=list(WEIGHT_MODES), default="resident",
-                   help="weights kept in on-chip memory, loaded once (default), or sent with "
-                   "every call")
-    g.add_argument("--offload", choices=list(OFFLOADS), default="lstm",
-                   help="layers the accelerator runs at the step/matvec/layer boundaries "
-                   "(default lstm: the dense layer stays on the host)")
+    g.add_argument(
+        "--boundary",
+        choices=list(BOUNDARIES),
+        default="step",
+        help="what one accelerator call does (default step): "
+        + "; ".join(f"{k}: {v}" for k, v in BOUNDARIES.items()),
+    )
+    g.add_argument(
+        "--word-bits",
+        metavar="BITS",
+        type=int,
+        default=32,
+        help="bits per weight and value (default 32: float32; 16: 16-bit fixed point; 8)",
+    )
+    g.add_argument(
+        "--weights",
+        choices=list(WEIGHT_MODES),
+        default="resident",
+        help="weights kept in on-chip memory, loaded once (default), or sent with every call",
+    )
+    g.add_argument(
+        "--offload",
+        choices=list(OFFLOADS),
+        default="lstm",
+        help="layers the accelerator runs at the step/matvec/layer boundaries "
+        "(default lstm: the dense layer stays on the host)",
+    )
     g = p.add_argument_group("PCIe link")
-    g.add_argument("--pcie-bandwidth", metavar="GB_S", type=_cost_positive, default=5.0,
-                   help="sustained bandwidth in GB/s (default 5: Gen4 x4)")
-    g.add_argument("--pcie-latency", metavar="NS", type=_cost_nonnegative, default=500.0,
-                   help="latency per transaction in ns (default 500)")
-    g.add_argument("--pcie-transactions", metavar="N", type=int, default=1,
-                   help="transactions per call (default 1: input and result in one round trip)")
+    g.add_argument(
+        "--pcie-bandwidth",
+        metavar="GB_S",
+        type=_cost_positive,
+        default=5.0,
+        help="sustained bandwidth in GB/s (default 5: Gen4 x4)",
+    )
+    g.add_argument(
+        "--pcie-latency",
+        metavar="NS",
+        type=_cost_nonnegative,
+        default=500.0,
+        help="latency per transaction in ns (default 500)",
+    )
+    g.add_argument(
+        "--pcie-transactions",
+        metavar="N",
+        type=int,
+        default=1,
+        help="transactions per call (default 1: input and result in one round trip)",
+    )
     g = p.add_argument_group("SPI link")
-    g.add_argument("--spi-clock", metavar="MHZ", type=_cost_positive, default=25.0,
-                   help="clock in MHz (default 25)")
-    g.add_argument("--spi-in-bits", metavar="BITS", type=int, default=16,
-                   help="input word width in bits (default 16)")
-    g.add_argument("--spi-out-bits", metavar="BITS", type=int, default=16,
-                   help="output word width in bits (default 16)")
-    g.add_argument("--spi-words", metavar="N", type=int, default=64,
-                   help="words per transaction (default 64)")
-    g.add_argument("--spi-overhead", metavar="CLOCKS", type=int, default=0,
-                   help="extra clocks per transaction (default 0)")
-    g.add_argument("--spi-mode", choices=list(SPI_MODES), default="staggered",
-                   help="input then output (staggered, default) or both at once (overlapped, "
-                   "full duplex)")
-    g.add_argument("--spi-bits-per-clock", metavar="BITS", type=int,
-                   help="bits moved per clock (default: a whole word per clock; 1 for one-wire "
-                   "SPI, 4 for quad SPI)")
+    g.add_argument(
+        "--spi-clock",
+        metavar="MHZ",
+        type=_cost_positive,
+        default=25.0,
+        help="clock in MHz (default 25)",
+    )
+    g.add_argument(
+        "--spi-in-bits",
+        metavar="BITS",
+        type=int,
+        default=16,
+        help="input word width in bits (default 16)",
+    )
+    g.add_argument(
+        "--spi-out-bits",
+        metavar="BITS",
+        type=int,
+        default=16,
+        help="output word width in bits (default 16)",
+    )
+    g.add_argument(
+        "--spi-words", metavar="N", type=int, default=64, help="words per transaction (default 64)"
+    )
+    g.add_argument(
+        "--spi-overhead",
+        metavar="CLOCKS",
+        type=int,
+        default=0,
+        help="extra clocks per transaction (default 0)",
+    )
+    g.add_argument(
+        "--spi-mode",
+        choices=list(SPI_MODES),
+        default="staggered",
+        help="input then output (staggered, default) or both at once (overlapped, full duplex)",
+    )
+    g.add_argument(
+        "--spi-bits-per-clock",
+        metavar="BITS",
+        type=int,
+        help="bits moved per clock (default: a whole word per clock; 1 for one-wire "
+        "SPI, 4 for quad SPI)",
+    )
     g = p.add_argument_group("compute")
-    g.add_argument("--macs", metavar="P", type=int,
-                   help="parallel MAC units (default 16; with --cycles-from-sim the simulated "
-                   "design's lanes)")
-    g.add_argument("--cycles-per-mac", metavar="N", type=int, default=1,
-                   help="clocks per MAC (default 1)")
-    g.add_argument("--act-latency", metavar="CLOCKS", type=int, default=10,
-                   help="clocks per LSTM step for the activations and state update (default 10)")
-    g.add_argument("--clock", metavar="MHZ", type=_cost_positive, default=100.0,
-                   help="accelerator clock in MHz (default 100)")
-    g.add_argument("--cycles-from-sim", metavar="CYCLES_JSON",
-                   help="clocks per call measured in simulation (the file `squall hw cycles` "
-                   "writes) instead of the formula; the formula's numbers are shown beside them")
+    g.add_argument(
+        "--macs",
+        metavar="P",
+        type=int,
+        help="parallel MAC units (default 16; with --cycles-from-sim the simulated design's lanes)",
+    )
+    g.add_argument(
+        "--cycles-per-mac", metavar="N", type=int, default=1, help="clocks per MAC (default 1)"
+    )
+    g.add_argument(
+        "--act-latency",
+        metavar="CLOCKS",
+        type=int,
+        default=10,
+        help="clocks per LSTM step for the activations and state update (default 10)",
+    )
+    g.add_argument(
+        "--clock",
+        metavar="MHZ",
+        type=_cost_positive,
+        default=100.0,
+        help="accelerator clock in MHz (default 100)",
+    )
+    g.add_argument(
+        "--cycles-from-sim",
+        metavar="CYCLES_JSON",
+        help="clocks per call measured in simulation (the file `squall hw cycles` "
+        "writes) instead of the formula; the formula's numbers are shown beside them",
+    )
     g = p.add_argument_group("answers")
-    g.add_argument("--budget", metavar="SECONDS", type=_cost_positive,
-                   help="time budget for the run: the longest compute per call that meets it "
-                   "(default: none)")
-    g.add_argument("--software-time", metavar="SECONDS", type=_cost_positive,
-                   help="measured software time of the run: the longest compute per call that "
-                   "beats it, and the speedup (default: none)")
-    g.add_argument("--json", action="store_true",
-                   help="print JSON instead of the table (default: the table)")
+    g.add_argument(
+        "--budget",
+        metavar="SECONDS",
+        type=_cost_positive,
+        help="time budget for the run: the longest compute per call that meets it (default: none)",
+    )
+    g.add_argument(
+        "--software-time",
+        metavar="SECONDS",
+        type=_cost_positive,
+        help="measured software time of the run: the longest compute per call that "
+        "beats it, and the speedup (default: none)",
+    )
+    g.add_argument(
+        "--json", action="store_true", help="print JSON instead of the table (default: the table)"
+    )
     p.set_defaults(func=cmd_cost)
 
 
@@ -134,13 +233,14 @@ def cmd_cost(a: argparse.Namespace) -> None:
     from squall.hw.links import Pcie, Spi
 
     if (a.windows is None) == (a.data is None):
-        raise SquallError("give --windows N (analytic call counts) or --data FILE (counted), "
-                          "one of them")
+        raise SquallError(
+            "give --windows N (analytic call counts) or --data FILE (counted), one of them"
+        )
     if a.windows is not None and a.windows < 1:
         raise SquallError(f"--windows must be >= 1, got {a.windows}")
     if a.limit < 0:
         raise SquallError(f"--limit must be >= 0, got {a.limit}")
-    check_run_inputs(a.data)        # a run's windows file: that complete run's, unchanged
+    check_run_inputs(a.data)  # a run's windows file: that complete run's, unchanged
     bundle = load_bundle(a.bundle)
     measured = None
     if a.cycles_from_sim:
@@ -150,13 +250,27 @@ def cmd_cost(a: argparse.Namespace) -> None:
         measured = measured_cycles(a.cycles_from_sim)
         a.macs = check_measured(measured, bundle, a.macs)
     options = dict(
-        boundary=a.boundary, word_bits=a.word_bits, weights=a.weights, offload=a.offload,
+        boundary=a.boundary,
+        word_bits=a.word_bits,
+        weights=a.weights,
+        offload=a.offload,
         pcie=Pcie(a.pcie_bandwidth * 1e9, a.pcie_latency / 1e9, a.pcie_transactions),
-        spi=Spi(a.spi_clock * 1e6, a.spi_in_bits, a.spi_out_bits, a.spi_words, a.spi_overhead,
-                a.spi_mode, a.spi_bits_per_clock),
-        compute=Compute(16 if a.macs is None else a.macs, a.cycles_per_mac, a.act_latency,
-                        a.clock * 1e6),
-        budget=a.budget, software_time=a.software_time, name=a.bundle)
+        spi=Spi(
+            a.spi_clock * 1e6,
+            a.spi_in_bits,
+            a.spi_out_bits,
+            a.spi_words,
+            a.spi_overhead,
+            a.spi_mode,
+            a.spi_bits_per_clock,
+        ),
+        compute=Compute(
+            16 if a.macs is None else a.macs, a.cycles_per_mac, a.act_latency, a.clock * 1e6
+        ),
+        budget=a.budget,
+        software_time=a.software_time,
+        name=a.bundle,
+    )
     if measured is not None:
         options["measured"] = measured
     if a.data is None:
@@ -165,9 +279,14 @@ def cmd_cost(a: argparse.Namespace) -> None:
         from squall import pipeline
 
         x = pipeline.load_windows(bundle, a.data).x
-        x = x[:a.limit] if a.limit else x
-        report = bundle_cost(bundle, x=x, calls_source=f"counted by the pure engine over "
-                             f"{len(x):,} windows of {' '.join(a.data)}", **options)
+        x = x[: a.limit] if a.limit else x
+        report = bundle_cost(
+            bundle,
+            x=x,
+            calls_source=f"counted by the pure engine over "
+            f"{len(x):,} windows of {' '.join(a.data)}",
+            **options,
+        )
     print(json.dumps(report.as_dict(), indent=1) if a.json else report.table())
 
 
@@ -209,7 +328,7 @@ def _fx_windows(a: argparse.Namespace, bundle):
     ws = pipeline.load_windows(bundle, a.data)
     x, mask = ws.x, ws.mask
     if a.limit:
-        x, mask = x[:a.limit], mask[:a.limit]
+        x, mask = x[: a.limit], mask[: a.limit]
     if len(x) == 0:
         raise SquallError("no windows in the data")
     return x, mask
@@ -225,16 +344,22 @@ def _fx_float_list(text: str) -> tuple[float, ...]:
 def _add_ranges(hw_sub: argparse._SubParsersAction) -> None:
     from squall.hw.ranges import PERCENTILES
 
-    p = hw_sub.add_parser("ranges", help="measured ranges of every weight and signal, and a "
-                          "fixed-point format for each")
+    p = hw_sub.add_parser(
+        "ranges",
+        help="measured ranges of every weight and signal, and a fixed-point format for each",
+    )
     p.add_argument("bundle", metavar="BUNDLE_DIR")
     p.add_argument("data", nargs="+", help="CSV files/globs, or one windows .npz")
     p.add_argument("--limit", type=int, default=0, help="only the first N windows (default all)")
-    p.add_argument("--bits", type=int, default=16, help="word width of the recommended formats "
-                   "(default 16)")
-    p.add_argument("--percentiles", type=_fx_float_list, default=PERCENTILES,
-                   help="percentiles to report (default " + ",".join(f"{q:g}" for q in
-                                                                     PERCENTILES) + ")")
+    p.add_argument(
+        "--bits", type=int, default=16, help="word width of the recommended formats (default 16)"
+    )
+    p.add_argument(
+        "--percentiles",
+        type=_fx_float_list,
+        default=PERCENTILES,
+        help="percentiles to report (default " + ",".join(f"{q:g}" for q in PERCENTILES) + ")",
+    )
     p.add_argument("--out", help="also write the report: .csv (one row per signal) or .json")
     p.set_defaults(func=_cmd_ranges)
 
@@ -256,18 +381,29 @@ def _cmd_ranges(a: argparse.Namespace) -> None:
 def _add_accuracy(hw_sub: argparse._SubParsersAction) -> None:
     from squall.hw.accuracy import DEFAULT_CONFIGS
 
-    p = hw_sub.add_parser("accuracy", help="fixed engine against float: output error, score "
-                          "differences, changed anomaly flags")
+    p = hw_sub.add_parser(
+        "accuracy",
+        help="fixed engine against float: output error, score differences, changed anomaly flags",
+    )
     p.add_argument("bundle", metavar="BUNDLE_DIR")
     p.add_argument("data", nargs="+", help="CSV files/globs, or one windows .npz")
-    p.add_argument("--config", action="append", help="fixed-point configuration: a preset (16, "
-                   "16-pwl, 12, 8w) or a .json file; repeat to compare several (default "
-                   + ", ".join(DEFAULT_CONFIGS) + ")")
+    p.add_argument(
+        "--config",
+        action="append",
+        help="fixed-point configuration: a preset (16, "
+        "16-pwl, 12, 8w) or a .json file; repeat to compare several (default "
+        + ", ".join(DEFAULT_CONFIGS)
+        + ")",
+    )
     p.add_argument("--limit", type=int, default=0, help="only the first N windows (default all)")
-    p.add_argument("--threshold", type=float, help="flag threshold (default: the bundle's, else "
-                   "the 0.95 quantile of the float scores)")
-    p.add_argument("--threshold-quantile", type=float, help="threshold = this quantile of the "
-                   "float scores")
+    p.add_argument(
+        "--threshold",
+        type=float,
+        help="flag threshold (default: the bundle's, else the 0.95 quantile of the float scores)",
+    )
+    p.add_argument(
+        "--threshold-quantile", type=float, help="threshold = this quantile of the float scores"
+    )
     p.add_argument("--out", help="also write: .csv (per window) or .json (the summary)")
     p.set_defaults(func=_cmd_accuracy)
 
@@ -279,8 +415,9 @@ def _cmd_accuracy(a: argparse.Namespace) -> None:
     _check_out(a, **_REPORT)
     bundle = load_bundle(a.bundle)
     x, mask = _fx_windows(a, bundle)
-    report = accuracy(bundle, x, mask, a.config or DEFAULT_CONFIGS, a.threshold,
-                      a.threshold_quantile)
+    report = accuracy(
+        bundle, x, mask, a.config or DEFAULT_CONFIGS, a.threshold, a.threshold_quantile
+    )
     print(report.table())
     if a.out:
         write_report(report, a.out)
@@ -288,17 +425,30 @@ def _cmd_accuracy(a: argparse.Namespace) -> None:
 
 
 def _add_export(hw_sub: argparse._SubParsersAction) -> None:
-    p = hw_sub.add_parser("export", help="weights, biases and activation tables as .mem files "
-                          "and golden vectors per layer, for hardware")
+    p = hw_sub.add_parser(
+        "export",
+        help="weights, biases and activation tables as .mem files "
+        "and golden vectors per layer, for hardware",
+    )
     p.add_argument("bundle", metavar="BUNDLE_DIR")
     p.add_argument("--out", required=True, help="directory to write (replaced whole)")
-    p.add_argument("--config", default="16", help="fixed-point configuration: a preset (16, "
-                   "16-pwl, 12, 8w) or a .json file (default 16)")
-    p.add_argument("--data", nargs="+", metavar="FILE", help="take the chosen and random golden "
-                   "steps from these windows (.npz or data files); default: random codes")
+    p.add_argument(
+        "--config",
+        default="16",
+        help="fixed-point configuration: a preset (16, "
+        "16-pwl, 12, 8w) or a .json file (default 16)",
+    )
+    p.add_argument(
+        "--data",
+        nargs="+",
+        metavar="FILE",
+        help="take the chosen and random golden "
+        "steps from these windows (.npz or data files); default: random codes",
+    )
     p.add_argument("--limit", type=int, default=0, help="with --data: the first N windows only")
-    p.add_argument("--random", type=int, default=6, help="random golden steps per layer "
-                   "(default 6)")
+    p.add_argument(
+        "--random", type=int, default=6, help="random golden steps per layer (default 6)"
+    )
     p.add_argument("--seed", type=int, default=0)
     p.set_defaults(func=_cmd_export)
 
@@ -311,18 +461,22 @@ def _cmd_export(a: argparse.Namespace) -> None:
     _check_out(a, directory=True, replaceable=replaceable)
     bundle = load_bundle(a.bundle)
     x = _fx_windows(a, bundle)[0] if a.data else None
-    m = export_bundle(bundle, a.out, a.config, x, a.random, a.seed,
-                      source=" ".join(a.data) if a.data else "")
+    m = export_bundle(
+        bundle, a.out, a.config, x, a.random, a.seed, source=" ".join(a.data) if a.data else ""
+    )
     cases = sum(g["cases"] for g in m["golden"].values())
     words = sum(f["words"] for f in m["files"])
-    print(f"{len(m['files'])} .mem files ({words:,} words) and {cases} golden steps in "
-          f"{len(m['golden'])} layers written to {a.out} (configuration {m['config']['name']}); "
-          f"see {a.out}/README.md")
+    print(
+        f"{len(m['files'])} .mem files ({words:,} words) and {cases} golden steps in "
+        f"{len(m['golden'])} layers written to {a.out} (configuration {m['config']['name']}); "
+        f"see {a.out}/README.md"
+    )
 
 
 def _add_check_export(hw_sub: argparse._SubParsersAction) -> None:
-    p = hw_sub.add_parser("check-export", help="load an export back and re-check every word "
-                          "against the bundle")
+    p = hw_sub.add_parser(
+        "check-export", help="load an export back and re-check every word against the bundle"
+    )
     p.add_argument("export", metavar="DIR", help="directory written by squall hw export")
     p.add_argument("bundle", metavar="BUNDLE_DIR")
     p.set_defaults(func=_cmd_check_export)
@@ -336,8 +490,10 @@ def _cmd_check_export(a: argparse.Namespace) -> None:
     report = check_export(a.export, load_bundle(a.bundle))
     print(report.summary())
     if not report.ok:
-        raise SquallError(f"{a.export} does not match {a.bundle}: {len(report.problems)} "
-                          f"problem(s), first: {report.problems[0]}")
+        raise SquallError(
+            f"{a.export} does not match {a.bundle}: {len(report.problems)} "
+            f"problem(s), first: {report.problems[0]}"
+        )
 
 
 COMMANDS += [_add_ranges, _add_accuracy, _add_export, _add_check_export]
@@ -347,16 +503,32 @@ COMMANDS += [_add_ranges, _add_accuracy, _add_export, _add_check_export]
 
 
 def _add_rtl(hw_sub: argparse._SubParsersAction) -> None:
-    p = hw_sub.add_parser("rtl", help="generate SystemVerilog (mat-vec unit, LSTM cell, layer "
-                          "sequencer, SPI front end) bit-exact with the fixed engine")
+    p = hw_sub.add_parser(
+        "rtl",
+        help="generate SystemVerilog (mat-vec unit, LSTM cell, layer "
+        "sequencer, SPI front end) bit-exact with the fixed engine",
+    )
     p.add_argument("bundle", metavar="BUNDLE_DIR")
     p.add_argument("--out", required=True, help="directory to write (replaced whole)")
-    p.add_argument("--config", default="16", help="fixed-point configuration: a preset (16, "
-                   "16-pwl, 12, 8w) or a .json file (default 16)")
-    p.add_argument("--lanes", type=int, default=16, help="parallel MAC lanes P (default 16, the "
-                   "cost model's default)")
-    p.add_argument("--data", nargs="+", metavar="FILE", help="golden steps of export/ from these "
-                   "windows (.npz or data files); default: random codes")
+    p.add_argument(
+        "--config",
+        default="16",
+        help="fixed-point configuration: a preset (16, "
+        "16-pwl, 12, 8w) or a .json file (default 16)",
+    )
+    p.add_argument(
+        "--lanes",
+        type=int,
+        default=16,
+        help="parallel MAC lanes P (default 16, the cost model's default)",
+    )
+    p.add_argument(
+        "--data",
+        nargs="+",
+        metavar="FILE",
+        help="golden steps of export/ from these "
+        "windows (.npz or data files); default: random codes",
+    )
     p.add_argument("--limit", type=int, default=0, help="with --data: the first N windows only")
     p.set_defaults(func=_cmd_rtl)
 
@@ -370,23 +542,31 @@ def _cmd_rtl(a: argparse.Namespace) -> None:
     bundle = load_bundle(a.bundle)
     x = _fx_windows(a, bundle)[0] if a.data else None
     d = write_rtl(bundle, a.out, a.config, a.lanes, x, source=" ".join(a.data or []))
-    print(f"SystemVerilog for {len(d.layers)} mat-vec layers written to {a.out} "
-          f"(P = {d.lanes} lanes, {d.acc_w}-bit accumulators, configuration {d.config.name}); "
-          f"top modules and memories: {a.out}/README.md")
+    print(
+        f"SystemVerilog for {len(d.layers)} mat-vec layers written to {a.out} "
+        f"(P = {d.lanes} lanes, {d.acc_w}-bit accumulators, configuration {d.config.name}); "
+        f"top modules and memories: {a.out}/README.md"
+    )
     for r in d.layers:
         c = d.predicted_cycles(r.index)
         step = f", {c['step']:,} per LSTM step" if "step" in c else ""
-        print(f"  layer {r.index} {r.kind} {r.rows}x{r.cols}: {c['matvec']:,} clocks per "
-              f"mat-vec (ideal ceil(MACs/P) = {c['ideal']:,}){step}")
+        print(
+            f"  layer {r.index} {r.kind} {r.rows}x{r.cols}: {c['matvec']:,} clocks per "
+            f"mat-vec (ideal ceil(MACs/P) = {c['ideal']:,}){step}"
+        )
 
 
 def _add_cycles(hw_sub: argparse._SubParsersAction) -> None:
-    p = hw_sub.add_parser("cycles", help="simulate the generated RTL: clocks per mat-vec and "
-                          "per LSTM step of every layer, for `squall hw cost --cycles-from-sim`")
+    p = hw_sub.add_parser(
+        "cycles",
+        help="simulate the generated RTL: clocks per mat-vec and "
+        "per LSTM step of every layer, for `squall hw cost --cycles-from-sim`",
+    )
     p.add_argument("rtl", metavar="RTL_DIR", help="directory written by squall hw rtl")
     p.add_argument("bundle", metavar="BUNDLE_DIR")
-    p.add_argument("--simulator", choices=["icarus", "verilator"], default="icarus",
-                   help="default icarus")
+    p.add_argument(
+        "--simulator", choices=["icarus", "verilator"], default="icarus", help="default icarus"
+    )
     p.add_argument("--out", required=True, help="clocks file to write (.json)")
     p.set_defaults(func=_cmd_cycles)
 
@@ -401,29 +581,36 @@ def _cmd_cycles(a: argparse.Namespace) -> None:
     from squall.hw.sim import measure_cycles
     from squall.io import write_text
 
-    _check_out(a, a.rtl, suffixes=(".json",))   # checked before the simulation, not after it
+    _check_out(a, a.rtl, suffixes=(".json",))  # checked before the simulation, not after it
     out = Path(a.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     if out.is_dir() or not os.access(out.parent, os.W_OK):
-        raise SquallError(f"cannot write {a.out}: give a .json file name in a writable "
-                          f"directory")
+        raise SquallError(f"cannot write {a.out}: give a .json file name in a writable directory")
     summary = measure_cycles(load_bundle(a.bundle), a.rtl, a.simulator)
     write_text(a.out, json.dumps(summary, indent=1) + "\n")
-    print(f"{'layer':>5} {'kind':>5} {'MACs':>7} {'ceil(MACs/P)':>12} {'mat-vec':>8} "
-          f"{'predicted':>9} {'step':>6} {'predicted':>9}")
+    print(
+        f"{'layer':>5} {'kind':>5} {'MACs':>7} {'ceil(MACs/P)':>12} {'mat-vec':>8} "
+        f"{'predicted':>9} {'step':>6} {'predicted':>9}"
+    )
     for r in summary["layers"]:
-        print(f"{r['layer']:>5} {r['kind']:>5} {r['macs']:>7,} {r['ideal_matvec']:>12,} "
-              f"{max(r['measured_matvec']):>8,} {r['predicted_matvec']:>9,} "
-              f"{max(r['measured_step'] or [0]) or '-':>6} {r['predicted_step'] or '-':>9}")
+        print(
+            f"{r['layer']:>5} {r['kind']:>5} {r['macs']:>7,} {r['ideal_matvec']:>12,} "
+            f"{max(r['measured_matvec']):>8,} {r['predicted_matvec']:>9,} "
+            f"{max(r['measured_step'] or [0]) or '-':>6} {r['predicted_step'] or '-':>9}"
+        )
     print(f"written to {a.out} (P = {summary['lanes']}, {a.simulator})")
 
 
 def _add_synth(hw_sub: argparse._SubParsersAction) -> None:
-    p = hw_sub.add_parser("synth", help="Yosys generic synthesis of the generated modules: "
-                          "cells, flip-flops, latches, longest combinational path")
+    p = hw_sub.add_parser(
+        "synth",
+        help="Yosys generic synthesis of the generated modules: "
+        "cells, flip-flops, latches, longest combinational path",
+    )
     p.add_argument("rtl", metavar="RTL_DIR", help="directory written by squall hw rtl")
-    p.add_argument("--top", action="append", help="module(s) to synthesize (default: every "
-                   "top module)")
+    p.add_argument(
+        "--top", action="append", help="module(s) to synthesize (default: every top module)"
+    )
     p.add_argument("--out", help="also write the table as .csv or .json")
     p.set_defaults(func=_cmd_synth)
 
@@ -445,15 +632,20 @@ def _cmd_synth(a: argparse.Namespace) -> None:
             raise SquallError(f"{a.rtl} has no module {top}")
         rows.append(synthesize(a.rtl, top))
         r = rows[-1]
-        print(f"{top:<20} {r['cells']:>8,} cells {r['flip_flops']:>7,} flip-flops "
-              f"{r['latches']:>3} latches  longest path {r['longest_path']} cells", flush=True)
+        print(
+            f"{top:<20} {r['cells']:>8,} cells {r['flip_flops']:>7,} flip-flops "
+            f"{r['latches']:>3} latches  longest path {r['longest_path']} cells",
+            flush=True,
+        )
     if a.out:
         if a.out.endswith(".json"):
             write_text(a.out, json.dumps(rows, indent=1) + "\n")
         else:
             lines = ["top,cells,flip_flops,latches,longest_path"]
-            lines += [f"{r['top']},{r['cells']},{r['flip_flops']},{r['latches']},"
-                      f"{r['longest_path']}" for r in rows]
+            lines += [
+                f"{r['top']},{r['cells']},{r['flip_flops']},{r['latches']},{r['longest_path']}"
+                for r in rows
+            ]
             write_text(a.out, "\n".join(lines) + "\n")
         print(f"written to {a.out}")
     latched = [r["top"] for r in rows if r["latches"]]

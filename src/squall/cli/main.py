@@ -33,8 +33,9 @@ def _engine(text: str) -> str:
     from squall.engines import ENGINES
 
     if text not in ENGINES:
-        raise argparse.ArgumentTypeError(f"unknown engine {text!r}; available: "
-                                         f"{', '.join(ENGINES)}")
+        raise argparse.ArgumentTypeError(
+            f"unknown engine {text!r}; available: {', '.join(ENGINES)}"
+        )
     return text
 
 
@@ -54,8 +55,9 @@ def _ranged(option: str, *, integer: bool = False, **bounds) -> Callable[[str], 
         try:
             value = int(text) if integer else float(text)
         except ValueError:
-            raise argparse.ArgumentTypeError(f"expected {'an integer' if integer else 'a number'}"
-                                             f", got {text!r}") from None
+            raise argparse.ArgumentTypeError(
+                f"expected {'an integer' if integer else 'a number'}, got {text!r}"
+            ) from None
         from squall.errors import SquallError
         from squall.pipeline import check_number
 
@@ -69,8 +71,8 @@ def _ranged(option: str, *, integer: bool = False, **bounds) -> Callable[[str], 
 
 
 _QUANTILE: dict[str, Any] = {"low": 0, "high": 1, "low_open": True, "high_open": True}
-_COUNT: dict[str, Any] = {"low": 0}          # an integer >= 0 (--limit N: 0 means all)
-_POSITIVE: dict[str, Any] = {"low": 1}       # an integer >= 1
+_COUNT: dict[str, Any] = {"low": 0}  # an integer >= 0 (--limit N: 0 means all)
+_POSITIVE: dict[str, Any] = {"low": 1}  # an integer >= 1
 
 
 def _positive_list(text: str) -> tuple[int, ...]:
@@ -82,34 +84,65 @@ def _positive_list(text: str) -> tuple[int, ...]:
 
 def _reader_options(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("reading data")
-    g.add_argument("--features", type=_csv_list, help="feature columns, comma-separated "
-                   "(NOAA default: AIR_TEMP,SEA_SURF_TEMP,SEA_LVL_PRES,WIND_SPEED,WAVE_HGT,"
-                   "WAVE_PERIOD; generic CSV default: every column but time/track)")
-    g.add_argument("--time-column", help="generic CSV: the time column (default 'timestamp'); "
-                   "giving it selects the generic reader")
-    g.add_argument("--track-column", help="generic CSV: column naming each series (default: one "
-                   "track per file)")
-    g.add_argument("--qc", choices=["keep", "drop"], default="keep",
-                   help="NOAA QC flags: keep flagged values and report the flags (default), or "
-                   "drop them as ICOADS does (position flag 7-9 drops the report, value flag 8-9 "
-                   "the value)")
-    g.add_argument("--keep-codes", action="store_true", help="NOAA: keep special codes (wave "
-                   "period 99, wind direction 361/362) as values, as the original pipeline did; "
-                   "only for reproducing it")
-    g.add_argument("--time-format", metavar="FMT", help="strftime format of the time column, "
-                   "e.g. '%%d/%%m/%%Y %%H:%%M' (default: inferred, one format per column); for "
-                   "generic CSV files only (NOAA DATE is ISO 8601)")
-    g.add_argument("--dayfirst", action="store_true", help="read ambiguous dates such as "
-                   "01/02/2014 day first; for generic CSV files only (NOAA DATE is ISO 8601)")
+    g.add_argument(
+        "--features",
+        type=_csv_list,
+        help="feature columns, comma-separated "
+        "(NOAA default: AIR_TEMP,SEA_SURF_TEMP,SEA_LVL_PRES,WIND_SPEED,WAVE_HGT,"
+        "WAVE_PERIOD; generic CSV default: every column but time/track)",
+    )
+    g.add_argument(
+        "--time-column",
+        help="generic CSV: the time column (default 'timestamp'); "
+        "giving it selects the generic reader",
+    )
+    g.add_argument(
+        "--track-column",
+        help="generic CSV: column naming each series (default: one track per file)",
+    )
+    g.add_argument(
+        "--qc",
+        choices=["keep", "drop"],
+        default="keep",
+        help="NOAA QC flags: keep flagged values and report the flags (default), or "
+        "drop them as ICOADS does (position flag 7-9 drops the report, value flag 8-9 "
+        "the value)",
+    )
+    g.add_argument(
+        "--keep-codes",
+        action="store_true",
+        help="NOAA: keep special codes (wave "
+        "period 99, wind direction 361/362) as values, as the original pipeline did; "
+        "only for reproducing it",
+    )
+    g.add_argument(
+        "--time-format",
+        metavar="FMT",
+        help="strftime format of the time column, "
+        "e.g. '%%d/%%m/%%Y %%H:%%M' (default: inferred, one format per column); for "
+        "generic CSV files only (NOAA DATE is ISO 8601)",
+    )
+    g.add_argument(
+        "--dayfirst",
+        action="store_true",
+        help="read ambiguous dates such as "
+        "01/02/2014 day first; for generic CSV files only (NOAA DATE is ISO 8601)",
+    )
 
 
 def _reader(a: argparse.Namespace, features: bool = True) -> dict:
     """The reader configuration of the reader options (the keys of
     :func:`squall.pipeline.read_data`); ``features=False`` leaves them out (``train`` passes
     them on its own)."""
-    reader = {"kind": "csv" if a.time_column else "auto", "time_column": a.time_column,
-              "track_column": a.track_column, "qc": a.qc, "keep_codes": a.keep_codes,
-              "time_format": a.time_format, "dayfirst": a.dayfirst}
+    reader = {
+        "kind": "csv" if a.time_column else "auto",
+        "time_column": a.time_column,
+        "track_column": a.track_column,
+        "qc": a.qc,
+        "keep_codes": a.keep_codes,
+        "time_format": a.time_format,
+        "dayfirst": a.dayfirst,
+    }
     if features:
         reader["features"] = a.features
     return reader
@@ -118,8 +151,9 @@ def _reader(a: argparse.Namespace, features: bool = True) -> dict:
 def _build() -> argparse.ArgumentParser:
     from squall import __version__
 
-    parser = _Parser(prog="squall", description="LSTM anomaly detection on marine and weather "
-                     "sensor data.")
+    parser = _Parser(
+        prog="squall", description="LSTM anomaly detection on marine and weather sensor data."
+    )
     parser.add_argument("--version", action="version", version=f"squall {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
 
@@ -129,33 +163,65 @@ def _build() -> argparse.ArgumentParser:
     p.add_argument("--until", help="train on reports before this date/time (UTC)")
     _reader_options(p)
     g = p.add_argument_group("windows")
-    g.add_argument("--length", type=_ranged("--length", integer=True, low=2), default=24,
-                   help="steps per window (default 24)")
-    g.add_argument("--stride", type=_ranged("--stride", integer=True, **_POSITIVE), default=1,
-                   help="steps between windows (default 1)")
-    g.add_argument("--mode", choices=["track", "pooled"], default="track",
-                   help="per-track windows (default) or the original pooled sequence")
-    g.add_argument("--resample", default="auto", help="step interval: 'auto' (the typical "
-                   "report interval, rounded up to 1/5/10/15/30 min or 1/2/3/6/12 h), 'none' "
-                   "(one step per report) or a duration like 1h")
+    g.add_argument(
+        "--length",
+        type=_ranged("--length", integer=True, low=2),
+        default=24,
+        help="steps per window (default 24)",
+    )
+    g.add_argument(
+        "--stride",
+        type=_ranged("--stride", integer=True, **_POSITIVE),
+        default=1,
+        help="steps between windows (default 1)",
+    )
+    g.add_argument(
+        "--mode",
+        choices=["track", "pooled"],
+        default="track",
+        help="per-track windows (default) or the original pooled sequence",
+    )
+    g.add_argument(
+        "--resample",
+        default="auto",
+        help="step interval: 'auto' (the typical "
+        "report interval, rounded up to 1/5/10/15/30 min or 1/2/3/6/12 h), 'none' "
+        "(one step per report) or a duration like 1h",
+    )
     g.add_argument("--max-gap", help="split tracks at gaps longer than this (default 6 steps)")
-    g.add_argument("--min-observed", default=0.25,
-                   type=_ranged("--min-observed", low=0, high=1, low_open=True),
-                   help="fraction of steps with data a window needs (default 0.25)")
+    g.add_argument(
+        "--min-observed",
+        default=0.25,
+        type=_ranged("--min-observed", low=0, high=1, low_open=True),
+        help="fraction of steps with data a window needs (default 0.25)",
+    )
     g = p.add_argument_group("model and training")
-    g.add_argument("--hidden", type=_positive_list, default=(64, 32), help="encoder LSTM sizes, "
-                   "mirrored in the decoder (default 64,32)")
+    g.add_argument(
+        "--hidden",
+        type=_positive_list,
+        default=(64, 32),
+        help="encoder LSTM sizes, mirrored in the decoder (default 64,32)",
+    )
     g.add_argument("--scaler", choices=["minmax", "standard"], default="minmax")
-    g.add_argument("--epochs", type=_ranged("--epochs", integer=True, **_POSITIVE), default=40,
-                   help="maximum epochs (default 40; early "
-                   "stopping after 6 without improvement)")
+    g.add_argument(
+        "--epochs",
+        type=_ranged("--epochs", integer=True, **_POSITIVE),
+        default=40,
+        help="maximum epochs (default 40; early stopping after 6 without improvement)",
+    )
     g.add_argument("--seed", type=_ranged("--seed", integer=True, **_COUNT), default=0)
-    g.add_argument("--val-fraction", default=0.2,
-                   type=_ranged("--val-fraction", low=0, high=1, high_open=True),
-                   help="last part of each track's time used for validation (default 0.2)")
-    g.add_argument("--threshold-quantile", type=_ranged("--threshold-quantile", **_QUANTILE),
-                   default=0.99, help="threshold = this "
-                   "quantile of the validation scores (default 0.99)")
+    g.add_argument(
+        "--val-fraction",
+        default=0.2,
+        type=_ranged("--val-fraction", low=0, high=1, high_open=True),
+        help="last part of each track's time used for validation (default 0.2)",
+    )
+    g.add_argument(
+        "--threshold-quantile",
+        type=_ranged("--threshold-quantile", **_QUANTILE),
+        default=0.99,
+        help="threshold = this quantile of the validation scores (default 0.99)",
+    )
     g.add_argument("--quiet", action="store_true", help="no progress output")
     p.set_defaults(func=cmd_train)
 
@@ -165,19 +231,26 @@ def _build() -> argparse.ArgumentParser:
     p.add_argument("--out", required=True, help=".npz file to write")
     p.set_defaults(func=cmd_windows)
 
-    for name, func, what in (("score", cmd_score, "score windows, write scores.csv"),
-                             ("detect", cmd_detect, "score, flag, merge events, trace reports")):
+    for name, func, what in (
+        ("score", cmd_score, "score windows, write scores.csv"),
+        ("detect", cmd_detect, "score, flag, merge events, trace reports"),
+    ):
         p = sub.add_parser(name, help=what)
         p.add_argument("bundle")
         p.add_argument("data", nargs="+", help="CSV files/globs, or one windows .npz")
         p.add_argument("--out", required=True, help="output CSV (score) or directory (detect)")
-        p.add_argument("--engine", type=_engine, default="numpy",
-                       help="numpy (default), torch, pure or fixed")
-        p.add_argument("--threshold", type=_ranged("--threshold"),
-                       help="override the bundle's threshold")
-        p.add_argument("--threshold-quantile", type=_ranged("--threshold-quantile", **_QUANTILE),
-                       help="threshold = this quantile of the scored data (the original "
-                            "pipeline's rule; for comparison)")
+        p.add_argument(
+            "--engine", type=_engine, default="numpy", help="numpy (default), torch, pure or fixed"
+        )
+        p.add_argument(
+            "--threshold", type=_ranged("--threshold"), help="override the bundle's threshold"
+        )
+        p.add_argument(
+            "--threshold-quantile",
+            type=_ranged("--threshold-quantile", **_QUANTILE),
+            help="threshold = this quantile of the scored data (the original "
+            "pipeline's rule; for comparison)",
+        )
         if name == "detect":
             p.add_argument("--no-plot", action="store_true", help="skip scores.png")
         p.set_defaults(func=func)
@@ -194,45 +267,85 @@ def _build() -> argparse.ArgumentParser:
     p.add_argument("--threshold", type=float, help="default: the threshold column of scores.csv")
     p.set_defaults(func=cmd_plot)
 
-    p = sub.add_parser("report", help="one self-contained HTML page of a run: timeline, event "
-                       "panels, map, metrics, training curves, data statistics")
+    p = sub.add_parser(
+        "report",
+        help="one self-contained HTML page of a run: timeline, event "
+        "panels, map, metrics, training curves, data statistics",
+    )
     p.add_argument("bundle")
     p.add_argument("data", nargs="*", help="CSV files/globs or one windows .npz (or --from)")
-    p.add_argument("--from", dest="from_dir", metavar="OUT_DIR", help="report on a 'squall "
-                   "detect' run instead of DATA: its windows.npz, scores and threshold")
-    p.add_argument("--out", required=True, help="HTML file to write (works offline: figures "
-                   "embedded, no network)")
-    p.add_argument("--labels", help="labels CSV (labels.csv of 'squall synth': start,end[,track,"
-                   "type]) or NAB combined_windows.json: adds precision, recall, F1")
-    p.add_argument("--figures", metavar="DIR", help="directory for every figure as a PNG "
-                   "(default: OUT without .html, plus '-figures')")
+    p.add_argument(
+        "--from",
+        dest="from_dir",
+        metavar="OUT_DIR",
+        help="report on a 'squall "
+        "detect' run instead of DATA: its windows.npz, scores and threshold",
+    )
+    p.add_argument(
+        "--out",
+        required=True,
+        help="HTML file to write (works offline: figures embedded, no network)",
+    )
+    p.add_argument(
+        "--labels",
+        help="labels CSV (labels.csv of 'squall synth': start,end[,track,"
+        "type]) or NAB combined_windows.json: adds precision, recall, F1",
+    )
+    p.add_argument(
+        "--figures",
+        metavar="DIR",
+        help="directory for every figure as a PNG (default: OUT without .html, plus '-figures')",
+    )
     p.add_argument("--no-figures", action="store_true", help="write only the HTML page")
-    p.add_argument("--engine", type=_engine, default="numpy",
-                   help="engine for the reconstructions: numpy "
-                   "(default), torch, pure or fixed")
-    p.add_argument("--threshold", type=_ranged("--threshold"),
-                       help="override the bundle's threshold")
-    p.add_argument("--threshold-quantile", type=_ranged("--threshold-quantile", **_QUANTILE),
-                   help="threshold = this quantile of the scored data (the original pipeline's "
-                        "rule; for comparison)")
-    p.add_argument("--max-events", type=_ranged("--max-events", integer=True, **_POSITIVE),
-                   default=30, help="event panels to draw, highest "
-                   "peak scores first (default 30; every event is in the table)")
-    p.add_argument("--max-tracks", type=_ranged("--max-tracks", integer=True, **_POSITIVE),
-                   default=12, help="tracks in the error timeline, "
-                   "tracks with events first (default 12)")
+    p.add_argument(
+        "--engine",
+        type=_engine,
+        default="numpy",
+        help="engine for the reconstructions: numpy (default), torch, pure or fixed",
+    )
+    p.add_argument(
+        "--threshold", type=_ranged("--threshold"), help="override the bundle's threshold"
+    )
+    p.add_argument(
+        "--threshold-quantile",
+        type=_ranged("--threshold-quantile", **_QUANTILE),
+        help="threshold = this quantile of the scored data (the original pipeline's "
+        "rule; for comparison)",
+    )
+    p.add_argument(
+        "--max-events",
+        type=_ranged("--max-events", integer=True, **_POSITIVE),
+        default=30,
+        help="event panels to draw, highest "
+        "peak scores first (default 30; every event is in the table)",
+    )
+    p.add_argument(
+        "--max-tracks",
+        type=_ranged("--max-tracks", integer=True, **_POSITIVE),
+        default=12,
+        help="tracks in the error timeline, tracks with events first (default 12)",
+    )
     p.add_argument("--title", help="page title (default: bundle and data file names)")
     p.add_argument("--quiet", action="store_true", help="no progress output")
     p.set_defaults(func=cmd_report)
 
-    p = sub.add_parser("eda", help="exploratory statistics of data files: summary, "
-                       "correlations, histograms")
+    p = sub.add_parser(
+        "eda", help="exploratory statistics of data files: summary, correlations, histograms"
+    )
     p.add_argument("data", nargs="+", help="CSV files or globs")
-    p.add_argument("--out", required=True, help="directory for summary.csv, correlation.csv, "
-                   "top_pairs.csv, histograms.png, correlation.png")
+    p.add_argument(
+        "--out",
+        required=True,
+        help="directory for summary.csv, correlation.csv, "
+        "top_pairs.csv, histograms.png, correlation.png",
+    )
     p.add_argument("--until", help="only reports before this date/time (UTC)")
-    p.add_argument("--pairs", type=_ranged("--pairs", integer=True, **_POSITIVE), default=10,
-                   help="pairs in top_pairs.csv (default 10)")
+    p.add_argument(
+        "--pairs",
+        type=_ranged("--pairs", integer=True, **_POSITIVE),
+        default=10,
+        help="pairs in top_pairs.csv (default 10)",
+    )
     _reader_options(p)
     p.set_defaults(func=cmd_eda)
 
@@ -249,8 +362,7 @@ def _build() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_synth)
 
     p = sub.add_parser("demo", help="synthetic data -> train -> detect -> precision and recall")
-    p.add_argument("--out", default="demo-out", help="directory for everything (default "
-                   "demo-out)")
+    p.add_argument("--out", default="demo-out", help="directory for everything (default demo-out)")
     p.add_argument("--seed", type=_ranged("--seed", integer=True, **_COUNT), default=0)
     p.add_argument("--epochs", type=_ranged("--epochs", integer=True, **_POSITIVE), default=40)
     p.add_argument("--quiet", action="store_true")
@@ -259,87 +371,170 @@ def _build() -> argparse.ArgumentParser:
     p = sub.add_parser("profile", help="profile an engine (cProfile .prof for snakeviz)")
     p.add_argument("bundle")
     p.add_argument("data", nargs="+", help="CSV files/globs, or one windows .npz")
-    p.add_argument("--engine", type=_engine, default="pure",
-                   help="engine to profile (default pure)")
+    p.add_argument(
+        "--engine", type=_engine, default="pure", help="engine to profile (default pure)"
+    )
     p.add_argument("--out", default="squall.prof", help="cProfile output (default squall.prof)")
-    p.add_argument("--limit", type=_ranged("--limit", integer=True, **_COUNT), default=0,
-                   help="profile only the first N windows")
-    p.add_argument("--top", type=_ranged("--top", integer=True, **_POSITIVE), default=15,
-                   help="functions to print (default 15)")
-    p.add_argument("--lines", action="store_true", help="add a line_profiler report of the "
-                   "pure engine's step functions (needs line_profiler)")
+    p.add_argument(
+        "--limit",
+        type=_ranged("--limit", integer=True, **_COUNT),
+        default=0,
+        help="profile only the first N windows",
+    )
+    p.add_argument(
+        "--top",
+        type=_ranged("--top", integer=True, **_POSITIVE),
+        default=15,
+        help="functions to print (default 15)",
+    )
+    p.add_argument(
+        "--lines",
+        action="store_true",
+        help="add a line_profiler report of the pure engine's step functions (needs line_profiler)",
+    )
     p.set_defaults(func=cmd_profile)
 
     p = sub.add_parser("trace", help="every intermediate of one window (golden vectors)")
     p.add_argument("bundle")
     p.add_argument("data", nargs="+", help="CSV files/globs, or one windows .npz")
-    p.add_argument("--window", type=_ranged("--window", integer=True, **_COUNT),
-                   required=True, help="window index (as in scores.csv)")
+    p.add_argument(
+        "--window",
+        type=_ranged("--window", integer=True, **_COUNT),
+        required=True,
+        help="window index (as in scores.csv)",
+    )
     p.add_argument("--out", required=True, help="trace.csv (long format) or trace.json")
     p.set_defaults(func=cmd_trace)
 
     p = sub.add_parser("graph", help="the model's dataflow as Graphviz DOT (and SVG)")
     p.add_argument("bundle")
-    p.add_argument("--out", default="model.dot", help="DOT file (an SVG is written beside it "
-                   "when Graphviz is installed)")
+    p.add_argument(
+        "--out",
+        default="model.dot",
+        help="DOT file (an SVG is written beside it when Graphviz is installed)",
+    )
     p.set_defaults(func=cmd_graph)
 
     from squall.cli import hw
 
     hw.register(sub)
 
-    p = sub.add_parser("evaluate", help="run a detector on labelled series (NAB protocol: "
-                       "trained on each series itself) and score its events: F1, NAB score")
-    p.add_argument("series", nargs="+", help="series named as in the labels file, e.g. "
-                   "realKnownCause/nyc_taxi.csv (paths relative to --root)")
-    p.add_argument("--labels", required=True, help="NAB combined_windows.json, or a labels CSV "
-                   "with start,end[,track,type] such as the labels.csv of 'squall synth'")
+    p = sub.add_parser(
+        "evaluate",
+        help="run a detector on labelled series (NAB protocol: "
+        "trained on each series itself) and score its events: F1, NAB score",
+    )
+    p.add_argument(
+        "series",
+        nargs="+",
+        help="series named as in the labels file, e.g. "
+        "realKnownCause/nyc_taxi.csv (paths relative to --root)",
+    )
+    p.add_argument(
+        "--labels",
+        required=True,
+        help="NAB combined_windows.json, or a labels CSV "
+        "with start,end[,track,type] such as the labels.csv of 'squall synth'",
+    )
     p.add_argument("--root", help="directory the series names are relative to (default .)")
-    p.add_argument("--out", required=True, help="directory for events.csv, series.csv, "
-                   "summary.csv and results.json")
+    p.add_argument(
+        "--out",
+        required=True,
+        help="directory for events.csv, series.csv, summary.csv and results.json",
+    )
     p.add_argument("--train", help="train on this file instead of on each series itself")
     p.add_argument("--quiet", action="store_true", help="no progress output")
     _reader_options(p)
     g = p.add_argument_group("detector (defaults: the project's default detector)")
-    g.add_argument("--detector", choices=["autoencoder", "original", "robust-z"],
-                   default="autoencoder", help="the LSTM autoencoder (default); baselines: the "
-                   "original pipeline, a robust z-score on the raw values")
-    g.add_argument("--epochs", type=_ranged("--epochs", integer=True, **_POSITIVE),
-                   help="training epochs (default: a budget of 3000 "
-                   "optimiser updates, whatever the series length)")
-    g.add_argument("--seed", type=_ranged("--seed", integer=True, **_COUNT), default=0,
-                   help="training seed (default 0)")
+    g.add_argument(
+        "--detector",
+        choices=["autoencoder", "original", "robust-z"],
+        default="autoencoder",
+        help="the LSTM autoencoder (default); baselines: the "
+        "original pipeline, a robust z-score on the raw values",
+    )
+    g.add_argument(
+        "--epochs",
+        type=_ranged("--epochs", integer=True, **_POSITIVE),
+        help="training epochs (default: a budget of 3000 "
+        "optimiser updates, whatever the series length)",
+    )
+    g.add_argument(
+        "--seed",
+        type=_ranged("--seed", integer=True, **_COUNT),
+        default=0,
+        help="training seed (default 0)",
+    )
     g.add_argument("--hidden", type=_positive_list, help="encoder LSTM sizes (default 32,16)")
-    g.add_argument("--length", type=_ranged("--length", integer=True, low=2),
-                   help="steps per window (default 24)")
-    g.add_argument("--resample", help="step interval: 'auto' (default), a duration like 1h, or "
-                   "'none'")
-    g.add_argument("--span", help="with --resample auto, the least time a window covers "
-                   "(default 1D; 'none': the data's own interval)")
-    g.add_argument("--updates", type=_ranged("--updates", integer=True, **_POSITIVE),
-                   help="training budget in updates (default 3000)")
-    g.add_argument("--point", choices=["recon-median", "error-median", "error-mean"],
-                   help="per-step score from the windows covering a step (default "
-                   "recon-median)")
-    g.add_argument("--smoothing", type=float, help="EWMA span: a fraction of the series below "
-                   "1, else steps (default 0.01; 0: none)")
-    g.add_argument("--threshold", choices=["sigma", "hundman", "pot", "quantile"],
-                   help="sigma: mean + k sd (default); hundman: Hundman's z search; pot: peaks "
-                   "over threshold (SPOT); quantile: a quantile of the series' scores")
+    g.add_argument(
+        "--length",
+        type=_ranged("--length", integer=True, low=2),
+        help="steps per window (default 24)",
+    )
+    g.add_argument(
+        "--resample", help="step interval: 'auto' (default), a duration like 1h, or 'none'"
+    )
+    g.add_argument(
+        "--span",
+        help="with --resample auto, the least time a window covers "
+        "(default 1D; 'none': the data's own interval)",
+    )
+    g.add_argument(
+        "--updates",
+        type=_ranged("--updates", integer=True, **_POSITIVE),
+        help="training budget in updates (default 3000)",
+    )
+    g.add_argument(
+        "--point",
+        choices=["recon-median", "error-median", "error-mean"],
+        help="per-step score from the windows covering a step (default recon-median)",
+    )
+    g.add_argument(
+        "--smoothing",
+        type=float,
+        help="EWMA span: a fraction of the series below 1, else steps (default 0.01; 0: none)",
+    )
+    g.add_argument(
+        "--threshold",
+        choices=["sigma", "hundman", "pot", "quantile"],
+        help="sigma: mean + k sd (default); hundman: Hundman's z search; pot: peaks "
+        "over threshold (SPOT); quantile: a quantile of the series' scores",
+    )
     g.add_argument("--k", type=float, help="sigma threshold: mean + k sd (default 4)")
-    g.add_argument("--window", type=float, help="dynamic threshold in sliding windows of this "
-                   "fraction of the series (default 0: one threshold; Orion uses 0.33)")
-    g.add_argument("--step", type=float, help="step between sliding windows, a fraction of the "
-                   "series (default 0.1)")
-    g.add_argument("--prune", type=float, help="Hundman's pruning of weak sequences: minimum "
-                   "relative drop (default 0: off; Hundman uses 0.1)")
+    g.add_argument(
+        "--window",
+        type=float,
+        help="dynamic threshold in sliding windows of this "
+        "fraction of the series (default 0: one threshold; Orion uses 0.33)",
+    )
+    g.add_argument(
+        "--step",
+        type=float,
+        help="step between sliding windows, a fraction of the series (default 0.1)",
+    )
+    g.add_argument(
+        "--prune",
+        type=float,
+        help="Hundman's pruning of weak sequences: minimum "
+        "relative drop (default 0: off; Hundman uses 0.1)",
+    )
     g.add_argument("--pot-q", type=_ranged("--pot-q", **_QUANTILE), help="pot: risk (default 0.01)")
-    g.add_argument("--pot-level", type=_ranged("--pot-level", **_QUANTILE),
-                   help="pot: initial quantile (default 0.95)")
-    g.add_argument("--quantile", type=_ranged("--quantile", **_QUANTILE),
-                   help="quantile threshold (default 0.99)")
-    g.add_argument("--merge-gap", type=int, help="flagged steps at most this many steps apart "
-                   "are one event (default: the window length)")
+    g.add_argument(
+        "--pot-level",
+        type=_ranged("--pot-level", **_QUANTILE),
+        help="pot: initial quantile (default 0.95)",
+    )
+    g.add_argument(
+        "--quantile",
+        type=_ranged("--quantile", **_QUANTILE),
+        help="quantile threshold (default 0.99)",
+    )
+    g.add_argument(
+        "--merge-gap",
+        type=int,
+        help="flagged steps at most this many steps apart "
+        "are one event (default: the window length)",
+    )
     g.add_argument("--pad", type=int, help="widen events by this many steps (default 0)")
     g.add_argument("--z-k", type=float, help="robust-z: |z| limit (default 3.5)")
     p.set_defaults(func=cmd_evaluate)
@@ -356,16 +551,28 @@ def cmd_train(a: argparse.Namespace) -> None:
 
     resample = None if a.resample.lower() == "none" else a.resample
     settings = WindowSettings(a.length, a.stride, a.mode, resample, a.max_gap, a.min_observed)
-    bundle = pipeline.train(a.data, a.out, features=a.features, until=a.until,
-                            reader=_reader(a, features=False),
-                            settings=settings, sizes=a.hidden, scaler=a.scaler, epochs=a.epochs,
-                            seed=a.seed, val_fraction=a.val_fraction,
-                            threshold_q=a.threshold_quantile, progress=not a.quiet,
-                            log=(lambda *_: None) if a.quiet else log)
+    bundle = pipeline.train(
+        a.data,
+        a.out,
+        features=a.features,
+        until=a.until,
+        reader=_reader(a, features=False),
+        settings=settings,
+        sizes=a.hidden,
+        scaler=a.scaler,
+        epochs=a.epochs,
+        seed=a.seed,
+        val_fraction=a.val_fraction,
+        threshold_q=a.threshold_quantile,
+        progress=not a.quiet,
+        log=(lambda *_: None) if a.quiet else log,
+    )
     t = bundle.threshold or {}
-    log(f"bundle written to {a.out}: {len(bundle.history)} epochs, final validation loss "
-         f"{bundle.history[-1]['val_loss']:.5g}, threshold {t.get('value', float('nan')):.5g} "
-         f"(q={t.get('q')} of {t.get('fitted_on')} scores)")
+    log(
+        f"bundle written to {a.out}: {len(bundle.history)} epochs, final validation loss "
+        f"{bundle.history[-1]['val_loss']:.5g}, threshold {t.get('value', float('nan')):.5g} "
+        f"(q={t.get('q')} of {t.get('fitted_on')} scores)"
+    )
 
 
 def cmd_windows(a: argparse.Namespace) -> None:
@@ -383,22 +590,33 @@ def cmd_score(a: argparse.Namespace) -> None:
     check_out(a, [a.bundle], a.data, suffixes=(".csv",))
     bundle = load_bundle(a.bundle)
     ws = pipeline.load_windows(bundle, a.data)
-    table, _, t = pipeline.score_table(bundle, ws, a.engine, a.threshold, a.threshold_quantile,
-                                       require_threshold=False)
+    table, _, t = pipeline.score_table(
+        bundle, ws, a.engine, a.threshold, a.threshold_quantile, require_threshold=False
+    )
     pipeline.write_csv(table, a.out)
-    log(f"{len(table)} windows scored with {a.engine}; {int(table['flagged'].sum())} above "
-         f"threshold {t['value']:.5g}; written to {a.out}")
+    log(
+        f"{len(table)} windows scored with {a.engine}; {int(table['flagged'].sum())} above "
+        f"threshold {t['value']:.5g}; written to {a.out}"
+    )
 
 
 def cmd_detect(a: argparse.Namespace) -> None:
     from squall import load_bundle, pipeline
 
     check_out(a, [a.bundle], a.data, directory=True)
-    r = pipeline.detect(load_bundle(a.bundle), a.data, a.out, engine=a.engine,
-                        threshold=a.threshold, threshold_quantile=a.threshold_quantile,
-                        plot=not a.no_plot)
-    log(f"{r['windows']} windows, {r['flagged']} flagged (threshold {r['threshold']['value']:.5g}"
-         f"), {r['events']} events; outputs in {r['out']}")
+    r = pipeline.detect(
+        load_bundle(a.bundle),
+        a.data,
+        a.out,
+        engine=a.engine,
+        threshold=a.threshold,
+        threshold_quantile=a.threshold_quantile,
+        plot=not a.no_plot,
+    )
+    log(
+        f"{r['windows']} windows, {r['flagged']} flagged (threshold {r['threshold']['value']:.5g}"
+        f"), {r['events']} events; outputs in {r['out']}"
+    )
 
 
 def cmd_extract(a: argparse.Namespace) -> None:
@@ -413,8 +631,9 @@ def cmd_extract(a: argparse.Namespace) -> None:
     check_out(a, [a.windows, a.anomalies], suffixes=(".csv",))
     runs = {check_run_file(a.windows), check_run_file(a.anomalies)} - {None}
     if len(runs) > 1:
-        raise SquallError(f"{a.windows} and {a.anomalies} come from two runs; use the files of "
-                          f"one run")
+        raise SquallError(
+            f"{a.windows} and {a.anomalies} come from two runs; use the files of one run"
+        )
     ws = windowset.load(a.windows)
     table = _read_csv_arg(a.anomalies, "window")
     if not pd.api.types.is_integer_dtype(table["window"]):
@@ -425,18 +644,24 @@ def cmd_extract(a: argparse.Namespace) -> None:
         table = table[table["flagged"]]
     idx = table["window"].to_numpy()
     if len(idx) and (idx.min() < 0 or idx.max() >= len(ws)):
-        raise SquallError(f"{a.anomalies} names window {idx.max()}, but {a.windows} has only "
-                          f"{len(ws)} windows: they do not belong together")
-    for col, mine in (("track", ws.track.astype(str)),
-                      ("start", pd.to_datetime(ws.start).strftime("%Y-%m-%dT%H:%M:%S"))):
+        raise SquallError(
+            f"{a.anomalies} names window {idx.max()}, but {a.windows} has only "
+            f"{len(ws)} windows: they do not belong together"
+        )
+    for col, mine in (
+        ("track", ws.track.astype(str)),
+        ("start", pd.to_datetime(ws.start).strftime("%Y-%m-%dT%H:%M:%S")),
+    ):
         if col in table and len(idx):
             theirs = table[col].fillna("").astype(str).to_numpy()
             ours = np.asarray(mine, dtype=object)[idx]
             ours = np.where(pd.isna(ours), "", ours).astype(str)
             if (theirs != ours).any():
-                raise SquallError(f"{a.anomalies} does not describe the windows of {a.windows} "
-                                  f"(window {idx[np.argmax(theirs != ours)]} has another {col}); "
-                                  f"use the scores of these windows")
+                raise SquallError(
+                    f"{a.anomalies} does not describe the windows of {a.windows} "
+                    f"(window {idx[np.argmax(theirs != ours)]} has another {col}); "
+                    f"use the scores of these windows"
+                )
     rows = anomaly_windows_frame(ws, idx)
     pipeline.write_csv(rows, a.out)
     log(f"{len(rows)} original reports from {len(idx)} windows written to {a.out}")
@@ -455,18 +680,28 @@ def cmd_report(a: argparse.Namespace) -> None:
 
     from squall.report.html import build_report, check_targets, write_report
 
-    figures = None if a.no_figures else (a.figures or str(Path(a.out).with_suffix("")) +
-                                         "-figures")
+    figures = None if a.no_figures else (a.figures or str(Path(a.out).with_suffix("")) + "-figures")
     _check_report_inputs(a)
     check_run_inputs(a.data)
     check_targets(a.out, figures, inputs=[a.bundle, a.from_dir, a.labels, *data_inputs(a.data)])
-    report = build_report(a.bundle, a.data, from_dir=a.from_dir, engine=a.engine,
-                          threshold=a.threshold, threshold_quantile=a.threshold_quantile,
-                          labels=a.labels, max_events=a.max_events, max_tracks=a.max_tracks,
-                          title=a.title, log=(lambda *_: None) if a.quiet else log)
+    report = build_report(
+        a.bundle,
+        a.data,
+        from_dir=a.from_dir,
+        engine=a.engine,
+        threshold=a.threshold,
+        threshold_quantile=a.threshold_quantile,
+        labels=a.labels,
+        max_events=a.max_events,
+        max_tracks=a.max_tracks,
+        title=a.title,
+        log=(lambda *_: None) if a.quiet else log,
+    )
     written = write_report(report, a.out, figures)
-    log(f"report written to {a.out}" + (f"; {len(report.figures)} figures in {figures}"
-                                         if len(written) > 1 else ""))
+    log(
+        f"report written to {a.out}"
+        + (f"; {len(report.figures)} figures in {figures}" if len(written) > 1 else "")
+    )
 
 
 def _check_report_inputs(a: argparse.Namespace) -> None:
@@ -486,8 +721,10 @@ def _check_report_inputs(a: argparse.Namespace) -> None:
 
         bundle = load_bundle(a.bundle)
         if bundle.threshold is None and bundle.detector is None:
-            raise SquallError(f"the bundle {a.bundle} has no threshold; give --threshold VALUE "
-                              f"or --threshold-quantile Q")
+            raise SquallError(
+                f"the bundle {a.bundle} has no threshold; give --threshold VALUE "
+                f"or --threshold-quantile Q"
+            )
 
 
 def cmd_eda(a: argparse.Namespace) -> None:
@@ -499,14 +736,21 @@ def cmd_eda(a: argparse.Namespace) -> None:
         parse_time(a.until, "--until")
     result = eda(a.data, reader=_reader(a), until=a.until, n_pairs=a.pairs)
     names = write_eda(result, a.out)
-    print(result.summary[["feature", "unit", "count", "missing_share", "mean", "std", "min",
-                          "q50", "max"]].to_string(index=False, float_format="%.4g"))
+    print(
+        result.summary[
+            ["feature", "unit", "count", "missing_share", "mean", "std", "min", "q50", "max"]
+        ].to_string(index=False, float_format="%.4g")
+    )
     if len(result.top_pairs):
         top = result.top_pairs.iloc[0]
-        print(f"most correlated: {top['feature_a']} and {top['feature_b']} "
-              f"(r={top['correlation']:.3f} over {top['reports']:,} reports)")
-    log(f"{result.reports:,} reports from {result.tracks} tracks; written to {a.out}: "
-         + ", ".join(names))
+        print(
+            f"most correlated: {top['feature_a']} and {top['feature_b']} "
+            f"(r={top['correlation']:.3f} over {top['reports']:,} reports)"
+        )
+    log(
+        f"{result.reports:,} reports from {result.tracks} tracks; written to {a.out}: "
+        + ", ".join(names)
+    )
 
 
 def cmd_import_keras(a: argparse.Namespace) -> None:
@@ -539,16 +783,20 @@ def cmd_profile(a: argparse.Namespace) -> None:
     check_out(a, [a.bundle], a.data, suffixes=(".prof",))
     bundle = load_bundle(a.bundle)
     x = pipeline.load_windows(bundle, a.data).x
-    x = x[:a.limit] if a.limit else x
+    x = x[: a.limit] if a.limit else x
     if len(x) == 0:
         raise SquallError("no windows to profile")
     r = profile_run(bundle, x, a.out, a.engine, a.top, lines=a.lines)
-    print(f"{a.engine} engine: {r.windows} windows in {r.seconds:.3f} s "
-          f"({1000 * r.seconds / r.windows:.2f} ms per window, under cProfile)")
+    print(
+        f"{a.engine} engine: {r.windows} windows in {r.seconds:.3f} s "
+        f"({1000 * r.seconds / r.windows:.2f} ms per window, under cProfile)"
+    )
     print(r.top.rstrip())
     if r.counters:
-        print("step calls per layer:", ", ".join(f"{k} {v:,}" for k, v in
-                                                 r.counters["step_calls"].items()))
+        print(
+            "step calls per layer:",
+            ", ".join(f"{k} {v:,}" for k, v in r.counters["step_calls"].items()),
+        )
         print(r.step_check)
     print(f"profile written to {a.out}; view it with: snakeviz {a.out}")
     if r.lines:
@@ -565,8 +813,10 @@ def cmd_trace(a: argparse.Namespace) -> None:
     bundle = load_bundle(a.bundle)
     ws = pipeline.load_windows(bundle, a.data)
     if not 0 <= a.window < len(ws):
-        raise SquallError(f"--window {a.window} is out of range: the data has {len(ws)} windows "
-                          f"(0..{len(ws) - 1})")
+        raise SquallError(
+            f"--window {a.window} is out of range: the data has {len(ws)} windows "
+            f"(0..{len(ws) - 1})"
+        )
     n = write_trace(bundle, ws.x[a.window], a.window, a.out)
     log(f"{n} step records of window {a.window} written to {a.out}")
 
@@ -580,11 +830,18 @@ def cmd_graph(a: argparse.Namespace) -> None:
 
     check_out(a, [a.bundle], suffixes=(".dot",))
     # the SVG written beside the DOT is an output too: checked by the same rules
-    check_output(Path(a.out).with_suffix(".svg"), inputs=[a.bundle], suffixes=(".svg",),
-                 option="--out (its .svg)")
+    check_output(
+        Path(a.out).with_suffix(".svg"),
+        inputs=[a.bundle],
+        suffixes=(".svg",),
+        option="--out (its .svg)",
+    )
     written = write_graph(load_bundle(a.bundle), a.out)
-    log("written: " + ", ".join(written) + ("" if len(written) > 1 else
-                                             " (install Graphviz for an SVG)"))
+    log(
+        "written: "
+        + ", ".join(written)
+        + ("" if len(written) > 1 else " (install Graphviz for an SVG)")
+    )
 
 
 def cmd_evaluate(a: argparse.Namespace) -> None:
@@ -594,21 +851,51 @@ def cmd_evaluate(a: argparse.Namespace) -> None:
     from squall.evaluate.harness import evaluate, format_summary, write_results
 
     config = DetectorConfig(kind=a.detector).with_options(
-        epochs=a.epochs, seed=a.seed, hidden=a.hidden, length=a.length, resample=a.resample,
-        span=a.span, updates=a.updates, point=a.point, smoothing=a.smoothing,
-        threshold=a.threshold, k=a.k, window=a.window, step=a.step, prune=a.prune,
-        pot_q=a.pot_q, pot_level=a.pot_level, quantile=a.quantile, merge_gap=a.merge_gap,
-        pad=a.pad, z_k=a.z_k)
-    series = [Path(a.root or ".") / name for name in a.series]   # missing ones: evaluate says
+        epochs=a.epochs,
+        seed=a.seed,
+        hidden=a.hidden,
+        length=a.length,
+        resample=a.resample,
+        span=a.span,
+        updates=a.updates,
+        point=a.point,
+        smoothing=a.smoothing,
+        threshold=a.threshold,
+        k=a.k,
+        window=a.window,
+        step=a.step,
+        prune=a.prune,
+        pot_q=a.pot_q,
+        pot_level=a.pot_level,
+        quantile=a.quantile,
+        merge_gap=a.merge_gap,
+        pad=a.pad,
+        z_k=a.z_k,
+    )
+    series = [Path(a.root or ".") / name for name in a.series]  # missing ones: evaluate says
     check_out(a, [a.labels, a.train, *series], directory=True)
     reader = None
-    if (a.time_column or a.track_column or a.features or a.qc != "keep" or a.keep_codes
-            or a.time_format or a.dayfirst):
+    if (
+        a.time_column
+        or a.track_column
+        or a.features
+        or a.qc != "keep"
+        or a.keep_codes
+        or a.time_format
+        or a.dayfirst
+    ):
         reader = _reader(a)
         if a.track_column or a.time_format or a.dayfirst:
             reader["kind"] = "csv"
-    result = evaluate(a.series, a.labels, root=a.root, config=config, train=a.train,
-                      reader=reader, log=(lambda *_: None) if a.quiet else log)
+    result = evaluate(
+        a.series,
+        a.labels,
+        root=a.root,
+        config=config,
+        train=a.train,
+        reader=reader,
+        log=(lambda *_: None) if a.quiet else log,
+    )
     write_results(result, a.out)
     print(format_summary(result, a.out))
 
@@ -645,7 +932,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     from squall.errors import SquallWarning
 
     with warnings.catch_warnings():
-        warnings.simplefilter("always", SquallWarning)    # _OneLine shows each text once
+        warnings.simplefilter("always", SquallWarning)  # _OneLine shows each text once
         warnings.showwarning = _OneLine(warnings.showwarning)
         return _run(argv)
 
@@ -657,14 +944,14 @@ def _run(argv: Sequence[str] | None) -> int:
             (getattr(args, "parser", None) or _build()).print_help()
             return 2
         args.func(args)
-        sys.stdout.flush()          # a closed pipe shows here, inside the handlers below
+        sys.stdout.flush()  # a closed pipe shows here, inside the handlers below
         return 0
     except SquallError as exc:
         print(f"squall: error: {exc}", file=sys.stderr)
         return 2
-    except BrokenPipeError:         # `squall ... | head`: the reader has all it wanted
+    except BrokenPipeError:  # `squall ... | head`: the reader has all it wanted
         return _broken_pipe()
-    except OSError as exc:          # the file system said no: permissions, a full disk, ...
+    except OSError as exc:  # the file system said no: permissions, a full disk, ...
         where = f": {exc.filename}" if exc.filename else ""
         print(f"squall: error: {exc.strerror or exc}{where}", file=sys.stderr)
         return 2

@@ -69,14 +69,29 @@ STORM_FEATURES = ("SEA_LVL_PRES", "WIND_SPEED", "WAVE_HGT", "WAVE_PERIOD")
 #: offsets are a miscalibration of a few hPa / deg C / m/s. Wind faults only add (a negative
 #: wind speed is no reading).
 FAULT_SIZES: dict[str, dict[str, tuple[float, float, bool]]] = {
-    "spike": {"SEA_LVL_PRES": (15.0, 40.0, True), "AIR_TEMP": (6.0, 10.0, True),
-              "WIND_SPEED": (12.0, 18.0, False), "SEA_SURF_TEMP": (4.0, 7.0, True)},
-    "drift": {"SEA_LVL_PRES": (6.0, 10.0, True), "AIR_TEMP": (4.0, 6.0, True),
-              "SEA_SURF_TEMP": (2.5, 4.0, True)},
-    "offset": {"SEA_LVL_PRES": (5.0, 10.0, True), "AIR_TEMP": (3.0, 5.0, True),
-               "SEA_SURF_TEMP": (2.0, 3.5, True), "WIND_SPEED": (4.0, 8.0, False)},
-    "stuck": {"SEA_LVL_PRES": (0, 0, False), "AIR_TEMP": (0, 0, False),
-              "SEA_SURF_TEMP": (0, 0, False), "WIND_SPEED": (0, 0, False)},
+    "spike": {
+        "SEA_LVL_PRES": (15.0, 40.0, True),
+        "AIR_TEMP": (6.0, 10.0, True),
+        "WIND_SPEED": (12.0, 18.0, False),
+        "SEA_SURF_TEMP": (4.0, 7.0, True),
+    },
+    "drift": {
+        "SEA_LVL_PRES": (6.0, 10.0, True),
+        "AIR_TEMP": (4.0, 6.0, True),
+        "SEA_SURF_TEMP": (2.5, 4.0, True),
+    },
+    "offset": {
+        "SEA_LVL_PRES": (5.0, 10.0, True),
+        "AIR_TEMP": (3.0, 5.0, True),
+        "SEA_SURF_TEMP": (2.0, 3.5, True),
+        "WIND_SPEED": (4.0, 8.0, False),
+    },
+    "stuck": {
+        "SEA_LVL_PRES": (0, 0, False),
+        "AIR_TEMP": (0, 0, False),
+        "SEA_SURF_TEMP": (0, 0, False),
+        "WIND_SPEED": (0, 0, False),
+    },
 }
 
 #: Durations in hours, drawn uniformly: storm fall and recovery, the faults that last.
@@ -118,9 +133,10 @@ def _times(table: pd.DataFrame) -> pd.Series:
     try:
         return parse_dates(table["DATE"])
     except (ValueError, TypeError, OverflowError) as exc:
-        raise SquallError(f"cannot read the DATE column as times: "
-                          f"{str(exc).splitlines()[0] if str(exc) else type(exc).__name__}"
-                          ) from exc
+        raise SquallError(
+            f"cannot read the DATE column as times: "
+            f"{str(exc).splitlines()[0] if str(exc) else type(exc).__name__}"
+        ) from exc
 
 
 def _raw_values(table: pd.DataFrame, name: str) -> np.ndarray:
@@ -138,8 +154,13 @@ def _raw_values(table: pd.DataFrame, name: str) -> np.ndarray:
     return values
 
 
-def _tracks(table: pd.DataFrame, t0: pd.Timestamp, t1: pd.Timestamp, min_reports: int,
-            features: Sequence[str]) -> list[_Track]:
+def _tracks(
+    table: pd.DataFrame,
+    t0: pd.Timestamp,
+    t1: pd.Timestamp,
+    min_reports: int,
+    features: Sequence[str],
+) -> list[_Track]:
     times = _times(table)
     usable = times.notna().to_numpy() & (times >= t0).to_numpy() & (times < t1).to_numpy()
     if "DUP_STATUS" in table.columns:  # the reader drops worse duplicates (DUP_STATUS > 2)
@@ -156,8 +177,9 @@ def _tracks(table: pd.DataFrame, t0: pd.Timestamp, t1: pd.Timestamp, min_reports
         if len(pos) < min_reports:
             continue
         pos = pos[np.argsort(hours[pos], kind="stable")]
-        out.append(_Track(name, pos, hours[pos], stamps[pos],
-                          {f: v[pos] for f, v in values.items()}))
+        out.append(
+            _Track(name, pos, hours[pos], stamps[pos], {f: v[pos] for f, v in values.items()})
+        )
     return out
 
 
@@ -196,13 +218,20 @@ def _storm(rng: np.random.Generator, tr: _Track, span: float, opts: dict) -> dic
         if not (tr.free(a, b, opts["margin"]) and _covered(h, a, b, opts["max_gap"])):
             continue
         x = tr.hours
-        shape = np.where(x <= tp, np.sin(0.5 * np.pi * (x - a) / fall) ** 2,
-                         np.cos(0.5 * np.pi * (x - tp) / rise) ** 2)
+        shape = np.where(
+            x <= tp,
+            np.sin(0.5 * np.pi * (x - a) / fall) ** 2,
+            np.cos(0.5 * np.pi * (x - tp) / rise) ** 2,
+        )
         shape[(x <= a) | (x >= b)] = 0.0
         dev = {"SEA_LVL_PRES": -depth * shape, "WIND_SPEED": gust * shape}
         dev.update({f: k * gust * shape for f, k in WAVE_PER_WIND.items()})
-        return {"a": a, "b": b, "feature": "SEA_LVL_PRES",
-                "new": {f: _shifted(tr, f, d) for f, d in dev.items()}}
+        return {
+            "a": a,
+            "b": b,
+            "feature": "SEA_LVL_PRES",
+            "new": {f: _shifted(tr, f, d) for f, d in dev.items()},
+        }
     return None
 
 
@@ -221,8 +250,7 @@ def _shifted(tr: _Track, feature: str, dev: np.ndarray) -> np.ndarray:
     return new
 
 
-def _fault(rng: np.random.Generator, kind: str, tr: _Track, span: float,
-           opts: dict) -> dict | None:
+def _fault(rng: np.random.Generator, kind: str, tr: _Track, span: float, opts: dict) -> dict | None:
     """Place a fault of ``kind`` on ``tr`` (on a feature it reports), or None."""
     features = [f for f in FAULT_SIZES[kind] if f in tr.raw and _reported(tr, f)]
     if not features:
@@ -247,15 +275,18 @@ def _fault(rng: np.random.Generator, kind: str, tr: _Track, span: float,
                 continue
             a, b = float(h[ks[0]]), float(h[ks[-1]])
             # the spiked reports sit among normal ones: neighbours within max_gap
-            if not (tr.free(a, b, opts["margin"])
-                    and np.diff(h[ks[0] - 1:ks[-1] + 2]).max() <= opts["max_gap"]):
+            if not (
+                tr.free(a, b, opts["margin"])
+                and np.diff(h[ks[0] - 1 : ks[-1] + 2]).max() <= opts["max_gap"]
+            ):
                 continue
             dev[idx[ks]] = size * factors
             new = _shifted(tr, feature, dev)
         else:
             a, b = float(h[k0]), float(h[k0]) + hours
-            if b >= span or not (tr.free(a, b, opts["margin"])
-                                 and _covered(h, a, b, opts["max_gap"])):
+            if b >= span or not (
+                tr.free(a, b, opts["margin"]) and _covered(h, a, b, opts["max_gap"])
+            ):
                 continue
             inside = idx[(h >= a) & (h <= b)]
             if kind == "stuck":
@@ -280,11 +311,19 @@ def _check_count(name: str, value: object) -> None:
         raise SquallError(f"{name} must be a non-negative integer, got {value!r}")
 
 
-def inject_events(table: pd.DataFrame, *, start: str | pd.Timestamp,
-                  end: str | pd.Timestamp | None = None, n_storms: int = 0, n_faults: int = 0,
-                  fault_types: Sequence[str] = FAULT_TYPES, seed: int = 0,
-                  min_reports: int = 24, max_gap_hours: float = 6.0,
-                  margin_hours: float = 12.0) -> tuple[pd.DataFrame, pd.DataFrame]:
+def inject_events(
+    table: pd.DataFrame,
+    *,
+    start: str | pd.Timestamp,
+    end: str | pd.Timestamp | None = None,
+    n_storms: int = 0,
+    n_faults: int = 0,
+    fault_types: Sequence[str] = FAULT_TYPES,
+    seed: int = 0,
+    min_reports: int = 24,
+    max_gap_hours: float = 6.0,
+    margin_hours: float = 12.0,
+) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Inject storms and sensor faults into the reports of a NOAA box table.
 
     Parameters
@@ -325,14 +364,21 @@ def inject_events(table: pd.DataFrame, *, start: str | pd.Timestamp,
     for col in ("STATION", "DATE"):
         if col not in table.columns:
             raise SquallError(f"the table has no {col} column: not a NOAA Global Marine table")
-    for name, value in (("n_storms", n_storms), ("n_faults", n_faults), ("seed", seed),
-                        ("min_reports", min_reports)):
+    for name, value in (
+        ("n_storms", n_storms),
+        ("n_faults", n_faults),
+        ("seed", seed),
+        ("min_reports", min_reports),
+    ):
         _check_count(name, value)
     if isinstance(fault_types, str) or not fault_types or set(fault_types) - set(FAULT_TYPES):
-        raise SquallError(f"fault_types must be a non-empty sequence of {FAULT_TYPES}, "
-                          f"got {fault_types!r}")
-    hours: tuple[tuple[str, object], ...] = (("max_gap_hours", max_gap_hours),
-                                             ("margin_hours", margin_hours))
+        raise SquallError(
+            f"fault_types must be a non-empty sequence of {FAULT_TYPES}, got {fault_types!r}"
+        )
+    hours: tuple[tuple[str, object], ...] = (
+        ("max_gap_hours", max_gap_hours),
+        ("margin_hours", margin_hours),
+    )
     for name, amount in hours:
         if not isinstance(amount, (int, float)) or not math.isfinite(amount) or amount < 0:
             raise SquallError(f"{name} must be a non-negative number of hours, got {amount!r}")
@@ -354,8 +400,10 @@ def inject_events(table: pd.DataFrame, *, start: str | pd.Timestamp,
     tracks = _tracks(table, t0, t1, min_reports, features)
     kinds = ["storm"] * n_storms + [fault_types[k % len(fault_types)] for k in range(n_faults)]
     if kinds and not tracks:
-        raise SquallError(f"no track has {min_reports} usable reports in [{t0}, {t1}); "
-                          f"lower min_reports or choose another period")
+        raise SquallError(
+            f"no track has {min_reports} usable reports in [{t0}, {t1}); "
+            f"lower min_reports or choose another period"
+        )
     rng = np.random.default_rng(seed)
     opts = {"max_gap": float(max_gap_hours), "margin": float(margin_hours)}
     out = table.copy()
@@ -367,16 +415,21 @@ def inject_events(table: pd.DataFrame, *, start: str | pd.Timestamp,
         for i in order:
             tr = tracks[i]
             if kind == "storm":
-                placed = (_storm(rng, tr, span, opts)
-                          if "SEA_LVL_PRES" in columns and _reported(tr, "SEA_LVL_PRES") else None)
+                placed = (
+                    _storm(rng, tr, span, opts)
+                    if "SEA_LVL_PRES" in columns and _reported(tr, "SEA_LVL_PRES")
+                    else None
+                )
             else:
                 placed = _fault(rng, kind, tr, span, opts)
             if placed is not None:
                 break
         else:
-            raise SquallError(f"the events do not fit in [{t0}, {t1}): {kind} {k + 1} of "
-                              f"{len(kinds)} found no track with room (tracks with at least "
-                              f"{min_reports} reports: {len(tracks)})")
+            raise SquallError(
+                f"the events do not fit in [{t0}, {t1}): {kind} {k + 1} of "
+                f"{len(kinds)} found no track with room (tracks with at least "
+                f"{min_reports} reports: {len(tracks)})"
+            )
         tr.busy.append((placed["a"], placed["b"]))
         changed_rows, changed_features, primary = np.zeros(len(tr.rows), bool), [], None
         for feature, new in placed["new"].items():
@@ -395,13 +448,20 @@ def inject_events(table: pd.DataFrame, *, start: str | pd.Timestamp,
         if primary is None:  # cannot happen for placed events; guards against silent labels
             raise SquallError(f"{kind} on {tr.station} changed no {placed['feature']} value")
         when = tr.times[changed_rows]
-        rows.append((kind, tr.station, pd.Timestamp(when.min()), pd.Timestamp(when.max()),
-                     ",".join(changed_features), round(float(primary), 2),
-                     UNITS[placed["feature"]]))
+        rows.append(
+            (
+                kind,
+                tr.station,
+                pd.Timestamp(when.min()),
+                pd.Timestamp(when.max()),
+                ",".join(changed_features),
+                round(float(primary), 2),
+                UNITS[placed["feature"]],
+            )
+        )
     labels = pd.DataFrame(sorted(rows, key=lambda r: (r[2], r[1])), columns=LABEL_COLUMNS[1:])
     labels.insert(0, "event_id", np.arange(1, len(labels) + 1, dtype=np.int64))
-    labels = labels.astype({"start": "datetime64[ns]", "end": "datetime64[ns]",
-                            "magnitude": float})
+    labels = labels.astype({"start": "datetime64[ns]", "end": "datetime64[ns]", "magnitude": float})
     return out, labels
 
 
@@ -411,10 +471,16 @@ def write_table(table: pd.DataFrame, path: str | os.PathLike[str]) -> None:
     write_noaa_csv(frame.astype(str), path)
 
 
-def inject_file(path: str | os.PathLike[str], out: str | os.PathLike[str],
-                labels: str | os.PathLike[str] | None = None, *, start: str | pd.Timestamp,
-                end: str | pd.Timestamp | None = None, period_only: bool = False,
-                **options) -> pd.DataFrame:
+def inject_file(
+    path: str | os.PathLike[str],
+    out: str | os.PathLike[str],
+    labels: str | os.PathLike[str] | None = None,
+    *,
+    start: str | pd.Timestamp,
+    end: str | pd.Timestamp | None = None,
+    period_only: bool = False,
+    **options,
+) -> pd.DataFrame:
     """Inject events into one NOAA box file and write the result and its labels.
 
     Parameters

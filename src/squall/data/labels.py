@@ -21,28 +21,33 @@ COLUMNS = ("series", "track", "start", "end", "type")
 
 
 def _times(values, what: str) -> pd.Series:
-    times = pd.to_datetime(pd.Series(values, dtype=object), errors="coerce", utc=True,
-                           format="mixed")
+    times = pd.to_datetime(
+        pd.Series(values, dtype=object), errors="coerce", utc=True, format="mixed"
+    )
     if times.isna().any():
         bad = values[int(times.isna().to_numpy().nonzero()[0][0])]
         raise SquallError(f"{what}: cannot read {bad!r} as a time")
     return times.dt.tz_localize(None)
 
 
-def read_nab_labels(path: str | os.PathLike[str]) -> dict[str, list[tuple[pd.Timestamp,
-                                                                            pd.Timestamp]]]:
+def read_nab_labels(
+    path: str | os.PathLike[str],
+) -> dict[str, list[tuple[pd.Timestamp, pd.Timestamp]]]:
     """NAB's ``combined_windows.json``: ``{"dir/file.csv": [[start, end], ...]}`` -> the same
     keys with pairs of Timestamps (a file with no anomaly has an empty list)."""
     path = _labels_file(path)
     data = read_json(path)
     if not isinstance(data, dict):
-        raise SquallError(f"{path}: expected an object of series -> [[start, end], ...] "
-                          f"(NAB's combined_windows.json format)")
+        raise SquallError(
+            f"{path}: expected an object of series -> [[start, end], ...] "
+            f"(NAB's combined_windows.json format)"
+        )
     out = {}
     for key, windows in data.items():
         if not isinstance(windows, list) or not all(
-                isinstance(w, list) and len(w) == 2 and all(isinstance(t, str) for t in w)
-                for w in windows):
+            isinstance(w, list) and len(w) == 2 and all(isinstance(t, str) for t in w)
+            for w in windows
+        ):
             raise SquallError(f"{path}: {key}: expected a list of [start, end] pairs")
         starts = _times([w[0] for w in windows], f"{path}: {key}")
         ends = _times([w[1] for w in windows], f"{path}: {key}")
@@ -80,19 +85,25 @@ def read_label_csv(path: str | os.PathLike[str], series: str = "") -> pd.DataFra
         raise SquallError(f"cannot read {path} as CSV ({str(exc).splitlines()[0]})") from None
     missing = [c for c in ("start", "end") if c not in raw]
     if missing:
-        raise SquallError(f"{path}: no column {', '.join(missing)} (columns: "
-                          f"{', '.join(raw.columns)}); expected start and end")
+        raise SquallError(
+            f"{path}: no column {', '.join(missing)} (columns: "
+            f"{', '.join(raw.columns)}); expected start and end"
+        )
     starts = _times(raw["start"].tolist(), str(path))
     ends = _times(raw["end"].tolist(), str(path))
     if (ends < starts).any():
         i = int((ends < starts).to_numpy().nonzero()[0][0])
         raise SquallError(f"{path}: label at data row {i} ends before it starts")
     n = len(raw)
-    frame = pd.DataFrame({
-        "series": raw["series"].map(_norm) if "series" in raw else [series] * n,
-        "track": raw["track"].astype(str) if "track" in raw else [""] * n,
-        "start": starts.to_numpy(), "end": ends.to_numpy(),
-        "type": raw["type"].astype(str) if "type" in raw else ["anomaly"] * n})
+    frame = pd.DataFrame(
+        {
+            "series": raw["series"].map(_norm) if "series" in raw else [series] * n,
+            "track": raw["track"].astype(str) if "track" in raw else [""] * n,
+            "start": starts.to_numpy(),
+            "end": ends.to_numpy(),
+            "type": raw["type"].astype(str) if "type" in raw else ["anomaly"] * n,
+        }
+    )
     return frame
 
 

@@ -24,8 +24,14 @@ from squall.data.observations import Observations, concat, expand_paths
 from squall.errors import SquallError, SquallWarning
 
 #: The six features of the original pipeline, the default.
-DEFAULT_FEATURES = ("AIR_TEMP", "SEA_SURF_TEMP", "SEA_LVL_PRES", "WIND_SPEED", "WAVE_HGT",
-                    "WAVE_PERIOD")
+DEFAULT_FEATURES = (
+    "AIR_TEMP",
+    "SEA_SURF_TEMP",
+    "SEA_LVL_PRES",
+    "WIND_SPEED",
+    "WAVE_HGT",
+    "WAVE_PERIOD",
+)
 
 #: Raw CSV integer -> physical unit: (factor, unit). IMMA1: temperatures and pressures in tenths,
 #: wind speed always in 0.1 m/s (knot reports already converted), wave heights in 0.5 m units.
@@ -57,21 +63,47 @@ SPECIAL_CODES: dict[str, tuple[int, ...]] = {
 
 #: Position of each feature's flag in the 14-character NCDC_QC_FLAGS string.
 NCDC_FLAG_INDEX = {
-    "position": 0, "WIND_SPEED": 1, "WIND_DIR": 1, "WIND_DIR_SIN": 1, "WIND_DIR_COS": 1,
-    "VISIBILITY": 2, "SEA_LVL_PRES": 5, "AIR_TEMP": 6, "WET_BULB_TEMP": 7, "DEW_PT_TEMP": 8,
-    "SEA_SURF_TEMP": 9, "WAVE_HGT": 11, "WAVE_PERIOD": 11, "SWELL_HGT": 12, "SWELL_PERIOD": 12,
+    "position": 0,
+    "WIND_SPEED": 1,
+    "WIND_DIR": 1,
+    "WIND_DIR_SIN": 1,
+    "WIND_DIR_COS": 1,
+    "VISIBILITY": 2,
+    "SEA_LVL_PRES": 5,
+    "AIR_TEMP": 6,
+    "WET_BULB_TEMP": 7,
+    "DEW_PT_TEMP": 8,
+    "SEA_SURF_TEMP": 9,
+    "WAVE_HGT": 11,
+    "WAVE_PERIOD": 11,
+    "SWELL_HGT": 12,
+    "SWELL_PERIOD": 12,
     "AMT_PRES_TEND": 13,
 }
 
 #: Position of each feature's character in the 6-character TRIM_FLAG (SST, air temperature,
 #: wind U, wind V, SLP, humidity; 1 = within 2.8 sigma of climatology, 2-7 increasingly far
 #: outside, B/C limits missing, D landlocked, E unusable, F value missing). Wind speed takes U's.
-TRIM_FLAG_INDEX = {"SEA_SURF_TEMP": 0, "AIR_TEMP": 1, "WIND_SPEED": 2, "WIND_DIR": 2,
-                   "WIND_DIR_SIN": 2, "WIND_DIR_COS": 2, "SEA_LVL_PRES": 4}
+TRIM_FLAG_INDEX = {
+    "SEA_SURF_TEMP": 0,
+    "AIR_TEMP": 1,
+    "WIND_SPEED": 2,
+    "WIND_DIR": 2,
+    "WIND_DIR_SIN": 2,
+    "WIND_DIR_COS": 2,
+    "SEA_LVL_PRES": 4,
+}
 
 #: SOURCE_EXCLUSION_FLAG bits: a set bit excludes the value from ICOADS statistics.
-EXCLUSION_BITS = {"SEA_SURF_TEMP": 16, "AIR_TEMP": 8, "WIND_SPEED": 4, "WIND_DIR": 4,
-                  "WIND_DIR_SIN": 4, "WIND_DIR_COS": 4, "SEA_LVL_PRES": 2}
+EXCLUSION_BITS = {
+    "SEA_SURF_TEMP": 16,
+    "AIR_TEMP": 8,
+    "WIND_SPEED": 4,
+    "WIND_DIR": 4,
+    "WIND_DIR_SIN": 4,
+    "WIND_DIR_COS": 4,
+    "SEA_LVL_PRES": 2,
+}
 
 #: Valid ranges of the IMMA1 encoding (physical units); a value outside cannot be a real report.
 VALID_RANGE = {"SEA_LVL_PRES": (870.0, 1074.6)}
@@ -103,8 +135,9 @@ def open_text(path: Path, strict: bool = False):
     them would merge tracks such as 'Zürich' and 'Zärich' written in another encoding."""
     opener = gzip.open if path.suffix == ".gz" else open
     try:
-        return opener(path, "rt", encoding="utf-8", errors="strict" if strict else "replace",
-                      newline="")
+        return opener(
+            path, "rt", encoding="utf-8", errors="strict" if strict else "replace", newline=""
+        )
     except OSError as exc:
         raise SquallError(f"cannot read {path}: {exc.strerror or exc}") from exc
 
@@ -123,8 +156,10 @@ def read_errors(path: Path):
     except csv.Error as exc:
         raise SquallError(f"{path}: {exc}") from None
     except UnicodeDecodeError as exc:
-        raise SquallError(f"cannot read {path}: not UTF-8 text (byte {exc.object[exc.start]:#x} "
-                          f"of a block at offset {exc.start}); convert it to UTF-8") from None
+        raise SquallError(
+            f"cannot read {path}: not UTF-8 text (byte {exc.object[exc.start]:#x} "
+            f"of a block at offset {exc.start}); convert it to UTF-8"
+        ) from None
     except (OSError, EOFError, zlib.error) as exc:
         what = getattr(exc, "strerror", None) or str(exc) or type(exc).__name__
         raise SquallError(f"cannot read {path}: {what} (truncated or corrupt file?)") from exc
@@ -151,15 +186,17 @@ def record_blocks(fh, size: int | None = None) -> Iterator[str]:
         ends = record_ends(text)
         if not len(ends):
             if len(text) > MAX_RECORD_CHARS:  # read_errors adds the file's name
-                raise csv.Error(f"no end of record within {len(text):,} characters from line "
-                                f"{line + pending.count(chr(10))} (a quote that never closes?)")
+                raise csv.Error(
+                    f"no end of record within {len(text):,} characters from line "
+                    f"{line + pending.count(chr(10))} (a quote that never closes?)"
+                )
             carry, want = text, max(size, len(text))  # doubling: linear in the record
             continue
         cut = int(ends[-1])
         if pending:
             line += pending.count("\n")
             yield pending
-        pending, carry, want = text[:cut + 1], text[cut + 1:], size
+        pending, carry, want = text[: cut + 1], text[cut + 1 :], size
 
 
 #: Longest record :func:`record_blocks` reads on for before refusing the file.
@@ -186,15 +223,16 @@ def record_ends(text: str) -> np.ndarray:
     opens = quotes[0::2]
     before = codes[np.maximum(opens - 1, 0)]
     ok = (opens == 0) | (before == _COMMA) | (before == _NEWLINE)
-    ok[1:] |= opens[1:] - 1 == quotes[1::2][:len(opens) - 1]
+    ok[1:] |= opens[1:] - 1 == quotes[1::2][: len(opens) - 1]
     if ok.all():
         return newline[np.searchsorted(quotes, newline) % 2 == 0]
     return newline[_csv_record_ends(text, len(newline))]
 
 
 def _newlines(text: str) -> np.ndarray:
-    return np.flatnonzero(np.frombuffer(text.encode("utf-32-le", "surrogatepass"),
-                                        dtype=np.uint32) == _NEWLINE)
+    return np.flatnonzero(
+        np.frombuffer(text.encode("utf-32-le", "surrogatepass"), dtype=np.uint32) == _NEWLINE
+    )
 
 
 def _csv_record_ends(text: str, newlines: int) -> np.ndarray:
@@ -255,7 +293,7 @@ def _clean_header(text: str, path: Path) -> tuple[list[str], str, int]:
         raise SquallError(f"{path} is empty (no header line)")
     first, last = header.find('"'), header.rfind('"')
     if first >= 0 and last > first:
-        header = header[first:last + 1]
+        header = header[first : last + 1]
     else:
         header = header.strip(" `\r\t")
     names = [n.strip().strip('"').strip() for n in header.split(",")]
@@ -267,8 +305,9 @@ def header_names(path: Path) -> list[str]:
     return _clean_header(_read_text(path, 1 << 16), path)[0]
 
 
-def iter_table(path: Path, columns: Iterable[str] | None = None
-               ) -> Iterator[tuple[pd.DataFrame, np.ndarray]]:
+def iter_table(
+    path: Path, columns: Iterable[str] | None = None
+) -> Iterator[tuple[pd.DataFrame, np.ndarray]]:
     """A NOAA box file as blocks of text columns (missing = NaN), read a block at a time.
 
     ``columns``: the columns wanted (those the file has are read; all when None). Yields each
@@ -288,13 +327,16 @@ def iter_table(path: Path, columns: Iterable[str] | None = None
         names, body, header_line = _clean_header(first, path)
         missing = [c for c in REQUIRED if c not in names]
         if missing:
-            raise SquallError(f"{path} is not a NOAA Global Marine CSV: no "
-                              f"{', '.join(missing)} column (header starts "
-                              f"{column_list(names[:5])})")
+            raise SquallError(
+                f"{path} is not a NOAA Global Marine CSV: no "
+                f"{', '.join(missing)} column (header starts "
+                f"{column_list(names[:5])})"
+            )
         twice = sorted({n for n in names if names.count(n) > 1})
         if twice:
-            raise SquallError(f"{path}: column {column_list(twice)} appears more than once in "
-                              f"the header")
+            raise SquallError(
+                f"{path}: column {column_list(twice)} appears more than once in the header"
+            )
         usecols = None if columns is None else [n for n in names if n in set(columns)]
         row, line = 0, header_line + 1
         empty = True
@@ -313,15 +355,17 @@ def iter_table(path: Path, columns: Iterable[str] | None = None
             yield pd.DataFrame(columns=usecols or names, dtype=object), np.zeros(0, np.int64)
 
 
-def _junk(frame: pd.DataFrame, block: str, names: list[str], usecols: list[str] | None,
-          path: Path) -> np.ndarray:
+def _junk(
+    frame: pd.DataFrame, block: str, names: list[str], usecols: list[str] | None, path: Path
+) -> np.ndarray:
     """Rows of ``frame`` (a block read with ``usecols``) that are empty besides STATION in the
     whole file row (blank lines, trailing junk such as closing backticks). A row with data but
     no DATE is not junk: it is a report with a date fault. When only some columns were read,
     the candidates are checked against the block read with every column (rare: a block that
     has candidates)."""
-    junk = (frame["DATE"].isna() & frame.drop(columns=["STATION"]).isna().all(axis=1)
-            ).to_numpy(dtype=bool, copy=True)
+    junk = (frame["DATE"].isna() & frame.drop(columns=["STATION"]).isna().all(axis=1)).to_numpy(
+        dtype=bool, copy=True
+    )
     if junk.any() and usecols is not None and len(usecols) < len(names):
         full = _parse_block(block, names, None, path)
         junk &= full.drop(columns=["STATION"]).isna().all(axis=1).to_numpy()
@@ -340,13 +384,22 @@ def nonempty_blocks(*parts: Iterable[str]) -> Iterator[str]:
         yield from (block for block in part if block)
 
 
-def _parse_block(block: str, names: list[str], usecols: list[str] | None,
-                 path: Path) -> pd.DataFrame:
+def _parse_block(
+    block: str, names: list[str], usecols: list[str] | None, path: Path
+) -> pd.DataFrame:
     if not block.strip():  # blank lines only: pandas would see no columns at all
-        return pd.DataFrame(np.nan, index=range(block.count("\n")), columns=usecols or names,
-                            dtype=object)
-    options = dict(header=None, names=names, dtype=str, keep_default_na=False, na_values=[""],
-                   index_col=False, skip_blank_lines=False)
+        return pd.DataFrame(
+            np.nan, index=range(block.count("\n")), columns=usecols or names, dtype=object
+        )
+    options = dict(
+        header=None,
+        names=names,
+        dtype=str,
+        keep_default_na=False,
+        na_values=[""],
+        index_col=False,
+        skip_blank_lines=False,
+    )
     try:
         # index_col=False: a trailing comma on every line must not turn STATION into the index;
         # skip_blank_lines=False keeps a blank line's place in the data row numbering.
@@ -360,8 +413,7 @@ def _parse_block(block: str, names: list[str], usecols: list[str] | None,
         raise SquallError(f"{path}: malformed CSV ({str(exc).splitlines()[0]})") from exc
 
 
-def collect(blocks: Iterable[tuple[pd.DataFrame, np.ndarray]]
-            ) -> tuple[pd.DataFrame, np.ndarray]:
+def collect(blocks: Iterable[tuple[pd.DataFrame, np.ndarray]]) -> tuple[pd.DataFrame, np.ndarray]:
     """The blocks of :func:`iter_table` (or of the generic reader; at least one, possibly
     empty) as one frame and its lines."""
     parts = list(blocks)
@@ -385,8 +437,10 @@ def _numeric(column: pd.Series, name: str, path: Path) -> pd.Series:
     bad = (column.notna() & values.isna()) | np.isinf(values)
     if bad.any():
         first = int(np.flatnonzero(bad.to_numpy())[0])
-        raise SquallError(f"{path}: column {name} has a non-numeric or infinite value "
-                          f"{column.iloc[first]!r} at data row {column.index[first]}")
+        raise SquallError(
+            f"{path}: column {name} has a non-numeric or infinite value "
+            f"{column.iloc[first]!r} at data row {column.index[first]}"
+        )
     return values
 
 
@@ -402,8 +456,10 @@ def _convert(raw: pd.DataFrame, features: Sequence[str], path: Path, keep_codes:
         if name in DERIVED:
             continue
         if name not in raw.columns:
-            raise SquallError(f"{path}: no column {name} (features must be NOAA column names, "
-                              f"e.g. {', '.join(DEFAULT_FEATURES)})")
+            raise SquallError(
+                f"{path}: no column {name} (features must be NOAA column names, "
+                f"e.g. {', '.join(DEFAULT_FEATURES)})"
+            )
         values = _numeric(raw[name], name, path)
         if not keep_codes:
             for code in SPECIAL_CODES.get(name, ()):
@@ -429,8 +485,18 @@ def _convert(raw: pd.DataFrame, features: Sequence[str], path: Path, keep_codes:
 
 
 #: Columns read besides the features (everything else in a box file is never looked at).
-READ_COLUMNS = ("STATION", "DATE", "LATITUDE", "LONGITUDE", "NCDC_QC_FLAGS", "TRIM_FLAG",
-                "SOURCE_EXCLUSION_FLAG", "PLATFORM_ID", "DUP_STATUS", "WIND_DIR")
+READ_COLUMNS = (
+    "STATION",
+    "DATE",
+    "LATITUDE",
+    "LONGITUDE",
+    "NCDC_QC_FLAGS",
+    "TRIM_FLAG",
+    "SOURCE_EXCLUSION_FLAG",
+    "PLATFORM_ID",
+    "DUP_STATUS",
+    "WIND_DIR",
+)
 
 #: Reasons a report is dropped for a fault of the file (warned about, refused above
 #: :data:`MAX_BAD_DATE_SHARE`), as opposed to NOAA practice (duplicates, ``qc="drop"``).
@@ -447,9 +513,13 @@ def parse_dates(text: pd.Series) -> pd.Series:
     return times.dt.tz_localize(None)
 
 
-def read_noaa(paths: str | os.PathLike[str] | Iterable[str | os.PathLike[str]],
-              features: Sequence[str] = DEFAULT_FEATURES, *, qc: str = "keep",
-              keep_codes: bool = False) -> Observations:
+def read_noaa(
+    paths: str | os.PathLike[str] | Iterable[str | os.PathLike[str]],
+    features: Sequence[str] = DEFAULT_FEATURES,
+    *,
+    qc: str = "keep",
+    keep_codes: bool = False,
+) -> Observations:
     """Read NOAA Global Marine box CSVs into physical-unit Observations.
 
     Parameters
@@ -489,8 +559,12 @@ def read_noaa(paths: str | os.PathLike[str] | Iterable[str | os.PathLike[str]],
         raise SquallError("no features given")
     wanted = set(READ_COLUMNS) | set(features)
     parts = []
-    dropped = {"duplicate (DUP_STATUS > 2)": 0, "no DATE": 0, "bad position flag": 0,
-               "unparseable DATE": 0}
+    dropped = {
+        "duplicate (DUP_STATUS > 2)": 0,
+        "no DATE": 0,
+        "bad position flag": 0,
+        "unparseable DATE": 0,
+    }
     for source, path in enumerate(files):
         faults = DateFaults(path)
         for raw, lines in iter_table(path, wanted):
@@ -502,8 +576,9 @@ def read_noaa(paths: str | os.PathLike[str] | Iterable[str | os.PathLike[str]],
     frame = concat(parts, features).reset_index(drop=True)
     frame["track"] = _shared_strings(frame["track"])
     units = {f: DERIVED.get(f) or CONVERSIONS.get(f, (1.0, ""))[1] for f in features}
-    return Observations(frame, features, units, [str(p) for p in files],
-                        {k: v for k, v in dropped.items() if v})
+    return Observations(
+        frame, features, units, [str(p) for p in files], {k: v for k, v in dropped.items() if v}
+    )
 
 
 class DateFaults:
@@ -527,20 +602,30 @@ class DateFaults:
         total = sum(self.count.values())
         if not total:
             return
-        lines = "; ".join(f"{n} {reason} (first on line {self.example[reason][0]}: "
-                          f"{_date_text(self.example[reason][1])})"
-                          for reason, n in self.count.items())
+        lines = "; ".join(
+            f"{n} {reason} (first on line {self.example[reason][0]}: "
+            f"{_date_text(self.example[reason][1])})"
+            for reason, n in self.count.items()
+        )
         if total >= self.rows:
-            raise SquallError(f"{self.path}: no report has a readable DATE ({lines}); NOAA "
-                              f"writes ISO 8601 such as 2025-03-01T06:00:00")
+            raise SquallError(
+                f"{self.path}: no report has a readable DATE ({lines}); NOAA "
+                f"writes ISO 8601 such as 2025-03-01T06:00:00"
+            )
         if total > MAX_BAD_DATE_SHARE * self.rows:
-            raise SquallError(f"{self.path}: {total} of {self.rows} data rows "
-                              f"({total / self.rows:.1%}) have no readable DATE, more than "
-                              f"the {MAX_BAD_DATE_SHARE:.0%} allowed ({lines})")
+            raise SquallError(
+                f"{self.path}: {total} of {self.rows} data rows "
+                f"({total / self.rows:.1%}) have no readable DATE, more than "
+                f"the {MAX_BAD_DATE_SHARE:.0%} allowed ({lines})"
+            )
         for reason, n in self.count.items():
             line, value = self.example[reason]
-            warnings.warn(f"{self.path}: dropped {n} of {self.rows} rows with {reason} (first "
-                          f"on line {line}: {_date_text(value)})", SquallWarning, stacklevel=4)
+            warnings.warn(
+                f"{self.path}: dropped {n} of {self.rows} rows with {reason} (first "
+                f"on line {line}: {_date_text(value)})",
+                SquallWarning,
+                stacklevel=4,
+            )
 
 
 def _date_text(value: object) -> str:
@@ -548,25 +633,42 @@ def _date_text(value: object) -> str:
     return "empty DATE" if not isinstance(value, str) else f"DATE {value!r}"
 
 
-def _reports(raw: pd.DataFrame, lines: np.ndarray, source: int, features: list[str], path: Path,
-             qc: str, keep_codes: bool, faults: DateFaults) -> tuple[pd.DataFrame, dict]:
+def _reports(
+    raw: pd.DataFrame,
+    lines: np.ndarray,
+    source: int,
+    features: list[str],
+    path: Path,
+    qc: str,
+    keep_codes: bool,
+    faults: DateFaults,
+) -> tuple[pd.DataFrame, dict]:
     """One block of text rows -> the reports kept (numbers, flag characters) and drop counts."""
     n = len(raw)
     faults.rows += n
-    frame = pd.DataFrame({"source": np.full(n, source, dtype=np.int32),
-                          "row": raw.index.to_numpy(dtype=np.int64), "line": lines,
-                          "track": raw["STATION"].fillna("").to_numpy(dtype=object),
-                          "time": parse_dates(raw["DATE"]).to_numpy()})
+    frame = pd.DataFrame(
+        {
+            "source": np.full(n, source, dtype=np.int32),
+            "row": raw.index.to_numpy(dtype=np.int64),
+            "line": lines,
+            "track": raw["STATION"].fillna("").to_numpy(dtype=object),
+            "time": parse_dates(raw["DATE"]).to_numpy(),
+        }
+    )
     for col, name in (("lat", "LATITUDE"), ("lon", "LONGITUDE")):
-        frame[col] = (_numeric(raw[name], name, path).to_numpy() if name in raw.columns
-                      else np.nan)
+        frame[col] = _numeric(raw[name], name, path).to_numpy() if name in raw.columns else np.nan
     for name, values in _convert(raw, features, path, keep_codes).items():
         frame[name] = values
     flags = raw["NCDC_QC_FLAGS"] if "NCDC_QC_FLAGS" in raw.columns else None
     trim = raw["TRIM_FLAG"] if "TRIM_FLAG" in raw.columns else None
-    excl = (_numeric(raw["SOURCE_EXCLUSION_FLAG"], "SOURCE_EXCLUSION_FLAG", path)
-            .fillna(0).to_numpy().astype(np.int64)
-            if "SOURCE_EXCLUSION_FLAG" in raw.columns else np.zeros(n, np.int64))
+    excl = (
+        _numeric(raw["SOURCE_EXCLUSION_FLAG"], "SOURCE_EXCLUSION_FLAG", path)
+        .fillna(0)
+        .to_numpy()
+        .astype(np.int64)
+        if "SOURCE_EXCLUSION_FLAG" in raw.columns
+        else np.zeros(n, np.int64)
+    )
     for name in features:
         frame[f"flag_{name}"] = _flag_column(flags, NCDC_FLAG_INDEX.get(name, 99), n)
         frame[f"trim_{name}"] = _flag_column(trim, TRIM_FLAG_INDEX.get(name, 99), n)
@@ -600,8 +702,11 @@ def _shared_strings(column: pd.Series) -> np.ndarray:
     """The same text values as an object array whose equal strings are one object (a station
     id repeated in a million reports is stored once, not a million times)."""
     codes, uniques = pd.factorize(column)
-    out = np.asarray(uniques, dtype=object)[codes] if len(uniques) else np.full(len(codes), "",
-                                                                                dtype=object)
+    out = (
+        np.asarray(uniques, dtype=object)[codes]
+        if len(uniques)
+        else np.full(len(codes), "", dtype=object)
+    )
     return out
 
 

@@ -47,8 +47,15 @@ MEMINFO = "/proc/meminfo"
 #: deflate stream (zlib.error), a truncated one (EOFError, ValueError from numpy), an unsupported
 #: compression method (NotImplementedError), an encrypted entry (RuntimeError), a name that is not
 #: valid UTF-8 (UnicodeDecodeError, a ValueError), the disk (OSError).
-READ_ERRORS = (zipfile.BadZipFile, zipfile.LargeZipFile, zlib.error, EOFError, ValueError,
-               RuntimeError, OSError)
+READ_ERRORS = (
+    zipfile.BadZipFile,
+    zipfile.LargeZipFile,
+    zlib.error,
+    EOFError,
+    ValueError,
+    RuntimeError,
+    OSError,
+)
 
 
 @dataclass(frozen=True)
@@ -93,17 +100,20 @@ def _header(zf: zipfile.ZipFile, info: zipfile.ZipInfo, path: str) -> Member:
             else:
                 raise ValueError(f"unsupported .npy version {version}")
         except (ValueError, SyntaxError, TypeError, EOFError) as exc:
-            raise SquallError(f"{path}: array {name!r} has a malformed header "
-                              f"({str(exc).splitlines()[0] if str(exc) else 'truncated'})"
-                              ) from None
+            raise SquallError(
+                f"{path}: array {name!r} has a malformed header "
+                f"({str(exc).splitlines()[0] if str(exc) else 'truncated'})"
+            ) from None
         offset = fh.tell()
     member = Member(name, tuple(int(n) for n in shape), np.dtype(dtype), info)
     if member.dtype.hasobject:
         raise SquallError(f"{path}: array {name!r} holds Python objects (would need pickle)")
     if info.file_size != offset + member.nbytes:
-        raise SquallError(f"{path}: array {name!r} declares shape {member.shape} "
-                          f"({member.nbytes} bytes) but its zip entry holds "
-                          f"{info.file_size - offset} bytes")
+        raise SquallError(
+            f"{path}: array {name!r} declares shape {member.shape} "
+            f"({member.nbytes} bytes) but its zip entry holds "
+            f"{info.file_size - offset} bytes"
+        )
     return member
 
 
@@ -118,8 +128,10 @@ def _entries(zf: zipfile.ZipFile, path: str) -> list[zipfile.ZipInfo]:
     for info in zf.infolist():
         name = info.filename
         if not name.endswith(".npy"):
-            raise SquallError(f"{path}: member {name[:100]!r} is not an .npy array (an .npz "
-                              f"holds NAME.npy members only)")
+            raise SquallError(
+                f"{path}: member {name[:100]!r} is not an .npy array (an .npz "
+                f"holds NAME.npy members only)"
+            )
         if name in seen:
             raise SquallError(f"{path}: member {name[:100]!r} is in the file twice")
         if info.flag_bits & 0x1:
@@ -133,8 +145,7 @@ def members(path: str | os.PathLike[str]) -> dict[str, Member]:
     p = regular_file(path, ".npz file")
     try:
         with zipfile.ZipFile(p) as zf:
-            return {m.name: m for m in (_header(zf, info, str(p))
-                                        for info in _entries(zf, str(p)))}
+            return {m.name: m for m in (_header(zf, info, str(p)) for info in _entries(zf, str(p)))}
     except READ_ERRORS as exc:
         raise _unreadable(p, exc) from None
 
@@ -143,11 +154,22 @@ def check_kind(path: str | os.PathLike[str], member: Member, kinds: str) -> None
     """Refuse ``member`` unless its dtype kind is one of ``kinds`` (numpy kind letters: ``f``
     float, ``i``/``u`` integers, ``b`` bool, ``U`` str)."""
     if member.dtype.kind not in kinds:
-        names = {"f": "float", "i": "integer", "u": "integer", "b": "bool", "U": "str",
-                 "c": "complex", "S": "bytes", "V": "raw", "M": "datetime", "m": "timedelta"}
+        names = {
+            "f": "float",
+            "i": "integer",
+            "u": "integer",
+            "b": "bool",
+            "U": "str",
+            "c": "complex",
+            "S": "bytes",
+            "V": "raw",
+            "M": "datetime",
+            "m": "timedelta",
+        }
         want = " or ".join(dict.fromkeys(names.get(k, k) for k in kinds))
-        raise SquallError(f"{path}: array {member.name!r} has dtype {member.dtype}, expected "
-                          f"{want}")
+        raise SquallError(
+            f"{path}: array {member.name!r} has dtype {member.dtype}, expected {want}"
+        )
 
 
 def _read(zf: zipfile.ZipFile, member: Member, path: str) -> np.ndarray:
@@ -155,8 +177,16 @@ def _read(zf: zipfile.ZipFile, member: Member, path: str) -> np.ndarray:
     checked again: the file may have changed since), to the end of the entry so that its CRC is
     checked too."""
     info = member.info
-    entry = next((i for i in zf.infolist() if info is not None and i.filename == info.filename
-                  and i.header_offset == info.header_offset), None)
+    entry = next(
+        (
+            i
+            for i in zf.infolist()
+            if info is not None
+            and i.filename == info.filename
+            and i.header_offset == info.header_offset
+        ),
+        None,
+    )
     if entry is None or _header(zf, entry, path) != member:
         raise SquallError(f"{path} changed while it was being read")
     with zf.open(entry) as fh:
@@ -166,8 +196,9 @@ def _read(zf: zipfile.ZipFile, member: Member, path: str) -> np.ndarray:
     return array
 
 
-def load(path: str | os.PathLike[str], wanted: Iterable[str],
-         header: dict[str, Member] | None = None) -> dict[str, np.ndarray]:
+def load(
+    path: str | os.PathLike[str], wanted: Iterable[str], header: dict[str, Member] | None = None
+) -> dict[str, np.ndarray]:
     """The arrays ``wanted`` (those present) of the ``.npz`` at ``path``, after the checks of
     the module doc; ``header`` is :func:`members`' answer when the caller already has it."""
     header = members(path) if header is None else header
@@ -175,8 +206,10 @@ def load(path: str | os.PathLike[str], wanted: Iterable[str],
     total = sum(header[n].nbytes for n in names)
     budget = memory_budget()
     if total > budget:
-        raise SquallError(f"{path}: its arrays would take {total / 2**30:.3g} GiB, more than "
-                          f"the memory available ({budget / 2**30:.3g} GiB)")
+        raise SquallError(
+            f"{path}: its arrays would take {total / 2**30:.3g} GiB, more than "
+            f"the memory available ({budget / 2**30:.3g} GiB)"
+        )
     p = regular_file(path, ".npz file")
     try:
         with zipfile.ZipFile(p) as zf:

@@ -70,19 +70,31 @@ class Observations:
         if missing:
             raise SquallError(
                 f"feature(s) {', '.join(missing)} not in the data; available: "
-                f"{', '.join(self.features)}")
+                f"{', '.join(self.features)}"
+            )
         units = {f: self.units.get(f, "") for f in features}
-        return Observations(self.frame, list(features), units, self.sources, dict(self.dropped),
-                            list(self.time_formats))
+        return Observations(
+            self.frame,
+            list(features),
+            units,
+            self.sources,
+            dict(self.dropped),
+            list(self.time_formats),
+        )
 
     def until(self, date: str | pd.Timestamp | None) -> Observations:
         """Reports strictly before ``date`` (all reports when ``date`` is None)."""
         if date is None:
             return self
         cut = parse_time(date, "--until")
-        return Observations(self.frame[self.frame["time"] < cut].reset_index(drop=True),
-                            self.features, self.units, self.sources, dict(self.dropped),
-                            list(self.time_formats))
+        return Observations(
+            self.frame[self.frame["time"] < cut].reset_index(drop=True),
+            self.features,
+            self.units,
+            self.sources,
+            dict(self.dropped),
+            list(self.time_formats),
+        )
 
 
 def parse_time(value: str | pd.Timestamp, name: str) -> pd.Timestamp:
@@ -90,8 +102,9 @@ def parse_time(value: str | pd.Timestamp, name: str) -> pd.Timestamp:
     try:
         ts = pd.Timestamp(value)
     except (ValueError, TypeError) as exc:
-        raise SquallError(f"{name} must be a date/time such as 2025-03-20 or 2025-03-20T12:00, "
-                          f"got {value!r}") from exc
+        raise SquallError(
+            f"{name} must be a date/time such as 2025-03-20 or 2025-03-20T12:00, got {value!r}"
+        ) from exc
     if ts is pd.NaT:
         raise SquallError(f"{name} must be a date/time such as 2025-03-20, got {value!r}")
     if ts.tzinfo is not None:

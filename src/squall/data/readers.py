@@ -50,21 +50,23 @@ class ReaderConfig:
             raise SquallError(f"data kind must be one of {', '.join(KINDS)}, got {self.kind!r}")
         if self.features is not None:
             if isinstance(self.features, str) or not all(
-                    isinstance(f, str) and f for f in self.features):
-                raise SquallError(f"reader features must be a list of column names, got "
-                                  f"{self.features!r}"[:200])
+                isinstance(f, str) and f for f in self.features
+            ):
+                raise SquallError(
+                    f"reader features must be a list of column names, got {self.features!r}"[:200]
+                )
             object.__setattr__(self, "features", tuple(self.features))
         if self.qc is not None and self.qc not in QC_MODES:
             raise SquallError(f"qc must be one of {', '.join(QC_MODES)}, got {self.qc!r}")
         for name in ("keep_codes", "dayfirst"):
             if getattr(self, name) not in (None, True, False):
-                raise SquallError(f"reader {name} must be true or false, got "
-                                  f"{getattr(self, name)!r}"[:200])
+                raise SquallError(
+                    f"reader {name} must be true or false, got {getattr(self, name)!r}"[:200]
+                )
         for name in ("time_column", "track_column", "time_format"):
             value = getattr(self, name)
             if value is not None and (not isinstance(value, str) or not value):
-                raise SquallError(f"reader {name} must be a non-empty string, got "
-                                  f"{value!r}"[:200])
+                raise SquallError(f"reader {name} must be a non-empty string, got {value!r}"[:200])
 
     @classmethod
     def from_dict(cls, data: object) -> ReaderConfig:
@@ -74,8 +76,9 @@ class ReaderConfig:
         if data is None:
             return cls()
         if not isinstance(data, dict):
-            raise SquallError(f"a reader configuration must be an object, got "
-                              f"{type(data).__name__}")
+            raise SquallError(
+                f"a reader configuration must be an object, got {type(data).__name__}"
+            )
         known = {f.name for f in fields(cls)}
         unknown = sorted(set(data) - known)
         if unknown:
@@ -109,16 +112,22 @@ class ReaderConfig:
         """The configuration to store in a bundle: concrete kind, features and date rule."""
         kind = "noaa" if any(c.startswith("flag_") for c in obs.frame.columns) else "csv"
         if kind == "noaa":
-            return ReaderConfig("noaa", tuple(obs.features), qc=self.qc or "keep",
-                                keep_codes=bool(self.keep_codes))
+            return ReaderConfig(
+                "noaa", tuple(obs.features), qc=self.qc or "keep", keep_codes=bool(self.keep_codes)
+            )
         # an inferred day-first format is recorded too: data read later whose days are all
         # <= 12 is ambiguous on its own and must be read as the training data was
         dayfirst = bool(self.dayfirst) or (
-            not self.time_format and any(f in DAY_FIRST for f in obs.time_formats))
-        return ReaderConfig("csv", tuple(obs.features),
-                            time_column=self.time_column or "timestamp",
-                            track_column=self.track_column, time_format=self.time_format,
-                            dayfirst=dayfirst)
+            not self.time_format and any(f in DAY_FIRST for f in obs.time_formats)
+        )
+        return ReaderConfig(
+            "csv",
+            tuple(obs.features),
+            time_column=self.time_column or "timestamp",
+            track_column=self.track_column,
+            time_format=self.time_format,
+            dayfirst=dayfirst,
+        )
 
 
 def _as_list(paths: Paths) -> list:
@@ -143,11 +152,21 @@ def read_data(paths: Paths, reader: ReaderConfig | dict | None = None) -> Observ
     if kind == "noaa":
         given = [k for k in ("time_format", "dayfirst") if getattr(config, k) not in (None, False)]
         if given:
-            raise SquallError(f"{' and '.join(given)} do not apply to NOAA files (their DATE is "
-                              f"ISO 8601); leave them out")
-        return read_noaa(files, list(config.features or DEFAULT_FEATURES),
-                         qc=config.qc or "keep", keep_codes=bool(config.keep_codes))
-    return read_sensor_csv(files, time_column=config.time_column or "timestamp",
-                           features=None if config.features is None else list(config.features),
-                           track_column=config.track_column, time_format=config.time_format,
-                           dayfirst=bool(config.dayfirst))
+            raise SquallError(
+                f"{' and '.join(given)} do not apply to NOAA files (their DATE is "
+                f"ISO 8601); leave them out"
+            )
+        return read_noaa(
+            files,
+            list(config.features or DEFAULT_FEATURES),
+            qc=config.qc or "keep",
+            keep_codes=bool(config.keep_codes),
+        )
+    return read_sensor_csv(
+        files,
+        time_column=config.time_column or "timestamp",
+        features=None if config.features is None else list(config.features),
+        track_column=config.track_column,
+        time_format=config.time_format,
+        dayfirst=bool(config.dayfirst),
+    )

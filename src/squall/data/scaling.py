@@ -47,13 +47,17 @@ class Scaler:
             raise SquallError(f"scaler must be one of {', '.join(SCALER_KINDS)}, got {self.kind!r}")
         flat = np.asarray(values, dtype=np.float64).reshape(-1, values.shape[-1])
         if len(self.features) != flat.shape[1]:
-            raise SquallError(f"scaler has {len(self.features)} feature names but the data has "
-                              f"{flat.shape[1]} columns")
+            raise SquallError(
+                f"scaler has {len(self.features)} feature names but the data has "
+                f"{flat.shape[1]} columns"
+            )
         observed = ~np.isnan(flat)
         empty = [f for f, ok in zip(self.features, observed.any(axis=0), strict=True) if not ok]
         if empty:
-            raise SquallError(f"feature(s) {', '.join(empty)} have no observed values in the "
-                              f"training data; drop them with --features")
+            raise SquallError(
+                f"feature(s) {', '.join(empty)} have no observed values in the "
+                f"training data; drop them with --features"
+            )
         with np.errstate(over="ignore", invalid="ignore"):
             if self.kind == "minmax":
                 lo, hi = np.nanmin(flat, axis=0), np.nanmax(flat, axis=0)
@@ -72,8 +76,9 @@ class Scaler:
         if self.offset_ is None or self.scale_ is None:
             raise SquallError("scaler is not fitted; call fit() or load it from a bundle")
         if values.shape[-1] != len(self.offset_):
-            raise SquallError(f"scaler expects {len(self.offset_)} features, "
-                              f"got {values.shape[-1]}")
+            raise SquallError(
+                f"scaler expects {len(self.offset_)} features, got {values.shape[-1]}"
+            )
 
     def transform(self, values: np.ndarray) -> np.ndarray:
         """Scale physical values; NaN stays NaN (see :meth:`fill`)."""
@@ -95,10 +100,13 @@ class Scaler:
         statistics is refused (see :func:`check_stats`)."""
         self._check(np.zeros((1, len(self.features))))
         check_stats(self.features, self.offset_, self.scale_, self.fill_)
-        return {"kind": self.kind, "features": list(self.features),
-                "offset": [float(v) for v in self.offset_],
-                "scale": [float(v) for v in self.scale_],
-                "fill": [float(v) for v in self.fill_]}
+        return {
+            "kind": self.kind,
+            "features": list(self.features),
+            "offset": [float(v) for v in self.offset_],
+            "scale": [float(v) for v in self.scale_],
+            "fill": [float(v) for v in self.fill_],
+        }
 
     @classmethod
     def from_dict(cls, data: dict) -> Scaler:
@@ -115,17 +123,22 @@ class Scaler:
         except (KeyError, TypeError, ValueError, OverflowError) as exc:
             raise SquallError(f"scaler description is incomplete or malformed ({exc})") from None
         if any(a.shape != (len(features),) for a in arrays):
-            raise SquallError(f"scaler arrays must each have {len(features)} numbers "
-                              f"(one per feature)")
+            raise SquallError(
+                f"scaler arrays must each have {len(features)} numbers (one per feature)"
+            )
         check_stats(features, *arrays)
         if kind not in SCALER_KINDS:
-            raise SquallError(f"scaler kind must be one of {', '.join(SCALER_KINDS)}, got "
-                              f"{kind!r}")
+            raise SquallError(f"scaler kind must be one of {', '.join(SCALER_KINDS)}, got {kind!r}")
         return cls(kind, features, *arrays)
 
     @classmethod
-    def from_minmax(cls, features: Sequence[str], data_min: Sequence[float],
-                    data_max: Sequence[float], fill: Sequence[float] | None = None) -> Scaler:
+    def from_minmax(
+        cls,
+        features: Sequence[str],
+        data_min: Sequence[float],
+        data_max: Sequence[float],
+        fill: Sequence[float] | None = None,
+    ) -> Scaler:
         """A min-max scaler from known ranges (e.g. the seed pipeline's scikit-learn scaler)."""
         lo, hi = np.asarray(data_min, dtype=np.float64), np.asarray(data_max, dtype=np.float64)
         scale = np.where(hi - lo > 0, hi - lo, 1.0)
@@ -133,17 +146,23 @@ class Scaler:
         return cls("minmax", list(features), lo, scale, fill_)
 
 
-def check_stats(features: Sequence[str], offset: np.ndarray, scale: np.ndarray,
-                fill: np.ndarray) -> None:
+def check_stats(
+    features: Sequence[str], offset: np.ndarray, scale: np.ndarray, fill: np.ndarray
+) -> None:
     """Refuse non-finite statistics or a scale <= 0, naming the features. Values near the
     float64 limit (e.g. +-1e308) overflow the range, mean or standard deviation when fitting,
     and an infinite scale maps everything to 0 (and would be written as ``Infinity``)."""
-    bad = [f for f, *v in zip(features, offset, scale, fill, strict=True)
-           if not np.isfinite(v).all() or v[1] <= 0]
+    bad = [
+        f
+        for f, *v in zip(features, offset, scale, fill, strict=True)
+        if not np.isfinite(v).all() or v[1] <= 0
+    ]
     if bad:
-        raise SquallError(f"the scaler of feature(s) {', '.join(map(str, bad))} has non-finite "
-                          f"statistics or a scale <= 0 (values near +-1e308 in the training "
-                          f"data?); remove such values first")
+        raise SquallError(
+            f"the scaler of feature(s) {', '.join(map(str, bad))} has non-finite "
+            f"statistics or a scale <= 0 (values near +-1e308 in the training "
+            f"data?); remove such values first"
+        )
 
 
 def warn_dominated(flat: np.ndarray, features: Sequence[str]) -> None:
@@ -152,16 +171,22 @@ def warn_dominated(flat: np.ndarray, features: Sequence[str]) -> None:
     (mostly one value, e.g. rain) are not named: there the few other values are the signal.
     Percentiles come from at most :data:`PERCENTILE_ROWS` evenly spaced rows (a view, so a large
     training set is not copied); the range from all rows."""
-    sample = flat[::-(-len(flat) // PERCENTILE_ROWS)] if len(flat) > PERCENTILE_ROWS else flat
+    sample = flat[:: -(-len(flat) // PERCENTILE_ROWS)] if len(flat) > PERCENTILE_ROWS else flat
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN columns are refused earlier
         p1, p99 = np.nanpercentile(sample, [1, 99], axis=0)
         with np.errstate(over="ignore", invalid="ignore"):
             ratio = (np.nanmax(flat, axis=0) - np.nanmin(flat, axis=0)) / (p99 - p1)
-    named = [f"{f} ({r:.3g}x)" for f, r, w in zip(features, ratio, p99 - p1, strict=True)
-             if w > 0 and r > DOMINANCE]
+    named = [
+        f"{f} ({r:.3g}x)"
+        for f, r, w in zip(features, ratio, p99 - p1, strict=True)
+        if w > 0 and r > DOMINANCE
+    ]
     if named:
-        warnings.warn(f"a few values dominate the scaler of {', '.join(named)}: the data's range "
-                      f"exceeds {DOMINANCE:g} times its 1st-99th percentile range, so the model "
-                      f"will barely see the rest; check for outliers or error codes",
-                      SquallWarning, stacklevel=3)
+        warnings.warn(
+            f"a few values dominate the scaler of {', '.join(named)}: the data's range "
+            f"exceeds {DOMINANCE:g} times its 1st-99th percentile range, so the model "
+            f"will barely see the rest; check for outliers or error codes",
+            SquallWarning,
+            stacklevel=3,
+        )

@@ -33,10 +33,28 @@ NA_VALUES = ["", "nan", "NaN", "NA"]
 
 #: Candidate formats tried, in order, when a time column is not ISO 8601: (day-first,
 #: month-first) pairs. A column is read with the one format that parses every value.
-DAY_FIRST = ("%d/%m/%Y %H:%M:%S", "%d/%m/%Y %H:%M", "%d/%m/%Y", "%d.%m.%Y %H:%M:%S",
-             "%d.%m.%Y %H:%M", "%d.%m.%Y", "%d-%m-%Y %H:%M:%S", "%d-%m-%Y %H:%M", "%d-%m-%Y")
-MONTH_FIRST = ("%m/%d/%Y %H:%M:%S", "%m/%d/%Y %H:%M", "%m/%d/%Y", "%m.%d.%Y %H:%M:%S",
-               "%m.%d.%Y %H:%M", "%m.%d.%Y", "%m-%d-%Y %H:%M:%S", "%m-%d-%Y %H:%M", "%m-%d-%Y")
+DAY_FIRST = (
+    "%d/%m/%Y %H:%M:%S",
+    "%d/%m/%Y %H:%M",
+    "%d/%m/%Y",
+    "%d.%m.%Y %H:%M:%S",
+    "%d.%m.%Y %H:%M",
+    "%d.%m.%Y",
+    "%d-%m-%Y %H:%M:%S",
+    "%d-%m-%Y %H:%M",
+    "%d-%m-%Y",
+)
+MONTH_FIRST = (
+    "%m/%d/%Y %H:%M:%S",
+    "%m/%d/%Y %H:%M",
+    "%m/%d/%Y",
+    "%m.%d.%Y %H:%M:%S",
+    "%m.%d.%Y %H:%M",
+    "%m.%d.%Y",
+    "%m-%d-%Y %H:%M:%S",
+    "%m-%d-%Y %H:%M",
+    "%m-%d-%Y",
+)
 
 
 def iter_raw(path: Path) -> Iterator[tuple[pd.DataFrame, np.ndarray]]:
@@ -78,9 +96,16 @@ def _parse(block: str, names: list[str], path: Path) -> pd.DataFrame:
     if not block.strip():
         return pd.DataFrame(np.nan, index=range(block.count("\n")), columns=names, dtype=object)
     try:
-        frame = pd.read_csv(as_bytes(block), header=None, names=names, dtype=str,
-                            keep_default_na=False, index_col=False, na_values=NA_VALUES,
-                            skip_blank_lines=False)
+        frame = pd.read_csv(
+            as_bytes(block),
+            header=None,
+            names=names,
+            dtype=str,
+            keep_default_na=False,
+            index_col=False,
+            na_values=NA_VALUES,
+            skip_blank_lines=False,
+        )
     except (pd.errors.ParserError, ValueError) as exc:
         raise SquallError(f"{path}: malformed CSV ({str(exc).splitlines()[0]})") from exc
     return frame
@@ -91,8 +116,9 @@ def read_raw(path) -> pd.DataFrame:
     return collect(iter_raw(Path(path)))[0]
 
 
-def infer_time_format(values: pd.Series, *, time_format: str | None = None, dayfirst: bool = False,
-                where: str = "") -> str:
+def infer_time_format(
+    values: pd.Series, *, time_format: str | None = None, dayfirst: bool = False, where: str = ""
+) -> str:
     """The one format every value of a time column is read with.
 
     Rules: the caller's ``time_format`` when given; else ISO 8601 (``2014-04-13 10:00``, with or
@@ -109,22 +135,28 @@ def infer_time_format(values: pd.Series, *, time_format: str | None = None, dayf
         return "ISO8601"
     sample = values.iloc[0]
     if pd.to_numeric(values, errors="coerce").notna().all():
-        raise SquallError(f"{where}time column holds numbers ({sample!r}): epoch seconds and "
-                          f"milliseconds cannot be told apart; write times as ISO 8601 or give "
-                          f"--time-format")
+        raise SquallError(
+            f"{where}time column holds numbers ({sample!r}): epoch seconds and "
+            f"milliseconds cannot be told apart; write times as ISO 8601 or give "
+            f"--time-format"
+        )
     day = next((f for f in DAY_FIRST if _parses(values, f)), None)
     month = next((f for f in MONTH_FIRST if _parses(values, f)), None)
     if day and month and not dayfirst:
-        raise SquallError(f"{where}time column is ambiguous ({sample!r} reads as {day} and as "
-                          f"{month}); give --dayfirst or --time-format")
+        raise SquallError(
+            f"{where}time column is ambiguous ({sample!r} reads as {day} and as "
+            f"{month}); give --dayfirst or --time-format"
+        )
     if day and (dayfirst or not month):
         return day
     if month:
         return month
     if pd.to_datetime(values, format="ISO8601", utc=True, errors="coerce").notna().any():
         return "ISO8601"  # some values are ISO 8601: the caller names the first bad one
-    raise SquallError(f"{where}cannot find one format for the time column ({sample!r}); give "
-                      f"--time-format (e.g. %d/%m/%Y %H:%M)")
+    raise SquallError(
+        f"{where}cannot find one format for the time column ({sample!r}); give "
+        f"--time-format (e.g. %d/%m/%Y %H:%M)"
+    )
 
 
 def _parses(values: pd.Series, fmt: str) -> bool:
@@ -144,10 +176,15 @@ def parse_times(values: pd.Series, fmt: str) -> pd.Series:
     return times.dt.tz_localize(None)
 
 
-def read_sensor_csv(paths: str | os.PathLike[str] | Iterable[str | os.PathLike[str]], *,
-                    time_column: str = "timestamp", features: Sequence[str] | None = None,
-                    track_column: str | None = None, time_format: str | None = None,
-                    dayfirst: bool = False) -> Observations:
+def read_sensor_csv(
+    paths: str | os.PathLike[str] | Iterable[str | os.PathLike[str]],
+    *,
+    time_column: str = "timestamp",
+    features: Sequence[str] | None = None,
+    track_column: str | None = None,
+    time_format: str | None = None,
+    dayfirst: bool = False,
+) -> Observations:
     """Read generic sensor CSVs into Observations.
 
     Parameters
@@ -183,48 +220,69 @@ def read_sensor_csv(paths: str | os.PathLike[str] | Iterable[str | os.PathLike[s
         needed = [time_column] + ([track_column] if track_column else [])
         missing = [c for c in needed if c not in raw.columns]
         if missing:
-            raise SquallError(f"{path}: no column {', '.join(missing)} (columns: "
-                              f"{column_list(raw.columns)}); set --time-column/--track-column")
+            raise SquallError(
+                f"{path}: no column {', '.join(missing)} (columns: "
+                f"{column_list(raw.columns)}); set --time-column/--track-column"
+            )
         if chosen is None:
             chosen = [c for c in raw.columns if c not in needed]
             if not chosen:
                 raise SquallError(f"{path}: no feature columns besides {', '.join(needed)}")
         absent = [c for c in chosen if c not in raw.columns]
         if absent:
-            raise SquallError(f"{path}: no column {', '.join(absent)} (columns: "
-                              f"{column_list(raw.columns)})")
+            raise SquallError(
+                f"{path}: no column {', '.join(absent)} (columns: {column_list(raw.columns)})"
+            )
         text = raw[time_column]
-        fmt = infer_time_format(text.dropna(), time_format=fmt_given, dayfirst=dayfirst,
-                          where=f"{path}: ")
+        fmt = infer_time_format(
+            text.dropna(), time_format=fmt_given, dayfirst=dayfirst, where=f"{path}: "
+        )
         formats.append(fmt)
         times = parse_times(text, fmt)
         if times.isna().any():
             k = int(np.flatnonzero(times.isna().to_numpy())[0])
-            raise SquallError(f"{path}: cannot parse {time_column} value {text.iloc[k]!r} at "
-                              f"data row {raw.index[k]} (line {lines[k]}) as a time "
-                              f"({'ISO 8601' if fmt == 'ISO8601' else fmt})")
-        track = (raw[track_column].fillna("").to_numpy(dtype=object) if track_column
-                 else np.full(len(raw), path.stem, dtype=object))
-        frame = pd.DataFrame({"source": np.full(len(raw), source, dtype=np.int32),
-                              "row": raw.index.to_numpy(dtype=np.int64),
-                              "line": lines, "track": track,
-                              "time": times.to_numpy(), "lat": np.nan, "lon": np.nan})
+            raise SquallError(
+                f"{path}: cannot parse {time_column} value {text.iloc[k]!r} at "
+                f"data row {raw.index[k]} (line {lines[k]}) as a time "
+                f"({'ISO 8601' if fmt == 'ISO8601' else fmt})"
+            )
+        track = (
+            raw[track_column].fillna("").to_numpy(dtype=object)
+            if track_column
+            else np.full(len(raw), path.stem, dtype=object)
+        )
+        frame = pd.DataFrame(
+            {
+                "source": np.full(len(raw), source, dtype=np.int32),
+                "row": raw.index.to_numpy(dtype=np.int64),
+                "line": lines,
+                "track": track,
+                "time": times.to_numpy(),
+                "lat": np.nan,
+                "lon": np.nan,
+            }
+        )
         for name in chosen:
             values = pd.to_numeric(raw[name], errors="coerce")
             bad = raw[name].notna() & values.isna()
             if bad.any():
                 k = int(np.flatnonzero(bad.to_numpy())[0])
-                raise SquallError(f"{path}: column {name} has a non-numeric value "
-                                  f"{raw[name].iloc[k]!r} at data row {raw.index[k]} (line "
-                                  f"{lines[k]})")
+                raise SquallError(
+                    f"{path}: column {name} has a non-numeric value "
+                    f"{raw[name].iloc[k]!r} at data row {raw.index[k]} (line "
+                    f"{lines[k]})"
+                )
             values = values.to_numpy(dtype=np.float64)
             if np.isinf(values).any():
                 k = int(np.flatnonzero(np.isinf(values))[0])
-                raise SquallError(f"{path}: column {name} has an infinite value at data row "
-                                  f"{raw.index[k]} (line {lines[k]})")
+                raise SquallError(
+                    f"{path}: column {name} has an infinite value at data row "
+                    f"{raw.index[k]} (line {lines[k]})"
+                )
             frame[name] = values
         parts.append(frame)
     assert chosen is not None
     frame = concat(parts, chosen)
-    return Observations(frame, chosen, {f: "" for f in chosen}, [str(p) for p in files],
-                        time_formats=formats)
+    return Observations(
+        frame, chosen, {f: "" for f in chosen}, [str(p) for p in files], time_formats=formats
+    )

@@ -21,25 +21,64 @@ from squall.io import atomic_path, check_output, output_files
 FEATURES = ("AIR_TEMP", "SEA_SURF_TEMP", "SEA_LVL_PRES", "WIND_SPEED", "WAVE_HGT", "WAVE_PERIOD")
 EVENT_TYPES = ("storm", "spike", "stuck", "drift")
 FAULT_TYPES = ("spike", "stuck", "drift")
-COLUMNS = ("STATION", "DATE", "LATITUDE", "LONGITUDE", "ID_IND", "WIND_DIR", "WIND_SPD_IND",
-           "WIND_SPEED", "SEA_LVL_PRES", "AIR_TEMP", "DEW_PT_TEMP", "SEA_SURF_TEMP", "WAVE_PERIOD",
-           "WAVE_HGT", "PLATFORM_ID", "DUP_STATUS", "TRIM_FLAG", "NCDC_QC_FLAGS",
-           "SOURCE_EXCLUSION_FLAG")
+COLUMNS = (
+    "STATION",
+    "DATE",
+    "LATITUDE",
+    "LONGITUDE",
+    "ID_IND",
+    "WIND_DIR",
+    "WIND_SPD_IND",
+    "WIND_SPEED",
+    "SEA_LVL_PRES",
+    "AIR_TEMP",
+    "DEW_PT_TEMP",
+    "SEA_SURF_TEMP",
+    "WAVE_PERIOD",
+    "WAVE_HGT",
+    "PLATFORM_ID",
+    "DUP_STATUS",
+    "TRIM_FLAG",
+    "NCDC_QC_FLAGS",
+    "SOURCE_EXCLUSION_FLAG",
+)
 LABEL_COLUMNS = ("event_id", "type", "track", "start", "end", "features", "magnitude", "unit")
-UNITS = {"AIR_TEMP": "degC", "SEA_SURF_TEMP": "degC", "SEA_LVL_PRES": "hPa", "WIND_SPEED": "m/s",
-         "WAVE_HGT": "m", "WAVE_PERIOD": "s"}
+UNITS = {
+    "AIR_TEMP": "degC",
+    "SEA_SURF_TEMP": "degC",
+    "SEA_LVL_PRES": "hPa",
+    "WIND_SPEED": "m/s",
+    "WAVE_HGT": "m",
+    "WAVE_PERIOD": "s",
+}
 DATE_FORMAT = "%Y-%m-%dT%H:%M:%S"
 
 _KNOT = 0.5144  # m/s
 _GAP_HOURS = 12.0  # normal time kept between two events on one platform
 # Character of each value in NCDC_QC_FLAGS (position, wind, visibility, wx, wx, SLP, AT, WBT, DPT,
 # SST, cloud, waves, swell, tendency) and the TRIM_FLAG order (SST, AT, wind U, V, SLP, humidity).
-_QC_POS = {"WIND_SPEED": 1, "SEA_LVL_PRES": 5, "AIR_TEMP": 6, "DEW_PT_TEMP": 8,
-           "SEA_SURF_TEMP": 9, "WAVE_HGT": 11}
-_TRIM_ORDER = ("SEA_SURF_TEMP", "AIR_TEMP", "WIND_SPEED", "WIND_SPEED", "SEA_LVL_PRES",
-               "DEW_PT_TEMP")
-_SPIKE = {"SEA_LVL_PRES": (15.0, 40.0, True), "AIR_TEMP": (6.0, 10.0, True),
-          "WIND_SPEED": (12.0, 18.0, False), "SEA_SURF_TEMP": (4.0, 7.0, True)}  # lo, hi, signed
+_QC_POS = {
+    "WIND_SPEED": 1,
+    "SEA_LVL_PRES": 5,
+    "AIR_TEMP": 6,
+    "DEW_PT_TEMP": 8,
+    "SEA_SURF_TEMP": 9,
+    "WAVE_HGT": 11,
+}
+_TRIM_ORDER = (
+    "SEA_SURF_TEMP",
+    "AIR_TEMP",
+    "WIND_SPEED",
+    "WIND_SPEED",
+    "SEA_LVL_PRES",
+    "DEW_PT_TEMP",
+)
+_SPIKE = {
+    "SEA_LVL_PRES": (15.0, 40.0, True),
+    "AIR_TEMP": (6.0, 10.0, True),
+    "WIND_SPEED": (12.0, 18.0, False),
+    "SEA_SURF_TEMP": (4.0, 7.0, True),
+}  # lo, hi, signed
 _DRIFT = {"SEA_SURF_TEMP": (2.5, 4.0), "SEA_LVL_PRES": (6.0, 10.0), "AIR_TEMP": (4.0, 6.0)}
 
 
@@ -92,17 +131,32 @@ def _fold(x: np.ndarray, lo: float, hi: float) -> np.ndarray:
 
 
 def _make_platforms(rng: np.random.Generator, n_ships: int, n_buoys: int) -> list[Platform]:
-    ships = [Platform(station=f"SYN{k + 1:04d}", kind="ship",
-                      interval_hours=3.0 if k == 0 or rng.random() < 0.6 else 6.0,
-                      lat=round(rng.uniform(1.0, 9.0), 2), lon=round(rng.uniform(101.0, 109.0), 2),
-                      heading_deg=rng.uniform(0.0, 360.0), speed_knots=rng.uniform(4.0, 10.0),
-                      has_waves=True, wind_in_knots=bool(rng.random() < 0.4))
-             for k in range(n_ships)]
-    buoys = [Platform(station=f"53001{k + 1:02d}", kind="buoy",
-                      interval_hours=1.0 if rng.random() < 0.75 else 0.5,
-                      lat=round(rng.uniform(1.0, 9.0), 2), lon=round(rng.uniform(101.0, 109.0), 2),
-                      has_air_temp=bool(rng.random() < 0.7), minute_offset=int(rng.choice([0, 20])))
-             for k in range(n_buoys)]
+    ships = [
+        Platform(
+            station=f"SYN{k + 1:04d}",
+            kind="ship",
+            interval_hours=3.0 if k == 0 or rng.random() < 0.6 else 6.0,
+            lat=round(rng.uniform(1.0, 9.0), 2),
+            lon=round(rng.uniform(101.0, 109.0), 2),
+            heading_deg=rng.uniform(0.0, 360.0),
+            speed_knots=rng.uniform(4.0, 10.0),
+            has_waves=True,
+            wind_in_knots=bool(rng.random() < 0.4),
+        )
+        for k in range(n_ships)
+    ]
+    buoys = [
+        Platform(
+            station=f"53001{k + 1:02d}",
+            kind="buoy",
+            interval_hours=1.0 if rng.random() < 0.75 else 0.5,
+            lat=round(rng.uniform(1.0, 9.0), 2),
+            lon=round(rng.uniform(101.0, 109.0), 2),
+            has_air_temp=bool(rng.random() < 0.7),
+            minute_offset=int(rng.choice([0, 20])),
+        )
+        for k in range(n_buoys)
+    ]
     return ships + buoys
 
 
@@ -125,25 +179,54 @@ def _simulate(rng: np.random.Generator, p: Platform, t0: pd.Timestamp, days: flo
         lon = _fold(p.lon + np.r_[0.0, np.cumsum(dlon)[:-1]], 100.2, 109.8)
     local = (t0.hour + t0.minute / 60.0 + hours + lon / 15.0) % 24.0  # ~UTC+7 in this box
     # Daily cycles peak mid-afternoon; the semidiurnal atmospheric tide peaks near 10 and 22 h.
-    air = (27.6 + rng.normal(0, 0.4) + 1.3 * np.cos(np.pi * (local - 14.5) / 12)
-           + _ou(rng, n, dt, 48, 0.5) + rng.normal(0, 0.15, n))
-    phys = {"AIR_TEMP": air, "DEW_PT_TEMP": air - 3.2 - _ou(rng, n, dt, 24, 0.6),
-            "SEA_SURF_TEMP": (28.6 + rng.normal(0, 0.2) + 0.25 * np.cos(np.pi * (local - 15) / 12)
-                              + _ou(rng, n, dt, 120, 0.15) + rng.normal(0, 0.08, n)),
-            "SEA_LVL_PRES": (1010.0 + rng.normal(0, 0.6) + 1.2 * np.cos(np.pi * (local - 10) / 6)
-                             + _ou(rng, n, dt, 72, 1.0)),
-            "WIND_SPEED": 5.5 + _ou(rng, n, dt, 12, 1.8),
-            "WIND_DIR": 40.0 + rng.normal(0, 20) + _ou(rng, n, dt, 48, 25) + rng.normal(0, 12, n)}
-    noise: dict[str, np.ndarray] = {k: rng.standard_normal(n)
-                                    for k in ("slp", "wind", "hgt", "per")}
+    air = (
+        27.6
+        + rng.normal(0, 0.4)
+        + 1.3 * np.cos(np.pi * (local - 14.5) / 12)
+        + _ou(rng, n, dt, 48, 0.5)
+        + rng.normal(0, 0.15, n)
+    )
+    phys = {
+        "AIR_TEMP": air,
+        "DEW_PT_TEMP": air - 3.2 - _ou(rng, n, dt, 24, 0.6),
+        "SEA_SURF_TEMP": (
+            28.6
+            + rng.normal(0, 0.2)
+            + 0.25 * np.cos(np.pi * (local - 15) / 12)
+            + _ou(rng, n, dt, 120, 0.15)
+            + rng.normal(0, 0.08, n)
+        ),
+        "SEA_LVL_PRES": (
+            1010.0
+            + rng.normal(0, 0.6)
+            + 1.2 * np.cos(np.pi * (local - 10) / 6)
+            + _ou(rng, n, dt, 72, 1.0)
+        ),
+        "WIND_SPEED": 5.5 + _ou(rng, n, dt, 12, 1.8),
+        "WIND_DIR": 40.0 + rng.normal(0, 20) + _ou(rng, n, dt, 48, 25) + rng.normal(0, 12, n),
+    }
+    noise: dict[str, np.ndarray] = {
+        k: rng.standard_normal(n) for k in ("slp", "wind", "hgt", "per")
+    }
     noise["p99"] = rng.random(n) < 0.03  # WAVE_PERIOD 99: not determinable
     if p.kind == "ship":
-        miss = {"SEA_SURF_TEMP": rng.uniform(0.3, 0.5), "WAVE_HGT": rng.uniform(0.4, 0.6),
-                "WIND_SPEED": rng.uniform(0.05, 0.15), "SEA_LVL_PRES": 0.04, "AIR_TEMP": 0.04,
-                "DEW_PT_TEMP": 0.2}
+        miss = {
+            "SEA_SURF_TEMP": rng.uniform(0.3, 0.5),
+            "WAVE_HGT": rng.uniform(0.4, 0.6),
+            "WIND_SPEED": rng.uniform(0.05, 0.15),
+            "SEA_LVL_PRES": 0.04,
+            "AIR_TEMP": 0.04,
+            "DEW_PT_TEMP": 0.2,
+        }
     else:
-        miss = {"SEA_SURF_TEMP": 0.01, "WAVE_HGT": 1.0, "WIND_SPEED": 0.01, "SEA_LVL_PRES": 0.005,
-                "AIR_TEMP": 0.01 if p.has_air_temp else 1.0, "DEW_PT_TEMP": 0.05}
+        miss = {
+            "SEA_SURF_TEMP": 0.01,
+            "WAVE_HGT": 1.0,
+            "WIND_SPEED": 0.01,
+            "SEA_LVL_PRES": 0.005,
+            "AIR_TEMP": 0.01 if p.has_air_temp else 1.0,
+            "DEW_PT_TEMP": 0.05,
+        }
     present = {k: rng.random(n) >= q for k, q in miss.items()}
     present["DEW_PT_TEMP"] &= present["AIR_TEMP"]
     present["WAVE_PERIOD"] = present["WAVE_HGT"]
@@ -158,7 +241,7 @@ def _place(rng: np.random.Generator, tr: _Track, length: int, first_h: float) ->
     for _ in range(100 if hi > lo else 0):
         i0 = int(rng.integers(lo, hi))
         a, b = hours[i0] - _GAP_HOURS, hours[i0 + length - 1] + _GAP_HOURS
-        if tr.keep[i0 - 1:i0 + length + 1].all() and all(b < s or a > e for s, e in tr.busy):
+        if tr.keep[i0 - 1 : i0 + length + 1].all() and all(b < s or a > e for s, e in tr.busy):
             tr.busy.append((a, b))
             return i0
     return None
@@ -169,8 +252,15 @@ def _inject(rng: np.random.Generator, tr: _Track, kind: str, first_h: float) -> 
     p, dt, ph = tr.platform, tr.platform.interval_hours, tr.phys
     usable = ["SEA_LVL_PRES", "WIND_SPEED"] + ["AIR_TEMP"] * p.has_air_temp  # ~always reported
     usable += ["SEA_SURF_TEMP"] * (p.kind == "buoy")
-    feat = str(rng.choice([f for f in usable if kind in ("storm", "stuck")
-                           or f in (_SPIKE if kind == "spike" else _DRIFT)]))
+    feat = str(
+        rng.choice(
+            [
+                f
+                for f in usable
+                if kind in ("storm", "stuck") or f in (_SPIKE if kind == "spike" else _DRIFT)
+            ]
+        )
+    )
     if kind == "storm":  # pressure falls over 12-48 h, recovers over 12-24 h; wind rises
         nf, nr = max(2, round(rng.uniform(12, 48) / dt)), max(2, round(rng.uniform(12, 24) / dt))
         depth, gust = rng.uniform(12.0, 30.0), rng.uniform(8.0, 20.0)
@@ -193,8 +283,9 @@ def _inject(rng: np.random.Generator, tr: _Track, kind: str, first_h: float) -> 
     idx = i0 + offsets
     if kind == "storm":
         x = (offsets + 1).astype(float)  # report steps since the last undisturbed report
-        shape = np.where(x <= nf, np.sin(0.5 * np.pi * x / nf) ** 2,
-                         np.cos(0.5 * np.pi * (x - nf) / nr) ** 2)
+        shape = np.where(
+            x <= nf, np.sin(0.5 * np.pi * x / nf) ** 2, np.cos(0.5 * np.pi * (x - nf) / nr) ** 2
+        )
         ph["SEA_LVL_PRES"][idx] -= depth * shape
         ph["WIND_SPEED"][idx] += gust * shape
         tr.present["SEA_LVL_PRES"][idx] = tr.present["WIND_SPEED"][idx] = True
@@ -206,8 +297,9 @@ def _inject(rng: np.random.Generator, tr: _Track, kind: str, first_h: float) -> 
         tr.qc[feat][idx] = flags
     ph[feat][idx] += dev
     tr.present[feat][idx] = True
-    return dict(idx=idx, features=[feat], magnitude=float(dev[np.argmax(np.abs(dev))]),
-                unit=UNITS[feat])
+    return dict(
+        idx=idx, features=[feat], magnitude=float(dev[np.argmax(np.abs(dev))]), unit=UNITS[feat]
+    )
 
 
 def _finish(tr: _Track) -> None:
@@ -229,8 +321,10 @@ def _encode(tr: _Track, t0: pd.Timestamp) -> dict[str, np.ndarray]:
     def col(ints: np.ndarray, feat: str) -> np.ndarray:
         return np.where(pres[feat], ints.astype(np.int64).astype(str), "")
 
-    tenths = {f: np.rint(ph[f][k] * 10) for f in
-              ("WIND_SPEED", "SEA_LVL_PRES", "AIR_TEMP", "DEW_PT_TEMP", "SEA_SURF_TEMP")}
+    tenths = {
+        f: np.rint(ph[f][k] * 10)
+        for f in ("WIND_SPEED", "SEA_LVL_PRES", "AIR_TEMP", "DEW_PT_TEMP", "SEA_SURF_TEMP")
+    }
     wdir = np.where(tenths["WIND_SPEED"] == 0, 361, (np.rint(ph["WIND_DIR"][k]) - 1) % 360 + 1)
     period = np.where(tr.noise["p99"][k], 99, np.rint(ph["WAVE_PERIOD"][k]))
     trim = np.where(np.stack([pres[f] for f in _TRIM_ORDER], axis=1), "1", "F").astype("<U1")
@@ -240,14 +334,21 @@ def _encode(tr: _Track, t0: pd.Timestamp) -> dict[str, np.ndarray]:
         ncdc[:, pos] = np.where(pres[f], tr.qc[f][k], "A")
     ship = p.kind == "ship"
     ids = {"ID_IND": "1" if ship else "11", "PLATFORM_ID": "5" if ship else "6"}  # 6 moored buoy
-    out = {"STATION": np.full(n, p.station), **{c: np.full(n, v) for c, v in ids.items()},
-           "DATE": (t0 + pd.to_timedelta(tr.minutes[k], unit="min")).strftime(DATE_FORMAT).values,
-           "LATITUDE": np.char.mod("%.2f", tr.lat[k]), "LONGITUDE": np.char.mod("%.2f", tr.lon[k]),
-           "WIND_DIR": col(wdir, "WIND_SPEED"), "WAVE_PERIOD": col(period, "WAVE_PERIOD"),
-           "WIND_SPD_IND": np.where(pres["WIND_SPEED"], "4" if p.wind_in_knots else "1", ""),
-           "WAVE_HGT": col(np.rint(ph["WAVE_HGT"][k] / 0.5), "WAVE_HGT"),  # 0.5 m units
-           "TRIM_FLAG": trim.view("<U6").ravel(), "NCDC_QC_FLAGS": ncdc.view("<U14").ravel(),
-           "SOURCE_EXCLUSION_FLAG": np.full(n, ""), "_event": tr.event[k]}
+    out = {
+        "STATION": np.full(n, p.station),
+        **{c: np.full(n, v) for c, v in ids.items()},
+        "DATE": (t0 + pd.to_timedelta(tr.minutes[k], unit="min")).strftime(DATE_FORMAT).values,
+        "LATITUDE": np.char.mod("%.2f", tr.lat[k]),
+        "LONGITUDE": np.char.mod("%.2f", tr.lon[k]),
+        "WIND_DIR": col(wdir, "WIND_SPEED"),
+        "WAVE_PERIOD": col(period, "WAVE_PERIOD"),
+        "WIND_SPD_IND": np.where(pres["WIND_SPEED"], "4" if p.wind_in_knots else "1", ""),
+        "WAVE_HGT": col(np.rint(ph["WAVE_HGT"][k] / 0.5), "WAVE_HGT"),  # 0.5 m units
+        "TRIM_FLAG": trim.view("<U6").ravel(),
+        "NCDC_QC_FLAGS": ncdc.view("<U14").ravel(),
+        "SOURCE_EXCLUSION_FLAG": np.full(n, ""),
+        "_event": tr.event[k],
+    }
     return out | {f: col(v, f) for f, v in tenths.items()}
 
 
@@ -259,9 +360,18 @@ def _check(name: str, value: object, days: bool = False) -> None:
         raise SquallError(f"{name} must be {expected}, got {value!r}")
 
 
-def synthesize(start: str = "2025-03-01", days: float = 30, *, n_ships: int = 4, n_buoys: int = 4,
-               n_storms: int = 0, n_faults: int = 0, seed: int = 0, event_start: str | None = None,
-               fault_types: Sequence[str] = FAULT_TYPES) -> tuple[pd.DataFrame, pd.DataFrame]:
+def synthesize(
+    start: str = "2025-03-01",
+    days: float = 30,
+    *,
+    n_ships: int = 4,
+    n_buoys: int = 4,
+    n_storms: int = 0,
+    n_faults: int = 0,
+    seed: int = 0,
+    event_start: str | None = None,
+    fault_types: Sequence[str] = FAULT_TYPES,
+) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Generate synthetic box-file reports with injected, labelled events.
 
     Parameters
@@ -292,14 +402,20 @@ def synthesize(start: str = "2025-03-01", days: float = 30, *, n_ships: int = 4,
     """
     t0 = parse_time(start, "start")
     _check("days", days, days=True)
-    for name, value in (("n_ships", n_ships), ("n_buoys", n_buoys), ("n_storms", n_storms),
-                        ("n_faults", n_faults), ("seed", seed)):
+    for name, value in (
+        ("n_ships", n_ships),
+        ("n_buoys", n_buoys),
+        ("n_storms", n_storms),
+        ("n_faults", n_faults),
+        ("seed", seed),
+    ):
         _check(name, value)
     if n_ships + n_buoys == 0:
         raise SquallError("n_ships + n_buoys must be at least 1, got 0")
     if isinstance(fault_types, str) or not fault_types or set(fault_types) - set(FAULT_TYPES):
-        raise SquallError(f"fault_types must be a non-empty sequence of {FAULT_TYPES}, "
-                          f"got {fault_types!r}")
+        raise SquallError(
+            f"fault_types must be a non-empty sequence of {FAULT_TYPES}, got {fault_types!r}"
+        )
     t_end, first_h = t0 + pd.Timedelta(days=days), 0.0
     if event_start is not None:
         ev = parse_time(event_start, "event_start")
@@ -318,18 +434,25 @@ def synthesize(start: str = "2025-03-01", days: float = 30, *, n_ships: int = 4,
         for tr in [fast[(k + j) % len(fast)] for j in range(len(fast))] + slow:
             row = _inject(evt_rng, tr, kind, first_h)
             if row is not None:
-                tr.event[row["idx"][0]:row["idx"][-1] + 1] = True
+                tr.event[row["idx"][0] : row["idx"][-1] + 1] = True
                 return tr, kind, row
-        raise SquallError(f"n_storms + n_faults must fit without overlap in {days} days after "
-                          f"event_start, got {n_storms + n_faults} events ({kind} {k + 1} failed)")
+        raise SquallError(
+            f"n_storms + n_faults must fit without overlap in {days} days after "
+            f"event_start, got {n_storms + n_faults} events ({kind} {k + 1} failed)"
+        )
 
     events = [spread(k, "storm") for k in range(n_storms)]
     for tr in tracks:  # storms change the weather, then faults change the noisy readings
         _finish(tr)
     events += [spread(n_storms + k, fault_types[k % len(fault_types)]) for k in range(n_faults)]
     cols = [_encode(tr, t0) for tr in tracks]
-    reports = pd.DataFrame({c: np.concatenate([d[c] for d in cols]).astype(object)
-                            for c in COLUMNS if c != "DUP_STATUS"})
+    reports = pd.DataFrame(
+        {
+            c: np.concatenate([d[c] for d in cols]).astype(object)
+            for c in COLUMNS
+            if c != "DUP_STATUS"
+        }
+    )
     n, in_event = len(reports), np.concatenate([d["_event"] for d in cols])
     dup = np.where((reports["PLATFORM_ID"] == "5") & (dup_rng.random(n) < 0.3), "1", "0")
     copies = dup_rng.choice(n, size=min(n, max(1, round(0.004 * n))), replace=False)
@@ -338,13 +461,23 @@ def synthesize(start: str = "2025-03-01", days: float = 30, *, n_ships: int = 4,
     reports.insert(COLUMNS.index("DUP_STATUS"), "DUP_STATUS", dup.astype(object))
     reports = pd.concat([reports, reports.iloc[copies].assign(DUP_STATUS="4")], ignore_index=True)
     reports = reports.sort_values(["DATE", "STATION"], kind="stable", ignore_index=True)
-    rows = [(kind, tr.platform.station, t0 + pd.Timedelta(minutes=int(tr.minutes[r["idx"][0]])),
-             t0 + pd.Timedelta(minutes=int(tr.minutes[r["idx"][-1]])), ",".join(r["features"]),
-             round(float(r["magnitude"]), 2), r["unit"]) for tr, kind, r in events]
+    rows = [
+        (
+            kind,
+            tr.platform.station,
+            t0 + pd.Timedelta(minutes=int(tr.minutes[r["idx"][0]])),
+            t0 + pd.Timedelta(minutes=int(tr.minutes[r["idx"][-1]])),
+            ",".join(r["features"]),
+            round(float(r["magnitude"]), 2),
+            r["unit"],
+        )
+        for tr, kind, r in events
+    ]
     labels = pd.DataFrame(sorted(rows, key=lambda r: (r[2], r[1])), columns=LABEL_COLUMNS[1:])
     labels.insert(0, "event_id", np.arange(1, len(labels) + 1, dtype=np.int64))
-    return reports, labels.astype({"start": "datetime64[ns]", "end": "datetime64[ns]",
-                                   "magnitude": float})
+    return reports, labels.astype(
+        {"start": "datetime64[ns]", "end": "datetime64[ns]", "magnitude": float}
+    )
 
 
 def write_noaa_csv(reports: pd.DataFrame, path: str | os.PathLike[str]) -> None:
@@ -372,10 +505,18 @@ def write_labels(labels: pd.DataFrame, path: str | os.PathLike[str]) -> None:
 DEMO_DATA_OUTPUTS = ("train.csv", "test.csv", "labels.csv")
 
 
-def generate_demo_data(out_dir: str | os.PathLike[str], *, seed: int = 0, days_train: float = 28,
-                       days_test: float = 14, n_ships: int = 4, n_buoys: int = 4,
-                       n_storms: int = 6, n_faults: int = 6,
-                       start: str = "2025-03-01") -> dict[str, Path]:
+def generate_demo_data(
+    out_dir: str | os.PathLike[str],
+    *,
+    seed: int = 0,
+    days_train: float = 28,
+    days_test: float = 14,
+    n_ships: int = 4,
+    n_buoys: int = 4,
+    n_storms: int = 6,
+    n_faults: int = 6,
+    start: str = "2025-03-01",
+) -> dict[str, Path]:
     """Write ``train.csv`` (normal only), ``test.csv`` (events) and ``labels.csv`` to ``out_dir``.
 
     One simulation over ``days_train + days_test`` with events after the training period is split
@@ -388,8 +529,16 @@ def generate_demo_data(out_dir: str | os.PathLike[str], *, seed: int = 0, days_t
     _check("days_test", days_test, days=True)
     check_output(out_dir, directory=True)
     split = (parse_time(start, "start") + pd.Timedelta(days=days_train)).strftime(DATE_FORMAT)
-    reports, labels = synthesize(start, days_train + days_test, n_ships=n_ships, n_buoys=n_buoys,
-                                 n_storms=n_storms, n_faults=n_faults, seed=seed, event_start=split)
+    reports, labels = synthesize(
+        start,
+        days_train + days_test,
+        n_ships=n_ships,
+        n_buoys=n_buoys,
+        n_storms=n_storms,
+        n_faults=n_faults,
+        seed=seed,
+        event_start=split,
+    )
     is_train = reports["DATE"].to_numpy(dtype=str) < split  # ISO strings sort in time order
     with output_files(out_dir, DEMO_DATA_OUTPUTS, "synth") as tmp:
         write_noaa_csv(reports[is_train], tmp / "train.csv")

@@ -45,8 +45,10 @@ import pandas as pd
 from squall.data.observations import Observations
 from squall.errors import SquallError
 
-NICE_INTERVALS = [pd.Timedelta(s) for s in ("1min", "5min", "10min", "15min", "30min", "1h", "2h",
-                                             "3h", "6h", "12h", "1D")]
+NICE_INTERVALS = [
+    pd.Timedelta(s)
+    for s in ("1min", "5min", "10min", "15min", "30min", "1h", "2h", "3h", "6h", "12h", "1D")
+]
 MODES = ("track", "pooled")
 #: Most steps a resampled step table may have (about 0.4 GB per feature in ``step_values``);
 #: more is a mistake such as ``--resample 1s`` with a long ``--max-gap``.
@@ -68,8 +70,9 @@ class WindowSettings:
         return asdict(self)
 
 
-def check_window_settings(settings: WindowSettings | dict, *, resolved: bool = False,
-                          what: str = "window settings") -> WindowSettings:
+def check_window_settings(
+    settings: WindowSettings | dict, *, resolved: bool = False, what: str = "window settings"
+) -> WindowSettings:
     """The one check of window settings' own rules (types, ranges, durations), before any data
     is read: for options (``resolved=False``: ``resample`` may be ``auto``, ``max_gap``
     unset) and for stored settings (``resolved=True``: a bundle's or a windows file's, which
@@ -88,13 +91,17 @@ def check_window_settings(settings: WindowSettings | dict, *, resolved: bool = F
     s = settings
     if s.mode not in MODES:
         raise SquallError(f"window mode must be one of {', '.join(MODES)}, got {s.mode!r}")
-    for name, value, low, top in (("length", s.length, 2, MAX_WINDOW_LENGTH),
-                                  ("stride", s.stride, 1, MAX_STRIDE)):
+    for name, value, low, top in (
+        ("length", s.length, 2, MAX_WINDOW_LENGTH),
+        ("stride", s.stride, 1, MAX_STRIDE),
+    ):
         if not is_number(value, integer=True) or value < low:
             raise SquallError(f"window {name} must be an integer >= {low}, got {value!r}"[:200])
         if value > top:
-            raise SquallError(f"window {name} {value} is beyond the limit: at most {top} "
-                              f"steps (see squall.limits)"[:200])
+            raise SquallError(
+                f"window {name} {value} is beyond the limit: at most {top} "
+                f"steps (see squall.limits)"[:200]
+            )
     if not is_number(s.min_observed) or not 0 < s.min_observed <= 1:
         raise SquallError(f"min_observed must be in (0, 1], got {s.min_observed!r}")
     for name, text in (("resample", s.resample), ("max_gap", s.max_gap)):
@@ -119,8 +126,10 @@ def typical_interval(obs: Observations, length: int) -> pd.Timedelta:
     long = per_track[counts.reindex(per_track.index) >= length]
     chosen = long if len(long) else per_track
     if chosen.empty:
-        raise SquallError("cannot choose a resampling interval: no track has two reports at "
-                          "different times; give --resample explicitly")
+        raise SquallError(
+            "cannot choose a resampling interval: no track has two reports at "
+            "different times; give --resample explicitly"
+        )
     return chosen.median()
 
 
@@ -128,8 +137,9 @@ def resolve_settings(settings: WindowSettings, obs: Observations) -> WindowSetti
     """Replace ``auto``/default values by concrete ones (what gets stored in a bundle)."""
     check_window_settings(settings)
     if settings.mode == "pooled":
-        return WindowSettings(settings.length, settings.stride, "pooled", None, None,
-                              settings.min_observed)
+        return WindowSettings(
+            settings.length, settings.stride, "pooled", None, None, settings.min_observed
+        )
     resample = settings.resample
     if resample == "auto":
         typical = typical_interval(obs, settings.length)
@@ -139,21 +149,22 @@ def resolve_settings(settings: WindowSettings, obs: Observations) -> WindowSetti
         resample = format_duration(_delta(resample, "resample"))
     max_gap = settings.max_gap
     if max_gap is None:
-        base = (_delta(resample, "resample") if resample
-                else typical_interval(obs, settings.length))
+        base = _delta(resample, "resample") if resample else typical_interval(obs, settings.length)
         max_gap = format_duration(6 * base)
     else:
         max_gap = format_duration(_delta(max_gap, "max_gap"))
-    return WindowSettings(settings.length, settings.stride, "track", resample, max_gap,
-                          settings.min_observed)
+    return WindowSettings(
+        settings.length, settings.stride, "track", resample, max_gap, settings.min_observed
+    )
 
 
 def _delta(text: str, name: str) -> pd.Timedelta:
     try:
         value = pd.Timedelta(text)
     except (ValueError, TypeError) as exc:
-        raise SquallError(f"{name}: cannot read {text!r} as a duration (e.g. 1h, 30min, "
-                          f"3h)") from exc
+        raise SquallError(
+            f"{name}: cannot read {text!r} as a duration (e.g. 1h, 30min, 3h)"
+        ) from exc
     if value < pd.Timedelta(seconds=1) or value % pd.Timedelta(seconds=1):
         raise SquallError(f"{name} must be a positive whole number of seconds, got {text!r}")
     return value
@@ -217,7 +228,7 @@ class Windows:
         observed = ~np.isnan(self.step_values)
         out = np.zeros((len(self), len(self.features)), dtype=np.int64)
         for lo in range(0, len(self), CHUNK_WINDOWS):
-            out[lo:lo + CHUNK_WINDOWS] = observed[self.steps[lo:lo + CHUNK_WINDOWS]].sum(axis=1)
+            out[lo : lo + CHUNK_WINDOWS] = observed[self.steps[lo : lo + CHUNK_WINDOWS]].sum(axis=1)
         return out
 
     def __len__(self) -> int:
@@ -279,9 +290,11 @@ def _segments(frame: pd.DataFrame, features: list[str], settings: WindowSettings
     sizes = seg_last - seg_first + 1
     total = int(sizes.sum())
     if settings.resample and total > MAX_GRID_STEPS:
-        raise SquallError(f"--resample {settings.resample} would put the data on a grid of "
-                          f"{total:,} steps (limit {MAX_GRID_STEPS:,}); choose a longer "
-                          f"interval or a shorter --max-gap")
+        raise SquallError(
+            f"--resample {settings.resample} would put the data on a grid of "
+            f"{total:,} steps (limit {MAX_GRID_STEPS:,}); choose a longer "
+            f"interval or a shorter --max-gap"
+        )
     offsets = np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64)
     # The segment of each report: runs of reports sharing a step, segments cover whole runs.
     run = np.zeros(len(order), dtype=np.int64)
@@ -331,28 +344,62 @@ def make_windows(obs: Observations, settings: WindowSettings) -> Windows:
         starts = np.arange(0, max(n - T, 0), settings.stride)
         step_time = frame["time"].to_numpy("datetime64[ns]")[order]
         steps = starts[:, None] + np.arange(T)[None, :]
-        return _assemble(vals, step_time, np.zeros(n, dtype=np.int64), np.array(["pooled"], object),
-                         np.arange(n + 1), order.astype(np.int64), steps, frame, features,
-                         settings, skipped=0)
+        return _assemble(
+            vals,
+            step_time,
+            np.zeros(n, dtype=np.int64),
+            np.array(["pooled"], object),
+            np.arange(n + 1),
+            order.astype(np.int64),
+            steps,
+            frame,
+            features,
+            settings,
+            skipped=0,
+        )
 
     values, step_time, step_track, names, step_ptr, step_obs, offsets = _segments(
-        frame, features, settings)
+        frame, features, settings
+    )
     # Windows lie inside one segment; stride counts from each segment's first step.
     sizes = np.diff(offsets)
     n_win = np.where(sizes >= T, (sizes - T) // settings.stride + 1, 0)
     first_win = np.concatenate([[0], np.cumsum(n_win)])
-    starts = (np.repeat(offsets[:-1], n_win)
-              + settings.stride * (np.arange(first_win[-1]) - np.repeat(first_win[:-1], n_win)))
+    starts = np.repeat(offsets[:-1], n_win) + settings.stride * (
+        np.arange(first_win[-1]) - np.repeat(first_win[:-1], n_win)
+    )
     observed = ~np.isnan(values).all(axis=1)
     n_observed = np.concatenate([[0], np.cumsum(observed)])
     keep = (n_observed[starts + T] - n_observed[starts]) / T >= settings.min_observed
     steps = starts[keep][:, None] + np.arange(T)[None, :]
-    return _assemble(values, step_time, step_track, names, step_ptr, step_obs, steps, frame,
-                     features, settings, skipped=int((~keep).sum()))
+    return _assemble(
+        values,
+        step_time,
+        step_track,
+        names,
+        step_ptr,
+        step_obs,
+        steps,
+        frame,
+        features,
+        settings,
+        skipped=int((~keep).sum()),
+    )
 
 
-def _assemble(values, step_time, step_track, names, step_ptr, step_obs, steps, frame, features,
-              settings, skipped) -> Windows:
+def _assemble(
+    values,
+    step_time,
+    step_track,
+    names,
+    step_ptr,
+    step_obs,
+    steps,
+    frame,
+    features,
+    settings,
+    skipped,
+) -> Windows:
     times = frame["time"].to_numpy("datetime64[ns]")
     n_obs = np.diff(step_ptr)
     # first/last original report of each window: min/max over its steps' reports
@@ -366,24 +413,35 @@ def _assemble(values, step_time, step_track, names, step_ptr, step_obs, steps, f
     steps = steps if len(steps) else np.zeros((0, settings.length), dtype=np.int64)
     start, end = _window_extremes(step_first, step_last, steps)
     track = names[step_track[steps[:, 0]]] if len(steps) else np.zeros(0, dtype=object)
-    return Windows(values, steps.astype(np.int64, copy=False), step_time,
-                   np.asarray(step_ptr, np.int64), step_obs, np.asarray(track, dtype=object), start,
-                   end, list(features), settings, skipped)
+    return Windows(
+        values,
+        steps.astype(np.int64, copy=False),
+        step_time,
+        np.asarray(step_ptr, np.int64),
+        step_obs,
+        np.asarray(track, dtype=object),
+        start,
+        end,
+        list(features),
+        settings,
+        skipped,
+    )
 
 
 #: Windows handled at once by :func:`_window_extremes` (bounds its (chunk, T) temporaries).
 CHUNK_WINDOWS = 100_000
 
 
-def _window_extremes(step_first: np.ndarray, step_last: np.ndarray, steps: np.ndarray
-                     ) -> tuple[np.ndarray, np.ndarray]:
+def _window_extremes(
+    step_first: np.ndarray, step_last: np.ndarray, steps: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
     """Each window's first and last report time over its steps (NaT steps ignored), a chunk of
     windows at a time: an (N, T) gather of times for all windows at once is 24 copies of the
     step table."""
     start = np.empty(len(steps), dtype="datetime64[ns]")
     end = np.empty(len(steps), dtype="datetime64[ns]")
     for lo in range(0, len(steps), CHUNK_WINDOWS):
-        part = steps[lo:lo + CHUNK_WINDOWS]
-        start[lo:lo + len(part)] = np.nanmin(step_first[part], axis=1)
-        end[lo:lo + len(part)] = np.nanmax(step_last[part], axis=1)
+        part = steps[lo : lo + CHUNK_WINDOWS]
+        start[lo : lo + len(part)] = np.nanmin(step_first[part], axis=1)
+        end[lo : lo + len(part)] = np.nanmax(step_last[part], axis=1)
     return start, end

@@ -109,21 +109,33 @@ class WindowSet(Windows):
 
     def subset(self, idx: np.ndarray) -> WindowSet:
         """The windows ``idx`` (the step and report tables are shared, not copied)."""
-        return replace(self, steps=self.steps[idx], track=self.track[idx],
-                       start=self.start[idx], end=self.end[idx],
-                       sequences=None if self.sequences is None else self.sequences[idx])
+        return replace(
+            self,
+            steps=self.steps[idx],
+            track=self.track[idx],
+            start=self.start[idx],
+            end=self.end[idx],
+            sequences=None if self.sequences is None else self.sequences[idx],
+        )
 
     def save(self, path: str | os.PathLike[str]) -> None:
         """Write the ``.npz`` of the module doc: ``sequences`` in float32, a chunk of windows at
         a time (never all of them in float64), the step table, and the other arrays one at a
         time (each report column is converted only while it is written)."""
         shape = (len(self), self.steps.shape[1], len(self.features))
-        with atomic_path(path) as tmp, zipfile.ZipFile(tmp, "w", zipfile.ZIP_DEFLATED,
-                                                       allowZip64=True) as zf:
+        with (
+            atomic_path(path) as tmp,
+            zipfile.ZipFile(tmp, "w", zipfile.ZIP_DEFLATED, allowZip64=True) as zf,
+        ):
             with zf.open("sequences.npy", "w", force_zip64=True) as out:
-                np.lib.format.write_array_header_1_0(out, {
-                    "descr": np.lib.format.dtype_to_descr(np.dtype("<f4")),
-                    "fortran_order": False, "shape": shape})
+                np.lib.format.write_array_header_1_0(
+                    out,
+                    {
+                        "descr": np.lib.format.dtype_to_descr(np.dtype("<f4")),
+                        "fortran_order": False,
+                        "shape": shape,
+                    },
+                )
                 for lo in range(0, len(self), CHUNK_WINDOWS):
                     part = self.inputs(slice(lo, lo + CHUNK_WINDOWS))
                     out.write(np.ascontiguousarray(part, dtype="<f4").tobytes())
@@ -144,8 +156,10 @@ class WindowSet(Windows):
         yield "sources", np.asarray(self.sources, dtype=str)
         yield "features", np.asarray(self.features, dtype=str)
         yield "meta", np.asarray(json.dumps(self.meta))
-        yield "settings", np.asarray(json.dumps(self.settings.to_dict()
-                                                | {"skipped": self.skipped}))
+        yield (
+            "settings",
+            np.asarray(json.dumps(self.settings.to_dict() | {"skipped": self.skipped})),
+        )
         for col in self.obs.columns:
             data = self.obs[col].to_numpy()
             if col == "time":
@@ -159,26 +173,36 @@ def _ns(times: np.ndarray) -> np.ndarray:
     return np.asarray(times).astype("datetime64[ns]").astype(np.int64)
 
 
-def build(windows: Windows, obs: Observations, scaler: Scaler, meta: dict | None = None
-          ) -> WindowSet:
+def build(
+    windows: Windows, obs: Observations, scaler: Scaler, meta: dict | None = None
+) -> WindowSet:
     """Scale ``windows`` with ``scaler`` (never refitted here) and attach the report table.
 
     The step table (S, F) is scaled, filled and clipped once; windows are gathered from it when
     used (:meth:`WindowSet.inputs`), so nothing of size (N, T, F) is made here."""
     if scaler.features != windows.features:
-        raise SquallError(f"scaler features {scaler.features} != window features "
-                          f"{windows.features}")
+        raise SquallError(
+            f"scaler features {scaler.features} != window features {windows.features}"
+        )
     scaled = clip_scaled(scaler.fill(scaler.transform(windows.step_values)))
     if len(windows) and not np.isfinite(scaled).all():
         raise SquallError("scaled windows contain infinite values; check the input data")
-    keep = [c for c in ("source", "row", "line", "track", "time", "lat", "lon")
-            if c in obs.frame.columns] + [
-        c for c in obs.frame.columns
-        if c.startswith(("flag_", "trim_", "excluded_")) or c == "platform"]
-    return WindowSet(**{f.name: getattr(windows, f.name) for f in fields(Windows)},
-                     scaled_steps=scaled, obs=obs.frame[keep].reset_index(drop=True),
-                     sources=[str(Path(s).resolve()) for s in obs.sources],
-                     meta=dict(meta or {}))
+    keep = [
+        c
+        for c in ("source", "row", "line", "track", "time", "lat", "lon")
+        if c in obs.frame.columns
+    ] + [
+        c
+        for c in obs.frame.columns
+        if c.startswith(("flag_", "trim_", "excluded_")) or c == "platform"
+    ]
+    return WindowSet(
+        **{f.name: getattr(windows, f.name) for f in fields(Windows)},
+        scaled_steps=scaled,
+        obs=obs.frame[keep].reset_index(drop=True),
+        sources=[str(Path(s).resolve()) for s in obs.sources],
+        meta=dict(meta or {}),
+    )
 
 
 def clip_scaled(x: np.ndarray) -> np.ndarray:
@@ -186,13 +210,16 @@ def clip_scaled(x: np.ndarray) -> np.ndarray:
     clipped (see the module doc for the rule and its reason). No temporary of ``x``'s size
     unless something is clipped."""
     if not x.size or (x.max() <= SCALED_LIMIT and x.min() >= -SCALED_LIMIT):
-        return x            # NaN compares False: a NaN-only array is left alone too
+        return x  # NaN compares False: a NaN-only array is left alone too
     with np.errstate(invalid="ignore"):
         n = int(np.count_nonzero(x > SCALED_LIMIT)) + int(np.count_nonzero(x < -SCALED_LIMIT))
     if n:
-        warnings.warn(f"{n} scaled value(s) beyond +-{SCALED_LIMIT:g} scaler units were clipped "
-                      f"to it (far outside the training range: anomalous whatever the bound)",
-                      SquallWarning, stacklevel=3)
+        warnings.warn(
+            f"{n} scaled value(s) beyond +-{SCALED_LIMIT:g} scaler units were clipped "
+            f"to it (far outside the training range: anomalous whatever the bound)",
+            SquallWarning,
+            stacklevel=3,
+        )
         np.clip(x, -SCALED_LIMIT, SCALED_LIMIT, out=x)
     return x
 
@@ -200,16 +227,32 @@ def clip_scaled(x: np.ndarray) -> np.ndarray:
 #: Arrays a traceable windows file must have (besides ``sequences``), with the dtype kinds each
 #: may have (numpy kind letters) and its dimensions: N windows, T steps, F features, S steps of
 #: the step table, P = S + 1, M step reports, K sources, R reports.
-REQUIRED = {"step_values": ("f", "SF"), "steps": ("iu", "NT"), "step_time": ("iuM", "S"),
-            "step_ptr": ("iu", "P"), "step_obs": ("iu", "M"), "track": ("U", "N"),
-            "start": ("iuM", "N"), "end": ("iuM", "N"), "sources": ("U", "K"),
-            "features": ("U", "F"), "meta": ("U", ""), "obs_source": ("iu", "R"),
-            "obs_row": ("iu", "R")}
+REQUIRED = {
+    "step_values": ("f", "SF"),
+    "steps": ("iu", "NT"),
+    "step_time": ("iuM", "S"),
+    "step_ptr": ("iu", "P"),
+    "step_obs": ("iu", "M"),
+    "track": ("U", "N"),
+    "start": ("iuM", "N"),
+    "end": ("iuM", "N"),
+    "sources": ("U", "K"),
+    "features": ("U", "F"),
+    "meta": ("U", ""),
+    "obs_source": ("iu", "R"),
+    "obs_row": ("iu", "R"),
+}
 #: A file of the earlier format has these instead of ``step_values`` (:func:`_old_format`).
 OLD_FORMAT = {"values": ("f", "NTF"), "mask": ("b", "NTF")}
 #: Optional arrays and report columns: ``settings`` and the report table's known columns.
-OPTIONAL = {"settings": ("U", ""), "obs_line": ("iu", "R"), "obs_track": ("U", "R"),
-            "obs_time": ("iuM", "R"), "obs_lat": ("f", "R"), "obs_lon": ("f", "R")}
+OPTIONAL = {
+    "settings": ("U", ""),
+    "obs_line": ("iu", "R"),
+    "obs_track": ("U", "R"),
+    "obs_time": ("iuM", "R"),
+    "obs_lat": ("f", "R"),
+    "obs_lon": ("f", "R"),
+}
 #: Any other ``obs_`` column (QC flags, platform): numbers, bools or text, one per report.
 OBS_OTHER = ("biufU", "R")
 
@@ -242,22 +285,30 @@ def _check_header(path: Path, header: dict[str, npzfile.Member]) -> dict[str, in
         return {}
     missing = [k for k in _specs(header) if k not in header and k not in OPTIONAL]
     if missing:
-        raise SquallError(f"{path} is not a squall windows file: no {', '.join(missing)} "
-                          f"(write one with: squall windows BUNDLE DATA --out FILE.npz)")
+        raise SquallError(
+            f"{path} is not a squall windows file: no {', '.join(missing)} "
+            f"(write one with: squall windows BUNDLE DATA --out FILE.npz)"
+        )
     n, t, f = seq.shape
-    dims = {"N": n, "T": t, "F": f, "S": header["step_time"].shape[0] if
-            header["step_time"].shape else -1, "M": header["step_obs"].shape[0] if
-            header["step_obs"].shape else -1, "K": header["sources"].shape[0] if
-            header["sources"].shape else -1, "R": header["obs_source"].shape[0] if
-            header["obs_source"].shape else -1}
+    dims = {
+        "N": n,
+        "T": t,
+        "F": f,
+        "S": header["step_time"].shape[0] if header["step_time"].shape else -1,
+        "M": header["step_obs"].shape[0] if header["step_obs"].shape else -1,
+        "K": header["sources"].shape[0] if header["sources"].shape else -1,
+        "R": header["obs_source"].shape[0] if header["obs_source"].shape else -1,
+    }
     dims["P"] = dims["S"] + 1
     for name, (kinds, shape) in _specs(header).items():
         member = header[name]
         npzfile.check_kind(path, member, kinds)
         expected = tuple(dims[d] for d in shape)
         if member.shape != expected:
-            raise SquallError(f"{path}: array {name!r} has shape {member.shape}, expected "
-                              f"{expected} ({', '.join(shape) or 'a single value'})")
+            raise SquallError(
+                f"{path}: array {name!r} has shape {member.shape}, expected "
+                f"{expected} ({', '.join(shape) or 'a single value'})"
+            )
     return dims
 
 
@@ -274,8 +325,10 @@ def _check_int64(path: Path, data: dict[str, np.ndarray]) -> None:
 
 def _check_range(path: Path, name: str, a: np.ndarray, high: int) -> None:
     if a.size and (int(a.min()) < 0 or int(a.max()) >= high):
-        raise SquallError(f"{path}: {name} holds indices outside [0, {high}) "
-                          f"(from {int(a.min())} to {int(a.max())})")
+        raise SquallError(
+            f"{path}: {name} holds indices outside [0, {high}) "
+            f"(from {int(a.min())} to {int(a.max())})"
+        )
 
 
 def _check_indices(path: Path, data: dict[str, np.ndarray], dims: dict[str, int]) -> None:
@@ -286,8 +339,10 @@ def _check_indices(path: Path, data: dict[str, np.ndarray], dims: dict[str, int]
     _check_range(path, "obs_source", data["obs_source"], dims["K"])
     ptr = data["step_ptr"]
     if int(ptr[0]) != 0 or int(ptr[-1]) != dims["M"] or (np.diff(ptr.astype(np.int64)) < 0).any():
-        raise SquallError(f"{path}: step_ptr must start at 0, never decrease and end at "
-                          f"len(step_obs) = {dims['M']}")
+        raise SquallError(
+            f"{path}: step_ptr must start at 0, never decrease and end at "
+            f"len(step_obs) = {dims['M']}"
+        )
     for name in ("obs_row", "obs_line"):
         if name in data and data[name].size and int(data[name].min()) < 0:
             raise SquallError(f"{path}: {name} holds negative row numbers")
@@ -311,15 +366,19 @@ def _check_meta(path: Path, meta: dict, sources: int) -> None:
     if not isinstance(meta.get("bundle"), str) or not meta["bundle"]:
         raise SquallError(f"{path}: meta names no bundle fingerprint (meta.bundle); {hint}")
     shas = meta.get("sources_sha256")
-    if not isinstance(shas, list) or len(shas) != sources or not all(
-            isinstance(h, str) and _SHA256.fullmatch(h) for h in shas):
-        raise SquallError(f"{path}: meta lacks the SHA-256 of each of its {sources} source "
-                          f"file(s) (meta.sources_sha256), so its sources cannot be checked "
-                          f"before they are opened; {hint}")
+    if (
+        not isinstance(shas, list)
+        or len(shas) != sources
+        or not all(isinstance(h, str) and _SHA256.fullmatch(h) for h in shas)
+    ):
+        raise SquallError(
+            f"{path}: meta lacks the SHA-256 of each of its {sources} source "
+            f"file(s) (meta.sources_sha256), so its sources cannot be checked "
+            f"before they are opened; {hint}"
+        )
 
 
-def _settings(path: Path, data: dict[str, np.ndarray], length: int
-              ) -> tuple[WindowSettings, int]:
+def _settings(path: Path, data: dict[str, np.ndarray], length: int) -> tuple[WindowSettings, int]:
     """The stored window settings, checked like a bundle's, and the skipped count."""
     from squall.data.windows import check_window_settings
 
@@ -337,8 +396,9 @@ def _settings(path: Path, data: dict[str, np.ndarray], length: int
     except SquallError as exc:
         raise SquallError(f"{path}: {exc}") from None
     if raw.get("length") != length:
-        raise SquallError(f"{path}: settings.length {raw.get('length')!r} != window length "
-                          f"{length}")
+        raise SquallError(
+            f"{path}: settings.length {raw.get('length')!r} != window length {length}"
+        )
     return WindowSettings(**raw), skipped
 
 
@@ -348,13 +408,22 @@ def _bare(path: Path, x: np.ndarray) -> WindowSet:
     n, T, F = x.shape
     idx = np.arange(n * T).reshape(n, T)
     nat = np.full(n, np.datetime64("NaT"), dtype="datetime64[ns]")
-    return WindowSet(step_values=x.reshape(n * T, F), steps=idx,
-                     step_time=np.full(n * T, np.datetime64("NaT"), "M8[ns]"),
-                     step_ptr=np.zeros(n * T + 1, np.int64), step_obs=np.zeros(0, np.int64),
-                     track=np.full(n, "", dtype=object), start=nat, end=nat.copy(),
-                     features=[f"f{k}" for k in range(F)],
-                     settings=WindowSettings(length=T, mode="pooled", resample=None),
-                     sequences=x, obs=pd.DataFrame(), sources=[], meta={"source": str(path)})
+    return WindowSet(
+        step_values=x.reshape(n * T, F),
+        steps=idx,
+        step_time=np.full(n * T, np.datetime64("NaT"), "M8[ns]"),
+        step_ptr=np.zeros(n * T + 1, np.int64),
+        step_obs=np.zeros(0, np.int64),
+        track=np.full(n, "", dtype=object),
+        start=nat,
+        end=nat.copy(),
+        features=[f"f{k}" for k in range(F)],
+        settings=WindowSettings(length=T, mode="pooled", resample=None),
+        sequences=x,
+        obs=pd.DataFrame(),
+        sources=[],
+        meta={"source": str(path)},
+    )
 
 
 def _step_values(data: dict[str, np.ndarray], steps: int) -> np.ndarray:
@@ -374,11 +443,11 @@ def load(path: str | os.PathLike[str]) -> WindowSet:
     path = Path(path)
     header = npzfile.members(path)
     if "sequences" not in header:
-        raise SquallError(f"{path} has no 'sequences' array (has: "
-                          f"{', '.join(header) or 'nothing'})")
+        raise SquallError(
+            f"{path} has no 'sequences' array (has: {', '.join(header) or 'nothing'})"
+        )
     dims = _check_header(path, header)
-    wanted = ["sequences", *(k for k in _specs(header) if k != "mask")] if dims \
-        else ["sequences"]
+    wanted = ["sequences", *(k for k in _specs(header) if k != "mask")] if dims else ["sequences"]
     data = npzfile.load(path, wanted, header)
     x = data["sequences"]
     if x.dtype not in (np.float32, np.float64):
@@ -395,12 +464,20 @@ def load(path: str | os.PathLike[str]) -> WindowSet:
     obs = pd.DataFrame({k[4:]: v for k, v in data.items() if k.startswith("obs_")})
     if "time" in obs:
         obs["time"] = obs["time"].astype("datetime64[ns]")
-    return WindowSet(step_values=_step_values(data, dims["S"]), steps=data["steps"],
-                     step_time=data["step_time"].astype("datetime64[ns]"),
-                     step_ptr=data["step_ptr"], step_obs=data["step_obs"],
-                     track=data["track"].astype(object),
-                     start=data["start"].astype("datetime64[ns]"),
-                     end=data["end"].astype("datetime64[ns]"),
-                     features=[str(f) for f in data["features"]],
-                     settings=settings, skipped=skipped, sequences=x, obs=obs,
-                     sources=[str(s) for s in data["sources"]], meta=meta)
+    return WindowSet(
+        step_values=_step_values(data, dims["S"]),
+        steps=data["steps"],
+        step_time=data["step_time"].astype("datetime64[ns]"),
+        step_ptr=data["step_ptr"],
+        step_obs=data["step_obs"],
+        track=data["track"].astype(object),
+        start=data["start"].astype("datetime64[ns]"),
+        end=data["end"].astype("datetime64[ns]"),
+        features=[str(f) for f in data["features"]],
+        settings=settings,
+        skipped=skipped,
+        sequences=x,
+        obs=obs,
+        sources=[str(s) for s in data["sources"]],
+        meta=meta,
+    )

@@ -104,10 +104,18 @@ class Detector:
     (steps each event is widened by), ``engine`` (which engine reconstructs).
     """
 
-    def __init__(self, scoring: str = "step", *, point: str = "recon-median",
-                 smoothing: float = 0.01, smoothing_cap: int = 200,
-                 threshold: str | Threshold | None = None, merge_gap: int | None = None,
-                 pad: int = 0, engine: str = "numpy") -> None:
+    def __init__(
+        self,
+        scoring: str = "step",
+        *,
+        point: str = "recon-median",
+        smoothing: float = 0.01,
+        smoothing_cap: int = 200,
+        threshold: str | Threshold | None = None,
+        merge_gap: int | None = None,
+        pad: int = 0,
+        engine: str = "numpy",
+    ) -> None:
         if scoring not in SCORINGS:
             raise SquallError(f"scoring must be one of {', '.join(SCORINGS)}, got {scoring!r}")
         if point not in HOW:
@@ -134,9 +142,16 @@ class Detector:
     # -- configuration ----------------------------------------------------------------------
 
     def get_params(self) -> dict:
-        return {"scoring": self.scoring, "point": self.point, "smoothing": self.smoothing,
-                "smoothing_cap": self.smoothing_cap, "threshold": self.threshold,
-                "merge_gap": self.merge_gap, "pad": self.pad, "engine": self.engine}
+        return {
+            "scoring": self.scoring,
+            "point": self.point,
+            "smoothing": self.smoothing,
+            "smoothing_cap": self.smoothing_cap,
+            "threshold": self.threshold,
+            "merge_gap": self.merge_gap,
+            "pad": self.pad,
+            "engine": self.engine,
+        }
 
     def __repr__(self) -> str:
         args = ", ".join(f"{k}={v!r}" for k, v in self.get_params().items())
@@ -144,27 +159,50 @@ class Detector:
 
     def to_dict(self) -> dict:
         """The bundle's ``detector`` section: name, configuration, fitted threshold."""
-        return {"name": NAME, "scoring": self.scoring, "point": self.point,
-                "smoothing": self.smoothing, "smoothing_cap": self.smoothing_cap,
-                "smoothing_steps": self.span_, "merge_gap": self.merge_gap, "pad": self.pad,
-                "threshold": self.threshold.to_dict(), "fitted_on": self.fitted_on_}
+        return {
+            "name": NAME,
+            "scoring": self.scoring,
+            "point": self.point,
+            "smoothing": self.smoothing,
+            "smoothing_cap": self.smoothing_cap,
+            "smoothing_steps": self.span_,
+            "merge_gap": self.merge_gap,
+            "pad": self.pad,
+            "threshold": self.threshold.to_dict(),
+            "fitted_on": self.fitted_on_,
+        }
 
     @classmethod
     def from_dict(cls, data: object, bundle=None) -> Detector:
         """A detector from a bundle's ``detector`` section (fitted when it holds a value)."""
         if not isinstance(data, dict) or data.get("name") != NAME:
-            raise SquallError(f"bundle detector section must be an object named {NAME!r}, got "
-                              f"{data!r}"[:200])
-        known = {"name", "scoring", "point", "smoothing", "smoothing_cap", "smoothing_steps",
-                 "merge_gap", "pad", "threshold", "fitted_on"}
+            raise SquallError(
+                f"bundle detector section must be an object named {NAME!r}, got {data!r}"[:200]
+            )
+        known = {
+            "name",
+            "scoring",
+            "point",
+            "smoothing",
+            "smoothing_cap",
+            "smoothing_steps",
+            "merge_gap",
+            "pad",
+            "threshold",
+            "fitted_on",
+        }
         unknown = sorted(set(data) - known)
         if unknown:
             raise SquallError(f"bundle detector section has unknown keys {unknown}")
-        det = cls(data.get("scoring", "step"), point=data.get("point", "recon-median"),
-                  smoothing=data.get("smoothing", 0.01),
-                  smoothing_cap=data.get("smoothing_cap", 200),
-                  threshold=threshold_from_dict(data.get("threshold")),
-                  merge_gap=data.get("merge_gap"), pad=data.get("pad", 0))
+        det = cls(
+            data.get("scoring", "step"),
+            point=data.get("point", "recon-median"),
+            smoothing=data.get("smoothing", 0.01),
+            smoothing_cap=data.get("smoothing_cap", 200),
+            threshold=threshold_from_dict(data.get("threshold")),
+            merge_gap=data.get("merge_gap"),
+            pad=data.get("pad", 0),
+        )
         span = data.get("smoothing_steps")
         if span is not None:
             _number("smoothing_steps", span, low=0)
@@ -186,8 +224,13 @@ class Detector:
             stored = bundle.threshold
             if stored is not None:
                 det.threshold = threshold_from_dict(
-                    {"rule": "quantile", "q": stored.get("q", DEFAULT_Q),
-                     "value": stored["value"], "n": stored.get("n", 0)})
+                    {
+                        "rule": "quantile",
+                        "q": stored.get("q", DEFAULT_Q),
+                        "value": stored["value"],
+                        "n": stored.get("n", 0),
+                    }
+                )
                 det.fitted_on_ = stored.get("fitted_on")
             det.bundle_ = bundle
         det.engine = engine
@@ -205,8 +248,10 @@ class Detector:
         if bundle is not None:
             self.bundle_ = bundle
         if self.bundle_ is None:
-            raise SquallError("Detector.fit needs a trained model: pass bundle= (a Bundle, "
-                              "e.g. squall.load_bundle(path) or squall.pipeline.train(...))")
+            raise SquallError(
+                "Detector.fit needs a trained model: pass bundle= (a Bundle, "
+                "e.g. squall.load_bundle(path) or squall.pipeline.train(...))"
+            )
         self.span_ = None
         scores = self._score(windows, resolve_span=True)
         self.threshold.fit(scores.values)
@@ -225,8 +270,10 @@ class Detector:
 
     def _score(self, ws, resolve_span: bool = False) -> DetectorScores:
         if len(ws) == 0:
-            raise SquallError("no windows to score: the data is too short or too sparse for "
-                              "windows of this bundle")
+            raise SquallError(
+                "no windows to score: the data is too short or too sparse for "
+                "windows of this bundle"
+            )
         reconstruct = self._engine().reconstruct
         if self.scoring == "window":
             from squall.detect.scoring import score_windows
@@ -256,8 +303,10 @@ class Detector:
 
     def _flags(self, scores: DetectorScores) -> np.ndarray:
         if self.threshold.value_ is None:
-            raise SquallError("this detector has no fitted threshold: fit() it on reference "
-                              "windows, or give a threshold value")
+            raise SquallError(
+                "this detector has no fitted threshold: fit() it on reference "
+                "windows, or give a threshold value"
+            )
         return self.threshold.flags(scores.values)
 
     def detect(self, windows, scores: DetectorScores | None = None) -> DetectionResult:
@@ -268,8 +317,9 @@ class Detector:
         if self.scoring == "window":
             event = merge_events(windows.track, windows.start, windows.end, flags)
             events = _window_events(windows, scores.windows.window, event)
-            return DetectionResult(scores, flags, flags.copy(), events, event,
-                                   self.threshold.to_dict(), self.scoring)
+            return DetectionResult(
+                scores, flags, flags.copy(), events, event, self.threshold.to_dict(), self.scoring
+            )
         steps = scores.steps
         assert steps is not None and self.bundle_ is not None  # step mode: scored steps
         gap = self.bundle_.length if self.merge_gap is None else self.merge_gap
@@ -279,18 +329,27 @@ class Detector:
         total = int(windows.steps.max()) + 1 if n else 0
         step_event = np.full(total, -1, dtype=np.int64)
         for e, (a, b) in enumerate(zip(found["first"], found["last"], strict=True)):
-            step_event[steps.step[a:b + 1]] = e
+            step_event[steps.step[a : b + 1]] = e
         flagged_step = np.zeros(total, dtype=bool)
         flagged_step[steps.step[flags]] = True
         per_window = step_event[windows.steps]
-        window_event = np.where((per_window >= 0).any(axis=1),
-                                np.where(per_window >= 0, per_window, np.iinfo(np.int64).max)
-                                .min(axis=1), -1)
+        window_event = np.where(
+            (per_window >= 0).any(axis=1),
+            np.where(per_window >= 0, per_window, np.iinfo(np.int64).max).min(axis=1),
+            -1,
+        )
         window_flags = flagged_step[windows.steps].any(axis=1)
         events = found[["track", "start", "end", "score"]].copy()
         events["size"] = found["steps"].to_numpy()
-        return DetectionResult(scores, flags, window_flags, events, window_event,
-                               self.threshold.to_dict(), self.scoring)
+        return DetectionResult(
+            scores,
+            flags,
+            window_flags,
+            events,
+            window_event,
+            self.threshold.to_dict(),
+            self.scoring,
+        )
 
     # -- persistence ------------------------------------------------------------------------
 
@@ -313,11 +372,18 @@ def _window_events(ws, score: np.ndarray, event: np.ndarray) -> pd.DataFrame:
     rows = []
     for e in range(int(event.max()) + 1 if len(event) else 0):
         sel = np.flatnonzero(event == e)
-        rows.append({"track": str(ws.track[sel[0]]), "start": ws.start[sel].min(),
-                     "end": ws.end[sel].max(), "score": float(np.nanmax(score[sel])),
-                     "size": int(len(sel))})
+        rows.append(
+            {
+                "track": str(ws.track[sel[0]]),
+                "start": ws.start[sel].min(),
+                "end": ws.end[sel].max(),
+                "score": float(np.nanmax(score[sel])),
+                "size": int(len(sel)),
+            }
+        )
     frame = pd.DataFrame(rows, columns=["track", "start", "end", "score", "size"]).astype(
-        {"track": str, "score": float, "size": np.int64})
+        {"track": str, "score": float, "size": np.int64}
+    )
     frame["start"] = pd.to_datetime(frame["start"])
     frame["end"] = pd.to_datetime(frame["end"])
     return frame
@@ -325,7 +391,11 @@ def _window_events(ws, score: np.ndarray, event: np.ndarray) -> pd.DataFrame:
 
 def _number(name: str, value: object, *, low: float, integer: bool = False) -> None:
     kinds = (int, np.integer) if integer else (int, float, np.integer, np.floating)
-    if isinstance(value, bool) or not isinstance(value, kinds) or not math.isfinite(value) \
-            or value < low:
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, kinds)
+        or not math.isfinite(value)
+        or value < low
+    ):
         kind = "an integer" if integer else "a number"
         raise SquallError(f"{name} must be {kind} >= {low:g}, got {value!r}"[:200])

@@ -92,21 +92,20 @@ def hundman_epsilon(scores: np.ndarray, z_grid: tuple[float, ...] = Z_GRID) -> f
         dmean = mean - below.mean()
         dstd = std - below.std()
         n_seq = len(runs(np.where(ok, s > eps, False)))
-        value = (dmean / mean + dstd / std) / (n_above + n_seq ** 2)
+        value = (dmean / mean + dstd / std) / (n_above + n_seq**2)
         if value > best:
             best, best_eps = value, eps
     return float(best_eps)
 
 
-def prune_sequences(scores: np.ndarray, flags: np.ndarray, min_percent: float = 0.1
-                    ) -> np.ndarray:
+def prune_sequences(scores: np.ndarray, flags: np.ndarray, min_percent: float = 0.1) -> np.ndarray:
     """Hundman's pruning (see the module docstring); returns the new flags."""
     s = np.asarray(scores, dtype=np.float64)
     flags = np.asarray(flags, dtype=bool).copy()
     seq = runs(flags)
     if len(seq) == 0 or min_percent <= 0:
         return flags
-    maxima = np.array([np.nanmax(s[a:b + 1]) for a, b in seq])
+    maxima = np.array([np.nanmax(s[a : b + 1]) for a, b in seq])
     nominal = s[~flags & np.isfinite(s)]
     floor = float(nominal.max()) if len(nominal) else 0.0
     order = np.argsort(-maxima, kind="stable")
@@ -117,13 +116,19 @@ def prune_sequences(scores: np.ndarray, flags: np.ndarray, min_percent: float = 
     keep = big[-1] + 1 if len(big) else 0  # sequences ranked before the last big drop stay
     for i in order[keep:]:
         a, b = seq[i]
-        flags[a:b + 1] = False
+        flags[a : b + 1] = False
     return flags
 
 
-def dynamic_flags(scores: np.ndarray, *, method: str = "sigma", k: float = 4.0,
-                  window: int | None = None, step: int | None = None,
-                  min_percent: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
+def dynamic_flags(
+    scores: np.ndarray,
+    *,
+    method: str = "sigma",
+    k: float = 4.0,
+    window: int | None = None,
+    step: int | None = None,
+    min_percent: float = 0.0,
+) -> tuple[np.ndarray, np.ndarray]:
     """Flags from thresholds in sliding windows, and the threshold per point (the lowest of the
     windows holding it).
 
@@ -145,13 +150,13 @@ def dynamic_flags(scores: np.ndarray, *, method: str = "sigma", k: float = 4.0,
     if starts[-1] + window < n:
         starts.append(n - window)  # the last window ends at the last point
     for a in starts:
-        part = s[a:a + window]
+        part = s[a : a + window]
         eps = sigma_threshold(part, k) if method == "sigma" else hundman_epsilon(part)
         part_flags = np.where(np.isfinite(part), part > eps, False)
         if min_percent > 0:
             part_flags = prune_sequences(part, part_flags, min_percent)
-        flags[a:a + window] |= part_flags
-        level[a:a + window] = np.minimum(level[a:a + window], eps)
+        flags[a : a + window] |= part_flags
+        level[a : a + window] = np.minimum(level[a : a + window], eps)
     return flags, level
 
 
@@ -161,8 +166,9 @@ def fit_gpd(excesses: np.ndarray, method: str = "grimshaw") -> tuple[float, floa
     y = _finite(excesses)
     y = y[y > 0]
     if len(y) < 2:
-        raise SquallError(f"a generalized Pareto fit needs at least 2 positive excesses, got "
-                          f"{len(y)}")
+        raise SquallError(
+            f"a generalized Pareto fit needs at least 2 positive excesses, got {len(y)}"
+        )
     mean, var = float(y.mean()), float(y.var())
     if method == "moments":
         if var == 0:
@@ -235,8 +241,9 @@ def _grimshaw(y: np.ndarray, grid: int = 400) -> tuple[float, float]:
     return best
 
 
-def pot_threshold(scores: np.ndarray, q: float = 1e-3, level: float = 0.98,
-                  method: str = "grimshaw") -> dict:
+def pot_threshold(
+    scores: np.ndarray, q: float = 1e-3, level: float = 0.98, method: str = "grimshaw"
+) -> dict:
     """SPOT's threshold at risk ``q`` from the peaks over the ``level`` quantile of ``scores``.
 
     Returns ``{"value", "initial", "gamma", "sigma", "peaks", "n"}``. With fewer than 10 peaks
@@ -249,8 +256,14 @@ def pot_threshold(scores: np.ndarray, q: float = 1e-3, level: float = 0.98,
         raise SquallError(f"POT initial level must be in (0, 1), got {level}")
     x = _finite(scores)
     if len(x) == 0:
-        return {"value": math.inf, "initial": math.inf, "gamma": math.nan, "sigma": math.nan,
-                "peaks": 0, "n": 0}
+        return {
+            "value": math.inf,
+            "initial": math.inf,
+            "gamma": math.nan,
+            "sigma": math.nan,
+            "peaks": 0,
+            "n": 0,
+        }
     t = float(np.quantile(x, level))
     peaks = x[x > t] - t
     out = {"initial": t, "peaks": int(len(peaks)), "n": int(len(x))}

@@ -70,11 +70,21 @@ def match_events(events: pd.DataFrame, labels: pd.DataFrame) -> dict:
     counts = confusion(labels, events)
     found = np.asarray(hit.any(axis=1))
     true_events = np.asarray(hit.any(axis=0))
-    types = labels["type"].astype(str).to_numpy() if "type" in labels else np.full(
-        len(labels), "event")
-    per_type = {t: {"labels": int((types == t).sum()), "found": int(found[types == t].sum())}
-                for t in sorted(set(types))}
-    return {**counts, **prf(**counts), "events": int(len(events)), "labels": int(len(labels)),
-            "true_events": int(true_events.sum()), "false_events": int((~true_events).sum()),
-            "per_type": per_type, "found_by": [np.flatnonzero(row).tolist() for row in hit],
-            "false": np.flatnonzero(~true_events).tolist()}
+    types = (
+        labels["type"].astype(str).to_numpy() if "type" in labels else np.full(len(labels), "event")
+    )
+    per_type = {
+        t: {"labels": int((types == t).sum()), "found": int(found[types == t].sum())}
+        for t in sorted(set(types))
+    }
+    return {
+        **counts,
+        **prf(**counts),
+        "events": int(len(events)),
+        "labels": int(len(labels)),
+        "true_events": int(true_events.sum()),
+        "false_events": int((~true_events).sum()),
+        "per_type": per_type,
+        "found_by": [np.flatnonzero(row).tolist() for row in hit],
+        "false": np.flatnonzero(~true_events).tolist(),
+    }

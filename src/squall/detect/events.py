@@ -6,8 +6,9 @@ import numpy as np
 import pandas as pd
 
 
-def merge_events(track: np.ndarray, start: np.ndarray, end: np.ndarray, flagged: np.ndarray
-                 ) -> np.ndarray:
+def merge_events(
+    track: np.ndarray, start: np.ndarray, end: np.ndarray, flagged: np.ndarray
+) -> np.ndarray:
     """Event id per window (-1 where not flagged).
 
     Flagged windows of one track whose time spans overlap or touch (sorted by start, a window
@@ -18,8 +19,9 @@ def merge_events(track: np.ndarray, start: np.ndarray, end: np.ndarray, flagged:
     idx = np.flatnonzero(flagged)
     if len(idx) == 0:
         return event
-    frame = pd.DataFrame({"i": idx, "track": np.asarray(track, dtype=str)[idx],
-                          "start": start[idx], "end": end[idx]})
+    frame = pd.DataFrame(
+        {"i": idx, "track": np.asarray(track, dtype=str)[idx], "start": start[idx], "end": end[idx]}
+    )
     frame = frame.sort_values(["track", "start", "end"], kind="stable")
     current, cur_track, cur_end = -1, None, None
     for i, tr, s, e in frame.itertuples(index=False):

@@ -31,12 +31,23 @@ TRIM_NOTABLE = set("234567")
 
 def event_ids(table: pd.DataFrame) -> np.ndarray:
     """Event id of every window of a scores table (-1 when not flagged)."""
-    return merge_events(table["track"].to_numpy(), pd.to_datetime(table["start"]).to_numpy(),
-                        pd.to_datetime(table["end"]).to_numpy(), table["flagged"].to_numpy())
+    return merge_events(
+        table["track"].to_numpy(),
+        pd.to_datetime(table["start"]).to_numpy(),
+        pd.to_datetime(table["end"]).to_numpy(),
+        table["flagged"].to_numpy(),
+    )
 
 
-def explain(table: pd.DataFrame, ws: WindowSet, scores: Scores, scaler: Scaler,
-            units: dict[str, str], top: int = 3, ids: np.ndarray | None = None) -> list[dict]:
+def explain(
+    table: pd.DataFrame,
+    ws: WindowSet,
+    scores: Scores,
+    scaler: Scaler,
+    units: dict[str, str],
+    top: int = 3,
+    ids: np.ndarray | None = None,
+) -> list[dict]:
     """One explanation per event, in event order (as :func:`squall.report.tables.events_frame`).
 
     Each is a dict: ``event``, ``track``, ``features`` (per feature: share, deviation, unit,
@@ -50,8 +61,10 @@ def explain(table: pd.DataFrame, ws: WindowSet, scores: Scores, scaler: Scaler,
     for e in range(ids.max() + 1 if len(ids) else 0):
         windows = np.flatnonzero(ids == e)
         part = table.iloc[windows]
-        share = shares(part[[f"err_{f}" for f in features]].to_numpy(float),
-                       part[[f"n_{f}" for f in features]].to_numpy(float))
+        share = shares(
+            part[[f"err_{f}" for f in features]].to_numpy(float),
+            part[[f"n_{f}" for f in features]].to_numpy(float),
+        )
         dev = deviations(ws, scores, scaler, windows)
         feats: dict[str, dict] = {}
         for k, name in enumerate(features):
@@ -60,23 +73,31 @@ def explain(table: pd.DataFrame, ws: WindowSet, scores: Scores, scaler: Scaler,
                 continue
             w, t = np.unravel_index(np.nanargmax(np.abs(cells)), cells.shape)
             when = ws.step_time[ws.steps[windows[w], t]]
-            feats[name] = {"share": float(share[k]), "deviation": float(cells[w, t]),
-                           "unit": units.get(name, ""),
-                           "time": "" if pd.isna(when) else
-                           pd.Timestamp(when).strftime("%Y-%m-%dT%H:%M:%S")}
+            feats[name] = {
+                "share": float(share[k]),
+                "deviation": float(cells[w, t]),
+                "unit": units.get(name, ""),
+                "time": "" if pd.isna(when) else pd.Timestamp(when).strftime("%Y-%m-%dT%H:%M:%S"),
+            }
         qc = _qc_counts(ws, windows, features)
         ranked = sorted(feats, key=lambda f: -feats[f]["share"])[:top]
         parts = [_phrase(f, feats[f]) for f in ranked if feats[f]["share"] >= 0.1]
         text = "; ".join(parts)
         if qc:
             text += " | QC: " + ", ".join(f"{k} x{v}" for k, v in qc.items())
-        out.append({"event": e, "track": str(part["track"].iloc[0]), "features": feats,
-                    "qc": qc, "text": text})
+        out.append(
+            {
+                "event": e,
+                "track": str(part["track"].iloc[0]),
+                "features": feats,
+                "qc": qc,
+                "text": text,
+            }
+        )
     return out
 
 
-def deviations(ws: WindowSet, scores: Scores, scaler: Scaler, windows: np.ndarray
-               ) -> np.ndarray:
+def deviations(ws: WindowSet, scores: Scores, scaler: Scaler, windows: np.ndarray) -> np.ndarray:
     """Observed minus expected in physical units (``(w, T, F)``, NaN unobserved). The residual
     (recon - observed, scaled) times the scale, except in cells clipped to +-SCALED_LIMIT when
     the windows were built: there the observed physical value itself minus the expected one,
@@ -123,8 +144,10 @@ def _qc_counts(ws: WindowSet, windows: np.ndarray, features: list[str]) -> dict[
     rows = np.unique(np.concatenate([ws.rows(int(w)) for w in windows]))
     counts: Counter[str] = Counter()
     for name in features:
-        for prefix, notable, label in (("flag_", NCDC_NOTABLE, "NCDC"),
-                                       ("trim_", TRIM_NOTABLE, "TRIM")):
+        for prefix, notable, label in (
+            ("flag_", NCDC_NOTABLE, "NCDC"),
+            ("trim_", TRIM_NOTABLE, "TRIM"),
+        ):
             col = f"{prefix}{name}"
             if col not in ws.obs:
                 continue
@@ -139,8 +162,10 @@ def explanation_columns(explanations: list[dict], features: list[str]) -> pd.Dat
     ``dev_<F>`` (observed - expected at the largest difference, physical units)."""
     rows = []
     for ex in explanations:
-        row = {"why": ex["text"].split(" | QC: ")[0],
-               "qc_flags": "; ".join(f"{k} x{v}" for k, v in ex["qc"].items())}
+        row = {
+            "why": ex["text"].split(" | QC: ")[0],
+            "qc_flags": "; ".join(f"{k} x{v}" for k, v in ex["qc"].items()),
+        }
         for f in features:
             row[f"dev_{f}"] = ex["features"].get(f, {}).get("deviation", np.nan)
         rows.append(row)

@@ -61,8 +61,9 @@ class StepScores:
     def tracks(self) -> list[tuple[str, np.ndarray]]:
         """``(track, indices)`` of each track's steps, in time order."""
         names, first = np.unique(self.track.astype(str), return_index=True)
-        return [(str(n), np.flatnonzero(self.track.astype(str) == n))
-                for n in names[np.argsort(first)]]
+        return [
+            (str(n), np.flatnonzero(self.track.astype(str) == n)) for n in names[np.argsort(first)]
+        ]
 
 
 def _grouped_median(keys: np.ndarray, values: np.ndarray, n_groups: int) -> np.ndarray:
@@ -121,8 +122,9 @@ def step_scores(ws: WindowSet, recon: np.ndarray, how: str = "recon-median") -> 
                 score = np.where(count > 0, total / count, np.nan)
     start, end = _step_times(ws, used)
     order = np.lexsort((start, track.astype(str)))
-    return StepScores(used[order], track[order], start[order], end[order], score[order],
-                      value[order], rec[order])
+    return StepScores(
+        used[order], track[order], start[order], end[order], score[order], value[order], rec[order]
+    )
 
 
 def _step_times(ws: WindowSet, steps: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -165,8 +167,14 @@ def smooth(scores: StepScores | np.ndarray, span: float | None) -> np.ndarray:
     return np.where(ok, smoothed, np.nan)
 
 
-def step_events(scores: StepScores, flags: np.ndarray, *, values: np.ndarray | None = None,
-                pad: int = 0, merge_gap: int = 0) -> pd.DataFrame:
+def step_events(
+    scores: StepScores,
+    flags: np.ndarray,
+    *,
+    values: np.ndarray | None = None,
+    pad: int = 0,
+    merge_gap: int = 0,
+) -> pd.DataFrame:
     """Events from flagged steps: runs of flagged steps of one track, each run widened by ``pad``
     steps on both sides (within the track) and runs at most ``merge_gap`` steps apart merged.
 
@@ -193,21 +201,30 @@ def step_events(scores: StepScores, flags: np.ndarray, *, values: np.ndarray | N
             else:
                 merged.append([a, b])
         for a, b in merged:
-            part = vals[idx[a:b + 1]]
-            rows.append({"track": track, "start": scores.start[idx[a]],
-                         "end": scores.end[idx[b]],
-                         "score": float(np.nanmax(part)) if np.isfinite(part).any() else np.nan,
-                         "steps": int(b - a + 1), "first": int(idx[a]), "last": int(idx[b])})
+            part = vals[idx[a : b + 1]]
+            rows.append(
+                {
+                    "track": track,
+                    "start": scores.start[idx[a]],
+                    "end": scores.end[idx[b]],
+                    "score": float(np.nanmax(part)) if np.isfinite(part).any() else np.nan,
+                    "steps": int(b - a + 1),
+                    "first": int(idx[a]),
+                    "last": int(idx[b]),
+                }
+            )
     cols = ["track", "start", "end", "score", "steps", "first", "last"]
     frame = pd.DataFrame(rows, columns=cols).astype(
-        {"track": str, "score": float, "steps": np.int64, "first": np.int64, "last": np.int64})
+        {"track": str, "score": float, "steps": np.int64, "first": np.int64, "last": np.int64}
+    )
     frame["start"] = pd.to_datetime(frame["start"])
     frame["end"] = pd.to_datetime(frame["end"])
     return frame
 
 
-def score_all(reconstruct, ws: WindowSet, how: str = "recon-median", chunk: int | None = None
-              ) -> tuple:
+def score_all(
+    reconstruct, ws: WindowSet, how: str = "recon-median", chunk: int | None = None
+) -> tuple:
     """Window scores and per-step scores of ``ws`` in one pass over its windows, a chunk at a
     time: ``(Scores, StepScores)``, the numbers of :func:`squall.detect.scoring.score_windows`
     and of :func:`step_scores` on all reconstructions at once, without holding the (N, T, F)
@@ -244,7 +261,11 @@ def score_all(reconstruct, ws: WindowSet, how: str = "recon-median", chunk: int 
         mask = ws.mask_of(part)
         s = score(x, r, mask)
         window[part], feature[part], step_err[part], observed[part] = (
-            s.window, s.feature, s.step, s.observed)
+            s.window,
+            s.feature,
+            s.step,
+            s.observed,
+        )
         k = ws.steps[part].reshape(-1)
         m = mask.reshape(-1, F)
         xv = np.where(m, x.reshape(-1, F), np.nan)
@@ -266,21 +287,41 @@ def score_all(reconstruct, ws: WindowSet, how: str = "recon-median", chunk: int 
     start, end = _step_times(ws, used)
     tr = track[used]
     order = np.lexsort((start, tr.astype(str)))
-    steps = StepScores(used[order], tr[order], start[order], end[order],
-                       score_out[used][order], value[used][order], rec[used][order])
-    scores = Scores(window, feature, step_err, np.zeros((0, T, F)), observed,
-                    residual_windows=np.zeros(0, dtype=np.int64))
+    steps = StepScores(
+        used[order],
+        tr[order],
+        start[order],
+        end[order],
+        score_out[used][order],
+        value[used][order],
+        rec[used][order],
+    )
+    scores = Scores(
+        window,
+        feature,
+        step_err,
+        np.zeros((0, T, F)),
+        observed,
+        residual_windows=np.zeros(0, dtype=np.int64),
+    )
     return scores, steps
 
 
-def _finish(keys: np.ndarray, cells: np.ndarray, how: str, value: np.ndarray, rec: np.ndarray,
-            out: np.ndarray) -> None:
+def _finish(
+    keys: np.ndarray,
+    cells: np.ndarray,
+    how: str,
+    value: np.ndarray,
+    rec: np.ndarray,
+    out: np.ndarray,
+) -> None:
     """Per-step scores of the steps in ``keys`` from all their cells (see :func:`score_all`)."""
     ids, key = np.unique(keys, return_inverse=True)
     S = len(ids)
     if how == "recon-median":
-        med = np.stack([_grouped_median(key, cells[:, f], S) for f in range(cells.shape[1])],
-                       axis=1)
+        med = np.stack(
+            [_grouped_median(key, cells[:, f], S) for f in range(cells.shape[1])], axis=1
+        )
         rec[ids] = med
         with np.errstate(invalid="ignore"), warnings.catch_warnings():
             warnings.simplefilter("ignore", RuntimeWarning)

@@ -53,12 +53,14 @@ class Scores:
         if self.residual_windows is None:
             return self.residual[windows]
         at = np.searchsorted(self.residual_windows, windows)
-        at = np.minimum(at, len(self.residual_windows) - 1) if len(self.residual_windows) \
-            else at
-        if len(windows) and (not len(self.residual_windows)
-                             or (self.residual_windows[at] != windows).any()):
-            raise SquallError("residuals of these windows were not kept (score them with "
-                              "squall.detect.scoring.with_residuals first)")
+        at = np.minimum(at, len(self.residual_windows) - 1) if len(self.residual_windows) else at
+        if len(windows) and (
+            not len(self.residual_windows) or (self.residual_windows[at] != windows).any()
+        ):
+            raise SquallError(
+                "residuals of these windows were not kept (score them with "
+                "squall.detect.scoring.with_residuals first)"
+            )
         return self.residual[at]
 
 
@@ -89,8 +91,9 @@ def chunks(n: int, size: int = CHUNK) -> list[slice]:
     return [slice(a, b) for a, b in zip(starts, starts[1:] + [n], strict=True)]
 
 
-def score_windows(reconstruct: Callable[[np.ndarray], np.ndarray], ws, chunk: int = CHUNK
-                  ) -> Scores:
+def score_windows(
+    reconstruct: Callable[[np.ndarray], np.ndarray], ws, chunk: int = CHUNK
+) -> Scores:
     """Scores of every window of ``ws`` (a WindowSet), ``reconstruct`` (an engine's) called on
     one chunk of scaled windows at a time; no residuals kept (see :func:`with_residuals`).
 
@@ -103,13 +106,28 @@ def score_windows(reconstruct: Callable[[np.ndarray], np.ndarray], ws, chunk: in
         x = ws.inputs(part)
         s = score(x, reconstruct(x), ws.mask_of(part))
         window[part], feature[part], step[part], observed[part] = (
-            s.window, s.feature, s.step, s.observed)
-    return Scores(window, feature, step, np.zeros((0, T, F)), observed,
-                  residual_windows=np.zeros(0, dtype=np.int64))
+            s.window,
+            s.feature,
+            s.step,
+            s.observed,
+        )
+    return Scores(
+        window,
+        feature,
+        step,
+        np.zeros((0, T, F)),
+        observed,
+        residual_windows=np.zeros(0, dtype=np.int64),
+    )
 
 
-def with_residuals(scores: Scores, reconstruct: Callable[[np.ndarray], np.ndarray], ws,
-                   windows: np.ndarray, chunk: int = CHUNK) -> Scores:
+def with_residuals(
+    scores: Scores,
+    reconstruct: Callable[[np.ndarray], np.ndarray],
+    ws,
+    windows: np.ndarray,
+    chunk: int = CHUNK,
+) -> Scores:
     """``scores`` with the residuals of ``windows`` kept (reconstructed again, a chunk at a
     time, so the same numbers as :func:`score_windows`: a single window of a larger set is
     reconstructed as a batch of two copies, since a batch of one may be computed another way,
@@ -122,5 +140,5 @@ def with_residuals(scores: Scores, reconstruct: Callable[[np.ndarray], np.ndarra
         padded = np.repeat(idx, 2) if len(idx) == 1 and len(ws) > 1 else idx
         x = ws.inputs(padded)
         s = score(x, reconstruct(x), ws.mask_of(padded))
-        residual[part] = s.residual[:len(idx)]
+        residual[part] = s.residual[: len(idx)]
     return replace(scores, residual=residual, residual_windows=windows)

@@ -20,8 +20,12 @@ METHODS = ("quantile", "value")
 DEFAULT_Q = 0.99
 
 
-def fit_threshold(scores: np.ndarray, method: str = "quantile", q: float = DEFAULT_Q,
-                  fitted_on: str = "validation") -> dict:
+def fit_threshold(
+    scores: np.ndarray,
+    method: str = "quantile",
+    q: float = DEFAULT_Q,
+    fitted_on: str = "validation",
+) -> dict:
     """Fit a threshold on reference window scores."""
     scores = np.asarray(scores, dtype=np.float64)
     scores = scores[np.isfinite(scores)]
@@ -31,12 +35,21 @@ def fit_threshold(scores: np.ndarray, method: str = "quantile", q: float = DEFAU
         raise SquallError(f"threshold quantile must be in (0, 1), got {q}")
     if len(scores) == 0:
         raise SquallError("no finite reference scores to fit a threshold on")
-    return {"method": "quantile", "q": float(q), "value": float(np.quantile(scores, q)),
-            "fitted_on": fitted_on, "n": int(len(scores))}
+    return {
+        "method": "quantile",
+        "q": float(q),
+        "value": float(np.quantile(scores, q)),
+        "fitted_on": fitted_on,
+        "n": int(len(scores)),
+    }
 
 
-def resolve_threshold(stored: dict | None, value: float | None = None,
-                      quantile: float | None = None, scores: np.ndarray | None = None) -> dict:
+def resolve_threshold(
+    stored: dict | None,
+    value: float | None = None,
+    quantile: float | None = None,
+    scores: np.ndarray | None = None,
+) -> dict:
     """The threshold to use: an explicit ``value``, else a ``quantile`` of the scores being
     scored (the original pipeline's rule, for comparison only), else the stored one."""
     if value is not None:
@@ -48,13 +61,19 @@ def resolve_threshold(stored: dict | None, value: float | None = None,
             raise SquallError("a threshold quantile of the scored data needs the scores")
         return fit_threshold(scores, q=quantile, fitted_on="scored data")
     if stored is None or "value" not in stored:
-        raise SquallError("the bundle has no threshold; give --threshold VALUE or "
-                          "--threshold-quantile Q")
+        raise SquallError(
+            "the bundle has no threshold; give --threshold VALUE or --threshold-quantile Q"
+        )
     return dict(stored)
 
 
-def fit_pot_threshold(scores: np.ndarray, q: float = 1e-3, level: float = 0.98,
-                      fitted_on: str = "validation", method: str = "grimshaw") -> dict:
+def fit_pot_threshold(
+    scores: np.ndarray,
+    q: float = 1e-3,
+    level: float = 0.98,
+    fitted_on: str = "validation",
+    method: str = "grimshaw",
+) -> dict:
     """A peaks-over-threshold (SPOT) threshold at risk ``q`` over the ``level`` quantile of
     reference scores, as a threshold dict (see :func:`squall.detect.dynamic.pot_threshold`)."""
     from squall.detect.dynamic import pot_threshold
@@ -62,9 +81,17 @@ def fit_pot_threshold(scores: np.ndarray, q: float = 1e-3, level: float = 0.98,
     fit = pot_threshold(scores, q=q, level=level, method=method)
     if not np.isfinite(fit["value"]):
         raise SquallError("no finite reference scores to fit a threshold on")
-    return {"method": "pot", "q": float(q), "level": float(level), "value": fit["value"],
-            "gamma": fit["gamma"], "sigma": fit["sigma"], "peaks": fit["peaks"],
-            "fitted_on": fitted_on, "n": fit["n"]}
+    return {
+        "method": "pot",
+        "q": float(q),
+        "level": float(level),
+        "value": fit["value"],
+        "gamma": fit["gamma"],
+        "sigma": fit["sigma"],
+        "peaks": fit["peaks"],
+        "fitted_on": fitted_on,
+        "n": fit["n"],
+    }
 
 
 # ---------------------------------------------------------------------------------------------
@@ -94,8 +121,10 @@ class Threshold:
     def fit(self, scores: np.ndarray) -> Threshold:
         x = np.asarray(scores)
         if x.ndim != 1 or x.dtype.kind not in "fiu":
-            raise SquallError(f"threshold scores must be a 1-D array of numbers, got shape "
-                              f"{x.shape} of dtype {x.dtype}")
+            raise SquallError(
+                f"threshold scores must be a 1-D array of numbers, got shape "
+                f"{x.shape} of dtype {x.dtype}"
+            )
         x = x.astype(np.float64)
         x = x[np.isfinite(x)]
         if len(x) == 0:
@@ -129,8 +158,13 @@ class Threshold:
 
 
 def _positive(name: str, value: object, *, below_one: bool = False) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)) \
-            or not np.isfinite(value) or value <= 0 or (below_one and value >= 1):
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, (int, float, np.integer, np.floating))
+        or not np.isfinite(value)
+        or value <= 0
+        or (below_one and value >= 1)
+    ):
         rule = "in (0, 1)" if below_one else "a positive number"
         raise SquallError(f"threshold {name} must be {rule}, got {value!r}")
     return float(value)
@@ -197,8 +231,11 @@ class PotThreshold(Threshold):
         from squall.detect.dynamic import pot_threshold
 
         fit = pot_threshold(x, q=self.q, level=self.level)
-        self.extra_ = {"gamma": _json_number(fit["gamma"]), "sigma": _json_number(fit["sigma"]),
-                       "peaks": fit["peaks"]}
+        self.extra_ = {
+            "gamma": _json_number(fit["gamma"]),
+            "sigma": _json_number(fit["sigma"]),
+            "peaks": fit["peaks"],
+        }
         return fit["value"]
 
 
@@ -207,8 +244,9 @@ def _json_number(value: float) -> float | None:
 
 
 #: Threshold rules by name.
-RULES: dict[str, type[Threshold]] = {c.rule: c for c in (QuantileThreshold, SigmaThreshold,
-                                                          HundmanThreshold, PotThreshold)}
+RULES: dict[str, type[Threshold]] = {
+    c.rule: c for c in (QuantileThreshold, SigmaThreshold, HundmanThreshold, PotThreshold)
+}
 
 
 def make_threshold(rule: str | Threshold, **params: float) -> Threshold:
@@ -223,8 +261,10 @@ def make_threshold(rule: str | Threshold, **params: float) -> Threshold:
     cls = RULES[rule]
     unknown = set(params) - set(cls.params)
     if unknown:
-        raise SquallError(f"the {rule} threshold takes {', '.join(cls.params) or 'no'} "
-                          f"parameters, not {', '.join(sorted(unknown))}")
+        raise SquallError(
+            f"the {rule} threshold takes {', '.join(cls.params) or 'no'} "
+            f"parameters, not {', '.join(sorted(unknown))}"
+        )
     return cls(**params)
 
 
@@ -238,12 +278,10 @@ def threshold_from_dict(data: object) -> Threshold:
     out = make_threshold(data["rule"], **{p: data[p] for p in cls.params if p in data})
     if "value" in data:
         value = data["value"]
-        if isinstance(value, bool) or not isinstance(value, (int, float)) \
-                or not np.isfinite(value):
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not np.isfinite(value):
             raise SquallError(f"threshold value must be a finite number, got {value!r}"[:200])
         out.value_ = float(value)
         n = data.get("n", 0)
         out.n_ = int(n) if isinstance(n, int) and not isinstance(n, bool) else 0
-        out.extra_ = {k: v for k, v in data.items()
-                      if k not in ("rule", "value", "n", *cls.params)}
+        out.extra_ = {k: v for k, v in data.items() if k not in ("rule", "value", "n", *cls.params)}
     return out

@@ -31,8 +31,10 @@ def get_engine(name: str, bundle, **options):
     try:
         mod = importlib.import_module(module)
     except ImportError as exc:
-        raise SquallError(f"engine {name!r} needs a package that is not installed ({exc.name}); "
-                          f"install the extra: pip install 'squall[train]'") from exc
+        raise SquallError(
+            f"engine {name!r} needs a package that is not installed ({exc.name}); "
+            f"install the extra: pip install 'squall[train]'"
+        ) from exc
     return getattr(mod, cls)(bundle, **options)
 
 

@@ -21,8 +21,10 @@ class Engine(ABC):
 
     def __init__(self, bundle: Bundle) -> None:
         if not isinstance(bundle, Bundle):
-            raise SquallError(f"expected a Bundle (load one with squall.load_bundle(path)), got "
-                              f"{type(bundle).__name__}")
+            raise SquallError(
+                f"expected a Bundle (load one with squall.load_bundle(path)), got "
+                f"{type(bundle).__name__}"
+            )
         self.bundle = bundle
 
     def reconstruct(self, x: np.ndarray) -> np.ndarray:
@@ -35,14 +37,17 @@ class Engine(ABC):
         x = _real_array(x)
         T, F = self.bundle.length, len(self.bundle.features)
         if x.ndim != 3 or x.shape[1:] != (T, F):
-            raise SquallError(f"windows must have shape (N, {T}, {F}) for this bundle, got "
-                              f"{x.shape}")
+            raise SquallError(
+                f"windows must have shape (N, {T}, {F}) for this bundle, got {x.shape}"
+            )
         if not np.isfinite(x).all():
-            raise SquallError("windows contain NaN or infinite values; fill missing values "
-                              "first (the scaler's fill) and pass the mask to scoring")
+            raise SquallError(
+                "windows contain NaN or infinite values; fill missing values "
+                "first (the scaler's fill) and pass the mask to scoring"
+            )
         if len(x) == 0:
             return np.zeros((0, T, F))
-        if x.max() > SCALED_LIMIT or x.min() < -SCALED_LIMIT:   # no temporary of x's size
+        if x.max() > SCALED_LIMIT or x.min() < -SCALED_LIMIT:  # no temporary of x's size
             x = np.clip(x, -SCALED_LIMIT, SCALED_LIMIT)
         return np.asarray(self._reconstruct(x), dtype=np.float64)
 
@@ -75,8 +80,15 @@ class PureEngine(Engine):
         super().__init__(bundle)
         tensors = {k: (list(v.shape), v.ravel().tolist()) for k, v in bundle.weights.items()}
         width = max(v.dtype.itemsize for v in bundle.weights.values())
-        self.model = pure.from_arrays({"layers": bundle.layers, "features": bundle.features,
-                                       "windows": {"length": bundle.length}}, tensors, width)
+        self.model = pure.from_arrays(
+            {
+                "layers": bundle.layers,
+                "features": bundle.features,
+                "windows": {"length": bundle.length},
+            },
+            tensors,
+            width,
+        )
 
     def _reconstruct(self, x: np.ndarray) -> np.ndarray:
         from squall.engines.pure import PureError

@@ -48,9 +48,17 @@ ROUNDING = ("trn", "trn_zero", "rnd", "rnd_zero", "rnd_inf", "rnd_conv")
 #: Overflow modes.
 OVERFLOW = ("sat", "wrap")
 #: Readable aliases accepted wherever a mode is parsed.
-ALIASES = {"floor": "trn", "truncate": "trn", "half_up": "rnd", "half_even": "rnd_conv",
-           "convergent": "rnd_conv", "half_away": "rnd_inf", "half_down": "rnd_zero",
-           "toward_zero": "trn_zero", "saturate": "sat"}
+ALIASES = {
+    "floor": "trn",
+    "truncate": "trn",
+    "half_up": "rnd",
+    "half_even": "rnd_conv",
+    "convergent": "rnd_conv",
+    "half_away": "rnd_inf",
+    "half_down": "rnd_zero",
+    "toward_zero": "trn_zero",
+    "saturate": "sat",
+}
 
 _Q = re.compile(r"^(U?)Q(-?\d+)\.(-?\d+)(?:/(\w+))?(?:/(\w+))?$")
 
@@ -88,8 +96,9 @@ class FixedType:
         if not isinstance(self.frac, int) or isinstance(self.frac, bool):
             raise FixedPointError(f"fraction bits must be an integer, got {self.frac!r}")
         if abs(self.frac) > MAX_FRAC:
-            raise FixedPointError(f"fraction bits must be within +-{MAX_FRAC} (float64's "
-                                  f"range), got {self.frac}")
+            raise FixedPointError(
+                f"fraction bits must be within +-{MAX_FRAC} (float64's range), got {self.frac}"
+            )
         if self.signed and self.width < 2:
             raise FixedPointError("a signed type needs at least 2 bits")
         object.__setattr__(self, "rounding", _mode(self.rounding, ROUNDING, "rounding"))
@@ -98,17 +107,25 @@ class FixedType:
     # ------------------------------------------------------------ naming
 
     @classmethod
-    def parse(cls, text: str, rounding: str | None = None, overflow: str | None = None
-              ) -> FixedType:
+    def parse(
+        cls, text: str, rounding: str | None = None, overflow: str | None = None
+    ) -> FixedType:
         """``"Q4.12"``, ``"UQ1.15"``, ``"Q4.12/rnd_conv/wrap"``; the arguments override."""
         m = _Q.match(str(text).strip())
         if not m:
-            raise FixedPointError(f"cannot read fixed-point format {text!r}; expected e.g. Q4.12 "
-                                  f"(signed, sign among the 4 integer bits) or UQ1.15 (unsigned), "
-                                  f"optionally /ROUNDING/OVERFLOW")
+            raise FixedPointError(
+                f"cannot read fixed-point format {text!r}; expected e.g. Q4.12 "
+                f"(signed, sign among the 4 integer bits) or UQ1.15 (unsigned), "
+                f"optionally /ROUNDING/OVERFLOW"
+            )
         unsigned, ints, frac = m.group(1) == "U", int(m.group(2)), int(m.group(3))
-        return cls(ints + frac, frac, not unsigned, rounding or m.group(4) or "rnd",
-                   overflow or m.group(5) or "sat")
+        return cls(
+            ints + frac,
+            frac,
+            not unsigned,
+            rounding or m.group(4) or "rnd",
+            overflow or m.group(5) or "sat",
+        )
 
     @property
     def int_bits(self) -> int:
@@ -128,8 +145,9 @@ class FixedType:
         return self.name
 
     def with_modes(self, rounding: str | None = None, overflow: str | None = None) -> FixedType:
-        return FixedType(self.width, self.frac, self.signed, rounding or self.rounding,
-                         overflow or self.overflow)
+        return FixedType(
+            self.width, self.frac, self.signed, rounding or self.rounding, overflow or self.overflow
+        )
 
     # ------------------------------------------------------------ range
 
@@ -164,7 +182,7 @@ class FixedType:
         x = float(x)
         if not math.isfinite(x):
             raise FixedPointError(f"cannot quantize {x} to {self.name}")
-        num, den = x.as_integer_ratio()              # den is a power of two
+        num, den = x.as_integer_ratio()  # den is a power of two
         return self.requantize(num, den.bit_length() - 1)
 
     def requantize(self, code, src_frac: int):
@@ -212,7 +230,7 @@ def shift_round(v, shift: int, rounding: str = "rnd"):
     if rounding == "rnd":
         return (v + (1 << (shift - 1))) >> shift
     half, mask = 1 << (shift - 1), (1 << shift) - 1
-    q, r = v >> shift, v & mask                      # v = q * 2**shift + r, 0 <= r < 2**shift
+    q, r = v >> shift, v & mask  # v = q * 2**shift + r, 0 <= r < 2**shift
     if rounding == "trn_zero":
         return q + ((r != 0) & (v < 0))
     if rounding == "rnd_conv":
@@ -221,8 +239,9 @@ def shift_round(v, shift: int, rounding: str = "rnd"):
         return q + ((r > half) | ((r == half) & (v >= 0)))
     if rounding == "rnd_zero":
         return q + ((r > half) | ((r == half) & (v < 0)))
-    raise FixedPointError(f"unknown rounding mode {rounding!r}; choose one of "
-                          f"{', '.join(ROUNDING)}")
+    raise FixedPointError(
+        f"unknown rounding mode {rounding!r}; choose one of {', '.join(ROUNDING)}"
+    )
 
 
 def overflow(code, t: FixedType):
@@ -264,8 +283,9 @@ def dot(a, b) -> int:
 def align(code, from_frac: int, to_frac: int):
     """``code`` with ``from_frac`` fraction bits expressed with ``to_frac >= from_frac`` (exact)."""
     if to_frac < from_frac:
-        raise FixedPointError(f"aligning {from_frac} to {to_frac} fraction bits would drop bits; "
-                              f"use requantize")
+        raise FixedPointError(
+            f"aligning {from_frac} to {to_frac} fraction bits would drop bits; use requantize"
+        )
     return code << (to_frac - from_frac)
 
 

@@ -69,13 +69,13 @@ MIN_CHUNK = 48
 class _Lstm:
     """One LSTM layer, weights prepared for the fused step (gate order o, i, f, g)."""
 
-    index: int                  # in the bundle's layer list
+    index: int  # in the bundle's layer list
     inputs: int
     hidden: int
-    stacked: np.ndarray         # (4H, in + 1 + H) = [W | b | U]; (4H, H) = U after a repeat
+    stacked: np.ndarray  # (4H, in + 1 + H) = [W | b | U]; (4H, H) = U after a repeat
     project: np.ndarray | None  # (4H, in + 1) = [W | b], only after a repeat
     return_sequences: bool
-    input_scale: float = 1.0    # 0.5: the input arrives doubled (an LSTM output), W halved
+    input_scale: float = 1.0  # 0.5: the input arrives doubled (an LSTM output), W halved
 
 
 @dataclass
@@ -83,11 +83,11 @@ class _Segment:
     """A run of LSTM layers that advance together; input is a sequence or a repeated vector."""
 
     layers: list[_Lstm]
-    repeated: bool              # True: the input is one vector per window (after ``repeat``)
+    repeated: bool  # True: the input is one vector per window (after ``repeat``)
 
-
-    def forward(self, seq: np.ndarray | None, vec: np.ndarray | None, steps: int,
-                trace: list | None = None) -> tuple[np.ndarray | None, np.ndarray | None]:
+    def forward(
+        self, seq: np.ndarray | None, vec: np.ndarray | None, steps: int, trace: list | None = None
+    ) -> tuple[np.ndarray | None, np.ndarray | None]:
         """(sequence (T, H, n), None) or (None, vector (H, n)) out of this segment."""
         res = _run_segment(self, seq, vec, steps, trace)
         return (res, None) if res.ndim == 3 else (None, res)
@@ -95,39 +95,56 @@ class _Segment:
 
 @dataclass
 class _Dense:
-    index: int                  # in the bundle's layer list
-    weight: np.ndarray          # (out, in)
-    bias: np.ndarray            # (out, 1)
-    input_scale: float          # 0.5 when the input is a doubled LSTM output
+    index: int  # in the bundle's layer list
+    weight: np.ndarray  # (out, in)
+    bias: np.ndarray  # (out, 1)
+    input_scale: float  # 0.5 when the input is a doubled LSTM output
 
-    def forward(self, seq: np.ndarray | None, vec: np.ndarray | None, steps: int,
-                trace: list | None = None) -> tuple[np.ndarray | None, np.ndarray | None]:
-        assert seq is not None                  # the chain check: a dense layer gets a sequence
-        wx = np.matmul(self.weight, seq)                                    # (T, out, n)
+    def forward(
+        self, seq: np.ndarray | None, vec: np.ndarray | None, steps: int, trace: list | None = None
+    ) -> tuple[np.ndarray | None, np.ndarray | None]:
+        assert seq is not None  # the chain check: a dense layer gets a sequence
+        wx = np.matmul(self.weight, seq)  # (T, out, n)
         y = wx + self.bias
         if trace is not None:
-            x = seq * self.input_scale                                      # exact
+            x = seq * self.input_scale  # exact
             trace.append((self.index, "dense", {"x": x, "Wx": wx, "y": y}))
         return y, None
 
 
-def _prepare_lstm(index: int, W: np.ndarray, U: np.ndarray, b: np.ndarray, input_scale: float,
-                  repeated: bool, return_sequences: bool, dtype: np.dtype) -> _Lstm:
+def _prepare_lstm(
+    index: int,
+    W: np.ndarray,
+    U: np.ndarray,
+    b: np.ndarray,
+    input_scale: float,
+    repeated: bool,
+    return_sequences: bool,
+    dtype: np.dtype,
+) -> _Lstm:
     """Reorder gates to o, i, f, g; halve the sigmoid rows; scale inputs that arrive doubled."""
     H = U.shape[1]
-    order = np.r_[3 * H:4 * H, 0:2 * H, 2 * H:3 * H]             # i, f, g, o -> o, i, f, g
+    order = np.r_[3 * H : 4 * H, 0 : 2 * H, 2 * H : 3 * H]  # i, f, g, o -> o, i, f, g
     gate_scale = np.r_[np.full(3 * H, 0.5), np.ones(H)][:, None]  # sigmoid(x) via tanh(x / 2)
-    W = W.astype(np.float64)[order] * gate_scale * input_scale   # (4H, in)
-    U = U.astype(np.float64)[order] * gate_scale * 0.5           # (4H, H), h arrives doubled
-    b = b.astype(np.float64)[order, None] * gate_scale           # (4H, 1)
-    head = np.hstack([W, b])                                     # (4H, in + 1)
+    W = W.astype(np.float64)[order] * gate_scale * input_scale  # (4H, in)
+    U = U.astype(np.float64)[order] * gate_scale * 0.5  # (4H, H), h arrives doubled
+    b = b.astype(np.float64)[order, None] * gate_scale  # (4H, 1)
+    head = np.hstack([W, b])  # (4H, in + 1)
     n = W.shape[1]
     if repeated:
-        return _Lstm(index, n, H, np.ascontiguousarray(U, dtype),
-                     np.ascontiguousarray(head, dtype), return_sequences, input_scale)
-    stacked = np.hstack([head, U])                               # (4H, in + 1 + H)
-    return _Lstm(index, n, H, np.ascontiguousarray(stacked, dtype), None, return_sequences,
-                 input_scale)
+        return _Lstm(
+            index,
+            n,
+            H,
+            np.ascontiguousarray(U, dtype),
+            np.ascontiguousarray(head, dtype),
+            return_sequences,
+            input_scale,
+        )
+    stacked = np.hstack([head, U])  # (4H, in + 1 + H)
+    return _Lstm(
+        index, n, H, np.ascontiguousarray(stacked, dtype), None, return_sequences, input_scale
+    )
 
 
 @dataclass
@@ -136,32 +153,42 @@ class _Planner:
 
     dtype: np.dtype
     plan: list[_Segment | _Dense]
-    doubled: bool = False   # does the current tensor hold 2h (an LSTM output)?
+    doubled: bool = False  # does the current tensor hold 2h (an LSTM output)?
 
 
-def _plan_lstm(layer: Lstm, i: int, repeated: bool, w: dict[str, np.ndarray],
-               p: _Planner) -> None:
-    lstm = _prepare_lstm(i, w["W"], w["U"], w["b"], 0.5 if p.doubled else 1.0, repeated,
-                         layer.return_sequences, p.dtype)
+def _plan_lstm(layer: Lstm, i: int, repeated: bool, w: dict[str, np.ndarray], p: _Planner) -> None:
+    lstm = _prepare_lstm(
+        i,
+        w["W"],
+        w["U"],
+        w["b"],
+        0.5 if p.doubled else 1.0,
+        repeated,
+        layer.return_sequences,
+        p.dtype,
+    )
     last = p.plan[-1] if p.plan else None
     if isinstance(last, _Segment) and last.layers[-1].return_sequences and not repeated:
-        last.layers.append(lstm)        # advances in lockstep with the layers before it
+        last.layers.append(lstm)  # advances in lockstep with the layers before it
     else:
         p.plan.append(_Segment([lstm], repeated))
     p.doubled = True
 
 
-def _plan_dense(layer: Dense, i: int, repeated: bool, w: dict[str, np.ndarray],
-                p: _Planner) -> None:
+def _plan_dense(
+    layer: Dense, i: int, repeated: bool, w: dict[str, np.ndarray], p: _Planner
+) -> None:
     scale = 0.5 if p.doubled else 1.0
-    weight = w["W"].astype(np.float64) * scale                              # (out, in)
-    p.plan.append(_Dense(i, np.ascontiguousarray(weight, p.dtype),
-                         w["b"].astype(p.dtype)[:, None], scale))           # (out, 1)
+    weight = w["W"].astype(np.float64) * scale  # (out, in)
+    p.plan.append(
+        _Dense(i, np.ascontiguousarray(weight, p.dtype), w["b"].astype(p.dtype)[:, None], scale)
+    )  # (out, 1)
     p.doubled = False
 
 
-def _plan_repeat(layer: Repeat, i: int, repeated: bool, w: dict[str, np.ndarray],
-                 p: _Planner) -> None:
+def _plan_repeat(
+    layer: Repeat, i: int, repeated: bool, w: dict[str, np.ndarray], p: _Planner
+) -> None:
     """Nothing to prepare: the next LSTM segment reads the vector at every step."""
 
 
@@ -169,7 +196,10 @@ def _plan_repeat(layer: Repeat, i: int, repeated: bool, w: dict[str, np.ndarray]
 #: repeated, weights, planner)``; ``repeated``: the input is a vector spread by a repeat). A new
 #: layer type adds one entry (and an op with ``forward`` if it is not an LSTM or dense).
 PLAN: dict[type[Layer], Callable[..., None]] = {
-    Lstm: _plan_lstm, Dense: _plan_dense, Repeat: _plan_repeat}
+    Lstm: _plan_lstm,
+    Dense: _plan_dense,
+    Repeat: _plan_repeat,
+}
 
 
 def _plan(bundle: Bundle, dtype: np.dtype) -> list[_Segment | _Dense]:
@@ -192,21 +222,22 @@ class _Cell:
     a ones row and its own state) and writes its state to rows ``h_at:h_at + H``.
     """
 
-    def __init__(self, lstm: _Lstm, buf: np.ndarray, lo: int, h_at: int,
-                 vector: np.ndarray | None) -> None:
+    def __init__(
+        self, lstm: _Lstm, buf: np.ndarray, lo: int, h_at: int, vector: np.ndarray | None
+    ) -> None:
         H, n, dtype = lstm.hidden, buf.shape[1], buf.dtype
-        m = np.zeros((5 * H, n), dtype)                    # rows: gates o, i, f, g; then c
-        self.z, self.oif = m[:4 * H], m[:3 * H]            # (4H, n), (3H, n)
-        self.o, self.i, self.f = m[:H], m[H:2 * H], m[2 * H:3 * H]   # (H, n) each
-        self.i_f, self.g_c = m[H:3 * H], m[3 * H:]         # (2H, n): [i; f] and [g; c]
-        self.c = m[4 * H:]                                 # (H, n) cell state
-        self.tanh_c = np.empty((H, n), dtype)              # (H, n)
-        self.h = buf[h_at:h_at + H]                        # (H, n) doubled state
-        self.x = buf[lo:h_at + H]                          # (in + 1 + H, n), or (H, n)
-        self.x0 = buf[lo:h_at]                             # the same without h (zero at t = 0)
-        self.w, self.w0 = lstm.stacked, lstm.stacked[:, :h_at - lo]
+        m = np.zeros((5 * H, n), dtype)  # rows: gates o, i, f, g; then c
+        self.z, self.oif = m[: 4 * H], m[: 3 * H]  # (4H, n), (3H, n)
+        self.o, self.i, self.f = m[:H], m[H : 2 * H], m[2 * H : 3 * H]  # (H, n) each
+        self.i_f, self.g_c = m[H : 3 * H], m[3 * H :]  # (2H, n): [i; f] and [g; c]
+        self.c = m[4 * H :]  # (H, n) cell state
+        self.tanh_c = np.empty((H, n), dtype)  # (H, n)
+        self.h = buf[h_at : h_at + H]  # (H, n) doubled state
+        self.x = buf[lo : h_at + H]  # (in + 1 + H, n), or (H, n)
+        self.x0 = buf[lo:h_at]  # the same without h (zero at t = 0)
+        self.w, self.w0 = lstm.stacked, lstm.stacked[:, : h_at - lo]
         self.once = None
-        if vector is not None:                             # W v + b, once per window
+        if vector is not None:  # W v + b, once per window
             self.once = np.matmul(lstm.project[:, :-1], vector) + lstm.project[:, -1:]  # (4H, n)
 
     def step(self, t: int) -> None:
@@ -217,9 +248,9 @@ class _Cell:
         """The gate pre-activations ``z`` (o, i, f rows halved) of step ``t``."""
         z = self.z
         if t == 0:
-            np.matmul(self.w0, self.x0, z)                 # (4H, n)
+            np.matmul(self.w0, self.x0, z)  # (4H, n)
         else:
-            np.matmul(self.w, self.x, z)                   # (4H, n)
+            np.matmul(self.w, self.x, z)  # (4H, n)
         if self.once is not None:
             np.add(z, self.once, z)
 
@@ -232,25 +263,41 @@ class _Cell:
         """The gates in place of ``z``: rows ``2 s(o), 2 s(i), 2 s(f), tanh(g)``."""
         z = self.z
         np.tanh(z, z)
-        np.add(self.oif, 1, self.oif)                      # 2 sigmoid(o), 2 sigmoid(i, f)
+        np.add(self.oif, 1, self.oif)  # 2 sigmoid(o), 2 sigmoid(i, f)
 
     def combine(self) -> None:
         """``[i; f]`` rows become ``[2 i g; 2 f c]``; then ``c``, ``tanh(c)`` and ``2h``."""
-        np.multiply(self.i_f, self.g_c, self.i_f)          # [2 s(i) g; 2 s(f) c]
+        np.multiply(self.i_f, self.g_c, self.i_f)  # [2 s(i) g; 2 s(f) c]
         np.add(self.i, self.f, self.c)
-        np.multiply(self.c, 0.5, self.c)                   # c = s(i) g + s(f) c
+        np.multiply(self.c, 0.5, self.c)  # c = s(i) g + s(f) c
         np.tanh(self.c, self.tanh_c)
-        np.multiply(self.o, self.tanh_c, self.h)           # 2h = 2 s(o) tanh(c)
+        np.multiply(self.o, self.tanh_c, self.h)  # 2h = 2 s(o) tanh(c)
 
 
 #: The signals :class:`_TracedCell` records per step (named as :mod:`squall.hw.ranges` reports).
-LSTM_SIGNALS = ("x", "Wx", "Uh", "z_i", "z_f", "z_g", "z_o", "i", "f", "g", "o", "fc", "ig", "c",
-                "tanh_c", "h")
+LSTM_SIGNALS = (
+    "x",
+    "Wx",
+    "Uh",
+    "z_i",
+    "z_f",
+    "z_g",
+    "z_o",
+    "i",
+    "f",
+    "g",
+    "o",
+    "fc",
+    "ig",
+    "c",
+    "tanh_c",
+    "h",
+)
 
 
 def _canonical(rows: np.ndarray, H: int, halved: bool = True) -> np.ndarray:
     """Gate rows o, i, f, g (the o, i, f rows halved) back to i, f, g, o, unhalved (exact)."""
-    o, i, f, g = rows[:H], rows[H:2 * H], rows[2 * H:3 * H], rows[3 * H:]
+    o, i, f, g = rows[:H], rows[H : 2 * H], rows[2 * H : 3 * H], rows[3 * H :]
     k = 2.0 if halved else 1.0
     return np.concatenate([i * k, f * k, g, o * k])
 
@@ -262,12 +309,19 @@ class _TracedCell(_Cell):
     ``Uh``, which the fused product never forms apart, are extra products of the same prepared
     weights."""
 
-    def __init__(self, lstm: _Lstm, buf: np.ndarray, lo: int, h_at: int,
-                 vector: np.ndarray | None, steps: int) -> None:
+    def __init__(
+        self,
+        lstm: _Lstm,
+        buf: np.ndarray,
+        lo: int,
+        h_at: int,
+        vector: np.ndarray | None,
+        steps: int,
+    ) -> None:
         super().__init__(lstm, buf, lo, h_at, vector)
         H, n, N = lstm.hidden, lstm.inputs, buf.shape[1]
         self.lstm, self.vector = lstm, vector
-        self.inp = buf[lo:lo + n] if vector is None else vector      # (in, N), as stored
+        self.inp = buf[lo : lo + n] if vector is None else vector  # (in, N), as stored
         self.W = lstm.project[:, :-1] if vector is not None else lstm.stacked[:, :n]
         self.U = lstm.stacked[:, -H:]
         widths = {"x": n, "Wx": 4 * H, "Uh": 4 * H}
@@ -281,10 +335,10 @@ class _TracedCell(_Cell):
         self.products(t)
         z = _canonical(self.z, H)
         for k, name in enumerate(("z_i", "z_f", "z_g", "z_o")):
-            s[name][t] = z[k * H:(k + 1) * H]
+            s[name][t] = z[k * H : (k + 1) * H]
         self.activate()
         s["o"][t], s["i"][t], s["f"][t] = self.o * half, self.i * half, self.f * half
-        s["g"][t] = self.z[3 * H:]
+        s["g"][t] = self.z[3 * H :]
         self.combine()
         s["ig"][t], s["fc"][t] = self.i * half, self.f * half
         s["c"][t], s["tanh_c"][t], s["h"][t] = self.c, self.tanh_c, self.h * half
@@ -309,8 +363,13 @@ def _layout(seg: _Segment, width: int) -> tuple[int, list[int], list[tuple[int, 
     return rows, ones, spans
 
 
-def _run_segment(seg: _Segment, xs: np.ndarray | None, vector: np.ndarray | None,
-                 steps: int, trace: list | None = None) -> np.ndarray:
+def _run_segment(
+    seg: _Segment,
+    xs: np.ndarray | None,
+    vector: np.ndarray | None,
+    steps: int,
+    trace: list | None = None,
+) -> np.ndarray:
     """Run a segment for ``steps`` steps on xs (T, in, n) or a repeated vector (in, n).
 
     Returns the last layer's doubled states, (T, H, n), or (H, n) if it returns a vector.
@@ -320,25 +379,29 @@ def _run_segment(seg: _Segment, xs: np.ndarray | None, vector: np.ndarray | None
     src = vector if seg.repeated else xs
     width = 0 if seg.repeated else xs.shape[1]
     rows, ones, spans = _layout(seg, width)
-    buf = np.zeros((rows, src.shape[-1]), src.dtype)               # (rows, n)
+    buf = np.zeros((rows, src.shape[-1]), src.dtype)  # (rows, n)
     buf[ones] = 1
-    cells = [_Cell(lstm, buf, lo, h_at, vector if k == 0 else None) if trace is None else
-             _TracedCell(lstm, buf, lo, h_at, vector if k == 0 else None, steps)
-             for k, (lstm, (lo, h_at)) in enumerate(zip(seg.layers, spans, strict=True))]
+    cells = [
+        _Cell(lstm, buf, lo, h_at, vector if k == 0 else None)
+        if trace is None
+        else _TracedCell(lstm, buf, lo, h_at, vector if k == 0 else None, steps)
+        for k, (lstm, (lo, h_at)) in enumerate(zip(seg.layers, spans, strict=True))
+    ]
     last = cells[-1]
     out = None
     if seg.layers[-1].return_sequences:
-        out = np.empty((steps, *last.h.shape), buf.dtype)          # (T, H, n)
+        out = np.empty((steps, *last.h.shape), buf.dtype)  # (T, H, n)
     for t in range(steps):
         if not seg.repeated:
-            buf[:width] = xs[t]                                    # (in, n)
+            buf[:width] = xs[t]  # (in, n)
         for cell in cells:
             cell.step(t)
         if out is not None:
             out[t] = last.h
     if trace is not None:
-        trace.extend((c.lstm.index, "lstm", c.signals()) for c in cells
-                     if isinstance(c, _TracedCell))
+        trace.extend(
+            (c.lstm.index, "lstm", c.signals()) for c in cells if isinstance(c, _TracedCell)
+        )
     return out if out is not None else last.h.copy()
 
 
@@ -393,8 +456,9 @@ class NumpyEngine(Engine):
 
     name = "numpy"
 
-    def __init__(self, bundle: Bundle, dtype: str = "float32", chunk: int = 512,
-                 threads: int | None = None) -> None:
+    def __init__(
+        self, bundle: Bundle, dtype: str = "float32", chunk: int = 512, threads: int | None = None
+    ) -> None:
         super().__init__(bundle)
         self.dtype = np.dtype(dtype)
         if self.dtype not in (np.float32, np.float64):
@@ -410,12 +474,12 @@ class NumpyEngine(Engine):
         """One chunk: (n, T, F) in, (T, F, n) out."""
         T = x.shape[1]
         seq: np.ndarray | None = np.ascontiguousarray(x.transpose(1, 2, 0), dtype=self.dtype)
-        vec: np.ndarray | None = None                                        # seq: (T, F, n)
+        vec: np.ndarray | None = None  # seq: (T, F, n)
         for op in self.plan:
-            seq, vec = op.forward(seq, vec, T)          # (T, width, n), or a vector (H, n)
-        assert seq is not None                          # the chain check: ends with a sequence
+            seq, vec = op.forward(seq, vec, T)  # (T, width, n), or a vector (H, n)
+        assert seq is not None  # the chain check: ends with a sequence
         if self.doubled_output:
-            np.multiply(seq, 0.5, seq)                                      # 2h -> h, exact
+            np.multiply(seq, 0.5, seq)  # 2h -> h, exact
         return seq
 
     def trace(self, x: np.ndarray):
@@ -432,8 +496,14 @@ class NumpyEngine(Engine):
             records: list = []
             seq, vec = op.forward(seq, vec, T, records)
             for index, kind, signals in records:
-                yield index, kind, {k: (v.transpose(2, 0, 1) if kind == "dense" else v)
-                                    for k, v in signals.items()}
+                yield (
+                    index,
+                    kind,
+                    {
+                        k: (v.transpose(2, 0, 1) if kind == "dense" else v)
+                        for k, v in signals.items()
+                    },
+                )
 
     def chunks(self, n: int) -> list[tuple[int, int]]:
         """(start, stop) of each work item for a batch of ``n``: equal chunks of at most
@@ -449,7 +519,7 @@ class NumpyEngine(Engine):
 
         def work(span: tuple[int, int]) -> None:
             a, b = span
-            result[a:b] = self._forward(x[a:b]).transpose(2, 0, 1)          # (n, T, F)
+            result[a:b] = self._forward(x[a:b]).transpose(2, 0, 1)  # (n, T, F)
 
         spans = self.chunks(len(x))
         helpers = min(self.threads, len(spans)) - 1
@@ -472,13 +542,13 @@ class NumpyEngine(Engine):
                 self._pool = ThreadPoolExecutor(self.threads - 1, thread_name_prefix="squall-np")
             futures = [self._pool.submit(drain) for _ in range(helpers)]
             try:
-                drain()                              # the calling thread works too
-            except BaseException:                    # e.g. Ctrl-C: helpers stop after their chunk
+                drain()  # the calling thread works too
+            except BaseException:  # e.g. Ctrl-C: helpers stop after their chunk
                 with lock:
                     for _ in pending:
                         pass
                 raise
             finally:
-                for future in futures:               # helpers' errors surface here
+                for future in futures:  # helpers' errors surface here
                     future.result()
         return result

@@ -72,6 +72,7 @@ DOT_METHOD = "sumprod" if hasattr(math, "sumprod") else "polarization"
 if hasattr(math, "sumprod"):  # Python 3.12+
     dot = math.sumprod
 else:  # pragma: no cover - exercised on 3.11
+
     def dot(row, vec):
         """Dot product of two equal-length sequences (plain left-to-right sum)."""
         return sum(map(operator.mul, row, vec))
@@ -95,6 +96,7 @@ def use_dot_method(method: str) -> str:
 
 # ---------------------------------------------------------------- loading (stdlib only)
 
+
 def read_safetensors(path) -> dict[str, tuple[list[int], list[float]]]:
     """Read a safetensors file: name -> (shape, flat list of floats, row-major)."""
     return _read_safetensors(path)[0]
@@ -114,7 +116,7 @@ def _read_safetensors(path) -> tuple[dict[str, tuple[list[int], list[float]]], s
     if size > len(data) - 8:
         raise PureError(f"{path}: header length {size} exceeds the file")
     try:
-        header = parse_json(data[8:8 + size], f"{path}: header")
+        header = parse_json(data[8 : 8 + size], f"{path}: header")
     except SquallError as exc:
         raise PureError(str(exc)) from None
     if not isinstance(header, dict):
@@ -130,18 +132,20 @@ def _read_safetensors(path) -> tuple[dict[str, tuple[list[int], list[float]]], s
         except KeyError as exc:
             raise PureError(f"{path}: tensor {name!r} lacks {exc} in the header") from exc
         except (TypeError, ValueError) as exc:
-            raise PureError(f"{path}: tensor {name!r} has a malformed header entry ({exc})") \
-                from exc
+            raise PureError(
+                f"{path}: tensor {name!r} has a malformed header entry ({exc})"
+            ) from exc
         if dtype not in _DTYPES:
             raise PureError(f"{path}: tensor {name!r} has unsupported dtype {dtype!r}")
-        if not all(isinstance(d, int) and d >= 0 for d in shape) \
-                or not all(isinstance(o, int) for o in (start, end)):
+        if not all(isinstance(d, int) and d >= 0 for d in shape) or not all(
+            isinstance(o, int) for o in (start, end)
+        ):
             raise PureError(f"{path}: tensor {name!r} has a malformed shape or data_offsets")
         code, width = _DTYPES[dtype]
         count = math.prod(shape)
         if not 0 <= start <= end or end - start != count * width or base + end > len(data):
             raise PureError(f"{path}: tensor {name!r} has inconsistent offsets")
-        values = struct.unpack(f"<{count}{code}", data[base + start:base + end])
+        values = struct.unpack(f"<{count}{code}", data[base + start : base + end])
         out[name] = (shape, list(values))
         widths.add(width)
     return out, widths
@@ -149,7 +153,7 @@ def _read_safetensors(path) -> tuple[dict[str, tuple[list[int], list[float]]], s
 
 def _rows(shape: list[int], flat: list[float]) -> list[list[float]]:
     rows, cols = shape
-    return [flat[r * cols:(r + 1) * cols] for r in range(rows)]
+    return [flat[r * cols : (r + 1) * cols] for r in range(rows)]
 
 
 @dataclass
@@ -158,14 +162,14 @@ class LstmLayer:
 
     hidden: int
     inputs: int
-    W: list[list[float]]            # (4H, in)
-    U: list[list[float]]            # (4H, H)
-    b: list[float]                  # (4H)
-    WU: list[list[float]]           # (4H, in + H): row r is W[r] + U[r], for the fused pass
+    W: list[list[float]]  # (4H, in)
+    U: list[list[float]]  # (4H, H)
+    b: list[float]  # (4H)
+    WU: list[list[float]]  # (4H, in + H): row r is W[r] + U[r], for the fused pass
     return_sequences: bool
-    WU_norms: list[float] = field(default_factory=list)   # |WU[r]|^2, see gates()
-    U_norms: list[float] = field(default_factory=list)    # |U[r]|^2
-    W_norms: list[float] = field(default_factory=list)    # |W[r]|^2 (projection after repeat)
+    WU_norms: list[float] = field(default_factory=list)  # |WU[r]|^2, see gates()
+    U_norms: list[float] = field(default_factory=list)  # |U[r]|^2
+    W_norms: list[float] = field(default_factory=list)  # |W[r]|^2 (projection after repeat)
 
     def run(self, model: PureModel, idx: int, seq, latent):
         """(sequence, latent vector) out for the ones in (:meth:`PureModel.lstm_layer`)."""
@@ -174,9 +178,9 @@ class LstmLayer:
 
 @dataclass
 class DenseLayer:
-    W: list[list[float]]            # (out, in)
+    W: list[list[float]]  # (out, in)
     b: list[float]
-    W_norms: list[float] = field(default_factory=list)    # |W[r]|^2, see gates()
+    W_norms: list[float] = field(default_factory=list)  # |W[r]|^2, see gates()
 
     def run(self, model: PureModel, idx: int, seq, latent):
         return model.dense_layer(idx, self, seq), None
@@ -230,6 +234,7 @@ class Counters:
 
 # ---------------------------------------------------------------- the operations
 
+
 def _bounded(v: float) -> float:
     """An input value as a float clipped to +-SCALED_LIMIT (:mod:`squall.limits`): the gates
     saturate long before it, and the dot products (squares in the polarization method) of
@@ -253,8 +258,9 @@ def squared_norms(rows: list[list[float]]) -> list[float]:
     return [dot(row, row) for row in rows]
 
 
-def gates(rows: list[list[float]], xh: list[float], bias: list[float],
-          norms: list[float]) -> list[float]:
+def gates(
+    rows: list[list[float]], xh: list[float], bias: list[float], norms: list[float]
+) -> list[float]:
     """Every mat-vec of the model, one dot product per row: ``M v + b``.
 
     The LSTM step's fused pass ``[W | U] [x; h] + b`` (all 4H gate pre-activations), ``U h``
@@ -268,8 +274,10 @@ def gates(rows: list[list[float]], xh: list[float], bias: list[float],
         return [sumprod(row, xh) + b for row, b in zip(rows, bias, strict=True)]
     if method == "polarization":
         vv, dist = dot(xh, xh), math.dist
-        return [0.5 * (n + vv - dist(row, xh) ** 2) + b
-                for row, n, b in zip(rows, norms, bias, strict=True)]
+        return [
+            0.5 * (n + vv - dist(row, xh) ** 2) + b
+            for row, n, b in zip(rows, norms, bias, strict=True)
+        ]
     if method == "plain":
         mul = operator.mul
         return [sum(map(mul, row, xh)) + b for row, b in zip(rows, bias, strict=True)]
@@ -287,8 +295,13 @@ def cell(z: list[float], c: list[float], H: int) -> tuple[list[float], list[floa
     return h_new, c_new
 
 
-def lstm_step(layer: LstmLayer, x: list[float], h: list[float], c: list[float],
-              proj: list[float] | None = None) -> tuple[list[float], list[float], list[float]]:
+def lstm_step(
+    layer: LstmLayer,
+    x: list[float],
+    h: list[float],
+    c: list[float],
+    proj: list[float] | None = None,
+) -> tuple[list[float], list[float], list[float]]:
     """One LSTM step; returns (h, c, z). With ``proj = W x + b`` precomputed (after a repeat),
     only ``U h`` is computed here."""
     if proj is None:
@@ -319,16 +332,17 @@ def _shape(window) -> str:
 
 # ---------------------------------------------------------------- the model
 
+
 @dataclass
 class PureModel:
     """A bundle's model as Python lists. ``reconstruct(window)`` takes and returns T lists of F
     floats (already scaled). Set ``counters = Counters()`` to count work, ``trace = []`` to record
     every intermediate of the next windows; both are off (``None``) by default."""
 
-    layers: list                        # LstmLayer | DenseLayer | RepeatLayer (see BUILD)
+    layers: list  # LstmLayer | DenseLayer | RepeatLayer (see BUILD)
     features: list[str]
     length: int
-    word_bytes: int = 4                 # bytes per stored weight/state value (float32 bundle)
+    word_bytes: int = 4  # bytes per stored weight/state value (float32 bundle)
     counters: Counters | None = None
     trace: list | None = None
 
@@ -339,16 +353,18 @@ class PureModel:
         except TypeError:
             ok = False
         if not ok:
-            raise PureError(f"window must have shape (T, F) = ({T}, {F}) for this model, got "
-                            f"{_shape(window)}")
+            raise PureError(
+                f"window must have shape (T, F) = ({T}, {F}) for this model, got {_shape(window)}"
+            )
         seq: list[list[float]] = [list(map(_bounded, row)) for row in window]
         latent: list[float] | None = None
         try:
             for idx, layer in enumerate(self.layers):
                 seq, latent = layer.run(self, idx, seq, latent)
         except OverflowError:  # weights near 1e154 or more: a product or square overflows
-            raise PureError("a value overflows float64 in this model (weights of 1e154 or "
-                            "more?)") from None
+            raise PureError(
+                "a value overflows float64 in this model (weights of 1e154 or more?)"
+            ) from None
         return seq
 
     def score(self, window: list[list[float]], mask: list[list[bool]] | None = None) -> float:
@@ -362,8 +378,9 @@ class PureModel:
                     n += 1
         return total / n if n else float("nan")
 
-    def lstm_layer(self, idx: int, layer: LstmLayer, xs: list[list[float]] | None,
-                   latent: list[float] | None):
+    def lstm_layer(
+        self, idx: int, layer: LstmLayer, xs: list[list[float]] | None, latent: list[float] | None
+    ):
         """Run one LSTM layer over the window.
 
         ``latent`` set means the layer follows a ``repeat``: its input is that one vector at
@@ -402,8 +419,9 @@ class PureModel:
                 cnt.add(cnt.state_bytes_in, idx, m * self.word_bytes)
                 cnt.add(cnt.state_bytes_out, idx, n * self.word_bytes)
             if self.trace is not None:
-                self.trace.append({"layer": idx, "kind": "dense", "step": t, "input": x,
-                                   "output": y})
+                self.trace.append(
+                    {"layer": idx, "kind": "dense", "step": t, "input": x, "output": y}
+                )
             out.append(y)
         return out
 
@@ -415,24 +433,36 @@ class PureModel:
     def _count_step(self, idx: int, layer: LstmLayer, projected: bool) -> None:
         cnt, H, n, w = self.counters, layer.hidden, layer.inputs, self.word_bytes
         cnt.add(cnt.step_calls, idx, 1)
-        cnt.add(cnt.activations, idx, 5 * H)          # sigmoid i, f, o; tanh g, c
-        if projected:                                 # inputs: W v + b (4H), h, c
+        cnt.add(cnt.activations, idx, 5 * H)  # sigmoid i, f, o; tanh g, c
+        if projected:  # inputs: W v + b (4H), h, c
             cnt.add(cnt.macs, idx, 4 * H * H)
             cnt.add(cnt.weight_bytes, idx, 4 * H * H * w)
             cnt.add(cnt.state_bytes_in, idx, (4 * H + 2 * H) * w)
-        else:                                         # inputs: x, h, c
+        else:  # inputs: x, h, c
             cnt.add(cnt.macs, idx, 4 * H * (n + H))
             cnt.add(cnt.weight_bytes, idx, (4 * H * (n + H) + 4 * H) * w)
             cnt.add(cnt.state_bytes_in, idx, (n + 2 * H) * w)
         cnt.add(cnt.state_bytes_out, idx, 2 * H * w)  # h, c
 
     def _trace_step(self, idx, t, x, z, h, c, H) -> None:
-        self.trace.append({
-            "layer": idx, "kind": "lstm", "step": t, "input": list(x),
-            "pre_i": z[:H], "pre_f": z[H:2 * H], "pre_g": z[2 * H:3 * H], "pre_o": z[3 * H:],
-            "i": [sigmoid(v) for v in z[:H]], "f": [sigmoid(v) for v in z[H:2 * H]],
-            "g": [tanh(v) for v in z[2 * H:3 * H]], "o": [sigmoid(v) for v in z[3 * H:]],
-            "c": list(c), "h": list(h)})
+        self.trace.append(
+            {
+                "layer": idx,
+                "kind": "lstm",
+                "step": t,
+                "input": list(x),
+                "pre_i": z[:H],
+                "pre_f": z[H : 2 * H],
+                "pre_g": z[2 * H : 3 * H],
+                "pre_o": z[3 * H :],
+                "i": [sigmoid(v) for v in z[:H]],
+                "f": [sigmoid(v) for v in z[H : 2 * H]],
+                "g": [tanh(v) for v in z[2 * H : 3 * H]],
+                "o": [sigmoid(v) for v in z[3 * H :]],
+                "c": list(c),
+                "h": list(h),
+            }
+        )
 
     def run(self, windows, progress=None) -> list[list[list[float]]]:
         """Batch runner: reconstruct every window (``progress(i, n)`` called after each)."""
@@ -453,8 +483,18 @@ def _lstm(spec: Lstm, i: int, tensors: dict) -> LstmLayer:
     if len(W) != 4 * H or len(W[0]) != n or len(U) != 4 * H or len(U[0]) != H or len(b) != 4 * H:
         raise PureError(f"layer {i}: weight shapes do not match lstm({n}->{H})")
     WU = [w + u for w, u in zip(W, U, strict=True)]
-    return LstmLayer(H, n, W, U, b, WU, spec.return_sequences, squared_norms(WU),
-                     squared_norms(U), squared_norms(W))
+    return LstmLayer(
+        H,
+        n,
+        W,
+        U,
+        b,
+        WU,
+        spec.return_sequences,
+        squared_norms(WU),
+        squared_norms(U),
+        squared_norms(W),
+    )
 
 
 def _dense(spec: Dense, i: int, tensors: dict) -> DenseLayer:
@@ -474,8 +514,9 @@ def _repeat(spec: Repeat, i: int, tensors: dict) -> RepeatLayer:
 BUILD: dict[type[Layer], Callable[..., Any]] = {Lstm: _lstm, Dense: _dense, Repeat: _repeat}
 
 
-def from_arrays(meta: dict, tensors: dict[str, tuple[list[int], list[float]]],
-                word_bytes: int = 4) -> PureModel:
+def from_arrays(
+    meta: dict, tensors: dict[str, tuple[list[int], list[float]]], word_bytes: int = 4
+) -> PureModel:
     """Build a model from a bundle's JSON (``layers``: typed or their JSON objects, as
     :mod:`squall.model` reads them) and its tensors as (shape, flat list). Each layer is checked
     on its own and the first against the features; the chain is not (a single layer runs, for
@@ -486,8 +527,9 @@ def from_arrays(meta: dict, tensors: dict[str, tuple[list[int], list[float]]],
         length = int(meta["windows"]["length"])
         first = specs[0].input_width() if specs else None
         if first is not None and first != len(features):
-            raise PureError(f"layer 0 takes {first} inputs but the bundle has "
-                            f"{len(features)} features")
+            raise PureError(
+                f"layer 0 takes {first} inputs but the bundle has {len(features)} features"
+            )
         layers = []
         for i, spec in enumerate(specs):
             build = BUILD.get(type(spec))
@@ -510,15 +552,21 @@ def load(bundle_dir) -> PureModel:
     root = Path(bundle_dir)
     path = root / "bundle.json"
     try:
-        meta = parse_json(regular_file(path, "bundle.json", missing="{p.parent} is not a "
-                                       "bundle: {p.name} is missing").read_bytes(), str(path))
+        meta = parse_json(
+            regular_file(
+                path, "bundle.json", missing="{p.parent} is not a bundle: {p.name} is missing"
+            ).read_bytes(),
+            str(path),
+        )
     except SquallError as exc:
         raise PureError(str(exc)) from None
     except OSError as exc:
-        raise PureError(f"{bundle_dir}/bundle.json cannot be read ({exc.strerror or exc})"
-                        ) from exc
-    if not isinstance(meta, dict) or meta.get("format") != "squall-bundle" \
-            or meta.get("version") != 1:
+        raise PureError(f"{bundle_dir}/bundle.json cannot be read ({exc.strerror or exc})") from exc
+    if (
+        not isinstance(meta, dict)
+        or meta.get("format") != "squall-bundle"
+        or meta.get("version") != 1
+    ):
         raise PureError(f"{root}: not a version 1 squall bundle")
     tensors, widths = _read_safetensors(root / "weights.safetensors")
     return from_arrays(meta, tensors, max(widths) if widths else 4)

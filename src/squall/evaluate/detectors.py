@@ -117,13 +117,13 @@ class DetectorConfig:
         if self.kind not in KINDS:
             raise SquallError(f"detector must be one of {', '.join(KINDS)}, got {self.kind!r}")
         if self.threshold not in THRESHOLDS:
-            raise SquallError(f"threshold must be one of {', '.join(THRESHOLDS)}, got "
-                              f"{self.threshold!r}")
+            raise SquallError(
+                f"threshold must be one of {', '.join(THRESHOLDS)}, got {self.threshold!r}"
+            )
         from squall.detect.pointwise import HOW
 
         if self.point not in HOW:
-            raise SquallError(f"per-step score must be one of {', '.join(HOW)}, got "
-                              f"{self.point!r}")
+            raise SquallError(f"per-step score must be one of {', '.join(HOW)}, got {self.point!r}")
         if self.epochs is not None and self.epochs < 1:
             raise SquallError(f"--epochs must be at least 1, got {self.epochs}")
         if self.length < 2:
@@ -171,9 +171,14 @@ def _reader(path: str | os.PathLike[str], reader: dict | None) -> dict:
     return {"kind": "noaa"} if kind == "noaa" else {"kind": "csv", "time_column": "timestamp"}
 
 
-def detect_series(path: str | os.PathLike[str], config: DetectorConfig | None = None, *,
-                  train_paths=None, reader: dict | None = None, log=lambda *_: None
-                  ) -> Detection:
+def detect_series(
+    path: str | os.PathLike[str],
+    config: DetectorConfig | None = None,
+    *,
+    train_paths=None,
+    reader: dict | None = None,
+    log=lambda *_: None,
+) -> Detection:
     """Run ``config`` on the series in ``path``; the model (if any) trains on ``train_paths``
     (default: the series itself, the NAB protocol)."""
     config = config or DetectorConfig()
@@ -218,24 +223,46 @@ def _robust_z(path, config: DetectorConfig, reader: dict) -> Detection:
             else:
                 merged.append([a, b])
         for a, b in merged:
-            rows.append({"track": tr, "start": times[idx[a]], "end": times[idx[b]],
-                         "score": float(peak[idx[a:b + 1]].max())})
+            rows.append(
+                {
+                    "track": tr,
+                    "start": times[idx[a]],
+                    "end": times[idx[b]],
+                    "score": float(peak[idx[a : b + 1]].max()),
+                }
+            )
     events = _events(rows)
-    return Detection(events, np.sort(times), {"reports": int(len(frame)), "threshold": config.z_k,
-                                              "interval": "report",
-                                              "tracks": int(frame["track"].nunique())})
+    return Detection(
+        events,
+        np.sort(times),
+        {
+            "reports": int(len(frame)),
+            "threshold": config.z_k,
+            "interval": "report",
+            "tracks": int(frame["track"].nunique()),
+        },
+    )
 
 
 def _events(rows: list[dict]) -> pd.DataFrame:
     frame = pd.DataFrame(rows, columns=["track", "start", "end", "score"]).astype(
-        {"track": str, "score": float})
+        {"track": str, "score": float}
+    )
     frame["start"] = pd.to_datetime(frame["start"])
     frame["end"] = pd.to_datetime(frame["end"])
     return frame
 
 
-def _train(path, config: DetectorConfig, reader: dict, train_paths, settings, sizes, log,
-           val_fraction: float | None = None):
+def _train(
+    path,
+    config: DetectorConfig,
+    reader: dict,
+    train_paths,
+    settings,
+    sizes,
+    log,
+    val_fraction: float | None = None,
+):
     from squall.data.windows import make_windows
     from squall.pipeline import train
 
@@ -252,9 +279,18 @@ def _train(path, config: DetectorConfig, reader: dict, train_paths, settings, si
     batches = max(1, math.ceil(math.ceil(n / stride) * (1 - val_fraction) / 64))
     epochs = config.epochs or max(1, math.ceil(config.updates / batches))
     patience = max(6, math.ceil(config.patience_updates / batches))
-    bundle = train(source, reader=reader, settings=train_settings, sizes=sizes,
-                   epochs=epochs, seed=config.seed, val_fraction=val_fraction,
-                   progress=False, log=log, patience=patience)
+    bundle = train(
+        source,
+        reader=reader,
+        settings=train_settings,
+        sizes=sizes,
+        epochs=epochs,
+        seed=config.seed,
+        val_fraction=val_fraction,
+        progress=False,
+        log=log,
+        patience=patience,
+    )
     return bundle, resolved, stride
 
 
@@ -275,15 +311,24 @@ def resolve_interval(settings, obs, span: str | None):
     try:
         need = pd.Timedelta(span) / settings.length
     except (ValueError, TypeError):
-        raise SquallError(f"window span: cannot read {span!r} as a duration (e.g. 1D, 12h)") \
-            from None
+        raise SquallError(
+            f"window span: cannot read {span!r} as a duration (e.g. 1D, 12h)"
+        ) from None
     current = pd.Timedelta(resolved.resample)
     if current >= need:
         return resolved
     chosen = next((n for n in NICE_INTERVALS if n >= need), NICE_INTERVALS[-1])
-    return resolve_settings(WindowSettings(settings.length, settings.stride, settings.mode,
-                                           format_duration(chosen), None,
-                                           settings.min_observed), obs)
+    return resolve_settings(
+        WindowSettings(
+            settings.length,
+            settings.stride,
+            settings.mode,
+            format_duration(chosen),
+            None,
+            settings.min_observed,
+        ),
+        obs,
+    )
 
 
 def _windowset(path, bundle, reader, settings):
@@ -307,8 +352,9 @@ def _original(path, config: DetectorConfig, reader: dict, train_paths, log) -> D
 
     settings = WindowSettings(length=24, mode="pooled", resample=None)
     # the scaler is fitted on every report of the training data, which here is the scored data
-    bundle, resolved, _ = _train(path, config, reader, train_paths, settings, (64, 32), log,
-                                 val_fraction=0.0)
+    bundle, resolved, _ = _train(
+        path, config, reader, train_paths, settings, (64, 32), log, val_fraction=0.0
+    )
     ws, obs = _windowset(path, bundle, reader, resolved)
     scores = score(ws.x, reconstruct_windows(bundle, ws), ws.mask).window
     threshold = float(np.quantile(scores[np.isfinite(scores)], config.original_q))
@@ -317,13 +363,27 @@ def _original(path, config: DetectorConfig, reader: dict, train_paths, log) -> D
     rows = []
     for e in np.unique(event[event >= 0]):
         sel = event == e
-        rows.append({"track": str(ws.track[sel][0]), "start": ws.start[sel].min(),
-                     "end": ws.end[sel].max(), "score": float(scores[sel].max())})
+        rows.append(
+            {
+                "track": str(ws.track[sel][0]),
+                "start": ws.start[sel].min(),
+                "end": ws.end[sel].max(),
+                "score": float(scores[sel].max()),
+            }
+        )
     times = np.sort(obs.frame["time"].to_numpy("datetime64[ns]"))
-    return Detection(_events(rows), times, {
-        "reports": int(len(obs)), "windows": int(len(ws)), "threshold": threshold,
-        "interval": "report", "epochs_run": len(bundle.history),
-        "tracks": int(obs.frame["track"].nunique())})
+    return Detection(
+        _events(rows),
+        times,
+        {
+            "reports": int(len(obs)),
+            "windows": int(len(ws)),
+            "threshold": threshold,
+            "interval": "report",
+            "epochs_run": len(bundle.history),
+            "tracks": int(obs.frame["track"].nunique()),
+        },
+    )
 
 
 def _steps(fraction_or_steps: float, n: int) -> int:
@@ -343,8 +403,14 @@ def threshold_flags(values: np.ndarray, config: DetectorConfig) -> tuple[np.ndar
     if config.threshold in ("sigma", "hundman"):
         window = _steps(config.window, len(v))
         step = _steps(config.step, len(v)) if window else 0
-        flags, level = dynamic_flags(v, method=config.threshold, k=config.k, window=window or None,
-                                     step=step or None, min_percent=config.prune)
+        flags, level = dynamic_flags(
+            v,
+            method=config.threshold,
+            k=config.k,
+            window=window or None,
+            step=step or None,
+            min_percent=config.prune,
+        )
         return flags, float(np.min(level)) if len(level) else math.inf
     if config.threshold == "pot":
         value = pot_threshold(v, q=config.pot_q, level=config.pot_level)["value"]
@@ -356,8 +422,9 @@ def threshold_flags(values: np.ndarray, config: DetectorConfig) -> tuple[np.ndar
     return flags, value
 
 
-def score_steps(path, config: DetectorConfig, reader: dict | None = None, train_paths=None,
-                log=lambda *_: None):
+def score_steps(
+    path, config: DetectorConfig, reader: dict | None = None, train_paths=None, log=lambda *_: None
+):
     """Train (``autoencoder`` settings of ``config``) and return the unsmoothed per-step scores
     of the series, its report times and facts about the run: everything before the threshold,
     so several thresholds can be tried on one trained model."""
@@ -368,16 +435,23 @@ def score_steps(path, config: DetectorConfig, reader: dict | None = None, train_
     reader = _reader(path, reader)
     settings = WindowSettings(length=config.length, resample=config.resample)
     t0 = time.perf_counter()
-    bundle, resolved, stride = _train(path, config, reader, train_paths, settings,
-                                      tuple(config.hidden), log)
+    bundle, resolved, stride = _train(
+        path, config, reader, train_paths, settings, tuple(config.hidden), log
+    )
     trained = time.perf_counter() - t0
     ws, obs = _windowset(path, bundle, reader, resolved)
     steps = step_scores(ws, reconstruct_windows(bundle, ws), config.point)
     times = np.sort(obs.frame["time"].to_numpy("datetime64[ns]"))
-    info = {"reports": int(len(obs)), "tracks": int(obs.frame["track"].nunique()),
-            "windows": int(len(ws)), "steps": int(len(steps)),
-            "interval": resolved.resample or "report", "train_stride": stride,
-            "epochs_run": len(bundle.history), "train_seconds": round(trained, 2)}
+    info = {
+        "reports": int(len(obs)),
+        "tracks": int(obs.frame["track"].nunique()),
+        "windows": int(len(ws)),
+        "steps": int(len(steps)),
+        "interval": resolved.resample or "report",
+        "train_stride": stride,
+        "epochs_run": len(bundle.history),
+        "train_seconds": round(trained, 2),
+    }
     return steps, times, info
 
 
@@ -387,13 +461,21 @@ def detector_for(config: DetectorConfig):
     from squall.detect.detector import Detector
     from squall.detect.thresholds import make_threshold
 
-    params = {"sigma": {"k": config.k}, "hundman": {}, "quantile": {"q": config.quantile},
-              "pot": {"q": config.pot_q, "level": config.pot_level}}[config.threshold]
-    return Detector("step", point=config.point, smoothing=config.smoothing,
-                    smoothing_cap=config.smoothing_cap,
-                    threshold=make_threshold(config.threshold, **params),
-                    merge_gap=config.length if config.merge_gap is None else config.merge_gap,
-                    pad=config.pad)
+    params = {
+        "sigma": {"k": config.k},
+        "hundman": {},
+        "quantile": {"q": config.quantile},
+        "pot": {"q": config.pot_q, "level": config.pot_level},
+    }[config.threshold]
+    return Detector(
+        "step",
+        point=config.point,
+        smoothing=config.smoothing,
+        smoothing_cap=config.smoothing_cap,
+        threshold=make_threshold(config.threshold, **params),
+        merge_gap=config.length if config.merge_gap is None else config.merge_gap,
+        pad=config.pad,
+    )
 
 
 def _autoencoder(path, config: DetectorConfig, reader: dict, train_paths, log) -> Detection:
@@ -411,20 +493,26 @@ def _autoencoder(path, config: DetectorConfig, reader: dict, train_paths, log) -
     reader = _reader(path, reader)
     settings = WindowSettings(length=config.length, resample=config.resample)
     t0 = time.perf_counter()
-    bundle, resolved, stride = _train(path, config, reader, train_paths, settings,
-                                      tuple(config.hidden), log)
+    bundle, resolved, stride = _train(
+        path, config, reader, train_paths, settings, tuple(config.hidden), log
+    )
     trained = time.perf_counter() - t0
     ws, obs = _windowset(path, bundle, reader, resolved)
-    reference = ws if train_paths is None else _windowset(train_paths, bundle, reader,
-                                                          resolved)[0]
+    reference = ws if train_paths is None else _windowset(train_paths, bundle, reader, resolved)[0]
     detector = detector_for(config).fit(reference, bundle, fitted_on="training")
     found = detector.detect(ws)
     times = np.sort(obs.frame["time"].to_numpy("datetime64[ns]"))
-    info = {"reports": int(len(obs)), "tracks": int(obs.frame["track"].nunique()),
-            "windows": int(len(ws)), "steps": int(len(found.scores.steps)),
-            "interval": resolved.resample or "report", "train_stride": stride,
-            "epochs_run": len(bundle.history), "train_seconds": round(trained, 2),
-            "threshold": float(detector.threshold.value_)}
+    info = {
+        "reports": int(len(obs)),
+        "tracks": int(obs.frame["track"].nunique()),
+        "windows": int(len(ws)),
+        "steps": int(len(found.scores.steps)),
+        "interval": resolved.resample or "report",
+        "train_stride": stride,
+        "epochs_run": len(bundle.history),
+        "train_seconds": round(trained, 2),
+        "threshold": float(detector.threshold.value_),
+    }
     return Detection(found.events[["track", "start", "end", "score"]], times, info)
 
 
@@ -458,6 +546,9 @@ def detect_steps(steps, config: DetectorConfig) -> dict:
         levels.append(level)
     gap = config.length if config.merge_gap is None else config.merge_gap
     events = step_events(steps, flags, values=smoothed, pad=config.pad, merge_gap=gap)
-    return {"events": events[["track", "start", "end", "score"]], "flags": flags,
-            "smoothed": smoothed,
-            "threshold": float(np.min(levels)) if levels else math.inf}
+    return {
+        "events": events[["track", "start", "end", "score"]],
+        "flags": flags,
+        "smoothed": smoothed,
+        "threshold": float(np.min(levels)) if levels else math.inf,
+    }

@@ -34,8 +34,21 @@ from squall.evaluate.detectors import DetectorConfig, detect_series
 from squall.evaluate.metrics import confusion, pooled, prf
 from squall.evaluate.nab import nab_score, normalise
 
-SUMMARY_COLUMNS = ["dataset", "tp", "fp", "fn", "precision", "recall", "f1", "nab_score",
-                   "series", "labels", "events", "intervals", "seconds"]
+SUMMARY_COLUMNS = [
+    "dataset",
+    "tp",
+    "fp",
+    "fn",
+    "precision",
+    "recall",
+    "f1",
+    "nab_score",
+    "series",
+    "labels",
+    "events",
+    "intervals",
+    "seconds",
+]
 EVENT_COLUMNS = ["series", "start", "end", "score", "track"]
 OUTPUTS = ("events.csv", "series.csv", "summary.csv", "results.json")
 
@@ -50,15 +63,28 @@ class Evaluation:
     summary: pd.DataFrame
 
     def to_json(self) -> dict:
-        return {"detector": self.config.to_dict(), "datasets": _records(self.summary),
-                "series": _records(self.series)}
+        return {
+            "detector": self.config.to_dict(),
+            "datasets": _records(self.summary),
+            "series": _records(self.series),
+        }
 
 
 def _records(frame: pd.DataFrame) -> list[dict]:
     out = []
     for row in frame.to_dict(orient="records"):
-        out.append({k: (None if isinstance(v, float) and not math.isfinite(v) else
-                        v.item() if isinstance(v, np.generic) else v) for k, v in row.items()})
+        out.append(
+            {
+                k: (
+                    None
+                    if isinstance(v, float) and not math.isfinite(v)
+                    else v.item()
+                    if isinstance(v, np.generic)
+                    else v
+                )
+                for k, v in row.items()
+            }
+        )
     return out
 
 
@@ -74,9 +100,11 @@ def load_labels(path: str | os.PathLike[str], series: Sequence[str]) -> pd.DataF
         nab = read_nab_labels(path)
         missing = [s for s in series if Path(s).as_posix() not in nab]
         if missing:
-            raise SquallError(f"series {missing[0]} is not in the labels file {path} (it names "
-                              f"{len(nab)} series, e.g. {next(iter(nab), 'none')}); name series "
-                              f"as in the labels file, relative to --root")
+            raise SquallError(
+                f"series {missing[0]} is not in the labels file {path} (it names "
+                f"{len(nab)} series, e.g. {next(iter(nab), 'none')}); name series "
+                f"as in the labels file, relative to --root"
+            )
         return nab_frame(nab, [Path(s).as_posix() for s in series])
     return read_label_csv(path)
 
@@ -89,10 +117,16 @@ def resolve_series(name: str, root: str | os.PathLike[str] | None) -> Path:
     return path
 
 
-def evaluate(series: Sequence[str], labels: str | os.PathLike[str] | pd.DataFrame, *,
-             root: str | os.PathLike[str] | None = None, config: DetectorConfig | None = None,
-             train: str | os.PathLike[str] | None = None, reader: dict | None = None,
-             log=lambda *_: None) -> Evaluation:
+def evaluate(
+    series: Sequence[str],
+    labels: str | os.PathLike[str] | pd.DataFrame,
+    *,
+    root: str | os.PathLike[str] | None = None,
+    config: DetectorConfig | None = None,
+    train: str | os.PathLike[str] | None = None,
+    reader: dict | None = None,
+    log=lambda *_: None,
+) -> Evaluation:
     """Run ``config`` on each series (NAB protocol: trained on the series itself, or on
     ``train`` when given) and score the events against ``labels`` (a path or a label table)."""
     if not series:
@@ -109,24 +143,39 @@ def evaluate(series: Sequence[str], labels: str | os.PathLike[str] | pd.DataFram
         ev = found.events
         mine = labels_for(table, name)
         counts = confusion(mine, ev)
-        row = {"dataset": dataset_of(name), "series": Path(name).as_posix(),
-               "detector": config.kind, "interval": found.info.get("interval"),
-               "reports": found.info.get("reports"), "labels": int(len(mine)),
-               "events": int(len(ev))} | counts | prf(**counts)
+        row = (
+            {
+                "dataset": dataset_of(name),
+                "series": Path(name).as_posix(),
+                "detector": config.kind,
+                "interval": found.info.get("interval"),
+                "reports": found.info.get("reports"),
+                "labels": int(len(mine)),
+                "events": int(len(ev)),
+            }
+            | counts
+            | prf(**counts)
+        )
         if found.info.get("tracks", 1) <= 1:
             windows = list(zip(mine["start"], mine["end"], strict=True))
             row |= nab_score(found.times, windows, ev["start"]).to_dict()
         else:  # NAB scores one time line
             row |= {"nab_score": math.nan}
-        row |= {k: found.info[k] for k in ("threshold", "epochs_run", "train_stride", "seconds")
-                if k in found.info}
+        row |= {
+            k: found.info[k]
+            for k in ("threshold", "epochs_run", "train_stride", "seconds")
+            if k in found.info
+        }
         rows.append(row)
         log(f"{name}: {len(ev)} events, tp {counts['tp']} fp {counts['fp']} fn {counts['fn']}")
         ev = ev.assign(series=Path(name).as_posix())
         all_events.append(ev)
     per_series = pd.DataFrame(rows)
-    events = (pd.concat(all_events, ignore_index=True) if all_events
-              else pd.DataFrame(columns=EVENT_COLUMNS))
+    events = (
+        pd.concat(all_events, ignore_index=True)
+        if all_events
+        else pd.DataFrame(columns=EVENT_COLUMNS)
+    )
     events = events[EVENT_COLUMNS].astype({"score": float, "series": str, "track": str})
     return Evaluation(config, events, per_series, summarise(per_series))
 
@@ -139,12 +188,20 @@ def summarise(per_series: pd.DataFrame) -> pd.DataFrame:
     for ds, part in per_series.groupby("dataset", sort=True):
         nab = math.nan
         if "nab_raw" in part and part["nab_raw"].notna().all():
-            nab = normalise(part["nab_raw"].sum(), part["nab_null"].sum(),
-                            part["nab_perfect"].sum())
-        extra.append({"dataset": ds, "nab_score": nab, "series": int(len(part)),
-                      "labels": int(part["labels"].sum()), "events": int(part["events"].sum()),
-                      "intervals": ",".join(sorted(set(part["interval"].astype(str)))),
-                      "seconds": float(part.get("seconds", pd.Series([0.0])).sum())})
+            nab = normalise(
+                part["nab_raw"].sum(), part["nab_null"].sum(), part["nab_perfect"].sum()
+            )
+        extra.append(
+            {
+                "dataset": ds,
+                "nab_score": nab,
+                "series": int(len(part)),
+                "labels": int(part["labels"].sum()),
+                "events": int(part["events"].sum()),
+                "intervals": ",".join(sorted(set(part["interval"].astype(str)))),
+                "seconds": float(part.get("seconds", pd.Series([0.0])).sum()),
+            }
+        )
     return out.merge(pd.DataFrame(extra), on="dataset")[SUMMARY_COLUMNS]
 
 
@@ -161,8 +218,9 @@ def write_results(result: Evaluation, out: str | os.PathLike[str]) -> list[Path]
         events.to_csv(tmp / "events.csv", index=False, float_format="%.6g")
         result.series.to_csv(tmp / "series.csv", index=False, float_format="%.6g")
         result.summary.to_csv(tmp / "summary.csv", index=False, float_format="%.6g")
-        (tmp / "results.json").write_text(json.dumps(result.to_json(), indent=1, default=str)
-                                          + "\n", encoding="utf-8")
+        (tmp / "results.json").write_text(
+            json.dumps(result.to_json(), indent=1, default=str) + "\n", encoding="utf-8"
+        )
     return [Path(out) / name for name in OUTPUTS]
 
 
@@ -177,24 +235,31 @@ def describe(config: DetectorConfig) -> str:
     if config.kind == "robust-z":
         return f"robust-z (|x - median| / 1.4826 MAD > {config.z_k:g} on raw values)"
     if config.kind == "original":
-        return (f"original pipeline (pooled 24-report windows, hidden 64,32, scaler and "
-                f"{config.original_q:.0%} quantile of the scored data)")
-    budget = (f"{config.epochs} epochs" if config.epochs
-              else f"{config.updates} updates")
-    thr = {"sigma": f"mean + {config.k:g} sd", "hundman": "Hundman z search",
-           "pot": f"POT q={config.pot_q:g} over the {config.pot_level:g} quantile",
-           "quantile": f"{config.quantile:g} quantile"}[config.threshold]
+        return (
+            f"original pipeline (pooled 24-report windows, hidden 64,32, scaler and "
+            f"{config.original_q:.0%} quantile of the scored data)"
+        )
+    budget = f"{config.epochs} epochs" if config.epochs else f"{config.updates} updates"
+    thr = {
+        "sigma": f"mean + {config.k:g} sd",
+        "hundman": "Hundman z search",
+        "pot": f"POT q={config.pot_q:g} over the {config.pot_level:g} quantile",
+        "quantile": f"{config.quantile:g} quantile",
+    }[config.threshold]
     if config.threshold in ("sigma", "hundman") and config.window:
         thr += f" in windows of {config.window:g} of the series"
     if config.prune:
         thr += f", pruning {config.prune:g}"
-    return (f"autoencoder ({config.length}-step windows spanning >= {config.span or '-'}, "
-            f"hidden {','.join(map(str, config.hidden))}, {budget}, seed {config.seed}; "
-            f"{config.point} scores, EWMA {config.smoothing:g}; {thr})")
+    return (
+        f"autoencoder ({config.length}-step windows spanning >= {config.span or '-'}, "
+        f"hidden {','.join(map(str, config.hidden))}, {budget}, seed {config.seed}; "
+        f"{config.point} scores, EWMA {config.smoothing:g}; {thr})"
+    )
 
 
-def format_summary(result: Evaluation, out: str | os.PathLike[str] | None = None,
-                   max_series: int = 20) -> str:
+def format_summary(
+    result: Evaluation, out: str | os.PathLike[str] | None = None, max_series: int = 20
+) -> str:
     """A one-screen summary: the detector, each series (up to ``max_series``), each dataset."""
     lines = [f"squall evaluate: {describe(result.config)}"]
     s = result.series
@@ -202,15 +267,18 @@ def format_summary(result: Evaluation, out: str | os.PathLike[str] | None = None
         width = max(20, *(len(x) for x in s["series"]))
         lines.append(f"{'series':<{width}} interval labels events  tp  fp  fn    NAB")
         for r in s.itertuples(index=False):
-            lines.append(f"{r.series:<{width}} {str(r.interval):>8} {r.labels:>6} {r.events:>6} "
-                         f"{r.tp:>3} {r.fp:>3} {r.fn:>3} {_fmt(r.nab_score, 1):>6}")
+            lines.append(
+                f"{r.series:<{width}} {str(r.interval):>8} {r.labels:>6} {r.events:>6} "
+                f"{r.tp:>3} {r.fp:>3} {r.fn:>3} {_fmt(r.nab_score, 1):>6}"
+            )
     width = max(20, *(len(x) for x in result.summary["dataset"]))
     lines.append(f"{'dataset':<{width}} series  tp  fp  fn precision recall    F1    NAB")
     for r in result.summary.itertuples(index=False):
-        lines.append(f"{r.dataset:<{width}} {r.series:>6} {r.tp:>3} {r.fp:>3} {r.fn:>3} "
-                     f"{_fmt(r.precision):>9} {_fmt(r.recall):>6} {_fmt(r.f1):>5} "
-                     f"{_fmt(r.nab_score, 1):>6}")
+        lines.append(
+            f"{r.dataset:<{width}} {r.series:>6} {r.tp:>3} {r.fp:>3} {r.fn:>3} "
+            f"{_fmt(r.precision):>9} {_fmt(r.recall):>6} {_fmt(r.f1):>5} "
+            f"{_fmt(r.nab_score, 1):>6}"
+        )
     if out is not None:
-        lines.append(f"outputs: {Path(out) / 'events.csv'}, series.csv, summary.csv, "
-                     f"results.json")
+        lines.append(f"outputs: {Path(out) / 'events.csv'}, series.csv, summary.csv, results.json")
     return "\n".join(lines)

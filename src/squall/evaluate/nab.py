@@ -76,9 +76,16 @@ class NabResult:
         return normalise(self.raw, self.null, self.perfect)
 
     def to_dict(self) -> dict:
-        return {"nab_raw": self.raw, "nab_null": self.null, "nab_perfect": self.perfect,
-                "nab_score": self.normalised, "nab_windows": self.windows, "nab_tp": self.tp,
-                "nab_fn": self.fn, "nab_fp": self.fp}
+        return {
+            "nab_raw": self.raw,
+            "nab_null": self.null,
+            "nab_perfect": self.perfect,
+            "nab_score": self.normalised,
+            "nab_windows": self.windows,
+            "nab_tp": self.tp,
+            "nab_fn": self.fn,
+            "nab_fp": self.fp,
+        }
 
 
 def normalise(raw: float, null: float, perfect: float) -> float:
@@ -88,15 +95,17 @@ def normalise(raw: float, null: float, perfect: float) -> float:
     return 100.0 * (raw - null) / (perfect - null)
 
 
-def nab_score(times, windows, detections, profile: dict | None = None,
-              probation: float = PROBATION) -> NabResult:
+def nab_score(
+    times, windows, detections, profile: dict | None = None, probation: float = PROBATION
+) -> NabResult:
     """Score point ``detections`` (times) on a file with data row ``times`` and label
     ``windows`` (``(start, end)`` pairs), per the module docstring."""
     profile = STANDARD if profile is None else profile
     t = np.sort(pd.to_datetime(pd.Series(times)).to_numpy("datetime64[ns]"))
     n = len(t)
-    wins = sorted((pd.Timestamp(s).to_datetime64(), pd.Timestamp(e).to_datetime64())
-                  for s, e in windows)
+    wins = sorted(
+        (pd.Timestamp(s).to_datetime64(), pd.Timestamp(e).to_datetime64()) for s, e in windows
+    )
     left = np.array([np.searchsorted(t, s, "left") for s, _ in wins], dtype=np.int64)
     right = np.array([np.searchsorted(t, e, "right") - 1 for _, e in wins], dtype=np.int64)
     keep = right >= left  # a window holding no row cannot be scored
@@ -132,5 +141,12 @@ def nab_score(times, windows, detections, profile: dict | None = None,
     for window in np.flatnonzero(counted):
         raw += best.get(int(window), -profile["fn"])
     tp = sum(1 for w in best if counted[w])
-    return NabResult(raw=float(raw), null=-profile["fn"] * n_win, perfect=profile["tp"] * n_win,
-                     windows=n_win, tp=tp, fn=n_win - tp, fp=fp)
+    return NabResult(
+        raw=float(raw),
+        null=-profile["fn"] * n_win,
+        perfect=profile["tp"] * n_win,
+        windows=n_win,
+        tp=tp,
+        fn=n_win - tp,
+        fp=fp,
+    )

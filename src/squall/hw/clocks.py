@@ -32,13 +32,29 @@ def cycles_summary(d: RtlDesign, matvec: dict, step: dict) -> dict:
         p = d.predicted_cycles(r.index)
         mv = sorted(set(matvec.get(str(r.index), [])))
         st = sorted(set(step.get(str(r.index), [])))
-        rows.append({"layer": r.index, "kind": r.kind, "rows": r.rows, "cols": r.cols,
-                     "macs": p["macs"], "ideal_matvec": p["ideal"],
-                     "predicted_matvec": p["matvec"], "measured_matvec": mv,
-                     "predicted_step": p.get("step"), "measured_step": st or None})
-    return {"format": FORMAT, "version": VERSION, "lanes": d.lanes,
-            "weights_digest": weights_digest(d.bundle), "length": d.length,
-            "clock_ns_in_sim": 10, "layers": rows}
+        rows.append(
+            {
+                "layer": r.index,
+                "kind": r.kind,
+                "rows": r.rows,
+                "cols": r.cols,
+                "macs": p["macs"],
+                "ideal_matvec": p["ideal"],
+                "predicted_matvec": p["matvec"],
+                "measured_matvec": mv,
+                "predicted_step": p.get("step"),
+                "measured_step": st or None,
+            }
+        )
+    return {
+        "format": FORMAT,
+        "version": VERSION,
+        "lanes": d.lanes,
+        "weights_digest": weights_digest(d.bundle),
+        "length": d.length,
+        "clock_ns_in_sim": 10,
+        "layers": rows,
+    }
 
 
 def write_clocks(path: str | os.PathLike[str], summary: dict) -> None:
@@ -52,8 +68,13 @@ def measured_cycles(path) -> dict:
     data = read_json(regular_file(path, "clocks file (the .json of squall hw cycles)"))
     if not isinstance(data, dict) or data.get("format") != FORMAT:
         raise SquallError(f"{path} is not a clocks file written by `squall hw cycles`")
-    out: dict = {"matvec": {}, "step": {}, "source": f"simulation ({path})",
-                 "lanes": data.get("lanes"), "weights_digest": data.get("weights_digest")}
+    out: dict = {
+        "matvec": {},
+        "step": {},
+        "source": f"simulation ({path})",
+        "lanes": data.get("lanes"),
+        "weights_digest": data.get("weights_digest"),
+    }
     try:
         for row in data["layers"]:
             if row["measured_matvec"]:
@@ -61,6 +82,7 @@ def measured_cycles(path) -> dict:
             if row.get("measured_step"):
                 out["step"][str(row["layer"])] = max(row["measured_step"])
     except (KeyError, TypeError, ValueError) as exc:
-        raise SquallError(f"{path} is a damaged clocks file ({type(exc).__name__}: {exc})") \
-            from None
+        raise SquallError(
+            f"{path} is a damaged clocks file ({type(exc).__name__}: {exc})"
+        ) from None
     return out

@@ -62,28 +62,37 @@ class Compute:
     clock: float = 100e6
 
     def __post_init__(self) -> None:
-        for name, value, low in (("parallel MACs", self.macs, 1),
-                                 ("cycles per MAC", self.cycles_per_mac, 1),
-                                 ("activation latency", self.act_latency, 0)):
+        for name, value, low in (
+            ("parallel MACs", self.macs, 1),
+            ("cycles per MAC", self.cycles_per_mac, 1),
+            ("activation latency", self.act_latency, 0),
+        ):
             if not isinstance(value, int) or isinstance(value, bool) or value < low:
                 raise SquallError(f"{name} must be an integer >= {low}, got {value!r}")
-        if not isinstance(self.clock, (int, float)) or not math.isfinite(self.clock) \
-                or self.clock <= 0:
+        if (
+            not isinstance(self.clock, (int, float))
+            or not math.isfinite(self.clock)
+            or self.clock <= 0
+        ):
             raise SquallError(f"compute clock must be positive, got {self.clock!r}")
 
     def cycles(self, stages) -> int:
         """Clocks of a call made of ``stages``: ``(count, macs, activation)`` triples."""
-        return sum(count * (math.ceil(macs / self.macs) * self.cycles_per_mac
-                            + (self.act_latency if act else 0))
-                   for count, macs, act in stages)
+        return sum(
+            count
+            * (math.ceil(macs / self.macs) * self.cycles_per_mac + (self.act_latency if act else 0))
+            for count, macs, act in stages
+        )
 
     def params(self) -> dict:
         return asdict(self)
 
     def describe(self) -> str:
-        return (f"compute: {self.macs} MACs in parallel, {self.cycles_per_mac} cycle(s) per MAC, "
-                f"activation latency {self.act_latency} cycles per LSTM step, "
-                f"{self.clock / 1e6:g} MHz")
+        return (
+            f"compute: {self.macs} MACs in parallel, {self.cycles_per_mac} cycle(s) per MAC, "
+            f"activation latency {self.act_latency} cycles per LSTM step, "
+            f"{self.clock / 1e6:g} MHz"
+        )
 
 
 @dataclass(frozen=True)
@@ -93,20 +102,20 @@ class BoundaryCost:
 
     index: int | None
     name: str
-    kind: str                   # lstm, dense, repeat, model
-    offloaded: bool             # False: the layer stays on the host (no calls)
-    params: int                 # weights and biases
-    weight_bytes: int           # W, U, b at the word size
-    macs_per_step: int          # a step of the accelerator: 4H (n + H); n m for a dense step
+    kind: str  # lstm, dense, repeat, model
+    offloaded: bool  # False: the layer stays on the host (no calls)
+    params: int  # weights and biases
+    weight_bytes: int  # W, U, b at the word size
+    macs_per_step: int  # a step of the accelerator: 4H (n + H); n m for a dense step
     calls_per_window: int
-    values_in: int              # data words per call (x, h, c at the step boundary, ...)
+    values_in: int  # data words per call (x, h, c at the step boundary, ...)
     values_out: int
     data_bytes_in: int
-    streamed_bytes: int         # weights sent with every call (0 when resident)
-    bytes_in: int               # data_bytes_in + streamed_bytes
+    streamed_bytes: int  # weights sent with every call (0 when resident)
+    bytes_in: int  # data_bytes_in + streamed_bytes
     bytes_out: int
     macs_per_call: int
-    stages: tuple = field(default=(), repr=False)   # (count, macs, activation) per call
+    stages: tuple = field(default=(), repr=False)  # (count, macs, activation) per call
 
     def as_dict(self) -> dict:
         d = asdict(self)
@@ -130,9 +139,11 @@ def _lstm_boundary(layer: Lstm, T: int, repeated: bool, offload: str):
     else:
         layer_stages = ((T, step, True),)
         in_layer = T * n
-    per = {"step": (T, n + 2 * H, 2 * H, ((1, step, True),)),
-           "matvec": (T, n + H, 4 * H, ((1, step, False),)),
-           "layer": (1, in_layer, out_layer, layer_stages)}
+    per = {
+        "step": (T, n + 2 * H, 2 * H, ((1, step, True),)),
+        "matvec": (T, n + H, 4 * H, ((1, step, False),)),
+        "layer": (1, in_layer, out_layer, layer_stages),
+    }
     return params, step, per, layer_stages, True
 
 
@@ -140,20 +151,31 @@ def _dense_boundary(layer: Dense, T: int, repeated: bool, offload: str):
     n, m = layer.input, layer.output
     params, step = n * m + m, n * m
     layer_stages = ((T, step, False),)
-    per = {"step": (T, n, m, ((1, step, False),)),
-           "matvec": (T, n, m, ((1, step, False),)),
-           "layer": (1, T * n, T * m, layer_stages)}
+    per = {
+        "step": (T, n, m, ((1, step, False),)),
+        "matvec": (T, n, m, ((1, step, False),)),
+        "layer": (1, T * n, T * m, layer_stages),
+    }
     return params, step, per, layer_stages, offload == "all"
 
 
 #: Layer type -> ``(layer, T, repeated, offload) -> (params, MACs per step, {boundary: (calls,
 #: in, out, stages)}, the layer's stages, offloaded)``; None: no weights, never a call.
 BOUNDARY_COSTS: dict[type[Layer], Callable[..., tuple] | None] = {
-    Lstm: _lstm_boundary, Dense: _dense_boundary, Repeat: None}
+    Lstm: _lstm_boundary,
+    Dense: _dense_boundary,
+    Repeat: None,
+}
 
 
-def boundary_costs(layers, length: int, boundary: str = "step", word_bits: int = 32,
-                   weights: str = "resident", offload: str = "lstm") -> list[BoundaryCost]:
+def boundary_costs(
+    layers,
+    length: int,
+    boundary: str = "step",
+    word_bits: int = 32,
+    weights: str = "resident",
+    offload: str = "lstm",
+) -> list[BoundaryCost]:
     """Per layer (plus one ``model`` row at the ``window`` boundary): bytes in and out per call,
     weights, MACs and calls per window for an accelerator at ``boundary``.
 
@@ -178,8 +200,7 @@ def boundary_costs(layers, length: int, boundary: str = "step", word_bits: int =
     on chip (loaded once per run). ``offload="lstm"`` leaves dense layers on the host.
     """
     if boundary not in BOUNDARIES:
-        raise SquallError(f"unknown boundary {boundary!r}; choose one of "
-                          f"{', '.join(BOUNDARIES)}")
+        raise SquallError(f"unknown boundary {boundary!r}; choose one of {', '.join(BOUNDARIES)}")
     if weights not in WEIGHT_MODES:
         raise SquallError(f"weights must be one of {', '.join(WEIGHT_MODES)}, got {weights!r}")
     if offload not in OFFLOADS:
@@ -204,38 +225,73 @@ def boundary_costs(layers, length: int, boundary: str = "step", word_bits: int =
         params, step, per, layer_stages, offloaded = costs(layer, T, walked.repeated, offload)
         model_stages.extend(layer_stages)
         wbytes = word_bytes_for(params, word_bits)
-        if boundary == "window":    # the layer runs inside the model's call
-            rows.append(BoundaryCost(i, name, kind, True, params, wbytes, step, 0, 0, 0, 0, 0, 0,
-                                     0, 0))
+        if boundary == "window":  # the layer runs inside the model's call
+            rows.append(
+                BoundaryCost(i, name, kind, True, params, wbytes, step, 0, 0, 0, 0, 0, 0, 0, 0)
+            )
             continue
         if not offloaded:
-            rows.append(BoundaryCost(i, name, kind, False, params, wbytes, step, 0, 0, 0, 0, 0,
-                                     0, 0, 0))
+            rows.append(
+                BoundaryCost(i, name, kind, False, params, wbytes, step, 0, 0, 0, 0, 0, 0, 0, 0)
+            )
             continue
         calls, v_in, v_out, stages = per[boundary]
         data_in = word_bytes_for(v_in, word_bits)
         sent = wbytes if streamed else 0
         macs = sum(count * m for count, m, _ in stages)
-        rows.append(BoundaryCost(i, name, kind, True, params, wbytes, step, calls, v_in, v_out,
-                                 data_in, sent, data_in + sent, word_bytes_for(v_out, word_bits),
-                                 macs, tuple(stages)))
+        rows.append(
+            BoundaryCost(
+                i,
+                name,
+                kind,
+                True,
+                params,
+                wbytes,
+                step,
+                calls,
+                v_in,
+                v_out,
+                data_in,
+                sent,
+                data_in + sent,
+                word_bytes_for(v_out, word_bits),
+                macs,
+                tuple(stages),
+            )
+        )
     if boundary == "window":
         params = sum(r.params for r in rows)
         wbytes = word_bytes_for(params, word_bits)
         F = _features(layers)
         data_in = word_bytes_for(T * F, word_bits)
         sent = wbytes if streamed else 0
-        rows.append(BoundaryCost(None, "window (all layers)", "model", True, params, wbytes,
-                                 sum(r.macs_per_step for r in rows), 1, T * F, T * F, data_in,
-                                 sent, data_in + sent, word_bytes_for(T * F, word_bits),
-                                 sum(count * m for count, m, _ in model_stages),
-                                 tuple(model_stages)))
+        rows.append(
+            BoundaryCost(
+                None,
+                "window (all layers)",
+                "model",
+                True,
+                params,
+                wbytes,
+                sum(r.macs_per_step for r in rows),
+                1,
+                T * F,
+                T * F,
+                data_in,
+                sent,
+                data_in + sent,
+                word_bytes_for(T * F, word_bits),
+                sum(count * m for count, m, _ in model_stages),
+                tuple(model_stages),
+            )
+        )
     return rows
 
 
 def _features(layers) -> int:
-    first = next((w for w in (lay.input_width() for lay in as_layers(layers)) if w is not None),
-                 None)
+    first = next(
+        (w for w in (lay.input_width() for lay in as_layers(layers)) if w is not None), None
+    )
     if first is None:
         raise SquallError("the model has no layers with weights")
     return first
@@ -250,8 +306,9 @@ def analytic_calls(rows: list[BoundaryCost], windows: int) -> dict:
     return {r.index: windows * r.calls_per_window for r in rows}
 
 
-def counted_calls(rows: list[BoundaryCost], step_calls: dict[int, int], windows: int,
-                  length: int) -> dict:
+def counted_calls(
+    rows: list[BoundaryCost], step_calls: dict[int, int], windows: int, length: int
+) -> dict:
     """Calls per row from the pure engine's counted step calls (``Counters.step_calls``: LSTM
     steps and dense steps per layer index) over ``windows`` windows: a step or mat-vec call per
     counted step; a layer call per T counted steps; a window call per window run."""
@@ -261,7 +318,7 @@ def counted_calls(rows: list[BoundaryCost], step_calls: dict[int, int], windows:
             out[None] = windows
         elif not r.offloaded or r.calls_per_window == 0:
             out[r.index] = 0
-        elif r.calls_per_window == 1:       # the layer boundary: one call per T steps
+        elif r.calls_per_window == 1:  # the layer boundary: one call per T steps
             steps = step_calls.get(r.index, 0)
             out[r.index] = steps // length if steps % length == 0 else steps / length
         else:
@@ -293,12 +350,12 @@ class CostReport:
     rows: list[BoundaryCost]
     calls: dict
     calls_source: str
-    links: dict                       # name -> Pcie / Spi
+    links: dict  # name -> Pcie / Spi
     compute: Compute
     budget: float | None = None
     software_time: float | None = None
-    calls_check: dict | None = None   # analytic vs counted, when counted
-    measured: dict | None = None      # clocks from simulation (squall.hw.clocks.measured_cycles)
+    calls_check: dict | None = None  # analytic vs counted, when counted
+    measured: dict | None = None  # clocks from simulation (squall.hw.clocks.measured_cycles)
 
     def _offloaded(self) -> list[BoundaryCost]:
         return [r for r in self.rows if r.offloaded and r.calls_per_window]
@@ -312,15 +369,23 @@ class CostReport:
             if self.measured is not None:
                 cycles = self._measured_call(r)
                 d["cycles_per_call_model"] = model_cycles
-            d.update(cycles_per_call=cycles, compute_s_per_call=cycles / self.compute.clock,
-                     transfer_s_per_call={k: link.call_time(r.bytes_in, r.bytes_out)
-                                          for k, link in self.links.items()})
+            d.update(
+                cycles_per_call=cycles,
+                compute_s_per_call=cycles / self.compute.clock,
+                transfer_s_per_call={
+                    k: link.call_time(r.bytes_in, r.bytes_out) for k, link in self.links.items()
+                },
+            )
             d["transfer_s"] = {k: calls * t for k, t in d["transfer_s_per_call"].items()}
             d["compute_s"] = calls * d["compute_s_per_call"]
         else:
-            d.update(cycles_per_call=0, compute_s_per_call=0.0,
-                     transfer_s_per_call={k: 0.0 for k in self.links},
-                     transfer_s={k: 0.0 for k in self.links}, compute_s=0.0)
+            d.update(
+                cycles_per_call=0,
+                compute_s_per_call=0.0,
+                transfer_s_per_call={k: 0.0 for k in self.links},
+                transfer_s={k: 0.0 for k in self.links},
+                compute_s=0.0,
+            )
         return d
 
     def _measured_call(self, r: BoundaryCost) -> int:
@@ -329,16 +394,18 @@ class CostReport:
         m = self.measured
         assert m is not None, "only with measured clocks"
         if r.index is None:
-            raise SquallError("--cycles-from-sim gives clocks per layer; use the step, matvec "
-                              "or layer boundary")
+            raise SquallError(
+                "--cycles-from-sim gives clocks per layer; use the step, matvec or layer boundary"
+            )
         key = str(r.index)
         if key not in m["matvec"]:
             raise SquallError(f"the simulation has no clocks for layer {r.index}")
-        per_step = m["step"][key] if r.kind == "lstm" and self.boundary != "matvec" \
-            else m["matvec"][key]
+        per_step = (
+            m["step"][key] if r.kind == "lstm" and self.boundary != "matvec" else m["matvec"][key]
+        )
         if self.boundary in ("step", "matvec"):
             return per_step
-        if r.kind == "lstm":            # the sequencer: a clock to start each step, one at the end
+        if r.kind == "lstm":  # the sequencer: a clock to start each step, one at the end
             return self.length * (per_step + 1) + 1
         return self.length * per_step
 
@@ -364,8 +431,9 @@ class CostReport:
             "weight_bytes_on_chip": chip,
             "weight_load_s": load,
             "transfer_s": transfer,
-            "transfer_s_per_call": {k: (t / total_calls if total_calls else 0.0)
-                                    for k, t in transfer.items()},
+            "transfer_s_per_call": {
+                k: (t / total_calls if total_calls else 0.0) for k, t in transfer.items()
+            },
             "compute_s": compute,
             "compute_s_per_call": compute / total_calls if total_calls else 0.0,
             "total_s": {k: transfer[k] + load[k] + compute for k in self.links},
@@ -381,54 +449,94 @@ class CostReport:
                 a[f"max_compute_s_per_call_{key}"] = limit
                 a[f"meets_{key}"] = totals["total_s"][k] <= target
             if self.software_time is not None:
-                a["speedup"] = (self.software_time / totals["total_s"][k]
-                                if totals["total_s"][k] else None)
+                a["speedup"] = (
+                    self.software_time / totals["total_s"][k] if totals["total_s"][k] else None
+                )
             answers[k] = a
         return {
-            "bundle": self.name, "boundary": self.boundary,
-            "boundary_means": BOUNDARIES[self.boundary], "word_bits": self.word_bits,
-            "weights": self.weights, "offload": self.offload, "windows": self.windows,
-            "length": self.length, "calls_source": self.calls_source,
+            "bundle": self.name,
+            "boundary": self.boundary,
+            "boundary_means": BOUNDARIES[self.boundary],
+            "word_bits": self.word_bits,
+            "weights": self.weights,
+            "offload": self.offload,
+            "windows": self.windows,
+            "length": self.length,
+            "calls_source": self.calls_source,
             "calls_check": self.calls_check,
             "links": {k: link.params() for k, link in self.links.items()},
             "compute": self.compute.params(),
             "cycles_source": self.measured["source"] if self.measured else "model",
-            "layers": layers, "model_call": model, "totals": totals, "answers": answers,
+            "layers": layers,
+            "model_call": model,
+            "totals": totals,
+            "answers": answers,
         }
 
     def table(self) -> str:
         d = self.as_dict()
         t = d["totals"]
         links = list(self.links)
-        lines = [f"{self.name}: boundary {self.boundary} ({BOUNDARIES[self.boundary]}), "
-                 f"{self.word_bits}-bit words, weights {self.weights}"
-                 + (f", offload {self.offload}" if self.boundary != "window" else ""),
-                 f"calls: {self.calls_source}"]
+        lines = [
+            f"{self.name}: boundary {self.boundary} ({BOUNDARIES[self.boundary]}), "
+            f"{self.word_bits}-bit words, weights {self.weights}"
+            + (f", offload {self.offload}" if self.boundary != "window" else ""),
+            f"calls: {self.calls_source}",
+        ]
         if self.calls_check:
             c = self.calls_check
-            lines.append(f"call counts: analytic {c['analytic']:,}, counted {c['counted']:,} "
-                         f"({'agree' if c['agree'] else 'DISAGREE'})")
+            lines.append(
+                f"call counts: analytic {c['analytic']:,}, counted {c['counted']:,} "
+                f"({'agree' if c['agree'] else 'DISAGREE'})"
+            )
         lines.append("")
-        head = ["layer", "params", "weight B", "MACs/step", "in B/call", "out B/call",
-                "calls", "cycles/call", "compute/call"] + [f"{LINK_NAMES[k]}/call" for k in links]
+        head = [
+            "layer",
+            "params",
+            "weight B",
+            "MACs/step",
+            "in B/call",
+            "out B/call",
+            "calls",
+            "cycles/call",
+            "compute/call",
+        ] + [f"{LINK_NAMES[k]}/call" for k in links]
         body = []
         for row in d["layers"] + ([d["model_call"]] if d["model_call"] else []):
             if row["kind"] == "repeat":
                 body.append([row["name"]] + ["-"] * (len(head) - 1))
                 continue
-            cells = [row["name"], f"{row['params']:,}", f"{row['weight_bytes']:,}",
-                     f"{row['macs_per_step']:,}"]
+            cells = [
+                row["name"],
+                f"{row['params']:,}",
+                f"{row['weight_bytes']:,}",
+                f"{row['macs_per_step']:,}",
+            ]
             if row["calls_per_window"]:
-                cells += [f"{row['bytes_in']:,}", f"{row['bytes_out']:,}", f"{row['calls']:,}",
-                          f"{row['cycles_per_call']:,}", fmt_time(row["compute_s_per_call"])]
+                cells += [
+                    f"{row['bytes_in']:,}",
+                    f"{row['bytes_out']:,}",
+                    f"{row['calls']:,}",
+                    f"{row['cycles_per_call']:,}",
+                    fmt_time(row["compute_s_per_call"]),
+                ]
                 cells += [fmt_time(row["transfer_s_per_call"][k]) for k in links]
             else:
                 where = "in the window call" if self.boundary == "window" else "on the host"
                 cells += [where] + [""] * (len(head) - 5)
             body.append(cells)
-        body.append(["total", f"{sum(r['params'] for r in d['layers']):,}",
-                     f"{sum(r['weight_bytes'] for r in d['layers']):,}", "", "", "",
-                     f"{t['total_calls']:,}"] + [""] * (len(head) - 7))
+        body.append(
+            [
+                "total",
+                f"{sum(r['params'] for r in d['layers']):,}",
+                f"{sum(r['weight_bytes'] for r in d['layers']):,}",
+                "",
+                "",
+                "",
+                f"{t['total_calls']:,}",
+            ]
+            + [""] * (len(head) - 7)
+        )
         lines += _columns(head, body)
         if self.weights == "streamed":
             lines.append("(in B/call includes the weights sent with every call)")
@@ -436,35 +544,50 @@ class CostReport:
         lines += [f"  {link.describe()}" for link in self.links.values()]
         lines.append(f"  {self.compute.describe()}")
         if self.measured:
-            lines.append(f"  cycles per call from {self.measured['source']}; the model's "
-                         "formula would give: " + ", ".join(
-                             f"{r['name']} {r['cycles_per_call_model']:,}" for r in d["layers"]
-                             if "cycles_per_call_model" in r))
-        lines += ["", f"run: {t['total_calls']:,} calls ({self.windows:,} windows of "
-                      f"{self.length} steps), {t['bytes_in']:,} B in, {t['bytes_out']:,} B out"]
-        run = [["transfer per call (mean)"] + [fmt_time(t["transfer_s_per_call"][k])
-                                               for k in links],
-               ["transfer per run"] + [fmt_time(t["transfer_s"][k]) for k in links],
-               [f"weight load, once ({t['weight_bytes_on_chip']:,} B)"]
-               + [fmt_time(t["weight_load_s"][k]) for k in links],
-               ["compute per call (mean)"] + [fmt_time(t["compute_s_per_call"])] * len(links),
-               ["compute per run"] + [fmt_time(t["compute_s"])] * len(links),
-               ["total (transfers + compute, not overlapped)"]
-               + [fmt_time(t["total_s"][k]) for k in links]]
+            lines.append(
+                f"  cycles per call from {self.measured['source']}; the model's "
+                "formula would give: "
+                + ", ".join(
+                    f"{r['name']} {r['cycles_per_call_model']:,}"
+                    for r in d["layers"]
+                    if "cycles_per_call_model" in r
+                )
+            )
+        lines += [
+            "",
+            f"run: {t['total_calls']:,} calls ({self.windows:,} windows of "
+            f"{self.length} steps), {t['bytes_in']:,} B in, {t['bytes_out']:,} B out",
+        ]
+        run = [
+            ["transfer per call (mean)"] + [fmt_time(t["transfer_s_per_call"][k]) for k in links],
+            ["transfer per run"] + [fmt_time(t["transfer_s"][k]) for k in links],
+            [f"weight load, once ({t['weight_bytes_on_chip']:,} B)"]
+            + [fmt_time(t["weight_load_s"][k]) for k in links],
+            ["compute per call (mean)"] + [fmt_time(t["compute_s_per_call"])] * len(links),
+            ["compute per run"] + [fmt_time(t["compute_s"])] * len(links),
+            ["total (transfers + compute, not overlapped)"]
+            + [fmt_time(t["total_s"][k]) for k in links],
+        ]
         a = d["answers"]
         for key, target in (("budget", self.budget), ("software", self.software_time)):
             if target is None:
                 continue
             label = "meet the budget" if key == "budget" else "beat the software time"
-            run.append([f"max compute per call (mean) to {label} {fmt_time(target)}"]
-                       + [_limit(a[k][f"max_compute_s_per_call_{key}"]) for k in links])
+            run.append(
+                [f"max compute per call (mean) to {label} {fmt_time(target)}"]
+                + [_limit(a[k][f"max_compute_s_per_call_{key}"]) for k in links]
+            )
         if self.software_time is not None:
-            run.append(["speedup over the software time"]
-                       + [f"{a[k]['speedup']:.3g}x" if a[k]["speedup"] else "-" for k in links])
+            run.append(
+                ["speedup over the software time"]
+                + [f"{a[k]['speedup']:.3g}x" if a[k]["speedup"] else "-" for k in links]
+            )
         lines += _columns(["", *(LINK_NAMES[k] for k in links)], run)
         if self.budget is None and self.software_time is None:
-            lines.append("(--budget SECONDS / --software-time SECONDS add the longest compute "
-                         "per call that meets them, and the speedup)")
+            lines.append(
+                "(--budget SECONDS / --software-time SECONDS add the longest compute "
+                "per call that meets them, and the speedup)"
+            )
         return "\n".join(lines)
 
 
@@ -476,19 +599,35 @@ def _limit(seconds: float | None) -> str:
 
 def _columns(head: list[str], body: list[list[str]]) -> list[str]:
     widths = [max(len(str(row[k])) for row in [head, *body]) for k in range(len(head))]
+
     def fmt(row):
         first = str(row[0]).ljust(widths[0])
-        return "  ".join([first] + [str(c).rjust(w) for c, w in zip(row[1:], widths[1:],
-                                                                    strict=True)]).rstrip()
+        return "  ".join(
+            [first] + [str(c).rjust(w) for c, w in zip(row[1:], widths[1:], strict=True)]
+        ).rstrip()
+
     return [fmt(head)] + [fmt(row) for row in body]
 
 
-def cost_report(layers, length: int, windows: int, *, boundary: str = "step",
-                word_bits: int = 32, weights: str = "resident", offload: str = "lstm",
-                pcie: Pcie | None = None, spi: Spi | None = None, compute: Compute | None = None,
-                budget: float | None = None, software_time: float | None = None,
-                step_calls: dict[int, int] | None = None, calls_source: str | None = None,
-                name: str = "model", measured: dict | None = None) -> CostReport:
+def cost_report(
+    layers,
+    length: int,
+    windows: int,
+    *,
+    boundary: str = "step",
+    word_bits: int = 32,
+    weights: str = "resident",
+    offload: str = "lstm",
+    pcie: Pcie | None = None,
+    spi: Spi | None = None,
+    compute: Compute | None = None,
+    budget: float | None = None,
+    software_time: float | None = None,
+    step_calls: dict[int, int] | None = None,
+    calls_source: str | None = None,
+    name: str = "model",
+    measured: dict | None = None,
+) -> CostReport:
     """The cost model of a run of ``windows`` windows through ``layers``.
 
     Calls are analytic (windows x calls per window) unless ``step_calls`` (the pure engine's
@@ -510,22 +649,41 @@ def cost_report(layers, length: int, windows: int, *, boundary: str = "step",
         calls = analytic
         source = calls_source or _analytic_source(rows, windows, length)
     links = {"pcie": pcie or Pcie(), "spi": spi or Spi()}
-    return CostReport(name, boundary, word_bits, weights, offload, windows, int(length), rows,
-                      calls, source, links, compute or Compute(), budget, software_time, check,
-                      measured)
+    return CostReport(
+        name,
+        boundary,
+        word_bits,
+        weights,
+        offload,
+        windows,
+        int(length),
+        rows,
+        calls,
+        source,
+        links,
+        compute or Compute(),
+        budget,
+        software_time,
+        check,
+        measured,
+    )
 
 
 def check_measured(measured: dict, bundle, macs: int | None) -> int:
     """The parallel MACs to model with measured clocks (the simulated design's lanes); refuses
     clocks of another bundle or of another number of lanes than ``macs``."""
     if measured.get("weights_digest") != weights_digest(bundle):
-        raise SquallError(f"the clocks in {measured['source']} were measured on RTL of another "
-                          f"bundle (weights digest {measured.get('weights_digest')}); run squall "
-                          f"hw rtl and squall hw cycles for this one")
+        raise SquallError(
+            f"the clocks in {measured['source']} were measured on RTL of another "
+            f"bundle (weights digest {measured.get('weights_digest')}); run squall "
+            f"hw rtl and squall hw cycles for this one"
+        )
     lanes = measured.get("lanes")
     if macs is not None and lanes is not None and macs != lanes:
-        raise SquallError(f"the clocks were measured with P = {lanes} lanes but --macs is "
-                          f"{macs}; leave --macs out or give {lanes}")
+        raise SquallError(
+            f"the clocks were measured with P = {lanes} lanes but --macs is "
+            f"{macs}; leave --macs out or give {lanes}"
+        )
     return lanes or macs or Compute.macs
 
 
@@ -534,8 +692,11 @@ def _analytic_source(rows: list[BoundaryCost], windows: int, length: int) -> str
     total = windows * sum(r.calls_per_window for r in busy)
     if busy and all(r.calls_per_window == length for r in busy):
         kinds = [r.kind for r in busy]
-        what = " + ".join(f"{kinds.count(k)} {'LSTM' if k == 'lstm' else k}"
-                          for k in ("lstm", "dense") if k in kinds)
+        what = " + ".join(
+            f"{kinds.count(k)} {'LSTM' if k == 'lstm' else k}"
+            for k in ("lstm", "dense")
+            if k in kinds
+        )
         return f"analytic, {windows:,} windows x {length} steps x {what} layers = {total:,}"
     if busy and all(r.calls_per_window == 1 for r in busy):
         what = "whole-window call" if busy[0].index is None else f"{len(busy)} layers"

@@ -33,8 +33,13 @@ SPI_WORDS = 64
 #: SPI word widths: 16 bits in (command and data), 32 bits out.
 SPI_IN_BITS, SPI_OUT_BITS = 16, 32
 #: The top modules, as the README names them.
-TOPS = ("squall_matvec", "squall_lstm_cell", "squall_lstm_layer", "squall_spi_slave",
-        "squall_spi_top")
+TOPS = (
+    "squall_matvec",
+    "squall_lstm_cell",
+    "squall_lstm_layer",
+    "squall_spi_slave",
+    "squall_spi_top",
+)
 SOURCES = tuple(f"{name}.sv" for name in TOPS)
 
 
@@ -48,14 +53,14 @@ class RtlLayer:
     """One mat-vec layer as the ROM holds it."""
 
     index: int
-    kind: str               # lstm | dense
-    rows: int               # 4H or m
-    cols: int               # n + H or n
-    hidden: int             # H (0 for dense)
-    inputs: int             # n
-    groups: int             # ceil(rows / P)
-    wbase: int              # first word of the layer in matvec_weights.mem
-    bbase: int              # first word in matvec_bias.mem
+    kind: str  # lstm | dense
+    rows: int  # 4H or m
+    cols: int  # n + H or n
+    hidden: int  # H (0 for dense)
+    inputs: int  # n
+    groups: int  # ceil(rows / P)
+    wbase: int  # first word of the layer in matvec_weights.mem
+    bbase: int  # first word in matvec_bias.mem
     acc_bits: int
 
 
@@ -69,8 +74,9 @@ class RtlDesign:
         cfg: FixedConfig = resolve_config(config)
         for key in ("data", "weight", "bias", "preact", "cell", "tanh"):
             if not getattr(cfg, key).signed:
-                raise SquallError(f"the RTL generator needs a signed {key} format, got "
-                                  f"{getattr(cfg, key)}")
+                raise SquallError(
+                    f"the RTL generator needs a signed {key} format, got {getattr(cfg, key)}"
+                )
         self.bundle, self.config, self.lanes = bundle, cfg, lanes
         self.model = model = FixedModel(bundle, cfg)
         self.layers: list[RtlLayer] = []
@@ -83,8 +89,20 @@ class RtlDesign:
             else:
                 continue
             groups = -(-rows // lanes)
-            self.layers.append(RtlLayer(L.index, "lstm" if H else "dense", rows, cols, H, n,
-                                        groups, wbase, bbase, L.acc_bits))
+            self.layers.append(
+                RtlLayer(
+                    L.index,
+                    "lstm" if H else "dense",
+                    rows,
+                    cols,
+                    H,
+                    n,
+                    groups,
+                    wbase,
+                    bbase,
+                    L.acc_bits,
+                )
+            )
             wbase += groups * cols
             bbase += groups
         lstms = [r for r in self.layers if r.kind == "lstm"]
@@ -141,48 +159,60 @@ class RtlDesign:
         P = self.lanes
         last = r.rows - (r.groups - 1) * P
         matvec = r.cols + r.groups * r.cols + max(0, r.groups - 1) * max(0, P - r.cols) + 2 + last
-        out = {"matvec": matvec, "macs": r.rows * r.cols,
-               "ideal": math.ceil(r.rows * r.cols / P)}
+        out = {"matvec": matvec, "macs": r.rows * r.cols, "ideal": math.ceil(r.rows * r.cols / P)}
         if r.kind == "lstm":
             out["step"] = matvec + r.hidden + 2
         return out
 
-
     def manifest(self) -> dict:
-        return {"format": FORMAT, "version": VERSION, "lanes": self.lanes,
-                "config": self.config.to_dict(), "tops": list(TOPS),
-                "bundle": {"weights_digest": weights_digest(self.bundle),
-                           "layers": self.bundle.model.to_json(),
-                           "features": self.bundle.features,
-                           "length": self.bundle.length},
-                "widths": {"data": self.config.data.width, "accumulator": self.acc_w,
-                           "layer_select": self.layer_bits},
-                "layers": [asdict(r) | {"cycles": self.predicted_cycles(r.index)}
-                           for r in self.layers],
-                "spi": spi_protocol(self)}
+        return {
+            "format": FORMAT,
+            "version": VERSION,
+            "lanes": self.lanes,
+            "config": self.config.to_dict(),
+            "tops": list(TOPS),
+            "bundle": {
+                "weights_digest": weights_digest(self.bundle),
+                "layers": self.bundle.model.to_json(),
+                "features": self.bundle.features,
+                "length": self.bundle.length,
+            },
+            "widths": {
+                "data": self.config.data.width,
+                "accumulator": self.acc_w,
+                "layer_select": self.layer_bits,
+            },
+            "layers": [asdict(r) | {"cycles": self.predicted_cycles(r.index)} for r in self.layers],
+            "spi": spi_protocol(self),
+        }
 
 
 def spi_protocol(d: RtlDesign) -> dict:
     """The SPI front end's protocol, as the README and the testbench use it."""
     return {
         "mode": "SPI mode 0 (CPOL 0, CPHA 0), MSB first, one data line each way",
-        "in_bits": SPI_IN_BITS, "out_bits": SPI_OUT_BITS, "max_words": SPI_WORDS,
+        "in_bits": SPI_IN_BITS,
+        "out_bits": SPI_OUT_BITS,
+        "max_words": SPI_WORDS,
         "write": "CS low; command word (bit 15 = 0, bit 14 = clear h and c first, bits "
-                 f"{d.layer_bits - 1}..0 = layer); then the layer's n input values, one "
-                 "16-bit word each (two's complement, sign-extended); CS high. The step "
-                 "starts with the command and the `ready` pin rises when h and c are ready.",
+        f"{d.layer_bits - 1}..0 = layer); then the layer's n input values, one "
+        "16-bit word each (two's complement, sign-extended); CS high. The step "
+        "starts with the command and the `ready` pin rises when h and c are ready.",
         "read": "CS low; command word 0x8000; then 32 clocks per result word: word k = "
-                "{c[k], h[k]} (c in bits 31..16, h in 15..0, each sign-extended to 16 bits); "
-                "CS high.",
-        "clocks": {"write": "16 (command) + 16 n", "read": "16 (command) + 32 H"}}
+        "{c[k], h[k]} (c in bits 31..16, h in 15..0, each sign-extended to 16 bits); "
+        "CS high.",
+        "clocks": {"write": "16 (command) + 16 n", "read": "16 (command) + 32 H"},
+    }
 
 
 def spi_fits(d: RtlDesign) -> str | None:
     """Why the SPI top cannot be generated for this design, or None."""
     cfg = d.config
     if cfg.data.width > 16 or cfg.cell.width > 16:
-        return (f"the SPI top packs h and c into 16 bits each; data {cfg.data} / cell "
-                f"{cfg.cell} are wider")
+        return (
+            f"the SPI top packs h and c into 16 bits each; data {cfg.data} / cell "
+            f"{cfg.cell} are wider"
+        )
     if d.max_inputs > SPI_WORDS or d.max_hidden > SPI_WORDS:
         return f"a layer has more than {SPI_WORDS} inputs or units (one SPI transaction each)"
     if d.layer_bits > 14:

@@ -44,8 +44,9 @@ class CheckReport:
         return not self.problems
 
     def summary(self) -> str:
-        head = (f"{self.files} files, {self.words:,} words, {self.cases} golden steps re-run: "
-                + ("all match the bundle" if self.ok else f"{len(self.problems)} problem(s)"))
+        head = f"{self.files} files, {self.words:,} words, {self.cases} golden steps re-run: " + (
+            "all match the bundle" if self.ok else f"{len(self.problems)} problem(s)"
+        )
         return "\n".join([head] + [f"  {p}" for p in self.problems[:20]])
 
 
@@ -58,8 +59,9 @@ def check_export(directory: str | os.PathLike[str], bundle: Bundle) -> CheckRepo
     if manifest["bundle"]["layers"] != bundle.model.to_json():
         raise SquallError(f"{root} was exported from a bundle with other layers")
     if manifest["bundle"]["weights_digest"] != weights_digest(bundle):
-        report.problems.append("the bundle's weights differ from the exported bundle's "
-                               "(weights digest)")
+        report.problems.append(
+            "the bundle's weights differ from the exported bundle's (weights digest)"
+        )
     model = FixedModel(bundle, resolve_config(manifest["config"]))
     expected = {f"{k}.mem": (codes, t) for k, (codes, t, _, _) in weight_files(model).items()}
     expected.update({f"{k}.mem": (codes, t) for k, (codes, t, _) in table_files(model).items()})
@@ -92,8 +94,10 @@ def check_export(directory: str | os.PathLike[str], bundle: Bundle) -> CheckRepo
             for (name, _, _), a, b in zip(outs, vout, want, strict=True):
                 if a != b:
                     j = next(n for n in range(len(a)) if a[n] != b[n])
-                    report.problems.append(f"{g['files'][1]}: case {k}, {name}[{j}] is {a[j]}, "
-                                           f"the fixed engine computes {b[j]}")
+                    report.problems.append(
+                        f"{g['files'][1]}: case {k}, {name}[{j}] is {a[j]}, "
+                        f"the fixed engine computes {b[j]}"
+                    )
     return report
 
 
@@ -101,8 +105,9 @@ def _inside(rel: object, what: str) -> str:
     """A file name from the manifest: a relative path inside the export (no ``..``, not
     absolute), so a crafted manifest cannot make the checker read other files."""
     if not isinstance(rel, str) or not rel or Path(rel).is_absolute() or ".." in Path(rel).parts:
-        raise SquallError(f"manifest.json: {what} must be a file name inside the export, got "
-                          f"{rel!r}"[:200])
+        raise SquallError(
+            f"manifest.json: {what} must be a file name inside the export, got {rel!r}"[:200]
+        )
     return rel
 
 
@@ -115,20 +120,31 @@ def read_manifest(root: Path) -> dict:
     """``manifest.json`` of an export, with the type of every entry the checker uses checked
     (format, integer version, bundle layers and digest, config, files, golden layers)."""
     path = root / "manifest.json"
-    manifest = read_json(regular_file(path, "manifest.json", missing="{p.parent} is not a "
-                                      "squall hardware export (no manifest.json)"))
+    manifest = read_json(
+        regular_file(
+            path,
+            "manifest.json",
+            missing="{p.parent} is not a squall hardware export (no manifest.json)",
+        )
+    )
     if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
         raise SquallError(f"{root} is not a squall hardware export")
     version = manifest.get("version")
     if not is_number(version, integer=True) or version != VERSION:
         raise SquallError(f"{root}: export version {version!r}, this squall reads {VERSION}")
     b = manifest.get("bundle")
-    _need(isinstance(b, dict) and isinstance(b.get("layers"), list)
-          and isinstance(b.get("weights_digest"), str), "bundle needs layers and weights_digest")
+    _need(
+        isinstance(b, dict)
+        and isinstance(b.get("layers"), list)
+        and isinstance(b.get("weights_digest"), str),
+        "bundle needs layers and weights_digest",
+    )
     _need(isinstance(manifest.get("config"), dict), "config must be an object")
     files = manifest.get("files")
-    _need(isinstance(files, list) and all(isinstance(f, dict) for f in files),
-          "files must be a list of objects")
+    _need(
+        isinstance(files, list) and all(isinstance(f, dict) for f in files),
+        "files must be a list of objects",
+    )
     assert isinstance(files, list)
     for f in files:
         _inside(f.get("path"), "files[].path")
@@ -136,13 +152,18 @@ def read_manifest(root: Path) -> dict:
     _need(isinstance(golden, dict), "golden must be an object")
     assert isinstance(golden, dict)
     for key, g in golden.items():
-        _need(key.isascii() and key.isdigit() and isinstance(g, dict),
-              f"golden[{key!r}] must be a layer index"[:200])
+        _need(
+            key.isascii() and key.isdigit() and isinstance(g, dict),
+            f"golden[{key!r}] must be a layer index"[:200],
+        )
         cases = g.get("cases")
-        _need(is_number(cases, integer=True) and cases >= 0,
-              f"golden[{key!r}].cases must be a count")
-        _need(isinstance(g.get("files"), list) and len(g["files"]) >= 2,
-              f"golden[{key!r}].files must list the in and out files")
+        _need(
+            is_number(cases, integer=True) and cases >= 0, f"golden[{key!r}].cases must be a count"
+        )
+        _need(
+            isinstance(g.get("files"), list) and len(g["files"]) >= 2,
+            f"golden[{key!r}].files must list the in and out files",
+        )
         for name in g["files"]:
             _inside(name, f"golden[{key!r}].files")
     return manifest
@@ -158,8 +179,10 @@ def _compare(path: Path, t: FixedType, codes: list[int]) -> list[str]:
     bad = [n for n, (a, b) in enumerate(zip(got, codes, strict=True)) if a != b]
     if bad:
         n = bad[0]
-        return [f"{path.name}: {len(bad)} word(s) differ, first at line {n + 1}: "
-                f"{t.to_hex(got[n])}, expected {t.to_hex(codes[n])}"]
+        return [
+            f"{path.name}: {len(bad)} word(s) differ, first at line {n + 1}: "
+            f"{t.to_hex(got[n])}, expected {t.to_hex(codes[n])}"
+        ]
     return []
 
 
@@ -174,15 +197,16 @@ def _read_words(path: Path, layout, cases: int, report: CheckReport):
         return None
     words = [w for w in lines if w]
     if len(words) != per_case * cases:
-        report.problems.append(f"{path.name}: {len(words)} words, expected {cases} cases x "
-                               f"{per_case}")
+        report.problems.append(
+            f"{path.name}: {len(words)} words, expected {cases} cases x {per_case}"
+        )
         return None
     out, pos = [], 0
     try:
         for _ in range(cases):
             vecs = []
             for _, n, t in layout:
-                vecs.append([t.from_hex(w) for w in words[pos:pos + n]])
+                vecs.append([t.from_hex(w) for w in words[pos : pos + n]])
                 pos += n
             out.append(vecs)
     except FixedPointError as exc:

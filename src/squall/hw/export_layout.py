@@ -90,13 +90,22 @@ def table_files(model: FixedModel) -> dict[str, tuple[list[int], FixedType, str]
         spec = act.spec
         rng = f"[{spec.lo:g}, {spec.hi:g})"
         if spec.method == "lut":
-            out[f"{act.fn}_lut"] = (act.table, act.out, f"{act.fn} table, {spec.size} entries "
-                                    f"over {rng}, entry k = bin k")
+            out[f"{act.fn}_lut"] = (
+                act.table,
+                act.out,
+                f"{act.fn} table, {spec.size} entries over {rng}, entry k = bin k",
+            )
         else:
-            out[f"{act.fn}_pwl_y"] = (act.table, act.out, f"{act.fn} breakpoint values Y[k], "
-                                      f"{spec.size} segments over {rng}")
-            out[f"{act.fn}_pwl_slope"] = (act.slopes, act.slope_type, f"{act.fn} segment "
-                                          f"slopes, {spec.size} segments")
+            out[f"{act.fn}_pwl_y"] = (
+                act.table,
+                act.out,
+                f"{act.fn} breakpoint values Y[k], {spec.size} segments over {rng}",
+            )
+            out[f"{act.fn}_pwl_slope"] = (
+                act.slopes,
+                act.slope_type,
+                f"{act.fn} segment slopes, {spec.size} segments",
+            )
     return out
 
 
@@ -106,29 +115,52 @@ def weight_files(model: FixedModel) -> dict[str, tuple[list[int], FixedType, lis
     for L in model.layers:
         if isinstance(L, FixedLstm):
             H, n = L.hidden, L.inputs
-            order = (f"row-major: for row r = 0..{4 * H - 1} (gate blocks {GATES} of {H} rows; "
-                     f"gate = r // {H}, unit = r % {H}), for column j = 0..{{cols}}: line "
-                     f"r * {{ncols}} + j")
-            out[f"layer{L.index}_W"] = ([v for row in L.W for v in row], cfg.weight, [4 * H, n],
-                                        order.format(cols=n - 1, ncols=n))
-            out[f"layer{L.index}_U"] = ([v for row in L.U for v in row], cfg.weight, [4 * H, H],
-                                        order.format(cols=H - 1, ncols=H))
-            out[f"layer{L.index}_b"] = (L.b, cfg.bias, [4 * H], f"line r = row r (gate blocks "
-                                        f"{GATES} of {H})")
+            order = (
+                f"row-major: for row r = 0..{4 * H - 1} (gate blocks {GATES} of {H} rows; "
+                f"gate = r // {H}, unit = r % {H}), for column j = 0..{{cols}}: line "
+                f"r * {{ncols}} + j"
+            )
+            out[f"layer{L.index}_W"] = (
+                [v for row in L.W for v in row],
+                cfg.weight,
+                [4 * H, n],
+                order.format(cols=n - 1, ncols=n),
+            )
+            out[f"layer{L.index}_U"] = (
+                [v for row in L.U for v in row],
+                cfg.weight,
+                [4 * H, H],
+                order.format(cols=H - 1, ncols=H),
+            )
+            out[f"layer{L.index}_b"] = (
+                L.b,
+                cfg.bias,
+                [4 * H],
+                f"line r = row r (gate blocks {GATES} of {H})",
+            )
         elif isinstance(L, FixedDense):
             m, n = len(L.W), len(L.W[0])
-            out[f"layer{L.index}_W"] = ([v for row in L.W for v in row], cfg.weight, [m, n],
-                                        f"row-major: output row r = 0..{m - 1}, column j = "
-                                        f"0..{n - 1}: line r * {n} + j")
+            out[f"layer{L.index}_W"] = (
+                [v for row in L.W for v in row],
+                cfg.weight,
+                [m, n],
+                f"row-major: output row r = 0..{m - 1}, column j = 0..{n - 1}: line r * {n} + j",
+            )
             out[f"layer{L.index}_b"] = (L.b, cfg.bias, [m], "line r = output r")
     return out
 
 
-def golden_layout(model: FixedModel, L) -> tuple[list[tuple[str, int, FixedType]],
-                                                  list[tuple[str, int, FixedType]]]:
+def golden_layout(
+    model: FixedModel, L
+) -> tuple[list[tuple[str, int, FixedType]], list[tuple[str, int, FixedType]]]:
     cfg = model.config
     if isinstance(L, FixedLstm):
-        return ([("x", L.inputs, cfg.data), ("h_prev", L.hidden, cfg.data),
-                 ("c_prev", L.hidden, cfg.cell)],
-                [("h", L.hidden, cfg.data), ("c", L.hidden, cfg.cell)])
+        return (
+            [
+                ("x", L.inputs, cfg.data),
+                ("h_prev", L.hidden, cfg.data),
+                ("c_prev", L.hidden, cfg.cell),
+            ],
+            [("h", L.hidden, cfg.data), ("c", L.hidden, cfg.cell)],
+        )
     return [("x", len(L.W[0]), cfg.data)], [("y", len(L.W), cfg.data)]

@@ -28,8 +28,8 @@ class Case:
     """One golden step of one layer."""
 
     layer: int
-    kind: str                        # lstm | dense
-    source: str                      # chosen | random | edge
+    kind: str  # lstm | dense
+    source: str  # chosen | random | edge
     name: str
     x: list[int]
     h_prev: list[int] = field(default_factory=list)
@@ -63,8 +63,9 @@ def _width(L) -> int:
     return L.inputs if isinstance(L, FixedLstm) else len(L.W[0])
 
 
-def data_cases(model: FixedModel, codes: np.ndarray, random_steps: int, rng: random.Random
-               ) -> list[Case]:
+def data_cases(
+    model: FixedModel, codes: np.ndarray, random_steps: int, rng: random.Random
+) -> list[Case]:
     """Chosen and random steps of real windows (data codes, (N, T, F))."""
     n = len(codes)
     picks = [0] + sorted(rng.sample(range(1, n), min(2, n - 1))) if n > 1 else [0]
@@ -80,24 +81,43 @@ def data_cases(model: FixedModel, codes: np.ndarray, random_steps: int, rng: ran
 
         def case(w: int, t: int, source: str, name: str, L=L, recs=recs) -> Case:
             r = recs[w][t]
-            c = Case(L.index, r["kind"], source, name, r["x"], r.get("h_prev", []),
-                     r.get("c_prev", []), w, t).run(model)
+            c = Case(
+                L.index,
+                r["kind"],
+                source,
+                name,
+                r["x"],
+                r.get("h_prev", []),
+                r.get("c_prev", []),
+                w,
+                t,
+            ).run(model)
             want = [r["h"], r["c"]] if r["kind"] == "lstm" else [r["y"]]
-            if c.outputs() != want:     # the plain step and the run must agree
-                raise SquallError(f"internal error: layer {L.index} step detail differs from "
-                                  f"the run")
+            if c.outputs() != want:  # the plain step and the run must agree
+                raise SquallError(
+                    f"internal error: layer {L.index} step detail differs from the run"
+                )
             return c
 
-        chosen = [case(0, 0, "chosen", "window 0, step 0 (zero state)"),
-                  case(0, 1, "chosen", "window 0, step 1"),
-                  case(0, T - 1, "chosen", f"window 0, last step ({T - 1})")]
+        chosen = [
+            case(0, 0, "chosen", "window 0, step 0 (zero state)"),
+            case(0, 1, "chosen", "window 0, step 1"),
+            case(0, T - 1, "chosen", f"window 0, last step ({T - 1})"),
+        ]
+
         def size(wt: tuple[int, int], recs=recs) -> int:
             return max(map(abs, recs[wt[0]][wt[1]]["x"]))
 
         w_big, t_big = max(((w, t) for w in picks for t in range(T)), key=size)
         if (w_big, t_big) not in ((0, 0), (0, 1), (0, T - 1)):
-            chosen.append(case(w_big, t_big, "chosen", f"largest input of windows {picks} "
-                                                       f"(window {w_big}, step {t_big})"))
+            chosen.append(
+                case(
+                    w_big,
+                    t_big,
+                    "chosen",
+                    f"largest input of windows {picks} (window {w_big}, step {t_big})",
+                )
+            )
         seen = {(c.window, c.step) for c in chosen}
         rand = []
         for _ in range(random_steps):
@@ -130,30 +150,34 @@ def _tie_input(model: FixedModel, L) -> list[int] | None:
     accumulator an exact rounding tie at the first round-and-saturate point."""
     rows = L.WU if isinstance(L, FixedLstm) else L.W
     width = len(rows[0])
-    shift = model.acc_frac - (model.config.preact if isinstance(L, FixedLstm)
-                              else model.config.data).frac
+    shift = (
+        model.acc_frac
+        - (model.config.preact if isinstance(L, FixedLstm) else model.config.data).frac
+    )
     top = model.config.data.width - 2
     for j in range(width):
         for k in range(top + 1):
             for sign in (1, -1):
-                if any(is_tie(b + sign * (row[j] << k), shift)
-                       for row, b in zip(rows, L.b_acc, strict=True)):
+                if any(
+                    is_tie(b + sign * (row[j] << k), shift)
+                    for row, b in zip(rows, L.b_acc, strict=True)
+                ):
                     v = [0] * width
                     v[j] = sign << k
                     return v
     return None
 
 
-def _search_state(model: FixedModel, L: FixedLstm, x: list[int], h: list[int], point: str,
-                  units=None) -> list[int] | None:
+def _search_state(
+    model: FixedModel, L: FixedLstm, x: list[int], h: list[int], point: str, units=None
+) -> list[int] | None:
     """A ``c_prev`` (one unit set, the others 0) that makes the step hit an exact tie at the
     ``c`` or ``h`` round-and-saturate point, by trying every code of the cell format."""
     cfg = model.config
     d = model.step_detail(L, x, h, [0] * L.hidden)
     codes = np.arange(cfg.cell.min_code, cfg.cell.max_code + 1, dtype=np.int64)
     for k in range(L.hidden) if units is None else units:
-        c_acc = ((d["f"][k] * codes) << model.fc_shift) + (d["i"][k] * d["g"][k]
-                                                           << model.ig_shift)
+        c_acc = ((d["f"][k] * codes) << model.fc_shift) + (d["i"][k] * d["g"][k] << model.ig_shift)
         if point == "c":
             shift = model.cell_frac - cfg.cell.frac
         else:
@@ -174,15 +198,21 @@ def edge_cases(model: FixedModel, L, rng: random.Random) -> list[Case]:
     lo, hi = cfg.data.min_code, cfg.data.max_code
     if isinstance(L, FixedDense):
         n = len(L.W[0])
-        out = [Case(i, "dense", "edge", "zero input", [0] * n),
-               Case(i, "dense", "edge", "largest inputs (every x at the maximum)", [hi] * n),
-               Case(i, "dense", "edge", "smallest inputs (every x at the minimum)", [lo] * n),
-               Case(i, "dense", "edge", "saturation of y[0] (x at the limits, signs of row 0)",
-                    [hi if w >= 0 else lo for w in L.W[0]])]
+        out = [
+            Case(i, "dense", "edge", "zero input", [0] * n),
+            Case(i, "dense", "edge", "largest inputs (every x at the maximum)", [hi] * n),
+            Case(i, "dense", "edge", "smallest inputs (every x at the minimum)", [lo] * n),
+            Case(
+                i,
+                "dense",
+                "edge",
+                "saturation of y[0] (x at the limits, signs of row 0)",
+                [hi if w >= 0 else lo for w in L.W[0]],
+            ),
+        ]
         tie = _tie_input(model, L)
         if tie is not None:
-            out.append(Case(i, "dense", "edge", "rounding tie at y (one power-of-two input)",
-                            tie))
+            out.append(Case(i, "dense", "edge", "rounding tie at y (one power-of-two input)", tie))
         return [c.run(model) for c in out]
     n, H = L.inputs, L.hidden
     clo, chi = cfg.cell.min_code, cfg.cell.max_code
@@ -191,14 +221,17 @@ def edge_cases(model: FixedModel, L, rng: random.Random) -> list[Case]:
         return Case(i, "lstm", "edge", name, xh[:n], xh[n:], c)
 
     signs = [hi if w >= 0 else lo for w in L.WU[0]]
-    out = [lstm("zero input and state", [0] * (n + H), [0] * H),
-           lstm("largest inputs (x, h, c at the maximum)", [hi] * (n + H), [chi] * H),
-           lstm("smallest inputs (x, h, c at the minimum)", [lo] * (n + H), [clo] * H),
-           lstm("saturation of z (x, h at the limits with the signs of row 0)", signs, [0] * H)]
-    forget = [hi if w >= 0 else lo for w in L.WU[H]]                   # row of f for unit 0
+    out = [
+        lstm("zero input and state", [0] * (n + H), [0] * H),
+        lstm("largest inputs (x, h, c at the maximum)", [hi] * (n + H), [chi] * H),
+        lstm("smallest inputs (x, h, c at the minimum)", [lo] * (n + H), [clo] * H),
+        lstm("saturation of z (x, h at the limits with the signs of row 0)", signs, [0] * H),
+    ]
+    forget = [hi if w >= 0 else lo for w in L.WU[H]]  # row of f for unit 0
     for c0, label in ((chi, "maximum"), (clo, "minimum")):
-        case = lstm(f"saturation of c (f of unit 0 driven to 1, c_prev at the {label})", forget,
-                    [c0] * H).run(model)
+        case = lstm(
+            f"saturation of c (f of unit 0 driven to 1, c_prev at the {label})", forget, [c0] * H
+        ).run(model)
         if case.detail["events"]["sat_c"]:
             out.append(case)
             break
@@ -206,16 +239,16 @@ def edge_cases(model: FixedModel, L, rng: random.Random) -> list[Case]:
     if tie is not None:
         out.append(lstm("rounding tie at z (one power-of-two input)", tie, [0] * H))
     for point in ("c", "h"):
-        bases = [[0] * (n + H)] + [[cfg.data.quantize(rng.uniform(-1, 1)) for _ in range(n + H)]
-                                   for _ in range(3)]
+        bases = [[0] * (n + H)] + [
+            [cfg.data.quantize(rng.uniform(-1, 1)) for _ in range(n + H)] for _ in range(3)
+        ]
         tries = [(xh, None) for xh in bases]
         if point == "h" and tie_h_possible(model):
             tries += _tie_h_inputs(model, L)
         for xh, units in tries:
             c = _search_state(model, L, xh[:n], xh[n:], point, units)
             if c is not None:
-                out.append(lstm(f"rounding tie at {point} (c_prev of one unit searched)", xh,
-                                c))
+                out.append(lstm(f"rounding tie at {point} (c_prev of one unit searched)", xh, c))
                 break
     return [c.run(model) for c in out]
 
@@ -267,8 +300,11 @@ def missing_events(cases: list[Case]) -> list[str]:
     out = []
     for layer in sorted({c.layer for c in cases}):
         mine = [c for c in cases if c.layer == layer]
-        wanted = ("tie_z", "sat_z", "tie_c", "sat_c", "tie_h") if mine[0].kind == "lstm" \
+        wanted = (
+            ("tie_z", "sat_z", "tie_c", "sat_c", "tie_h")
+            if mine[0].kind == "lstm"
             else ("tie_y", "sat_y")
+        )
         for e in wanted:
             if not any(c.detail["events"].get(e) for c in mine):
                 out.append(f"layer {layer} {e}")
@@ -278,6 +314,8 @@ def missing_events(cases: list[Case]) -> list[str]:
 def tie_h_note(model: FixedModel) -> str:
     if tie_h_possible(model):
         return ""
-    return ("A rounding tie at h cannot happen with these tables: no sigmoid output times "
-            "tanh output is exactly half an LSB of h away from two codes (checked over every "
-            "pair of table values).")
+    return (
+        "A rounding tie at h cannot happen with these tables: no sigmoid output times "
+        "tanh output is exactly half an LSB of h away from two codes (checked over every "
+        "pair of table values)."
+    )

@@ -71,8 +71,10 @@ class Pcie:
         return {"link": "pcie", **asdict(self)}
 
     def describe(self) -> str:
-        return (f"PCIe: {self.bandwidth / 1e9:g} GB/s sustained, {fmt_time(self.latency)} per "
-                f"transaction, {self.transactions_per_call} transaction(s) per call")
+        return (
+            f"PCIe: {self.bandwidth / 1e9:g} GB/s sustained, {fmt_time(self.latency)} per "
+            f"transaction, {self.transactions_per_call} transaction(s) per call"
+        )
 
 
 @dataclass(frozen=True)
@@ -98,8 +100,7 @@ class Spi:
         _whole("SPI words per transaction", self.words_per_transaction, 1)
         _whole("SPI overhead cycles", self.overhead_cycles, 0)
         if self.mode not in SPI_MODES:
-            raise SquallError(f"SPI mode must be one of {', '.join(SPI_MODES)}, got "
-                              f"{self.mode!r}")
+            raise SquallError(f"SPI mode must be one of {', '.join(SPI_MODES)}, got {self.mode!r}")
         if self.bits_per_clock is not None:
             _whole("SPI bits per clock", self.bits_per_clock, 1)
 
@@ -139,10 +140,12 @@ class Spi:
             rate = "one word per clock"
         else:
             rate = f"{self.bits_per_clock} bit(s) per clock"
-        return (f"SPI: {self.clock / 1e6:g} MHz, {self.in_word_bits}-bit words in, "
-                f"{self.out_word_bits}-bit words out, {rate}, {self.words_per_transaction} words "
-                f"per transaction, {self.overhead_cycles} overhead clocks per transaction, "
-                f"in and out {self.mode}")
+        return (
+            f"SPI: {self.clock / 1e6:g} MHz, {self.in_word_bits}-bit words in, "
+            f"{self.out_word_bits}-bit words out, {rate}, {self.words_per_transaction} words "
+            f"per transaction, {self.overhead_cycles} overhead clocks per transaction, "
+            f"in and out {self.mode}"
+        )
 
 
 def fmt_time(seconds: float | None) -> str:

@@ -58,8 +58,24 @@ FLAT = 1e-3
 #: Measured signals get this factor of headroom (one guard bit).
 HEADROOM = 2.0
 
-LSTM_SIGNALS = ("x", "Wx", "Uh", "z_i", "z_f", "z_g", "z_o", "i", "f", "g", "o", "fc", "ig", "c",
-                "tanh_c", "h")     # as squall.engines.numpy_engine.LSTM_SIGNALS records them
+LSTM_SIGNALS = (
+    "x",
+    "Wx",
+    "Uh",
+    "z_i",
+    "z_f",
+    "z_g",
+    "z_o",
+    "i",
+    "f",
+    "g",
+    "o",
+    "fc",
+    "ig",
+    "c",
+    "tanh_c",
+    "h",
+)  # as squall.engines.numpy_engine.LSTM_SIGNALS records them
 DENSE_SIGNALS = ("x", "Wx", "y")
 SIGMOID_OUT, TANH_OUT = ("i", "f", "o"), ("g", "tanh_c")
 SIGMOID_IN, TANH_IN = ("z_i", "z_f", "z_o"), ("z_g",)
@@ -91,7 +107,7 @@ def int_bits(magnitude: float) -> int:
 def _flat_limit(fn: str) -> float:
     """The input beyond which ``fn`` is within :data:`FLAT` of its limit."""
     if fn == "sigmoid":
-        return math.log(1 / FLAT - 1)                 # sigmoid(x) = 1 - FLAT
+        return math.log(1 / FLAT - 1)  # sigmoid(x) = 1 - FLAT
     return math.atanh(1 - FLAT)
 
 
@@ -111,8 +127,7 @@ def recommend(signal: str, absmax: float, bits: int, constant: bool = False) -> 
         cap = int_bits(_flat_limit(fn))
         if ints > cap:
             ints = cap
-            rule += (f", capped: {fn} is within {FLAT:g} of its limit beyond "
-                     f"{_flat_limit(fn):.2g}")
+            rule += f", capped: {fn} is within {FLAT:g} of its limit beyond {_flat_limit(fn):.2g}"
     return f"Q{ints}.{bits - ints}", rule
 
 
@@ -121,10 +136,10 @@ def recommend(signal: str, absmax: float, bits: int, constant: bool = False) -> 
 
 @dataclass
 class SignalRange:
-    name: str                      # e.g. "layer0.z_f" or "layers.0.W"
+    name: str  # e.g. "layer0.z_f" or "layers.0.W"
     layer: int
-    signal: str                    # W, U, b for weights
-    kind: str                      # weight | signal
+    signal: str  # W, U, b for weights
+    kind: str  # weight | signal
     count: int
     min: float
     max: float
@@ -146,31 +161,72 @@ class RangeReport:
     groups: dict[str, dict] = field(default_factory=dict)
 
     def as_dict(self) -> dict:
-        return {"windows": self.windows, "bits": self.bits,
-                "percentiles": list(self.percentiles),
-                "rule": RULE, "groups": self.groups, "signals": [r.as_dict() for r in self.rows]}
+        return {
+            "windows": self.windows,
+            "bits": self.bits,
+            "percentiles": list(self.percentiles),
+            "rule": RULE,
+            "groups": self.groups,
+            "signals": [r.as_dict() for r in self.rows],
+        }
 
     def csv(self) -> str:
         buf = io.StringIO()
         w = csv.writer(buf, lineterminator="\n")
         pcols = [_pname(p) for p in self.percentiles]
-        w.writerow(["name", "layer", "signal", "kind", "count", "min", "max", "absmax", *pcols,
-                    "format", "rule"])
+        w.writerow(
+            [
+                "name",
+                "layer",
+                "signal",
+                "kind",
+                "count",
+                "min",
+                "max",
+                "absmax",
+                *pcols,
+                "format",
+                "rule",
+            ]
+        )
         for r in self.rows:
-            w.writerow([r.name, r.layer, r.signal, r.kind, r.count, repr(r.min), repr(r.max),
-                        repr(r.absmax), *(repr(r.percentiles[p]) for p in pcols), r.format,
-                        r.rule])
+            w.writerow(
+                [
+                    r.name,
+                    r.layer,
+                    r.signal,
+                    r.kind,
+                    r.count,
+                    repr(r.min),
+                    repr(r.max),
+                    repr(r.absmax),
+                    *(repr(r.percentiles[p]) for p in pcols),
+                    r.format,
+                    r.rule,
+                ]
+            )
         return buf.getvalue()
 
     def table(self) -> str:
         pcols = [_pname(p) for p in self.percentiles]
         head = ["signal", "min", *pcols, "max", "format"]
-        rows = [[r.name, f"{r.min:.4g}", *(f"{r.percentiles[p]:.4g}" for p in pcols),
-                 f"{r.max:.4g}", r.format] for r in self.rows]
+        rows = [
+            [
+                r.name,
+                f"{r.min:.4g}",
+                *(f"{r.percentiles[p]:.4g}" for p in pcols),
+                f"{r.max:.4g}",
+                r.format,
+            ]
+            for r in self.rows
+        ]
         widths = [max(len(str(x)) for x in col) for col in zip(head, *rows, strict=True)]
         fmt = "  ".join(f"{{:{'<' if k == 0 else '>'}{w}}}" for k, w in enumerate(widths))
-        lines = [f"ranges over {self.windows} windows; formats for {self.bits}-bit words", "",
-                 fmt.format(*head)] + [fmt.format(*r) for r in rows]
+        lines = [
+            f"ranges over {self.windows} windows; formats for {self.bits}-bit words",
+            "",
+            fmt.format(*head),
+        ] + [fmt.format(*r) for r in rows]
         lines += ["", "recommended formats:"]
         for name, g in self.groups.items():
             lines.append(f"  {name:16s} {g['format']:8s} ({g['why']})")
@@ -178,10 +234,12 @@ class RangeReport:
         return "\n".join(lines)
 
 
-RULE = (f"weights: integer bits (sign included) I = floor(log2(max|w|)) + 2, no headroom; "
-        f"measured signals: the same on {HEADROOM:g} x max|v| (one guard bit); activation inputs "
-        f"capped where sigmoid/tanh is within {FLAT:g} of its limit; sigmoid outputs UQ1.(n-1), "
-        f"tanh outputs Q1.(n-1) (analytic bounds)")
+RULE = (
+    f"weights: integer bits (sign included) I = floor(log2(max|w|)) + 2, no headroom; "
+    f"measured signals: the same on {HEADROOM:g} x max|v| (one guard bit); activation inputs "
+    f"capped where sigmoid/tanh is within {FLAT:g} of its limit; sigmoid outputs UQ1.(n-1), "
+    f"tanh outputs Q1.(n-1) (analytic bounds)"
+)
 
 
 def _pname(p: float) -> str:
@@ -191,12 +249,18 @@ def _pname(p: float) -> str:
 def _stats(values: np.ndarray, percentiles) -> tuple[int, float, float, float, dict]:
     v = values.ravel()
     ps = np.percentile(v, list(percentiles)) if len(v) else [math.nan] * len(percentiles)
-    return (len(v), float(v.min()), float(v.max()), float(np.abs(v).max()),
-            {_pname(p): float(q) for p, q in zip(percentiles, ps, strict=True)})
+    return (
+        len(v),
+        float(v.min()),
+        float(v.max()),
+        float(np.abs(v).max()),
+        {_pname(p): float(q) for p, q in zip(percentiles, ps, strict=True)},
+    )
 
 
-def measure(bundle: Bundle, x: np.ndarray, bits: int = 16,
-            percentiles: tuple[float, ...] = PERCENTILES) -> RangeReport:
+def measure(
+    bundle: Bundle, x: np.ndarray, bits: int = 16, percentiles: tuple[float, ...] = PERCENTILES
+) -> RangeReport:
     """Ranges of every weight tensor and every signal on the scaled windows ``x``."""
     if not 4 <= bits <= 32:
         raise SquallError(f"--bits must be between 4 and 32, got {bits}")
@@ -211,17 +275,18 @@ def measure(bundle: Bundle, x: np.ndarray, bits: int = 16,
         for k in ("W", "U", "b"):
             name = f"layers.{i}.{k}"
             if name in bundle.weights:
-                n, lo, hi, am, ps = _stats(np.asarray(bundle.weights[name], np.float64),
-                                           percentiles)
+                n, lo, hi, am, ps = _stats(
+                    np.asarray(bundle.weights[name], np.float64), percentiles
+                )
                 fmt, rule = recommend(k, am, bits, constant=True)
-                report.rows.append(SignalRange(name, i, k, "weight", n, lo, hi, am, ps, fmt,
-                                               rule))
+                report.rows.append(SignalRange(name, i, k, "weight", n, lo, hi, am, ps, fmt, rule))
     for i, _kind, signals in trace_signals(bundle, x):
         for k, v in signals.items():
             n, lo, hi, am, ps = _stats(v, percentiles)
             fmt, rule = recommend(k, am, bits)
-            report.rows.append(SignalRange(f"layer{i}.{k}", i, k, "signal", n, lo, hi, am, ps,
-                                           fmt, rule))
+            report.rows.append(
+                SignalRange(f"layer{i}.{k}", i, k, "signal", n, lo, hi, am, ps, fmt, rule)
+            )
     report.groups = _groups(report.rows, bits)
     return report
 
@@ -240,18 +305,25 @@ def _groups(rows: list[SignalRange], bits: int) -> dict[str, dict]:
         wu = [r for r in weights if r.signal in ("W", "U")]
         if wu:
             m = _widest(wu)
-            out["W, U only"] = {"format": m.format, "why": f"widest: {m.name}, max |w| "
-                                                           f"{m.absmax:.3g}"}
+            out["W, U only"] = {
+                "format": m.format,
+                "why": f"widest: {m.name}, max |w| {m.absmax:.3g}",
+            }
     if vectors:
         v = _widest(vectors)
-        out["vectors"] = {"format": v.format, "why": f"widest: {v.name}, max |v| "
-                                                     f"{v.absmax:.3g}; {v.rule}"}
+        out["vectors"] = {
+            "format": v.format,
+            "why": f"widest: {v.name}, max |v| {v.absmax:.3g}; {v.rule}",
+        }
     cells = [r for r in rows if r.kind == "signal" and r.signal == "c"]
     if cells:
         c = _widest(cells)
         why = f"widest: {c.name}, max |c| {c.absmax:.3g}; {c.rule}"
-        if vectors and FixedType.parse(c.format).int_bits > \
-                FixedType.parse(out["vectors"]["format"]).int_bits:
+        if (
+            vectors
+            and FixedType.parse(c.format).int_bits
+            > FixedType.parse(out["vectors"]["format"]).int_bits
+        ):
             lim = 2.0 ** (FixedType.parse(out["vectors"]["format"]).int_bits - 1)
             if c.absmax >= lim:
                 why += f"; in the vectors' format c would saturate at {lim:g}"

@@ -51,10 +51,13 @@ def design_files(d: RtlDesign) -> dict[str, str]:
     """Every generated file's text (the export subdirectory aside)."""
     cfg = d.config
     wrom, brom = d.rom_words()
-    files = {"squall_matvec.sv": matvec_sv(d), "squall_lstm_cell.sv": cell_sv(d),
-             "squall_lstm_layer.sv": layer_sv(d),
-             "matvec_weights.mem": d.rom_text(wrom, cfg.weight),
-             "matvec_bias.mem": d.rom_text(brom, cfg.bias)}
+    files = {
+        "squall_matvec.sv": matvec_sv(d),
+        "squall_lstm_cell.sv": cell_sv(d),
+        "squall_lstm_layer.sv": layer_sv(d),
+        "matvec_weights.mem": d.rom_text(wrom, cfg.weight),
+        "matvec_bias.mem": d.rom_text(brom, cfg.bias),
+    }
     for name, (codes, t, _what) in table_files(d.model).items():
         files[f"{name}.mem"] = mem_text(codes, t)
     if spi_fits(d) is None:
@@ -71,8 +74,14 @@ def design_files(d: RtlDesign) -> dict[str, str]:
 replaceable = written_by("rtl.json", FORMAT, listed=True)
 
 
-def write_rtl(bundle: Bundle, out: str | os.PathLike[str], config="16", lanes: int = 16,
-              windows=None, source: str = "") -> RtlDesign:
+def write_rtl(
+    bundle: Bundle,
+    out: str | os.PathLike[str],
+    config="16",
+    lanes: int = 16,
+    windows=None,
+    source: str = "",
+) -> RtlDesign:
     """Generate the RTL directory ``out`` atomically (with the fixed-point export, golden
     vectors included, in ``out/export``); returns the design."""
     d = RtlDesign(bundle, config, lanes)
@@ -94,8 +103,11 @@ def load_design(directory: str | os.PathLike[str]) -> dict:
     if not path.exists():
         raise SquallError(f"{directory} is not a `squall hw rtl` directory (no rtl.json)")
     manifest = read_json(regular_file(path, "RTL manifest"))
-    if (not isinstance(manifest, dict) or manifest.get("format") != FORMAT
-            or manifest.get("version") != VERSION):
+    if (
+        not isinstance(manifest, dict)
+        or manifest.get("format") != FORMAT
+        or manifest.get("version") != VERSION
+    ):
         raise SquallError(f"{path} is not a squall RTL manifest of version {VERSION}")
     return manifest
 
@@ -104,62 +116,87 @@ def readme(d: RtlDesign, manifest: dict) -> str:
     cfg = d.config
     spi = manifest["spi"]
     lines = [
-        "# Generated SystemVerilog", "",
+        "# Generated SystemVerilog",
+        "",
         f"Made by `squall hw rtl` for a bundle with layers "
         f"{', '.join(layer_label(s) for s in d.bundle.layers)} (weights digest "
         f"`{manifest['bundle']['weights_digest']}`), fixed-point configuration `{cfg.name}`, "
-        f"P = {d.lanes} MAC lanes. Regenerate rather than edit.", "",
-        "## Top modules", "",
-        "| module | file | what |", "|---|---|---|",
+        f"P = {d.lanes} MAC lanes. Regenerate rather than edit.",
+        "",
+        "## Top modules",
+        "",
+        "| module | file | what |",
+        "|---|---|---|",
         "| `squall_matvec` | squall_matvec.sv | time-multiplexed mat-vec unit: P MAC lanes, "
         "weights from a ROM, vector streamed in, accumulators streamed out |",
         "| `squall_lstm_cell` | squall_lstm_cell.sv | one LSTM step: mat-vec over [x, h], "
         "sigmoid/tanh tables, c and h update, state registers (instantiates squall_matvec) |",
         "| `squall_lstm_layer` | squall_lstm_layer.sv | sequencer: one layer over "
-        f"T = {d.length} steps from zero state (instantiates squall_lstm_cell) |"]
+        f"T = {d.length} steps from zero state (instantiates squall_lstm_cell) |",
+    ]
     if manifest["spi_top"] == "generated":
-        lines += ["| `squall_spi_slave` | squall_spi_slave.sv | SPI mode 0 slave: 16-bit words "
-                  "in, 32-bit words out, up to 64 per transaction |",
-                  "| `squall_spi_top` | squall_spi_top.sv | the LSTM cell behind the SPI slave "
-                  "(instantiates squall_spi_slave, squall_lstm_cell, squall_matvec) |"]
+        lines += [
+            "| `squall_spi_slave` | squall_spi_slave.sv | SPI mode 0 slave: 16-bit words "
+            "in, 32-bit words out, up to 64 per transaction |",
+            "| `squall_spi_top` | squall_spi_top.sv | the LSTM cell behind the SPI slave "
+            "(instantiates squall_spi_slave, squall_lstm_cell, squall_matvec) |",
+        ]
     else:
         lines += ["", f"No SPI top: {manifest['spi_top']}."]
-    lines += ["", "Compile everything with `iverilog -g2012 -o sim *.sv` (choose the top with "
-              "`-s`) and lint them with `verilator --lint-only *.sv` (or `--top-module TOP`); "
-              "simulate from this directory (the ROMs are read with `$readmemh` by relative "
-              "path). Clock: one, rising edge; reset synchronous, active high.", "",
-              "## Memories", "",
-              f"- `matvec_weights.mem`: {sum(r.groups * r.cols for r in d.layers)} words of "
-              f"{d.lanes} x {cfg.weight} (lane p in bits p*{cfg.weight.width} and up). Layer L "
-              "starts at its base word; word base + g*cols + j holds column j of rows "
-              f"g*{d.lanes} .. g*{d.lanes}+{d.lanes - 1} (rows past the layer's end are 0). For "
-              "an LSTM the matrix is [W | U], rows in gate order i, f, g, o.",
-              f"- `matvec_bias.mem`: one word of {d.lanes} x {cfg.bias} per row group.",
-              "- `*_lut.mem` / `*_pwl_*.mem`: the activation tables, the same files as "
-              "`export/` (made by the same code).",
-              "- `export/`: the fixed-point export (`squall hw export`): the canonical weight "
-              "files, the golden vectors and their README.", "",
-              "| layer | kind | rows x cols | groups | weight base | bias base | accumulator | "
-              "clocks per mat-vec | clocks per step |", "|---|---|---|---|---|---|---|---|---|"]
+    lines += [
+        "",
+        "Compile everything with `iverilog -g2012 -o sim *.sv` (choose the top with "
+        "`-s`) and lint them with `verilator --lint-only *.sv` (or `--top-module TOP`); "
+        "simulate from this directory (the ROMs are read with `$readmemh` by relative "
+        "path). Clock: one, rising edge; reset synchronous, active high.",
+        "",
+        "## Memories",
+        "",
+        f"- `matvec_weights.mem`: {sum(r.groups * r.cols for r in d.layers)} words of "
+        f"{d.lanes} x {cfg.weight} (lane p in bits p*{cfg.weight.width} and up). Layer L "
+        "starts at its base word; word base + g*cols + j holds column j of rows "
+        f"g*{d.lanes} .. g*{d.lanes}+{d.lanes - 1} (rows past the layer's end are 0). For "
+        "an LSTM the matrix is [W | U], rows in gate order i, f, g, o.",
+        f"- `matvec_bias.mem`: one word of {d.lanes} x {cfg.bias} per row group.",
+        "- `*_lut.mem` / `*_pwl_*.mem`: the activation tables, the same files as "
+        "`export/` (made by the same code).",
+        "- `export/`: the fixed-point export (`squall hw export`): the canonical weight "
+        "files, the golden vectors and their README.",
+        "",
+        "| layer | kind | rows x cols | groups | weight base | bias base | accumulator | "
+        "clocks per mat-vec | clocks per step |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
     for r in manifest["layers"]:
         c = r["cycles"]
-        lines.append(f"| {r['index']} | {r['kind']} | {r['rows']} x {r['cols']} | {r['groups']} "
-                     f"| {r['wbase']} | {r['bbase']} | {r['acc_bits']} bits | {c['matvec']} | "
-                     f"{c.get('step', '')} |")
-    lines += ["", "Clocks (start to done, both counted): a mat-vec of R rows and C columns "
-              "takes C (load) + G C (MACs, G = ceil(R/P) groups) + (G-1) max(0, P-C) (padding "
-              "when C < P) + 2 + r (pipeline and the last group's r results); an LSTM step "
-              "adds H + 2 (the update pipeline). Measured in simulation by "
-              "`squall hw cycles`.", "",
-              "## Arithmetic", "",
-              "As the fixed engine and `export/README.md` state it: exact accumulators "
-              f"({d.acc_w} bits here), then round and saturate to the pre-activation format, "
-              "table activations, the cell update and the output, each a generated function "
-              "(`rq_z`, `rq_c`, `rq_h`, `sigmoid_z`, `tanh_z`, `tanh_c`) in "
-              "squall_lstm_cell.sv.", "",
-              "## SPI protocol", "", f"- {spi['mode']}; {spi['in_bits']}-bit words in, "
-              f"{spi['out_bits']}-bit words out, up to {spi['max_words']} words per transaction.",
-              f"- Write: {spi['write']}", f"- Read: {spi['read']}",
-              f"- Clocks per transaction: write {spi['clocks']['write']}, read "
-              f"{spi['clocks']['read']}.", ""]
+        lines.append(
+            f"| {r['index']} | {r['kind']} | {r['rows']} x {r['cols']} | {r['groups']} "
+            f"| {r['wbase']} | {r['bbase']} | {r['acc_bits']} bits | {c['matvec']} | "
+            f"{c.get('step', '')} |"
+        )
+    lines += [
+        "",
+        "Clocks (start to done, both counted): a mat-vec of R rows and C columns "
+        "takes C (load) + G C (MACs, G = ceil(R/P) groups) + (G-1) max(0, P-C) (padding "
+        "when C < P) + 2 + r (pipeline and the last group's r results); an LSTM step "
+        "adds H + 2 (the update pipeline). Measured in simulation by "
+        "`squall hw cycles`.",
+        "",
+        "## Arithmetic",
+        "",
+        "As the fixed engine and `export/README.md` state it: exact accumulators "
+        f"({d.acc_w} bits here), then round and saturate to the pre-activation format, "
+        "table activations, the cell update and the output, each a generated function "
+        "(`rq_z`, `rq_c`, `rq_h`, `sigmoid_z`, `tanh_z`, `tanh_c`) in "
+        "squall_lstm_cell.sv.",
+        "",
+        "## SPI protocol",
+        "",
+        f"- {spi['mode']}; {spi['in_bits']}-bit words in, "
+        f"{spi['out_bits']}-bit words out, up to {spi['max_words']} words per transaction.",
+        f"- Write: {spi['write']}",
+        f"- Read: {spi['read']}",
+        f"- Clocks per transaction: write {spi['clocks']['write']}, read {spi['clocks']['read']}.",
+        "",
+    ]
     return "\n".join(lines)

@@ -35,8 +35,9 @@ def available(simulator: str) -> bool:
 
 def _need(tool: str) -> None:
     if shutil.which(tool) is None:
-        raise SquallError(f"{tool} is not installed (Debian: apt-get install {tool}; "
-                          f"`make test` installs it)")
+        raise SquallError(
+            f"{tool} is not installed (Debian: apt-get install {tool}; `make test` installs it)"
+        )
 
 
 def sources(rtl_dir: Path) -> list[Path]:
@@ -67,8 +68,10 @@ def matvec_cases(d: RtlDesign, count: int, seed: int = 0, layers=None) -> list[d
         r = chosen[k % len(chosen)]
         M, _ = d.matrix(r)
         v = _random_vector(rng, r.cols, t.min_code, t.max_code)
-        acc = [sum(w * x for w, x in zip(row, v, strict=True)) + b
-               for row, b in zip(M, d.fixed_layer(r.index).b_acc, strict=True)]
+        acc = [
+            sum(w * x for w, x in zip(row, v, strict=True)) + b
+            for row, b in zip(M, d.fixed_layer(r.index).b_acc, strict=True)
+        ]
         out.append({"layer": r.index, "vector": v, "acc": acc})
     return out
 
@@ -86,8 +89,17 @@ def cell_cases(d: RtlDesign, count: int, seed: int = 0, layers=None) -> list[dic
         h = _random_vector(rng, r.hidden, cfg.data.min_code, cfg.data.max_code)
         c = _random_vector(rng, r.hidden, cfg.cell.min_code, cfg.cell.max_code)
         h2, c2 = m.lstm_step(L, x, h, c)
-        out.append({"layer": r.index, "x": x, "h_prev": h, "c_prev": c, "h": h2, "c": c2,
-                    "name": f"random {k}"})
+        out.append(
+            {
+                "layer": r.index,
+                "x": x,
+                "h_prev": h,
+                "c_prev": c,
+                "h": h2,
+                "c": c2,
+                "name": f"random {k}",
+            }
+        )
     return out
 
 
@@ -120,9 +132,17 @@ def golden_cases(d: RtlDesign, rtl_dir: Path) -> list[dict]:
         if d.fixed_layer(int(layer)).__class__ is not FixedLstm:
             continue
         for c in cases:
-            out.append({"layer": int(layer), "x": c["x"], "h_prev": c["h_prev"],
-                        "c_prev": c["c_prev"], "h": c["h"], "c": c["c"],
-                        "name": f"{c['source']}: {c['name']}"})
+            out.append(
+                {
+                    "layer": int(layer),
+                    "x": c["x"],
+                    "h_prev": c["h_prev"],
+                    "c_prev": c["c_prev"],
+                    "h": c["h"],
+                    "c": c["c"],
+                    "name": f"{c['source']}: {c['name']}",
+                }
+            )
     return out
 
 
@@ -134,16 +154,29 @@ def layer_cases(d: RtlDesign, windows_codes, index: int) -> list[dict]:
         trace: list = []
         d.model.reconstruct_codes([list(map(int, row)) for row in window], trace)
         recs = [r for r in trace if r["layer"] == index]
-        out.append({"layer": index, "xs": [r["x"] for r in recs], "hs": [r["h"] for r in recs],
-                    "cs": [r["c"] for r in recs]})
+        out.append(
+            {
+                "layer": index,
+                "xs": [r["x"] for r in recs],
+                "hs": [r["h"] for r in recs],
+                "cs": [r["c"] for r in recs],
+            }
+        )
     return out
 
 
 # ---------------------------------------------------------------- running
 
 
-def run(rtl_dir, top: str, test: str, job: dict, simulator: str = "icarus",
-        build_dir=None, extra_env: dict | None = None) -> dict:
+def run(
+    rtl_dir,
+    top: str,
+    test: str,
+    job: dict,
+    simulator: str = "icarus",
+    build_dir=None,
+    extra_env: dict | None = None,
+) -> dict:
     """Build ``top`` from the generated sources and run testbench ``test`` of
     :mod:`squall.hw.tb` on ``job``; returns the testbench's results. A testbench failure is a
     :class:`SquallError` naming the first mismatch."""
@@ -161,10 +194,16 @@ def run(rtl_dir, top: str, test: str, job: dict, simulator: str = "icarus",
         runner = get_runner(simulator)
         args = ["-Wno-fatal"] if simulator == "verilator" else []
         try:
-            runner.build(sources=[str(p) for p in sources(rtl_dir)], hdl_toplevel=top,
-                         build_dir=str(build), build_args=args, always=build_dir is None,
-                         log_file=str(work / "build.log"), timescale=("1ns", "1ps"))
-        except SystemExit as exc:       # cocotb's runner exits when the HDL does not compile
+            runner.build(
+                sources=[str(p) for p in sources(rtl_dir)],
+                hdl_toplevel=top,
+                build_dir=str(build),
+                build_args=args,
+                always=build_dir is None,
+                log_file=str(work / "build.log"),
+                timescale=("1ns", "1ps"),
+            )
+        except SystemExit as exc:  # cocotb's runner exits when the HDL does not compile
             log = (work / "build.log").read_text(errors="replace").strip().splitlines()
             first = next((line for line in log if "error" in line.lower()), str(exc))
             raise SquallError(f"{simulator} could not build {top}: {first.strip()}") from None
@@ -173,16 +212,25 @@ def run(rtl_dir, top: str, test: str, job: dict, simulator: str = "icarus",
         # then refuses an explicit results file: keep the results out of the RTL directory
         current = os.environ.pop("PYTEST_CURRENT_TEST", None)
         try:
-            xml = runner.test(hdl_toplevel=top, test_module="squall.hw.tb", testcase=test,
-                              test_dir=str(rtl_dir), build_dir=str(build), extra_env=env,
-                              results_xml=str(work / "results.xml"),
-                              log_file=str(work / "sim.log"))
+            xml = runner.test(
+                hdl_toplevel=top,
+                test_module="squall.hw.tb",
+                testcase=test,
+                test_dir=str(rtl_dir),
+                build_dir=str(build),
+                extra_env=env,
+                results_xml=str(work / "results.xml"),
+                log_file=str(work / "sim.log"),
+            )
         finally:
             if current is not None:
                 os.environ["PYTEST_CURRENT_TEST"] = current
         if not (work / "results.json").exists():
-            sim_log = (work / "sim.log").read_text(errors="replace") \
-                if (work / "sim.log").exists() else ""
+            sim_log = (
+                (work / "sim.log").read_text(errors="replace")
+                if (work / "sim.log").exists()
+                else ""
+            )
             if keep:
                 shutil.copytree(work, keep, dirs_exist_ok=True)
             errors = re.findall(r"\b(\w+Error: .*)", sim_log)
@@ -197,16 +245,26 @@ def run(rtl_dir, top: str, test: str, job: dict, simulator: str = "icarus",
 def measure_cycles(bundle, rtl_dir, simulator: str = "icarus") -> dict:
     """Clocks of one mat-vec and one LSTM step of every layer, in simulation."""
     manifest = load_design(rtl_dir)
-    if manifest["bundle"]["weights_digest"] != weights_digest(bundle) \
-            or manifest["bundle"]["layers"] != bundle.model.to_json():
-        raise SquallError(f"{rtl_dir} was generated from another bundle (weights digest "
-                          f"{manifest['bundle']['weights_digest']}, this bundle "
-                          f"{weights_digest(bundle)}); regenerate it with squall hw rtl")
+    if (
+        manifest["bundle"]["weights_digest"] != weights_digest(bundle)
+        or manifest["bundle"]["layers"] != bundle.model.to_json()
+    ):
+        raise SquallError(
+            f"{rtl_dir} was generated from another bundle (weights digest "
+            f"{manifest['bundle']['weights_digest']}, this bundle "
+            f"{weights_digest(bundle)}); regenerate it with squall hw rtl"
+        )
     d = RtlDesign(bundle, manifest["config"], manifest["lanes"])
-    mv = run(rtl_dir, "squall_matvec", "matvec", {"cases": matvec_cases(d, len(d.layers))},
-             simulator)
-    st = run(rtl_dir, "squall_lstm_cell", "cell",
-             {"cases": cell_cases(d, sum(r.kind == "lstm" for r in d.layers))}, simulator)
+    mv = run(
+        rtl_dir, "squall_matvec", "matvec", {"cases": matvec_cases(d, len(d.layers))}, simulator
+    )
+    st = run(
+        rtl_dir,
+        "squall_lstm_cell",
+        "cell",
+        {"cases": cell_cases(d, sum(r.kind == "lstm" for r in d.layers))},
+        simulator,
+    )
     for res in (mv, st):
         if res["mismatches"]:
             raise SquallError(f"the RTL differs from the fixed engine: {res['mismatches'][0]}")
@@ -225,8 +283,9 @@ def lint(rtl_dir) -> dict[str, dict[str, str]]:
     out = {}
     for tool in ("iverilog", "verilator"):
         _need(tool)
-    p = subprocess.run(["verilator", "--lint-only", *files], capture_output=True, text=True,
-                       cwd=rtl_dir)
+    p = subprocess.run(
+        ["verilator", "--lint-only", *files], capture_output=True, text=True, cwd=rtl_dir
+    )
     text = (p.stdout + p.stderr).strip()
     out["(all files)"] = {"verilator": "ok" if p.returncode == 0 and not text else text}
     for top in manifest["tops"]:
@@ -234,10 +293,13 @@ def lint(rtl_dir) -> dict[str, dict[str, str]]:
             continue
         out[top] = {}
         with tempfile.TemporaryDirectory() as tmp:
-            for tool, cmd in (("iverilog", ["iverilog", "-g2012", "-s", top, "-o",
-                                            str(Path(tmp) / "a.vvp"), *files]),
-                              ("verilator", ["verilator", "--lint-only", "--top-module", top,
-                                             *files])):
+            for tool, cmd in (
+                (
+                    "iverilog",
+                    ["iverilog", "-g2012", "-s", top, "-o", str(Path(tmp) / "a.vvp"), *files],
+                ),
+                ("verilator", ["verilator", "--lint-only", "--top-module", top, *files]),
+            ):
                 p = subprocess.run(cmd, capture_output=True, text=True, cwd=rtl_dir)
                 text = (p.stdout + p.stderr).strip()
                 out[top][tool] = "ok" if p.returncode == 0 and not text else text or "failed"
@@ -250,27 +312,36 @@ def synthesize(rtl_dir, top: str) -> dict:
     _need("yosys")
     rtl_dir = Path(rtl_dir)
     files = " ".join(str(p.resolve()) for p in sources(rtl_dir))
-    script = (f"read_verilog -sv {files}; synth -top {top} -flatten; "
-              f"tee -o stat.txt stat; tee -o ltp.txt ltp -noff")
+    script = (
+        f"read_verilog -sv {files}; synth -top {top} -flatten; "
+        f"tee -o stat.txt stat; tee -o ltp.txt ltp -noff"
+    )
     with tempfile.TemporaryDirectory() as tmp:
         for mem in rtl_dir.glob("*.mem"):
             shutil.copy(mem, tmp)
-        p = subprocess.run(["yosys", "-q", "-p", script], capture_output=True, text=True,
-                           cwd=tmp)
+        p = subprocess.run(["yosys", "-q", "-p", script], capture_output=True, text=True, cwd=tmp)
         if p.returncode != 0:
-            raise SquallError(f"yosys failed on {top}: "
-                              f"{(p.stderr or p.stdout).strip().splitlines()[-1:]}")
+            raise SquallError(
+                f"yosys failed on {top}: {(p.stderr or p.stdout).strip().splitlines()[-1:]}"
+            )
         stat = (Path(tmp) / "stat.txt").read_text()
         ltp = (Path(tmp) / "ltp.txt").read_text()
-    cells = {m.group(2): int(m.group(1)) for m in
-             re.finditer(r"^\s+(\d+)\s+(\$\S+)\s*$", stat, re.M)}
-    if not cells:       # yosys 0.23 prints "name count"
-        cells = {m.group(1): int(m.group(2)) for m in
-                 re.finditer(r"^\s+(\$\S+)\s+(\d+)\s*$", stat, re.M)}
+    cells = {
+        m.group(2): int(m.group(1)) for m in re.finditer(r"^\s+(\d+)\s+(\$\S+)\s*$", stat, re.M)
+    }
+    if not cells:  # yosys 0.23 prints "name count"
+        cells = {
+            m.group(1): int(m.group(2)) for m in re.finditer(r"^\s+(\$\S+)\s+(\d+)\s*$", stat, re.M)
+        }
     total = re.search(r"Number of cells:\s+(\d+)", stat)
     longest = re.search(r"Longest topological path in \S+ \(length=(\d+)\)", ltp)
     ffs = sum(v for k, v in cells.items() if "DFF" in k.upper() or "_SDFF" in k.upper())
     latches = sum(v for k, v in cells.items() if "DLATCH" in k.upper() or "_SR_" in k.upper())
-    return {"top": top, "cells": int(total.group(1)) if total else sum(cells.values()),
-            "flip_flops": ffs, "latches": latches,
-            "longest_path": int(longest.group(1)) if longest else None, "by_type": cells}
+    return {
+        "top": top,
+        "cells": int(total.group(1)) if total else sum(cells.values()),
+        "flip_flops": ffs,
+        "latches": latches,
+        "longest_path": int(longest.group(1)) if longest else None,
+        "by_type": cells,
+    }

@@ -44,8 +44,10 @@ def _finish(job: dict, results: dict) -> None:
 
 def _first_difference(got: list, want: list) -> int:
     """The first index where two lists differ (the shorter length when one is a prefix)."""
-    return next((i for i, (a, b) in enumerate(zip(got, want, strict=False)) if a != b),
-                min(len(got), len(want)))
+    return next(
+        (i for i, (a, b) in enumerate(zip(got, want, strict=False)) if a != b),
+        min(len(got), len(want)),
+    )
 
 
 def _read(dut, name: str) -> int:
@@ -65,8 +67,9 @@ async def _start(dut, inputs: tuple[str, ...]) -> None:
     await RisingEdge(dut.clk)
 
 
-async def _collect(dut, valid: str, fields: tuple[str, ...], done: str = "done",
-                   count: int | None = None):
+async def _collect(
+    dut, valid: str, fields: tuple[str, ...], done: str = "done", count: int | None = None
+):
     """Read ``fields`` after every rising edge where ``valid`` is high, until ``done`` (or
     ``count`` results), counting clocks; waits on edges of ``valid``/``done`` in between, not
     on every clock."""
@@ -80,7 +83,7 @@ async def _collect(dut, valid: str, fields: tuple[str, ...], done: str = "done",
             out.append(tuple(_read(dut, f) for f in fields))
         if d.value == 1 or len(out) == count:
             break
-        if v.value == 0:    # skip the quiet clocks: wait for the next result or the end
+        if v.value == 0:  # skip the quiet clocks: wait for the next result or the end
             t0 = cocotb.utils.get_sim_time("ns")
             await First(RisingEdge(v), RisingEdge(d))
             clocks += round((cocotb.utils.get_sim_time("ns") - t0) / CLOCK_NS) - 1
@@ -91,7 +94,7 @@ async def _collect(dut, valid: str, fields: tuple[str, ...], done: str = "done",
                 out.append(tuple(_read(dut, f) for f in fields))
             if d.value == 1 or len(out) == count:
                 break
-    await Timer(1, "ns")            # leave the read-only phase before driving again
+    await Timer(1, "ns")  # leave the read-only phase before driving again
     return out, clocks
 
 
@@ -116,7 +119,7 @@ async def _stream(dut, valid: str, data: str, values, ready: str | None = None) 
 async def matvec_once(dut, layer: int, vector: list[int]) -> tuple[list[int], int]:
     dut.layer.value = layer
     dut.start.value = 1
-    await RisingEdge(dut.clk)       # clock 1: start sampled
+    await RisingEdge(dut.clk)  # clock 1: start sampled
     dut.start.value = 0
     clocks = 1 + await _stream(dut, "in_valid", "in_data", vector)
     out, more = await _collect(dut, "out_valid", ("out_row", "out_acc"))
@@ -136,17 +139,25 @@ async def matvec(dut):
         cycles.setdefault(str(case["layer"]), []).append(clocks)
         if got != case["acc"]:
             first = _first_difference(got, case["acc"])
-            bad.append({"case": k, "layer": case["layer"], "row": first,
-                        "got": got[first:first + 1], "want": case["acc"][first:first + 1],
-                        "rows": len(got)})
+            bad.append(
+                {
+                    "case": k,
+                    "layer": case["layer"],
+                    "row": first,
+                    "got": got[first : first + 1],
+                    "want": case["acc"][first : first + 1],
+                    "rows": len(got),
+                }
+            )
     _finish(job, {"mismatches": bad, "cycles": cycles, "cases": len(job["cases"])})
 
 
 # ---------------------------------------------------------------- LSTM cell
 
 
-async def cell_step(dut, layer: int, x: list[int], h: list[int] | None, c: list[int] | None
-                    ) -> tuple[list[int], list[int], int]:
+async def cell_step(
+    dut, layer: int, x: list[int], h: list[int] | None, c: list[int] | None
+) -> tuple[list[int], list[int], int]:
     """One step; with ``h``/``c`` the state registers are written first (not counted)."""
     if h is not None:
         assert c is not None, "h and c are written together"
@@ -171,16 +182,25 @@ async def cell_step(dut, layer: int, x: list[int], h: list[int] | None, c: list[
 @cocotb.test()
 async def cell(dut):
     job = _job()
-    await _start(dut, ("start", "layer", "clear", "x_valid", "x_data", "st_we", "st_idx",
-                       "st_h", "st_c"))
+    await _start(
+        dut, ("start", "layer", "clear", "x_valid", "x_data", "st_we", "st_idx", "st_h", "st_c")
+    )
     bad, cycles = [], {}
     for k, case in enumerate(job["cases"]):
-        h, c, clocks = await _bounded(cell_step(dut, case["layer"], case["x"], case["h_prev"],
-                                                case["c_prev"]))
+        h, c, clocks = await _bounded(
+            cell_step(dut, case["layer"], case["x"], case["h_prev"], case["c_prev"])
+        )
         cycles.setdefault(str(case["layer"]), []).append(clocks)
         if h != case["h"] or c != case["c"]:
-            bad.append({"case": k, "layer": case["layer"], "name": case.get("name", ""),
-                        "h": [h[:4], case["h"][:4]], "c": [c[:4], case["c"][:4]]})
+            bad.append(
+                {
+                    "case": k,
+                    "layer": case["layer"],
+                    "name": case.get("name", ""),
+                    "h": [h[:4], case["h"][:4]],
+                    "c": [c[:4], case["c"][:4]],
+                }
+            )
     _finish(job, {"mismatches": bad, "cycles": cycles, "cases": len(job["cases"])})
 
 
@@ -208,13 +228,12 @@ async def _layer_run(dut, k: int, case: dict, bad: list, cycles: dict) -> None:
     clocks = 1
     for t in range(T):
         clocks += await _stream(dut, "x_valid", "x_data", case["xs"][t], "x_ready")
-        out, more = await _collect(dut, "out_valid", ("out_step", "out_idx", "out_h"),
-                                   count=H)
+        out, more = await _collect(dut, "out_valid", ("out_step", "out_idx", "out_h"), count=H)
         clocks += more
         got.append([o[2] for o in out])
         if any(o[0] != t for o in out) or len(out) != H:
             bad.append({"case": k, "step": t, "problem": "wrong step index or count"})
-    while dut.done.value != 1:      # the sequencer's done follows the last unit
+    while dut.done.value != 1:  # the sequencer's done follows the last unit
         await RisingEdge(dut.clk)
         clocks += 1
         await ReadOnly()
@@ -222,8 +241,15 @@ async def _layer_run(dut, k: int, case: dict, bad: list, cycles: dict) -> None:
     cycles.setdefault(str(case["layer"]), []).append(clocks)
     if got != case["hs"]:
         t = _first_difference(got, case["hs"])
-        bad.append({"case": k, "layer": case["layer"], "step": t, "got": got[t][:4],
-                    "want": case["hs"][t][:4]})
+        bad.append(
+            {
+                "case": k,
+                "layer": case["layer"],
+                "step": t,
+                "got": got[t][:4],
+                "want": case["hs"][t][:4],
+            }
+        )
 
 
 # ---------------------------------------------------------------- SPI
@@ -232,9 +258,13 @@ async def _layer_run(dut, k: int, case: dict, bad: list, cycles: dict) -> None:
 SPI_HALF_NS = 20
 
 
-async def spi_transaction(dut, words: list[tuple[int, int]], read_words: int = 0,
-                          read_bits: int = 32, gap_ns: float = 4 * CLOCK_NS
-                          ) -> tuple[list[int], float]:
+async def spi_transaction(
+    dut,
+    words: list[tuple[int, int]],
+    read_words: int = 0,
+    read_bits: int = 32,
+    gap_ns: float = 4 * CLOCK_NS,
+) -> tuple[list[int], float]:
     """An SPI mode 0 master: CS low, each ``(value, bits)`` MSB first on MOSI, then
     ``read_words`` words of ``read_bits`` clocked in from MISO (MOSI low); CS high at the last
     falling edge. Returns the words read and the time CS was low, in ns."""
@@ -246,18 +276,18 @@ async def spi_transaction(dut, words: list[tuple[int, int]], read_words: int = 0
     for b in bits:
         dut.mosi.value = b
         await Timer(SPI_HALF_NS, "ns")
-        got.append(int(dut.miso.value))          # the master samples on the rising edge
+        got.append(int(dut.miso.value))  # the master samples on the rising edge
         dut.sclk.value = 1
         await Timer(SPI_HALF_NS, "ns")
         dut.sclk.value = 0
     dut.cs_n.value = 1
     elapsed = cocotb.utils.get_sim_time("ns") - start
-    await Timer(gap_ns, "ns")                    # CS high between transactions
+    await Timer(gap_ns, "ns")  # CS high between transactions
     skip = len(bits) - read_words * read_bits
     out = []
     for k in range(read_words):
         word = 0
-        for b in got[skip + k * read_bits: skip + (k + 1) * read_bits]:
+        for b in got[skip + k * read_bits : skip + (k + 1) * read_bits]:
             word = word << 1 | b
         out.append(word)
     return out, elapsed
@@ -276,12 +306,13 @@ async def spi(dut):
     dut.cs_n.value = 1
     bad, times = [], []
     gap = job.get("gap_ns", 4 * CLOCK_NS)
-    await Timer(job.get("phase_ns", 0) + 1, "ns")   # SCLK edges off the system clock's
+    await Timer(job.get("phase_ns", 0) + 1, "ns")  # SCLK edges off the system clock's
     for k, case in enumerate(job["cases"]):
         if k and job.get("reset_between"):
             # an interrupted write (3 words: the toggle's parity flips) and then a reset
-            await spi_transaction(dut, [(case["layer"], 16), (0x0041, 16), (0x0123, 16)],
-                                  gap_ns=gap)
+            await spi_transaction(
+                dut, [(case["layer"], 16), (0x0041, 16), (0x0123, 16)], gap_ns=gap
+            )
             await RisingEdge(dut.clk)
             dut.rst.value = 1
             for _ in range(3):
@@ -290,23 +321,39 @@ async def spi(dut):
             await Timer(CLOCK_NS // 2, "ns")
         for t, x in enumerate(case["xs"]):
             cmd = (1 << 14 if t == 0 else 0) | case["layer"]
-            _, write_ns = await spi_transaction(dut, [(cmd, 16)] + [(v & 0xFFFF, 16) for v in x],
-                                                gap_ns=gap)
+            _, write_ns = await spi_transaction(
+                dut, [(cmd, 16)] + [(v & 0xFFFF, 16) for v in x], gap_ns=gap
+            )
             waited = 0
             while dut.ready.value != 1:
                 await Timer(CLOCK_NS, "ns")
                 waited += 1
                 if waited > TIMEOUT_NS // CLOCK_NS:
                     raise AssertionError(f"ready never rose (case {k}, step {t})")
-            words, read_ns = await spi_transaction(dut, [(0x8000, 16)],
-                                                   read_words=len(case["hs"][t]), gap_ns=gap)
+            words, read_ns = await spi_transaction(
+                dut, [(0x8000, 16)], read_words=len(case["hs"][t]), gap_ns=gap
+            )
             h = [_signed16(w) for w in words]
             c = [_signed16(w >> 16) for w in words]
-            times.append({"layer": case["layer"], "in_words": len(x), "out_words": len(words),
-                          "write_ns": write_ns, "read_ns": read_ns, "compute_clocks": waited})
+            times.append(
+                {
+                    "layer": case["layer"],
+                    "in_words": len(x),
+                    "out_words": len(words),
+                    "write_ns": write_ns,
+                    "read_ns": read_ns,
+                    "compute_clocks": waited,
+                }
+            )
             if h != case["hs"][t] or c != case["cs"][t]:
-                bad.append({"case": k, "step": t, "h": [h[:4], case["hs"][t][:4]],
-                            "c": [c[:4], case["cs"][t][:4]]})
+                bad.append(
+                    {
+                        "case": k,
+                        "step": t,
+                        "h": [h[:4], case["hs"][t][:4]],
+                        "c": [c[:4], case["cs"][t][:4]],
+                    }
+                )
     _finish(job, {"mismatches": bad, "transactions": times, "cases": len(job["cases"])})
 
 
@@ -321,8 +368,9 @@ async def cosim(dut):
     from squall.engines.fixed import FixedModel, resolve_config
 
     job = _job()
-    await _start(dut, ("start", "layer", "clear", "x_valid", "x_data", "st_we", "st_idx",
-                       "st_h", "st_c"))
+    await _start(
+        dut, ("start", "layer", "clear", "x_valid", "x_data", "st_we", "st_idx", "st_h", "st_c")
+    )
     model = FixedModel(load_bundle(job["bundle"]), resolve_config(job["config"]))
     calls = []
 
@@ -332,13 +380,21 @@ async def cosim(dut):
         calls.append(clocks)
         return h2, c2
 
-    out = await cocotb.external(model.reconstruct_codes)(job["window"], None,
-                                                         {job["layer"]: rtl_step})
+    out = await cocotb.external(model.reconstruct_codes)(
+        job["window"], None, {job["layer"]: rtl_step}
+    )
     t = _first_difference(out, job["expected"])
-    bad = [] if out == job["expected"] else [{"problem": "reconstruction differs", "first": (
-        t, _first_difference(out[t], job["expected"][t]) if t < len(out) else 0)}]
-    _finish(job, {"mismatches": bad, "rtl_steps": len(calls), "clocks": calls,
-                  "cases": 1})
+    bad = (
+        []
+        if out == job["expected"]
+        else [
+            {
+                "problem": "reconstruction differs",
+                "first": (t, _first_difference(out[t], job["expected"][t]) if t < len(out) else 0),
+            }
+        ]
+    )
+    _finish(job, {"mismatches": bad, "rtl_steps": len(calls), "clocks": calls, "cases": 1})
 
 
 @cocotb.test()
@@ -368,8 +424,14 @@ async def spi_slave(dut):
     await Timer(10 * CLOCK_NS, "ns")
     if received != sent:
         first = _first_difference(received, sent)
-        bad.append({"problem": "received words differ", "index": first,
-                    "got": received[first:first + 1], "want": sent[first:first + 1]})
+        bad.append(
+            {
+                "problem": "received words differ",
+                "index": first,
+                "got": received[first : first + 1],
+                "want": sent[first : first + 1],
+            }
+        )
     for k, words in enumerate(job["out"]):
         for a, w in enumerate(words):
             await RisingEdge(dut.clk)
@@ -382,5 +444,12 @@ async def spi_slave(dut):
         if got != words:
             i = _first_difference(got, words)
             bad.append({"transaction": k, "word": i, "got": got[i], "want": words[i]})
-    _finish(job, {"mismatches": bad, "in_words": sum(map(len, job["in"])),
-                  "out_words": sum(map(len, job["out"])), "cases": len(job["in"])})
+    _finish(
+        job,
+        {
+            "mismatches": bad,
+            "in_words": sum(map(len, job["in"])),
+            "out_words": sum(map(len, job["out"])),
+            "cases": len(job["in"]),
+        },
+    )

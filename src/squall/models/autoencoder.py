@@ -20,7 +20,7 @@ class Repeat(nn.Module):
         super().__init__()
         self.times = times
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:      # (B, H) -> (B, T, H)
+    def forward(self, x: torch.Tensor) -> torch.Tensor:  # (B, H) -> (B, T, H)
         return x.unsqueeze(1).expand(-1, self.times, -1)
 
 
@@ -32,7 +32,7 @@ class SequenceLstm(nn.LSTM):
         super().__init__(inputs, hidden, batch_first=True)
         self.return_sequences = return_sequences
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:     # type: ignore[override]
+    def forward(self, x: torch.Tensor) -> torch.Tensor:  # type: ignore[override]
         out, (h, _) = super().forward(x)
         return out if self.return_sequences else h[-1]
 
@@ -52,7 +52,10 @@ def _repeat(layer: RepeatLayer) -> nn.Module:
 #: Layer type -> the function building its torch module; the module's parameters are named as
 #: the layer's ``torch_names`` (:mod:`squall.model`). A new layer type adds one entry.
 MODULES: dict[type[Layer], Callable[..., nn.Module]] = {
-    Lstm: _lstm, Dense: _dense, RepeatLayer: _repeat}
+    Lstm: _lstm,
+    Dense: _dense,
+    RepeatLayer: _repeat,
+}
 
 
 class LSTMAutoencoder(nn.Module):
@@ -70,7 +73,7 @@ class LSTMAutoencoder(nn.Module):
             mods.append(build(layer))
         self.layers = nn.ModuleList(mods)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:      # (B, T, F) -> (B, T, F)
+    def forward(self, x: torch.Tensor) -> torch.Tensor:  # (B, T, F) -> (B, T, F)
         for mod in self.layers:
             x = mod(x)
         return x
@@ -80,9 +83,11 @@ class LSTMAutoencoder(nn.Module):
         """The model in ``dtype``; weights are rounded once, from their stored precision, to it
         (a float64 model keeps float64 weights exactly)."""
         model = cls(bundle.layers).to(dtype)
-        state = {k: torch.from_numpy(np.array(v, dtype=np.float64))
-                 for k, v in torch_state_from_bundle(bundle).items()}
-        model.load_state_dict(state, strict=True)            # copies, casting to ``dtype``
+        state = {
+            k: torch.from_numpy(np.array(v, dtype=np.float64))
+            for k, v in torch_state_from_bundle(bundle).items()
+        }
+        model.load_state_dict(state, strict=True)  # copies, casting to ``dtype``
         return model
 
     def state_numpy(self) -> dict[str, np.ndarray]:

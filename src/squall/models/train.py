@@ -37,26 +37,35 @@ def masked_mse(recon: torch.Tensor, x: torch.Tensor, mask: torch.Tensor) -> torc
     return ((recon - x) ** 2 * mask).sum() / mask.sum().clamp(min=1.0)
 
 
-def fit(layers, x_train: np.ndarray, m_train: np.ndarray, x_val: np.ndarray,
-        m_val: np.ndarray, config: TrainConfig, progress: bool = True
-        ) -> tuple[dict[str, np.ndarray], list[dict]]:
+def fit(
+    layers,
+    x_train: np.ndarray,
+    m_train: np.ndarray,
+    x_val: np.ndarray,
+    m_val: np.ndarray,
+    config: TrainConfig,
+    progress: bool = True,
+) -> tuple[dict[str, np.ndarray], list[dict]]:
     """Train a model described by ``layers``; return its state dict (numpy) and the history.
 
     ``x_*`` are scaled windows with missing cells filled, ``m_*`` the matching 0/1 masks.
     Validation may be empty: early stopping then watches the training loss.
     """
     if len(x_train) < config.min_windows:
-        raise SquallError(f"only {len(x_train)} training windows (need at least "
-                          f"{config.min_windows}); give more data, a later --until, or shorter "
-                          f"windows")
+        raise SquallError(
+            f"only {len(x_train)} training windows (need at least "
+            f"{config.min_windows}); give more data, a later --until, or shorter "
+            f"windows"
+        )
     if config.epochs < 1:
         raise SquallError(f"epochs must be at least 1, got {config.epochs}")
     torch.manual_seed(config.seed)
     rng = np.random.default_rng(config.seed)
     model = LSTMAutoencoder(layers)
     opt = torch.optim.Adam(model.parameters(), lr=config.learning_rate)
-    xt, mt, xv, mv = (torch.as_tensor(a, dtype=torch.float32)
-                      for a in (x_train, m_train, x_val, m_val))
+    xt, mt, xv, mv = (
+        torch.as_tensor(a, dtype=torch.float32) for a in (x_train, m_train, x_val, m_val)
+    )
     history: list[dict] = []
     best, best_state, waited = float("inf"), None, 0
     bar = _progress(config.epochs, progress)
@@ -65,7 +74,7 @@ def fit(layers, x_train: np.ndarray, m_train: np.ndarray, x_val: np.ndarray,
         order = rng.permutation(len(xt))
         total, weight = 0.0, 0.0
         for start in range(0, len(order), config.batch_size):
-            idx = torch.as_tensor(order[start:start + config.batch_size])
+            idx = torch.as_tensor(order[start : start + config.batch_size])
             xb, mb = xt[idx], mt[idx]
             opt.zero_grad()
             loss = masked_mse(model(xb), xb, mb)
@@ -96,7 +105,7 @@ def _evaluate(model: LSTMAutoencoder, x: torch.Tensor, m: torch.Tensor) -> float
     with torch.inference_mode():
         total, weight = 0.0, 0.0
         for start in range(0, len(x), 1024):
-            xb, mb = x[start:start + 1024], m[start:start + 1024]
+            xb, mb = x[start : start + 1024], m[start : start + 1024]
             total += float(((model(xb) - xb) ** 2 * mb).sum())
             weight += float(mb.sum())
     return total / max(weight, 1.0)
@@ -110,6 +119,7 @@ class _progress:
         if enabled:
             try:
                 from tqdm import tqdm
+
                 self.bar = tqdm(total=epochs, desc="training", unit="epoch", file=sys.stderr)
             except ImportError:
                 self.bar = None

@@ -30,8 +30,15 @@ CHROMEDRIVER = "/usr/bin/chromedriver"
 #: Schemes a self-contained page may load from.
 LOCAL_SCHEMES = ("data:", "file:", "about:", "chrome:", "chrome-error:", "blob:")
 #: Elements whose size and images are measured (CSS selectors).
-SELECTORS = ("#timeline-img", "section.event", "img.event-plot", "#map-img", "#training-img",
-             "#histograms-img", "#correlation-img")
+SELECTORS = (
+    "#timeline-img",
+    "section.event",
+    "img.event-plot",
+    "#map-img",
+    "#training-img",
+    "#histograms-img",
+    "#correlation-img",
+)
 
 
 @dataclass
@@ -60,8 +67,9 @@ def available() -> str | None:
     return ", ".join(missing) or None
 
 
-def open_page(path: str | os.PathLike[str], width: int = 1280, height: int = 900,
-              scroll_to: str | None = None) -> PageCheck:
+def open_page(
+    path: str | os.PathLike[str], width: int = 1280, height: int = 900, scroll_to: str | None = None
+) -> PageCheck:
     """Load ``path`` in headless Chromium; return the screenshot (``width`` x ``height``
     pixels from the top, or from the element ``scroll_to`` selects), the requests and the
     element sizes."""
@@ -77,24 +85,40 @@ def open_page(path: str | os.PathLike[str], width: int = 1280, height: int = 900
     profile = tempfile.mkdtemp(prefix="squall-chromium-")
     options = webdriver.ChromeOptions()
     options.binary_location = CHROMIUM
-    for arg in ("--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                "--no-first-run", "--disable-component-update", "--disable-sync",
-                "--disable-quic", "--disable-default-apps", "--disable-extensions",
-                "--proxy-server=127.0.0.1:9", "--proxy-bypass-list=<-loopback>",
-                f"--user-data-dir={profile}", f"--window-size={width},{height}",
-                "--hide-scrollbars"):
+    for arg in (
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-background-networking",
+        "--no-first-run",
+        "--disable-component-update",
+        "--disable-sync",
+        "--disable-quic",
+        "--disable-default-apps",
+        "--disable-extensions",
+        "--proxy-server=127.0.0.1:9",
+        "--proxy-bypass-list=<-loopback>",
+        f"--user-data-dir={profile}",
+        f"--window-size={width},{height}",
+        "--hide-scrollbars",
+    ):
         options.add_argument(arg)
     options.set_capability("goog:loggingPrefs", {"performance": "ALL"})
     driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
     try:  # the window includes the browser's frame; the page gets exactly width x height
-        driver.execute_cdp_cmd("Emulation.setDeviceMetricsOverride", {
-            "width": width, "height": height, "deviceScaleFactor": 1, "mobile": False})
+        driver.execute_cdp_cmd(
+            "Emulation.setDeviceMetricsOverride",
+            {"width": width, "height": height, "deviceScaleFactor": 1, "mobile": False},
+        )
         driver.get(page.as_uri())
         driver.execute_script("return document.readyState")
         elements = {sel: driver.execute_script(_MEASURE, sel) for sel in SELECTORS}
         if scroll_to:
-            driver.execute_script("var el = document.querySelector(arguments[0]);"
-                                  "if (el) { el.scrollIntoView(true); }", scroll_to)
+            driver.execute_script(
+                "var el = document.querySelector(arguments[0]);"
+                "if (el) { el.scrollIntoView(true); }",
+                scroll_to,
+            )
         shot = driver.get_screenshot_as_png()
         requests = []
         for entry in driver.get_log("performance"):
@@ -118,8 +142,10 @@ return Array.from(document.querySelectorAll(arguments[0])).map(function (el) {
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m squall.report.browser",
-                                description="open a report offline in headless Chromium")
+    p = argparse.ArgumentParser(
+        prog="python -m squall.report.browser",
+        description="open a report offline in headless Chromium",
+    )
     p.add_argument("report", help="the HTML file")
     p.add_argument("--screenshot", required=True, help="PNG to write")
     p.add_argument("--width", type=int, default=1280)
@@ -135,8 +161,11 @@ def main(argv: list[str] | None = None) -> int:
     except SquallError as exc:
         print(f"squall: error: {exc}", file=sys.stderr)
         return 2
-    print(f"{a.screenshot}: {len(check.screenshot):,} bytes; {len(check.requests)} requests, "
-          f"{len(check.remote_requests)} remote", file=sys.stderr)
+    print(
+        f"{a.screenshot}: {len(check.screenshot):,} bytes; {len(check.requests)} requests, "
+        f"{len(check.remote_requests)} remote",
+        file=sys.stderr,
+    )
     return 0 if not check.remote_requests else 1
 
 

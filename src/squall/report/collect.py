@@ -38,12 +38,12 @@ class Run:
     bundle: Bundle
     bundle_path: str
     ws: WindowSet
-    table: pd.DataFrame          # scores.csv: one row per window
+    table: pd.DataFrame  # scores.csv: one row per window
     scores: Scores
-    recon: np.ndarray            # (N, T, F) reconstructions in physical units
+    recon: np.ndarray  # (N, T, F) reconstructions in physical units
     threshold: dict
-    events: pd.DataFrame         # events.csv: events with their ``why``
-    window_event: np.ndarray     # the event of each window (-1: none), as the detector found
+    events: pd.DataFrame  # events.csv: events with their ``why``
+    window_event: np.ndarray  # the event of each window (-1: none), as the detector found
     explanations: list[dict]
     engine: str
     detect_dir: str | None
@@ -52,11 +52,17 @@ class Run:
     eda: Eda
 
 
-def collect(bundle_dir: str | os.PathLike[str], data=None, *,
-            from_dir: str | os.PathLike[str] | None = None, engine: str = "numpy",
-            threshold: float | None = None, threshold_quantile: float | None = None,
-            labels: str | os.PathLike[str] | None = None,
-            log: Callable[[str], None] = lambda m: None) -> Run:
+def collect(
+    bundle_dir: str | os.PathLike[str],
+    data=None,
+    *,
+    from_dir: str | os.PathLike[str] | None = None,
+    engine: str = "numpy",
+    threshold: float | None = None,
+    threshold_quantile: float | None = None,
+    labels: str | os.PathLike[str] | None = None,
+    log: Callable[[str], None] = lambda m: None,
+) -> Run:
     """Score ``data`` with the bundle (or read the detect run in ``from_dir``) and gather the
     report's contents. ``labels``: a labels CSV (``squall synth``'s ``labels.csv``) or NAB's
     ``combined_windows.json``; only labels on the data's tracks and time range are used."""
@@ -67,33 +73,46 @@ def collect(bundle_dir: str | os.PathLike[str], data=None, *,
         if data:
             raise SquallError("give either DATA files or --from a detect run's folder, not both")
         if threshold is not None or threshold_quantile is not None:
-            raise SquallError("--from uses the detect run's threshold; drop --threshold and "
-                              "--threshold-quantile (or report from the data instead)")
+            raise SquallError(
+                "--from uses the detect run's threshold; drop --threshold and "
+                "--threshold-quantile (or report from the data instead)"
+            )
         ws, recorded = _from_detect_run(bundle, Path(from_dir))
         log(f"scoring {len(ws)} windows of {from_dir} again with the {engine} engine")
         # the run's own threshold, as recorded in its scores.csv
         own = _recorded_threshold(bundle, recorded)
         table, result, chosen = run_detector(bundle, ws, engine, own)
         if (table["flagged"].to_numpy() != recorded["flagged"].to_numpy()).any():
-            raise SquallError(f"{Path(from_dir) / 'scores.csv'} flags other windows than this "
-                              f"bundle's detector does: the run was made with another bundle "
-                              f"or detector; report from the data instead")
+            raise SquallError(
+                f"{Path(from_dir) / 'scores.csv'} flags other windows than this "
+                f"bundle's detector does: the run was made with another bundle "
+                f"or detector; report from the data instead"
+            )
         if own is not None:
             chosen["fitted_on"] = "detect run"
     else:
         if not data:
             raise SquallError("no data: give DATA files, or --from a detect run's folder")
-        if bundle.threshold is None and bundle.detector is None and threshold is None \
-                and threshold_quantile is None:
-            raise SquallError("the bundle has no threshold; give --threshold VALUE or "
-                              "--threshold-quantile Q")
+        if (
+            bundle.threshold is None
+            and bundle.detector is None
+            and threshold is None
+            and threshold_quantile is None
+        ):
+            raise SquallError(
+                "the bundle has no threshold; give --threshold VALUE or --threshold-quantile Q"
+            )
         ws = load_windows(bundle, data)
         if not ws.traceable:
-            raise SquallError("the report needs data files or a windows file from 'squall "
-                              "windows' (a bare sequences file has no times or tracks)")
+            raise SquallError(
+                "the report needs data files or a windows file from 'squall "
+                "windows' (a bare sequences file has no times or tracks)"
+            )
         if len(ws) == 0:
-            raise SquallError(f"no windows to score: the data is too short or too sparse for "
-                              f"windows of {bundle.length} steps")
+            raise SquallError(
+                f"no windows to score: the data is too short or too sparse for "
+                f"windows of {bundle.length} steps"
+            )
         log(f"scoring {len(ws)} windows with the {engine} engine")
         table, result, chosen = run_detector(bundle, ws, engine, threshold, threshold_quantile)
     recon = get_engine(engine, bundle).reconstruct(ws.x)
@@ -113,17 +132,31 @@ def collect(bundle_dir: str | os.PathLike[str], data=None, *,
     log(f"describing the data ({len(ws.sources)} file(s))")
     missing = [src for src in ws.sources if not Path(src).exists()]
     if missing:
-        raise SquallError(f"the report needs the run's data files for its data section and the "
-                          f"original reports, and {missing[0]} is gone; give the data again "
-                          f"instead of --from")
-    stats = eda(ws.sources, reader=dict(ws.meta.get("reader") or
-                                        bundle.provenance.get("reader") or {}))
-    return Run(bundle=bundle, bundle_path=str(bundle_dir), ws=ws, table=table, scores=scores,
-               recon=bundle.scaler.inverse_transform(recon), threshold=chosen, events=events,
-               window_event=ids,
-               explanations=explanations, engine=engine,
-               detect_dir=None if from_dir is None else str(from_dir), labels=label_table,
-               evaluation=evaluation, eda=stats)
+        raise SquallError(
+            f"the report needs the run's data files for its data section and the "
+            f"original reports, and {missing[0]} is gone; give the data again "
+            f"instead of --from"
+        )
+    stats = eda(
+        ws.sources, reader=dict(ws.meta.get("reader") or bundle.provenance.get("reader") or {})
+    )
+    return Run(
+        bundle=bundle,
+        bundle_path=str(bundle_dir),
+        ws=ws,
+        table=table,
+        scores=scores,
+        recon=bundle.scaler.inverse_transform(recon),
+        threshold=chosen,
+        events=events,
+        window_event=ids,
+        explanations=explanations,
+        engine=engine,
+        detect_dir=None if from_dir is None else str(from_dir),
+        labels=label_table,
+        evaluation=evaluation,
+        eda=stats,
+    )
 
 
 def _from_detect_run(bundle: Bundle, folder: Path) -> tuple[WindowSet, pd.DataFrame]:
@@ -131,28 +164,34 @@ def _from_detect_run(bundle: Bundle, folder: Path) -> tuple[WindowSet, pd.DataFr
     listed with their hashes in the run's complete manifest (:func:`squall.io.verify_run_files`),
     so an interrupted run or files of two runs are refused."""
     if not folder.is_dir():
-        raise SquallError(f"--from {folder}: no such directory (expected a 'squall detect' "
-                          f"--out folder)")
+        raise SquallError(
+            f"--from {folder}: no such directory (expected a 'squall detect' --out folder)"
+        )
     for name in ("windows.npz", "scores.csv"):
         if not (folder / name).is_file():
-            raise SquallError(f"--from {folder}: no {name} (expected a 'squall detect' --out "
-                              f"folder of traceable data)")
-    verify_run_files(folder, ("windows.npz", "scores.csv"))   # one complete run, unchanged
+            raise SquallError(
+                f"--from {folder}: no {name} (expected a 'squall detect' --out "
+                f"folder of traceable data)"
+            )
+    verify_run_files(folder, ("windows.npz", "scores.csv"))  # one complete run, unchanged
     ws = load_windows(bundle, [folder / "windows.npz"])
     try:
-        table = pd.read_csv(folder / "scores.csv", dtype={"track": str},
-                            keep_default_na=True)
+        table = pd.read_csv(folder / "scores.csv", dtype={"track": str}, keep_default_na=True)
     except (pd.errors.EmptyDataError, pd.errors.ParserError, UnicodeDecodeError) as exc:
         raise SquallError(f"cannot read {folder / 'scores.csv'} ({exc})") from None
     needed = {"window", "track", "start", "end", "score", "threshold", "flagged"}
     if not needed <= set(table.columns) or len(table) != len(ws):
-        raise SquallError(f"{folder / 'scores.csv'} does not describe the windows of "
-                          f"{folder / 'windows.npz'} ({len(table)} rows, {len(ws)} windows)")
+        raise SquallError(
+            f"{folder / 'scores.csv'} does not describe the windows of "
+            f"{folder / 'windows.npz'} ({len(table)} rows, {len(ws)} windows)"
+        )
     table["track"] = table["track"].fillna("")
     table["flagged"] = table["flagged"].astype(str).str.lower().eq("true")
     if (table["track"].to_numpy() != ws.track.astype(str)).any():
-        raise SquallError(f"{folder / 'scores.csv'} and windows.npz name other tracks: they "
-                          f"are not from one detect run")
+        raise SquallError(
+            f"{folder / 'scores.csv'} and windows.npz name other tracks: they "
+            f"are not from one detect run"
+        )
     return ws, table
 
 
@@ -160,8 +199,11 @@ def _recorded_threshold(bundle: Bundle, table: pd.DataFrame) -> float | None:
     """The threshold a detect run recorded, or None when it is the bundle's own fitted one."""
     value = float(table["threshold"].iloc[0])
     section = bundle.detector or {}
-    stored = (section.get("threshold") or {}).get("value") if section else \
-        (bundle.threshold or {}).get("value")
+    stored = (
+        (section.get("threshold") or {}).get("value")
+        if section
+        else (bundle.threshold or {}).get("value")
+    )
     if stored is not None and math.isclose(value, stored, rel_tol=1e-9):
         return None
     return value
@@ -185,8 +227,11 @@ def load_labels(path: str | os.PathLike[str], ws: WindowSet) -> pd.DataFrame:
         frame = read_label_csv(path)
     tracks = set(ws.track.astype(str))
     first, last = pd.Timestamp(ws.start.min()), pd.Timestamp(ws.end.max())
-    keep = ((frame["track"] == "") | frame["track"].isin(tracks)) & \
-        (frame["end"] >= first) & (frame["start"] <= last)
+    keep = (
+        ((frame["track"] == "") | frame["track"].isin(tracks))
+        & (frame["end"] >= first)
+        & (frame["start"] <= last)
+    )
     return frame[keep].reset_index(drop=True)
 
 
@@ -196,10 +241,17 @@ def evaluate_events(labels: pd.DataFrame, events: pd.DataFrame) -> dict:
     from squall.detect.evaluate import match_events
 
     m = match_events(events, labels)
-    found_by = ["; ".join(f"#{int(events['event'].iloc[j])}" for j in row)
-                for row in m["found_by"]]
+    found_by = ["; ".join(f"#{int(events['event'].iloc[j])}" for j in row) for row in m["found_by"]]
     per_label = labels.assign(found_by=found_by)
     false_events = [int(events["event"].iloc[j]) for j in m["false"]]
-    return {"tp": m["tp"], "fp": m["fp"], "fn": m["fn"], "precision": m["precision"],
-            "recall": m["recall"], "f1": m["f1"], "per_type": m["per_type"],
-            "per_label": per_label, "false_events": false_events}
+    return {
+        "tp": m["tp"],
+        "fp": m["fp"],
+        "fn": m["fn"],
+        "precision": m["precision"],
+        "recall": m["recall"],
+        "f1": m["f1"],
+        "per_type": m["per_type"],
+        "per_label": per_label,
+        "false_events": false_events,
+    }

@@ -19,13 +19,25 @@ from squall.errors import SquallError
 from squall.io import output_files, write_csv
 
 #: Files ``detect`` owns in its output directory (an earlier run's leftovers are removed).
-DETECT_OUTPUTS = ("scores.csv", "anomalies.csv", "events.csv", "anomaly_windows.csv",
-                  "step_errors.csv", "windows.npz", "scores.png")
+DETECT_OUTPUTS = (
+    "scores.csv",
+    "anomalies.csv",
+    "events.csv",
+    "anomaly_windows.csv",
+    "step_errors.csv",
+    "windows.npz",
+    "scores.png",
+)
 
 
-def run_detector(bundle: Bundle, ws: WindowSet, engine: str = "numpy",
-                 threshold: float | None = None, threshold_quantile: float | None = None,
-                 require_threshold: bool = True) -> tuple[pd.DataFrame, DetectionResult, dict]:
+def run_detector(
+    bundle: Bundle,
+    ws: WindowSet,
+    engine: str = "numpy",
+    threshold: float | None = None,
+    threshold_quantile: float | None = None,
+    require_threshold: bool = True,
+) -> tuple[pd.DataFrame, DetectionResult, dict]:
     """The bundle's detector (:meth:`Detector.from_bundle`) run on ``ws``: the scores table
     (one row per window, ``flagged`` as the detector decided), the in-memory result and the
     threshold used.
@@ -41,8 +53,10 @@ def run_detector(bundle: Bundle, ws: WindowSet, engine: str = "numpy",
     from squall.report.tables import scores_frame
 
     if len(ws) == 0:
-        raise SquallError("no windows to score: the data is too short or too sparse for windows "
-                          f"of {bundle.length} steps (skipped {ws.meta.get('skipped', 0)})")
+        raise SquallError(
+            "no windows to score: the data is too short or too sparse for windows "
+            f"of {bundle.length} steps (skipped {ws.meta.get('skipped', 0)})"
+        )
     det = Detector.from_bundle(bundle, engine)
     scores = det.score_samples(ws)
     if threshold is not None:
@@ -61,8 +75,11 @@ def run_detector(bundle: Bundle, ws: WindowSet, engine: str = "numpy",
         det.threshold.value_ = float("inf")
         chosen = {"method": "none", "value": float("nan"), "scoring": det.scoring}
     else:
-        chosen = det.threshold.to_dict() | {"method": det.threshold.rule, "fitted_on": fitted_on,
-                                            "scoring": det.scoring}
+        chosen = det.threshold.to_dict() | {
+            "method": det.threshold.rule,
+            "fitted_on": fitted_on,
+            "scoring": det.scoring,
+        }
     result = det.detect(ws, scores)
     table = scores_frame(ws, scores.windows, float(chosen["value"]))
     if scores.steps is not None:
@@ -70,15 +87,24 @@ def run_detector(bundle: Bundle, ws: WindowSet, engine: str = "numpy",
         peak[scores.steps.step] = scores.smoothed
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", RuntimeWarning)  # windows without a scored step
-            table.insert(table.columns.get_loc("threshold"), "step_score",
-                         np.nanmax(peak[ws.steps], axis=1))
+            table.insert(
+                table.columns.get_loc("threshold"), "step_score", np.nanmax(peak[ws.steps], axis=1)
+            )
     table["flagged"] = result.window_flags
     return table, result, chosen
 
 
-def write_detection(bundle: Bundle, ws: WindowSet, table: pd.DataFrame,
-                    result: DetectionResult, chosen: dict, out: str | os.PathLike[str], *,
-                    engine: str = "numpy", plot: bool = True) -> None:
+def write_detection(
+    bundle: Bundle,
+    ws: WindowSet,
+    table: pd.DataFrame,
+    result: DetectionResult,
+    chosen: dict,
+    out: str | os.PathLike[str],
+    *,
+    engine: str = "numpy",
+    plot: bool = True,
+) -> None:
     """Write a detection (see :func:`detect`) into the run directory ``out``; the result's
     ``explanations`` are filled in on the way."""
     from squall.detect.explain import explain, explanation_columns
@@ -86,21 +112,27 @@ def write_detection(bundle: Bundle, ws: WindowSet, table: pd.DataFrame,
 
     flagged = table[table["flagged"]]
     idx = flagged["window"].to_numpy()
-    scores = scoring.with_residuals(result.scores.windows, get_engine(engine, bundle).reconstruct,
-                                    ws, idx)
+    scores = scoring.with_residuals(
+        result.scores.windows, get_engine(engine, bundle).reconstruct, ws, idx
+    )
     ids = result.window_event
-    events = events_frame(table if ws.traceable else table.iloc[:0], ws.features,
-                          event=ids if ws.traceable else None)
+    events = events_frame(
+        table if ws.traceable else table.iloc[:0], ws.features, event=ids if ws.traceable else None
+    )
     if ws.traceable and len(events):  # the detector's own event times and peak scores
         events["start"] = _iso_times(result.events["start"])
         events["end"] = _iso_times(result.events["end"])
         events["score"] = result.events["score"].to_numpy()
-    explanations = explain(table, ws, scores, bundle.scaler, bundle.units, ids=ids) \
-        if ws.traceable else []
+    explanations = (
+        explain(table, ws, scores, bundle.scaler, bundle.units, ids=ids) if ws.traceable else []
+    )
     result.explanations = explanations
     events = pd.concat([events, explanation_columns(explanations, ws.features)], axis=1)
-    rows = anomaly_windows_frame(ws, idx) if ws.traceable else \
-        pd.DataFrame(columns=["window", "track", "file", "row", "line"])
+    rows = (
+        anomaly_windows_frame(ws, idx)
+        if ws.traceable
+        else pd.DataFrame(columns=["window", "track", "file", "row", "line"])
+    )
     steps = step_errors_frame(ws, scores, idx)
     with output_files(out, DETECT_OUTPUTS, "detect") as tmp:
         write_csv(table, tmp / "scores.csv")
@@ -112,10 +144,15 @@ def write_detection(bundle: Bundle, ws: WindowSet, table: pd.DataFrame,
             ws.save(tmp / "windows.npz")
         if plot:
             from squall.report.plots import plot_scores
+
             if "step_score" in table:
-                plot_scores(table.assign(score=table["step_score"]), tmp / "scores.png",
-                            chosen["value"], title="Peak smoothed step score per window",
-                            what="peak smoothed step score in the window")
+                plot_scores(
+                    table.assign(score=table["step_score"]),
+                    tmp / "scores.png",
+                    chosen["value"],
+                    title="Peak smoothed step score per window",
+                    what="peak smoothed step score in the window",
+                )
             else:
                 plot_scores(table, tmp / "scores.png", chosen["value"])
 

@@ -32,8 +32,13 @@ MIN_PAIRS = 3
 #: Pairs listed in ``top_pairs.csv`` by default.
 TOP_PAIRS = 10
 #: Files :func:`write_eda` owns in its directory.
-EDA_OUTPUTS = ("summary.csv", "correlation.csv", "top_pairs.csv", "histograms.png",
-               "correlation.png")
+EDA_OUTPUTS = (
+    "summary.csv",
+    "correlation.csv",
+    "top_pairs.csv",
+    "histograms.png",
+    "correlation.png",
+)
 
 
 @dataclass
@@ -43,7 +48,7 @@ class Eda:
     summary: pd.DataFrame
     correlation: pd.DataFrame
     top_pairs: pd.DataFrame
-    values: pd.DataFrame       # the feature columns, physical units (NaN = missing)
+    values: pd.DataFrame  # the feature columns, physical units (NaN = missing)
     units: dict[str, str]
     sources: list[str]
     reports: int
@@ -60,9 +65,15 @@ def summarize(values: pd.DataFrame, units: dict[str, str]) -> pd.DataFrame:
         with np.errstate(over="ignore", invalid="ignore"):  # 1e308: mean/std inf, no warning
             mean = seen.mean() if len(seen) else np.nan
             std = seen.std(ddof=1) if len(seen) > 1 else np.nan
-        row = {"feature": name, "unit": units.get(name, ""), "count": int(len(seen)),
-               "missing_share": 1 - len(seen) / len(col) if len(col) else np.nan,
-               "mean": mean, "std": std, "min": seen.min() if len(seen) else np.nan}
+        row = {
+            "feature": name,
+            "unit": units.get(name, ""),
+            "count": int(len(seen)),
+            "missing_share": 1 - len(seen) / len(col) if len(col) else np.nan,
+            "mean": mean,
+            "std": std,
+            "min": seen.min() if len(seen) else np.nan,
+        }
         qs = np.quantile(seen, QUANTILES) if len(seen) else np.full(len(QUANTILES), np.nan)
         row.update({f"q{round(100 * q):02d}": v for q, v in zip(QUANTILES, qs, strict=True)})
         row["max"] = seen.max() if len(seen) else np.nan
@@ -84,13 +95,26 @@ def correlations(values: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
 def top_pairs(corr: pd.DataFrame, counts: pd.DataFrame, n: int = TOP_PAIRS) -> pd.DataFrame:
     """The ``n`` feature pairs with the largest absolute correlation (NaN pairs left out)."""
     names = list(corr.columns)
-    rows = [{"feature_a": a, "feature_b": b, "correlation": corr.loc[a, b],
-             "abs_correlation": abs(corr.loc[a, b]), "reports": int(counts.loc[a, b])}
-            for i, a in enumerate(names) for b in names[i + 1:] if np.isfinite(corr.loc[a, b])]
-    frame = pd.DataFrame(rows, columns=["feature_a", "feature_b", "correlation",
-                                        "abs_correlation", "reports"])
-    return frame.sort_values("abs_correlation", ascending=False, kind="stable").head(n) \
+    rows = [
+        {
+            "feature_a": a,
+            "feature_b": b,
+            "correlation": corr.loc[a, b],
+            "abs_correlation": abs(corr.loc[a, b]),
+            "reports": int(counts.loc[a, b]),
+        }
+        for i, a in enumerate(names)
+        for b in names[i + 1 :]
+        if np.isfinite(corr.loc[a, b])
+    ]
+    frame = pd.DataFrame(
+        rows, columns=["feature_a", "feature_b", "correlation", "abs_correlation", "reports"]
+    )
+    return (
+        frame.sort_values("abs_correlation", ascending=False, kind="stable")
+        .head(n)
         .reset_index(drop=True)
+    )
 
 
 def eda_of(obs: Observations, n_pairs: int = TOP_PAIRS) -> Eda:
@@ -100,15 +124,22 @@ def eda_of(obs: Observations, n_pairs: int = TOP_PAIRS) -> Eda:
     values = obs.frame[list(obs.features)].astype(np.float64)
     corr, counts = correlations(values)
     times = obs.frame["time"]
-    return Eda(summary=summarize(values, obs.units), correlation=corr,
-               top_pairs=top_pairs(corr, counts, n_pairs), values=values, units=dict(obs.units),
-               sources=list(obs.sources), reports=len(obs),
-               tracks=int(obs.frame["track"].nunique()),
-               time_range=(_iso(times.min()), _iso(times.max())))
+    return Eda(
+        summary=summarize(values, obs.units),
+        correlation=corr,
+        top_pairs=top_pairs(corr, counts, n_pairs),
+        values=values,
+        units=dict(obs.units),
+        sources=list(obs.sources),
+        reports=len(obs),
+        tracks=int(obs.frame["track"].nunique()),
+        time_range=(_iso(times.min()), _iso(times.max())),
+    )
 
 
-def eda(paths, *, reader: dict | None = None, until: str | None = None,
-        n_pairs: int = TOP_PAIRS) -> Eda:
+def eda(
+    paths, *, reader: dict | None = None, until: str | None = None, n_pairs: int = TOP_PAIRS
+) -> Eda:
     """Read data files (NOAA box files or generic CSVs, see
     :func:`squall.data.readers.read_data`) and describe them; ``until`` keeps only reports
     before that time."""

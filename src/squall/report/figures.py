@@ -15,8 +15,13 @@ EVENT_COLOR = "#cc0000"
 LABEL_COLOR = "#4e9a06"
 
 
-def timeline_figure(table: pd.DataFrame, events: pd.DataFrame, tracks: list[str],
-                    threshold: float, labels: pd.DataFrame | None = None):
+def timeline_figure(
+    table: pd.DataFrame,
+    events: pd.DataFrame,
+    tracks: list[str],
+    threshold: float,
+    labels: pd.DataFrame | None = None,
+):
     """Error per window against the window's end time, one row per track of ``tracks``, with the
     threshold line, each event shaded and numbered and, when given, labelled events as green bars
     under the curve."""
@@ -25,8 +30,9 @@ def timeline_figure(table: pd.DataFrame, events: pd.DataFrame, tracks: list[str]
     fig = new_figure(11, 0.5 + 1.35 * max(1, len(tracks)))
     end = pd.to_datetime(table["end"])
     positive = table["score"].to_numpy(float)
-    log = bool(len(positive) and (positive > 0).all()
-               and positive.max() / max(positive.min(), 1e-12) > 100)
+    log = bool(
+        len(positive) and (positive > 0).all() and positive.max() / max(positive.min(), 1e-12) > 100
+    )
     # one y scale for all tracks: the threshold is at the same height everywhere
     axes = fig.subplots(max(1, len(tracks)), 1, sharex=True, sharey=True, squeeze=False)[:, 0]
     for ax, track in zip(axes, tracks, strict=False):
@@ -38,24 +44,42 @@ def timeline_figure(table: pd.DataFrame, events: pd.DataFrame, tracks: list[str]
         ax.scatter(x[flagged], y[flagged], s=6, color=EVENT_COLOR, zorder=3)
         ax.axhline(threshold, color=EVENT_COLOR, ls="--", lw=0.9)
         for _, ev in events[events["track"] == track].iterrows():
-            ax.axvspan(pd.Timestamp(ev["start"]), pd.Timestamp(ev["end"]), color=EVENT_COLOR,
-                       alpha=0.12, lw=0)
-            ax.annotate(f"#{int(ev['event'])}", (pd.Timestamp(ev["start"]), 1.0),
-                        xycoords=("data", "axes fraction"), va="top", fontsize=7,
-                        color=EVENT_COLOR)
+            ax.axvspan(
+                pd.Timestamp(ev["start"]),
+                pd.Timestamp(ev["end"]),
+                color=EVENT_COLOR,
+                alpha=0.12,
+                lw=0,
+            )
+            ax.annotate(
+                f"#{int(ev['event'])}",
+                (pd.Timestamp(ev["start"]), 1.0),
+                xycoords=("data", "axes fraction"),
+                va="top",
+                fontsize=7,
+                color=EVENT_COLOR,
+            )
         if labels is not None and len(labels):
             mine = labels[(labels["track"] == "") | (labels["track"] == track)]
             for _, lb in mine.iterrows():
-                ax.axvspan(pd.Timestamp(lb["start"]), pd.Timestamp(lb["end"]), ymin=0,
-                           ymax=0.06, color=LABEL_COLOR, lw=0)
+                ax.axvspan(
+                    pd.Timestamp(lb["start"]),
+                    pd.Timestamp(lb["end"]),
+                    ymin=0,
+                    ymax=0.06,
+                    color=LABEL_COLOR,
+                    lw=0,
+                )
         if log:
             ax.set_yscale("log")
             ax.yaxis.set_minor_formatter(NullFormatter())
         ax.set_ylabel(track, fontsize=8, rotation=0, ha="right", va="center")
         ax.tick_params(labelsize=7)
-    axes[-1].set_xlabel("window end time (UTC); dashed: threshold"
-                        + ("; green bars: labelled events" if labels is not None else ""),
-                        fontsize=8)
+    axes[-1].set_xlabel(
+        "window end time (UTC); dashed: threshold"
+        + ("; green bars: labelled events" if labels is not None else ""),
+        fontsize=8,
+    )
     axes[0].set_title("Reconstruction error per window", fontsize=10)
     fig.tight_layout()
     return fig
@@ -67,9 +91,9 @@ def step_series(ws, recon_phys: np.ndarray, windows: np.ndarray) -> pd.DataFrame
     the windows that contain the step)."""
     w = np.asarray(windows, dtype=np.int64)
     T = ws.steps.shape[1]
-    step = ws.steps[w].reshape(-1)                                # (len(w) * T,)
+    step = ws.steps[w].reshape(-1)  # (len(w) * T,)
     frame = pd.DataFrame({"step": step, "time": ws.step_time[step]})
-    values = ws.window_values(w).reshape(len(w) * T, -1)          # (len(w) * T, F)
+    values = ws.window_values(w).reshape(len(w) * T, -1)  # (len(w) * T, F)
     recon = recon_phys[w].reshape(len(w) * T, -1)
     for k, name in enumerate(ws.features):
         frame[name] = values[:, k]
@@ -80,9 +104,15 @@ def step_series(ws, recon_phys: np.ndarray, windows: np.ndarray) -> pd.DataFrame
     return frame.groupby("step", sort=False).agg(agg).sort_values("time").reset_index()
 
 
-def event_figure(series: pd.DataFrame, features: list[str], units: dict[str, str],
-                 start: pd.Timestamp, end: pd.Timestamp, title: str,
-                 deviations: dict[str, dict] | None = None):
+def event_figure(
+    series: pd.DataFrame,
+    features: list[str],
+    units: dict[str, str],
+    start: pd.Timestamp,
+    end: pd.Timestamp,
+    title: str,
+    deviations: dict[str, dict] | None = None,
+):
     """One row per observed feature: observed values (dots and line), the model's
     reconstruction (dashed), the event shaded and the time of the largest deviation marked."""
     shown = [f for f in features if series[f].notna().any()]
@@ -91,11 +121,22 @@ def event_figure(series: pd.DataFrame, features: list[str], units: dict[str, str
     t = pd.to_datetime(series["time"])
     for ax, name in zip(axes, shown, strict=False):
         ax.axvspan(start, end, color=EVENT_COLOR, alpha=0.1, lw=0)
-        seen = series[name].notna().to_numpy()      # join reports across empty steps
-        ax.plot(*_break_gaps(t[seen], series[name][seen]), "o-", ms=2.5, lw=0.8,
-                color="#204a87", label="observed")
-        ax.plot(*_break_gaps(t, series[f"recon_{name}"]), "--", lw=1.1, color="#f57900",
-                label="reconstruction")
+        seen = series[name].notna().to_numpy()  # join reports across empty steps
+        ax.plot(
+            *_break_gaps(t[seen], series[name][seen]),
+            "o-",
+            ms=2.5,
+            lw=0.8,
+            color="#204a87",
+            label="observed",
+        )
+        ax.plot(
+            *_break_gaps(t, series[f"recon_{name}"]),
+            "--",
+            lw=1.1,
+            color="#f57900",
+            label="reconstruction",
+        )
         info = (deviations or {}).get(name)
         if info and info.get("time"):
             ax.axvline(pd.Timestamp(info["time"]), color=EVENT_COLOR, lw=0.7, ls=":")
@@ -103,8 +144,9 @@ def event_figure(series: pd.DataFrame, features: list[str], units: dict[str, str
         ax.set_ylabel(f"{name}\n({unit})" if unit and unit != "1" else name, fontsize=7)
         ax.tick_params(labelsize=7)
     if not shown:
-        axes[0].text(0.5, 0.5, "no observed values", ha="center", va="center",
-                     transform=axes[0].transAxes)
+        axes[0].text(
+            0.5, 0.5, "no observed values", ha="center", va="center", transform=axes[0].transAxes
+        )
     axes[0].legend(loc="upper left", fontsize=7, ncol=2)
     axes[-1].set_xlabel("time (UTC); shaded: the event; dotted: largest deviation", fontsize=8)
     axes[0].set_title(title, fontsize=9)
@@ -129,11 +171,23 @@ def map_figure(table: pd.DataFrame, events: pd.DataFrame, ids: np.ndarray):
         if np.isfinite(lon[peak]) and np.isfinite(lat[peak]):
             names.setdefault((round(lon[peak], 1), round(lat[peak], 1)), []).append(f"#{e}")
     xy = np.array(list(names), dtype=float).reshape(-1, 2)
-    ax.scatter(xy[:, 0], xy[:, 1], s=36, color=EVENT_COLOR, zorder=3,
-               label="events (at the peak window)" if len(xy) else None)
+    ax.scatter(
+        xy[:, 0],
+        xy[:, 1],
+        s=36,
+        color=EVENT_COLOR,
+        zorder=3,
+        label="events (at the peak window)" if len(xy) else None,
+    )
     for (x, y), labels in names.items():
-        ax.annotate(", ".join(labels), (x, y), xytext=(5, 4), textcoords="offset points",
-                    fontsize=8, color=EVENT_COLOR)
+        ax.annotate(
+            ", ".join(labels),
+            (x, y),
+            xytext=(5, 4),
+            textcoords="offset points",
+            fontsize=8,
+            color=EVENT_COLOR,
+        )
     finite = np.isfinite(lat)
     if finite.any():  # degrees of longitude shrink with cos(latitude)
         ax.set_aspect(1 / max(np.cos(np.radians(np.nanmean(lat[finite]))), 0.1))

@@ -44,25 +44,41 @@ class Report:
     figures: dict[str, tuple[str, bytes]] = field(default_factory=dict)
 
 
-def build_report(bundle_dir: str | os.PathLike[str], data=None, *,
-                 from_dir: str | os.PathLike[str] | None = None, engine: str = "numpy",
-                 threshold: float | None = None, threshold_quantile: float | None = None,
-                 labels: str | os.PathLike[str] | None = None,
-                 max_events: int = DEFAULT_MAX_EVENTS, max_tracks: int = DEFAULT_MAX_TRACKS,
-                 title: str | None = None, log: Callable[[str], None] = lambda m: None
-                 ) -> Report:
+def build_report(
+    bundle_dir: str | os.PathLike[str],
+    data=None,
+    *,
+    from_dir: str | os.PathLike[str] | None = None,
+    engine: str = "numpy",
+    threshold: float | None = None,
+    threshold_quantile: float | None = None,
+    labels: str | os.PathLike[str] | None = None,
+    max_events: int = DEFAULT_MAX_EVENTS,
+    max_tracks: int = DEFAULT_MAX_TRACKS,
+    title: str | None = None,
+    log: Callable[[str], None] = lambda m: None,
+) -> Report:
     """Score ``data`` with the bundle (or use the detect run in ``from_dir``) and build the
     report. See :func:`squall.report.collect.collect` for the arguments it passes on."""
     for name, value in (("max_events", max_events), ("max_tracks", max_tracks)):
         if value < 1:
             raise SquallError(f"--{name.replace('_', '-')} must be at least 1, got {value}")
-    run = collect(bundle_dir, data, from_dir=from_dir, engine=engine, threshold=threshold,
-                  threshold_quantile=threshold_quantile, labels=labels, log=log)
+    run = collect(
+        bundle_dir,
+        data,
+        from_dir=from_dir,
+        engine=engine,
+        threshold=threshold,
+        threshold_quantile=threshold_quantile,
+        labels=labels,
+        log=log,
+    )
     return render(run, max_events=max_events, max_tracks=max_tracks, title=title, log=log)
 
 
-def write_report(report: Report, out: str | os.PathLike[str],
-                 figures_dir: str | os.PathLike[str] | None = None) -> list[str]:
+def write_report(
+    report: Report, out: str | os.PathLike[str], figures_dir: str | os.PathLike[str] | None = None
+) -> list[str]:
     """Write the page to ``out`` and, when ``figures_dir`` is given, every figure as a PNG there
     with an ``index.txt`` of captions (the directory is replaced whole; only an empty one or an
     earlier figures directory holding nothing but its own files, unchanged). Each write is
@@ -84,17 +100,24 @@ def write_report(report: Report, out: str | os.PathLike[str],
     return [str(out), *written]
 
 
-def check_targets(out: str | os.PathLike[str],
-                  figures_dir: str | os.PathLike[str] | None = None,
-                  inputs: Iterable = ()) -> None:
+def check_targets(
+    out: str | os.PathLike[str],
+    figures_dir: str | os.PathLike[str] | None = None,
+    inputs: Iterable = (),
+) -> None:
     """Refuse, before any work (:func:`squall.io.check_output`), an ``out`` that is not an .html
     file name or is one of ``inputs``, and a figures directory that is neither empty nor an
     earlier figures directory, or that is or holds an input."""
     inputs = [p for p in inputs if p is not None]
     check_output(out, inputs=inputs, suffixes=(".html", ".htm"))
     if figures_dir is not None:
-        check_output(figures_dir, inputs=[*inputs, out], directory=True,
-                     replaceable=_figures_replaceable, option="--figures")
+        check_output(
+            figures_dir,
+            inputs=[*inputs, out],
+            directory=True,
+            replaceable=_figures_replaceable,
+            option="--figures",
+        )
 
 
 def _figures_index(path: Path) -> bool:
@@ -124,35 +147,49 @@ class _Page:
         self.figures[name] = (caption, png)
         src = "data:image/png;base64," + base64.b64encode(png).decode("ascii")
         attrs = (f' id="{id_}"' if id_ else "") + (f' class="{cls}"' if cls else "")
-        return (f'<figure><img{attrs} src="{src}" alt="{esc(caption)}">'
-                f"<figcaption>{esc(caption)}</figcaption></figure>")
+        return (
+            f'<figure><img{attrs} src="{src}" alt="{esc(caption)}">'
+            f"<figcaption>{esc(caption)}</figcaption></figure>"
+        )
 
 
-def render(run: Run, *, max_events: int = DEFAULT_MAX_EVENTS,
-           max_tracks: int = DEFAULT_MAX_TRACKS, title: str | None = None,
-           log: Callable[[str], None] = lambda m: None) -> Report:
+def render(
+    run: Run,
+    *,
+    max_events: int = DEFAULT_MAX_EVENTS,
+    max_tracks: int = DEFAULT_MAX_TRACKS,
+    title: str | None = None,
+    log: Callable[[str], None] = lambda m: None,
+) -> Report:
     """The HTML page of a collected run."""
     from squall import __version__
 
     page = _Page()
     title = title or f"squall report: {Path(run.bundle_path).name} on " + ", ".join(
-        Path(s).name for s in run.ws.sources)
-    parts = [sections.run_section(run),
-             sections.timeline_section(run, page, max_tracks),
-             sections.events_section(run, page, max_events, log),
-             sections.map_section(run, page),
-             sections.evaluation_section(run),
-             sections.training_section(run, page),
-             sections.eda_section(run, page)]
+        Path(s).name for s in run.ws.sources
+    )
+    parts = [
+        sections.run_section(run),
+        sections.timeline_section(run, page, max_tracks),
+        sections.events_section(run, page, max_events, log),
+        sections.map_section(run, page),
+        sections.evaluation_section(run),
+        sections.training_section(run, page),
+        sections.eda_section(run, page),
+    ]
     nav = "".join(f'<a href="#{key}">{label}</a>' for key, label in sections.NAV)
     stamp = pd.Timestamp.now(tz="UTC").strftime("%Y-%m-%d %H:%M UTC")
-    body = (f"<header><h1>{esc(title)}</h1><p class=\"meta\">{sections.headline(run)}<br>"
-            f"made by squall {__version__} on {stamp}</p></header>"
-            f"<nav>{nav}</nav><main>{''.join(parts)}</main>")
-    text = (f"<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
-            f"<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">"
-            f"<title>{esc(title)}</title><style>{STYLE}</style></head>\n<body>{body}"
-            f"<script>{SCRIPT}</script></body></html>\n")
+    body = (
+        f'<header><h1>{esc(title)}</h1><p class="meta">{sections.headline(run)}<br>'
+        f"made by squall {__version__} on {stamp}</p></header>"
+        f"<nav>{nav}</nav><main>{''.join(parts)}</main>"
+    )
+    text = (
+        f'<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
+        f'<meta name="viewport" content="width=device-width, initial-scale=1">'
+        f"<title>{esc(title)}</title><style>{STYLE}</style></head>\n<body>{body}"
+        f"<script>{SCRIPT}</script></body></html>\n"
+    )
     return Report(text, page.figures)
 
 
@@ -198,5 +235,7 @@ details summary{cursor:pointer;color:#204a87;margin:.3rem 0}
 """
 
 #: Open every collapsed table before printing, so the printout shows them.
-SCRIPT = ("window.addEventListener('beforeprint',function(){"
-          "document.querySelectorAll('details').forEach(function(d){d.open=true;});});")
+SCRIPT = (
+    "window.addEventListener('beforeprint',function(){"
+    "document.querySelectorAll('details').forEach(function(d){d.open=true;});});"
+)

@@ -48,9 +48,13 @@ def save_figure(fig, path: str | os.PathLike[str]) -> None:
 MAX_TRACK_NAMES = 40
 
 
-def plot_scores(scores: pd.DataFrame, path: str | os.PathLike[str], threshold: float | None = None,
-                title: str = "Reconstruction error per window",
-                what: str = "window score (masked MSE)") -> None:
+def plot_scores(
+    scores: pd.DataFrame,
+    path: str | os.PathLike[str],
+    threshold: float | None = None,
+    title: str = "Reconstruction error per window",
+    what: str = "window score (masked MSE)",
+) -> None:
     """Error per window (in window order) with the threshold line; flagged windows in red."""
     if "score" not in scores:
         raise SquallError("the scores table has no 'score' column (expected squall's scores.csv)")
@@ -64,8 +68,14 @@ def plot_scores(scores: pd.DataFrame, path: str | os.PathLike[str], threshold: f
     fig = new_figure(11, 4)
     ax = fig.add_subplot()
     ax.plot(x, y, lw=0.8, color="#3465a4", label=what)
-    ax.scatter(x[flagged], y[flagged], s=10, color="#cc0000", zorder=3,
-               label=f"flagged ({int(flagged.sum())} of {len(y)})")
+    ax.scatter(
+        x[flagged],
+        y[flagged],
+        s=10,
+        color="#cc0000",
+        zorder=3,
+        label=f"flagged ({int(flagged.sum())} of {len(y)})",
+    )
     ax.axhline(threshold, color="#cc0000", ls="--", lw=1, label=f"threshold {threshold:.4g}")
     if "track" in scores and scores["track"].nunique() > 1:  # mark and name each track
         starts = np.flatnonzero(scores["track"].ne(scores["track"].shift()).to_numpy())
@@ -75,11 +85,16 @@ def plot_scores(scores: pd.DataFrame, path: str | os.PathLike[str], threshold: f
             names = scores["track"].astype(str).to_numpy()[starts]
             ends = np.append(starts[1:], len(scores))
             top = ax.secondary_xaxis("top")
-            top.set_xticks((starts + ends - 1) / 2, labels=names, fontsize=7,
-                           rotation=30 if len(starts) > 8 else 0)
+            top.set_xticks(
+                (starts + ends - 1) / 2,
+                labels=names,
+                fontsize=7,
+                rotation=30 if len(starts) > 8 else 0,
+            )
             top.tick_params(length=0)
-    ax.set_xlabel("window (grouped by track; grey lines: track boundaries)" if "track" in scores
-                  else "window")
+    ax.set_xlabel(
+        "window (grouped by track; grey lines: track boundaries)" if "track" in scores else "window"
+    )
     ax.set_ylabel("reconstruction error")
     ax.set_yscale("log" if (y > 0).all() and y.max() / max(y.min(), 1e-12) > 100 else "linear")
     ax.set_title(title)
@@ -150,8 +165,7 @@ def _bins(seen: np.ndarray) -> np.ndarray:
     if len(values) < 2:
         return np.array([values[0] - 0.5, values[0] + 0.5])
     step = np.diff(values).min()
-    width = np.diff(np.histogram_bin_edges(seen, bins=min(50, max(5, int(np.sqrt(len(seen))))))
-                    )[0]
+    width = np.diff(np.histogram_bin_edges(seen, bins=min(50, max(5, int(np.sqrt(len(seen)))))))[0]
     with np.errstate(over="ignore", divide="ignore", invalid="ignore"):
         ratio = width / step
         if ratio < 1e6:  # else the resolution is far finer than a bin: nothing to respect
@@ -176,9 +190,15 @@ def correlation_figure(corr: pd.DataFrame):
     for i in range(len(names)):
         for j in range(len(names)):
             v = data[i, j]
-            ax.text(j, i, "-" if not np.isfinite(v) else f"{v:.2f}", ha="center",
-                    va="center", fontsize=7, color="white" if abs(np.nan_to_num(v)) > 0.6
-                    else "black")
+            ax.text(
+                j,
+                i,
+                "-" if not np.isfinite(v) else f"{v:.2f}",
+                ha="center",
+                va="center",
+                fontsize=7,
+                color="white" if abs(np.nan_to_num(v)) > 0.6 else "black",
+            )
     fig.colorbar(image, ax=ax, shrink=0.8, label="Pearson r")
     ax.set_title("Correlation (pairwise observed reports)", fontsize=9)
     fig.tight_layout()
@@ -199,8 +219,9 @@ def training_figure(history: list[dict]):
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_xlabel("epoch")
     ax.set_ylabel("loss (masked MSE, scaled units)")
-    losses = np.asarray([r.get(k, np.nan) for r in history for k in ("train_loss", "val_loss")],
-                        dtype=float)
+    losses = np.asarray(
+        [r.get(k, np.nan) for r in history for k in ("train_loss", "val_loss")], dtype=float
+    )
     if (losses[np.isfinite(losses)] > 0).all() and np.isfinite(losses).any():
         ax.set_yscale("log")
         ax.yaxis.set_minor_formatter(NullFormatter())

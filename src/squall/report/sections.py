@@ -16,34 +16,58 @@ from squall.report.collect import Run
 #: Original reports listed per event (the rest are in a detect run's anomaly_windows.csv).
 MAX_REPORT_ROWS = 100
 #: Columns of a NOAA box file listed per report (the file has 67).
-NOAA_COLUMNS = ("STATION", "DATE", "LATITUDE", "LONGITUDE", "AIR_TEMP", "SEA_SURF_TEMP",
-                "SEA_LVL_PRES", "WIND_SPEED", "WIND_DIR", "WAVE_HGT", "WAVE_PERIOD",
-                "NCDC_QC_FLAGS", "TRIM_FLAG")
+NOAA_COLUMNS = (
+    "STATION",
+    "DATE",
+    "LATITUDE",
+    "LONGITUDE",
+    "AIR_TEMP",
+    "SEA_SURF_TEMP",
+    "SEA_LVL_PRES",
+    "WIND_SPEED",
+    "WIND_DIR",
+    "WAVE_HGT",
+    "WAVE_PERIOD",
+    "NCDC_QC_FLAGS",
+    "TRIM_FLAG",
+)
 #: Section anchors and their names in the navigation bar, in page order.
-NAV = (("run", "What was run"), ("timeline", "Timeline"), ("events", "Events"),
-       ("map", "Map"), ("evaluation", "Evaluation"), ("training", "Training"),
-       ("data", "Data"))
+NAV = (
+    ("run", "What was run"),
+    ("timeline", "Timeline"),
+    ("events", "Events"),
+    ("map", "Map"),
+    ("evaluation", "Evaluation"),
+    ("training", "Training"),
+    ("data", "Data"),
+)
 
 
 def headline(run: Run) -> str:
     flagged = int(run.table["flagged"].sum())
-    return (f"{len(run.table):,} windows scored, {flagged:,} above the threshold "
-            f"{run.threshold['value']:.4g} &rarr; <b>{len(run.events)} events</b>")
+    return (
+        f"{len(run.table):,} windows scored, {flagged:,} above the threshold "
+        f"{run.threshold['value']:.4g} &rarr; <b>{len(run.events)} events</b>"
+    )
 
 
 def describe_threshold(t: dict) -> str:
     """How the threshold was chosen, in words."""
     fitted_on = t.get("fitted_on")
-    what = ("smoothed step scores" if t.get("scoring") == "step" else "window scores")
+    what = "smoothed step scores" if t.get("scoring") == "step" else "window scores"
     n = f"{t['n']:,} " if t.get("n") else ""
     if fitted_on == "user":
         return "given with --threshold"
     if fitted_on == "detect run":
-        return ("as recorded in the detect run's scores.csv (set there with --threshold or "
-                "--threshold-quantile; not the bundle's)")
+        return (
+            "as recorded in the detect run's scores.csv (set there with --threshold or "
+            "--threshold-quantile; not the bundle's)"
+        )
     if t.get("method") == "quantile" and fitted_on == "scored data":
-        return (f"the {t['q']:g} quantile of the scored data's own {what} (--threshold-"
-                f"quantile: the original pipeline's rule, for comparison only)")
+        return (
+            f"the {t['q']:g} quantile of the scored data's own {what} (--threshold-"
+            f"quantile: the original pipeline's rule, for comparison only)"
+        )
     fitted = f"of the {n}{fitted_on} {what}, fitted when the bundle was trained"
     if t.get("method") == "quantile":
         return f"the {t['q']:g} quantile {fitted}"
@@ -52,8 +76,7 @@ def describe_threshold(t: dict) -> str:
     if t.get("method") == "hundman":
         return f"Hundman's non-parametric threshold {fitted}"
     if t.get("method") == "pot":
-        return (f"peaks over threshold at risk {t['q']:g} above the {t['level']:g} quantile "
-                f"{fitted}")
+        return f"peaks over threshold at risk {t['q']:g} above the {t['level']:g} quantile {fitted}"
     return ", ".join(f"{k} {v}" for k, v in t.items())
 
 
@@ -89,19 +112,31 @@ def run_section(run: Run) -> str:
     sources = "<br>".join(esc(s) for s in ws.sources)
     first, last = pd.Timestamp(ws.start.min()), pd.Timestamp(ws.end.max())
     t = run.threshold
-    rows = [("Bundle", f"{esc(str(Path(run.bundle_path).resolve()))}"),
-            ("Model", f"{model_summary(b.layers)}; features "
-                      + ", ".join(f"{esc(f)} ({esc(b.units.get(f, '') or '-')})"
-                                  for f in b.features)),
-            ("Trained on", trained + (f"; {epochs} epochs" if epochs else "")),
-            ("Data", sources),
-            ("Time range", f"{first:%Y-%m-%d %H:%M} to {last:%Y-%m-%d %H:%M} UTC"),
-            ("Windows", f"{len(ws):,} of {b.length} steps x {esc(str(b.windows.get('resample')))}"
-                        f" on {len(np.unique(ws.track.astype(str)))} tracks "
-                        f"({ws.meta.get('skipped', 0)} skipped with too little data)"),
-            ("Engine", esc(run.engine) + (" (reconstructions; scores and flags from the detect "
-                                         "run)" if run.detect_dir else "")),
-            ("Threshold", f"<b>{t['value']:.5g}</b>: {esc(describe_threshold(t))}")]
+    rows = [
+        ("Bundle", f"{esc(str(Path(run.bundle_path).resolve()))}"),
+        (
+            "Model",
+            f"{model_summary(b.layers)}; features "
+            + ", ".join(f"{esc(f)} ({esc(b.units.get(f, '') or '-')})" for f in b.features),
+        ),
+        ("Trained on", trained + (f"; {epochs} epochs" if epochs else "")),
+        ("Data", sources),
+        ("Time range", f"{first:%Y-%m-%d %H:%M} to {last:%Y-%m-%d %H:%M} UTC"),
+        (
+            "Windows",
+            f"{len(ws):,} of {b.length} steps x {esc(str(b.windows.get('resample')))}"
+            f" on {len(np.unique(ws.track.astype(str)))} tracks "
+            f"({ws.meta.get('skipped', 0)} skipped with too little data)",
+        ),
+        (
+            "Engine",
+            esc(run.engine)
+            + (
+                " (reconstructions; scores and flags from the detect run)" if run.detect_dir else ""
+            ),
+        ),
+        ("Threshold", f"<b>{t['value']:.5g}</b>: {esc(describe_threshold(t))}"),
+    ]
     if run.detect_dir:
         rows.append(("Detect run", esc(str(Path(run.detect_dir).resolve()))))
     return f'<section id="run"><h2>What was run</h2>{_kv(rows)}</section>'
@@ -124,15 +159,24 @@ def _tracks_shown(run: Run, limit: int) -> list[str]:
 
 def timeline_section(run: Run, page, max_tracks: int) -> str:
     tracks = _tracks_shown(run, max_tracks)
-    fig = figures.timeline_figure(_thresholded(run), run.events, tracks,
-                                  run.threshold["value"], run.labels)
-    what = ("Peak smoothed step score per window and track" if "step_score" in run.table
-            else "Reconstruction error per window and track")
-    img = page.figure(fig, "timeline.png", f"{what}, with the threshold and the events",
-                      id_="timeline-img")
+    fig = figures.timeline_figure(
+        _thresholded(run), run.events, tracks, run.threshold["value"], run.labels
+    )
+    what = (
+        "Peak smoothed step score per window and track"
+        if "step_score" in run.table
+        else "Reconstruction error per window and track"
+    )
+    img = page.figure(
+        fig, "timeline.png", f"{what}, with the threshold and the events", id_="timeline-img"
+    )
     hidden = run.table["track"].nunique() - len(tracks)
-    note = (f'<p class="note">{hidden} more tracks without events are not drawn (their scores '
-            f"are in scores.csv); --max-tracks shows more.</p>" if hidden > 0 else "")
+    note = (
+        f'<p class="note">{hidden} more tracks without events are not drawn (their scores '
+        f"are in scores.csv); --max-tracks shows more.</p>"
+        if hidden > 0
+        else ""
+    )
     return f'<section id="timeline"><h2>Error timeline</h2>{img}{note}</section>'
 
 
@@ -148,14 +192,14 @@ def _event_reports(run: Run, windows: dict[int, np.ndarray]) -> dict[int, pd.Dat
     out: dict[int, pd.DataFrame | str] = {}
     for e, ws in windows.items():
         part = rows[rows["window"].isin(ws)].drop_duplicates(["file", "row"])
-        part = part.sort_values(["file", "row"]).assign(file=part["file"].map(
-            lambda p: Path(p).name))
+        part = part.sort_values(["file", "row"]).assign(
+            file=part["file"].map(lambda p: Path(p).name)
+        )
         keep = ["file"] + (["line"] if "line" in part else ["row"])
         if "STATION" in part:
             keep += [c for c in NOAA_COLUMNS if c in part]
         else:
-            keep += [c for c in part.columns if c not in ("window", "track", "file", "row",
-                                                          "line")]
+            keep += [c for c in part.columns if c not in ("window", "track", "file", "row", "line")]
         out[e] = part[keep].reset_index(drop=True)
     return out
 
@@ -163,21 +207,28 @@ def _event_reports(run: Run, windows: dict[int, np.ndarray]) -> dict[int, pd.Dat
 def events_section(run: Run, page, max_events: int, log: Callable[[str], None]) -> str:
     ev = run.events
     if len(ev) == 0:
-        return ('<section id="events"><h2>Events</h2><p>No window scored above the threshold: '
-                "no events.</p></section>")
+        return (
+            '<section id="events"><h2>Events</h2><p>No window scored above the threshold: '
+            "no events.</p></section>"
+        )
     chosen = ev.nlargest(max_events, "score").sort_values("event")
     drawn = set(chosen["event"])
-    columns = ["event", "track", "start", "end", "score", "n_windows"] + [
-        c for c in ("lat_min", "lat_max", "lon_min", "lon_max") if ev[c].notna().any()] + ["why"]
+    columns = (
+        ["event", "track", "start", "end", "score", "n_windows"]
+        + [c for c in ("lat_min", "lat_max", "lon_min", "lon_max") if ev[c].notna().any()]
+        + ["why"]
+    )
     overview = ev.assign(
         event=[f'<a href="#event-{e}">#{e}</a>' if e in drawn else f"#{e}" for e in ev["event"]],
         start=pd.to_datetime(ev["start"]).dt.strftime("%Y-%m-%d %H:%M"),
-        end=pd.to_datetime(ev["end"]).dt.strftime("%Y-%m-%d %H:%M"))[columns]
-    parts = ['<section id="events"><h2>Events</h2>',
-             table_html(overview, "events", raw=("event",))]
+        end=pd.to_datetime(ev["end"]).dt.strftime("%Y-%m-%d %H:%M"),
+    )[columns]
+    parts = ['<section id="events"><h2>Events</h2>', table_html(overview, "events", raw=("event",))]
     if len(chosen) < len(ev):
-        parts.append(f'<p class="note">Panels for the {len(chosen)} events with the highest '
-                     f"peak scores (--max-events); all {len(ev)} are in the table.</p>")
+        parts.append(
+            f'<p class="note">Panels for the {len(chosen)} events with the highest '
+            f"peak scores (--max-events); all {len(ev)} are in the table.</p>"
+        )
     ids = run.window_event
     windows = {int(e): np.flatnonzero(ids == e) for e in chosen["event"]}
     reports = _event_reports(run, windows)
@@ -190,78 +241,126 @@ def events_section(run: Run, page, max_events: int, log: Callable[[str], None]) 
     return "".join(parts)
 
 
-def _event_panel(run: Run, page, row: pd.Series, ids: np.ndarray, span: pd.Series,
-                 reports: pd.DataFrame | str) -> str:
+def _event_panel(
+    run: Run, page, row: pd.Series, ids: np.ndarray, span: pd.Series, reports: pd.DataFrame | str
+) -> str:
     e = int(row["event"])
     start, end = pd.Timestamp(row["start"]), pd.Timestamp(row["end"])
     # the surroundings: every window of the track within one window span of the event
     margin = span.iloc[int(row["peak_window"])]
     t_start = pd.to_datetime(run.table["start"])
     t_end = pd.to_datetime(run.table["end"])
-    near = np.flatnonzero(((run.table["track"] == row["track"])
-                           & (t_end >= start - margin) & (t_start <= end + margin)).to_numpy())
+    near = np.flatnonzero(
+        (
+            (run.table["track"] == row["track"])
+            & (t_end >= start - margin)
+            & (t_start <= end + margin)
+        ).to_numpy()
+    )
     series = figures.step_series(run.ws, run.recon, near)
     ex = run.explanations[e]
-    fig = figures.event_figure(series, run.ws.features, run.bundle.units, start, end,
-                               f"Event #{e}: {row['track']}, {start:%Y-%m-%d %H:%M} to "
-                               f"{end:%Y-%m-%d %H:%M}", ex["features"])
-    img = page.figure(fig, f"event-{e:03d}.png", f"Event #{e}: observed values (physical "
-                      f"units) and the model's reconstruction", cls="event-plot")
+    fig = figures.event_figure(
+        series,
+        run.ws.features,
+        run.bundle.units,
+        start,
+        end,
+        f"Event #{e}: {row['track']}, {start:%Y-%m-%d %H:%M} to {end:%Y-%m-%d %H:%M}",
+        ex["features"],
+    )
+    img = page.figure(
+        fig,
+        f"event-{e:03d}.png",
+        f"Event #{e}: observed values (physical units) and the model's reconstruction",
+        cls="event-plot",
+    )
     qc = ", ".join(f"{k} &times;{v}" for k, v in ex["qc"].items())
     place = ""
     if np.isfinite(row["lat_min"]):
-        place = (f"; position {row['lat_min']:.2f} to {row['lat_max']:.2f} N, "
-                 f"{row['lon_min']:.2f} to {row['lon_max']:.2f} E")
-    head = (f"<h3>Event #{e}: {esc(str(row['track']))}</h3><p class=\"note\">{start} to {end}, "
-            f"{int(row['n_windows'])} flagged windows, peak score {row['score']:.4g} (window "
-            f"{int(row['peak_window'])}){place}</p>")
+        place = (
+            f"; position {row['lat_min']:.2f} to {row['lat_max']:.2f} N, "
+            f"{row['lon_min']:.2f} to {row['lon_max']:.2f} E"
+        )
+    head = (
+        f'<h3>Event #{e}: {esc(str(row["track"]))}</h3><p class="note">{start} to {end}, '
+        f"{int(row['n_windows'])} flagged windows, peak score {row['score']:.4g} (window "
+        f"{int(row['peak_window'])}){place}</p>"
+    )
     why = f'<div class="why"><b>Why:</b> {esc(str(row["why"]) or "-")}'
     why += f"<br><b>QC flags:</b> {qc}</div>" if qc else "</div>"
     if isinstance(reports, str):
         listing = f'<p class="note">{esc(reports)}</p>'
     else:
         shown = reports.head(MAX_REPORT_ROWS)
-        more = (f" (the first {MAX_REPORT_ROWS}; all are in anomaly_windows.csv of a detect "
-                f"run)" if len(reports) > MAX_REPORT_ROWS else "")
-        listing = (f"<details><summary>{len(reports)} original reports in the flagged windows"
-                   f"{more}, as written in the file</summary>{table_html(shown, 'reports')}"
-                   f"</details>")
+        more = (
+            f" (the first {MAX_REPORT_ROWS}; all are in anomaly_windows.csv of a detect run)"
+            if len(reports) > MAX_REPORT_ROWS
+            else ""
+        )
+        listing = (
+            f"<details><summary>{len(reports)} original reports in the flagged windows"
+            f"{more}, as written in the file</summary>{table_html(shown, 'reports')}"
+            f"</details>"
+        )
     return f'<section class="event" id="event-{e}">{head}{why}{img}{listing}</section>'
 
 
 def map_section(run: Run, page) -> str:
     has = np.isfinite(run.table[["lat_min", "lon_min"]].to_numpy(float)).all(axis=1).any()
     if not has:
-        return ('<section id="map"><h2>Map</h2><p class="note">The data has no positions '
-                "(latitude/longitude): no map.</p></section>")
+        return (
+            '<section id="map"><h2>Map</h2><p class="note">The data has no positions '
+            "(latitude/longitude): no map.</p></section>"
+        )
 
     fig = figures.map_figure(run.table, run.events, run.window_event)
-    img = page.figure(fig, "map.png", "Event positions (red: each event's path, a dot at its "
-                      "peak window) among all scored windows (grey)", id_="map-img")
+    img = page.figure(
+        fig,
+        "map.png",
+        "Event positions (red: each event's path, a dot at its "
+        "peak window) among all scored windows (grey)",
+        id_="map-img",
+    )
     return f'<section id="map"><h2>Map</h2>{img}</section>'
 
 
 def evaluation_section(run: Run) -> str:
     if run.evaluation is None:
-        return ('<section id="evaluation"><h2>Evaluation</h2><p class="note">No labels given '
-                "(--labels): no metrics.</p></section>")
+        return (
+            '<section id="evaluation"><h2>Evaluation</h2><p class="note">No labels given '
+            "(--labels): no metrics.</p></section>"
+        )
     m = run.evaluation
-    rows = [("Labels in the data", f"{len(m['per_label'])}"),
-            ("Found (tp)", f"{m['tp']}"), ("Missed (fn)", f"{m['fn']}"),
-            ("False events (fp)", f"{m['fp']}" + (": " + ", ".join(
-                f"#{e}" for e in m["false_events"]) if m["false_events"] else "")),
-            ("Precision / recall / F1", " / ".join(
-                "-" if np.isnan(m[k]) else f"{m[k]:.3f}" for k in ("precision", "recall", "f1")))]
+    rows = [
+        ("Labels in the data", f"{len(m['per_label'])}"),
+        ("Found (tp)", f"{m['tp']}"),
+        ("Missed (fn)", f"{m['fn']}"),
+        (
+            "False events (fp)",
+            f"{m['fp']}"
+            + (": " + ", ".join(f"#{e}" for e in m["false_events"]) if m["false_events"] else ""),
+        ),
+        (
+            "Precision / recall / F1",
+            " / ".join(
+                "-" if np.isnan(m[k]) else f"{m[k]:.3f}" for k in ("precision", "recall", "f1")
+            ),
+        ),
+    ]
     rows += [(f"Recall: {t}", f"{v['found']} of {v['labels']}") for t, v in m["per_type"].items()]
     labels = m["per_label"].assign(
         start=lambda f: f["start"].dt.strftime("%Y-%m-%d %H:%M"),
-        end=lambda f: f["end"].dt.strftime("%Y-%m-%d %H:%M"))[
-        ["type", "track", "start", "end", "found_by"]]
-    return ('<section id="evaluation"><h2>Evaluation</h2><p class="note">Event level, Orion\'s '
-            "overlap rule: a label is found when an event on its track overlaps it; an event "
-            "overlapping no label is false.</p>" + _kv(rows)
-            + "<details open><summary>Every label</summary>" + table_html(labels, "labels")
-            + "</details></section>")
+        end=lambda f: f["end"].dt.strftime("%Y-%m-%d %H:%M"),
+    )[["type", "track", "start", "end", "found_by"]]
+    return (
+        '<section id="evaluation"><h2>Evaluation</h2><p class="note">Event level, Orion\'s '
+        "overlap rule: a label is found when an event on its track overlaps it; an event "
+        "overlapping no label is false.</p>"
+        + _kv(rows)
+        + "<details open><summary>Every label</summary>"
+        + table_html(labels, "labels")
+        + "</details></section>"
+    )
 
 
 def training_section(run: Run, page) -> str:
@@ -269,14 +368,22 @@ def training_section(run: Run, page) -> str:
 
     history = run.bundle.history
     if not history:
-        return ('<section id="training"><h2>Training</h2><p class="note">The bundle has no '
-                "training history (history.csv): it was not trained by squall.</p></section>")
-    img = page.figure(training_figure(history), "training.png", "Training and validation loss "
-                      "per epoch (the bundle's history.csv)", id_="training-img")
+        return (
+            '<section id="training"><h2>Training</h2><p class="note">The bundle has no '
+            "training history (history.csv): it was not trained by squall.</p></section>"
+        )
+    img = page.figure(
+        training_figure(history),
+        "training.png",
+        "Training and validation loss per epoch (the bundle's history.csv)",
+        id_="training-img",
+    )
     final = history[-1]
-    note = (f'<p class="note">{len(history)} epochs; final training loss '
-            f"{final.get('train_loss', float('nan')):.4g}, validation loss "
-            f"{final.get('val_loss', float('nan')):.4g}.</p>")
+    note = (
+        f'<p class="note">{len(history)} epochs; final training loss '
+        f"{final.get('train_loss', float('nan')):.4g}, validation loss "
+        f"{final.get('val_loss', float('nan')):.4g}.</p>"
+    )
     return f'<section id="training"><h2>Training</h2>{img}{note}</section>'
 
 
@@ -284,16 +391,26 @@ def eda_section(run: Run, page) -> str:
     from squall.report.plots import correlation_figure, histograms_figure
 
     s = run.eda
-    hist = page.figure(histograms_figure(s.values, s.units), "histograms.png",
-                       "Histogram of each feature (physical units)", id_="histograms-img")
+    hist = page.figure(
+        histograms_figure(s.values, s.units),
+        "histograms.png",
+        "Histogram of each feature (physical units)",
+        id_="histograms-img",
+    )
     pairs = ""
-    if len(s.correlation) > 1:          # one feature has no pairs to show
-        corr = page.figure(correlation_figure(s.correlation), "correlation.png",
-                           "Correlation matrix", id_="correlation-img")
+    if len(s.correlation) > 1:  # one feature has no pairs to show
+        corr = page.figure(
+            correlation_figure(s.correlation),
+            "correlation.png",
+            "Correlation matrix",
+            id_="correlation-img",
+        )
         pairs = f"<h3>Most correlated pairs</h3>{table_html(s.top_pairs, 'pairs')}{corr}"
-    return (f'<section id="data"><h2>The data</h2><p class="note">{s.reports:,} reports from '
-            f"{s.tracks} tracks, {s.time_range[0]} to {s.time_range[1]} (the same tables as "
-            f"'squall eda').</p>{table_html(s.summary, 'summary')}{hist}{pairs}</section>")
+    return (
+        f'<section id="data"><h2>The data</h2><p class="note">{s.reports:,} reports from '
+        f"{s.tracks} tracks, {s.time_range[0]} to {s.time_range[1]} (the same tables as "
+        f"'squall eda').</p>{table_html(s.summary, 'summary')}{hist}{pairs}</section>"
+    )
 
 
 def table_html(frame: pd.DataFrame, cls: str = "", raw: tuple[str, ...] = ()) -> str:
@@ -316,8 +433,10 @@ def table_html(frame: pd.DataFrame, cls: str = "", raw: tuple[str, ...] = ()) ->
             else:
                 cells.append(f"<td>{esc('' if v is None or v is pd.NA else str(v))}</td>")
         rows.append("<tr>" + "".join(cells) + "</tr>")
-    return (f'<div class="scroll"><table class="{cls}"><thead><tr>{head}</tr></thead>'
-            f"<tbody>{''.join(rows)}</tbody></table></div>")
+    return (
+        f'<div class="scroll"><table class="{cls}"><thead><tr>{head}</tr></thead>'
+        f"<tbody>{''.join(rows)}</tbody></table></div>"
+    )
 
 
 def esc(text: str) -> str:

@@ -56,18 +56,23 @@ def _positions(ws: WindowSet) -> np.ndarray:
     per_step = np.full((len(ws.step_ptr) - 1, 4), np.nan)
     starts = ws.step_ptr[:-1]
     has = np.diff(ws.step_ptr) > 0
-    for k, (values, fill, reduce) in enumerate(((lat, np.inf, np.minimum), (lat, -np.inf,
-                                                 np.maximum), (lon, np.inf, np.minimum),
-                                                (lon, -np.inf, np.maximum))):
+    for k, (values, fill, reduce) in enumerate(
+        (
+            (lat, np.inf, np.minimum),
+            (lat, -np.inf, np.maximum),
+            (lon, np.inf, np.minimum),
+            (lon, -np.inf, np.maximum),
+        )
+    ):
         clean = np.where(known & np.isfinite(values), values, fill)
         per_step[has, k] = reduce.reduceat(clean, starts[has])
     per_step[~np.isfinite(per_step)] = np.nan
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN windows stay NaN
         for lo in range(0, len(ws), CHUNK_WINDOWS):
-            steps = ws.steps[lo:lo + CHUNK_WINDOWS]
-            out[lo:lo + len(steps), [0, 2]] = np.nanmin(per_step[steps][..., [0, 2]], axis=1)
-            out[lo:lo + len(steps), [1, 3]] = np.nanmax(per_step[steps][..., [1, 3]], axis=1)
+            steps = ws.steps[lo : lo + CHUNK_WINDOWS]
+            out[lo : lo + len(steps), [0, 2]] = np.nanmin(per_step[steps][..., [0, 2]], axis=1)
+            out[lo : lo + len(steps), [1, 3]] = np.nanmax(per_step[steps][..., [1, 3]], axis=1)
     return out
 
 
@@ -81,12 +86,23 @@ def _names(track: np.ndarray) -> np.ndarray:
 
 def scores_frame(ws: WindowSet, scores: Scores, threshold: float) -> pd.DataFrame:
     pos = _positions(ws)
-    frame = pd.DataFrame({
-        "window": np.arange(len(ws)), "track": _names(ws.track), "start": _iso(ws.start),
-        "end": _iso(ws.end), "score": scores.window, "threshold": threshold,
-        "flagged": scores.window > threshold, "observed": scores.observed,
-        "lat_min": pos[:, 0], "lat_max": pos[:, 1], "lon_min": pos[:, 2], "lon_max": pos[:, 3]})
-    counts = ws.feature_counts()                                   # (N, F) observed steps
+    frame = pd.DataFrame(
+        {
+            "window": np.arange(len(ws)),
+            "track": _names(ws.track),
+            "start": _iso(ws.start),
+            "end": _iso(ws.end),
+            "score": scores.window,
+            "threshold": threshold,
+            "flagged": scores.window > threshold,
+            "observed": scores.observed,
+            "lat_min": pos[:, 0],
+            "lat_max": pos[:, 1],
+            "lon_min": pos[:, 2],
+            "lon_max": pos[:, 3],
+        }
+    )
+    counts = ws.feature_counts()  # (N, F) observed steps
     for k, name in enumerate(ws.features):
         frame[f"err_{name}"] = scores.feature[:, k]
     for k, name in enumerate(ws.features):
@@ -100,27 +116,30 @@ def step_errors_frame(ws: WindowSet, scores: Scores, windows: np.ndarray) -> pd.
     value is missing). Built column by column for all windows at once."""
     windows = np.asarray(windows, dtype=np.int64).reshape(-1)
     T = ws.steps.shape[1]
-    frame = pd.DataFrame({
-        "window": np.repeat(windows, T),
-        "track": np.repeat(ws.track[windows].astype(str), T),
-        "step": np.tile(np.arange(T), len(windows)),
-        "time": _iso(ws.step_time[ws.steps[windows].reshape(-1)]),
-        "error": scores.step[windows].reshape(-1)})
+    frame = pd.DataFrame(
+        {
+            "window": np.repeat(windows, T),
+            "track": np.repeat(ws.track[windows].astype(str), T),
+            "step": np.tile(np.arange(T), len(windows)),
+            "time": _iso(ws.step_time[ws.steps[windows].reshape(-1)]),
+            "error": scores.step[windows].reshape(-1),
+        }
+    )
     residual = scores.residual_of(windows).reshape(len(windows) * T, len(ws.features))
     for k, f in enumerate(ws.features):
         frame[f"residual_{f}"] = residual[:, k]
     return frame
 
 
-def events_frame(scores: pd.DataFrame, features: list[str], top: int = 3,
-                 event: np.ndarray | None = None) -> pd.DataFrame:
+def events_frame(
+    scores: pd.DataFrame, features: list[str], top: int = 3, event: np.ndarray | None = None
+) -> pd.DataFrame:
     """One row per event of ``scores`` (a scores table): ``event`` the event of each window
     (-1: none) as the detector grouped them; default: overlapping flagged windows merged."""
     if event is None:
         start = pd.to_datetime(scores["start"]).to_numpy()
         end = pd.to_datetime(scores["end"]).to_numpy()
-        event = merge_events(scores["track"].to_numpy(), start, end,
-                             scores["flagged"].to_numpy())
+        event = merge_events(scores["track"].to_numpy(), start, end, scores["flagged"].to_numpy())
     event = np.asarray(event, dtype=np.int64)
     rows = []
     err_cols = [f"err_{f}" for f in features]
@@ -133,25 +152,47 @@ def events_frame(scores: pd.DataFrame, features: list[str], top: int = 3,
         contrib = (err * part[n_cols].to_numpy(float)).sum(axis=0)
         share = contrib / contrib.sum() if contrib.sum() > 0 else np.zeros(len(features))
         order = np.argsort(-share)[:top]
-        row = {"event": e, "track": peak["track"], "start": part["start"].min(),
-               "end": part["end"].max(), "score": float(peak["score"]),
-               "peak_window": int(peak["window"]), "peak_start": peak["start"],
-               "n_windows": len(part), "lat_min": part["lat_min"].min(),
-               "lat_max": part["lat_max"].max(), "lon_min": part["lon_min"].min(),
-               "lon_max": part["lon_max"].max(),
-               "top_features": "; ".join(f"{features[k]} {share[k]:.0%}" for k in order
-                                         if share[k] > 0)}
+        row = {
+            "event": e,
+            "track": peak["track"],
+            "start": part["start"].min(),
+            "end": part["end"].max(),
+            "score": float(peak["score"]),
+            "peak_window": int(peak["window"]),
+            "peak_start": peak["start"],
+            "n_windows": len(part),
+            "lat_min": part["lat_min"].min(),
+            "lat_max": part["lat_max"].max(),
+            "lon_min": part["lon_min"].min(),
+            "lon_max": part["lon_max"].max(),
+            "top_features": "; ".join(
+                f"{features[k]} {share[k]:.0%}" for k in order if share[k] > 0
+            ),
+        }
         row.update({f"share_{f}": float(share[k]) for k, f in enumerate(features)})
         rows.append(row)
-    columns = ["event", "track", "start", "end", "score", "peak_window", "peak_start",
-               "n_windows", "lat_min", "lat_max", "lon_min", "lon_max", "top_features"] + [
-        f"share_{f}" for f in features]
+    columns = [
+        "event",
+        "track",
+        "start",
+        "end",
+        "score",
+        "peak_window",
+        "peak_start",
+        "n_windows",
+        "lat_min",
+        "lat_max",
+        "lon_min",
+        "lon_max",
+        "top_features",
+    ] + [f"share_{f}" for f in features]
     return pd.DataFrame(rows, columns=columns)
 
 
 def _source_kind(ws: WindowSet) -> str:
     return (ws.meta.get("reader") or {}).get("kind") or (
-        "noaa" if any(c.startswith("flag_") for c in ws.obs.columns) else "csv")
+        "noaa" if any(c.startswith("flag_") for c in ws.obs.columns) else "csv"
+    )
 
 
 def _check_source(ws: WindowSet, source: int) -> Path:
@@ -165,15 +206,19 @@ def _check_source(ws: WindowSet, source: int) -> Path:
     path = ws.sources[source]
     shas = ws.meta.get("sources_sha256") or []
     if source >= len(shas) or not isinstance(shas[source], str):
-        raise SquallError(f"the windows name source file {path} without its SHA-256; squall "
-                          f"opens only sources it can check: rebuild the windows with: squall "
-                          f"windows BUNDLE DATA --out FILE.npz")
+        raise SquallError(
+            f"the windows name source file {path} without its SHA-256; squall "
+            f"opens only sources it can check: rebuild the windows with: squall "
+            f"windows BUNDLE DATA --out FILE.npz"
+        )
     if not Path(path).exists():
         raise SquallError(f"source file {path} (listed in the windows file) no longer exists")
     p = regular_file(path, "source file")
     if sha256_file(p) != shas[source]:
-        raise SquallError(f"source file {path} changed since the windows were made; "
-                          f"rebuild them with: squall windows BUNDLE DATA --out FILE.npz")
+        raise SquallError(
+            f"source file {path} changed since the windows were made; "
+            f"rebuild them with: squall windows BUNDLE DATA --out FILE.npz"
+        )
     return p
 
 
@@ -186,8 +231,7 @@ def _columns(path: Path, kind: str) -> list[str]:
     return list(next(iter(_blocks(path, kind)))[0].columns)
 
 
-def _original_rows(ws: WindowSet, path: Path, rows: np.ndarray, columns: list[str]
-                   ) -> np.ndarray:
+def _original_rows(ws: WindowSet, path: Path, rows: np.ndarray, columns: list[str]) -> np.ndarray:
     """The CSV text (``columns``, quoted as needed, no newline) of data rows ``rows`` (sorted,
     unique) of one source (``path``, checked by :func:`_check_source`), read once, a block at a
     time, keeping only those rows."""
@@ -195,8 +239,9 @@ def _original_rows(ws: WindowSet, path: Path, rows: np.ndarray, columns: list[st
     out = np.empty(len(rows), dtype=object)
     found = np.zeros(len(rows), dtype=bool)
     for block, _ in _blocks(path, kind):
-        lo, hi = np.searchsorted(rows, [block.index[0], block.index[-1] + 1]) if len(block) \
-            else (0, 0)
+        lo, hi = (
+            np.searchsorted(rows, [block.index[0], block.index[-1] + 1]) if len(block) else (0, 0)
+        )
         if hi == lo:
             continue
         wanted = rows[lo:hi]
@@ -205,8 +250,10 @@ def _original_rows(ws: WindowSet, path: Path, rows: np.ndarray, columns: list[st
         out[lo:hi][present] = text
         found[lo:hi] |= present
     if not found.all():
-        raise SquallError(f"source file {path} has no data row {int(rows[~found][0])} "
-                          f"(listed in the windows file)")
+        raise SquallError(
+            f"source file {path} has no data row {int(rows[~found][0])} "
+            f"(listed in the windows file)"
+        )
     return out
 
 
@@ -219,8 +266,9 @@ def _csv_lines(frame: pd.DataFrame) -> list[str]:
     for values in frame.itertuples(index=False, name=None):
         buf.seek(0)
         buf.truncate()
-        writer.writerow(["" if v is None or (isinstance(v, float) and np.isnan(v)) else v
-                         for v in values])
+        writer.writerow(
+            ["" if v is None or (isinstance(v, float) and np.isnan(v)) else v for v in values]
+        )
         lines.append(buf.getvalue()[:-2])
     return lines
 
@@ -229,8 +277,9 @@ def _csv_lines(frame: pd.DataFrame) -> list[str]:
 CHUNK_ROWS = 200_000
 
 
-def write_anomaly_windows(ws: WindowSet, windows: np.ndarray, out: str | os.PathLike[str] | IO
-                          ) -> int:
+def write_anomaly_windows(
+    ws: WindowSet, windows: np.ndarray, out: str | os.PathLike[str] | IO
+) -> int:
     """Write ``anomaly_windows.csv`` (every original report behind each window in ``windows``,
     with all its original columns) to a path or an open text handle; returns the rows written.
 
@@ -240,8 +289,10 @@ def write_anomaly_windows(ws: WindowSet, windows: np.ndarray, out: str | os.Path
     and the output is written ``CHUNK_ROWS`` rows at a time.
     """
     if not ws.traceable:
-        raise SquallError("these windows carry no link to the original reports (a bare "
-                          "'sequences' file); build them with 'squall windows' to trace them")
+        raise SquallError(
+            "these windows carry no link to the original reports (a bare "
+            "'sequences' file); build them with 'squall windows' to trace them"
+        )
     if isinstance(out, (str, os.PathLike)):
         with atomic_path(out) as tmp, open(tmp, "w", newline="", encoding="utf-8") as fh:
             return write_anomaly_windows(ws, windows, fh)
@@ -261,19 +312,32 @@ def write_anomaly_windows(ws: WindowSet, windows: np.ndarray, out: str | os.Path
     writer.writerow(head + columns)
     for lo in range(0, len(win), CHUNK_ROWS):
         part = slice(lo, lo + CHUNK_ROWS)
-        out.write("".join(f"{w},{t}\n" for w, t in zip(win[part].tolist(),
-                                                       text[inverse[part]], strict=True)))
+        out.write(
+            "".join(
+                f"{w},{t}\n" for w, t in zip(win[part].tolist(), text[inverse[part]], strict=True)
+            )
+        )
     return len(win)
 
 
-def _report_texts(ws: WindowSet, uniq: np.ndarray, sources: np.ndarray, columns: list[str],
-                  checked: dict[int, Path]) -> np.ndarray:
+def _report_texts(
+    ws: WindowSet,
+    uniq: np.ndarray,
+    sources: np.ndarray,
+    columns: list[str],
+    checked: dict[int, Path],
+) -> np.ndarray:
     """Per report in ``uniq``: its output record after the window column (track, file, row,
     line, then the original columns); ``checked``: each source's checked path."""
     obs = ws.obs.iloc[uniq]
     rows = obs["row"].to_numpy(dtype=np.int64)
-    head = pd.DataFrame({"track": obs["track"].astype(str).to_numpy(),
-                         "file": np.asarray(ws.sources, dtype=object)[sources], "row": rows})
+    head = pd.DataFrame(
+        {
+            "track": obs["track"].astype(str).to_numpy(),
+            "file": np.asarray(ws.sources, dtype=object)[sources],
+            "row": rows,
+        }
+    )
     if "line" in ws.obs:
         head["line"] = obs["line"].to_numpy(dtype=np.int64)
     prefix = np.asarray(_csv_lines(head), dtype=object)

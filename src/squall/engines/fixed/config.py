@@ -35,24 +35,30 @@ class ActivationSpec:
     size: int = 1024
     lo: float = -8.0
     hi: float = 8.0
-    slope: str = "Q2.14"                 # pwl only: the slope format
+    slope: str = "Q2.14"  # pwl only: the slope format
 
     def __post_init__(self) -> None:
         if self.method not in ("lut", "pwl"):
             raise SquallError(f"activation method must be 'lut' or 'pwl', got {self.method!r}")
-        if not is_number(self.size, integer=True) or self.size < 2 \
-                or self.size & (self.size - 1) or self.size > MAX_TABLE:
-            raise SquallError(f"activation table size must be a power of two in [2, "
-                              f"{MAX_TABLE}] (2**16), got {self.size!r}")
+        if (
+            not is_number(self.size, integer=True)
+            or self.size < 2
+            or self.size & (self.size - 1)
+            or self.size > MAX_TABLE
+        ):
+            raise SquallError(
+                f"activation table size must be a power of two in [2, "
+                f"{MAX_TABLE}] (2**16), got {self.size!r}"
+            )
         for name in ("lo", "hi"):
             value = getattr(self, name)
             if not is_number(value) or not math.isfinite(value):
-                raise SquallError(f"activation range {name} must be a finite number, got "
-                                  f"{value!r}")
+                raise SquallError(f"activation range {name} must be a finite number, got {value!r}")
         span = float(self.hi) - float(self.lo)
         if not span > 0 or math.frexp(span)[0] != 0.5:
-            raise SquallError(f"activation input range [{self.lo}, {self.hi}) must span a power "
-                              f"of two")
+            raise SquallError(
+                f"activation input range [{self.lo}, {self.hi}) must span a power of two"
+            )
         _bounded_width(FixedType.parse(self.slope), "slope")
 
     @property
@@ -66,8 +72,10 @@ class ActivationSpec:
     def describe(self) -> str:
         what = "entries" if self.method == "lut" else "segments"
         step = (self.hi - self.lo) / self.size
-        return (f"{self.method} {self.size} {what} over [{self.lo:g}, {self.hi:g}) "
-                f"(step {step:g})" + (f", slopes {self.slope}" if self.method == "pwl" else ""))
+        return (
+            f"{self.method} {self.size} {what} over [{self.lo:g}, {self.hi:g}) "
+            f"(step {step:g})" + (f", slopes {self.slope}" if self.method == "pwl" else "")
+        )
 
 
 _TYPES = ("data", "weight", "bias", "preact", "cell", "sigmoid", "tanh")
@@ -75,8 +83,10 @@ _TYPES = ("data", "weight", "bias", "preact", "cell", "sigmoid", "tanh")
 
 def _bounded_width(t: FixedType, what: str) -> FixedType:
     if t.width > MAX_FORMAT_BITS:
-        raise SquallError(f"{what} format {t} has {t.width} bits; formats hold at most "
-                          f"{MAX_FORMAT_BITS} bits (exact in int64 products and in float64)")
+        raise SquallError(
+            f"{what} format {t} has {t.width} bits; formats hold at most "
+            f"{MAX_FORMAT_BITS} bits (exact in int64 products and in float64)"
+        )
     return t
 
 
@@ -115,12 +125,14 @@ class FixedConfig:
     def from_dict(cls, d: object) -> FixedConfig:
         """The configuration of a JSON object; any missing or mistyped entry is one line."""
         if not isinstance(d, dict):
-            raise SquallError(f"a fixed-point configuration is a JSON object, got "
-                              f"{type(d).__name__}")
+            raise SquallError(
+                f"a fixed-point configuration is a JSON object, got {type(d).__name__}"
+            )
         try:
             types: dict[str, Any] = {k: FixedType.parse(d[k]) for k in _TYPES}
-            fns: dict[str, Any] = {k: ActivationSpec(**d[k]) for k in ("sigmoid_fn", "tanh_fn")
-                                   if k in d}
+            fns: dict[str, Any] = {
+                k: ActivationSpec(**d[k]) for k in ("sigmoid_fn", "tanh_fn") if k in d
+            }
             return cls(str(d.get("name", "custom")), **types, **fns)
         except KeyError as exc:
             raise SquallError(f"fixed-point configuration lacks {exc}") from None
@@ -128,11 +140,13 @@ class FixedConfig:
             raise SquallError(f"malformed fixed-point configuration ({exc})") from None
 
     def describe(self) -> str:
-        return (f"{self.name}: data {self.data}, weights {self.weight}, bias {self.bias}, "
-                f"pre-activations {self.preact}, c {self.cell}, sigmoid {self.sigmoid}, tanh "
-                f"{self.tanh}; sigmoid {self.sigmoid_fn.describe()}; tanh "
-                f"{self.tanh_fn.describe()}; rounding {self.data.rounding}, overflow "
-                f"{self.data.overflow}")
+        return (
+            f"{self.name}: data {self.data}, weights {self.weight}, bias {self.bias}, "
+            f"pre-activations {self.preact}, c {self.cell}, sigmoid {self.sigmoid}, tanh "
+            f"{self.tanh}; sigmoid {self.sigmoid_fn.describe()}; tanh "
+            f"{self.tanh_fn.describe()}; rounding {self.data.rounding}, overflow "
+            f"{self.data.overflow}"
+        )
 
 
 def _q(text: str) -> FixedType:
@@ -145,26 +159,54 @@ def _q(text: str) -> FixedType:
 #: reach 1.06, stay Q2.14). Every preset rounds half up (``rnd``: add half an LSB, truncate) and
 #: saturates.
 PRESETS: dict[str, FixedConfig] = {
-    "16": FixedConfig("16", data=_q("Q4.12"), weight=_q("Q2.14"), bias=_q("Q2.14"),
-                      preact=_q("Q4.12"), cell=_q("Q4.12"), sigmoid=_q("UQ1.15"),
-                      tanh=_q("Q1.15"),
-                      sigmoid_fn=ActivationSpec("lut", 1024, -8.0, 8.0),
-                      tanh_fn=ActivationSpec("lut", 1024, -4.0, 4.0)),
-    "12": FixedConfig("12", data=_q("Q4.8"), weight=_q("Q2.10"), bias=_q("Q2.10"),
-                      preact=_q("Q4.8"), cell=_q("Q4.8"), sigmoid=_q("UQ1.11"),
-                      tanh=_q("Q1.11"),
-                      sigmoid_fn=ActivationSpec("lut", 1024, -8.0, 8.0),
-                      tanh_fn=ActivationSpec("lut", 1024, -4.0, 4.0)),
-    "16-pwl": FixedConfig("16-pwl", data=_q("Q4.12"), weight=_q("Q2.14"), bias=_q("Q2.14"),
-                          preact=_q("Q4.12"), cell=_q("Q4.12"), sigmoid=_q("UQ1.15"),
-                          tanh=_q("Q1.15"),
-                          sigmoid_fn=ActivationSpec("pwl", 256, -8.0, 8.0, "Q2.14"),
-                          tanh_fn=ActivationSpec("pwl", 512, -8.0, 8.0, "Q2.14")),
-    "8w": FixedConfig("8w", data=_q("Q4.12"), weight=_q("Q1.7"), bias=_q("Q2.14"),
-                      preact=_q("Q4.12"), cell=_q("Q4.12"), sigmoid=_q("UQ1.15"),
-                      tanh=_q("Q1.15"),
-                      sigmoid_fn=ActivationSpec("lut", 1024, -8.0, 8.0),
-                      tanh_fn=ActivationSpec("lut", 1024, -4.0, 4.0)),
+    "16": FixedConfig(
+        "16",
+        data=_q("Q4.12"),
+        weight=_q("Q2.14"),
+        bias=_q("Q2.14"),
+        preact=_q("Q4.12"),
+        cell=_q("Q4.12"),
+        sigmoid=_q("UQ1.15"),
+        tanh=_q("Q1.15"),
+        sigmoid_fn=ActivationSpec("lut", 1024, -8.0, 8.0),
+        tanh_fn=ActivationSpec("lut", 1024, -4.0, 4.0),
+    ),
+    "12": FixedConfig(
+        "12",
+        data=_q("Q4.8"),
+        weight=_q("Q2.10"),
+        bias=_q("Q2.10"),
+        preact=_q("Q4.8"),
+        cell=_q("Q4.8"),
+        sigmoid=_q("UQ1.11"),
+        tanh=_q("Q1.11"),
+        sigmoid_fn=ActivationSpec("lut", 1024, -8.0, 8.0),
+        tanh_fn=ActivationSpec("lut", 1024, -4.0, 4.0),
+    ),
+    "16-pwl": FixedConfig(
+        "16-pwl",
+        data=_q("Q4.12"),
+        weight=_q("Q2.14"),
+        bias=_q("Q2.14"),
+        preact=_q("Q4.12"),
+        cell=_q("Q4.12"),
+        sigmoid=_q("UQ1.15"),
+        tanh=_q("Q1.15"),
+        sigmoid_fn=ActivationSpec("pwl", 256, -8.0, 8.0, "Q2.14"),
+        tanh_fn=ActivationSpec("pwl", 512, -8.0, 8.0, "Q2.14"),
+    ),
+    "8w": FixedConfig(
+        "8w",
+        data=_q("Q4.12"),
+        weight=_q("Q1.7"),
+        bias=_q("Q2.14"),
+        preact=_q("Q4.12"),
+        cell=_q("Q4.12"),
+        sigmoid=_q("UQ1.15"),
+        tanh=_q("Q1.15"),
+        sigmoid_fn=ActivationSpec("lut", 1024, -8.0, 8.0),
+        tanh_fn=ActivationSpec("lut", 1024, -4.0, 4.0),
+    ),
 }
 
 
@@ -179,12 +221,15 @@ def resolve_config(config) -> FixedConfig:
         return PRESETS[text]
     if text.endswith(".json"):
         return FixedConfig.from_dict(read_json(regular_file(text, "configuration file")))
-    raise SquallError(f"unknown fixed-point configuration {text!r}; presets: "
-                      f"{', '.join(PRESETS)}, or a .json file")
+    raise SquallError(
+        f"unknown fixed-point configuration {text!r}; presets: "
+        f"{', '.join(PRESETS)}, or a .json file"
+    )
 
 
 def with_formats(config: FixedConfig, **changes) -> FixedConfig:
     """A copy of ``config`` with some formats replaced (strings like ``"Q3.13"`` accepted)."""
-    fixed: dict[str, Any] = {k: FixedType.parse(v) if isinstance(v, str) else v
-                             for k, v in changes.items()}
+    fixed: dict[str, Any] = {
+        k: FixedType.parse(v) if isinstance(v, str) else v for k, v in changes.items()
+    }
     return replace(config, **fixed)

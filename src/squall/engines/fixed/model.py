@@ -67,11 +67,14 @@ def requantizer(src_frac: int, t: FixedType):
         def rq(v: int) -> int:
             v = (v + half) >> shift
             return lo if v < lo else hi if v > hi else v
+
         return rq
     if t.overflow == "sat" and t.rounding == "trn" and shift > 0:
+
         def rq_trn(v: int) -> int:
             v >>= shift
             return lo if v < lo else hi if v > hi else v
+
         return rq_trn
     return lambda v: t.requantize(v, src_frac)
 
@@ -85,12 +88,12 @@ class FixedLstm:
     inputs: int
     hidden: int
     return_sequences: bool
-    W: list[list[int]]          # (4H, n) weight codes, gate order i, f, g, o
-    U: list[list[int]]          # (4H, H)
-    b: list[int]                # (4H) bias codes
-    b_acc: list[int]            # bias aligned to the accumulator's fraction bits
-    WU: list[list[int]]         # row r: W[r] + U[r], for the fused pass over [x, h]
-    acc_bits: int               # the width rule for this layer
+    W: list[list[int]]  # (4H, n) weight codes, gate order i, f, g, o
+    U: list[list[int]]  # (4H, H)
+    b: list[int]  # (4H) bias codes
+    b_acc: list[int]  # bias aligned to the accumulator's fraction bits
+    WU: list[list[int]]  # row r: W[r] + U[r], for the fused pass over [x, h]
+    acc_bits: int  # the width rule for this layer
 
     def codes(self, m: FixedModel, seq, latent, trace: list | None, steps: dict | None):
         """Python backend: this layer over one window; (sequence, latent vector) out."""
@@ -105,15 +108,28 @@ class FixedLstm:
             else:
                 h_new, c_new = m.lstm_step(self, x, h, c, proj)
             if trace is not None:
-                trace.append({"layer": self.index, "kind": "lstm", "step": t, "x": list(x),
-                              "h_prev": h, "c_prev": c, "h": h_new, "c": c_new})
+                trace.append(
+                    {
+                        "layer": self.index,
+                        "kind": "lstm",
+                        "step": t,
+                        "x": list(x),
+                        "h_prev": h,
+                        "c_prev": c,
+                        "h": h_new,
+                        "c": c_new,
+                    }
+                )
             h, c = h_new, c_new
             outs.append(h)
         return (outs, None) if self.return_sequences else (None, h)
 
     def arrays(self) -> tuple:
-        return (np.array(self.W, dtype=np.int64), np.array(self.U, dtype=np.int64),
-                np.array(self.b_acc, dtype=np.int64))
+        return (
+            np.array(self.W, dtype=np.int64),
+            np.array(self.U, dtype=np.int64),
+            np.array(self.b_acc, dtype=np.int64),
+        )
 
     def run_array(self, m: FixedModel, arr: tuple, seq, latent, rq):
         """numpy backend: this layer over all windows (N, T, n) or a latent (N, n)."""
@@ -128,10 +144,9 @@ class FixedLstm:
             acc = (seq[:, t] @ W.T + h @ U.T + b) if proj is None else proj + h @ U.T
             z = rq(acc, m.acc_frac, cfg.preact, "z")
             s = m.sig_z.many(z)
-            i, f, o = s[:, :H], s[:, H:2 * H], s[:, 3 * H:]
-            g = m.tanh_z.many(z[:, 2 * H:3 * H])
-            c = rq(((f * c) << m.fc_shift) + ((i * g) << m.ig_shift), m.cell_frac, cfg.cell,
-                   "c")
+            i, f, o = s[:, :H], s[:, H : 2 * H], s[:, 3 * H :]
+            g = m.tanh_z.many(z[:, 2 * H : 3 * H])
+            c = rq(((f * c) << m.fc_shift) + ((i * g) << m.ig_shift), m.cell_frac, cfg.cell, "c")
             h = rq(o * m.tanh_c.many(c), m.h_frac, cfg.data, "h")
             outs[:, t] = h
         return (outs, None) if self.return_sequences else (None, h)
@@ -150,8 +165,9 @@ class FixedDense:
         for t, x in enumerate(seq):
             y = m.dense(self, x)
             if trace is not None:
-                trace.append({"layer": self.index, "kind": "dense", "step": t, "x": list(x),
-                              "y": y})
+                trace.append(
+                    {"layer": self.index, "kind": "dense", "step": t, "x": list(x), "y": y}
+                )
             out.append(y)
         return out, None
 
@@ -163,35 +179,51 @@ class FixedDense:
         return rq(seq @ W.T + b, m.acc_frac, m.config.data, "y"), None
 
 
-def _fixed_lstm(m: FixedModel, spec: Lstm, i: int, weights: dict, product_bound: int,
-                bias_bound: int) -> FixedLstm:
+def _fixed_lstm(
+    m: FixedModel, spec: Lstm, i: int, weights: dict, product_bound: int, bias_bound: int
+) -> FixedLstm:
     qw, qb = m.config.weight.quantize, m.config.bias.quantize
     W = [[qw(v) for v in row] for row in weights[f"layers.{i}.W"].tolist()]
     U = [[qw(v) for v in row] for row in weights[f"layers.{i}.U"].tolist()]
     b = [qb(v) for v in weights[f"layers.{i}.b"].tolist()]
-    return FixedLstm(i, spec.input, spec.hidden, spec.return_sequences, W, U, b,
-                     [v << m.bias_shift for v in b], [w + u for w, u in zip(W, U, strict=True)],
-                     m._acc_bits(spec.input + spec.hidden, product_bound, bias_bound))
+    return FixedLstm(
+        i,
+        spec.input,
+        spec.hidden,
+        spec.return_sequences,
+        W,
+        U,
+        b,
+        [v << m.bias_shift for v in b],
+        [w + u for w, u in zip(W, U, strict=True)],
+        m._acc_bits(spec.input + spec.hidden, product_bound, bias_bound),
+    )
 
 
-def _fixed_dense(m: FixedModel, spec: Dense, i: int, weights: dict, product_bound: int,
-                 bias_bound: int) -> FixedDense:
+def _fixed_dense(
+    m: FixedModel, spec: Dense, i: int, weights: dict, product_bound: int, bias_bound: int
+) -> FixedDense:
     qw, qb = m.config.weight.quantize, m.config.bias.quantize
     W = [[qw(v) for v in row] for row in weights[f"layers.{i}.W"].tolist()]
     b = [qb(v) for v in weights[f"layers.{i}.b"].tolist()]
-    return FixedDense(i, W, b, [v << m.bias_shift for v in b],
-                      m._acc_bits(spec.input, product_bound, bias_bound))
+    return FixedDense(
+        i, W, b, [v << m.bias_shift for v in b], m._acc_bits(spec.input, product_bound, bias_bound)
+    )
 
 
-def _fixed_repeat(m: FixedModel, spec: Repeat, i: int, weights: dict, product_bound: int,
-                  bias_bound: int) -> int:
-    return spec.times           # a repeat is its count: the next LSTM reads the vector
+def _fixed_repeat(
+    m: FixedModel, spec: Repeat, i: int, weights: dict, product_bound: int, bias_bound: int
+) -> int:
+    return spec.times  # a repeat is its count: the next LSTM reads the vector
 
 
 #: Layer type -> the function building its integer-code layer from the float weights (``(model,
 #: layer, index, weights, product bound, bias bound)``). A new layer type adds one entry.
 BUILD: dict[type[Layer], Callable[..., Any]] = {
-    Lstm: _fixed_lstm, Dense: _fixed_dense, Repeat: _fixed_repeat}
+    Lstm: _fixed_lstm,
+    Dense: _fixed_dense,
+    Repeat: _fixed_repeat,
+}
 
 
 class FixedModel:
@@ -201,8 +233,10 @@ class FixedModel:
         cfg = self.config = config
         self.features, self.length = list(bundle.features), bundle.length
         if cfg.bias.frac > cfg.weight.frac + cfg.data.frac:
-            raise SquallError(f"bias format {cfg.bias} has more fraction bits than a product "
-                              f"{cfg.weight} x {cfg.data}")
+            raise SquallError(
+                f"bias format {cfg.bias} has more fraction bits than a product "
+                f"{cfg.weight} x {cfg.data}"
+            )
         self.acc_frac = cfg.weight.frac + cfg.data.frac
         self.bias_shift = self.acc_frac - cfg.bias.frac
         # cell update: f*c and i*g aligned to the larger fraction count
@@ -210,8 +244,13 @@ class FixedModel:
         self.cell_frac = max(fc, ig)
         self.fc_shift, self.ig_shift = self.cell_frac - fc, self.cell_frac - ig
         self.h_frac = cfg.sigmoid.frac + cfg.tanh.frac
-        self.cell_bits = max(signed_bits(_extreme(cfg.sigmoid, cfg.cell) << self.fc_shift),
-                             signed_bits(_extreme(cfg.sigmoid, cfg.tanh) << self.ig_shift)) + 1
+        self.cell_bits = (
+            max(
+                signed_bits(_extreme(cfg.sigmoid, cfg.cell) << self.fc_shift),
+                signed_bits(_extreme(cfg.sigmoid, cfg.tanh) << self.ig_shift),
+            )
+            + 1
+        )
         self.rq_z = requantizer(self.acc_frac, cfg.preact)
         self.rq_c = requantizer(self.cell_frac, cfg.cell)
         self.rq_h = requantizer(self.h_frac, cfg.data)
@@ -223,8 +262,11 @@ class FixedModel:
         self.tanh_c = self.tanh.unit(cfg.cell)
         self.layers: list = []
         bias_bound = max(-cfg.bias.min_code, cfg.bias.max_code) << self.bias_shift
-        product_bound = max(abs(a * b) for a in (cfg.weight.min_code, cfg.weight.max_code)
-                            for b in (cfg.data.min_code, cfg.data.max_code))
+        product_bound = max(
+            abs(a * b)
+            for a in (cfg.weight.min_code, cfg.weight.max_code)
+            for b in (cfg.data.min_code, cfg.data.max_code)
+        )
         for i, spec in enumerate(bundle.layers):
             build = BUILD.get(type(spec))
             if build is None:
@@ -245,8 +287,14 @@ class FixedModel:
         q = self.config.data.quantize
         return [[q(v) for v in row] for row in window]
 
-    def lstm_step(self, L: FixedLstm, x: list[int] | None, h: list[int], c: list[int],
-                  proj: list[int] | None = None) -> tuple[list[int], list[int]]:
+    def lstm_step(
+        self,
+        L: FixedLstm,
+        x: list[int] | None,
+        h: list[int],
+        c: list[int],
+        proj: list[int] | None = None,
+    ) -> tuple[list[int], list[int]]:
         """One step on codes: returns (h, c). With ``proj`` (the exact accumulator value of
         ``W v + b`` after a repeat) only ``U h`` is added."""
         mul = operator.mul
@@ -261,8 +309,10 @@ class FixedModel:
     def cell_update(self, z: list[int], c: list[int], H: int) -> tuple[list[int], list[int]]:
         sig, th, thc = self.sig_z, self.tanh_z, self.tanh_c
         rq_c, rq_h, a, a2 = self.rq_c, self.rq_h, self.fc_shift, self.ig_shift
-        c_new = [rq_c((sig(z[H + k]) * c[k] << a) + (sig(z[k]) * th(z[2 * H + k]) << a2))
-                 for k in range(H)]
+        c_new = [
+            rq_c((sig(z[H + k]) * c[k] << a) + (sig(z[k]) * th(z[2 * H + k]) << a2))
+            for k in range(H)
+        ]
         h_new = [rq_h(sig(z[3 * H + k]) * thc(c_new[k])) for k in range(H)]
         return h_new, c_new
 
@@ -274,8 +324,9 @@ class FixedModel:
         activation inputs lay outside their table's range (``clip_sigmoid``, ``clip_tanh``).
         Written out plainly (slow); equal to :meth:`lstm_step` (tested)."""
         cfg, H = self.config, L.hidden
-        events = dict.fromkeys(("tie_z", "sat_z", "tie_c", "sat_c", "tie_h", "sat_h",
-                                "clip_sigmoid", "clip_tanh"), 0)
+        events = dict.fromkeys(
+            ("tie_z", "sat_z", "tie_c", "sat_c", "tie_h", "sat_h", "clip_sigmoid", "clip_tanh"), 0
+        )
 
         def rq(v: int, src_frac: int, t: FixedType, point: str) -> int:
             shift = src_frac - t.frac
@@ -288,32 +339,51 @@ class FixedModel:
             return unit(v)
 
         xh = list(x) + list(h)
-        acc = [sum(w * v for w, v in zip(row, xh, strict=True)) + b
-               for row, b in zip(L.WU, L.b_acc, strict=True)]
+        acc = [
+            sum(w * v for w, v in zip(row, xh, strict=True)) + b
+            for row, b in zip(L.WU, L.b_acc, strict=True)
+        ]
         z = [rq(a, self.acc_frac, cfg.preact, "z") for a in acc]
         i = [act(self.sig_z, v, "sigmoid") for v in z[:H]]
-        f = [act(self.sig_z, v, "sigmoid") for v in z[H:2 * H]]
-        g = [act(self.tanh_z, v, "tanh") for v in z[2 * H:3 * H]]
-        o = [act(self.sig_z, v, "sigmoid") for v in z[3 * H:]]
-        c_acc = [(f[k] * c[k] << self.fc_shift) + (i[k] * g[k] << self.ig_shift)
-                 for k in range(H)]
+        f = [act(self.sig_z, v, "sigmoid") for v in z[H : 2 * H]]
+        g = [act(self.tanh_z, v, "tanh") for v in z[2 * H : 3 * H]]
+        o = [act(self.sig_z, v, "sigmoid") for v in z[3 * H :]]
+        c_acc = [(f[k] * c[k] << self.fc_shift) + (i[k] * g[k] << self.ig_shift) for k in range(H)]
         c_new = [rq(v, self.cell_frac, cfg.cell, "c") for v in c_acc]
         tanh_c = [act(self.tanh_c, v, "tanh") for v in c_new]
         h_acc = [o[k] * tanh_c[k] for k in range(H)]
         h_new = [rq(v, self.h_frac, cfg.data, "h") for v in h_acc]
-        return {"acc": acc, "z": z, "i": i, "f": f, "g": g, "o": o, "c_acc": c_acc, "c": c_new,
-                "tanh_c": tanh_c, "h_acc": h_acc, "h": h_new, "events": events}
+        return {
+            "acc": acc,
+            "z": z,
+            "i": i,
+            "f": f,
+            "g": g,
+            "o": o,
+            "c_acc": c_acc,
+            "c": c_new,
+            "tanh_c": tanh_c,
+            "h_acc": h_acc,
+            "h": h_new,
+            "events": events,
+        }
 
     def dense_detail(self, L: FixedDense, x: list[int]) -> dict:
         """A dense step with its accumulators and events (``tie_y``, ``sat_y``)."""
         t = self.config.data
         shift = self.acc_frac - t.frac
-        acc = [sum(w * v for w, v in zip(row, x, strict=True)) + b
-               for row, b in zip(L.W, L.b_acc, strict=True)]
-        return {"acc": acc, "y": [t.requantize(a, self.acc_frac) for a in acc],
-                "events": {"tie_y": sum(is_tie(a, shift) for a in acc),
-                           "sat_y": sum(not t.fits(shift_round(a, shift, t.rounding))
-                                        for a in acc)}}
+        acc = [
+            sum(w * v for w, v in zip(row, x, strict=True)) + b
+            for row, b in zip(L.W, L.b_acc, strict=True)
+        ]
+        return {
+            "acc": acc,
+            "y": [t.requantize(a, self.acc_frac) for a in acc],
+            "events": {
+                "tie_y": sum(is_tie(a, shift) for a in acc),
+                "sat_y": sum(not t.fits(shift_round(a, shift, t.rounding)) for a in acc),
+            },
+        }
 
     def projection(self, L: FixedLstm, v: list[int]) -> list[int]:
         mul = operator.mul
@@ -323,8 +393,9 @@ class FixedModel:
         mul, rq = operator.mul, self.rq_y
         return [rq(sum(map(mul, row, x)) + b) for row, b in zip(L.W, L.b_acc, strict=True)]
 
-    def reconstruct_codes(self, window: list[list[int]], trace: list | None = None,
-                          steps: dict | None = None) -> list[list[int]]:
+    def reconstruct_codes(
+        self, window: list[list[int]], trace: list | None = None, steps: dict | None = None
+    ) -> list[list[int]]:
         """Run one window of data codes (T lists of F codes); returns the output codes. With
         ``trace`` a list, every LSTM step's (layer, step, x, h_prev, c_prev, h, c) and every
         dense step's (layer, step, x, y) is appended to it. ``steps`` maps a layer index to a
@@ -333,7 +404,7 @@ class FixedModel:
         seq: list[list[int]] | None = [list(r) for r in window]
         latent: list[int] | None = None
         for L in self.layers:
-            if not isinstance(L, int):      # a repeat (its count): the next LSTM reads latent
+            if not isinstance(L, int):  # a repeat (its count): the next LSTM reads latent
                 seq, latent = L.codes(self, seq, latent, trace, steps)
         assert seq is not None, "the model ends in a sequence"
         return seq
@@ -344,8 +415,10 @@ class FixedModel:
         if getattr(self, "_np_layers", None) is None:
             worst = max((L.acc_bits for L in self.layers if not isinstance(L, int)), default=0)
             if max(worst, self.cell_bits) > INT64_BITS:
-                raise SquallError(f"accumulators of {max(worst, self.cell_bits)} bits do not "
-                                  f"fit int64; use backend='python'")
+                raise SquallError(
+                    f"accumulators of {max(worst, self.cell_bits)} bits do not "
+                    f"fit int64; use backend='python'"
+                )
             self._np_layers = [None if isinstance(L, int) else L.arrays() for L in self.layers]
         return self._np_layers
 
@@ -365,7 +438,7 @@ class FixedModel:
         seq: np.ndarray | None = np.asarray(x, dtype=np.int64)
         latent: np.ndarray | None = None
         for L, arr in zip(self.layers, arrays, strict=True):
-            if not isinstance(L, int):      # a repeat (its count): the next LSTM reads latent
+            if not isinstance(L, int):  # a repeat (its count): the next LSTM reads latent
                 seq, latent = L.run_array(self, arr, seq, latent, rq)
         assert seq is not None, "the model ends in a sequence"
         return seq
@@ -377,17 +450,19 @@ class FixedModel:
         q = t.quantize
         values = np.asarray(x, dtype=np.float64)
         flat = [q(v) for v in values.ravel().tolist()]
-        if saturations is not None:     # quantized into a wider type: does it fit t?
+        if saturations is not None:  # quantized into a wider type: does it fit t?
             wide = FixedType(t.width + 40, t.frac, t.signed, t.rounding, "sat").quantize
             saturations["x"] = saturations.get("x", 0) + sum(
-                not t.fits(wide(v)) for v in values.ravel().tolist())
+                not t.fits(wide(v)) for v in values.ravel().tolist()
+            )
         return np.array(flat, dtype=np.int64).reshape(np.shape(x))
 
     def to_float(self, codes: np.ndarray) -> np.ndarray:
         return np.ldexp(np.asarray(codes, dtype=np.float64), -self.config.data.frac)
 
-    def reconstruct(self, x: np.ndarray, backend: str = "numpy",
-                    saturations: dict | None = None) -> np.ndarray:
+    def reconstruct(
+        self, x: np.ndarray, backend: str = "numpy", saturations: dict | None = None
+    ) -> np.ndarray:
         """Float windows in, float reconstructions out (quantized and dequantized here only).
         ``saturations`` (numpy backend): see :meth:`run_codes`; ``x`` counts the inputs."""
         codes = self.quantize_windows(x, saturations)

@@ -44,12 +44,13 @@ class Activation:
         self.fn, self.spec, self.out = fn, spec, out
         f = FUNCTIONS[fn]
         n = spec.size
-        step = (spec.hi - spec.lo) / n                     # a power of two: exact
+        step = (spec.hi - spec.lo) / n  # a power of two: exact
         if spec.method == "lut":
             # the centre of the values a bin's codes stand for: a code rounded to nearest
             # stands for [code - 1/2, code + 1/2) LSB, a truncated one for [code, code + 1)
-            centre = 0.5 * step - (0.0 if inp.rounding in ("trn", "trn_zero")
-                                   else 0.5 * 2.0 ** -inp.frac)
+            centre = 0.5 * step - (
+                0.0 if inp.rounding in ("trn", "trn_zero") else 0.5 * 2.0**-inp.frac
+            )
             self.table = [out.quantize(f(spec.lo + k * step + centre)) for k in range(n)]
             self.slopes: list[int] = []
         else:
@@ -57,8 +58,9 @@ class Activation:
             ys = [out.quantize(f(spec.lo + k * step)) for k in range(n + 1)]
             # slope code = (Y[k+1] - Y[k]) * 2**-out.frac / step, in the slope format
             self.table = ys[:n]
-            self.slopes = [slope_t.quantize(out.to_float(ys[k + 1] - ys[k]) / step)
-                           for k in range(n)]
+            self.slopes = [
+                slope_t.quantize(out.to_float(ys[k + 1] - ys[k]) / step) for k in range(n)
+            ]
             self.slope_type = slope_t
 
     def unit(self, inp: FixedType) -> ActivationUnit:
@@ -74,13 +76,15 @@ class ActivationUnit:
         self.act, self.inp = act, inp
         self.shift = spec.span_bits + inp.frac - spec.size_bits
         if self.shift < 0:
-            raise SquallError(f"{act.fn} table of {spec.size} entries over [{spec.lo}, "
-                              f"{spec.hi}) is finer than the input format {inp} resolves")
-        lo = spec.lo * 2.0 ** inp.frac
+            raise SquallError(
+                f"{act.fn} table of {spec.size} entries over [{spec.lo}, "
+                f"{spec.hi}) is finer than the input format {inp} resolves"
+            )
+        lo = spec.lo * 2.0**inp.frac
         if lo != int(lo):
             raise SquallError(f"{act.fn} range start {spec.lo} is not a multiple of {inp}'s LSB")
         self.lo_code = int(lo)
-        self.hi_code = self.lo_code + (spec.size << self.shift) - 1   # last code in range
+        self.hi_code = self.lo_code + (spec.size << self.shift) - 1  # last code in range
         self.expanded: list[int] | None = None
         if inp.width <= EXPAND_BITS:
             codes = np.arange(inp.min_code, inp.max_code + 1, dtype=np.int64)
@@ -99,7 +103,7 @@ class ActivationUnit:
         act = self.act
         if act.spec.method == "lut":
             return act.table[k]
-        d = c - self.lo_code - (k << self.shift)           # offset in the segment, inp.frac bits
+        d = c - self.lo_code - (k << self.shift)  # offset in the segment, inp.frac bits
         frac = act.slope_type.frac + self.inp.frac
         acc = (act.table[k] << (frac - act.out.frac)) + act.slopes[k] * d
         return act.out.requantize(acc, frac)

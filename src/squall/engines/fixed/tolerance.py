@@ -22,7 +22,7 @@ LADDER_GAIN = 8
 
 def _half_lsb(t: FixedType) -> float:
     """The largest rounding error of a register of type ``t``."""
-    lsb = 2.0 ** -t.frac
+    lsb = 2.0**-t.frac
     return lsb if t.rounding in ("trn", "trn_zero") else lsb / 2
 
 
@@ -52,13 +52,22 @@ def error_budget(config) -> dict[str, float]:
     cfg = resolve_config(config)
     sig = Activation("sigmoid", cfg.sigmoid_fn, cfg.sigmoid, cfg.preact)
     tanh = Activation("tanh", cfg.tanh_fn, cfg.tanh, cfg.preact)
-    out = {"e_sigmoid": activation_error(sig.unit(cfg.preact)),
-           "e_tanh": max(activation_error(tanh.unit(cfg.preact)),
-                         activation_error(tanh.unit(cfg.cell))),
-           "u_preact": _half_lsb(cfg.preact), "u_cell": _half_lsb(cfg.cell),
-           "u_data": _half_lsb(cfg.data)}
-    out["step"] = (4 * out["e_sigmoid"] + 2 * out["e_tanh"] + 1.75 * out["u_preact"]
-                   + out["u_cell"] + out["u_data"])
+    out = {
+        "e_sigmoid": activation_error(sig.unit(cfg.preact)),
+        "e_tanh": max(
+            activation_error(tanh.unit(cfg.preact)), activation_error(tanh.unit(cfg.cell))
+        ),
+        "u_preact": _half_lsb(cfg.preact),
+        "u_cell": _half_lsb(cfg.cell),
+        "u_data": _half_lsb(cfg.data),
+    }
+    out["step"] = (
+        4 * out["e_sigmoid"]
+        + 2 * out["e_tanh"]
+        + 1.75 * out["u_preact"]
+        + out["u_cell"]
+        + out["u_data"]
+    )
     return out
 
 

@@ -31,8 +31,7 @@ from squall.errors import SquallError
 from squall.model import Dense, Layer, LayerStep, Lstm, Repeat, walk_layers
 
 #: The per-window counts, named as in :class:`squall.engines.pure.Counters`.
-COUNTS = ("step_calls", "macs", "activations", "weight_bytes", "state_bytes_in",
-          "state_bytes_out")
+COUNTS = ("step_calls", "macs", "activations", "weight_bytes", "state_bytes_in", "state_bytes_out")
 
 
 @dataclass(frozen=True)
@@ -40,12 +39,12 @@ class LayerCost:
     """One layer's analytic costs for one window (bytes with ``word_bytes`` a value)."""
 
     index: int
-    kind: str                   # "lstm", "dense" or "repeat"
-    params: int                 # weights and biases
+    kind: str  # "lstm", "dense" or "repeat"
+    params: int  # weights and biases
     step_calls: int
-    macs: int                   # per window
-    macs_step: int              # of one step call (4H H after a repeat)
-    macs_once: int              # per window outside the steps: W v after a repeat, else 0
+    macs: int  # per window
+    macs_step: int  # of one step call (4H H after a repeat)
+    macs_once: int  # per window outside the steps: W v after a repeat, else 0
     activations: int
     weight_bytes: int
     state_bytes_in: int
@@ -62,7 +61,7 @@ def _lstm_window(step: LayerStep, T: int, w: int) -> LayerCost:
     assert isinstance(layer, Lstm)
     n, H = layer.input, layer.hidden
     params = 4 * H * (n + H) + 4 * H
-    if step.repeated:           # W v + b once, then U h added to it at every step
+    if step.repeated:  # W v + b once, then U h added to it at every step
         once, per = 4 * H * n, 4 * H * H
         weights = (4 * H * n + 4 * H) * w + T * 4 * H * H * w
         state_in = T * (4 * H + 2 * H) * w
@@ -71,8 +70,21 @@ def _lstm_window(step: LayerStep, T: int, w: int) -> LayerCost:
         weights = T * (4 * H * (n + H) + 4 * H) * w
         state_in = T * (n + 2 * H) * w
     shape = (T, H) if layer.return_sequences else (H,)
-    return LayerCost(step.index, layer.kind, params, T, once + T * per, per, once, T * 5 * H,
-                     weights, state_in, T * 2 * H * w, shape, _size(shape) * w)
+    return LayerCost(
+        step.index,
+        layer.kind,
+        params,
+        T,
+        once + T * per,
+        per,
+        once,
+        T * 5 * H,
+        weights,
+        state_in,
+        T * 2 * H * w,
+        shape,
+        _size(shape) * w,
+    )
 
 
 def _dense_window(step: LayerStep, T: int, w: int) -> LayerCost:
@@ -80,19 +92,36 @@ def _dense_window(step: LayerStep, T: int, w: int) -> LayerCost:
     assert isinstance(layer, Dense)
     n, m = layer.input, layer.output
     shape = (T, m)
-    return LayerCost(step.index, layer.kind, n * m + m, T, T * n * m, n * m, 0, 0,
-                     T * (n * m + m) * w, T * n * w, T * m * w, shape, _size(shape) * w)
+    return LayerCost(
+        step.index,
+        layer.kind,
+        n * m + m,
+        T,
+        T * n * m,
+        n * m,
+        0,
+        0,
+        T * (n * m + m) * w,
+        T * n * w,
+        T * m * w,
+        shape,
+        _size(shape) * w,
+    )
 
 
 def _repeat_window(step: LayerStep, T: int, w: int) -> LayerCost:
     shape = (T, step.in_width) if step.in_width else (T,)
-    return LayerCost(step.index, step.layer.kind, 0, 0, 0, 0, 0, 0, 0, 0, 0, shape,
-                     _size(shape) * w)
+    return LayerCost(
+        step.index, step.layer.kind, 0, 0, 0, 0, 0, 0, 0, 0, 0, shape, _size(shape) * w
+    )
 
 
 #: Layer type -> its per-window cost formulas (a new layer type adds one entry).
 WINDOW_COSTS: dict[type[Layer], Callable[[LayerStep, int, int], LayerCost]] = {
-    Lstm: _lstm_window, Dense: _dense_window, Repeat: _repeat_window}
+    Lstm: _lstm_window,
+    Dense: _dense_window,
+    Repeat: _repeat_window,
+}
 
 
 def window_costs(layers, length: int, word_bytes: int = 4) -> list[LayerCost]:
@@ -111,8 +140,7 @@ def window_costs(layers, length: int, word_bytes: int = 4) -> list[LayerCost]:
 def as_tables(costs: list[LayerCost]) -> dict[str, dict[int, int]]:
     """``{count: {layer index: n}}`` for the layers that do work (the shape of
     ``Counters.as_dict()``; zero entries, e.g. a dense layer's activations, are left out)."""
-    return {name: {c.index: getattr(c, name) for c in costs if getattr(c, name)}
-            for name in COUNTS}
+    return {name: {c.index: getattr(c, name) for c in costs if getattr(c, name)} for name in COUNTS}
 
 
 def _size(shape: tuple[int, ...]) -> int:

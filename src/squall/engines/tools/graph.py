@@ -31,8 +31,9 @@ def layer_costs(bundle: Bundle, word_bytes: int = 4) -> list[dict]:
 def _label(layer: Layer) -> str:
     """``LSTM 6->64``, ``LSTM 64->32 (last h)``, ``repeat x24``, ``dense 64->6 per step``."""
     if isinstance(layer, Lstm):
-        return (f"LSTM {layer.input}->{layer.hidden}"
-                + ("" if layer.return_sequences else " (last h)"))
+        return f"LSTM {layer.input}->{layer.hidden}" + (
+            "" if layer.return_sequences else " (last h)"
+        )
     if isinstance(layer, Repeat):
         return f"repeat x{layer.times}"
     if isinstance(layer, Dense):
@@ -49,18 +50,24 @@ def _field(text: str) -> str:
 
 def to_dot(bundle: Bundle, word_bytes: int = 4) -> str:
     T, F = bundle.length, len(bundle.features)
-    lines = ["digraph squall {", '  rankdir=TB; node [shape=record, fontname="Helvetica"];',
-             '  edge [fontname="Helvetica", fontsize=10];',
-             f'  input [label="{{input|{T} x {F}|{_field(", ".join(bundle.features))}}}"];']
+    lines = [
+        "digraph squall {",
+        '  rankdir=TB; node [shape=record, fontname="Helvetica"];',
+        '  edge [fontname="Helvetica", fontsize=10];',
+        f'  input [label="{{input|{T} x {F}|{_field(", ".join(bundle.features))}}}"];',
+    ]
     prev, prev_bytes = "input", T * F * word_bytes
     total_params = total_macs = 0
     for r in layer_costs(bundle, word_bytes):
         node = f"l{r['index']}"
         shape = " x ".join(map(str, r["out_shape"]))
         once = f" (+{r['macs_once']:,} once)" if r["macs_once"] else ""
-        detail = (f"params {r['params']:,}|MACs/step {r['macs_step']:,}{once}|"
-                  f"MACs/window {r['macs_window']:,}|weights read {r['weight_bytes']:,} B/window"
-                  if r["kind"] != "repeat" else "no weights")
+        detail = (
+            f"params {r['params']:,}|MACs/step {r['macs_step']:,}{once}|"
+            f"MACs/window {r['macs_window']:,}|weights read {r['weight_bytes']:,} B/window"
+            if r["kind"] != "repeat"
+            else "no weights"
+        )
         lines.append(f'  {node} [label="{{{_field(r["label"])}|out {shape}|{detail}}}"];')
         lines.append(f'  {prev} -> {node} [label="{prev_bytes:,} B/window"];')
         prev, prev_bytes = node, r["out_bytes"]
@@ -68,8 +75,10 @@ def to_dot(bundle: Bundle, word_bytes: int = 4) -> str:
         total_macs += r["macs_window"]
     lines.append(f'  output [label="{{reconstruction|{T} x {F}}}"];')
     lines.append(f'  {prev} -> output [label="{prev_bytes:,} B/window"];')
-    lines.append(f'  labelloc=t; label="{total_params:,} parameters, {total_macs:,} MACs per '
-                 f'window, {word_bytes}-byte words";')
+    lines.append(
+        f'  labelloc=t; label="{total_params:,} parameters, {total_macs:,} MACs per '
+        f'window, {word_bytes}-byte words";'
+    )
     lines.append("}")
     return "\n".join(lines) + "\n"
 
@@ -83,8 +92,9 @@ def write_graph(bundle: Bundle, path: str | os.PathLike[str], svg: bool = True) 
     if svg and exe:
         svg_path = os.path.splitext(str(path))[0] + ".svg"
         with atomic_path(svg_path) as tmp:
-            proc = subprocess.run([exe, "-Tsvg", "-o", str(tmp)], input=dot, text=True,
-                                  capture_output=True)
+            proc = subprocess.run(
+                [exe, "-Tsvg", "-o", str(tmp)], input=dot, text=True, capture_output=True
+            )
             if proc.returncode != 0:
                 raise SquallError(f"Graphviz dot failed: {proc.stderr.strip().splitlines()[-1]}")
         written.append(svg_path)

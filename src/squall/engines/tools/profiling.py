@@ -37,18 +37,18 @@ class LineProfilerMissing(SquallError):
 
 @dataclass
 class ProfileResult:
-    seconds: float                  # the profiled run, under cProfile
+    seconds: float  # the profiled run, under cProfile
     windows: int
     stats_path: Path
-    top: str                        # the cumulative-time table
+    top: str  # the cumulative-time table
     #: ``lstm_step (cProfile)``: calls cProfile recorded; ``lstm_step (counters)``: LSTM step
     #: calls the engine counted over the same windows (pure engine only)
     step_calls: dict[str, int] = field(default_factory=dict)
     #: per-layer counts of the counted run by layer name: ``{count: {name: n}}``
     counters: dict = field(default_factory=dict)
     steps_agree: bool | None = None  # None: no counts (an engine other than pure)
-    lines: str | None = None         # the line_profiler report, when asked for and installed
-    notes: list[str] = field(default_factory=list)   # e.g. why there is no line report
+    lines: str | None = None  # the line_profiler report, when asked for and installed
+    notes: list[str] = field(default_factory=list)  # e.g. why there is no line report
 
     @property
     def step_check(self) -> str:
@@ -58,14 +58,19 @@ class ProfileResult:
         profiled = self.step_calls["lstm_step (cProfile)"]
         counted = self.step_calls["lstm_step (counters)"]
         verdict = "agree" if self.steps_agree else "DISAGREE"
-        return (f"lstm_step (cProfile): {profiled:,}; LSTM steps counted by the engine: "
-                f"{counted:,} ({verdict})")
+        return (
+            f"lstm_step (cProfile): {profiled:,}; LSTM steps counted by the engine: "
+            f"{counted:,} ({verdict})"
+        )
 
 
 def layer_names(bundle: Bundle) -> dict[int, str]:
     """``{index: "0:lstm(6->64)"}`` for every layer with weights (the ones that do work)."""
-    return {i: f"{i}:{layer.describe()}" for i, layer in enumerate(bundle.layers)
-            if layer.weight_shapes()}
+    return {
+        i: f"{i}:{layer.describe()}"
+        for i, layer in enumerate(bundle.layers)
+        if layer.weight_shapes()
+    }
 
 
 def count_run(bundle: Bundle, x: np.ndarray, engine=None) -> dict:
@@ -86,8 +91,14 @@ def count_run(bundle: Bundle, x: np.ndarray, engine=None) -> dict:
     return {kind: {names[i]: n for i, n in table.items()} for kind, table in counts.items()}
 
 
-def profile_run(bundle: Bundle, x: np.ndarray, out: str | os.PathLike[str], engine: str = "pure",
-                top: int = 15, lines: bool = False) -> ProfileResult:
+def profile_run(
+    bundle: Bundle,
+    x: np.ndarray,
+    out: str | os.PathLike[str],
+    engine: str = "pure",
+    top: int = 15,
+    lines: bool = False,
+) -> ProfileResult:
     """Profile ``engine`` reconstructing ``x``; write cProfile stats to ``out`` (a .prof file).
 
     With the pure engine, also count the same windows and compare the step calls. ``lines``:
@@ -106,12 +117,16 @@ def profile_run(bundle: Bundle, x: np.ndarray, out: str | os.PathLike[str], engi
     if engine == "pure":
         from squall.engines import pure
 
-        where = pure.lstm_step.__code__.co_filename       # before strip_dirs() shortens it
-        profiled = sum(st[1] for fn, st in stats.stats.items()  # type: ignore[attr-defined]
-                       if fn[0] == where and fn[2] == "lstm_step")
+        where = pure.lstm_step.__code__.co_filename  # before strip_dirs() shortens it
+        profiled = sum(
+            st[1]
+            for fn, st in stats.stats.items()  # type: ignore[attr-defined]
+            if fn[0] == where and fn[2] == "lstm_step"
+        )
         result.counters = count_run(bundle, x, eng)
-        lstm = {name for i, name in layer_names(bundle).items()
-                if isinstance(bundle.layers[i], Lstm)}
+        lstm = {
+            name for i, name in layer_names(bundle).items() if isinstance(bundle.layers[i], Lstm)
+        }
         counted = sum(n for name, n in result.counters["step_calls"].items() if name in lstm)
         result.step_calls = {"lstm_step (cProfile)": profiled, "lstm_step (counters)": counted}
         result.steps_agree = profiled == counted
@@ -136,8 +151,10 @@ def line_profile(bundle: Bundle, x: np.ndarray) -> str:
     try:
         from line_profiler import LineProfiler
     except ImportError:
-        raise LineProfilerMissing("--lines needs line_profiler: pip install 'squall[profile]' "
-                                  "(or pip install line_profiler)") from None
+        raise LineProfilerMissing(
+            "--lines needs line_profiler: pip install 'squall[profile]' "
+            "(or pip install line_profiler)"
+        ) from None
     from squall.engines import pure
 
     eng = get_engine("pure", bundle)

@@ -44,14 +44,20 @@ def to_rows(records: list[dict]):
                 yield rec["layer"], rec["layer_name"], rec["kind"], rec["step"], q, k, repr(v)
 
 
-def write_trace(bundle: Bundle, window: np.ndarray, index: int, path: str | os.PathLike[str]
-                ) -> int:
+def write_trace(
+    bundle: Bundle, window: np.ndarray, index: int, path: str | os.PathLike[str]
+) -> int:
     """Write the trace of window ``index`` as CSV (long format) or JSON (by the suffix)."""
     records = trace_window(bundle, window)
     text_path = str(path)
     if text_path.endswith(".json"):
-        doc = {"window": index, "features": bundle.features, "input": window.tolist(),
-               "layers": bundle.model.to_json(), "records": records}
+        doc = {
+            "window": index,
+            "features": bundle.features,
+            "input": window.tolist(),
+            "layers": bundle.model.to_json(),
+            "records": records,
+        }
         write_text(path, json.dumps(doc) + "\n")
     elif text_path.endswith(".csv"):
         buf = io.StringIO()
