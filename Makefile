@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint check bench clean sysdeps
+.PHONY: demo test lint bench clean sysdeps
 
 # Debian packages the test run uses: simulators and synthesis for the RTL tests (issue 6),
 # Chromium for the report's browser test, Graphviz for `squall graph --svg`. Installed with
@@ -38,9 +38,8 @@ sysdeps:
 # Two tiers: the fast tests first (a broken build fails within a few minutes), then the slow ones
 # (the README's commands end to end, RTL simulation, the browser).
 SLOW := slow or rtl or browser
-check: lint test
-
-test: $(STAMP) sysdeps
+# `make test` is what CI runs: the static checks (`lint`, seconds), then the fast tier, then the rest.
+test: $(STAMP) sysdeps lint
 	$(BIN)/python -m pytest -q -m "not ($(SLOW))"
 	$(BIN)/python -m pytest -q -m "$(SLOW)"
 
