@@ -116,7 +116,8 @@ def train(
         from squall.models.train import TrainConfig, fit
     except ImportError as exc:
         raise SquallError(
-            "training needs PyTorch: pip install 'squall[train]' (on these machines torch==2.13.0)"
+            "training needs PyTorch: pip install torch==2.13.0 -e '.[train]' in a clone "
+            "(pip install 'squall[train]' from a package index)"
         ) from exc
 
     out = check_train_args(

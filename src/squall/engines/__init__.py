@@ -33,7 +33,8 @@ def get_engine(name: str, bundle, **options):
     except ImportError as exc:
         raise SquallError(
             f"engine {name!r} needs a package that is not installed ({exc.name}); "
-            f"install the extra: pip install 'squall[train]'"
+            f"install the train extra: pip install torch==2.13.0 -e '.[train]' in a clone "
+            f"(pip install 'squall[train]' from a package index)"
         ) from exc
     return getattr(mod, cls)(bundle, **options)
 
