@@ -148,7 +148,11 @@ def _array_op(draw, a):
     if op == "extend" and a.ndim:
         return np.concatenate([a, a[:1]]) if len(a) else a
     if op == "shift" and a.dtype.kind in "iuf":
-        return a + draw(st.sampled_from([-1, 1, -(10**6), 2**40]))
+        shift = draw(st.sampled_from([-1, 1, -(10**6), 2**40]))
+        try:  # a shift beyond a narrow integer dtype (int32 obs_source) cannot be stored as is
+            return a + shift
+        except OverflowError:
+            return a.astype(np.int64) + shift
     if op == "reshape":
         return a.reshape(-1)
     return np.asarray(a.flat[0]) if a.size else a
