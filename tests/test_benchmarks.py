@@ -101,8 +101,10 @@ def test_floors_replay_every_chunk_and_grow_with_each_tier(bench):
     calls = {t: len(f.calls[50]) for t, f in tiers.items()}
     assert calls["products"] < calls["products_tanh"] < calls["numpy_calls"]
     assert calls["numpy_calls"] == stats["50"]["numpy_calls"]
+    # the replays run and take some time; which is faster is the benchmark's to measure (a
+    # test must not depend on wall-clock time: under load the order can flip)
     best = {t: min(f.replay() for _ in range(3)) for t, f in tiers.items()}
-    assert 0 < best["products"] < best["products_tanh"]
+    assert all(value > 0 for value in best.values())
 
 
 def test_script_runs_and_writes_json(bench, tmp_path, capsys):
@@ -113,7 +115,7 @@ def test_script_runs_and_writes_json(bench, tmp_path, capsys):
     assert row["windows"] == 30 and row["max_abs_diff"] < 1e-5
     assert len(row["floor_products"]["runs_ms"]) == 3
     floor = row["floor"]
-    assert floor["best_ratio_products"] > floor["best_ratio_numpy_calls"] > 0
+    assert floor["best_ratio_products"] > 0 and floor["best_ratio_numpy_calls"] > 0
     assert floor["products_gflops_per_core"] > 0 and floor["tanh_ns_per_element"] > 0
     assert "floors of the numpy engine's design" in capsys.readouterr().out
 
