@@ -26,13 +26,18 @@ from __future__ import annotations
 
 import math
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 
 from squall.data.windowset import WindowSet
 from squall.errors import SquallError
+
+if TYPE_CHECKING:
+    from squall.detect.scoring import Scores
 
 HOW = ("recon-median", "error-median", "error-mean")
 
@@ -59,11 +64,13 @@ class StepScores:
         return len(self.step)
 
     def tracks(self) -> list[tuple[str, np.ndarray]]:
-        """``(track, indices)`` of each track's steps, in time order."""
-        names, first = np.unique(self.track.astype(str), return_index=True)
-        return [
-            (str(n), np.flatnonzero(self.track.astype(str) == n)) for n in names[np.argsort(first)]
-        ]
+        """``(track, indices)`` of each track's steps, in time order (tracks in order of their
+        first step). One sort for all tracks: linear in the steps whatever their number."""
+        names = self.track.astype(str)
+        uniq, first, inverse = np.unique(names, return_index=True, return_inverse=True)
+        order = np.argsort(inverse, kind="stable")  # each track's steps keep their order
+        groups = np.split(order, np.cumsum(np.bincount(inverse, minlength=len(uniq)))[:-1])
+        return [(str(uniq[i]), groups[i]) for i in np.argsort(first, kind="stable")]
 
 
 def _grouped_median(keys: np.ndarray, values: np.ndarray, n_groups: int) -> np.ndarray:
@@ -223,8 +230,11 @@ def step_events(
 
 
 def score_all(
-    reconstruct, ws: WindowSet, how: str = "recon-median", chunk: int | None = None
-) -> tuple:
+    reconstruct: Callable[[np.ndarray], np.ndarray],
+    ws: WindowSet,
+    how: str = "recon-median",
+    chunk: int | None = None,
+) -> tuple[Scores, StepScores]:
     """Window scores and per-step scores of ``ws`` in one pass over its windows, a chunk at a
     time: ``(Scores, StepScores)``, the numbers of :func:`squall.detect.scoring.score_windows`
     and of :func:`step_scores` on all reconstructions at once, without holding the (N, T, F)
