@@ -23,6 +23,7 @@ import math
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -83,7 +84,7 @@ def check_layers(layers: object, features: int, length: int) -> None:
     ModelSpec(as_layers(layers), features, length)
 
 
-def check_window_settings(windows: dict) -> None:
+def check_window_settings(windows: dict[str, Any]) -> None:
     """Check stored (resolved) window settings: types, ranges and durations."""
     import pandas as pd
 
@@ -270,12 +271,12 @@ class Bundle:
     weights: dict[str, np.ndarray]
     features: list[str]
     units: dict[str, str]
-    windows: dict
+    windows: dict[str, Any]
     scaler: Scaler
-    threshold: dict | None = None
-    provenance: dict = field(default_factory=dict)
-    history: list[dict] = field(default_factory=list)
-    detector: dict | None = None
+    threshold: dict[str, Any] | None = None
+    provenance: dict[str, Any] = field(default_factory=dict)
+    history: list[dict[str, Any]] = field(default_factory=list)
+    detector: dict[str, Any] | None = None
 
     def __post_init__(self) -> None:
         self.layers = as_layers(self.layers)
@@ -332,7 +333,7 @@ class Bundle:
         }
         return hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:16]
 
-    def meta(self) -> dict:
+    def meta(self) -> dict[str, Any]:
         """The content of ``bundle.json``, always strict JSON (no ``NaN``/``Infinity``, which
         other languages' JSON readers reject): a non-finite number in the provenance (e.g. the
         validation loss of a run without validation windows) is stored as ``null``, meaning
@@ -419,7 +420,7 @@ replaceable = written_by(
 )
 
 
-def _read_history(path: Path) -> list[dict]:
+def _read_history(path: Path) -> list[dict[str, Any]]:
     lines = regular_file(path, "history.csv").read_text(errors="replace").splitlines()
     try:
         keys = lines[0].split(",")
@@ -434,7 +435,7 @@ def _read_history(path: Path) -> list[dict]:
         raise SquallError(f"{path} is malformed ({exc})") from exc
 
 
-def _read_meta(root: Path) -> dict:
+def _read_meta(root: Path) -> dict[str, Any]:
     """``bundle.json`` parsed, checked to be this format and version (an int, not 1.0/true)."""
     meta_path = regular_file(root / "bundle.json", "bundle.json")
     try:
