@@ -30,6 +30,7 @@ from __future__ import annotations
 import math
 import os
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -46,6 +47,13 @@ from squall.detect.thresholds import (
     threshold_from_dict,
 )
 from squall.errors import SquallError
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+    from squall.bundle import Bundle
+    from squall.data.windowset import WindowSet
+    from squall.engines.base import Engine
 
 SCORINGS = ("step", "window")
 #: Name stored in a bundle's ``detector`` section.
@@ -88,9 +96,9 @@ class DetectionResult:
     window_flags: np.ndarray
     events: pd.DataFrame
     window_event: np.ndarray
-    threshold: dict
+    threshold: dict[str, Any]
     scoring: str
-    explanations: list = field(default_factory=list)
+    explanations: list[dict[str, Any]] = field(default_factory=list)
 
 
 class Detector:
@@ -135,13 +143,13 @@ class Detector:
         self.merge_gap = merge_gap
         self.pad = int(pad)
         self.engine = engine
-        self.bundle_ = None
+        self.bundle_: Bundle | None = None
         self.span_: float | None = None
         self.fitted_on_: str | None = None
 
     # -- configuration ----------------------------------------------------------------------
 
-    def get_params(self) -> dict:
+    def get_params(self) -> dict[str, Any]:
         return {
             "scoring": self.scoring,
             "point": self.point,
@@ -157,7 +165,7 @@ class Detector:
         args = ", ".join(f"{k}={v!r}" for k, v in self.get_params().items())
         return f"Detector({args})"
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         """The bundle's ``detector`` section: name, configuration, fitted threshold."""
         return {
             "name": NAME,
@@ -173,7 +181,7 @@ class Detector:
         }
 
     @classmethod
-    def from_dict(cls, data: object, bundle=None) -> Detector:
+    def from_dict(cls, data: object, bundle: Bundle | None = None) -> Detector:
         """A detector from a bundle's ``detector`` section (fitted when it holds a value)."""
         if not isinstance(data, dict) or data.get("name") != NAME:
             raise SquallError(
@@ -213,7 +221,7 @@ class Detector:
         return det
 
     @classmethod
-    def from_bundle(cls, bundle, engine: str = "numpy") -> Detector:
+    def from_bundle(cls, bundle: Bundle, engine: str = "numpy") -> Detector:
         """The detector a bundle records, or for a bundle without a ``detector`` section the
         window detector with its stored threshold (what such bundles always ran)."""
         section = getattr(bundle, "detector", None)
@@ -238,7 +246,9 @@ class Detector:
 
     # -- fitting ----------------------------------------------------------------------------
 
-    def fit(self, windows, bundle=None, *, fitted_on: str = "reference") -> Detector:
+    def fit(
+        self, windows: WindowSet, bundle: Bundle | None = None, *, fitted_on: str = "reference"
+    ) -> Detector:
         """Take the model ``bundle`` (default: the one already held) and fit the threshold on
         the reference windows ``windows`` (a :class:`~squall.data.windowset.WindowSet` made
         for that bundle: its validation or training windows). Returns ``self``.
@@ -261,14 +271,15 @@ class Detector:
 
     # -- scoring ----------------------------------------------------------------------------
 
-    def _engine(self):
+    def _engine(self) -> Engine:
         from squall.engines import get_engine
 
         if self.bundle_ is None:
             raise SquallError("this detector has no model: fit() it or load() a bundle")
-        return get_engine(self.engine, self.bundle_)
+        engine: Engine = get_engine(self.engine, self.bundle_)
+        return engine
 
-    def _score(self, ws, resolve_span: bool = False) -> DetectorScores:
+    def _score(self, ws: WindowSet, resolve_span: bool = False) -> DetectorScores:
         if len(ws) == 0:
             raise SquallError(
                 "no windows to score: the data is too short or too sparse for "
@@ -292,11 +303,11 @@ class Detector:
             smoothed[idx] = smooth(steps.score[idx], self.span_)
         return DetectorScores(windows, steps, smoothed)
 
-    def score_samples(self, windows) -> DetectorScores:
+    def score_samples(self, windows: WindowSet) -> DetectorScores:
         """Per-window and (``step`` mode) per-step scores of ``windows`` (a WindowSet)."""
         return self._score(windows)
 
-    def predict(self, windows) -> np.ndarray:
+    def predict(self, windows: WindowSet) -> np.ndarray:
         """Flags of the scored units: per step in ``step`` mode (in the order of
         ``score_samples(...).steps``), per window in ``window`` mode."""
         return self._flags(self.score_samples(windows))
@@ -309,7 +320,7 @@ class Detector:
             )
         return self.threshold.flags(scores.values)
 
-    def detect(self, windows, scores: DetectorScores | None = None) -> DetectionResult:
+    def detect(self, windows: WindowSet, scores: DetectorScores | None = None) -> DetectionResult:
         """Score, flag and group ``windows`` into events (see :class:`DetectionResult`)."""
         scores = scores or self.score_samples(windows)
         flags = self._flags(scores)
@@ -353,7 +364,7 @@ class Detector:
 
     # -- persistence ------------------------------------------------------------------------
 
-    def save(self, path: str | os.PathLike[str]):
+    def save(self, path: str | os.PathLike[str]) -> Path:
         """Write the bundle with this detector's section (see :meth:`to_dict`)."""
         if self.bundle_ is None:
             raise SquallError("this detector has no model to save: fit() it first")
@@ -368,7 +379,7 @@ class Detector:
         return cls.from_bundle(load_bundle(path), engine)
 
 
-def _window_events(ws, score: np.ndarray, event: np.ndarray) -> pd.DataFrame:
+def _window_events(ws: WindowSet, score: np.ndarray, event: np.ndarray) -> pd.DataFrame:
     rows = []
     for e in range(int(event.max()) + 1 if len(event) else 0):
         sel = np.flatnonzero(event == e)

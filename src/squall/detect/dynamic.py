@@ -36,6 +36,7 @@ Everything here works on one 1-D array of scores in time order (one track), NaN 
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import numpy as np
 
@@ -56,7 +57,8 @@ def runs(flags: np.ndarray) -> np.ndarray:
 
 def _finite(scores: np.ndarray) -> np.ndarray:
     scores = np.asarray(scores, dtype=np.float64)
-    return scores[np.isfinite(scores)]
+    finite: np.ndarray = scores[np.isfinite(scores)]
+    return finite
 
 
 def sigma_threshold(scores: np.ndarray, k: float = 4.0) -> float:
@@ -243,7 +245,7 @@ def _grimshaw(y: np.ndarray, grid: int = 400) -> tuple[float, float]:
 
 def pot_threshold(
     scores: np.ndarray, q: float = 1e-3, level: float = 0.98, method: str = "grimshaw"
-) -> dict:
+) -> dict[str, Any]:
     """SPOT's threshold at risk ``q`` from the peaks over the ``level`` quantile of ``scores``.
 
     Returns ``{"value", "initial", "gamma", "sigma", "peaks", "n"}``. With fewer than 10 peaks

@@ -19,6 +19,7 @@ Precision is NaN without detections, recall without labels, F1 when there is nei
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -36,13 +37,15 @@ def overlap_matrix(labels: pd.DataFrame, events: pd.DataFrame) -> np.ndarray:
     hit = (es <= le) & (ee >= ls)
     lt = _tracks(labels)[:, None]
     et = _tracks(events)[None, :]
-    return hit & ((lt == "") | (et == "") | (lt == et))
+    matrix: np.ndarray = hit & ((lt == "") | (et == "") | (lt == et))
+    return matrix
 
 
 def _tracks(frame: pd.DataFrame) -> np.ndarray:
     if "track" not in frame:
         return np.full(len(frame), "", dtype=object)
-    return frame["track"].fillna("").astype(str).to_numpy(dtype=object)
+    tracks: np.ndarray = frame["track"].fillna("").astype(str).to_numpy(dtype=object)
+    return tracks
 
 
 def confusion(labels: pd.DataFrame, events: pd.DataFrame) -> dict[str, int]:
@@ -60,7 +63,7 @@ def prf(tp: int, fp: int, fn: int) -> dict[str, float]:
     return {"precision": precision, "recall": recall, "f1": f1}
 
 
-def match_events(events: pd.DataFrame, labels: pd.DataFrame) -> dict:
+def match_events(events: pd.DataFrame, labels: pd.DataFrame) -> dict[str, Any]:
     """Everything about ``events`` against ``labels`` by the one rule above: the counts ``tp``,
     ``fp``, ``fn``, precision, recall and F1, ``events``/``labels`` (how many),
     ``true_events``/``false_events`` (events overlapping a label or none), ``per_type``

@@ -13,6 +13,7 @@ For every event (flagged windows merged per track, see :mod:`squall.detect.event
 from __future__ import annotations
 
 from collections import Counter
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -47,7 +48,7 @@ def explain(
     units: dict[str, str],
     top: int = 3,
     ids: np.ndarray | None = None,
-) -> list[dict]:
+) -> list[dict[str, Any]]:
     """One explanation per event, in event order (as :func:`squall.report.tables.events_frame`).
 
     Each is a dict: ``event``, ``track``, ``features`` (per feature: share, deviation, unit,
@@ -66,7 +67,7 @@ def explain(
             part[[f"n_{f}" for f in features]].to_numpy(float),
         )
         dev = deviations(ws, scores, scaler, windows)
-        feats: dict[str, dict] = {}
+        feats: dict[str, dict[str, Any]] = {}
         for k, name in enumerate(features):
             cells = dev[:, :, k]
             if np.isnan(cells).all():
@@ -103,7 +104,7 @@ def deviations(ws: WindowSet, scores: Scores, scaler: Scaler, windows: np.ndarra
     the windows were built: there the observed physical value itself minus the expected one,
     so a 1e308 reading is reported as 1e308 and not as the clip bound."""
     residual = scores.residual_of(windows)
-    dev = -residual * scaler.scale_
+    dev: np.ndarray = -residual * scaler.scale_
     x = ws.inputs(windows)
     clipped = np.abs(x) >= SCALED_LIMIT
     if clipped.any():
@@ -130,7 +131,7 @@ def shares(err: np.ndarray, n: np.ndarray) -> np.ndarray:
     return sse / total if total > 0 else np.zeros(err.shape[1])
 
 
-def _phrase(name: str, info: dict) -> str:
+def _phrase(name: str, info: dict[str, Any]) -> str:
     dev, unit = info["deviation"], info["unit"]
     way = "above" if dev > 0 else "below"
     size = f"{abs(dev):.3g}" + (f" {unit}" if unit and unit != "1" else "")
@@ -157,7 +158,7 @@ def _qc_counts(ws: WindowSet, windows: np.ndarray, features: list[str]) -> dict[
     return dict(sorted(counts.items()))
 
 
-def explanation_columns(explanations: list[dict], features: list[str]) -> pd.DataFrame:
+def explanation_columns(explanations: list[dict[str, Any]], features: list[str]) -> pd.DataFrame:
     """The explanations as columns for ``events.csv``: ``why``, ``qc_flags`` and per feature
     ``dev_<F>`` (observed - expected at the largest difference, physical units)."""
     rows = []

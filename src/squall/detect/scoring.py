@@ -11,10 +11,14 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from squall.errors import SquallError
+
+if TYPE_CHECKING:
+    from squall.data.windowset import WindowSet
 
 #: Windows scored at once by :func:`score_windows` (a chunk's float64 temporaries are about
 #: 8 x CHUNK x T x F bytes each: 19 MB at T = 24, F = 6).
@@ -92,7 +96,7 @@ def chunks(n: int, size: int = CHUNK) -> list[slice]:
 
 
 def score_windows(
-    reconstruct: Callable[[np.ndarray], np.ndarray], ws, chunk: int = CHUNK
+    reconstruct: Callable[[np.ndarray], np.ndarray], ws: WindowSet, chunk: int = CHUNK
 ) -> Scores:
     """Scores of every window of ``ws`` (a WindowSet), ``reconstruct`` (an engine's) called on
     one chunk of scaled windows at a time; no residuals kept (see :func:`with_residuals`).
@@ -124,7 +128,7 @@ def score_windows(
 def with_residuals(
     scores: Scores,
     reconstruct: Callable[[np.ndarray], np.ndarray],
-    ws,
+    ws: WindowSet,
     windows: np.ndarray,
     chunk: int = CHUNK,
 ) -> Scores:

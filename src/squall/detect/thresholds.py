@@ -8,6 +8,8 @@ at training time and only overridden on purpose.
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
 from squall.errors import SquallError
@@ -25,7 +27,7 @@ def fit_threshold(
     method: str = "quantile",
     q: float = DEFAULT_Q,
     fitted_on: str = "validation",
-) -> dict:
+) -> dict[str, Any]:
     """Fit a threshold on reference window scores."""
     scores = np.asarray(scores, dtype=np.float64)
     scores = scores[np.isfinite(scores)]
@@ -45,11 +47,11 @@ def fit_threshold(
 
 
 def resolve_threshold(
-    stored: dict | None,
+    stored: dict[str, Any] | None,
     value: float | None = None,
     quantile: float | None = None,
     scores: np.ndarray | None = None,
-) -> dict:
+) -> dict[str, Any]:
     """The threshold to use: an explicit ``value``, else a ``quantile`` of the scores being
     scored (the original pipeline's rule, for comparison only), else the stored one."""
     if value is not None:
@@ -73,7 +75,7 @@ def fit_pot_threshold(
     level: float = 0.98,
     fitted_on: str = "validation",
     method: str = "grimshaw",
-) -> dict:
+) -> dict[str, Any]:
     """A peaks-over-threshold (SPOT) threshold at risk ``q`` over the ``level`` quantile of
     reference scores, as a threshold dict (see :func:`squall.detect.dynamic.pot_threshold`)."""
     from squall.detect.dynamic import pot_threshold
@@ -116,7 +118,7 @@ class Threshold:
     def __init__(self) -> None:
         self.value_: float | None = None
         self.n_: int = 0
-        self.extra_: dict = {}
+        self.extra_: dict[str, Any] = {}
 
     def fit(self, scores: np.ndarray) -> Threshold:
         x = np.asarray(scores)
@@ -144,8 +146,8 @@ class Threshold:
         with np.errstate(invalid="ignore"):
             return np.where(np.isfinite(x), x > self.value_, False)
 
-    def to_dict(self) -> dict:
-        out: dict = {"rule": self.rule}
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"rule": self.rule}
         out.update({p: getattr(self, p) for p in self.params})
         if self.value_ is not None:
             out.update({"value": self.value_, "n": self.n_})
@@ -236,7 +238,8 @@ class PotThreshold(Threshold):
             "sigma": _json_number(fit["sigma"]),
             "peaks": fit["peaks"],
         }
-        return fit["value"]
+        value: float = fit["value"]
+        return value
 
 
 def _json_number(value: float) -> float | None:
