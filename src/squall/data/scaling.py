@@ -51,8 +51,8 @@ class Scaler:
                 f"scaler has {len(self.features)} feature names but the data has "
                 f"{flat.shape[1]} columns"
             )
-        observed = ~np.isnan(flat)
-        empty = [f for f, ok in zip(self.features, observed.any(axis=0), strict=True) if not ok]
+        observed = np.asarray((~np.isnan(flat)).any(axis=0))  # per feature
+        empty = [f for f, ok in zip(self.features, observed, strict=True) if not ok]
         if empty:
             raise SquallError(
                 f"feature(s) {', '.join(empty)} have no observed values in the "
@@ -71,24 +71,26 @@ class Scaler:
         self.offset_, self.scale_, self.fill_ = offset, scale, fill
         return self
 
-    def _check(self, values: np.ndarray) -> None:
-        """The scaler is fitted and ``values`` have its number of features."""
+    def _check(self, values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The scaler is fitted and ``values`` have its number of features; returns
+        ``(offset_, scale_)``."""
         if self.offset_ is None or self.scale_ is None:
             raise SquallError("scaler is not fitted; call fit() or load it from a bundle")
         if values.shape[-1] != len(self.offset_):
             raise SquallError(
                 f"scaler expects {len(self.offset_)} features, got {values.shape[-1]}"
             )
+        return self.offset_, self.scale_
 
     def transform(self, values: np.ndarray) -> np.ndarray:
         """Scale physical values; NaN stays NaN (see :meth:`fill`)."""
-        self._check(values)
-        return (np.asarray(values, dtype=np.float64) - self.offset_) / self.scale_
+        offset, scale = self._check(values)
+        return (np.asarray(values, dtype=np.float64) - offset) / scale
 
     def inverse_transform(self, scaled: np.ndarray) -> np.ndarray:
         """Physical values from scaled ones."""
-        self._check(scaled)
-        return np.asarray(scaled, dtype=np.float64) * self.scale_ + self.offset_
+        offset, scale = self._check(scaled)
+        return np.asarray(scaled, dtype=np.float64) * scale + offset
 
     def fill(self, scaled: np.ndarray) -> np.ndarray:
         """Replace missing (NaN) scaled values by the scaled training mean."""
@@ -98,13 +100,14 @@ class Scaler:
     def to_dict(self) -> dict:
         """Plain numbers for ``bundle.json``; a scaler that is not fitted or has non-finite
         statistics is refused (see :func:`check_stats`)."""
-        self._check(np.zeros((1, len(self.features))))
-        check_stats(self.features, self.offset_, self.scale_, self.fill_)
+        offset, scale = self._check(np.zeros((1, len(self.features))))
+        assert self.fill_ is not None  # set with offset_ and scale_ (see fit, from_dict)
+        check_stats(self.features, offset, scale, self.fill_)
         return {
             "kind": self.kind,
             "features": list(self.features),
-            "offset": [float(v) for v in self.offset_],
-            "scale": [float(v) for v in self.scale_],
+            "offset": [float(v) for v in offset],
+            "scale": [float(v) for v in scale],
             "fill": [float(v) for v in self.fill_],
         }
 
