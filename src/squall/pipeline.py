@@ -207,7 +207,7 @@ def train(
     # the window-score quantile stays for the hardware accuracy report and older tools
     bundle.threshold = fit_threshold(ref_scores, q=threshold_q, fitted_on=fitted_on)
     # the detector squall detect runs (and the benchmarks measure), fitted on the same windows
-    Detector().fit(reference, bundle, fitted_on=fitted_on)
+    Detector().fit(reference, bundle, fitted_on=fitted_on, span_windows=ws)
     if out is not None:
         bundle.save(out)
     return bundle

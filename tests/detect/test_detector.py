@@ -177,3 +177,34 @@ def test_detector_section_round_trips_and_a_bundle_without_one_runs_its_threshol
     assert np.array_equal(
         flags, score_windows(get_engine("numpy", bundle).reconstruct, ws).window > 0.5
     )
+
+
+def test_windows_belong_to_events_through_their_flagged_steps_only(tmp_path):
+    # two spikes 9 steps apart (merged: gap <= window length) and padding: a window that holds
+    # only merged-in or padded steps is not flagged and belongs to no event (the per-window
+    # outputs keep residuals of flagged windows only)
+    ws, bundle = _series(tmp_path, spike_at=(250, 259), tracks=("a",))
+    result = (
+        Detector(threshold=SigmaThreshold(3.0), pad=2).fit(ws, _constant_model(bundle)).detect(ws)
+    )
+    assert len(result.events) == 1
+    assert np.array_equal(result.window_event >= 0, result.window_flags)
+    result.check_windows()
+
+
+def test_events_sharing_all_their_windows_are_refused_for_per_window_outputs(tmp_path):
+    ws, bundle = _series(tmp_path, spike_at=(390, 396), tracks=("a",))
+    det = Detector(threshold=SigmaThreshold(3.0), merge_gap=0).fit(ws, _constant_model(bundle))
+    result = det.detect(ws)
+    assert len(result.events) == 2
+    with pytest.raises(SquallError, match="merge_gap"):
+        result.check_windows()
+
+
+def test_smoothing_span_can_come_from_the_whole_training_set(data):
+    ws, bundle = data
+    tail = ws.subset(np.arange(len(ws) - 60, len(ws)))
+    short = Detector(smoothing=0.05).fit(tail, bundle)
+    whole = Detector(smoothing=0.05).fit(tail, bundle, span_windows=ws)
+    assert whole.span_ == pytest.approx(0.05 * 400) and short.span_ < whole.span_
+    assert Detector.from_dict(whole.to_dict(), bundle).span_ == whole.span_

@@ -220,7 +220,9 @@ def _build() -> argparse.ArgumentParser:
         "--threshold-quantile",
         type=_ranged("--threshold-quantile", **_QUANTILE),
         default=0.99,
-        help="threshold = this quantile of the validation scores (default 0.99)",
+        help="the window-score threshold stored beside the detector: this quantile of the "
+        "validation windows' scores (default 0.99; used by window-mode detection and hw "
+        "accuracy; squall detect uses the detector's own threshold)",
     )
     g.add_argument("--quiet", action="store_true", help="no progress output")
     p.set_defaults(func=cmd_train)
@@ -567,11 +569,12 @@ def cmd_train(a: argparse.Namespace) -> None:
         progress=not a.quiet,
         log=(lambda *_: None) if a.quiet else log,
     )
-    t = bundle.threshold or {}
+    t = (bundle.detector or {}).get("threshold") or {}
     log(
         f"bundle written to {a.out}: {len(bundle.history)} epochs, final validation loss "
-        f"{bundle.history[-1]['val_loss']:.5g}, threshold {t.get('value', float('nan')):.5g} "
-        f"(q={t.get('q')} of {t.get('fitted_on')} scores)"
+        f"{bundle.history[-1]['val_loss']:.5g}; detector threshold "
+        f"{t.get('value', float('nan')):.5g} ({t.get('rule')} of the "
+        f"{(bundle.detector or {}).get('fitted_on')} smoothed step scores)"
     )
 
 
@@ -671,7 +674,18 @@ def cmd_plot(a: argparse.Namespace) -> None:
     from squall.report.plots import plot_scores
 
     check_out(a, [a.scores], suffixes=(".png",))
-    plot_scores(_read_csv_arg(a.scores, "score"), a.out, a.threshold)
+    table = _read_csv_arg(a.scores, "score")
+    if "step_score" in table:  # a step detector's run: its flags are step_score > threshold
+        table = table.assign(score=table["step_score"])
+        plot_scores(
+            table,
+            a.out,
+            a.threshold,
+            title="Peak smoothed step score per window",
+            what="peak smoothed step score in the window",
+        )
+    else:
+        plot_scores(table, a.out, a.threshold)
     log(f"plot written to {a.out}")
 
 

@@ -100,6 +100,18 @@ class DetectionResult:
     scoring: str
     explanations: list[dict[str, Any]] = field(default_factory=list)
 
+    def check_windows(self) -> None:
+        """Every event holds at least one window of its own, as the per-window outputs
+        (anomaly_windows.csv, explanations, the report) need: a ``merge_gap`` shorter than the
+        window length can leave two events sharing all their windows."""
+        have = np.unique(self.window_event[self.window_event >= 0])
+        if len(have) != len(self.events):
+            raise SquallError(
+                f"{len(self.events) - len(have)} of {len(self.events)} events share all their "
+                f"windows with another event (merge_gap below the window length); use a "
+                f"merge_gap of at least the window length minus 2"
+            )
+
 
 class Detector:
     """Anomaly detector over a trained reconstruction model (see the module docstring).
@@ -247,12 +259,20 @@ class Detector:
     # -- fitting ----------------------------------------------------------------------------
 
     def fit(
-        self, windows: WindowSet, bundle: Bundle | None = None, *, fitted_on: str = "reference"
+        self,
+        windows: WindowSet,
+        bundle: Bundle | None = None,
+        *,
+        fitted_on: str = "reference",
+        span_windows: WindowSet | None = None,
     ) -> Detector:
         """Take the model ``bundle`` (default: the one already held) and fit the threshold on
         the reference windows ``windows`` (a :class:`~squall.data.windowset.WindowSet` made
         for that bundle: its validation or training windows). Returns ``self``.
 
+        ``span_windows``: windows whose longest track sets the smoothing span (default: the
+        reference windows); training passes all its windows, so a span that is a fraction of a
+        track is a fraction of the training series, not of its validation tail.
         Training a model from data files is :func:`squall.pipeline.train` (``squall train``),
         which fits the default detector this way and stores it in the bundle."""
         if bundle is not None:
@@ -262,8 +282,12 @@ class Detector:
                 "Detector.fit needs a trained model: pass bundle= (a Bundle, "
                 "e.g. squall.load_bundle(path) or squall.pipeline.train(...))"
             )
-        self.span_ = None
-        scores = self._score(windows, resolve_span=True)
+        if span_windows is not None:
+            self.span_ = self._span(_longest_track(span_windows))
+            scores = self._score(windows)
+        else:
+            self.span_ = None
+            scores = self._score(windows, resolve_span=True)
         self.threshold.fit(scores.values)
         self.fitted_on_ = fitted_on
         self.bundle_.detector = self.to_dict()
@@ -293,15 +317,18 @@ class Detector:
         windows, steps = score_all(reconstruct, ws, self.point)
         tracks = steps.tracks()
         if resolve_span or self.span_ is None:
-            longest = max(len(idx) for _, idx in tracks)
-            span = self.smoothing
-            if 0 < span < 1:
-                span = min(max(1.0, span * longest), float(self.smoothing_cap))
-            self.span_ = float(span)
+            self.span_ = self._span(max(len(idx) for _, idx in tracks))
         smoothed = np.full(len(steps), np.nan)
         for _, idx in tracks:
             smoothed[idx] = smooth(steps.score[idx], self.span_)
         return DetectorScores(windows, steps, smoothed)
+
+    def _span(self, longest: int) -> float:
+        """The EWMA span in steps: ``smoothing`` below 1 is a fraction of ``longest`` steps."""
+        span = self.smoothing
+        if 0 < span < 1:
+            span = min(max(1.0, span * longest), float(self.smoothing_cap))
+        return float(span)
 
     def score_samples(self, windows: WindowSet) -> DetectorScores:
         """Per-window and (``step`` mode) per-step scores of ``windows`` (a WindowSet)."""
@@ -343,7 +370,9 @@ class Detector:
             step_event[steps.step[a : b + 1]] = e
         flagged_step = np.zeros(total, dtype=bool)
         flagged_step[steps.step[flags]] = True
-        per_window = step_event[windows.steps]
+        # a window belongs to the event of the flagged steps it holds (not of the unflagged
+        # steps merged or padded into an event): exactly the flagged windows have an event
+        per_window = np.where(flagged_step, step_event, -1)[windows.steps]
         window_event = np.where(
             (per_window >= 0).any(axis=1),
             np.where(per_window >= 0, per_window, np.iinfo(np.int64).max).min(axis=1),
@@ -410,3 +439,10 @@ def _number(name: str, value: object, *, low: float, integer: bool = False) -> N
     ):
         kind = "an integer" if integer else "a number"
         raise SquallError(f"{name} must be {kind} >= {low:g}, got {value!r}"[:200])
+
+
+def _longest_track(ws: WindowSet) -> int:
+    """The most distinct steps any track of ``ws`` covers (its length on the step grid)."""
+    T = ws.steps.shape[1]
+    frame = pd.DataFrame({"track": np.repeat(ws.track.astype(str), T), "step": ws.steps.ravel()})
+    return int(frame.drop_duplicates().groupby("track").size().max()) if len(frame) else 0

@@ -82,7 +82,14 @@ def collect(
         # the run's own threshold, as recorded in its scores.csv
         own = _recorded_threshold(bundle, recorded)
         table, result, chosen = run_detector(bundle, ws, engine, own)
-        if (table["flagged"].to_numpy() != recorded["flagged"].to_numpy()).any():
+        differ = table["flagged"].to_numpy() != recorded["flagged"].to_numpy()
+        # the run scored its data in float64, the file's windows are float32: values within
+        # a relative 1e-5 of the threshold may fall on either side
+        column = "step_score" if "step_score" in recorded else "score"
+        value = recorded[column].to_numpy(float)
+        limit = float(recorded["threshold"].iloc[0])
+        differ &= ~np.isclose(value, limit, rtol=1e-5, atol=0.0)
+        if differ.any():
             raise SquallError(
                 f"{Path(from_dir) / 'scores.csv'} flags other windows than this "
                 f"bundle's detector does: the run was made with another bundle "
@@ -115,6 +122,7 @@ def collect(
             )
         log(f"scoring {len(ws)} windows with the {engine} engine")
         table, result, chosen = run_detector(bundle, ws, engine, threshold, threshold_quantile)
+    result.check_windows()
     recon = get_engine(engine, bundle).reconstruct(ws.x)
     scores = score(ws.x, recon, ws.mask)
     ids = result.window_event

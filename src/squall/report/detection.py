@@ -110,6 +110,7 @@ def write_detection(
     from squall.detect.explain import explain, explanation_columns
     from squall.report.tables import anomaly_windows_frame, events_frame, step_errors_frame
 
+    result.check_windows()
     flagged = table[table["flagged"]]
     idx = flagged["window"].to_numpy()
     scores = scoring.with_residuals(
