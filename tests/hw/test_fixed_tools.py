@@ -8,9 +8,10 @@ import pytest
 
 from squall.bundle import random_bundle, seed_layers
 from squall.cli.main import main
+from squall.engines.numpy_engine import LSTM_SIGNALS
 from squall.engines.tools.trace import trace_window
 from squall.hw.accuracy import accuracy
-from squall.hw.ranges import LSTM_SIGNALS, int_bits, measure, recommend, trace_signals
+from squall.hw.ranges import int_bits, measure, recommend, trace_signals
 
 
 @pytest.fixture(scope="module")

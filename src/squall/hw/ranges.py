@@ -47,6 +47,7 @@ import numpy as np
 
 from squall.bundle import Bundle
 from squall.engines.fixedpoint import FixedType
+from squall.engines.numpy_engine import NumpyEngine
 from squall.errors import SquallError
 from squall.io import write_report as _write_report
 
@@ -58,24 +59,6 @@ FLAT = 1e-3
 #: Measured signals get this factor of headroom (one guard bit).
 HEADROOM = 2.0
 
-LSTM_SIGNALS = (
-    "x",
-    "Wx",
-    "Uh",
-    "z_i",
-    "z_f",
-    "z_g",
-    "z_o",
-    "i",
-    "f",
-    "g",
-    "o",
-    "fc",
-    "ig",
-    "c",
-    "tanh_c",
-    "h",
-)  # as squall.engines.numpy_engine.LSTM_SIGNALS records them
 DENSE_SIGNALS = ("x", "Wx", "y")
 SIGMOID_OUT, TANH_OUT = ("i", "f", "o"), ("g", "tanh_c")
 SIGMOID_IN, TANH_IN = ("z_i", "z_f", "z_o"), ("z_g",)
@@ -87,8 +70,6 @@ def trace_signals(bundle: Bundle, x: np.ndarray):
     the model run on scaled windows ``x`` (N, T, F); each array is (N, T, width). The numpy
     engine's own step computes them, in float64 (:meth:`NumpyEngine.trace`); the arrays of one
     run of LSTM layers advancing together are alive at a time."""
-    from squall.engines.numpy_engine import NumpyEngine
-
     x = np.asarray(x, dtype=np.float64)
     yield from NumpyEngine(bundle, dtype="float64", threads=1).trace(x)
 
