@@ -13,6 +13,30 @@ class SquallError(ValueError):
     """
 
 
+class ParameterError(SquallError):
+    """A bad value for one named parameter of a library call.
+
+    ``template`` holds ``{name}`` where the parameter is named: in Python the message names the
+    parameter as the function calls it (``until must be a date ...``); the command line shows its
+    own flag instead (``--until must be a date ...``, :meth:`for_option`), so library code never
+    spells a flag and the two stay in step.
+    """
+
+    def __init__(self, param: str, template: str) -> None:
+        self.param = param
+        self.template = template
+        super().__init__(template.format(name=param))
+
+    def for_option(self, option: str) -> str:
+        """The message with ``option`` (a flag such as ``--until``) in place of the parameter."""
+        return self.template.format(name=option)
+
+    def option(self) -> str:
+        """The flag the command line uses for this parameter by convention: ``--`` and the
+        name with dashes (``val_fraction`` -> ``--val-fraction``)."""
+        return "--" + self.param.replace("_", "-").replace(" ", "-")
+
+
 class SquallWarning(UserWarning):
     """Something the user should know but that does not stop the run (reports dropped while
     reading, a scaler dominated by a few values). The command line prints each as one line,

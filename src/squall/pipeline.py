@@ -32,7 +32,7 @@ from squall.detect.detector import Detector
 from squall.detect.scoring import Scores
 from squall.detect.thresholds import DEFAULT_Q, fit_threshold
 from squall.engines import get_engine
-from squall.errors import SquallError
+from squall.errors import ParameterError, SquallError
 from squall.io import check_output, sha256_file, write_csv
 from squall.prepare import load_windows, make_windowset
 from squall.report.detection import DETECT_OUTPUTS, run_detector, write_detection
@@ -234,8 +234,9 @@ def check_number(
         or isinstance(value, (bool, np.bool_))
         or not (integer or np.isfinite(value))
     ):
-        raise SquallError(
-            f"{name} must be {'an integer' if integer else 'a finite number'}, got {value!r}"
+        raise ParameterError(
+            name,
+            f"{{name}} must be {'an integer' if integer else 'a finite number'}, got {value!r}",
         )
     if low is not None and (value <= low if low_open else value < low):
         rule = f"above {low:g}" if low_open else f"at least {low:g}"
@@ -245,7 +246,7 @@ def check_number(
         return
     if low is not None and high is not None:
         rule = f"in {'(' if low_open else '['}{low:g}, {high:g}{')' if high_open else ']'}"
-    raise SquallError(f"{name} must be {rule}, got {value!r}")
+    raise ParameterError(name, f"{{name}} must be {rule}, got {value!r}")
 
 
 def check_features(features: object) -> list[str] | None:
@@ -299,18 +300,20 @@ def check_train_args(
     check_number("seed", seed, low=0, integer=True)
     check_number("patience", patience, low=1, integer=True)
     check_number("val_fraction", val_fraction, low=0, high=1, high_open=True)
-    check_number("threshold quantile", threshold_q, low=0, high=1, low_open=True, high_open=True)
+    check_number("threshold_q", threshold_q, low=0, high=1, low_open=True, high_open=True)
     if not isinstance(sizes, (tuple, list)) or not sizes:
-        raise SquallError(f"hidden sizes must be a list of integers like (64, 32), got {sizes!r}")
+        raise ParameterError(
+            "sizes", f"{{name}} must be a list of integers like (64, 32), got {sizes!r}"
+        )
     for size in sizes:
-        check_number("hidden size", size, low=1, integer=True)
+        check_number("sizes", size, low=1, integer=True)
     if scaler not in SCALER_KINDS:
         raise SquallError(f"scaler must be one of {', '.join(SCALER_KINDS)}, got {scaler!r}")
     check_features(features)
     if settings is not None:
         check_settings(settings)
     if until is not None:
-        parse_time(until, "--until")
+        parse_time(until, "until")
     inputs = expand_paths(_as_list(paths))
     if out is None:
         return None

@@ -445,10 +445,10 @@ def test_eda_refuses_a_bad_until_before_reading(root, capsys, monkeypatch):
         ({"epochs": 1.5}, "epochs must be an integer"),
         ({"epochs": True}, "epochs"),
         ({"features": "value"}, "list of column names"),
-        ({"sizes": (8.5,)}, "hidden size"),
+        ({"sizes": (8.5,)}, "sizes"),
         ({"seed": "0"}, "seed"),
         ({"progress": "yes"}, "progress"),
-        ({"threshold_q": 1.0}, "threshold quantile"),
+        ({"threshold_q": 1.0}, "threshold_q"),
     ],
 )
 def test_train_refuses_bad_python_arguments(root, no_training, kwargs, word):

@@ -11,9 +11,12 @@ from collections.abc import Callable, Sequence
 from typing import Any, NoReturn
 
 from squall.cli.common import check_out, check_run_inputs, data_inputs, log
-from squall.errors import SquallError
+from squall.errors import ParameterError, SquallError
 
 COMMANDS: dict[str, Callable[[argparse.Namespace], int | None]] = {}
+
+# Library parameters whose flag is not the parameter's name with dashes (ParameterError.option).
+_FLAGS = {"sizes": "--hidden", "threshold_q": "--threshold-quantile"}
 
 
 class _Parser(argparse.ArgumentParser):
@@ -747,7 +750,7 @@ def cmd_eda(a: argparse.Namespace) -> None:
 
     check_out(a, [], a.data, directory=True)
     if a.until is not None:
-        parse_time(a.until, "--until")
+        parse_time(a.until, "until")
     result = eda(a.data, reader=_reader(a), until=a.until, n_pairs=a.pairs)
     names = write_eda(result, a.out)
     print(
@@ -960,6 +963,10 @@ def _run(argv: Sequence[str] | None) -> int:
         args.func(args)
         sys.stdout.flush()  # a closed pipe shows here, inside the handlers below
         return 0
+    except ParameterError as exc:  # the library names its parameter, the user typed a flag
+        flag = _FLAGS.get(exc.param) or exc.option()
+        print(f"squall: error: {exc.for_option(flag)}", file=sys.stderr)
+        return 2
     except SquallError as exc:
         print(f"squall: error: {exc}", file=sys.stderr)
         return 2

@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from squall.errors import SquallError
+from squall.errors import ParameterError, SquallError
 from squall.limits import regular_file
 
 #: Columns every Observations frame has, before the feature columns.
@@ -86,7 +86,7 @@ class Observations:
         """Reports strictly before ``date`` (all reports when ``date`` is None)."""
         if date is None:
             return self
-        cut = parse_time(date, "--until")
+        cut = parse_time(date, "until")
         return Observations(
             self.frame[self.frame["time"] < cut].reset_index(drop=True),
             self.features,
@@ -98,15 +98,18 @@ class Observations:
 
 
 def parse_time(value: str | pd.Timestamp, name: str) -> pd.Timestamp:
-    """Parse a user-given time as UTC (tz-naive), with an error naming the option."""
+    """Parse a user-given time as UTC (tz-naive), with an error naming the parameter ``name``."""
     try:
         ts = pd.Timestamp(value)
     except (ValueError, TypeError) as exc:
-        raise SquallError(
-            f"{name} must be a date/time such as 2025-03-20 or 2025-03-20T12:00, got {value!r}"
+        raise ParameterError(
+            name,
+            f"{{name}} must be a date/time such as 2025-03-20 or 2025-03-20T12:00, got {value!r}",
         ) from exc
     if ts is pd.NaT:
-        raise SquallError(f"{name} must be a date/time such as 2025-03-20, got {value!r}")
+        raise ParameterError(
+            name, f"{{name}} must be a date/time such as 2025-03-20, got {value!r}"
+        )
     if ts.tzinfo is not None:
         ts = ts.tz_convert("UTC").tz_localize(None)
     return ts
