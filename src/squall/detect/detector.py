@@ -37,7 +37,7 @@ import pandas as pd
 
 from squall.detect.events import merge_events
 from squall.detect.pointwise import HOW, StepScores, score_all, smooth, step_events
-from squall.detect.scoring import Scores
+from squall.detect.scoring import Scores, chunks
 from squall.detect.thresholds import (
     DEFAULT_Q,
     QuantileThreshold,
@@ -371,14 +371,16 @@ class Detector:
         flagged_step = np.zeros(total, dtype=bool)
         flagged_step[steps.step[flags]] = True
         # a window belongs to the event of the flagged steps it holds (not of the unflagged
-        # steps merged or padded into an event): exactly the flagged windows have an event
-        per_window = np.where(flagged_step, step_event, -1)[windows.steps]
-        window_event = np.where(
-            (per_window >= 0).any(axis=1),
-            np.where(per_window >= 0, per_window, np.iinfo(np.int64).max).min(axis=1),
-            -1,
-        )
-        window_flags = flagged_step[windows.steps].any(axis=1)
+        # steps merged or padded into an event): exactly the flagged windows have an event.
+        # By chunk of windows: no (N, T) arrays at once.
+        none = np.iinfo(np.int64).max
+        event_of_step = np.where(flagged_step, step_event, none)
+        window_event = np.full(n, -1, dtype=np.int64)
+        window_flags = np.zeros(n, dtype=bool)
+        for part in chunks(n):
+            first = event_of_step[windows.steps[part]].min(axis=1)
+            window_event[part] = np.where(first < none, first, -1)
+            window_flags[part] = flagged_step[windows.steps[part]].any(axis=1)
         events = found[["track", "start", "end", "score"]].copy()
         events["size"] = found["steps"].to_numpy()
         return DetectionResult(

@@ -27,7 +27,7 @@ from __future__ import annotations
 import math
 import warnings
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -59,18 +59,21 @@ class StepScores:
     score: np.ndarray
     value: np.ndarray
     recon: np.ndarray
+    _tracks: list[tuple[str, np.ndarray]] | None = field(default=None, repr=False, compare=False)
 
     def __len__(self) -> int:
         return len(self.step)
 
     def tracks(self) -> list[tuple[str, np.ndarray]]:
         """``(track, indices)`` of each track's steps, in time order (tracks in order of their
-        first step). One sort for all tracks: linear in the steps whatever their number."""
-        names = self.track.astype(str)
-        uniq, first, inverse = np.unique(names, return_index=True, return_inverse=True)
-        order = np.argsort(inverse, kind="stable")  # each track's steps keep their order
-        groups = np.split(order, np.cumsum(np.bincount(inverse, minlength=len(uniq)))[:-1])
-        return [(str(uniq[i]), groups[i]) for i in np.argsort(first, kind="stable")]
+        first step). One hash pass and one stable sort for all tracks: linear in the steps
+        whatever their number, and no fixed-width copy of the names. Computed once."""
+        if self._tracks is None:
+            codes, uniq = pd.factorize(self.track)  # codes in order of first appearance
+            order = np.argsort(codes, kind="stable")  # each track's steps keep their order
+            groups = np.split(order, np.cumsum(np.bincount(codes, minlength=len(uniq)))[:-1])
+            self._tracks = [(str(uniq[i]), groups[i]) for i in range(len(uniq))]
+        return self._tracks
 
 
 def _grouped_median(keys: np.ndarray, values: np.ndarray, n_groups: int) -> np.ndarray:
@@ -254,18 +257,26 @@ def score_all(
     if n == 0:
         raise SquallError("no windows to score")
     total = int(ws.steps.max()) + 1
-    last = np.full(total, -1, dtype=np.int64)
-    np.maximum.at(last, ws.steps.reshape(-1), np.repeat(np.arange(n), T))
+    parts = chunks(n, chunk or CHUNK)
+    last = np.full(total, -1, dtype=np.int64)  # each step's last covering window
+    for part in parts:  # by chunk: no (N * T) index array at once
+        np.maximum.at(
+            last, ws.steps[part].reshape(-1), np.repeat(np.arange(part.start, part.stop), T)
+        )
     used = np.flatnonzero(last >= 0)
+    # tracks as codes into the sorted names (codes sort as the names do): one small integer per
+    # step instead of a Python string per window
+    window_code, names = pd.factorize(np.asarray(ws.track, dtype=object), sort=True)
+    names = np.asarray(names, dtype=object)
+    code = np.full(total, -1, dtype=np.int64)
     value = np.full((total, F), np.nan)
-    track = np.empty(total, dtype=object)
     rec = np.full((total, F), np.nan)
     score_out = np.full(total, np.nan)
     window, observed = np.empty(n), np.empty(n, dtype=np.int64)
     feature, step_err = np.empty((n, F)), np.empty((n, T))
     keys = np.zeros(0, dtype=np.int64)
     cells = np.zeros((0, F if how == "recon-median" else 1))
-    for part in chunks(n, chunk or CHUNK):
+    for part in parts:
         x = ws.inputs(part)
         r = reconstruct(x)
         mask = ws.mask_of(part)
@@ -280,7 +291,7 @@ def score_all(
         m = mask.reshape(-1, F)
         xv = np.where(m, x.reshape(-1, F), np.nan)
         value[k] = xv
-        track[k] = np.repeat(ws.track[part].astype(object), T)
+        code[k] = np.repeat(window_code[part], T)
         rv = r.reshape(-1, F).astype(np.float64)
         if how == "recon-median":
             new = rv
@@ -295,16 +306,16 @@ def score_all(
             _finish(keys[done], cells[done], how, value, rec, score_out)
             keys, cells = keys[~done], cells[~done]
     start, end = _step_times(ws, used)
-    tr = track[used]
-    order = np.lexsort((start, tr.astype(str)))
+    order = np.lexsort((start, code[used]))
+    idx = used[order]  # one gather per array
     steps = StepScores(
-        used[order],
-        tr[order],
+        idx,
+        names[code[idx]],
         start[order],
         end[order],
-        score_out[used][order],
-        value[used][order],
-        rec[used][order],
+        score_out[idx],
+        value[idx],
+        rec[idx],
     )
     scores = Scores(
         window,
