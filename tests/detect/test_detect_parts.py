@@ -24,6 +24,24 @@ def test_scores_count_observed_cells_only():
     assert np.isnan(s.residual[0, 0, 1]) and s.residual[1, 0, 0] == 1.0
 
 
+def test_step_errors_derived_from_residuals_equal_the_kept_ones():
+    """The per-step detector keeps no (N, T) step errors; Scores.step_of derives them from the
+    residuals of the windows asked for, with the same numbers as scoring keeps."""
+    from dataclasses import replace
+
+    rng = np.random.default_rng(3)
+    x, recon = rng.normal(size=(5, 4, 3)), rng.normal(size=(5, 4, 3))
+    mask = rng.random((5, 4, 3)) > 0.3
+    mask[2, 1, :] = False  # an empty step: NaN both ways
+    s = score(x, recon, mask)
+    kept = replace(s, step=None, residual_windows=np.arange(5))
+    np.testing.assert_array_equal(kept.step_of([1, 2, 4]), s.step[[1, 2, 4]])
+    assert np.isnan(kept.step_of([2])[0, 1])
+    some = replace(s, step=None, residual=s.residual[[3]], residual_windows=np.array([3]))
+    with pytest.raises(SquallError, match="not kept"):
+        some.step_of([0])
+
+
 def test_threshold_is_a_quantile_of_reference_scores():
     ref = np.arange(101, dtype=float)
     t = fit_threshold(ref, q=0.9)

@@ -273,7 +273,7 @@ def score_all(
     rec = np.full((total, F), np.nan)
     score_out = np.full(total, np.nan)
     window, observed = np.empty(n), np.empty(n, dtype=np.int64)
-    feature, step_err = np.empty((n, F)), np.empty((n, T))
+    feature = np.empty((n, F))
     keys = np.zeros(0, dtype=np.int64)
     cells = np.zeros((0, F if how == "recon-median" else 1))
     for part in parts:
@@ -281,12 +281,7 @@ def score_all(
         r = reconstruct(x)
         mask = ws.mask_of(part)
         s = score(x, r, mask)
-        window[part], feature[part], step_err[part], observed[part] = (
-            s.window,
-            s.feature,
-            s.step,
-            s.observed,
-        )
+        window[part], feature[part], observed[part] = s.window, s.feature, s.observed
         k = ws.steps[part].reshape(-1)
         m = mask.reshape(-1, F)
         xv = np.where(m, x.reshape(-1, F), np.nan)
@@ -317,10 +312,10 @@ def score_all(
         value[idx],
         rec[idx],
     )
-    scores = Scores(
+    scores = Scores(  # step errors not kept: Scores.step_of derives them from residuals
         window,
         feature,
-        step_err,
+        None,
         np.zeros((0, T, F)),
         observed,
         residual_windows=np.zeros(0, dtype=np.int64),

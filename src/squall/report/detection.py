@@ -83,13 +83,14 @@ def run_detector(
     result = det.detect(ws, scores)
     table = scores_frame(ws, scores.windows, float(chosen["value"]))
     if scores.steps is not None:
-        peak = np.full(int(ws.steps.max()) + 1, np.nan)
-        peak[scores.steps.step] = scores.smoothed
+        smoothed = np.full(int(ws.steps.max()) + 1, np.nan)
+        smoothed[scores.steps.step] = scores.smoothed
+        peak = np.empty(len(ws))
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", RuntimeWarning)  # windows without a scored step
-            table.insert(
-                table.columns.get_loc("threshold"), "step_score", np.nanmax(peak[ws.steps], axis=1)
-            )
+            for part in scoring.chunks(len(ws)):  # no (N, T) array at once
+                peak[part] = np.nanmax(smoothed[ws.steps[part]], axis=1)
+        table.insert(table.columns.get_loc("threshold"), "step_score", peak)
     table["flagged"] = result.window_flags
     return table, result, chosen
 

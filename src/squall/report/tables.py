@@ -122,7 +122,7 @@ def step_errors_frame(ws: WindowSet, scores: Scores, windows: np.ndarray) -> pd.
             "track": np.repeat(ws.track[windows].astype(str), T),
             "step": np.tile(np.arange(T), len(windows)),
             "time": _iso(ws.step_time[ws.steps[windows].reshape(-1)]),
-            "error": scores.step[windows].reshape(-1),
+            "error": scores.step_of(windows).reshape(-1),
         }
     )
     residual = scores.residual_of(windows).reshape(len(windows) * T, len(ws.features))
