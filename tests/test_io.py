@@ -286,3 +286,16 @@ def test_the_old_output_is_kept_when_its_place_was_taken_since(tmp_path):
     assert (target / "notes.txt").read_text() == "mine"
     kept = [p for p in tmp_path.iterdir() if p.name.startswith(".out.") and p.suffix == ".old"]
     assert len(kept) == 1 and (kept[0] / "previous" / "value.txt").read_text() == "old"
+
+
+def test_write_report_names_its_path_parameter(tmp_path):
+    """A wrong suffix names the parameter; the command line shows its own flag instead."""
+    from squall.errors import ParameterError
+
+    target = tmp_path / "report{0}.txt"  # braces in the path are not a template's
+    with pytest.raises(ParameterError) as info:
+        io.write_report(target, dict, str)
+    assert info.value.param == "path"
+    assert str(info.value) == f"path must end in .csv or .json, got {target}"
+    assert info.value.for_option("--out") == f"--out must end in .csv or .json, got {target}"
+    assert not target.exists()

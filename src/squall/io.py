@@ -45,13 +45,16 @@ import uuid
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any, Protocol
 
-from squall.errors import SquallError
+from squall.errors import ParameterError, SquallError
 
 try:
     import fcntl
+
+    _FLOCK = True
 except ImportError:  # pragma: no cover - not POSIX: the marker's pid decides alone
-    fcntl = None  # type: ignore[assignment]
+    _FLOCK = False
 
 _UMASK = os.umask(0)
 os.umask(_UMASK)
@@ -71,6 +74,15 @@ LISTING_FORMAT = "squall-files"
 _TOKEN = re.compile(r"[A-Za-z0-9_]+")
 
 PathArg = str | os.PathLike[str]
+#: A run manifest (:data:`RUN_MANIFEST`) as read: a JSON object whose entries
+#: :func:`read_manifest` has checked.
+Manifest = dict[str, Any]
+
+
+class Table(Protocol):
+    """What :func:`write_csv` needs of a table (a pandas DataFrame)."""
+
+    def to_csv(self, path: Path, *, index: bool) -> object: ...
 
 
 def _target(path: PathArg) -> Path:
@@ -281,7 +293,7 @@ def _lock_and_sign(fd: int) -> None:
     write the pid. The lock is taken before the pid is written, so a marker with a pid and a
     free lock was left by a writer that is gone (:func:`_marker_stale`)."""
     try:
-        if fcntl is not None:
+        if _FLOCK:
             with contextlib.suppress(OSError):  # a file system without locks: pid only
                 fcntl.flock(fd, fcntl.LOCK_EX)
         os.write(fd, f"{os.getpid()}\n".encode())
@@ -324,7 +336,7 @@ def _marker_stale(marker: Path) -> bool:
     try:
         if not _regular(fd):
             return False
-        if fcntl is not None:
+        if _FLOCK:
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except BlockingIOError:
@@ -488,7 +500,7 @@ def written_by(
         if allowed is not None and any(p.name not in allowed for p in path.iterdir()):
             return False
         try:
-            return json.loads((path / manifest).read_text()).get("format") == fmt
+            return bool(json.loads((path / manifest).read_text()).get("format") == fmt)
         except (OSError, ValueError, AttributeError, RecursionError):
             return False
 
@@ -628,7 +640,7 @@ def _safe_name(name: object) -> bool:
     )
 
 
-def read_manifest(folder: PathArg) -> dict | None:
+def read_manifest(folder: PathArg) -> Manifest | None:
     """The run manifest of ``folder``: None when there is none; a manifest that is not
     squall's (other format, malformed entries) is a one-line ``SquallError``."""
     path = Path(folder) / RUN_MANIFEST
@@ -668,7 +680,7 @@ def _write_manifest(
     folder: Path,
     command: str,
     run_id: str,
-    files: list[dict],
+    files: list[dict[str, Any]],
     previous: Iterable[str],
     complete: bool,
 ) -> None:
@@ -699,13 +711,13 @@ def prepare_run_dir(out: PathArg, command: str = "squall") -> Path:
     return final
 
 
-def _owned_names(manifest: dict | None) -> set[str]:
+def _owned_names(manifest: Manifest | None) -> set[str]:
     if manifest is None:
         return set()
     return {f["name"] for f in manifest["files"]} | set(manifest.get("previous", []))
 
 
-def _check_ours(final: Path, old: dict | None, names: Iterable[str], command: str) -> None:
+def _check_ours(final: Path, old: Manifest | None, names: Iterable[str], command: str) -> None:
     """Refuse, before anything moves, to replace or remove a file squall cannot prove it wrote.
 
     A name may be replaced or removed when nothing is there, when the manifest records it with
@@ -808,7 +820,7 @@ def _unclaim(final: Path, remove_dir: bool) -> None:
 
 def verify_run_files(
     folder: PathArg, names: Iterable[str], *, required: bool = True
-) -> dict | None:
+) -> Manifest | None:
     """Check that the files ``names`` of run directory ``folder`` are one complete run's.
 
     Each must be listed in the manifest with the SHA-256 it has now; an incomplete manifest
@@ -854,14 +866,17 @@ def check_run_file(path: PathArg) -> str | None:
     listed = any(f["name"] == path.name for f in manifest["files"])
     if not manifest["complete"] or listed:
         verify_run_files(path.parent, [path.name])
-        return manifest["run_id"]
+        run_id: str = manifest["run_id"]  # checked a str by read_manifest
+        return run_id
     return None
 
 
 # --------------------------------------------------------------------------- JSON
 
 
-def write_report(path: PathArg, as_dict: Callable[[], dict], as_csv: Callable[[], str]) -> None:
+def write_report(
+    path: PathArg, as_dict: Callable[[], dict[str, Any]], as_csv: Callable[[], str]
+) -> None:
     """Write a report as JSON or CSV, chosen by the suffix of ``path``, atomically."""
     text = str(path)
     if text.endswith(".json"):
@@ -869,7 +884,8 @@ def write_report(path: PathArg, as_dict: Callable[[], dict], as_csv: Callable[[]
     elif text.endswith(".csv"):
         write_text(path, as_csv())
     else:
-        raise SquallError(f"--out must end in .csv or .json, got {text}")
+        got = text.replace("{", "{{").replace("}", "}}")  # literal in the template
+        raise ParameterError("path", f"{{name}} must end in .csv or .json, got {got}")
 
 
 def parse_json(text: str | bytes, what: str) -> object:
@@ -900,7 +916,7 @@ def read_json(path: PathArg, what: str | None = None) -> object:
     return parse_json(data, name)
 
 
-def write_csv(frame, path: PathArg) -> None:
+def write_csv(frame: Table, path: PathArg) -> None:
     """Write a table (a pandas DataFrame) atomically, without its index. Floats are written in
     their shortest form that reads back to the same number (pandas' default ``repr``), so a
     CSV squall writes round-trips exactly; ``%.10g`` would not."""

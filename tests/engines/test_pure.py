@@ -409,3 +409,28 @@ def test_features_must_match_the_first_layer():
     layers = seed_layers(3, 4, (2,))
     with pytest.raises(pure.PureError, match="layer 0 takes 3 inputs but the bundle has 2"):
         random_model(layers, 4, 2)
+
+
+@pytest.mark.parametrize(
+    ("layers", "message"),
+    [
+        # one LSTM returning its last h: the model ends in a vector (reconstruct returned None)
+        (
+            [{"type": "lstm", "input": 2, "hidden": 2, "return_sequences": False}],
+            "ends in one vector per window",
+        ),
+        # a dense layer after that vector (a TypeError before)
+        (
+            [
+                {"type": "lstm", "input": 2, "hidden": 3, "return_sequences": False},
+                {"type": "dense", "input": 3, "output": 2},
+            ],
+            "layer 1: a dense layer needs a sequence",
+        ),
+    ],
+)
+def test_an_unchecked_chain_that_ends_or_continues_in_a_vector_is_a_pure_error(layers, message):
+    """from_arrays does not check the chain (a single layer runs); what cannot run is one line."""
+    model, rng = random_model(layers, 4, 2)
+    with pytest.raises(pure.PureError, match=message):
+        model.reconstruct(rng.uniform(0, 1, (4, 2)).tolist())

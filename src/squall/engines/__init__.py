@@ -11,8 +11,16 @@ draws and counts what an engine does.
 from __future__ import annotations
 
 import importlib
+from typing import TYPE_CHECKING, Any, Literal, overload
 
 from squall.errors import SquallError
+
+if TYPE_CHECKING:  # the engines' modules are imported only when used (torch, numpy)
+    from squall.bundle import Bundle
+    from squall.engines.base import Engine, PureEngine
+    from squall.engines.fixed import FixedEngine
+    from squall.engines.numpy_engine import NumpyEngine
+    from squall.engines.torch_engine import TorchEngine
 
 #: name -> "module:Class"; modules are imported only when the engine is used.
 ENGINES = {
@@ -23,8 +31,22 @@ ENGINES = {
 }
 
 
-def get_engine(name: str, bundle, **options):
-    """Build engine ``name`` for ``bundle`` (a :class:`squall.bundle.Bundle`)."""
+@overload
+def get_engine(name: Literal["numpy"], bundle: Bundle, **options: Any) -> NumpyEngine: ...
+@overload
+def get_engine(name: Literal["torch"], bundle: Bundle, **options: Any) -> TorchEngine: ...
+@overload
+def get_engine(name: Literal["pure"], bundle: Bundle) -> PureEngine: ...
+@overload
+def get_engine(name: Literal["fixed"], bundle: Bundle, **options: Any) -> FixedEngine: ...
+@overload
+def get_engine(name: str, bundle: Bundle, **options: Any) -> Engine: ...
+
+
+def get_engine(name: str, bundle: Bundle, **options: Any) -> Engine:
+    """Build engine ``name`` for ``bundle`` (a :class:`squall.bundle.Bundle`); ``options`` go to
+    the engine's constructor (``dtype``, ``chunk``, ``threads`` of numpy; ``config``,
+    ``backend`` of fixed; ``dtype`` of torch)."""
     if name not in ENGINES:
         raise SquallError(f"unknown engine {name!r}; available: {', '.join(ENGINES)}")
     module, cls = ENGINES[name].split(":")
@@ -36,7 +58,8 @@ def get_engine(name: str, bundle, **options):
             f"install the train extra: pip install torch==2.13.0 -e '.[train]' in a clone "
             f"(pip install 'squall[train]' from a package index)"
         ) from exc
-    return getattr(mod, cls)(bundle, **options)
+    engine: Engine = getattr(mod, cls)(bundle, **options)
+    return engine
 
 
 __all__ = ["ENGINES", "get_engine"]

@@ -3,12 +3,20 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from typing import Any
 
 import numpy as np
+from numpy.typing import ArrayLike, NDArray
 
 from squall.bundle import Bundle
 from squall.errors import SquallError
 from squall.limits import SCALED_LIMIT
+
+#: Scaled windows as :meth:`Engine._reconstruct` receives them: (N, T, F) real numbers, checked
+#: and clipped (any float or integer dtype; each engine casts to what it computes in).
+Windows = NDArray[np.floating[Any] | np.integer[Any]]
+#: What :meth:`Engine._reconstruct` returns: (N, T, F) floats, of the engine's own precision.
+Reconstruction = NDArray[np.floating[Any]]
 
 
 class Engine(ABC):
@@ -27,38 +35,38 @@ class Engine(ABC):
             )
         self.bundle = bundle
 
-    def reconstruct(self, x: np.ndarray) -> np.ndarray:
+    def reconstruct(self, x: ArrayLike) -> NDArray[np.float64]:
         """Reconstruct scaled, filled windows ``x`` (N, T, F); returns float64 (N, T, F).
 
         ``x`` must be real numbers (float or integer arrays; bool, complex, str and object
         arrays are refused: they are not scaled values, and casting would drop or invent
         information). Values beyond +-SCALED_LIMIT are clipped to it (a copy; see
         :mod:`squall.limits`), so every engine sees the same finite inputs."""
-        x = _real_array(x)
+        windows = _real_array(x)
         T, F = self.bundle.length, len(self.bundle.features)
-        if x.ndim != 3 or x.shape[1:] != (T, F):
+        if windows.ndim != 3 or windows.shape[1:] != (T, F):
             raise SquallError(
-                f"windows must have shape (N, {T}, {F}) for this bundle, got {x.shape}"
+                f"windows must have shape (N, {T}, {F}) for this bundle, got {windows.shape}"
             )
-        if not np.isfinite(x).all():
+        if not np.isfinite(windows).all():
             raise SquallError(
                 "windows contain NaN or infinite values; fill missing values "
                 "first (the scaler's fill) and pass the mask to scoring"
             )
-        if len(x) == 0:
+        if len(windows) == 0:
             return np.zeros((0, T, F))
-        if x.max() > SCALED_LIMIT or x.min() < -SCALED_LIMIT:  # no temporary of x's size
-            x = np.clip(x, -SCALED_LIMIT, SCALED_LIMIT)
-        return np.asarray(self._reconstruct(x), dtype=np.float64)
+        if windows.max() > SCALED_LIMIT or windows.min() < -SCALED_LIMIT:  # no temporary
+            windows = np.clip(windows, -SCALED_LIMIT, SCALED_LIMIT)
+        return np.asarray(self._reconstruct(windows), dtype=np.float64)
 
     @abstractmethod
-    def _reconstruct(self, x: np.ndarray) -> np.ndarray: ...
+    def _reconstruct(self, x: Windows) -> Reconstruction: ...
 
 
-def _real_array(x: object) -> np.ndarray:
+def _real_array(x: object) -> Windows:
     """``x`` as an array of real numbers, or a one-line error (see :meth:`Engine.reconstruct`)."""
     try:
-        arr = np.asarray(x)
+        arr: NDArray[Any] = np.asarray(x)
     except (ValueError, TypeError) as exc:  # ragged nested lists
         raise SquallError(f"windows must be an array of numbers ({exc})") from None
     if arr.dtype.kind not in "fiu":
@@ -90,7 +98,7 @@ class PureEngine(Engine):
             width,
         )
 
-    def _reconstruct(self, x: np.ndarray) -> np.ndarray:
+    def _reconstruct(self, x: Windows) -> Reconstruction:
         from squall.engines.pure import PureError
 
         try:

@@ -38,10 +38,20 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from fractions import Fraction
+from typing import TYPE_CHECKING, TypeVar
 
 from squall.errors import SquallError
+
+if TYPE_CHECKING:  # no numpy at run time: the helpers only use operators both kinds have
+    import numpy as np
+    from numpy.typing import NDArray
+
+#: Codes: a Python int, or a numpy int64 array of them (the helpers take either and return the
+#: same kind).
+Codes = TypeVar("Codes", int, "NDArray[np.int64]")
 
 #: Rounding modes, see the module docstring.
 ROUNDING = ("trn", "trn_zero", "rnd", "rnd_zero", "rnd_inf", "rnd_conv")
@@ -185,7 +195,7 @@ class FixedType:
         num, den = x.as_integer_ratio()  # den is a power of two
         return self.requantize(num, den.bit_length() - 1)
 
-    def requantize(self, code, src_frac: int):
+    def requantize(self, code: Codes, src_frac: int) -> Codes:
         """A code with ``src_frac`` fraction bits (an int or an int64 array) in this type:
         shift with this type's rounding, then saturate or wrap."""
         return overflow(shift_round(code, src_frac - self.frac, self.rounding), self)
@@ -219,7 +229,7 @@ class FixedType:
 # ---------------------------------------------------------------- integer helpers
 
 
-def shift_round(v, shift: int, rounding: str = "rnd"):
+def shift_round(v: Codes, shift: int, rounding: str = "rnd") -> Codes:
     """``v / 2**shift`` rounded to an integer per ``rounding`` (exact ``v << -shift`` when
     ``shift <= 0``). ``v`` is a Python int or a numpy integer array (same operators, same result;
     ``>>`` is an arithmetic shift, i.e. floor, for negative values in both)."""
@@ -231,20 +241,24 @@ def shift_round(v, shift: int, rounding: str = "rnd"):
         return (v + (1 << (shift - 1))) >> shift
     half, mask = 1 << (shift - 1), (1 << shift) - 1
     q, r = v >> shift, v & mask  # v = q * 2**shift + r, 0 <= r < 2**shift
+    # (numpy's stubs type an int64 array plus a bool array as Any: the result is declared)
+    rounded: Codes
     if rounding == "trn_zero":
-        return q + ((r != 0) & (v < 0))
-    if rounding == "rnd_conv":
-        return q + ((r > half) | ((r == half) & ((q & 1) == 1)))
-    if rounding == "rnd_inf":
-        return q + ((r > half) | ((r == half) & (v >= 0)))
-    if rounding == "rnd_zero":
-        return q + ((r > half) | ((r == half) & (v < 0)))
-    raise FixedPointError(
-        f"unknown rounding mode {rounding!r}; choose one of {', '.join(ROUNDING)}"
-    )
+        rounded = q + ((r != 0) & (v < 0))
+    elif rounding == "rnd_conv":
+        rounded = q + ((r > half) | ((r == half) & ((q & 1) == 1)))
+    elif rounding == "rnd_inf":
+        rounded = q + ((r > half) | ((r == half) & (v >= 0)))
+    elif rounding == "rnd_zero":
+        rounded = q + ((r > half) | ((r == half) & (v < 0)))
+    else:
+        raise FixedPointError(
+            f"unknown rounding mode {rounding!r}; choose one of {', '.join(ROUNDING)}"
+        )
+    return rounded
 
 
-def overflow(code, t: FixedType):
+def overflow(code: Codes, t: FixedType) -> Codes:
     """``code`` brought into ``t``'s range by ``t.overflow`` (saturate or wrap)."""
     lo, hi = t.min_code, t.max_code
     if t.overflow == "sat":
@@ -275,12 +289,12 @@ def mac(acc: int, a: int, b: int) -> int:
     return acc + a * b
 
 
-def dot(a, b) -> int:
+def dot(a: Iterable[int], b: Iterable[int]) -> int:
     """Exact dot product of two equal-length sequences of codes."""
     return sum(x * y for x, y in zip(a, b, strict=True))
 
 
-def align(code, from_frac: int, to_frac: int):
+def align(code: Codes, from_frac: int, to_frac: int) -> Codes:
     """``code`` with ``from_frac`` fraction bits expressed with ``to_frac >= from_frac`` (exact)."""
     if to_frac < from_frac:
         raise FixedPointError(

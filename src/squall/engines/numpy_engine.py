@@ -52,17 +52,24 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import cache
+from typing import Any, Protocol
 
 import numpy as np
+from numpy.typing import ArrayLike, NDArray
 
 from squall.bundle import Bundle
-from squall.engines.base import Engine
+from squall.engines.base import Engine, Windows
 from squall.errors import SquallError
 from squall.model import Dense, Layer, Lstm, Repeat
 
 #: Threads share a batch only if each gets at least this many windows; below that the second
 #: thread costs more than it saves (measured: docs/benchmarks.md).
 MIN_CHUNK = 48
+
+#: The engine's working arrays: float32 (the default) or float64, as the engine's ``dtype`` says.
+Floats = NDArray[np.floating[Any]]
+#: One layer's record of :meth:`NumpyEngine.trace`: (layer index, kind, {signal: array}).
+TraceItem = tuple[int, str, dict[str, Floats]]
 
 
 @dataclass
@@ -72,10 +79,15 @@ class _Lstm:
     index: int  # in the bundle's layer list
     inputs: int
     hidden: int
-    stacked: np.ndarray  # (4H, in + 1 + H) = [W | b | U]; (4H, H) = U after a repeat
-    project: np.ndarray | None  # (4H, in + 1) = [W | b], only after a repeat
+    stacked: Floats  # (4H, in + 1 + H) = [W | b | U]; (4H, H) = U after a repeat
+    project: Floats | None  # (4H, in + 1) = [W | b], only after a repeat
     return_sequences: bool
     input_scale: float = 1.0  # 0.5: the input arrives doubled (an LSTM output), W halved
+
+    def projection(self) -> Floats:
+        """``[W | b]`` of a layer after a repeat (the planner prepares it for those only)."""
+        assert self.project is not None, f"layer {self.index} does not follow a repeat"
+        return self.project
 
 
 @dataclass
@@ -86,8 +98,12 @@ class _Segment:
     repeated: bool  # True: the input is one vector per window (after ``repeat``)
 
     def forward(
-        self, seq: np.ndarray | None, vec: np.ndarray | None, steps: int, trace: list | None = None
-    ) -> tuple[np.ndarray | None, np.ndarray | None]:
+        self,
+        seq: Floats | None,
+        vec: Floats | None,
+        steps: int,
+        trace: list[TraceItem] | None = None,
+    ) -> tuple[Floats | None, Floats | None]:
         """(sequence (T, H, n), None) or (None, vector (H, n)) out of this segment."""
         res = _run_segment(self, seq, vec, steps, trace)
         return (res, None) if res.ndim == 3 else (None, res)
@@ -96,13 +112,17 @@ class _Segment:
 @dataclass
 class _Dense:
     index: int  # in the bundle's layer list
-    weight: np.ndarray  # (out, in)
-    bias: np.ndarray  # (out, 1)
+    weight: Floats  # (out, in)
+    bias: Floats  # (out, 1)
     input_scale: float  # 0.5 when the input is a doubled LSTM output
 
     def forward(
-        self, seq: np.ndarray | None, vec: np.ndarray | None, steps: int, trace: list | None = None
-    ) -> tuple[np.ndarray | None, np.ndarray | None]:
+        self,
+        seq: Floats | None,
+        vec: Floats | None,
+        steps: int,
+        trace: list[TraceItem] | None = None,
+    ) -> tuple[Floats | None, Floats | None]:
         assert seq is not None  # the chain check: a dense layer gets a sequence
         wx = np.matmul(self.weight, seq)  # (T, out, n)
         y = wx + self.bias
@@ -114,13 +134,13 @@ class _Dense:
 
 def _prepare_lstm(
     index: int,
-    W: np.ndarray,
-    U: np.ndarray,
-    b: np.ndarray,
+    W: Floats,
+    U: Floats,
+    b: Floats,
     input_scale: float,
     repeated: bool,
     return_sequences: bool,
-    dtype: np.dtype,
+    dtype: np.dtype[np.floating[Any]],
 ) -> _Lstm:
     """Reorder gates to o, i, f, g; halve the sigmoid rows; scale inputs that arrive doubled."""
     H = U.shape[1]
@@ -151,12 +171,12 @@ def _prepare_lstm(
 class _Planner:
     """What :func:`_plan` knows between layers."""
 
-    dtype: np.dtype
+    dtype: np.dtype[np.floating[Any]]
     plan: list[_Segment | _Dense]
     doubled: bool = False  # does the current tensor hold 2h (an LSTM output)?
 
 
-def _plan_lstm(layer: Lstm, i: int, repeated: bool, w: dict[str, np.ndarray], p: _Planner) -> None:
+def _plan_lstm(layer: Lstm, i: int, repeated: bool, w: dict[str, Floats], p: _Planner) -> None:
     lstm = _prepare_lstm(
         i,
         w["W"],
@@ -175,9 +195,7 @@ def _plan_lstm(layer: Lstm, i: int, repeated: bool, w: dict[str, np.ndarray], p:
     p.doubled = True
 
 
-def _plan_dense(
-    layer: Dense, i: int, repeated: bool, w: dict[str, np.ndarray], p: _Planner
-) -> None:
+def _plan_dense(layer: Dense, i: int, repeated: bool, w: dict[str, Floats], p: _Planner) -> None:
     scale = 0.5 if p.doubled else 1.0
     weight = w["W"].astype(np.float64) * scale  # (out, in)
     p.plan.append(
@@ -186,9 +204,7 @@ def _plan_dense(
     p.doubled = False
 
 
-def _plan_repeat(
-    layer: Repeat, i: int, repeated: bool, w: dict[str, np.ndarray], p: _Planner
-) -> None:
+def _plan_repeat(layer: Repeat, i: int, repeated: bool, w: dict[str, Floats], p: _Planner) -> None:
     """Nothing to prepare: the next LSTM segment reads the vector at every step."""
 
 
@@ -202,7 +218,7 @@ PLAN: dict[type[Layer], Callable[..., None]] = {
 }
 
 
-def _plan(bundle: Bundle, dtype: np.dtype) -> list[_Segment | _Dense]:
+def _plan(bundle: Bundle, dtype: np.dtype[np.floating[Any]]) -> list[_Segment | _Dense]:
     """Group the layer list into LSTM segments and dense layers, weights prepared."""
     planner = _Planner(dtype, [])
     for step in bundle.model.walk():
@@ -222,9 +238,7 @@ class _Cell:
     a ones row and its own state) and writes its state to rows ``h_at:h_at + H``.
     """
 
-    def __init__(
-        self, lstm: _Lstm, buf: np.ndarray, lo: int, h_at: int, vector: np.ndarray | None
-    ) -> None:
+    def __init__(self, lstm: _Lstm, buf: Floats, lo: int, h_at: int, vector: Floats | None) -> None:
         H, n, dtype = lstm.hidden, buf.shape[1], buf.dtype
         m = np.zeros((5 * H, n), dtype)  # rows: gates o, i, f, g; then c
         self.z, self.oif = m[: 4 * H], m[: 3 * H]  # (4H, n), (3H, n)
@@ -236,9 +250,10 @@ class _Cell:
         self.x = buf[lo : h_at + H]  # (in + 1 + H, n), or (H, n)
         self.x0 = buf[lo:h_at]  # the same without h (zero at t = 0)
         self.w, self.w0 = lstm.stacked, lstm.stacked[:, : h_at - lo]
-        self.once = None
+        self.once: Floats | None = None
         if vector is not None:  # W v + b, once per window
-            self.once = np.matmul(lstm.project[:, :-1], vector) + lstm.project[:, -1:]  # (4H, n)
+            project = lstm.projection()
+            self.once = np.matmul(project[:, :-1], vector) + project[:, -1:]  # (4H, n)
 
     def step(self, t: int) -> None:
         self.products(t)
@@ -295,7 +310,7 @@ LSTM_SIGNALS = (
 )
 
 
-def _canonical(rows: np.ndarray, H: int, halved: bool = True) -> np.ndarray:
+def _canonical(rows: Floats, H: int, halved: bool = True) -> Floats:
     """Gate rows o, i, f, g (the o, i, f rows halved) back to i, f, g, o, unhalved (exact)."""
     o, i, f, g = rows[:H], rows[H : 2 * H], rows[2 * H : 3 * H], rows[3 * H :]
     k = 2.0 if halved else 1.0
@@ -312,20 +327,22 @@ class _TracedCell(_Cell):
     def __init__(
         self,
         lstm: _Lstm,
-        buf: np.ndarray,
+        buf: Floats,
         lo: int,
         h_at: int,
-        vector: np.ndarray | None,
+        vector: Floats | None,
         steps: int,
     ) -> None:
         super().__init__(lstm, buf, lo, h_at, vector)
         H, n, N = lstm.hidden, lstm.inputs, buf.shape[1]
         self.lstm, self.vector = lstm, vector
         self.inp = buf[lo : lo + n] if vector is None else vector  # (in, N), as stored
-        self.W = lstm.project[:, :-1] if vector is not None else lstm.stacked[:, :n]
+        self.W = lstm.projection()[:, :-1] if vector is not None else lstm.stacked[:, :n]
         self.U = lstm.stacked[:, -H:]
         widths = {"x": n, "Wx": 4 * H, "Uh": 4 * H}
-        self.sig = {k: np.empty((steps, widths.get(k, H), N)) for k in LSTM_SIGNALS}
+        self.sig: dict[str, NDArray[np.float64]] = {
+            k: np.empty((steps, widths.get(k, H), N)) for k in LSTM_SIGNALS
+        }
 
     def step(self, t: int) -> None:
         H, s, half = self.lstm.hidden, self.sig, 0.5
@@ -343,7 +360,7 @@ class _TracedCell(_Cell):
         s["ig"][t], s["fc"][t] = self.i * half, self.f * half
         s["c"][t], s["tanh_c"][t], s["h"][t] = self.c, self.tanh_c, self.h * half
 
-    def signals(self) -> dict[str, np.ndarray]:
+    def signals(self) -> dict[str, Floats]:
         """Every signal as (N, T, width) float64."""
         return {k: v.transpose(2, 0, 1) for k, v in self.sig.items()}
 
@@ -353,7 +370,9 @@ def _layout(seg: _Segment, width: int) -> tuple[int, list[int], list[tuple[int, 
 
     Returns the row count, the rows holding ones, and per layer (first row read, first h row).
     """
-    rows, ones, spans, lo = width, [], [], 0
+    rows, lo = width, 0
+    ones: list[int] = []
+    spans: list[tuple[int, int]] = []
     for k, lstm in enumerate(seg.layers):
         if k > 0 or not seg.repeated:
             ones.append(rows)
@@ -365,35 +384,41 @@ def _layout(seg: _Segment, width: int) -> tuple[int, list[int], list[tuple[int, 
 
 def _run_segment(
     seg: _Segment,
-    xs: np.ndarray | None,
-    vector: np.ndarray | None,
+    xs: Floats | None,
+    vector: Floats | None,
     steps: int,
-    trace: list | None = None,
-) -> np.ndarray:
+    trace: list[TraceItem] | None = None,
+) -> Floats:
     """Run a segment for ``steps`` steps on xs (T, in, n) or a repeated vector (in, n).
 
     Returns the last layer's doubled states, (T, H, n), or (H, n) if it returns a vector.
     With ``trace`` a list, each layer's ``(index, "lstm", signals)`` is appended to it
     (:class:`_TracedCell`).
     """
-    src = vector if seg.repeated else xs
-    width = 0 if seg.repeated else xs.shape[1]
+    if seg.repeated:
+        assert vector is not None, "a segment after a repeat reads a vector"
+        src: Floats = vector
+        inputs: Floats | None = None
+    else:
+        assert xs is not None, "a segment reads a sequence"
+        src, inputs = xs, xs
+    width = 0 if inputs is None else inputs.shape[1]
     rows, ones, spans = _layout(seg, width)
     buf = np.zeros((rows, src.shape[-1]), src.dtype)  # (rows, n)
     buf[ones] = 1
-    cells = [
+    cells: list[_Cell] = [
         _Cell(lstm, buf, lo, h_at, vector if k == 0 else None)
         if trace is None
         else _TracedCell(lstm, buf, lo, h_at, vector if k == 0 else None, steps)
         for k, (lstm, (lo, h_at)) in enumerate(zip(seg.layers, spans, strict=True))
     ]
     last = cells[-1]
-    out = None
+    out: Floats | None = None
     if seg.layers[-1].return_sequences:
         out = np.empty((steps, *last.h.shape), buf.dtype)  # (T, H, n)
     for t in range(steps):
-        if not seg.repeated:
-            buf[:width] = xs[t]  # (in, n)
+        if inputs is not None:  # not after a repeat
+            buf[:width] = inputs[t]  # (in, n)
         for cell in cells:
             cell.step(t)
         if out is not None:
@@ -405,19 +430,32 @@ def _run_segment(
     return out if out is not None else last.h.copy()
 
 
+class _Limits(Protocol):
+    """What the engine uses of threadpoolctl's limiter (threadpoolctl ships no types)."""
+
+    def restore_original_limits(self) -> None: ...
+
+
+class _Controller(Protocol):
+    """What the engine uses of ``threadpoolctl.ThreadpoolController``."""
+
+    def limit(self, *, limits: int, user_api: str) -> _Limits: ...
+
+
 @cache
-def _blas_controller():
+def _blas_controller() -> _Controller | None:
     """threadpoolctl's view of the BLAS libraries loaded in this process (None without it)."""
     try:
         from threadpoolctl import ThreadpoolController
     except ImportError:  # pragma: no cover - a core dependency; the engine still works
         return None
-    return ThreadpoolController()
+    controller: _Controller = ThreadpoolController()
+    return controller
 
 
 _blas_lock = threading.Lock()
 _blas_users = 0
-_blas_limiter = None
+_blas_limiter: _Limits | None = None
 
 
 @contextmanager
@@ -441,7 +479,7 @@ def _one_blas_thread() -> Iterator[None]:
     finally:
         with _blas_lock:
             _blas_users -= 1
-            if _blas_users == 0:
+            if _blas_users == 0 and _blas_limiter is not None:
                 _blas_limiter.restore_original_limits()
                 _blas_limiter = None
 
@@ -460,7 +498,7 @@ class NumpyEngine(Engine):
         self, bundle: Bundle, dtype: str = "float32", chunk: int = 512, threads: int | None = None
     ) -> None:
         super().__init__(bundle)
-        self.dtype = np.dtype(dtype)
+        self.dtype: np.dtype[np.floating[Any]] = np.dtype(dtype)
         if self.dtype not in (np.float32, np.float64):
             raise SquallError(f"numpy engine dtype must be float32 or float64, got {dtype!r}")
         self.chunk = max(1, int(chunk))
@@ -470,11 +508,11 @@ class NumpyEngine(Engine):
         self.doubled_output = isinstance(self.plan[-1], _Segment)
         self._pool: ThreadPoolExecutor | None = None
 
-    def _forward(self, x: np.ndarray) -> np.ndarray:
+    def _forward(self, x: Windows) -> Floats:
         """One chunk: (n, T, F) in, (T, F, n) out."""
         T = x.shape[1]
-        seq: np.ndarray | None = np.ascontiguousarray(x.transpose(1, 2, 0), dtype=self.dtype)
-        vec: np.ndarray | None = None  # seq: (T, F, n)
+        seq: Floats | None = np.ascontiguousarray(x.transpose(1, 2, 0), dtype=self.dtype)
+        vec: Floats | None = None  # seq: (T, F, n)
         for op in self.plan:
             seq, vec = op.forward(seq, vec, T)  # (T, width, n), or a vector (H, n)
         assert seq is not None  # the chain check: ends with a sequence
@@ -482,18 +520,18 @@ class NumpyEngine(Engine):
             np.multiply(seq, 0.5, seq)  # 2h -> h, exact
         return seq
 
-    def trace(self, x: np.ndarray):
+    def trace(self, x: ArrayLike) -> Iterator[TraceItem]:
         """Yield ``(layer index, kind, {signal: (N, T, width) array})`` for every LSTM and
         dense layer run on scaled windows ``x`` (N, T, F), in one chunk, by this engine's own
         step (:class:`_TracedCell`); signals in the bundle's units and gate order. LSTM:
         :data:`LSTM_SIGNALS`; dense: ``x``, ``Wx``, ``y``. The signals of one segment (LSTM
         layers advancing together) are alive at a time."""
-        x = np.asarray(x, dtype=self.dtype)
-        T = x.shape[1]
-        seq: np.ndarray | None = np.ascontiguousarray(x.transpose(1, 2, 0))  # (T, F, N)
-        vec: np.ndarray | None = None
+        windows = np.asarray(x, dtype=self.dtype)
+        T = windows.shape[1]
+        seq: Floats | None = np.ascontiguousarray(windows.transpose(1, 2, 0))  # (T, F, N)
+        vec: Floats | None = None
         for op in self.plan:
-            records: list = []
+            records: list[TraceItem] = []
             seq, vec = op.forward(seq, vec, T, records)
             for index, kind, signals in records:
                 yield (
@@ -514,7 +552,7 @@ class NumpyEngine(Engine):
         size = math.ceil(n / count) if n else 1
         return [(a, min(a + size, n)) for a in range(0, n, size)]
 
-    def _reconstruct(self, x: np.ndarray) -> np.ndarray:
+    def _reconstruct(self, x: Windows) -> NDArray[np.float64]:
         result = np.empty(x.shape, np.float64)
 
         def work(span: tuple[int, int]) -> None:

@@ -52,30 +52,43 @@ import math
 import operator
 import struct
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from squall.errors import SquallError
-from squall.io import parse_json
+from squall.io import PathArg, parse_json
 from squall.limits import SCALED_LIMIT, regular_file
 from squall.model import Dense, Layer, Lstm, Repeat, as_layers
 
 _DTYPES = {"F32": ("f", 4), "F64": ("d", 8), "F16": ("e", 2)}
+
+#: One vector of floats (an input row, a hidden state, a bias).
+Vector = list[float]
+#: Rows of floats: a window (T rows of F values), a layer's output sequence, a weight matrix.
+Matrix = list[list[float]]
+#: A bundle's tensors as the loader reads them: name -> (shape, flat values, row-major).
+Tensors = dict[str, tuple[list[int], list[float]]]
+#: One record of :attr:`PureModel.trace` (see :meth:`PureModel.lstm_layer`).
+TraceRecord = dict[str, Any]
 
 #: The ways :func:`gates` can compute a dot product (see the module docstring).
 DOT_METHODS = ("sumprod", "polarization", "plain")
 #: The method :func:`gates` uses; change it with :func:`use_dot_method`.
 DOT_METHOD = "sumprod" if hasattr(math, "sumprod") else "polarization"
 
-if hasattr(math, "sumprod"):  # Python 3.12+
-    dot = math.sumprod
+if sys.version_info >= (3, 12):  # math.sumprod exists
+    dot = _sumprod = math.sumprod
 else:  # pragma: no cover - exercised on 3.11
+    _mul: Callable[[float, float], float] = operator.mul
 
-    def dot(row, vec):
+    def dot(row: Sequence[float], vec: Sequence[float]) -> float:
         """Dot product of two equal-length sequences (plain left-to-right sum)."""
-        return sum(map(operator.mul, row, vec))
+        return sum(map(_mul, row, vec))
+
+    def _sumprod(row: Sequence[float], vec: Sequence[float]) -> float:
+        raise PureError("dot method 'sumprod' needs Python 3.12+ (math.sumprod)")
 
 
 class PureError(SquallError):
@@ -97,12 +110,12 @@ def use_dot_method(method: str) -> str:
 # ---------------------------------------------------------------- loading (stdlib only)
 
 
-def read_safetensors(path) -> dict[str, tuple[list[int], list[float]]]:
+def read_safetensors(path: PathArg) -> Tensors:
     """Read a safetensors file: name -> (shape, flat list of floats, row-major)."""
     return _read_safetensors(path)[0]
 
 
-def _read_safetensors(path) -> tuple[dict[str, tuple[list[int], list[float]]], set[int]]:
+def _read_safetensors(path: PathArg) -> tuple[Tensors, set[int]]:
     """The tensors and the set of their dtypes' widths in bytes, from one read of the file."""
     try:
         data = regular_file(path, "safetensors file", missing="{p} is missing").read_bytes()
@@ -122,7 +135,8 @@ def _read_safetensors(path) -> tuple[dict[str, tuple[list[int], list[float]]], s
     if not isinstance(header, dict):
         raise PureError(f"{path}: the header is not a JSON object")
     base = 8 + size
-    out, widths = {}, set()
+    out: Tensors = {}
+    widths: set[int] = set()
     for name, info in header.items():
         if name == "__metadata__":
             continue
@@ -151,7 +165,7 @@ def _read_safetensors(path) -> tuple[dict[str, tuple[list[int], list[float]]], s
     return out, widths
 
 
-def _rows(shape: list[int], flat: list[float]) -> list[list[float]]:
+def _rows(shape: list[int], flat: list[float]) -> Matrix:
     rows, cols = shape
     return [flat[r * cols : (r + 1) * cols] for r in range(rows)]
 
@@ -171,7 +185,9 @@ class LstmLayer:
     U_norms: list[float] = field(default_factory=list)  # |U[r]|^2
     W_norms: list[float] = field(default_factory=list)  # |W[r]|^2 (projection after repeat)
 
-    def run(self, model: PureModel, idx: int, seq, latent):
+    def run(
+        self, model: PureModel, idx: int, seq: Matrix | None, latent: Vector | None
+    ) -> tuple[Matrix | None, Vector | None]:
         """(sequence, latent vector) out for the ones in (:meth:`PureModel.lstm_layer`)."""
         return model.lstm_layer(idx, self, seq, latent)
 
@@ -182,7 +198,11 @@ class DenseLayer:
     b: list[float]
     W_norms: list[float] = field(default_factory=list)  # |W[r]|^2, see gates()
 
-    def run(self, model: PureModel, idx: int, seq, latent):
+    def run(
+        self, model: PureModel, idx: int, seq: Matrix | None, latent: Vector | None
+    ) -> tuple[Matrix | None, Vector | None]:
+        if seq is None:  # only a model whose chain was not checked (from_arrays)
+            raise PureError(f"layer {idx}: a dense layer needs a sequence, got one vector")
         return model.dense_layer(idx, self, seq), None
 
 
@@ -192,8 +212,14 @@ class RepeatLayer:
 
     times: int
 
-    def run(self, model: PureModel, idx: int, seq, latent):
+    def run(
+        self, model: PureModel, idx: int, seq: Matrix | None, latent: Vector | None
+    ) -> tuple[Matrix | None, Vector | None]:
         return seq, latent
+
+
+#: A layer of this engine (built by :data:`BUILD`).
+PureLayer = LstmLayer | DenseLayer | RepeatLayer
 
 
 @dataclass
@@ -270,7 +296,7 @@ def gates(
     """
     method = DOT_METHOD
     if method == "sumprod":
-        sumprod = math.sumprod
+        sumprod = _sumprod
         return [sumprod(row, xh) + b for row, b in zip(rows, bias, strict=True)]
     if method == "polarization":
         vv, dist = dot(xh, xh), math.dist
@@ -317,7 +343,7 @@ def dense(layer: DenseLayer, x: list[float]) -> list[float]:
     return gates(layer.W, x, layer.b, layer.W_norms)
 
 
-def _shape(window) -> str:
+def _shape(window: Sequence[Sequence[float]]) -> str:
     """The shape of a window as received, for error messages."""
     try:
         widths = sorted({len(row) for row in window})
@@ -339,14 +365,14 @@ class PureModel:
     floats (already scaled). Set ``counters = Counters()`` to count work, ``trace = []`` to record
     every intermediate of the next windows; both are off (``None``) by default."""
 
-    layers: list  # LstmLayer | DenseLayer | RepeatLayer (see BUILD)
+    layers: list[PureLayer]  # see BUILD
     features: list[str]
     length: int
     word_bytes: int = 4  # bytes per stored weight/state value (float32 bundle)
     counters: Counters | None = None
-    trace: list | None = None
+    trace: list[TraceRecord] | None = None
 
-    def reconstruct(self, window: list[list[float]]) -> list[list[float]]:
+    def reconstruct(self, window: Sequence[Sequence[float]]) -> Matrix:
         T, F = self.length, len(self.features)
         try:
             ok = len(window) == T and all(len(row) == F for row in window)
@@ -356,8 +382,8 @@ class PureModel:
             raise PureError(
                 f"window must have shape (T, F) = ({T}, {F}) for this model, got {_shape(window)}"
             )
-        seq: list[list[float]] = [list(map(_bounded, row)) for row in window]
-        latent: list[float] | None = None
+        seq: Matrix | None = [list(map(_bounded, row)) for row in window]
+        latent: Vector | None = None
         try:
             for idx, layer in enumerate(self.layers):
                 seq, latent = layer.run(self, idx, seq, latent)
@@ -365,9 +391,13 @@ class PureModel:
             raise PureError(
                 "a value overflows float64 in this model (weights of 1e154 or more?)"
             ) from None
+        if seq is None:  # only a model whose chain was not checked (from_arrays)
+            raise PureError("the model ends in one vector per window, not a sequence")
         return seq
 
-    def score(self, window: list[list[float]], mask: list[list[bool]] | None = None) -> float:
+    def score(
+        self, window: Sequence[Sequence[float]], mask: Sequence[Sequence[bool]] | None = None
+    ) -> float:
         """Mean squared reconstruction error over the (observed) cells of one window."""
         recon = self.reconstruct(window)
         total, n = 0.0, 0
@@ -379,8 +409,8 @@ class PureModel:
         return total / n if n else float("nan")
 
     def lstm_layer(
-        self, idx: int, layer: LstmLayer, xs: list[list[float]] | None, latent: list[float] | None
-    ):
+        self, idx: int, layer: LstmLayer, xs: Matrix | None, latent: Vector | None
+    ) -> tuple[Matrix | None, Vector | None]:
         """Run one LSTM layer over the window.
 
         ``latent`` set means the layer follows a ``repeat``: its input is that one vector at
@@ -390,23 +420,24 @@ class PureModel:
         H, T = layer.hidden, self.length
         h, c = [0.0] * H, [0.0] * H
         proj = None if latent is None else gates(layer.W, latent, layer.b, layer.W_norms)
-        counting, tracing = self.counters is not None, self.trace is not None
-        if counting and proj is not None:
-            self._count_projection(idx, layer)
+        counters, trace = self.counters, self.trace
+        if counters is not None and proj is not None:
+            self._count_projection(counters, idx, layer)
+        rows: Sequence[Vector] = () if xs is None else xs
         outputs = []
         for t in range(T):
-            x = latent if latent is not None else xs[t]
+            x = latent if latent is not None else rows[t]
             h, c, z = lstm_step(layer, x, h, c, proj)
-            if counting:
-                self._count_step(idx, layer, proj is not None)
-            if tracing:
-                self._trace_step(idx, t, x, z, h, c, layer.hidden)
+            if counters is not None:
+                self._count_step(counters, idx, layer, proj is not None)
+            if trace is not None:
+                self._trace_step(trace, idx, t, x, z, h, c, layer.hidden)
             outputs.append(h)
         if layer.return_sequences:
             return outputs, None
         return None, h
 
-    def dense_layer(self, idx: int, layer: DenseLayer, xs: list[list[float]]):
+    def dense_layer(self, idx: int, layer: DenseLayer, xs: Matrix) -> Matrix:
         out = []
         for t, x in enumerate(xs):
             y = dense(layer, x)
@@ -425,13 +456,13 @@ class PureModel:
             out.append(y)
         return out
 
-    def _count_projection(self, idx: int, layer: LstmLayer) -> None:
-        cnt, rows = self.counters, 4 * layer.hidden
+    def _count_projection(self, cnt: Counters, idx: int, layer: LstmLayer) -> None:
+        rows = 4 * layer.hidden
         cnt.add(cnt.macs, idx, rows * layer.inputs)
         cnt.add(cnt.weight_bytes, idx, (rows * layer.inputs + rows) * self.word_bytes)
 
-    def _count_step(self, idx: int, layer: LstmLayer, projected: bool) -> None:
-        cnt, H, n, w = self.counters, layer.hidden, layer.inputs, self.word_bytes
+    def _count_step(self, cnt: Counters, idx: int, layer: LstmLayer, projected: bool) -> None:
+        H, n, w = layer.hidden, layer.inputs, self.word_bytes
         cnt.add(cnt.step_calls, idx, 1)
         cnt.add(cnt.activations, idx, 5 * H)  # sigmoid i, f, o; tanh g, c
         if projected:  # inputs: W v + b (4H), h, c
@@ -444,8 +475,18 @@ class PureModel:
             cnt.add(cnt.state_bytes_in, idx, (n + 2 * H) * w)
         cnt.add(cnt.state_bytes_out, idx, 2 * H * w)  # h, c
 
-    def _trace_step(self, idx, t, x, z, h, c, H) -> None:
-        self.trace.append(
+    @staticmethod
+    def _trace_step(
+        trace: list[TraceRecord],
+        idx: int,
+        t: int,
+        x: Vector,
+        z: Vector,
+        h: Vector,
+        c: Vector,
+        H: int,
+    ) -> None:
+        trace.append(
             {
                 "layer": idx,
                 "kind": "lstm",
@@ -464,7 +505,11 @@ class PureModel:
             }
         )
 
-    def run(self, windows, progress=None) -> list[list[list[float]]]:
+    def run(
+        self,
+        windows: Sequence[Sequence[Sequence[float]]],
+        progress: Callable[[int, int], object] | None = None,
+    ) -> list[Matrix]:
         """Batch runner: reconstruct every window (``progress(i, n)`` called after each)."""
         out = []
         n = len(windows)
@@ -475,7 +520,7 @@ class PureModel:
         return out
 
 
-def _lstm(spec: Lstm, i: int, tensors: dict) -> LstmLayer:
+def _lstm(spec: Lstm, i: int, tensors: Tensors) -> LstmLayer:
     W = _rows(*tensors[f"layers.{i}.W"])
     U = _rows(*tensors[f"layers.{i}.U"])
     b = list(tensors[f"layers.{i}.b"][1])
@@ -497,7 +542,7 @@ def _lstm(spec: Lstm, i: int, tensors: dict) -> LstmLayer:
     )
 
 
-def _dense(spec: Dense, i: int, tensors: dict) -> DenseLayer:
+def _dense(spec: Dense, i: int, tensors: Tensors) -> DenseLayer:
     W = _rows(*tensors[f"layers.{i}.W"])
     b = list(tensors[f"layers.{i}.b"][1])
     if len(W) != spec.output or len(W[0]) != spec.input or len(b) != len(W):
@@ -505,18 +550,21 @@ def _dense(spec: Dense, i: int, tensors: dict) -> DenseLayer:
     return DenseLayer(W, b, squared_norms(W))
 
 
-def _repeat(spec: Repeat, i: int, tensors: dict) -> RepeatLayer:
+def _repeat(spec: Repeat, i: int, tensors: Tensors) -> RepeatLayer:
     return RepeatLayer(spec.times)
 
 
 #: Layer type -> the function that builds this engine's layer (its weights as lists; the layer's
 #: ``run(model, index, sequence, latent)`` computes it). A new layer type adds one entry.
-BUILD: dict[type[Layer], Callable[..., Any]] = {Lstm: _lstm, Dense: _dense, Repeat: _repeat}
+#: (Each takes its own spec type, so the value type cannot name the first argument.)
+BUILD: dict[type[Layer], Callable[..., PureLayer]] = {
+    Lstm: _lstm,
+    Dense: _dense,
+    Repeat: _repeat,
+}
 
 
-def from_arrays(
-    meta: dict, tensors: dict[str, tuple[list[int], list[float]]], word_bytes: int = 4
-) -> PureModel:
+def from_arrays(meta: Mapping[str, Any], tensors: Tensors, word_bytes: int = 4) -> PureModel:
     """Build a model from a bundle's JSON (``layers``: typed or their JSON objects, as
     :mod:`squall.model` reads them) and its tensors as (shape, flat list). Each layer is checked
     on its own and the first against the features; the chain is not (a single layer runs, for
@@ -530,7 +578,7 @@ def from_arrays(
             raise PureError(
                 f"layer 0 takes {first} inputs but the bundle has {len(features)} features"
             )
-        layers = []
+        layers: list[PureLayer] = []
         for i, spec in enumerate(specs):
             build = BUILD.get(type(spec))
             if build is None:
@@ -547,7 +595,7 @@ def from_arrays(
         raise PureError(f"malformed bundle ({exc})") from exc
 
 
-def load(bundle_dir) -> PureModel:
+def load(bundle_dir: PathArg) -> PureModel:
     """Load a bundle directory with the standard library only (one read of each file)."""
     root = Path(bundle_dir)
     path = root / "bundle.json"

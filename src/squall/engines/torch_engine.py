@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import numpy as np
 import torch
 
 from squall.bundle import Bundle
-from squall.engines.base import Engine
+from squall.engines.base import Engine, Reconstruction, Windows
 from squall.models.autoencoder import LSTMAutoencoder
 
 
@@ -23,7 +22,7 @@ class TorchEngine(Engine):
         self.dtype = {"float32": torch.float32, "float64": torch.float64}[dtype]
         self.model = LSTMAutoencoder.from_bundle(bundle, self.dtype).eval()
 
-    def _reconstruct(self, x: np.ndarray) -> np.ndarray:
+    def _reconstruct(self, x: Windows) -> Reconstruction:
         with torch.inference_mode():
-            out = self.model(torch.as_tensor(x, dtype=self.dtype))
+            out: torch.Tensor = self.model(torch.as_tensor(x, dtype=self.dtype))
         return out.numpy()

@@ -9,6 +9,7 @@ are computed (:class:`ActivationSpec`, see :mod:`squall.engines.fixed.tables`); 
 from __future__ import annotations
 
 import math
+import os
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -114,8 +115,8 @@ class FixedConfig:
         for k in _TYPES:
             _bounded_width(getattr(self, k), k)
 
-    def to_dict(self) -> dict:
-        out: dict = {"name": self.name}
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"name": self.name}
         out.update({k: getattr(self, k).spec for k in _TYPES})
         for k in ("sigmoid_fn", "tanh_fn"):
             out[k] = dict(getattr(self, k).__dict__)
@@ -210,7 +211,11 @@ PRESETS: dict[str, FixedConfig] = {
 }
 
 
-def resolve_config(config) -> FixedConfig:
+#: What names a configuration: itself, a preset's name, its JSON object or a .json file's path.
+ConfigLike = FixedConfig | str | dict[str, Any] | os.PathLike[str]
+
+
+def resolve_config(config: ConfigLike) -> FixedConfig:
     """A :class:`FixedConfig` from itself, a preset name, a dict or a JSON file's path."""
     if isinstance(config, FixedConfig):
         return config
@@ -227,7 +232,7 @@ def resolve_config(config) -> FixedConfig:
     )
 
 
-def with_formats(config: FixedConfig, **changes) -> FixedConfig:
+def with_formats(config: FixedConfig, **changes: FixedType | str) -> FixedConfig:
     """A copy of ``config`` with some formats replaced (strings like ``"Q3.13"`` accepted)."""
     fixed: dict[str, Any] = {
         k: FixedType.parse(v) if isinstance(v, str) else v for k, v in changes.items()

@@ -37,15 +37,16 @@ default; ``tests/engines/test_fixed_engine.py`` checks it equals ``python`` bit 
 from __future__ import annotations
 
 import operator
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+from numpy.typing import ArrayLike, NDArray
 
 from squall.bundle import Bundle
-from squall.engines.base import Engine
-from squall.engines.fixed.config import FixedConfig, resolve_config
+from squall.engines.base import Engine, Windows
+from squall.engines.fixed.config import ConfigLike, FixedConfig, resolve_config
 from squall.engines.fixed.tables import Activation, ActivationUnit
 from squall.engines.fixedpoint import FixedType, accumulator_bits, is_tie, shift_round, signed_bits
 from squall.errors import SquallError
@@ -54,11 +55,22 @@ from squall.model import Dense, Layer, Lstm, Repeat
 #: Largest accumulator the numpy backend accepts (int64, one bit spare for rounding offsets).
 INT64_BITS = 62
 
+#: Integer codes of the numpy backend (all windows at once).
+CodeArray = NDArray[np.int64]
+#: A layer's weights for the numpy backend: ``(W, U, b_acc)``; ``U`` is None for a dense layer.
+LayerArrays = tuple[CodeArray, CodeArray | None, CodeArray]
+#: The numpy backend's requantization: ``rq(values, src_frac, to_type, point)``.
+Requantize = Callable[[CodeArray, int, FixedType, str], CodeArray]
+#: A replacement for an LSTM layer's steps: ``(layer, x, h, c) -> (h, c)`` on codes.
+StepFunction = Callable[["FixedLstm", list[int], list[int], list[int]], tuple[list[int], list[int]]]
+#: One record of a trace (:meth:`FixedModel.reconstruct_codes`).
+TraceRecord = dict[str, Any]
+
 
 # ---------------------------------------------------------------- requantization on ints
 
 
-def requantizer(src_frac: int, t: FixedType):
+def requantizer(src_frac: int, t: FixedType) -> Callable[[int], int]:
     """A fast ``int -> int`` function equal to ``t.requantize(v, src_frac)``."""
     shift, lo, hi = src_frac - t.frac, t.min_code, t.max_code
     if t.overflow == "sat" and t.rounding == "rnd" and shift > 0:
@@ -95,14 +107,22 @@ class FixedLstm:
     WU: list[list[int]]  # row r: W[r] + U[r], for the fused pass over [x, h]
     acc_bits: int  # the width rule for this layer
 
-    def codes(self, m: FixedModel, seq, latent, trace: list | None, steps: dict | None):
+    def codes(
+        self,
+        m: FixedModel,
+        seq: list[list[int]] | None,
+        latent: list[int] | None,
+        trace: list[TraceRecord] | None,
+        steps: Mapping[int, StepFunction] | None,
+    ) -> tuple[list[list[int]] | None, list[int] | None]:
         """Python backend: this layer over one window; (sequence, latent vector) out."""
         H = self.hidden
         h, c = [0] * H, [0] * H
         proj = None if latent is None else m.projection(self, latent)
+        rows: Sequence[list[int]] = () if seq is None else seq
         outs = []
         for t in range(m.length):
-            x = latent if latent is not None else seq[t]
+            x = latent if latent is not None else rows[t]
             if steps is not None and self.index in steps:
                 h_new, c_new = steps[self.index](self, list(x), list(h), list(c))
             else:
@@ -124,24 +144,38 @@ class FixedLstm:
             outs.append(h)
         return (outs, None) if self.return_sequences else (None, h)
 
-    def arrays(self) -> tuple:
+    def arrays(self) -> LayerArrays:
         return (
             np.array(self.W, dtype=np.int64),
             np.array(self.U, dtype=np.int64),
             np.array(self.b_acc, dtype=np.int64),
         )
 
-    def run_array(self, m: FixedModel, arr: tuple, seq, latent, rq):
+    def run_array(
+        self,
+        m: FixedModel,
+        arr: LayerArrays,
+        seq: CodeArray | None,
+        latent: CodeArray | None,
+        rq: Requantize,
+    ) -> tuple[CodeArray | None, CodeArray | None]:
         """numpy backend: this layer over all windows (N, T, n) or a latent (N, n)."""
         cfg = m.config
         W, U, b = arr
-        H, N, T = self.hidden, (seq if latent is None else latent).shape[0], m.length
-        h = np.zeros((N, H), dtype=np.int64)
-        c = np.zeros((N, H), dtype=np.int64)
+        assert U is not None, "an LSTM layer's arrays hold U"
+        source = seq if latent is None else latent
+        assert source is not None, "an LSTM layer reads a sequence or a repeated vector"
+        H, N, T = self.hidden, source.shape[0], m.length
+        h: CodeArray = np.zeros((N, H), dtype=np.int64)
+        c: CodeArray = np.zeros((N, H), dtype=np.int64)
         proj = None if latent is None else latent @ W.T + b
         outs = np.empty((N, T, H), dtype=np.int64)
         for t in range(T):
-            acc = (seq[:, t] @ W.T + h @ U.T + b) if proj is None else proj + h @ U.T
+            if proj is None:
+                assert seq is not None  # no latent: the input is a sequence
+                acc = seq[:, t] @ W.T + h @ U.T + b
+            else:
+                acc = proj + h @ U.T
             z = rq(acc, m.acc_frac, cfg.preact, "z")
             s = m.sig_z.many(z)
             i, f, o = s[:, :H], s[:, H : 2 * H], s[:, 3 * H :]
@@ -160,7 +194,15 @@ class FixedDense:
     b_acc: list[int]
     acc_bits: int
 
-    def codes(self, m: FixedModel, seq, latent, trace: list | None, steps: dict | None):
+    def codes(
+        self,
+        m: FixedModel,
+        seq: list[list[int]] | None,
+        latent: list[int] | None,
+        trace: list[TraceRecord] | None,
+        steps: Mapping[int, StepFunction] | None,
+    ) -> tuple[list[list[int]] | None, list[int] | None]:
+        assert seq is not None, "a dense layer reads a sequence"
         out = []
         for t, x in enumerate(seq):
             y = m.dense(self, x)
@@ -171,16 +213,29 @@ class FixedDense:
             out.append(y)
         return out, None
 
-    def arrays(self) -> tuple:
+    def arrays(self) -> LayerArrays:
         return (np.array(self.W, dtype=np.int64), None, np.array(self.b_acc, dtype=np.int64))
 
-    def run_array(self, m: FixedModel, arr: tuple, seq, latent, rq):
+    def run_array(
+        self,
+        m: FixedModel,
+        arr: LayerArrays,
+        seq: CodeArray | None,
+        latent: CodeArray | None,
+        rq: Requantize,
+    ) -> tuple[CodeArray | None, CodeArray | None]:
         W, _, b = arr
+        assert seq is not None, "a dense layer reads a sequence"
         return rq(seq @ W.T + b, m.acc_frac, m.config.data, "y"), None
 
 
 def _fixed_lstm(
-    m: FixedModel, spec: Lstm, i: int, weights: dict, product_bound: int, bias_bound: int
+    m: FixedModel,
+    spec: Lstm,
+    i: int,
+    weights: Mapping[str, NDArray[Any]],
+    product_bound: int,
+    bias_bound: int,
 ) -> FixedLstm:
     qw, qb = m.config.weight.quantize, m.config.bias.quantize
     W = [[qw(v) for v in row] for row in weights[f"layers.{i}.W"].tolist()]
@@ -201,7 +256,12 @@ def _fixed_lstm(
 
 
 def _fixed_dense(
-    m: FixedModel, spec: Dense, i: int, weights: dict, product_bound: int, bias_bound: int
+    m: FixedModel,
+    spec: Dense,
+    i: int,
+    weights: Mapping[str, NDArray[Any]],
+    product_bound: int,
+    bias_bound: int,
 ) -> FixedDense:
     qw, qb = m.config.weight.quantize, m.config.bias.quantize
     W = [[qw(v) for v in row] for row in weights[f"layers.{i}.W"].tolist()]
@@ -212,18 +272,28 @@ def _fixed_dense(
 
 
 def _fixed_repeat(
-    m: FixedModel, spec: Repeat, i: int, weights: dict, product_bound: int, bias_bound: int
+    m: FixedModel,
+    spec: Repeat,
+    i: int,
+    weights: Mapping[str, NDArray[Any]],
+    product_bound: int,
+    bias_bound: int,
 ) -> int:
     return spec.times  # a repeat is its count: the next LSTM reads the vector
 
 
 #: Layer type -> the function building its integer-code layer from the float weights (``(model,
 #: layer, index, weights, product bound, bias bound)``). A new layer type adds one entry.
-BUILD: dict[type[Layer], Callable[..., Any]] = {
+#: (Each takes its own spec type, so the value type cannot name the second argument.)
+BUILD: dict[type[Layer], Callable[..., FixedLayer]] = {
     Lstm: _fixed_lstm,
     Dense: _fixed_dense,
     Repeat: _fixed_repeat,
 }
+
+
+#: A layer of the fixed model: an LSTM, a dense layer, or a repeat as its count.
+FixedLayer = FixedLstm | FixedDense | int
 
 
 class FixedModel:
@@ -260,7 +330,8 @@ class FixedModel:
         self.sig_z = self.sigmoid.unit(cfg.preact)
         self.tanh_z = self.tanh.unit(cfg.preact)
         self.tanh_c = self.tanh.unit(cfg.cell)
-        self.layers: list = []
+        self.layers: list[FixedLayer] = []
+        self._np_layers: list[tuple[FixedLstm | FixedDense, LayerArrays]] | None = None
         bias_bound = max(-cfg.bias.min_code, cfg.bias.max_code) << self.bias_shift
         product_bound = max(
             abs(a * b)
@@ -283,7 +354,7 @@ class FixedModel:
 
     # ------------------------------------------------------------ python backend
 
-    def quantize_window(self, window) -> list[list[int]]:
+    def quantize_window(self, window: Sequence[Sequence[float]]) -> list[list[int]]:
         q = self.config.data.quantize
         return [[q(v) for v in row] for row in window]
 
@@ -316,7 +387,7 @@ class FixedModel:
         h_new = [rq_h(sig(z[3 * H + k]) * thc(c_new[k])) for k in range(H)]
         return h_new, c_new
 
-    def step_detail(self, L: FixedLstm, x: list[int], h: list[int], c: list[int]) -> dict:
+    def step_detail(self, L: FixedLstm, x: list[int], h: list[int], c: list[int]) -> dict[str, Any]:
         """One step with every intermediate (``acc``, ``z``, ``i``, ``f``, ``g``, ``o``,
         ``c_acc``, ``c``, ``tanh_c``, ``h_acc``, ``h``) and ``events``: how many values hit an
         exact rounding tie (``tie_z``, ``tie_c``, ``tie_h``) or saturated/wrapped (``sat_z``,
@@ -368,7 +439,7 @@ class FixedModel:
             "events": events,
         }
 
-    def dense_detail(self, L: FixedDense, x: list[int]) -> dict:
+    def dense_detail(self, L: FixedDense, x: list[int]) -> dict[str, Any]:
         """A dense step with its accumulators and events (``tie_y``, ``sat_y``)."""
         t = self.config.data
         shift = self.acc_frac - t.frac
@@ -394,7 +465,10 @@ class FixedModel:
         return [rq(sum(map(mul, row, x)) + b) for row, b in zip(L.W, L.b_acc, strict=True)]
 
     def reconstruct_codes(
-        self, window: list[list[int]], trace: list | None = None, steps: dict | None = None
+        self,
+        window: Sequence[Sequence[int]],
+        trace: list[TraceRecord] | None = None,
+        steps: Mapping[int, StepFunction] | None = None,
     ) -> list[list[int]]:
         """Run one window of data codes (T lists of F codes); returns the output codes. With
         ``trace`` a list, every LSTM step's (layer, step, x, h_prev, c_prev, h, c) and every
@@ -411,41 +485,44 @@ class FixedModel:
 
     # ------------------------------------------------------------ numpy backend
 
-    def _arrays(self) -> list:
-        if getattr(self, "_np_layers", None) is None:
+    def _arrays(self) -> list[tuple[FixedLstm | FixedDense, LayerArrays]]:
+        """The layers that compute (a repeat is its count: the next LSTM reads the vector),
+        each with its int64 arrays, made once."""
+        if self._np_layers is None:
             worst = max((L.acc_bits for L in self.layers if not isinstance(L, int)), default=0)
             if max(worst, self.cell_bits) > INT64_BITS:
                 raise SquallError(
                     f"accumulators of {max(worst, self.cell_bits)} bits do not "
                     f"fit int64; use backend='python'"
                 )
-            self._np_layers = [None if isinstance(L, int) else L.arrays() for L in self.layers]
+            self._np_layers = [(L, L.arrays()) for L in self.layers if not isinstance(L, int)]
         return self._np_layers
 
-    def run_codes(self, x: np.ndarray, saturations: dict | None = None) -> np.ndarray:
+    def run_codes(self, x: ArrayLike, saturations: dict[str, int] | None = None) -> CodeArray:
         """All windows at once: data codes (N, T, F) int64 in, output codes (N, T, F) out. With
         ``saturations`` a dict, the values that saturated (or wrapped) at each round-and-
         saturate point are counted into it: ``z``, ``c``, ``h``, ``y`` (dense outputs)."""
         arrays = self._arrays()
 
-        def rq(v: np.ndarray, src_frac: int, t: FixedType, point: str) -> np.ndarray:
+        def rq(v: CodeArray, src_frac: int, t: FixedType, point: str) -> CodeArray:
             if saturations is not None:
                 q = shift_round(v, src_frac - t.frac, t.rounding)
                 over = int(np.count_nonzero((q < t.min_code) | (q > t.max_code)))
                 saturations[point] = saturations.get(point, 0) + over
             return t.requantize(v, src_frac)
 
-        seq: np.ndarray | None = np.asarray(x, dtype=np.int64)
-        latent: np.ndarray | None = None
-        for L, arr in zip(self.layers, arrays, strict=True):
-            if not isinstance(L, int):  # a repeat (its count): the next LSTM reads latent
-                seq, latent = L.run_array(self, arr, seq, latent, rq)
+        seq: CodeArray | None = np.asarray(x, dtype=np.int64)
+        latent: CodeArray | None = None
+        for L, arr in arrays:  # a repeat is not among them: the next LSTM reads latent
+            seq, latent = L.run_array(self, arr, seq, latent, rq)
         assert seq is not None, "the model ends in a sequence"
         return seq
 
     # ------------------------------------------------------------ floats at the boundary
 
-    def quantize_windows(self, x: np.ndarray, saturations: dict | None = None) -> np.ndarray:
+    def quantize_windows(
+        self, x: ArrayLike, saturations: dict[str, int] | None = None
+    ) -> CodeArray:
         t = self.config.data
         q = t.quantize
         values = np.asarray(x, dtype=np.float64)
@@ -457,12 +534,12 @@ class FixedModel:
             )
         return np.array(flat, dtype=np.int64).reshape(np.shape(x))
 
-    def to_float(self, codes: np.ndarray) -> np.ndarray:
+    def to_float(self, codes: ArrayLike) -> NDArray[np.float64]:
         return np.ldexp(np.asarray(codes, dtype=np.float64), -self.config.data.frac)
 
     def reconstruct(
-        self, x: np.ndarray, backend: str = "numpy", saturations: dict | None = None
-    ) -> np.ndarray:
+        self, x: ArrayLike, backend: str = "numpy", saturations: dict[str, int] | None = None
+    ) -> NDArray[np.float64]:
         """Float windows in, float reconstructions out (quantized and dequantized here only).
         ``saturations`` (numpy backend): see :meth:`run_codes`; ``x`` counts the inputs."""
         codes = self.quantize_windows(x, saturations)
@@ -485,7 +562,7 @@ class FixedEngine(Engine):
 
     name = "fixed"
 
-    def __init__(self, bundle: Bundle, config="16", backend: str = "numpy") -> None:
+    def __init__(self, bundle: Bundle, config: ConfigLike = "16", backend: str = "numpy") -> None:
         super().__init__(bundle)
         if backend not in ("numpy", "python"):
             raise SquallError(f"unknown fixed backend {backend!r}; choose numpy or python")
@@ -493,5 +570,5 @@ class FixedEngine(Engine):
         self.backend = backend
         self.model = FixedModel(bundle, self.config)
 
-    def _reconstruct(self, x: np.ndarray) -> np.ndarray:
+    def _reconstruct(self, x: Windows) -> NDArray[np.float64]:
         return self.model.reconstruct(x, self.backend)

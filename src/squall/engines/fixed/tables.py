@@ -21,6 +21,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
+from numpy.typing import NDArray
 
 from squall.engines.fixed.config import ActivationSpec
 from squall.engines.fixedpoint import FixedType
@@ -108,20 +109,21 @@ class ActivationUnit:
         acc = (act.table[k] << (frac - act.out.frac)) + act.slopes[k] * d
         return act.out.requantize(acc, frac)
 
-    def direct_many(self, codes: np.ndarray) -> np.ndarray:
+    def direct_many(self, codes: NDArray[np.int64]) -> NDArray[np.int64]:
         """:meth:`direct` on an int64 array (the same operations; tested equal on every code)."""
         c = codes.clip(self.lo_code, self.hi_code)
         k = (c - self.lo_code) >> self.shift
         act = self.act
         table = np.array(act.table, dtype=np.int64)
         if act.spec.method == "lut":
-            return table[k]
+            looked_up: NDArray[np.int64] = table[k]  # (numpy's stubs type this indexing Any)
+            return looked_up
         d = c - self.lo_code - (k << self.shift)
         frac = act.slope_type.frac + self.inp.frac
         acc = (table[k] << (frac - act.out.frac)) + np.array(act.slopes, dtype=np.int64)[k] * d
         return act.out.requantize(acc, frac)
 
-    def outputs(self) -> np.ndarray:
+    def outputs(self) -> NDArray[np.int64]:
         """Every distinct output code (the inputs outside the table's range repeat its ends)."""
         if self.expanded is not None:
             return np.unique(self.array)
@@ -133,7 +135,8 @@ class ActivationUnit:
             return self.expanded[code - self.inp.min_code]
         return self.direct(code)
 
-    def many(self, codes: np.ndarray) -> np.ndarray:
+    def many(self, codes: NDArray[np.int64]) -> NDArray[np.int64]:
         if self.expanded is not None:
-            return self.array[codes - self.inp.min_code]
+            looked_up: NDArray[np.int64] = self.array[codes - self.inp.min_code]  # (stubs: Any)
+            return looked_up
         return self.direct_many(codes)

@@ -11,7 +11,7 @@ import math
 
 import numpy as np
 
-from squall.engines.fixed.config import resolve_config
+from squall.engines.fixed.config import ConfigLike, resolve_config
 from squall.engines.fixed.tables import EXPAND_BITS, Activation, ActivationUnit
 from squall.engines.fixedpoint import FixedType
 
@@ -39,7 +39,7 @@ def activation_error(unit: ActivationUnit) -> float:
     return float(np.abs(got - want).max())
 
 
-def error_budget(config) -> dict[str, float]:
+def error_budget(config: ConfigLike) -> dict[str, float]:
     """One LSTM step's local error bound, from the formats (floats, for reading and tolerances).
 
     ``e_sigmoid``, ``e_tanh``: :func:`activation_error` of the units (tanh: the worse of its
@@ -71,7 +71,7 @@ def error_budget(config) -> dict[str, float]:
     return out
 
 
-def parity_tolerance(config, gain: float = LADDER_GAIN) -> float:
+def parity_tolerance(config: ConfigLike, gain: float = LADDER_GAIN) -> float:
     """The parity ladder's tolerance for ``config``: ``gain * error_budget(config)["step"]``,
     rounded up to two significant digits."""
     tol = gain * error_budget(config)["step"]

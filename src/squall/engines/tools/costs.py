@@ -24,8 +24,9 @@ the mat-vecs; weights are counted each time they are read (no reuse across steps
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import asdict, dataclass
+from typing import Any
 
 from squall.errors import SquallError
 from squall.model import Dense, Layer, LayerStep, Lstm, Repeat, walk_layers
@@ -52,7 +53,7 @@ class LayerCost:
     out_shape: tuple[int, ...]  # the layer's output for one window
     out_bytes: int
 
-    def as_dict(self) -> dict:
+    def as_dict(self) -> dict[str, Any]:
         return asdict(self)
 
 
@@ -124,7 +125,9 @@ WINDOW_COSTS: dict[type[Layer], Callable[[LayerStep, int, int], LayerCost]] = {
 }
 
 
-def window_costs(layers, length: int, word_bytes: int = 4) -> list[LayerCost]:
+def window_costs(
+    layers: Iterable[Layer | Mapping[str, Any]], length: int, word_bytes: int = 4
+) -> list[LayerCost]:
     """Per-layer costs of one window of ``length`` steps through ``layers`` (a bundle's typed
     layers, :mod:`squall.model`, or their JSON objects)."""
     T, w = int(length), int(word_bytes)

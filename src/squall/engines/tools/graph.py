@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+from typing import Any
 
 from squall.bundle import Bundle
 from squall.engines.tools.costs import window_costs
@@ -13,7 +14,7 @@ from squall.io import atomic_path, write_text
 from squall.model import Dense, Layer, Lstm, Repeat
 
 
-def layer_costs(bundle: Bundle, word_bytes: int = 4) -> list[dict]:
+def layer_costs(bundle: Bundle, word_bytes: int = 4) -> list[dict[str, Any]]:
     """Per layer: the analytic counts for one window (:func:`squall.engines.tools.costs.
     window_costs`: parameters, MACs per step and per window, bytes) plus a label; ``macs_window``
     is ``macs``.

@@ -17,11 +17,10 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import numpy as np
-
 from squall.bundle import Bundle
 from squall.engines import get_engine
-from squall.errors import SquallError
+from squall.engines.base import PureEngine, Windows
+from squall.errors import ParameterError
 from squall.io import atomic_path
 from squall.model import Lstm
 
@@ -31,8 +30,15 @@ LINE_TARGETS = ("lstm_step", "gates", "cell")
 LINE_WINDOWS = 20
 
 
-class LineProfilerMissing(SquallError):
-    """A line-by-line report was asked for but line_profiler is not installed."""
+class LineProfilerMissing(ParameterError):
+    """A line-by-line report was asked for (``lines``) but line_profiler is not installed."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            "lines",
+            "{name} needs line_profiler: pip install 'squall[profile]' (or pip install "
+            "line_profiler)",
+        )
 
 
 @dataclass
@@ -45,7 +51,7 @@ class ProfileResult:
     #: calls the engine counted over the same windows (pure engine only)
     step_calls: dict[str, int] = field(default_factory=dict)
     #: per-layer counts of the counted run by layer name: ``{count: {name: n}}``
-    counters: dict = field(default_factory=dict)
+    counters: dict[str, dict[str, int]] = field(default_factory=dict)
     steps_agree: bool | None = None  # None: no counts (an engine other than pure)
     lines: str | None = None  # the line_profiler report, when asked for and installed
     notes: list[str] = field(default_factory=list)  # e.g. why there is no line report
@@ -73,7 +79,9 @@ def layer_names(bundle: Bundle) -> dict[int, str]:
     }
 
 
-def count_run(bundle: Bundle, x: np.ndarray, engine=None) -> dict:
+def count_run(
+    bundle: Bundle, x: Windows, engine: PureEngine | None = None
+) -> dict[str, dict[str, int]]:
     """Run the pure engine with its counters on over ``x``; per-layer counts by layer name.
 
     ``engine``: a pure engine of ``bundle`` to reuse (its counters are restored afterwards).
@@ -93,7 +101,7 @@ def count_run(bundle: Bundle, x: np.ndarray, engine=None) -> dict:
 
 def profile_run(
     bundle: Bundle,
-    x: np.ndarray,
+    x: Windows,
     out: str | os.PathLike[str],
     engine: str = "pure",
     top: int = 15,
@@ -112,14 +120,16 @@ def profile_run(
     seconds = time.perf_counter() - start
     with atomic_path(out) as tmp:
         profiler.dump_stats(str(tmp))
-    stats = pstats.Stats(str(out), stream=io.StringIO())
+    text = io.StringIO()
+    stats = pstats.Stats(str(out), stream=text)
     result = ProfileResult(seconds, len(x), Path(out), "")
-    if engine == "pure":
+    if isinstance(eng, PureEngine):  # engine == "pure"
         from squall.engines import pure
 
         where = pure.lstm_step.__code__.co_filename  # before strip_dirs() shortens it
         profiled = sum(
             st[1]
+            # Stats.stats (function -> call counts and times) is missing from typeshed's pstats
             for fn, st in stats.stats.items()  # type: ignore[attr-defined]
             if fn[0] == where and fn[2] == "lstm_step"
         )
@@ -130,36 +140,36 @@ def profile_run(
         counted = sum(n for name, n in result.counters["step_calls"].items() if name in lstm)
         result.step_calls = {"lstm_step (cProfile)": profiled, "lstm_step (counters)": counted}
         result.steps_agree = profiled == counted
-    text = io.StringIO()
-    stats.stream = text  # type: ignore[attr-defined]
     stats.strip_dirs().sort_stats("cumulative").print_stats(top)
     result.top = text.getvalue()
     if lines:
         try:
             result.lines = line_profile(bundle, x[:LINE_WINDOWS])
         except LineProfilerMissing as exc:
-            result.notes.append(str(exc))
+            # the command line prints notes as they are: this one names the flag, --lines
+            result.notes.append(exc.for_option(exc.option()))
     return result
 
 
-def line_profile(bundle: Bundle, x: np.ndarray) -> str:
+def line_profile(bundle: Bundle, x: Windows) -> str:
     """line_profiler report of the LSTM step functions of the pure engine on ``x``.
 
-    Raises :class:`LineProfilerMissing` (a :class:`SquallError` whose message is the install
-    hint) when line_profiler is not installed.
+    Raises :class:`LineProfilerMissing` (a :class:`~squall.errors.ParameterError` of ``lines``
+    whose message is the install hint) when line_profiler is not installed.
     """
     try:
         from line_profiler import LineProfiler
     except ImportError:
-        raise LineProfilerMissing(
-            "--lines needs line_profiler: pip install 'squall[profile]' "
-            "(or pip install line_profiler)"
-        ) from None
+        raise LineProfilerMissing from None
     from squall.engines import pure
 
     eng = get_engine("pure", bundle)
     lp = LineProfiler(*(getattr(pure, name) for name in LINE_TARGETS))
-    lp.runcall(eng.reconstruct, x)
+    lp.enable_by_count()  # what LineProfiler.runcall does (untyped there)
+    try:
+        eng.reconstruct(x)
+    finally:
+        lp.disable_by_count()
     text = io.StringIO()
     lp.print_stats(stream=text, stripzeros=True)
     return text.getvalue()

@@ -11,31 +11,36 @@ import csv
 import io
 import json
 import os
+from collections.abc import Iterator
+from typing import Any
 
 import numpy as np
+from numpy.typing import NDArray
 
 from squall.bundle import Bundle
 from squall.engines import get_engine
+from squall.engines.pure import TraceRecord
 from squall.engines.tools.profiling import layer_names
-from squall.errors import SquallError
+from squall.errors import ParameterError
 from squall.io import write_text
 
 LSTM_QUANTITIES = ("input", "pre_i", "pre_f", "pre_g", "pre_o", "i", "f", "g", "o", "c", "h")
 DENSE_QUANTITIES = ("input", "output")
 
 
-def trace_window(bundle: Bundle, window: np.ndarray) -> list[dict]:
+def trace_window(bundle: Bundle, window: NDArray[np.floating[Any]]) -> list[TraceRecord]:
     """Records of every intermediate of one scaled window (T, F), in execution order."""
     engine = get_engine("pure", bundle)
-    engine.model.trace = []
+    records: list[TraceRecord] = []
+    engine.model.trace = records
     engine.reconstruct(window[None])
     names = layer_names(bundle)
-    for rec in engine.model.trace:
+    for rec in records:
         rec["layer_name"] = names[rec["layer"]]
-    return engine.model.trace
+    return records
 
 
-def to_rows(records: list[dict]):
+def to_rows(records: list[TraceRecord]) -> Iterator[tuple[int, str, str, int, str, int, str]]:
     """Long format: layer, layer_name, kind, step, quantity, index, value."""
     for rec in records:
         quantities = LSTM_QUANTITIES if rec["kind"] == "lstm" else DENSE_QUANTITIES
@@ -45,7 +50,7 @@ def to_rows(records: list[dict]):
 
 
 def write_trace(
-    bundle: Bundle, window: np.ndarray, index: int, path: str | os.PathLike[str]
+    bundle: Bundle, window: NDArray[np.floating[Any]], index: int, path: str | os.PathLike[str]
 ) -> int:
     """Write the trace of window ``index`` as CSV (long format) or JSON (by the suffix)."""
     records = trace_window(bundle, window)
@@ -66,5 +71,6 @@ def write_trace(
         w.writerows(to_rows(records))
         write_text(path, buf.getvalue())
     else:
-        raise SquallError(f"--out must end in .csv or .json, got {text_path}")
+        got = text_path.replace("{", "{{").replace("}", "}}")  # literal in the template
+        raise ParameterError("path", f"{{name}} must end in .csv or .json, got {got}")
     return len(records)
