@@ -32,3 +32,10 @@ def test_command_line_translates_the_parameter_to_its_flag(capsys, tmp_path):
     err = capsys.readouterr().err
     assert status == 2
     assert "squall: error: --until must be a date/time" in err
+
+
+def test_braces_in_a_value_are_kept_as_they_are():
+    with pytest.raises(ParameterError) as info:
+        pipeline.check_number("epochs", "{x}", low=1, integer=True)
+    assert str(info.value) == "epochs must be an integer, got '{x}'"
+    assert info.value.for_option("--epochs") == "--epochs must be an integer, got '{x}'"

@@ -16,7 +16,8 @@ class SquallError(ValueError):
 class ParameterError(SquallError):
     """A bad value for one named parameter of a library call.
 
-    ``template`` holds ``{name}`` where the parameter is named: in Python the message names the
+    ``template`` holds ``{name}`` (written ``{{name}}`` inside an f-string) where the parameter
+    is named: in Python the message names the
     parameter as the function calls it (``until must be a date ...``); the command line shows its
     own flag instead (``--until must be a date ...``, :meth:`for_option`), so library code never
     spells a flag and the two stay in step.
@@ -25,11 +26,13 @@ class ParameterError(SquallError):
     def __init__(self, param: str, template: str) -> None:
         self.param = param
         self.template = template
-        super().__init__(template.format(name=param))
+        super().__init__(self.for_option(param))
 
     def for_option(self, option: str) -> str:
-        """The message with ``option`` (a flag such as ``--until``) in place of the parameter."""
-        return self.template.format(name=option)
+        """The message with ``option`` (a flag such as ``--until``) in place of the parameter.
+        Only the literal ``{name}`` is replaced: other braces (a user's value such as a path
+        ``{a}.csv``) are kept as they are, with no escaping needed."""
+        return self.template.replace("{name}", option)
 
     def option(self) -> str:
         """The flag the command line uses for this parameter by convention: ``--`` and the

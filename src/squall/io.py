@@ -884,8 +884,7 @@ def write_report(
     elif text.endswith(".csv"):
         write_text(path, as_csv())
     else:
-        got = text.replace("{", "{{").replace("}", "}}")  # literal in the template
-        raise ParameterError("path", f"{{name}} must end in .csv or .json, got {got}")
+        raise ParameterError("path", f"{{name}} must end in .csv or .json, got {text}")
 
 
 def parse_json(text: str | bytes, what: str) -> object:

@@ -71,6 +71,5 @@ def write_trace(
         w.writerows(to_rows(records))
         write_text(path, buf.getvalue())
     else:
-        got = text_path.replace("{", "{{").replace("}", "}}")  # literal in the template
-        raise ParameterError("path", f"{{name}} must end in .csv or .json, got {got}")
+        raise ParameterError("path", f"{{name}} must end in .csv or .json, got {text_path}")
     return len(records)
