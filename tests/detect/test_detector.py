@@ -208,3 +208,30 @@ def test_smoothing_span_can_come_from_the_whole_training_set(data):
     whole = Detector(smoothing=0.05).fit(tail, bundle, span_windows=ws)
     assert whole.span_ == pytest.approx(0.05 * 400) and short.span_ < whole.span_
     assert Detector.from_dict(whole.to_dict(), bundle).span_ == whole.span_
+
+
+def test_windows_in_any_order_score_alike_with_few_open_cells(data):
+    """A windows file may store its windows in any order: the one-pass scoring visits them in
+    step order, so the per-step scores are the same and only a few steps' cells stay open
+    (before, a shuffled set kept every cell until the end, re-concatenated at each chunk)."""
+    import tracemalloc
+
+    ws, bundle = data
+    reconstruct = get_engine("numpy", bundle).reconstruct
+    shuffled = ws.subset(np.random.default_rng(0).permutation(len(ws)))
+    score_all(reconstruct, ws, chunk=64)  # first-call allocations (imports, caches) not counted
+    peaks = []
+    for s in (ws, shuffled):
+        tracemalloc.start()
+        try:
+            windows, steps = score_all(reconstruct, s, chunk=64)
+            peaks.append(tracemalloc.get_traced_memory()[1])
+        finally:
+            tracemalloc.stop()
+        if s is ws:
+            ordered = (windows, steps)
+    assert np.array_equal(ordered[1].step, steps.step)
+    np.testing.assert_allclose(steps.score, ordered[1].score, rtol=1e-12, equal_nan=True)
+    perm = np.argsort(np.random.default_rng(0).permutation(len(ws)))
+    np.testing.assert_allclose(windows.window[perm], ordered[0].window, rtol=1e-12)
+    assert peaks[1] < 1.5 * peaks[0], peaks

@@ -257,12 +257,16 @@ def score_all(
     if n == 0:
         raise SquallError("no windows to score")
     total = int(ws.steps.max()) + 1
-    parts = chunks(n, chunk or CHUNK)
-    last = np.full(total, -1, dtype=np.int64)  # each step's last covering window
-    for part in parts:  # by chunk: no (N * T) index array at once
-        np.maximum.at(
-            last, ws.steps[part].reshape(-1), np.repeat(np.arange(part.start, part.stop), T)
-        )
+    # windows in the order of their first step (a no-op for the sets squall makes, which are in
+    # (track, time) order): a step's windows then come one after another, so only the cells of
+    # the last T - 1 windows of a track stay open, whatever order a windows file stored them in
+    order = np.argsort(ws.steps[:, 0], kind="stable")
+    parts: list[slice | np.ndarray] = list(chunks(n, chunk or CHUNK))
+    if not (order == np.arange(n)).all():
+        parts = [order[p] for p in parts]
+    last = np.full(total, -1, dtype=np.int64)  # the last chunk covering each step
+    for c, part in enumerate(parts):  # by chunk: no (N * T) index array at once
+        np.maximum.at(last, ws.steps[part].reshape(-1), c)
     used = np.flatnonzero(last >= 0)
     # tracks as codes into the sorted names (codes sort as the names do): one small integer per
     # step instead of a Python string per window
@@ -276,7 +280,7 @@ def score_all(
     feature = np.empty((n, F))
     keys = np.zeros(0, dtype=np.int64)
     cells = np.zeros((0, F if how == "recon-median" else 1))
-    for part in parts:
+    for c, part in enumerate(parts):
         x = ws.inputs(part)
         r = reconstruct(x)
         mask = ws.mask_of(part)
@@ -296,7 +300,7 @@ def score_all(
                 new = np.nanmean(np.abs(np.where(m, rv - xv, np.nan)), axis=1)[:, None]
         keys = np.concatenate([keys, k])
         cells = np.concatenate([cells, new])
-        done = last[keys] < part.stop
+        done = last[keys] <= c
         if done.any():
             _finish(keys[done], cells[done], how, value, rec, score_out)
             keys, cells = keys[~done], cells[~done]
