@@ -16,6 +16,7 @@ from squall import pipeline
 from squall.data.labels import read_label_csv
 from squall.detect.evaluate import match_events
 from squall.io import check_output, output_files, prepare_run_dir
+from squall.report.tables import plural
 
 
 def run_demo(
@@ -83,15 +84,16 @@ def run_demo(
 
 def format_summary(s: dict) -> str:
     lines = [
-        f"squall demo: {s['windows']} windows scored, {s['flagged_windows']} above the "
-        f"threshold {s['threshold']:.4g} -> {s['events']} events",
+        f"squall demo: {plural(s['windows'], 'window')} scored, {s['flagged_windows']} above "
+        f"the threshold {s['threshold']:.4g} -> {plural(s['events'], 'event')}",
         f"  labelled events found: {s['labels'] and round(100 * s['recall'])}% "
         f"({sum(v['found'] for v in s['per_type'].values())} of {s['labels']})",
     ]
     for kind, v in s["per_type"].items():
         lines.append(f"    {kind:6s} {v['found']} of {v['labels']}")
     lines.append(
-        f"  precision: {s['true_events']} of {s['events']} events match a label "
+        f"  precision: {s['true_events']} of {plural(s['events'], 'event')} "
+        f"{'matches' if s['events'] == 1 else 'match'} a label "
         f"({s['false_events']} false, {s['false_events_per_10_track_days']} per 10 "
         f"track-days over {s['track_days']} track-days)"
     )

@@ -1,14 +1,29 @@
-"""Helpers shared by the command modules (:mod:`squall.cli.main`, :mod:`squall.cli.hw`).
+"""Helpers the command modules share at run time: output checks, messages, reading a CSV argument.
 
-Imports point one way: ``main`` -> ``hw`` -> ``common``; nothing here imports a command module.
+Imports point one way: ``main`` -> ``parser`` -> the command modules (``data``, ``model``,
+``detect``, ``engine_tools``, ``hw``) -> ``common`` and ``options``; nothing here imports a
+command module.
 """
 
 from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
+
+from squall.errors import SquallError
+
+__all__ = [
+    "check_out",
+    "check_run_inputs",
+    "data_inputs",
+    "log",
+    "messages",
+    "plural",
+    "read_csv_arg",
+]
 
 
 def data_inputs(data: Sequence[str] | None) -> list:
@@ -52,4 +67,37 @@ def _check_runs(files: Sequence[Path]) -> None:
 
 def log(message: str) -> None:
     """Progress and results for the user, on stderr (stdout stays for tables)."""
-    print(message, file=sys.stderr)
+    print(message, file=sys.stderr, flush=True)
+
+
+def plural(n: int, word: str, many: str | None = None, fmt: str = "") -> str:
+    """``1 track``, ``2 tracks``: :func:`squall.report.tables.plural`, the one definition
+    (imported when first used, so ``squall --help`` does not load pandas)."""
+    from squall.report.tables import plural as define
+
+    return define(n, word, many, fmt)
+
+
+def _silent(message: str) -> None:
+    pass
+
+
+def messages(a: argparse.Namespace) -> Callable[[str], None]:
+    """Where a command's progress and result messages go: :func:`log` (stderr), or nowhere
+    with ``--quiet``. Tables and results printed on stdout are not messages: they stay."""
+    return _silent if getattr(a, "quiet", False) else log
+
+
+def read_csv_arg(path: str, column: str) -> Any:
+    """A CSV the user names on the command line, with ``column`` required."""
+    import pandas as pd
+
+    from squall.limits import regular_file
+
+    try:
+        table = pd.read_csv(regular_file(path, "CSV file"))
+    except (pd.errors.EmptyDataError, pd.errors.ParserError, UnicodeDecodeError) as exc:
+        raise SquallError(f"cannot read {path} as CSV ({str(exc).splitlines()[0]})") from None
+    if column not in table:
+        raise SquallError(f"{path} has no '{column}' column (expected a table squall wrote)")
+    return table

@@ -1,4 +1,4 @@
-"""``squall hw ...``: the hardware co-design commands (cost model, fixed point, export).
+"""``squall hw ...``: the hardware co-design commands (cost model, fixed point, export, RTL).
 
 Each command is registered by one small function here; :func:`register` adds the ``hw`` group
 to the main parser. Like every command, they only parse options and call the library
@@ -10,12 +10,23 @@ from __future__ import annotations
 import argparse
 
 from squall.cli.common import check_out, check_run_inputs
+from squall.cli.options import BUNDLE, BUNDLE_HELP, DATA
+
+DATA_HELP = "CSV files or globs, or one windows .npz"
+CONFIG_HELP = (
+    "fixed-point configuration: a preset (16, 16-pwl, 12, 8w) or a .json file (default 16)"
+)
 
 
 def register(sub: argparse._SubParsersAction) -> None:
     """Add ``squall hw`` and its subcommands to the main parser's subcommands."""
     group = sub.add_parser("hw", help="hardware co-design: cost model, fixed point, export")
-    hw_sub = group.add_subparsers(dest="hw_command", metavar="HW_COMMAND", parser_class=type(group))
+    hw_sub = group.add_subparsers(
+        dest="hw_command",
+        metavar="HW_COMMAND",
+        parser_class=type(group),
+        help="the hardware command ('squall hw HW_COMMAND --help' describes its options)",
+    )
     group.set_defaults(func=None, parser=group)
     for add in COMMANDS:
         add(hw_sub)
@@ -57,7 +68,7 @@ def _add_cost(hw_sub: argparse._SubParsersAction) -> None:
         help="cost model: bytes, calls, link and compute time per "
         "call and per run for a software/hardware boundary",
     )
-    p.add_argument("bundle", metavar="BUNDLE_DIR", help="bundle directory")
+    p.add_argument("bundle", metavar=BUNDLE, help=BUNDLE_HELP)
     g = p.add_argument_group("the run")
     g.add_argument(
         "--windows",
@@ -348,8 +359,8 @@ def _add_ranges(hw_sub: argparse._SubParsersAction) -> None:
         "ranges",
         help="measured ranges of every weight and signal, and a fixed-point format for each",
     )
-    p.add_argument("bundle", metavar="BUNDLE_DIR")
-    p.add_argument("data", nargs="+", help="CSV files/globs, or one windows .npz")
+    p.add_argument("bundle", metavar=BUNDLE, help=BUNDLE_HELP)
+    p.add_argument("data", metavar=DATA, nargs="+", help=DATA_HELP)
     p.add_argument("--limit", type=int, default=0, help="only the first N windows (default all)")
     p.add_argument(
         "--bits", type=int, default=16, help="word width of the recommended formats (default 16)"
@@ -385,8 +396,8 @@ def _add_accuracy(hw_sub: argparse._SubParsersAction) -> None:
         "accuracy",
         help="fixed engine against float: output error, score differences, changed anomaly flags",
     )
-    p.add_argument("bundle", metavar="BUNDLE_DIR")
-    p.add_argument("data", nargs="+", help="CSV files/globs, or one windows .npz")
+    p.add_argument("bundle", metavar=BUNDLE, help=BUNDLE_HELP)
+    p.add_argument("data", metavar=DATA, nargs="+", help=DATA_HELP)
     p.add_argument(
         "--config",
         action="append",
@@ -430,13 +441,12 @@ def _add_export(hw_sub: argparse._SubParsersAction) -> None:
         help="weights, biases and activation tables as .mem files "
         "and golden vectors per layer, for hardware",
     )
-    p.add_argument("bundle", metavar="BUNDLE_DIR")
+    p.add_argument("bundle", metavar=BUNDLE, help=BUNDLE_HELP)
     p.add_argument("--out", required=True, help="directory to write (replaced whole)")
     p.add_argument(
         "--config",
         default="16",
-        help="fixed-point configuration: a preset (16, "
-        "16-pwl, 12, 8w) or a .json file (default 16)",
+        help=CONFIG_HELP,
     )
     p.add_argument(
         "--data",
@@ -449,7 +459,9 @@ def _add_export(hw_sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--random", type=int, default=6, help="random golden steps per layer (default 6)"
     )
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument(
+        "--seed", type=int, default=0, help="seed of the random golden steps (default 0)"
+    )
     p.set_defaults(func=_cmd_export)
 
 
@@ -477,8 +489,8 @@ def _add_check_export(hw_sub: argparse._SubParsersAction) -> None:
     p = hw_sub.add_parser(
         "check-export", help="load an export back and re-check every word against the bundle"
     )
-    p.add_argument("export", metavar="DIR", help="directory written by squall hw export")
-    p.add_argument("bundle", metavar="BUNDLE_DIR")
+    p.add_argument("export", metavar="EXPORT_DIR", help="directory written by squall hw export")
+    p.add_argument("bundle", metavar=BUNDLE, help=BUNDLE_HELP)
     p.set_defaults(func=_cmd_check_export)
 
 
@@ -508,13 +520,12 @@ def _add_rtl(hw_sub: argparse._SubParsersAction) -> None:
         help="generate SystemVerilog (mat-vec unit, LSTM cell, layer "
         "sequencer, SPI front end) bit-exact with the fixed engine",
     )
-    p.add_argument("bundle", metavar="BUNDLE_DIR")
+    p.add_argument("bundle", metavar=BUNDLE, help=BUNDLE_HELP)
     p.add_argument("--out", required=True, help="directory to write (replaced whole)")
     p.add_argument(
         "--config",
         default="16",
-        help="fixed-point configuration: a preset (16, "
-        "16-pwl, 12, 8w) or a .json file (default 16)",
+        help=CONFIG_HELP,
     )
     p.add_argument(
         "--lanes",
@@ -563,9 +574,12 @@ def _add_cycles(hw_sub: argparse._SubParsersAction) -> None:
         "per LSTM step of every layer, for `squall hw cost --cycles-from-sim`",
     )
     p.add_argument("rtl", metavar="RTL_DIR", help="directory written by squall hw rtl")
-    p.add_argument("bundle", metavar="BUNDLE_DIR")
+    p.add_argument("bundle", metavar=BUNDLE, help=BUNDLE_HELP)
     p.add_argument(
-        "--simulator", choices=["icarus", "verilator"], default="icarus", help="default icarus"
+        "--simulator",
+        choices=["icarus", "verilator"],
+        default="icarus",
+        help="simulator to run the testbench on: icarus (Icarus Verilog, default) or verilator",
     )
     p.add_argument("--out", required=True, help="clocks file to write (.json)")
     p.set_defaults(func=_cmd_cycles)

@@ -43,7 +43,7 @@ import numpy as np
 import pandas as pd
 
 from squall.data.observations import Observations
-from squall.errors import SquallError
+from squall.errors import ParameterError, SquallError
 
 NICE_INTERVALS = [
     pd.Timedelta(s)
@@ -126,9 +126,10 @@ def typical_interval(obs: Observations, length: int) -> pd.Timedelta:
     long = per_track[counts.reindex(per_track.index) >= length]
     chosen = long if len(long) else per_track
     if chosen.empty:
-        raise SquallError(
-            "cannot choose a resampling interval: no track has two reports at "
-            "different times; give --resample explicitly"
+        raise ParameterError(
+            "resample",
+            "cannot choose a step interval: no track has two reports at different times; "
+            "give {name} explicitly",
         )
     return chosen.median()
 

@@ -33,6 +33,7 @@ from squall.errors import SquallError
 from squall.evaluate.detectors import DetectorConfig, detect_series
 from squall.evaluate.metrics import confusion, pooled, prf
 from squall.evaluate.nab import nab_score, normalise
+from squall.report.tables import plural
 
 SUMMARY_COLUMNS = [
     "dataset",
@@ -137,9 +138,17 @@ def evaluate(
     if train is not None and not Path(train).is_file():
         raise SquallError(f"no such training file: {train}")
     all_events, rows = [], []
-    for name, path in zip(series, paths, strict=True):
-        log(f"{name}: {config.kind} ...")
-        found = detect_series(path, config, train_paths=train, reader=reader)
+    for k, (name, path) in enumerate(zip(series, paths, strict=True)):
+        head = f"[{k + 1}/{len(series)}] {name}"
+        doing = "robust z-scores" if config.kind == "robust-z" else f"training the {config.kind}"
+        log(f"{head}: {doing} ...")
+        found = detect_series(
+            path,
+            config,
+            train_paths=train,
+            reader=reader,
+            log=lambda message, head=head: log(f"{head}: {message}"),
+        )
         ev = found.events
         mine = labels_for(table, name)
         counts = confusion(mine, ev)
@@ -167,7 +176,11 @@ def evaluate(
             if k in found.info
         }
         rows.append(row)
-        log(f"{name}: {len(ev)} events, tp {counts['tp']} fp {counts['fp']} fn {counts['fn']}")
+        took = found.info.get("seconds")
+        log(
+            f"{head}: {plural(len(ev), 'event')}, tp {counts['tp']} fp {counts['fp']} "
+            f"fn {counts['fn']}" + (f" ({took:g} s)" if took is not None else "")
+        )
         ev = ev.assign(series=Path(name).as_posix())
         all_events.append(ev)
     per_series = pd.DataFrame(rows)

@@ -13,7 +13,7 @@ import math
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 
-from squall.errors import SquallError
+from squall.errors import ParameterError, SquallError
 from squall.hw.export_layout import weights_digest
 from squall.hw.links import Pcie, Spi, fmt_time
 from squall.model import (
@@ -394,8 +394,10 @@ class CostReport:
         m = self.measured
         assert m is not None, "only with measured clocks"
         if r.index is None:
-            raise SquallError(
-                "--cycles-from-sim gives clocks per layer; use the step, matvec or layer boundary"
+            raise ParameterError(
+                "measured",
+                "{name} (clocks measured in simulation) gives clocks per layer; use the step, "
+                "matvec or layer boundary",
             )
         key = str(r.index)
         if key not in m["matvec"]:
@@ -680,9 +682,10 @@ def check_measured(measured: dict, bundle, macs: int | None) -> int:
         )
     lanes = measured.get("lanes")
     if macs is not None and lanes is not None and macs != lanes:
-        raise SquallError(
-            f"the clocks were measured with P = {lanes} lanes but --macs is "
-            f"{macs}; leave --macs out or give {lanes}"
+        raise ParameterError(
+            "macs",
+            f"the clocks were measured with P = {lanes} lanes but {{name}} is "
+            f"{macs}; leave {{name}} out or give {lanes}",
         )
     return lanes or macs or Compute.macs
 

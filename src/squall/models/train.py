@@ -2,12 +2,14 @@
 
 Adam on a masked MSE (missing values count for nothing), a validation split by time (the last
 part of each track, never a random split of overlapping windows), early stopping that restores the
-best weights, a fixed seed, a progress bar on stderr and the loss history kept.
+best weights, a fixed seed, progress on stderr (a bar on a terminal, plain lines in a log file)
+and the loss history kept.
 """
 
 from __future__ import annotations
 
 import sys
+import time
 from dataclasses import asdict, dataclass
 
 import numpy as np
@@ -74,6 +76,7 @@ def fit(
         order = rng.permutation(len(xt))
         total, weight = 0.0, 0.0
         for start in range(0, len(order), config.batch_size):
+            bar.batch(epoch, start, len(order))
             idx = torch.as_tensor(order[start : start + config.batch_size])
             xb, mb = xt[idx], mt[idx]
             opt.zero_grad()
@@ -112,17 +115,37 @@ def _evaluate(model: LSTMAutoencoder, x: torch.Tensor, m: torch.Tensor) -> float
 
 
 class _progress:
-    """tqdm when installed and wanted, else one line per epoch on stderr (or nothing)."""
+    """Training progress on stderr, or nothing when not ``enabled``.
+
+    On a terminal, a tqdm bar when tqdm is installed. Anywhere else (a log file, a pipe, a
+    notebook's captured stderr) a bar would be one endless line of carriage returns, so: one
+    plain line per epoch, and within a long epoch a line every ``EVERY`` seconds."""
+
+    #: Seconds between the within-epoch lines of the plain (non-terminal) progress.
+    EVERY = 30.0
 
     def __init__(self, epochs: int, enabled: bool) -> None:
-        self.enabled, self.bar = enabled, None
-        if enabled:
+        self.enabled, self.epochs, self.bar = enabled, epochs, None
+        self.started = self.last = time.monotonic()
+        if enabled and _is_terminal(sys.stderr):
             try:
                 from tqdm import tqdm
 
                 self.bar = tqdm(total=epochs, desc="training", unit="epoch", file=sys.stderr)
             except ImportError:
                 self.bar = None
+
+    def batch(self, epoch: int, done: int, total: int) -> None:
+        """Called before each batch: ``done`` of ``total`` windows of ``epoch`` are through."""
+        if not self.enabled or self.bar is not None or not done:
+            return
+        now = time.monotonic()
+        if now - self.last >= self.EVERY:
+            self.last = now
+            _say(
+                f"training: epoch {epoch}/{self.epochs}: {done:,} of {total:,} windows "
+                f"({now - self.started:.0f} s)"
+            )
 
     def update(self, epoch: int, train: float, val: float) -> None:
         if not self.enabled:
@@ -131,8 +154,24 @@ class _progress:
             self.bar.set_postfix(train=f"{train:.5f}", val=f"{val:.5f}")
             self.bar.update(1)
         else:
-            print(f"epoch {epoch}: train {train:.5f} val {val:.5f}", file=sys.stderr)
+            self.last = now = time.monotonic()
+            val_text = "" if val != val else f", validation loss {val:.5f}"  # NaN: none
+            _say(
+                f"training: epoch {epoch}/{self.epochs}: train loss {train:.5f}{val_text} "
+                f"({now - self.started:.0f} s)"
+            )
 
     def close(self) -> None:
         if self.bar is not None:
             self.bar.close()
+
+
+def _is_terminal(stream: object) -> bool:
+    try:
+        return bool(stream.isatty())  # type: ignore[attr-defined]
+    except (AttributeError, ValueError):  # no isatty, or a closed stream
+        return False
+
+
+def _say(line: str) -> None:
+    print(line, file=sys.stderr, flush=True)

@@ -12,6 +12,7 @@ import pandas as pd
 from squall.errors import SquallError
 from squall.report import figures
 from squall.report.collect import Run
+from squall.report.tables import plural
 
 #: Original reports listed per event (the rest are in a detect run's anomaly_windows.csv).
 MAX_REPORT_ROWS = 100
@@ -46,8 +47,8 @@ NAV = (
 def headline(run: Run) -> str:
     flagged = int(run.table["flagged"].sum())
     return (
-        f"{len(run.table):,} windows scored, {flagged:,} above the threshold "
-        f"{run.threshold['value']:.4g} &rarr; <b>{len(run.events)} events</b>"
+        f"{plural(len(run.table), 'window', fmt=',')} scored, {flagged:,} above the threshold "
+        f"{run.threshold['value']:.4g} &rarr; <b>{plural(len(run.events), 'event')}</b>"
     )
 
 
@@ -119,13 +120,14 @@ def run_section(run: Run) -> str:
             f"{model_summary(b.layers)}; features "
             + ", ".join(f"{esc(f)} ({esc(b.units.get(f, '') or '-')})" for f in b.features),
         ),
-        ("Trained on", trained + (f"; {epochs} epochs" if epochs else "")),
+        ("Trained on", trained + (f"; {plural(epochs, 'epoch')}" if epochs else "")),
         ("Data", sources),
         ("Time range", f"{first:%Y-%m-%d %H:%M} to {last:%Y-%m-%d %H:%M} UTC"),
         (
             "Windows",
-            f"{len(ws):,} of {b.length} steps x {esc(str(b.windows.get('resample')))}"
-            f" on {len(np.unique(ws.track.astype(str)))} tracks "
+            f"{plural(len(ws), 'window', fmt=',')} of {b.length} steps x "
+            f"{esc(str(b.windows.get('resample')))}"
+            f" on {plural(len(np.unique(ws.track.astype(str))), 'track')} "
             f"({ws.meta.get('skipped', 0)} skipped with too little data)",
         ),
         (
@@ -172,7 +174,8 @@ def timeline_section(run: Run, page, max_tracks: int) -> str:
     )
     hidden = run.table["track"].nunique() - len(tracks)
     note = (
-        f'<p class="note">{hidden} more tracks without events are not drawn (their scores '
+        f'<p class="note">{plural(hidden, "more track")} '
+        f"without events {'is' if hidden == 1 else 'are'} not drawn (their scores "
         f"are in scores.csv); --max-tracks shows more.</p>"
         if hidden > 0
         else ""
@@ -226,7 +229,7 @@ def events_section(run: Run, page, max_events: int, log: Callable[[str], None]) 
     parts = ['<section id="events"><h2>Events</h2>', table_html(overview, "events", raw=("event",))]
     if len(chosen) < len(ev):
         parts.append(
-            f'<p class="note">Panels for the {len(chosen)} events with the highest '
+            f'<p class="note">Panels for the {plural(len(chosen), "event")} with the highest '
             f"peak scores (--max-events); all {len(ev)} are in the table.</p>"
         )
     ids = run.window_event
@@ -235,7 +238,7 @@ def events_section(run: Run, page, max_events: int, log: Callable[[str], None]) 
     span = pd.to_datetime(run.table["end"]) - pd.to_datetime(run.table["start"])
     for k, (_, row) in enumerate(chosen.iterrows()):
         e = int(row["event"])
-        log(f"event panel {k + 1} of {len(chosen)}")
+        log(f"event panel {k + 1} of {len(chosen)}: event #{e}")
         parts.append(_event_panel(run, page, row, ids, span, reports[e]))
     parts.append("</section>")
     return "".join(parts)
@@ -283,7 +286,7 @@ def _event_panel(
         )
     head = (
         f'<h3>Event #{e}: {esc(str(row["track"]))}</h3><p class="note">{start} to {end}, '
-        f"{int(row['n_windows'])} flagged windows, peak score {row['score']:.4g} (window "
+        f"{plural(int(row['n_windows']), 'flagged window')}, peak score {row['score']:.4g} (window "
         f"{int(row['peak_window'])}){place}</p>"
     )
     why = f'<div class="why"><b>Why:</b> {esc(str(row["why"]) or "-")}'
@@ -298,7 +301,7 @@ def _event_panel(
             else ""
         )
         listing = (
-            f"<details><summary>{len(reports)} original reports in the flagged windows"
+            f"<details><summary>{plural(len(reports), 'original report')} in the flagged windows"
             f"{more}, as written in the file</summary>{table_html(shown, 'reports')}"
             f"</details>"
         )
@@ -380,7 +383,7 @@ def training_section(run: Run, page) -> str:
     )
     final = history[-1]
     note = (
-        f'<p class="note">{len(history)} epochs; final training loss '
+        f'<p class="note">{plural(len(history), "epoch")}; final training loss '
         f"{final.get('train_loss', float('nan')):.4g}, validation loss "
         f"{final.get('val_loss', float('nan')):.4g}.</p>"
     )
@@ -407,8 +410,9 @@ def eda_section(run: Run, page) -> str:
         )
         pairs = f"<h3>Most correlated pairs</h3>{table_html(s.top_pairs, 'pairs')}{corr}"
     return (
-        f'<section id="data"><h2>The data</h2><p class="note">{s.reports:,} reports from '
-        f"{s.tracks} tracks, {s.time_range[0]} to {s.time_range[1]} (the same tables as "
+        f'<section id="data"><h2>The data</h2><p class="note">'
+        f"{plural(s.reports, 'report', fmt=',')} from {plural(s.tracks, 'track')}, "
+        f"{s.time_range[0]} to {s.time_range[1]} (the same tables as "
         f"'squall eda').</p>{table_html(s.summary, 'summary')}{hist}{pairs}</section>"
     )
 

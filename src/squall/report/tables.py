@@ -7,7 +7,9 @@
   signed residual.
 * ``anomalies.csv``: the flagged rows of ``scores.csv``.
 * ``events.csv``: flagged windows merged per track (see :func:`squall.detect.events.merge_events`),
-  with the peak score and the features that contributed most to the error.
+  with the peak score and the features that contributed most to the error. Events are numbered
+  from 0 in time order of the detector (the ``event`` column); the report's figures, page and
+  messages name an event by that number, ``#N``.
 * ``anomaly_windows.csv``: every original report inside each flagged window, all its original
   columns as written in the source file, with the window index, the file and its data row.
 """
@@ -31,6 +33,14 @@ from squall.detect.events import merge_events
 from squall.detect.scoring import Scores
 from squall.errors import SquallError
 from squall.io import atomic_path
+
+
+def plural(n: int, word: str, many: str | None = None, fmt: str = "") -> str:
+    """A count and its noun, singular for exactly one: ``plural(1, "track")`` is ``1 track``,
+    ``plural(3, "track")`` is ``3 tracks``; ``many`` for irregular plurals (``plural(2,
+    "series", "series")``), ``fmt`` a format spec for the number (``","``: ``1,058 windows``).
+    The one place squall's messages, report and demo spell counts."""
+    return f"{n:{fmt}} {word if n == 1 else (many or word + 's')}"
 
 
 def _iso(times: np.ndarray) -> np.ndarray:
