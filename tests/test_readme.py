@@ -14,14 +14,39 @@ ROOT = Path(__file__).resolve().parents[1]
 README = (ROOT / "README.md").read_text()
 BLOCKS = re.findall(r"```(console|python|sh)\n(.*?)```", README, flags=re.S)
 
-pytest.importorskip("torch")
+#: The one folder every README example writes into (ignored by git: .gitignore's /squall-out/).
+OUT = "squall-out"
 
 
 def _commands(block: str) -> list[list[str]]:
     return [shlex.split(line[2:]) for line in block.splitlines() if line.startswith("$ ")]
 
 
+def _all_commands() -> list[list[str]]:
+    return [argv for kind, block in BLOCKS if kind == "console" for argv in _commands(block)]
+
+
+def test_every_example_writes_under_one_ignored_folder():
+    """Every --out of a README command, and every path the Python example writes, is under
+    squall-out/, which .gitignore ignores: running the README leaves the checkout clean."""
+    outs = [argv[argv.index("--out") + 1] for argv in _all_commands() if "--out" in argv]
+    assert len(outs) >= 20
+    assert [o for o in outs if not o.startswith(OUT + "/")] == []
+    written = re.findall(r'pipeline\.(?:train|detect)\([^)]*?"([^"]+)"(?:, epochs|\))', README)
+    assert written and all(w.startswith(OUT + "/") for w in written), written
+    assert f"/{OUT}/" in (ROOT / ".gitignore").read_text().split()
+    # commands whose output has a default (profile, graph) give --out in the README
+    assert all("--out" in argv for argv in _all_commands() if argv[1] in ("profile", "graph"))
+
+
+def test_install_without_make_is_described():
+    text = " ".join(README.split())
+    assert "pip install ." in text and "pip install -e '.[train]'" in text
+    assert "pip install 'squall[train]'" in text
+
+
 def test_first_lines_are_the_two_commands():
+    pytest.importorskip("torch")
     kind, first = BLOCKS[0]
     lines = [ln.split("#")[0].strip() for ln in first.splitlines() if ln.strip()]
     assert lines == ["make demo", "make test"]
@@ -36,6 +61,7 @@ def test_first_lines_are_the_two_commands():
 
 @pytest.mark.slow
 def test_readme_commands_run(tmp_path, monkeypatch):
+    pytest.importorskip("torch")
     shared = ROOT.parent / "shared"
     work = tmp_path / "work"
     work.mkdir()
@@ -58,6 +84,7 @@ def test_readme_commands_run(tmp_path, monkeypatch):
             exec(compile(block, "README.md", "exec"), {})
             ran += 1
     assert ran >= 9
-    assert (work / "found" / "events.csv").is_file()
-    assert (work / "found" / "anomaly_windows.csv").stat().st_size > 0
-    assert os.path.isdir(work / "model")
+    assert (work / OUT / "found" / "events.csv").is_file()
+    assert (work / OUT / "found" / "anomaly_windows.csv").stat().st_size > 0
+    assert os.path.isdir(work / OUT / "model")
+    assert sorted(p.name for p in work.iterdir()) == [OUT]  # nothing beside it
