@@ -153,11 +153,12 @@ def test_a_quote_that_never_closes_is_refused_in_one_line(tmp_path, monkeypatch)
         read_sensor_csv(path)
 
 
-def test_a_lone_carriage_return_does_not_upset_the_csv_fallback():
-    """The boundaries are newlines; a lone \\r (which the csv module would refuse in an unquoted
-    field) is left to the parser of the block."""
-    text = 'a,5" gun\nb,x\ry\nc\n'
-    assert list(noaa.record_ends(text)) == [8, 14, 16]
+def test_a_lone_carriage_return_ends_a_line_in_the_csv_fallback_too():
+    """A lone \\r ends a line (and, outside quotes, a record) as for the csv module and pandas,
+    also after a stray quote; inside quotes it is part of the field."""
+    text = 'a,5" gun\nb,x\ry\nc,"d\re"\n'
+    assert list(noaa.record_ends(text)) == [8, 12, 14, 22]
+    assert _csv_ends(text) == [1, 2, 3, 5]  # the csv module's line_num: the \r counts a line
 
 
 def test_lines_of_a_block_with_a_stray_quote_and_a_quoted_newline():

@@ -1,7 +1,23 @@
 """Reader for NOAA NCEI "Global Marine Observations" box CSVs (reformatted ICOADS reports).
 
-Every rule here comes from the ICOADS IMMA1 schema and code tables as summarised in the project's
-``shared/docs/noaa-global-marine.md``; the comment on each rule says which part.
+Every rule of the data here comes from the ICOADS IMMA1 schema and code tables as summarised in
+the project's ``shared/docs/noaa-global-marine.md``; the comment on each rule says which part.
+
+The text rules, shared with the generic reader (:mod:`squall.data.sensor_csv`), are the same
+wherever a record falls in the file (files are read a block at a time):
+
+- Lines end with ``\n``, ``\r\n`` or a lone ``\r`` (old Mac files), one line each, as for the
+  csv module and pandas. Every line number, in a message or a ``line`` column, is the file's
+  (1-based), never one counted within a block.
+- Before the header, blank lines, lines of junk (spaces, tabs, backticks) and a byte order mark
+  are skipped; the header is one CSV record, quoted names may hold commas and line ends
+  (:func:`read_header`).
+- A record with fewer fields than the header has the others missing. Fields beyond the
+  header's last column that hold no value (a trailing delimiter) are ignored; a record with a
+  value beyond the last column is refused, naming its line (:func:`check_fields`).
+- A record, and the text from the file's start to the end of its header, are at most
+  :data:`MAX_RECORD_CHARS` characters: beyond (a quote that never closes, a file of blank
+  lines) the file is refused after reading no more than that, in memory in proportion to it.
 """
 
 from __future__ import annotations
@@ -142,11 +158,6 @@ def open_text(path: Path, strict: bool = False):
         raise SquallError(f"cannot read {path}: {exc.strerror or exc}") from exc
 
 
-def _read_text(path: Path, limit: int = -1) -> str:
-    with open_text(path) as fh, read_errors(path):
-        return fh.read(limit)
-
-
 @contextlib.contextmanager
 def read_errors(path: Path):
     """Turn a truncated or corrupt gzip stream, an unreadable file or a record that never ends
@@ -165,144 +176,245 @@ def read_errors(path: Path):
         raise SquallError(f"cannot read {path}: {what} (truncated or corrupt file?)") from exc
 
 
-def record_blocks(fh, size: int | None = None) -> Iterator[str]:
+def count_lines(text: str) -> int:
+    """Line ends in ``text``: ``\\n``, ``\\r\\n`` and a lone ``\\r`` count one each (the rule of
+    the csv module, pandas and every line number squall reports)."""
+    cr = text.count("\r")
+    return text.count("\n") + (cr and cr - text.count("\r\n"))
+
+
+def record_blocks(
+    fh, size: int | None = None, *, head: str = "", first_line: int = 1
+) -> Iterator[str]:
     """Text blocks of ``fh`` that each end at a record boundary (``size``: characters read at a
     time, default :data:`BLOCK_CHARS` as set when called).
 
-    Boundaries are the newlines outside quoted fields, as a CSV parser sees them (see
-    :func:`record_ends`). A text without a boundary (a record longer than a read) is read on
-    in doubling reads, so every character is scanned a bounded number of times (linear time);
-    a record longer than :data:`MAX_RECORD_CHARS` (a quote that never closes) is refused.
+    ``head`` is text already read from ``fh`` (it comes first; it starts at a record boundary)
+    and ``first_line`` the file line it starts on, so that messages name file lines.
+    Boundaries are the line ends outside quoted fields, as a CSV parser sees them (see
+    :func:`record_ends`); a ``\\r`` that ends a read waits for the next one (it may be half of a
+    ``\\r\\n``). A text without a boundary (a record longer than a read) is read on in doubling
+    reads, so every character is scanned a bounded number of times (linear time). Records are
+    limited to :data:`MAX_RECORD_CHARS` characters: the length is checked before reading on,
+    so a quote that never closes is refused after at most that many characters are held
+    (memory in proportion to the limit, not to the file). A quote still open at the end of the
+    file is refused too, naming the line where its record starts.
     """
     size = BLOCK_CHARS if size is None else size
-    carry, pending, line, want = "", "", 1, size
+    limit = MAX_RECORD_CHARS
+    carry, pending, line, want = "", "", first_line, size
     while True:
-        chunk = fh.read(want)
-        if not chunk:
+        chunk, head = head or fh.read(want), ""  # the text already read is the first read
+        if not chunk:  # a short last line stays with its block
+            if carry and not len(record_ends(carry + "\n")):  # read_errors adds the file's name
+                raise csv.Error(
+                    f"a quote opened in the record on line {line + count_lines(pending)} "
+                    f"never closes"
+                )
             if pending + carry:
-                yield pending + carry  # a short last line stays with its block
+                yield pending + carry
             return
         text = carry + chunk
         ends = record_ends(text)
+        if len(ends) and ends[-1] == len(text) - 1 and text[-1] == "\r":
+            ends = ends[:-1]  # the first half of a \r\n, or a lone \r: the next read says
         if not len(ends):
-            if len(text) > MAX_RECORD_CHARS:  # read_errors adds the file's name
+            if len(text) > limit:
                 raise csv.Error(
-                    f"no end of record within {len(text):,} characters from line "
-                    f"{line + pending.count(chr(10))} (a quote that never closes?)"
+                    f"no end of record within {limit:,} characters from line "
+                    f"{line + count_lines(pending)} (a quote that never closes?)"
                 )
-            carry, want = text, max(size, len(text))  # doubling: linear in the record
+            # read on, doubling (linear in the record), never past the limit (bounded memory)
+            carry, want = text, min(max(size, len(text)), limit + 1 - len(text))
             continue
         cut = int(ends[-1])
         if pending:
-            line += pending.count("\n")
+            line += count_lines(pending)
             yield pending
         pending, carry, want = text[: cut + 1], text[cut + 1 :], size
 
 
-#: Longest record :func:`record_blocks` reads on for before refusing the file.
+#: Longest record :func:`record_blocks` reads on for before refusing the file; also the most
+#: text :func:`read_header` reads looking for the header (junk before it and the header).
 MAX_RECORD_CHARS = 64 << 20
 
-_QUOTE, _NEWLINE, _COMMA = ord('"'), ord("\n"), ord(",")
+_QUOTE, _NEWLINE, _CR, _COMMA = ord('"'), ord("\n"), ord("\r"), ord(",")
+
+
+def _codes(text: str) -> np.ndarray:
+    """The code points of ``text``, one uint32 each."""
+    return np.frombuffer(text.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
+
+
+def _line_end_positions(codes: np.ndarray) -> np.ndarray:
+    """Index of the last character of each line end in ``codes``: every ``\\n``, and every
+    ``\\r`` not followed by a ``\\n`` (a ``\\r`` at the very end counts; see
+    :func:`record_blocks` for a read that ends in one)."""
+    ends = codes == _NEWLINE
+    cr = codes == _CR
+    ends[:-1] |= cr[:-1] & ~ends[1:]
+    ends[-1:] |= cr[-1:]
+    return np.flatnonzero(ends)
+
+
+def _quotes_pair_up(codes: np.ndarray, quotes: np.ndarray) -> bool:
+    """Whether every quote with an even count before it stands at a field start (after a
+    comma, a line end or the start, or right after the previous quote: ``""``), so that the
+    quotes pair up and a character is inside a quoted field exactly when an odd number of
+    ``"`` comes before it."""
+    opens = quotes[0::2]
+    before = codes[np.maximum(opens - 1, 0)]
+    ok = (opens == 0) | (before == _COMMA) | (before == _NEWLINE) | (before == _CR)
+    ok[1:] |= opens[1:] - 1 == quotes[1::2][: len(opens) - 1]
+    return bool(ok.all())
 
 
 def record_ends(text: str) -> np.ndarray:
-    """Positions (character indices) of the newlines of ``text`` that end a record.
+    """Positions (character indices) of the line ends of ``text`` that end a record (the
+    ``\\n`` of a ``\\r\\n``; a lone ``\\r`` ends a line, as for the csv module and pandas).
 
     ``text`` starts at a record boundary. The CSV rule (Python's csv module and pandas): a ``"``
     opens a quoted field only at the start of a field, ``""`` inside quotes is an escaped quote,
     and a ``"`` elsewhere (inside an unquoted field, which RFC 4180 does not allow but real files
-    have) is a plain character. Fast path: when every quote with an even count before it stands
-    at a field start (after a comma, a newline or the start, or right after the previous quote:
-    ``""``), the quotes pair up and a newline ends a record exactly when an even number of ``"``
-    comes before it. Otherwise (a stray quote) the csv module reads the text for its
-    ``line_num`` (see :func:`_csv_record_ends`).
+    have) is a plain character. Fast path (:func:`_quotes_pair_up`): a line end ends a record
+    exactly when an even number of ``"`` comes before it. Otherwise (a stray quote) the csv
+    module reads the text for its ``line_num`` (see :func:`_csv_record_ends`).
     """
-    codes = np.frombuffer(text.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
+    codes = _codes(text)
     quotes = np.flatnonzero(codes == _QUOTE)
-    newline = np.flatnonzero(codes == _NEWLINE)
-    opens = quotes[0::2]
-    before = codes[np.maximum(opens - 1, 0)]
-    ok = (opens == 0) | (before == _COMMA) | (before == _NEWLINE)
-    ok[1:] |= opens[1:] - 1 == quotes[1::2][: len(opens) - 1]
-    if ok.all():
-        return newline[np.searchsorted(quotes, newline) % 2 == 0]
-    return newline[_csv_record_ends(text, len(newline))]
+    line_ends = _line_end_positions(codes)
+    if _quotes_pair_up(codes, quotes):
+        return line_ends[np.searchsorted(quotes, line_ends) % 2 == 0]
+    return line_ends[_csv_record_ends(text, len(line_ends))]
 
 
-def _newlines(text: str) -> np.ndarray:
-    return np.flatnonzero(
-        np.frombuffer(text.encode("utf-32-le", "surrogatepass"), dtype=np.uint32) == _NEWLINE
-    )
+def _lines_of(text: str) -> list[str]:
+    """``text`` cut after each line end (``\\n``, ``\\r\\n``, lone ``\\r``), the ends kept."""
+    pieces = re.split(r"(?<=\n)|(?<=\r)(?!\n)", text)
+    return pieces if pieces[-1] else pieces[:-1]
 
 
-def _csv_record_ends(text: str, newlines: int) -> np.ndarray:
-    """Indices (among the ``newlines`` newlines of ``text``) of those ending a record, as the csv
-    module reads it: after each record, its ``line_num`` says how many lines it took. A record
-    still open at the end of the text (a sentinel line is absorbed into it) has no end."""
-    pieces = re.sub(r"\r(?!\n)", " ", text).split("\n")  # a lone \r ends no record here
-    lines = [p + "\n" for p in pieces[:-1]] + ([pieces[-1]] if pieces[-1] else []) + ["\n"]
-    reader = csv.reader(iter(lines), strict=False)
-    ends = []
+@contextlib.contextmanager
+def _long_fields(longest: int):
+    """Let the csv module read fields up to ``longest`` characters (restored after)."""
     limit = csv.field_size_limit()
-    csv.field_size_limit(max(limit, len(text) + 1))  # a quoted field may be long; restored
+    csv.field_size_limit(max(limit, longest + 1))
     try:
-        for _ in reader:
-            if reader.line_num <= newlines:
-                ends.append(reader.line_num - 1)
-    except csv.Error as exc:  # read_errors adds the file's name
-        raise csv.Error(f"malformed CSV ({exc})") from exc
+        yield
     finally:
         csv.field_size_limit(limit)
+
+
+def _csv_records(text: str) -> Iterator[tuple[list[str], int]]:
+    """The records of ``text`` as the csv module reads them, each with the number of lines
+    read so far (its ``line_num``). A sentinel empty line ends the text, so a last record
+    without a line end is read too (one still in a quote absorbs the sentinel)."""
+    reader = csv.reader(iter([*_lines_of(text), "\n"]), strict=False)
+    with _long_fields(len(text)):  # a quoted field may be long
+        try:
+            for record in reader:
+                yield record, reader.line_num
+        except csv.Error as exc:  # read_errors adds the file's name
+            raise csv.Error(f"malformed CSV ({exc})") from exc
+
+
+def _csv_record_ends(text: str, line_ends: int) -> np.ndarray:
+    """Indices (among the ``line_ends`` line ends of ``text``) of those ending a record, as the
+    csv module reads it: after each record, its ``line_num`` says how many lines it took. A
+    record still open at the end of the text has no end."""
+    ends = [n - 1 for _, n in _csv_records(text) if n <= line_ends]
     return np.asarray(ends, dtype=np.int64)
 
 
 def record_lines(block: str, records: int) -> np.ndarray:
     """0-based line, within ``block``, on which each of its ``records`` records starts.
 
-    Records end at the newlines of :func:`record_ends`; a quoted field holding newlines makes its
-    record span several lines, and every later record starts that much further down. A block
-    with as many lines as records (the common case) costs one ``str.count``.
+    Records end at the line ends of :func:`record_ends`; a quoted field holding line ends makes
+    its record span several lines, and every later record starts that much further down. A
+    block with as many lines as records (the common case) costs a few ``str.count``.
     """
-    lines = block.count("\n") + (not block.endswith("\n"))
+    lines = count_lines(block) + (not block.endswith(("\n", "\r")))
     if lines <= records:
         return np.arange(records, dtype=np.int64)
     ends = record_ends(block)
-    newline = _newlines(block) if len(ends) else ends
-    boundary = np.searchsorted(newline, ends)  # line index of each record's last newline
+    line_ends = _line_end_positions(_codes(block)) if len(ends) else ends
+    boundary = np.searchsorted(line_ends, ends)  # line index of each record's last line end
     starts = np.concatenate([[0], boundary + 1])[:records]
-    if len(starts) < records:  # the parser saw more records than boundaries (e.g. a lone \r)
+    if len(starts) < records:  # the parser saw more records than boundaries
         starts = np.concatenate([starts, starts[-1] + 1 + np.arange(records - len(starts))])
     return starts.astype(np.int64)
 
 
-def _clean_header(text: str, path: Path) -> tuple[list[str], str, int]:
-    """Split off the header line, stripping junk around it (the shared sample has backticks).
+#: Junk around a header (the shared sample has backticks before it), skipped with the blank
+#: lines before it, and a byte order mark.
+_JUNK = " \t`\ufeff"
 
-    Returns the column names, the text after the header and the header's 1-based line number
-    (data row ``r`` of the file is then on line ``header_line + 1 + r``).
+
+def read_header(fh, path: Path, size: int | None = None) -> tuple[list[str], str, int, int]:
+    """Read ``fh`` up to the end of its header record.
+
+    Returns the column names, the text read past the header (the start of the body, for
+    :func:`record_blocks`), the header's 1-based line and the line the body starts on.
+
+    Rules: blank lines, lines of junk only (spaces, tabs, backticks) and a byte order mark
+    before the header are skipped, and junk before the header's first name and after its last
+    is stripped (the shared sample starts ```` ```"STATION" ````); the header is one CSV record
+    (quoted names may hold commas and line ends), its names stripped of blanks. The text before
+    the header's end is at most :data:`MAX_RECORD_CHARS` characters, else the file is refused.
+    One pass: the junk is looked at once a character and not kept (memory of one read), the
+    header is read in doubling reads like any record.
     """
-    text = text.lstrip("\ufeff")
-    header_line = 1
-    while True:  # skip blank or junk-only lines before the header
-        header, sep, body = text.partition("\n")
-        if header.strip(" `\r\t") or not sep:
+    size = BLOCK_CHARS if size is None else size
+    limit = MAX_RECORD_CHARS
+    skipped, lines, last = 0, 0, ""  # junk read so far, its line ends, its last character
+    while True:
+        chunk = fh.read(size)
+        if not chunk:
+            raise SquallError(f"{path} is empty (no header line)")
+        junk = len(chunk) - len(chunk.lstrip(_JUNK + "\r\n"))
+        lines += count_lines(chunk[:junk]) - (last == "\r" and chunk[0] == "\n")
+        skipped += junk
+        if junk < len(chunk):
+            text = chunk[junk:]
             break
-        text = body
-        header_line += 1
-    if not header.strip(" `\r\t"):
-        raise SquallError(f"{path} is empty (no header line)")
-    first, last = header.find('"'), header.rfind('"')
-    if first >= 0 and last > first:
-        header = header[first : last + 1]
-    else:
-        header = header.strip(" `\r\t")
-    names = [n.strip().strip('"').strip() for n in header.split(",")]
-    return names, body, header_line
+        if skipped > limit:
+            raise SquallError(
+                f"{path}: no header within the first {limit:,} characters (only blank or "
+                f"junk lines)"
+            )
+        last = chunk[-1]
+    header_line = lines + 1
+    eof = False
+    while True:  # the header record: read on in doubling reads until it ends
+        ends = record_ends(text)
+        if len(ends) and not (ends[0] == len(text) - 1 and text[-1] == "\r" and not eof):
+            end = int(ends[0]) + 1
+            break
+        if eof:
+            end = len(text)
+            break
+        if skipped + len(text) > limit:
+            raise SquallError(
+                f"{path}: the header on line {header_line} does not end within {limit:,} "
+                f"characters of the file's start (a quote that never closes?)"
+            )
+        chunk = fh.read(min(max(size, len(text)), limit + 1 - skipped - len(text)))
+        eof = not chunk
+        text += chunk
+    header = text[:end].rstrip("\r\n").rstrip(_JUNK)
+    with _long_fields(len(header)):
+        try:
+            names = next(csv.reader([header], strict=False), [])
+        except csv.Error as exc:
+            raise SquallError(f"{path}: malformed header on line {header_line} ({exc})") from exc
+    names = [n.strip() for n in names]
+    return names, text[end:], header_line, header_line + count_lines(text[:end])
 
 
 def header_names(path: Path) -> list[str]:
-    """Column names of a file, from its first 64 KiB only (to tell NOAA files from others)."""
-    return _clean_header(_read_text(path, 1 << 16), path)[0]
+    """Column names of a file (to tell NOAA files from others; see :func:`read_header`)."""
+    with open_text(path) as fh, read_errors(path):
+        return read_header(fh, path, 1 << 16)[0]
 
 
 def iter_table(
@@ -312,19 +424,13 @@ def iter_table(
 
     ``columns``: the columns wanted (those the file has are read; all when None). Yields each
     block's frame, indexed by 0-based data row (blank lines keep their place in the numbering),
-    with the 1-based line on which each record starts, right also when quoted fields span
+    with the 1-based file line on which each record starts, right also when quoted fields span
     lines. Blank lines and trailing junk (e.g. closing backticks) are dropped: they have no
-    DATE and no value besides STATION. Memory: a few blocks, whatever the file's size.
+    DATE and no value besides STATION. The header: :func:`read_header`; field counts:
+    :func:`check_fields`. Memory: a few blocks, whatever the file's size.
     """
     with open_text(path) as fh, read_errors(path):
-        blocks = record_blocks(fh)
-        first = next(blocks, "")
-        while not first.strip(" `\r\n\t\ufeff"):  # junk lines only (small blocks): read on
-            more = next(blocks, "")
-            if not more:
-                break
-            first += more
-        names, body, header_line = _clean_header(first, path)
+        names, body, _, line = read_header(fh, path)
         missing = [c for c in REQUIRED if c not in names]
         if missing:
             raise SquallError(
@@ -338,15 +444,15 @@ def iter_table(
                 f"{path}: column {column_list(twice)} appears more than once in the header"
             )
         usecols = None if columns is None else [n for n in names if n in set(columns)]
-        row, line = 0, header_line + 1
+        row = 0
         empty = True
-        for block in nonempty_blocks([body], blocks):
-            frame = _parse_block(block, names, usecols, path)
+        for block in record_blocks(fh, head=body, first_line=line):
+            frame = _parse_block(block, names, usecols, path, line)
             lines = line + record_lines(block, len(frame))
             frame.index = pd.RangeIndex(row, row + len(frame))
             row += len(frame)
-            line += block.count("\n")
-            junk = _junk(frame, block, names, usecols, path)
+            junk = _junk(frame, block, names, usecols, path, line)
+            line += count_lines(block)
             if junk.any():
                 frame, lines = frame[~junk], lines[~junk]
             empty = False
@@ -356,7 +462,12 @@ def iter_table(
 
 
 def _junk(
-    frame: pd.DataFrame, block: str, names: list[str], usecols: list[str] | None, path: Path
+    frame: pd.DataFrame,
+    block: str,
+    names: list[str],
+    usecols: list[str] | None,
+    path: Path,
+    first_line: int,
 ) -> np.ndarray:
     """Rows of ``frame`` (a block read with ``usecols``) that are empty besides STATION in the
     whole file row (blank lines, trailing junk such as closing backticks). A row with data but
@@ -367,7 +478,7 @@ def _junk(
         dtype=bool, copy=True
     )
     if junk.any() and usecols is not None and len(usecols) < len(names):
-        full = _parse_block(block, names, None, path)
+        full = _parse_block(block, names, None, path, first_line)
         junk &= full.drop(columns=["STATION"]).isna().all(axis=1).to_numpy()
     return junk
 
@@ -384,16 +495,102 @@ def nonempty_blocks(*parts: Iterable[str]) -> Iterator[str]:
         yield from (block for block in part if block)
 
 
+#: Characters of a field beyond the header's that holds no value (see :func:`check_fields`).
+_NO_VALUE = ' \t"\r\n'
+_NO_VALUE_CODES = [ord(c) for c in _NO_VALUE + ","]
+
+
+def check_fields(block: str, width: int, path: Path, first_line: int) -> int:
+    """The most fields a record of ``block`` has, at least ``width`` (the header's): the parser
+    is given that many names, so every record is read the same wherever it falls in the file.
+
+    Rule: fields beyond the header's last column that hold no value (nothing, blanks or quotes
+    only: a trailing delimiter, as some exports write on every line) are ignored; a record with
+    a value beyond the header's last column is refused, naming its file line (``block`` starts
+    on line ``first_line``): its values cannot be matched to columns, since an unquoted comma
+    in one field moves every later value. Records are those of :func:`record_ends` (fast path:
+    only the records with at least ``width`` commas, quoted or not, are looked at closely);
+    with a stray quote the csv module reads the block.
+    """
+    codes = _codes(block)
+    commas = np.flatnonzero(codes == _COMMA)
+    if len(commas) < width:  # no record can have more than `width` fields
+        return width
+    quotes = np.flatnonzero(codes == _QUOTE)
+    if not _quotes_pair_up(codes, quotes):
+        return _check_fields_csv(block, width, path, first_line)
+    line_ends = _line_end_positions(codes)
+    ends = line_ends[np.searchsorted(quotes, line_ends) % 2 == 0]
+    starts = np.concatenate([[0], ends + 1])
+    starts = starts[starts < len(codes)]
+    bounds = np.searchsorted(commas, np.append(starts, len(codes)))
+    maybe = np.diff(bounds) >= width  # records with `width` commas or more, quoted ones too
+    if not maybe.any():
+        return width
+    record = np.searchsorted(ends, commas)  # the record of each comma (non-decreasing)
+    commas, record = commas[maybe[record]], record[maybe[record]]
+    outside = np.searchsorted(quotes, commas) % 2 == 0
+    commas, record = commas[outside], record[outside]
+    fields = np.bincount(record, minlength=len(starts)) + 1
+    long = np.flatnonzero(fields > width)
+    if not len(long):
+        return width
+    extra = commas[np.searchsorted(record, long) + width - 1] + 1  # first character beyond
+    stop = np.append(ends, len(codes))[long]
+    valued = np.concatenate([[0], np.cumsum(~np.isin(codes, _NO_VALUE_CODES), dtype=np.int64)])
+    bad = long[valued[stop] - valued[extra] > 0]
+    if len(bad):
+        r = int(bad[0])
+        line = first_line + (int(np.searchsorted(line_ends, ends[r - 1])) + 1 if r else 0)
+        raise _too_many_fields(path, line, int(fields[r]), width)
+    return int(fields.max())
+
+
+def _check_fields_csv(block: str, width: int, path: Path, first_line: int) -> int:
+    """:func:`check_fields` by the csv module (a block with a stray quote)."""
+    most, lines = width, 0
+    for record, line_num in _csv_records(block):
+        if len(record) > width:
+            if any(f.strip(_NO_VALUE) for f in record[width:]):
+                raise _too_many_fields(path, first_line + lines, len(record), width)
+            most = max(most, len(record))
+        lines = line_num
+    return most
+
+
+def _too_many_fields(path: Path, line: int, fields: int, width: int) -> SquallError:
+    return SquallError(
+        f"{path}: line {line} has {fields} fields, the header {width}: a value beyond the "
+        f"last column (an unquoted comma?); quote the field or remove the value"
+    )
+
+
+def padded_names(names: list[str], width: int) -> list[str]:
+    """``names`` and placeholder names up to ``width`` (for fields beyond the header's)."""
+    return names + [f"\x00beyond {k}" for k in range(width - len(names))]
+
+
+def parse_error(path: Path, block: str, first_line: int, exc: Exception) -> SquallError:
+    """A pandas error reading ``block`` (from file line ``first_line``) as one line naming the
+    block's file lines: pandas counts lines within the block, so its own number is left out."""
+    what = re.sub(r",? (?:in|at|starting at) (?:line|row) \d+", "", str(exc).splitlines()[0])
+    last = first_line + max(count_lines(block) - block.endswith(("\n", "\r")), 0)
+    return SquallError(f"{path}: malformed CSV in lines {first_line}-{last} ({what})")
+
+
 def _parse_block(
-    block: str, names: list[str], usecols: list[str] | None, path: Path
+    block: str, names: list[str], usecols: list[str] | None, path: Path, first_line: int
 ) -> pd.DataFrame:
+    """``block`` (records from file line ``first_line`` on) as text columns, only ``usecols``
+    when given. Fields beyond the header's: :func:`check_fields`."""
     if not block.strip():  # blank lines only: pandas would see no columns at all
         return pd.DataFrame(
-            np.nan, index=range(block.count("\n")), columns=usecols or names, dtype=object
+            np.nan, index=range(count_lines(block)), columns=usecols or names, dtype=object
         )
+    width = check_fields(block, len(names), path, first_line)
     options = dict(
         header=None,
-        names=names,
+        names=padded_names(names, width),
         dtype=str,
         keep_default_na=False,
         na_values=[""],
@@ -404,13 +601,14 @@ def _parse_block(
         # index_col=False: a trailing comma on every line must not turn STATION into the index;
         # skip_blank_lines=False keeps a blank line's place in the data row numbering.
         try:
-            return pd.read_csv(as_bytes(block), usecols=usecols, **options)
+            frame = pd.read_csv(as_bytes(block), usecols=usecols, **options)
         except ValueError:  # pandas refuses usecols when every line is shorter than the header
             if usecols is None:
                 raise
             return pd.read_csv(as_bytes(block), **options)[usecols]
     except (pd.errors.ParserError, ValueError) as exc:
-        raise SquallError(f"{path}: malformed CSV ({str(exc).splitlines()[0]})") from exc
+        raise parse_error(path, block, first_line, exc) from exc
+    return frame if usecols is not None else frame.iloc[:, : len(names)]
 
 
 def collect(blocks: Iterable[tuple[pd.DataFrame, np.ndarray]]) -> tuple[pd.DataFrame, np.ndarray]:
@@ -432,14 +630,16 @@ def read_table(path: Path) -> pd.DataFrame:
     return collect(iter_table(path))[0]
 
 
-def _numeric(column: pd.Series, name: str, path: Path) -> pd.Series:
+def _numeric(column: pd.Series, name: str, path: Path, lines: np.ndarray) -> pd.Series:
+    """A text column as numbers; a value that is not a finite number is refused, naming its
+    data row and file line (``lines``: the line of each row)."""
     values = pd.to_numeric(column, errors="coerce").astype(np.float64)
     bad = (column.notna() & values.isna()) | np.isinf(values)
     if bad.any():
         first = int(np.flatnonzero(bad.to_numpy())[0])
         raise SquallError(
             f"{path}: column {name} has a non-numeric or infinite value "
-            f"{column.iloc[first]!r} at data row {column.index[first]}"
+            f"{column.iloc[first]!r} at data row {column.index[first]} (line {lines[first]})"
         )
     return values
 
@@ -450,7 +650,9 @@ def _flag_column(flags: pd.Series | None, index: int, n: int) -> np.ndarray:
     return flags.fillna("").str.slice(index, index + 1).to_numpy(dtype=object)
 
 
-def _convert(raw: pd.DataFrame, features: Sequence[str], path: Path, keep_codes: bool) -> dict:
+def _convert(
+    raw: pd.DataFrame, lines: np.ndarray, features: Sequence[str], path: Path, keep_codes: bool
+) -> dict:
     out: dict[str, np.ndarray] = {}
     for name in features:
         if name in DERIVED:
@@ -460,7 +662,7 @@ def _convert(raw: pd.DataFrame, features: Sequence[str], path: Path, keep_codes:
                 f"{path}: no column {name} (features must be NOAA column names, "
                 f"e.g. {', '.join(DEFAULT_FEATURES)})"
             )
-        values = _numeric(raw[name], name, path)
+        values = _numeric(raw[name], name, path, lines)
         if not keep_codes:
             for code in SPECIAL_CODES.get(name, ()):
                 values[values == code] = np.nan
@@ -473,7 +675,7 @@ def _convert(raw: pd.DataFrame, features: Sequence[str], path: Path, keep_codes:
     if any(f in DERIVED for f in features):
         if "WIND_DIR" not in raw.columns:
             raise SquallError(f"{path}: no WIND_DIR column to derive WIND_DIR_SIN/COS from")
-        direction = _numeric(raw["WIND_DIR"], "WIND_DIR", path).to_numpy()
+        direction = _numeric(raw["WIND_DIR"], "WIND_DIR", path, lines).to_numpy()
         rad = np.deg2rad(direction)
         sin, cos = np.sin(rad), np.cos(rad)
         calm = direction == 361  # calm: the wind vector is zero (ICOADS u/v practice)
@@ -656,13 +858,15 @@ def _reports(
         }
     )
     for col, name in (("lat", "LATITUDE"), ("lon", "LONGITUDE")):
-        frame[col] = _numeric(raw[name], name, path).to_numpy() if name in raw.columns else np.nan
-    for name, values in _convert(raw, features, path, keep_codes).items():
+        frame[col] = (
+            _numeric(raw[name], name, path, lines).to_numpy() if name in raw.columns else np.nan
+        )
+    for name, values in _convert(raw, lines, features, path, keep_codes).items():
         frame[name] = values
     flags = raw["NCDC_QC_FLAGS"] if "NCDC_QC_FLAGS" in raw.columns else None
     trim = raw["TRIM_FLAG"] if "TRIM_FLAG" in raw.columns else None
     excl = (
-        _numeric(raw["SOURCE_EXCLUSION_FLAG"], "SOURCE_EXCLUSION_FLAG", path)
+        _numeric(raw["SOURCE_EXCLUSION_FLAG"], "SOURCE_EXCLUSION_FLAG", path, lines)
         .fillna(0)
         .to_numpy()
         .astype(np.int64)
@@ -679,7 +883,7 @@ def _reports(
     counts = dict.fromkeys(("duplicate (DUP_STATUS > 2)", *DATE_FAULTS, "bad position flag"), 0)
     keep = np.ones(n, dtype=bool)
     if "DUP_STATUS" in raw.columns:  # 0 unique, 1-2 best duplicate, 3-13 worse, 14 rejected
-        worse = _numeric(raw["DUP_STATUS"], "DUP_STATUS", path).to_numpy() > 2
+        worse = _numeric(raw["DUP_STATUS"], "DUP_STATUS", path, lines).to_numpy() > 2
         counts["duplicate (DUP_STATUS > 2)"] += int(worse.sum())
         keep &= ~worse
     no_date = raw["DATE"].isna().to_numpy()

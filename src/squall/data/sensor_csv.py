@@ -16,10 +16,14 @@ import pandas as pd
 
 from squall.data.noaa import (
     as_bytes,
+    check_fields,
     collect,
     column_list,
+    count_lines,
     nonempty_blocks,
     open_text,
+    padded_names,
+    parse_error,
     read_errors,
     record_blocks,
     record_ends,
@@ -59,8 +63,10 @@ MONTH_FIRST = (
 
 def iter_raw(path: Path) -> Iterator[tuple[pd.DataFrame, np.ndarray]]:
     """A CSV as blocks of text columns, each indexed by 0-based data row, with the 1-based line
-    on which each record starts (right across quoted fields that span lines). Blank lines are
-    dropped but keep their place in the numbering. Also used to trace rows back."""
+    on which each record starts (right across quoted fields that span lines; ``\n``, ``\r\n``
+    and a lone ``\r`` each end a line). Blank lines are dropped but keep their place in the
+    numbering. A record with a value beyond the header's last column is refused, wherever it
+    is (see :func:`squall.data.noaa.check_fields`). Also used to trace rows back."""
     with open_text(path, strict=True) as fh, read_errors(path):
         blocks = record_blocks(fh)
         first = next(blocks, "").lstrip("\ufeff")
@@ -72,12 +78,12 @@ def iter_raw(path: Path) -> Iterator[tuple[pd.DataFrame, np.ndarray]]:
         except (pd.errors.ParserError, ValueError) as exc:
             raise SquallError(f"{path}: malformed CSV ({str(exc).splitlines()[0]})") from exc
         names = [str(c).strip() for c in names]
-        row, line, empty = 0, 1 + first.count("\n", 0, end), True
+        row, line, empty = 0, 1 + count_lines(first[:end]), True
         for block in nonempty_blocks([first[end:]], blocks):
-            frame = _parse(block, names, path)
+            frame = _parse(block, names, path, line)
             lines = line + record_lines(block, len(frame))
             frame.index = pd.RangeIndex(row, row + len(frame))
-            row, line = row + len(frame), line + block.count("\n")
+            row, line = row + len(frame), line + count_lines(block)
             seen = frame.notna().any(axis=1).to_numpy()
             empty = False
             yield frame[seen], lines[seen]
@@ -92,14 +98,16 @@ def _header_end(text: str) -> int:
     return int(ends[0]) + 1 if len(ends) else len(text)
 
 
-def _parse(block: str, names: list[str], path: Path) -> pd.DataFrame:
+def _parse(block: str, names: list[str], path: Path, first_line: int) -> pd.DataFrame:
+    """``block`` (records from file line ``first_line`` on) as text columns ``names``."""
     if not block.strip():
-        return pd.DataFrame(np.nan, index=range(block.count("\n")), columns=names, dtype=object)
+        return pd.DataFrame(np.nan, index=range(count_lines(block)), columns=names, dtype=object)
+    width = check_fields(block, len(names), path, first_line)
     try:
         frame = pd.read_csv(
             as_bytes(block),
             header=None,
-            names=names,
+            names=padded_names(names, width),
             dtype=str,
             keep_default_na=False,
             index_col=False,
@@ -107,8 +115,8 @@ def _parse(block: str, names: list[str], path: Path) -> pd.DataFrame:
             skip_blank_lines=False,
         )
     except (pd.errors.ParserError, ValueError) as exc:
-        raise SquallError(f"{path}: malformed CSV ({str(exc).splitlines()[0]})") from exc
-    return frame
+        raise parse_error(path, block, first_line, exc) from exc
+    return frame.iloc[:, : len(names)]
 
 
 def read_raw(path) -> pd.DataFrame:
