@@ -14,7 +14,7 @@ import pytest
 
 from squall.data.noaa import read_noaa
 from squall.data.sensor_csv import read_sensor_csv
-from squall.errors import SquallError, SquallWarning
+from squall.errors import ParameterError, SquallError, SquallWarning
 
 HEADER = ["STATION", "DATE", "LATITUDE", "LONGITUDE", "NAME", "AIR_TEMP", "SEA_LVL_PRES"]
 
@@ -138,9 +138,12 @@ def test_day_first_dates_are_not_read_as_months(tmp_path):
 
 
 def test_ambiguous_dates_are_refused(tmp_path):
+    """The message names both remedies: parameters in Python, flags on the command line."""
     path = _series(tmp_path, ["01/04/2014 10:00", "02/04/2014 10:00"])
-    with pytest.raises(SquallError, match="ambiguous.*--dayfirst"):
+    with pytest.raises(ParameterError, match=r"ambiguous.*\(dayfirst\) or give time_format") as e:
         read_sensor_csv(path)
+    assert e.value.param == "time_format"
+    assert e.value.for_option("--time-format").endswith("(--dayfirst) or give --time-format")
 
 
 def test_dayfirst_reads_an_ambiguous_column(tmp_path):

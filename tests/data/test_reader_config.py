@@ -60,3 +60,18 @@ def test_noaa_refuses_generic_csv_date_options(shared_data):
         "qc": "keep",
         "keep_codes": False,
     }
+
+
+def test_an_empty_time_format_means_not_given(tmp_path, shared_data):
+    """``time_format=""`` (a command line's ``--time-format ""``) is no format: NOAA files are
+    read (it used to be refused as not a non-empty string), generic ones infer their format."""
+    assert ReaderConfig(time_format="").time_format is None
+    assert ReaderConfig.from_dict({"time_format": ""}) == ReaderConfig()
+    box = shared_data / "noaa" / "10_100_00_110.csv"
+    obs = read_data(box, {"time_format": "", "features": ["AIR_TEMP"]})
+    assert len(obs) == 6327
+    path = tmp_path / "d.csv"
+    path.write_text("timestamp,value\n13/04/2014 10:00,1\n14/04/2014 10:00,2\n")
+    config = ReaderConfig(time_column="timestamp", time_format="")
+    resolved = config.resolved(read_data(path, config))
+    assert resolved.time_format is None and resolved.dayfirst is True

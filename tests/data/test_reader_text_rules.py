@@ -2,7 +2,8 @@
 block size: junk before the header read in one pass and within a limit, records with values
 beyond the header's last column refused wherever they are, quotes that never close refused
 after reading at most :data:`~squall.data.noaa.MAX_RECORD_CHARS`, file line numbers that count
-``\\n``, ``\\r\\n`` and a lone ``\\r`` alike, and a header read as one CSV record.
+``\\n``, ``\\r\\n`` and a lone ``\\r`` alike, a header read as one CSV record, and ``now`` and
+``today`` refused as dates.
 
 Work and memory are checked by counting (characters read, characters scanned, calls made), never
 by the clock. Expected line numbers come from Python's csv module, never from the readers.
@@ -23,7 +24,7 @@ from squall.data import noaa
 from squall.data.noaa import read_noaa, read_table, record_blocks
 from squall.data.readers import read_data
 from squall.data.sensor_csv import read_sensor_csv
-from squall.errors import SquallError
+from squall.errors import SquallError, SquallWarning
 
 #: Block sizes: a record (or a bad row) falls in a later block, and in the first one.
 SIZES = (1, 7, 64, 2 << 20)
@@ -264,7 +265,7 @@ def test_a_quote_that_never_closes_in_a_file_is_one_line(tmp_path, monkeypatch):
     assert opened[-1].chars <= len("\n".join([HEAD] + rows[:3])) + 1030 + 64
 
 
-# --- 4. line ends ------------------------------------------------------------------------------
+# --- 4. line ends, dates ------------------------------------------------------------------------
 
 
 @pytest.mark.parametrize("size", SIZES)
@@ -288,6 +289,26 @@ def test_lone_carriage_returns_count_lines_like_the_csv_module(tmp_path, monkeyp
     got = read_sensor_csv(generic, features=["value"]).frame
     assert list(got["line"]) == _expected_lines(generic.read_bytes().decode()) == [2, 4, 5, 6]
     assert list(got["value"]) == [0, 1, 2, 3]
+
+
+def test_now_and_today_are_not_dates(tmp_path):
+    """pandas reads them as the clock's time: a NOAA report dated 'now' is an unparseable
+    DATE (dropped and warned about, naming its line), a generic time 'today' is refused."""
+    rows = [_row(k) for k in range(200)]
+    rows[5] = rows[5].replace('"2025-03-01T05:00:00"', '"now"')
+    path = _box(tmp_path, [HEAD] + rows)
+    with pytest.warns(
+        SquallWarning, match=r"1 of 200 rows with unparseable DATE \(first on line 7"
+    ):
+        assert len(read_noaa(path, ["AIR_TEMP"])) == 199
+
+    generic = tmp_path / "s.csv"
+    generic.write_text("timestamp,value\n2025-01-01 00:00,1\ntoday,2\n")
+    with pytest.raises(SquallError, match=r"'today' at data row 1 \(line 3\)"):
+        read_sensor_csv(generic)
+    generic.write_text("timestamp,value\n01/02/2025 00:00,1\n13/02/2025 00:00,2\nnow,3\n")
+    with pytest.raises(SquallError, match=r"'now' at data row 2 \(line 4\)"):
+        read_sensor_csv(generic)
 
 
 def test_blocks_of_any_size_read_junk_and_headers_the_same(tmp_path, monkeypatch):

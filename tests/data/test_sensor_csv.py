@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 from squall.data.sensor_csv import read_sensor_csv
-from squall.errors import SquallError
+from squall.errors import ParameterError, SquallError
 
 
 def write(path, text: str):
@@ -181,3 +181,47 @@ def test_delimiter_at_end_of_every_line(tmp_path):
         pd.Timestamp("2024-01-01 01:00"),
     ]
     np.testing.assert_array_equal(obs.frame["value"], [1.5, 2.5])
+
+
+# --- messages name parameters (the command line shows its flags) ------------------------------
+
+
+@pytest.mark.parametrize(
+    "stamps, message",
+    [
+        (["1400000000", "1400003600"], "write times as ISO 8601 or give time_format"),
+        (["01/04/2014 10:00", "02/04/2014 10:00"], r"read it day first \(dayfirst\) or give "),
+        (["2014/04/13 10h", "2014/04/14 10h"], r"give time_format \(e\.g\. %d/%m/%Y %H:%M\)"),
+    ],
+    ids=["numbers", "ambiguous", "no-format"],
+)
+def test_time_format_messages_name_the_parameter(tmp_path, stamps, message):
+    """A ParameterError for ``time_format``, never the flag ``--time-format`` spelled in the
+    library; the file name is kept as written, braces and all."""
+    path = write(tmp_path / "d{1}.csv", "timestamp,value\n" + "".join(f"{s},1\n" for s in stamps))
+    with pytest.raises(ParameterError, match=message) as info:
+        read_sensor_csv(path)
+    error = info.value
+    assert error.param == "time_format" and "--" not in str(error)
+    assert str(error).startswith(f"{path}: ")
+    flagged = error.for_option("--time-format")
+    assert "--time-format" in flagged and flagged.startswith(f"{path}: ")
+
+
+def test_an_unusable_time_format_names_the_parameter(tmp_path):
+    path = write(tmp_path / "s.csv", "timestamp,value\n2024-01-01,1\n")
+    with pytest.raises(ParameterError, match=r"^time_format '%Q' is not a usable format") as info:
+        read_sensor_csv(path, time_format="%Q")
+    assert info.value.for_option("--time-format").startswith("--time-format '%Q' ")
+
+
+@pytest.mark.parametrize(
+    "options, param", [({}, "time_column"), ({"track_column": "sensor"}, "track_column")]
+)
+def test_a_missing_time_or_track_column_names_the_parameter(tmp_path, options, param):
+    path = write(tmp_path / "s.csv", "when,value\n2024-01-01,1\n")
+    if param == "track_column":
+        path = write(tmp_path / "s.csv", "timestamp,value\n2024-01-01,1\n")
+    with pytest.raises(ParameterError, match=rf"no column .*; set {param}$") as info:
+        read_sensor_csv(path, **options)
+    assert info.value.param == param

@@ -18,6 +18,8 @@ wherever a record falls in the file (files are read a block at a time):
 - A record, and the text from the file's start to the end of its header, are at most
   :data:`MAX_RECORD_CHARS` characters: beyond (a quote that never closes, a file of blank
   lines) the file is refused after reading no more than that, in memory in proportion to it.
+- ``now`` and ``today`` are not dates (pandas reads them as the clock's time):
+  :func:`to_times`.
 """
 
 from __future__ import annotations
@@ -705,14 +707,29 @@ READ_COLUMNS = (
 DATE_FAULTS = ("no DATE", "unparseable DATE")
 
 
+#: Words pandas reads as the clock's time whatever the format: never a time of the data.
+CLOCK_WORDS = ("now", "today")
+
+
+def to_times(text: pd.Series, fmt: str) -> pd.Series:
+    """``text`` read with ``fmt`` (``"ISO8601"`` or a strftime format) as UTC, tz-aware; NaT
+    where a value does not parse, and for :data:`CLOCK_WORDS` (pandas reads ``now`` and
+    ``today`` as the time of the run, which would put a report at the moment it is read).
+    Errors in ``fmt`` itself are the caller's to report."""
+    times = pd.to_datetime(text, errors="coerce", format=fmt, utc=True)
+    clock = text.isin(CLOCK_WORDS).to_numpy()
+    if clock.any():
+        times = times.mask(clock)
+    return times
+
+
 def parse_dates(text: pd.Series) -> pd.Series:
-    """ISO 8601 DATE values as UTC, tz-naive (NaT where unparseable).
+    """ISO 8601 DATE values as UTC, tz-naive (NaT where unparseable, see :func:`to_times`).
 
     Rule: a value without an offset is UTC (NOAA writes UTC without one); a value with an offset
     (``+07:00``, ``Z``) is converted to UTC, so a column mixing both is one time line.
     """
-    times = pd.to_datetime(text, errors="coerce", format="ISO8601", utc=True)
-    return times.dt.tz_localize(None)
+    return to_times(text, "ISO8601").dt.tz_localize(None)
 
 
 def read_noaa(

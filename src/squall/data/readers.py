@@ -33,7 +33,8 @@ class ReaderConfig:
     NOAA only: ``qc`` (``keep`` or ``drop`` values whose NCDC QC flag says erroneous) and
     ``keep_codes`` (keep special codes such as 99.9 as values). Generic CSV only:
     ``time_column``, ``track_column``, ``time_format`` (strftime format of the time column)
-    and ``dayfirst`` (ambiguous dates are read day first). ``None`` means "not given".
+    and ``dayfirst`` (ambiguous dates are read day first). ``None`` means "not given", and so
+    does an empty ``time_format`` (as a command line's ``--time-format ""``).
     """
 
     kind: str = "auto"
@@ -46,6 +47,8 @@ class ReaderConfig:
     dayfirst: bool | None = None
 
     def __post_init__(self) -> None:
+        if self.time_format == "":
+            object.__setattr__(self, "time_format", None)
         if self.kind not in KINDS:
             raise SquallError(f"data kind must be one of {', '.join(KINDS)}, got {self.kind!r}")
         if self.features is not None:

@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 
 from squall.data.noaa import (
+    CLOCK_WORDS,
     as_bytes,
     check_fields,
     collect,
@@ -28,9 +29,10 @@ from squall.data.noaa import (
     record_blocks,
     record_ends,
     record_lines,
+    to_times,
 )
 from squall.data.observations import Observations, concat, expand_paths
-from squall.errors import SquallError
+from squall.errors import ParameterError, SquallError
 
 #: Strings read as a missing value.
 NA_VALUES = ["", "nan", "NaN", "NA"]
@@ -139,48 +141,71 @@ def infer_time_format(
     """
     if time_format:
         return time_format
+    values = values[~values.isin(CLOCK_WORDS)]  # no evidence of a format: refused when parsed
     if len(values) == 0 or _parses(values, "ISO8601"):
         return "ISO8601"
-    sample = values.iloc[0]
+    sample = repr(values.iloc[0])
     if pd.to_numeric(values, errors="coerce").notna().all():
-        raise SquallError(
-            f"{where}time column holds numbers ({sample!r}): epoch seconds and "
+        raise ParameterError(
+            "time_format",
+            f"{where}time column holds numbers ({sample}): epoch seconds and "
             f"milliseconds cannot be told apart; write times as ISO 8601 or give "
-            f"--time-format"
+            f"{{name}}",
         )
     day = next((f for f in DAY_FIRST if _parses(values, f)), None)
     month = next((f for f in MONTH_FIRST if _parses(values, f)), None)
     if day and month and not dayfirst:
-        raise SquallError(
-            f"{where}time column is ambiguous ({sample!r} reads as {day} and as "
-            f"{month}); give --dayfirst or --time-format"
+        raise AmbiguousTimesError(
+            f"{where}time column is ambiguous ({sample} reads as {day} and as "
+            f"{month}); read it day first ({{dayfirst}}) or give {{name}}"
         )
     if day and (dayfirst or not month):
         return day
     if month:
         return month
-    if pd.to_datetime(values, format="ISO8601", utc=True, errors="coerce").notna().any():
+    if to_times(values, "ISO8601").notna().any():
         return "ISO8601"  # some values are ISO 8601: the caller names the first bad one
-    raise SquallError(
-        f"{where}cannot find one format for the time column ({sample!r}); give "
-        f"--time-format (e.g. %d/%m/%Y %H:%M)"
+    raise ParameterError(
+        "time_format",
+        f"{where}cannot find one format for the time column ({sample}); give "
+        f"{{name}} (e.g. %d/%m/%Y %H:%M)",
     )
+
+
+class AmbiguousTimesError(ParameterError):
+    """A time column that reads both day first and month first. The remedies are two
+    parameters, so the message names both: ``param`` is ``time_format`` (``{name}`` in the
+    template) and ``{dayfirst}`` is ``dayfirst``. In Python both are parameter names; with a
+    flag for ``time_format`` (the command line) ``dayfirst`` is shown as its flag too
+    (``--dayfirst``, by the convention of :meth:`ParameterError.option`)."""
+
+    def __init__(self, template: str) -> None:
+        super().__init__("time_format", template)
+
+    def for_option(self, option: str) -> str:
+        other = ParameterError("dayfirst", "")
+        shown = other.param if option == self.param else other.option()
+        return super().for_option(option).replace("{dayfirst}", shown)
 
 
 def _parses(values: pd.Series, fmt: str) -> bool:
     try:
-        return bool(pd.to_datetime(values, format=fmt, utc=True, errors="coerce").notna().all())
+        return bool(to_times(values, fmt).notna().all())
     except (ValueError, TypeError, OverflowError):
         return False
 
 
 def parse_times(values: pd.Series, fmt: str) -> pd.Series:
     """``values`` read with ``fmt`` as UTC, tz-naive (values without an offset are UTC, offsets
-    are converted); NaT where a value does not parse."""
+    are converted); NaT where a value does not parse, and for the words ``now`` and ``today``
+    (see :func:`squall.data.noaa.to_times`)."""
     try:
-        times = pd.to_datetime(values, format=fmt, utc=True, errors="coerce")
+        times = to_times(values, fmt)
     except (ValueError, TypeError, OverflowError) as exc:
-        raise SquallError(f"bad --time-format {fmt!r}: {exc}") from exc
+        raise ParameterError(
+            "time_format",
+            f"{{name}} {fmt!r} is not a usable format: {exc}",
+        ) from exc
     return times.dt.tz_localize(None)
 
 
@@ -227,10 +252,11 @@ def read_sensor_csv(
         raw, lines = collect(iter_raw(path))
         needed = [time_column] + ([track_column] if track_column else [])
         missing = [c for c in needed if c not in raw.columns]
-        if missing:
-            raise SquallError(
+        if missing:  # the parameter naming the first missing column
+            raise ParameterError(
+                "time_column" if time_column in missing else "track_column",
                 f"{path}: no column {', '.join(missing)} (columns: "
-                f"{column_list(raw.columns)}); set --time-column/--track-column"
+                f"{column_list(raw.columns)}); set {{name}}",
             )
         if chosen is None:
             chosen = [c for c in raw.columns if c not in needed]
