@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import argparse
 
-from squall.cli.common import check_out, check_run_inputs
+from squall.cli.common import check_out, check_run_inputs, plural
 from squall.cli.options import BUNDLE, BUNDLE_HELP, DATA
 
 DATA_HELP = "CSV files or globs, or one windows .npz"
@@ -295,7 +295,7 @@ def cmd_cost(a: argparse.Namespace) -> None:
             bundle,
             x=x,
             calls_source=f"counted by the pure engine over "
-            f"{len(x):,} windows of {' '.join(a.data)}",
+            f"{plural(len(x), 'window', fmt=',')} of {' '.join(a.data)}",
             **options,
         )
     print(json.dumps(report.as_dict(), indent=1) if a.json else report.table())
@@ -479,8 +479,9 @@ def _cmd_export(a: argparse.Namespace) -> None:
     cases = sum(g["cases"] for g in m["golden"].values())
     words = sum(f["words"] for f in m["files"])
     print(
-        f"{len(m['files'])} .mem files ({words:,} words) and {cases} golden steps in "
-        f"{len(m['golden'])} layers written to {a.out} (configuration {m['config']['name']}); "
+        f"{plural(len(m['files']), '.mem file')} ({plural(words, 'word', fmt=',')}) and "
+        f"{plural(cases, 'golden step')} in {plural(len(m['golden']), 'layer')} written to "
+        f"{a.out} (configuration {m['config']['name']}); "
         f"see {a.out}/README.md"
     )
 
@@ -503,8 +504,8 @@ def _cmd_check_export(a: argparse.Namespace) -> None:
     print(report.summary())
     if not report.ok:
         raise SquallError(
-            f"{a.export} does not match {a.bundle}: {len(report.problems)} "
-            f"problem(s), first: {report.problems[0]}"
+            f"{a.export} does not match {a.bundle}: {plural(len(report.problems), 'problem')}, "
+            f"first: {report.problems[0]}"
         )
 
 
@@ -554,8 +555,9 @@ def _cmd_rtl(a: argparse.Namespace) -> None:
     x = _fx_windows(a, bundle)[0] if a.data else None
     d = write_rtl(bundle, a.out, a.config, a.lanes, x, source=" ".join(a.data or []))
     print(
-        f"SystemVerilog for {len(d.layers)} mat-vec layers written to {a.out} "
-        f"(P = {d.lanes} lanes, {d.acc_w}-bit accumulators, configuration {d.config.name}); "
+        f"SystemVerilog for {plural(len(d.layers), 'mat-vec layer')} written to {a.out} "
+        f"(P = {plural(d.lanes, 'lane')}, {d.acc_w}-bit accumulators, configuration "
+        f"{d.config.name}); "
         f"top modules and memories: {a.out}/README.md"
     )
     for r in d.layers:
