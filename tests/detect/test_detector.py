@@ -78,7 +78,7 @@ def test_one_pass_scoring_equals_scoring_everything_at_once(data, how, chunk):
 
 def test_threshold_rules_fit_flag_and_round_trip():
     x = np.random.default_rng(0).normal(size=2000)
-    for rule in RULES:
+    for rule in (r for r in RULES if r != "dynamic"):  # dynamic: refitted on what it flags
         fitted = make_threshold(rule).fit(x)
         back = threshold_from_dict(fitted.to_dict())
         assert back.to_dict() == fitted.to_dict()
@@ -235,3 +235,33 @@ def test_windows_in_any_order_score_alike_with_few_open_cells(data):
     perm = np.argsort(np.random.default_rng(0).permutation(len(ws)))
     np.testing.assert_allclose(windows.window[perm], ordered[0].window, rtol=1e-12)
     assert peaks[1] < 1.5 * peaks[0], peaks
+
+
+def test_dynamic_threshold_refits_per_track_and_round_trips():
+    """The research variants of ``squall evaluate`` (sliding windows, Hundman's pruning) are a
+    threshold rule of the one Detector: refitted on each track's own scores, short tracks
+    pooled, serialised with its base rule."""
+    from squall.detect.dynamic import dynamic_flags
+    from squall.detect.thresholds import DynamicThreshold
+
+    rng = np.random.default_rng(1)
+    quiet, loud = rng.normal(0, 1, 300), rng.normal(0, 10, 300)
+    quiet[150] = 30.0  # an outlier only against its own track's spread
+    scores = np.concatenate([quiet, loud, rng.normal(0, 1, 20)])
+    tracks = [("a", np.arange(300)), ("b", np.arange(300, 600)), ("c", np.arange(600, 620))]
+    rule = DynamicThreshold(SigmaThreshold(4.0), window=0.33, step=0.1, min_track_steps=100)
+    rule.fit(scores)
+    flags = rule.flags_by_track(scores, tracks)
+    assert flags[150]  # one global mean + 4 sd (about 25) could miss it; per track it stands out
+    own, level = dynamic_flags(quiet, method="sigma", k=4.0, window=99, step=30)
+    assert np.array_equal(flags[:300], own)
+    assert rule.level_ <= float(np.min(level))
+    back = threshold_from_dict(rule.to_dict())
+    assert isinstance(back, DynamicThreshold) and back.to_dict() == rule.to_dict()
+    assert np.array_equal(back.flags_by_track(scores, tracks), flags)
+    pruned = DynamicThreshold("quantile", prune=0.5).fit(scores)
+    assert pruned.flags(loud).sum() <= DynamicThreshold("quantile").flags(loud).sum()
+    with pytest.raises(SquallError, match="window"):
+        DynamicThreshold(window=-1)
+    with pytest.raises(SquallError, match="fixed rule"):
+        DynamicThreshold(DynamicThreshold())

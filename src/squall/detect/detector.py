@@ -40,6 +40,7 @@ from squall.detect.pointwise import HOW, StepScores, score_all, smooth, step_eve
 from squall.detect.scoring import Scores, chunks
 from squall.detect.thresholds import (
     DEFAULT_Q,
+    DynamicThreshold,
     QuantileThreshold,
     SigmaThreshold,
     Threshold,
@@ -345,6 +346,8 @@ class Detector:
                 "this detector has no fitted threshold: fit() it on reference "
                 "windows, or give a threshold value"
             )
+        if isinstance(self.threshold, DynamicThreshold) and scores.steps is not None:
+            return self.threshold.flags_by_track(scores.values, scores.steps.tracks())
         return self.threshold.flags(scores.values)
 
     def detect(self, windows: WindowSet, scores: DetectorScores | None = None) -> DetectionResult:

@@ -242,17 +242,131 @@ class PotThreshold(Threshold):
         return value
 
 
+class DynamicThreshold(Threshold):
+    """A rule refitted on the scores being flagged, per track (Hundman et al. 2018, Orion's
+    ``find_anomalies``): unsupervised, for a series scored on its own, where no separate
+    reference exists (the NAB protocol of ``squall evaluate``).
+
+    ``base`` (a sigma, Hundman, POT or quantile rule) is fitted on each track's own scores; for
+    sigma and Hundman, ``window`` and ``step`` (fractions of the track's steps below 1, else
+    steps; 0 = the whole track) refit it in sliding windows, a step being flagged when it
+    exceeds the threshold of any window holding it; ``prune`` (Hundman's minimum relative drop
+    between sequence maxima, 0 = none) puts weak sequences back to nominal. Tracks with fewer
+    than ``min_track_steps`` scores share one threshold (over all their steps, no sliding
+    windows) rather than each being fitted on too few points.
+
+    :meth:`fit` fits ``base`` on reference scores (``value_``: what a fixed rule would use,
+    reported); :meth:`flags` and :meth:`flags_by_track` refit on the scores given, and
+    ``level_`` is the lowest threshold the last call used.
+    """
+
+    rule = "dynamic"
+    params = ("window", "step", "prune", "min_track_steps")
+
+    def __init__(
+        self,
+        base: Threshold | str = "sigma",
+        window: float = 0.0,
+        step: float = 0.1,
+        prune: float = 0.0,
+        min_track_steps: float = 100,
+    ) -> None:
+        super().__init__()
+        self.base = make_threshold(base)
+        if isinstance(self.base, DynamicThreshold):
+            raise SquallError("a dynamic threshold's base must be a fixed rule")
+        for name, value in (("window", window), ("step", step), ("prune", prune)):
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
+                raise SquallError(f"threshold {name} must be a number >= 0, got {value!r}")
+        self.window, self.step, self.prune = float(window), float(step), float(prune)
+        self.min_track_steps = int(_positive("min_track_steps", min_track_steps))
+        self.level_: float = float("inf")
+
+    def _fit(self, x: np.ndarray) -> float:
+        value = self.base.fit(x).value_
+        assert value is not None
+        return value
+
+    def flags(self, scores: np.ndarray) -> np.ndarray:
+        """Flags of one series (one track), the rule refitted on ``scores`` themselves."""
+        x = np.asarray(scores, dtype=np.float64)
+        flags, self.level_ = self._track(x, self.window)
+        return flags
+
+    def flags_by_track(
+        self, scores: np.ndarray, tracks: list[tuple[str, np.ndarray]]
+    ) -> np.ndarray:
+        """Flags of ``scores`` with the rule refitted per track (``tracks``: ``(name, indices)``
+        in time order, as :meth:`squall.detect.pointwise.StepScores.tracks` gives them)."""
+        x = np.asarray(scores, dtype=np.float64)
+        flags = np.zeros(len(x), dtype=bool)
+        levels, short = [], []
+        for _, idx in tracks:
+            if len(idx) < self.min_track_steps:
+                short.append(idx)
+                continue
+            flags[idx], level = self._track(x[idx], self.window)
+            levels.append(level)
+        if short:
+            idx = np.concatenate(short)
+            flags[idx], level = self._track(x[idx], 0.0)
+            levels.append(level)
+        self.level_ = float(min(levels)) if levels else float("inf")
+        return flags
+
+    def _track(self, v: np.ndarray, window: float) -> tuple[np.ndarray, float]:
+        from squall.detect.dynamic import dynamic_flags, prune_sequences
+
+        if isinstance(self.base, (SigmaThreshold, HundmanThreshold)):
+            size = _steps(window, len(v))
+            flags, level = dynamic_flags(
+                v,
+                method=self.base.rule,
+                k=getattr(self.base, "k", 4.0),
+                window=size or None,
+                step=(_steps(self.step, len(v)) or None) if size else None,
+                min_percent=self.prune,
+            )
+            return flags, float(np.min(level)) if len(level) else float("inf")
+        if not np.isfinite(v).any():
+            return np.zeros(len(v), dtype=bool), float("inf")
+        value = type(self.base)(**{p: getattr(self.base, p) for p in self.base.params}).fit(v)
+        assert value.value_ is not None
+        with np.errstate(invalid="ignore"):
+            flags = np.where(np.isfinite(v), v > value.value_, False)
+        if self.prune > 0:
+            flags = prune_sequences(v, flags, self.prune)
+        return flags, value.value_
+
+    def to_dict(self) -> dict[str, Any]:
+        return super().to_dict() | {"base": self.base.to_dict()}
+
+    def __repr__(self) -> str:
+        args = ", ".join(f"{p}={getattr(self, p)!r}" for p in ("base", *self.params))
+        return f"{type(self).__name__}({args})"
+
+
+def _steps(fraction_or_steps: float, n: int) -> int:
+    """A size in steps: a fraction of ``n`` below 1 (at least one step), else a count."""
+    if fraction_or_steps <= 0:
+        return 0
+    if fraction_or_steps < 1:
+        return max(1, int(round(fraction_or_steps * n)))
+    return int(fraction_or_steps)
+
+
 def _json_number(value: float) -> float | None:
     return float(value) if np.isfinite(value) else None
 
 
 #: Threshold rules by name.
 RULES: dict[str, type[Threshold]] = {
-    c.rule: c for c in (QuantileThreshold, SigmaThreshold, HundmanThreshold, PotThreshold)
+    c.rule: c
+    for c in (QuantileThreshold, SigmaThreshold, HundmanThreshold, PotThreshold, DynamicThreshold)
 }
 
 
-def make_threshold(rule: str | Threshold, **params: float) -> Threshold:
+def make_threshold(rule: str | Threshold, **params: Any) -> Threshold:
     """A threshold rule by name (``quantile``, ``sigma``, ``hundman``, ``pot``) with its
     parameters, or ``rule`` itself when it is already a :class:`Threshold`."""
     if isinstance(rule, Threshold):
@@ -262,7 +376,7 @@ def make_threshold(rule: str | Threshold, **params: float) -> Threshold:
     if rule not in RULES:
         raise SquallError(f"threshold rule must be one of {', '.join(RULES)}, got {rule!r}")
     cls = RULES[rule]
-    unknown = set(params) - set(cls.params)
+    unknown = set(params) - set(cls.params) - ({"base"} if cls is DynamicThreshold else set())
     if unknown:
         raise SquallError(
             f"the {rule} threshold takes {', '.join(cls.params) or 'no'} "
@@ -278,7 +392,10 @@ def threshold_from_dict(data: object) -> Threshold:
     cls = RULES.get(data["rule"])
     if cls is None:
         raise SquallError(f"unknown threshold rule {data['rule']!r} (known: {', '.join(RULES)})")
-    out = make_threshold(data["rule"], **{p: data[p] for p in cls.params if p in data})
+    given = {p: data[p] for p in cls.params if p in data}
+    if cls is DynamicThreshold:
+        given["base"] = threshold_from_dict(data.get("base"))
+    out = make_threshold(data["rule"], **given)
     if "value" in data:
         value = data["value"]
         if isinstance(value, bool) or not isinstance(value, (int, float)) or not np.isfinite(value):
@@ -286,5 +403,6 @@ def threshold_from_dict(data: object) -> Threshold:
         out.value_ = float(value)
         n = data.get("n", 0)
         out.n_ = int(n) if isinstance(n, int) and not isinstance(n, bool) else 0
-        out.extra_ = {k: v for k, v in data.items() if k not in ("rule", "value", "n", *cls.params)}
+        skip = ("rule", "value", "n", "base", *cls.params)
+        out.extra_ = {k: v for k, v in data.items() if k not in skip}
     return out

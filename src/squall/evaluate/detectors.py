@@ -30,7 +30,7 @@ from dataclasses import asdict, dataclass, fields, replace
 import numpy as np
 import pandas as pd
 
-from squall.errors import SquallError
+from squall.errors import ParameterError, SquallError
 
 KINDS = ("autoencoder", "original", "robust-z")
 THRESHOLDS = ("sigma", "hundman", "pot", "quantile")
@@ -125,7 +125,7 @@ class DetectorConfig:
         if self.point not in HOW:
             raise SquallError(f"per-step score must be one of {', '.join(HOW)}, got {self.point!r}")
         if self.epochs is not None and self.epochs < 1:
-            raise SquallError(f"--epochs must be at least 1, got {self.epochs}")
+            raise ParameterError("epochs", f"{{name}} must be at least 1, got {self.epochs}")
         if self.length < 2:
             raise SquallError(f"window length must be at least 2, got {self.length}")
         for name in ("smoothing", "window", "step", "prune", "pad", "k", "z_k"):
@@ -386,80 +386,11 @@ def _original(path, config: DetectorConfig, reader: dict, train_paths, log) -> D
     )
 
 
-def _steps(fraction_or_steps: float, n: int) -> int:
-    if fraction_or_steps <= 0:
-        return 0
-    if fraction_or_steps < 1:
-        return max(1, int(round(fraction_or_steps * n)))
-    return int(fraction_or_steps)
-
-
-def threshold_flags(values: np.ndarray, config: DetectorConfig) -> tuple[np.ndarray, float]:
-    """Flags and the (lowest) threshold of one track's smoothed step scores per ``config``."""
-    from squall.detect.dynamic import dynamic_flags, pot_threshold, prune_sequences
-
-    v = np.asarray(values, dtype=np.float64)
-    n = int(np.isfinite(v).sum())
-    if config.threshold in ("sigma", "hundman"):
-        window = _steps(config.window, len(v))
-        step = _steps(config.step, len(v)) if window else 0
-        flags, level = dynamic_flags(
-            v,
-            method=config.threshold,
-            k=config.k,
-            window=window or None,
-            step=step or None,
-            min_percent=config.prune,
-        )
-        return flags, float(np.min(level)) if len(level) else math.inf
-    if config.threshold == "pot":
-        value = pot_threshold(v, q=config.pot_q, level=config.pot_level)["value"]
-    else:
-        value = float(np.quantile(v[np.isfinite(v)], config.quantile)) if n else math.inf
-    flags = np.where(np.isfinite(v), v > value, False)
-    if config.prune > 0:
-        flags = prune_sequences(v, flags, config.prune)
-    return flags, value
-
-
-def score_steps(
-    path, config: DetectorConfig, reader: dict | None = None, train_paths=None, log=lambda *_: None
-):
-    """Train (``autoencoder`` settings of ``config``) and return the unsmoothed per-step scores
-    of the series, its report times and facts about the run: everything before the threshold,
-    so several thresholds can be tried on one trained model."""
-    from squall.data.windows import WindowSettings
-    from squall.detect.pointwise import step_scores
-    from squall.pipeline import reconstruct_windows
-
-    reader = _reader(path, reader)
-    settings = WindowSettings(length=config.length, resample=config.resample)
-    t0 = time.perf_counter()
-    bundle, resolved, stride = _train(
-        path, config, reader, train_paths, settings, tuple(config.hidden), log
-    )
-    trained = time.perf_counter() - t0
-    ws, obs = _windowset(path, bundle, reader, resolved)
-    steps = step_scores(ws, reconstruct_windows(bundle, ws), config.point)
-    times = np.sort(obs.frame["time"].to_numpy("datetime64[ns]"))
-    info = {
-        "reports": int(len(obs)),
-        "tracks": int(obs.frame["track"].nunique()),
-        "windows": int(len(ws)),
-        "steps": int(len(steps)),
-        "interval": resolved.resample or "report",
-        "train_stride": stride,
-        "epochs_run": len(bundle.history),
-        "train_seconds": round(trained, 2),
-    }
-    return steps, times, info
-
-
 def detector_for(config: DetectorConfig):
     """The :class:`squall.detect.detector.Detector` of an ``autoencoder`` configuration (its
     per-step score, smoothing, threshold rule and event rule)."""
     from squall.detect.detector import Detector
-    from squall.detect.thresholds import make_threshold
+    from squall.detect.thresholds import DynamicThreshold, make_threshold
 
     params = {
         "sigma": {"k": config.k},
@@ -467,12 +398,21 @@ def detector_for(config: DetectorConfig):
         "quantile": {"q": config.quantile},
         "pot": {"q": config.pot_q, "level": config.pot_level},
     }[config.threshold]
+    rule = make_threshold(config.threshold, **params)
+    if config.window > 0 or config.prune > 0:  # refitted per track on the scored series
+        rule = DynamicThreshold(
+            rule,
+            window=config.window,
+            step=config.step,
+            prune=config.prune,
+            min_track_steps=config.min_track_steps,
+        )
     return Detector(
         "step",
         point=config.point,
         smoothing=config.smoothing,
         smoothing_cap=config.smoothing_cap,
-        threshold=make_threshold(config.threshold, **params),
+        threshold=rule,
         merge_gap=config.length if config.merge_gap is None else config.merge_gap,
         pad=config.pad,
     )
@@ -482,13 +422,11 @@ def _autoencoder(path, config: DetectorConfig, reader: dict, train_paths, log) -
     """The default detector: train, then :class:`squall.detect.detector.Detector` (what
     ``squall train`` stores and ``squall detect`` runs) fitted on the training series' windows
     and run on the scored series. Sliding-window thresholds and Hundman's pruning
-    (``window``/``prune`` > 0) are research variants the Detector does not offer: those run
-    per track through :func:`detect_steps`."""
-    if config.window > 0 or config.prune > 0:
-        steps, times, info = score_steps(path, config, reader, train_paths, log)
-        result = detect_steps(steps, config)
-        return Detection(result["events"], times, info | {"threshold": result["threshold"]})
+    (``window``/``prune`` > 0) are the same Detector with a
+    :class:`~squall.detect.thresholds.DynamicThreshold`, refitted per track on the scored
+    series (its ``level_`` is the threshold reported)."""
     from squall.data.windows import WindowSettings
+    from squall.detect.thresholds import DynamicThreshold
 
     reader = _reader(path, reader)
     settings = WindowSettings(length=config.length, resample=config.resample)
@@ -511,44 +449,10 @@ def _autoencoder(path, config: DetectorConfig, reader: dict, train_paths, log) -
         "train_stride": stride,
         "epochs_run": len(bundle.history),
         "train_seconds": round(trained, 2),
-        "threshold": float(detector.threshold.value_),
+        "threshold": float(
+            detector.threshold.level_
+            if isinstance(detector.threshold, DynamicThreshold)
+            else detector.threshold.value_
+        ),
     }
     return Detection(found.events[["track", "start", "end", "score"]], times, info)
-
-
-def detect_steps(steps, config: DetectorConfig) -> dict:
-    """Smooth, threshold (per track) and merge per-step scores into events.
-
-    Tracks with fewer than ``min_track_steps`` scored steps are thresholded together (one
-    threshold over all their steps) rather than each on too few points.
-    """
-    from squall.detect.pointwise import smooth, step_events
-
-    smoothed = np.full(len(steps), np.nan)
-    flags = np.zeros(len(steps), dtype=bool)
-    levels = []
-    short = []
-    for _, idx in steps.tracks():
-        span = config.smoothing
-        if 0 < span < 1:
-            span = min(max(1.0, span * len(idx)), config.smoothing_cap)
-        smoothed[idx] = smooth(steps.score[idx], span)
-        if len(idx) < config.min_track_steps:
-            short.append(idx)
-            continue
-        f, level = threshold_flags(smoothed[idx], config)
-        flags[idx] = f
-        levels.append(level)
-    if short:
-        idx = np.concatenate(short)
-        f, level = threshold_flags(smoothed[idx], replace(config, window=0))
-        flags[idx] = f
-        levels.append(level)
-    gap = config.length if config.merge_gap is None else config.merge_gap
-    events = step_events(steps, flags, values=smoothed, pad=config.pad, merge_gap=gap)
-    return {
-        "events": events[["track", "start", "end", "score"]],
-        "flags": flags,
-        "smoothed": smoothed,
-        "threshold": float(np.min(levels)) if levels else math.inf,
-    }
