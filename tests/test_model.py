@@ -54,7 +54,7 @@ def test_the_module_imports_only_the_standard_library():
         (lambda: Repeat(0), "repeat: times must be a positive integer"),
         (lambda: Repeat(MAX_WINDOW_LENGTH + 1), f"at most {MAX_WINDOW_LENGTH}"),
         (lambda: Dense(3, 0), "dense: output must be a positive integer"),
-        (lambda: Dense(3, 2, "relu"), "unknown activation 'relu'"),
+        (lambda: Dense(3, 2, "gelu"), "unknown activation 'gelu'"),
     ],
 )
 def test_construction_checks_every_field(make, message):

@@ -25,7 +25,9 @@ An LSTM step is ``z = W x + U h + b``; ``i, f, g, o = z[0:H], z[H:2H], z[2H:3H],
 ``c = sigmoid(f) * c + sigmoid(i) * tanh(g)``; ``h = sigmoid(o) * tanh(c)``, from
 ``h = c = 0`` at the first step of every window. An LSTM with ``return_sequences`` false gives
 only its last ``h``; a :class:`Repeat` then hands that vector to the next layer at every one of
-the ``times`` (= window length) steps. A dense layer is ``y = W x + b`` at every step.
+the ``times`` (= window length) steps. A dense layer is ``y = act(W x + b)`` at every step,
+``act`` its ``activation``: ``linear`` ``act(a) = a`` (the default, not stored in the JSON),
+``relu`` ``max(a, 0)``, ``tanh`` ``tanh(a)``, ``sigmoid`` ``1 / (1 + exp(-a))``.
 
 Adding a layer type: one class here (decorated with :func:`layer_type`), and one function in
 each engine's table (see ``docs/architecture.md``, "Adding a layer type").
@@ -42,8 +44,8 @@ from squall.limits import MAX_UNITS, MAX_WINDOW_LENGTH, is_number
 
 #: Layer type name (the JSON ``type``) -> class; filled by :func:`layer_type`.
 LAYER_TYPES: dict[str, type[Layer]] = {}
-#: Dense activations known so far (the next issue adds more).
-DENSE_ACTIVATIONS = ("linear",)
+#: Dense activations (see the module docstring for their equations).
+DENSE_ACTIVATIONS = ("linear", "relu", "tanh", "sigmoid")
 
 
 def layer_type(cls: type[Layer]) -> type[Layer]:
@@ -165,8 +167,9 @@ class Repeat(Layer):
 @layer_type
 @dataclass(frozen=True)
 class Dense(Layer):
-    """``y = W x + b`` at every step, ``input -> output`` (``activation`` linear: the next
-    issue adds others)."""
+    """``y = act(W x + b)`` at every step, ``input -> output``; ``act`` is the
+    ``activation``: ``linear`` (``a``), ``relu`` (``max(a, 0)``), ``tanh`` or ``sigmoid``
+    (``1 / (1 + exp(-a))``), elementwise."""
 
     input: int
     output: int
@@ -195,7 +198,8 @@ class Dense(Layer):
         return {"W": (self.output, self.input), "b": (self.output,)}
 
     def describe(self) -> str:
-        return f"dense({self.input}->{self.output})"
+        act = "" if self.activation == "linear" else f", {self.activation}"
+        return f"dense({self.input}->{self.output}{act})"
 
     def to_json(self) -> dict[str, Any]:
         out = super().to_json()

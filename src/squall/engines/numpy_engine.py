@@ -109,12 +109,29 @@ class _Segment:
         return (res, None) if res.ndim == 3 else (None, res)
 
 
+def _activate(name: str, a: Floats) -> Floats:
+    """A dense layer's activation (:data:`squall.model.DENSE_ACTIVATIONS`), in place of ``a``."""
+    if name == "relu":
+        np.maximum(a, 0, out=a)
+    elif name == "tanh":
+        np.tanh(a, a)
+    elif name == "sigmoid":  # 1 / (1 + exp(-a)) = tanh(a / 2) / 2 + 1 / 2, no overflow
+        np.multiply(a, 0.5, a)
+        np.tanh(a, a)
+        np.multiply(a, 0.5, a)
+        np.add(a, 0.5, a)
+    elif name != "linear":
+        raise SquallError(f"the numpy engine has no dense activation {name!r}")
+    return a
+
+
 @dataclass
 class _Dense:
     index: int  # in the bundle's layer list
     weight: Floats  # (out, in)
     bias: Floats  # (out, 1)
     input_scale: float  # 0.5 when the input is a doubled LSTM output
+    activation: str = "linear"
 
     def forward(
         self,
@@ -125,10 +142,14 @@ class _Dense:
     ) -> tuple[Floats | None, Floats | None]:
         assert seq is not None  # the chain check: a dense layer gets a sequence
         wx = np.matmul(self.weight, seq)  # (T, out, n)
-        y = wx + self.bias
+        a = wx + self.bias
+        y = a if self.activation == "linear" else _activate(self.activation, a.copy())
         if trace is not None:
             x = seq * self.input_scale  # exact
-            trace.append((self.index, "dense", {"x": x, "Wx": wx, "y": y}))
+            signals = {"x": x, "Wx": wx, "y": y}
+            if self.activation != "linear":
+                signals["a"] = a
+            trace.append((self.index, "dense", signals))
         return y, None
 
 
@@ -199,8 +220,14 @@ def _plan_dense(layer: Dense, i: int, repeated: bool, w: dict[str, Floats], p: _
     scale = 0.5 if p.doubled else 1.0
     weight = w["W"].astype(np.float64) * scale  # (out, in)
     p.plan.append(
-        _Dense(i, np.ascontiguousarray(weight, p.dtype), w["b"].astype(p.dtype)[:, None], scale)
-    )  # (out, 1)
+        _Dense(
+            i,
+            np.ascontiguousarray(weight, p.dtype),
+            w["b"].astype(p.dtype)[:, None],  # (out, 1)
+            scale,
+            layer.activation,
+        )
+    )
     p.doubled = False
 
 

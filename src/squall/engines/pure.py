@@ -197,6 +197,7 @@ class DenseLayer:
     W: list[list[float]]  # (out, in)
     b: list[float]
     W_norms: list[float] = field(default_factory=list)  # |W[r]|^2, see gates()
+    activation: str = "linear"  # see ACTIVATIONS
 
     def run(
         self, model: PureModel, idx: int, seq: Matrix | None, latent: Vector | None
@@ -279,6 +280,20 @@ def sigmoid(x: float) -> float:
 tanh = math.tanh
 
 
+def relu(x: float) -> float:
+    """``max(x, 0)``."""
+    return x if x > 0.0 else 0.0
+
+
+#: A dense layer's activation by name (:data:`squall.model.DENSE_ACTIVATIONS`); ``linear`` is
+#: no call at all.
+ACTIVATIONS: dict[str, Callable[[float], float]] = {
+    "relu": relu,
+    "tanh": tanh,
+    "sigmoid": sigmoid,
+}
+
+
 def squared_norms(rows: list[list[float]]) -> list[float]:
     """``|row|^2`` of every row (precomputed once per layer for the polarization method)."""
     return [dot(row, row) for row in rows]
@@ -339,8 +354,11 @@ def lstm_step(
 
 
 def dense(layer: DenseLayer, x: list[float]) -> list[float]:
-    """``W x + b`` for one time step."""
-    return gates(layer.W, x, layer.b, layer.W_norms)
+    """``act(W x + b)`` for one time step (``act``: the layer's activation)."""
+    a = gates(layer.W, x, layer.b, layer.W_norms)
+    if layer.activation == "linear":
+        return a
+    return list(map(ACTIVATIONS[layer.activation], a))
 
 
 def _shape(window: Sequence[Sequence[float]]) -> str:
@@ -547,7 +565,9 @@ def _dense(spec: Dense, i: int, tensors: Tensors) -> DenseLayer:
     b = list(tensors[f"layers.{i}.b"][1])
     if len(W) != spec.output or len(W[0]) != spec.input or len(b) != len(W):
         raise PureError(f"layer {i}: weight shapes do not match dense")
-    return DenseLayer(W, b, squared_norms(W))
+    if spec.activation != "linear" and spec.activation not in ACTIVATIONS:
+        raise PureError(f"layer {i}: the pure engine has no activation {spec.activation!r}")
+    return DenseLayer(W, b, squared_norms(W), spec.activation)
 
 
 def _repeat(spec: Repeat, i: int, tensors: Tensors) -> RepeatLayer:

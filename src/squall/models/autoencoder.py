@@ -41,8 +41,31 @@ def _lstm(layer: Lstm) -> nn.Module:
     return SequenceLstm(layer.input, layer.hidden, layer.return_sequences)
 
 
+class Linear(nn.Linear):
+    """``nn.Linear`` followed by the dense layer's activation (parameters named as
+    ``nn.Linear``'s: ``weight``, ``bias``)."""
+
+    def __init__(self, inputs: int, outputs: int, activation: str = "linear") -> None:
+        super().__init__(inputs, outputs)
+        if activation not in ACTIVATIONS:
+            raise SquallError(f"the torch model has no dense activation {activation!r}")
+        self.activation = activation
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return ACTIVATIONS[self.activation](super().forward(x))
+
+
+#: Dense activations (:data:`squall.model.DENSE_ACTIVATIONS`) as torch functions.
+ACTIVATIONS: dict[str, Callable[[torch.Tensor], torch.Tensor]] = {
+    "linear": lambda a: a,
+    "relu": torch.relu,
+    "tanh": torch.tanh,
+    "sigmoid": torch.sigmoid,
+}
+
+
 def _dense(layer: Dense) -> nn.Module:
-    return nn.Linear(layer.input, layer.output)
+    return Linear(layer.input, layer.output, layer.activation)
 
 
 def _repeat(layer: RepeatLayer) -> nn.Module:

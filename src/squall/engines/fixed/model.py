@@ -263,6 +263,10 @@ def _fixed_dense(
     product_bound: int,
     bias_bound: int,
 ) -> FixedDense:
+    if spec.activation != "linear":
+        raise SquallError(
+            f"layer {i}: the fixed engine has no dense activation {spec.activation!r} (linear only)"
+        )
     qw, qb = m.config.weight.quantize, m.config.bias.quantize
     W = [[qw(v) for v in row] for row in weights[f"layers.{i}.W"].tolist()]
     b = [qb(v) for v in weights[f"layers.{i}.b"].tolist()]
