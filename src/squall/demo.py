@@ -16,7 +16,7 @@ from squall import pipeline
 from squall.data.labels import read_label_csv
 from squall.detect.evaluate import match_events
 from squall.io import check_output, output_files, prepare_run_dir
-from squall.report.tables import plural
+from squall.text import plural
 
 
 def run_demo(

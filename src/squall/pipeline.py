@@ -36,6 +36,7 @@ from squall.errors import ParameterError, SquallError
 from squall.io import check_output, sha256_file, write_csv
 from squall.prepare import load_windows, make_windowset
 from squall.report.detection import DETECT_OUTPUTS, run_detector, write_detection
+from squall.text import plural
 
 Paths = str | os.PathLike[str] | Sequence[str | os.PathLike[str]]
 
@@ -163,9 +164,10 @@ def train(
     fitted = Scaler(scaler, list(obs.features)).fit(obs.values()[train_reports])
     ws = windowset.build(windows, obs, fitted)
     log(
-        f"{len(obs)} reports, {len(np.unique(ws.track))} tracks -> {len(ws)} windows of "
-        f"{settings.length} x {settings.resample or 'report'} ({windows.skipped} skipped with too "
-        f"little observed data); {len(tr)} train / {len(va)} validation"
+        f"{plural(len(obs), 'report')}, {plural(len(np.unique(ws.track)), 'track')} -> "
+        f"{plural(len(ws), 'window')} of {settings.length} x {settings.resample or 'report'} "
+        f"({windows.skipped} skipped with too little observed data); {len(tr)} train / "
+        f"{len(va)} validation"
     )
     layers = seed_layers(len(obs.features), settings.length, sizes)
     config = TrainConfig(epochs=epochs, seed=seed, patience=patience)

@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 
 from squall.cli.main import main
-from squall.report.tables import plural
+from squall.text import plural
 
 
 def test_plural_is_singular_for_exactly_one():

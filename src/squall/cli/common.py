@@ -21,7 +21,6 @@ __all__ = [
     "data_inputs",
     "log",
     "messages",
-    "plural",
     "read_csv_arg",
 ]
 
@@ -68,14 +67,6 @@ def _check_runs(files: Sequence[Path]) -> None:
 def log(message: str) -> None:
     """Progress and results for the user, on stderr (stdout stays for tables)."""
     print(message, file=sys.stderr, flush=True)
-
-
-def plural(n: int, word: str, many: str | None = None, fmt: str = "") -> str:
-    """``1 track``, ``2 tracks``: :func:`squall.report.tables.plural`, the one definition
-    (imported when first used, so ``squall --help`` does not load pandas)."""
-    from squall.report.tables import plural as define
-
-    return define(n, word, many, fmt)
 
 
 def _silent(message: str) -> None:

@@ -10,7 +10,7 @@ import argparse
 from collections.abc import Callable
 from typing import Any
 
-from squall.cli.common import check_out, messages, plural, read_csv_arg
+from squall.cli.common import check_out, messages, read_csv_arg
 from squall.cli.options import (
     BUNDLE,
     BUNDLE_HELP,
@@ -23,6 +23,7 @@ from squall.cli.options import (
     reader_options,
 )
 from squall.errors import SquallError
+from squall.text import plural
 
 
 def add_windows(sub: Any) -> None:

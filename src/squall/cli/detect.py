@@ -11,7 +11,7 @@ import argparse
 from collections.abc import Callable
 from typing import Any
 
-from squall.cli.common import check_out, check_run_inputs, data_inputs, messages, plural
+from squall.cli.common import check_out, check_run_inputs, data_inputs, messages
 from squall.cli.options import (
     BUNDLE,
     BUNDLE_HELP,
@@ -29,6 +29,7 @@ from squall.cli.options import (
     reader_options,
 )
 from squall.errors import SquallError
+from squall.text import plural
 
 THRESHOLD_HELP = "flag threshold: replaces the bundle's fitted threshold (a number)"
 THRESHOLD_QUANTILE_HELP = (

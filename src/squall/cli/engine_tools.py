@@ -10,7 +10,7 @@ import argparse
 from collections.abc import Callable
 from typing import Any
 
-from squall.cli.common import check_out, messages, plural
+from squall.cli.common import check_out, messages
 from squall.cli.options import (
     BUNDLE,
     BUNDLE_HELP,
@@ -23,6 +23,7 @@ from squall.cli.options import (
     ranged,
 )
 from squall.errors import SquallError
+from squall.text import plural
 
 
 def add_profile(sub: Any) -> None:

@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import argparse
 
-from squall.cli.common import check_out, check_run_inputs, plural
+from squall.cli.common import check_out, check_run_inputs
 from squall.cli.options import BUNDLE, BUNDLE_HELP, DATA
+from squall.text import plural
 
 DATA_HELP = "CSV files or globs, or one windows .npz"
 CONFIG_HELP = (

@@ -11,7 +11,7 @@ import math
 from collections.abc import Callable
 from typing import Any
 
-from squall.cli.common import check_out, messages, plural
+from squall.cli.common import check_out, messages
 from squall.cli.options import (
     BUNDLE,
     BUNDLE_HELP,
@@ -25,6 +25,7 @@ from squall.cli.options import (
     reader,
     reader_options,
 )
+from squall.text import plural
 
 
 def add_train(sub: Any) -> None:

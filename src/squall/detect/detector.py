@@ -48,6 +48,7 @@ from squall.detect.thresholds import (
     threshold_from_dict,
 )
 from squall.errors import SquallError
+from squall.text import plural
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -108,7 +109,8 @@ class DetectionResult:
         have = np.unique(self.window_event[self.window_event >= 0])
         if len(have) != len(self.events):
             raise SquallError(
-                f"{len(self.events) - len(have)} of {len(self.events)} events share all their "
+                f"{len(self.events) - len(have)} of {plural(len(self.events), 'event')} share all "
+                f"their "
                 f"windows with another event (merge_gap below the window length); use a "
                 f"merge_gap of at least the window length minus 2"
             )

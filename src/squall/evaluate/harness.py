@@ -33,7 +33,7 @@ from squall.errors import SquallError
 from squall.evaluate.detectors import DetectorConfig, detect_series
 from squall.evaluate.metrics import confusion, pooled, prf
 from squall.evaluate.nab import nab_score, normalise
-from squall.report.tables import plural
+from squall.text import plural
 
 SUMMARY_COLUMNS = [
     "dataset",

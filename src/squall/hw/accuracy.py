@@ -27,6 +27,7 @@ from squall.engines import get_engine
 from squall.engines.fixed import FixedModel, resolve_config
 from squall.errors import SquallError
 from squall.io import write_report as _write_report
+from squall.text import plural
 
 #: The configurations compared by default.
 DEFAULT_CONFIGS = ("16", "12", "8w")
@@ -123,7 +124,7 @@ class AccuracyReport:
             else t.get("fitted_on", t.get("method", ""))
         )
         lines = [
-            f"{self.windows} windows; threshold {t['value']:.6g} ({how}); float flags "
+            f"{plural(self.windows, 'window')}; threshold {t['value']:.6g} ({how}); float flags "
             f"{int(self.float_flags.sum())}",
             "",
             f"{'config':8s} {'max |out err|':>13s} {'mean win max':>12s} "

@@ -30,6 +30,7 @@ from squall.hw.export_layout import (
 from squall.io import read_json
 from squall.limits import directory as _directory
 from squall.limits import is_number, regular_file
+from squall.text import plural
 
 
 @dataclass
@@ -44,9 +45,10 @@ class CheckReport:
         return not self.problems
 
     def summary(self) -> str:
-        head = f"{self.files} files, {self.words:,} words, {self.cases} golden steps re-run: " + (
-            "all match the bundle" if self.ok else f"{len(self.problems)} problem(s)"
-        )
+        head = (
+            f"{plural(self.files, 'file')}, {plural(self.words, 'word', fmt=',')}, "
+            f"{plural(self.cases, 'golden step')} re-run: "
+        ) + ("all match the bundle" if self.ok else plural(len(self.problems), "problem"))
         return "\n".join([head] + [f"  {p}" for p in self.problems[:20]])
 
 

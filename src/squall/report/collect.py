@@ -29,6 +29,7 @@ from squall.prepare import load_windows
 from squall.report.detection import run_detector
 from squall.report.eda import Eda, eda
 from squall.report.tables import events_frame
+from squall.text import plural
 
 
 @dataclass
@@ -78,7 +79,7 @@ def collect(
                 "--threshold-quantile (or report from the data instead)"
             )
         ws, recorded = _from_detect_run(bundle, Path(from_dir))
-        log(f"scoring {len(ws)} windows of {from_dir} again with the {engine} engine")
+        log(f"scoring {plural(len(ws), 'window')} of {from_dir} again with the {engine} engine")
         # the run's own threshold, as recorded in its scores.csv
         own = _recorded_threshold(bundle, recorded)
         table, result, chosen = run_detector(bundle, ws, engine, own)
@@ -120,7 +121,7 @@ def collect(
                 f"no windows to score: the data is too short or too sparse for "
                 f"windows of {bundle.length} steps"
             )
-        log(f"scoring {len(ws)} windows with the {engine} engine")
+        log(f"scoring {plural(len(ws), 'window')} with the {engine} engine")
         table, result, chosen = run_detector(bundle, ws, engine, threshold, threshold_quantile)
     result.check_windows()
     recon = get_engine(engine, bundle).reconstruct(ws.x)
@@ -191,7 +192,7 @@ def _from_detect_run(bundle: Bundle, folder: Path) -> tuple[WindowSet, pd.DataFr
     if not needed <= set(table.columns) or len(table) != len(ws):
         raise SquallError(
             f"{folder / 'scores.csv'} does not describe the windows of "
-            f"{folder / 'windows.npz'} ({len(table)} rows, {len(ws)} windows)"
+            f"{folder / 'windows.npz'} ({plural(len(table), 'row')}, {plural(len(ws), 'window')})"
         )
     table["track"] = table["track"].fillna("")
     table["flagged"] = table["flagged"].astype(str).str.lower().eq("true")

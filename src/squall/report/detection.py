@@ -17,6 +17,7 @@ from squall.detect.detector import DetectionResult, Detector
 from squall.engines import get_engine
 from squall.errors import SquallError
 from squall.io import output_files, write_csv
+from squall.text import plural
 
 #: Files ``detect`` owns in its output directory (an earlier run's leftovers are removed).
 DETECT_OUTPUTS = (
@@ -55,7 +56,7 @@ def run_detector(
     if len(ws) == 0:
         raise SquallError(
             "no windows to score: the data is too short or too sparse for windows "
-            f"of {bundle.length} steps (skipped {ws.meta.get('skipped', 0)})"
+            f"of {plural(bundle.length, 'step')} (skipped {ws.meta.get('skipped', 0)})"
         )
     det = Detector.from_bundle(bundle, engine)
     scores = det.score_samples(ws)

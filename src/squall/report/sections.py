@@ -12,7 +12,7 @@ import pandas as pd
 from squall.errors import SquallError
 from squall.report import figures
 from squall.report.collect import Run
-from squall.report.tables import plural
+from squall.text import plural
 
 #: Original reports listed per event (the rest are in a detect run's anomaly_windows.csv).
 MAX_REPORT_ROWS = 100

@@ -35,14 +35,6 @@ from squall.errors import SquallError
 from squall.io import atomic_path
 
 
-def plural(n: int, word: str, many: str | None = None, fmt: str = "") -> str:
-    """A count and its noun, singular for exactly one: ``plural(1, "track")`` is ``1 track``,
-    ``plural(3, "track")`` is ``3 tracks``; ``many`` for irregular plurals (``plural(2,
-    "series", "series")``), ``fmt`` a format spec for the number (``","``: ``1,058 windows``).
-    The one place squall's messages, report and demo spell counts."""
-    return f"{n:{fmt}} {word if n == 1 else (many or word + 's')}"
-
-
 def _iso(times: np.ndarray) -> np.ndarray:
     return np.asarray(pd.to_datetime(times).strftime("%Y-%m-%dT%H:%M:%S").fillna(""), dtype=object)
 
