@@ -72,6 +72,32 @@ def test_events_merge_and_describe_windows():
     assert ev.iloc[1]["peak_window"] == 3
 
 
+def test_a_step_detectors_peak_window_is_the_peak_of_its_step_score():
+    """With a step detector the event's peak window is where the smoothed step score the
+    detector thresholds peaks, not where the window MSE does; events given by the detector
+    (ids, not table order) are grouped without a scan per event."""
+    rows = [
+        {
+            "window": w,
+            "track": "S",
+            "start": f"2025-01-0{w + 1}T00:00",
+            "end": f"2025-01-0{w + 1}T05:00",
+            "score": mse,
+            "step_score": step,
+            "flagged": True,
+            "observed": 10,
+            "err_a": mse,
+            "n_a": 10,
+        }
+        for w, (mse, step) in enumerate([(0.9, 0.2), (0.1, 0.8), (0.5, 0.3), (0.4, 0.6)])
+    ]
+    ev = events_frame(_scores(rows), ["a"], event=np.array([1, 0, 1, 0]))
+    assert ev["event"].tolist() == [0, 1]
+    assert ev["n_windows"].tolist() == [2, 2]
+    assert ev["peak_window"].tolist() == [1, 2]  # by step_score (MSE would give 3 and 0)
+    assert ev["start"].tolist() == ["2025-01-02T00:00", "2025-01-01T00:00"]
+
+
 def test_anomaly_rows_of_a_generic_csv_with_blank_lines(tmp_path):
     from squall import pipeline
     from squall.bundle import Bundle, seed_layers, weight_shapes

@@ -137,7 +137,11 @@ def events_frame(
     scores: pd.DataFrame, features: list[str], top: int = 3, event: np.ndarray | None = None
 ) -> pd.DataFrame:
     """One row per event of ``scores`` (a scores table): ``event`` the event of each window
-    (-1: none) as the detector grouped them; default: overlapping flagged windows merged."""
+    (-1: none) as the detector grouped them; default: overlapping flagged windows merged.
+
+    An event's peak window is the one with the highest score the detector thresholds: the
+    peak smoothed step score (``step_score``) for a step detector, else the window score. The
+    windows of each event are found by one sort, not a scan of the table per event."""
     if event is None:
         start = pd.to_datetime(scores["start"]).to_numpy()
         end = pd.to_datetime(scores["end"]).to_numpy()
@@ -146,9 +150,15 @@ def events_frame(
     rows = []
     err_cols = [f"err_{f}" for f in features]
     n_cols = [f"n_{f}" for f in features]
-    for e in range(event.max() + 1 if len(event) else 0):
-        part = scores[event == e]
-        peak = part.loc[part["score"].idxmax()]
+    peak_by = "step_score" if "step_score" in scores else "score"
+    member = np.flatnonzero(event >= 0)
+    member = member[np.argsort(event[member], kind="stable")]  # by event, table order within
+    bounds = np.searchsorted(event[member], np.arange(event.max() + 2 if len(event) else 0))
+    for e in range(len(bounds) - 1):
+        part = scores.iloc[member[bounds[e] : bounds[e + 1]]]
+        if part.empty:
+            continue
+        peak = part.loc[part[peak_by].idxmax()] if part[peak_by].notna().any() else part.iloc[0]
         # squared error summed over each feature's own observed cells (mean x count)
         err = np.nan_to_num(part[err_cols].to_numpy(float))
         contrib = (err * part[n_cols].to_numpy(float)).sum(axis=0)
