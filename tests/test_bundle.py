@@ -149,7 +149,7 @@ def test_not_a_bundle(tmp_path):
                 {"type": "lstm", "input": 3, "hidden": 4, "return_sequences": False},
                 {"type": "repeat", "times": 5},
             ],
-            "repeat times 5",
+            "ends with a sequence of 5 steps",
         ),
         ([{"type": "lstm", "input": 3, "hidden": 4, "return_sequences": True}], "ends with"),
     ],

@@ -10,7 +10,9 @@ from squall.errors import SquallError
 from squall.limits import MAX_UNITS, MAX_WINDOW_LENGTH
 from squall.model import (
     LAYER_TYPES,
+    Conv1d,
     Dense,
+    Gru,
     Lstm,
     ModelSpec,
     Repeat,
@@ -77,13 +79,16 @@ def test_json_round_trip_keeps_the_on_disk_layer_list():
     assert tuple(layer_from_json(d, i) for i, d in enumerate(SEED_JSON)) == layers
     assert as_layers(SEED_JSON) == layers and as_layers(layers) == layers
     assert "activation" not in Dense(4, 2).to_json()  # linear is not written
-    assert set(LAYER_TYPES) == {"lstm", "repeat", "dense"}
+    assert set(LAYER_TYPES) == {"lstm", "repeat", "dense", "gru", "conv1d"}
 
 
 @pytest.mark.parametrize(
     "data, message",
     [
-        ({"type": "conv", "input": 3}, "layer 4: unknown type 'conv' (known: lstm, repeat, dense)"),
+        (
+            {"type": "conv", "input": 3},
+            "layer 4: unknown type 'conv' (known: lstm, repeat, dense, gru, conv1d)",
+        ),
         ({"input": 3}, "layer 4: unknown type None"),
         (["lstm"], "layer 4: unknown type 'list'"),
         (
@@ -154,10 +159,15 @@ def test_walk_gives_widths_sequences_and_the_repeat():
         ([], "non-empty"),
         ([Lstm(5, 4, True)], "layer 0: input size 5 != previous output 3"),
         ([Repeat(6)], "layer 0: repeat needs a single vector"),
-        ([Lstm(3, 4, False), Repeat(5)], "layer 1: repeat times 5 != window length 6"),
-        ([Lstm(3, 4, False), Dense(4, 3)], "layer 1: dense after a layer that returned a single"),
-        ([Lstm(3, 4, True)], "ends with a sequence of 4"),
+        (
+            [Lstm(3, 4, False), Repeat(5), Dense(4, 3)],
+            "must end with a sequence of 6 steps x 3 features, ends with a sequence of 5 steps",
+        ),
+        ([Lstm(3, 4, False), Dense(4, 3)], "ends with a vector of 3"),
+        ([Lstm(3, 4, True)], "ends with a sequence of 6 steps x 4 features"),
         ([Lstm(3, 3, False)], "ends with a vector of 3"),
+        ([Conv1d(3, 3, 7, "valid")], "layer 0: conv1d.3->3, k7, valid. leaves 0 steps of 6"),
+        ([Gru(3, 4, False), Gru(4, 3, True)], "layer 1: gru after a layer that returned a single"),
     ],
 )
 def test_model_spec_checks_the_chain(layers, message):

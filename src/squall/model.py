@@ -2,32 +2,62 @@
 
 Standard library only: :mod:`squall.engines.pure` builds its model from it without numpy.
 
-A model is a chain of layers from ``features`` values per time step back to ``features`` values
-per time step, over windows of ``length`` steps. Each layer type is one frozen dataclass here,
-checked when it is made (:class:`Lstm`, :class:`Repeat`, :class:`Dense`); :class:`ModelSpec`
-checks the chain and :meth:`ModelSpec.walk` is the walk every engine and tool shares.
+A model is a chain of layers from ``features`` values per time step over windows of ``length``
+steps to its output: a sequence ``(steps, width)`` or one vector ``(width,)`` per window
+(:attr:`ModelSpec.output`; an autoencoder's is ``(length, features)``, a forecaster's ``(horizon,
+forecast features)``, a classifier's ``(classes,)``). Each layer type is one frozen dataclass
+here, checked when it is made (:class:`Lstm`, :class:`Gru`, :class:`Conv1d`, :class:`Repeat`,
+:class:`Dense`); :class:`ModelSpec` checks the chain, widths and lengths, and
+:meth:`ModelSpec.walk` is the walk every engine and tool shares.
 
-On disk (``bundle.json``, format version 1) a layer is a JSON object ``{"type": ...}`` with its
-fields: :meth:`Layer.to_json` / :func:`layer_from_json` convert, and the JSON is exactly the
-layer list squall has always written (a dense layer's ``activation`` is stored only when it is
-not ``linear``).
+On disk (``bundle.json``) a layer is a JSON object ``{"type": ...}`` with its fields:
+:meth:`Layer.to_json` / :func:`layer_from_json` convert, and the JSON is exactly the layer list
+squall has always written (a dense layer's ``activation`` is stored only when it is not
+``linear``; a version-1 bundle's list reads unchanged).
 
 Canonical weight layout, documented once (converters in :mod:`squall.convert` own every
-transpose; :meth:`Layer.weight_shapes` gives the names and shapes):
+transpose; :meth:`Layer.weight_shapes` gives the names and shapes; PyTorch's names in each
+class's ``torch_names``):
 
-``layers.{i}.W``  (4H, in)   LSTM input weights, gate blocks in order i, f, g, o
-``layers.{i}.U``  (4H, H)    LSTM recurrent weights, same gate order
-``layers.{i}.b``  (4H,)      LSTM bias (PyTorch's two biases added)
-``layers.{i}.W``  (out, in)  dense weights (applied to every time step)
-``layers.{i}.b``  (out,)     dense bias
+=================  ==============  =======================================================
+``layers.{i}.W``   (4H, in)        LSTM input weights, gate blocks in order i, f, g, o
+``layers.{i}.U``   (4H, H)         LSTM recurrent weights, same gate order
+``layers.{i}.b``   (4H,)           LSTM bias (PyTorch's two biases added)
+``layers.{i}.W``   (3H, in)        GRU input weights, gate blocks in order r, z, n
+                                   (PyTorch's ``weight_ih_l0``)
+``layers.{i}.U``   (3H, H)         GRU recurrent weights, same order (``weight_hh_l0``)
+``layers.{i}.b``   (3H,)           GRU input bias ``b_i`` (``bias_ih_l0``)
+``layers.{i}.bh``  (3H,)           GRU recurrent bias ``b_h`` (``bias_hh_l0``), kept apart:
+                                   its n block sits inside the reset product
+``layers.{i}.W``   (out, in, k)    conv1d weights (PyTorch's ``nn.Conv1d`` ``weight``)
+``layers.{i}.b``   (out,)          conv1d bias
+``layers.{i}.W``   (out, in)       dense weights (applied to every time step, or the vector)
+``layers.{i}.b``   (out,)          dense bias
+=================  ==============  =======================================================
 
-An LSTM step is ``z = W x + U h + b``; ``i, f, g, o = z[0:H], z[H:2H], z[2H:3H], z[3H:4H]``;
-``c = sigmoid(f) * c + sigmoid(i) * tanh(g)``; ``h = sigmoid(o) * tanh(c)``, from
+**LSTM.** A step is ``z = W x + U h + b``; ``i, f, g, o = z[0:H], z[H:2H], z[2H:3H],
+z[3H:4H]``; ``c = sigmoid(f) * c + sigmoid(i) * tanh(g)``; ``h = sigmoid(o) * tanh(c)``, from
 ``h = c = 0`` at the first step of every window. An LSTM with ``return_sequences`` false gives
-only its last ``h``; a :class:`Repeat` then hands that vector to the next layer at every one of
-the ``times`` (= window length) steps. A dense layer is ``y = act(W x + b)`` at every step,
-``act`` its ``activation``: ``linear`` ``act(a) = a`` (the default, not stored in the JSON),
-``relu`` ``max(a, 0)``, ``tanh`` ``tanh(a)``, ``sigmoid`` ``1 / (1 + exp(-a))``.
+only its last ``h``.
+
+**GRU** (PyTorch's ``nn.GRU``, gate order r, z, n). With ``a = W x + b_i`` and ``u = U h +
+b_h`` (blocks ``[0:H]``, ``[H:2H]``, ``[2H:3H]`` for r, z, n): ``r = sigmoid(a_r + u_r)``, ``z =
+sigmoid(a_z + u_z)``, ``n = tanh(a_n + r * u_n)`` (that is ``tanh(W_n x + b_in + r * (U_n h +
+b_hn))``: the n gate's recurrent bias is inside the reset product, which is why ``b_h`` is
+stored apart from ``b_i``), ``h' = (1 - z) * n + z * h``, from ``h = 0``. ``return_sequences``
+as the LSTM's.
+
+**conv1d** (``nn.Conv1d``, a cross-correlation). ``y[t, o] = b[o] + sum_c sum_j W[o, c, j]
+x[t + j - P, c]`` for ``j = 0..k-1``, with ``x`` zero before step 0; ``padding`` ``causal``:
+``P = k - 1``, as many steps out as in (step t sees steps t-k+1..t); ``valid``: ``P = 0``, ``L -
+k + 1`` steps out (the model's length changes: the chain check tracks it).
+
+**repeat** hands the one vector it gets to the next layer at every one of its ``times`` steps
+(the output length: the window length in an autoencoder, the horizon in a forecaster).
+
+**dense** is ``y = act(W x + b)`` at every step (or on the one vector it gets), ``act`` its
+``activation``: ``linear`` ``act(a) = a`` (the default, not stored in the JSON), ``relu``
+``max(a, 0)``, ``tanh`` ``tanh(a)``, ``sigmoid`` ``1 / (1 + exp(-a))``.
 
 Adding a layer type: one class here (decorated with :func:`layer_type`), and one function in
 each engine's table (see ``docs/architecture.md``, "Adding a layer type").
@@ -72,6 +102,8 @@ class Layer:
     kind: ClassVar[str] = ""
     #: Does the layer take one vector per window (True) or a sequence (False)?
     takes_vector: ClassVar[bool] = False
+    #: Does the layer take either (a dense layer: per step of a sequence, or the one vector)?
+    takes_either: ClassVar[bool] = False
     #: Library names of each canonical weight, used by :mod:`squall.convert`: Keras array names
     #: (Keras stores every 2-D weight transposed, in the order of :meth:`weight_shapes`) and the
     #: PyTorch state-dict keys whose values add up to the canonical weight.
@@ -85,6 +117,16 @@ class Layer:
     def returns_sequence(self) -> bool:
         """Does the layer give a sequence (True) or one vector per window (False)?"""
         return True
+
+    def sequence_out(self, sequence_in: bool) -> bool:
+        """Does the layer give a sequence, given what flows in? (A dense layer gives what it
+        gets; the others :meth:`returns_sequence`.)"""
+        return self.returns_sequence()
+
+    def out_length(self, length: int) -> int:
+        """Steps of the output sequence for ``length`` input steps (a repeat: its ``times``; a
+        ``valid`` convolution: ``length - kernel + 1``; the others keep the length)."""
+        return length
 
     def input_width(self) -> int | None:
         """The input width the layer is built for (None: any, e.g. a repeat)."""
@@ -147,7 +189,8 @@ class Lstm(Layer):
 @layer_type
 @dataclass(frozen=True)
 class Repeat(Layer):
-    """One vector per window handed on at each of ``times`` steps (``times`` = window length)."""
+    """One vector per window handed on at each of ``times`` steps (the output's length: the
+    window length in an autoencoder, the horizon in a forecaster)."""
 
     times: int
 
@@ -156,6 +199,9 @@ class Repeat(Layer):
 
     def __post_init__(self) -> None:
         _positive("repeat", "times", self.times, MAX_WINDOW_LENGTH)
+
+    def out_length(self, length: int) -> int:
+        return self.times
 
     def out_width(self, width: int) -> int:
         return width
@@ -176,6 +222,7 @@ class Dense(Layer):
     activation: str = "linear"
 
     kind: ClassVar[str] = "dense"
+    takes_either: ClassVar[bool] = True
     keras_names: ClassVar[dict[str, str]] = {"W": "kernel", "b": "bias"}
     torch_names: ClassVar[dict[str, tuple[str, ...]]] = {"W": ("weight",), "b": ("bias",)}
 
@@ -197,6 +244,9 @@ class Dense(Layer):
     def weight_shapes(self) -> dict[str, tuple[int, ...]]:
         return {"W": (self.output, self.input), "b": (self.output,)}
 
+    def sequence_out(self, sequence_in: bool) -> bool:
+        return sequence_in
+
     def describe(self) -> str:
         act = "" if self.activation == "linear" else f", {self.activation}"
         return f"dense({self.input}->{self.output}{act})"
@@ -206,6 +256,94 @@ class Dense(Layer):
         if self.activation == "linear":  # the on-disk list of format 1 has no activation
             del out["activation"]
         return out
+
+
+@layer_type
+@dataclass(frozen=True)
+class Gru(Layer):
+    """GRU ``input -> hidden`` (PyTorch's ``nn.GRU``: gate order r, z, n; the n gate's recurrent
+    bias inside the reset product); gives every step's ``h`` or (``return_sequences`` false) the
+    last one."""
+
+    input: int
+    hidden: int
+    return_sequences: bool
+
+    kind: ClassVar[str] = "gru"
+    torch_names: ClassVar[dict[str, tuple[str, ...]]] = {
+        "W": ("weight_ih_l0",),
+        "U": ("weight_hh_l0",),
+        "b": ("bias_ih_l0",),
+        "bh": ("bias_hh_l0",),
+    }
+
+    def __post_init__(self) -> None:
+        _positive("gru", "input", self.input, MAX_UNITS)
+        _positive("gru", "hidden", self.hidden, MAX_UNITS)
+        if not isinstance(self.return_sequences, bool):
+            raise SquallError("gru: return_sequences must be true or false")
+
+    def out_width(self, width: int) -> int:
+        return self.hidden
+
+    def returns_sequence(self) -> bool:
+        return self.return_sequences
+
+    def input_width(self) -> int:
+        return self.input
+
+    def weight_shapes(self) -> dict[str, tuple[int, ...]]:
+        h, n = self.hidden, self.input
+        return {"W": (3 * h, n), "U": (3 * h, h), "b": (3 * h,), "bh": (3 * h,)}
+
+    def describe(self) -> str:
+        return f"gru({self.input}->{self.hidden})"
+
+
+#: Padding modes of :class:`Conv1d`.
+CONV_PADDINGS = ("causal", "valid")
+
+
+@layer_type
+@dataclass(frozen=True)
+class Conv1d(Layer):
+    """1-D convolution over time, ``input -> output`` channels, ``kernel`` steps (PyTorch's
+    ``nn.Conv1d`` weights); ``padding`` ``causal`` (k - 1 zeros on the left: as many steps out
+    as in, step t sees steps t-k+1..t) or ``valid`` (no padding: L - k + 1 steps out)."""
+
+    input: int
+    output: int
+    kernel: int
+    padding: str = "causal"
+
+    kind: ClassVar[str] = "conv1d"
+    torch_names: ClassVar[dict[str, tuple[str, ...]]] = {"W": ("weight",), "b": ("bias",)}
+
+    def __post_init__(self) -> None:
+        _positive("conv1d", "input", self.input, MAX_UNITS)
+        _positive("conv1d", "output", self.output, MAX_UNITS)
+        _positive("conv1d", "kernel", self.kernel, MAX_WINDOW_LENGTH)
+        if self.padding not in CONV_PADDINGS:
+            raise SquallError(
+                f"conv1d: unknown padding {self.padding!r} (known: {', '.join(CONV_PADDINGS)})"[
+                    :200
+                ]
+            )
+
+    def out_width(self, width: int) -> int:
+        return self.output
+
+    def input_width(self) -> int:
+        return self.input
+
+    def out_length(self, length: int) -> int:
+        return length - self.kernel + 1 if self.padding == "valid" else length
+
+    def weight_shapes(self) -> dict[str, tuple[int, ...]]:
+        return {"W": (self.output, self.input, self.kernel), "b": (self.output,)}
+
+    def describe(self) -> str:
+        return f"conv1d({self.input}->{self.output}, k{self.kernel}, {self.padding})"
 
 
 def layer_from_json(data: object, index: int | None = None) -> Layer:
@@ -269,7 +407,9 @@ class LayerStep:
     ``in_width``/``out_width`` are values per step (or of the vector); ``sequence_in`` and
     ``sequence_out`` say whether a sequence (True) or one vector per window flows; ``repeated``
     is True when the input is a sequence made by a :class:`Repeat` (one vector at every step,
-    so a layer may compute its input projection once per window)."""
+    so a layer may compute its input projection once per window); ``in_length``/``out_length``
+    are the steps of the sequences (0 when the walk was not given a length; a vector keeps the
+    length of the sequence it came from)."""
 
     index: int
     layer: Layer
@@ -278,42 +418,63 @@ class LayerStep:
     sequence_in: bool
     sequence_out: bool
     repeated: bool
+    in_length: int = 0
+    out_length: int = 0
 
 
 def walk_layers(
-    layers: Iterable[Layer | Mapping[str, Any]], features: int | None = None
+    layers: Iterable[Layer | Mapping[str, Any]], features: int | None = None, length: int = 0
 ) -> Iterator[LayerStep]:
     """Walk a layer list (no chain check: :class:`ModelSpec` checks); ``features`` defaults
-    to the first layer with an input width."""
+    to the first layer with an input width; ``length`` (input steps; 0: unknown) is carried
+    through :meth:`Layer.out_length`."""
     typed = as_layers(layers)
     if features is None:
         features = next((w for w in (lay.input_width() for lay in typed) if w is not None), 0)
     width, sequence, repeated = features, True, False
     for i, layer in enumerate(typed):
         out = layer.out_width(width)
-        seq_out = layer.returns_sequence()
-        yield LayerStep(i, layer, width, out, sequence, seq_out, repeated)
+        seq_out = layer.sequence_out(sequence)
+        steps = layer.out_length(length) if length or isinstance(layer, Repeat) else 0
+        yield LayerStep(i, layer, width, out, sequence, seq_out, repeated, length, steps)
         repeated = isinstance(layer, Repeat)
-        width, sequence = out, seq_out
+        width, sequence, length = out, seq_out, steps
 
 
 @dataclass(frozen=True)
 class ModelSpec:
-    """A checked chain of layers from ``features`` back to ``features`` per step over windows of
-    ``length`` steps. Building one checks the chain (one-line :class:`SquallError`)."""
+    """A checked chain of layers from ``features`` values per step over ``length`` steps to
+    ``output``: ``(steps, width)`` for a sequence, ``(width,)`` for one vector per window
+    (default: ``(length, features)``, an autoencoder's). Building one checks the chain
+    (one-line :class:`SquallError`)."""
 
     layers: tuple[Layer, ...]
     features: int
     length: int
+    output: tuple[int, ...] | None = None
 
     def __post_init__(self) -> None:
         layers = as_layers(self.layers)
         object.__setattr__(self, "layers", layers)
-        check_chain(layers, self.features, self.length)
+        if self.output is None:
+            object.__setattr__(self, "output", (self.length, self.features))
+        check_chain(layers, self.features, self.length, self.output_shape)
+
+    @property
+    def input_shape(self) -> tuple[int, int]:
+        """One window in: ``(length, features)``."""
+        return (self.length, self.features)
+
+    @property
+    def output_shape(self) -> tuple[int, ...]:
+        """One window out: ``(steps, width)`` or ``(width,)``."""
+        assert self.output is not None  # set in __post_init__
+        return tuple(self.output)
 
     def walk(self) -> Iterator[LayerStep]:
-        """Every layer in order with its input and output widths (see :class:`LayerStep`)."""
-        return walk_layers(self.layers, self.features)
+        """Every layer in order with its input and output widths and lengths (see
+        :class:`LayerStep`)."""
+        return walk_layers(self.layers, self.features, self.length)
 
     def weight_shapes(self) -> dict[str, tuple[int, ...]]:
         """``layers.{i}.W`` ... -> shape, for every weight of the model."""
@@ -324,33 +485,48 @@ class ModelSpec:
         return [layer.to_json() for layer in self.layers]
 
 
-def check_chain(layers: tuple[Layer, ...], features: int, length: int) -> None:
-    """Check that typed ``layers`` are a valid chain from ``features`` back to ``features``."""
+def check_chain(
+    layers: tuple[Layer, ...],
+    features: int,
+    length: int,
+    output: tuple[int, ...] | None = None,
+) -> None:
+    """Check that typed ``layers`` are a valid chain from ``(length, features)`` to ``output``
+    (``(steps, width)`` or ``(width,)``; default ``(length, features)``)."""
     if not layers:
         raise SquallError("layers must be a non-empty list, got an empty one")
-    for step in walk_layers(layers, features):
+    want = (length, features) if output is None else tuple(output)
+    for step in walk_layers(layers, features, length):
         i, layer = step.index, step.layer
-        if layer.takes_vector and step.sequence_in:
+        if step.sequence_out and step.out_length < 1:
+            raise SquallError(
+                f"layer {i}: {layer.describe()} leaves {step.out_length} steps of {step.in_length}"
+            )
+        if layer.takes_either:
+            pass
+        elif layer.takes_vector and step.sequence_in:
             raise SquallError(
                 f"layer {i}: {layer.kind} needs a single vector (the previous "
                 f"LSTM must have return_sequences=false)"
             )
-        if not layer.takes_vector and not step.sequence_in:
+        elif not layer.takes_vector and not step.sequence_in:
             raise SquallError(
                 f"layer {i}: {layer.kind} after a layer that returned a single vector"
             )
-        if isinstance(layer, Repeat) and layer.times != length:
-            raise SquallError(f"layer {i}: repeat times {layer.times} != window length {length}")
         wanted = layer.input_width()
         if wanted is not None and wanted != step.in_width:
             raise SquallError(f"layer {i}: input size {wanted} != previous output {step.in_width}")
     last = step
-    if not last.sequence_out or last.out_width != features:
-        raise SquallError(
-            f"model must end with a sequence of {features} features, ends with "
-            f"{'a sequence' if last.sequence_out else 'a vector'} of "
-            f"{last.out_width}"
-        )
+    got = (last.out_length, last.out_width) if last.sequence_out else (last.out_width,)
+    if got != want:
+        raise SquallError(f"model must end with {_shape_text(want)}, ends with {_shape_text(got)}")
+
+
+def _shape_text(shape: tuple[int, ...]) -> str:
+    """``a sequence of 24 steps x 6 features`` or ``a vector of 3``."""
+    if len(shape) == 2:
+        return f"a sequence of {shape[0]} steps x {shape[1]} features"
+    return f"a vector of {shape[0]}"
 
 
 def seed_layers(features: int, length: int, sizes: tuple[int, ...] = (64, 32)) -> tuple[Layer, ...]:
@@ -377,7 +553,10 @@ def seed_layers(features: int, length: int, sizes: tuple[int, ...] = (64, 32)) -
 __all__ = [
     "DENSE_ACTIVATIONS",
     "LAYER_TYPES",
+    "CONV_PADDINGS",
+    "Conv1d",
     "Dense",
+    "Gru",
     "Layer",
     "LayerStep",
     "Lstm",

@@ -10,7 +10,7 @@ import pytest
 from squall.bundle import Bundle, random_bundle
 from squall.engines import get_engine
 from squall.errors import SquallError
-from squall.model import Dense, Lstm
+from squall.model import Conv1d, Dense, Gru, Lstm, Repeat
 
 torch = pytest.importorskip("torch")
 
@@ -116,3 +116,210 @@ def test_the_fixed_engine_refuses_non_linear_activations(activation):
         SquallError, match=f"layer 1: the fixed engine has no dense activation '{activation}'"
     ):
         get_engine("fixed", bundle)
+
+
+# ---------------------------------------------------------------- gru
+
+GRU_MODELS = {  # name -> (features, length, layers)
+    "gru-gru-dense": (3, 9, [Gru(3, 6, True), Gru(6, 5, True), Dense(5, 3)]),
+    "gru-repeat-gru": (2, 7, [Gru(2, 5, False), Repeat(7), Gru(5, 4, True), Dense(4, 2)]),
+    "lstm-gru-lstm": (3, 8, [Lstm(3, 5, True), Gru(5, 4, True), Lstm(4, 3, True)]),
+    "gru-last": (4, 6, [Gru(4, 4, True)]),
+}
+
+
+@pytest.mark.parametrize("name", GRU_MODELS)
+def test_gru_models_agree_in_every_engine(name):
+    features, length, layers = GRU_MODELS[name]
+    check_parity(random_bundle(layers, features, length, seed=4, scale=0.5, dtype=np.float64))
+
+
+def test_gru_matches_torch_nn_gru_with_random_weights():
+    """The canonical layout is nn.GRU's: W, U, b and bh are weight_ih, weight_hh, bias_ih,
+    bias_hh; the pure engine's GRU step against nn.GRU directly, float64."""
+    bundle = random_bundle([Gru(3, 5, True), Dense(5, 3)], 3, 11, seed=7, dtype=np.float64)
+    gru = torch.nn.GRU(3, 5, batch_first=True).double()
+    with torch.no_grad():
+        for ours, theirs in (
+            ("W", "weight_ih_l0"),
+            ("U", "weight_hh_l0"),
+            ("b", "bias_ih_l0"),
+            ("bh", "bias_hh_l0"),
+        ):
+            getattr(gru, theirs).copy_(torch.from_numpy(bundle.weights[f"layers.0.{ours}"]))
+    x = _windows(bundle, 3)
+    with torch.no_grad():
+        h_torch = gru(torch.from_numpy(x))[0].numpy()
+    for engine, options in (("numpy", {"dtype": "float64"}), ("pure", {})):
+        eng = get_engine(engine, bundle, **options)
+        trace = list(eng.trace(x)) if engine == "numpy" else None
+        if trace is not None:
+            np.testing.assert_allclose(trace[0][2]["h"], h_torch, rtol=0, atol=1e-13)
+    model = get_engine("pure", bundle).model
+    model.trace = []
+    model.reconstruct(x[0].tolist())
+    h_pure = [r["h"] for r in model.trace if r["kind"] == "gru"]
+    np.testing.assert_allclose(h_pure, h_torch[0], rtol=0, atol=1e-13)
+
+
+def test_gru_weights_are_stored_with_both_biases(tmp_path):
+    from squall.bundle import load_bundle
+
+    bundle = random_bundle(GRU_MODELS["gru-gru-dense"][2], 3, 9)
+    assert bundle.model.weight_shapes()["layers.0.bh"] == (18,)
+    again = load_bundle(bundle.save(tmp_path / "gru"))
+    assert again.layers == bundle.layers
+    assert set(again.weights) == set(bundle.weights)
+
+
+def test_the_fixed_engine_refuses_a_gru():
+    bundle = random_bundle(GRU_MODELS["gru-gru-dense"][2], 3, 9)
+    with pytest.raises(SquallError, match="layer 0: the fixed engine has no 'gru' layer"):
+        get_engine("fixed", bundle)
+
+
+# ---------------------------------------------------------------- conv1d
+
+CONV_MODELS = {  # name -> (features, length, layers, output shape)
+    "causal-conv-dense": (
+        3,
+        10,
+        [Conv1d(3, 5, 3, "causal"), Dense(5, 3, "relu"), Conv1d(3, 3, 2)],
+        None,
+    ),
+    "cnn-lstm": (
+        4,
+        12,
+        [Conv1d(4, 6, 3), Lstm(6, 8, False), Repeat(12), Lstm(8, 5, True), Dense(5, 4)],
+        None,
+    ),
+    "valid-conv-forecast": (
+        3,
+        12,
+        [Conv1d(3, 4, 5, "valid"), Gru(4, 6, False), Repeat(4), Gru(6, 5, True), Dense(5, 2)],
+        (4, 2),
+    ),
+    "valid-conv-seq": (3, 9, [Conv1d(3, 3, 4, "valid"), Conv1d(3, 2, 1, "valid")], (6, 2)),
+    "conv-after-repeat": (
+        2,
+        6,
+        [Lstm(2, 4, False), Repeat(6), Conv1d(4, 3, 3), Lstm(3, 2, True)],
+        None,
+    ),
+}
+
+
+def _spec_bundle(features, length, layers, output, seed=5):
+    """A random float64 bundle; a model whose output is not (length, features) runs as a
+    forecaster (``task``) once bundles know tasks, else through ``ModelSpec`` directly."""
+    from squall.model import ModelSpec
+
+    ModelSpec(tuple(layers), features, length, output)  # the chain and lengths check
+    return layers
+
+
+@pytest.mark.parametrize("name", [k for k, v in CONV_MODELS.items() if v[3] is None])
+def test_conv1d_models_agree_in_every_engine(name):
+    features, length, layers, _ = CONV_MODELS[name]
+    check_parity(random_bundle(layers, features, length, seed=6, scale=0.5, dtype=np.float64))
+
+
+@pytest.mark.parametrize("padding", ["causal", "valid"])
+def test_conv1d_matches_torch_nn_conv1d(padding):
+    from squall.model import ModelSpec
+
+    layer = Conv1d(3, 4, 4, padding)
+    spec = ModelSpec((layer,), 3, 9, (9 if padding == "causal" else 6, 4))
+    rng = np.random.default_rng(8)
+    W, b = rng.normal(size=(4, 3, 4)), rng.normal(size=4)
+    x = rng.normal(size=(2, 9, 3))
+    conv = torch.nn.Conv1d(3, 4, 4).double()
+    with torch.no_grad():
+        conv.weight.copy_(torch.from_numpy(W))
+        conv.bias.copy_(torch.from_numpy(b))
+        xt = torch.from_numpy(x).transpose(1, 2)
+        if padding == "causal":
+            xt = torch.nn.functional.pad(xt, (3, 0))
+        expected = conv(xt).transpose(1, 2).numpy()
+    assert expected.shape[1:] == spec.output_shape
+    from squall.engines import numpy_engine, pure
+
+    op = numpy_engine._Conv1d(0, W, b[:, None], padding == "causal")
+    got, _ = op.forward(np.ascontiguousarray(x.transpose(1, 2, 0)), None, 9)
+    np.testing.assert_allclose(got.transpose(2, 0, 1), expected, rtol=0, atol=1e-13)
+    tensors = {"layers.0.W": ([4, 3, 4], W.ravel().tolist()), "layers.0.b": ([4], b.tolist())}
+    layer_p = pure._conv1d(layer, 0, tensors)
+    model = pure.PureModel([layer_p], ["a", "b", "c"], 9)
+    for n in range(2):
+        np.testing.assert_allclose(
+            model.conv1d_layer(0, layer_p, x[n].tolist()), expected[n], rtol=0, atol=1e-13
+        )
+
+
+def test_valid_padding_changes_the_length_and_the_chain_check_tracks_it():
+    from squall.model import ModelSpec
+
+    features, length, layers, output = CONV_MODELS["valid-conv-seq"]
+    spec = ModelSpec(tuple(layers), features, length, output)
+    assert [(s.in_length, s.out_length) for s in spec.walk()] == [(9, 6), (6, 6)]
+    with pytest.raises(SquallError, match="ends with a sequence of 6 steps x 2 features"):
+        ModelSpec(tuple(layers), features, length)
+
+
+def test_the_fixed_engine_refuses_a_conv1d():
+    features, length, layers, _ = CONV_MODELS["cnn-lstm"]
+    bundle = random_bundle(layers, features, length)
+    with pytest.raises(SquallError, match="layer 0: the fixed engine has no 'conv1d' layer"):
+        get_engine("fixed", bundle)
+
+
+# ---------------------------------------------------------------- counters, costs, tools
+
+
+def test_gru_costs_pinned_by_hand_and_counted_by_the_pure_engine():
+    """gru(2->3) -> repeat(4) -> gru(3->2) -> dense(2->2), T = 4, 8-byte words."""
+    from squall.engines.pure import Counters
+    from squall.engines.tools.costs import as_tables, window_costs
+
+    layers = [Gru(2, 3, False), Repeat(4), Gru(3, 2, True), Dense(2, 2)]
+    costs = window_costs(layers, 4, 8)
+    # layer 0: T 3H (n + H) = 4 * 9 * 5; layer 2 after the repeat: 3H n once + T 3H H
+    assert [c.macs for c in costs] == [180, 0, 18 + 4 * 12, 4 * 4]
+    assert [c.activations for c in costs] == [36, 0, 24, 0]
+    assert costs[0].weight_bytes == 4 * (9 * 5 + 18) * 8
+    assert costs[2].weight_bytes == (6 * 3 + 6) * 8 + 4 * (6 * 2 + 6) * 8
+    assert costs[0].state_bytes_in == 4 * (2 + 3) * 8 and costs[0].state_bytes_out == 4 * 3 * 8
+    assert costs[2].state_bytes_in == 4 * (6 + 2) * 8
+    assert costs[0].params == 9 * 5 + 18
+    bundle = random_bundle(layers, 2, 4, dtype=np.float64)
+    engine = get_engine("pure", bundle)
+    engine.model.counters = Counters()
+    engine.reconstruct(_windows(bundle, 1))
+    assert engine.model.counters.as_dict() == as_tables(costs)
+
+
+@pytest.mark.parametrize("name", ["cnn-lstm", "causal-conv-dense", "conv-after-repeat"])
+def test_conv_models_counters_equal_the_costs(name):
+    from squall.engines.pure import Counters
+    from squall.engines.tools.costs import as_tables, window_costs
+
+    features, length, layers, _ = CONV_MODELS[name]
+    bundle = random_bundle(layers, features, length)
+    engine = get_engine("pure", bundle)
+    engine.model.counters = Counters()
+    engine.reconstruct(_windows(bundle, 1))
+    assert engine.model.counters.as_dict() == as_tables(window_costs(layers, length, 4))
+
+
+def test_graph_and_trace_know_the_new_layers(tmp_path):
+    from squall.engines.tools.graph import to_dot
+    from squall.engines.tools.trace import write_trace
+
+    layers = [Conv1d(3, 4, 2), Gru(4, 5, True), Dense(5, 3, "tanh")]
+    bundle = random_bundle(layers, 3, 6)
+    dot = to_dot(bundle)
+    assert "conv1d 3-\\>4 k2 causal" in dot and "GRU 4-\\>5" in dot and "dense 5-\\>3 tanh" in dot
+    window = _windows(bundle, 1)[0]
+    assert write_trace(bundle, window, 0, tmp_path / "t.csv") == 3 * 6
+    text = (tmp_path / "t.csv").read_text()
+    assert ",gru,0,r,0," in text and ",conv1d,5,output,3," in text

@@ -419,13 +419,13 @@ def test_features_must_match_the_first_layer():
             [{"type": "lstm", "input": 2, "hidden": 2, "return_sequences": False}],
             "ends in one vector per window",
         ),
-        # a dense layer after that vector (a TypeError before)
+        # a dense layer after that vector: one vector out (dense takes either)
         (
             [
                 {"type": "lstm", "input": 2, "hidden": 3, "return_sequences": False},
                 {"type": "dense", "input": 3, "output": 2},
             ],
-            "layer 1: a dense layer needs a sequence",
+            "ends in one vector per window",
         ),
     ],
 )

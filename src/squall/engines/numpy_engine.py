@@ -50,7 +50,7 @@ import threading
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cache
 from typing import Any, Protocol
 
@@ -60,7 +60,7 @@ from numpy.typing import ArrayLike, NDArray
 from squall.bundle import Bundle
 from squall.engines.base import Engine, Windows
 from squall.errors import SquallError
-from squall.model import Dense, Layer, Lstm, Repeat
+from squall.model import Conv1d, Dense, Gru, Layer, Lstm, Repeat
 
 #: Threads share a batch only if each gets at least this many windows; below that the second
 #: thread costs more than it saves (measured: docs/benchmarks.md).
@@ -132,6 +132,7 @@ class _Dense:
     bias: Floats  # (out, 1)
     input_scale: float  # 0.5 when the input is a doubled LSTM output
     activation: str = "linear"
+    repeated: bool = False  # the input is a vector spread over ``steps`` by a repeat
 
     def forward(
         self,
@@ -140,7 +141,15 @@ class _Dense:
         steps: int,
         trace: list[TraceItem] | None = None,
     ) -> tuple[Floats | None, Floats | None]:
-        assert seq is not None  # the chain check: a dense layer gets a sequence
+        if seq is None:  # one vector per window: y = act(W v + b), once
+            assert vec is not None
+            y = _activate(self.activation, np.matmul(self.weight, vec) + self.bias)  # (out, n)
+            if trace is not None:
+                x = np.broadcast_to(vec * self.input_scale, (steps, *vec.shape))
+                trace.append((self.index, "dense", {"x": x, "y": _spread(y, steps)}))
+            if self.repeated:  # the same output at every step
+                return _spread(y, steps), None
+            return None, y
         wx = np.matmul(self.weight, seq)  # (T, out, n)
         a = wx + self.bias
         y = a if self.activation == "linear" else _activate(self.activation, a.copy())
@@ -150,6 +159,105 @@ class _Dense:
             if self.activation != "linear":
                 signals["a"] = a
             trace.append((self.index, "dense", signals))
+        return y, None
+
+
+def _spread(vec: Floats, steps: int) -> Floats:
+    """One vector per window (width, n) as the sequence (steps, width, n) a repeat makes."""
+    return np.ascontiguousarray(np.broadcast_to(vec, (steps, *vec.shape)))
+
+
+def _sigmoid(a: Floats) -> Floats:
+    """``1 / (1 + exp(-a))`` in place, as ``tanh(a / 2) / 2 + 1 / 2`` (no overflow)."""
+    return _activate("sigmoid", a)
+
+
+@dataclass
+class _Gru:
+    """One GRU layer (gate order r, z, n; see :mod:`squall.model`). ``W``, ``b``: input
+    weights and bias, ``W`` scaled for inputs that arrive doubled; ``U``, ``bh``: recurrent.
+    The input projections ``W x + b`` of all steps are one product (after a repeat: once)."""
+
+    index: int
+    hidden: int
+    W: Floats  # (3H, in)
+    b: Floats  # (3H, 1)
+    U: Floats  # (3H, H)
+    bh: Floats  # (3H, 1)
+    return_sequences: bool
+    input_scale: float = 1.0
+
+    def forward(
+        self,
+        seq: Floats | None,
+        vec: Floats | None,
+        steps: int,
+        trace: list[TraceItem] | None = None,
+    ) -> tuple[Floats | None, Floats | None]:
+        H = self.hidden
+        if seq is None:  # after a repeat: the same input at every step
+            assert vec is not None
+            once = np.matmul(self.W, vec) + self.b  # (3H, n)
+            n = vec.shape[-1]
+            projections: Floats | None = None
+            inputs = vec
+        else:
+            projections = np.matmul(self.W, seq) + self.b  # (T, 3H, n)
+            steps, n = seq.shape[0], seq.shape[-1]
+            inputs = seq
+        h = np.zeros((H, n), self.U.dtype)
+        out = np.empty((steps, H, n), h.dtype) if self.return_sequences else None
+        sig: dict[str, Floats] | None = None
+        if trace is not None:
+            sig = {k: np.empty((steps, H, n), h.dtype) for k in ("r", "z", "n", "h")}
+        for t in range(steps):
+            a = once if projections is None else projections[t]
+            u = np.matmul(self.U, h) + self.bh  # (3H, n)
+            rz = _sigmoid(a[: 2 * H] + u[: 2 * H])  # r; z
+            cand = np.tanh(a[2 * H :] + rz[:H] * u[2 * H :])
+            h = cand + rz[H:] * (h - cand)  # (1 - z) n + z h
+            if out is not None:
+                out[t] = h
+            if sig is not None:
+                sig["r"][t], sig["z"][t], sig["n"][t], sig["h"][t] = rz[:H], rz[H:], cand, h
+        if trace is not None and sig is not None:
+            x = inputs if seq is not None else _spread(inputs, steps)
+            trace.append((self.index, "gru", {"x": x * self.input_scale, **sig}))
+        return (out, None) if out is not None else (None, h)
+
+
+@dataclass
+class _Conv1d:
+    """One conv1d layer: ``y[t] = b + sum_j W[:, :, j] x[t + j - P]`` (see
+    :mod:`squall.model`), one (out, in) x (L, in, n) product per kernel tap."""
+
+    index: int
+    W: Floats  # (out, in, k), scaled for inputs that arrive doubled
+    b: Floats  # (out, 1)
+    causal: bool
+    input_scale: float = 1.0
+    repeated: bool = False
+
+    def forward(
+        self,
+        seq: Floats | None,
+        vec: Floats | None,
+        steps: int,
+        trace: list[TraceItem] | None = None,
+    ) -> tuple[Floats | None, Floats | None]:
+        if seq is None:  # a repeated vector: the sequence it stands for
+            assert vec is not None
+            seq = _spread(vec, steps)
+        k = self.W.shape[2]
+        if self.causal and k > 1:
+            pad = np.zeros((k - 1, *seq.shape[1:]), seq.dtype)
+            seq = np.concatenate([pad, seq])
+        length = seq.shape[0] - k + 1
+        y = np.matmul(self.W[:, :, 0], seq[:length]) + self.b  # (L, out, n)
+        for j in range(1, k):
+            y += np.matmul(self.W[:, :, j], seq[j : j + length])
+        if trace is not None:
+            trace.append((self.index, "conv1d", {"x": seq * self.input_scale, "y": y}))
         return y, None
 
 
@@ -193,8 +301,10 @@ class _Planner:
     """What :func:`_plan` knows between layers."""
 
     dtype: np.dtype[np.floating[Any]]
-    plan: list[_Segment | _Dense]
+    plan: list[Any]  # ops with ``forward`` (_Segment, _Dense, _Gru, _Conv1d, ...)
     doubled: bool = False  # does the current tensor hold 2h (an LSTM output)?
+    #: input steps of each op of ``plan`` (a repeat or a valid convolution changes them)
+    steps: list[int] = field(default_factory=list)
 
 
 def _plan_lstm(layer: Lstm, i: int, repeated: bool, w: dict[str, Floats], p: _Planner) -> None:
@@ -226,6 +336,43 @@ def _plan_dense(layer: Dense, i: int, repeated: bool, w: dict[str, Floats], p: _
             w["b"].astype(p.dtype)[:, None],  # (out, 1)
             scale,
             layer.activation,
+            repeated,
+        )
+    )
+    p.doubled = False
+
+
+def _plan_gru(layer: Gru, i: int, repeated: bool, w: dict[str, Floats], p: _Planner) -> None:
+    scale = 0.5 if p.doubled else 1.0
+
+    def prepared(a: Floats, k: float = 1.0) -> Floats:
+        return np.ascontiguousarray(a.astype(np.float64) * k, p.dtype)
+
+    p.plan.append(
+        _Gru(
+            i,
+            layer.hidden,
+            prepared(w["W"], scale),
+            prepared(w["b"][:, None]),
+            prepared(w["U"]),
+            prepared(w["bh"][:, None]),
+            layer.return_sequences,
+            scale,
+        )
+    )
+    p.doubled = False
+
+
+def _plan_conv1d(layer: Conv1d, i: int, repeated: bool, w: dict[str, Floats], p: _Planner) -> None:
+    scale = 0.5 if p.doubled else 1.0
+    p.plan.append(
+        _Conv1d(
+            i,
+            np.ascontiguousarray(w["W"].astype(np.float64) * scale, p.dtype),
+            w["b"].astype(p.dtype)[:, None],
+            layer.padding == "causal",
+            scale,
+            repeated,
         )
     )
     p.doubled = False
@@ -240,13 +387,16 @@ def _plan_repeat(layer: Repeat, i: int, repeated: bool, w: dict[str, Floats], p:
 #: layer type adds one entry (and an op with ``forward`` if it is not an LSTM or dense).
 PLAN: dict[type[Layer], Callable[..., None]] = {
     Lstm: _plan_lstm,
+    Gru: _plan_gru,
+    Conv1d: _plan_conv1d,
     Dense: _plan_dense,
     Repeat: _plan_repeat,
 }
 
 
-def _plan(bundle: Bundle, dtype: np.dtype[np.floating[Any]]) -> list[_Segment | _Dense]:
-    """Group the layer list into LSTM segments and dense layers, weights prepared."""
+def _plan(bundle: Bundle, dtype: np.dtype[np.floating[Any]]) -> _Planner:
+    """Group the layer list into LSTM segments and other ops, weights prepared; each op with
+    its input steps."""
     planner = _Planner(dtype, [])
     for step in bundle.model.walk():
         i, layer = step.index, step.layer
@@ -254,8 +404,10 @@ def _plan(bundle: Bundle, dtype: np.dtype[np.floating[Any]]) -> list[_Segment | 
         if add is None:
             raise SquallError(f"layer {i}: the numpy engine has no {layer.kind!r} layer")
         w = {k: bundle.weights[f"layers.{i}.{k}"] for k in layer.weight_shapes()}
+        before = len(planner.plan)
         add(layer, i, step.repeated, w, planner)
-    return planner.plan
+        planner.steps.extend([step.in_length] * (len(planner.plan) - before))
+    return planner
 
 
 class _Cell:
@@ -530,22 +682,23 @@ class NumpyEngine(Engine):
             raise SquallError(f"numpy engine dtype must be float32 or float64, got {dtype!r}")
         self.chunk = max(1, int(chunk))
         self.threads = max(1, int(threads if threads is not None else min(2, os.cpu_count() or 1)))
-        self.plan = _plan(bundle, self.dtype)
+        planner = _plan(bundle, self.dtype)
+        self.plan, self.steps = planner.plan, planner.steps
         #: the last layer is an LSTM: the plan's result is 2h, halved once at the end
-        self.doubled_output = isinstance(self.plan[-1], _Segment)
+        self.doubled_output = planner.doubled
         self._pool: ThreadPoolExecutor | None = None
 
     def _forward(self, x: Windows) -> Floats:
-        """One chunk: (n, T, F) in, (T, F, n) out."""
-        T = x.shape[1]
+        """One chunk: (n, T, F) in, (T', F', n) out (or (C, n) for a vector output)."""
         seq: Floats | None = np.ascontiguousarray(x.transpose(1, 2, 0), dtype=self.dtype)
         vec: Floats | None = None  # seq: (T, F, n)
-        for op in self.plan:
-            seq, vec = op.forward(seq, vec, T)  # (T, width, n), or a vector (H, n)
-        assert seq is not None  # the chain check: ends with a sequence
+        for op, steps in zip(self.plan, self.steps, strict=True):
+            seq, vec = op.forward(seq, vec, steps)  # (T, width, n), or a vector (H, n)
+        out = seq if seq is not None else vec
+        assert out is not None
         if self.doubled_output:
-            np.multiply(seq, 0.5, seq)  # 2h -> h, exact
-        return seq
+            out = out * 0.5  # 2h -> h, exact
+        return out
 
     def trace(self, x: ArrayLike) -> Iterator[TraceItem]:
         """Yield ``(layer index, kind, {signal: (N, T, width) array})`` for every LSTM and
@@ -554,18 +707,17 @@ class NumpyEngine(Engine):
         :data:`LSTM_SIGNALS`; dense: ``x``, ``Wx``, ``y``. The signals of one segment (LSTM
         layers advancing together) are alive at a time."""
         windows = np.asarray(x, dtype=self.dtype)
-        T = windows.shape[1]
         seq: Floats | None = np.ascontiguousarray(windows.transpose(1, 2, 0))  # (T, F, N)
         vec: Floats | None = None
-        for op in self.plan:
+        for op, steps in zip(self.plan, self.steps, strict=True):
             records: list[TraceItem] = []
-            seq, vec = op.forward(seq, vec, T, records)
+            seq, vec = op.forward(seq, vec, steps, records)
             for index, kind, signals in records:
                 yield (
                     index,
                     kind,
                     {
-                        k: (v.transpose(2, 0, 1) if kind == "dense" else v)
+                        k: (v.transpose(2, 0, 1) if kind != "lstm" else v)
                         for k, v in signals.items()
                     },
                 )
@@ -580,11 +732,12 @@ class NumpyEngine(Engine):
         return [(a, min(a + size, n)) for a in range(0, n, size)]
 
     def _reconstruct(self, x: Windows) -> NDArray[np.float64]:
-        result = np.empty(x.shape, np.float64)
+        result = np.empty((len(x), *self.bundle.model.output_shape), np.float64)
 
         def work(span: tuple[int, int]) -> None:
             a, b = span
-            result[a:b] = self._forward(x[a:b]).transpose(2, 0, 1)  # (n, T, F)
+            out = self._forward(x[a:b])
+            result[a:b] = out.transpose(2, 0, 1) if out.ndim == 3 else out.T  # (n, T, F)
 
         spans = self.chunks(len(x))
         helpers = min(self.threads, len(spans)) - 1

@@ -60,7 +60,7 @@ from typing import Any
 from squall.errors import SquallError
 from squall.io import PathArg, parse_json
 from squall.limits import SCALED_LIMIT, regular_file
-from squall.model import Dense, Layer, Lstm, Repeat, as_layers
+from squall.model import Conv1d, Dense, Gru, Layer, Lstm, Repeat, as_layers, walk_layers
 
 _DTYPES = {"F32": ("f", 4), "F64": ("d", 8), "F16": ("e", 2)}
 
@@ -202,9 +202,56 @@ class DenseLayer:
     def run(
         self, model: PureModel, idx: int, seq: Matrix | None, latent: Vector | None
     ) -> tuple[Matrix | None, Vector | None]:
-        if seq is None:  # only a model whose chain was not checked (from_arrays)
-            raise PureError(f"layer {idx}: a dense layer needs a sequence, got one vector")
+        if seq is None:  # one vector: y = act(W v + b) once; spread again after a repeat
+            if latent is None:
+                raise PureError(f"layer {idx}: a dense layer got no input")
+            y = model.dense_layer(idx, self, [latent])[0]
+            if model.repeated_at(idx):
+                return [y] * model.steps_at(idx), None
+            return None, y
         return model.dense_layer(idx, self, seq), None
+
+
+@dataclass
+class GruLayer:
+    """Weights of one GRU layer, gate order r, z, n (the bundle's canonical layout: ``b`` the
+    input bias, ``bh`` the recurrent one)."""
+
+    hidden: int
+    inputs: int
+    W: Matrix  # (3H, in)
+    U: Matrix  # (3H, H)
+    b: Vector  # (3H)
+    bh: Vector  # (3H)
+    return_sequences: bool
+    W_norms: list[float] = field(default_factory=list)
+    U_norms: list[float] = field(default_factory=list)
+
+    def run(
+        self, model: PureModel, idx: int, seq: Matrix | None, latent: Vector | None
+    ) -> tuple[Matrix | None, Vector | None]:
+        return model.gru_layer(idx, self, seq, latent)
+
+
+@dataclass
+class Conv1dLayer:
+    """Weights of one conv1d layer: ``W[o][c]`` the k taps of output o, input c."""
+
+    W: list[Matrix]  # (out, in, k)
+    b: Vector
+    kernel: int
+    causal: bool
+    taps: Matrix = field(default_factory=list)  # (out, k * in): row o = W[o][.][j] for j, c
+    norms: list[float] = field(default_factory=list)
+
+    def run(
+        self, model: PureModel, idx: int, seq: Matrix | None, latent: Vector | None
+    ) -> tuple[Matrix | None, Vector | None]:
+        if seq is None:  # a repeated vector: the sequence it stands for
+            if latent is None:
+                raise PureError(f"layer {idx}: a conv1d layer got no input")
+            seq = [latent] * model.steps_at(idx)
+        return model.conv1d_layer(idx, self, seq), None
 
 
 @dataclass
@@ -220,7 +267,7 @@ class RepeatLayer:
 
 
 #: A layer of this engine (built by :data:`BUILD`).
-PureLayer = LstmLayer | DenseLayer | RepeatLayer
+PureLayer = LstmLayer | GruLayer | Conv1dLayer | DenseLayer | RepeatLayer
 
 
 @dataclass
@@ -353,6 +400,27 @@ def lstm_step(
     return h, c, z
 
 
+def gru_step(
+    layer: GruLayer, x: Vector, h: Vector, proj: Vector | None = None
+) -> tuple[Vector, Vector, Vector, Vector]:
+    """One GRU step; returns (h, r, z, n). ``a = W x + b_i`` (or ``proj``, precomputed after a
+    repeat), ``u = U h + b_h``; ``r = sigmoid(a_r + u_r)``, ``z = sigmoid(a_z + u_z)``,
+    ``n = tanh(a_n + r u_n)``, ``h' = (1 - z) n + z h``."""
+    H, sig, th = layer.hidden, sigmoid, tanh
+    a = proj if proj is not None else gates(layer.W, x, layer.b, layer.W_norms)
+    u = gates(layer.U, h, layer.bh, layer.U_norms)
+    r = [sig(a[k] + u[k]) for k in range(H)]
+    z = [sig(a[H + k] + u[H + k]) for k in range(H)]
+    n = [th(a[2 * H + k] + r[k] * u[2 * H + k]) for k in range(H)]
+    return [(1.0 - z[k]) * n[k] + z[k] * h[k] for k in range(H)], r, z, n
+
+
+def conv1d(layer: Conv1dLayer, window: Vector) -> Vector:
+    """One output step of a conv1d layer: ``b + W . window``, ``window`` the k input steps it
+    sees, concatenated in time order."""
+    return gates(layer.taps, window, layer.b, layer.norms)
+
+
 def dense(layer: DenseLayer, x: list[float]) -> list[float]:
     """``act(W x + b)`` for one time step (``act``: the layer's activation)."""
     a = gates(layer.W, x, layer.b, layer.W_norms)
@@ -389,6 +457,17 @@ class PureModel:
     word_bytes: int = 4  # bytes per stored weight/state value (float32 bundle)
     counters: Counters | None = None
     trace: list[TraceRecord] | None = None
+    #: per layer: input steps and whether the input is a vector spread by a repeat (the walk's)
+    lengths: list[int] = field(default_factory=list)
+    repeated: list[bool] = field(default_factory=list)
+
+    def steps_at(self, idx: int) -> int:
+        """Input steps of layer ``idx`` (the window length when the walk was not recorded)."""
+        return self.lengths[idx] if idx < len(self.lengths) else self.length
+
+    def repeated_at(self, idx: int) -> bool:
+        """Is layer ``idx``'s input a vector spread by a repeat?"""
+        return self.repeated[idx] if idx < len(self.repeated) else False
 
     def reconstruct(self, window: Sequence[Sequence[float]]) -> Matrix:
         T, F = self.length, len(self.features)
@@ -435,7 +514,7 @@ class PureModel:
         every step, so its projection ``W v + b`` is computed once here and each step adds
         ``U h`` to it. That is all a repeat is; no list of T copies is built.
         """
-        H, T = layer.hidden, self.length
+        H, T = layer.hidden, (len(xs) if xs is not None else self.steps_at(idx))
         h, c = [0.0] * H, [0.0] * H
         proj = None if latent is None else gates(layer.W, latent, layer.b, layer.W_norms)
         counters, trace = self.counters, self.trace
@@ -470,6 +549,77 @@ class PureModel:
             if self.trace is not None:
                 self.trace.append(
                     {"layer": idx, "kind": "dense", "step": t, "input": x, "output": y}
+                )
+            out.append(y)
+        return out
+
+    def gru_layer(
+        self, idx: int, layer: GruLayer, xs: Matrix | None, latent: Vector | None
+    ) -> tuple[Matrix | None, Vector | None]:
+        """Run one GRU layer over the window (after a repeat: ``W v + b_i`` once)."""
+        H, T = layer.hidden, (len(xs) if xs is not None else self.steps_at(idx))
+        h = [0.0] * H
+        proj = None if latent is None else gates(layer.W, latent, layer.b, layer.W_norms)
+        cnt, trace, w = self.counters, self.trace, self.word_bytes
+        n = layer.inputs
+        if cnt is not None and proj is not None:
+            cnt.add(cnt.macs, idx, 3 * H * n)
+            cnt.add(cnt.weight_bytes, idx, (3 * H * n + 3 * H) * w)
+        rows: Sequence[Vector] = () if xs is None else xs
+        outputs = []
+        for t in range(T):
+            x = latent if latent is not None else rows[t]
+            h, r, z, cand = gru_step(layer, x, h, proj)
+            if cnt is not None:
+                cnt.add(cnt.step_calls, idx, 1)
+                cnt.add(cnt.activations, idx, 3 * H)  # sigmoid r, z; tanh n
+                if proj is not None:  # inputs: W v + b_i (3H), h
+                    cnt.add(cnt.macs, idx, 3 * H * H)
+                    cnt.add(cnt.weight_bytes, idx, (3 * H * H + 3 * H) * w)
+                    cnt.add(cnt.state_bytes_in, idx, (3 * H + H) * w)
+                else:  # inputs: x, h
+                    cnt.add(cnt.macs, idx, 3 * H * (n + H))
+                    cnt.add(cnt.weight_bytes, idx, (3 * H * (n + H) + 6 * H) * w)
+                    cnt.add(cnt.state_bytes_in, idx, (n + H) * w)
+                cnt.add(cnt.state_bytes_out, idx, H * w)
+            if trace is not None:
+                trace.append(
+                    {
+                        "layer": idx,
+                        "kind": "gru",
+                        "step": t,
+                        "input": list(x),
+                        "r": r,
+                        "z": z,
+                        "n": cand,
+                        "h": list(h),
+                    }
+                )
+            outputs.append(h)
+        if layer.return_sequences:
+            return outputs, None
+        return None, h
+
+    def conv1d_layer(self, idx: int, layer: Conv1dLayer, xs: Matrix) -> Matrix:
+        """Run one conv1d layer: causal padding puts k - 1 zero steps before the window."""
+        k = layer.kernel
+        width = len(xs[0]) if xs else 0
+        padded = ([[0.0] * width] * (k - 1) if layer.causal else []) + list(xs)
+        out = []
+        cnt, w = self.counters, self.word_bytes
+        for t in range(len(padded) - k + 1):
+            window = [v for row in padded[t : t + k] for v in row]
+            y = conv1d(layer, window)
+            if cnt is not None:
+                m = len(layer.taps)
+                cnt.add(cnt.step_calls, idx, 1)
+                cnt.add(cnt.macs, idx, m * k * width)
+                cnt.add(cnt.weight_bytes, idx, (m * k * width + m) * w)
+                cnt.add(cnt.state_bytes_in, idx, k * width * w)
+                cnt.add(cnt.state_bytes_out, idx, m * w)
+            if self.trace is not None:
+                self.trace.append(
+                    {"layer": idx, "kind": "conv1d", "step": t, "input": window, "output": y}
                 )
             out.append(y)
         return out
@@ -560,6 +710,30 @@ def _lstm(spec: Lstm, i: int, tensors: Tensors) -> LstmLayer:
     )
 
 
+def _gru(spec: Gru, i: int, tensors: Tensors) -> GruLayer:
+    W = _rows(*tensors[f"layers.{i}.W"])
+    U = _rows(*tensors[f"layers.{i}.U"])
+    b = list(tensors[f"layers.{i}.b"][1])
+    bh = list(tensors[f"layers.{i}.bh"][1])
+    H, n = spec.hidden, spec.input
+    if len(W) != 3 * H or len(W[0]) != n or len(U) != 3 * H or len(U[0]) != H or len(b) != 3 * H:
+        raise PureError(f"layer {i}: weight shapes do not match gru({n}->{H})")
+    if len(bh) != 3 * H:
+        raise PureError(f"layer {i}: weight shapes do not match gru({n}->{H})")
+    return GruLayer(H, n, W, U, b, bh, spec.return_sequences, squared_norms(W), squared_norms(U))
+
+
+def _conv1d(spec: Conv1d, i: int, tensors: Tensors) -> Conv1dLayer:
+    shape, flat = tensors[f"layers.{i}.W"]
+    b = list(tensors[f"layers.{i}.b"][1])
+    m, c, k = spec.output, spec.input, spec.kernel
+    if list(shape) != [m, c, k] or len(b) != m:
+        raise PureError(f"layer {i}: weight shapes do not match {spec.describe()}")
+    W = [[flat[(o * c + ch) * k : (o * c + ch + 1) * k] for ch in range(c)] for o in range(m)]
+    taps = [[W[o][ch][j] for j in range(k) for ch in range(c)] for o in range(m)]
+    return Conv1dLayer(W, b, k, spec.padding == "causal", taps, squared_norms(taps))
+
+
 def _dense(spec: Dense, i: int, tensors: Tensors) -> DenseLayer:
     W = _rows(*tensors[f"layers.{i}.W"])
     b = list(tensors[f"layers.{i}.b"][1])
@@ -579,6 +753,8 @@ def _repeat(spec: Repeat, i: int, tensors: Tensors) -> RepeatLayer:
 #: (Each takes its own spec type, so the value type cannot name the first argument.)
 BUILD: dict[type[Layer], Callable[..., PureLayer]] = {
     Lstm: _lstm,
+    Gru: _gru,
+    Conv1d: _conv1d,
     Dense: _dense,
     Repeat: _repeat,
 }
@@ -604,7 +780,15 @@ def from_arrays(meta: Mapping[str, Any], tensors: Tensors, word_bytes: int = 4) 
             if build is None:
                 raise PureError(f"layer {i}: the pure engine has no {spec.kind!r} layer")
             layers.append(build(spec, i, tensors))
-        return PureModel(layers, features, length, word_bytes)
+        walk = list(walk_layers(specs, len(features), length))
+        return PureModel(
+            layers,
+            features,
+            length,
+            word_bytes,
+            lengths=[s.in_length for s in walk],
+            repeated=[s.repeated for s in walk],
+        )
     except PureError:
         raise
     except SquallError as exc:

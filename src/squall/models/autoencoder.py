@@ -11,7 +11,7 @@ from torch import nn
 from squall.bundle import Bundle
 from squall.convert import torch_state_from_bundle
 from squall.errors import SquallError
-from squall.model import Dense, Layer, Lstm, as_layers
+from squall.model import Conv1d, Dense, Gru, Layer, Lstm, as_layers
 from squall.model import Repeat as RepeatLayer
 
 
@@ -35,6 +35,42 @@ class SequenceLstm(nn.LSTM):
     def forward(self, x: torch.Tensor) -> torch.Tensor:  # type: ignore[override]
         out, (h, _) = super().forward(x)
         return out if self.return_sequences else h[-1]
+
+
+class SequenceGru(nn.GRU):
+    """``nn.GRU`` (batch first) giving every step's h (B, T, H) or, without
+    ``return_sequences``, the last one (B, H); parameters named as ``nn.GRU``'s."""
+
+    def __init__(self, inputs: int, hidden: int, return_sequences: bool) -> None:
+        super().__init__(inputs, hidden, batch_first=True)
+        self.return_sequences = return_sequences
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:  # type: ignore[override]
+        out, h = super().forward(x)
+        return out if self.return_sequences else h[-1]
+
+
+class SequenceConv1d(nn.Conv1d):
+    """``nn.Conv1d`` on (B, T, C) sequences; ``causal``: k - 1 zeros on the left (as many
+    steps out as in), else ``valid`` (T - k + 1 out); parameters named as ``nn.Conv1d``'s."""
+
+    def __init__(self, inputs: int, outputs: int, kernel: int, causal: bool) -> None:
+        super().__init__(inputs, outputs, kernel)
+        self.causal = causal
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:  # (B, T, C) -> (B, T', C')
+        x = x.transpose(1, 2)
+        if self.causal and self.kernel_size[0] > 1:
+            x = nn.functional.pad(x, (self.kernel_size[0] - 1, 0))
+        return super().forward(x).transpose(1, 2)
+
+
+def _gru(layer: Gru) -> nn.Module:
+    return SequenceGru(layer.input, layer.hidden, layer.return_sequences)
+
+
+def _conv1d(layer: Conv1d) -> nn.Module:
+    return SequenceConv1d(layer.input, layer.output, layer.kernel, layer.padding == "causal")
 
 
 def _lstm(layer: Lstm) -> nn.Module:
@@ -76,6 +112,8 @@ def _repeat(layer: RepeatLayer) -> nn.Module:
 #: the layer's ``torch_names`` (:mod:`squall.model`). A new layer type adds one entry.
 MODULES: dict[type[Layer], Callable[..., nn.Module]] = {
     Lstm: _lstm,
+    Gru: _gru,
+    Conv1d: _conv1d,
     Dense: _dense,
     RepeatLayer: _repeat,
 }

@@ -16,8 +16,20 @@ state in      T (n + 2H) w  (x, h, c)               T (4H + 2H) w  (projection, 
 state out     T 2H w  (h, c)                        T 2H w
 ============  ====================================  =====================================
 
+A GRU (``n -> H``, gate order r, z, n): T calls, ``T 3H (n + H)`` MACs (after a repeat ``3H n``
+once plus ``T 3H H``), ``T 3H`` activations (sigmoid r, z; tanh n), weight bytes ``T (3H (n + H)
++ 6H) w`` (after a repeat ``(3H n + 3H) w`` once plus ``T (3H H + 3H) w``: U and b_h), state in
+``T (n + H) w`` (x, h; after a repeat ``T (3H + H) w``), state out ``T H w``.
+
+A conv1d layer (``c -> m`` channels, kernel k) over its L' output steps: L' calls, ``L' m k c``
+MACs, ``L' (m k c + m) w`` weight bytes, ``L' k c w`` in (the k input steps each output sees,
+padding included), ``L' m w`` out, no activations.
+
 A dense layer ``n -> m`` applied per step: T calls, ``T n m`` MACs, ``T (n m + m) w`` weight
-bytes, ``T n w`` in, ``T m w`` out, no activations. A repeat layer costs nothing: the next LSTM
+bytes, ``T n w`` in, ``T m w`` out, no activations (its activation, when not linear, is not
+counted); on one vector per window (or a repeated one, computed once): one call.
+T is each layer's own input length (a repeat's ``times`` after it). A repeat layer costs
+nothing: the next LSTM
 reads the same vector at every step and projects it once. MACs are the multiply-accumulates of
 the mat-vecs; weights are counted each time they are read (no reuse across steps assumed).
 """
@@ -29,7 +41,7 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from squall.errors import SquallError
-from squall.model import Dense, Layer, LayerStep, Lstm, Repeat, walk_layers
+from squall.model import Conv1d, Dense, Gru, Layer, LayerStep, Lstm, Repeat, walk_layers
 
 #: The per-window counts, named as in :class:`squall.engines.pure.Counters`.
 COUNTS = ("step_calls", "macs", "activations", "weight_bytes", "state_bytes_in", "state_bytes_out")
@@ -88,11 +100,68 @@ def _lstm_window(step: LayerStep, T: int, w: int) -> LayerCost:
     )
 
 
+def _gru_window(step: LayerStep, T: int, w: int) -> LayerCost:
+    layer = step.layer
+    assert isinstance(layer, Gru)
+    n, H = layer.input, layer.hidden
+    params = 3 * H * (n + H) + 6 * H
+    if step.repeated:  # W v + b_i once, then U h + b_h at every step
+        once, per = 3 * H * n, 3 * H * H
+        weights = (3 * H * n + 3 * H) * w + T * (3 * H * H + 3 * H) * w
+        state_in = T * (3 * H + H) * w
+    else:
+        once, per = 0, 3 * H * (n + H)
+        weights = T * (3 * H * (n + H) + 6 * H) * w
+        state_in = T * (n + H) * w
+    shape = (T, H) if layer.return_sequences else (H,)
+    return LayerCost(
+        step.index,
+        layer.kind,
+        params,
+        T,
+        once + T * per,
+        per,
+        once,
+        T * 3 * H,
+        weights,
+        state_in,
+        T * H * w,
+        shape,
+        _size(shape) * w,
+    )
+
+
+def _conv1d_window(step: LayerStep, T: int, w: int) -> LayerCost:
+    layer = step.layer
+    assert isinstance(layer, Conv1d)
+    c, m, k = layer.input, layer.output, layer.kernel
+    L = layer.out_length(T)
+    shape = (L, m)
+    return LayerCost(
+        step.index,
+        layer.kind,
+        m * c * k + m,
+        L,
+        L * m * k * c,
+        m * k * c,
+        0,
+        0,
+        L * (m * k * c + m) * w,
+        L * k * c * w,
+        L * m * w,
+        shape,
+        _size(shape) * w,
+    )
+
+
 def _dense_window(step: LayerStep, T: int, w: int) -> LayerCost:
     layer = step.layer
     assert isinstance(layer, Dense)
     n, m = layer.input, layer.output
-    shape = (T, m)
+    shape: tuple[int, ...] = (T, m)
+    if not step.sequence_in or step.repeated:  # one vector: computed once
+        shape = (m,) if not step.sequence_in else (T, m)
+        T = 1
     return LayerCost(
         step.index,
         layer.kind,
@@ -120,6 +189,8 @@ def _repeat_window(step: LayerStep, T: int, w: int) -> LayerCost:
 #: Layer type -> its per-window cost formulas (a new layer type adds one entry).
 WINDOW_COSTS: dict[type[Layer], Callable[[LayerStep, int, int], LayerCost]] = {
     Lstm: _lstm_window,
+    Gru: _gru_window,
+    Conv1d: _conv1d_window,
     Dense: _dense_window,
     Repeat: _repeat_window,
 }
@@ -129,14 +200,15 @@ def window_costs(
     layers: Iterable[Layer | Mapping[str, Any]], length: int, word_bytes: int = 4
 ) -> list[LayerCost]:
     """Per-layer costs of one window of ``length`` steps through ``layers`` (a bundle's typed
-    layers, :mod:`squall.model`, or their JSON objects)."""
-    T, w = int(length), int(word_bytes)
+    layers, :mod:`squall.model`, or their JSON objects); each layer's formulas get its own input
+    length (the walk's: a repeat or a valid convolution changes it)."""
+    w = int(word_bytes)
     out: list[LayerCost] = []
-    for step in walk_layers(layers):
+    for step in walk_layers(layers, None, int(length)):
         cost = WINDOW_COSTS.get(type(step.layer))
         if cost is None:
             raise SquallError(f"layer {step.index}: no cost formula for {step.layer.kind!r}")
-        out.append(cost(step, T, w))
+        out.append(cost(step, step.in_length, w))
     return out
 
 

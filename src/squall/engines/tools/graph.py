@@ -11,7 +11,7 @@ from squall.bundle import Bundle
 from squall.engines.tools.costs import window_costs
 from squall.errors import SquallError
 from squall.io import atomic_path, write_text
-from squall.model import Dense, Layer, Lstm, Repeat
+from squall.model import Conv1d, Dense, Gru, Layer, Lstm, Repeat
 
 
 def layer_costs(bundle: Bundle, word_bytes: int = 4) -> list[dict[str, Any]]:
@@ -35,10 +35,17 @@ def _label(layer: Layer) -> str:
         return f"LSTM {layer.input}->{layer.hidden}" + (
             "" if layer.return_sequences else " (last h)"
         )
+    if isinstance(layer, Gru):
+        return f"GRU {layer.input}->{layer.hidden}" + (
+            "" if layer.return_sequences else " (last h)"
+        )
+    if isinstance(layer, Conv1d):
+        return f"conv1d {layer.input}->{layer.output} k{layer.kernel} {layer.padding}"
     if isinstance(layer, Repeat):
         return f"repeat x{layer.times}"
     if isinstance(layer, Dense):
-        return f"dense {layer.input}->{layer.output} per step"
+        act = "" if layer.activation == "linear" else f" {layer.activation}"
+        return f"dense {layer.input}->{layer.output}{act} per step"
     return layer.describe()
 
 

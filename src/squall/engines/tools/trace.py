@@ -1,7 +1,9 @@
 """Every intermediate of one window, from the pure engine: the golden vectors for hardware tests.
 
 Per LSTM layer and time step: the step's input, the four gate pre-activations (i, f, g, o) and
-activations, the cell state c and the output h; per dense step its input and output. A wrong
+activations, the cell state c and the output h; per GRU step its input, the gates r, z, n and h;
+per conv1d step the k input steps it sees and its output; per dense step its input and output.
+A wrong
 transpose shows at once (e.g. a tanh that only ever sees zeros).
 """
 
@@ -25,7 +27,15 @@ from squall.errors import ParameterError
 from squall.io import write_text
 
 LSTM_QUANTITIES = ("input", "pre_i", "pre_f", "pre_g", "pre_o", "i", "f", "g", "o", "c", "h")
+GRU_QUANTITIES = ("input", "r", "z", "n", "h")
 DENSE_QUANTITIES = ("input", "output")
+#: The quantities of each layer kind's records (a conv1d step's input: the k steps it sees).
+QUANTITIES = {
+    "lstm": LSTM_QUANTITIES,
+    "gru": GRU_QUANTITIES,
+    "conv1d": DENSE_QUANTITIES,
+    "dense": DENSE_QUANTITIES,
+}
 
 
 def trace_window(bundle: Bundle, window: NDArray[np.floating[Any]]) -> list[TraceRecord]:
@@ -43,7 +53,7 @@ def trace_window(bundle: Bundle, window: NDArray[np.floating[Any]]) -> list[Trac
 def to_rows(records: list[TraceRecord]) -> Iterator[tuple[int, str, str, int, str, int, str]]:
     """Long format: layer, layer_name, kind, step, quantity, index, value."""
     for rec in records:
-        quantities = LSTM_QUANTITIES if rec["kind"] == "lstm" else DENSE_QUANTITIES
+        quantities = QUANTITIES.get(rec["kind"], DENSE_QUANTITIES)
         for q in quantities:
             for k, v in enumerate(rec[q]):
                 yield rec["layer"], rec["layer_name"], rec["kind"], rec["step"], q, k, repr(v)
