@@ -25,6 +25,7 @@ from squall.model import (
     as_layers,
     walk_layers,
 )
+from squall.text import plural
 
 #: Where the software/hardware boundary can lie, and what crosses it per call.
 BOUNDARIES = {
@@ -557,7 +558,8 @@ class CostReport:
             )
         lines += [
             "",
-            f"run: {t['total_calls']:,} calls ({self.windows:,} windows of "
+            f"run: {plural(t['total_calls'], 'call', fmt=',')} "
+            f"({plural(self.windows, 'window', fmt=',')} of "
             f"{self.length} steps), {t['bytes_in']:,} B in, {t['bytes_out']:,} B out",
         ]
         run = [
@@ -646,7 +648,8 @@ def cost_report(
         calls = counted_calls(rows, step_calls, windows, length)
         a, c = sum(analytic.values()), sum(calls.values())
         check = {"analytic": a, "counted": c, "agree": calls == analytic}
-        source = calls_source or f"counted by the pure engine over {windows:,} windows"
+        over = plural(windows, "window", fmt=",")
+        source = calls_source or f"counted by the pure engine over {over}"
     else:
         calls = analytic
         source = calls_source or _analytic_source(rows, windows, length)
@@ -700,10 +703,13 @@ def _analytic_source(rows: list[BoundaryCost], windows: int, length: int) -> str
             for k in ("lstm", "dense")
             if k in kinds
         )
-        return f"analytic, {windows:,} windows x {length} steps x {what} layers = {total:,}"
+        return (
+            f"analytic, {plural(windows, 'window', fmt=',')} x {plural(length, 'step')} x "
+            f"{what} layers = {total:,}"
+        )
     if busy and all(r.calls_per_window == 1 for r in busy):
-        what = "whole-window call" if busy[0].index is None else f"{len(busy)} layers"
-        return f"analytic, {windows:,} windows x {what} = {total:,}"
+        what = "whole-window call" if busy[0].index is None else plural(len(busy), "layer")
+        return f"analytic, {plural(windows, 'window', fmt=',')} x {what} = {total:,}"
     return f"analytic, {total:,}"
 
 

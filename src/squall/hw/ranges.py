@@ -50,6 +50,7 @@ from squall.engines.fixedpoint import FixedType
 from squall.engines.numpy_engine import NumpyEngine
 from squall.errors import ParameterError, SquallError
 from squall.io import write_report as _write_report
+from squall.text import plural
 
 #: Percentiles reported by default.
 PERCENTILES = (0.1, 1.0, 50.0, 99.0, 99.9)
@@ -204,7 +205,7 @@ class RangeReport:
         widths = [max(len(str(x)) for x in col) for col in zip(head, *rows, strict=True)]
         fmt = "  ".join(f"{{:{'<' if k == 0 else '>'}{w}}}" for k, w in enumerate(widths))
         lines = [
-            f"ranges over {self.windows} windows; formats for {self.bits}-bit words",
+            f"ranges over {plural(self.windows, 'window')}; formats for {self.bits}-bit words",
             "",
             fmt.format(*head),
         ] + [fmt.format(*r) for r in rows]
