@@ -72,7 +72,11 @@ def test_round_trip_keeps_everything(tmp_path):
     np.testing.assert_array_equal(loaded.scaler.scale_, b.scaler.scale_)
     # plain JSON, no pickle anywhere
     meta = json.loads((tmp_path / "b" / "bundle.json").read_text())
-    assert meta["format"] == "squall-bundle" and meta["version"] == 1
+    assert (
+        meta["format"] == "squall-bundle"
+        and meta["version"] == 2
+        and meta["task"] == {"kind": "reconstruct"}
+    )
 
 
 def test_save_failure_leaves_no_bundle(tmp_path):
@@ -169,7 +173,8 @@ def test_a_bundle_saved_before_the_typed_layers_loads_unchanged(tmp_path):
     before = json.loads((OLD_BUNDLE / "bundle.json").read_text())
     b.save(tmp_path / "again")
     after = json.loads((tmp_path / "again" / "bundle.json").read_text())
-    assert after == before  # the same bundle.json, key for key
+    # the same bundle.json, key for key, saved as version 2 with its (implicit) task stated
+    assert after == {**before, "version": 2, "task": {"kind": "reconstruct"}}
     x = np.random.default_rng(0).uniform(0, 1, (3, 5, 2))
     from squall.engines import get_engine
 
@@ -241,7 +246,7 @@ def test_detector_section_round_trips(tmp_path):
     fingerprint = b.fingerprint()
     b.save(tmp_path / "b")
     meta = json.loads((tmp_path / "b" / "bundle.json").read_text())
-    assert meta["detector"] == DETECTOR and meta["version"] == 1
+    assert meta["detector"] == DETECTOR and meta["version"] == 2
     loaded = load_bundle(tmp_path / "b")
     assert loaded.detector == DETECTOR
     assert loaded.fingerprint() == fingerprint  # not part of the windows

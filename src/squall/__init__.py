@@ -36,10 +36,20 @@ def load_bundle(path):  # noqa: ANN001 - re-exported with its own annotations
 
 
 def reconstruct(bundle: Bundle, windows: np.ndarray, engine: str = "numpy") -> np.ndarray:
-    """Reconstruct already scaled windows (N, T, F) with ``engine``; returns (N, T, F)."""
+    """Reconstruct already scaled windows (N, T, F) with ``engine``; returns (N, T, F). For
+    autoencoders (task ``reconstruct``) only; :func:`run` runs any bundle."""
     from squall.engines import get_engine
 
     return get_engine(engine, bundle).reconstruct(windows)
+
+
+def run(bundle: Bundle, x: np.ndarray, engine: str = "numpy") -> np.ndarray:
+    """The model's output for scaled windows ``x`` (N, *input shape*) with ``engine``: (N, T, F)
+    for an autoencoder, (N, horizon, targets) for a forecaster, (N, classes) for a classifier
+    (see :attr:`squall.model.ModelSpec.output_shape`)."""
+    from squall.engines import get_engine
+
+    return get_engine(engine, bundle).run(x)
 
 
 def __getattr__(name: str):  # lazy: ``import squall`` stays light (no pandas, never torch)
@@ -50,4 +60,4 @@ def __getattr__(name: str):  # lazy: ``import squall`` stays light (no pandas, n
     raise AttributeError(f"module 'squall' has no attribute {name!r}")
 
 
-__all__ = ["Detector", "__version__", "load_bundle", "reconstruct"]
+__all__ = ["Detector", "__version__", "load_bundle", "reconstruct", "run"]

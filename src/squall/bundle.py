@@ -1,10 +1,10 @@
 """The bundle: one directory that every engine, tool and language can read.
 
-Layout (format version 1)::
+Layout (format version 2; version 1, without ``task``, still loads as a reconstruct bundle)::
 
     BUNDLE_DIR/
-      bundle.json           model layer list, features and units, window settings, scaler,
-                            threshold, detector (optional), provenance (plain JSON)
+      bundle.json           model layer list, task, features and units, window settings,
+                            scaler, threshold, detector (optional), provenance (plain JSON)
       weights.safetensors   every weight, canonical layout below (safe to load: no pickle;
                             a JSON header plus raw little-endian arrays)
       history.csv           training loss per epoch (when trained here)
@@ -13,7 +13,10 @@ The layer list is :mod:`squall.model`'s typed layers (``Bundle.layers``); the ca
 layout and the LSTM equations are documented once there. ``bundle.json`` stores each layer as
 its JSON object (:meth:`squall.model.Layer.to_json`), the same list format 1 always had, and an
 optional ``detector`` section (:attr:`Bundle.detector`: what :mod:`squall.detect` saves; this
-module only checks that it is plain JSON).
+module only checks that it is plain JSON). Version 2 adds ``task`` (:class:`squall.model.Task`:
+``{"kind": "reconstruct"}``, ``{"kind": "forecast", "lookback": L, "horizon": H, "inputs":
+[...], "targets": [...]}`` or ``{"kind": "classify", "classes": [...]}``), which sets the
+model's input and output shapes; version-1 bundles are reconstruct bundles.
 """
 
 from __future__ import annotations
@@ -37,10 +40,11 @@ from squall.limits import (
     is_number,
     regular_file,
 )
-from squall.model import Layer, ModelSpec, as_layers, seed_layers, weight_shapes
+from squall.model import Layer, ModelSpec, Task, as_layers, seed_layers, weight_shapes
 
 __all__ = [
     "FORMAT",
+    "READ_VERSIONS",
     "VERSION",
     "Bundle",
     "check_detector",
@@ -52,7 +56,9 @@ __all__ = [
 ]
 
 FORMAT = "squall-bundle"
-VERSION = 1
+#: The format version written; :data:`READ_VERSIONS` are the versions read (1: no ``task``).
+VERSION = 2
+READ_VERSIONS = (1, 2)
 #: Weight dtypes a bundle may hold. Engines compute in float32 or float64; bool, integer and
 #: complex weights would be silently cast (bool flags every window, complex loses its imaginary
 #: part) and float16/bfloat16 would be widened to a model nobody trained, so they are refused:
@@ -277,14 +283,18 @@ class Bundle:
     provenance: dict[str, Any] = field(default_factory=dict)
     history: list[dict[str, Any]] = field(default_factory=list)
     detector: dict[str, Any] | None = None
+    task: Task = field(default_factory=Task)
 
     def __post_init__(self) -> None:
         self.layers = as_layers(self.layers)
+        if not isinstance(self.task, Task):
+            self.task = Task.from_json(self.task, self.features)
 
     @property
     def model(self) -> ModelSpec:
-        """The checked model description (layers, feature count, window length)."""
-        return ModelSpec(self.layers, len(self.features), self.length)
+        """The checked model description: layers, input (steps, features) and output shape,
+        as the task says (:meth:`squall.model.Task.model`)."""
+        return self.task.model(self.layers, self.features, self.length)
 
     @property
     def length(self) -> int:
@@ -295,6 +305,7 @@ class Bundle:
         check_names(self.features, self.units)
         check_window_settings(self.windows)
         self.layers = as_layers(self.layers)
+        self.task = Task.from_json(self.task, self.features)  # names checked against features
         expected = self.model.weight_shapes()
         missing = sorted(set(expected) - set(self.weights))
         extra = sorted(set(self.weights) - set(expected))
@@ -342,6 +353,7 @@ class Bundle:
             "format": FORMAT,
             "version": VERSION,
             "layers": [layer.to_json() for layer in self.layers],
+            "task": self.task.to_json(),
             "features": self.features,
             "units": self.units,
             "windows": self.windows,
@@ -387,16 +399,19 @@ def random_bundle(
     seed: int = 0,
     scale: float = 0.3,
     dtype: type = np.float32,
+    task: Task | dict[str, Any] | None = None,
 ) -> Bundle:
     """A valid bundle with normal random weights (std ``scale``), features ``f0..``, an identity
     min-max scaler and pooled windows: for tests, benchmarks and trying a layer list out.
-    ``layers``: typed layers (:mod:`squall.model`) or their JSON objects."""
-    layers = ModelSpec(as_layers(layers), features, length).layers
+    ``layers``: typed layers (:mod:`squall.model`) or their JSON objects; ``task`` (default
+    reconstruct): a :class:`squall.model.Task` or its JSON object."""
+    names = [f"f{k}" for k in range(features)]
+    typed = Task.from_json(task, names)
+    layers = typed.model(as_layers(layers), names, length).layers
     rng = np.random.default_rng(seed)
     weights: dict[str, np.ndarray] = {
         k: rng.normal(0, scale, s).astype(dtype) for k, s in weight_shapes(layers).items()
     }
-    names = [f"f{k}" for k in range(features)]
     return Bundle(
         layers,
         weights,
@@ -411,6 +426,7 @@ def random_bundle(
             "min_observed": 0.25,
         },
         Scaler.from_minmax(names, [0] * features, [1] * features),
+        task=typed,
     ).validate()
 
 
@@ -450,11 +466,13 @@ def _read_meta(root: Path) -> dict[str, Any]:
             else f"{meta_path} is not a squall bundle"
         )
     version = meta.get("version")
-    if not is_number(version, integer=True) or version != VERSION:
+    if not is_number(version, integer=True) or version not in READ_VERSIONS:
         raise SquallError(
             f"bundle {root} has format version {version!r}, this squall reads "
-            f"version {VERSION}; re-export it with a matching squall"
+            f"versions {', '.join(map(str, READ_VERSIONS))}; re-export it with a matching squall"
         )
+    if version == 1 and "task" in meta:
+        raise SquallError(f"{meta_path}: a version 1 bundle has no task (version 2 has)")
     for key, kind in (
         ("layers", list),
         ("features", list),
@@ -463,11 +481,19 @@ def _read_meta(root: Path) -> dict[str, Any]:
         ("units", dict),
         ("provenance", dict),
         ("detector", (dict, type(None))),
+        ("task", dict),
     ):
         if key in meta and not isinstance(meta[key], kind):
             name = "list" if kind is list else "object"
             raise SquallError(f"{meta_path}: {key} must be a JSON {name}")
     return meta
+
+
+def _feature_names(features: object) -> list[str] | None:
+    """``features`` when it is a list of strings (else None: :func:`check_names` says why)."""
+    if isinstance(features, list) and all(isinstance(f, str) for f in features):
+        return features
+    return None
 
 
 def load_bundle(path: str | os.PathLike[str]) -> Bundle:
@@ -497,6 +523,7 @@ def load_bundle(path: str | os.PathLike[str]) -> Bundle:
             provenance=meta.get("provenance", {}),
             history=_read_history(history) if history.exists() else [],
             detector=meta.get("detector"),
+            task=Task.from_json(meta.get("task"), _feature_names(meta.get("features"))),
         )
     except KeyError as exc:
         raise SquallError(f"{meta_path} lacks a required entry: {exc}") from None

@@ -65,7 +65,7 @@ each engine's table (see ``docs/architecture.md``, "Adding a layer type").
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import MISSING, dataclass, fields
 from typing import Any, ClassVar
 
@@ -529,6 +529,130 @@ def _shape_text(shape: tuple[int, ...]) -> str:
     return f"a vector of {shape[0]}"
 
 
+#: What a model does (``bundle.json``'s ``task``).
+TASKS = ("reconstruct", "forecast", "classify")
+
+
+def _names(kind: str, key: str, value: object, allowed: Sequence[str] | None) -> tuple[str, ...]:
+    if not isinstance(value, (list, tuple)) or not value:
+        raise SquallError(f"task {kind}: {key} must be a non-empty list of names")
+    if not all(isinstance(v, str) and v for v in value):
+        raise SquallError(f"task {kind}: {key} must be a non-empty list of names")
+    if len(set(value)) != len(value):
+        raise SquallError(f"task {kind}: {key} repeat a name"[:200])
+    if allowed is not None:
+        unknown = [v for v in value if v not in allowed]
+        if unknown:
+            raise SquallError(
+                f"task {kind}: {key} name {unknown[0]!r}, not a bundle feature "
+                f"({', '.join(allowed)})"[:200]
+            )
+    return tuple(value)
+
+
+@dataclass(frozen=True)
+class Task:
+    """What the model does with a window (``bundle.json``'s ``task``; absent: ``reconstruct``).
+
+    * ``reconstruct``: (length, features) in, the same shape out (today's autoencoders).
+    * ``forecast``: the ``lookback`` L steps of the ``inputs`` features in, the next ``horizon``
+      H steps of the ``targets`` features out, ``(H, len(targets))``; both default to every
+      feature. A window of the bundle's window settings holds L + H steps (the length must be
+      ``lookback + horizon``): the model reads its first L steps of the inputs, its last H steps
+      of the targets are what it should forecast.
+    * ``classify``: (length, features) in, one score per name of ``classes`` out, ``(C,)``.
+    """
+
+    kind: str = "reconstruct"
+    lookback: int | None = None
+    horizon: int | None = None
+    inputs: tuple[str, ...] = ()
+    targets: tuple[str, ...] = ()
+    classes: tuple[str, ...] = ()
+
+    def to_json(self) -> dict[str, Any]:
+        if self.kind == "forecast":
+            return {
+                "kind": self.kind,
+                "lookback": self.lookback,
+                "horizon": self.horizon,
+                "inputs": list(self.inputs),
+                "targets": list(self.targets),
+            }
+        if self.kind == "classify":
+            return {"kind": self.kind, "classes": list(self.classes)}
+        return {"kind": self.kind}
+
+    @classmethod
+    def from_json(cls, data: object, features: Sequence[str] | None = None) -> Task:
+        """A task from its JSON object (``None``: reconstruct); unknown kinds and fields, bad
+        values and names that are not ``features`` are one-line errors."""
+        if data is None:
+            return cls()
+        if isinstance(data, Task):
+            data = data.to_json()
+        if not isinstance(data, dict):
+            raise SquallError(f"bundle task must be a JSON object, got {type(data).__name__}")
+        kind = data.get("kind")
+        if kind not in TASKS:
+            raise SquallError(
+                f"bundle task: unknown kind {kind!r} (known: {', '.join(TASKS)})"[:200]
+            )
+        known = {
+            "kind",
+            *{
+                "forecast": ("lookback", "horizon", "inputs", "targets"),
+                "classify": ("classes",),
+                "reconstruct": (),
+            }[kind],
+        }
+        unknown = sorted(k for k in data if k not in known)
+        if unknown:
+            raise SquallError(f"bundle task {kind}: unknown field {unknown[0]!r}"[:200])
+        if kind == "forecast":
+            for key in ("lookback", "horizon"):
+                if key not in data:
+                    raise SquallError(f"task forecast: {key} is missing")
+                _positive("task forecast", key, data[key], MAX_WINDOW_LENGTH)
+            every = list(features) if features is not None else None
+            inputs = data.get("inputs", every)
+            targets = data.get("targets", every)
+            return cls(
+                kind,
+                int(data["lookback"]),
+                int(data["horizon"]),
+                _names(kind, "inputs", inputs, features),
+                _names(kind, "targets", targets, features),
+            )
+        if kind == "classify":
+            if "classes" not in data:
+                raise SquallError("task classify: classes is missing")
+            return cls(kind, classes=_names(kind, "classes", data["classes"], None))
+        return cls()
+
+    def shapes(
+        self, features: Sequence[str], length: int
+    ) -> tuple[tuple[int, int], tuple[int, ...]]:
+        """(input shape, output shape) of one window for a bundle's ``features`` and window
+        ``length``; a forecast whose lookback + horizon is not the length is an error."""
+        if self.kind == "forecast":
+            assert self.lookback is not None and self.horizon is not None
+            if self.lookback + self.horizon != length:
+                raise SquallError(
+                    f"task forecast: lookback {self.lookback} + horizon {self.horizon} != "
+                    f"window length {length}"
+                )
+            return (self.lookback, len(self.inputs)), (self.horizon, len(self.targets))
+        if self.kind == "classify":
+            return (length, len(features)), (len(self.classes),)
+        return (length, len(features)), (length, len(features))
+
+    def model(self, layers: object, features: Sequence[str], length: int) -> ModelSpec:
+        """The checked :class:`ModelSpec` of ``layers`` for this task."""
+        (steps, width), output = self.shapes(features, length)
+        return ModelSpec(as_layers(layers), width, steps, output)
+
+
 def seed_layers(features: int, length: int, sizes: tuple[int, ...] = (64, 32)) -> tuple[Layer, ...]:
     """The seed autoencoder: LSTM sizes[0] -> ... -> sizes[-1] (last state) -> repeat T ->
     mirrored LSTMs -> dense back to ``features`` per time step."""
@@ -562,6 +686,8 @@ __all__ = [
     "Lstm",
     "ModelSpec",
     "Repeat",
+    "TASKS",
+    "Task",
     "as_layer",
     "as_layers",
     "check_chain",

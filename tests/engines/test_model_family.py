@@ -323,3 +323,137 @@ def test_graph_and_trace_know_the_new_layers(tmp_path):
     assert write_trace(bundle, window, 0, tmp_path / "t.csv") == 3 * 6
     text = (tmp_path / "t.csv").read_text()
     assert ",gru,0,r,0," in text and ",conv1d,5,output,3," in text
+
+
+# ---------------------------------------------------------------- tasks and squall.run
+
+FORECAST = {
+    "kind": "forecast",
+    "lookback": 12,
+    "horizon": 4,
+    "inputs": ["f0", "f1", "f2"],
+    "targets": ["f0", "f2"],
+}
+
+
+def _forecaster(seed: int = 9) -> Bundle:
+    _, _, layers, _ = CONV_MODELS["valid-conv-forecast"]
+    return random_bundle(layers, 3, 16, seed=seed, scale=0.5, dtype=np.float64, task=FORECAST)
+
+
+def test_a_forecaster_runs_in_every_engine_and_squall_run_gives_its_output():
+    import squall
+
+    bundle = _forecaster()
+    assert bundle.model.input_shape == (12, 3) and bundle.model.output_shape == (4, 2)
+    x = np.random.default_rng(3).uniform(-1, 1, (5, 12, 3))
+    ref = squall.run(bundle, x, engine="torch")
+    assert ref.shape == (5, 4, 2)
+    np.testing.assert_allclose(squall.run(bundle, x), ref, rtol=0, atol=TOL32)
+    np.testing.assert_allclose(squall.run(bundle, x, engine="pure"), ref, rtol=0, atol=1e-6)
+    ref64 = get_engine("torch", bundle, dtype="float64").run(x)
+    for engine, options in (("numpy", {"dtype": "float64"}), ("pure", {})):
+        np.testing.assert_allclose(
+            get_engine(engine, bundle, **options).run(x), ref64, rtol=0, atol=TOL64
+        )
+    with pytest.raises(SquallError, match="task is 'forecast', not 'reconstruct'"):
+        squall.reconstruct(bundle, x)
+    with pytest.raises(SquallError, match=r"windows must have shape \(N, 12, 3\)"):
+        squall.run(bundle, np.zeros((2, 16, 3)))
+    with pytest.raises(SquallError, match="the fixed engine runs reconstruct bundles only"):
+        get_engine("fixed", bundle)
+
+
+def test_a_classifier_gives_one_vector_per_window():
+    import squall
+
+    layers = [Gru(3, 5, False), Dense(5, 4, "relu"), Dense(4, 2, "sigmoid")]
+    task = {"kind": "classify", "classes": ["calm", "storm"]}
+    bundle = random_bundle(layers, 3, 8, seed=2, scale=0.6, dtype=np.float64, task=task)
+    x = np.random.default_rng(4).uniform(-1, 1, (6, 8, 3))
+    ref = get_engine("torch", bundle, dtype="float64").run(x)
+    assert ref.shape == (6, 2)
+    for engine, options in (("numpy", {"dtype": "float64"}), ("pure", {})):
+        np.testing.assert_allclose(
+            get_engine(engine, bundle, **options).run(x), ref, rtol=0, atol=TOL64
+        )
+    assert squall.run(bundle, x[:0]).shape == (0, 2)
+
+
+def test_autoencoders_run_as_before():
+    import squall
+
+    bundle = random_bundle(GRU_MODELS["gru-repeat-gru"][2], 2, 7)
+    x = _windows(bundle)
+    np.testing.assert_array_equal(squall.run(bundle, x), squall.reconstruct(bundle, x))
+
+
+def test_tasks_are_stored_in_version_2_and_version_1_still_loads(tmp_path):
+    import json
+    import shutil
+    from pathlib import Path
+
+    from squall.bundle import VERSION, load_bundle
+
+    bundle = _forecaster()
+    meta = bundle.meta()
+    assert VERSION == 2 and meta["version"] == 2 and meta["task"] == FORECAST
+    again = load_bundle(bundle.save(tmp_path / "f"))
+    assert again.task == bundle.task and again.model.output_shape == (4, 2)
+    from squall.engines import pure
+
+    x = np.random.default_rng(3).uniform(-1, 1, (2, 12, 3))
+    np.testing.assert_allclose(
+        pure.load(tmp_path / "f").run(x.tolist(), outputs=True),
+        get_engine("pure", bundle).run(x),
+        rtol=0,
+        atol=1e-6,  # float32 weights on disk, float64 in memory
+    )
+    fixture = Path(__file__).parents[1] / "fixtures" / "bundle-v1-dict-layers"
+    old = load_bundle(fixture)
+    assert old.task.kind == "reconstruct" and old.meta()["version"] == 2
+    for version in (3, 0, "2", True):
+        copy = tmp_path / f"v{version}"
+        shutil.copytree(fixture, copy)
+        meta = json.loads((copy / "bundle.json").read_text())
+        meta["version"] = version
+        (copy / "bundle.json").write_text(json.dumps(meta))
+        with pytest.raises(SquallError, match="format version") as err:
+            load_bundle(copy)
+        assert "\n" not in str(err.value)
+
+
+@pytest.mark.parametrize(
+    "task, message",
+    [
+        ({"kind": "predict"}, "unknown kind 'predict'"),
+        ({"kind": "forecast", "lookback": 12}, "horizon is missing"),
+        ({"kind": "forecast", "lookback": 0, "horizon": 4}, "lookback must be a positive"),
+        ({**FORECAST, "inputs": ["f0", "wind"]}, "inputs name 'wind', not a bundle feature"),
+        ({**FORECAST, "targets": ["f0", "f0"]}, "targets repeat a name"),
+        ({**FORECAST, "lookback": 11}, "lookback 11 \\+ horizon 4 != window length 16"),
+        ({**FORECAST, "extra": 1}, "unknown field 'extra'"),
+        ({"kind": "classify"}, "classes is missing"),
+        ({"kind": "classify", "classes": []}, "classes must be a non-empty list"),
+        ("forecast", "task must be a JSON object"),
+    ],
+)
+def test_task_fields_are_checked_in_one_line(task, message):
+    _, _, layers, _ = CONV_MODELS["valid-conv-forecast"]
+    with pytest.raises(SquallError, match=message) as err:
+        random_bundle(layers, 3, 16, task=task)
+    assert "\n" not in str(err.value)
+
+
+def test_an_unknown_layer_type_in_a_bundle_is_one_line(tmp_path):
+    import json
+
+    from squall.bundle import load_bundle
+
+    path = random_bundle([Gru(2, 2, True)], 2, 4).save(tmp_path / "b")
+    meta = json.loads((path / "bundle.json").read_text())
+    meta["layers"][0]["type"] = "transformer"
+    (path / "bundle.json").write_text(json.dumps(meta))
+    with pytest.raises(SquallError, match="layer 0: unknown type 'transformer'") as err:
+        load_bundle(path)
+    assert "\n" not in str(err.value)

@@ -331,7 +331,7 @@ def test_bad_bundle_json_is_a_pure_error(tmp_path, text):
 
 def test_bundle_json_that_is_not_a_bundle(tmp_path):
     write_bundle(tmp_path, meta=[1, 2])
-    with pytest.raises(pure.PureError, match="not a version 1 squall bundle"):
+    with pytest.raises(pure.PureError, match="not a version 1 or 2 squall bundle"):
         pure.load(tmp_path)
     with pytest.raises(pure.PureError, match="bundle.json is missing"):
         pure.load(tmp_path / "nowhere")

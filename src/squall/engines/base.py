@@ -36,14 +36,29 @@ class Engine(ABC):
         self.bundle = bundle
 
     def reconstruct(self, x: ArrayLike) -> NDArray[np.float64]:
-        """Reconstruct scaled, filled windows ``x`` (N, T, F); returns float64 (N, T, F).
+        """Reconstruct scaled, filled windows ``x`` (N, T, F); returns float64 (N, T, F). Only
+        for a ``reconstruct`` bundle (an autoencoder); :meth:`run` runs any model."""
+        task = self.bundle.task.kind
+        if task != "reconstruct":
+            raise SquallError(
+                f"this bundle's task is {task!r}, not 'reconstruct': use squall.run (or "
+                f"engine.run) for its output"
+            )
+        return self.run(x)
+
+    def run(self, x: ArrayLike) -> NDArray[np.float64]:
+        """The model's output for scaled, filled windows ``x`` (N, *input shape*): float64
+        (N, *output shape*) (:attr:`squall.model.ModelSpec.input_shape` and ``output_shape``:
+        (N, T, F) -> (N, T, F) for an autoencoder, (N, L, F_in) -> (N, H, F_out) for a
+        forecaster, (N, T, F) -> (N, C) for a classifier).
 
         ``x`` must be real numbers (float or integer arrays; bool, complex, str and object
         arrays are refused: they are not scaled values, and casting would drop or invent
         information). Values beyond +-SCALED_LIMIT are clipped to it (a copy; see
         :mod:`squall.limits`), so every engine sees the same finite inputs."""
         windows = _real_array(x)
-        T, F = self.bundle.length, len(self.bundle.features)
+        model = self.bundle.model
+        T, F = model.input_shape
         if windows.ndim != 3 or windows.shape[1:] != (T, F):
             raise SquallError(
                 f"windows must have shape (N, {T}, {F}) for this bundle, got {windows.shape}"
@@ -54,7 +69,7 @@ class Engine(ABC):
                 "first (the scaler's fill) and pass the mask to scoring"
             )
         if len(windows) == 0:
-            return np.zeros((0, T, F))
+            return np.zeros((0, *model.output_shape))
         if windows.max() > SCALED_LIMIT or windows.min() < -SCALED_LIMIT:  # no temporary
             windows = np.clip(windows, -SCALED_LIMIT, SCALED_LIMIT)
         return np.asarray(self._reconstruct(windows), dtype=np.float64)
@@ -93,6 +108,7 @@ class PureEngine(Engine):
                 "layers": bundle.layers,
                 "features": bundle.features,
                 "windows": {"length": bundle.length},
+                "task": bundle.task.to_json(),
             },
             tensors,
             width,
@@ -102,6 +118,6 @@ class PureEngine(Engine):
         from squall.engines.pure import PureError
 
         try:
-            return np.asarray(self.model.run(x.tolist()))
+            return np.asarray(self.model.run(x.tolist(), outputs=True))
         except PureError as exc:
             raise SquallError(str(exc)) from None

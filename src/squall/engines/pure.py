@@ -60,7 +60,7 @@ from typing import Any
 from squall.errors import SquallError
 from squall.io import PathArg, parse_json
 from squall.limits import SCALED_LIMIT, regular_file
-from squall.model import Conv1d, Dense, Gru, Layer, Lstm, Repeat, as_layers, walk_layers
+from squall.model import Conv1d, Dense, Gru, Layer, Lstm, Repeat, Task, as_layers, walk_layers
 
 _DTYPES = {"F32": ("f", 4), "F64": ("d", 8), "F16": ("e", 2)}
 
@@ -470,6 +470,15 @@ class PureModel:
         return self.repeated[idx] if idx < len(self.repeated) else False
 
     def reconstruct(self, window: Sequence[Sequence[float]]) -> Matrix:
+        """The model's output sequence for one window (T lists of F floats)."""
+        out = self.forward(window)
+        if not out or not isinstance(out[0], list):  # only an unchecked chain (from_arrays)
+            raise PureError("the model ends in one vector per window, not a sequence")
+        return out
+
+    def forward(self, window: Sequence[Sequence[float]]) -> Matrix | Vector:
+        """The model's output for one window (T lists of F floats: the model's input shape):
+        a sequence (rows of floats) or one vector (a classifier's scores)."""
         T, F = self.length, len(self.features)
         try:
             ok = len(window) == T and all(len(row) == F for row in window)
@@ -488,9 +497,11 @@ class PureModel:
             raise PureError(
                 "a value overflows float64 in this model (weights of 1e154 or more?)"
             ) from None
-        if seq is None:  # only a model whose chain was not checked (from_arrays)
-            raise PureError("the model ends in one vector per window, not a sequence")
-        return seq
+        if seq is not None:
+            return seq
+        if latent is None:
+            raise PureError("the model gave no output")
+        return latent
 
     def score(
         self, window: Sequence[Sequence[float]], mask: Sequence[Sequence[bool]] | None = None
@@ -677,12 +688,15 @@ class PureModel:
         self,
         windows: Sequence[Sequence[Sequence[float]]],
         progress: Callable[[int, int], object] | None = None,
-    ) -> list[Matrix]:
-        """Batch runner: reconstruct every window (``progress(i, n)`` called after each)."""
-        out = []
+        outputs: bool = False,
+    ) -> list[Matrix] | list[Matrix | Vector]:
+        """Batch runner: reconstruct every window (``progress(i, n)`` called after each); with
+        ``outputs`` the model's output whatever its shape (:meth:`forward`)."""
+        out: list[Any] = []
         n = len(windows)
+        run = self.forward if outputs else self.reconstruct
         for i, w in enumerate(windows):
-            out.append(self.reconstruct(w))
+            out.append(run(w))
             if progress is not None:
                 progress(i + 1, n)
         return out
@@ -769,6 +783,10 @@ def from_arrays(meta: Mapping[str, Any], tensors: Tensors, word_bytes: int = 4) 
         specs: tuple[Layer, ...] = as_layers(meta["layers"])
         features = list(meta["features"])
         length = int(meta["windows"]["length"])
+        task = Task.from_json(meta.get("task"), features)
+        if task.kind == "forecast":  # the model reads the lookback of the input features
+            (length, _), _ = task.shapes(features, length)
+            features = list(task.inputs)
         first = specs[0].input_width() if specs else None
         if first is not None and first != len(features):
             raise PureError(
@@ -817,9 +835,10 @@ def load(bundle_dir: PathArg) -> PureModel:
     if (
         not isinstance(meta, dict)
         or meta.get("format") != "squall-bundle"
-        or meta.get("version") != 1
+        or meta.get("version") not in (1, 2)
+        or isinstance(meta.get("version"), bool)
     ):
-        raise PureError(f"{root}: not a version 1 squall bundle")
+        raise PureError(f"{root}: not a version 1 or 2 squall bundle")
     tensors, widths = _read_safetensors(root / "weights.safetensors")
     return from_arrays(meta, tensors, max(widths) if widths else 4)
 

@@ -570,6 +570,11 @@ class FixedEngine(Engine):
         super().__init__(bundle)
         if backend not in ("numpy", "python"):
             raise SquallError(f"unknown fixed backend {backend!r}; choose numpy or python")
+        if bundle.task.kind != "reconstruct":
+            raise SquallError(
+                f"the fixed engine runs reconstruct bundles only, this one's task is "
+                f"{bundle.task.kind!r}"
+            )
         self.config = resolve_config(config)
         self.backend = backend
         self.model = FixedModel(bundle, self.config)
