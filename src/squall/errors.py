@@ -13,14 +13,19 @@ class SquallError(ValueError):
     """
 
 
+#: Where a :class:`ParameterError` template names its parameter. A NUL cannot occur in a
+#: command-line argument or a path, so a user's value never contains it (a literal ``{name}``
+#: typed by the user is kept as it is).
+NAME = "\x00name\x00"
+
+
 class ParameterError(SquallError):
     """A bad value for one named parameter of a library call.
 
-    ``template`` holds ``{name}`` (written ``{{name}}`` inside an f-string) where the parameter
-    is named: in Python the message names the
-    parameter as the function calls it (``until must be a date ...``); the command line shows its
-    own flag instead (``--until must be a date ...``, :meth:`for_option`), so library code never
-    spells a flag and the two stay in step.
+    ``template`` holds :data:`NAME` (``f"{NAME} must be ..."``) where the parameter is named:
+    in Python the message names the parameter as the function calls it (``until must be a date
+    ...``); the command line shows its own flag instead (``--until must be a date ...``,
+    :meth:`for_option`), so library code never spells a flag and the two stay in step.
     """
 
     def __init__(self, param: str, template: str) -> None:
@@ -30,9 +35,9 @@ class ParameterError(SquallError):
 
     def for_option(self, option: str) -> str:
         """The message with ``option`` (a flag such as ``--until``) in place of the parameter.
-        Only the literal ``{name}`` is replaced: other braces (a user's value such as a path
-        ``{a}.csv``) are kept as they are, with no escaping needed."""
-        return self.template.replace("{name}", option)
+        Only :data:`NAME` is replaced: anything the user gave (a path ``{name}.csv``) is kept
+        as it is, with no escaping needed."""
+        return self.template.replace(NAME, option)
 
     def option(self) -> str:
         """The flag the command line uses for this parameter by convention: ``--`` and the

@@ -47,7 +47,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol
 
-from squall.errors import ParameterError, SquallError
+from squall.errors import NAME, ParameterError, SquallError
 
 try:
     import fcntl
@@ -884,7 +884,7 @@ def write_report(
     elif text.endswith(".csv"):
         write_text(path, as_csv())
     else:
-        raise ParameterError("path", f"{{name}} must end in .csv or .json, got {text}")
+        raise ParameterError("path", f"{NAME} must end in .csv or .json, got {text}")
 
 
 def parse_json(text: str | bytes, what: str) -> object:

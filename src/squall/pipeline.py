@@ -32,7 +32,7 @@ from squall.detect.detector import Detector
 from squall.detect.scoring import Scores
 from squall.detect.thresholds import DEFAULT_Q, fit_threshold
 from squall.engines import get_engine
-from squall.errors import ParameterError, SquallError
+from squall.errors import NAME, ParameterError, SquallError
 from squall.io import check_output, sha256_file, write_csv
 from squall.prepare import load_windows, make_windowset
 from squall.report.detection import DETECT_OUTPUTS, run_detector, write_detection
@@ -238,7 +238,7 @@ def check_number(
     ):
         raise ParameterError(
             name,
-            f"{{name}} must be {'an integer' if integer else 'a finite number'}, got {value!r}",
+            f"{NAME} must be {'an integer' if integer else 'a finite number'}, got {value!r}",
         )
     if low is not None and (value <= low if low_open else value < low):
         rule = f"above {low:g}" if low_open else f"at least {low:g}"
@@ -248,7 +248,7 @@ def check_number(
         return
     if low is not None and high is not None:
         rule = f"in {'(' if low_open else '['}{low:g}, {high:g}{')' if high_open else ']'}"
-    raise ParameterError(name, f"{{name}} must be {rule}, got {value!r}")
+    raise ParameterError(name, f"{NAME} must be {rule}, got {value!r}")
 
 
 def check_features(features: object) -> list[str] | None:
@@ -305,7 +305,7 @@ def check_train_args(
     check_number("threshold_q", threshold_q, low=0, high=1, low_open=True, high_open=True)
     if not isinstance(sizes, (tuple, list)) or not sizes:
         raise ParameterError(
-            "sizes", f"{{name}} must be a list of integers like (64, 32), got {sizes!r}"
+            "sizes", f"{NAME} must be a list of integers like (64, 32), got {sizes!r}"
         )
     for size in sizes:
         check_number("sizes", size, low=1, integer=True)

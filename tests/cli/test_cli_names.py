@@ -216,19 +216,27 @@ def test_report_options_name_their_parameter(tmp_path, capsys):
 
 
 def test_the_command_line_translates_every_parameter_it_maps(monkeypatch, capsys):
-    """A ParameterError raised inside any command is shown with the flag of that command line:
-    the mapped names (_FLAGS) and the dashed ones alike."""
+    """A ParameterError raised inside a command is shown with that command's flag: the mapped
+    names (_FLAGS) and the dashed ones alike; a parameter the command has no flag for is shown
+    by its name (the command would refuse the flag)."""
+    import argparse
+
     from squall.cli import main as cli_main
     from squall.cli import model
+    from squall.errors import NAME
 
     for param, flag in [*cli_main._FLAGS.items(), ("val_fraction", "--val-fraction")]:
+        exc = ParameterError(param, f"{NAME} is wrong, says {NAME}")
+        has = argparse.Namespace(**{flag.lstrip("-").replace("-", "_"): None})
+        assert cli_main._shown(exc, has) == f"{flag} is wrong, says {flag}"
+        assert cli_main._shown(exc, argparse.Namespace()) == f"{param} is wrong, says {param}"
 
-        def boom(a, param=param):
-            raise ParameterError(param, "{name} is wrong, says {name}")
+    def boom(a):
+        raise ParameterError("json", f"{NAME} is wrong")
 
-        monkeypatch.setattr(model, "cmd_info", boom)
-        assert main(["info", "anything"]) == 2
-        assert capsys.readouterr().err == f"squall: error: {flag} is wrong, says {flag}\n"
+    monkeypatch.setattr(model, "cmd_info", boom)
+    assert main(["info", "anything"]) == 2
+    assert capsys.readouterr().err == "squall: error: --json is wrong\n"
 
 
 def test_deprecated_spelling_warns_once_in_one_line(tmp_path, capsys):

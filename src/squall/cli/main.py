@@ -9,6 +9,7 @@ exit with status 2.
 
 from __future__ import annotations
 
+import argparse
 import sys
 from collections.abc import Sequence
 
@@ -38,6 +39,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _run(argv: Sequence[str] | None) -> int:
+    args = None
     try:
         args = build().parse_args(argv)
         if not getattr(args, "func", None):
@@ -47,8 +49,7 @@ def _run(argv: Sequence[str] | None) -> int:
         sys.stdout.flush()  # a closed pipe shows here, inside the handlers below
         return 0
     except ParameterError as exc:  # the library names its parameter, the user typed a flag
-        flag = _FLAGS.get(exc.param) or exc.option()
-        print(f"squall: error: {exc.for_option(flag)}", file=sys.stderr)
+        print(f"squall: error: {_shown(exc, args)}", file=sys.stderr)
         return 2
     except SquallError as exc:
         print(f"squall: error: {exc}", file=sys.stderr)
@@ -62,6 +63,27 @@ def _run(argv: Sequence[str] | None) -> int:
     except KeyboardInterrupt:
         print("squall: interrupted", file=sys.stderr)
         return 130
+
+
+#: Reader settings: given to ``train`` (and ``eda``, ``evaluate``), then kept in the bundle, so
+#: commands that read data with a bundle have no flag for them.
+_READER_SETTINGS = {"time_format", "dayfirst", "time_column", "track_column"}
+
+
+def _shown(exc: ParameterError, args: argparse.Namespace | None) -> str:
+    """``exc`` with the flag of the command that ran in place of the parameter, when that
+    command has the flag; else the parameter's name (and, for a reader setting, where it is
+    set), so a message never asks for an option the command does not take."""
+    flag = _FLAGS.get(exc.param) or exc.option()
+    if args is not None and hasattr(args, flag.lstrip("-").replace("-", "_")):
+        return exc.for_option(flag)
+    text = exc.for_option(exc.param)
+    if exc.param in _READER_SETTINGS:
+        text += (
+            f" ({exc.param} is a reader setting kept in the bundle: train it with {flag}, "
+            f"or give data in the format it was trained on)"
+        )
+    return text
 
 
 def _broken_pipe() -> int:

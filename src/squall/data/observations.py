@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from squall.errors import ParameterError, SquallError
+from squall.errors import NAME, ParameterError, SquallError
 from squall.limits import regular_file
 
 #: Columns every Observations frame has, before the feature columns.
@@ -104,12 +104,10 @@ def parse_time(value: str | pd.Timestamp, name: str) -> pd.Timestamp:
     except (ValueError, TypeError) as exc:
         raise ParameterError(
             name,
-            f"{{name}} must be a date/time such as 2025-03-20 or 2025-03-20T12:00, got {value!r}",
+            f"{NAME} must be a date/time such as 2025-03-20 or 2025-03-20T12:00, got {value!r}",
         ) from exc
     if ts is pd.NaT:
-        raise ParameterError(
-            name, f"{{name}} must be a date/time such as 2025-03-20, got {value!r}"
-        )
+        raise ParameterError(name, f"{NAME} must be a date/time such as 2025-03-20, got {value!r}")
     if ts.tzinfo is not None:
         ts = ts.tz_convert("UTC").tz_localize(None)
     return ts

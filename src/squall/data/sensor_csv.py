@@ -32,7 +32,7 @@ from squall.data.noaa import (
     to_times,
 )
 from squall.data.observations import Observations, concat, expand_paths
-from squall.errors import ParameterError, SquallError
+from squall.errors import NAME, ParameterError, SquallError
 
 #: Strings read as a missing value.
 NA_VALUES = ["", "nan", "NaN", "NA"]
@@ -150,14 +150,14 @@ def infer_time_format(
             "time_format",
             f"{where}time column holds numbers ({sample}): epoch seconds and "
             f"milliseconds cannot be told apart; write times as ISO 8601 or give "
-            f"{{name}}",
+            f"{NAME}",
         )
     day = next((f for f in DAY_FIRST if _parses(values, f)), None)
     month = next((f for f in MONTH_FIRST if _parses(values, f)), None)
     if day and month and not dayfirst:
         raise AmbiguousTimesError(
             f"{where}time column is ambiguous ({sample} reads as {day} and as "
-            f"{month}); read it day first ({{dayfirst}}) or give {{name}}"
+            f"{month}); read it day first ({DAYFIRST}) or give {NAME}"
         )
     if day and (dayfirst or not month):
         return day
@@ -168,14 +168,18 @@ def infer_time_format(
     raise ParameterError(
         "time_format",
         f"{where}cannot find one format for the time column ({sample}); give "
-        f"{{name}} (e.g. %d/%m/%Y %H:%M)",
+        f"{NAME} (e.g. %d/%m/%Y %H:%M)",
     )
+
+
+#: Where :class:`AmbiguousTimesError` names its second parameter (a NUL: never in user text).
+DAYFIRST = "\x00dayfirst\x00"
 
 
 class AmbiguousTimesError(ParameterError):
     """A time column that reads both day first and month first. The remedies are two
-    parameters, so the message names both: ``param`` is ``time_format`` (``{name}`` in the
-    template) and ``{dayfirst}`` is ``dayfirst``. In Python both are parameter names; with a
+    parameters, so the message names both: ``param`` is ``time_format`` (``NAME`` in the
+    template) and :data:`DAYFIRST` is ``dayfirst``. In Python both are parameter names; with a
     flag for ``time_format`` (the command line) ``dayfirst`` is shown as its flag too
     (``--dayfirst``, by the convention of :meth:`ParameterError.option`)."""
 
@@ -185,7 +189,7 @@ class AmbiguousTimesError(ParameterError):
     def for_option(self, option: str) -> str:
         other = ParameterError("dayfirst", "")
         shown = other.param if option == self.param else other.option()
-        return super().for_option(option).replace("{dayfirst}", shown)
+        return super().for_option(option).replace(DAYFIRST, shown)
 
 
 def _parses(values: pd.Series, fmt: str) -> bool:
@@ -204,7 +208,7 @@ def parse_times(values: pd.Series, fmt: str) -> pd.Series:
     except (ValueError, TypeError, OverflowError) as exc:
         raise ParameterError(
             "time_format",
-            f"{{name}} {fmt!r} is not a usable format: {exc}",
+            f"{NAME} {fmt!r} is not a usable format: {exc}",
         ) from exc
     return times.dt.tz_localize(None)
 
@@ -256,7 +260,7 @@ def read_sensor_csv(
             raise ParameterError(
                 "time_column" if time_column in missing else "track_column",
                 f"{path}: no column {', '.join(missing)} (columns: "
-                f"{column_list(raw.columns)}); set {{name}}",
+                f"{column_list(raw.columns)}); set {NAME}",
             )
         if chosen is None:
             chosen = [c for c in raw.columns if c not in needed]

@@ -43,7 +43,7 @@ import numpy as np
 import pandas as pd
 
 from squall.data.observations import Observations
-from squall.errors import ParameterError, SquallError
+from squall.errors import NAME, ParameterError, SquallError
 
 NICE_INTERVALS = [
     pd.Timedelta(s)
@@ -129,7 +129,7 @@ def typical_interval(obs: Observations, length: int) -> pd.Timedelta:
         raise ParameterError(
             "resample",
             "cannot choose a step interval: no track has two reports at different times; "
-            "give {name} explicitly",
+            f"give {NAME} explicitly",
         )
     return chosen.median()
 

@@ -30,7 +30,7 @@ from dataclasses import asdict, dataclass, fields, replace
 import numpy as np
 import pandas as pd
 
-from squall.errors import ParameterError, SquallError
+from squall.errors import NAME, ParameterError, SquallError
 
 KINDS = ("autoencoder", "original", "robust-z")
 THRESHOLDS = ("sigma", "hundman", "pot", "quantile")
@@ -125,7 +125,7 @@ class DetectorConfig:
         if self.point not in HOW:
             raise SquallError(f"per-step score must be one of {', '.join(HOW)}, got {self.point!r}")
         if self.epochs is not None and self.epochs < 1:
-            raise ParameterError("epochs", f"{{name}} must be at least 1, got {self.epochs}")
+            raise ParameterError("epochs", f"{NAME} must be at least 1, got {self.epochs}")
         if self.length < 2:
             raise SquallError(f"window length must be at least 2, got {self.length}")
         for name in ("smoothing", "window", "step", "prune", "pad", "k", "z_k"):

@@ -13,7 +13,7 @@ import math
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 
-from squall.errors import ParameterError, SquallError
+from squall.errors import NAME, ParameterError, SquallError
 from squall.hw.export_layout import weights_digest
 from squall.hw.links import Pcie, Spi, fmt_time
 from squall.model import (
@@ -397,7 +397,7 @@ class CostReport:
         if r.index is None:
             raise ParameterError(
                 "measured",
-                "{name} (clocks measured in simulation) gives clocks per layer; use the step, "
+                f"{NAME} (clocks measured in simulation) gives clocks per layer; use the step, "
                 "matvec or layer boundary",
             )
         key = str(r.index)
@@ -687,8 +687,8 @@ def check_measured(measured: dict, bundle, macs: int | None) -> int:
     if macs is not None and lanes is not None and macs != lanes:
         raise ParameterError(
             "macs",
-            f"the clocks were measured with P = {lanes} lanes but {{name}} is "
-            f"{macs}; leave {{name}} out or give {lanes}",
+            f"the clocks were measured with P = {lanes} lanes but {NAME} is "
+            f"{macs}; leave {NAME} out or give {lanes}",
         )
     return lanes or macs or Compute.macs
 

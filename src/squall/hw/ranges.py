@@ -48,7 +48,7 @@ import numpy as np
 from squall.bundle import Bundle
 from squall.engines.fixedpoint import FixedType
 from squall.engines.numpy_engine import NumpyEngine
-from squall.errors import ParameterError, SquallError
+from squall.errors import NAME, ParameterError, SquallError
 from squall.io import write_report as _write_report
 from squall.text import plural
 
@@ -245,7 +245,7 @@ def measure(
 ) -> RangeReport:
     """Ranges of every weight tensor and every signal on the scaled windows ``x``."""
     if not 4 <= bits <= 32:
-        raise ParameterError("bits", f"{{name}} must be between 4 and 32, got {bits}")
+        raise ParameterError("bits", f"{NAME} must be between 4 and 32, got {bits}")
     for p in percentiles:
         if not 0 <= p <= 100:
             raise SquallError(f"percentiles must be between 0 and 100, got {p}")

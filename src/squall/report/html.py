@@ -22,7 +22,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from squall.errors import ParameterError, SquallError
+from squall.errors import NAME, ParameterError, SquallError
 from squall.io import atomic_dir, atomic_path, check_output, listed_dir
 from squall.report import sections
 from squall.report.collect import Run, collect
@@ -62,7 +62,7 @@ def build_report(
     report. See :func:`squall.report.collect.collect` for the arguments it passes on."""
     for name, value in (("max_events", max_events), ("max_tracks", max_tracks)):
         if value < 1:
-            raise ParameterError(name, f"{{name}} must be at least 1, got {value}")
+            raise ParameterError(name, f"{NAME} must be at least 1, got {value}")
     run = collect(
         bundle_dir,
         data,
@@ -132,10 +132,7 @@ _FIGURES_PARAM = "\x00figures_dir\x00"
 def _as_parameter_error(exc: SquallError, param: str, token: str) -> ParameterError:
     """``exc`` (a message naming the parameter as ``token``) as a :class:`ParameterError` of
     ``param``: Python shows the parameter's name, the command line its flag."""
-    text = str(exc)
-    if ParameterError(param, "{{}}").for_option("") == "{}":  # a str.format template: escape
-        text = text.replace("{", "{{").replace("}", "}}")
-    return ParameterError(param, text.replace(token, "{name}"))
+    return ParameterError(param, str(exc).replace(token, NAME))
 
 
 def _figures_index(path: Path) -> bool:

@@ -20,7 +20,7 @@ from pathlib import Path
 from squall.bundle import Bundle
 from squall.engines import get_engine
 from squall.engines.base import PureEngine, Windows
-from squall.errors import ParameterError
+from squall.errors import NAME, ParameterError
 from squall.io import atomic_path
 from squall.model import Lstm
 
@@ -36,7 +36,7 @@ class LineProfilerMissing(ParameterError):
     def __init__(self) -> None:
         super().__init__(
             "lines",
-            "{name} needs line_profiler: pip install 'squall[profile]' (or pip install "
+            f"{NAME} needs line_profiler: pip install 'squall[profile]' (or pip install "
             "line_profiler)",
         )
 

@@ -23,7 +23,7 @@ from squall.bundle import Bundle
 from squall.engines import get_engine
 from squall.engines.pure import TraceRecord
 from squall.engines.tools.profiling import layer_names
-from squall.errors import ParameterError
+from squall.errors import NAME, ParameterError
 from squall.io import write_text
 
 LSTM_QUANTITIES = ("input", "pre_i", "pre_f", "pre_g", "pre_o", "i", "f", "g", "o", "c", "h")
@@ -81,5 +81,5 @@ def write_trace(
         w.writerows(to_rows(records))
         write_text(path, buf.getvalue())
     else:
-        raise ParameterError("path", f"{{name}} must end in .csv or .json, got {text_path}")
+        raise ParameterError("path", f"{NAME} must end in .csv or .json, got {text_path}")
     return len(records)
