@@ -225,3 +225,19 @@ def test_a_missing_time_or_track_column_names_the_parameter(tmp_path, options, p
     with pytest.raises(ParameterError, match=rf"no column .*; set {param}$") as info:
         read_sensor_csv(path, **options)
     assert info.value.param == param
+
+
+@pytest.mark.parametrize("block", [1, 4, 1 << 21])
+def test_blank_lines_before_the_header_are_skipped_and_counted(tmp_path, monkeypatch, block):
+    """Auto-detection skips blank lines before a header; the generic reader must too (it said
+    "is empty"), and the file lines it reports still count them."""
+    from squall.data import noaa
+    from squall.data.sensor_csv import iter_raw
+
+    monkeypatch.setattr(noaa, "BLOCK_CHARS", block)
+    path = tmp_path / "blank.csv"
+    path.write_text("\n \n\r\ntimestamp,value\n2025-01-01,1\n\n2025-01-02,2\n")
+    parts = list(iter_raw(path))
+    values = [v for frame, _ in parts for v in frame["value"]]
+    lines = [int(n) for _, ln in parts for n in ln]
+    assert values == ["1", "2"] and lines == [5, 7]

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import io
 import os
+import re
 from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 
@@ -67,11 +68,22 @@ def iter_raw(path: Path) -> Iterator[tuple[pd.DataFrame, np.ndarray]]:
     """A CSV as blocks of text columns, each indexed by 0-based data row, with the 1-based line
     on which each record starts (right across quoted fields that span lines; ``\n``, ``\r\n``
     and a lone ``\r`` each end a line). Blank lines are dropped but keep their place in the
-    numbering. A record with a value beyond the header's last column is refused, wherever it
-    is (see :func:`squall.data.noaa.check_fields`). Also used to trace rows back."""
+    numbering, also before the header. A record with a value beyond the header's last column
+    is refused, wherever it is (see :func:`squall.data.noaa.check_fields`). Also used to trace
+    rows back."""
     with open_text(path, strict=True) as fh, read_errors(path):
         blocks = record_blocks(fh)
-        first = next(blocks, "").lstrip("\ufeff")
+        first, skipped = next(blocks, "").lstrip("\ufeff"), 0
+        while True:  # blank lines before the header are skipped (their lines still count)
+            blank = _BLANK_LINES.match(first)
+            cut = blank.end() if blank else 0
+            skipped += count_lines(first[:cut])
+            first = first[cut:]
+            if first:
+                break
+            first = next(blocks, "")
+            if not first:
+                break
         end = _header_end(first)
         try:
             names = list(pd.read_csv(io.StringIO(first[:end]), nrows=0, dtype=str).columns)
@@ -80,7 +92,7 @@ def iter_raw(path: Path) -> Iterator[tuple[pd.DataFrame, np.ndarray]]:
         except (pd.errors.ParserError, ValueError) as exc:
             raise SquallError(f"{path}: malformed CSV ({str(exc).splitlines()[0]})") from exc
         names = [str(c).strip() for c in names]
-        row, line, empty = 0, 1 + count_lines(first[:end]), True
+        row, line, empty = 0, 1 + skipped + count_lines(first[:end]), True
         for block in nonempty_blocks([first[end:]], blocks):
             frame = _parse(block, names, path, line)
             lines = line + record_lines(block, len(frame))
@@ -91,6 +103,10 @@ def iter_raw(path: Path) -> Iterator[tuple[pd.DataFrame, np.ndarray]]:
             yield frame[seen], lines[seen]
         if empty:
             yield pd.DataFrame(columns=names, dtype=object), np.zeros(0, dtype=np.int64)
+
+
+#: Whole lines of blanks only at the start of a text (before a generic CSV's header).
+_BLANK_LINES = re.compile(r"(?:[ \t]*(?:\r\n|\r|\n))+")
 
 
 def _header_end(text: str) -> int:
