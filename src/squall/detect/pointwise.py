@@ -69,7 +69,7 @@ class StepScores:
         first step). One hash pass and one stable sort for all tracks: linear in the steps
         whatever their number, and no fixed-width copy of the names. Computed once."""
         if self._tracks is None:
-            codes, uniq = pd.factorize(self.track)  # codes in order of first appearance
+            codes, uniq = pd.factorize(self.track, use_na_sentinel=False)  # by first appearance
             order = np.argsort(codes, kind="stable")  # each track's steps keep their order
             groups = np.split(order, np.cumsum(np.bincount(codes, minlength=len(uniq)))[:-1])
             self._tracks = [(str(uniq[i]), groups[i]) for i in range(len(uniq))]
@@ -270,7 +270,9 @@ def score_all(
     used = np.flatnonzero(last >= 0)
     # tracks as codes into the sorted names (codes sort as the names do): one small integer per
     # step instead of a Python string per window
-    window_code, names = pd.factorize(np.asarray(ws.track, dtype=object), sort=True)
+    window_code, names = pd.factorize(
+        np.asarray(ws.track, dtype=object), sort=True, use_na_sentinel=False
+    )
     names = np.asarray(names, dtype=object)
     code = np.full(total, -1, dtype=np.int64)
     value = np.full((total, F), np.nan)
