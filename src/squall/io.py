@@ -581,9 +581,10 @@ def atomic_dir(path: PathArg, replaceable: Callable[[Path], bool] = _empty_dir) 
     recover_leftovers(final)
     if final.exists() and not replaceable(final):
         kind = "directory" if final.is_dir() else "file"
-        raise SquallError(
+        raise ParameterError(
+            "out",
             f"{final} exists and is a {kind} squall did not write; choose another "
-            f"--out or remove it"
+            f"{NAME} or remove it",
         )
     try:
         final.parent.mkdir(parents=True, exist_ok=True)
@@ -728,9 +729,10 @@ def _check_ours(final: Path, old: Manifest | None, names: Iterable[str], command
     if old is None:
         return
     if old.get("command") != command:
-        raise SquallError(
+        raise ParameterError(
+            "out",
             f"{final} holds the outputs of 'squall {old.get('command')}'; write "
-            f"'squall {command}' into another --out"
+            f"'squall {command}' into another {NAME}",
         )
     recorded = {f["name"]: f.get("sha256") for f in old["files"]}
     recovering = set(old.get("previous", [])) if not old["complete"] else set()

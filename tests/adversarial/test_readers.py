@@ -143,7 +143,8 @@ def test_ambiguous_dates_are_refused(tmp_path):
     with pytest.raises(ParameterError, match=r"ambiguous.*\(dayfirst\) or give time_format") as e:
         read_sensor_csv(path)
     assert e.value.param == "time_format"
-    assert e.value.for_option("--time-format").endswith("(--dayfirst) or give --time-format")
+    assert e.value.params() == ["time_format", "dayfirst"]
+    assert e.value.render(e.value.option).endswith("(--dayfirst) or give --time-format")
 
 
 def test_dayfirst_reads_an_ambiguous_column(tmp_path):

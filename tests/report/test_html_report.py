@@ -228,8 +228,8 @@ def test_figures_are_written_as_png_files(scored, tmp_path):
 @pytest.mark.parametrize(
     "args, message",
     [
-        (["DATA", "--from", "FOUND"], "give either DATA files or --from"),
-        ([], "no data: give DATA files"),
+        (["DATA", "--from", "FOUND"], "give either data files or --from"),
+        ([], "no data: give data files"),
         (["--from", "NOWHERE"], "no such directory"),
         (["--from", "FOUND", "--threshold", "1"], "--from uses the detect run's threshold"),
         (["DATA", "--labels", "NOWHERE"], "no such labels file"),

@@ -22,6 +22,7 @@ _FLAGS = {
     "threshold_q": "--threshold-quantile",
     "measured": "--cycles-from-sim",
     "figures_dir": "--figures",
+    "from_dir": "--from",
 }
 
 
@@ -71,16 +72,24 @@ _READER_SETTINGS = {"time_format", "dayfirst", "time_column", "track_column"}
 
 
 def _shown(exc: ParameterError, args: argparse.Namespace | None) -> str:
-    """``exc`` with the flag of the command that ran in place of the parameter, when that
-    command has the flag; else the parameter's name (and, for a reader setting, where it is
-    set), so a message never asks for an option the command does not take."""
-    flag = _FLAGS.get(exc.param) or exc.option()
-    if args is not None and hasattr(args, flag.lstrip("-").replace("-", "_")):
-        return exc.for_option(flag)
-    text = exc.for_option(exc.param)
-    if exc.param in _READER_SETTINGS:
+    """``exc`` with each parameter it names shown as the flag of the command that ran, when
+    that command takes the flag; else by the parameter's name (and, for a reader setting, where
+    it is set), so a message never asks for an option the command does not take."""
+    missing: list[str] = []
+
+    def show(param: str) -> str:
+        flag = _FLAGS.get(param) or exc.option(param)
+        dest = flag.lstrip("-").replace("-", "_")
+        if args is not None and (hasattr(args, dest) or hasattr(args, param)):
+            return flag
+        missing.append(param)
+        return param
+
+    text = exc.render(show)
+    for param in dict.fromkeys(p for p in missing if p in _READER_SETTINGS):
+        flag = _FLAGS.get(param) or exc.option(param)
         text += (
-            f" ({exc.param} is a reader setting kept in the bundle: train it with {flag}, "
+            f" ({param} is a reader setting kept in the bundle: train it with {flag}, "
             f"or give data in the format it was trained on)"
         )
     return text

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from squall.errors import SquallError, SquallWarning
+from squall.errors import NAME, ParameterError, SquallError, SquallWarning
 from squall.limits import is_number
 
 SCALER_KINDS = ("minmax", "standard")
@@ -54,9 +54,10 @@ class Scaler:
         observed = np.asarray((~np.isnan(flat)).any(axis=0))  # per feature
         empty = [f for f, ok in zip(self.features, observed, strict=True) if not ok]
         if empty:
-            raise SquallError(
+            raise ParameterError(
+                "features",
                 f"feature(s) {', '.join(empty)} have no observed values in the "
-                f"training data; drop them with --features"
+                f"training data; drop them with {NAME}",
             )
         with np.errstate(over="ignore", invalid="ignore"):
             if self.kind == "minmax":

@@ -33,7 +33,7 @@ from squall.data.noaa import (
     to_times,
 )
 from squall.data.observations import Observations, concat, expand_paths
-from squall.errors import NAME, ParameterError, SquallError
+from squall.errors import NAME, ParameterError, SquallError, mark
 
 #: Strings read as a missing value.
 NA_VALUES = ["", "nan", "NaN", "NA"]
@@ -171,9 +171,10 @@ def infer_time_format(
     day = next((f for f in DAY_FIRST if _parses(values, f)), None)
     month = next((f for f in MONTH_FIRST if _parses(values, f)), None)
     if day and month and not dayfirst:
-        raise AmbiguousTimesError(
+        raise ParameterError(
+            "time_format",
             f"{where}time column is ambiguous ({sample} reads as {day} and as "
-            f"{month}); read it day first ({DAYFIRST}) or give {NAME}"
+            f"{month}); read it day first ({mark('dayfirst')}) or give {NAME}",
         )
     if day and (dayfirst or not month):
         return day
@@ -186,26 +187,6 @@ def infer_time_format(
         f"{where}cannot find one format for the time column ({sample}); give "
         f"{NAME} (e.g. %d/%m/%Y %H:%M)",
     )
-
-
-#: Where :class:`AmbiguousTimesError` names its second parameter (a NUL: never in user text).
-DAYFIRST = "\x00dayfirst\x00"
-
-
-class AmbiguousTimesError(ParameterError):
-    """A time column that reads both day first and month first. The remedies are two
-    parameters, so the message names both: ``param`` is ``time_format`` (``NAME`` in the
-    template) and :data:`DAYFIRST` is ``dayfirst``. In Python both are parameter names; with a
-    flag for ``time_format`` (the command line) ``dayfirst`` is shown as its flag too
-    (``--dayfirst``, by the convention of :meth:`ParameterError.option`)."""
-
-    def __init__(self, template: str) -> None:
-        super().__init__("time_format", template)
-
-    def for_option(self, option: str) -> str:
-        other = ParameterError("dayfirst", "")
-        shown = other.param if option == self.param else other.option()
-        return super().for_option(option).replace(DAYFIRST, shown)
 
 
 def _parses(values: pd.Series, fmt: str) -> bool:

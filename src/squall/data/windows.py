@@ -43,7 +43,7 @@ import numpy as np
 import pandas as pd
 
 from squall.data.observations import Observations
-from squall.errors import NAME, ParameterError, SquallError
+from squall.errors import NAME, ParameterError, SquallError, mark
 
 NICE_INTERVALS = [
     pd.Timedelta(s)
@@ -291,10 +291,11 @@ def _segments(frame: pd.DataFrame, features: list[str], settings: WindowSettings
     sizes = seg_last - seg_first + 1
     total = int(sizes.sum())
     if settings.resample and total > MAX_GRID_STEPS:
-        raise SquallError(
-            f"--resample {settings.resample} would put the data on a grid of "
+        raise ParameterError(
+            "resample",
+            f"{NAME} {settings.resample} would put the data on a grid of "
             f"{total:,} steps (limit {MAX_GRID_STEPS:,}); choose a longer "
-            f"interval or a shorter --max-gap"
+            f"interval or a shorter {mark('max_gap')}",
         )
     offsets = np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64)
     # The segment of each report: runs of reports sharing a step, segments cover whole runs.

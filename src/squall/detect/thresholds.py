@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from squall.errors import SquallError
+from squall.errors import NAME, ParameterError, SquallError, mark
 
 METHODS = ("quantile", "value")
 
@@ -56,15 +56,16 @@ def resolve_threshold(
     scored (the original pipeline's rule, for comparison only), else the stored one."""
     if value is not None:
         if not np.isfinite(value):
-            raise SquallError(f"--threshold must be a finite number, got {value}")
+            raise ParameterError("threshold", f"{NAME} must be a finite number, got {value}")
         return {"method": "value", "value": float(value), "fitted_on": "user"}
     if quantile is not None:
         if scores is None:
             raise SquallError("a threshold quantile of the scored data needs the scores")
         return fit_threshold(scores, q=quantile, fitted_on="scored data")
     if stored is None or "value" not in stored:
-        raise SquallError(
-            "the bundle has no threshold; give --threshold VALUE or --threshold-quantile Q"
+        raise ParameterError(
+            "threshold",
+            f"the bundle has no threshold; give {NAME} VALUE or {mark('threshold_quantile')} Q",
         )
     return dict(stored)
 

@@ -29,7 +29,7 @@ import numpy as np
 import pandas as pd
 
 from squall.data.labels import labels_for, nab_frame, read_label_csv, read_nab_labels
-from squall.errors import SquallError
+from squall.errors import NAME, ParameterError, SquallError
 from squall.evaluate.detectors import DetectorConfig, detect_series
 from squall.evaluate.metrics import confusion, pooled, prf
 from squall.evaluate.nab import nab_score, normalise
@@ -101,10 +101,11 @@ def load_labels(path: str | os.PathLike[str], series: Sequence[str]) -> pd.DataF
         nab = read_nab_labels(path)
         missing = [s for s in series if Path(s).as_posix() not in nab]
         if missing:
-            raise SquallError(
+            raise ParameterError(
+                "root",
                 f"series {missing[0]} is not in the labels file {path} (it names "
                 f"{len(nab)} series, e.g. {next(iter(nab), 'none')}); name series "
-                f"as in the labels file, relative to --root"
+                f"as in the labels file, relative to {NAME}",
             )
         return nab_frame(nab, [Path(s).as_posix() for s in series])
     return read_label_csv(path)
@@ -113,8 +114,8 @@ def load_labels(path: str | os.PathLike[str], series: Sequence[str]) -> pd.DataF
 def resolve_series(name: str, root: str | os.PathLike[str] | None) -> Path:
     path = Path(root) / name if root is not None else Path(name)
     if not path.is_file():
-        where = f" under --root {root}" if root is not None else ""
-        raise SquallError(f"no such series file: {name}{where} ({path})")
+        where = f" under {NAME} {root}" if root is not None else ""
+        raise ParameterError("root", f"no such series file: {name}{where} ({path})")
     return path
 
 

@@ -15,7 +15,7 @@ from dataclasses import asdict, dataclass
 import numpy as np
 import torch
 
-from squall.errors import SquallError
+from squall.errors import NAME, ParameterError, SquallError
 from squall.models.autoencoder import LSTMAutoencoder
 
 
@@ -54,10 +54,10 @@ def fit(
     Validation may be empty: early stopping then watches the training loss.
     """
     if len(x_train) < config.min_windows:
-        raise SquallError(
+        raise ParameterError(
+            "until",
             f"only {len(x_train)} training windows (need at least "
-            f"{config.min_windows}); give more data, a later --until, or shorter "
-            f"windows"
+            f"{config.min_windows}); give more data, a later {NAME}, or shorter windows",
         )
     if config.epochs < 1:
         raise SquallError(f"epochs must be at least 1, got {config.epochs}")

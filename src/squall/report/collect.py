@@ -22,7 +22,7 @@ from squall.data.windowset import WindowSet
 from squall.detect.explain import explain, explanation_columns
 from squall.detect.scoring import Scores, score
 from squall.engines import get_engine
-from squall.errors import SquallError
+from squall.errors import NAME, ParameterError, SquallError, mark
 from squall.io import verify_run_files
 from squall.limits import regular_file
 from squall.prepare import load_windows
@@ -72,11 +72,14 @@ def collect(
         regular_file(Path(labels), "labels file", "no such labels file: {p}")
     if from_dir is not None:
         if data:
-            raise SquallError("give either DATA files or --from a detect run's folder, not both")
+            raise ParameterError(
+                "from_dir", f"give either data files or {NAME} a detect run's folder, not both"
+            )
         if threshold is not None or threshold_quantile is not None:
-            raise SquallError(
-                "--from uses the detect run's threshold; drop --threshold and "
-                "--threshold-quantile (or report from the data instead)"
+            raise ParameterError(
+                "from_dir",
+                f"{NAME} uses the detect run's threshold; drop {mark('threshold')} and "
+                f"{mark('threshold_quantile')} (or report from the data instead)",
             )
         ws, recorded = _from_detect_run(bundle, Path(from_dir))
         log(f"scoring {plural(len(ws), 'window')} of {from_dir} again with the {engine} engine")
@@ -100,15 +103,18 @@ def collect(
             chosen["fitted_on"] = "detect run"
     else:
         if not data:
-            raise SquallError("no data: give DATA files, or --from a detect run's folder")
+            raise ParameterError(
+                "from_dir", f"no data: give data files, or {NAME} a detect run's folder"
+            )
         if (
             bundle.threshold is None
             and bundle.detector is None
             and threshold is None
             and threshold_quantile is None
         ):
-            raise SquallError(
-                "the bundle has no threshold; give --threshold VALUE or --threshold-quantile Q"
+            raise ParameterError(
+                "threshold",
+                f"the bundle has no threshold; give {NAME} VALUE or {mark('threshold_quantile')} Q",
             )
         ws = load_windows(bundle, data)
         if not ws.traceable:
@@ -141,10 +147,11 @@ def collect(
     log(f"describing the data ({len(ws.sources)} file(s))")
     missing = [src for src in ws.sources if not Path(src).exists()]
     if missing:
-        raise SquallError(
+        raise ParameterError(
+            "from_dir",
             f"the report needs the run's data files for its data section and the "
             f"original reports, and {missing[0]} is gone; give the data again "
-            f"instead of --from"
+            f"instead of {NAME}",
         )
     stats = eda(
         ws.sources, reader=dict(ws.meta.get("reader") or bundle.provenance.get("reader") or {})
@@ -173,14 +180,14 @@ def _from_detect_run(bundle: Bundle, folder: Path) -> tuple[WindowSet, pd.DataFr
     listed with their hashes in the run's complete manifest (:func:`squall.io.verify_run_files`),
     so an interrupted run or files of two runs are refused."""
     if not folder.is_dir():
-        raise SquallError(
-            f"--from {folder}: no such directory (expected a 'squall detect' --out folder)"
+        raise ParameterError(
+            "from_dir", f"{NAME} {folder}: no such directory (expected a 'squall detect' run)"
         )
     for name in ("windows.npz", "scores.csv"):
         if not (folder / name).is_file():
-            raise SquallError(
-                f"--from {folder}: no {name} (expected a 'squall detect' --out "
-                f"folder of traceable data)"
+            raise ParameterError(
+                "from_dir",
+                f"{NAME} {folder}: no {name} (expected a 'squall detect' run of traceable data)",
             )
     verify_run_files(folder, ("windows.npz", "scores.csv"))  # one complete run, unchanged
     ws = load_windows(bundle, [folder / "windows.npz"])
