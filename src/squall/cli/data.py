@@ -164,8 +164,49 @@ def cmd_eda(a: argparse.Namespace) -> None:
 
 
 def add_synth(sub: Any) -> None:
-    p = sub.add_parser("synth", help="write synthetic NOAA-format data with labelled events")
-    p.add_argument("--out", required=True, help="directory for train.csv, test.csv, labels.csv")
+    p = sub.add_parser(
+        "synth",
+        help="write synthetic data: NOAA-format with labelled events, or sums of harmonics",
+    )
+    p.add_argument(
+        "--out",
+        required=True,
+        help="directory for train.csv, test.csv, labels.csv (--kind demo) or harmonics.csv, "
+        "components.csv (--kind harmonics)",
+    )
+    p.add_argument(
+        "--kind",
+        choices=("demo", "harmonics"),
+        default="demo",
+        help="demo: NOAA box files with storms and sensor faults (default); harmonics: seed "
+        "001's signals, each a sum of 1..K random sinusoids plus noise (timestamp, track, "
+        "value; read with --track-column track)",
+    )
+    p.add_argument(
+        "--components",
+        type=ranged("--components", integer=True, **POSITIVE),
+        default=5,
+        metavar="K",
+        help="harmonics: most sinusoids per track (each track draws 1..K; default 5)",
+    )
+    p.add_argument(
+        "--tracks",
+        type=ranged("--tracks", integer=True, **POSITIVE),
+        default=4,
+        help="harmonics: number of signals (default 4)",
+    )
+    p.add_argument(
+        "--steps",
+        type=ranged("--steps", integer=True, low=2, high=10_000_000),
+        default=1000,
+        help="harmonics: hourly steps per signal (default 1000)",
+    )
+    p.add_argument(
+        "--noise",
+        type=ranged("--noise", low=0),
+        default=0.1,
+        help="harmonics: standard deviation of the Gaussian noise (default 0.1, the seed's)",
+    )
     p.add_argument(
         "--seed",
         type=ranged("--seed", integer=True, **COUNT),
@@ -177,10 +218,20 @@ def add_synth(sub: Any) -> None:
 
 
 def cmd_synth(a: argparse.Namespace) -> None:
-    from squall.data.synthetic import generate_demo_data
+    from squall.data.synthetic import generate_demo_data, generate_harmonics
 
     check_out(a, directory=True)
-    paths = generate_demo_data(a.out, seed=a.seed)
+    if a.kind == "harmonics":
+        paths = generate_harmonics(
+            a.out,
+            components=int(a.components),
+            tracks=int(a.tracks),
+            steps=int(a.steps),
+            noise=float(a.noise),
+            seed=int(a.seed),
+        )
+    else:
+        paths = generate_demo_data(a.out, seed=a.seed)
     messages(a)("written: " + ", ".join(str(p) for p in paths.values()))
 
 

@@ -16,7 +16,7 @@ import pandas as pd
 
 from squall.data.observations import parse_time
 from squall.errors import SquallError
-from squall.io import atomic_path, check_output, output_files
+from squall.io import atomic_path, check_output, output_files, write_csv
 
 FEATURES = ("AIR_TEMP", "SEA_SURF_TEMP", "SEA_LVL_PRES", "WIND_SPEED", "WAVE_HGT", "WAVE_PERIOD")
 EVENT_TYPES = ("storm", "spike", "stuck", "drift")
@@ -545,3 +545,97 @@ def generate_demo_data(
         write_noaa_csv(reports[~is_train], tmp / "test.csv")
         write_labels(labels, tmp / "labels.csv")
     return {name.removesuffix(".csv"): Path(out_dir) / name for name in DEMO_DATA_OUTPUTS}
+
+
+#: The files :func:`generate_harmonics` writes (``squall synth --kind harmonics``).
+HARMONICS_OUTPUTS = ("harmonics.csv", "components.csv")
+#: Columns of ``components.csv``: the true sinusoids of each track.
+COMPONENT_COLUMNS = ("track", "component", "period_steps", "amplitude", "phase")
+
+
+def harmonic_signals(
+    *,
+    components: int = 5,
+    tracks: int = 4,
+    steps: int = 1000,
+    periods: tuple[int, int] = (2, 100),
+    noise: float = 0.1,
+    seed: int = 0,
+) -> tuple[np.ndarray, pd.DataFrame]:
+    """Signals made of harmonics (seed 001's data set): each track is the sum of a random number
+    (uniform in ``1..components``) of sinusoids ``a sin(2 pi t / T + phi)`` with integer periods
+    ``T`` uniform in ``periods`` (inclusive, in steps), phases uniform in ``[0, 2 pi)`` and
+    amplitudes uniform in ``[0, 1)`` scaled to sum to 1, plus Gaussian noise of standard
+    deviation ``noise``. Returns the values ``(tracks, steps)`` and the components table
+    (:data:`COMPONENT_COLUMNS`); the same arguments give the same numbers."""
+    for name, value, low in (("components", components, 1), ("tracks", tracks, 1)):
+        if not isinstance(value, int) or isinstance(value, bool) or value < low:
+            raise SquallError(f"{name} must be an integer >= {low}, got {value!r}")
+    if not isinstance(steps, int) or not 2 <= steps <= 10_000_000:
+        raise SquallError(f"steps must be an integer in [2, 10000000], got {steps!r}")
+    lo, hi = periods
+    if not (isinstance(lo, int) and isinstance(hi, int) and 2 <= lo <= hi):
+        raise SquallError(f"periods must be two integers 2 <= low <= high, got {periods!r}")
+    if not (math.isfinite(noise) and noise >= 0):
+        raise SquallError(f"noise must be a number >= 0, got {noise!r}")
+    rng = np.random.default_rng(seed)
+    t = np.arange(steps, dtype=np.float64)
+    values = np.zeros((tracks, steps))
+    rows = []
+    for k in range(tracks):
+        n = int(rng.integers(1, components + 1))
+        period = rng.integers(lo, hi + 1, n)
+        phase = rng.uniform(0.0, 2.0 * math.pi, n)
+        amplitude = rng.uniform(0.0, 1.0, n)
+        amplitude /= amplitude.sum()
+        for j in range(n):
+            values[k] += amplitude[j] * np.sin(2.0 * math.pi * t / period[j] + phase[j])
+            rows.append((f"h{k + 1:03d}", j + 1, int(period[j]), amplitude[j], phase[j]))
+        values[k] += rng.normal(0.0, noise, steps) if noise > 0 else 0.0
+    return values, pd.DataFrame(rows, columns=list(COMPONENT_COLUMNS))
+
+
+def generate_harmonics(
+    out_dir: str | os.PathLike[str],
+    *,
+    components: int = 5,
+    tracks: int = 4,
+    steps: int = 1000,
+    periods: tuple[int, int] = (2, 100),
+    noise: float = 0.1,
+    seed: int = 0,
+    start: str = "2025-01-01",
+    interval: str = "1h",
+) -> dict[str, Path]:
+    """Write :func:`harmonic_signals` to ``out_dir``: ``harmonics.csv`` (columns ``timestamp,
+    track, value``; one row per step, ``interval`` apart from ``start``; read it with
+    ``--track-column track``) and ``components.csv`` (the true sinusoids). A run directory as
+    :func:`generate_demo_data`'s, checked before any work."""
+    check_output(out_dir, directory=True)
+    t0 = parse_time(start, "start")
+    try:
+        step = pd.Timedelta(interval)
+    except ValueError:
+        raise SquallError(f"interval must be a duration such as 1h, got {interval!r}") from None
+    if step <= pd.Timedelta(0):
+        raise SquallError(f"interval must be positive, got {interval!r}")
+    values, table = harmonic_signals(
+        components=components,
+        tracks=tracks,
+        steps=steps,
+        periods=periods,
+        noise=noise,
+        seed=seed,
+    )
+    times = pd.date_range(t0, periods=steps, freq=step).strftime(DATE_FORMAT)
+    frame = pd.DataFrame(
+        {
+            "timestamp": np.tile(np.asarray(times, dtype=object), tracks),
+            "track": np.repeat([f"h{k + 1:03d}" for k in range(tracks)], steps),
+            "value": values.reshape(-1),
+        }
+    )
+    with output_files(out_dir, HARMONICS_OUTPUTS, "synth") as tmp:
+        write_csv(frame, tmp / "harmonics.csv")
+        write_csv(table, tmp / "components.csv")
+    return {name.removesuffix(".csv"): Path(out_dir) / name for name in HARMONICS_OUTPUTS}
