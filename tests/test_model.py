@@ -79,7 +79,7 @@ def test_json_round_trip_keeps_the_on_disk_layer_list():
     assert tuple(layer_from_json(d, i) for i, d in enumerate(SEED_JSON)) == layers
     assert as_layers(SEED_JSON) == layers and as_layers(layers) == layers
     assert "activation" not in Dense(4, 2).to_json()  # linear is not written
-    assert set(LAYER_TYPES) == {"lstm", "repeat", "dense", "gru", "conv1d"}
+    assert set(LAYER_TYPES) == {"lstm", "repeat", "dense", "gru", "conv1d", "rfft", "decoder"}
 
 
 @pytest.mark.parametrize(
@@ -87,7 +87,7 @@ def test_json_round_trip_keeps_the_on_disk_layer_list():
     [
         (
             {"type": "conv", "input": 3},
-            "layer 4: unknown type 'conv' (known: lstm, repeat, dense, gru, conv1d)",
+            "layer 4: unknown type 'conv' (known: lstm, repeat, dense, gru, conv1d, rfft, decoder)",
         ),
         ({"input": 3}, "layer 4: unknown type None"),
         (["lstm"], "layer 4: unknown type 'list'"),

@@ -59,6 +59,31 @@ k + 1`` steps out (the model's length changes: the chain check tracks it).
 ``activation``: ``linear`` ``act(a) = a`` (the default, not stored in the JSON), ``relu``
 ``max(a, 0)``, ``tanh`` ``tanh(a)``, ``sigmoid`` ``1 / (1 + exp(-a))``.
 
+**rfft** (``input`` F features, ``length`` L steps, ``bins`` K, default ``L // 2 + 1``,
+``append``). Per feature f and frequency ``k = 0..K-1``: ``X_k = (1/L) sum_t x_t exp(-2 pi i k t
+/ L)`` (``numpy.fft.rfft(x, norm="forward")``), amplitude ``|X_k|`` (not doubled) and phase
+``atan2(Im X_k, Re X_k)`` in ``(-pi, pi]``. The DC bin (and the Nyquist bin of an even L) has
+imaginary part exactly ``+0``, so its phase is 0 or pi, never -pi; an all-zero input has phase
+0. A bin whose amplitude is at rounding level has a phase made of rounding: engines agree on
+phases of bins well above it. The spectrum vector is ``[A[f, k] for f, k] + [P[f, k] for f,
+k]`` (all amplitudes, then all phases; feature-major, frequency within), ``2 F K`` values.
+``append`` false: that vector, one per window; true: the input sequence with the vector appended
+to every step, ``F + 2 F K`` values per step (how a chain gives a recurrent encoder both the
+lookback and its spectrum). No weights. The pure engine computes the DFT directly (``O(L K)``
+per feature with ``math.cos``/``math.sin``: fine for L up to a few hundred).
+
+**decoder** (``input`` n, ``hidden`` H, ``outputs`` m, ``steps`` S, ``cell`` ``gru`` |
+``lstm``): a recurrent cell run S steps on its own output, the seq2seq decoder without teacher
+forcing. From the one vector v it gets: ``h_0 = P v + p`` when ``n != H`` (``layers.{i}.P`` (H,
+n), ``layers.{i}.p`` (H,)), else ``h_0 = v``; an LSTM cell starts from ``c_0 = 0``. With ``y_0 =
+0`` (m zeros), for ``t = 1..S``: ``h_t = cell(y_{t-1}, h_{t-1})``, ``y_t = Wo h_t + bo``
+(``Wo`` (m, H), ``bo`` (m,)); the output is ``y_1..y_S``, (S, m). The cell's weights are ``W``
+(GH, m), ``U`` (GH, H), ``b`` (GH,) input bias and ``bh`` (GH,) recurrent bias (G = 3, gate order
+r, z, n, equations as the GRU's; G = 4, i, f, g, o, as the LSTM's with bias ``b + bh``: both
+cells keep PyTorch's two biases, ``nn.GRUCell`` / ``nn.LSTMCell``). The first input is zeros,
+not the last observed target: the layer gets one vector (a chain passes nothing else), and the
+encoder state it starts from has seen the last observation.
+
 Adding a layer type: one class here (decorated with :func:`layer_type`), and one function in
 each engine's table (see ``docs/architecture.md``, "Adding a layer type").
 """
@@ -130,6 +155,10 @@ class Layer:
 
     def input_width(self) -> int | None:
         """The input width the layer is built for (None: any, e.g. a repeat)."""
+        return None
+
+    def input_length(self) -> int | None:
+        """The input steps the layer is built for (None: any; an rfft: its ``length``)."""
         return None
 
     def weight_shapes(self) -> dict[str, tuple[int, ...]]:
@@ -346,6 +375,138 @@ class Conv1d(Layer):
         return f"conv1d({self.input}->{self.output}, k{self.kernel}, {self.padding})"
 
 
+@layer_type
+@dataclass(frozen=True)
+class Rfft(Layer):
+    """Amplitude and phase of the real DFT of the window (``numpy.fft.rfft``, ``norm="forward"``)
+    for each of ``input`` features over its ``length`` steps; the first ``bins`` frequencies
+    (default all ``length // 2 + 1``). ``append`` false: one vector per window, all amplitudes
+    then all phases, feature-major (``[A[f0, k0..], A[f1, k0..], ..., P[f0, k0..], ...]``);
+    ``append`` true: the sequence itself with that vector appended to every step (``input + 2
+    input bins`` values per step), so a recurrent encoder sees the spectrum of its lookback."""
+
+    input: int
+    length: int
+    bins: int | None = None
+    append: bool = False
+
+    kind: ClassVar[str] = "rfft"
+
+    def __post_init__(self) -> None:
+        _positive("rfft", "input", self.input, MAX_UNITS)
+        _positive("rfft", "length", self.length, MAX_WINDOW_LENGTH)
+        if self.bins is not None:
+            _positive("rfft", "bins", self.bins, self.length // 2 + 1)
+        if not isinstance(self.append, bool):
+            raise SquallError("rfft: append must be true or false")
+
+    @property
+    def frequencies(self) -> int:
+        """K, the frequencies kept (``bins`` or ``length // 2 + 1``)."""
+        return self.bins if self.bins is not None else self.length // 2 + 1
+
+    @property
+    def spectrum_width(self) -> int:
+        """Values of the spectrum vector: ``2 input K`` (amplitudes, then phases)."""
+        return 2 * self.input * self.frequencies
+
+    def out_width(self, width: int) -> int:
+        return self.spectrum_width + (self.input if self.append else 0)
+
+    def returns_sequence(self) -> bool:
+        return self.append
+
+    def input_width(self) -> int:
+        return self.input
+
+    def input_length(self) -> int:
+        return self.length
+
+    def describe(self) -> str:
+        more = ", append" if self.append else ""
+        return f"rfft({self.input}x{self.length}, {self.frequencies} bins{more})"
+
+    def to_json(self) -> dict[str, Any]:
+        out = super().to_json()
+        if self.bins is None:
+            del out["bins"]
+        if not self.append:
+            del out["append"]
+        return out
+
+
+#: Cells of :class:`Decoder`.
+DECODER_CELLS = ("gru", "lstm")
+
+
+@layer_type
+@dataclass(frozen=True)
+class Decoder(Layer):
+    """A ``cell`` (``gru`` or ``lstm``) of ``hidden`` units run ``steps`` steps from the one
+    vector it gets (``input`` values; projected to ``hidden`` by ``P``, ``p`` when the sizes
+    differ), feeding its own output back: ``y_t = Wo h_t + bo`` (``outputs`` values) is the
+    cell's input at step t + 1; zeros at the first step. Gives ``(steps, outputs)``."""
+
+    input: int
+    hidden: int
+    outputs: int
+    steps: int
+    cell: str = "gru"
+
+    kind: ClassVar[str] = "decoder"
+    takes_vector: ClassVar[bool] = True
+    torch_names: ClassVar[dict[str, tuple[str, ...]]] = {
+        "P": ("init.weight",),
+        "p": ("init.bias",),
+        "W": ("cell.weight_ih",),
+        "U": ("cell.weight_hh",),
+        "b": ("cell.bias_ih",),
+        "bh": ("cell.bias_hh",),
+        "Wo": ("out.weight",),
+        "bo": ("out.bias",),
+    }
+
+    def __post_init__(self) -> None:
+        _positive("decoder", "input", self.input, MAX_UNITS)
+        _positive("decoder", "hidden", self.hidden, MAX_UNITS)
+        _positive("decoder", "outputs", self.outputs, MAX_UNITS)
+        _positive("decoder", "steps", self.steps, MAX_WINDOW_LENGTH)
+        if self.cell not in DECODER_CELLS:
+            raise SquallError(
+                f"decoder: unknown cell {self.cell!r} (known: {', '.join(DECODER_CELLS)})"[:200]
+            )
+
+    @property
+    def gates(self) -> int:
+        """Gate blocks of the cell: 3 (GRU r, z, n) or 4 (LSTM i, f, g, o)."""
+        return 3 if self.cell == "gru" else 4
+
+    @property
+    def projected(self) -> bool:
+        """Is the incoming vector projected to the initial state (``input != hidden``)?"""
+        return self.input != self.hidden
+
+    def out_width(self, width: int) -> int:
+        return self.outputs
+
+    def out_length(self, length: int) -> int:
+        return self.steps
+
+    def input_width(self) -> int:
+        return self.input
+
+    def weight_shapes(self) -> dict[str, tuple[int, ...]]:
+        g, h, m, n = self.gates * self.hidden, self.hidden, self.outputs, self.input
+        shapes: dict[str, tuple[int, ...]] = {}
+        if self.projected:
+            shapes.update({"P": (h, n), "p": (h,)})
+        shapes.update({"W": (g, m), "U": (g, h), "b": (g,), "bh": (g,), "Wo": (m, h), "bo": (m,)})
+        return shapes
+
+    def describe(self) -> str:
+        return f"decoder({self.cell}, {self.input}->{self.hidden}->{self.outputs}, x{self.steps})"
+
+
 def layer_from_json(data: object, index: int | None = None) -> Layer:
     """A layer from its JSON object; unknown type, unknown or missing fields and bad values are
     one-line errors naming the layer (``layer 3 (lstm): hidden must be ...``)."""
@@ -435,7 +596,7 @@ def walk_layers(
     for i, layer in enumerate(typed):
         out = layer.out_width(width)
         seq_out = layer.sequence_out(sequence)
-        steps = layer.out_length(length) if length or isinstance(layer, Repeat) else 0
+        steps = layer.out_length(length) if length or isinstance(layer, (Repeat, Decoder)) else 0
         yield LayerStep(i, layer, width, out, sequence, seq_out, repeated, length, steps)
         repeated = isinstance(layer, Repeat)
         width, sequence, length = out, seq_out, steps
@@ -516,6 +677,11 @@ def check_chain(
         wanted = layer.input_width()
         if wanted is not None and wanted != step.in_width:
             raise SquallError(f"layer {i}: input size {wanted} != previous output {step.in_width}")
+        steps = layer.input_length()
+        if steps is not None and step.in_length and steps != step.in_length:
+            raise SquallError(
+                f"layer {i}: {layer.kind} is built for {steps} steps, gets {step.in_length}"
+            )
     last = step
     got = (last.out_length, last.out_width) if last.sequence_out else (last.out_width,)
     if got != want:
@@ -679,6 +845,8 @@ __all__ = [
     "LAYER_TYPES",
     "CONV_PADDINGS",
     "Conv1d",
+    "DECODER_CELLS",
+    "Decoder",
     "Dense",
     "Gru",
     "Layer",
@@ -686,6 +854,7 @@ __all__ = [
     "Lstm",
     "ModelSpec",
     "Repeat",
+    "Rfft",
     "TASKS",
     "Task",
     "as_layer",

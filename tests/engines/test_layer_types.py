@@ -129,9 +129,9 @@ def test_an_engine_without_the_function_names_the_layer(scale_type, engine):
 
 def test_the_engine_tables_cover_every_built_in_layer_type():
     from squall.engines import fixed
-    from squall.model import Conv1d, Gru
+    from squall.model import Conv1d, Decoder, Gru, Rfft
 
     for table in (pure.BUILD, numpy_engine.PLAN):
         assert set(table) == set(LAYER_TYPES.values())
-    # the fixed engine: LSTM, dense (linear) and repeat; gru and conv1d are refused in one line
-    assert set(fixed.BUILD) == set(LAYER_TYPES.values()) - {Gru, Conv1d}
+    # the fixed engine: LSTM, dense (linear) and repeat; the others are refused in one line
+    assert set(fixed.BUILD) == set(LAYER_TYPES.values()) - {Gru, Conv1d, Rfft, Decoder}

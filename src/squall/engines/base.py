@@ -102,7 +102,7 @@ class PureEngine(Engine):
 
         super().__init__(bundle)
         tensors = {k: (list(v.shape), v.ravel().tolist()) for k, v in bundle.weights.items()}
-        width = max(v.dtype.itemsize for v in bundle.weights.values())
+        width = max((v.dtype.itemsize for v in bundle.weights.values()), default=4)
         self.model = pure.from_arrays(
             {
                 "layers": bundle.layers,

@@ -60,7 +60,7 @@ from numpy.typing import ArrayLike, NDArray
 from squall.bundle import Bundle
 from squall.engines.base import Engine, Windows
 from squall.errors import SquallError
-from squall.model import Conv1d, Dense, Gru, Layer, Lstm, Repeat
+from squall.model import Conv1d, Decoder, Dense, Gru, Layer, Lstm, Repeat, Rfft
 
 #: Threads share a batch only if each gets at least this many windows; below that the second
 #: thread costs more than it saves (measured: docs/benchmarks.md).
@@ -261,6 +261,104 @@ class _Conv1d:
         return y, None
 
 
+@dataclass
+class _Rfft:
+    """The rfft layer: ``numpy.fft.rfft(x, axis=time, norm="forward")`` per feature; amplitudes
+    then phases (``np.angle``: ``atan2(Im, Re)``), feature-major, the first ``bins``
+    frequencies; with ``append``, the input sequence with that vector at every step."""
+
+    index: int
+    bins: int
+    append: bool
+    input_scale: float = 1.0
+
+    def forward(
+        self,
+        seq: Floats | None,
+        vec: Floats | None,
+        steps: int,
+        trace: list[TraceItem] | None = None,
+    ) -> tuple[Floats | None, Floats | None]:
+        if seq is None:  # a repeated vector: the sequence it stands for
+            assert vec is not None
+            seq = _spread(vec, steps)
+        x = seq * self.input_scale if self.input_scale != 1.0 else seq  # (T, F, n)
+        spectrum = np.fft.rfft(x, axis=0, norm="forward")[: self.bins]  # (K, F, n)
+        amp = np.abs(spectrum).astype(x.dtype).transpose(1, 0, 2)  # (F, K, n)
+        phase = np.angle(spectrum).astype(x.dtype).transpose(1, 0, 2)
+        F, n = x.shape[1], x.shape[2]
+        out = np.concatenate([amp.reshape(F * self.bins, n), phase.reshape(F * self.bins, n)])
+        if trace is not None:
+            half = F * self.bins
+            trace.append(
+                (self.index, "rfft", {"amplitude": out[None, :half], "phase": out[None, half:]})
+            )
+        if not self.append:
+            return None, out  # (2 F K, n)
+        spread = np.broadcast_to(out, (x.shape[0], *out.shape))
+        return np.concatenate([x, spread], axis=1), None  # (T, F + 2 F K, n)
+
+
+@dataclass
+class _Decoder:
+    """The decoder layer (see :mod:`squall.model`): ``h_0 = P v + p`` (or ``v``), then per step
+    the cell on the previous output (zeros first) and ``y = Wo h + bo``. GRU gate order r, z,
+    n; LSTM i, f, g, o with ``b + bh`` added once."""
+
+    index: int
+    hidden: int
+    steps: int
+    lstm: bool
+    P: Floats | None  # (H, in), scaled for an input that arrives doubled; None: h_0 = v
+    p: Floats | None  # (H, 1)
+    W: Floats  # (GH, m)
+    U: Floats  # (GH, H)
+    b: Floats  # (GH, 1); LSTM: b + bh
+    bh: Floats  # (GH, 1)
+    Wo: Floats  # (m, H)
+    bo: Floats  # (m, 1)
+    input_scale: float = 1.0
+
+    def forward(
+        self,
+        seq: Floats | None,
+        vec: Floats | None,
+        steps: int,
+        trace: list[TraceItem] | None = None,
+    ) -> tuple[Floats | None, Floats | None]:
+        assert vec is not None, "a decoder reads one vector per window"
+        H, n = self.hidden, vec.shape[-1]
+        if self.P is not None:
+            assert self.p is not None
+            h = np.matmul(self.P, vec) + self.p  # (H, n)
+        else:
+            h = vec * self.input_scale
+        c = np.zeros_like(h)
+        y = np.zeros((self.Wo.shape[0], n), h.dtype)
+        out = np.empty((self.steps, *y.shape), h.dtype)  # (S, m, n)
+        hs = np.empty((self.steps, H, n), h.dtype) if trace is not None else None
+        for t in range(self.steps):
+            if self.lstm:
+                z = np.matmul(self.W, y) + np.matmul(self.U, h) + self.b  # (4H, n)
+                ifo = _sigmoid(np.concatenate([z[: 2 * H], z[3 * H :]]))  # i, f, o
+                c = ifo[H : 2 * H] * c + ifo[:H] * np.tanh(z[2 * H : 3 * H])
+                h = ifo[2 * H :] * np.tanh(c)
+            else:
+                a = np.matmul(self.W, y) + self.b  # (3H, n)
+                u = np.matmul(self.U, h) + self.bh
+                rz = _sigmoid(a[: 2 * H] + u[: 2 * H])  # r; z
+                cand = np.tanh(a[2 * H :] + rz[:H] * u[2 * H :])
+                h = cand + rz[H:] * (h - cand)  # (1 - z) n + z h
+            y = np.matmul(self.Wo, h) + self.bo  # (m, n)
+            out[t] = y
+            if hs is not None:
+                hs[t] = h
+        if trace is not None and hs is not None:
+            inputs = np.concatenate([np.zeros_like(out[:1]), out[:-1]])
+            trace.append((self.index, "decoder", {"input": inputs, "h": hs, "output": out}))
+        return out, None
+
+
 def _prepare_lstm(
     index: int,
     W: Floats,
@@ -378,6 +476,41 @@ def _plan_conv1d(layer: Conv1d, i: int, repeated: bool, w: dict[str, Floats], p:
     p.doubled = False
 
 
+def _plan_rfft(layer: Rfft, i: int, repeated: bool, w: dict[str, Floats], p: _Planner) -> None:
+    p.plan.append(_Rfft(i, layer.frequencies, layer.append, 0.5 if p.doubled else 1.0))
+    p.doubled = False
+
+
+def _plan_decoder(
+    layer: Decoder, i: int, repeated: bool, w: dict[str, Floats], p: _Planner
+) -> None:
+    scale = 0.5 if p.doubled else 1.0
+
+    def prepared(a: Floats, k: float = 1.0) -> Floats:
+        return np.ascontiguousarray(a.astype(np.float64) * k, p.dtype)
+
+    lstm = layer.cell == "lstm"
+    b = w["b"] + w["bh"] if lstm else w["b"]
+    p.plan.append(
+        _Decoder(
+            i,
+            layer.hidden,
+            layer.steps,
+            lstm,
+            prepared(w["P"], scale) if layer.projected else None,
+            prepared(w["p"][:, None]) if layer.projected else None,
+            prepared(w["W"]),
+            prepared(w["U"]),
+            prepared(b[:, None]),
+            prepared(w["bh"][:, None]),
+            prepared(w["Wo"]),
+            prepared(w["bo"][:, None]),
+            scale,
+        )
+    )
+    p.doubled = False
+
+
 def _plan_repeat(layer: Repeat, i: int, repeated: bool, w: dict[str, Floats], p: _Planner) -> None:
     """Nothing to prepare: the next LSTM segment reads the vector at every step."""
 
@@ -391,6 +524,8 @@ PLAN: dict[type[Layer], Callable[..., None]] = {
     Conv1d: _plan_conv1d,
     Dense: _plan_dense,
     Repeat: _plan_repeat,
+    Rfft: _plan_rfft,
+    Decoder: _plan_decoder,
 }
 
 

@@ -60,7 +60,19 @@ from typing import Any
 from squall.errors import SquallError
 from squall.io import PathArg, parse_json
 from squall.limits import SCALED_LIMIT, regular_file
-from squall.model import Conv1d, Dense, Gru, Layer, Lstm, Repeat, Task, as_layers, walk_layers
+from squall.model import (
+    Conv1d,
+    Decoder,
+    Dense,
+    Gru,
+    Layer,
+    Lstm,
+    Repeat,
+    Rfft,
+    Task,
+    as_layers,
+    walk_layers,
+)
 
 _DTYPES = {"F32": ("f", 4), "F64": ("d", 8), "F16": ("e", 2)}
 
@@ -255,6 +267,52 @@ class Conv1dLayer:
 
 
 @dataclass
+class RfftLayer:
+    """The rfft layer (no weights): ``bins`` frequencies of a ``length``-step window, the
+    cosine and sine tables of its direct DFT (``cos(2 pi j / L)``, ``sin(2 pi j / L)``, j =
+    0..L-1; the angle ``k t`` is reduced mod L first, so every product uses an exact table
+    entry)."""
+
+    length: int
+    bins: int
+    append: bool
+    cos: Vector = field(default_factory=list)
+    sin: Vector = field(default_factory=list)
+
+    def run(
+        self, model: PureModel, idx: int, seq: Matrix | None, latent: Vector | None
+    ) -> tuple[Matrix | None, Vector | None]:
+        if seq is None:  # a repeated vector: the sequence it stands for
+            if latent is None:
+                raise PureError(f"layer {idx}: an rfft layer got no input")
+            seq = [latent] * model.steps_at(idx)
+        spectrum = model.rfft_layer(idx, self, seq)
+        if not self.append:
+            return None, spectrum
+        return [row + spectrum for row in seq], None
+
+
+@dataclass
+class DecoderLayer:
+    """Weights of one decoder layer (see :mod:`squall.model`): the optional initial projection
+    ``P``, ``p``, the cell (``W``, ``U``, ``b``, ``bh``: a :class:`GruLayer` or an
+    :class:`LstmLayer` with bias ``b + bh``) and the output projection ``Wo``, ``bo``."""
+
+    steps: int
+    outputs: int
+    cell: GruLayer | LstmLayer
+    out: DenseLayer
+    init: DenseLayer | None = None
+
+    def run(
+        self, model: PureModel, idx: int, seq: Matrix | None, latent: Vector | None
+    ) -> tuple[Matrix | None, Vector | None]:
+        if latent is None:
+            raise PureError(f"layer {idx}: a decoder reads one vector per window")
+        return model.decoder_layer(idx, self, latent), None
+
+
+@dataclass
 class RepeatLayer:
     """No work: the next LSTM reads the latent vector at every step (see ``lstm_layer``)."""
 
@@ -267,7 +325,7 @@ class RepeatLayer:
 
 
 #: A layer of this engine (built by :data:`BUILD`).
-PureLayer = LstmLayer | GruLayer | Conv1dLayer | DenseLayer | RepeatLayer
+PureLayer = LstmLayer | GruLayer | Conv1dLayer | DenseLayer | RepeatLayer | RfftLayer | DecoderLayer
 
 
 @dataclass
@@ -419,6 +477,38 @@ def conv1d(layer: Conv1dLayer, window: Vector) -> Vector:
     """One output step of a conv1d layer: ``b + W . window``, ``window`` the k input steps it
     sees, concatenated in time order."""
     return gates(layer.taps, window, layer.b, layer.norms)
+
+
+def rfft(layer: RfftLayer, xs: Matrix, feature: int) -> tuple[Vector, Vector]:
+    """Amplitudes and phases of the first ``bins`` frequencies of one feature's real DFT,
+    ``X_k = (1/L) sum_t x_t exp(-2 pi i k t / L)`` (``numpy.fft.rfft``, ``norm="forward"``),
+    computed directly: ``O(L K)`` multiply-adds (fine for L up to a few hundred). The DC bin and
+    the Nyquist bin of an even L have imaginary part exactly 0 (as the FFT's), so their phase is
+    0 or pi; ``atan2(0, 0) = 0``."""
+    L, cos, sin = layer.length, layer.cos, layer.sin
+    x = [row[feature] for row in xs]
+    amps, phases = [], []
+    for k in range(layer.bins):
+        re = dot(x, [cos[(k * t) % L] for t in range(L)]) / L
+        if k == 0 or 2 * k == L:
+            im = 0.0
+        else:
+            im = -dot(x, [sin[(k * t) % L] for t in range(L)]) / L
+        amps.append(math.hypot(re, im))
+        phases.append(math.atan2(im, re) if im != 0.0 or re != 0.0 else 0.0)
+    return amps, phases
+
+
+def decoder_step(
+    layer: DecoderLayer, y: Vector, h: Vector, c: Vector
+) -> tuple[Vector, Vector, Vector]:
+    """One decoder step: the cell on the previous output ``y``, then ``Wo h + bo``; returns
+    (h, c, y). A GRU cell leaves ``c`` as it is."""
+    if isinstance(layer.cell, GruLayer):
+        h = gru_step(layer.cell, y, h)[0]
+    else:
+        h, c, _ = lstm_step(layer.cell, y, h, c)
+    return h, c, dense(layer.out, h)
 
 
 def dense(layer: DenseLayer, x: list[float]) -> list[float]:
@@ -635,6 +725,71 @@ class PureModel:
             out.append(y)
         return out
 
+    def rfft_layer(self, idx: int, layer: RfftLayer, xs: Matrix) -> Vector:
+        """The spectrum vector of one window: every feature's amplitudes, then every
+        feature's phases (:func:`rfft`)."""
+        F = len(xs[0]) if xs else 0
+        parts = [rfft(layer, xs, f) for f in range(F)]
+        out = [a for amps, _ in parts for a in amps] + [p for _, phases in parts for p in phases]
+        cnt, w = self.counters, self.word_bytes
+        if cnt is not None:
+            L, K = layer.length, layer.bins
+            cnt.add(cnt.step_calls, idx, 1)
+            cnt.add(cnt.macs, idx, 2 * F * K * L)  # cos and sin terms of the direct DFT
+            cnt.add(cnt.state_bytes_in, idx, L * F * w)
+            width = len(out) + (F if layer.append else 0)
+            cnt.add(cnt.state_bytes_out, idx, (L * width if layer.append else width) * w)
+        if self.trace is not None:
+            half = len(out) // 2
+            self.trace.append(
+                {
+                    "layer": idx,
+                    "kind": "rfft",
+                    "step": 0,
+                    "amplitude": out[:half],
+                    "phase": out[half:],
+                }
+            )
+        return out
+
+    def decoder_layer(self, idx: int, layer: DecoderLayer, latent: Vector) -> Matrix:
+        """Run the decoder ``steps`` steps from ``latent`` (:func:`decoder_step`)."""
+        h = dense(layer.init, latent) if layer.init is not None else list(latent)
+        H, m = len(h), layer.outputs
+        c, y = [0.0] * H, [0.0] * m
+        lstm = isinstance(layer.cell, LstmLayer)
+        cnt, w = self.counters, self.word_bytes
+        if cnt is not None and layer.init is not None:
+            n = len(latent)
+            cnt.add(cnt.macs, idx, H * n)
+            cnt.add(cnt.weight_bytes, idx, (H * n + H) * w)
+        out = []
+        for t in range(layer.steps):
+            x = y
+            h, c, y = decoder_step(layer, x, h, c)
+            if cnt is not None:
+                G = 4 if lstm else 3
+                cnt.add(cnt.step_calls, idx, 1)
+                cnt.add(cnt.macs, idx, G * H * (m + H) + m * H)
+                cnt.add(cnt.activations, idx, (5 if lstm else 3) * H)
+                biases = G * H if lstm else 2 * G * H
+                cnt.add(cnt.weight_bytes, idx, (G * H * (m + H) + biases + m * H + m) * w)
+                cnt.add(cnt.state_bytes_in, idx, (m + (2 * H if lstm else H)) * w)
+                cnt.add(cnt.state_bytes_out, idx, ((2 * H if lstm else H) + m) * w)
+            if self.trace is not None:
+                self.trace.append(
+                    {
+                        "layer": idx,
+                        "kind": "decoder",
+                        "step": t,
+                        "input": list(x),
+                        "h": list(h),
+                        "output": list(y),
+                    }
+                )
+            out.append(y)
+        return out
+
     def _count_projection(self, cnt: Counters, idx: int, layer: LstmLayer) -> None:
         rows = 4 * layer.hidden
         cnt.add(cnt.macs, idx, rows * layer.inputs)
@@ -758,6 +913,49 @@ def _dense(spec: Dense, i: int, tensors: Tensors) -> DenseLayer:
     return DenseLayer(W, b, squared_norms(W), spec.activation)
 
 
+def _rfft(spec: Rfft, i: int, tensors: Tensors) -> RfftLayer:
+    L = spec.length
+    angles = [2.0 * math.pi * j / L for j in range(L)]
+    return RfftLayer(
+        L,
+        spec.frequencies,
+        spec.append,
+        [math.cos(a) for a in angles],
+        [math.sin(a) for a in angles],
+    )
+
+
+def _decoder(spec: Decoder, i: int, tensors: Tensors) -> DecoderLayer:
+    def vec(name: str) -> Vector:
+        return list(tensors[f"layers.{i}.{name}"][1])
+
+    def rows(name: str) -> Matrix:
+        return _rows(*tensors[f"layers.{i}.{name}"])
+
+    shapes = spec.weight_shapes()
+    for name, shape in shapes.items():
+        if list(tensors[f"layers.{i}.{name}"][0]) != list(shape):
+            raise PureError(f"layer {i}: weight shapes do not match {spec.describe()}")
+    H, m = spec.hidden, spec.outputs
+    W, U, b, bh = rows("W"), rows("U"), vec("b"), vec("bh")
+    cell: GruLayer | LstmLayer
+    if spec.cell == "gru":
+        cell = GruLayer(H, m, W, U, b, bh, True, squared_norms(W), squared_norms(U))
+    else:
+        WU = [w + u for w, u in zip(W, U, strict=True)]
+        bias = [x + y for x, y in zip(b, bh, strict=True)]
+        cell = LstmLayer(
+            H, m, W, U, bias, WU, True, squared_norms(WU), squared_norms(U), squared_norms(W)
+        )
+    Wo = rows("Wo")
+    out = DenseLayer(Wo, vec("bo"), squared_norms(Wo))
+    init = None
+    if spec.projected:
+        P = rows("P")
+        init = DenseLayer(P, vec("p"), squared_norms(P))
+    return DecoderLayer(spec.steps, m, cell, out, init)
+
+
 def _repeat(spec: Repeat, i: int, tensors: Tensors) -> RepeatLayer:
     return RepeatLayer(spec.times)
 
@@ -771,6 +969,8 @@ BUILD: dict[type[Layer], Callable[..., PureLayer]] = {
     Conv1d: _conv1d,
     Dense: _dense,
     Repeat: _repeat,
+    Rfft: _rfft,
+    Decoder: _decoder,
 }
 
 

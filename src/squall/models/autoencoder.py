@@ -11,7 +11,7 @@ from torch import nn
 from squall.bundle import Bundle
 from squall.convert import torch_state_from_bundle
 from squall.errors import SquallError
-from squall.model import Conv1d, Dense, Gru, Layer, Lstm, as_layers
+from squall.model import Conv1d, Decoder, Dense, Gru, Layer, Lstm, Rfft, as_layers
 from squall.model import Repeat as RepeatLayer
 
 
@@ -65,6 +65,64 @@ class SequenceConv1d(nn.Conv1d):
         return super().forward(x).transpose(1, 2)
 
 
+class Spectrum(nn.Module):
+    """The rfft layer: ``torch.fft.rfft(norm="forward")`` over time, amplitudes then phases
+    (``torch.angle``), feature-major, the first ``bins`` frequencies; ``append``: the input
+    sequence with that vector at every step. Differentiable (``torch.angle``'s gradient is not
+    defined where an amplitude is exactly zero)."""
+
+    def __init__(self, bins: int, append: bool) -> None:
+        super().__init__()
+        self.bins, self.append = bins, append
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:  # (B, T, F) -> (B, 2FK) or (B, T, ...)
+        spectrum = torch.fft.rfft(x, dim=1, norm="forward")[:, : self.bins]  # (B, K, F)
+        amp = spectrum.abs().transpose(1, 2).flatten(1)  # (B, F K), feature-major
+        phase = torch.angle(spectrum).transpose(1, 2).flatten(1)
+        out = torch.cat([amp, phase], dim=1)
+        if not self.append:
+            return out
+        return torch.cat([x, out.unsqueeze(1).expand(-1, x.shape[1], -1)], dim=2)
+
+
+class DecoderCell(nn.Module):
+    """The decoder layer: ``h_0 = init(v)`` (an ``nn.Linear`` when the sizes differ, else v),
+    then ``steps`` steps of ``nn.GRUCell`` / ``nn.LSTMCell`` on the previous output (zeros
+    first), ``y = out(h)``; (B, n) -> (B, steps, m). Differentiable through the fed-back output
+    (no teacher forcing, no detach)."""
+
+    def __init__(self, layer: Decoder) -> None:
+        super().__init__()
+        self.steps, self.outputs, self.lstm = layer.steps, layer.outputs, layer.cell == "lstm"
+        self.init = nn.Linear(layer.input, layer.hidden) if layer.projected else None
+        self.cell: nn.Module = (nn.LSTMCell if self.lstm else nn.GRUCell)(
+            layer.outputs, layer.hidden
+        )
+        self.out = nn.Linear(layer.hidden, layer.outputs)
+
+    def forward(self, v: torch.Tensor) -> torch.Tensor:
+        h = self.init(v) if self.init is not None else v
+        c = torch.zeros_like(h)
+        y = v.new_zeros(v.shape[0], self.outputs)
+        ys = []
+        for _ in range(self.steps):
+            if self.lstm:
+                h, c = self.cell(y, (h, c))
+            else:
+                h = self.cell(y, h)
+            y = self.out(h)
+            ys.append(y)
+        return torch.stack(ys, dim=1)
+
+
+def _rfft(layer: Rfft) -> nn.Module:
+    return Spectrum(layer.frequencies, layer.append)
+
+
+def _decoder(layer: Decoder) -> nn.Module:
+    return DecoderCell(layer)
+
+
 def _gru(layer: Gru) -> nn.Module:
     return SequenceGru(layer.input, layer.hidden, layer.return_sequences)
 
@@ -116,6 +174,8 @@ MODULES: dict[type[Layer], Callable[..., nn.Module]] = {
     Conv1d: _conv1d,
     Dense: _dense,
     RepeatLayer: _repeat,
+    Rfft: _rfft,
+    Decoder: _decoder,
 }
 
 

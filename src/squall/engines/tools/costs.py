@@ -28,6 +28,18 @@ padding included), ``L' m w`` out, no activations.
 A dense layer ``n -> m`` applied per step: T calls, ``T n m`` MACs, ``T (n m + m) w`` weight
 bytes, ``T n w`` in, ``T m w`` out, no activations (its activation, when not linear, is not
 counted); on one vector per window (or a repeated one, computed once): one call.
+An rfft layer (F features, L steps, K bins): one call, ``2 F K L`` MACs (the cosine and sine
+terms of the direct DFT the pure engine computes; an FFT does fewer), no weights, no
+activations counted (the ``2 F K`` hypot and atan2 of the amplitudes and phases are not sigmoid
+or tanh), ``L F w`` in, its output out (``2 F K w``, or ``L (F + 2 F K) w`` with ``append``).
+
+A decoder (``n -> H``, m outputs, S steps, G = 3 for a GRU cell, 4 for an LSTM cell): ``H n``
+MACs and ``(H n + H) w`` weight bytes once when it projects the vector (``n != H``); per step
+``G H (m + H) + m H`` MACs (the cell on the fed-back output, then ``Wo h``), ``3H`` (GRU) or
+``5H`` (LSTM) activations, weight bytes ``(G H (m + H) + B + m H + m) w`` with B the biases read
+(GRU ``2 G H``: ``b`` and ``b_h`` apart; LSTM ``G H``: ``b + b_h`` added once), state in ``(m +
+H) w`` (GRU; LSTM ``(m + 2H) w``: x, h, c), out ``(H + m) w`` (LSTM ``(2H + m) w``).
+
 T is each layer's own input length (a repeat's ``times`` after it). A repeat layer costs
 nothing: the next LSTM
 reads the same vector at every step and projects it once. MACs are the multiply-accumulates of
@@ -41,7 +53,18 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from squall.errors import SquallError
-from squall.model import Conv1d, Dense, Gru, Layer, LayerStep, Lstm, Repeat, walk_layers
+from squall.model import (
+    Conv1d,
+    Decoder,
+    Dense,
+    Gru,
+    Layer,
+    LayerStep,
+    Lstm,
+    Repeat,
+    Rfft,
+    walk_layers,
+)
 
 #: The per-window counts, named as in :class:`squall.engines.pure.Counters`.
 COUNTS = ("step_calls", "macs", "activations", "weight_bytes", "state_bytes_in", "state_bytes_out")
@@ -52,7 +75,7 @@ class LayerCost:
     """One layer's analytic costs for one window (bytes with ``word_bytes`` a value)."""
 
     index: int
-    kind: str  # "lstm", "dense" or "repeat"
+    kind: str  # the layer's type: "lstm", "gru", "conv1d", "dense", "repeat", "rfft", ...
     params: int  # weights and biases
     step_calls: int
     macs: int  # per window
@@ -186,6 +209,45 @@ def _repeat_window(step: LayerStep, T: int, w: int) -> LayerCost:
     )
 
 
+def _rfft_window(step: LayerStep, T: int, w: int) -> LayerCost:
+    layer = step.layer
+    assert isinstance(layer, Rfft)
+    F, L, K = layer.input, layer.length, layer.frequencies
+    shape = (L, F + 2 * F * K) if layer.append else (2 * F * K,)
+    macs = 2 * F * K * L
+    out = _size(shape) * w
+    return LayerCost(step.index, layer.kind, 0, 1, macs, macs, 0, 0, 0, L * F * w, out, shape, out)
+
+
+def _decoder_window(step: LayerStep, T: int, w: int) -> LayerCost:
+    layer = step.layer
+    assert isinstance(layer, Decoder)
+    n, H, m, S, G = layer.input, layer.hidden, layer.outputs, layer.steps, layer.gates
+    lstm = layer.cell == "lstm"
+    once = H * n if layer.projected else 0
+    per = G * H * (m + H) + m * H
+    biases = G * H if lstm else 2 * G * H
+    state = 2 * H if lstm else H
+    params = sum(_size(s) for s in layer.weight_shapes().values())
+    shape = (S, m)
+    return LayerCost(
+        step.index,
+        layer.kind,
+        params,
+        S,
+        once + S * per,
+        per,
+        once,
+        S * (5 if lstm else 3) * H,
+        ((H * n + H) if layer.projected else 0) * w
+        + S * (G * H * (m + H) + biases + m * H + m) * w,
+        S * (m + state) * w,
+        S * (state + m) * w,
+        shape,
+        _size(shape) * w,
+    )
+
+
 #: Layer type -> its per-window cost formulas (a new layer type adds one entry).
 WINDOW_COSTS: dict[type[Layer], Callable[[LayerStep, int, int], LayerCost]] = {
     Lstm: _lstm_window,
@@ -193,6 +255,8 @@ WINDOW_COSTS: dict[type[Layer], Callable[[LayerStep, int, int], LayerCost]] = {
     Conv1d: _conv1d_window,
     Dense: _dense_window,
     Repeat: _repeat_window,
+    Rfft: _rfft_window,
+    Decoder: _decoder_window,
 }
 
 

@@ -11,7 +11,7 @@ from squall.bundle import Bundle
 from squall.engines.tools.costs import window_costs
 from squall.errors import SquallError
 from squall.io import atomic_path, write_text
-from squall.model import Conv1d, Dense, Gru, Layer, Lstm, Repeat
+from squall.model import Conv1d, Decoder, Dense, Gru, Layer, Lstm, Repeat, Rfft
 
 
 def layer_costs(bundle: Bundle, word_bytes: int = 4) -> list[dict[str, Any]]:
@@ -23,7 +23,7 @@ def layer_costs(bundle: Bundle, word_bytes: int = 4) -> list[dict[str, Any]]:
     projection once per window, so its MACs per window are ``4H*in + T*4H*H``.
     """
     rows = []
-    for cost in window_costs(bundle.layers, bundle.length, word_bytes):
+    for cost in window_costs(bundle.layers, bundle.model.length, word_bytes):
         label = _label(bundle.layers[cost.index])
         rows.append({**cost.as_dict(), "label": label, "macs_window": cost.macs})
     return rows
@@ -43,6 +43,14 @@ def _label(layer: Layer) -> str:
         return f"conv1d {layer.input}->{layer.output} k{layer.kernel} {layer.padding}"
     if isinstance(layer, Repeat):
         return f"repeat x{layer.times}"
+    if isinstance(layer, Rfft):
+        more = ", appended per step" if layer.append else ""
+        return f"rfft {layer.input}x{layer.length} {layer.frequencies} bins{more}"
+    if isinstance(layer, Decoder):
+        return (
+            f"decoder {layer.cell.upper()} {layer.input}->{layer.hidden}->{layer.outputs} "
+            f"x{layer.steps}"
+        )
     if isinstance(layer, Dense):
         act = "" if layer.activation == "linear" else f" {layer.activation}"
         return f"dense {layer.input}->{layer.output}{act} per step"
@@ -57,12 +65,13 @@ def _field(text: str) -> str:
 
 
 def to_dot(bundle: Bundle, word_bytes: int = 4) -> str:
-    T, F = bundle.length, len(bundle.features)
+    T, F = bundle.model.input_shape
+    names = bundle.task.inputs if bundle.task.kind == "forecast" else bundle.features
     lines = [
         "digraph squall {",
         '  rankdir=TB; node [shape=record, fontname="Helvetica"];',
         '  edge [fontname="Helvetica", fontsize=10];',
-        f'  input [label="{{input|{T} x {F}|{_field(", ".join(bundle.features))}}}"];',
+        f'  input [label="{{input|{T} x {F}|{_field(", ".join(names))}}}"];',
     ]
     prev, prev_bytes = "input", T * F * word_bytes
     total_params = total_macs = 0
@@ -81,7 +90,9 @@ def to_dot(bundle: Bundle, word_bytes: int = 4) -> str:
         prev, prev_bytes = node, r["out_bytes"]
         total_params += r["params"]
         total_macs += r["macs_window"]
-    lines.append(f'  output [label="{{reconstruction|{T} x {F}}}"];')
+    what = "reconstruction" if bundle.task.kind == "reconstruct" else bundle.task.kind
+    out_shape = " x ".join(map(str, bundle.model.output_shape))
+    lines.append(f'  output [label="{{{what}|{out_shape}}}"];')
     lines.append(f'  {prev} -> output [label="{prev_bytes:,} B/window"];')
     lines.append(
         f'  labelloc=t; label="{total_params:,} parameters, {total_macs:,} MACs per '

@@ -22,7 +22,7 @@ from squall.engines import get_engine
 from squall.engines.base import PureEngine, Windows
 from squall.errors import NAME, ParameterError
 from squall.io import atomic_path
-from squall.model import Lstm
+from squall.model import Lstm, Repeat
 
 #: Functions line_profiler times with ``--lines`` (the LSTM step and what it calls).
 LINE_TARGETS = ("lstm_step", "gates", "cell")
@@ -71,11 +71,11 @@ class ProfileResult:
 
 
 def layer_names(bundle: Bundle) -> dict[int, str]:
-    """``{index: "0:lstm(6->64)"}`` for every layer with weights (the ones that do work)."""
+    """``{index: "0:lstm(6->64)"}`` for every layer that does work (every one but a repeat)."""
     return {
         i: f"{i}:{layer.describe()}"
         for i, layer in enumerate(bundle.layers)
-        if layer.weight_shapes()
+        if not isinstance(layer, Repeat)
     }
 
 

@@ -2,7 +2,9 @@
 
 Per LSTM layer and time step: the step's input, the four gate pre-activations (i, f, g, o) and
 activations, the cell state c and the output h; per GRU step its input, the gates r, z, n and h;
-per conv1d step the k input steps it sees and its output; per dense step its input and output.
+per conv1d step the k input steps it sees and its output; per dense step its input and output;
+per rfft layer (one record, step 0) the amplitudes and phases; per decoder step its input (the
+previous output), h and output.
 A wrong
 transpose shows at once (e.g. a tanh that only ever sees zeros).
 """
@@ -35,15 +37,18 @@ QUANTITIES = {
     "gru": GRU_QUANTITIES,
     "conv1d": DENSE_QUANTITIES,
     "dense": DENSE_QUANTITIES,
+    "rfft": ("amplitude", "phase"),
+    "decoder": ("input", "h", "output"),
 }
 
 
 def trace_window(bundle: Bundle, window: NDArray[np.floating[Any]]) -> list[TraceRecord]:
-    """Records of every intermediate of one scaled window (T, F), in execution order."""
+    """Records of every intermediate of one scaled window (the model's input shape: (T, F), a
+    forecaster's lookback), in execution order."""
     engine = get_engine("pure", bundle)
     records: list[TraceRecord] = []
     engine.model.trace = records
-    engine.reconstruct(window[None])
+    engine.run(window[None])  # any task: a forecaster's window is its lookback
     names = layer_names(bundle)
     for rec in records:
         rec["layer_name"] = names[rec["layer"]]
