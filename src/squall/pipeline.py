@@ -6,6 +6,7 @@ alone, from Python or from the command line (the CLI only parses options and cal
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import platform
 from collections.abc import Sequence
@@ -14,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from squall.bundle import Bundle, seed_layers
+from squall.bundle import Bundle
 from squall.data import windowset
 from squall.data.observations import Observations, expand_paths
 from squall.data.readers import ReaderConfig, read_data
@@ -34,6 +35,8 @@ from squall.detect.thresholds import DEFAULT_Q, fit_threshold
 from squall.engines import get_engine
 from squall.errors import NAME, ParameterError, SquallError
 from squall.io import check_output, sha256_file, write_csv
+from squall.model import Task
+from squall.models import catalog
 from squall.prepare import load_windows, make_windowset
 from squall.report.detection import DETECT_OUTPUTS, run_detector, write_detection
 from squall.text import plural
@@ -45,8 +48,10 @@ __all__ = [
     "DETECT_OUTPUTS",
     "check_features",
     "check_number",
+    "check_model_args",
     "check_settings",
     "detect",
+    "forecast_arrays",
     "keep_residuals",
     "load_windows",
     "make_windowset",
@@ -96,7 +101,7 @@ def train(
     until: str | None = None,
     reader: ReaderConfig | dict | None = None,
     settings: WindowSettings | None = None,
-    sizes: tuple[int, ...] = (64, 32),
+    sizes: tuple[int, ...] | None = None,
     scaler: str = "minmax",
     epochs: int = 40,
     seed: int = 0,
@@ -105,11 +110,24 @@ def train(
     progress: bool = True,
     log=print,
     patience: int = 6,
+    model: str = "autoencoder",
+    lookback: int | None = None,
+    horizon: int | None = None,
+    targets: Sequence[str] | None = None,
 ) -> Bundle:
-    """Train an autoencoder on ``paths`` (reports before ``until``) and return/save the bundle.
+    """Train model ``model`` (:mod:`squall.models.catalog`: ``autoencoder``, the default, or a
+    forecaster) on ``paths`` (reports before ``until``) and return/save the bundle.
 
     ``patience``: epochs without improvement before early stopping (a series of a few hundred
-    windows has only a few updates per epoch and needs more).
+    windows has only a few updates per epoch and needs more). ``sizes``: the model's hidden
+    sizes (default per model, the autoencoder's ``(64, 32)``).
+
+    A forecaster (``lstm-forecaster``, ``cnn-lstm``) reads ``lookback`` steps of every feature
+    and forecasts the next ``horizon`` steps of ``targets`` (default: every feature); its
+    windows are ``lookback + horizon`` steps long (``settings.length`` is replaced by that),
+    made, masked, resampled and split exactly as the autoencoder's. The loss is the masked MSE
+    over the observed target cells of the horizon. Its bundle has task ``forecast`` and no
+    detector (forecast-residual detection is a later step).
     """
     from squall.convert import bundle_weights_from_torch
 
@@ -121,6 +139,11 @@ def train(
             "(pip install 'squall[train]' from a package index)"
         ) from exc
 
+    lookback, horizon, targets = check_model_args(model, lookback, horizon, targets, features)
+    forecasting = catalog.is_forecaster(model)
+    if forecasting:
+        assert lookback is not None and horizon is not None
+        settings = dataclasses.replace(settings or WindowSettings(), length=lookback + horizon)
     out = check_train_args(
         paths,
         out,
@@ -169,10 +192,44 @@ def train(
         f"({windows.skipped} skipped with too little observed data); {len(tr)} train / "
         f"{len(va)} validation"
     )
-    layers = seed_layers(len(obs.features), settings.length, sizes)
+    names = list(obs.features)
     config = TrainConfig(epochs=epochs, seed=seed, patience=patience)
     mask = ws.mask.astype(np.float32)
-    state, history = fit(layers, ws.x[tr], mask[tr], ws.x[va], mask[va], config, progress)
+    if forecasting:
+        assert lookback is not None and horizon is not None
+        chosen = list(targets) if targets else names
+        unknown = [t for t in chosen if t not in names]
+        if unknown:
+            raise ParameterError(
+                "targets", f"{NAME} name {unknown[0]!r}, not a feature ({', '.join(names)})"
+            )
+        task = Task("forecast", lookback, horizon, tuple(names), tuple(chosen))
+        layers = catalog.layers(
+            model,
+            inputs=len(names),
+            targets=len(chosen),
+            length=lookback,
+            horizon=horizon,
+            sizes=sizes,
+        )
+        xin, y, m = forecast_arrays(ws.x, mask, task, names)
+        state, history = fit(
+            layers,
+            xin[tr],
+            m[tr],
+            xin[va],
+            m[va],
+            config,
+            progress,
+            y_train=y[tr],
+            y_val=y[va],
+        )
+    else:
+        task = Task()
+        layers = catalog.layers(
+            model, inputs=len(names), targets=len(names), length=settings.length, sizes=sizes
+        )
+        state, history = fit(layers, ws.x[tr], mask[tr], ws.x[va], mask[va], config, progress)
     weights = bundle_weights_from_torch(state, layers)
     provenance = {
         "data": [{"path": s, "sha256": sha256_file(s)} for s in obs.sources],
@@ -187,7 +244,9 @@ def train(
         },
         "dropped_reports": obs.dropped,
         "reader": reader_config(obs, reader),
-        "training": config.to_dict() | {"epochs_run": len(history), "val_fraction": val_fraction},
+        "training": config.to_dict()
+        | {"epochs_run": len(history), "val_fraction": val_fraction}
+        | ({"model": model} if forecasting else {}),
         "final_loss": history[-1] if history else None,
         "versions": _versions(),
     }
@@ -201,7 +260,13 @@ def train(
         None,
         provenance,
         history,
+        task=task,
     )
+    if forecasting:
+        # no Detector yet: forecast-residual detection is a later step (bundle detector: none)
+        if out is not None:
+            bundle.save(out)
+        return bundle
     ref = va if len(va) else tr
     fitted_on = "validation" if len(va) else "training"
     reference = ws.subset(ref)
@@ -213,6 +278,63 @@ def train(
     if out is not None:
         bundle.save(out)
     return bundle
+
+
+def forecast_arrays(
+    x: np.ndarray, mask: np.ndarray, task: Task, features: Sequence[str]
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """A forecaster's (inputs, targets, target mask) from scaled windows ``x`` (N, L + H, F)
+    and their 0/1 ``mask``: the first L steps of the task's input features, the last H steps
+    of its target features (what the model should forecast) and which of those are observed."""
+    assert task.lookback is not None and task.horizon is not None
+    names = list(features)
+    ins = [names.index(f) for f in task.inputs]
+    outs = [names.index(f) for f in task.targets]
+    lb = task.lookback
+    xin = x[:, :lb][:, :, ins]
+    return xin, x[:, lb:][:, :, outs], mask[:, lb:][:, :, outs]
+
+
+def check_model_args(
+    model: object,
+    lookback: object,
+    horizon: object,
+    targets: object,
+    features: object,
+) -> tuple[int | None, int | None, list[str] | None]:
+    """``--model`` and the forecasting options, checked before any data is read: returns the
+    (lookback, horizon, targets) to train with (a forecaster's defaults filled in from
+    :data:`squall.models.catalog.DEFAULT_WINDOW`; all None for the autoencoder)."""
+    from squall.limits import MAX_WINDOW_LENGTH
+
+    name = catalog.check_model(model)
+    if not catalog.is_forecaster(name):
+        for param, value in (("lookback", lookback), ("horizon", horizon), ("targets", targets)):
+            if value is not None:
+                raise ParameterError(
+                    param,
+                    f"{NAME} is for a forecasting model (lstm-forecaster, cnn-lstm)",
+                )
+        return None, None, None
+    default_lb, default_h = catalog.DEFAULT_WINDOW[name]
+    lookback = default_lb if lookback is None else lookback
+    horizon = default_h if horizon is None else horizon
+    check_number("lookback", lookback, low=1, integer=True)
+    check_number("horizon", horizon, low=1, integer=True)
+    if lookback + horizon > MAX_WINDOW_LENGTH:  # type: ignore[operator]
+        raise ParameterError(
+            "lookback",
+            f"{NAME} {lookback} + horizon {horizon} is beyond the window limit {MAX_WINDOW_LENGTH}",
+        )
+    chosen = check_features(targets) if targets is not None else None
+    given = check_features(features)
+    if chosen and given:
+        unknown = [t for t in chosen if t not in given]
+        if unknown:
+            raise ParameterError(
+                "targets", f"{NAME} name {unknown[0]!r}, not one of the features {given}"
+            )
+    return int(lookback), int(horizon), chosen  # type: ignore[call-overload]
 
 
 def check_number(
@@ -303,12 +425,13 @@ def check_train_args(
     check_number("patience", patience, low=1, integer=True)
     check_number("val_fraction", val_fraction, low=0, high=1, high_open=True)
     check_number("threshold_q", threshold_q, low=0, high=1, low_open=True, high_open=True)
-    if not isinstance(sizes, (tuple, list)) or not sizes:
-        raise ParameterError(
-            "sizes", f"{NAME} must be a list of integers like (64, 32), got {sizes!r}"
-        )
-    for size in sizes:
-        check_number("sizes", size, low=1, integer=True)
+    if sizes is not None:
+        if not isinstance(sizes, (tuple, list)) or not sizes:
+            raise ParameterError(
+                "sizes", f"{NAME} must be a list of integers like (64, 32), got {sizes!r}"
+            )
+        for size in sizes:
+            check_number("sizes", size, low=1, integer=True)
     if scaler not in SCALER_KINDS:
         raise SquallError(f"scaler must be one of {', '.join(SCALER_KINDS)}, got {scaler!r}")
     check_features(features)

@@ -20,16 +20,20 @@ from squall.cli.options import (
     POSITIVE,
     QUANTILE,
     add_quiet,
+    csv_list,
     positive_list,
     ranged,
     reader,
     reader_options,
 )
+from squall.models.catalog import MODELS
 from squall.text import plural
 
 
 def add_train(sub: Any) -> None:
-    p = sub.add_parser("train", help="train an autoencoder on data files, write a bundle")
+    p = sub.add_parser(
+        "train", help="train an autoencoder (or a forecaster) on data files, write a bundle"
+    )
     p.add_argument("data", metavar=DATA, nargs="+", help="CSV files or globs (NOAA or generic)")
     p.add_argument("--out", required=True, help="bundle directory to write")
     p.add_argument("--until", help="train on reports before this date/time (UTC)")
@@ -38,8 +42,8 @@ def add_train(sub: Any) -> None:
     g.add_argument(
         "--length",
         type=ranged("--length", integer=True, low=2),
-        default=24,
-        help="steps per window (default 24)",
+        default=None,
+        help="steps per window (default 24; a forecaster's window is --lookback + --horizon)",
     )
     g.add_argument(
         "--stride",
@@ -69,10 +73,37 @@ def add_train(sub: Any) -> None:
     )
     g = p.add_argument_group("model and training")
     g.add_argument(
+        "--model",
+        choices=MODELS,
+        default="autoencoder",
+        help="what to train: autoencoder (default: reconstructs windows; squall detect uses "
+        "it), lstm-forecaster (LSTM over the lookback -> the next H steps; default 100 -> 10), "
+        "cnn-lstm (causal conv1d + LSTM; default 30 -> 10); seq2seq-gru-fft is not available "
+        "yet (docs/training.md)",
+    )
+    g.add_argument(
+        "--lookback",
+        type=ranged("--lookback", integer=True, **POSITIVE),
+        help="a forecaster's input steps L (default per model)",
+    )
+    g.add_argument(
+        "--horizon",
+        type=ranged("--horizon", integer=True, **POSITIVE),
+        help="a forecaster's forecast steps H (default per model); windows are L + H steps",
+    )
+    g.add_argument(
+        "--targets",
+        type=csv_list,
+        help="features a forecaster forecasts, comma-separated (default: every feature; "
+        "it reads every feature)",
+    )
+    g.add_argument(
         "--hidden",
         type=positive_list,
-        default=(64, 32),
-        help="encoder LSTM sizes, mirrored in the decoder (default 64,32)",
+        default=None,
+        help="hidden sizes: the autoencoder's encoder LSTMs, mirrored in the decoder (default "
+        "64,32); lstm-forecaster's encoder LSTMs (default 32); cnn-lstm's conv channels,LSTM "
+        "units (default 32,32)",
     )
     g.add_argument(
         "--scaler",
@@ -114,10 +145,18 @@ def add_train(sub: Any) -> None:
 def cmd_train(a: argparse.Namespace) -> None:
     from squall import pipeline
     from squall.data.windows import WindowSettings
+    from squall.errors import NAME, ParameterError
+    from squall.models.catalog import is_forecaster
 
     say = messages(a)
+    if a.length is not None and is_forecaster(a.model):
+        raise ParameterError(
+            "length",
+            f"{NAME} is the autoencoder's window: a forecaster's is --lookback + --horizon",
+        )
     resample = None if a.resample.lower() == "none" else a.resample
-    settings = WindowSettings(a.length, a.stride, a.mode, resample, a.max_gap, a.min_observed)
+    length = 24 if a.length is None else a.length
+    settings = WindowSettings(length, a.stride, a.mode, resample, a.max_gap, a.min_observed)
     bundle = pipeline.train(
         a.data,
         a.out,
@@ -133,7 +172,20 @@ def cmd_train(a: argparse.Namespace) -> None:
         threshold_q=a.threshold_quantile,
         progress=not a.quiet,
         log=say,
+        model=a.model,
+        lookback=a.lookback,
+        horizon=a.horizon,
+        targets=a.targets,
     )
+    if bundle.task.kind == "forecast":
+        val = bundle.history[-1]["val_loss"]
+        say(
+            f"bundle written to {a.out}: {a.model}, lookback {bundle.task.lookback} -> horizon "
+            f"{bundle.task.horizon} of {', '.join(bundle.task.targets)}; "
+            f"{plural(len(bundle.history), 'epoch')}, final validation loss {val:.5g} "
+            f"(no detector: squall detect needs an autoencoder)"
+        )
+        return
     t = (bundle.detector or {}).get("threshold") or {}
     say(
         f"bundle written to {a.out}: {plural(len(bundle.history), 'epoch')}, final validation "

@@ -1,6 +1,8 @@
-"""Training the LSTM autoencoder on normal behaviour (PyTorch, CPU).
+"""Training a model of the description (PyTorch, CPU): the LSTM autoencoder on normal
+behaviour, or a forecaster (:mod:`squall.models.catalog`) on its lookback and horizon.
 
-Adam on a masked MSE (missing values count for nothing), a validation split by time (the last
+Adam on a masked MSE (missing values count for nothing; a forecaster's loss is over the
+observed target cells of its horizon), a validation split by time (the last
 part of each track, never a random split of overlapping windows), early stopping that restores the
 best weights, a fixed seed, progress on stderr (a bar on a terminal, plain lines in a log file)
 and the loss history kept.
@@ -47,11 +49,16 @@ def fit(
     m_val: np.ndarray,
     config: TrainConfig,
     progress: bool = True,
+    *,
+    y_train: np.ndarray | None = None,
+    y_val: np.ndarray | None = None,
 ) -> tuple[dict[str, np.ndarray], list[dict]]:
     """Train a model described by ``layers``; return its state dict (numpy) and the history.
 
-    ``x_*`` are scaled windows with missing cells filled, ``m_*`` the matching 0/1 masks.
-    Validation may be empty: early stopping then watches the training loss.
+    ``x_*`` are the model's scaled inputs with missing cells filled. ``y_*`` are what its
+    output should be (an autoencoder's: ``x_*`` itself, the default; a forecaster's: the
+    scaled targets of the horizon) and ``m_*`` their 0/1 masks (1: observed). Validation may
+    be empty: early stopping then watches the training loss.
     """
     if len(x_train) < config.min_windows:
         raise ParameterError(
@@ -68,6 +75,8 @@ def fit(
     xt, mt, xv, mv = (
         torch.as_tensor(a, dtype=torch.float32) for a in (x_train, m_train, x_val, m_val)
     )
+    yt = xt if y_train is None else torch.as_tensor(y_train, dtype=torch.float32)
+    yv = xv if y_val is None else torch.as_tensor(y_val, dtype=torch.float32)
     history: list[dict] = []
     best, best_state, waited = float("inf"), None, 0
     bar = _progress(config.epochs, progress)
@@ -78,15 +87,15 @@ def fit(
         for start in range(0, len(order), config.batch_size):
             bar.batch(epoch, start, len(order))
             idx = torch.as_tensor(order[start : start + config.batch_size])
-            xb, mb = xt[idx], mt[idx]
+            xb, yb, mb = xt[idx], yt[idx], mt[idx]
             opt.zero_grad()
-            loss = masked_mse(model(xb), xb, mb)
+            loss = masked_mse(model(xb), yb, mb)
             loss.backward()
             opt.step()
             total += loss.item() * float(mb.sum())
             weight += float(mb.sum())
         train_loss = total / max(weight, 1.0)
-        val_loss = _evaluate(model, xv, mv) if len(xv) else float("nan")
+        val_loss = _evaluate(model, xv, yv, mv) if len(xv) else float("nan")
         history.append({"epoch": epoch, "train_loss": train_loss, "val_loss": val_loss})
         watched = val_loss if len(xv) else train_loss
         if watched < best - 1e-7:
@@ -103,13 +112,13 @@ def fit(
     return model.state_numpy(), history
 
 
-def _evaluate(model: LSTMAutoencoder, x: torch.Tensor, m: torch.Tensor) -> float:
+def _evaluate(model: LSTMAutoencoder, x: torch.Tensor, y: torch.Tensor, m: torch.Tensor) -> float:
     model.eval()
     with torch.inference_mode():
         total, weight = 0.0, 0.0
         for start in range(0, len(x), 1024):
-            xb, mb = x[start : start + 1024], m[start : start + 1024]
-            total += float(((model(xb) - xb) ** 2 * mb).sum())
+            xb, yb, mb = (a[start : start + 1024] for a in (x, y, m))
+            total += float(((model(xb) - yb) ** 2 * mb).sum())
             weight += float(mb.sum())
     return total / max(weight, 1.0)
 

@@ -1,0 +1,158 @@
+"""Training the named models (squall train --model): forecasters on a small harmonic series,
+their bundles run by every engine, the options' one-line errors."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+torch = pytest.importorskip("torch")
+
+import squall  # noqa: E402
+from squall import load_bundle, pipeline  # noqa: E402
+from squall.cli.main import main  # noqa: E402
+from squall.errors import SquallError  # noqa: E402
+from squall.model import Task  # noqa: E402
+from squall.models.autoencoder import LSTMAutoencoder  # noqa: E402
+from squall.models.catalog import layers as catalog_layers  # noqa: E402
+
+QUIET = {"progress": False, "log": lambda *_: None}
+READER = {"kind": "csv", "time_column": "timestamp", "track_column": "track"}
+
+
+def harmonic_csv(path, steps=220, seed=0):
+    """Two tracks of hourly harmonics (periods 24 and 7 h, a cosine of 12 h), a few gaps."""
+    rng = np.random.default_rng(seed)
+    frames = []
+    for k, track in enumerate(("buoy-a", "buoy-b")):
+        i = np.arange(steps)
+        a = np.sin(2 * np.pi * i / 24 + k) + 0.3 * np.sin(2 * np.pi * i / 7)
+        b = np.cos(2 * np.pi * i / 12) + 0.05 * rng.standard_normal(steps)
+        a[rng.choice(steps, 10, replace=False)] = np.nan  # missing cells: masked
+        time = pd.date_range("2025-01-01", periods=steps, freq="h")
+        frames.append(
+            pd.DataFrame(
+                {"timestamp": time.strftime("%Y-%m-%dT%H:%M:%S"), "track": track, "a": a, "b": b}
+            )
+        )
+    pd.concat(frames).to_csv(path, index=False)
+    return path
+
+
+@pytest.fixture(scope="module")
+def data(tmp_path_factory):
+    return harmonic_csv(tmp_path_factory.mktemp("harmonic") / "h.csv")
+
+
+def _train(data, out, model, **kw):
+    kw = {"lookback": 12, "horizon": 4, "sizes": (6,), "epochs": 2, **kw}
+    return pipeline.train(data, out, model=model, reader=READER, features=["a", "b"], **QUIET, **kw)
+
+
+@pytest.mark.parametrize(
+    ("model", "sizes", "targets"),
+    [("lstm-forecaster", (6,), None), ("cnn-lstm", (5, 6), ["a"])],
+)
+def test_forecaster_trains_saves_and_runs_on_every_engine(data, tmp_path, model, sizes, targets):
+    bundle = _train(data, tmp_path / "m", model, sizes=sizes, targets=targets)
+    loaded = load_bundle(tmp_path / "m")
+    want = ["a"] if targets else ["a", "b"]
+    assert loaded.task == Task("forecast", 12, 4, ("a", "b"), tuple(want))
+    assert loaded.length == 16 and loaded.windows["length"] == 16
+    assert loaded.detector is None and loaded.threshold is None
+    assert loaded.provenance["training"]["model"] == model
+    assert [lay.to_json() for lay in loaded.layers] == [lay.to_json() for lay in bundle.layers]
+    # the scaled windows of the data, cut as the training cut them
+    ws = pipeline.make_windowset(loaded, data)
+    x, y, m = pipeline.forecast_arrays(ws.x, ws.mask.astype(np.float32), loaded.task, ["a", "b"])
+    assert x.shape[1:] == (12, 2) and y.shape[1:] == (4, len(want))
+    out = squall.run(loaded, x, engine="numpy")
+    assert out.shape == (len(x), 4, len(want))
+    reference = LSTMAutoencoder.from_bundle(loaded, torch.float64)
+    with torch.inference_mode():
+        expected = reference(torch.as_tensor(x, dtype=torch.float64)).numpy()
+    np.testing.assert_allclose(out, expected, atol=1e-5)
+    np.testing.assert_allclose(squall.run(loaded, x, engine="torch"), expected, atol=1e-5)
+    few = x[:3]
+    np.testing.assert_allclose(squall.run(loaded, few, engine="pure"), expected[:3], atol=1e-9)
+
+
+def test_the_loss_is_the_masked_mse_of_the_horizon(data, tmp_path):
+    """The validation loss in the history is the masked MSE between the model's output and the
+    scaled targets of the last H steps over observed cells, recomputed with the numpy engine."""
+    bundle = _train(data, tmp_path / "m", "lstm-forecaster", epochs=1, val_fraction=0.3)
+    ws = pipeline.make_windowset(bundle, data)
+    x, y, m = pipeline.forecast_arrays(ws.x, ws.mask.astype(np.float32), bundle.task, ["a", "b"])
+    _, va = pipeline.split_by_time(ws, 0.3)
+    assert len(va) > 8
+    out = squall.run(bundle, x[va])
+    loss = float(((out - y[va]) ** 2 * m[va]).sum() / m[va].sum())
+    assert loss == pytest.approx(bundle.history[-1]["val_loss"], rel=1e-4)
+
+
+def test_forecast_arrays_take_the_lookback_and_the_horizon():
+    steps = np.arange(10, dtype=np.float32)
+    x = np.stack([steps, 100 + steps, 200 + steps], axis=1)[None]  # (1, 10, 3)
+    mask = np.ones_like(x)
+    mask[0, 8, 2] = 0
+    task = Task("forecast", 6, 4, ("f0", "f2"), ("f2", "f1"))
+    xin, y, m = pipeline.forecast_arrays(x, mask, task, ["f0", "f1", "f2"])
+    np.testing.assert_array_equal(xin[0], np.stack([steps[:6], 200 + steps[:6]], axis=1))
+    np.testing.assert_array_equal(y[0], np.stack([200 + steps[6:], 100 + steps[6:]], axis=1))
+    assert m[0, 2, 0] == 0 and m.sum() == 7
+
+
+def test_catalog_layer_lists_end_with_the_forecast():
+    for name in ("lstm-forecaster", "cnn-lstm"):
+        layers = catalog_layers(name, inputs=3, targets=2, length=30, horizon=10)
+        spec = Task("forecast", 30, 10, ("a", "b", "c"), ("a", "b")).model(layers, "abc", 40)
+        assert spec.output_shape == (10, 2)
+    ae = catalog_layers("autoencoder", inputs=3, targets=3, length=24)
+    assert ae == squall.bundle.seed_layers(3, 24, (64, 32))
+
+
+def test_autoencoder_default_is_unchanged(data, tmp_path):
+    bundle = pipeline.train(data, tmp_path / "ae", reader=READER, epochs=1, sizes=(4, 2), **QUIET)
+    assert bundle.task == Task() and bundle.detector is not None
+    assert "model" not in bundle.provenance["training"]
+    assert sorted(p.name for p in (tmp_path / "ae").iterdir()) == [
+        "bundle.json",
+        "history.csv",
+        "weights.safetensors",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("kw", "text"),
+    [
+        ({"model": "seq2seq-gru-fft"}, "model seq2seq-gru-fft is not available yet"),
+        ({"model": "transformer"}, "model must be one of autoencoder"),
+        ({"lookback": 5}, "lookback is for a forecasting model"),
+        ({"model": "cnn-lstm", "horizon": 0}, "horizon must be at least 1"),
+        ({"model": "cnn-lstm", "targets": ["z"], "features": ["a"]}, "targets name 'z'"),
+        ({"model": "cnn-lstm", "targets": ["z"]}, "targets name 'z', not a feature"),
+    ],
+)
+def test_bad_options_are_one_line_errors_before_training(data, tmp_path, kw, text):
+    with pytest.raises(SquallError) as err:
+        pipeline.train(data, tmp_path / "m", reader=READER, epochs=1, **QUIET, **kw)
+    assert text in str(err.value) and "\n" not in str(err.value)
+    assert not (tmp_path / "m").exists()
+
+
+def test_cli_trains_a_forecaster_and_detect_refuses_it(data, tmp_path, capsys):
+    out = tmp_path / "m"
+    base = ["train", str(data), "--time-column", "timestamp", "--track-column", "track"]
+    args = [*base, "--model", "cnn-lstm", "--lookback", "8", "--horizon", "3"]
+    assert (
+        main([*args, "--targets", "b", "--epochs", "1", "--hidden", "3,3", "--out", str(out)]) == 0
+    )
+    assert "cnn-lstm, lookback 8 -> horizon 3 of b" in capsys.readouterr().err
+    assert load_bundle(out).task.targets == ("b",)
+    assert main([*args, "--length", "9", "--out", str(tmp_path / "x"), "--quiet"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("squall: error: --length is the autoencoder's window") and "\n" not in err
+    assert main(["detect", str(out), str(data), "--out", str(tmp_path / "d")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("squall: error:") and "forecast" in err and "\n" not in err
