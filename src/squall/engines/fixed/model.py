@@ -21,6 +21,24 @@ one round and saturate to ``d``. After a ``repeat`` the projection ``W v + b`` i
 exact accumulator value and each step adds ``U h`` to it: the same integers as the fused sum, so
 the hardware may do either.
 
+A GRU step (gate order r, z, n; ``a`` and ``u`` exact, bias aligned as above)::
+
+    a      = W x + (b_i << ...)         (after a repeat: once per window)
+    u      = U h + (b_h << ...)
+    r, z   = sigmoid(requantize(a + u -> z))               round and saturate #1, r and z rows
+    a_n, u_n = requantize(a_n -> z), requantize(u_n -> z)  #1 for the n rows, each apart
+    n      = tanh(requantize((a_n << s.frac) + r u_n -> z))          #2 (z.frac + s.frac bits)
+    h'     = requantize((n << s.frac) + z (h - n) -> d)              #3, h' = (1 - z) n + z h
+
+with n (tanh codes) and h (data codes) aligned to the larger of their fraction counts by exact
+left shifts. The n and h sums are :attr:`FixedModel.gru_bits` wide (36 for the 16-bit preset).
+:class:`FixedModel` builds GRU layers only with ``gru=True`` (the engine passes it): the RTL
+generator and ``squall hw export`` build it directly and know LSTM and dense layers only, so for
+them a GRU stays a one-line refusal. A dense layer also runs on one vector per window (after an
+LSTM or GRU without ``return_sequences``; after a repeat its output is spread over the steps).
+Not supported (one-line refusals): conv1d, rfft, decoder, non-linear dense activations, tasks
+other than reconstruct.
+
 The accumulator width rule (:func:`squall.engines.fixedpoint.accumulator_bits`): ``w.width + d.width
 + ceil(log2(n + H + 1))`` bits, with ``n + H`` products and the bias as one more term (checked:
 the aligned bias is no larger than a product's bound). For the 16-bit preset and the seed model's
@@ -50,7 +68,7 @@ from squall.engines.fixed.config import ConfigLike, FixedConfig, resolve_config
 from squall.engines.fixed.tables import Activation, ActivationUnit
 from squall.engines.fixedpoint import FixedType, accumulator_bits, is_tie, shift_round, signed_bits
 from squall.errors import SquallError
-from squall.model import Dense, Layer, Lstm, Repeat
+from squall.model import Dense, Gru, Layer, Lstm, Repeat
 
 #: Largest accumulator the numpy backend accepts (int64, one bit spare for rounding offsets).
 INT64_BITS = 62
@@ -193,6 +211,7 @@ class FixedDense:
     b: list[int]
     b_acc: list[int]
     acc_bits: int
+    repeated: bool = False  # the input is a vector a repeat spreads over the window
 
     def codes(
         self,
@@ -202,7 +221,14 @@ class FixedDense:
         trace: list[TraceRecord] | None,
         steps: Mapping[int, StepFunction] | None,
     ) -> tuple[list[list[int]] | None, list[int] | None]:
-        assert seq is not None, "a dense layer reads a sequence"
+        if seq is None:  # one vector per window: y once (at every step after a repeat)
+            assert latent is not None, "a dense layer reads a sequence or a vector"
+            y = m.dense(self, latent)
+            if trace is not None:
+                trace.append(
+                    {"layer": self.index, "kind": "dense", "step": 0, "x": list(latent), "y": y}
+                )
+            return ([y] * m.length, None) if self.repeated else (None, y)
         out = []
         for t, x in enumerate(seq):
             y = m.dense(self, x)
@@ -225,8 +251,125 @@ class FixedDense:
         rq: Requantize,
     ) -> tuple[CodeArray | None, CodeArray | None]:
         W, _, b = arr
-        assert seq is not None, "a dense layer reads a sequence"
+        if seq is None:  # one vector per window
+            assert latent is not None, "a dense layer reads a sequence or a vector"
+            y = rq(latent @ W.T + b, m.acc_frac, m.config.data, "y")  # (N, m)
+            if self.repeated:
+                return np.repeat(y[:, None], m.length, axis=1), None
+            return None, y
         return rq(seq @ W.T + b, m.acc_frac, m.config.data, "y"), None
+
+
+@dataclass
+class FixedGru:
+    """One GRU layer on codes (gate order r, z, n; see the module docstring for its rounding
+    points). ``b_acc``, ``bh_acc``: the input and recurrent biases aligned to the accumulator."""
+
+    index: int
+    inputs: int
+    hidden: int
+    return_sequences: bool
+    W: list[list[int]]  # (3H, n)
+    U: list[list[int]]  # (3H, H)
+    b_acc: list[int]  # (3H)
+    bh_acc: list[int]  # (3H)
+    acc_bits: int  # the width rule for a + u (n + H products and two biases)
+
+    def codes(
+        self,
+        m: FixedModel,
+        seq: list[list[int]] | None,
+        latent: list[int] | None,
+        trace: list[TraceRecord] | None,
+        steps: Mapping[int, StepFunction] | None,
+    ) -> tuple[list[list[int]] | None, list[int] | None]:
+        """Python backend: this layer over one window; (sequence, latent vector) out."""
+        mul = operator.mul
+        h = [0] * self.hidden
+        proj = None
+        if latent is not None:  # after a repeat: W v + b once, exact
+            proj = [
+                sum(map(mul, row, latent)) + b for row, b in zip(self.W, self.b_acc, strict=True)
+            ]
+        rows: Sequence[list[int]] = () if seq is None else seq
+        outs = []
+        for t in range(m.length):
+            x = latent if latent is not None else rows[t]
+            h_new = m.gru_step(self, x, h, proj)
+            if trace is not None:
+                trace.append(
+                    {
+                        "layer": self.index,
+                        "kind": "gru",
+                        "step": t,
+                        "x": list(x),
+                        "h_prev": h,
+                        "h": h_new,
+                    }
+                )
+            h = h_new
+            outs.append(h)
+        return (outs, None) if self.return_sequences else (None, h)
+
+    def arrays(self) -> LayerArrays:
+        return (
+            np.array(self.W, dtype=np.int64),
+            np.array(self.U, dtype=np.int64),
+            np.array(self.b_acc, dtype=np.int64),
+        )
+
+    def run_array(
+        self,
+        m: FixedModel,
+        arr: LayerArrays,
+        seq: CodeArray | None,
+        latent: CodeArray | None,
+        rq: Requantize,
+    ) -> tuple[CodeArray | None, CodeArray | None]:
+        """numpy backend: this layer over all windows (N, T, n) or a latent (N, n)."""
+        cfg = m.config
+        W, U, b = arr
+        assert U is not None, "a GRU layer's arrays hold U"
+        bh = np.array(self.bh_acc, dtype=np.int64)
+        source = seq if latent is None else latent
+        assert source is not None, "a GRU layer reads a sequence or a repeated vector"
+        H, N, T = self.hidden, source.shape[0], m.length
+        sfrac, nsh, hsh = cfg.sigmoid.frac, m.gru_n_shift, m.gru_h_shift
+        h: CodeArray = np.zeros((N, H), dtype=np.int64)
+        proj = None if latent is None else latent @ W.T + b
+        outs = np.empty((N, T, H), dtype=np.int64)
+        for t in range(T):
+            if proj is None:
+                assert seq is not None
+                a = seq[:, t] @ W.T + b
+            else:
+                a = proj
+            u = h @ U.T + bh
+            rz = m.sig_z.many(rq(a[:, : 2 * H] + u[:, : 2 * H], m.acc_frac, cfg.preact, "z"))
+            an = rq(a[:, 2 * H :], m.acc_frac, cfg.preact, "z")
+            un = rq(u[:, 2 * H :], m.acc_frac, cfg.preact, "z")
+            pre = rq((an << sfrac) + rz[:, :H] * un, m.acc_frac_n, cfg.preact, "z")
+            n = m.tanh_z.many(pre) << nsh
+            h = rq((n << sfrac) + rz[:, H:] * ((h << hsh) - n), m.gru_h_frac, cfg.data, "h")
+            outs[:, t] = h
+        return (outs, None) if self.return_sequences else (None, h)
+
+
+def _fixed_gru(
+    m: FixedModel,
+    spec: Gru,
+    i: int,
+    weights: Mapping[str, NDArray[Any]],
+    product_bound: int,
+    bias_bound: int,
+) -> FixedGru:
+    qw, qb = m.config.weight.quantize, m.config.bias.quantize
+    W = [[qw(v) for v in row] for row in weights[f"layers.{i}.W"].tolist()]
+    U = [[qw(v) for v in row] for row in weights[f"layers.{i}.U"].tolist()]
+    b = [qb(v) << m.bias_shift for v in weights[f"layers.{i}.b"].tolist()]
+    bh = [qb(v) << m.bias_shift for v in weights[f"layers.{i}.bh"].tolist()]
+    bits = m._acc_bits(spec.input + spec.hidden + 1, product_bound, 2 * bias_bound)
+    return FixedGru(i, spec.input, spec.hidden, spec.return_sequences, W, U, b, bh, bits)
 
 
 def _fixed_lstm(
@@ -291,19 +434,23 @@ def _fixed_repeat(
 #: (Each takes its own spec type, so the value type cannot name the second argument.)
 BUILD: dict[type[Layer], Callable[..., FixedLayer]] = {
     Lstm: _fixed_lstm,
+    Gru: _fixed_gru,
     Dense: _fixed_dense,
     Repeat: _fixed_repeat,
 }
 
 
-#: A layer of the fixed model: an LSTM, a dense layer, or a repeat as its count.
-FixedLayer = FixedLstm | FixedDense | int
+#: A layer of the fixed model: an LSTM, a GRU, a dense layer, or a repeat as its count.
+FixedLayer = FixedLstm | FixedGru | FixedDense | int
 
 
 class FixedModel:
     """A bundle's model in integer codes of ``config``'s formats (see the module docstring)."""
 
-    def __init__(self, bundle: Bundle, config: FixedConfig) -> None:
+    def __init__(self, bundle: Bundle, config: FixedConfig, gru: bool = False) -> None:
+        """``gru``: build GRU layers (the fixed engine does); off, a GRU is refused in one
+        line, as it was before the engine knew it: the RTL generator and ``squall hw export``
+        build this model directly and know LSTM and dense layers only."""
         cfg = self.config = config
         self.features, self.length = list(bundle.features), bundle.length
         if cfg.bias.frac > cfg.weight.frac + cfg.data.frac:
@@ -334,19 +481,44 @@ class FixedModel:
         self.sig_z = self.sigmoid.unit(cfg.preact)
         self.tanh_z = self.tanh.unit(cfg.preact)
         self.tanh_c = self.tanh.unit(cfg.cell)
+        # GRU: n = tanh(rq(a_n << s.frac + r u_n)) in tanh codes, aligned with h (data codes)
+        # to the larger fraction count for h' = n + z (h - n)
+        self.acc_frac_n = cfg.preact.frac + cfg.sigmoid.frac
+        gru_frac = max(cfg.tanh.frac, cfg.data.frac)
+        self.gru_n_shift, self.gru_h_shift = gru_frac - cfg.tanh.frac, gru_frac - cfg.data.frac
+        self.gru_h_frac = gru_frac + cfg.sigmoid.frac
+        self.rq_n = requantizer(self.acc_frac_n, cfg.preact)
+        self.rq_gh = requantizer(self.gru_h_frac, cfg.data)
+        P, S = _largest(cfg.preact), _largest(cfg.sigmoid)
+        n_max, h_max = (
+            _largest(cfg.tanh) << self.gru_n_shift,
+            _largest(cfg.data) << self.gru_h_shift,
+        )
+        self.gru_bits = max(  # the n gate's sum and h's update, before their rounding
+            signed_bits((P << cfg.sigmoid.frac) + P * S),
+            signed_bits((n_max << cfg.sigmoid.frac) + S * (h_max + n_max)),
+        )
         self.layers: list[FixedLayer] = []
-        self._np_layers: list[tuple[FixedLstm | FixedDense, LayerArrays]] | None = None
+        self._np_layers: list[tuple[FixedLstm | FixedGru | FixedDense, LayerArrays]] | None = None
         bias_bound = max(-cfg.bias.min_code, cfg.bias.max_code) << self.bias_shift
         product_bound = max(
             abs(a * b)
             for a in (cfg.weight.min_code, cfg.weight.max_code)
             for b in (cfg.data.min_code, cfg.data.max_code)
         )
+        walk = list(bundle.model.walk())
         for i, spec in enumerate(bundle.layers):
             build = BUILD.get(type(spec))
             if build is None:
                 raise SquallError(f"layer {i}: the fixed engine has no {spec.kind!r} layer")
-            self.layers.append(build(self, spec, i, bundle.weights, product_bound, bias_bound))
+            if isinstance(spec, Gru) and not gru:
+                raise SquallError(
+                    f"layer {i}: the hardware tools have no 'gru' layer (the fixed engine runs it)"
+                )
+            layer = build(self, spec, i, bundle.weights, product_bound, bias_bound)
+            if isinstance(layer, FixedDense):
+                layer.repeated = walk[i].repeated
+            self.layers.append(layer)
 
     def _acc_bits(self, products: int, product_bound: int, bias_bound: int) -> int:
         """The width rule for ``products`` products plus the bias as one more term; when the
@@ -460,6 +632,28 @@ class FixedModel:
             },
         }
 
+    def gru_step(
+        self, L: FixedGru, x: list[int], h: list[int], proj: list[int] | None = None
+    ) -> list[int]:
+        """One GRU step on codes: ``a = W x + b`` (or ``proj``), ``u = U h + b_h`` exact;
+        ``r, z = sigmoid(rq_z(a + u))``; ``a_n``, ``u_n`` rounded to the pre-activation format;
+        ``n = tanh(rq_z((a_n << s.frac) + r u_n))``; ``h' = rq_data((n << s.frac) + z (h - n))``
+        with n and h aligned to the larger of their fraction counts."""
+        mul, H = operator.mul, L.hidden
+        rq_z, sig, th = self.rq_z, self.sig_z, self.tanh_z
+        sfrac, nsh, hsh = self.config.sigmoid.frac, self.gru_n_shift, self.gru_h_shift
+        if proj is None:
+            a = [sum(map(mul, row, x)) + b for row, b in zip(L.W, L.b_acc, strict=True)]
+        else:
+            a = proj
+        u = [sum(map(mul, row, h)) + b for row, b in zip(L.U, L.bh_acc, strict=True)]
+        rz = [sig(rq_z(a[k] + u[k])) for k in range(2 * H)]
+        n = [
+            th(self.rq_n((rq_z(a[2 * H + k]) << sfrac) + rz[k] * rq_z(u[2 * H + k]))) << nsh
+            for k in range(H)
+        ]
+        return [self.rq_gh((n[k] << sfrac) + rz[H + k] * ((h[k] << hsh) - n[k])) for k in range(H)]
+
     def projection(self, L: FixedLstm, v: list[int]) -> list[int]:
         mul = operator.mul
         return [sum(map(mul, row, v)) + b for row, b in zip(L.W, L.b_acc, strict=True)]
@@ -489,11 +683,13 @@ class FixedModel:
 
     # ------------------------------------------------------------ numpy backend
 
-    def _arrays(self) -> list[tuple[FixedLstm | FixedDense, LayerArrays]]:
+    def _arrays(self) -> list[tuple[FixedLstm | FixedGru | FixedDense, LayerArrays]]:
         """The layers that compute (a repeat is its count: the next LSTM reads the vector),
         each with its int64 arrays, made once."""
         if self._np_layers is None:
             worst = max((L.acc_bits for L in self.layers if not isinstance(L, int)), default=0)
+            if any(isinstance(L, FixedGru) for L in self.layers):
+                worst = max(worst, self.gru_bits)
             if max(worst, self.cell_bits) > INT64_BITS:
                 raise SquallError(
                     f"accumulators of {max(worst, self.cell_bits)} bits do not "
@@ -556,6 +752,11 @@ class FixedModel:
         return self.to_float(out)
 
 
+def _largest(t: FixedType) -> int:
+    """The largest magnitude of a code of ``t``."""
+    return max(-t.min_code, t.max_code)
+
+
 def _extreme(a: FixedType, b: FixedType) -> int:
     return max(abs(x * y) for x in (a.min_code, a.max_code) for y in (b.min_code, b.max_code))
 
@@ -577,7 +778,7 @@ class FixedEngine(Engine):
             )
         self.config = resolve_config(config)
         self.backend = backend
-        self.model = FixedModel(bundle, self.config)
+        self.model = FixedModel(bundle, self.config, gru=True)
 
     def _reconstruct(self, x: Windows) -> NDArray[np.float64]:
         return self.model.reconstruct(x, self.backend)
