@@ -86,3 +86,45 @@ def test_the_hardware_tools_still_refuse_a_gru_in_one_line():
     conv = random_bundle([Conv1d(2, 2, 2), Gru(2, 2, True)], 2, 4)
     with pytest.raises(SquallError, match="layer 0: the fixed engine has no 'conv1d' layer"):
         get_engine("fixed", conv)
+
+
+TASK_MODELS = {  # name -> (features, length, layers, task)
+    "lstm-forecaster": (
+        3,
+        12,
+        [Lstm(2, 6, False), Repeat(4), Lstm(6, 6, True), Dense(6, 1)],
+        {
+            "kind": "forecast",
+            "lookback": 8,
+            "horizon": 4,
+            "inputs": ["f0", "f1"],
+            "targets": ["f2"],
+        },
+    ),
+    "gru-forecaster": (
+        2,
+        9,
+        [Gru(2, 5, False), Repeat(3), Gru(5, 4, True), Dense(4, 2)],
+        {"kind": "forecast", "lookback": 6, "horizon": 3},
+    ),
+    "gru-classifier": (
+        3,
+        7,
+        [Gru(3, 5, False), Dense(5, 2)],
+        {"kind": "classify", "classes": ["calm", "storm"]},
+    ),
+}
+
+
+@pytest.mark.parametrize("name", list(TASK_MODELS))
+def test_forecasters_and_classifiers_run_in_the_fixed_engine(name):
+    """Each layer runs its own steps (a forecaster's lookback, then its horizon after the
+    repeat); both backends give the same integers; the output is within the tolerance."""
+    features, length, layers, task = TASK_MODELS[name]
+    b = random_bundle(layers, features, length, seed=6, scale=0.5, task=task)
+    x = np.random.default_rng(7).uniform(-1, 1, (4, *b.model.input_shape))
+    ref = get_engine("numpy", b, dtype="float64").run(x)
+    fast = get_engine("fixed", b).run(x)
+    assert fast.shape == ref.shape == (4, *b.model.output_shape)
+    assert np.array_equal(get_engine("fixed", b, backend="python").run(x), fast)
+    assert np.abs(fast - ref).max() < parity_tolerance("16") / 10

@@ -36,8 +36,9 @@ left shifts. The n and h sums are :attr:`FixedModel.gru_bits` wide (36 for the 1
 generator and ``squall hw export`` build it directly and know LSTM and dense layers only, so for
 them a GRU stays a one-line refusal. A dense layer also runs on one vector per window (after an
 LSTM or GRU without ``return_sequences``; after a repeat its output is spread over the steps).
-Not supported (one-line refusals): conv1d, rfft, decoder, non-linear dense activations, tasks
-other than reconstruct.
+Every task runs (a forecaster's lookback in, its horizon out; a classifier's vector out); each
+layer runs its own number of steps (the walk's: a repeat's count after one). Not supported
+(one-line refusals): conv1d, rfft, decoder, non-linear dense activations.
 
 The accumulator width rule (:func:`squall.engines.fixedpoint.accumulator_bits`): ``w.width + d.width
 + ceil(log2(n + H + 1))`` bits, with ``n + H`` products and the bias as one more term (checked:
@@ -124,6 +125,7 @@ class FixedLstm:
     b_acc: list[int]  # bias aligned to the accumulator's fraction bits
     WU: list[list[int]]  # row r: W[r] + U[r], for the fused pass over [x, h]
     acc_bits: int  # the width rule for this layer
+    steps: int = 0  # input steps (the walk's: a repeat's count after one); 0: the window's
 
     def codes(
         self,
@@ -139,7 +141,7 @@ class FixedLstm:
         proj = None if latent is None else m.projection(self, latent)
         rows: Sequence[list[int]] = () if seq is None else seq
         outs = []
-        for t in range(m.length):
+        for t in range(self.steps or m.length):
             x = latent if latent is not None else rows[t]
             if steps is not None and self.index in steps:
                 h_new, c_new = steps[self.index](self, list(x), list(h), list(c))
@@ -183,7 +185,7 @@ class FixedLstm:
         assert U is not None, "an LSTM layer's arrays hold U"
         source = seq if latent is None else latent
         assert source is not None, "an LSTM layer reads a sequence or a repeated vector"
-        H, N, T = self.hidden, source.shape[0], m.length
+        H, N, T = self.hidden, source.shape[0], self.steps or m.length
         h: CodeArray = np.zeros((N, H), dtype=np.int64)
         c: CodeArray = np.zeros((N, H), dtype=np.int64)
         proj = None if latent is None else latent @ W.T + b
@@ -211,7 +213,8 @@ class FixedDense:
     b: list[int]
     b_acc: list[int]
     acc_bits: int
-    repeated: bool = False  # the input is a vector a repeat spreads over the window
+    repeated: bool = False  # the input is a vector a repeat spreads over ``steps``
+    steps: int = 0  # input steps (the walk's); 0: the window's
 
     def codes(
         self,
@@ -228,7 +231,7 @@ class FixedDense:
                 trace.append(
                     {"layer": self.index, "kind": "dense", "step": 0, "x": list(latent), "y": y}
                 )
-            return ([y] * m.length, None) if self.repeated else (None, y)
+            return ([y] * (self.steps or m.length), None) if self.repeated else (None, y)
         out = []
         for t, x in enumerate(seq):
             y = m.dense(self, x)
@@ -255,7 +258,7 @@ class FixedDense:
             assert latent is not None, "a dense layer reads a sequence or a vector"
             y = rq(latent @ W.T + b, m.acc_frac, m.config.data, "y")  # (N, m)
             if self.repeated:
-                return np.repeat(y[:, None], m.length, axis=1), None
+                return np.repeat(y[:, None], self.steps or m.length, axis=1), None
             return None, y
         return rq(seq @ W.T + b, m.acc_frac, m.config.data, "y"), None
 
@@ -274,6 +277,7 @@ class FixedGru:
     b_acc: list[int]  # (3H)
     bh_acc: list[int]  # (3H)
     acc_bits: int  # the width rule for a + u (n + H products and two biases)
+    steps: int = 0  # input steps (the walk's); 0: the window's
 
     def codes(
         self,
@@ -293,7 +297,7 @@ class FixedGru:
             ]
         rows: Sequence[list[int]] = () if seq is None else seq
         outs = []
-        for t in range(m.length):
+        for t in range(self.steps or m.length):
             x = latent if latent is not None else rows[t]
             h_new = m.gru_step(self, x, h, proj)
             if trace is not None:
@@ -333,7 +337,7 @@ class FixedGru:
         bh = np.array(self.bh_acc, dtype=np.int64)
         source = seq if latent is None else latent
         assert source is not None, "a GRU layer reads a sequence or a repeated vector"
-        H, N, T = self.hidden, source.shape[0], m.length
+        H, N, T = self.hidden, source.shape[0], self.steps or m.length
         sfrac, nsh, hsh = cfg.sigmoid.frac, m.gru_n_shift, m.gru_h_shift
         h: CodeArray = np.zeros((N, H), dtype=np.int64)
         proj = None if latent is None else latent @ W.T + b
@@ -452,7 +456,11 @@ class FixedModel:
         line, as it was before the engine knew it: the RTL generator and ``squall hw export``
         build this model directly and know LSTM and dense layers only."""
         cfg = self.config = config
-        self.features, self.length = list(bundle.features), bundle.length
+        # the model's input: a forecaster's lookback of its input features
+        self.length, width = bundle.model.input_shape
+        task = bundle.task
+        self.features = list(task.inputs if task.kind == "forecast" else bundle.features)
+        assert len(self.features) == width
         if cfg.bias.frac > cfg.weight.frac + cfg.data.frac:
             raise SquallError(
                 f"bias format {cfg.bias} has more fraction bits than a product "
@@ -518,6 +526,8 @@ class FixedModel:
             layer = build(self, spec, i, bundle.weights, product_bound, bias_bound)
             if isinstance(layer, FixedDense):
                 layer.repeated = walk[i].repeated
+            if not isinstance(layer, int):
+                layer.steps = walk[i].in_length
             self.layers.append(layer)
 
     def _acc_bits(self, products: int, product_bound: int, bias_bound: int) -> int:
@@ -667,8 +677,9 @@ class FixedModel:
         window: Sequence[Sequence[int]],
         trace: list[TraceRecord] | None = None,
         steps: Mapping[int, StepFunction] | None = None,
-    ) -> list[list[int]]:
-        """Run one window of data codes (T lists of F codes); returns the output codes. With
+    ) -> list[list[int]] | list[int]:
+        """Run one window of data codes (T lists of F codes); returns the output codes (a
+        sequence, or one vector for a model that ends in one). With
         ``trace`` a list, every LSTM step's (layer, step, x, h_prev, c_prev, h, c) and every
         dense step's (layer, step, x, y) is appended to it. ``steps`` maps a layer index to a
         function ``(layer, x, h, c) -> (h, c)`` that does that layer's steps instead (e.g. the
@@ -678,8 +689,9 @@ class FixedModel:
         for L in self.layers:
             if not isinstance(L, int):  # a repeat (its count): the next LSTM reads latent
                 seq, latent = L.codes(self, seq, latent, trace, steps)
-        assert seq is not None, "the model ends in a sequence"
-        return seq
+        out = seq if seq is not None else latent
+        assert out is not None, "the model gives an output"
+        return out
 
     # ------------------------------------------------------------ numpy backend
 
@@ -715,8 +727,9 @@ class FixedModel:
         latent: CodeArray | None = None
         for L, arr in arrays:  # a repeat is not among them: the next LSTM reads latent
             seq, latent = L.run_array(self, arr, seq, latent, rq)
-        assert seq is not None, "the model ends in a sequence"
-        return seq
+        out = seq if seq is not None else latent
+        assert out is not None, "the model gives an output"
+        return out
 
     # ------------------------------------------------------------ floats at the boundary
 
@@ -771,11 +784,6 @@ class FixedEngine(Engine):
         super().__init__(bundle)
         if backend not in ("numpy", "python"):
             raise SquallError(f"unknown fixed backend {backend!r}; choose numpy or python")
-        if bundle.task.kind != "reconstruct":
-            raise SquallError(
-                f"the fixed engine runs reconstruct bundles only, this one's task is "
-                f"{bundle.task.kind!r}"
-            )
         self.config = resolve_config(config)
         self.backend = backend
         self.model = FixedModel(bundle, self.config, gru=True)
