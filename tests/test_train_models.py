@@ -156,3 +156,60 @@ def test_cli_trains_a_forecaster_and_detect_refuses_it(data, tmp_path, capsys):
     assert main(["detect", str(out), str(data), "--out", str(tmp_path / "d")]) == 2
     err = capsys.readouterr().err.strip()
     assert err.startswith("squall: error:") and "forecast" in err and "\n" not in err
+
+
+# --------------------------------------------------------------------------- curriculum
+
+
+def test_curriculum_stages_and_rule():
+    from squall.models.curriculum import Curriculum, stage_horizons
+
+    assert stage_horizons(10) == (3, 5, 10)
+    assert stage_horizons(4) == (1, 2, 4)
+    assert stage_horizons(2) == (1, 2) and stage_horizons(1) == (1,)
+    plan = Curriculum((3, 5, 10), patience=2, improvement=0.01)
+    # 0.995 and 0.994 are not 1 % better than 1.0: two stalled epochs advance the stage
+    assert [plan.observe(v) for v in (1.0, 0.995, 0.994)] == [False, False, True]
+    assert plan.stage == 1 and plan.horizon == 5 and plan.stalled == 0
+    assert [plan.observe(v) for v in (2.0, 1.5, 1.0, 0.999, 0.998)] == [False] * 4 + [True]
+    assert plan.last and plan.horizon == 10 and not plan.observe(5.0)  # the last stage stays
+    assert Curriculum.from_dict(plan.to_dict()) == plan
+
+
+def _forecast_data(n=48, lookback=6, horizon=4, seed=0):
+    rng = np.random.default_rng(seed)
+    t = np.arange(lookback + horizon)[None, :, None] + rng.uniform(0, 6, (n, 1, 1))
+    w = (0.5 + 0.3 * np.sin(t * 0.7)).astype(np.float32)
+    return w[:, :lookback], w[:, lookback:], np.ones_like(w[:, lookback:])
+
+
+def test_curriculum_advances_and_counts_only_the_stage_horizon():
+    from squall.models.train import TrainConfig, fit
+
+    x, y, m = _forecast_data()
+    layers = catalog_layers("lstm-forecaster", inputs=1, targets=1, length=6, horizon=4, sizes=(4,))
+    # improvement 100 %: no epoch ever counts as better, so every epoch advances a stage
+    cfg = TrainConfig(epochs=5, seed=1, curriculum=True, curriculum_patience=1)
+    cfg = TrainConfig(**{**cfg.to_dict(), "curriculum_improvement": 1.0})
+    _, hist = fit(layers, x, m, x[:8], m[:8], cfg, progress=False, y_train=y, y_val=y[:8])
+    assert [(r["stage"], r["horizon"]) for r in hist] == [(1, 1), (2, 2), (3, 4), (3, 4), (3, 4)]
+    # in stage 1 only the first horizon step counts: wild later steps change nothing
+    wild = y.copy()
+    wild[:, 1:] = 1000.0
+    calm = TrainConfig(epochs=2, seed=1, curriculum=True, curriculum_patience=50)
+    _, h1 = fit(layers, x, m, x[:8], m[:8], calm, progress=False, y_train=wild, y_val=wild[:8])
+    _, h2 = fit(layers, x, m, x[:8], m[:8], calm, progress=False, y_train=y, y_val=y[:8])
+    assert [r["val_loss"] for r in h1] == [r["val_loss"] for r in h2]
+    assert {r["stage"] for r in h1} == {1}
+
+
+def test_curriculum_is_recorded_in_the_bundle(data, tmp_path):
+    _train(data, tmp_path / "m", "lstm-forecaster", epochs=3, curriculum=True)
+    loaded = load_bundle(tmp_path / "m")
+    stages = [r["stage"] for r in loaded.history]
+    assert stages[0] == 1 and stages == sorted(stages)
+    assert [r["horizon"] for r in loaded.history][0] == 1
+    assert loaded.provenance["training"]["curriculum"] is True
+    assert loaded.provenance["training"]["curriculum_horizons"] == [1, 2, 4]
+    with pytest.raises(SquallError, match="curriculum is for a forecasting model"):
+        pipeline.train(data, tmp_path / "x", reader=READER, curriculum=True, **QUIET)

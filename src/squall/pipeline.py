@@ -114,6 +114,7 @@ def train(
     lookback: int | None = None,
     horizon: int | None = None,
     targets: Sequence[str] | None = None,
+    curriculum: bool = False,
 ) -> Bundle:
     """Train model ``model`` (:mod:`squall.models.catalog`: ``autoencoder``, the default, or a
     forecaster) on ``paths`` (reports before ``until``) and return/save the bundle.
@@ -128,10 +129,15 @@ def train(
     made, masked, resampled and split exactly as the autoencoder's. The loss is the masked MSE
     over the observed target cells of the horizon. Its bundle has task ``forecast`` and no
     detector (forecast-residual detection is a later step).
+
+    ``curriculum`` (forecasters): the horizon the loss counts grows in stages H/4, H/2, H as
+    the validation loss settles (:mod:`squall.models.curriculum`); each epoch's stage and
+    horizon are in the bundle's history.
     """
     from squall.convert import bundle_weights_from_torch
 
     try:
+        from squall.models.curriculum import stage_horizons
         from squall.models.train import TrainConfig, fit
     except ImportError as exc:
         raise SquallError(
@@ -141,6 +147,12 @@ def train(
 
     lookback, horizon, targets = check_model_args(model, lookback, horizon, targets, features)
     forecasting = catalog.is_forecaster(model)
+    if not isinstance(curriculum, bool):
+        raise ParameterError("curriculum", f"{NAME} must be True or False, got {curriculum!r}")
+    if curriculum and not forecasting:
+        raise ParameterError(
+            "curriculum", f"{NAME} is for a forecasting model (lstm-forecaster, cnn-lstm)"
+        )
     if forecasting:
         assert lookback is not None and horizon is not None
         settings = dataclasses.replace(settings or WindowSettings(), length=lookback + horizon)
@@ -193,7 +205,7 @@ def train(
         f"{len(va)} validation"
     )
     names = list(obs.features)
-    config = TrainConfig(epochs=epochs, seed=seed, patience=patience)
+    config = TrainConfig(epochs=epochs, seed=seed, patience=patience, curriculum=curriculum)
     mask = ws.mask.astype(np.float32)
     if forecasting:
         assert lookback is not None and horizon is not None
@@ -246,7 +258,8 @@ def train(
         "reader": reader_config(obs, reader),
         "training": config.to_dict()
         | {"epochs_run": len(history), "val_fraction": val_fraction}
-        | ({"model": model} if forecasting else {}),
+        | ({"model": model} if forecasting else {})
+        | ({"curriculum_horizons": list(stage_horizons(horizon or 1))} if curriculum else {}),
         "final_loss": history[-1] if history else None,
         "versions": _versions(),
     }

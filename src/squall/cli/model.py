@@ -98,6 +98,13 @@ def add_train(sub: Any) -> None:
         "it reads every feature)",
     )
     g.add_argument(
+        "--curriculum",
+        action="store_true",
+        help="a forecaster learns the near horizon first: the loss counts H/4, then H/2, then "
+        "all H steps, advancing when the validation loss has not improved by 1%% for 2 epochs "
+        "(each epoch's stage is in the bundle's history)",
+    )
+    g.add_argument(
         "--hidden",
         type=positive_list,
         default=None,
@@ -176,6 +183,7 @@ def cmd_train(a: argparse.Namespace) -> None:
         lookback=a.lookback,
         horizon=a.horizon,
         targets=a.targets,
+        curriculum=a.curriculum,
     )
     if bundle.task.kind == "forecast":
         val = bundle.history[-1]["val_loss"]

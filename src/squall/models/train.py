@@ -19,6 +19,7 @@ import torch
 
 from squall.errors import NAME, ParameterError, SquallError
 from squall.models.autoencoder import LSTMAutoencoder
+from squall.models.curriculum import Curriculum, stage_horizons
 
 
 @dataclass(frozen=True)
@@ -31,9 +32,21 @@ class TrainConfig:
     patience: int = 6
     seed: int = 0
     min_windows: int = 16
+    #: The horizon curriculum (:mod:`squall.models.curriculum`; forecasters only): stages
+    #: advance when the loss has not improved by ``curriculum_improvement`` for
+    #: ``curriculum_patience`` epochs.
+    curriculum: bool = False
+    curriculum_patience: int = 2
+    curriculum_improvement: float = 0.01
 
     def to_dict(self) -> dict:
-        return asdict(self)
+        """The settings; the curriculum's only when it is on (an autoencoder's provenance
+        stays as it was)."""
+        out = asdict(self)
+        if not self.curriculum:
+            for key in ("curriculum", "curriculum_patience", "curriculum_improvement"):
+                del out[key]
+        return out
 
 
 def masked_mse(recon: torch.Tensor, x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
@@ -59,6 +72,11 @@ def fit(
     output should be (an autoencoder's: ``x_*`` itself, the default; a forecaster's: the
     scaled targets of the horizon) and ``m_*`` their 0/1 masks (1: observed). Validation may
     be empty: early stopping then watches the training loss.
+
+    With ``config.curriculum`` (a forecaster: ``y_*`` of shape (N, H, targets)), the loss
+    counts the first steps of the horizon only, more of them stage by stage
+    (:mod:`squall.models.curriculum`); each history row then holds its ``stage`` (1-based) and
+    ``horizon``, and the weights returned are the best of the last stage reached.
     """
     if len(x_train) < config.min_windows:
         raise ParameterError(
@@ -77,10 +95,24 @@ def fit(
     )
     yt = xt if y_train is None else torch.as_tensor(y_train, dtype=torch.float32)
     yv = xv if y_val is None else torch.as_tensor(y_val, dtype=torch.float32)
+    m_full_t, m_full_v = mt, mv
     history: list[dict] = []
     best, best_state, waited = float("inf"), None, 0
+    plan = None
+    if config.curriculum:
+        if y_train is None or yt.ndim != 3:
+            raise SquallError("the curriculum is for forecasters (a horizon to grow)")
+        plan = Curriculum(
+            stage_horizons(int(yt.shape[1])),
+            config.curriculum_patience,
+            config.curriculum_improvement,
+        )
     bar = _progress(config.epochs, progress)
     for epoch in range(1, config.epochs + 1):
+        if plan is not None:  # the horizon steps this stage's loss counts
+            keep = torch.zeros(1, yt.shape[1], 1)
+            keep[:, : plan.horizon] = 1.0
+            mt, mv = m_full_t * keep, m_full_v * keep
         model.train()
         order = rng.permutation(len(xt))
         total, weight = 0.0, 0.0
@@ -96,7 +128,10 @@ def fit(
             weight += float(mb.sum())
         train_loss = total / max(weight, 1.0)
         val_loss = _evaluate(model, xv, yv, mv) if len(xv) else float("nan")
-        history.append({"epoch": epoch, "train_loss": train_loss, "val_loss": val_loss})
+        row = {"epoch": epoch, "train_loss": train_loss, "val_loss": val_loss}
+        if plan is not None:
+            row |= {"stage": plan.stage + 1, "horizon": plan.horizon}
+        history.append(row)
         watched = val_loss if len(xv) else train_loss
         if watched < best - 1e-7:
             best, waited = watched, 0
@@ -104,6 +139,10 @@ def fit(
         else:
             waited += 1
         bar.update(epoch, train_loss, val_loss)
+        if plan is not None and not plan.last:
+            if plan.observe(watched):  # a new stage: its losses start a new comparison
+                best, waited = float("inf"), 0
+            continue  # early stopping acts in the last stage only
         if waited >= config.patience:
             break
     bar.close()
