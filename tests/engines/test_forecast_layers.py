@@ -12,7 +12,7 @@ import pytest
 from squall.bundle import Bundle, load_bundle, random_bundle
 from squall.engines import get_engine
 from squall.errors import SquallError
-from squall.model import Decoder, Dense, Gru, Lstm, ModelSpec, Rfft
+from squall.model import Conv1d, Decoder, Dense, Gru, Lstm, ModelSpec, Repeat, Rfft
 
 torch = pytest.importorskip("torch")
 
@@ -340,3 +340,69 @@ def test_graph_and_trace_know_rfft_and_decoder(tmp_path):
     text = (tmp_path / "t.csv").read_text()
     assert ",rfft,0,amplitude,1," in text and ",rfft,0,phase,1," in text
     assert ",decoder,2,h,23," in text and ",decoder,0,input,0,0.0" in text
+
+
+# ---------------------------------------------------------------- the family on the ladder
+
+FAMILY = {  # name -> (features, lookback, horizon, layers): the issue's models, small
+    "lstm-forecaster": (2, 12, 4, [Lstm(2, 6, False), Repeat(4), Lstm(6, 6, True), Dense(6, 2)]),
+    "cnn-lstm": (
+        2,
+        10,
+        3,
+        [Conv1d(2, 4, 3), Lstm(4, 5, False), Repeat(3), Lstm(5, 5, True), Dense(5, 2)],
+    ),
+    "seq2seq-gru-fft": (1, 16, 4, None),
+    # an LSTM's last state straight into a decoder (the numpy engine's doubled state, halved)
+    "lstm-state-decoder": (2, 8, 3, [Lstm(2, 5, False), Decoder(5, 5, 2, 3, "gru")]),
+    "lstm-state-projected": (2, 8, 3, [Lstm(2, 4, False), Decoder(4, 6, 2, 3, "lstm")]),
+    "gru-decoder-lstm": (
+        2,
+        10,
+        3,
+        [Gru(2, 6, False), Dense(6, 4, "relu"), Decoder(4, 5, 2, 3, "lstm")],
+    ),
+}
+
+
+@pytest.mark.parametrize("name", list(FAMILY))
+def test_the_forecasting_family_on_the_parity_ladder(name):
+    """Every engine against torch float64 with the ladder's tolerances (tests/engines/
+    test_parity.py); the fixed engine where it runs every layer, else its one-line refusal."""
+    from squall.engines.fixed import parity_tolerance
+
+    F, L, H, layers = FAMILY[name]
+    if layers is None:
+        layers = seq2seq_gru_fft(F, L, H, F)
+    task = {"kind": "forecast", "lookback": L, "horizon": H}
+    bundle = random_bundle(layers, F, L + H, seed=8, scale=0.5, task=task)
+    x = np.random.default_rng(9).uniform(-0.2, 1.2, (6, L, F))
+    ref = get_engine("torch", bundle, dtype="float64").run(x)
+    ladder = {
+        "numpy64": ("numpy", {"dtype": "float64"}, 1e-12),
+        "pure": ("pure", {}, 1e-12),
+        "numpy32": ("numpy", {"dtype": "float32"}, 1e-5),
+        "torch32": ("torch", {"dtype": "float32"}, 1e-5),
+        "fixed16": ("fixed", {"config": "16"}, parity_tolerance("16")),
+    }
+    fixed_ok = not any(isinstance(layer, (Conv1d, Rfft, Decoder)) for layer in layers)
+    for label, (engine, options, tol) in ladder.items():
+        if engine == "fixed" and not fixed_ok:
+            with pytest.raises(SquallError, match="the fixed engine has no") as err:
+                get_engine(engine, bundle, **options)
+            assert "\n" not in str(err.value)
+            continue
+        got = get_engine(engine, bundle, **options).run(x)
+        assert np.abs(got - ref).max() <= tol, label
+
+
+def test_the_torch_spectrum_has_finite_gradients_on_constant_windows():
+    """A constant (or all-zero) window leaves every non-DC bin at amplitude 0 exactly: the
+    phase's gradient there is zero in torch, so a training batch with such windows stays
+    finite."""
+    from squall.models.autoencoder import Spectrum
+
+    for value in (0.0, 1.0):
+        x = torch.full((2, 8, 1), value, dtype=torch.float64, requires_grad=True)
+        Spectrum(5, True)(x).sum().backward()
+        assert torch.isfinite(x.grad).all()

@@ -490,7 +490,7 @@ def _plan_decoder(
         return np.ascontiguousarray(a.astype(np.float64) * k, p.dtype)
 
     lstm = layer.cell == "lstm"
-    b = w["b"] + w["bh"] if lstm else w["b"]
+    b = w["b"].astype(np.float64) + w["bh"] if lstm else w["b"]  # added in float64, as torch
     p.plan.append(
         _Decoder(
             i,

@@ -68,8 +68,8 @@ class SequenceConv1d(nn.Conv1d):
 class Spectrum(nn.Module):
     """The rfft layer: ``torch.fft.rfft(norm="forward")`` over time, amplitudes then phases
     (``torch.angle``), feature-major, the first ``bins`` frequencies; ``append``: the input
-    sequence with that vector at every step. Differentiable (``torch.angle``'s gradient is not
-    defined where an amplitude is exactly zero)."""
+    sequence with that vector at every step. Differentiable (where an amplitude is exactly zero,
+    e.g. a constant window's non-DC bins, torch gives the phase a zero gradient, not NaN)."""
 
     def __init__(self, bins: int, append: bool) -> None:
         super().__init__()
