@@ -406,3 +406,17 @@ def test_the_torch_spectrum_has_finite_gradients_on_constant_windows():
         x = torch.full((2, 8, 1), value, dtype=torch.float64, requires_grad=True)
         Spectrum(5, True)(x).sum().backward()
         assert torch.isfinite(x.grad).all()
+
+
+def test_count_and_profile_runs_take_a_forecaster(tmp_path):
+    """The profiler runs any task; a decoder's LSTM cell steps are lstm_step calls, counted."""
+    from squall.engines.tools.profiling import count_run, profile_run
+
+    F, L, H, layers = FAMILY["lstm-state-projected"]
+    task = {"kind": "forecast", "lookback": L, "horizon": H}
+    bundle = random_bundle(layers, F, L + H, seed=2, task=task)
+    x = np.random.default_rng(0).uniform(-1, 1, (2, L, F))
+    counts = count_run(bundle, x)
+    assert counts["step_calls"] == {"0:lstm(2->4)": 2 * L, "1:decoder(lstm, 4->6->2, x3)": 2 * H}
+    result = profile_run(bundle, x, tmp_path / "p.prof")
+    assert result.steps_agree and result.step_calls["lstm_step (counters)"] == 2 * (L + H)

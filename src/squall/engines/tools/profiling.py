@@ -22,7 +22,7 @@ from squall.engines import get_engine
 from squall.engines.base import PureEngine, Windows
 from squall.errors import NAME, ParameterError
 from squall.io import atomic_path
-from squall.model import Lstm, Repeat
+from squall.model import Decoder, Layer, Lstm, Repeat
 
 #: Functions line_profiler times with ``--lines`` (the LSTM step and what it calls).
 LINE_TARGETS = ("lstm_step", "gates", "cell")
@@ -91,7 +91,7 @@ def count_run(
     engine = engine if engine is not None else get_engine("pure", bundle)
     saved, engine.model.counters = engine.model.counters, Counters()
     try:
-        engine.reconstruct(x)
+        engine.run(x)  # any task
         counts = engine.model.counters.as_dict()
     finally:
         engine.model.counters = saved
@@ -116,7 +116,7 @@ def profile_run(
     eng = get_engine(engine, bundle)
     profiler = cProfile.Profile()
     start = time.perf_counter()
-    profiler.runcall(eng.reconstruct, x)
+    profiler.runcall(eng.run, x)  # any task
     seconds = time.perf_counter() - start
     with atomic_path(out) as tmp:
         profiler.dump_stats(str(tmp))
@@ -134,8 +134,8 @@ def profile_run(
             if fn[0] == where and fn[2] == "lstm_step"
         )
         result.counters = count_run(bundle, x, eng)
-        lstm = {
-            name for i, name in layer_names(bundle).items() if isinstance(bundle.layers[i], Lstm)
+        lstm = {  # the layers whose steps are lstm_step calls (a decoder's LSTM cell too)
+            name for i, name in layer_names(bundle).items() if _lstm_steps(bundle.layers[i])
         }
         counted = sum(n for name, n in result.counters["step_calls"].items() if name in lstm)
         result.step_calls = {"lstm_step (cProfile)": profiled, "lstm_step (counters)": counted}
@@ -149,6 +149,11 @@ def profile_run(
             # the command line prints notes as they are: this one names the flag, --lines
             result.notes.append(exc.for_option(exc.option()))
     return result
+
+
+def _lstm_steps(layer: Layer) -> bool:
+    """Are the layer's steps calls of the pure engine's ``lstm_step``?"""
+    return isinstance(layer, Lstm) or (isinstance(layer, Decoder) and layer.cell == "lstm")
 
 
 def line_profile(bundle: Bundle, x: Windows) -> str:
@@ -167,7 +172,7 @@ def line_profile(bundle: Bundle, x: Windows) -> str:
     lp = LineProfiler(*(getattr(pure, name) for name in LINE_TARGETS))
     lp.enable_by_count()  # what LineProfiler.runcall does (untyped there)
     try:
-        eng.reconstruct(x)
+        eng.run(x)
     finally:
         lp.disable_by_count()
     text = io.StringIO()
