@@ -168,3 +168,12 @@ def test_bundle_problems_are_one_line_and_write_nothing(tmp_path, cli):
     assert code == 2 and "--lookback and --horizon required without a bundle" in err
     code, _, err = cli("backtest", path, data["harmonics"], "--out", data["harmonics"])
     assert code == 2 and err.count("\n") == 1
+
+
+def test_season_estimate_is_the_strongest_period_within_the_lookback():
+    from squall.forecast.backtest import estimate_season
+
+    t = np.arange(600.0)
+    slow_and_daily = 5 * np.sin(2 * np.pi * t / 300) + np.sin(2 * np.pi * t / 24)
+    assert estimate_season(slow_and_daily, 48) == 24  # the slow swing is beyond the lookback
+    assert estimate_season(np.ones(100), 48) == 1 and estimate_season(t[:5], 48) == 1

@@ -108,7 +108,7 @@ def cmd_spectrum(a: argparse.Namespace) -> None:
             fig = plots.history_figure(r.history, r.extrapolation, "value", "extrapolation")
             plots.save(fig, tmp / "extrapolation.png")
     pairs = r.spectrum.groupby(["track", "feature"]).ngroups
-    methods = r.periods.drop_duplicates(["track", "feature"])["method"].value_counts()
+    methods = r.spectrum.drop_duplicates(["track", "feature"])["method"].value_counts()
     how = ", ".join(f"{plural(int(n), 'series', 'series')} by {m}" for m, n in methods.items())
     skipped = f"; {len(r.skipped)} skipped (fewer than 8 values)" if r.skipped else ""
     messages(a)(

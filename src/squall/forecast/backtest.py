@@ -15,9 +15,10 @@ has no rows. The metrics pool all tracks and origins: MAE,
 RMSE and sMAPE over every pair, MASE as the mean of ``|error| / scale`` of the pair's track.
 
 Season ``m`` (seasonal naive and the MASE scale): ``season`` when given; else per track and
-feature the period of the strongest sinusoid of the training part (its last 2000 steps), rounded
-to whole steps, when it is at least 2 and at most the lookback; otherwise 1 (the naive
-forecast).
+feature :func:`estimate_season`: the period, rounded to whole steps, of the highest periodogram
+peak of the training part (its last 2000 steps) among periods of 2 to ``lookback`` steps (a
+seasonal naive forecast can only repeat what the lookback holds); 1 (the naive forecast) when
+there is none.
 """
 
 from __future__ import annotations
@@ -33,7 +34,7 @@ from squall.errors import NAME, ParameterError, SquallError, mark
 from squall.forecast.baselines import BASELINES
 from squall.forecast.metrics import mase_scale
 from squall.forecast.series import TrackSeries, fill_gaps
-from squall.forecast.spectrum import strongest_frequencies
+from squall.forecast.spectrum import periodogram
 
 __all__ = ["METRIC_COLUMNS", "BacktestResult", "ModelFn", "backtest", "estimate_season"]
 
@@ -62,17 +63,21 @@ class BacktestResult:
 
 
 def estimate_season(train: Array, lookback: int) -> int:
-    """The season of a training part: the period (in steps, rounded) of its strongest
-    sinusoid (:func:`squall.forecast.spectrum.strongest_frequencies`), when in ``[2,
-    lookback]`` and shorter than the part; else 1."""
+    """The season of a training part: the period (in steps, rounded) of the highest peak of the
+    Hann-windowed periodogram of its last :data:`SEASON_STEPS` steps (gaps filled) among the
+    periods from 2 to ``lookback`` steps; 1 when there is none (too short, constant)."""
     y = fill_gaps(np.asarray(train, dtype=np.float64)[-SEASON_STEPS:])
-    if len(y) < 8 or np.isnan(y).all():
+    if len(y) < 8 or not np.isfinite(y).all() or np.ptp(y) == 0:
         return 1
-    freqs = strongest_frequencies(y, 1)
-    if not len(freqs):
+    spec = periodogram(y, "hann")
+    with np.errstate(divide="ignore"):
+        period = 1.0 / spec.frequency
+    inside = (period >= 2) & (period <= lookback) & (period < len(y))
+    if not inside.any():
         return 1
-    period = int(round(1.0 / float(freqs[0])))
-    return period if 2 <= period <= lookback and period < len(y) else 1
+    best = float(period[inside][np.argmax(spec.amplitude[inside])])
+    found = int(round(best))
+    return found if 2 <= found <= lookback else 1
 
 
 class _Sums:
