@@ -226,7 +226,9 @@ def cmd_backtest(a: argparse.Namespace) -> None:
             raise SquallError(f"{' and '.join(missing)} required without a bundle")
         obs = read_data(data, reader(a))
         interval = _interval(a, obs)
-    step = "one report" if interval is None else str(interval)
+    from squall.data.windows import format_duration
+
+    step = "one report" if interval is None else format_duration(interval)
     r = backtest(
         track_series(obs, interval),
         obs.features,
