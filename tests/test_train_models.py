@@ -12,6 +12,7 @@ torch = pytest.importorskip("torch")
 import squall  # noqa: E402
 from squall import load_bundle, pipeline  # noqa: E402
 from squall.cli.main import main  # noqa: E402
+from squall.data.windows import WindowSettings  # noqa: E402
 from squall.errors import SquallError  # noqa: E402
 from squall.model import Task  # noqa: E402
 from squall.models.autoencoder import LSTMAutoencoder  # noqa: E402
@@ -113,7 +114,10 @@ def test_catalog_layer_lists_end_with_the_forecast():
 
 
 def test_autoencoder_default_is_unchanged(data, tmp_path):
-    bundle = pipeline.train(data, tmp_path / "ae", reader=READER, epochs=1, sizes=(4, 2), **QUIET)
+    short = WindowSettings(length=8, stride=4)
+    bundle = pipeline.train(
+        data, tmp_path / "ae", reader=READER, settings=short, epochs=1, sizes=(4, 2), **QUIET
+    )
     assert bundle.task == Task() and bundle.detector is not None
     assert "model" not in bundle.provenance["training"]
     assert sorted(p.name for p in (tmp_path / "ae").iterdir()) == [
@@ -176,7 +180,7 @@ def test_curriculum_stages_and_rule():
     assert Curriculum.from_dict(plan.to_dict()) == plan
 
 
-def _forecast_data(n=48, lookback=6, horizon=4, seed=0):
+def _forecast_data(n=32, lookback=6, horizon=4, seed=0):
     rng = np.random.default_rng(seed)
     t = np.arange(lookback + horizon)[None, :, None] + rng.uniform(0, 6, (n, 1, 1))
     w = (0.5 + 0.3 * np.sin(t * 0.7)).astype(np.float32)
@@ -213,3 +217,84 @@ def test_curriculum_is_recorded_in_the_bundle(data, tmp_path):
     assert loaded.provenance["training"]["curriculum_horizons"] == [1, 2, 4]
     with pytest.raises(SquallError, match="curriculum is for a forecasting model"):
         pipeline.train(data, tmp_path / "x", reader=READER, curriculum=True, **QUIET)
+
+
+# --------------------------------------------------------------------------- checkpoints
+
+
+def _weights(path):
+    from safetensors.numpy import load_file
+
+    return load_file(str(path / "weights.safetensors"))
+
+
+def test_a_killed_training_resumed_ends_as_an_uninterrupted_one(data, tmp_path, monkeypatch):
+    import json
+
+    import squall.models.train as train_module
+
+    kw = {"epochs": 4, "patience": 10, "curriculum": True, "checkpoint_every": 2}
+    straight = _train(data, tmp_path / "a", "cnn-lstm", sizes=(3, 4), **kw)
+    real_save = train_module.save_checkpoint
+
+    def save_then_die(where, **state):
+        real_save(where, **state)
+        if state["epoch"] == 2:
+            raise KeyboardInterrupt  # killed just after the epoch-2 checkpoint
+
+    monkeypatch.setattr(train_module, "save_checkpoint", save_then_die)
+    with pytest.raises(KeyboardInterrupt):
+        _train(data, tmp_path / "b", "cnn-lstm", sizes=(3, 4), **kw)
+    monkeypatch.undo()
+    assert not (tmp_path / "b").exists()  # no half-written bundle
+    ckpt = tmp_path / "b.checkpoint"
+    assert sorted(p.name for p in ckpt.iterdir()) == [
+        "best.npz",
+        "checkpoint.json",
+        "optimizer.npz",
+        "weights.npz",
+    ]
+    doc = json.loads((ckpt / "checkpoint.json").read_text())
+    assert doc["epoch"] == 2 and doc["every"] == 2 and len(doc["loop"]["history"]) == 2
+    with np.load(ckpt / "optimizer.npz", allow_pickle=False) as opt:
+        assert any(k.endswith(".exp_avg_sq") for k in opt.files)
+    kw["checkpoint_every"] = None
+    resumed = _train(data, tmp_path / "b", "cnn-lstm", sizes=(3, 4), resume=ckpt, **kw)
+    assert resumed.history == straight.history
+    a, b = _weights(tmp_path / "a"), _weights(tmp_path / "b")
+    assert a.keys() == b.keys()
+    for k in a:
+        np.testing.assert_array_equal(a[k], b[k])
+    # the experiment log: start, 2 epochs, resume, 2 epochs, end, with the curriculum stage
+    text = (tmp_path / "b" / "training-log.jsonl").read_text()
+    lines = [json.loads(t) for t in text.splitlines()]
+    events = ["start", "epoch", "epoch", "resume", "epoch", "epoch", "end"]
+    assert [r["event"] for r in lines] == events
+    assert lines[0]["options"]["model"] == "cnn-lstm" and lines[0]["data"][0]["sha256"]
+    assert [r["epoch"] for r in lines if r["event"] == "epoch"] == [1, 2, 3, 4]
+    assert all("stage" in r and "val_loss" in r for r in lines if r["event"] == "epoch")
+    assert json.loads((ckpt / "checkpoint.json").read_text())["epoch"] == 4
+
+
+def test_resume_refuses_other_options_or_data(data, tmp_path):
+    _train(data, tmp_path / "a", "lstm-forecaster", epochs=1, checkpoint_every=1)
+    ckpt = tmp_path / "a.checkpoint"
+    with pytest.raises(SquallError, match="resume .* was written by another training: its layers"):
+        _train(data, tmp_path / "b", "lstm-forecaster", epochs=2, sizes=(5,), resume=ckpt)
+    with pytest.raises(SquallError, match="resume .* is not a training checkpoint"):
+        _train(data, tmp_path / "b", "lstm-forecaster", resume=tmp_path / "a")
+    with pytest.raises(SquallError, match="checkpoint_every must be at least 1"):
+        _train(data, tmp_path / "b", "lstm-forecaster", checkpoint_every=0)
+    assert not (tmp_path / "b").exists()
+
+
+def test_cli_checkpoint_and_resume(data, tmp_path):
+    out = tmp_path / "m"
+    base = ["train", str(data), "--time-column", "timestamp", "--track-column", "track"]
+    args = [*base, "--model", "lstm-forecaster", "--lookback", "6", "--horizon", "2"]
+    args += ["--hidden", "3", "--out", str(out), "--quiet"]
+    assert main([*args, "--epochs", "1", "--checkpoint-every", "1"]) == 0
+    assert (tmp_path / "m.checkpoint" / "checkpoint.json").is_file()
+    assert main([*args, "--epochs", "2", "--resume", str(tmp_path / "m.checkpoint")]) == 0
+    assert len(load_bundle(out).history) == 2
+    assert (out / "training-log.jsonl").is_file()

@@ -34,7 +34,7 @@ from squall.detect.scoring import Scores
 from squall.detect.thresholds import DEFAULT_Q, fit_threshold
 from squall.engines import get_engine
 from squall.errors import NAME, ParameterError, SquallError
-from squall.io import check_output, sha256_file, write_csv
+from squall.io import atomic_dir, check_output, sha256_file, write_csv, written_by
 from squall.model import Task
 from squall.models import catalog
 from squall.prepare import load_windows, make_windowset
@@ -115,6 +115,9 @@ def train(
     horizon: int | None = None,
     targets: Sequence[str] | None = None,
     curriculum: bool = False,
+    checkpoint_every: int | None = None,
+    resume: str | os.PathLike[str] | None = None,
+    checkpoint_dir: str | os.PathLike[str] | None = None,
 ) -> Bundle:
     """Train model ``model`` (:mod:`squall.models.catalog`: ``autoencoder``, the default, or a
     forecaster) on ``paths`` (reports before ``until``) and return/save the bundle.
@@ -133,10 +136,21 @@ def train(
     ``curriculum`` (forecasters): the horizon the loss counts grows in stages H/4, H/2, H as
     the validation loss settles (:mod:`squall.models.curriculum`); each epoch's stage and
     horizon are in the bundle's history.
+
+    ``checkpoint_every`` N: a checkpoint every N epochs (and after the last) in
+    ``checkpoint_dir``, by default ``OUT.checkpoint`` beside ``out``
+    (:mod:`squall.models.checkpoint`: weights and Adam's state as .npz, epoch, loop and
+    generator states as JSON; replaced atomically). ``resume``: a checkpoint directory to go on
+    from (same data and options, ``epochs`` may be larger; its later checkpoints go there): the
+    result is the one an uninterrupted training would have given. A forecaster, or a training
+    with any of these options, keeps its experiment log ``training-log.jsonl`` (JSON lines:
+    options, data fingerprint, each epoch's losses and curriculum stage, checkpoints, resumes)
+    in the bundle directory; a plain autoencoder's bundle holds exactly today's files.
     """
     from squall.convert import bundle_weights_from_torch
 
     try:
+        from squall.models import checkpoint as checkpoints
         from squall.models.curriculum import stage_horizons
         from squall.models.train import TrainConfig, fit
     except ImportError as exc:
@@ -172,6 +186,49 @@ def train(
     )
     if not isinstance(progress, bool):
         raise SquallError(f"progress must be True or False, got {progress!r}")
+    if checkpoint_every is not None:
+        check_number("checkpoint_every", checkpoint_every, low=1, integer=True)
+    resumed = None
+    if resume is not None:
+        resumed = checkpoints.load(resume)
+        checkpoint_dir = resume
+        if checkpoint_every is None:
+            checkpoint_every = int(resumed.doc.get("every") or 0) or None
+    if checkpoint_every is not None and checkpoint_dir is None:
+        if out is None:
+            raise ParameterError(
+                "checkpoint_every", f"{NAME} needs an output directory (or a checkpoint_dir)"
+            )
+        checkpoint_dir = checkpoints.default_dir(out)
+    if checkpoint_every is not None and checkpoint_dir is not None and resume is None:
+        check_output(
+            checkpoint_dir,
+            inputs=expand_paths(_as_list(paths)),
+            directory=True,
+            replaceable=checkpoints.replaceable,
+            option="checkpoint directory",
+        )
+    options = {
+        "data": [str(p) for p in _as_list(paths)],
+        "out": None if out is None else str(out),
+        "model": model,
+        "features": None if features is None else list(features),
+        "until": until,
+        "settings": None if settings is None else settings.to_dict(),
+        "sizes": None if sizes is None else list(sizes),
+        "scaler": scaler,
+        "epochs": epochs,
+        "seed": seed,
+        "val_fraction": val_fraction,
+        "patience": patience,
+        "lookback": lookback,
+        "horizon": horizon,
+        "targets": targets,
+        "curriculum": curriculum,
+        "checkpoint_every": checkpoint_every,
+        "resume": None if resume is None else str(resume),
+    }
+    keep_log = forecasting or checkpoint_every is not None or resumed is not None
     reader = ReaderConfig.from_dict(reader)
     if features:
         reader = reader.with_features(features)
@@ -225,26 +282,76 @@ def train(
             sizes=sizes,
         )
         xin, y, m = forecast_arrays(ws.x, mask, task, names)
-        state, history = fit(
-            layers,
-            xin[tr],
-            m[tr],
-            xin[va],
-            m[va],
-            config,
-            progress,
-            y_train=y[tr],
-            y_val=y[va],
-        )
+        arrays = (xin[tr], m[tr], xin[va], m[va])
+        targets_of: dict = {"y_train": y[tr], "y_val": y[va]}
     else:
         task = Task()
         layers = catalog.layers(
             model, inputs=len(names), targets=len(names), length=settings.length, sizes=sizes
         )
-        state, history = fit(layers, ws.x[tr], mask[tr], ws.x[va], mask[va], config, progress)
+        arrays = (ws.x[tr], mask[tr], ws.x[va], mask[va])
+        targets_of = {}
+    data_print = [{"path": s, "sha256": sha256_file(s)} for s in obs.sources]
+    # what a resumed training must share with the checkpoint (not the epochs: a resume may
+    # train longer)
+    identity = {
+        "model": model,
+        "task": task.to_json(),
+        "layers": [layer.to_json() for layer in layers],
+        "data": [d["sha256"] for d in data_print],
+        "until": until,
+        "windows": settings.to_dict(),
+        "split": [int(len(tr)), int(len(va))],
+        "scaler": fitted.to_dict(),
+        "training": {k: v for k, v in config.to_dict().items() if k != "epochs"},
+    }
+    journal: list[dict] = []
+    if resumed is not None:
+        resumed.check_identity(identity)
+        journal = resumed.log
+        journal.append(
+            {"event": "resume", "time": _now(), "from_epoch": resumed.epoch, "options": options}
+        )
+    else:
+        journal.append(
+            {
+                "event": "start",
+                "time": _now(),
+                "options": options,
+                "data": data_print,
+                "windows": {"train": int(len(tr)), "validation": int(len(va))},
+            }
+        )
+    saving = None
+    if checkpoint_every is not None and checkpoint_dir is not None:
+        saving = checkpoints.Checkpointing(
+            Path(checkpoint_dir), int(checkpoint_every), identity, journal
+        )
+
+    def logged(row: dict) -> None:
+        journal.append({"event": "epoch", "time": _now(), **row})
+
+    state, history = fit(
+        layers,
+        *arrays,
+        config,
+        progress,
+        **targets_of,
+        checkpoint=saving,
+        resume=resumed,
+        on_epoch=logged,
+    )
+    journal.append(
+        {
+            "event": "end",
+            "time": _now(),
+            "epochs_run": len(history),
+            "final_loss": history[-1] if history else None,
+        }
+    )
     weights = bundle_weights_from_torch(state, layers)
     provenance = {
-        "data": [{"path": s, "sha256": sha256_file(s)} for s in obs.sources],
+        "data": data_print,
         "until": until,
         "reports": len(obs),
         "time_range": [str(obs.frame["time"].min()), str(obs.frame["time"].max())],
@@ -278,7 +385,7 @@ def train(
     if forecasting:
         # no Detector yet: forecast-residual detection is a later step (bundle detector: none)
         if out is not None:
-            bundle.save(out)
+            save_model(bundle, out, journal if keep_log else None)
         return bundle
     ref = va if len(va) else tr
     fitted_on = "validation" if len(va) else "training"
@@ -289,8 +396,54 @@ def train(
     # the detector squall detect runs (and the benchmarks measure), fitted on the same windows
     Detector().fit(reference, bundle, fitted_on=fitted_on, span_windows=ws)
     if out is not None:
-        bundle.save(out)
+        save_model(bundle, out, journal if keep_log else None)
     return bundle
+
+
+#: The experiment log a training keeps in its bundle directory (JSON lines).
+TRAINING_LOG = "training-log.jsonl"
+#: A directory ``squall train`` may replace: empty, or a bundle, with or without its log.
+model_dir_replaceable = written_by(
+    "bundle.json",
+    "squall-bundle",
+    only=("bundle.json", "weights.safetensors", "history.csv", TRAINING_LOG),
+)
+
+
+def save_model(bundle: Bundle, out: str | os.PathLike[str], journal: list[dict] | None) -> Path:
+    """Save ``bundle`` to ``out`` (atomically), with the experiment log ``journal`` as
+    :data:`TRAINING_LOG` beside its files when given (strict JSON: non-finite losses as null).
+    Without a log the directory holds exactly what :meth:`Bundle.save` writes."""
+    import json
+
+    with atomic_dir(out, model_dir_replaceable) as tmp:
+        inner = bundle.save(tmp / "bundle")
+        for item in inner.iterdir():
+            os.replace(item, tmp / item.name)
+        inner.rmdir()
+        if journal is not None:
+            lines = [json.dumps(_strict(r), allow_nan=False) for r in journal]
+            (tmp / TRAINING_LOG).write_text("\n".join(lines) + "\n")
+    return Path(out)
+
+
+def _strict(value: object) -> object:
+    """``value`` with non-finite floats as None (strict JSON)."""
+    if isinstance(value, float):
+        return value if np.isfinite(value) else None
+    if isinstance(value, dict):
+        return {str(k): _strict(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_strict(v) for v in value]
+    if isinstance(value, np.generic):
+        return _strict(value.item())
+    return value
+
+
+def _now() -> str:
+    import datetime
+
+    return datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds")
 
 
 def forecast_arrays(
@@ -429,7 +582,6 @@ def check_train_args(
     """Every argument of :func:`train` and its output directory, checked before any data is
     read or any epoch is run: a bad option must not cost a training run. Returns ``out`` as a
     Path (None when not saving)."""
-    from squall.bundle import replaceable as bundle_replaceable
     from squall.data.observations import parse_time
     from squall.data.scaling import SCALER_KINDS
 
@@ -455,7 +607,7 @@ def check_train_args(
     inputs = expand_paths(_as_list(paths))
     if out is None:
         return None
-    return check_output(out, inputs=inputs, directory=True, replaceable=bundle_replaceable)
+    return check_output(out, inputs=inputs, directory=True, replaceable=model_dir_replaceable)
 
 
 def _versions() -> dict:

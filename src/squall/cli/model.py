@@ -105,6 +105,19 @@ def add_train(sub: Any) -> None:
         "(each epoch's stage is in the bundle's history)",
     )
     g.add_argument(
+        "--checkpoint-every",
+        type=ranged("--checkpoint-every", integer=True, **POSITIVE),
+        metavar="N",
+        help="write a checkpoint every N epochs (and after the last) into OUT.checkpoint "
+        "beside --out (docs/training.md)",
+    )
+    g.add_argument(
+        "--resume",
+        metavar="DIR",
+        help="go on from the checkpoint directory DIR of a stopped training (same data and "
+        "options; --epochs may be larger); gives the result of an uninterrupted training",
+    )
+    g.add_argument(
         "--hidden",
         type=positive_list,
         default=None,
@@ -184,6 +197,8 @@ def cmd_train(a: argparse.Namespace) -> None:
         horizon=a.horizon,
         targets=a.targets,
         curriculum=a.curriculum,
+        checkpoint_every=a.checkpoint_every,
+        resume=a.resume,
     )
     if bundle.task.kind == "forecast":
         val = bundle.history[-1]["val_loss"]

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 
 import numpy as np
@@ -19,6 +20,8 @@ import torch
 
 from squall.errors import NAME, ParameterError, SquallError
 from squall.models.autoencoder import LSTMAutoencoder
+from squall.models.checkpoint import Checkpointing, Resumed
+from squall.models.checkpoint import save as save_checkpoint
 from squall.models.curriculum import Curriculum, stage_horizons
 
 
@@ -65,6 +68,9 @@ def fit(
     *,
     y_train: np.ndarray | None = None,
     y_val: np.ndarray | None = None,
+    checkpoint: Checkpointing | None = None,
+    resume: Resumed | None = None,
+    on_epoch: Callable[[dict], None] | None = None,
 ) -> tuple[dict[str, np.ndarray], list[dict]]:
     """Train a model described by ``layers``; return its state dict (numpy) and the history.
 
@@ -77,6 +83,12 @@ def fit(
     counts the first steps of the horizon only, more of them stage by stage
     (:mod:`squall.models.curriculum`); each history row then holds its ``stage`` (1-based) and
     ``horizon``, and the weights returned are the best of the last stage reached.
+
+    ``checkpoint``: write a checkpoint (:mod:`squall.models.checkpoint`) every
+    ``checkpoint.every`` epochs and after the last; ``resume``: go on from a checkpoint read
+    back (weights, best weights, Adam's state, generators, loop state, curriculum), so that a
+    resumed training ends with the same weights as one never interrupted. ``on_epoch`` is
+    called with every history row.
     """
     if len(x_train) < config.min_windows:
         raise ParameterError(
@@ -107,8 +119,19 @@ def fit(
             config.curriculum_patience,
             config.curriculum_improvement,
         )
+    first, stopped = 1, False
+    if resume is not None:
+        best_state = resume.restore(model, opt, rng)
+        loop = resume.loop
+        history = [dict(r) for r in loop["history"]]
+        best, waited, stopped = float(loop["best"]), int(loop["waited"]), bool(loop["stopped"])
+        if plan is not None and loop.get("curriculum") is not None:
+            plan = Curriculum.from_dict(loop["curriculum"])
+        first = resume.epoch + 1
     bar = _progress(config.epochs, progress)
-    for epoch in range(1, config.epochs + 1):
+    for epoch in range(first, config.epochs + 1):
+        if stopped:
+            break
         if plan is not None:  # the horizon steps this stage's loss counts
             keep = torch.zeros(1, yt.shape[1], 1)
             keep[:, : plan.horizon] = 1.0
@@ -139,12 +162,32 @@ def fit(
         else:
             waited += 1
         bar.update(epoch, train_loss, val_loss)
+        if on_epoch is not None:
+            on_epoch(row)
         if plan is not None and not plan.last:
             if plan.observe(watched):  # a new stage: its losses start a new comparison
                 best, waited = float("inf"), 0
-            continue  # early stopping acts in the last stage only
-        if waited >= config.patience:
-            break
+        else:  # early stopping acts in the last stage only
+            stopped = waited >= config.patience
+        if checkpoint is not None and (
+            epoch % checkpoint.every == 0 or stopped or epoch == config.epochs
+        ):
+            loop = {
+                "history": history,
+                "best": best,
+                "waited": waited,
+                "stopped": stopped,
+                "curriculum": None if plan is None else plan.to_dict(),
+            }
+            save_checkpoint(
+                checkpoint,
+                epoch=epoch,
+                model=model,
+                best_state=best_state,
+                optimizer=opt,
+                rng=rng,
+                loop=loop,
+            )
     bar.close()
     if best_state is not None:
         model.load_state_dict(best_state)
