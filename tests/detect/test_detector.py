@@ -265,3 +265,52 @@ def test_dynamic_threshold_refits_per_track_and_round_trips():
         DynamicThreshold(window=-1)
     with pytest.raises(SquallError, match="fixed rule"):
         DynamicThreshold(DynamicThreshold())
+
+
+def test_a_forecaster_is_a_detector_on_its_forecast_residuals(tmp_path):
+    """A forecasting bundle goes through the same Detector: each step's prediction is the
+    median of the forecasts of it made from every origin whose horizon holds it, its score the
+    mean absolute residual over the target features; steps no window forecasts (a track's
+    first L steps) have no score and are never flagged."""
+    from squall.bundle import Bundle
+    from squall.detect.scoring import predictor
+    from squall.model import Dense, Lstm, Repeat, Task
+
+    ws, _ = _series(tmp_path)
+    L, H = 8, 4
+    bundle = random_bundle(
+        [Lstm(2, 6, False), Repeat(H), Lstm(6, 6, True), Dense(6, 1)],
+        2,
+        L + H,
+        task={"kind": "forecast", "lookback": L, "horizon": H, "targets": ["f0"]},
+        scale=0.4,
+    )
+    bundle.features = list(ws.features)
+    bundle.task = Task("forecast", L, H, ("x", "y"), ("x",))
+    assert isinstance(bundle, Bundle)
+    engine = get_engine("numpy", bundle)
+    cells = predictor(engine, bundle)(ws.x)
+    assert np.isnan(cells[:, :L]).all() and np.isnan(cells[:, L:, 1]).all()
+    np.testing.assert_array_equal(cells[:, L:, 0], engine.run(ws.x[:, :L])[:, :, 0])
+
+    det = Detector("step", smoothing=0).fit(ws, bundle)
+    found = det.detect(ws)
+    steps = found.scores.steps
+    # by hand: the median forecast of each step over the windows predicting it
+    preds: dict[int, list[float]] = {}
+    for w in range(len(ws)):
+        for t in range(L, L + H):
+            preds.setdefault(int(ws.steps[w, t]), []).append(cells[w, t, 0])
+    value = ws.scaled_steps[:, 0]
+    want = {s: abs(value[s] - float(np.median(p))) for s, p in preds.items()}
+    got = dict(zip(steps.step.tolist(), steps.score.tolist(), strict=True))
+    for s, score in got.items():
+        if s in want:
+            assert score == pytest.approx(want[s], rel=1e-9)
+        else:
+            assert np.isnan(score)
+    assert not found.flags[np.isnan(steps.score)].any()
+    assert np.isfinite(found.scores.windows.window).all()
+    bundle.task = Task("classify", classes=("a", "b"))
+    with pytest.raises(SquallError, match="task is classify"):
+        predictor(engine, bundle)

@@ -37,7 +37,7 @@ import pandas as pd
 
 from squall.detect.events import merge_events
 from squall.detect.pointwise import HOW, StepScores, score_all, smooth, step_events
-from squall.detect.scoring import Scores, chunks
+from squall.detect.scoring import Scores, chunks, predictor
 from squall.detect.thresholds import (
     DEFAULT_Q,
     DynamicThreshold,
@@ -312,7 +312,8 @@ class Detector:
                 "no windows to score: the data is too short or too sparse for "
                 "windows of this bundle"
             )
-        reconstruct = self._engine().reconstruct
+        assert self.bundle_ is not None  # _engine() refused a detector without a model
+        reconstruct = predictor(self._engine(), self.bundle_)
         if self.scoring == "window":
             from squall.detect.scoring import score_windows
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -83,11 +83,13 @@ class Scores:
 
 
 def score(x: np.ndarray, recon: np.ndarray, mask: np.ndarray) -> Scores:
-    """Score reconstructions ``recon`` of windows ``x`` (both scaled) where ``mask`` is True.
+    """Score reconstructions ``recon`` of windows ``x`` (both scaled) where ``mask`` is True
+    and ``recon`` holds a prediction (a forecaster predicts only its horizon's targets: NaN
+    elsewhere, see :func:`predictor`).
 
     Computed in float64 whatever the inputs' dtypes: windows within +-SCALED_LIMIT
     (:mod:`squall.limits`) then always give finite scores."""
-    mask = np.asarray(mask).astype(bool)
+    mask = np.asarray(mask).astype(bool) & np.isfinite(recon)  # NaN: a cell not predicted
     residual = np.where(mask, np.asarray(recon, dtype=np.float64) - x, np.nan)
     sq = np.where(mask, residual, 0.0) ** 2
     n = mask.sum(axis=(1, 2))
@@ -160,3 +162,31 @@ def with_residuals(
         s = score(x, reconstruct(x), ws.mask_of(padded))
         residual[part] = s.residual[: len(idx)]
     return replace(scores, residual=residual, residual_windows=windows)
+
+
+def predictor(engine: Any, bundle: Any) -> Callable[[np.ndarray], np.ndarray]:
+    """What a detector compares with the data, as windows (N, T, F) -> (N, T, F) in scaled
+    units: an autoencoder's reconstruction; for a forecaster (``task.kind == "forecast"``,
+    windows of L + H steps), its forecast of the last H steps of the target features from the
+    first L steps of the input features, NaN in every other cell (not predicted, not scored).
+    A classifier predicts no values: refused in one line."""
+    task = bundle.task
+    if task.kind == "reconstruct":
+        recon: Callable[[np.ndarray], np.ndarray] = engine.reconstruct
+        return recon
+    if task.kind != "forecast":
+        raise SquallError(
+            f"detection compares predicted values with the data: it needs an autoencoder or a "
+            f"forecaster, and this bundle's task is {task.kind}"
+        )
+    features = list(bundle.features)
+    inputs = [features.index(f) for f in (task.inputs or features)]
+    targets = [features.index(f) for f in (task.targets or features)]
+    lookback = int(task.lookback)
+
+    def forecast(x: np.ndarray) -> np.ndarray:
+        out = np.full(np.shape(x), np.nan)
+        out[:, lookback:, targets] = engine.run(np.asarray(x)[:, :lookback][:, :, inputs])
+        return out
+
+    return forecast

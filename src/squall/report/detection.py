@@ -116,7 +116,7 @@ def write_detection(
     flagged = table[table["flagged"]]
     idx = flagged["window"].to_numpy()
     scores = scoring.with_residuals(
-        result.scores.windows, get_engine(engine, bundle).reconstruct, ws, idx
+        result.scores.windows, scoring.predictor(get_engine(engine, bundle), bundle), ws, idx
     )
     ids = result.window_event
     events = events_frame(
