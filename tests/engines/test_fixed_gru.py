@@ -1,6 +1,7 @@
-"""The fixed engine's GRU (and dense on one vector): the numpy int64 backend equals the plain-int
-reference bit for bit, the output stays within the parity tolerance of the float reference, the
-stated widths hold, and the hardware tools still refuse a GRU in one line."""
+"""The fixed engine's GRU, decoder and dense on one vector, and its forecasters and
+classifiers: the numpy int64 backend equals the plain-int reference bit for bit, the output stays
+within the parity tolerance of the float reference, the stated widths hold, and the hardware
+tools still refuse a GRU or a decoder in one line."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from squall.engines import get_engine
 from squall.engines.fixed import PRESETS, FixedModel, parity_tolerance, with_formats
 from squall.engines.fixedpoint import signed_bits
 from squall.errors import SquallError
-from squall.model import Dense, Gru, Lstm, Repeat
+from squall.model import Decoder, Dense, Gru, Lstm, Repeat
 
 BUNDLES = {  # name -> (features, length, layers)
     "gru-gru-dense": (3, 7, [Gru(3, 6, True), Gru(6, 4, True), Dense(4, 3)]),
@@ -39,7 +40,7 @@ def test_gru_numpy_backend_is_bit_exact(name, config):
     cfg = MODES.get(config) or PRESETS[config]
     x = np.random.default_rng(2).uniform(-1.5, 2.5, (4, b.length, len(b.features)))
     x[0, 0, 0] = 100.0  # saturates at the input
-    model = FixedModel(b, cfg, gru=True)
+    model = FixedModel(b, cfg, all_layers=True)
     codes = model.quantize_windows(x)
     fast = model.run_codes(codes)
     assert fast.dtype == np.int64 and fast.tolist() == [
@@ -68,7 +69,7 @@ def test_gru_models_are_within_the_parity_tolerance(name, config):
 def test_gru_widths_are_stated_and_hold_for_extreme_values():
     """16-bit preset: the n gate's sum (a_n << 15) + r u_n and h's update (n << 15) + z (h - n)
     (n, tanh codes Q1.15, and h, data codes Q4.12 shifted by 3, aligned to 15 fraction bits)."""
-    m = FixedModel(_bundle("gru-gru-dense"), PRESETS["16"], gru=True)
+    m = FixedModel(_bundle("gru-gru-dense"), PRESETS["16"], all_layers=True)
     P, S = 2**15, 2**16 - 1  # largest preact code magnitude; largest sigmoid code
     assert m.gru_bits == 36
     n_sum = (P << 15) + P * S
@@ -81,6 +82,10 @@ def test_the_hardware_tools_still_refuse_a_gru_in_one_line():
     b = _bundle("gru-gru-dense")
     with pytest.raises(SquallError, match="layer 0: the hardware tools have no 'gru' layer"):
         FixedModel(b, PRESETS["16"])  # as the RTL generator and hw export build it
+    features, length, layers, task = TASK_MODELS["lstm-decoder"]
+    dec = random_bundle(layers, features, length, task=task)
+    with pytest.raises(SquallError, match="layer 1: the hardware tools have no 'decoder' layer"):
+        FixedModel(dec, PRESETS["16"])
     from squall.model import Conv1d
 
     conv = random_bundle([Conv1d(2, 2, 2), Gru(2, 2, True)], 2, 4)
@@ -107,6 +112,18 @@ TASK_MODELS = {  # name -> (features, length, layers, task)
         [Gru(2, 5, False), Repeat(3), Gru(5, 4, True), Dense(4, 2)],
         {"kind": "forecast", "lookback": 6, "horizon": 3},
     ),
+    "gru-decoder": (
+        2,
+        11,
+        [Gru(2, 5, False), Dense(5, 4), Decoder(4, 6, 2, 3, "gru")],
+        {"kind": "forecast", "lookback": 8, "horizon": 3},
+    ),
+    "lstm-decoder": (
+        2,
+        12,
+        [Lstm(2, 4, False), Decoder(4, 4, 1, 4, "lstm")],
+        {"kind": "forecast", "lookback": 8, "horizon": 4, "targets": ["f1"]},
+    ),
     "gru-classifier": (
         3,
         7,
@@ -116,15 +133,19 @@ TASK_MODELS = {  # name -> (features, length, layers, task)
 }
 
 
+@pytest.mark.parametrize("config", ["16", "16-pwl", "12", "conv-wrap"])
 @pytest.mark.parametrize("name", list(TASK_MODELS))
-def test_forecasters_and_classifiers_run_in_the_fixed_engine(name):
+def test_forecasters_decoders_and_classifiers_run_in_the_fixed_engine(name, config):
     """Each layer runs its own steps (a forecaster's lookback, then its horizon after the
-    repeat); both backends give the same integers; the output is within the tolerance."""
+    repeat; a decoder its own steps on its fed-back output codes); both backends give the same
+    integers; the output is within the tolerance."""
     features, length, layers, task = TASK_MODELS[name]
     b = random_bundle(layers, features, length, seed=6, scale=0.5, task=task)
+    cfg = MODES.get(config) or PRESETS[config]
     x = np.random.default_rng(7).uniform(-1, 1, (4, *b.model.input_shape))
     ref = get_engine("numpy", b, dtype="float64").run(x)
-    fast = get_engine("fixed", b).run(x)
+    fast = get_engine("fixed", b, config=cfg).run(x)
     assert fast.shape == ref.shape == (4, *b.model.output_shape)
-    assert np.array_equal(get_engine("fixed", b, backend="python").run(x), fast)
-    assert np.abs(fast - ref).max() < parity_tolerance("16") / 10
+    assert np.array_equal(get_engine("fixed", b, config=cfg, backend="python").run(x), fast)
+    if config in ("16", "16-pwl"):
+        assert np.abs(fast - ref).max() < parity_tolerance(config) / 10

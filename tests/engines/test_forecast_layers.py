@@ -276,7 +276,7 @@ def test_an_lstm_encoder_then_spectrum_as_a_vector_into_a_decoder():
         np.testing.assert_allclose(got, results["torch"], rtol=0, atol=TOL64, err_msg=engine)
 
 
-def test_the_fixed_engine_refuses_rfft_and_decoder_in_one_line():
+def test_the_fixed_engine_refuses_rfft_in_one_line():
     bundle = random_bundle([Rfft(2, 6, None, True), Gru(2 + 2 * 2 * 4, 2, True)], 2, 6)
     with pytest.raises(SquallError, match="layer 0: the fixed engine has no 'rfft' layer") as err:
         get_engine("fixed", bundle)
@@ -356,7 +356,8 @@ FAMILY = {  # name -> (features, lookback, horizon, layers): the issue's models,
     # an LSTM's last state straight into a decoder (the numpy engine's doubled state, halved)
     "lstm-state-decoder": (2, 8, 3, [Lstm(2, 5, False), Decoder(5, 5, 2, 3, "gru")]),
     "lstm-state-projected": (2, 8, 3, [Lstm(2, 4, False), Decoder(4, 6, 2, 3, "lstm")]),
-    "gru-decoder-lstm": (
+    "gru-decoder-linear": (2, 10, 3, [Gru(2, 6, False), Dense(6, 4), Decoder(4, 5, 2, 3)]),
+    "gru-decoder-lstm": (  # relu: not in the fixed engine
         2,
         10,
         3,
@@ -368,7 +369,8 @@ FAMILY = {  # name -> (features, lookback, horizon, layers): the issue's models,
 @pytest.mark.parametrize("name", list(FAMILY))
 def test_the_forecasting_family_on_the_parity_ladder(name):
     """Every engine against torch float64 with the ladder's tolerances (tests/engines/
-    test_parity.py); the fixed engine where it runs every layer, else its one-line refusal."""
+    test_parity.py); the fixed engine where it runs every layer (decoders included), else its
+    one-line refusal (conv1d, rfft, a non-linear dense)."""
     from squall.engines.fixed import parity_tolerance
 
     F, L, H, layers = FAMILY[name]
@@ -385,7 +387,11 @@ def test_the_forecasting_family_on_the_parity_ladder(name):
         "torch32": ("torch", {"dtype": "float32"}, 1e-5),
         "fixed16": ("fixed", {"config": "16"}, parity_tolerance("16")),
     }
-    fixed_ok = not any(isinstance(layer, (Conv1d, Rfft, Decoder)) for layer in layers)
+    fixed_ok = not any(
+        isinstance(layer, (Conv1d, Rfft))
+        or (isinstance(layer, Dense) and layer.activation != "linear")
+        for layer in layers
+    )
     for label, (engine, options, tol) in ladder.items():
         if engine == "fixed" and not fixed_ok:
             with pytest.raises(SquallError, match="the fixed engine has no") as err:

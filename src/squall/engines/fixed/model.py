@@ -32,13 +32,17 @@ A GRU step (gate order r, z, n; ``a`` and ``u`` exact, bias aligned as above)::
 
 with n (tanh codes) and h (data codes) aligned to the larger of their fraction counts by exact
 left shifts. The n and h sums are :attr:`FixedModel.gru_bits` wide (36 for the 16-bit preset).
-:class:`FixedModel` builds GRU layers only with ``gru=True`` (the engine passes it): the RTL
-generator and ``squall hw export`` build it directly and know LSTM and dense layers only, so for
-them a GRU stays a one-line refusal. A dense layer also runs on one vector per window (after an
-LSTM or GRU without ``return_sequences``; after a repeat its output is spread over the steps).
+:class:`FixedModel` builds GRU and decoder layers only with ``all_layers=True`` (the engine
+passes it): the RTL generator and ``squall hw export`` build it directly and know LSTM and dense
+layers only, so for them a GRU or a decoder stays a one-line refusal. A dense layer also runs on
+one vector per window (after an LSTM or GRU without ``return_sequences``; after a repeat its
+output is spread over the steps).
 Every task runs (a forecaster's lookback in, its horizon out; a classifier's vector out); each
-layer runs its own number of steps (the walk's: a repeat's count after one). Not supported
-(one-line refusals): conv1d, rfft, decoder, non-linear dense activations.
+layer runs its own number of steps (the walk's: a repeat's count after one). A decoder is its
+parts: the projection and ``Wo h + bo`` as dense layers (rounded to data codes), the cell as a
+GRU or LSTM step (an LSTM cell's two biases added in float, then quantized once), its output fed
+back as data codes. Not supported (one-line refusals): conv1d, rfft, non-linear dense
+activations.
 
 The accumulator width rule (:func:`squall.engines.fixedpoint.accumulator_bits`): ``w.width + d.width
 + ceil(log2(n + H + 1))`` bits, with ``n + H`` products and the bias as one more term (checked:
@@ -69,7 +73,7 @@ from squall.engines.fixed.config import ConfigLike, FixedConfig, resolve_config
 from squall.engines.fixed.tables import Activation, ActivationUnit
 from squall.engines.fixedpoint import FixedType, accumulator_bits, is_tie, shift_round, signed_bits
 from squall.errors import SquallError
-from squall.model import Dense, Gru, Layer, Lstm, Repeat
+from squall.model import Decoder, Dense, Gru, Layer, Lstm, Repeat
 
 #: Largest accumulator the numpy backend accepts (int64, one bit spare for rounding offsets).
 INT64_BITS = 62
@@ -180,7 +184,6 @@ class FixedLstm:
         rq: Requantize,
     ) -> tuple[CodeArray | None, CodeArray | None]:
         """numpy backend: this layer over all windows (N, T, n) or a latent (N, n)."""
-        cfg = m.config
         W, U, b = arr
         assert U is not None, "an LSTM layer's arrays hold U"
         source = seq if latent is None else latent
@@ -196,14 +199,22 @@ class FixedLstm:
                 acc = seq[:, t] @ W.T + h @ U.T + b
             else:
                 acc = proj + h @ U.T
-            z = rq(acc, m.acc_frac, cfg.preact, "z")
-            s = m.sig_z.many(z)
-            i, f, o = s[:, :H], s[:, H : 2 * H], s[:, 3 * H :]
-            g = m.tanh_z.many(z[:, 2 * H : 3 * H])
-            c = rq(((f * c) << m.fc_shift) + ((i * g) << m.ig_shift), m.cell_frac, cfg.cell, "c")
-            h = rq(o * m.tanh_c.many(c), m.h_frac, cfg.data, "h")
+            h, c = self.array_update(m, acc, c, rq)
             outs[:, t] = h
         return (outs, None) if self.return_sequences else (None, h)
+
+    def array_update(
+        self, m: FixedModel, acc: CodeArray, c: CodeArray, rq: Requantize
+    ) -> tuple[CodeArray, CodeArray]:
+        """numpy backend: gates, c and h of one step from the exact accumulators (N, 4H)."""
+        cfg, H = m.config, self.hidden
+        z = rq(acc, m.acc_frac, cfg.preact, "z")
+        s = m.sig_z.many(z)
+        i, f, o = s[:, :H], s[:, H : 2 * H], s[:, 3 * H :]
+        g = m.tanh_z.many(z[:, 2 * H : 3 * H])
+        c = rq(((f * c) << m.fc_shift) + ((i * g) << m.ig_shift), m.cell_frac, cfg.cell, "c")
+        h = rq(o * m.tanh_c.many(c), m.h_frac, cfg.data, "h")
+        return h, c
 
 
 @dataclass
@@ -331,14 +342,12 @@ class FixedGru:
         rq: Requantize,
     ) -> tuple[CodeArray | None, CodeArray | None]:
         """numpy backend: this layer over all windows (N, T, n) or a latent (N, n)."""
-        cfg = m.config
         W, U, b = arr
         assert U is not None, "a GRU layer's arrays hold U"
         bh = np.array(self.bh_acc, dtype=np.int64)
         source = seq if latent is None else latent
         assert source is not None, "a GRU layer reads a sequence or a repeated vector"
         H, N, T = self.hidden, source.shape[0], self.steps or m.length
-        sfrac, nsh, hsh = cfg.sigmoid.frac, m.gru_n_shift, m.gru_h_shift
         h: CodeArray = np.zeros((N, H), dtype=np.int64)
         proj = None if latent is None else latent @ W.T + b
         outs = np.empty((N, T, H), dtype=np.int64)
@@ -348,15 +357,23 @@ class FixedGru:
                 a = seq[:, t] @ W.T + b
             else:
                 a = proj
-            u = h @ U.T + bh
-            rz = m.sig_z.many(rq(a[:, : 2 * H] + u[:, : 2 * H], m.acc_frac, cfg.preact, "z"))
-            an = rq(a[:, 2 * H :], m.acc_frac, cfg.preact, "z")
-            un = rq(u[:, 2 * H :], m.acc_frac, cfg.preact, "z")
-            pre = rq((an << sfrac) + rz[:, :H] * un, m.acc_frac_n, cfg.preact, "z")
-            n = m.tanh_z.many(pre) << nsh
-            h = rq((n << sfrac) + rz[:, H:] * ((h << hsh) - n), m.gru_h_frac, cfg.data, "h")
+            h = self.array_update(m, a, h, U, bh, rq)
             outs[:, t] = h
         return (outs, None) if self.return_sequences else (None, h)
+
+    def array_update(
+        self, m: FixedModel, a: CodeArray, h: CodeArray, U: CodeArray, bh: CodeArray, rq: Requantize
+    ) -> CodeArray:
+        """numpy backend: one step from the exact input accumulators ``a`` (N, 3H)."""
+        cfg, H = m.config, self.hidden
+        sfrac, nsh, hsh = cfg.sigmoid.frac, m.gru_n_shift, m.gru_h_shift
+        u = h @ U.T + bh
+        rz = m.sig_z.many(rq(a[:, : 2 * H] + u[:, : 2 * H], m.acc_frac, cfg.preact, "z"))
+        an = rq(a[:, 2 * H :], m.acc_frac, cfg.preact, "z")
+        un = rq(u[:, 2 * H :], m.acc_frac, cfg.preact, "z")
+        pre = rq((an << sfrac) + rz[:, :H] * un, m.acc_frac_n, cfg.preact, "z")
+        n = m.tanh_z.many(pre) << nsh
+        return rq((n << sfrac) + rz[:, H:] * ((h << hsh) - n), m.gru_h_frac, cfg.data, "h")
 
 
 def _fixed_gru(
@@ -422,6 +439,125 @@ def _fixed_dense(
     )
 
 
+@dataclass
+class FixedDecoder:
+    """The decoder layer on codes: ``h_0`` the vector (data codes) or ``init`` (a dense layer,
+    rounded to data codes) of it, ``c_0 = 0``, ``y_0 = 0``; per step the cell (a
+    :class:`FixedGru` or a :class:`FixedLstm` with bias ``b + bh`` quantized once, as an LSTM's)
+    on the previous output, then ``y = out(h)`` (a dense layer, rounded to data codes)."""
+
+    index: int
+    steps: int
+    outputs: int
+    cell: FixedGru | FixedLstm
+    out: FixedDense
+    init: FixedDense | None
+    acc_bits: int
+    _arrays: dict[str, CodeArray] | None = None
+
+    def codes(
+        self,
+        m: FixedModel,
+        seq: list[list[int]] | None,
+        latent: list[int] | None,
+        trace: list[TraceRecord] | None,
+        steps: Mapping[int, StepFunction] | None,
+    ) -> tuple[list[list[int]] | None, list[int] | None]:
+        assert latent is not None, "a decoder reads one vector per window"
+        h = m.dense(self.init, latent) if self.init is not None else list(latent)
+        c, y = [0] * len(h), [0] * self.outputs
+        outs = []
+        for t in range(self.steps):
+            x = y
+            if isinstance(self.cell, FixedGru):
+                h = m.gru_step(self.cell, x, h)
+            else:
+                h, c = m.lstm_step(self.cell, x, h, c)
+            y = m.dense(self.out, h)
+            if trace is not None:
+                trace.append(
+                    {"layer": self.index, "kind": "decoder", "step": t, "x": x, "h": h, "y": y}
+                )
+            outs.append(y)
+        return outs, None
+
+    def arrays(self) -> LayerArrays:
+        parts = {"W": self.cell.W, "U": self.cell.U, "Wo": self.out.W}
+        self._arrays = {k: np.array(v, dtype=np.int64) for k, v in parts.items()}
+        self._arrays["b"] = np.array(self.cell.b_acc, dtype=np.int64)
+        self._arrays["bo"] = np.array(self.out.b_acc, dtype=np.int64)
+        if isinstance(self.cell, FixedGru):
+            self._arrays["bh"] = np.array(self.cell.bh_acc, dtype=np.int64)
+        if self.init is not None:
+            self._arrays["P"] = np.array(self.init.W, dtype=np.int64)
+            self._arrays["p"] = np.array(self.init.b_acc, dtype=np.int64)
+        return self._arrays["W"], self._arrays["U"], self._arrays["b"]
+
+    def run_array(
+        self,
+        m: FixedModel,
+        arr: LayerArrays,
+        seq: CodeArray | None,
+        latent: CodeArray | None,
+        rq: Requantize,
+    ) -> tuple[CodeArray | None, CodeArray | None]:
+        assert latent is not None and self._arrays is not None, "a decoder reads a vector"
+        A, data = self._arrays, m.config.data
+        h = rq(latent @ A["P"].T + A["p"], m.acc_frac, data, "y") if "P" in A else latent
+        c: CodeArray = np.zeros_like(h)
+        y: CodeArray = np.zeros((len(h), self.outputs), dtype=np.int64)
+        outs = np.empty((len(h), self.steps, self.outputs), dtype=np.int64)
+        for t in range(self.steps):
+            if isinstance(self.cell, FixedGru):
+                h = self.cell.array_update(m, y @ A["W"].T + A["b"], h, A["U"], A["bh"], rq)
+            else:
+                h, c = self.cell.array_update(m, y @ A["W"].T + h @ A["U"].T + A["b"], c, rq)
+            y = rq(h @ A["Wo"].T + A["bo"], m.acc_frac, data, "y")
+            outs[:, t] = y
+        return outs, None
+
+
+def _fixed_decoder(
+    m: FixedModel,
+    spec: Decoder,
+    i: int,
+    weights: Mapping[str, NDArray[Any]],
+    product_bound: int,
+    bias_bound: int,
+) -> FixedDecoder:
+    qw, qb = m.config.weight.quantize, m.config.bias.quantize
+
+    def rows(name: str) -> list[list[int]]:
+        return [[qw(v) for v in row] for row in weights[f"layers.{i}.{name}"].tolist()]
+
+    def bias(values: NDArray[Any]) -> list[int]:
+        return [qb(v) << m.bias_shift for v in values.tolist()]
+
+    def dense(name: str, bias_name: str, inputs: int) -> FixedDense:
+        codes = [qb(v) for v in weights[f"layers.{i}.{bias_name}"].tolist()]
+        aligned = [v << m.bias_shift for v in codes]
+        return FixedDense(
+            i, rows(name), codes, aligned, m._acc_bits(inputs, product_bound, bias_bound)
+        )
+
+    H, n, k = spec.hidden, spec.input, spec.outputs
+    W, U = rows("W"), rows("U")
+    b, bh = weights[f"layers.{i}.b"], weights[f"layers.{i}.bh"]
+    cell: FixedGru | FixedLstm
+    if spec.cell == "gru":
+        bits = m._acc_bits(k + H + 1, product_bound, 2 * bias_bound)
+        cell = FixedGru(i, k, H, True, W, U, bias(b), bias(bh), bits)
+    else:  # PyTorch's two LSTM biases added in float64, then quantized once (as an LSTM's)
+        codes = [qb(v) for v in (np.asarray(b, np.float64) + np.asarray(bh, np.float64)).tolist()]
+        bits = m._acc_bits(k + H, product_bound, bias_bound)
+        WU = [w + u for w, u in zip(W, U, strict=True)]
+        cell = FixedLstm(i, k, H, True, W, U, codes, [v << m.bias_shift for v in codes], WU, bits)
+    out = dense("Wo", "bo", H)
+    init = dense("P", "p", n) if spec.projected else None
+    worst = max(cell.acc_bits, out.acc_bits, init.acc_bits if init is not None else 0)
+    return FixedDecoder(i, spec.steps, k, cell, out, init, worst)
+
+
 def _fixed_repeat(
     m: FixedModel,
     spec: Repeat,
@@ -439,22 +575,23 @@ def _fixed_repeat(
 BUILD: dict[type[Layer], Callable[..., FixedLayer]] = {
     Lstm: _fixed_lstm,
     Gru: _fixed_gru,
+    Decoder: _fixed_decoder,
     Dense: _fixed_dense,
     Repeat: _fixed_repeat,
 }
 
 
 #: A layer of the fixed model: an LSTM, a GRU, a dense layer, or a repeat as its count.
-FixedLayer = FixedLstm | FixedGru | FixedDense | int
+FixedLayer = FixedLstm | FixedGru | FixedDense | FixedDecoder | int
 
 
 class FixedModel:
     """A bundle's model in integer codes of ``config``'s formats (see the module docstring)."""
 
-    def __init__(self, bundle: Bundle, config: FixedConfig, gru: bool = False) -> None:
-        """``gru``: build GRU layers (the fixed engine does); off, a GRU is refused in one
-        line, as it was before the engine knew it: the RTL generator and ``squall hw export``
-        build this model directly and know LSTM and dense layers only."""
+    def __init__(self, bundle: Bundle, config: FixedConfig, all_layers: bool = False) -> None:
+        """``all_layers``: build every layer type this engine knows (the fixed engine does);
+        off, only those the RTL generator and ``squall hw export`` know (LSTM, dense, repeat:
+        they build this model directly), a GRU or decoder a one-line refusal."""
         cfg = self.config = config
         # the model's input: a forecaster's lookback of its input features
         self.length, width = bundle.model.input_shape
@@ -507,7 +644,9 @@ class FixedModel:
             signed_bits((n_max << cfg.sigmoid.frac) + S * (h_max + n_max)),
         )
         self.layers: list[FixedLayer] = []
-        self._np_layers: list[tuple[FixedLstm | FixedGru | FixedDense, LayerArrays]] | None = None
+        self._np_layers: (
+            list[tuple[FixedLstm | FixedGru | FixedDense | FixedDecoder, LayerArrays]] | None
+        ) = None
         bias_bound = max(-cfg.bias.min_code, cfg.bias.max_code) << self.bias_shift
         product_bound = max(
             abs(a * b)
@@ -519,15 +658,16 @@ class FixedModel:
             build = BUILD.get(type(spec))
             if build is None:
                 raise SquallError(f"layer {i}: the fixed engine has no {spec.kind!r} layer")
-            if isinstance(spec, Gru) and not gru:
+            if isinstance(spec, (Gru, Decoder)) and not all_layers:
                 raise SquallError(
-                    f"layer {i}: the hardware tools have no 'gru' layer (the fixed engine runs it)"
+                    f"layer {i}: the hardware tools have no {spec.kind!r} layer (the fixed "
+                    f"engine runs it)"
                 )
             layer = build(self, spec, i, bundle.weights, product_bound, bias_bound)
             if isinstance(layer, FixedDense):
                 layer.repeated = walk[i].repeated
-            if not isinstance(layer, int):
-                layer.steps = walk[i].in_length
+            if isinstance(layer, (FixedLstm, FixedGru, FixedDense)):
+                layer.steps = walk[i].in_length  # (a decoder runs its own ``steps``)
             self.layers.append(layer)
 
     def _acc_bits(self, products: int, product_bound: int, bias_bound: int) -> int:
@@ -695,12 +835,16 @@ class FixedModel:
 
     # ------------------------------------------------------------ numpy backend
 
-    def _arrays(self) -> list[tuple[FixedLstm | FixedGru | FixedDense, LayerArrays]]:
+    def _arrays(self) -> list[tuple[FixedLstm | FixedGru | FixedDense | FixedDecoder, LayerArrays]]:
         """The layers that compute (a repeat is its count: the next LSTM reads the vector),
         each with its int64 arrays, made once."""
         if self._np_layers is None:
             worst = max((L.acc_bits for L in self.layers if not isinstance(L, int)), default=0)
-            if any(isinstance(L, FixedGru) for L in self.layers):
+            if any(
+                isinstance(L, FixedGru)
+                or (isinstance(L, FixedDecoder) and isinstance(L.cell, FixedGru))
+                for L in self.layers
+            ):
                 worst = max(worst, self.gru_bits)
             if max(worst, self.cell_bits) > INT64_BITS:
                 raise SquallError(
@@ -786,7 +930,7 @@ class FixedEngine(Engine):
             raise SquallError(f"unknown fixed backend {backend!r}; choose numpy or python")
         self.config = resolve_config(config)
         self.backend = backend
-        self.model = FixedModel(bundle, self.config, gru=True)
+        self.model = FixedModel(bundle, self.config, all_layers=True)
 
     def _reconstruct(self, x: Windows) -> NDArray[np.float64]:
         return self.model.reconstruct(x, self.backend)
