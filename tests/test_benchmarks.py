@@ -139,3 +139,21 @@ def test_native_cell_script_runs(native, tmp_path):
     assert module.main(["--sizes", "30", "--repeats", "1", "--portable", "--json", str(out)]) == 0
     row = json.loads(out.read_text())["results"][0]
     assert row["native_max_abs_diff"] < 1e-5 and row["native_cell"]["median_ms"] > 0
+
+
+def test_forecaster_speed_script_runs_every_model_and_writes_json(tmp_path, capsys):
+    """benchmarks/bench_forecasters.py: every forecaster of the catalog on numpy and torch, and
+    the pure engine agreeing with numpy (the speed itself is the benchmark's to report)."""
+    from squall.models import catalog
+
+    module = _load("bench_forecasters")
+    out = tmp_path / "f.json"
+    assert module.main(["--sizes", "1,3", "--repeats", "1", "--pure-windows", "1",
+                        "--json", str(out)]) == 0  # fmt: skip
+    results = json.loads(out.read_text())
+    assert [r["model"] for r in results] == list(catalog.FORECASTERS)
+    for r in results:
+        assert [row["windows"] for row in r["rows"]] == [1, 3]
+        assert all(row["numpy_ms"] > 0 and row["torch_ms"] > 0 for row in r["rows"])
+        assert r["pure_vs_numpy"] < 1e-4
+    assert "| seq2seq-gru-fft | 3 |" in capsys.readouterr().out
