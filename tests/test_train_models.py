@@ -53,12 +53,16 @@ def _train(data, out, model, **kw):
 
 @pytest.mark.parametrize(
     ("model", "sizes", "targets"),
-    [("lstm-forecaster", (6,), None), ("cnn-lstm", (5, 6), ["a"])],
+    [
+        ("lstm-forecaster", (6,), None),
+        ("cnn-lstm", (5, 6), ["a"]),
+        ("seq2seq-gru-fft", (4, 6), ["b"]),
+    ],
 )
 def test_forecaster_trains_saves_and_runs_on_every_engine(data, tmp_path, model, sizes, targets):
     bundle = _train(data, tmp_path / "m", model, sizes=sizes, targets=targets)
     loaded = load_bundle(tmp_path / "m")
-    want = ["a"] if targets else ["a", "b"]
+    want = targets or ["a", "b"]
     assert loaded.task == Task("forecast", 12, 4, ("a", "b"), tuple(want))
     assert loaded.length == 16 and loaded.windows["length"] == 16
     assert loaded.detector is None and loaded.threshold is None
@@ -105,12 +109,21 @@ def test_forecast_arrays_take_the_lookback_and_the_horizon():
 
 
 def test_catalog_layer_lists_end_with_the_forecast():
-    for name in ("lstm-forecaster", "cnn-lstm"):
+    for name in ("lstm-forecaster", "cnn-lstm", "seq2seq-gru-fft"):
         layers = catalog_layers(name, inputs=3, targets=2, length=30, horizon=10)
         spec = Task("forecast", 30, 10, ("a", "b", "c"), ("a", "b")).model(layers, "abc", 40)
         assert spec.output_shape == (10, 2)
     ae = catalog_layers("autoencoder", inputs=3, targets=3, length=24)
     assert ae == squall.bundle.seed_layers(3, 24, (64, 32))
+
+
+def test_seq2seq_gru_fft_needs_the_fft_layers(data, tmp_path, monkeypatch):
+    import squall.model
+
+    assert catalog_layers("seq2seq-gru-fft", inputs=2, targets=1, length=12, horizon=4)[0].append
+    monkeypatch.delitem(squall.model.LAYER_TYPES, "decoder")
+    with pytest.raises(SquallError, match="model seq2seq-gru-fft is not available yet: .*decoder"):
+        _train(data, tmp_path / "m", "seq2seq-gru-fft")
 
 
 def test_autoencoder_default_is_unchanged(data, tmp_path):
@@ -130,7 +143,6 @@ def test_autoencoder_default_is_unchanged(data, tmp_path):
 @pytest.mark.parametrize(
     ("kw", "text"),
     [
-        ({"model": "seq2seq-gru-fft"}, "model seq2seq-gru-fft is not available yet"),
         ({"model": "transformer"}, "model must be one of autoencoder"),
         ({"lookback": 5}, "lookback is for a forecasting model"),
         ({"model": "cnn-lstm", "horizon": 0}, "horizon must be at least 1"),

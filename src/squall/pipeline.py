@@ -126,12 +126,12 @@ def train(
     windows has only a few updates per epoch and needs more). ``sizes``: the model's hidden
     sizes (default per model, the autoencoder's ``(64, 32)``).
 
-    A forecaster (``lstm-forecaster``, ``cnn-lstm``) reads ``lookback`` steps of every feature
-    and forecasts the next ``horizon`` steps of ``targets`` (default: every feature); its
-    windows are ``lookback + horizon`` steps long (``settings.length`` is replaced by that),
-    made, masked, resampled and split exactly as the autoencoder's. The loss is the masked MSE
-    over the observed target cells of the horizon. Its bundle has task ``forecast`` and no
-    detector (forecast-residual detection is a later step).
+    A forecaster (``lstm-forecaster``, ``cnn-lstm``, ``seq2seq-gru-fft``) reads ``lookback``
+    steps of every feature and forecasts the next ``horizon`` steps of ``targets`` (default:
+    every feature); its windows are ``lookback + horizon`` steps long (``settings.length`` is
+    replaced by that), made, masked, resampled and split exactly as the autoencoder's. The
+    loss is the masked MSE over the observed target cells of the horizon. Its bundle has task
+    ``forecast`` and no detector (forecast-residual detection is a later step).
 
     ``curriculum`` (forecasters): the horizon the loss counts grows in stages H/4, H/2, H as
     the validation loss settles (:mod:`squall.models.curriculum`); each epoch's stage and
@@ -165,7 +165,7 @@ def train(
         raise ParameterError("curriculum", f"{NAME} must be True or False, got {curriculum!r}")
     if curriculum and not forecasting:
         raise ParameterError(
-            "curriculum", f"{NAME} is for a forecasting model (lstm-forecaster, cnn-lstm)"
+            "curriculum", f"{NAME} is for a forecasting model ({', '.join(catalog.FORECASTERS)})"
         )
     if forecasting:
         assert lookback is not None and horizon is not None
@@ -479,7 +479,7 @@ def check_model_args(
             if value is not None:
                 raise ParameterError(
                     param,
-                    f"{NAME} is for a forecasting model (lstm-forecaster, cnn-lstm)",
+                    f"{NAME} is for a forecasting model ({', '.join(catalog.FORECASTERS)})",
                 )
         return None, None, None
     default_lb, default_h = catalog.DEFAULT_WINDOW[name]

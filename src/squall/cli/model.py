@@ -78,8 +78,8 @@ def add_train(sub: Any) -> None:
         default="autoencoder",
         help="what to train: autoencoder (default: reconstructs windows; squall detect uses "
         "it), lstm-forecaster (LSTM over the lookback -> the next H steps; default 100 -> 10), "
-        "cnn-lstm (causal conv1d + LSTM; default 30 -> 10); seq2seq-gru-fft is not available "
-        "yet (docs/training.md)",
+        "cnn-lstm (causal conv1d + LSTM; default 30 -> 10), seq2seq-gru-fft (lookback + its "
+        "FFT -> GRU -> GRU decoder; default 100 -> 10); see docs/training.md",
     )
     g.add_argument(
         "--lookback",
@@ -123,7 +123,7 @@ def add_train(sub: Any) -> None:
         default=None,
         help="hidden sizes: the autoencoder's encoder LSTMs, mirrored in the decoder (default "
         "64,32); lstm-forecaster's encoder LSTMs (default 32); cnn-lstm's conv channels,LSTM "
-        "units (default 32,32)",
+        "units (default 32,32); seq2seq-gru-fft's GRU,embedding (default 10,64)",
     )
     g.add_argument(
         "--scaler",

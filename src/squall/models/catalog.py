@@ -23,15 +23,30 @@ sizes and, for a forecaster, its default lookback and horizon.
     ``sizes[-1]`` units giving its final state, ``repeat(H)``, a decoder LSTM and a dense layer
     to the targets. Sizes default ``(32, 32)``; lookback 30 -> horizon 10 by default.
 ``seq2seq-gru-fft``
-    Seed 001's final model (the lookback and its FFT embedded, a GRU decoder fed its own
-    output). It needs the ``rfft`` and ``decoder`` layer types, not in the model description
-    yet: asking for it is a one-line error until they are.
+    Seed 001's final model as a chain (``docs/model-description.md``, "seq2seq-gru-fft as a
+    chain"): ``rfft`` appends the amplitudes and phases of the whole lookback (every bin,
+    ``norm="forward"``) to every lookback step, a GRU of ``sizes[0]`` units reads that and gives
+    its last state, a tanh dense layer of ``sizes[-1]`` units embeds it, and a GRU ``decoder``
+    of ``sizes[-1]`` units runs H steps on its own output (no teacher forcing, from zeros),
+    giving the targets. Sizes default ``(10, 64)``; lookback 100 -> horizon 10 by default.
+    Available when the model description has the ``rfft`` and ``decoder`` layer types.
 """
 
 from __future__ import annotations
 
 from squall.errors import NAME, ParameterError
-from squall.model import LAYER_TYPES, Conv1d, Dense, Layer, Lstm, Repeat, seed_layers
+from squall.model import (
+    LAYER_TYPES,
+    Conv1d,
+    Decoder,
+    Dense,
+    Gru,
+    Layer,
+    Lstm,
+    Repeat,
+    Rfft,
+    seed_layers,
+)
 
 #: Every model name ``--model`` knows, the default first.
 MODELS = ("autoencoder", "lstm-forecaster", "cnn-lstm", "seq2seq-gru-fft")
@@ -42,6 +57,7 @@ DEFAULT_SIZES: dict[str, tuple[int, ...]] = {
     "autoencoder": (64, 32),
     "lstm-forecaster": (32,),
     "cnn-lstm": (32, 32),
+    "seq2seq-gru-fft": (10, 64),
 }
 #: Default (lookback, horizon) per forecaster when ``--lookback``/``--horizon`` are not given.
 DEFAULT_WINDOW: dict[str, tuple[int, int]] = {
@@ -61,16 +77,12 @@ def check_model(name: object) -> str:
         raise ParameterError(
             "model", f"{NAME} must be one of {', '.join(MODELS)}, got {name!r}"[:300]
         )
-    if name == "seq2seq-gru-fft":
-        missing = [t for t in _FFT_LAYERS if t not in LAYER_TYPES]
-        why = (
-            f"the model description has no {' and no '.join(missing)} layer yet"
-            if missing
-            else "its layer list is not in the catalog yet"
-        )
+    missing = [t for t in _FFT_LAYERS if t not in LAYER_TYPES]
+    if name == "seq2seq-gru-fft" and missing:
         raise ParameterError(
             "model",
-            f"{NAME} seq2seq-gru-fft is not available yet: {why}; use lstm-forecaster or cnn-lstm",
+            f"{NAME} seq2seq-gru-fft is not available yet: the model description has no "
+            f"{' and no '.join(missing)} layer; use lstm-forecaster or cnn-lstm",
         )
     return name
 
@@ -100,6 +112,15 @@ def layers(
         encoder = seed_layers(inputs, horizon, chosen)[: len(chosen)]
         last = chosen[-1]
         return (*encoder, Repeat(horizon), Lstm(last, last, True), Dense(last, targets))
+    if name == "seq2seq-gru-fft":
+        gru, embedding = chosen[0], chosen[-1]
+        per_step = inputs + 2 * inputs * (length // 2 + 1)  # each step + the whole spectrum
+        return (
+            Rfft(inputs, length, None, True),
+            Gru(per_step, gru, False),
+            Dense(gru, embedding, "tanh"),
+            Decoder(embedding, embedding, targets, horizon, "gru"),
+        )
     # cnn-lstm
     channels, hidden = chosen[0], chosen[-1]
     return (
