@@ -157,3 +157,19 @@ def test_forecaster_speed_script_runs_every_model_and_writes_json(tmp_path, caps
         assert all(row["numpy_ms"] > 0 and row["torch_ms"] > 0 for row in r["rows"])
         assert r["pure_vs_numpy"] < 1e-4
     assert "| seq2seq-gru-fft | 3 |" in capsys.readouterr().out
+
+
+@pytest.mark.slow
+def test_forecast_quality_script_trains_backtests_and_reports(tmp_path, capsys):
+    """benchmarks/bench_forecast_quality.py on a tiny case: a model trained before the
+    backtest part and the four baselines scored on the same origins."""
+    module = _load("bench_forecast_quality")
+    out = tmp_path / "q.json"
+    argv = ["--components", "2", "--epochs", "1", "--tracks", "2", "--steps", "300",
+            "--origins", "10", "--lookback", "24", "--horizon", "4",
+            "--models", "cnn-lstm", "--json", str(out)]  # fmt: skip
+    assert module.main(argv) == 0
+    rows = json.loads(out.read_text())
+    assert {r["model"] for r in rows} == {"naive", "seasonal-naive", "harmonic", "ar", "cnn-lstm"}
+    assert all(r["mse"] > 0 and r["mase"] > 0 for r in rows)
+    assert "K = 2: lowest MSE" in capsys.readouterr().out
