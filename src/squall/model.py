@@ -840,6 +840,29 @@ def seed_layers(features: int, length: int, sizes: tuple[int, ...] = (64, 32)) -
     return tuple(layers)
 
 
+def seq2seq_gru_fft_layers(
+    features: int,
+    lookback: int,
+    horizon: int,
+    targets: int,
+    sizes: tuple[int, int] = (10, 64),
+    bins: int | None = None,
+) -> tuple[Layer, ...]:
+    """Seed 001's seq2seq GRU with FFT features as a chain (docs/model-description.md): the
+    lookback with its spectrum appended to every step (``rfft``, ``append``), a GRU encoder of
+    ``sizes[0]`` units giving its last state, a tanh dense embedding of ``sizes[1]`` values, and
+    a GRU decoder of ``sizes[1]`` units run ``horizon`` steps on its own output (``targets``
+    values per step)."""
+    encoder, hidden = (int(s) for s in sizes)
+    rfft = Rfft(features, lookback, bins, append=True)
+    return (
+        rfft,
+        Gru(rfft.out_width(features), encoder, False),
+        Dense(encoder, hidden, "tanh"),
+        Decoder(hidden, hidden, targets, horizon, "gru"),
+    )
+
+
 __all__ = [
     "DENSE_ACTIVATIONS",
     "LAYER_TYPES",
@@ -863,6 +886,7 @@ __all__ = [
     "layer_from_json",
     "layer_type",
     "seed_layers",
+    "seq2seq_gru_fft_layers",
     "walk_layers",
     "weight_shapes",
 ]

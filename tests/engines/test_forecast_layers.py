@@ -12,7 +12,17 @@ import pytest
 from squall.bundle import Bundle, load_bundle, random_bundle
 from squall.engines import get_engine
 from squall.errors import SquallError
-from squall.model import Conv1d, Decoder, Dense, Gru, Lstm, ModelSpec, Repeat, Rfft
+from squall.model import (
+    Conv1d,
+    Decoder,
+    Dense,
+    Gru,
+    Lstm,
+    ModelSpec,
+    Repeat,
+    Rfft,
+    seq2seq_gru_fft_layers,
+)
 
 torch = pytest.importorskip("torch")
 
@@ -223,15 +233,24 @@ def test_decoder_fields_and_chain_are_checked_in_one_line():
 
 
 def seq2seq_gru_fft(F: int, L: int, H: int, targets: int, bins: int | None = None) -> list:
-    """The chain docs/model-description.md documents for seq2seq-gru-fft."""
-    rfft = Rfft(F, L, bins, append=True)
-    width = rfft.out_width(F)
-    return [
-        rfft,
-        Gru(width, 10, False),
-        Dense(10, 16, "tanh"),
-        Decoder(16, 24, targets, H, "gru"),
+    """The chain docs/model-description.md documents for seq2seq-gru-fft (smaller sizes)."""
+    layers = list(seq2seq_gru_fft_layers(F, L, H, targets, (10, 16), bins))
+    assert layers[:3] == [Rfft(F, L, bins, True), layers[1], Dense(10, 16, "tanh")]
+    assert layers[3] == Decoder(16, 16, targets, H, "gru")
+    return layers
+
+
+def test_the_documented_seq2seq_gru_fft_example_is_the_helper():
+    """docs/model-description.md's worked example (lookback 100, horizon 10, one feature)."""
+    layers = seq2seq_gru_fft_layers(1, 100, 10, 1)
+    assert [layer.to_json() for layer in layers] == [
+        {"type": "rfft", "input": 1, "length": 100, "append": True},
+        {"type": "gru", "input": 103, "hidden": 10, "return_sequences": False},
+        {"type": "dense", "input": 10, "output": 64, "activation": "tanh"},
+        {"type": "decoder", "input": 64, "hidden": 64, "outputs": 1, "steps": 10, "cell": "gru"},
     ]
+    spec = ModelSpec(layers, 1, 100, (10, 1))
+    assert spec.output_shape == (10, 1)
 
 
 def test_seq2seq_gru_fft_runs_on_every_engine(tmp_path):
@@ -332,14 +351,14 @@ def test_graph_and_trace_know_rfft_and_decoder(tmp_path):
     bundle = random_bundle(layers, 1, 11, task=task)
     dot = to_dot(bundle)
     assert "rfft 1x8 2 bins, appended per step" in dot
-    assert "decoder GRU 16-\\>24-\\>1 x3" in dot and "forecast\\|3 x 1" not in dot
+    assert "decoder GRU 16-\\>16-\\>1 x3" in dot and "forecast\\|3 x 1" not in dot
     assert "{forecast|3 x 1}" in dot and "{input|8 x 1|f0}" in dot
     window = np.random.default_rng(1).uniform(-1, 1, (8, 1))
     count = write_trace(bundle, window, 0, tmp_path / "t.csv")
     assert count == 1 + 8 + 1 + 3  # rfft once, gru per step, dense once, decoder per step
     text = (tmp_path / "t.csv").read_text()
     assert ",rfft,0,amplitude,1," in text and ",rfft,0,phase,1," in text
-    assert ",decoder,2,h,23," in text and ",decoder,0,input,0,0.0" in text
+    assert ",decoder,2,h,15," in text and ",decoder,0,input,0,0.0" in text
 
 
 # ---------------------------------------------------------------- the family on the ladder
