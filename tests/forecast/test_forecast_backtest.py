@@ -164,6 +164,12 @@ def test_bundle_problems_are_one_line_and_write_nothing(tmp_path, cli):
     auto.save(tmp_path / "auto")
     code, _, err = cli("forecast", tmp_path / "auto", data["harmonics"], "--out", tmp_path / "f")
     assert code == 2 and err.count("\n") == 1 and "needs a forecasting bundle" in err
+    code, _, err = cli("forecast", path, data["harmonics"], "--out", tmp_path / "f")  # 28 steps
+    assert code == 0, err
+    short = generate_harmonics(tmp_path / "s", tracks=1, steps=20)
+    code, _, err = cli("forecast", path, short["harmonics"], "--out", tmp_path / "f2")
+    assert code == 2 and err.count("\n") == 1 and "lookback 24 is longer than any track" in err
+    assert not (tmp_path / "f2").exists()
     code, _, err = cli("backtest", data["harmonics"], "--out", tmp_path / "bt")
     assert code == 2 and "--lookback and --horizon required without a bundle" in err
     code, _, err = cli("backtest", path, data["harmonics"], "--out", data["harmonics"])

@@ -15,7 +15,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
-import pandas as pd
 from numpy.typing import ArrayLike, NDArray
 
 from squall.errors import SquallError
@@ -274,15 +273,3 @@ def _polish(t: Array, y: Array, freqs: Array, width: float, sweeps: int = 1) -> 
             if cost(best) <= cost(freqs[j]):
                 freqs[j] = best
     return freqs
-
-
-def regular_grid(
-    times: pd.Series | NDArray[np.datetime64], interval: pd.Timedelta
-) -> tuple[NDArray[np.int64], np.datetime64]:
-    """Step index of each time on the grid of ``interval`` (multiples of it since the Unix
-    epoch, as pandas' ``floor``), relative to the first time's step; and that step's time."""
-    ns = pd.to_datetime(pd.Series(times)).to_numpy(dtype="datetime64[ns]").astype(np.int64)
-    step = np.int64(interval.value)
-    idx = ns // step
-    first = idx.min()
-    return (idx - first).astype(np.int64), np.datetime64(int(first * step), "ns")
