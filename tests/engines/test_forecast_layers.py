@@ -445,3 +445,28 @@ def test_count_and_profile_runs_take_a_forecaster(tmp_path):
     assert counts["step_calls"] == {"0:lstm(2->4)": 2 * L, "1:decoder(lstm, 4->6->2, x3)": 2 * H}
     result = profile_run(bundle, x, tmp_path / "p.prof")
     assert result.steps_agree and result.step_calls["lstm_step (counters)"] == 2 * (L + H)
+
+
+def test_a_trained_torch_model_converts_to_the_bundle_layout_and_back():
+    """The torch modules' parameters are named as the layers' torch_names: a state dict of the
+    training model becomes canonical weights (both decoder cells, with and without the
+    projection) and the bundle runs the same outputs."""
+    from squall.convert import bundle_weights_from_torch, torch_state_from_bundle
+    from squall.models.autoencoder import LSTMAutoencoder
+
+    F, L, H = 1, 12, 3
+    layers = [*seq2seq_gru_fft(F, L, H, F, bins=4)[:3], Decoder(16, 7, 1, H, "lstm")]
+    torch.manual_seed(0)
+    model = LSTMAutoencoder(layers).double()
+    weights = bundle_weights_from_torch(model.state_numpy(), layers)
+    assert set(weights) == set(ModelSpec(tuple(layers), F, L, (H, F)).weight_shapes())
+    task = {"kind": "forecast", "lookback": L, "horizon": H}
+    bundle = random_bundle(layers, F, L + H, task=task)
+    bundle.weights.update(weights)
+    x = np.random.default_rng(1).uniform(-1, 1, (2, L, F))
+    with torch.no_grad():
+        expected = model(torch.from_numpy(x)).numpy()
+    for engine, got in _all_engines(bundle, x).items():
+        np.testing.assert_allclose(got, expected, rtol=0, atol=1e-6, err_msg=engine)  # float32
+    state = torch_state_from_bundle(bundle)
+    assert "layers.3.cell.bias_hh" in state and "layers.3.init.weight" in state
