@@ -19,6 +19,11 @@ BUNDLES = {  # name -> (features, length, layers)
     "gru-gru-dense": (3, 7, [Gru(3, 6, True), Gru(6, 4, True), Dense(4, 3)]),
     "gru-repeat-gru": (2, 6, [Gru(2, 5, False), Repeat(6), Gru(5, 4, True), Dense(4, 2)]),
     "lstm-gru": (3, 6, [Lstm(3, 5, True), Gru(5, 4, True), Dense(4, 3)]),
+    "activations": (
+        3,
+        6,
+        [Gru(3, 5, True), Dense(5, 4, "relu"), Dense(4, 4, "tanh"), Dense(4, 3, "sigmoid")],
+    ),
     "dense-on-vector": (3, 5, [Gru(3, 6, False), Dense(6, 4), Repeat(5), Gru(4, 3, True)]),
 }
 MODES = {  # the generic requantizer path: other rounding and overflow modes

@@ -376,7 +376,7 @@ FAMILY = {  # name -> (features, lookback, horizon, layers): the issue's models,
     "lstm-state-decoder": (2, 8, 3, [Lstm(2, 5, False), Decoder(5, 5, 2, 3, "gru")]),
     "lstm-state-projected": (2, 8, 3, [Lstm(2, 4, False), Decoder(4, 6, 2, 3, "lstm")]),
     "gru-decoder-linear": (2, 10, 3, [Gru(2, 6, False), Dense(6, 4), Decoder(4, 5, 2, 3)]),
-    "gru-decoder-lstm": (  # relu: not in the fixed engine
+    "gru-decoder-lstm": (
         2,
         10,
         3,
@@ -389,7 +389,7 @@ FAMILY = {  # name -> (features, lookback, horizon, layers): the issue's models,
 def test_the_forecasting_family_on_the_parity_ladder(name):
     """Every engine against torch float64 with the ladder's tolerances (tests/engines/
     test_parity.py); the fixed engine where it runs every layer (decoders included), else its
-    one-line refusal (conv1d, rfft, a non-linear dense)."""
+    one-line refusal (conv1d, rfft)."""
     from squall.engines.fixed import parity_tolerance
 
     F, L, H, layers = FAMILY[name]
@@ -406,11 +406,7 @@ def test_the_forecasting_family_on_the_parity_ladder(name):
         "torch32": ("torch", {"dtype": "float32"}, 1e-5),
         "fixed16": ("fixed", {"config": "16"}, parity_tolerance("16")),
     }
-    fixed_ok = not any(
-        isinstance(layer, (Conv1d, Rfft))
-        or (isinstance(layer, Dense) and layer.activation != "linear")
-        for layer in layers
-    )
+    fixed_ok = not any(isinstance(layer, (Conv1d, Rfft)) for layer in layers)
     for label, (engine, options, tol) in ladder.items():
         if engine == "fixed" and not fixed_ok:
             with pytest.raises(SquallError, match="the fixed engine has no") as err:

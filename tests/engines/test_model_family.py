@@ -110,12 +110,18 @@ def test_a_dense_activation_is_stored_and_read_back(tmp_path):
 
 
 @pytest.mark.parametrize("activation", ["relu", "tanh", "sigmoid"])
-def test_the_fixed_engine_refuses_non_linear_activations(activation):
+def test_the_fixed_engine_runs_non_linear_activations_and_the_hw_tools_refuse_them(activation):
+    """(Bit-exactness of the fixed activations: tests/engines/test_fixed_gru.py.)"""
+    from squall.engines.fixed import PRESETS, FixedModel
+
     bundle = random_bundle([Lstm(2, 3, True), Dense(3, 2, activation)], 2, 4)
+    x = _windows(bundle)
+    ref = get_engine("numpy", bundle, dtype="float64").reconstruct(x)
+    assert np.abs(get_engine("fixed", bundle).reconstruct(x) - ref).max() < 0.02
     with pytest.raises(
-        SquallError, match=f"layer 1: the fixed engine has no dense activation '{activation}'"
+        SquallError, match=f"layer 1: the hardware tools have no dense activation '{activation}'"
     ):
-        get_engine("fixed", bundle)
+        FixedModel(bundle, PRESETS["16"])  # as the RTL generator and hw export build it
 
 
 # ---------------------------------------------------------------- gru

@@ -41,8 +41,10 @@ Every task runs (a forecaster's lookback in, its horizon out; a classifier's vec
 layer runs its own number of steps (the walk's: a repeat's count after one). A decoder is its
 parts: the projection and ``Wo h + bo`` as dense layers (rounded to data codes), the cell as a
 GRU or LSTM step (an LSTM cell's two biases added in float, then quantized once), its output fed
-back as data codes. Not supported (one-line refusals): conv1d, rfft, non-linear dense
-activations.
+back as data codes. A dense layer's activation (``relu``, ``tanh``,
+``sigmoid``) works on its rounded output: ``max(y, 0)`` on data codes, or the pre-activation
+rounding, the LSTM's table and a rounding of the table's output to data codes (the hardware
+tools: linear only). Not supported (one-line refusals): conv1d, rfft.
 
 The accumulator width rule (:func:`squall.engines.fixedpoint.accumulator_bits`): ``w.width + d.width
 + ceil(log2(n + H + 1))`` bits, with ``n + H`` products and the bias as one more term (checked:
@@ -226,6 +228,7 @@ class FixedDense:
     acc_bits: int
     repeated: bool = False  # the input is a vector a repeat spreads over ``steps``
     steps: int = 0  # input steps (the walk's); 0: the window's
+    activation: str = "linear"  # see FixedModel.activate
 
     def codes(
         self,
@@ -267,11 +270,11 @@ class FixedDense:
         W, _, b = arr
         if seq is None:  # one vector per window
             assert latent is not None, "a dense layer reads a sequence or a vector"
-            y = rq(latent @ W.T + b, m.acc_frac, m.config.data, "y")  # (N, m)
+            y = m.activate_array(self.activation, latent @ W.T + b, rq)  # (N, m)
             if self.repeated:
                 return np.repeat(y[:, None], self.steps or m.length, axis=1), None
             return None, y
-        return rq(seq @ W.T + b, m.acc_frac, m.config.data, "y"), None
+        return m.activate_array(self.activation, seq @ W.T + b, rq), None
 
 
 @dataclass
@@ -427,16 +430,11 @@ def _fixed_dense(
     product_bound: int,
     bias_bound: int,
 ) -> FixedDense:
-    if spec.activation != "linear":
-        raise SquallError(
-            f"layer {i}: the fixed engine has no dense activation {spec.activation!r} (linear only)"
-        )
     qw, qb = m.config.weight.quantize, m.config.bias.quantize
     W = [[qw(v) for v in row] for row in weights[f"layers.{i}.W"].tolist()]
     b = [qb(v) for v in weights[f"layers.{i}.b"].tolist()]
-    return FixedDense(
-        i, W, b, [v << m.bias_shift for v in b], m._acc_bits(spec.input, product_bound, bias_bound)
-    )
+    bits = m._acc_bits(spec.input, product_bound, bias_bound)
+    return FixedDense(i, W, b, [v << m.bias_shift for v in b], bits, activation=spec.activation)
 
 
 @dataclass
@@ -621,6 +619,8 @@ class FixedModel:
         self.rq_c = requantizer(self.cell_frac, cfg.cell)
         self.rq_h = requantizer(self.h_frac, cfg.data)
         self.rq_y = requantizer(self.acc_frac, cfg.data)
+        self.rq_tanh = requantizer(cfg.tanh.frac, cfg.data)  # a dense tanh's output
+        self.rq_sig = requantizer(cfg.sigmoid.frac, cfg.data)
         self.sigmoid = Activation("sigmoid", cfg.sigmoid_fn, cfg.sigmoid, cfg.preact)
         self.tanh = Activation("tanh", cfg.tanh_fn, cfg.tanh, cfg.preact)
         self.sig_z = self.sigmoid.unit(cfg.preact)
@@ -662,6 +662,11 @@ class FixedModel:
                 raise SquallError(
                     f"layer {i}: the hardware tools have no {spec.kind!r} layer (the fixed "
                     f"engine runs it)"
+                )
+            if isinstance(spec, Dense) and spec.activation != "linear" and not all_layers:
+                raise SquallError(
+                    f"layer {i}: the hardware tools have no dense activation "
+                    f"{spec.activation!r} (linear only; the fixed engine runs it)"
                 )
             layer = build(self, spec, i, bundle.weights, product_bound, bias_bound)
             if isinstance(layer, FixedDense):
@@ -809,8 +814,34 @@ class FixedModel:
         return [sum(map(mul, row, v)) + b for row, b in zip(L.W, L.b_acc, strict=True)]
 
     def dense(self, L: FixedDense, x: list[int]) -> list[int]:
-        mul, rq = operator.mul, self.rq_y
-        return [rq(sum(map(mul, row, x)) + b) for row, b in zip(L.W, L.b_acc, strict=True)]
+        mul = operator.mul
+        return self.activate(
+            L.activation, [sum(map(mul, row, x)) + b for row, b in zip(L.W, L.b_acc, strict=True)]
+        )
+
+    def activate(self, name: str, acc: list[int]) -> list[int]:
+        """A dense layer's outputs in data codes from its exact accumulators: ``linear``
+        rounds to data codes; ``relu`` too, then ``max(y, 0)``; ``tanh`` and ``sigmoid`` round
+        to the pre-activation format, look up the LSTM's tables and round their output to data
+        codes."""
+        if name == "linear":
+            return list(map(self.rq_y, acc))
+        if name == "relu":
+            return [max(self.rq_y(a), 0) for a in acc]
+        unit, out = (self.tanh_z, self.rq_tanh) if name == "tanh" else (self.sig_z, self.rq_sig)
+        return [out(unit(self.rq_z(a))) for a in acc]
+
+    def activate_array(self, name: str, acc: CodeArray, rq: Requantize) -> CodeArray:
+        """numpy backend: :meth:`activate` on (N, ..., m) accumulators."""
+        cfg = self.config
+        if name == "linear":
+            return rq(acc, self.acc_frac, cfg.data, "y")
+        if name == "relu":
+            return np.maximum(rq(acc, self.acc_frac, cfg.data, "y"), 0)
+        z = rq(acc, self.acc_frac, cfg.preact, "z")
+        if name == "tanh":
+            return rq(self.tanh_z.many(z), cfg.tanh.frac, cfg.data, "y")
+        return rq(self.sig_z.many(z), cfg.sigmoid.frac, cfg.data, "y")
 
     def reconstruct_codes(
         self,
