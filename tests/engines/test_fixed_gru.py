@@ -1,7 +1,7 @@
-"""The fixed engine's GRU, decoder and dense on one vector, and its forecasters and
-classifiers: the numpy int64 backend equals the plain-int reference bit for bit, the output stays
-within the parity tolerance of the float reference, the stated widths hold, and the hardware
-tools still refuse a GRU or a decoder in one line."""
+"""The fixed engine's GRU, decoder, conv1d, dense activations and dense on one vector, and its
+forecasters and classifiers: the numpy int64 backend equals the plain-int reference bit for bit,
+the output stays within the parity tolerance of the float reference, the stated widths hold, and
+the hardware tools still refuse those layers in one line."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from squall.engines import get_engine
 from squall.engines.fixed import PRESETS, FixedModel, parity_tolerance, with_formats
 from squall.engines.fixedpoint import signed_bits
 from squall.errors import SquallError
-from squall.model import Decoder, Dense, Gru, Lstm, Repeat
+from squall.model import Conv1d, Decoder, Dense, Gru, Lstm, Repeat
 
 BUNDLES = {  # name -> (features, length, layers)
     "gru-gru-dense": (3, 7, [Gru(3, 6, True), Gru(6, 4, True), Dense(4, 3)]),
@@ -23,6 +23,11 @@ BUNDLES = {  # name -> (features, length, layers)
         3,
         6,
         [Gru(3, 5, True), Dense(5, 4, "relu"), Dense(4, 4, "tanh"), Dense(4, 3, "sigmoid")],
+    ),
+    "conv-after-repeat": (
+        2,
+        6,
+        [Lstm(2, 4, False), Repeat(6), Conv1d(4, 3, 3), Lstm(3, 2, True)],
     ),
     "dense-on-vector": (3, 5, [Gru(3, 6, False), Dense(6, 4), Repeat(5), Gru(4, 3, True)]),
 }
@@ -91,11 +96,14 @@ def test_the_hardware_tools_still_refuse_a_gru_in_one_line():
     dec = random_bundle(layers, features, length, task=task)
     with pytest.raises(SquallError, match="layer 1: the hardware tools have no 'decoder' layer"):
         FixedModel(dec, PRESETS["16"])
-    from squall.model import Conv1d
+    features, length, layers, task = TASK_MODELS["cnn-lstm"]
+    with pytest.raises(SquallError, match="layer 0: the hardware tools have no 'conv1d' layer"):
+        FixedModel(random_bundle(layers, features, length, task=task), PRESETS["16"])
+    from squall.model import Rfft
 
-    conv = random_bundle([Conv1d(2, 2, 2), Gru(2, 2, True)], 2, 4)
-    with pytest.raises(SquallError, match="layer 0: the fixed engine has no 'conv1d' layer"):
-        get_engine("fixed", conv)
+    spectrum = random_bundle([Rfft(2, 4, None, True), Gru(14, 2, True)], 2, 4)
+    with pytest.raises(SquallError, match="layer 0: the fixed engine has no 'rfft' layer"):
+        get_engine("fixed", spectrum)
 
 
 TASK_MODELS = {  # name -> (features, length, layers, task)
@@ -128,6 +136,18 @@ TASK_MODELS = {  # name -> (features, length, layers, task)
         12,
         [Lstm(2, 4, False), Decoder(4, 4, 1, 4, "lstm")],
         {"kind": "forecast", "lookback": 8, "horizon": 4, "targets": ["f1"]},
+    ),
+    "cnn-lstm": (
+        2,
+        13,
+        [Conv1d(2, 4, 3), Lstm(4, 5, False), Repeat(3), Lstm(5, 5, True), Dense(5, 2)],
+        {"kind": "forecast", "lookback": 10, "horizon": 3},
+    ),
+    "valid-conv-forecast": (
+        3,
+        15,
+        [Conv1d(3, 4, 4, "valid"), Gru(4, 4, True), Dense(4, 2)],
+        {"kind": "forecast", "lookback": 9, "horizon": 6, "targets": ["f0", "f2"]},
     ),
     "gru-classifier": (
         3,

@@ -389,7 +389,7 @@ FAMILY = {  # name -> (features, lookback, horizon, layers): the issue's models,
 def test_the_forecasting_family_on_the_parity_ladder(name):
     """Every engine against torch float64 with the ladder's tolerances (tests/engines/
     test_parity.py); the fixed engine where it runs every layer (decoders included), else its
-    one-line refusal (conv1d, rfft)."""
+    one-line refusal (rfft)."""
     from squall.engines.fixed import parity_tolerance
 
     F, L, H, layers = FAMILY[name]
@@ -406,7 +406,7 @@ def test_the_forecasting_family_on_the_parity_ladder(name):
         "torch32": ("torch", {"dtype": "float32"}, 1e-5),
         "fixed16": ("fixed", {"config": "16"}, parity_tolerance("16")),
     }
-    fixed_ok = not any(isinstance(layer, (Conv1d, Rfft)) for layer in layers)
+    fixed_ok = not any(isinstance(layer, Rfft) for layer in layers)
     for label, (engine, options, tol) in ladder.items():
         if engine == "fixed" and not fixed_ok:
             with pytest.raises(SquallError, match="the fixed engine has no") as err:

@@ -274,11 +274,13 @@ def test_valid_padding_changes_the_length_and_the_chain_check_tracks_it():
         ModelSpec(tuple(layers), features, length)
 
 
-def test_the_fixed_engine_refuses_a_conv1d():
+def test_the_fixed_engine_runs_a_conv1d():
+    """(Bit-exactness: tests/engines/test_fixed_gru.py.)"""
     features, length, layers, _ = CONV_MODELS["cnn-lstm"]
     bundle = random_bundle(layers, features, length)
-    with pytest.raises(SquallError, match="layer 0: the fixed engine has no 'conv1d' layer"):
-        get_engine("fixed", bundle)
+    x = _windows(bundle)
+    ref = get_engine("numpy", bundle, dtype="float64").reconstruct(x)
+    assert np.abs(get_engine("fixed", bundle).reconstruct(x) - ref).max() < 0.02
 
 
 # ---------------------------------------------------------------- counters, costs, tools
@@ -368,8 +370,8 @@ def test_a_forecaster_runs_in_every_engine_and_squall_run_gives_its_output():
         squall.reconstruct(bundle, x)
     with pytest.raises(SquallError, match=r"windows must have shape \(N, 12, 3\)"):
         squall.run(bundle, np.zeros((2, 16, 3)))
-    with pytest.raises(SquallError, match="layer 0: the fixed engine has no 'conv1d' layer"):
-        get_engine("fixed", bundle)  # a forecaster runs there (tests/engines/test_fixed_gru.py)
+    fixed = get_engine("fixed", bundle).run(x)  # bit-exactness: tests/engines/test_fixed_gru.py
+    assert np.abs(fixed - ref).max() < 0.02
 
 
 def test_a_classifier_gives_one_vector_per_window():

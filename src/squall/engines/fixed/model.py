@@ -44,7 +44,8 @@ GRU or LSTM step (an LSTM cell's two biases added in float, then quantized once)
 back as data codes. A dense layer's activation (``relu``, ``tanh``,
 ``sigmoid``) works on its rounded output: ``max(y, 0)`` on data codes, or the pre-activation
 rounding, the LSTM's table and a rounding of the table's output to data codes (the hardware
-tools: linear only). Not supported (one-line refusals): conv1d, rfft.
+tools: linear only). A conv1d layer is an exact sum over its k taps (zeros before step 0 when
+causal) rounded to data codes, as a dense layer. Not supported (a one-line refusal): rfft.
 
 The accumulator width rule (:func:`squall.engines.fixedpoint.accumulator_bits`): ``w.width + d.width
 + ceil(log2(n + H + 1))`` bits, with ``n + H`` products and the bias as one more term (checked:
@@ -75,7 +76,7 @@ from squall.engines.fixed.config import ConfigLike, FixedConfig, resolve_config
 from squall.engines.fixed.tables import Activation, ActivationUnit
 from squall.engines.fixedpoint import FixedType, accumulator_bits, is_tie, shift_round, signed_bits
 from squall.errors import SquallError
-from squall.model import Decoder, Dense, Gru, Layer, Lstm, Repeat
+from squall.model import Conv1d, Decoder, Dense, Gru, Layer, Lstm, Repeat
 
 #: Largest accumulator the numpy backend accepts (int64, one bit spare for rounding offsets).
 INT64_BITS = 62
@@ -556,6 +557,93 @@ def _fixed_decoder(
     return FixedDecoder(i, spec.steps, k, cell, out, init, worst)
 
 
+@dataclass
+class FixedConv1d:
+    """A conv1d layer on codes: per output step the exact sum over the k input steps it sees
+    (zeros before step 0 when causal) plus the aligned bias, rounded to data codes."""
+
+    index: int
+    taps: list[list[int]]  # (out, k * in): row o = W[o][c][j] for j, then c
+    b_acc: list[int]
+    kernel: int
+    causal: bool
+    acc_bits: int
+    steps: int = 0  # input steps (the walk's); 0: the window's
+
+    def _padded(
+        self, m: FixedModel, seq: list[list[int]] | None, latent: list[int] | None
+    ) -> list[list[int]]:
+        rows = seq if seq is not None else [list(latent or [])] * (self.steps or m.length)
+        width = len(rows[0]) if rows else 0
+        return ([[0] * width] * (self.kernel - 1) if self.causal else []) + list(rows)
+
+    def codes(
+        self,
+        m: FixedModel,
+        seq: list[list[int]] | None,
+        latent: list[int] | None,
+        trace: list[TraceRecord] | None,
+        steps: Mapping[int, StepFunction] | None,
+    ) -> tuple[list[list[int]] | None, list[int] | None]:
+        padded, k, mul = self._padded(m, seq, latent), self.kernel, operator.mul
+        out = []
+        for t in range(len(padded) - k + 1):
+            window = [v for row in padded[t : t + k] for v in row]
+            y = [
+                m.rq_y(sum(map(mul, row, window)) + b)
+                for row, b in zip(self.taps, self.b_acc, strict=True)
+            ]
+            if trace is not None:
+                trace.append(
+                    {"layer": self.index, "kind": "conv1d", "step": t, "x": window, "y": y}
+                )
+            out.append(y)
+        return out, None
+
+    def arrays(self) -> LayerArrays:
+        return np.array(self.taps, dtype=np.int64), None, np.array(self.b_acc, dtype=np.int64)
+
+    def run_array(
+        self,
+        m: FixedModel,
+        arr: LayerArrays,
+        seq: CodeArray | None,
+        latent: CodeArray | None,
+        rq: Requantize,
+    ) -> tuple[CodeArray | None, CodeArray | None]:
+        taps, _, b = arr
+        if seq is None:
+            assert latent is not None, "a conv1d layer reads a sequence or a repeated vector"
+            seq = np.repeat(latent[:, None], self.steps or m.length, axis=1)
+        k, width = self.kernel, seq.shape[2]
+        if self.causal and k > 1:
+            seq = np.concatenate([np.zeros((len(seq), k - 1, width), np.int64), seq], axis=1)
+        length = seq.shape[1] - k + 1
+        acc = np.zeros((len(seq), length, len(taps)), np.int64) + b
+        for j in range(k):
+            acc += seq[:, j : j + length] @ taps[:, j * width : (j + 1) * width].T
+        return rq(acc, m.acc_frac, m.config.data, "y"), None
+
+
+def _fixed_conv1d(
+    m: FixedModel,
+    spec: Conv1d,
+    i: int,
+    weights: Mapping[str, NDArray[Any]],
+    product_bound: int,
+    bias_bound: int,
+) -> FixedConv1d:
+    qw, qb = m.config.weight.quantize, m.config.bias.quantize
+    W = np.asarray(weights[f"layers.{i}.W"], np.float64)  # (out, in, k)
+    taps = [
+        [qw(float(W[o, c, j])) for j in range(spec.kernel) for c in range(spec.input)]
+        for o in range(spec.output)
+    ]
+    b = [qb(v) << m.bias_shift for v in weights[f"layers.{i}.b"].tolist()]
+    bits = m._acc_bits(spec.kernel * spec.input, product_bound, bias_bound)
+    return FixedConv1d(i, taps, b, spec.kernel, spec.padding == "causal", bits)
+
+
 def _fixed_repeat(
     m: FixedModel,
     spec: Repeat,
@@ -574,13 +662,14 @@ BUILD: dict[type[Layer], Callable[..., FixedLayer]] = {
     Lstm: _fixed_lstm,
     Gru: _fixed_gru,
     Decoder: _fixed_decoder,
+    Conv1d: _fixed_conv1d,
     Dense: _fixed_dense,
     Repeat: _fixed_repeat,
 }
 
 
 #: A layer of the fixed model: an LSTM, a GRU, a dense layer, or a repeat as its count.
-FixedLayer = FixedLstm | FixedGru | FixedDense | FixedDecoder | int
+FixedLayer = FixedLstm | FixedGru | FixedDense | FixedDecoder | FixedConv1d | int
 
 
 class FixedModel:
@@ -588,8 +677,8 @@ class FixedModel:
 
     def __init__(self, bundle: Bundle, config: FixedConfig, all_layers: bool = False) -> None:
         """``all_layers``: build every layer type this engine knows (the fixed engine does);
-        off, only those the RTL generator and ``squall hw export`` know (LSTM, dense, repeat:
-        they build this model directly), a GRU or decoder a one-line refusal."""
+        off, only those the RTL generator and ``squall hw export`` know (LSTM, linear dense,
+        repeat: they build this model directly), the others one-line refusals."""
         cfg = self.config = config
         # the model's input: a forecaster's lookback of its input features
         self.length, width = bundle.model.input_shape
@@ -645,7 +734,8 @@ class FixedModel:
         )
         self.layers: list[FixedLayer] = []
         self._np_layers: (
-            list[tuple[FixedLstm | FixedGru | FixedDense | FixedDecoder, LayerArrays]] | None
+            list[tuple[FixedLstm | FixedGru | FixedDense | FixedDecoder | FixedConv1d, LayerArrays]]
+            | None
         ) = None
         bias_bound = max(-cfg.bias.min_code, cfg.bias.max_code) << self.bias_shift
         product_bound = max(
@@ -658,7 +748,7 @@ class FixedModel:
             build = BUILD.get(type(spec))
             if build is None:
                 raise SquallError(f"layer {i}: the fixed engine has no {spec.kind!r} layer")
-            if isinstance(spec, (Gru, Decoder)) and not all_layers:
+            if isinstance(spec, (Gru, Decoder, Conv1d)) and not all_layers:
                 raise SquallError(
                     f"layer {i}: the hardware tools have no {spec.kind!r} layer (the fixed "
                     f"engine runs it)"
@@ -671,7 +761,7 @@ class FixedModel:
             layer = build(self, spec, i, bundle.weights, product_bound, bias_bound)
             if isinstance(layer, FixedDense):
                 layer.repeated = walk[i].repeated
-            if isinstance(layer, (FixedLstm, FixedGru, FixedDense)):
+            if isinstance(layer, (FixedLstm, FixedGru, FixedDense, FixedConv1d)):
                 layer.steps = walk[i].in_length  # (a decoder runs its own ``steps``)
             self.layers.append(layer)
 
@@ -866,7 +956,9 @@ class FixedModel:
 
     # ------------------------------------------------------------ numpy backend
 
-    def _arrays(self) -> list[tuple[FixedLstm | FixedGru | FixedDense | FixedDecoder, LayerArrays]]:
+    def _arrays(
+        self,
+    ) -> list[tuple[FixedLstm | FixedGru | FixedDense | FixedDecoder | FixedConv1d, LayerArrays]]:
         """The layers that compute (a repeat is its count: the next LSTM reads the vector),
         each with its int64 arrays, made once."""
         if self._np_layers is None:
