@@ -33,7 +33,7 @@ from squall.detect.detector import Detector
 from squall.detect.scoring import Scores
 from squall.detect.thresholds import DEFAULT_Q, fit_threshold
 from squall.engines import get_engine
-from squall.errors import NAME, ParameterError, SquallError
+from squall.errors import NAME, ParameterError, SquallError, mark
 from squall.io import atomic_dir, check_output, sha256_file, write_csv, written_by
 from squall.model import Task
 from squall.models import catalog
@@ -243,6 +243,15 @@ def train(
         )
     settings = resolve_settings(settings or WindowSettings(), obs)
     windows = make_windows(obs, settings)
+    if len(windows) == 0 and forecasting:
+        raise ParameterError(
+            "lookback",
+            f"no training windows of {NAME} {lookback} + {mark('horizon')} {horizon} = "
+            f"{settings.length} steps: no track segment (tracks split at gaps longer than "
+            f"{mark('max_gap')}) is that long with enough observed steps"
+            f"{f' ({windows.skipped} skipped)' if windows.skipped else ''}; give a shorter "
+            f"{NAME} or {mark('horizon')}, or more data",
+        )
     if len(windows) == 0:
         raise SquallError(
             f"no training windows: {windows.skipped} skipped for too little "

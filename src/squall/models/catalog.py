@@ -38,14 +38,12 @@ from squall.errors import NAME, ParameterError
 from squall.model import (
     LAYER_TYPES,
     Conv1d,
-    Decoder,
     Dense,
-    Gru,
     Layer,
     Lstm,
     Repeat,
-    Rfft,
     seed_layers,
+    seq2seq_gru_fft_layers,
 )
 
 #: Every model name ``--model`` knows, the default first.
@@ -112,15 +110,8 @@ def layers(
         encoder = seed_layers(inputs, horizon, chosen)[: len(chosen)]
         last = chosen[-1]
         return (*encoder, Repeat(horizon), Lstm(last, last, True), Dense(last, targets))
-    if name == "seq2seq-gru-fft":
-        gru, embedding = chosen[0], chosen[-1]
-        per_step = inputs + 2 * inputs * (length // 2 + 1)  # each step + the whole spectrum
-        return (
-            Rfft(inputs, length, None, True),
-            Gru(per_step, gru, False),
-            Dense(gru, embedding, "tanh"),
-            Decoder(embedding, embedding, targets, horizon, "gru"),
-        )
+    if name == "seq2seq-gru-fft":  # the chain squall.model documents, every bin of the lookback
+        return seq2seq_gru_fft_layers(inputs, length, horizon, targets, (chosen[0], chosen[-1]))
     # cnn-lstm
     channels, hidden = chosen[0], chosen[-1]
     return (
