@@ -98,3 +98,10 @@ def test_lomb_scargle_finds_known_periods_in_irregular_gappy_samples():
     design = np.column_stack([np.cos(2 * np.pi * 0.1 * tt), np.sin(2 * np.pi * 0.1 * tt)])
     ab = np.linalg.lstsq(design, yy - yy.mean(), rcond=None)[0]
     assert one.amplitude[0] == pytest.approx(np.hypot(*ab), rel=1e-9)
+
+
+def test_lomb_scargle_at_the_nyquist_frequency_of_whole_hours_is_not_a_division_by_zero():
+    t = np.array([0.0, 1, 2, 3, 5, 6, 9, 10, 11, 14, 15, 16, 20, 21])  # whole hours, gaps
+    y = 1000 + np.sin(2 * np.pi * t / 12) + 0.01 * (-1.0) ** t
+    sp = spectrum.lomb_scargle(t, y, [1 / 12, 0.5])
+    assert sp.amplitude[0] == pytest.approx(1.0, rel=0.05) and sp.amplitude[1] < 0.1

@@ -1,6 +1,7 @@
 """The forecasting figures (matplotlib on its own Agg canvas, no pyplot state): spectra with
 their dominant periods, history with extrapolation or forecasts, error against horizon. At
-most :data:`MAX_PANELS` panels per figure; the CSV files hold everything."""
+most :data:`MAX_PANELS` panels per figure, the longest series first; the CSV files hold
+everything."""
 
 from __future__ import annotations
 
@@ -35,12 +36,19 @@ def save(fig: Any, path: str | os.PathLike[str]) -> None:
 
 def spectrum_figure(spectrum: pd.DataFrame, periods: pd.DataFrame) -> Any:
     """Amplitude against period (log scale) per track and feature, dominant periods marked."""
-    keys = list(spectrum.groupby(["track", "feature"], sort=False).groups)
+    from matplotlib.ticker import FuncFormatter, NullFormatter
+
+    sizes = spectrum.groupby(["track", "feature"], sort=False).size()
+    keys = list(sizes.sort_values(ascending=False, kind="stable").index)  # longest first
     fig, axes = _figure(len(keys))
     for ax, (track, feature) in zip(axes, keys, strict=False):
         part = spectrum[(spectrum["track"] == track) & (spectrum["feature"] == feature)]
         ax.plot(part["period_hours"], part["amplitude"], lw=0.8)
         ax.set_xscale("log")
+        # plain tick labels: the log axis's default mathtext labels look fonts up (and warn on
+        # installs without matplotlib's STIX fonts)
+        ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
+        ax.xaxis.set_minor_formatter(NullFormatter())
         top = periods[(periods["track"] == track) & (periods["feature"] == feature)]
         for _, row in top.iterrows():
             ax.axvline(row["period_hours"], color="tab:red", lw=0.6, ls="--")
@@ -56,7 +64,8 @@ def history_figure(
 ) -> Any:
     """The last ``tail`` values of each track and feature (``history``: track, feature, time,
     value) and what comes after (``ahead``: track, feature, time and column ``value``)."""
-    keys = list(history.groupby(["track", "feature"], sort=False).groups)
+    sizes = history.groupby(["track", "feature"], sort=False)["value"].count()
+    keys = list(sizes.sort_values(ascending=False, kind="stable").index)  # longest first
     fig, axes = _figure(len(keys))
     for ax, (track, feature) in zip(axes, keys, strict=False):
         h = history[(history["track"] == track) & (history["feature"] == feature)].tail(tail)

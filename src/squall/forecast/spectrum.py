@@ -112,13 +112,21 @@ def lomb_scargle(
     amp = np.empty(len(freq))
     chunk = max(1, 2_000_000 // len(t))
     for lo in range(0, len(freq), chunk):
-        w = 2.0 * np.pi * freq[lo : lo + chunk, None]
-        tau = np.arctan2(np.sin(2 * w * t).sum(1), np.cos(2 * w * t).sum(1)) / (2 * w[:, 0])
-        arg = w * (t - tau[:, None])
-        c, s = np.cos(arg), np.sin(arg)
-        cc, ss = (c * c).sum(1), (s * s).sum(1)
-        a = (c @ y) / np.where(cc > 0, cc, 1.0)
-        b = (s @ y) / np.where(ss > 0, ss, 1.0)
+        # two trigonometric evaluations per sample and frequency: cos and sin of 2 w t and of
+        # w (t - tau) follow from C = cos w t and S = sin w t by the angle-sum identities
+        wt = (2.0 * np.pi * freq[lo : lo + chunk, None]) * t
+        cw, sw = np.cos(wt), np.sin(wt)
+        cc0, ss0, cs0 = (cw * cw).sum(1), (sw * sw).sum(1), (cw * sw).sum(1)
+        two_w_tau = np.arctan2(2.0 * cs0, cc0 - ss0)  # tan 2 w tau = sum sin 2wt / sum cos 2wt
+        ct, st = np.cos(two_w_tau / 2), np.sin(two_w_tau / 2)
+        yc, ys = cw @ y, sw @ y
+        cc = ct * ct * cc0 + 2 * ct * st * cs0 + st * st * ss0  # sum cos^2 w (t - tau)
+        ss = st * st * cc0 - 2 * ct * st * cs0 + ct * ct * ss0  # sum sin^2 w (t - tau)
+        # a term whose sum of squares vanishes (sin at the Nyquist frequency of samples on a
+        # regular grid) carries no information: 0, not a rounding error divided by ~0
+        tiny = 1e-9 * len(t)
+        a = np.where(cc > tiny, (ct * yc + st * ys) / np.where(cc > tiny, cc, 1.0), 0.0)
+        b = np.where(ss > tiny, (ct * ys - st * yc) / np.where(ss > tiny, ss, 1.0), 0.0)
         amp[lo : lo + chunk] = np.hypot(a, b)
     return Spectrum(freq, amp, "lomb-scargle")
 
