@@ -22,7 +22,7 @@ QUIET = {"progress": False, "log": lambda *_: None}
 READER = {"kind": "csv", "time_column": "timestamp", "track_column": "track"}
 
 
-def harmonic_csv(path, steps=220, seed=0):
+def harmonic_csv(path, steps=160, seed=0):
     """Two tracks of hourly harmonics (periods 24 and 7 h, a cosine of 12 h), a few gaps."""
     rng = np.random.default_rng(seed)
     frames = []
@@ -60,7 +60,7 @@ def _train(data, out, model, **kw):
     ],
 )
 def test_forecaster_trains_saves_and_runs_on_every_engine(data, tmp_path, model, sizes, targets):
-    bundle = _train(data, tmp_path / "m", model, sizes=sizes, targets=targets)
+    bundle = _train(data, tmp_path / "m", model, sizes=sizes, targets=targets, epochs=1)
     loaded = load_bundle(tmp_path / "m")
     want = targets or ["a", "b"]
     assert loaded.task == Task("forecast", 12, 4, ("a", "b"), tuple(want))
@@ -79,8 +79,7 @@ def test_forecaster_trains_saves_and_runs_on_every_engine(data, tmp_path, model,
         expected = reference(torch.as_tensor(x, dtype=torch.float64)).numpy()
     np.testing.assert_allclose(out, expected, atol=1e-5)
     np.testing.assert_allclose(squall.run(loaded, x, engine="torch"), expected, atol=1e-5)
-    few = x[:3]
-    np.testing.assert_allclose(squall.run(loaded, few, engine="pure"), expected[:3], atol=1e-9)
+    np.testing.assert_allclose(squall.run(loaded, x[:2], engine="pure"), expected[:2], atol=1e-9)
 
 
 def test_the_loss_is_the_masked_mse_of_the_horizon(data, tmp_path):
