@@ -295,10 +295,12 @@ def test_an_lstm_encoder_then_spectrum_as_a_vector_into_a_decoder():
         np.testing.assert_allclose(got, results["torch"], rtol=0, atol=TOL64, err_msg=engine)
 
 
-def test_the_fixed_engine_refuses_rfft_in_one_line():
+def test_the_hardware_tools_refuse_rfft_and_decoder_in_one_line():
+    from squall.engines.fixed import PRESETS, FixedModel
+
     bundle = random_bundle([Rfft(2, 6, None, True), Gru(2 + 2 * 2 * 4, 2, True)], 2, 6)
-    with pytest.raises(SquallError, match="layer 0: the fixed engine has no 'rfft' layer") as err:
-        get_engine("fixed", bundle)
+    with pytest.raises(SquallError, match="layer 0: the hardware tools have no 'rfft'") as err:
+        FixedModel(bundle, PRESETS["16"])  # as the RTL generator and hw export build it
     assert "\n" not in str(err.value)
 
 
@@ -388,8 +390,7 @@ FAMILY = {  # name -> (features, lookback, horizon, layers): the issue's models,
 @pytest.mark.parametrize("name", list(FAMILY))
 def test_the_forecasting_family_on_the_parity_ladder(name):
     """Every engine against torch float64 with the ladder's tolerances (tests/engines/
-    test_parity.py); the fixed engine where it runs every layer (decoders included), else its
-    one-line refusal (rfft)."""
+    test_parity.py), fixed16 included (it runs every layer type)."""
     from squall.engines.fixed import parity_tolerance
 
     F, L, H, layers = FAMILY[name]
@@ -406,13 +407,7 @@ def test_the_forecasting_family_on_the_parity_ladder(name):
         "torch32": ("torch", {"dtype": "float32"}, 1e-5),
         "fixed16": ("fixed", {"config": "16"}, parity_tolerance("16")),
     }
-    fixed_ok = not any(isinstance(layer, Rfft) for layer in layers)
     for label, (engine, options, tol) in ladder.items():
-        if engine == "fixed" and not fixed_ok:
-            with pytest.raises(SquallError, match="the fixed engine has no") as err:
-                get_engine(engine, bundle, **options)
-            assert "\n" not in str(err.value)
-            continue
         got = get_engine(engine, bundle, **options).run(x)
         assert np.abs(got - ref).max() <= tol, label
 

@@ -45,7 +45,9 @@ back as data codes. A dense layer's activation (``relu``, ``tanh``,
 ``sigmoid``) works on its rounded output: ``max(y, 0)`` on data codes, or the pre-activation
 rounding, the LSTM's table and a rounding of the table's output to data codes (the hardware
 tools: linear only). A conv1d layer is an exact sum over its k taps (zeros before step 0 when
-causal) rounded to data codes, as a dense layer. Not supported (a one-line refusal): rfft.
+causal) rounded to data codes, as a dense layer. An rfft layer: exact sums with cos and sin in
+weight codes, then a CORDIC for the phase and amplitude (:class:`FixedRfft`), both rounded to
+data codes. Every layer type of :mod:`squall.model` runs.
 
 The accumulator width rule (:func:`squall.engines.fixedpoint.accumulator_bits`): ``w.width + d.width
 + ceil(log2(n + H + 1))`` bits, with ``n + H`` products and the bias as one more term (checked:
@@ -62,6 +64,7 @@ default; ``tests/engines/test_fixed_engine.py`` checks it equals ``python`` bit 
 
 from __future__ import annotations
 
+import math
 import operator
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -76,7 +79,7 @@ from squall.engines.fixed.config import ConfigLike, FixedConfig, resolve_config
 from squall.engines.fixed.tables import Activation, ActivationUnit
 from squall.engines.fixedpoint import FixedType, accumulator_bits, is_tie, shift_round, signed_bits
 from squall.errors import SquallError
-from squall.model import Conv1d, Decoder, Dense, Gru, Layer, Lstm, Repeat
+from squall.model import Conv1d, Decoder, Dense, Gru, Layer, Lstm, Repeat, Rfft
 
 #: Largest accumulator the numpy backend accepts (int64, one bit spare for rounding offsets).
 INT64_BITS = 62
@@ -644,6 +647,151 @@ def _fixed_conv1d(
     return FixedConv1d(i, taps, b, spec.kernel, spec.padding == "causal", bits)
 
 
+#: CORDIC of the fixed rfft: iterations, fraction bits of its angles, guard bits of its vector,
+#: fraction bits of its gain correction.
+CORDIC_STEPS, CORDIC_FRAC, CORDIC_GUARD, CORDIC_GAIN_FRAC = 28, 30, 12, 15
+
+
+@dataclass
+class FixedRfft:
+    """The rfft layer on codes. Per feature and bin the exact sums ``Re = sum_t x_t C[kt mod L]``
+    and ``Im = -sum_t x_t S[kt mod L]`` (``C``, ``S``: cos and sin of ``2 pi j / L`` in weight
+    codes; the DC and Nyquist bins' ``S`` entries are 0, so their ``Im`` is exactly 0); then a
+    CORDIC in vectoring mode (:data:`CORDIC_STEPS` shift-and-add steps on the sums shifted left by
+    :data:`CORDIC_GUARD` bits, angles in :data:`CORDIC_FRAC` fraction bits, the left half-plane
+    first rotated by pi: ``atan2(+0, x < 0) = pi``; ``(0, 0)`` gives 0; every step rotates, so
+    the gain K is the same for every bin) gives the phase and
+    ``K |X|``; the amplitude is ``|X| = (K |X| >> guard) * round(2**15 / K) / L`` (rounded
+    integer division), both rounded to data codes."""
+
+    index: int
+    length: int
+    bins: int
+    append: bool
+    cos: list[int]  # (L,) weight codes
+    sin: list[int]
+    angles: list[int]  # atan(2**-i) in CORDIC_FRAC fraction bits
+    pi: int
+    inv_gain: int  # round(2**CORDIC_GAIN_FRAC / K)
+    acc_bits: int
+    steps: int = 0
+
+    def _index(self) -> list[list[int]]:
+        L = self.length
+        return [[(k * t) % L for t in range(L)] for k in range(self.bins)]
+
+    def codes(
+        self,
+        m: FixedModel,
+        seq: list[list[int]] | None,
+        latent: list[int] | None,
+        trace: list[TraceRecord] | None,
+        steps: Mapping[int, StepFunction] | None,
+    ) -> tuple[list[list[int]] | None, list[int] | None]:
+        rows = seq if seq is not None else [list(latent or [])] * self.length
+        idx, amps, phases = self._index(), [], []
+        for f in range(len(rows[0])):
+            x = [row[f] for row in rows]
+            for k in range(self.bins):
+                re = sum(v * self.cos[j] for v, j in zip(x, idx[k], strict=True))
+                im = -sum(v * self.sin[j] for v, j in zip(x, idx[k], strict=True))
+                amp, phase = self._polar(m, re, im)
+                amps.append(amp)
+                phases.append(phase)
+        out = amps + phases
+        if trace is not None:
+            trace.append({"layer": self.index, "kind": "rfft", "step": 0, "y": out})
+        if not self.append:
+            return None, out
+        return [list(row) + out for row in rows], None
+
+    def _polar(self, m: FixedModel, re: int, im: int) -> tuple[int, int]:
+        """(amplitude, phase) codes of one bin from its exact sums (python backend)."""
+        x, y, z = re << CORDIC_GUARD, im << CORDIC_GUARD, 0
+        if x < 0:
+            x, y, z = -x, -y, (self.pi if im >= 0 else -self.pi)
+        for i, a in enumerate(self.angles):  # every step rotates: the gain K is constant
+            if y >= 0:
+                x, y, z = x + (y >> i), y - (x >> i), z + a
+            else:
+                x, y, z = x - (y >> i), y + (x >> i), z - a
+        L, data = self.length, m.config.data
+        amp = (2 * ((x >> CORDIC_GUARD) * self.inv_gain) + L) // (2 * L)
+        if re == 0 and im == 0:  # atan2(0, 0) = 0
+            z = 0
+        return (
+            data.requantize(amp, m.acc_frac + CORDIC_GAIN_FRAC),
+            data.requantize(z, CORDIC_FRAC),
+        )
+
+    def arrays(self) -> LayerArrays:
+        idx = self._index()
+        C = np.array([[self.cos[j] for j in row] for row in idx], dtype=np.int64)
+        S = np.array([[self.sin[j] for j in row] for row in idx], dtype=np.int64)
+        return C, S, np.zeros(0, np.int64)
+
+    def run_array(
+        self,
+        m: FixedModel,
+        arr: LayerArrays,
+        seq: CodeArray | None,
+        latent: CodeArray | None,
+        rq: Requantize,
+    ) -> tuple[CodeArray | None, CodeArray | None]:
+        C, S, _ = arr
+        assert S is not None
+        if seq is None:
+            assert latent is not None, "an rfft layer reads a sequence or a repeated vector"
+            seq = np.repeat(latent[:, None], self.length, axis=1)
+        re = np.einsum("ntf,kt->nfk", seq, C)  # (N, F, K), exact
+        im = -np.einsum("ntf,kt->nfk", seq, S)
+        x, y = re << CORDIC_GUARD, im << CORDIC_GUARD
+        left = x < 0
+        z = np.where(left, np.where(im >= 0, self.pi, -self.pi), 0).astype(np.int64)
+        x, y = np.where(left, -x, x), np.where(left, -y, y)
+        for i, a in enumerate(self.angles):
+            up = y >= 0
+            dx, dy = y >> i, x >> i
+            x, y, z = (
+                np.where(up, x + dx, x - dx),
+                np.where(up, y - dy, y + dy),
+                z + (a * up - a * ~up),
+            )
+        L, data = self.length, m.config.data
+        z = np.where((re == 0) & (im == 0), 0, z)  # atan2(0, 0) = 0
+        amp = (2 * ((x >> CORDIC_GUARD) * self.inv_gain) + L) // (2 * L)
+        amp = rq(amp, m.acc_frac + CORDIC_GAIN_FRAC, data, "y")
+        phase = rq(z, CORDIC_FRAC, data, "y")
+        N = len(seq)
+        out = np.concatenate([amp.reshape(N, -1), phase.reshape(N, -1)], axis=1)
+        if not self.append:
+            return None, out
+        spread = np.repeat(out[:, None], seq.shape[1], axis=1)
+        return np.concatenate([seq, spread], axis=2), None
+
+
+def _fixed_rfft(
+    m: FixedModel,
+    spec: Rfft,
+    i: int,
+    weights: Mapping[str, NDArray[Any]],
+    product_bound: int,
+    bias_bound: int,
+) -> FixedRfft:
+    L, qw = spec.length, m.config.weight.quantize
+    cos = [qw(math.cos(2 * math.pi * j / L)) for j in range(L)]
+    sin = [0 if 2 * j % L == 0 else qw(math.sin(2 * math.pi * j / L)) for j in range(L)]
+    angles = [round(math.atan(2.0**-k) * 2**CORDIC_FRAC) for k in range(CORDIC_STEPS)]
+    gain = math.prod(math.sqrt(1 + 2.0 ** (-2 * k)) for k in range(CORDIC_STEPS))
+    inv_gain = round(2**CORDIC_GAIN_FRAC / gain)
+    # the CORDIC vector: the sums shifted by the guard bits, grown by the gain (< 2) and sqrt 2
+    vector = signed_bits(2 * (L * product_bound << CORDIC_GUARD)) + 1
+    amp = signed_bits(2 * (L * product_bound) * inv_gain + L)
+    bits = max(vector, amp, signed_bits(4 * round(math.pi * 2**CORDIC_FRAC)))
+    pi = round(math.pi * 2**CORDIC_FRAC)
+    return FixedRfft(i, L, spec.frequencies, spec.append, cos, sin, angles, pi, inv_gain, bits)
+
+
 def _fixed_repeat(
     m: FixedModel,
     spec: Repeat,
@@ -663,13 +811,14 @@ BUILD: dict[type[Layer], Callable[..., FixedLayer]] = {
     Gru: _fixed_gru,
     Decoder: _fixed_decoder,
     Conv1d: _fixed_conv1d,
+    Rfft: _fixed_rfft,
     Dense: _fixed_dense,
     Repeat: _fixed_repeat,
 }
 
 
 #: A layer of the fixed model: an LSTM, a GRU, a dense layer, or a repeat as its count.
-FixedLayer = FixedLstm | FixedGru | FixedDense | FixedDecoder | FixedConv1d | int
+FixedLayer = FixedLstm | FixedGru | FixedDense | FixedDecoder | FixedConv1d | FixedRfft | int
 
 
 class FixedModel:
@@ -734,7 +883,12 @@ class FixedModel:
         )
         self.layers: list[FixedLayer] = []
         self._np_layers: (
-            list[tuple[FixedLstm | FixedGru | FixedDense | FixedDecoder | FixedConv1d, LayerArrays]]
+            list[
+                tuple[
+                    FixedLstm | FixedGru | FixedDense | FixedDecoder | FixedConv1d | FixedRfft,
+                    LayerArrays,
+                ]
+            ]
             | None
         ) = None
         bias_bound = max(-cfg.bias.min_code, cfg.bias.max_code) << self.bias_shift
@@ -748,7 +902,7 @@ class FixedModel:
             build = BUILD.get(type(spec))
             if build is None:
                 raise SquallError(f"layer {i}: the fixed engine has no {spec.kind!r} layer")
-            if isinstance(spec, (Gru, Decoder, Conv1d)) and not all_layers:
+            if isinstance(spec, (Gru, Decoder, Conv1d, Rfft)) and not all_layers:
                 raise SquallError(
                     f"layer {i}: the hardware tools have no {spec.kind!r} layer (the fixed "
                     f"engine runs it)"
@@ -958,7 +1112,11 @@ class FixedModel:
 
     def _arrays(
         self,
-    ) -> list[tuple[FixedLstm | FixedGru | FixedDense | FixedDecoder | FixedConv1d, LayerArrays]]:
+    ) -> list[
+        tuple[
+            FixedLstm | FixedGru | FixedDense | FixedDecoder | FixedConv1d | FixedRfft, LayerArrays
+        ]
+    ]:
         """The layers that compute (a repeat is its count: the next LSTM reads the vector),
         each with its int64 arrays, made once."""
         if self._np_layers is None:
