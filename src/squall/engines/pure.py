@@ -347,6 +347,8 @@ class Counters:
       ``h`` and ``c``: ``(n + 2H) w`` (or ``6H w``); a dense step reads its ``n`` inputs.
     * ``state_bytes_out``: ``h`` and ``c``, ``2H w``; a dense step writes its outputs.
 
+    GRU, conv1d, rfft and decoder layers count as ``squall.engines.tools.costs`` defines for
+    them (an rfft: one call and ``2 F K L`` MACs per window; a decoder: one call per step).
     ``squall.engines.tools.costs.window_costs`` predicts the same numbers from the layer sizes.
     """
 
