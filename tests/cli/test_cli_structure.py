@@ -16,7 +16,7 @@ from squall.cli.main import main
 from squall.cli.options import DeprecatedAlias
 
 CLI = Path(squall.cli.__file__).parent
-COMMAND_MODULES = ("data.py", "model.py", "detect.py", "engine_tools.py", "hw.py")
+COMMAND_MODULES = ("data.py", "model.py", "detect.py", "engine_tools.py", "forecast.py", "hw.py")
 
 
 def _imports(name: str) -> set[tuple[str, str]]:
@@ -215,6 +215,9 @@ QUIET = {
     "trace",
     "graph",
     "evaluate",
+    "spectrum",
+    "backtest",
+    "forecast",
 }
 
 

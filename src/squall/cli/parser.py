@@ -30,6 +30,9 @@ ORDER = (
     "graph",
     "hw",
     "evaluate",
+    "spectrum",
+    "backtest",
+    "forecast",
     "info",
 )
 
@@ -44,10 +47,10 @@ class Parser(argparse.ArgumentParser):
 
 def adders() -> dict[str, Callable[[Any], None]]:
     """Command name -> the function that adds its parser, from every command module."""
-    from squall.cli import data, detect, engine_tools, hw, model
+    from squall.cli import data, detect, engine_tools, forecast, hw, model
 
     found: dict[str, Callable[[Any], None]] = {"hw": hw.register}
-    for module in (data, model, detect, engine_tools):
+    for module in (data, model, detect, engine_tools, forecast):
         for name, add in module.PARSERS.items():
             if name in found:
                 raise RuntimeError(f"command {name} is added by two modules")
