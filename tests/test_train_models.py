@@ -65,7 +65,8 @@ def test_forecaster_trains_saves_and_runs_on_every_engine(data, tmp_path, model,
     want = targets or ["a", "b"]
     assert loaded.task == Task("forecast", 12, 4, ("a", "b"), tuple(want))
     assert loaded.length == 16 and loaded.windows["length"] == 16
-    assert loaded.detector is None and loaded.threshold is None
+    # the Detector scores forecast residuals (detect.scoring.predictor), fitted on validation
+    assert loaded.detector["scoring"] == "step" and loaded.detector["threshold"]["value"] > 0
     assert loaded.provenance["training"]["model"] == model
     assert [lay.to_json() for lay in loaded.layers] == [lay.to_json() for lay in bundle.layers]
     # the scaled windows of the data, cut as the training cut them
@@ -158,7 +159,7 @@ def test_bad_options_are_one_line_errors_before_training(data, tmp_path, kw, tex
     assert not (tmp_path / "m").exists()
 
 
-def test_cli_trains_a_forecaster_and_detect_refuses_it(data, tmp_path, capsys):
+def test_cli_trains_a_forecaster_and_detects_on_its_forecasts(data, tmp_path, capsys):
     out = tmp_path / "m"
     base = ["train", str(data), "--time-column", "timestamp", "--track-column", "track"]
     args = [*base, "--model", "cnn-lstm", "--lookback", "8", "--horizon", "3"]
@@ -170,10 +171,11 @@ def test_cli_trains_a_forecaster_and_detect_refuses_it(data, tmp_path, capsys):
     assert main([*args, "--length", "9", "--out", str(tmp_path / "x"), "--quiet"]) == 2
     err = capsys.readouterr().err.strip()
     assert err.startswith("squall: error: --length is the autoencoder's window") and "\n" not in err
-    assert main(["detect", str(out), str(data), "--out", str(tmp_path / "d")]) == 2
-    err = capsys.readouterr().err.strip()
-    # no detector is fitted for a forecaster yet: detect asks for a threshold, in one line
-    assert err.startswith("squall: error:") and "threshold" in err and "\n" not in err
+    # squall detect runs the forecaster's own Detector on its forecast residuals
+    assert main(["detect", str(out), str(data), "--out", str(tmp_path / "d"), "--quiet"]) == 0
+    scores = pd.read_csv(tmp_path / "d" / "scores.csv")
+    assert len(scores) and np.isfinite(scores["score"]).all()
+    assert (scores["threshold"] == load_bundle(out).detector["threshold"]["value"]).all()
 
 
 # --------------------------------------------------------------------------- curriculum

@@ -131,7 +131,7 @@ def train(
     every feature); its windows are ``lookback + horizon`` steps long (``settings.length`` is
     replaced by that), made, masked, resampled and split exactly as the autoencoder's. The
     loss is the masked MSE over the observed target cells of the horizon. Its bundle has task
-    ``forecast`` and no detector (forecast-residual detection is a later step).
+    ``forecast``; its Detector scores forecast residuals (:func:`squall.detect.scoring.predictor`).
 
     ``curriculum`` (forecasters): the horizon the loss counts grows in stages H/4, H/2, H as
     the validation loss settles (:mod:`squall.models.curriculum`); each epoch's stage and
@@ -391,11 +391,7 @@ def train(
         history,
         task=task,
     )
-    if forecasting:
-        # no Detector yet: forecast-residual detection is a later step (bundle detector: none)
-        if out is not None:
-            save_model(bundle, out, journal if keep_log else None)
-        return bundle
+    # a forecaster detects on its forecast residuals (scoring.predictor): the same Detector
     ref = va if len(va) else tr
     fitted_on = "validation" if len(va) else "training"
     reference = ws.subset(ref)
@@ -647,7 +643,7 @@ def reconstruct_windows(bundle: Bundle, ws: WindowSet, engine: str = "numpy") ->
 def score_windows(bundle: Bundle, ws: WindowSet, engine: str = "numpy") -> Scores:
     """Masked reconstruction scores of every window, a chunk of windows at a time: nothing of
     size (N, T, F) is kept, residuals of no window (see :func:`keep_residuals`)."""
-    return scoring.score_windows(get_engine(engine, bundle).reconstruct, ws)
+    return scoring.score_windows(scoring.predictor(get_engine(engine, bundle), bundle), ws)
 
 
 def keep_residuals(
@@ -655,7 +651,8 @@ def keep_residuals(
 ) -> Scores:
     """``scores`` with the residuals of ``windows`` (the flagged ones: what ``step_errors.csv``
     and the explanations need), reconstructed again."""
-    return scoring.with_residuals(scores, get_engine(engine, bundle).reconstruct, ws, windows)
+    predict = scoring.predictor(get_engine(engine, bundle), bundle)
+    return scoring.with_residuals(scores, predict, ws, windows)
 
 
 def score_table(

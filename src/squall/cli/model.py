@@ -200,19 +200,16 @@ def cmd_train(a: argparse.Namespace) -> None:
         checkpoint_every=a.checkpoint_every,
         resume=a.resume,
     )
+    what = ""
     if bundle.task.kind == "forecast":
-        val = bundle.history[-1]["val_loss"]
-        say(
-            f"bundle written to {a.out}: {a.model}, lookback {bundle.task.lookback} -> horizon "
-            f"{bundle.task.horizon} of {', '.join(bundle.task.targets)}; "
-            f"{plural(len(bundle.history), 'epoch')}, final validation loss {val:.5g} "
-            f"(no detector: squall detect needs an autoencoder)"
+        what = (
+            f"{a.model}, lookback {bundle.task.lookback} -> horizon {bundle.task.horizon} of "
+            f"{', '.join(bundle.task.targets)}; "
         )
-        return
     t = (bundle.detector or {}).get("threshold") or {}
     say(
-        f"bundle written to {a.out}: {plural(len(bundle.history), 'epoch')}, final validation "
-        f"loss {bundle.history[-1]['val_loss']:.5g}; detector threshold "
+        f"bundle written to {a.out}: {what}{plural(len(bundle.history), 'epoch')}, final "
+        f"validation loss {bundle.history[-1]['val_loss']:.5g}; detector threshold "
         f"{t.get('value', float('nan')):.5g} ({t.get('rule')} of the "
         f"{(bundle.detector or {}).get('fitted_on')} smoothed step scores)"
     )
