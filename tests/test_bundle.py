@@ -287,3 +287,20 @@ def test_a_malformed_detector_in_bundle_json_is_refused(tmp_path):
     (tmp_path / "b" / "bundle.json").write_text(json.dumps(meta))
     with pytest.raises(SquallError):
         load_bundle(tmp_path / "b")
+
+
+def test_a_bundle_directory_with_its_training_log_may_be_replaced(tmp_path):
+    """squall train keeps training-log.jsonl beside a bundle's files: the directory is still
+    a bundle squall wrote (import-keras and Bundle.save may replace it), and anything else
+    in it still protects it."""
+    from squall.bundle import TRAINING_LOG, random_bundle, seed_layers
+
+    out = tmp_path / "b"
+    random_bundle(seed_layers(1, 4, (3,)), 1, 4).save(out)
+    (out / TRAINING_LOG).write_text('{"event": "start"}\n')
+    random_bundle(seed_layers(1, 4, (5,)), 1, 4).save(out)
+    assert load_bundle(out).layers[0].hidden == 5
+    (out / "notes.txt").write_text("mine")
+    with pytest.raises(SquallError):
+        random_bundle(seed_layers(1, 4, (3,)), 1, 4).save(out)
+    assert (out / "notes.txt").read_text() == "mine"

@@ -430,9 +430,15 @@ def random_bundle(
     ).validate()
 
 
-#: Whether a directory may be replaced by a bundle: it holds a bundle and nothing else.
+#: The experiment log ``squall train`` keeps beside a bundle's files (JSON lines).
+TRAINING_LOG = "training-log.jsonl"
+
+#: Whether a directory may be replaced by a bundle: it holds a bundle (with or without its
+#: training log) and nothing else.
 replaceable = written_by(
-    "bundle.json", FORMAT, only=("bundle.json", "weights.safetensors", "history.csv")
+    "bundle.json",
+    FORMAT,
+    only=("bundle.json", "weights.safetensors", "history.csv", TRAINING_LOG),
 )
 
 

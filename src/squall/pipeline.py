@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from squall import bundle as bundle_module
 from squall.bundle import Bundle
 from squall.data import windowset
 from squall.data.observations import Observations, expand_paths
@@ -34,7 +35,7 @@ from squall.detect.scoring import Scores
 from squall.detect.thresholds import DEFAULT_Q, fit_threshold
 from squall.engines import get_engine
 from squall.errors import NAME, ParameterError, SquallError, mark
-from squall.io import atomic_dir, check_output, sha256_file, write_csv, written_by
+from squall.io import atomic_dir, check_output, sha256_file, write_csv
 from squall.model import Task
 from squall.models import catalog
 from squall.prepare import load_windows, make_windowset
@@ -406,13 +407,9 @@ def train(
 
 
 #: The experiment log a training keeps in its bundle directory (JSON lines).
-TRAINING_LOG = "training-log.jsonl"
+TRAINING_LOG = bundle_module.TRAINING_LOG
 #: A directory ``squall train`` may replace: empty, or a bundle, with or without its log.
-model_dir_replaceable = written_by(
-    "bundle.json",
-    "squall-bundle",
-    only=("bundle.json", "weights.safetensors", "history.csv", TRAINING_LOG),
-)
+model_dir_replaceable = bundle_module.replaceable
 
 
 def save_model(bundle: Bundle, out: str | os.PathLike[str], journal: list[dict] | None) -> Path:

@@ -219,3 +219,24 @@ def test_info_of_an_imported_bundle_without_detector(tmp_path, capsys):
     out = capsys.readouterr().out
     assert "detector: " in out and "none stored" in out
     assert "window threshold: none stored" in out and "--threshold" in out
+
+
+def test_info_says_what_the_model_does(tmp_path, capsys):
+    """The model line names the task: an autoencoder reconstructs, a forecaster forecasts its
+    horizon's targets from its lookback (not "LSTM autoencoder" for every bundle)."""
+    from squall.bundle import random_bundle
+    from squall.model import Dense, Lstm, Repeat
+
+    auto = random_bundle([Lstm(1, 4, False), Repeat(5), Lstm(4, 4, True), Dense(4, 1)], 1, 5)
+    auto.save(tmp_path / "a")
+    task = {"kind": "forecast", "lookback": 6, "horizon": 2, "targets": ["f1"]}
+    fc = random_bundle(
+        [Lstm(2, 4, False), Repeat(2), Lstm(4, 4, True), Dense(4, 1)], 2, 8, task=task
+    )
+    fc.save(tmp_path / "f")
+    assert main(["info", str(tmp_path / "a")]) == 0
+    model = [ln for ln in capsys.readouterr().out.splitlines() if ln.startswith("model:")]
+    assert "autoencoder (reconstructs its windows)" in model[0]
+    assert main(["info", str(tmp_path / "f")]) == 0
+    model = [ln for ln in capsys.readouterr().out.splitlines() if ln.startswith("model:")]
+    assert "forecaster: lookback 6 -> horizon 2 of f1 from f0, f1" in model[0]

@@ -298,12 +298,28 @@ def cmd_info(a: argparse.Namespace) -> None:
         print(describe_bundle(b, a.bundle))
 
 
+def _describe_task(b: Any) -> str:
+    """What the model does: its name from training when recorded, and its task."""
+    name = ((b.provenance or {}).get("training") or {}).get("model")
+    task = b.task
+    if task.kind == "forecast":
+        what = (
+            f"forecaster: lookback {task.lookback} -> horizon {task.horizon} of "
+            f"{', '.join(task.targets or b.features)} from {', '.join(task.inputs or b.features)}"
+        )
+    elif task.kind == "classify":
+        what = f"classifier: {', '.join(task.classes)}"
+    else:
+        what = "autoencoder (reconstructs its windows)"
+    return f"{name} {what}" if name else what
+
+
 def describe_bundle(b: Any, path: str) -> str:
     """``squall info``: what a bundle is, one labelled line (or block) per part."""
     rows: list[tuple[str, str]] = [("bundle", f"{path} (fingerprint {b.fingerprint()})")]
     shapes = b.model.weight_shapes()
     params = sum(math.prod(s) for s in shapes.values())
-    rows.append(("model", f"LSTM autoencoder, {plural(params, 'parameter', fmt=',')}"))
+    rows.append(("model", f"{_describe_task(b)}, {plural(params, 'parameter', fmt=',')}"))
     layers = [f"{k}: {layer.describe()}" for k, layer in enumerate(b.layers)]
     rows.append(("layers", "\n".join(layers)))
     units = [f"{f} ({b.units.get(f) or '-'})" for f in b.features]
