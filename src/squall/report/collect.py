@@ -20,7 +20,7 @@ import pandas as pd
 from squall.bundle import Bundle, load_bundle
 from squall.data.windowset import WindowSet
 from squall.detect.explain import explain, explanation_columns
-from squall.detect.scoring import Scores, score
+from squall.detect.scoring import Scores, predictor, score
 from squall.engines import get_engine
 from squall.errors import NAME, ParameterError, SquallError, mark
 from squall.io import verify_run_files
@@ -130,7 +130,8 @@ def collect(
         log(f"scoring {plural(len(ws), 'window')} with the {engine} engine")
         table, result, chosen = run_detector(bundle, ws, engine, threshold, threshold_quantile)
     result.check_windows()
-    recon = get_engine(engine, bundle).reconstruct(ws.x)
+    # what the model predicts of each window: a reconstruction, or a forecaster's horizon
+    recon = predictor(get_engine(engine, bundle), bundle)(ws.x)
     scores = score(ws.x, recon, ws.mask)
     ids = result.window_event
     explanations = explain(table, ws, scores, bundle.scaler, bundle.units, ids=ids)
