@@ -183,3 +183,15 @@ def test_season_estimate_is_the_strongest_period_within_the_lookback():
     slow_and_daily = 5 * np.sin(2 * np.pi * t / 300) + np.sin(2 * np.pi * t / 24)
     assert estimate_season(slow_and_daily, 48) == 24  # the slow swing is beyond the lookback
     assert estimate_season(np.ones(100), 48) == 1 and estimate_season(t[:5], 48) == 1
+
+
+def test_a_season_equal_to_the_lookback_is_found():
+    """The periodogram bin nearest a 24-step period lies at 24.46 steps: it is a season of 24
+    and fits a lookback of 24 (it was dropped before rounding and 23 came out, which made
+    every MASE about 15 times too small on such data)."""
+    from squall.forecast.backtest import estimate_season
+
+    y = np.sin(2 * np.pi * np.arange(587) / 24)
+    assert estimate_season(y, 24) == 24
+    assert estimate_season(y, 30) == 24
+    assert estimate_season(np.sin(2 * np.pi * np.arange(587) / 12), 24) == 12

@@ -65,19 +65,20 @@ class BacktestResult:
 def estimate_season(train: Array, lookback: int) -> int:
     """The season of a training part: the period (in steps, rounded) of the highest peak of the
     Hann-windowed periodogram of its last :data:`SEASON_STEPS` steps (gaps filled) among the
-    periods from 2 to ``lookback`` steps; 1 when there is none (too short, constant)."""
+    periods that round to 2 .. ``lookback`` steps; 1 when there is none (too short, constant)."""
     y = fill_gaps(np.asarray(train, dtype=np.float64)[-SEASON_STEPS:])
     if len(y) < 8 or not np.isfinite(y).all() or np.ptp(y) == 0:
         return 1
     spec = periodogram(y, "hann")
     with np.errstate(divide="ignore"):
         period = 1.0 / spec.frequency
-    inside = (period >= 2) & (period <= lookback) & (period < len(y))
+    # the periods as they will be used (whole steps): a bin at 24.46 steps is a season of 24
+    # and belongs to a lookback of 24 (filtered before rounding, the next bin, 23, won)
+    rounded = np.round(np.where(np.isfinite(period), period, 0.0))
+    inside = (rounded >= 2) & (rounded <= lookback) & (period < len(y))
     if not inside.any():
         return 1
-    best = float(period[inside][np.argmax(spec.amplitude[inside])])
-    found = int(round(best))
-    return found if 2 <= found <= lookback else 1
+    return int(rounded[inside][np.argmax(spec.amplitude[inside])])
 
 
 class _Sums:
