@@ -346,3 +346,15 @@ def test_an_autoencoder_checkpoints_and_resumes_with_its_detector(data, tmp_path
     # a plain autoencoder training may replace it (and leaves today's three files)
     pipeline.train(data, tmp_path / "a", epochs=1, **kw)
     assert "training-log.jsonl" not in {p.name for p in (tmp_path / "a").iterdir()}
+
+
+def test_sizes_a_model_does_not_use_are_refused():
+    """cnn-lstm and seq2seq-gru-fft take two sizes: a third was silently dropped (review)."""
+    from squall.errors import ParameterError
+    from squall.models import catalog
+
+    for name in ("cnn-lstm", "seq2seq-gru-fft"):
+        with pytest.raises(ParameterError, match="at most two sizes"):
+            catalog.layers(name, inputs=1, targets=1, length=12, horizon=4, sizes=(4, 4, 4))
+    assert len(catalog.layers("lstm-forecaster", inputs=1, targets=1, length=12, horizon=4,
+                              sizes=(4, 4, 4))) == 6  # fmt: skip

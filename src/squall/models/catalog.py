@@ -104,6 +104,12 @@ def layers(
     steps of ``targets`` features out. ``sizes`` default :data:`DEFAULT_SIZES`."""
     check_model(name)
     chosen = tuple(int(s) for s in (sizes or DEFAULT_SIZES[name]))
+    if name in ("cnn-lstm", "seq2seq-gru-fft") and len(chosen) > 2:
+        raise ParameterError(
+            "sizes",
+            f"{NAME} of {name}: at most two sizes ({'channels' if name == 'cnn-lstm' else 'GRU'}"
+            f", {'LSTM' if name == 'cnn-lstm' else 'embedding'}), got {len(chosen)}",
+        )
     if name == "autoencoder":
         return seed_layers(inputs, length, chosen)
     if name == "lstm-forecaster":
