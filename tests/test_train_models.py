@@ -358,3 +358,11 @@ def test_sizes_a_model_does_not_use_are_refused():
             catalog.layers(name, inputs=1, targets=1, length=12, horizon=4, sizes=(4, 4, 4))
     assert len(catalog.layers("lstm-forecaster", inputs=1, targets=1, length=12, horizon=4,
                               sizes=(4, 4, 4))) == 6  # fmt: skip
+
+
+def test_a_repeated_target_is_named_as_a_target():
+    from squall.errors import ParameterError
+
+    with pytest.raises(ParameterError, match=r"^targets name a column twice") as info:
+        pipeline.check_features(["value", "value"], "targets")
+    assert info.value.option() == "--targets"

@@ -494,7 +494,7 @@ def check_model_args(
             "lookback",
             f"{NAME} {lookback} + horizon {horizon} is beyond the window limit {MAX_WINDOW_LENGTH}",
         )
-    chosen = check_features(targets) if targets is not None else None
+    chosen = check_features(targets, "targets") if targets is not None else None
     given = check_features(features)
     if chosen and given:
         unknown = [t for t in chosen if t not in given]
@@ -541,22 +541,26 @@ def check_number(
     raise ParameterError(name, f"{NAME} must be {rule}, got {value!r}")
 
 
-def check_features(features: object) -> list[str] | None:
-    """``features``: None or a non-empty list of column names. A string is refused rather than
-    taken as one name, since ``list('value')`` would silently become five one-letter
-    columns and a caller who passes one string may as well mean a comma-separated list."""
+def check_features(features: object, param: str = "features") -> list[str] | None:
+    """``features`` (the parameter ``param``: ``features`` or ``targets``): None or a non-empty
+    list of column names. A string is refused rather than taken as one name, since
+    ``list('value')`` would silently become five one-letter columns and a caller who passes one
+    string may as well mean a comma-separated list."""
     if features is None:
         return None
     if isinstance(features, str):
-        raise SquallError(
-            f"features must be a list of column names, e.g. [{features!r}], not "
-            f"the string {features!r}"
+        raise ParameterError(
+            param,
+            f"{NAME} must be a list of column names, e.g. [{features!r}], not "
+            f"the string {features!r}",
         )
     items = list(features) if isinstance(features, (list, tuple)) else None
     if not items or not all(isinstance(f, str) and f.strip() for f in items):
-        raise SquallError(f"features must be a non-empty list of column names, got {features!r}")
+        raise ParameterError(
+            param, f"{NAME} must be a non-empty list of column names, got {features!r}"
+        )
     if len(set(items)) != len(items):
-        raise SquallError(f"features name a column twice: {items}")
+        raise ParameterError(param, f"{NAME} name a column twice: {items}")
     return items
 
 
