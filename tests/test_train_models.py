@@ -3,6 +3,8 @@ their bundles run by every engine, the options' one-line errors."""
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -224,8 +226,17 @@ def test_curriculum_advances_and_counts_only_the_stage_horizon():
 
 
 def test_curriculum_is_recorded_in_the_bundle(data, tmp_path):
-    _train(data, tmp_path / "m", "lstm-forecaster", epochs=3, curriculum=True)
+    from squall.errors import SquallWarning
+
+    with warnings.catch_warnings(record=True) as seen:
+        warnings.simplefilter("always")
+        _train(data, tmp_path / "m", "lstm-forecaster", epochs=3, curriculum=True)
     loaded = load_bundle(tmp_path / "m")
+    stopped = [
+        w for w in seen if issubclass(w.category, SquallWarning) and "curriculum" in str(w.message)
+    ]
+    # a run that ends before the last stage says so (the loss never counted the whole horizon)
+    assert bool(stopped) == (loaded.history[-1]["horizon"] < 4)
     stages = [r["stage"] for r in loaded.history]
     assert stages[0] == 1 and stages == sorted(stages)
     assert [r["horizon"] for r in loaded.history][0] == 1

@@ -9,6 +9,7 @@ from __future__ import annotations
 import dataclasses
 import os
 import platform
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -34,7 +35,7 @@ from squall.detect.detector import Detector
 from squall.detect.scoring import Scores
 from squall.detect.thresholds import DEFAULT_Q, fit_threshold
 from squall.engines import get_engine
-from squall.errors import NAME, ParameterError, SquallError, mark
+from squall.errors import NAME, ParameterError, SquallError, SquallWarning, mark
 from squall.io import atomic_dir, check_output, sha256_file, write_csv
 from squall.model import Task
 from squall.models import catalog
@@ -380,6 +381,14 @@ def train(
         "final_loss": history[-1] if history else None,
         "versions": _versions(),
     }
+    if curriculum and history and int(history[-1].get("horizon") or 0) < int(horizon or 0):
+        warnings.warn(
+            f"the curriculum stopped at stage {history[-1].get('stage')}: the loss counted only "
+            f"the first {history[-1].get('horizon')} of the {horizon} horizon steps (give more "
+            f"epochs to reach the last stage)",
+            SquallWarning,
+            stacklevel=2,
+        )
     bundle = Bundle(
         layers,
         weights,
