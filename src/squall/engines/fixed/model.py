@@ -123,8 +123,24 @@ def requantizer(src_frac: int, t: FixedType) -> Callable[[int], int]:
 # ---------------------------------------------------------------- the model
 
 
+class _RecurrentArrays:
+    """The integer arrays of a recurrent layer's numpy backend: input weights, recurrent
+    weights and the bias aligned to the accumulator (shared by the LSTM and the GRU)."""
+
+    W: list[list[int]]
+    U: list[list[int]]
+    b_acc: list[int]
+
+    def arrays(self) -> LayerArrays:
+        return (
+            np.array(self.W, dtype=np.int64),
+            np.array(self.U, dtype=np.int64),
+            np.array(self.b_acc, dtype=np.int64),
+        )
+
+
 @dataclass
-class FixedLstm:
+class FixedLstm(_RecurrentArrays):
     index: int
     inputs: int
     hidden: int
@@ -173,13 +189,6 @@ class FixedLstm:
             h, c = h_new, c_new
             outs.append(h)
         return (outs, None) if self.return_sequences else (None, h)
-
-    def arrays(self) -> LayerArrays:
-        return (
-            np.array(self.W, dtype=np.int64),
-            np.array(self.U, dtype=np.int64),
-            np.array(self.b_acc, dtype=np.int64),
-        )
 
     def run_array(
         self,
@@ -282,7 +291,7 @@ class FixedDense:
 
 
 @dataclass
-class FixedGru:
+class FixedGru(_RecurrentArrays):
     """One GRU layer on codes (gate order r, z, n; see the module docstring for its rounding
     points). ``b_acc``, ``bh_acc``: the input and recurrent biases aligned to the accumulator."""
 
@@ -332,13 +341,6 @@ class FixedGru:
             h = h_new
             outs.append(h)
         return (outs, None) if self.return_sequences else (None, h)
-
-    def arrays(self) -> LayerArrays:
-        return (
-            np.array(self.W, dtype=np.int64),
-            np.array(self.U, dtype=np.int64),
-            np.array(self.b_acc, dtype=np.int64),
-        )
 
     def run_array(
         self,
