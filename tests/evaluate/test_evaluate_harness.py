@@ -146,3 +146,24 @@ def test_synthetic_generator_labels_with_a_separate_training_file(tmp_path):
     row = result.series.iloc[0]
     assert row["labels"] == len(labels) and row["tp"] + row["fn"] == len(labels)
     assert np.isnan(row["nab_score"])  # several tracks: no single NAB time line
+
+
+def test_forecaster_detector_finds_the_bump_from_forecast_residuals(nab_like):
+    """Hundman-style: a one-step forecaster's residuals, the same Detector as the autoencoder."""
+    root, labels = nab_like
+    config = DetectorConfig(kind="forecaster", updates=400, hidden=(16,))
+    result = evaluate(["groupA/one.csv"], labels, root=root, config=config)
+    row = result.series.iloc[0]
+    # a 40-unit bump on a 5-unit daily cycle: forecast residuals flag it, and only it
+    assert row["tp"] == 1 and row["fn"] == 0 and row["fp"] <= 1
+    assert row["epochs_run"] >= 1 and np.isfinite(row["threshold"])
+    assert "lstm-forecaster forecasting 1 from 24 steps" in format_summary(result)
+
+
+def test_forecaster_detector_options_are_checked():
+    with pytest.raises(SquallError, match="model must be a forecasting model"):
+        DetectorConfig(kind="forecaster", model="autoencoder")
+    with pytest.raises(SquallError, match="horizon must be at least 1"):
+        DetectorConfig(kind="forecaster", horizon=0)
+    assert DetectorConfig(kind="forecaster").sizes is None  # the model's own default
+    assert DetectorConfig().sizes == (32, 16)

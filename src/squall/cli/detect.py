@@ -29,6 +29,7 @@ from squall.cli.options import (
     reader_options,
 )
 from squall.errors import SquallError
+from squall.models.catalog import FORECASTERS
 from squall.text import plural
 
 THRESHOLD_HELP = "flag threshold: replaces the bundle's fitted threshold (a number)"
@@ -315,10 +316,20 @@ def add_evaluate(sub: Any) -> None:
     g = p.add_argument_group("detector (defaults: the project's default detector)")
     g.add_argument(
         "--detector",
-        choices=["autoencoder", "original", "robust-z"],
+        choices=["autoencoder", "forecaster", "original", "robust-z"],
         default="autoencoder",
-        help="the LSTM autoencoder (default); baselines: the "
-        "original pipeline, a robust z-score on the raw values",
+        help="the LSTM autoencoder (default); forecaster: forecast residuals "
+        "(Hundman-style); baselines: the original pipeline, a robust z-score on the raw values",
+    )
+    g.add_argument(
+        "--model",
+        choices=list(FORECASTERS),
+        help="forecaster: the forecasting model (default lstm-forecaster)",
+    )
+    g.add_argument(
+        "--horizon",
+        type=ranged("--horizon", integer=True, **POSITIVE),
+        help="forecaster: steps forecast from each window (default 1; its lookback is --length)",
     )
     g.add_argument(
         "--epochs",
@@ -332,7 +343,11 @@ def add_evaluate(sub: Any) -> None:
         default=0,
         help="training seed (default 0)",
     )
-    g.add_argument("--hidden", type=positive_list, help="encoder LSTM sizes (default 32,16)")
+    g.add_argument(
+        "--hidden",
+        type=positive_list,
+        help="hidden sizes (default: autoencoder 32,16; a forecaster's own default)",
+    )
     g.add_argument(
         "--length",
         type=ranged("--length", integer=True, low=2),
@@ -435,6 +450,8 @@ def cmd_evaluate(a: argparse.Namespace) -> None:
         epochs=a.epochs,
         seed=a.seed,
         hidden=a.hidden,
+        model=a.model,
+        horizon=a.horizon,
         length=a.length,
         resample=a.resample,
         span=a.span,

@@ -1,12 +1,17 @@
 """Detector configurations the harness can run on one series, unsupervised (the NAB protocol).
 
-Three kinds (``DetectorConfig.kind``):
+Four kinds (``DetectorConfig.kind``):
 
 ``autoencoder`` (the default detector)
     Train the LSTM autoencoder on the series it will score (``squall.pipeline.train``, no
     labels), score every window (stride 1), turn window reconstructions into one score per
     time step (:mod:`squall.detect.pointwise`), smooth, threshold (:mod:`squall.detect.dynamic`),
     and merge flagged steps into events.
+``forecaster``
+    Hundman-style forecast residuals: train a forecasting model (``model``, default
+    ``lstm-forecaster``) that reads ``length`` steps and forecasts the next ``horizon`` (default
+    1: every step is forecast once, from the ``length`` steps before it), score every step by
+    its forecast residual, then smooth, threshold and merge exactly as ``autoencoder`` does.
 ``original``
     The original pipeline as a baseline: pooled windows (all reports of a file in time order),
     the scaler fitted on the very data being scored, the 95th percentile of the scored windows'
@@ -32,7 +37,7 @@ import pandas as pd
 
 from squall.errors import NAME, ParameterError, SquallError
 
-KINDS = ("autoencoder", "original", "robust-z")
+KINDS = ("autoencoder", "forecaster", "original", "robust-z")
 THRESHOLDS = ("sigma", "hundman", "pot", "quantile")
 
 
@@ -49,7 +54,8 @@ class DetectorConfig:
       human-driven, machine and weather series; ``None`` = the data's own interval). On NAB's
       5-minute files this gives 24 x 1 h windows. A window of 24 raw 5-minute reports (2 h)
       sees only local shape and missed the level and pattern anomalies of artificialWithAnomaly.
-    * ``hidden`` (32, 16): encoder LSTM sizes, mirrored in the decoder.
+    * ``hidden`` (32, 16) for the autoencoder: encoder LSTM sizes, mirrored in the decoder;
+      ``None`` (the default) means that, and a forecaster's own default sizes.
     * Training budget in optimiser updates (batches of 64 windows), not epochs, so a short
       series (300 windows: 5 updates per epoch) trains as much as a long one: ``updates`` 3000,
       early stopping after ``patience_updates`` 500 without improvement of the training loss
@@ -75,6 +81,11 @@ class DetectorConfig:
     Events: flagged steps at most ``merge_gap`` steps apart (``None``: the window length) are
     one event, widened by ``pad`` steps on both sides.
 
+    Forecaster (``forecaster``): ``model`` ``lstm-forecaster`` (see :mod:`squall.models.catalog`)
+    with a lookback of ``length`` steps and ``horizon`` 1 (Hundman et al. 2018 score one-step
+    predictions; a longer horizon scores each step from several origins, the per-step score
+    combining them as ``point`` says). ``hidden`` left at ``None`` is the model's own default.
+
     Baselines: ``original`` uses ``epochs``/``updates`` and ``seed`` with its own fixed settings
     (24-report pooled windows, hidden 64, 32, ``original_q`` 0.95); ``robust-z`` flags
     ``|z| > z_k`` (3.5, after Iglewicz and Hoaglin).
@@ -84,7 +95,7 @@ class DetectorConfig:
     length: int = 24
     resample: str | None = "auto"
     span: str | None = "1D"
-    hidden: tuple[int, ...] = (32, 16)
+    hidden: tuple[int, ...] | None = None
     epochs: int | None = None
     updates: int = 3000
     patience_updates: int = 500
@@ -107,13 +118,16 @@ class DetectorConfig:
     min_track_steps: int = 100
     z_k: float = 3.5
     original_q: float = 0.95
+    model: str = "lstm-forecaster"
+    horizon: int = 1
 
     def __post_init__(self) -> None:
         for name in ("resample", "span"):  # "none" from the command line
             value = getattr(self, name)
             if value is not None and str(value).strip().lower() in ("none", "", "0"):
                 object.__setattr__(self, name, None)
-        object.__setattr__(self, "hidden", tuple(int(h) for h in self.hidden))
+        if self.hidden is not None:
+            object.__setattr__(self, "hidden", tuple(int(h) for h in self.hidden))
         if self.kind not in KINDS:
             raise SquallError(f"detector must be one of {', '.join(KINDS)}, got {self.kind!r}")
         if self.threshold not in THRESHOLDS:
@@ -126,6 +140,17 @@ class DetectorConfig:
             raise SquallError(f"per-step score must be one of {', '.join(HOW)}, got {self.point!r}")
         if self.epochs is not None and self.epochs < 1:
             raise ParameterError("epochs", f"{NAME} must be at least 1, got {self.epochs}")
+        if self.kind == "forecaster":
+            from squall.models import catalog
+
+            if not catalog.is_forecaster(self.model):
+                raise ParameterError(
+                    "model",
+                    f"{NAME} must be a forecasting model ({', '.join(catalog.FORECASTERS)}), "
+                    f"got {self.model!r}",
+                )
+        if self.horizon < 1:
+            raise ParameterError("horizon", f"{NAME} must be at least 1, got {self.horizon}")
         if self.length < 2:
             raise SquallError(f"window length must be at least 2, got {self.length}")
         for name in ("smoothing", "window", "step", "prune", "pad", "k", "z_k"):
@@ -136,9 +161,17 @@ class DetectorConfig:
         if not 0 < self.quantile < 1 or not 0 < self.original_q < 1:
             raise SquallError("quantiles must be in (0, 1)")
 
+    @property
+    def sizes(self) -> tuple[int, ...] | None:
+        """The hidden sizes training uses: ``hidden``, else the autoencoder's (32, 16) or (for a
+        forecaster, None) the model's own default."""
+        if self.hidden is not None:
+            return self.hidden
+        return None if self.kind == "forecaster" else (32, 16)
+
     def to_dict(self) -> dict:
         out = asdict(self)
-        out["hidden"] = list(self.hidden)
+        out["hidden"] = None if self.hidden is None else list(self.hidden)
         return out
 
     def with_options(self, **options) -> DetectorConfig:
@@ -188,8 +221,8 @@ def detect_series(
         out = _robust_z(path, config, reader)
     elif config.kind == "original":
         out = _original(path, config, reader, train_paths, log)
-    else:
-        out = _autoencoder(path, config, reader, train_paths, log)
+    else:  # autoencoder, forecaster: one Detector on the model's residuals
+        out = _residuals(path, config, reader, train_paths, log)
     out.info["seconds"] = round(time.perf_counter() - started, 2)
     return out
 
@@ -263,12 +296,18 @@ def _train(
     log,
     val_fraction: float | None = None,
 ):
+    """Train on ``train_paths`` (default ``path``) with the update budget of ``config``; returns
+    the bundle, the window settings to score with (a forecaster's windows are its lookback plus
+    its horizon) and the training stride."""
     from squall.data.windows import make_windows
     from squall.pipeline import train
 
     source = train_paths if train_paths is not None else path
     obs = _read(source, reader)
     resolved = resolve_interval(settings, obs, config.span)
+    forecasting = config.kind == "forecaster"
+    if forecasting:  # the span is the lookback's; windows hold the horizon too
+        resolved = replace(resolved, length=config.length + config.horizon)
     n = len(make_windows(obs, resolved))
     stride = max(1, math.ceil(n / config.max_train_windows)) if config.max_train_windows else 1
     if resolved.mode == "pooled":
@@ -290,6 +329,11 @@ def _train(
         progress=False,
         log=log,
         patience=patience,
+        **(
+            {"model": config.model, "lookback": config.length, "horizon": config.horizon}
+            if forecasting
+            else {}
+        ),
     )
     return bundle, resolved, stride
 
@@ -387,7 +431,8 @@ def _original(path, config: DetectorConfig, reader: dict, train_paths, log) -> D
 
 
 def detector_for(config: DetectorConfig):
-    """The :class:`squall.detect.detector.Detector` of an ``autoencoder`` configuration (its
+    """The :class:`squall.detect.detector.Detector` of an ``autoencoder`` or ``forecaster``
+    configuration (its
     per-step score, smoothing, threshold rule and event rule)."""
     from squall.detect.detector import Detector
     from squall.detect.thresholds import DynamicThreshold, make_threshold
@@ -418,8 +463,9 @@ def detector_for(config: DetectorConfig):
     )
 
 
-def _autoencoder(path, config: DetectorConfig, reader: dict, train_paths, log) -> Detection:
-    """The default detector: train, then :class:`squall.detect.detector.Detector` (what
+def _residuals(path, config: DetectorConfig, reader: dict, train_paths, log) -> Detection:
+    """The default detector (and the forecaster): train, then
+    :class:`squall.detect.detector.Detector` (what
     ``squall train`` stores and ``squall detect`` runs) fitted on the training series' windows
     and run on the scored series. Sliding-window thresholds and Hundman's pruning
     (``window``/``prune`` > 0) are the same Detector with a
@@ -432,7 +478,7 @@ def _autoencoder(path, config: DetectorConfig, reader: dict, train_paths, log) -
     settings = WindowSettings(length=config.length, resample=config.resample)
     t0 = time.perf_counter()
     bundle, resolved, stride = _train(
-        path, config, reader, train_paths, settings, tuple(config.hidden), log
+        path, config, reader, train_paths, settings, config.sizes, log
     )
     trained = time.perf_counter() - t0
     ws, obs = _windowset(path, bundle, reader, resolved)

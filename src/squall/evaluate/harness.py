@@ -264,9 +264,15 @@ def describe(config: DetectorConfig) -> str:
         thr += f" in windows of {config.window:g} of the series"
     if config.prune:
         thr += f", pruning {config.prune:g}"
+    sizes = ",".join(map(str, config.sizes)) if config.sizes else "default"
+    model = (
+        f"{config.model} forecasting {config.horizon} from {config.length} steps"
+        if config.kind == "forecaster"
+        else f"autoencoder ({config.length}-step windows"
+    )
     return (
-        f"autoencoder ({config.length}-step windows spanning >= {config.span or '-'}, "
-        f"hidden {','.join(map(str, config.hidden))}, {budget}, seed {config.seed}; "
+        f"{model} spanning >= {config.span or '-'}, "
+        f"hidden {sizes}, {budget}, seed {config.seed}; "
         f"{config.point} scores, EWMA {config.smoothing:g}; {thr})"
     )
 
