@@ -329,11 +329,9 @@ def _train(
         progress=False,
         log=log,
         patience=patience,
-        **(
-            {"model": config.model, "lookback": config.length, "horizon": config.horizon}
-            if forecasting
-            else {}
-        ),
+        model=config.model if forecasting else "autoencoder",
+        lookback=config.length if forecasting else None,
+        horizon=config.horizon if forecasting else None,
     )
     return bundle, resolved, stride
 
