@@ -23,8 +23,10 @@ from squall.data.observations import Observations, expand_paths
 from squall.data.readers import ReaderConfig, read_data
 from squall.data.scaling import Scaler
 from squall.data.windows import (
+    DEFAULT_SPAN,
     Windows,
     WindowSettings,
+    check_span,
     check_window_settings,
     make_windows,
     resolve_settings,
@@ -103,6 +105,7 @@ def train(
     until: str | None = None,
     reader: ReaderConfig | dict | None = None,
     settings: WindowSettings | None = None,
+    span: str | None = DEFAULT_SPAN,
     sizes: tuple[int, ...] | None = None,
     scaler: str = "minmax",
     epochs: int = 40,
@@ -123,6 +126,10 @@ def train(
 ) -> Bundle:
     """Train model ``model`` (:mod:`squall.models.catalog`: ``autoencoder``, the default, or a
     forecaster) on ``paths`` (reports before ``until``) and return/save the bundle.
+
+    ``span``: with ``settings.resample="auto"``, the least time a window covers (default one
+    day; :func:`squall.data.windows.resolve_settings`, the rule ``squall evaluate`` uses too);
+    None: the data's own interval.
 
     ``patience``: epochs without improvement before early stopping (a series of a few hundred
     windows has only a few updates per epoch and needs more). ``sizes``: the model's hidden
@@ -188,6 +195,7 @@ def train(
     )
     if not isinstance(progress, bool):
         raise SquallError(f"progress must be True or False, got {progress!r}")
+    check_span(span)
     if checkpoint_every is not None:
         check_number("checkpoint_every", checkpoint_every, low=1, integer=True)
     resumed = None
@@ -217,6 +225,7 @@ def train(
         "features": None if features is None else list(features),
         "until": until,
         "settings": None if settings is None else settings.to_dict(),
+        "span": span,
         "sizes": None if sizes is None else list(sizes),
         "scaler": scaler,
         "epochs": epochs,
@@ -243,7 +252,7 @@ def train(
             f"feature(s) {', '.join(empty)} have no observed values in the "
             f"training data; choose others with --features"
         )
-    settings = resolve_settings(settings or WindowSettings(), obs)
+    settings = resolve_settings(settings or WindowSettings(), obs, span)
     windows = make_windows(obs, settings)
     if len(windows) == 0 and forecasting:
         raise ParameterError(

@@ -85,6 +85,49 @@ def test_auto_resample_picks_standard_interval_at_least_the_typical_one(minutes,
     assert settings.mode == "track" and settings.length == 5
 
 
+@pytest.mark.parametrize(
+    ("minutes", "length", "span", "expected"),
+    [
+        (5, 24, "1D", "1h"),  # 24 x 5 min = 2 h < 1 day: coarser, to the next standard interval
+        (5, 24, None, "5min"),  # no span: the data's own interval
+        (5, 300, "1D", "5min"),  # 300 x 5 min already spans a day
+        (60, 24, "1D", "1h"),
+        (5, 10, "1D", "3h"),  # 1 day / 10 = 2.4 h -> 3 h
+        (5, 24, "12h", "30min"),
+    ],
+)
+def test_span_makes_the_interval_coarser_so_a_window_covers_it(minutes, length, span, expected):
+    step = pd.Timedelta(minutes=minutes)
+    obs = make_obs([("A", k * step, {"x": k}) for k in range(400)], ["x"])
+    settings = resolve_settings(WindowSettings(length=length), obs, span)
+    assert pd.Timedelta(settings.resample) == pd.Timedelta(expected)
+    assert pd.Timedelta(settings.max_gap) == 6 * pd.Timedelta(expected)
+    # an explicit interval is kept whatever the span
+    fixed = resolve_settings(WindowSettings(length=length, resample="5min"), obs, span)
+    assert fixed.resample == "5min"
+
+
+def test_train_and_evaluate_resolve_windows_by_one_rule():
+    """One series, one default: ``squall train`` and ``squall evaluate`` (issue 15)."""
+    import inspect
+
+    from squall import pipeline
+    from squall.data.windows import DEFAULT_SPAN
+    from squall.evaluate.detectors import DetectorConfig
+
+    assert inspect.signature(pipeline.train).parameters["span"].default == DEFAULT_SPAN
+    assert DetectorConfig().span == DEFAULT_SPAN == "1D"
+
+
+def test_a_bad_span_is_a_parameter_error():
+    from squall.data.windows import check_span
+    from squall.errors import ParameterError
+
+    with pytest.raises(ParameterError, match="cannot read 'soon' as a duration"):
+        check_span("soon")
+    check_span(None)
+
+
 def test_auto_resample_uses_the_typical_track():
     # two tracks with 10-minute reports, one with hourly: the median track is 10-minute
     reports = []

@@ -26,6 +26,7 @@ from squall.cli.options import (
     reader,
     reader_options,
 )
+from squall.data.windows import DEFAULT_SPAN
 from squall.models.catalog import MODELS
 from squall.text import plural
 
@@ -63,6 +64,13 @@ def add_train(sub: Any) -> None:
         help="step interval: 'auto' (the typical "
         "report interval, rounded up to 1/5/10/15/30 min or 1/2/3/6/12 h), 'none' "
         "(one step per report) or a duration like 1h",
+    )
+    g.add_argument(
+        "--span",
+        default=DEFAULT_SPAN,
+        help="with --resample auto, the least time a window covers: the interval is made "
+        "coarser when needed (default 1D: one daily cycle; 'none': the data's own interval; "
+        "squall evaluate uses the same rule)",
     )
     g.add_argument("--max-gap", help="split tracks at gaps longer than this (default 6 steps)")
     g.add_argument(
@@ -184,6 +192,7 @@ def cmd_train(a: argparse.Namespace) -> None:
         until=a.until,
         reader=reader(a, features=False),
         settings=settings,
+        span=None if a.span.strip().lower() in ("none", "", "0") else a.span,
         sizes=a.hidden,
         scaler=a.scaler,
         epochs=a.epochs,

@@ -25,6 +25,14 @@ Defaults (see :func:`resolve_settings`):
     rounded up to a standard interval (1, 5, 10, 15, 30 min, 1, 2, 3, 6, 12 h, 1 d). All tracks
     are put on that one grid, so every window spans the same ``T x interval`` of time whether it
     comes from a tide gauge, a buoy or a ship, and the typical platform has most steps observed.
+``span="1D"`` (with ``resample="auto"``)
+    The least time a window covers: when ``length`` steps of the data's own interval span less,
+    the interval is made coarser (the next standard one of at least ``span / length``). One day
+    holds one daily cycle, the dominant period of weather, human-driven and machine series: a
+    window that sees less judges only local shape (24 raw 5-minute reports are 2 hours, and
+    missed the level and pattern anomalies of NAB's artificialWithAnomaly; see
+    docs/benchmarks.md). ``None``: the data's own interval. ``squall train`` and
+    ``squall evaluate`` resolve windows with this one rule.
 ``max_gap``
     Six intervals: a track is split where two observed steps are further apart.
 ``min_observed=0.25``
@@ -50,6 +58,8 @@ NICE_INTERVALS = [
     for s in ("1min", "5min", "10min", "15min", "30min", "1h", "2h", "3h", "6h", "12h", "1D")
 ]
 MODES = ("track", "pooled")
+#: The least time a window spans by default with ``resample="auto"`` (see the module docstring).
+DEFAULT_SPAN = "1D"
 #: Most steps a resampled step table may have (about 0.4 GB per feature in ``step_values``);
 #: more is a mistake such as ``--resample 1s`` with a long ``--max-gap``.
 MAX_GRID_STEPS = 50_000_000
@@ -134,8 +144,27 @@ def typical_interval(obs: Observations, length: int) -> pd.Timedelta:
     return chosen.median()
 
 
-def resolve_settings(settings: WindowSettings, obs: Observations) -> WindowSettings:
-    """Replace ``auto``/default values by concrete ones (what gets stored in a bundle)."""
+def check_span(span: object) -> None:
+    """A window span (see :func:`resolve_settings`) must be None or a duration string."""
+    if span is None:
+        return
+    if not isinstance(span, str):
+        raise ParameterError("span", f"{NAME} must be a duration string or None, got {span!r}")
+    try:
+        _delta(span, "span")
+    except SquallError:
+        raise ParameterError(
+            "span", f"{NAME}: cannot read {span!r} as a duration (e.g. 1D, 12h), or 'none'"
+        ) from None
+
+
+def resolve_settings(
+    settings: WindowSettings, obs: Observations, span: str | None = None
+) -> WindowSettings:
+    """Replace ``auto``/default values by concrete ones (what gets stored in a bundle).
+
+    ``span`` (with ``resample="auto"``): the least time ``length`` steps cover, e.g.
+    :data:`DEFAULT_SPAN`; None: the data's own interval."""
     check_window_settings(settings)
     if settings.mode == "pooled":
         return WindowSettings(
@@ -144,6 +173,8 @@ def resolve_settings(settings: WindowSettings, obs: Observations) -> WindowSetti
     resample = settings.resample
     if resample == "auto":
         typical = typical_interval(obs, settings.length)
+        if span is not None:
+            typical = max(typical, _delta(span, "span") / settings.length)
         nice = next((n for n in NICE_INTERVALS if n >= typical), NICE_INTERVALS[-1])
         resample = format_duration(nice)
     elif resample is not None:
