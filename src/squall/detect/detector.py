@@ -319,13 +319,44 @@ class Detector:
 
             return DetectorScores(score_windows(reconstruct, ws))
         windows, steps = score_all(reconstruct, ws, self.point)
+        return DetectorScores(windows, steps, self._smooth(steps, resolve_span))
+
+    def _smooth(self, steps: StepScores, resolve_span: bool = False) -> np.ndarray:
+        """The per-track EWMA of ``steps``' scores (the span resolved first when asked)."""
         tracks = steps.tracks()
         if resolve_span or self.span_ is None:
-            self.span_ = self._span(max(len(idx) for _, idx in tracks))
+            self.span_ = self._span(max((len(idx) for _, idx in tracks), default=0))
         smoothed = np.full(len(steps), np.nan)
         for _, idx in tracks:
             smoothed[idx] = smooth(steps.score[idx], self.span_)
-        return DetectorScores(windows, steps, smoothed)
+        return smoothed
+
+    # -- per-step scores from elsewhere ----------------------------------------------------
+
+    def fit_steps(self, steps: StepScores, *, fitted_on: str = "reference") -> Detector:
+        """Fit the smoothing span and the threshold on per-step scores computed by another
+        scorer (a classical detector of :mod:`squall.detect.classical`, no model bundle): the
+        same smoothing and threshold rule as for a model's residuals. ``step`` mode only."""
+        if self.scoring != "step":
+            raise SquallError("per-step scores need a step-mode detector")
+        if len(steps) == 0:
+            raise SquallError("no steps to fit the threshold on")
+        self.threshold.fit(self._smooth(steps, resolve_span=True))
+        self.fitted_on_ = fitted_on
+        return self
+
+    def detect_steps(self, steps: StepScores) -> tuple[pd.DataFrame, np.ndarray]:
+        """Events (``track``, ``start``, ``end``, ``score``, ``size``) and the smoothed scores
+        of per-step scores ``steps`` (see :meth:`fit_steps`); ``merge_gap`` must be set (there
+        is no window length to default to)."""
+        if self.merge_gap is None:
+            raise SquallError("per-step scores need an explicit merge_gap (steps)")
+        smoothed = self._smooth(steps)
+        flags = self._flag(smoothed, steps)
+        found = step_events(steps, flags, values=smoothed, pad=self.pad, merge_gap=self.merge_gap)
+        events = found[["track", "start", "end", "score"]].copy()
+        events["size"] = found["steps"].to_numpy()
+        return events, smoothed
 
     def _span(self, longest: int) -> float:
         """The EWMA span in steps: ``smoothing`` below 1 is a fraction of ``longest`` steps."""
@@ -344,14 +375,17 @@ class Detector:
         return self._flags(self.score_samples(windows))
 
     def _flags(self, scores: DetectorScores) -> np.ndarray:
+        return self._flag(scores.values, scores.steps)
+
+    def _flag(self, values: np.ndarray, steps: StepScores | None) -> np.ndarray:
         if self.threshold.value_ is None:
             raise SquallError(
                 "this detector has no fitted threshold: fit() it on reference "
                 "windows, or give a threshold value"
             )
-        if isinstance(self.threshold, DynamicThreshold) and scores.steps is not None:
-            return self.threshold.flags_by_track(scores.values, scores.steps.tracks())
-        return self.threshold.flags(scores.values)
+        if isinstance(self.threshold, DynamicThreshold) and steps is not None:
+            return self.threshold.flags_by_track(values, steps.tracks())
+        return self.threshold.flags(values)
 
     def detect(self, windows: WindowSet, scores: DetectorScores | None = None) -> DetectionResult:
         """Score, flag and group ``windows`` into events (see :class:`DetectionResult`)."""

@@ -33,6 +33,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
+from squall.data.windows import Windows
 from squall.data.windowset import WindowSet
 from squall.errors import SquallError
 
@@ -137,12 +138,42 @@ def step_scores(ws: WindowSet, recon: np.ndarray, how: str = "recon-median") -> 
     )
 
 
-def _step_times(ws: WindowSet, steps: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def step_table(windows: Windows, report_times: np.ndarray | None = None) -> StepScores:
+    """The steps covered by at least one of ``windows``, in (track, time) order, with their
+    physical values (``value``; NaN where missing) and NaN scores: what a scorer that works on
+    whole series rather than windows (:mod:`squall.detect.classical`) fills in. Step times are
+    those of the original reports when ``report_times`` (the Observations' ``time`` column) is
+    given, else the grid's."""
+    n, T = windows.steps.shape
+    if n == 0:
+        raise SquallError("no windows to score")
+    used, key = np.unique(windows.steps.reshape(-1), return_inverse=True)
+    track = np.empty(len(used), dtype=object)
+    track[key] = np.repeat(np.asarray(windows.track, dtype=object), T)
+    start, end = _step_times(windows, used, report_times)
+    order = np.lexsort((start, track.astype(str)))
+    value = np.asarray(windows.step_values, dtype=np.float64)[used[order]]
+    return StepScores(
+        used[order],
+        track[order],
+        start[order],
+        end[order],
+        np.full(len(used), np.nan),
+        value,
+        np.full(value.shape, np.nan),
+    )
+
+
+def _step_times(
+    ws: Windows, steps: np.ndarray, times: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray]:
     grid = np.asarray(ws.step_time, dtype="datetime64[ns]")[steps]
     start, end = grid.copy(), grid.copy()
-    if not ws.traceable or "time" not in ws.obs:
-        return start, end
-    times = ws.obs["time"].to_numpy("datetime64[ns]")
+    if times is None:
+        if not (isinstance(ws, WindowSet) and ws.traceable and "time" in ws.obs):
+            return start, end
+        times = ws.obs["time"].to_numpy("datetime64[ns]")
+    times = np.asarray(times, dtype="datetime64[ns]")
     lo, hi = ws.step_ptr[steps], ws.step_ptr[steps + 1]
     has = hi > lo
     if len(ws.step_obs) and has.any():
