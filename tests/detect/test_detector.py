@@ -314,3 +314,51 @@ def test_a_forecaster_is_a_detector_on_its_forecast_residuals(tmp_path):
     bundle.task = Task("classify", classes=("a", "b"))
     with pytest.raises(SquallError, match="task is classify"):
         predictor(engine, bundle)
+
+
+def test_a_track_without_training_history_is_judged_against_its_own_scores_too(tmp_path):
+    """Issue 15: a track the model never learned scores high everywhere; it must not become one
+    event over its whole length, only where it stands out from itself."""
+    n = 400
+    t = pd.date_range("2024-01-01", periods=n, freq="1h")
+    rng = np.random.default_rng(3)
+    for name, offset in (("a", 0.0), ("b", 1.5)):  # b sits far from the model's "normal"
+        x = offset + 0.05 * rng.normal(size=n)
+        x[250:253] += 2.0 + offset
+        frame = pd.DataFrame({"timestamp": t, "x": x, "y": 0.05 * rng.normal(size=n)})
+        frame.to_csv(tmp_path / f"{name}.csv", index=False)
+    obs = read_sensor_csv([tmp_path / "a.csv", tmp_path / "b.csv"])
+    settings = resolve_settings(WindowSettings(length=12), obs)
+    trained = (obs.frame["track"].astype(str) == "a").to_numpy()  # the scaler too knows a only
+    scaler = Scaler("standard", obs.features).fit(obs.values()[trained])
+    ws = windowset.build(make_windows(obs, settings), obs, scaler)
+    bundle = random_bundle(seed_layers(2, 12, (6, 3)), 2, 12, scale=0.4)
+    bundle.features = list(obs.features)
+    bundle = _constant_model(bundle)
+    train = ws.subset(np.flatnonzero(ws.track.astype(str) == "a"))  # b: no training history
+    det = Detector(threshold=SigmaThreshold(4.0)).fit(train, bundle)
+    assert det.history_ == {"a": n} and det.to_dict()["history"] == {"a": n}
+    result = det.detect(ws)
+    ev = result.events.set_index("track")
+    spike = pd.Timestamp("2024-01-01") + pd.Timedelta(hours=250)
+    for track in ("a", "b"):
+        assert ev.loc[[track], "start"].min() <= spike + pd.Timedelta(hours=2)
+        assert ev.loc[[track], "end"].max() >= spike
+    # b is judged against its own scores too: its events cover the spike, not the whole track
+    assert ev.loc[["b"], "size"].sum() < 0.2 * n
+    assert set(ev.loc[["b"], "basis"]) == {"own"} and set(ev.loc[["a"], "basis"]) == {"training"}
+    assert "b" in det.own_ and "a" not in det.own_
+    # the same detector without the treatment flags b nearly everywhere
+    plain = Detector(threshold=SigmaThreshold(4.0), min_history=0).fit(train, bundle)
+    flood = plain.detect(ws).events.set_index("track")
+    assert flood.loc[["b"], "size"].sum() > 0.8 * n
+    # the history and the rule survive the bundle round trip
+    back = Detector.from_dict(det.to_dict(), bundle)
+    assert back.history_ == det.history_
+    assert np.array_equal(back.detect(ws).flags, result.flags)
+    # events say how long they lasted and where they peaked
+    assert (result.events["hours"] >= 0).all() and (result.events["peaks"] >= 1).all()
+    inside = (result.events["peak"] >= result.events["start"]) & (
+        result.events["peak"] <= result.events["end"]
+    )
+    assert inside.all()

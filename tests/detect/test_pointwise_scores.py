@@ -84,3 +84,43 @@ def test_step_events_pad_merge_and_stay_within_a_track(ws):
     assert padded["steps"].tolist() == [7, 2]
     assert padded["start"].iloc[1] == pd.Timestamp("2024-01-01 00:00")
     assert ev["score"].iloc[0] == float(ia[6])
+
+
+def test_split_points_cut_at_deep_valleys_only():
+    from squall.detect.pointwise import split_points
+
+    two = np.array([1, 5, 9, 5, 1, 5, 9, 5, 1], dtype=float)
+    # the valley at index 4 is 8 below both peaks: the whole range (8) deep
+    assert split_points(two, 0.5) == [4]
+    shallow = np.array([1, 5, 9, 8, 7, 8, 9, 5, 1], dtype=float)
+    # a dip of 2 in a range of 8 is not a valley at half-prominence
+    assert split_points(shallow, 0.5) == [] and split_points(shallow, 0.2) == [4]
+    # each part keeps min_steps steps: a valley 2 steps from the end cannot cut with min_steps 3
+    edge = np.array([9, 1, 9, 9, 9, 9, 9], dtype=float)
+    assert split_points(edge, 0.5, min_steps=1) == [1]
+    assert split_points(edge, 0.5, min_steps=3) == []
+    # three peaks: both valleys, found by cutting the parts again
+    three = np.array([0, 9, 0, 9, 0, 9, 0], dtype=float)
+    assert split_points(three, 0.5) == [2, 4]
+    # scale-free: the same shape at any scale gives the same cuts
+    assert split_points(1e-6 * two + 3.0, 0.5) == [4]
+    # NaN steps count as the lowest; too few scores or no valley rule: no cut
+    assert split_points(np.array([9, np.nan, 1, 9.0]), 0.5) == [1]
+    assert split_points(np.array([9, np.nan, 9.0]), 0.5) == []  # two scores: nothing to cut
+    assert split_points(np.array([1.0, 2.0]), 0.5) == [] and split_points(two, 0) == []
+
+
+def test_step_events_summarise_or_split_long_events(ws):
+    s = step_scores(ws, ws.x.copy())
+    (_, ia), _ = s.tracks()
+    flags = np.zeros(len(s), bool)
+    flags[ia[2:11]] = True  # one run of 9 steps with two peaks
+    values = np.zeros(len(s))
+    values[ia[2:11]] = [1, 5, 9, 5, 1, 5, 9.5, 5, 1]
+    whole = step_events(s, flags, values=values)
+    assert len(whole) == 1 and whole["peaks"].iloc[0] == 2 and whole["steps"].iloc[0] == 9
+    assert whole["peak"].iloc[0] == s.start[ia[8]]  # the higher peak, 9.5
+    parts = step_events(s, flags, values=values, split=True)
+    assert parts["steps"].tolist() == [5, 4] and parts["peaks"].tolist() == [1, 1]
+    assert parts["score"].tolist() == [9.0, 9.5]
+    assert parts["first"].iloc[1] == parts["last"].iloc[0] + 1  # contiguous, no step lost

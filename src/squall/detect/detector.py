@@ -137,6 +137,9 @@ class Detector:
         threshold: str | Threshold | None = None,
         merge_gap: int | None = None,
         pad: int = 0,
+        split: bool = False,
+        valley: float = 0.5,
+        min_history: int | None = None,
         engine: str = "numpy",
     ) -> None:
         if scoring not in SCORINGS:
@@ -146,6 +149,11 @@ class Detector:
         _number("smoothing", smoothing, low=0)
         _number("smoothing_cap", smoothing_cap, low=1, integer=True)
         _number("pad", pad, low=0, integer=True)
+        _number("valley", valley, low=0)
+        if not isinstance(split, bool):
+            raise SquallError(f"split must be True or False, got {split!r}")
+        if min_history is not None:
+            _number("min_history", min_history, low=0, integer=True)
         if merge_gap is not None:
             _number("merge_gap", merge_gap, low=0, integer=True)
         if threshold is None:
@@ -157,7 +165,12 @@ class Detector:
         self.threshold = make_threshold(threshold)
         self.merge_gap = merge_gap
         self.pad = int(pad)
+        self.split = split
+        self.valley = float(valley)
+        self.min_history = None if min_history is None else int(min_history)
         self.engine = engine
+        self.history_: dict[str, int] | None = None
+        self.own_: dict[str, float] = {}
         self.bundle_: Bundle | None = None
         self.span_: float | None = None
         self.fitted_on_: str | None = None
@@ -173,6 +186,9 @@ class Detector:
             "threshold": self.threshold,
             "merge_gap": self.merge_gap,
             "pad": self.pad,
+            "split": self.split,
+            "valley": self.valley,
+            "min_history": self.min_history,
             "engine": self.engine,
         }
 
@@ -191,6 +207,10 @@ class Detector:
             "smoothing_steps": self.span_,
             "merge_gap": self.merge_gap,
             "pad": self.pad,
+            "split": self.split,
+            "valley": self.valley,
+            "min_history": self.min_history,
+            "history": self.history_,
             "threshold": self.threshold.to_dict(),
             "fitted_on": self.fitted_on_,
         }
@@ -211,6 +231,10 @@ class Detector:
             "smoothing_steps",
             "merge_gap",
             "pad",
+            "split",
+            "valley",
+            "min_history",
+            "history",
             "threshold",
             "fitted_on",
         }
@@ -225,7 +249,17 @@ class Detector:
             threshold=threshold_from_dict(data.get("threshold")),
             merge_gap=data.get("merge_gap"),
             pad=data.get("pad", 0),
+            split=data.get("split", False),
+            valley=data.get("valley", 0.5),
+            min_history=data.get("min_history"),
         )
+        history = data.get("history")
+        if history is not None:
+            if not isinstance(history, dict) or not all(
+                isinstance(v, int) and not isinstance(v, bool) and v >= 0 for v in history.values()
+            ):
+                raise SquallError("bundle detector history must map tracks to step counts")
+            det.history_ = {str(k): int(v) for k, v in history.items()}
         span = data.get("smoothing_steps")
         if span is not None:
             _number("smoothing_steps", span, low=0)
@@ -285,8 +319,9 @@ class Detector:
                 "Detector.fit needs a trained model: pass bundle= (a Bundle, "
                 "e.g. squall.load_bundle(path) or squall.pipeline.train(...))"
             )
+        self.history_ = _track_steps(span_windows if span_windows is not None else windows)
         if span_windows is not None:
-            self.span_ = self._span(_longest_track(span_windows))
+            self.span_ = self._span(max(self.history_.values(), default=0))
             scores = self._score(windows)
         else:
             self.span_ = None
@@ -341,6 +376,7 @@ class Detector:
             raise SquallError("per-step scores need a step-mode detector")
         if len(steps) == 0:
             raise SquallError("no steps to fit the threshold on")
+        self.history_ = {track: len(idx) for track, idx in steps.tracks()}
         self.threshold.fit(self._smooth(steps, resolve_span=True))
         self.fitted_on_ = fitted_on
         return self
@@ -353,10 +389,32 @@ class Detector:
             raise SquallError("per-step scores need an explicit merge_gap (steps)")
         smoothed = self._smooth(steps)
         flags = self._flag(smoothed, steps)
-        found = step_events(steps, flags, values=smoothed, pad=self.pad, merge_gap=self.merge_gap)
+        return self._events(steps, flags, smoothed, self.merge_gap)[1], smoothed
+
+    def _events(
+        self, steps: StepScores, flags: np.ndarray, smoothed: np.ndarray, gap: int
+    ) -> tuple[pd.DataFrame, pd.DataFrame]:
+        """:func:`step_events` of flagged steps and the events table: ``track``, ``start``,
+        ``end``, ``score``, ``size`` (steps), ``peak`` (time of the highest score), ``peaks``,
+        ``hours`` (duration) and ``basis`` (``training``: the training threshold; ``own``: a
+        track with too little training history, judged against its own scores too)."""
+        found = step_events(
+            steps,
+            flags,
+            values=smoothed,
+            pad=self.pad,
+            merge_gap=gap,
+            valley=self.valley,
+            split=self.split,
+            min_steps=max(1, gap),
+        )
         events = found[["track", "start", "end", "score"]].copy()
         events["size"] = found["steps"].to_numpy()
-        return events, smoothed
+        events["peak"] = found["peak"]
+        events["peaks"] = found["peaks"].to_numpy()
+        events["hours"] = (events["end"] - events["start"]).dt.total_seconds() / 3600.0
+        events["basis"] = np.where(events["track"].isin(list(self.own_)), "own", "training")
+        return found, events
 
     def _span(self, longest: int) -> float:
         """The EWMA span in steps: ``smoothing`` below 1 is a fraction of ``longest`` steps."""
@@ -383,9 +441,44 @@ class Detector:
                 "this detector has no fitted threshold: fit() it on reference "
                 "windows, or give a threshold value"
             )
+        self.own_ = {}
         if isinstance(self.threshold, DynamicThreshold) and steps is not None:
             return self.threshold.flags_by_track(values, steps.tracks())
-        return self.threshold.flags(values)
+        flags = self.threshold.flags(values)
+        if steps is not None and self.history_ is not None:
+            flags = self._judge_short(values, steps, flags)
+        return flags
+
+    def _needed_history(self) -> int:
+        """Training steps a track needs to be judged by the training threshold: ``min_history``,
+        by default three window lengths (three cycles of the data's period at the default
+        span): a model that saw fewer has not learned the track's normal shape."""
+        if self.min_history is not None:
+            return self.min_history
+        length = self.bundle_.length if self.bundle_ is not None else (self.merge_gap or 0)
+        return 3 * int(length)
+
+    def _judge_short(self, values: np.ndarray, steps: StepScores, flags: np.ndarray) -> np.ndarray:
+        """Tracks with less training history than :meth:`_needed_history` (or none) are judged
+        against their own scores too: a step is flagged only when it exceeds both the training
+        threshold and the same rule fitted on the track's own scores (a model that does not
+        know a track scores all of it high; its own scores then say what stands out). Their
+        thresholds are kept in ``own_`` (track -> value) for the events' ``basis``."""
+        assert self.history_ is not None
+        need = self._needed_history()
+        rule = self.threshold.to_dict()
+        for track, idx in steps.tracks():
+            if self.history_.get(track, 0) >= need:
+                continue
+            v = values[idx]
+            if np.isfinite(v).sum() < 2:
+                continue
+            own = threshold_from_dict({k: x for k, x in rule.items() if k not in ("value", "n")})
+            value = own.fit(v).value_
+            assert value is not None
+            self.own_[track] = value
+            flags[idx] &= own.flags(v)
+        return flags
 
     def detect(self, windows: WindowSet, scores: DetectorScores | None = None) -> DetectionResult:
         """Score, flag and group ``windows`` into events (see :class:`DetectionResult`)."""
@@ -401,7 +494,8 @@ class Detector:
         steps = scores.steps
         assert steps is not None and self.bundle_ is not None  # step mode: scored steps
         gap = self.bundle_.length if self.merge_gap is None else self.merge_gap
-        found = step_events(steps, flags, values=scores.smoothed, pad=self.pad, merge_gap=gap)
+        assert scores.smoothed is not None
+        found, events = self._events(steps, flags, scores.smoothed, gap)
         # each step (by its step-table id) -> its event; a window belongs to the event of its
         # steps (with merge_gap >= the window length a window cannot reach two events)
         total = int(windows.steps.max()) + 1 if n else 0
@@ -421,8 +515,6 @@ class Detector:
             first = event_of_step[windows.steps[part]].min(axis=1)
             window_event[part] = np.where(first < none, first, -1)
             window_flags[part] = flagged_step[windows.steps[part]].any(axis=1)
-        events = found[["track", "start", "end", "score"]].copy()
-        events["size"] = found["steps"].to_numpy()
         return DetectionResult(
             scores,
             flags,
@@ -483,8 +575,9 @@ def _number(name: str, value: object, *, low: float, integer: bool = False) -> N
         raise SquallError(f"{name} must be {kind} >= {low:g}, got {value!r}"[:200])
 
 
-def _longest_track(ws: WindowSet) -> int:
-    """The most distinct steps any track of ``ws`` covers (its length on the step grid)."""
+def _track_steps(ws: WindowSet) -> dict[str, int]:
+    """The distinct steps each track of ``ws`` covers (its length on the step grid)."""
     T = ws.steps.shape[1]
     frame = pd.DataFrame({"track": np.repeat(ws.track.astype(str), T), "step": ws.steps.ravel()})
-    return int(frame.drop_duplicates().groupby("track").size().max()) if len(frame) else 0
+    sizes = frame.drop_duplicates().groupby("track").size()
+    return {str(k): int(v) for k, v in sizes.items()}

@@ -215,13 +215,21 @@ def step_events(
     values: np.ndarray | None = None,
     pad: int = 0,
     merge_gap: int = 0,
+    valley: float = 0.5,
+    split: bool = False,
+    min_steps: int = 1,
 ) -> pd.DataFrame:
     """Events from flagged steps: runs of flagged steps of one track, each run widened by ``pad``
     steps on both sides (within the track) and runs at most ``merge_gap`` steps apart merged.
 
+    Long events: the score of an event may fall back between peaks (:func:`split_points`: a
+    valley at least ``valley`` times the event's range deep, each side keeping ``min_steps``
+    steps). ``split``: such an event becomes one event per peak; otherwise it stays whole and
+    ``peaks`` says how many it has.
+
     Returns ``track``, ``start``, ``end`` (times of the first and last report), ``score`` (the
-    peak of ``values``, default the step scores), ``steps`` (number of steps) and
-    ``first``/``last`` (indices into ``scores``).
+    peak of ``values``, default the step scores), ``peak`` (the time of that peak), ``peaks``,
+    ``steps`` (number of steps) and ``first``/``last`` (indices into ``scores``).
     """
     from squall.detect.dynamic import runs
 
@@ -241,26 +249,79 @@ def step_events(
                 merged[-1][1] = max(merged[-1][1], b)
             else:
                 merged.append([a, b])
+        pieces = []
         for a, b in merged:
+            cuts = split_points(vals[idx[a : b + 1]], valley, min_steps)
+            if not split:
+                pieces.append((a, b, len(cuts) + 1))
+                continue
+            bounds = [a, *(a + c + 1 for c in cuts), b + 1]
+            pieces += [(lo, hi - 1, 1) for lo, hi in zip(bounds[:-1], bounds[1:], strict=True)]
+        for a, b, peaks in pieces:
             part = vals[idx[a : b + 1]]
+            ok = np.isfinite(part)
+            top = int(np.argmax(np.where(ok, part, -np.inf))) if ok.any() else 0
             rows.append(
                 {
                     "track": track,
                     "start": scores.start[idx[a]],
                     "end": scores.end[idx[b]],
-                    "score": float(np.nanmax(part)) if np.isfinite(part).any() else np.nan,
+                    "score": float(part[top]) if ok.any() else np.nan,
+                    "peak": scores.start[idx[a + top]],
+                    "peaks": int(peaks),
                     "steps": int(b - a + 1),
                     "first": int(idx[a]),
                     "last": int(idx[b]),
                 }
             )
-    cols = ["track", "start", "end", "score", "steps", "first", "last"]
-    frame = pd.DataFrame(rows, columns=cols).astype(
-        {"track": str, "score": float, "steps": np.int64, "first": np.int64, "last": np.int64}
-    )
+    cols = ["track", "start", "end", "score", "peak", "peaks", "steps", "first", "last"]
+    ints = {c: np.int64 for c in ("peaks", "steps", "first", "last")}
+    frame = pd.DataFrame(rows, columns=cols).astype({"track": str, "score": float} | ints)
+    frame["peak"] = pd.to_datetime(frame["peak"])
     frame["start"] = pd.to_datetime(frame["start"])
     frame["end"] = pd.to_datetime(frame["end"])
     return frame
+
+
+def split_points(values: np.ndarray, valley: float = 0.5, min_steps: int = 1) -> list[int]:
+    """Where to cut one event's scores ``values`` (steps in time order) into events of their
+    own: the indices after which a cut falls, ascending.
+
+    A cut goes at the deepest valley whose depth (the lower of the highest scores before and
+    after it, minus its own score) is at least ``valley`` times the event's range (its highest
+    minus its lowest score; 0.5: the half-prominence rule, as a peak's width is read at half its
+    height); both parts keep at least ``min_steps`` steps; the parts are then
+    cut the same way, against the same (whole-event) range. Scale-free: only the shape of the
+    event's own scores matters. NaN scores (unscored steps) count as the event's lowest.
+    """
+    v = np.asarray(values, dtype=np.float64)
+    ok = np.isfinite(v)
+    if valley <= 0 or ok.sum() < 3:
+        return []
+    v = np.where(ok, v, v[ok].min())
+    need = valley * (v.max() - v.min())
+    if need <= 0:
+        return []
+    min_steps = max(1, int(min_steps))
+    cuts: list[int] = []
+    todo = [(0, len(v))]
+    while todo:
+        lo, hi = todo.pop()
+        part = v[lo:hi]
+        n = len(part)
+        if n < 2 * min_steps + 1:
+            continue
+        left = np.maximum.accumulate(part)  # highest score up to each step
+        right = np.maximum.accumulate(part[::-1])[::-1]  # from each step on
+        depth = np.full(n, -np.inf)
+        inner = slice(min_steps, n - min_steps)  # a valley leaving min_steps on both sides
+        depth[inner] = np.minimum(left[inner], right[inner]) - part[inner]
+        at = int(np.argmax(depth))
+        if depth[at] < need:
+            continue
+        cuts.append(lo + at)  # the valley step ends the left part
+        todo += [(lo, lo + at + 1), (lo + at + 1, hi)]
+    return sorted(cuts)
 
 
 def score_all(

@@ -126,6 +126,13 @@ def write_detection(
         events["start"] = _iso_times(result.events["start"])
         events["end"] = _iso_times(result.events["end"])
         events["score"] = result.events["score"].to_numpy()
+        # how long each event lasted, where it peaked, and what it was judged against
+        at = events.columns.get_loc("score") + 1
+        for k, col in enumerate(("peak", "peaks", "hours", "basis")):
+            if col in result.events:
+                values = result.events[col]
+                values = _iso_times(values) if col == "peak" else values.to_numpy()
+                events.insert(min(at + k, len(events.columns)), col, values)
     explanations = (
         explain(table, ws, scores, bundle.scaler, bundle.units, ids=ids) if ws.traceable else []
     )
