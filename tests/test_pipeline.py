@@ -79,3 +79,30 @@ def test_validation_is_split_by_time(tmp_path):
         t_va = [i for i in va if ws.track[i] == track]
         if t_tr and t_va:  # every validation window starts after every training window ends
             assert ws.start[t_va].min() > ws.end[t_tr].max()
+
+
+def test_detect_since_scores_only_new_data_and_says_which_events_are_new(noaa_model, tmp_path):
+    """Issue 15: ``--since`` scores the windows reaching a time (their look-back included) and
+    reports events from it on; every event says whether it is inside the training period."""
+    from squall.errors import ParameterError
+
+    box, out, bundle = noaa_model
+    full = pipeline.detect(bundle, box, tmp_path / "all", plot=False)
+    every = pd.read_csv(tmp_path / "all" / "events.csv")
+    trained = pd.Timestamp(bundle.provenance["time_range"][1])
+    # the model trained until 2025-03-22: events are labelled by period
+    assert set(every["period"]) <= {"new", "training"}
+    starts = pd.to_datetime(every["start"])
+    assert ((every["period"] == "new") == (starts > trained)).all()
+    since = "2025-03-22"
+    part = pipeline.detect(bundle, box, tmp_path / "new", plot=False, since=since)
+    assert 0 < part["windows"] < full["windows"]
+    new = pd.read_csv(tmp_path / "new" / "events.csv")
+    assert (pd.to_datetime(new["end"]) >= pd.Timestamp(since)).all()
+    scored = pd.read_csv(tmp_path / "new" / "scores.csv")
+    assert (pd.to_datetime(scored["end"]) >= pd.Timestamp(since)).all()
+    with pytest.raises(ParameterError, match="cannot read 'yesterday-ish' as a time"):
+        pipeline.detect(bundle, box, tmp_path / "bad", since="yesterday-ish")
+    with pytest.raises(ParameterError, match="no windows reach"):
+        pipeline.detect(bundle, box, tmp_path / "late", since="2031-01-01")
+    assert not (tmp_path / "bad").exists() and not (tmp_path / "late").exists()

@@ -41,7 +41,7 @@ from squall.errors import NAME, ParameterError, SquallError, SquallWarning, mark
 from squall.io import atomic_dir, check_output, sha256_file, write_csv
 from squall.model import Task
 from squall.models import catalog
-from squall.prepare import load_windows, make_windowset
+from squall.prepare import load_windows, make_windowset, parse_since, windows_since
 from squall.report.detection import DETECT_OUTPUTS, run_detector, write_detection
 from squall.text import plural
 
@@ -700,6 +700,7 @@ def detect(
     threshold: float | None = None,
     threshold_quantile: float | None = None,
     plot: bool = True,
+    since: str | pd.Timestamp | None = None,
 ) -> dict:
     """Score ``data`` (files or a windows ``.npz``) with the bundle's detector and write the
     outputs.
@@ -712,10 +713,16 @@ def detect(
     empty or an earlier run directory, and holding no input. Files not listed in squall's
     manifest are left alone. A bare ``sequences`` file has no times or tracks: its events and
     anomaly_windows tables are written with headers only. Returns a summary dict.
+
+    ``since``: score only new data: the windows that reach that time (their earlier steps are
+    the look-back the model needs), and events only from that time on.
     """
+    when = parse_since(since)
     check_output(out, inputs=_as_list(data), directory=True)
-    ws = load_windows(bundle, data)
-    table, result, chosen = run_detector(bundle, ws, engine, threshold, threshold_quantile)
+    ws = windows_since(load_windows(bundle, data), when)
+    table, result, chosen = run_detector(
+        bundle, ws, engine, threshold, threshold_quantile, since=when
+    )
     write_detection(bundle, ws, table, result, chosen, out, engine=engine, plot=plot)
     return {
         "windows": len(ws),

@@ -6,12 +6,15 @@ from __future__ import annotations
 import os
 from collections.abc import Sequence
 
+import numpy as np
+import pandas as pd
+
 from squall.bundle import Bundle
 from squall.data import windowset
 from squall.data.readers import ReaderConfig, read_data
 from squall.data.windows import WindowSettings, make_windows
 from squall.data.windowset import WindowSet
-from squall.errors import SquallError
+from squall.errors import NAME, ParameterError, SquallError
 from squall.io import sha256_file
 
 Paths = str | os.PathLike[str] | Sequence[str | os.PathLike[str]]
@@ -62,3 +65,37 @@ def load_windows(bundle: Bundle, data: Paths) -> WindowSet:
             ws.features = list(bundle.features)
         return ws
     return make_windowset(bundle, items)
+
+
+def parse_since(since: str | pd.Timestamp | None) -> pd.Timestamp | None:
+    """``since`` as a (naive, UTC) time, or a one-line error naming the parameter."""
+    if since is None:
+        return None
+    try:
+        value = pd.Timestamp(since)
+    except (ValueError, TypeError):
+        value = pd.NaT
+    if value is pd.NaT or pd.isna(value):
+        raise ParameterError(
+            "since",
+            f"{NAME}: cannot read {since!r} as a time (e.g. 2025-03-22 or 2025-03-22T06:00)",
+        )
+    return value.tz_convert(None) if value.tzinfo is not None else value
+
+
+def windows_since(ws: WindowSet, since: pd.Timestamp | None) -> WindowSet:
+    """The windows of ``ws`` that reach ``since`` (their last report at or after it): the only
+    ones that can hold a step from ``since`` on; their earlier steps are the look-back."""
+    if since is None:
+        return ws
+    if not ws.traceable:
+        raise ParameterError("since", f"{NAME} needs data with times (not a bare sequences file)")
+    keep = np.flatnonzero(np.asarray(ws.end, dtype="datetime64[ns]") >= np.datetime64(since, "ns"))
+    if len(keep) == 0:
+        last = pd.Timestamp(np.asarray(ws.end, dtype="datetime64[ns]").max()) if len(ws) else None
+        raise ParameterError(
+            "since",
+            f"no windows reach {NAME} {since}"
+            + (f": the data ends at {last}" if last is not None else ""),
+        )
+    return ws.subset(keep)

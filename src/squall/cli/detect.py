@@ -74,7 +74,17 @@ def add_detect(sub: Any) -> None:
         "step_errors.csv, windows.npz, scores.png",
     )
     p.add_argument("--no-plot", action="store_true", help="skip scores.png")
+    add_since(p)
     p.set_defaults(func=cmd_detect)
+
+
+def add_since(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--since",
+        metavar="TIME",
+        help="score only new data: events from TIME on (e.g. 2025-03-22), the windows "
+        "reaching it scored with the look-back they need",
+    )
 
 
 def cmd_score(a: argparse.Namespace) -> None:
@@ -105,6 +115,7 @@ def cmd_detect(a: argparse.Namespace) -> None:
         threshold=a.threshold,
         threshold_quantile=a.threshold_quantile,
         plot=not a.no_plot,
+        since=a.since,
     )
     messages(a)(
         f"{plural(r['windows'], 'window')}, {r['flagged']} flagged (threshold "
@@ -200,6 +211,7 @@ def add_report(sub: Any) -> None:
         help="tracks in the error timeline, tracks with events first (default 12)",
     )
     p.add_argument("--title", help="page title (default: bundle and data file names)")
+    add_since(p)
     add_quiet(p)
     p.set_defaults(func=cmd_report)
 
@@ -222,6 +234,7 @@ def cmd_report(a: argparse.Namespace) -> None:
         threshold=a.threshold,
         threshold_quantile=a.threshold_quantile,
         labels=a.labels,
+        since=a.since,
         max_events=a.max_events,
         max_tracks=a.max_tracks,
         title=a.title,
@@ -316,10 +329,20 @@ def add_evaluate(sub: Any) -> None:
     g = p.add_argument_group("detector (defaults: the project's default detector)")
     g.add_argument(
         "--detector",
-        choices=["autoencoder", "forecaster", "original", "robust-z"],
+        choices=[
+            "autoencoder",
+            "forecaster",
+            "pca",
+            "iforest",
+            "matrix-profile",
+            "original",
+            "robust-z",
+        ],
         default="autoencoder",
         help="the LSTM autoencoder (default); forecaster: forecast residuals "
-        "(Hundman-style); baselines: the original pipeline, a robust z-score on the raw values",
+        "(Hundman-style); classical scorers on the same step grid: pca (PCA on subsequences), "
+        "iforest (Isolation Forest), matrix-profile (stumpy); baselines: the original "
+        "pipeline, a robust z-score on the raw values",
     )
     g.add_argument(
         "--model",

@@ -414,7 +414,19 @@ class Detector:
         events["peaks"] = found["peaks"].to_numpy()
         events["hours"] = (events["end"] - events["start"]).dt.total_seconds() / 3600.0
         events["basis"] = np.where(events["track"].isin(list(self.own_)), "own", "training")
+        trained = self.trained_until()
+        if trained is not None:  # inside the training period, or new data
+            events["period"] = np.where(events["start"] > trained, "new", "training")
         return found, events
+
+    def trained_until(self) -> pd.Timestamp | None:
+        """The last report time the model trained on (its bundle's provenance), if known."""
+        prov = getattr(self.bundle_, "provenance", None) or {}
+        span = prov.get("time_range") or []
+        try:
+            return pd.Timestamp(span[1]).tz_localize(None) if len(span) == 2 else None
+        except (ValueError, TypeError):
+            return None
 
     def _span(self, longest: int) -> float:
         """The EWMA span in steps: ``smoothing`` below 1 is a fraction of ``longest`` steps."""
@@ -480,10 +492,23 @@ class Detector:
             flags[idx] &= own.flags(v)
         return flags
 
-    def detect(self, windows: WindowSet, scores: DetectorScores | None = None) -> DetectionResult:
-        """Score, flag and group ``windows`` into events (see :class:`DetectionResult`)."""
+    def detect(
+        self,
+        windows: WindowSet,
+        scores: DetectorScores | None = None,
+        since: pd.Timestamp | str | None = None,
+    ) -> DetectionResult:
+        """Score, flag and group ``windows`` into events (see :class:`DetectionResult`).
+
+        ``since`` (``step`` mode): only steps from that time on are flagged; earlier steps are
+        the windows' look-back (scored, never events)."""
         scores = scores or self.score_samples(windows)
         flags = self._flags(scores)
+        if since is not None:
+            if scores.steps is None:
+                raise SquallError("since needs a step-mode detector (per-step scores)")
+            cut = np.datetime64(pd.Timestamp(since).tz_localize(None), "ns")
+            flags = flags & (np.asarray(scores.steps.end, dtype="datetime64[ns]") >= cut)
         n = len(scores.windows)
         if self.scoring == "window":
             event = merge_events(windows.track, windows.start, windows.end, flags)

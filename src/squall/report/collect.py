@@ -25,10 +25,9 @@ from squall.engines import get_engine
 from squall.errors import NAME, ParameterError, SquallError, mark
 from squall.io import verify_run_files
 from squall.limits import regular_file
-from squall.prepare import load_windows
-from squall.report.detection import run_detector
+from squall.prepare import load_windows, parse_since, windows_since
+from squall.report.detection import event_table, run_detector
 from squall.report.eda import Eda, eda
-from squall.report.tables import events_frame
 from squall.text import plural
 
 
@@ -62,11 +61,14 @@ def collect(
     threshold: float | None = None,
     threshold_quantile: float | None = None,
     labels: str | os.PathLike[str] | None = None,
+    since: str | pd.Timestamp | None = None,
     log: Callable[[str], None] = lambda m: None,
 ) -> Run:
     """Score ``data`` with the bundle (or read the detect run in ``from_dir``) and gather the
     report's contents. ``labels``: a labels CSV (``squall synth``'s ``labels.csv``) or NAB's
-    ``combined_windows.json``; only labels on the data's tracks and time range are used."""
+    ``combined_windows.json``; only labels on the data's tracks and time range are used.
+    ``since`` (with data): score only the windows reaching that time, events from it on."""
+    when = parse_since(since)
     bundle = load_bundle(bundle_dir)
     if labels is not None:  # checked before any data is read
         regular_file(Path(labels), "labels file", "no such labels file: {p}")
@@ -80,6 +82,10 @@ def collect(
                 "from_dir",
                 f"{NAME} uses the detect run's threshold; drop {mark('threshold')} and "
                 f"{mark('threshold_quantile')} (or report from the data instead)",
+            )
+        if when is not None:
+            raise ParameterError(
+                "from_dir", f"{NAME} reports a detect run as it was; give {mark('since')} to detect"
             )
         ws, recorded = _from_detect_run(bundle, Path(from_dir))
         log(f"scoring {plural(len(ws), 'window')} of {from_dir} again with the {engine} engine")
@@ -122,24 +128,23 @@ def collect(
                 "the report needs data files or a windows file from 'squall "
                 "windows' (a bare sequences file has no times or tracks)"
             )
+        ws = windows_since(ws, when)
         if len(ws) == 0:
             raise SquallError(
                 f"no windows to score: the data is too short or too sparse for "
                 f"windows of {bundle.length} steps"
             )
         log(f"scoring {plural(len(ws), 'window')} with the {engine} engine")
-        table, result, chosen = run_detector(bundle, ws, engine, threshold, threshold_quantile)
+        table, result, chosen = run_detector(
+            bundle, ws, engine, threshold, threshold_quantile, since=when
+        )
     result.check_windows()
     # what the model predicts of each window: a reconstruction, or a forecaster's horizon
     recon = predictor(get_engine(engine, bundle), bundle)(ws.x)
     scores = score(ws.x, recon, ws.mask)
     ids = result.window_event
     explanations = explain(table, ws, scores, bundle.scaler, bundle.units, ids=ids)
-    events = events_frame(table, ws.features, event=ids)
-    if len(events):  # the detector's own event times and peak scores
-        events["start"] = _iso_times(result.events["start"])
-        events["end"] = _iso_times(result.events["end"])
-        events["score"] = result.events["score"].to_numpy()
+    events = event_table(table, ws, result)
     events = pd.concat([events, explanation_columns(explanations, ws.features)], axis=1)
     label_table = evaluation = None
     if labels is not None:

@@ -38,6 +38,7 @@ def run_detector(
     threshold: float | None = None,
     threshold_quantile: float | None = None,
     require_threshold: bool = True,
+    since: pd.Timestamp | None = None,
 ) -> tuple[pd.DataFrame, DetectionResult, dict]:
     """The bundle's detector (:meth:`Detector.from_bundle`) run on ``ws``: the scores table
     (one row per window, ``flagged`` as the detector decided), the in-memory result and the
@@ -47,6 +48,7 @@ def run_detector(
     scored data's own scores (the original pipeline's rule, for comparison): both apply to what
     the detector thresholds (smoothed step scores, or window scores for a window detector).
     Without any threshold and ``require_threshold=False`` nothing is flagged (threshold NaN).
+    ``since``: only steps from that time on are flagged (the rest is look-back).
     In ``step`` mode the table has a ``step_score`` column (the peak smoothed step score in the
     window): a window is flagged when it holds a flagged step, i.e. ``step_score > threshold``.
     """
@@ -81,7 +83,7 @@ def run_detector(
             "fitted_on": fitted_on,
             "scoring": det.scoring,
         }
-    result = det.detect(ws, scores)
+    result = det.detect(ws, scores, since=since)
     table = scores_frame(ws, scores.windows, float(chosen["value"]))
     if scores.steps is not None:
         smoothed = np.full(int(ws.steps.max()) + 1, np.nan)
@@ -110,7 +112,7 @@ def write_detection(
     """Write a detection (see :func:`detect`) into the run directory ``out``; the result's
     ``explanations`` are filled in on the way."""
     from squall.detect.explain import explain, explanation_columns
-    from squall.report.tables import anomaly_windows_frame, events_frame, step_errors_frame
+    from squall.report.tables import anomaly_windows_frame, step_errors_frame
 
     result.check_windows()
     flagged = table[table["flagged"]]
@@ -119,20 +121,7 @@ def write_detection(
         result.scores.windows, scoring.predictor(get_engine(engine, bundle), bundle), ws, idx
     )
     ids = result.window_event
-    events = events_frame(
-        table if ws.traceable else table.iloc[:0], ws.features, event=ids if ws.traceable else None
-    )
-    if ws.traceable and len(events):  # the detector's own event times and peak scores
-        events["start"] = _iso_times(result.events["start"])
-        events["end"] = _iso_times(result.events["end"])
-        events["score"] = result.events["score"].to_numpy()
-        # how long each event lasted, where it peaked, and what it was judged against
-        at = events.columns.get_loc("score") + 1
-        for k, col in enumerate(("peak", "peaks", "hours", "basis")):
-            if col in result.events:
-                values = result.events[col]
-                values = _iso_times(values) if col == "peak" else values.to_numpy()
-                events.insert(min(at + k, len(events.columns)), col, values)
+    events = event_table(table, ws, result)
     explanations = (
         explain(table, ws, scores, bundle.scaler, bundle.units, ids=ids) if ws.traceable else []
     )
@@ -165,6 +154,34 @@ def write_detection(
                 )
             else:
                 plot_scores(table, tmp / "scores.png", chosen["value"])
+
+
+#: What the detector says of each event beyond its windows, in events.csv after ``score``.
+EVENT_SUMMARY = ("peak", "peaks", "hours", "basis", "period")
+
+
+def event_table(table: pd.DataFrame, ws: WindowSet, result: DetectionResult) -> pd.DataFrame:
+    """The events of a detection as ``events.csv`` and the report show them: the flagged
+    windows of each event (:func:`squall.report.tables.events_frame`) with the detector's own
+    event times and peak scores, and its :data:`EVENT_SUMMARY` (how long each event lasted,
+    where it peaked, what it was judged against, training period or new data)."""
+    from squall.report.tables import events_frame
+
+    if not ws.traceable:
+        return events_frame(table.iloc[:0], ws.features)
+    events = events_frame(table, ws.features, event=result.window_event)
+    if len(events):
+        events["start"] = _iso_times(result.events["start"])
+        events["end"] = _iso_times(result.events["end"])
+        events["score"] = result.events["score"].to_numpy()
+        at = events.columns.get_loc("score") + 1
+        for col in EVENT_SUMMARY:
+            if col in result.events:
+                values = result.events[col]
+                values = _iso_times(values) if col == "peak" else values.to_numpy()
+                events.insert(at, col, values)
+                at += 1
+    return events
 
 
 def _iso_times(values: pd.Series) -> np.ndarray:

@@ -53,6 +53,7 @@ def build_report(
     threshold: float | None = None,
     threshold_quantile: float | None = None,
     labels: str | os.PathLike[str] | None = None,
+    since: str | None = None,
     max_events: int = DEFAULT_MAX_EVENTS,
     max_tracks: int = DEFAULT_MAX_TRACKS,
     title: str | None = None,
@@ -71,6 +72,7 @@ def build_report(
         threshold=threshold,
         threshold_quantile=threshold_quantile,
         labels=labels,
+        since=since,
         log=log,
     )
     return render(run, max_events=max_events, max_tracks=max_tracks, title=title, log=log)

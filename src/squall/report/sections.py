@@ -46,10 +46,21 @@ NAV = (
 
 def headline(run: Run) -> str:
     flagged = int(run.table["flagged"].sum())
-    return (
+    text = (
         f"{plural(len(run.table), 'window', fmt=',')} scored, {flagged:,} above the threshold "
         f"{run.threshold['value']:.4g} &rarr; <b>{plural(len(run.events), 'event')}</b>"
     )
+    return text + period_split(run.events)
+
+
+def period_split(events: pd.DataFrame) -> str:
+    """How many events fall in new data and how many inside the training period (the model saw
+    those reports: a detection there is a look back, not news)."""
+    if "period" not in events or not len(events):
+        return ""
+    new = int((events["period"] == "new").sum())
+    old = len(events) - new
+    return f": <b>{new:,} in new data</b>, {old:,} inside the training period"
 
 
 def describe_threshold(t: dict) -> str:
@@ -218,6 +229,7 @@ def events_section(run: Run, page, max_events: int, log: Callable[[str], None]) 
     drawn = set(chosen["event"])
     columns = (
         ["event", "track", "start", "end", "score", "n_windows"]
+        + [c for c in ("hours", "peak", "peaks", "basis", "period") if c in ev]
         + [c for c in ("lat_min", "lat_max", "lon_min", "lon_max") if ev[c].notna().any()]
         + ["why"]
     )
