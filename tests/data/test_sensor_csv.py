@@ -241,3 +241,47 @@ def test_blank_lines_before_the_header_are_skipped_and_counted(tmp_path, monkeyp
     values = [v for frame, _ in parts for v in frame["value"]]
     lines = [int(n) for _, ln in parts for n in ln]
     assert values == ["1", "2"] and lines == [5, 7]
+
+
+@pytest.mark.parametrize("name", ["track", "lat", "lon", "row", "line", "source", "time"])
+def test_a_feature_named_like_a_base_column_is_refused_naming_it(tmp_path, name):
+    """A feature column named like one of Observations' own columns overwrote or duplicated it
+    (a traceback later: 'track' is not unique, or arrays that do not broadcast)."""
+    path = write(tmp_path / "s.csv", f"timestamp,value,{name}\n2024-01-01,1,5\n2024-01-02,2,6\n")
+    with pytest.raises(ParameterError, match=rf"column '{name}' cannot be a feature") as info:
+        read_sensor_csv(path)
+    assert info.value.param == "features"
+    text = info.value.for_option("--features")
+    assert "rename the column in the file, or choose the other features with --features" in text
+    assert ("track_column" in str(info.value)) == (name == "track")
+    with pytest.raises(ParameterError, match=rf"column '{name}' cannot be a feature"):
+        read_sensor_csv(path, features=[name])
+    obs = read_sensor_csv(path, features=["value"])  # the way out the message names
+    assert obs.features == ["value"] and obs.values()[:, 0].tolist() == [1.0, 2.0]
+
+
+@pytest.mark.parametrize("command", ["spectrum", "backtest", "train"])
+def test_a_reserved_feature_name_is_one_line_on_the_command_line(tmp_path, capsys, command):
+    from squall.cli.main import main
+
+    rows = [f"2025-01-01T{h:02d}:00,{h % 7},{h % 5}" for h in range(24)]
+    path = write(tmp_path / "s.csv", "timestamp,value,lat\n" + "\n".join(rows) + "\n")
+    extra = ["--lookback", "8", "--horizon", "2"] if command == "backtest" else []
+    code = main([command, str(path), "--out", str(tmp_path / "out"), *extra])
+    err = capsys.readouterr().err
+    assert code == 2 and err.count("\n") == 1, err
+    assert "column 'lat' cannot be a feature" in err and "--features" in err
+    assert not (tmp_path / "out").exists()
+
+
+def test_a_generic_feature_named_flag_something_stays_a_generic_csv(tmp_path):
+    """The reader stored in a bundle was taken for NOAA's when a generic CSV had a column
+    whose name starts with flag_ (what the NOAA reader calls its QC flag columns)."""
+    from squall.data.readers import ReaderConfig, read_data
+
+    path = write(tmp_path / "s.csv", "timestamp,flag_count\n2024-01-01,1\n2024-01-02,2\n")
+    obs = read_data(path)
+    resolved = ReaderConfig().resolved(obs)
+    assert resolved.kind == "csv" and resolved.features == ("flag_count",)
+    again = read_data(path, resolved.to_dict())  # as a bundle reads it later
+    assert again.values()[:, 0].tolist() == [1.0, 2.0]

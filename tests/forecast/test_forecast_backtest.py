@@ -195,3 +195,51 @@ def test_a_season_equal_to_the_lookback_is_found():
     assert estimate_season(y, 24) == 24
     assert estimate_season(y, 30) == 24
     assert estimate_season(np.sin(2 * np.pi * np.arange(587) / 12), 24) == 12
+
+
+@pytest.mark.parametrize("lookback", [2, 3])
+def test_a_lookback_too_short_for_the_harmonic_baseline_names_the_requirement(
+    tmp_path, cli, lookback
+):
+    """--lookback 2 or 3 used to get past the checks and fail inside the harmonic baseline
+    ('a lookback must be 1-D with at least 4 values, got (2,)')."""
+    data = generate_harmonics(tmp_path / "d", components=1, tracks=1, steps=60)
+    code, _, err = cli("backtest", data["harmonics"], "--track-column", "track", "--out",
+                       tmp_path / "bt", "--lookback", lookback, "--horizon", "2")  # fmt: skip
+    assert code == 2 and err.count("\n") == 1, err
+    assert f"--lookback must be at least 4 steps for the backtest, got {lookback}" in err
+    assert "harmonic baseline" in err and not (tmp_path / "bt").exists()
+    with pytest.raises(SquallError, match="lookback must be at least 4 steps"):
+        backtest([_ramp()], ["v"], lookback=lookback, horizon=2, origins=2)
+    r = backtest([_ramp()], ["v"], lookback=4, horizon=2, origins=2)  # the minimum works
+    assert set(r.metrics["model"]) == BASELINE_NAMES and (r.metrics["n"] == 2).all()
+
+
+def test_a_bundle_with_a_lookback_below_the_minimum_is_one_line(tmp_path, cli):
+    _, path = _forecast_bundle(tmp_path, lookback=3, horizon=2)
+    data = generate_harmonics(tmp_path / "d", components=1, tracks=1, steps=60)
+    code, _, err = cli("backtest", path, data["harmonics"], "--out", tmp_path / "bt")
+    assert code == 2 and err.count("\n") == 1, err
+    assert "the bundle's lookback is 3 steps; the backtest needs at least 4" in err
+    assert not (tmp_path / "bt").exists()
+
+
+@pytest.mark.parametrize("text", ["timestamp,track,value\n", "timestamp,track,value", "\n\n"
+                                  "timestamp,track,value\n\n"])  # fmt: skip
+def test_a_header_only_csv_is_one_line(tmp_path, cli, text):
+    """A CSV with a header and no data rows: each command says so in one line (it was a
+    misleading 'cannot choose a step interval ... give --resample', or worse)."""
+    _, bundle = _forecast_bundle(tmp_path)
+    data = tmp_path / "empty.csv"
+    data.write_text(text)
+    for args in (
+        ["spectrum", data, "--track-column", "track"],
+        ["spectrum", data, "--track-column", "track", "--resample", "1h"],
+        ["backtest", data, "--track-column", "track", "--lookback", "8", "--horizon", "2"],
+        ["backtest", bundle, data],
+        ["forecast", bundle, data],
+    ):
+        code, _, err = cli(*args, "--out", tmp_path / "out")
+        assert code == 2 and err.count("\n") == 1, (args, err)
+        assert f"no data rows in {data}: only a header" in err, (args, err)
+        assert not (tmp_path / "out").exists()

@@ -43,6 +43,21 @@ def _resample_option(p: Any, extra: str = "") -> None:
     )
 
 
+def _read(paths: list[str], config: Any) -> Any:
+    """The data read with ``config``; files without a single data row (a header only) are a
+    one-line error: there is nothing to analyse, and an empty table would fail further on
+    with a misleading message (no grid step to choose, no track)."""
+    from squall.data.readers import read_data
+
+    obs = read_data(paths, config)
+    if len(obs) == 0:
+        files = ", ".join(obs.sources)
+        raise SquallError(
+            f"no data rows in {files}: only a header (or nothing but blank lines) to read"
+        )
+    return obs
+
+
 def _interval(a: argparse.Namespace, obs: Any) -> Any:
     from squall.forecast.series import auto_interval, parse_interval
 
@@ -89,13 +104,12 @@ def add_spectrum(sub: Any) -> None:
 
 
 def cmd_spectrum(a: argparse.Namespace) -> None:
-    from squall.data.readers import read_data
     from squall.forecast import plots
     from squall.forecast.analysis import analyze
     from squall.io import output_files, write_csv
 
     check_out(a, [], a.data, directory=True)
-    obs = read_data(a.data, reader(a))
+    obs = _read(a.data, reader(a))
     interval = _interval(a, obs)
     r = analyze(obs, interval, window=a.window_function, top=a.top, extrapolate=a.extrapolate)
     names = SPECTRUM_OUTPUTS + (EXTRAPOLATION_OUTPUTS if a.extrapolate else ())
@@ -167,8 +181,9 @@ def add_backtest(sub: Any) -> None:
     )
     p.add_argument(
         "--lookback",
-        type=ranged("--lookback", integer=True, low=2, high=100_000),
-        help="steps each forecast reads (required without a bundle; a bundle's own otherwise)",
+        type=ranged("--lookback", integer=True, low=1, high=100_000),
+        help="steps each forecast reads, at least 4 (the harmonic baseline's minimum; required "
+        "without a bundle; a bundle's own otherwise)",
     )
     p.add_argument(
         "--horizon",
@@ -198,13 +213,14 @@ def add_backtest(sub: Any) -> None:
 
 
 def cmd_backtest(a: argparse.Namespace) -> None:
-    from squall.data.readers import read_data
     from squall.forecast import plots
-    from squall.forecast.backtest import backtest
+    from squall.forecast.backtest import MIN_LOOKBACK, backtest, check_lookback
     from squall.forecast.series import track_series
     from squall.io import output_files, write_csv
 
     bundle_path, data = _bundle_and_data(a.paths)
+    if a.lookback is not None:
+        check_lookback(a.lookback)  # before any work: the message names the requirement
     check_out(a, [bundle_path] if bundle_path else [], data, directory=True)
     model = _model_source(a, bundle_path)
     lookback, horizon = a.lookback, a.horizon
@@ -218,13 +234,19 @@ def cmd_backtest(a: argparse.Namespace) -> None:
                     f"--{name} {mine} differs from the bundle's {name} {theirs}; leave it out"
                 )
         lookback, horizon = model.lookback, model.horizon
-        obs = read_data(data, model.reader)
+        if lookback < MIN_LOOKBACK:
+            raise SquallError(
+                f"the bundle's lookback is {lookback} steps; the backtest needs at least "
+                f"{MIN_LOOKBACK} (its harmonic baseline fits a mean and a sinusoid to every "
+                "lookback): forecast with it by squall forecast --origins N instead"
+            )
+        obs = _read(data, model.reader)
         interval = model.interval
     else:
         missing = [f"--{n}" for n in ("lookback", "horizon") if getattr(a, n) is None]
         if missing:
             raise SquallError(f"{' and '.join(missing)} required without a bundle")
-        obs = read_data(data, reader(a))
+        obs = _read(data, reader(a))
         interval = _interval(a, obs)
     from squall.data.windows import format_duration
 
@@ -276,7 +298,6 @@ def add_forecast(sub: Any) -> None:
 
 def cmd_forecast(a: argparse.Namespace) -> None:
     from squall import load_bundle
-    from squall.data.readers import read_data
     from squall.forecast import plots
     from squall.forecast.model import forecaster
     from squall.forecast.predict import forecast_tracks
@@ -285,7 +306,7 @@ def cmd_forecast(a: argparse.Namespace) -> None:
 
     check_out(a, [a.bundle], a.data, directory=True)
     model = forecaster(load_bundle(a.bundle), a.engine)
-    obs = read_data(a.data, model.reader)
+    obs = _read(a.data, model.reader)
     series = track_series(obs, model.interval)
     table, history = forecast_tracks(series, obs.features, model, extra_origins=a.origins)
     last = table[table["origin"] == table.groupby("track")["origin"].transform("max")]

@@ -113,7 +113,10 @@ class ReaderConfig:
 
     def resolved(self, obs: Observations) -> ReaderConfig:
         """The configuration to store in a bundle: concrete kind, features and date rule."""
-        kind = "noaa" if any(c.startswith("flag_") for c in obs.frame.columns) else "csv"
+        # the generic reader records one time format per file; the NOAA reader none (a generic
+        # CSV's feature may well be called flag_something)
+        noaa = not obs.time_formats and any(c.startswith("flag_") for c in obs.frame.columns)
+        kind = "noaa" if noaa else "csv"
         if kind == "noaa":
             return ReaderConfig(
                 "noaa", tuple(obs.features), qc=self.qc or "keep", keep_codes=bool(self.keep_codes)

@@ -32,7 +32,7 @@ from squall.data.noaa import (
     record_lines,
     to_times,
 )
-from squall.data.observations import Observations, concat, expand_paths
+from squall.data.observations import BASE_COLUMNS, Observations, concat, expand_paths
 from squall.errors import NAME, ParameterError, SquallError, mark
 
 #: Strings read as a missing value.
@@ -210,6 +210,25 @@ def parse_times(values: pd.Series, fmt: str) -> pd.Series:
     return times.dt.tz_localize(None)
 
 
+def _check_reserved(path: Path, chosen: Sequence[str]) -> None:
+    """Refuse a feature named like one of Observations' own columns (:data:`BASE_COLUMNS`:
+    ``source``, ``row``, ``line``, ``track``, ``time``, ``lat``, ``lon``): its values would
+    overwrite (or duplicate) that column. The message says how to rename or leave it out, or
+    for ``track`` and ``time``, how to read it as what its name says."""
+    clash = next((c for c in chosen if c in BASE_COLUMNS), None)
+    if clash is None:
+        return
+    reserved = ", ".join(BASE_COLUMNS)
+    other = {"track": "track_column", "time": "time_column"}.get(clash)
+    instead = f"read it as the {clash} column ({mark(other)} {clash}), " if other else ""
+    raise ParameterError(
+        "features",
+        f"{path}: column {clash!r} cannot be a feature: squall keeps its own {clash} column "
+        f"beside the features (reserved names: {reserved}); {instead}rename the column in "
+        f"the file, or choose the other features with {NAME}",
+    )
+
+
 def read_sensor_csv(
     paths: str | os.PathLike[str] | Iterable[str | os.PathLike[str]],
     *,
@@ -263,6 +282,7 @@ def read_sensor_csv(
             chosen = [c for c in raw.columns if c not in needed]
             if not chosen:
                 raise SquallError(f"{path}: no feature columns besides {', '.join(needed)}")
+        _check_reserved(path, chosen)
         absent = [c for c in chosen if c not in raw.columns]
         if absent:
             raise SquallError(

@@ -36,7 +36,15 @@ from squall.forecast.metrics import mase_scale
 from squall.forecast.series import TrackSeries, fill_gaps
 from squall.forecast.spectrum import periodogram
 
-__all__ = ["METRIC_COLUMNS", "BacktestResult", "ModelFn", "backtest", "estimate_season"]
+__all__ = [
+    "METRIC_COLUMNS",
+    "MIN_LOOKBACK",
+    "BacktestResult",
+    "ModelFn",
+    "backtest",
+    "check_lookback",
+    "estimate_season",
+]
 
 Array = NDArray[np.float64]
 #: A learned model as the backtest runs it: physical lookbacks (N, L, inputs) -> physical
@@ -48,6 +56,9 @@ METRIC_COLUMNS = ("model", "feature", "step", "mae", "rmse", "mase", "smape", "n
 MIN_OBSERVED = 0.5
 #: Steps of the training part the season is estimated on (its end).
 SEASON_STEPS = 2000
+#: The shortest lookback every baseline can forecast from: the harmonic baseline fits a mean
+#: and at least one sinusoid (three unknowns) and needs one value more than that.
+MIN_LOOKBACK = 4
 
 
 @dataclass
@@ -121,6 +132,19 @@ def _check_int(name: str, value: object, low: int) -> int:
     return int(value)
 
 
+def check_lookback(lookback: object) -> int:
+    """``lookback`` as an int, at least :data:`MIN_LOOKBACK` (a one-line error naming the
+    requirement otherwise)."""
+    value = _check_int("lookback", lookback, 1)
+    if value < MIN_LOOKBACK:
+        raise ParameterError(
+            "lookback",
+            f"{NAME} must be at least {MIN_LOOKBACK} steps for the backtest, got {value}: its "
+            f"harmonic baseline fits a mean and a sinusoid (3 unknowns) to every lookback",
+        )
+    return value
+
+
 def backtest(
     series: Sequence[TrackSeries],
     features: Sequence[str],
@@ -137,7 +161,7 @@ def backtest(
     """Backtest the baselines (and ``model``, reading ``inputs``) on ``targets`` (default:
     every feature) of ``series``. ``step`` names the grid's step in messages (e.g. ``1h``)."""
     of = f" of {step}" if step else ""
-    lookback = _check_int("lookback", lookback, 2)
+    lookback = check_lookback(lookback)
     horizon = _check_int("horizon", horizon, 1)
     origins = _check_int("origins", origins, 1)
     if season is not None:
