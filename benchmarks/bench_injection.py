@@ -2,6 +2,7 @@
 
     python benchmarks/bench_injection.py [--data FILE] [--until 2025-03-25] [--seeds 0,1,2]
         [--storms 10] [--faults 12] [--epochs 40] [--work DIR] [--json OUT] [--check]
+        [--stuck-only]
 
 1. Train on the reports before ``--until`` (the first weeks of the month): the per-track masked
    pipeline with the project defaults (``squall.pipeline.train``), and the pooled original
@@ -27,6 +28,13 @@ False events per track-day: detected events overlapping no label, divided by the
 scored, the sum over tracks of the time from the first to the last report in a scored window.
 Target (issue 4): at least 90 % of the storms found with at most one false event per 10
 track-days by the per-track pipeline.
+
+Stuck-sensor detector (issue 15, :class:`squall.detect.stuck.StuckDetector`, no model): fitted
+on the same training reports, run on every test file. Its table gives the stuck labels whose
+track and feature it flags in an overlapping run, the other fault labels it overlaps, and its
+false runs (overlapping no label) per 10 track-days, track-days here being the sum over the
+file's tracks of first to last report. The stuck labels found by the per-track pipeline or the
+stuck detector together are shown too. ``--stuck-only`` runs just this part (no training: seconds).
 """
 
 from __future__ import annotations
@@ -51,10 +59,12 @@ if str(REPO / "src") not in sys.path:  # run from a checkout without installing
 from squall import pipeline  # noqa: E402
 from squall.data import windowset  # noqa: E402
 from squall.data.inject import inject_file  # noqa: E402
+from squall.data.noaa import read_noaa  # noqa: E402
 from squall.data.scaling import Scaler  # noqa: E402
 from squall.data.windows import WindowSettings, make_windows  # noqa: E402
 from squall.detect.evaluate import match_events  # noqa: E402
 from squall.detect.events import merge_events  # noqa: E402
+from squall.detect.stuck import StuckDetector  # noqa: E402
 
 
 def log(message: str) -> None:
@@ -235,6 +245,93 @@ def fmt_table(summary: dict) -> str:
     return "\n".join(lines)
 
 
+def data_track_days(frame: pd.DataFrame) -> float:
+    """Sum over the tracks of a file of (last report - first report), in days."""
+    span = frame.groupby("track")["time"].agg(["min", "max"])
+    return float((span["max"] - span["min"]).dt.total_seconds().sum() / 86400)
+
+
+def evaluate_stuck(runs: pd.DataFrame, labels: pd.DataFrame, days: float) -> dict:
+    """The stuck detector on one file: stuck labels found (a flagged run of the label's track
+    and feature overlapping it), other labels overlapped, false runs (overlapping no label)."""
+    types = labels["type"].astype(str).to_numpy() if len(labels) else np.array([], dtype=str)
+    found = np.zeros(len(labels), dtype=bool)
+    used = np.zeros(len(runs), dtype=bool)
+    track = runs["track"].astype(str).to_numpy()
+    feature = runs["feature"].astype(str).to_numpy()
+    for j, lb in enumerate(labels.itertuples(index=False)):
+        over = (
+            (track == str(lb.track))
+            & (runs["start"] <= pd.Timestamp(lb.end)).to_numpy()
+            & (runs["end"] >= pd.Timestamp(lb.start)).to_numpy()
+        )
+        used |= over
+        same = over & np.isin(feature, str(lb.features).split(","))
+        found[j] = bool(same.any()) if lb.type == "stuck" else bool(over.any())
+    stuck = types == "stuck"
+    return {
+        "stuck_labels": int(stuck.sum()),
+        "stuck_found": int(found[stuck].sum()),
+        "stuck_found_labels": np.flatnonzero(found & stuck).tolist(),  # label positions
+        "other_labels": int((~stuck).sum()),
+        "other_overlapped": int(found[~stuck].sum()),
+        "runs": int(len(runs)),
+        "false_runs": int((~used).sum()),
+        "track_days": days,
+        "false_runs_list": runs.loc[~used, ["track", "feature", "start", "end", "reports"]]
+        .astype(str)
+        .to_dict("records"),
+    }
+
+
+def run_stuck(data: Path, until: str, files: list, work: Path) -> dict:
+    """Fit the stuck detector on the reports before ``until``; run it on every test file."""
+    det = StuckDetector().fit(read_noaa(data).until(until))
+    out: dict = {
+        "runs": {},
+        "parameters": {k: v for k, v in det.to_dict().items() if k not in ("counts", "units")},
+    }
+    for tag, _seed, labels in files:
+        obs = read_noaa(work / f"{tag}.csv")
+        result = evaluate_stuck(det.detect(obs), labels, data_track_days(obs.frame))
+        out["runs"][tag] = result
+        log(
+            f"{'stuck detector':22s} {tag:9s} found {result['stuck_found']}/"
+            f"{result['stuck_labels']} stuck, {result['false_runs']} false runs over "
+            f"{result['track_days']:.1f} track-days"
+        )
+    injected = [r for t, r in out["runs"].items() if t != "clean"]
+    keys = ("stuck_labels", "stuck_found", "other_labels", "other_overlapped", "runs", "false_runs")
+    out["injected"] = {k: sum(r[k] for r in injected) for k in keys}
+    out["injected"]["track_days"] = sum(r["track_days"] for r in injected)
+    out["clean"] = {k: out["runs"]["clean"][k] for k in ("runs", "false_runs", "track_days")}
+    return out
+
+
+def _per10(false: int, days: float) -> str:
+    return f"{10 * false / days:.2f} ({false} / {days:.1f})" if days else "-"
+
+
+def fmt_stuck(stuck: dict, union: tuple[int, int] | None) -> str:
+    """The stuck detector's table (Markdown)."""
+    inj, clean = stuck["injected"], stuck["clean"]
+    lines = [
+        "| stuck detector (issue 15) | stuck found | other faults overlapped "
+        "| false runs per 10 track-days (injected files) | clean week: false runs per 10 "
+        "track-days |",
+        "|---|---|---|---|---|",
+        f"| StuckDetector() | {_pct(inj['stuck_found'], inj['stuck_labels'])} "
+        f"| {inj['other_overlapped']}/{inj['other_labels']} "
+        f"| {_per10(inj['false_runs'], inj['track_days'])} "
+        f"| {_per10(clean['false_runs'], clean['track_days'])} |",
+    ]
+    if union is not None:
+        lines.append(
+            f"\nstuck labels found by the per-track pipeline or the stuck detector: {_pct(*union)}"
+        )
+    return "\n".join(lines)
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--data", type=Path, default=DATA)
@@ -247,6 +344,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--work", type=Path, default=None, help="keep the files here")
     ap.add_argument("--json", type=Path, default=None, help="write the results as JSON")
     ap.add_argument("--check", action="store_true", help="exit 1 when the target is missed")
+    ap.add_argument(
+        "--stuck-only",
+        action="store_true",
+        help="quick: only the stuck-sensor detector (no model training)",
+    )
     args = ap.parse_args(argv)
     if not args.data.is_file():
         print(f"no data file {args.data}", file=sys.stderr)
@@ -262,28 +364,32 @@ def main(argv: list[str] | None = None) -> int:
     t_start = time.perf_counter()
 
     log(f"training on {args.data.name} before {args.until}")
-    bundles = {
-        "per-track (default)": pipeline.train(
-            args.data,
-            work / "model-track",
-            until=args.until,
-            epochs=args.epochs,
-            seed=args.train_seed,
-            progress=False,
-            log=log,
-        ),
-        "pooled (original)": pipeline.train(
-            args.data,
-            work / "model-pooled",
-            until=args.until,
-            epochs=args.epochs,
-            seed=args.train_seed,
-            progress=False,
-            log=log,
-            reader={"keep_codes": True},
-            settings=WindowSettings(mode="pooled"),
-        ),
-    }
+    bundles = (
+        {}
+        if args.stuck_only
+        else {
+            "per-track (default)": pipeline.train(
+                args.data,
+                work / "model-track",
+                until=args.until,
+                epochs=args.epochs,
+                seed=args.train_seed,
+                progress=False,
+                log=log,
+            ),
+            "pooled (original)": pipeline.train(
+                args.data,
+                work / "model-pooled",
+                until=args.until,
+                epochs=args.epochs,
+                seed=args.train_seed,
+                progress=False,
+                log=log,
+                reader={"keep_codes": True},
+                settings=WindowSettings(mode="pooled"),
+            ),
+        }
+    )
     files = [
         (
             "clean",
@@ -343,9 +449,32 @@ def main(argv: list[str] | None = None) -> int:
                 f"{result['track_days']:.1f} track-days"
             )
         summary["pipelines"][name] = {"injected": pool(runs), "clean": clean}
+    stuck = run_stuck(args.data, args.until, files, work)
+    summary["stuck_detector"] = stuck
+    union = None
+    if "per-track (default)" in summary["pipelines"]:
+        # stuck labels found by the per-track pipeline's events or the stuck detector's runs
+        found = total = 0
+        for tag, _seed, labels in files[1:]:
+            by_pipe = summary["runs"][f"per-track (default): {tag}"]["found_by"]
+            by_stuck = set(stuck["runs"][tag]["stuck_found_labels"])
+            for j in np.flatnonzero(labels["type"].astype(str).to_numpy() == "stuck"):
+                total += 1
+                found += bool(by_pipe[j]) or int(j) in by_stuck
+        union = (found, total)
+        stuck["union_found"], stuck["union_labels"] = found, total
     summary["seconds"] = round(time.perf_counter() - t_start, 1)
+    if args.stuck_only:
+        print(fmt_stuck(stuck, None))
+        if args.json:
+            args.json.write_text(json.dumps(summary, indent=1, default=str) + "\n")
+        if tmp is not None:
+            tmp.cleanup()
+        return 0
     table = fmt_table(summary)
     print(table)
+    print()
+    print(fmt_stuck(stuck, union))
     ours = summary["pipelines"]["per-track (default)"]["injected"]
     storms = ours["per_type"].get("storm", {"found": 0, "labels": 0})
     met = (
