@@ -60,3 +60,59 @@ def test_too_few_windows():
     x, m = _data(5)
     with pytest.raises(SquallError, match="only 5 training windows"):
         fit(seed_layers(2, 8, (4, 2)), x, m, x[:0], m[:0], TrainConfig(), progress=False)
+
+
+def test_a_refused_resume_names_the_differing_settings_with_both_values(tmp_path):
+    """The message cut each option set at 60 characters ('its training differs (checkpoint
+    {"batch_size": 64, "learning_rate": 0.001, "min_w...'), so the setting that differed was
+    often cut off; now it names the setting itself, old and new."""
+    from pathlib import Path
+
+    from squall.errors import ParameterError
+    from squall.models.checkpoint import Resumed
+
+    training = TrainConfig(epochs=3).to_dict()
+    stored = {"model": "lstm-forecaster", "training": training, "data": ["a" * 64]}
+    resumed = Resumed(Path("ck"), {"identity": stored}, {}, None, {})
+    resumed.check_identity(dict(stored))  # the same identity passes
+    now = {**stored, "training": {**training, "seed": 7}}
+    with pytest.raises(ParameterError) as info:
+        resumed.check_identity(now)
+    text = info.value.for_option("--resume")
+    assert text.startswith("--resume ck was written by another training: ")
+    assert "its training.seed (checkpoint 0, now 7) differs" in text and "\n" not in text
+    layers = [{"type": "lstm", "units": 6}, {"type": "dense", "units": 1}]
+    stored = {**stored, "layers": layers}
+    resumed = Resumed(Path("ck"), {"identity": stored}, {}, None, {})
+    now = {
+        **stored,
+        "layers": [{"type": "lstm", "units": 5}, {"type": "dense", "units": 1}],
+        "data": ["b" * 64],
+        "training": {**training, "batch_size": 8, "learning_rate": 0.01, "patience": 2},
+        "until": "2025-01-02",
+    }
+    with pytest.raises(ParameterError) as info:
+        resumed.check_identity(now)
+    text = str(info.value)
+    # the first three by key, whole values (a SHA-256 fits), then how many more
+    assert f'its data[0] (checkpoint "{"a" * 64}", now "{"b" * 64}") differs' in text
+    also = "; also layers[0].units (checkpoint 6, now 5), training.batch_size (checkpoint 64, "
+    assert also + "now 8) and 3 other settings" in text
+    assert "until (checkpoint (none), now " not in text  # beyond the first three
+
+
+def test_resume_with_another_seed_names_it(tmp_path):
+    from squall import pipeline
+    from tests.test_train_models import harmonic_csv
+
+    data = harmonic_csv(tmp_path / "h.csv", steps=80)
+    kw = {
+        "model": "lstm-forecaster", "lookback": 6, "horizon": 2, "sizes": (3,),
+        "reader": {"kind": "csv", "time_column": "timestamp", "track_column": "track"},
+        "features": ["a", "b"], "progress": False, "log": lambda *_: None,
+    }  # fmt: skip
+    pipeline.train(data, tmp_path / "m", epochs=1, checkpoint_every=1, **kw)
+    with pytest.raises(SquallError, match=r"its training\.seed \(checkpoint 0, now 3\) differs"):
+        pipeline.train(data, tmp_path / "n", epochs=2, seed=3, resume=tmp_path / "m.checkpoint",
+                       **kw)  # fmt: skip
+    assert not (tmp_path / "n").exists()

@@ -32,6 +32,7 @@ import torch
 
 from squall.errors import NAME, ParameterError, SquallError
 from squall.io import atomic_dir, written_by
+from squall.text import plural
 
 FORMAT = "squall-checkpoint"
 VERSION = 1
@@ -142,13 +143,20 @@ class Resumed:
         """Refuse, in one line, a resume whose options or data differ from the checkpoint's."""
         stored = self.doc.get("identity") or {}
         now = json.loads(json.dumps(identity))  # tuples as lists, as the JSON holds them
-        for key in sorted(set(stored) | set(now)):
-            if stored.get(key) != now.get(key):
-                raise ParameterError(
-                    "resume",
-                    f"{NAME} {self.directory} was written by another training: its {key} "
-                    f"differs (checkpoint {_short(stored.get(key))}, now {_short(now.get(key))})",
-                )
+        found = differences(stored, now)
+        if found:
+            shown = [
+                f"{key} (checkpoint {_short(old)}, now {_short(new)})"
+                for key, old, new in found[:SHOWN_DIFFERENCES]
+            ]
+            more = len(found) - SHOWN_DIFFERENCES
+            also = "; also " + ", ".join(shown[1:]) if len(shown) > 1 else ""
+            also += f" and {plural(more, 'other setting')}" if more > 0 else ""
+            raise ParameterError(
+                "resume",
+                f"{NAME} {self.directory} was written by another training: its {shown[0]} "
+                f"differs{also}",
+            )
 
     def restore(
         self,
@@ -176,9 +184,36 @@ class Resumed:
         return {k: torch.from_numpy(v.copy()) for k, v in self.best.items()}
 
 
+#: Differing settings a refused resume names (the first ones, by key).
+SHOWN_DIFFERENCES = 3
+#: Longest value shown in full (a data file's SHA-256 in quotes fits).
+SHORT_VALUE = 80
+_MISSING = object()
+
+
+def differences(old: object, new: object, key: str = "") -> list[tuple[str, object, object]]:
+    """The settings that differ between two identities, as (dotted key, old, new): objects are
+    compared key by key (sorted) and lists of one length item by item (``layers[1].units``),
+    so a message names the setting itself, not the whole option set it sits in. A key present
+    on one side only has the value ``(none)`` on the other."""
+    if isinstance(old, dict) and isinstance(new, dict):
+        out: list[tuple[str, object, object]] = []
+        for k in sorted(set(old) | set(new)):
+            out += differences(
+                old.get(k, _MISSING), new.get(k, _MISSING), f"{key}.{k}" if key else str(k)
+            )
+        return out
+    if isinstance(old, list) and isinstance(new, list) and len(old) == len(new):
+        pairs = enumerate(zip(old, new, strict=True))
+        return [d for i, (a, b) in pairs for d in differences(a, b, f"{key}[{i}]")]
+    return [] if old == new else [(key, old, new)]
+
+
 def _short(value: object) -> str:
+    if value is _MISSING:
+        return "(none)"
     text = json.dumps(value)
-    return text if len(text) <= 60 else text[:57] + "..."
+    return text if len(text) <= SHORT_VALUE else text[: SHORT_VALUE - 3] + "..."
 
 
 def _npz(path: Path) -> dict[str, np.ndarray]:
