@@ -102,8 +102,9 @@ def test_a_refused_resume_names_the_differing_settings_with_both_values(tmp_path
 
 
 def test_resume_with_another_seed_names_it(tmp_path):
-    from squall import pipeline
     from tests.test_train_models import harmonic_csv
+
+    from squall import pipeline
 
     data = harmonic_csv(tmp_path / "h.csv", steps=80)
     kw = {
