@@ -221,3 +221,88 @@ def test_each_source_is_hashed_once_per_call_not_across_calls(tmp_path, monkeypa
     assert len(opened) == 2 * len(paths)  # the header once, the rows once
     tables.anomaly_windows_frame(ws, everything)
     assert len(hashed) == 2 * len(paths)
+
+
+def _three_feature_csv(path, steps=150):
+    """One hourly track: a complete, b with every third value missing, c complete (a feature
+    the forecaster below only reads)."""
+    i = np.arange(steps)
+    rng = np.random.default_rng(1)
+    a = np.sin(2 * np.pi * i / 24) + 0.1 * rng.standard_normal(steps)
+    b = np.cos(2 * np.pi * i / 12) + 0.1 * rng.standard_normal(steps)
+    b[i % 3 == 0] = np.nan
+    c = 0.5 * np.sin(2 * np.pi * i / 7)
+    time = pd.date_range("2025-01-01", periods=steps, freq="h")
+    frame = pd.DataFrame({"timestamp": time.strftime("%Y-%m-%dT%H:%M:%S"), "a": a, "b": b, "c": c})
+    frame.to_csv(path, index=False)
+    return path
+
+
+def test_a_forecasters_per_feature_counts_and_event_shares_cover_its_residual_only(
+    tmp_path, capsys
+):
+    """n_<F> counted every observed step of the L + H window while the residual covers only
+    the horizon of the target features: with b gappy and a complete, b's share came out
+    skewed, and c (read, never forecast) had a count without an error."""
+    pytest.importorskip("torch")
+    from squall import pipeline
+    from squall.cli.main import main
+    from squall.detect.explain import explain
+    from squall.detect.scoring import predictor, score, with_residuals
+    from squall.engines import get_engine
+    from squall.prepare import make_windowset
+    from squall.report.detection import run_detector
+    from squall.report.tables import predicted_cells
+
+    data = _three_feature_csv(tmp_path / "h.csv")
+    L, H = 6, 3
+    bundle = pipeline.train(
+        data, tmp_path / "m", model="lstm-forecaster", lookback=L, horizon=H, targets=["a", "b"],
+        features=["a", "b", "c"], sizes=(4,), epochs=1, progress=False, log=lambda *_: None,
+    )  # fmt: skip
+    cells = predicted_cells(bundle)
+    assert cells is not None and cells.shape == (L + H, 3)
+    assert cells[L:, :2].all() and not cells[:L].any() and not cells[:, 2].any()
+
+    out = tmp_path / "run"
+    args = ["detect", tmp_path / "m", data, "--out", out, "--threshold-quantile", "0.7"]
+    code = main([str(a) for a in [*args, "--quiet", "--no-plot"]])
+    assert code == 0, capsys.readouterr().err
+    table = pd.read_csv(out / "scores.csv")
+    ws = make_windowset(bundle, data)
+    mask = ws.mask
+    assert len(table) == len(ws) and table["flagged"].any()
+    # the counts are the observed cells of the horizon of each target, nothing of c
+    assert (table["n_a"] == mask[:, L:, 0].sum(axis=1)).all() and (table["n_a"] == H).all()
+    assert (table["n_b"] == mask[:, L:, 1].sum(axis=1)).all()
+    assert (table["n_c"] == 0).all() and table["err_c"].isna().all()
+    assert table["observed"].tolist() == (table["n_a"] + table["n_b"]).tolist()
+
+    # each event's shares: its windows' squared residuals per feature, by hand (the events
+    # as the detector grouped the windows: the same run in memory)
+    same, result, _ = run_detector(bundle, ws, "numpy", threshold_quantile=0.7)
+    assert same["flagged"].tolist() == table["flagged"].tolist()
+    ids = result.window_event
+    residual = score(ws.x, predictor(get_engine("numpy", bundle), bundle)(ws.x), mask).residual
+    events = pd.read_csv(out / "events.csv")
+    assert len(events) == ids.max() + 1 >= 1
+    for e, row in events.iterrows():
+        sq = np.nansum(residual[ids == e] ** 2, axis=(0, 1))
+        assert row["share_a"] == pytest.approx(sq[0] / sq.sum(), rel=1e-4)
+        assert row["share_b"] == pytest.approx(sq[1] / sq.sum(), rel=1e-4)
+        assert row["share_a"] + row["share_b"] == pytest.approx(1.0)
+        assert np.isnan(row["share_c"]) and np.isnan(row["dev_c"])  # empty: not forecast
+        named = [p.split(" ")[0] for p in f"{row['top_features']}; {row['why']}".split("; ")]
+        assert "a" in named and "b" in named and "c" not in named
+    # explain weights each feature by its cells with a residual, whatever the table says
+    flagged = np.flatnonzero(result.window_flags)
+    kept = with_residuals(result.scores.windows, predictor(get_engine("numpy", bundle), bundle),
+                          ws, flagged)  # fmt: skip
+    stale = same.assign(n_a=L + H, n_b=L + H, n_c=L + H)  # a table counting whole windows
+    for why in (explain(same, ws, kept, bundle.scaler, bundle.units, ids=ids),
+                explain(stale, ws, kept, bundle.scaler, bundle.units, ids=ids)):  # fmt: skip
+        for e, ex in enumerate(why):
+            assert set(ex["features"]) == {"a", "b"}
+            share = events.loc[e, ["share_a", "share_b"]].to_numpy(float)
+            got = [ex["features"][f]["share"] for f in ("a", "b")]
+            assert got == pytest.approx(share, rel=1e-4)

@@ -3,7 +3,9 @@ NOAA QC flags the reports carry, which station and where.
 
 For every event (flagged windows merged per track, see :mod:`squall.detect.events`) and feature:
 
-``share``      the feature's part of the event's squared reconstruction error (observed cells);
+``share``      the feature's part of the event's squared reconstruction error, over its scored
+               cells (observed cells with a prediction: a forecaster's horizon of its target
+               features; a feature it only reads has no entry);
 ``deviation``  observed minus expected (the reconstruction) in the feature's physical unit, at
                the cell of the event where that difference is largest in size, and its time;
 ``qc``         counts of NCDC QC flags 2-9 (correctable, suspect, erroneous) and TRIM flags
@@ -62,10 +64,10 @@ def explain(
     for e in range(ids.max() + 1 if len(ids) else 0):
         windows = np.flatnonzero(ids == e)
         part = table.iloc[windows]
-        share = shares(
-            part[[f"err_{f}" for f in features]].to_numpy(float),
-            part[[f"n_{f}" for f in features]].to_numpy(float),
-        )
+        # each feature's error weighted by its cells with a residual (a forecaster's residual
+        # covers its targets' horizon only, not the whole window the table's n_ counted once)
+        scored = np.isfinite(scores.residual_of(windows)).sum(axis=1)
+        share = shares(part[[f"err_{f}" for f in features]].to_numpy(float), scored)
         dev = deviations(ws, scores, scaler, windows)
         feats: dict[str, dict[str, Any]] = {}
         for k, name in enumerate(features):

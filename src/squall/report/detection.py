@@ -53,7 +53,7 @@ def run_detector(
     window): a window is flagged when it holds a flagged step, i.e. ``step_score > threshold``.
     """
     from squall.detect.thresholds import QuantileThreshold, resolve_threshold
-    from squall.report.tables import scores_frame
+    from squall.report.tables import predicted_cells, scores_frame
 
     if len(ws) == 0:
         raise SquallError(
@@ -84,7 +84,7 @@ def run_detector(
             "scoring": det.scoring,
         }
     result = det.detect(ws, scores, since=since)
-    table = scores_frame(ws, scores.windows, float(chosen["value"]))
+    table = scores_frame(ws, scores.windows, float(chosen["value"]), predicted_cells(bundle))
     if scores.steps is not None:
         smoothed = np.full(int(ws.steps.max()) + 1, np.nan)
         smoothed[scores.steps.step] = scores.smoothed

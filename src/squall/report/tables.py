@@ -2,7 +2,10 @@
 
 * ``scores.csv``: one row per window (index, track, ISO start/end, score, threshold, flagged,
   position range, observed cells, mean squared error per feature ``err_<F>`` over the
-  feature's observed cells, whose number is ``n_<F>``).
+  feature's scored cells, whose number is ``n_<F>``). A scored cell is an observed cell the
+  model predicts: every cell for an autoencoder; for a forecaster only the horizon's steps of
+  its target features (:func:`predicted_cells`), so a feature it only reads has ``n_<F>`` 0
+  and an empty ``err_<F>``.
 * ``step_errors.csv``: per time step of each flagged window, the error and each feature's
   signed residual.
 * ``anomalies.csv``: the flagged rows of ``scores.csv``.
@@ -21,7 +24,7 @@ import io
 import os
 import warnings
 from pathlib import Path
-from typing import IO
+from typing import IO, TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -33,6 +36,9 @@ from squall.detect.events import merge_events
 from squall.detect.scoring import Scores
 from squall.errors import SquallError
 from squall.io import atomic_path
+
+if TYPE_CHECKING:
+    from squall.bundle import Bundle
 
 
 def _iso(times: np.ndarray) -> np.ndarray:
@@ -86,7 +92,46 @@ def _names(track: np.ndarray) -> np.ndarray:
     return track.astype(str)
 
 
-def scores_frame(ws: WindowSet, scores: Scores, threshold: float) -> pd.DataFrame:
+def predicted_cells(bundle: Bundle) -> np.ndarray | None:
+    """The cells (T, F) of a window the bundle's model predicts, as
+    :func:`squall.detect.scoring.predictor` fills them: None (every cell) for an autoencoder;
+    for a forecaster the steps after its lookback of its target features."""
+    task = bundle.task
+    if task.kind != "forecast" or task.lookback is None:
+        return None
+    features = list(bundle.features)
+    cells = np.zeros((int(bundle.length), len(features)), dtype=bool)
+    targets = [features.index(f) for f in (task.targets or features)]
+    cells[int(task.lookback) :, targets] = True
+    return cells
+
+
+def scored_counts(ws: WindowSet, cells: np.ndarray | None = None) -> np.ndarray:
+    """(N, F) scored cells of each window and feature: observed cells among ``cells`` (T, F)
+    (None: all of them), a chunk of windows at a time."""
+    if cells is None:
+        return ws.feature_counts()
+    cells = np.asarray(cells, dtype=bool)
+    if cells.shape != (ws.steps.shape[1], len(ws.features)):
+        raise SquallError(
+            f"predicted cells of shape {cells.shape} do not fit windows of "
+            f"{ws.steps.shape[1]} steps and {len(ws.features)} features"
+        )
+    observed = ~np.isnan(ws.step_values)
+    out = np.zeros((len(ws), len(ws.features)), dtype=np.int64)
+    for lo in range(0, len(ws), CHUNK_WINDOWS):
+        steps = ws.steps[lo : lo + CHUNK_WINDOWS]
+        out[lo : lo + len(steps)] = (observed[steps] & cells).sum(axis=1)
+    return out
+
+
+def scores_frame(
+    ws: WindowSet, scores: Scores, threshold: float, cells: np.ndarray | None = None
+) -> pd.DataFrame:
+    """``scores.csv`` (see the module doc). ``cells``: the (T, F) cells the model predicts
+    (:func:`predicted_cells`; None: every cell): ``n_<F>`` counts the observed ones among
+    them, the cells ``err_<F>`` is the mean of; a window and feature without any (no error)
+    counts 0."""
     pos = _positions(ws)
     frame = pd.DataFrame(
         {
@@ -104,7 +149,8 @@ def scores_frame(ws: WindowSet, scores: Scores, threshold: float) -> pd.DataFram
             "lon_max": pos[:, 3],
         }
     )
-    counts = ws.feature_counts()  # (N, F) observed steps
+    # (N, F) scored cells: only those with an error (a forecaster's horizon targets)
+    counts = np.where(np.isfinite(scores.feature), scored_counts(ws, cells), 0)
     for k, name in enumerate(ws.features):
         frame[f"err_{name}"] = scores.feature[:, k]
     for k, name in enumerate(ws.features):
@@ -159,10 +205,13 @@ def events_frame(
         if part.empty:
             continue
         peak = part.loc[part[peak_by].idxmax()] if part[peak_by].notna().any() else part.iloc[0]
-        # squared error summed over each feature's own observed cells (mean x count)
+        # squared error summed over each feature's own scored cells (mean x count); a feature
+        # without any in the event (one a forecaster only reads, or unobserved) has no share
         err = np.nan_to_num(part[err_cols].to_numpy(float))
-        contrib = (err * part[n_cols].to_numpy(float)).sum(axis=0)
+        n = np.nan_to_num(part[n_cols].to_numpy(float))
+        contrib = (err * n).sum(axis=0)
         share = contrib / contrib.sum() if contrib.sum() > 0 else np.zeros(len(features))
+        share = np.where(n.sum(axis=0) > 0, share, np.nan)
         order = np.argsort(-share)[:top]
         row = {
             "event": e,
