@@ -106,3 +106,40 @@ def test_detect_since_scores_only_new_data_and_says_which_events_are_new(noaa_mo
     with pytest.raises(ParameterError, match="no windows reach"):
         pipeline.detect(bundle, box, tmp_path / "late", since="2031-01-01")
     assert not (tmp_path / "bad").exists() and not (tmp_path / "late").exists()
+
+
+def test_a_stuck_sensor_is_an_event_of_its_own_kind(noaa_model, tmp_path):
+    """Issue 15: the bundle keeps a stuck-sensor detector fitted on its training reports;
+    ``detect`` adds the stuck runs of the raw reports to events.csv with their own ``why``."""
+    import csv
+    import io
+
+    box, out, bundle = noaa_model
+    assert bundle.detector["stuck"]["counts"]  # fitted on the training reports
+    text = box.read_text()
+    raw = pd.read_csv(
+        io.StringIO(text[text.index('"STATION"') :]), dtype=str, keep_default_na=False
+    )
+    after = raw[(raw["DATE"] >= "2025-03-23") & (raw["SEA_LVL_PRES"] != "")]
+    station = after["STATION"].value_counts().index[0]
+    rows = after.index[after["STATION"] == station][5:45]  # 40 reports in a row stuck
+    raw.loc[rows, "SEA_LVL_PRES"] = raw.loc[rows[0], "SEA_LVL_PRES"]
+    stuck_file = tmp_path / "stuck.csv"
+    raw.to_csv(stuck_file, index=False, quoting=csv.QUOTE_ALL)
+    summary = pipeline.detect(bundle, stuck_file, tmp_path / "found", plot=False)
+    events = pd.read_csv(tmp_path / "found" / "events.csv", dtype={"track": str})
+    stuck = events[events["kind"] == "stuck"]
+    assert summary["stuck"] == len(stuck) >= 1
+    mine = stuck[(stuck["track"] == station) & (stuck["top_features"] == "SEA_LVL_PRES")]
+    assert len(mine) == 1
+    first, last = raw.loc[rows[0], "DATE"], raw.loc[rows[-1], "DATE"]
+    assert pd.Timestamp(mine["start"].iloc[0]) <= pd.Timestamp(first) + pd.Timedelta("1h")
+    assert pd.Timestamp(mine["end"].iloc[0]) >= pd.Timestamp(last)
+    assert "SEA_LVL_PRES repeated" in mine["why"].iloc[0]
+    # event numbers go on after the model's events; the model's rows say kind model
+    assert events["event"].is_unique and set(events["kind"]) <= {"model", "stuck"}
+    # the same file without the stuck stretch: that run is not there
+    pipeline.detect(bundle, box, tmp_path / "clean", plot=False)
+    clean = pd.read_csv(tmp_path / "clean" / "events.csv", dtype={"track": str})
+    same = clean[(clean["kind"] == "stuck") & (clean["track"] == station)]
+    assert not (same["top_features"] == "SEA_LVL_PRES").any()

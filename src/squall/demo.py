@@ -16,6 +16,7 @@ from squall import pipeline
 from squall.data.labels import read_label_csv
 from squall.detect.evaluate import match_events
 from squall.io import check_output, output_files, prepare_run_dir
+from squall.report.detection import found_events, windows_and_stuck
 from squall.text import plural
 
 
@@ -55,11 +56,11 @@ def run_demo(
         paths["train"], out / "bundle", epochs=epochs, seed=seed, progress=progress, log=log
     )
     log("[3/3] detecting")
-    ws = pipeline.load_windows(bundle, paths["test"])
+    ws, stuck = windows_and_stuck(bundle, paths["test"])
     table, result, chosen = pipeline.run_detector(bundle, ws)
-    pipeline.write_detection(bundle, ws, table, result, chosen, out / "detect")
+    pipeline.write_detection(bundle, ws, table, result, chosen, out / "detect", stuck=stuck)
     labels = read_label_csv(paths["labels"])
-    match = match_events(result.events, labels)
+    match = match_events(found_events(result, stuck), labels)
     # scored time per track: from its first window's start to its last window's end
     spans = pd.DataFrame({"track": ws.track.astype(str), "start": ws.start, "end": ws.end})
     per_track = spans.groupby("track").agg(start=("start", "min"), end=("end", "max"))

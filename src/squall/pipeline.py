@@ -42,7 +42,12 @@ from squall.io import atomic_dir, check_output, sha256_file, write_csv
 from squall.model import Task
 from squall.models import catalog
 from squall.prepare import load_windows, make_windowset, parse_since, windows_since
-from squall.report.detection import DETECT_OUTPUTS, run_detector, write_detection
+from squall.report.detection import (
+    DETECT_OUTPUTS,
+    run_detector,
+    windows_and_stuck,
+    write_detection,
+)
 from squall.text import plural
 
 Paths = str | os.PathLike[str] | Sequence[str | os.PathLike[str]]
@@ -418,7 +423,8 @@ def train(
     # the window-score quantile stays for the hardware accuracy report and older tools
     bundle.threshold = fit_threshold(ref_scores, q=threshold_q, fitted_on=fitted_on)
     # the detector squall detect runs (and the benchmarks measure), fitted on the same windows
-    Detector().fit(reference, bundle, fitted_on=fitted_on, span_windows=ws)
+    detector = Detector().fit(reference, bundle, fitted_on=fitted_on, span_windows=ws)
+    detector.fit_stuck(obs)  # stuck sensors: the training reports' own repeats
     if out is not None:
         save_model(bundle, out, journal if keep_log else None)
     return bundle
@@ -716,18 +722,23 @@ def detect(
 
     ``since``: score only new data: the windows that reach that time (their earlier steps are
     the look-back the model needs), and events only from that time on.
+
+    Stuck sensors (the bundle's stuck detector, on the raw reports of data files) are events of
+    ``kind`` ``stuck`` in ``events.csv``, after the model's (``kind`` ``model``).
     """
     when = parse_since(since)
     check_output(out, inputs=_as_list(data), directory=True)
-    ws = windows_since(load_windows(bundle, data), when)
+    ws, stuck = windows_and_stuck(bundle, data, when)
+    ws = windows_since(ws, when)
     table, result, chosen = run_detector(
         bundle, ws, engine, threshold, threshold_quantile, since=when
     )
-    write_detection(bundle, ws, table, result, chosen, out, engine=engine, plot=plot)
+    write_detection(bundle, ws, table, result, chosen, out, engine=engine, plot=plot, stuck=stuck)
     return {
         "windows": len(ws),
         "flagged": int(table["flagged"].sum()),
         "events": int(len(result.events)) if ws.traceable else 0,
+        "stuck": 0 if stuck is None else int(len(stuck)),
         "threshold": chosen,
         "skipped": int(ws.meta.get("skipped", 0)),
         "out": str(out),

@@ -11,6 +11,7 @@ import pandas as pd
 
 from squall.bundle import Bundle
 from squall.data import windowset
+from squall.data.observations import Observations
 from squall.data.readers import ReaderConfig, read_data
 from squall.data.windows import WindowSettings, make_windows
 from squall.data.windowset import WindowSet
@@ -24,10 +25,18 @@ def _as_list(paths: Paths) -> list:
     return [paths] if isinstance(paths, (str, os.PathLike)) else list(paths)
 
 
-def make_windowset(bundle: Bundle, paths: Paths) -> WindowSet:
-    """Read new data with the bundle's reader and window settings, scale with its scaler."""
+def read_new(bundle: Bundle, paths: Paths) -> Observations:
+    """New data read with the bundle's reader (its features only)."""
     reader = ReaderConfig.from_dict(bundle.provenance.get("reader")).with_features(bundle.features)
-    obs = read_data(paths, reader)
+    return read_data(paths, reader)
+
+
+def make_windowset(bundle: Bundle, paths: Paths, obs: Observations | None = None) -> WindowSet:
+    """Read new data with the bundle's reader (or take ``obs``, read by :func:`read_new`) and
+    window settings, scale with its scaler."""
+    reader = ReaderConfig.from_dict(bundle.provenance.get("reader")).with_features(bundle.features)
+    if obs is None:
+        obs = read_data(paths, reader)
     settings = WindowSettings(**bundle.windows)
     windows = make_windows(obs, settings)
     meta = {

@@ -47,8 +47,13 @@ def test_the_page_shows_run_events_map_metrics_training_and_data(report, scored)
     text = report.html
     for anchor in ("run", "timeline", "events", "map", "evaluation", "training", "data"):
         assert f'id="{anchor}"' in text
-    events = pd.read_csv(scored / "found" / "events.csv")
+    found = pd.read_csv(scored / "found" / "events.csv")
+    events = found[found["kind"] == "model"]  # stuck sensor runs have a table, no panel
+    stuck = found[found["kind"] == "stuck"]
     assert len(events) > 4
+    if len(stuck):
+        assert "<h3>Stuck sensors</h3>" in text
+        assert all(w.split(";")[0] in text for w in stuck["why"].head(3))
     panels = re.findall(r'<section class="event" id="event-(\d+)">', text)
     assert len(panels) == 4  # --max-events
     top = events.nlargest(4, "score")["event"].sort_values()
@@ -117,6 +122,7 @@ def test_report_from_a_detect_run_agrees_with_the_data(scored, tmp_path, capsys)
     assert not (tmp_path / "r-figures").exists()
     text = out.read_text()
     events = pd.read_csv(scored / "found" / "events.csv")
+    events = events[events["kind"] == "model"]
     assert f"&rarr; <b>{len(events)} events</b>" in text
     assert "Detect run" in text and "validation smoothed step scores" in text
     assert "No labels given" in text

@@ -38,6 +38,7 @@ import pandas as pd
 from squall.detect.events import merge_events
 from squall.detect.pointwise import HOW, StepScores, score_all, smooth, step_events
 from squall.detect.scoring import Scores, chunks, predictor
+from squall.detect.stuck import StuckDetector
 from squall.detect.thresholds import (
     DEFAULT_Q,
     DynamicThreshold,
@@ -54,6 +55,7 @@ if TYPE_CHECKING:
     from pathlib import Path
 
     from squall.bundle import Bundle
+    from squall.data.observations import Observations
     from squall.data.windowset import WindowSet
     from squall.engines.base import Engine
 
@@ -171,6 +173,8 @@ class Detector:
         self.engine = engine
         self.history_: dict[str, int] | None = None
         self.own_: dict[str, float] = {}
+        #: the stuck-sensor detector fitted on the training reports (:mod:`squall.detect.stuck`)
+        self.stuck_: StuckDetector | None = None
         self.bundle_: Bundle | None = None
         self.span_: float | None = None
         self.fitted_on_: str | None = None
@@ -211,6 +215,7 @@ class Detector:
             "valley": self.valley,
             "min_history": self.min_history,
             "history": self.history_,
+            "stuck": None if self.stuck_ is None else self.stuck_.to_dict(),
             "threshold": self.threshold.to_dict(),
             "fitted_on": self.fitted_on_,
         }
@@ -235,6 +240,7 @@ class Detector:
             "valley",
             "min_history",
             "history",
+            "stuck",
             "threshold",
             "fitted_on",
         }
@@ -260,6 +266,8 @@ class Detector:
             ):
                 raise SquallError("bundle detector history must map tracks to step counts")
             det.history_ = {str(k): int(v) for k, v in history.items()}
+        if data.get("stuck") is not None:
+            det.stuck_ = StuckDetector.from_dict(data["stuck"])
         span = data.get("smoothing_steps")
         if span is not None:
             _number("smoothing_steps", span, low=0)
@@ -549,6 +557,31 @@ class Detector:
             self.threshold.to_dict(),
             self.scoring,
         )
+
+    def fit_stuck(self, obs: Observations) -> Detector:
+        """Fit the stuck-sensor detector on the training reports ``obs`` (raw reports: a
+        stuck sensor is exact repeats of reported values, which resampling would blur)."""
+        self.stuck_ = StuckDetector().fit(obs)
+        if self.bundle_ is not None:
+            self.bundle_.detector = self.to_dict()
+        return self
+
+    def stuck_events(
+        self, obs: Observations, since: pd.Timestamp | str | None = None
+    ) -> pd.DataFrame | None:
+        """Stuck-sensor runs of the reports ``obs`` (None when this detector has no fitted
+        stuck detector, e.g. a bundle trained before it existed); with ``since``, the runs
+        that reach it; ``period`` says whether each starts inside the training period."""
+        if self.stuck_ is None:
+            return None
+        runs = self.stuck_.detect(obs)
+        if since is not None:
+            cut = pd.Timestamp(since).tz_localize(None)
+            runs = runs[pd.to_datetime(runs["end"]) >= cut].reset_index(drop=True)
+        trained = self.trained_until()
+        if trained is not None:  # as for the model's events
+            runs["period"] = np.where(pd.to_datetime(runs["start"]) > trained, "new", "training")
+        return runs
 
     # -- persistence ------------------------------------------------------------------------
 

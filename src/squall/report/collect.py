@@ -19,14 +19,15 @@ import pandas as pd
 
 from squall.bundle import Bundle, load_bundle
 from squall.data.windowset import WindowSet
+from squall.detect.detector import Detector
 from squall.detect.explain import explain, explanation_columns
 from squall.detect.scoring import Scores, predictor, score
 from squall.engines import get_engine
 from squall.errors import NAME, ParameterError, SquallError, mark
 from squall.io import verify_run_files
 from squall.limits import regular_file
-from squall.prepare import load_windows, parse_since, windows_since
-from squall.report.detection import event_table, run_detector
+from squall.prepare import load_windows, parse_since, read_new, windows_since
+from squall.report.detection import event_table, run_detector, windows_and_stuck
 from squall.report.eda import Eda, eda
 from squall.text import plural
 
@@ -50,6 +51,7 @@ class Run:
     labels: pd.DataFrame | None  # labels overlapping the data (columns of evaluate.labels)
     evaluation: dict | None
     eda: Eda
+    stuck: pd.DataFrame | None = None  # stuck-sensor runs (squall.detect.stuck), if any
 
 
 def collect(
@@ -88,6 +90,7 @@ def collect(
                 "from_dir", f"{NAME} reports a detect run as it was; give {mark('since')} to detect"
             )
         ws, recorded = _from_detect_run(bundle, Path(from_dir))
+        stuck = None  # found from the run's data files below, once they are known to exist
         log(f"scoring {plural(len(ws), 'window')} of {from_dir} again with the {engine} engine")
         # the run's own threshold, as recorded in its scores.csv
         own = _recorded_threshold(bundle, recorded)
@@ -122,7 +125,7 @@ def collect(
                 "threshold",
                 f"the bundle has no threshold; give {NAME} VALUE or {mark('threshold_quantile')} Q",
             )
-        ws = load_windows(bundle, data)
+        ws, stuck = windows_and_stuck(bundle, data, when)
         if not ws.traceable:
             raise SquallError(
                 "the report needs data files or a windows file from 'squall "
@@ -159,6 +162,8 @@ def collect(
             f"original reports, and {missing[0]} is gone; give the data again "
             f"instead of {NAME}",
         )
+    if from_dir is not None and ws.sources:  # the run's reports, read again for stuck sensors
+        stuck = Detector.from_bundle(bundle).stuck_events(read_new(bundle, ws.sources))
     stats = eda(
         ws.sources, reader=dict(ws.meta.get("reader") or bundle.provenance.get("reader") or {})
     )
@@ -178,6 +183,7 @@ def collect(
         labels=label_table,
         evaluation=evaluation,
         eda=stats,
+        stuck=stuck,
     )
 
 

@@ -108,9 +108,11 @@ def write_detection(
     *,
     engine: str = "numpy",
     plot: bool = True,
+    stuck: pd.DataFrame | None = None,
 ) -> None:
     """Write a detection (see :func:`detect`) into the run directory ``out``; the result's
-    ``explanations`` are filled in on the way."""
+    ``explanations`` are filled in on the way. ``stuck``: stuck-sensor runs
+    (:meth:`Detector.stuck_events`), appended to ``events.csv`` as events of kind ``stuck``."""
     from squall.detect.explain import explain, explanation_columns
     from squall.report.tables import anomaly_windows_frame, step_errors_frame
 
@@ -127,6 +129,7 @@ def write_detection(
     )
     result.explanations = explanations
     events = pd.concat([events, explanation_columns(explanations, ws.features)], axis=1)
+    events = with_stuck(events, stuck)
     rows = (
         anomaly_windows_frame(ws, idx)
         if ws.traceable
@@ -154,6 +157,77 @@ def write_detection(
                 )
             else:
                 plot_scores(table, tmp / "scores.png", chosen["value"])
+
+
+def windows_and_stuck(
+    bundle: Bundle, data, since: pd.Timestamp | None = None
+) -> tuple[WindowSet, pd.DataFrame | None]:
+    """The windows of ``data`` for ``bundle`` and the stuck-sensor runs of its reports (None
+    for a windows ``.npz``, which holds no raw reports, or a bundle without a stuck detector).
+    The reports are read once and released before scoring."""
+    from squall.prepare import _as_list, load_windows, make_windowset, read_new
+
+    items = _as_list(data)
+    if len(items) == 1 and str(items[0]).endswith(".npz"):
+        return load_windows(bundle, items), None
+    obs = read_new(bundle, items)
+    stuck = Detector.from_bundle(bundle).stuck_events(obs, since)
+    return make_windowset(bundle, items, obs), stuck
+
+
+def stuck_rows(stuck: pd.DataFrame | None, first: int, columns) -> pd.DataFrame:
+    """Stuck-sensor runs as rows of ``events.csv`` (``kind`` ``stuck``), numbered from
+    ``first``: ``score`` is -log10 of the run's chance probability, ``top_features`` the
+    feature, ``why`` the detector's sentence; window columns stay empty (no window is behind
+    a stuck run: it is judged on the raw reports)."""
+    if stuck is None or not len(stuck):
+        return pd.DataFrame(columns=list(columns))
+    prob = stuck["probability"].to_numpy(dtype=np.float64)
+    rows = pd.DataFrame(
+        {
+            "event": np.arange(first, first + len(stuck)),
+            "kind": "stuck",
+            "track": stuck["track"].astype(str).to_numpy(),
+            "start": _iso_times(stuck["start"]),
+            "end": _iso_times(stuck["end"]),
+            "score": -np.log10(np.clip(prob, 1e-300, None)),
+            "hours": (
+                pd.to_datetime(stuck["end"]) - pd.to_datetime(stuck["start"])
+            ).dt.total_seconds()
+            / 3600.0,
+            "n_windows": 0,
+            "top_features": stuck["feature"].astype(str).to_numpy(),
+            "why": stuck["why"].astype(str).to_numpy(),
+        }
+    )
+    if "period" in stuck:
+        rows["period"] = stuck["period"].to_numpy()
+    return rows.reindex(columns=list(columns))
+
+
+def found_events(result: DetectionResult, stuck: pd.DataFrame | None) -> pd.DataFrame:
+    """Everything a detection found, for matching against labels: ``track``, ``start``,
+    ``end``, ``score`` and ``kind`` (``model`` events, then ``stuck`` sensor runs)."""
+    cols = ["track", "start", "end", "score"]
+    parts = [result.events[cols].assign(kind="model")]
+    if stuck is not None and len(stuck):
+        prob = stuck["probability"].to_numpy(dtype=np.float64)
+        parts.append(
+            stuck[["track", "start", "end"]].assign(
+                score=-np.log10(np.clip(prob, 1e-300, None)), kind="stuck"
+            )
+        )
+    return pd.concat(parts, ignore_index=True)
+
+
+def with_stuck(events: pd.DataFrame, stuck: pd.DataFrame | None) -> pd.DataFrame:
+    """``events`` (the model's, ``kind`` ``model``) followed by the stuck-sensor runs."""
+    events = events.copy()
+    events.insert(1 if "event" in events else 0, "kind", "model")
+    if stuck is None or not len(stuck):
+        return events
+    first = int(events["event"].max()) + 1 if len(events) else 0
+    return pd.concat([events, stuck_rows(stuck, first, events.columns)], ignore_index=True)
 
 
 #: What the detector says of each event beyond its windows, in events.csv after ``score``.

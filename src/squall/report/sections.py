@@ -50,7 +50,12 @@ def headline(run: Run) -> str:
         f"{plural(len(run.table), 'window', fmt=',')} scored, {flagged:,} above the threshold "
         f"{run.threshold['value']:.4g} &rarr; <b>{plural(len(run.events), 'event')}</b>"
     )
-    return text + period_split(run.events)
+    stuck = 0 if run.stuck is None else len(run.stuck)
+    return (
+        text
+        + period_split(run.events)
+        + (f"; {plural(stuck, 'stuck sensor run')}" if stuck else "")
+    )
 
 
 def period_split(events: pd.DataFrame) -> str:
@@ -218,12 +223,27 @@ def _event_reports(run: Run, windows: dict[int, np.ndarray]) -> dict[int, pd.Dat
     return out
 
 
+def stuck_table(run: Run) -> str:
+    """The stuck-sensor runs (judged on the raw reports, not by the model), as a table."""
+    if run.stuck is None or not len(run.stuck):
+        return ""
+    st = run.stuck.assign(
+        start=pd.to_datetime(run.stuck["start"]).dt.strftime("%Y-%m-%d %H:%M"),
+        end=pd.to_datetime(run.stuck["end"]).dt.strftime("%Y-%m-%d %H:%M"),
+    )[["track", "feature", "start", "end", "reports", "value", "why"]]
+    return (
+        f"<h3>Stuck sensors</h3><p>{plural(len(st), 'run')} of exactly repeated reports, "
+        "far longer than the track's own repeats explain (events of kind <i>stuck</i> in "
+        "events.csv):</p>" + table_html(st, "stuck")
+    )
+
+
 def events_section(run: Run, page, max_events: int, log: Callable[[str], None]) -> str:
     ev = run.events
     if len(ev) == 0:
         return (
             '<section id="events"><h2>Events</h2><p>No window scored above the threshold: '
-            "no events.</p></section>"
+            f"no events.</p>{stuck_table(run)}</section>"
         )
     chosen = ev.nlargest(max_events, "score").sort_values("event")
     drawn = set(chosen["event"])
@@ -238,7 +258,11 @@ def events_section(run: Run, page, max_events: int, log: Callable[[str], None]) 
         start=pd.to_datetime(ev["start"]).dt.strftime("%Y-%m-%d %H:%M"),
         end=pd.to_datetime(ev["end"]).dt.strftime("%Y-%m-%d %H:%M"),
     )[columns]
-    parts = ['<section id="events"><h2>Events</h2>', table_html(overview, "events", raw=("event",))]
+    parts = [
+        '<section id="events"><h2>Events</h2>',
+        table_html(overview, "events", raw=("event",)),
+        stuck_table(run),
+    ]
     if len(chosen) < len(ev):
         parts.append(
             f'<p class="note">Panels for the {plural(len(chosen), "event")} with the highest '
