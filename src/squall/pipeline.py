@@ -23,13 +23,13 @@ from squall.data.observations import Observations, expand_paths
 from squall.data.readers import ReaderConfig, read_data
 from squall.data.scaling import Scaler
 from squall.data.windows import (
-    DEFAULT_SPAN,
     Windows,
     WindowSettings,
     check_span,
     check_window_settings,
     make_windows,
     resolve_settings,
+    span_for,
 )
 from squall.data.windowset import WindowSet
 from squall.detect import scoring
@@ -110,7 +110,7 @@ def train(
     until: str | None = None,
     reader: ReaderConfig | dict | None = None,
     settings: WindowSettings | None = None,
-    span: str | None = DEFAULT_SPAN,
+    span: str | None = "auto",
     sizes: tuple[int, ...] | None = None,
     scaler: str = "minmax",
     epochs: int = 40,
@@ -132,9 +132,10 @@ def train(
     """Train model ``model`` (:mod:`squall.models.catalog`: ``autoencoder``, the default, or a
     forecaster) on ``paths`` (reports before ``until``) and return/save the bundle.
 
-    ``span``: with ``settings.resample="auto"``, the least time a window covers (default one
-    day; :func:`squall.data.windows.resolve_settings`, the rule ``squall evaluate`` uses too);
-    None: the data's own interval.
+    ``span``: with ``settings.resample="auto"``, the least time a window covers (``auto``:
+    one day for the autoencoder, the data's own interval for a forecaster;
+    :func:`squall.data.windows.span_for` and ``resolve_settings``, the rule ``squall evaluate``
+    uses too); None: the data's own interval.
 
     ``patience``: epochs without improvement before early stopping (a series of a few hundred
     windows has only a few updates per epoch and needs more). ``sizes``: the model's hidden
@@ -257,7 +258,7 @@ def train(
             f"feature(s) {', '.join(empty)} have no observed values in the "
             f"training data; choose others with --features"
         )
-    settings = resolve_settings(settings or WindowSettings(), obs, span)
+    settings = resolve_settings(settings or WindowSettings(), obs, span_for(span, forecasting))
     windows = make_windows(obs, settings)
     if len(windows) == 0 and forecasting:
         raise ParameterError(

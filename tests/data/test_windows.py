@@ -112,11 +112,14 @@ def test_train_and_evaluate_resolve_windows_by_one_rule():
     import inspect
 
     from squall import pipeline
-    from squall.data.windows import DEFAULT_SPAN
+    from squall.data.windows import DEFAULT_SPAN, span_for
     from squall.evaluate.detectors import DetectorConfig
 
-    assert inspect.signature(pipeline.train).parameters["span"].default == DEFAULT_SPAN
-    assert DetectorConfig().span == DEFAULT_SPAN == "1D"
+    assert inspect.signature(pipeline.train).parameters["span"].default == "auto"
+    assert DetectorConfig().span == "auto"
+    assert span_for("auto", forecasting=False) == DEFAULT_SPAN == "1D"
+    assert span_for("auto", forecasting=True) is None  # a forecaster's steps are the data's
+    assert span_for("12h", forecasting=True) == "12h" and span_for(None, False) is None
 
 
 def test_a_bad_span_is_a_parameter_error():

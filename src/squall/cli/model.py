@@ -26,7 +26,6 @@ from squall.cli.options import (
     reader,
     reader_options,
 )
-from squall.data.windows import DEFAULT_SPAN
 from squall.models.catalog import MODELS
 from squall.text import plural
 
@@ -67,9 +66,10 @@ def add_train(sub: Any) -> None:
     )
     g.add_argument(
         "--span",
-        default=DEFAULT_SPAN,
+        default="auto",
         help="with --resample auto, the least time a window covers: the interval is made "
-        "coarser when needed (default 1D: one daily cycle; 'none': the data's own interval; "
+        "coarser when needed (default auto: 1D, one daily cycle, for the autoencoder; a "
+        "forecaster's steps stay the data's interval; 'none': the data's own interval; "
         "squall evaluate uses the same rule)",
     )
     g.add_argument("--max-gap", help="split tracks at gaps longer than this (default 6 steps)")

@@ -25,14 +25,15 @@ Defaults (see :func:`resolve_settings`):
     rounded up to a standard interval (1, 5, 10, 15, 30 min, 1, 2, 3, 6, 12 h, 1 d). All tracks
     are put on that one grid, so every window spans the same ``T x interval`` of time whether it
     comes from a tide gauge, a buoy or a ship, and the typical platform has most steps observed.
-``span="1D"`` (with ``resample="auto"``)
+``span="1D"`` (with ``resample="auto"``; an autoencoder's windows, see :func:`span_for`)
     The least time a window covers: when ``length`` steps of the data's own interval span less,
     the interval is made coarser (the next standard one of at least ``span / length``). One day
     holds one daily cycle, the dominant period of weather, human-driven and machine series: a
     window that sees less judges only local shape (24 raw 5-minute reports are 2 hours, and
     missed the level and pattern anomalies of NAB's artificialWithAnomaly; see
     docs/benchmarks.md). ``None``: the data's own interval. ``squall train`` and
-    ``squall evaluate`` resolve windows with this one rule.
+    ``squall evaluate`` resolve windows with this one rule; a forecaster's steps stay the
+    data's own interval (its lookback and horizon count them).
 ``max_gap``
     Six intervals: a track is split where two observed steps are further apart.
 ``min_observed=0.25``
@@ -144,9 +145,18 @@ def typical_interval(obs: Observations, length: int) -> pd.Timedelta:
     return chosen.median()
 
 
+def span_for(span: str | None, forecasting: bool) -> str | None:
+    """The span a training uses: ``"auto"`` is :data:`DEFAULT_SPAN` for an autoencoder's
+    windows and None for a forecaster (its lookback and horizon count the data's own steps:
+    a coarser interval would change what "the next H steps" means)."""
+    if span == "auto":
+        return None if forecasting else DEFAULT_SPAN
+    return span
+
+
 def check_span(span: object) -> None:
-    """A window span (see :func:`resolve_settings`) must be None or a duration string."""
-    if span is None:
+    """A window span (see :func:`resolve_settings`) must be None, ``"auto"`` or a duration."""
+    if span is None or span == "auto":
         return
     if not isinstance(span, str):
         raise ParameterError("span", f"{NAME} must be a duration string or None, got {span!r}")
