@@ -322,12 +322,13 @@ def test_a_track_without_training_history_is_judged_against_its_own_scores_too(t
     n = 400
     t = pd.date_range("2024-01-01", periods=n, freq="1h")
     rng = np.random.default_rng(3)
-    for name, offset in (("a", 0.0), ("b", 1.5)):  # b sits far from the model's "normal"
+    # b sits far from the model's "normal"; c, never trained on either, looks like a
+    for name, offset in (("a", 0.0), ("b", 1.5), ("c", 0.0)):
         x = offset + 0.05 * rng.normal(size=n)
         x[250:253] += 2.0 + offset
         frame = pd.DataFrame({"timestamp": t, "x": x, "y": 0.05 * rng.normal(size=n)})
         frame.to_csv(tmp_path / f"{name}.csv", index=False)
-    obs = read_sensor_csv([tmp_path / "a.csv", tmp_path / "b.csv"])
+    obs = read_sensor_csv([tmp_path / f"{name}.csv" for name in "abc"])
     settings = resolve_settings(WindowSettings(length=12), obs)
     trained = (obs.frame["track"].astype(str) == "a").to_numpy()  # the scaler too knows a only
     scaler = Scaler("standard", obs.features).fit(obs.values()[trained])
@@ -341,13 +342,15 @@ def test_a_track_without_training_history_is_judged_against_its_own_scores_too(t
     result = det.detect(ws)
     ev = result.events.set_index("track")
     spike = pd.Timestamp("2024-01-01") + pd.Timedelta(hours=250)
-    for track in ("a", "b"):
+    for track in ("a", "b", "c"):
         assert ev.loc[[track], "start"].min() <= spike + pd.Timedelta(hours=2)
         assert ev.loc[[track], "end"].max() >= spike
     # b is judged against its own scores too: its events cover the spike, not the whole track
     assert ev.loc[["b"], "size"].sum() < 0.2 * n
     assert set(ev.loc[["b"], "basis"]) == {"own"} and set(ev.loc[["a"], "basis"]) == {"training"}
-    assert "b" in det.own_ and "a" not in det.own_
+    # c has no history either, but the training threshold flags only its spike: kept as is
+    assert set(ev.loc[["c"], "basis"]) == {"training"}
+    assert "b" in det.own_ and "a" not in det.own_ and "c" not in det.own_
     # the same detector without the treatment flags b nearly everywhere
     plain = Detector(threshold=SigmaThreshold(4.0), min_history=0).fit(train, bundle)
     flood = plain.detect(ws).events.set_index("track")

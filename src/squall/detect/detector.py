@@ -60,6 +60,12 @@ if TYPE_CHECKING:
     from squall.engines.base import Engine
 
 SCORINGS = ("step", "window")
+#: A short-history track's own threshold: median + OWN_K robust standard deviations of its own
+#: scores (the k of the default sigma rule).
+OWN_K = 4.0
+#: ... applied to a short-history track only when the training threshold flags more than this
+#: share of its scored steps (most of it: an anomaly is the exception in a track).
+OWN_SHARE = 0.5
 #: Name stored in a bundle's ``detector`` section.
 NAME = "squall.Detector"
 
@@ -479,25 +485,33 @@ class Detector:
         return 3 * int(length)
 
     def _judge_short(self, values: np.ndarray, steps: StepScores, flags: np.ndarray) -> np.ndarray:
-        """Tracks with less training history than :meth:`_needed_history` (or none) are judged
-        against their own scores too: a step is flagged only when it exceeds both the training
-        threshold and the same rule fitted on the track's own scores (a model that does not
-        know a track scores all of it high; its own scores then say what stands out). Their
-        thresholds are kept in ``own_`` (track -> value) for the events' ``basis``."""
+        """Tracks with less training history than :meth:`_needed_history` (or none), at least
+        that much scored history, and whose steps the training threshold flags for the most
+        part (more than ``OWN_SHARE``) are judged against their own scores too: a step is
+        flagged only when it exceeds both the training threshold and
+        ``median + OWN_K x 1.4826 MAD`` of the track's own scores. An
+        anomaly is the exception in a track: when the training threshold flags most of a track
+        the model barely saw, it is the model that does not know the track, and the track's own
+        scores say what stands out. A short-history track flagged for a storm (a day or two of
+        a week), or seen too briefly to have scores of its own to judge by (a ship passing
+        through), keeps the training threshold.
+        Robust statistics, so that the event itself (a storm lasting a day of a week) does not
+        raise the bar it is judged by. Their thresholds are kept in ``own_`` (track -> value)
+        for the events' ``basis``."""
         assert self.history_ is not None
         need = self._needed_history()
-        rule = self.threshold.to_dict()
         for track, idx in steps.tracks():
             if self.history_.get(track, 0) >= need:
                 continue
             v = values[idx]
-            if np.isfinite(v).sum() < 2:
-                continue
-            own = threshold_from_dict({k: x for k, x in rule.items() if k not in ("value", "n")})
-            value = own.fit(v).value_
-            assert value is not None
+            ok = v[np.isfinite(v)]
+            if len(ok) < max(need, 2) or flags[idx].sum() <= OWN_SHARE * len(ok):
+                continue  # too few own scores to judge by, or the threshold flags the exception
+            med = float(np.median(ok))
+            value = med + OWN_K * 1.4826 * float(np.median(np.abs(ok - med)))
             self.own_[track] = value
-            flags[idx] &= own.flags(v)
+            with np.errstate(invalid="ignore"):
+                flags[idx] &= np.where(np.isfinite(v), v > value, False)
         return flags
 
     def detect(
