@@ -173,7 +173,10 @@ def test_seed_table_from_layer_sizes(seed_shaped, capsys):
     assert main(["hw", "cost", str(seed_shaped), "--windows", "476", "--budget", "2"]) == 0
     text = capsys.readouterr().out
     assert "476 windows x 24 steps x 4 LSTM layers = 45,696" in text
-    assert "0:lstm(6->64)   18,176    72,704     17,920          536         512  11,424" in text
+    assert (
+        "0:lstm(6->64)   18,176    72,704     17,920            24          536         512  11,424"
+        in (text)
+    )
     assert "PCIe: 5 GB/s sustained, 500 ns per transaction" in text
     assert "SPI: 25 MHz, 16-bit words in, 16-bit words out, one word per clock" in text
     assert "compute: 16 MACs in parallel" in text

@@ -59,7 +59,7 @@ def cmd_profile(a: argparse.Namespace) -> None:
 
     check_out(a, [a.bundle], a.data, suffixes=(".prof",))
     bundle = load_bundle(a.bundle)
-    x = pipeline.load_windows(bundle, a.data).x
+    x = _model_input(bundle, pipeline.load_windows(bundle, a.data).x)
     x = x[: a.limit] if a.limit else x
     if len(x) == 0:
         raise SquallError("no windows to profile")
@@ -111,8 +111,18 @@ def cmd_trace(a: argparse.Namespace) -> None:
             f"--window {a.window} is out of range: the data has {plural(len(ws), 'window')} "
             f"(0..{len(ws) - 1})"
         )
-    n = write_trace(bundle, ws.x[a.window], a.window, a.out)
+    n = write_trace(bundle, _model_input(bundle, ws.x[a.window : a.window + 1])[0], a.window, a.out)
     messages(a)(f"{plural(n, 'step record')} of window {a.window} written to {a.out}")
+
+
+def _model_input(bundle: Any, x: Any) -> Any:
+    """The model's input of windows ``x`` (N, T, F): a forecaster reads the lookback of its
+    input features (its windows hold the lookback and the horizon); other tasks all of it."""
+    task = bundle.task
+    if task.kind != "forecast":
+        return x
+    names = list(bundle.features)
+    return x[:, : task.lookback][:, :, [names.index(f) for f in task.inputs]]
 
 
 #: Command name -> the function adding its parser (in :mod:`squall.cli.parser`'s order).

@@ -75,7 +75,8 @@ def _add_cost(hw_sub: argparse._SubParsersAction) -> None:
         "--windows",
         metavar="N",
         type=int,
-        help="windows in the run (analytic call counts: windows x steps x layers)",
+        help="windows in the run (analytic call counts: windows x each layer's steps; a "
+        "forecaster's encoder runs the lookback, its decoder the horizon)",
     )
     g.add_argument(
         "--data",
@@ -115,9 +116,10 @@ def _add_cost(hw_sub: argparse._SubParsersAction) -> None:
     g.add_argument(
         "--offload",
         choices=list(OFFLOADS),
-        default="lstm",
+        default="recurrent",
         help="layers the accelerator runs at the step/matvec/layer boundaries "
-        "(default lstm: the dense layer stays on the host)",
+        "(default recurrent: LSTM, GRU and decoder layers; lstm: LSTM cells only; all: conv1d, "
+        "dense and rfft too)",
     )
     g = p.add_argument_group("PCIe link")
     g.add_argument(

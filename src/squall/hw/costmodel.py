@@ -17,12 +17,17 @@ from squall.errors import NAME, ParameterError, SquallError
 from squall.hw.export_layout import weights_digest
 from squall.hw.links import Pcie, Spi, fmt_time
 from squall.model import (
+    Conv1d,
+    Decoder,
     Dense,
+    Gru,
     Layer,
+    LayerStep,
     Lstm,
     Repeat,
+    Rfft,
     as_layer,
-    as_layers,
+    check_chain,
     walk_layers,
 )
 from squall.text import plural
@@ -32,15 +37,18 @@ BOUNDARIES = {
     "step": "one LSTM step: in x, h_prev, c_prev; out h, c",
     "matvec": "one mat-vec [W|U][x; h] + b: in [x; h], out the 4H pre-activations",
     "layer": "one layer over a window: in its input sequence, out its output sequence/vector",
-    "window": "the whole model per window: in T x F, out T x F",
+    "window": "the whole model per window: in its input (T x F; a forecaster's lookback), out "
+    "its output",
 }
 #: Weights kept in on-chip memory (loaded once per run) or sent with every call.
 WEIGHT_MODES = ("resident", "streamed")
 #: How the links are named in the table.
 LINK_NAMES = {"pcie": "PCIe", "spi": "SPI"}
 #: Layers the accelerator runs at the step, matvec and layer boundaries (the rest stays on the
-#: host); the window boundary runs the whole model.
-OFFLOADS = ("lstm", "all")
+#: host): ``recurrent`` LSTM, GRU and decoder layers; ``lstm`` only LSTM layers and decoders with
+#: an LSTM cell; ``all`` every layer with work (conv1d, dense and rfft too). The window
+#: boundary runs the whole model.
+OFFLOADS = ("recurrent", "lstm", "all")
 
 
 def word_bytes_for(values: int, word_bits: int) -> int:
@@ -91,7 +99,7 @@ class Compute:
     def describe(self) -> str:
         return (
             f"compute: {self.macs} MACs in parallel, {self.cycles_per_mac} cycle(s) per MAC, "
-            f"activation latency {self.act_latency} cycles per LSTM step, "
+            f"activation latency {self.act_latency} cycles per recurrent step, "
             f"{self.clock / 1e6:g} MHz"
         )
 
@@ -117,6 +125,7 @@ class BoundaryCost:
     bytes_out: int
     macs_per_call: int
     stages: tuple = field(default=(), repr=False)  # (count, macs, activation) per call
+    steps: int = 0  # steps the layer runs per window (its own: lookback, horizon, L - k + 1)
 
     def as_dict(self) -> dict:
         d = asdict(self)
@@ -129,44 +138,118 @@ def layer_name(index: int, layer) -> str:
     return f"{index}:{as_layer(layer).describe()}"
 
 
-def _lstm_boundary(layer: Lstm, T: int, repeated: bool, offload: str):
-    n, H = layer.input, layer.hidden
-    params = 4 * H * (n + H) + 4 * H
-    step = 4 * H * (n + H)
+def _recurrent_boundary(walked: LayerStep, offload: str, G: int) -> tuple:
+    """An LSTM (G = 4, state h and c) or GRU (G = 3, state h) layer over its own input steps."""
+    layer = walked.layer
+    assert isinstance(layer, (Lstm, Gru))
+    n, H, T = layer.input, layer.hidden, walked.in_length
+    lstm = isinstance(layer, Lstm)
+    params = sum(_size(s) for s in layer.weight_shapes().values())
+    step = G * H * (n + H)
+    state = 2 * H if lstm else H
     out_layer = T * H if layer.return_sequences else H
-    if repeated:
-        layer_stages: tuple = ((1, 4 * H * n, False), (T, 4 * H * H, True))
+    if walked.repeated:  # W v + b once, then U h at every step
+        layer_stages: tuple = ((1, G * H * n, False), (T, G * H * H, True))
         in_layer = n
     else:
         layer_stages = ((T, step, True),)
         in_layer = T * n
     per = {
-        "step": (T, n + 2 * H, 2 * H, ((1, step, True),)),
-        "matvec": (T, n + H, 4 * H, ((1, step, False),)),
+        "step": (T, n + state, state, ((1, step, True),)),
+        # a GRU's mat-vec gives r and z summed, and n's two parts apart (r multiplies U_n h)
+        "matvec": (T, n + H, G * H if lstm else 4 * H, ((1, step, False),)),
         "layer": (1, in_layer, out_layer, layer_stages),
     }
-    return params, step, per, layer_stages, True
+    on = offload != "lstm" or lstm
+    return params, step, T, per, layer_stages, on
 
 
-def _dense_boundary(layer: Dense, T: int, repeated: bool, offload: str):
+def _lstm_boundary(walked: LayerStep, offload: str) -> tuple:
+    return _recurrent_boundary(walked, offload, 4)
+
+
+def _gru_boundary(walked: LayerStep, offload: str) -> tuple:
+    return _recurrent_boundary(walked, offload, 3)
+
+
+def _dense_boundary(walked: LayerStep, offload: str) -> tuple:
+    layer = walked.layer
+    assert isinstance(layer, Dense)
     n, m = layer.input, layer.output
     params, step = n * m + m, n * m
-    layer_stages = ((T, step, False),)
+    act = layer.activation != "linear"
+    # per step of a sequence; one vector per window (or a repeated one: computed once)
+    T = walked.in_length if walked.sequence_in and not walked.repeated else 1
+    layer_stages = ((T, step, act),)
     per = {
-        "step": (T, n, m, ((1, step, False),)),
+        "step": (T, n, m, ((1, step, act),)),
         "matvec": (T, n, m, ((1, step, False),)),
         "layer": (1, T * n, T * m, layer_stages),
     }
-    return params, step, per, layer_stages, offload == "all"
+    return params, step, T, per, layer_stages, offload == "all"
 
 
-#: Layer type -> ``(layer, T, repeated, offload) -> (params, MACs per step, {boundary: (calls,
-#: in, out, stages)}, the layer's stages, offloaded)``; None: no weights, never a call.
+def _conv1d_boundary(walked: LayerStep, offload: str) -> tuple:
+    layer = walked.layer
+    assert isinstance(layer, Conv1d)
+    c, m, k = layer.input, layer.output, layer.kernel
+    T = walked.in_length
+    steps = layer.out_length(T)  # causal: T; valid: T - k + 1
+    params, step = m * c * k + m, m * k * c
+    layer_stages = ((steps, step, False),)
+    per = {  # a step sees k input steps (causal padding's zeros included)
+        "step": (steps, k * c, m, ((1, step, False),)),
+        "matvec": (steps, k * c, m, ((1, step, False),)),
+        "layer": (1, T * c, steps * m, layer_stages),
+    }
+    return params, step, steps, per, layer_stages, offload == "all"
+
+
+def _rfft_boundary(walked: LayerStep, offload: str) -> tuple:
+    layer = walked.layer
+    assert isinstance(layer, Rfft)
+    F, L, K = layer.input, layer.length, layer.frequencies
+    macs = 2 * F * K * L  # the direct DFT's cosine and sine terms, as the pure engine counts
+    out = L * (F + 2 * F * K) if layer.append else 2 * F * K
+    layer_stages = ((1, macs, False),)
+    call = (1, L * F, 2 * F * K, layer_stages)  # the spectrum; appending it is the host's glue
+    per = {"step": call, "matvec": call, "layer": (1, L * F, out, layer_stages)}
+    return 0, macs, 1, per, layer_stages, offload == "all"
+
+
+def _decoder_boundary(walked: LayerStep, offload: str) -> tuple:
+    layer = walked.layer
+    assert isinstance(layer, Decoder)
+    n, H, m, S, G = layer.input, layer.hidden, layer.outputs, layer.steps, layer.gates
+    lstm = layer.cell == "lstm"
+    params = sum(_size(s) for s in layer.weight_shapes().values())
+    step = G * H * (m + H) + m * H  # the cell on the fed-back output, then Wo h
+    state = 2 * H if lstm else H
+    layer_stages: tuple = ((1, H * n, False),) if layer.projected else ()
+    layer_stages += ((S, step, True),)
+    per: dict = {"layer": (1, n, S * m, layer_stages)}
+    if not layer.projected:  # a step: y_{t-1}, h (, c) in; h (, c), y out
+        per["step"] = (S, m + state, state + m, ((1, step, True),))
+    on = offload == "all" or offload == "recurrent" or lstm
+    return params, step, S, per, layer_stages, on
+
+
+#: Layer type -> ``(walked layer, offload) -> (params, MACs per step, steps per window,
+#: {boundary: (calls, in, out, stages)}, the layer's stages, offloaded)``; None: no weights, never
+#: a call. A boundary missing from the dict is one the layer cannot be cut at (one-line error).
 BOUNDARY_COSTS: dict[type[Layer], Callable[..., tuple] | None] = {
     Lstm: _lstm_boundary,
+    Gru: _gru_boundary,
+    Conv1d: _conv1d_boundary,
     Dense: _dense_boundary,
+    Rfft: _rfft_boundary,
+    Decoder: _decoder_boundary,
     Repeat: None,
 }
+
+
+def _size(shape: tuple[int, ...]) -> int:
+    return math.prod(shape)
 
 
 def boundary_costs(
@@ -175,7 +258,7 @@ def boundary_costs(
     boundary: str = "step",
     word_bits: int = 32,
     weights: str = "resident",
-    offload: str = "lstm",
+    offload: str = "recurrent",
 ) -> list[BoundaryCost]:
     """Per layer (plus one ``model`` row at the ``window`` boundary): bytes in and out per call,
     weights, MACs and calls per window for an accelerator at ``boundary``.
@@ -198,7 +281,19 @@ def boundary_costs(
     boundaries the accelerator runs the whole layer, so it receives v once (n words) and
     computes ``W v + b`` once: ``4H n + T 4H H`` MACs. ``weights="streamed"`` adds the layer's
     W, U, b (the whole model's at ``window``) to every call's input; ``"resident"`` keeps them
-    on chip (loaded once per run). ``offload="lstm"`` leaves dense layers on the host.
+    on chip (loaded once per run). ``offload="recurrent"`` (LSTM, GRU, decoder) leaves the other
+    layers on the host.
+
+    ``length`` is the model's input steps (a forecaster's lookback); every layer runs its own
+    steps, the walk's (:attr:`BoundaryCost.steps`): a repeat's ``times`` after it, ``L - k + 1``
+    after a valid convolution, a decoder's ``steps``, one call for an rfft or a dense layer on
+    one vector. Other layer types (docs/hardware.md, "The cost model"): a GRU step is ``n + H``
+    in, ``H`` out, ``3H (n + H)`` MACs (its mat-vec gives ``4H``: r and z summed, n's two parts
+    apart); a conv1d step ``k c`` in, ``m`` out, ``m k c`` MACs; an rfft one call per window,
+    ``L F`` in, ``2 F K`` out, ``2 F K L`` MACs; a decoder step ``m + H`` in (LSTM cell ``m +
+    2H``), ``H + m`` out, ``G H (m + H) + m H`` MACs. A decoder that projects its vector (``n !=
+    H``) and a decoder at the matvec boundary (two mat-vecs a step) are cut only at the layer or
+    window boundary: other boundaries are a one-line error naming the layer.
     """
     if boundary not in BOUNDARIES:
         raise SquallError(f"unknown boundary {boundary!r}; choose one of {', '.join(BOUNDARIES)}")
@@ -211,10 +306,14 @@ def boundary_costs(
     T = int(length)
     if T < 1:
         raise SquallError(f"window length must be positive, got {length!r}")
+    walked_layers = list(walk_layers(layers, None, T))
+    last = walked_layers[-1]
+    out_shape = (last.out_length, last.out_width) if last.sequence_out else (last.out_width,)
+    check_chain(tuple(w.layer for w in walked_layers), walked_layers[0].in_width, T, out_shape)
     streamed = weights == "streamed"
     rows: list[BoundaryCost] = []
     model_stages: list[tuple] = []
-    for walked in walk_layers(layers):
+    for walked in walked_layers:
         i, layer = walked.index, walked.layer
         kind, name = layer.kind, layer_name(i, layer)
         if type(layer) not in BOUNDARY_COSTS:
@@ -223,19 +322,28 @@ def boundary_costs(
         if costs is None:
             rows.append(BoundaryCost(i, name, kind, False, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0))
             continue
-        params, step, per, layer_stages, offloaded = costs(layer, T, walked.repeated, offload)
+        params, step, steps, per, layer_stages, offloaded = costs(walked, offload)
         model_stages.extend(layer_stages)
         wbytes = word_bytes_for(params, word_bits)
         if boundary == "window":  # the layer runs inside the model's call
             rows.append(
-                BoundaryCost(i, name, kind, True, params, wbytes, step, 0, 0, 0, 0, 0, 0, 0, 0)
+                BoundaryCost(
+                    i, name, kind, True, params, wbytes, step, 0, 0, 0, 0, 0, 0, 0, 0, steps=steps
+                )
             )
             continue
         if not offloaded:
             rows.append(
-                BoundaryCost(i, name, kind, False, params, wbytes, step, 0, 0, 0, 0, 0, 0, 0, 0)
+                BoundaryCost(
+                    i, name, kind, False, params, wbytes, step, 0, 0, 0, 0, 0, 0, 0, 0, steps=steps
+                )
             )
             continue
+        if boundary not in per:
+            raise SquallError(
+                f"layer {i}: a {layer.describe()} layer cannot be cut at the {boundary} "
+                f"boundary (use {' or '.join(sorted(per))}, or window)"[:300]
+            )
         calls, v_in, v_out, stages = per[boundary]
         data_in = word_bytes_for(v_in, word_bits)
         sent = wbytes if streamed else 0
@@ -258,13 +366,15 @@ def boundary_costs(
                 word_bytes_for(v_out, word_bits),
                 macs,
                 tuple(stages),
+                steps=steps,
             )
         )
     if boundary == "window":
         params = sum(r.params for r in rows)
         wbytes = word_bytes_for(params, word_bits)
-        F = _features(layers)
-        data_in = word_bytes_for(T * F, word_bits)
+        values_in = T * walked_layers[0].in_width
+        values_out = math.prod(out_shape)
+        data_in = word_bytes_for(values_in, word_bits)
         sent = wbytes if streamed else 0
         rows.append(
             BoundaryCost(
@@ -276,26 +386,18 @@ def boundary_costs(
                 wbytes,
                 sum(r.macs_per_step for r in rows),
                 1,
-                T * F,
-                T * F,
+                values_in,
+                values_out,
                 data_in,
                 sent,
                 data_in + sent,
-                word_bytes_for(T * F, word_bits),
+                word_bytes_for(values_out, word_bits),
                 sum(count * m for count, m, _ in model_stages),
                 tuple(model_stages),
+                steps=1,
             )
         )
     return rows
-
-
-def _features(layers) -> int:
-    first = next(
-        (w for w in (lay.input_width() for lay in as_layers(layers)) if w is not None), None
-    )
-    if first is None:
-        raise SquallError("the model has no layers with weights")
-    return first
 
 
 def analytic_calls(rows: list[BoundaryCost], windows: int) -> dict:
@@ -308,22 +410,21 @@ def analytic_calls(rows: list[BoundaryCost], windows: int) -> dict:
 
 
 def counted_calls(
-    rows: list[BoundaryCost], step_calls: dict[int, int], windows: int, length: int
+    rows: list[BoundaryCost], step_calls: dict[int, int], windows: int, length: int = 0
 ) -> dict:
-    """Calls per row from the pure engine's counted step calls (``Counters.step_calls``: LSTM
-    steps and dense steps per layer index) over ``windows`` windows: a step or mat-vec call per
-    counted step; a layer call per T counted steps; a window call per window run."""
+    """Calls per row from the pure engine's counted step calls (``Counters.step_calls``: steps
+    per layer index) over ``windows`` windows: a step or mat-vec call per counted step; a layer
+    call per ``steps`` counted steps (the layer's own steps per window); a window call per
+    window run. (``length`` is not used: each row knows its steps.)"""
     out: dict[int | None, int | float] = {}
     for r in rows:
         if r.index is None:
             out[None] = windows
         elif not r.offloaded or r.calls_per_window == 0:
             out[r.index] = 0
-        elif r.calls_per_window == 1:  # the layer boundary: one call per T steps
-            steps = step_calls.get(r.index, 0)
-            out[r.index] = steps // length if steps % length == 0 else steps / length
         else:
-            out[r.index] = step_calls.get(r.index, 0)
+            counted = step_calls.get(r.index, 0) * r.calls_per_window
+            out[r.index] = counted // r.steps if counted % r.steps == 0 else counted / r.steps
     return out
 
 
@@ -357,6 +458,13 @@ class CostReport:
     software_time: float | None = None
     calls_check: dict | None = None  # analytic vs counted, when counted
     measured: dict | None = None  # clocks from simulation (squall.hw.clocks.measured_cycles)
+    horizon: int | None = None  # a forecaster's horizon (``length`` is then its lookback)
+
+    def _steps_text(self) -> str:
+        """``24 steps`` or, for a forecaster, ``lookback 100 steps in -> horizon 10 out``."""
+        if self.horizon is None:
+            return plural(self.length, "step")
+        return f"lookback {plural(self.length, 'step')} in -> horizon {self.horizon} out"
 
     def _offloaded(self) -> list[BoundaryCost]:
         return [r for r in self.rows if r.offloaded and r.calls_per_window]
@@ -409,8 +517,8 @@ class CostReport:
         if self.boundary in ("step", "matvec"):
             return per_step
         if r.kind == "lstm":  # the sequencer: a clock to start each step, one at the end
-            return self.length * (per_step + 1) + 1
-        return self.length * per_step
+            return r.steps * (per_step + 1) + 1
+        return r.steps * per_step
 
     def as_dict(self) -> dict:
         rows = [self._row(r) for r in self.rows]
@@ -465,6 +573,8 @@ class CostReport:
             "offload": self.offload,
             "windows": self.windows,
             "length": self.length,
+            "lookback": self.length if self.horizon is not None else None,
+            "horizon": self.horizon,
             "calls_source": self.calls_source,
             "calls_check": self.calls_check,
             "links": {k: link.params() for k, link in self.links.items()},
@@ -486,6 +596,11 @@ class CostReport:
             + (f", offload {self.offload}" if self.boundary != "window" else ""),
             f"calls: {self.calls_source}",
         ]
+        if self.horizon is not None:
+            lines.append(
+                f"task forecast: lookback {self.length} steps in, horizon {self.horizon} steps "
+                "out; each layer runs its own steps (steps/window)"
+            )
         if self.calls_check:
             c = self.calls_check
             lines.append(
@@ -498,6 +613,7 @@ class CostReport:
             "params",
             "weight B",
             "MACs/step",
+            "steps/window",
             "in B/call",
             "out B/call",
             "calls",
@@ -514,6 +630,7 @@ class CostReport:
                 f"{row['params']:,}",
                 f"{row['weight_bytes']:,}",
                 f"{row['macs_per_step']:,}",
+                f"{row['steps']:,}",
             ]
             if row["calls_per_window"]:
                 cells += [
@@ -526,7 +643,7 @@ class CostReport:
                 cells += [fmt_time(row["transfer_s_per_call"][k]) for k in links]
             else:
                 where = "in the window call" if self.boundary == "window" else "on the host"
-                cells += [where] + [""] * (len(head) - 5)
+                cells += [where] + [""] * (len(head) - 6)
             body.append(cells)
         body.append(
             [
@@ -536,9 +653,10 @@ class CostReport:
                 "",
                 "",
                 "",
+                "",
                 f"{t['total_calls']:,}",
             ]
-            + [""] * (len(head) - 7)
+            + [""] * (len(head) - 8)
         )
         lines += _columns(head, body)
         if self.weights == "streamed":
@@ -560,7 +678,7 @@ class CostReport:
             "",
             f"run: {plural(t['total_calls'], 'call', fmt=',')} "
             f"({plural(self.windows, 'window', fmt=',')} of "
-            f"{self.length} steps), {t['bytes_in']:,} B in, {t['bytes_out']:,} B out",
+            f"{self._steps_text()}), {t['bytes_in']:,} B in, {t['bytes_out']:,} B out",
         ]
         run = [
             ["transfer per call (mean)"] + [fmt_time(t["transfer_s_per_call"][k]) for k in links],
@@ -621,7 +739,7 @@ def cost_report(
     boundary: str = "step",
     word_bits: int = 32,
     weights: str = "resident",
-    offload: str = "lstm",
+    offload: str = "recurrent",
     pcie: Pcie | None = None,
     spi: Spi | None = None,
     compute: Compute | None = None,
@@ -631,6 +749,7 @@ def cost_report(
     calls_source: str | None = None,
     name: str = "model",
     measured: dict | None = None,
+    horizon: int | None = None,
 ) -> CostReport:
     """The cost model of a run of ``windows`` windows through ``layers``.
 
@@ -671,6 +790,7 @@ def cost_report(
         software_time,
         check,
         measured,
+        horizon,
     )
 
 
@@ -697,11 +817,10 @@ def _analytic_source(rows: list[BoundaryCost], windows: int, length: int) -> str
     busy = [r for r in rows if r.offloaded and r.calls_per_window]
     total = windows * sum(r.calls_per_window for r in busy)
     if busy and all(r.calls_per_window == length for r in busy):
-        kinds = [r.kind for r in busy]
+        kinds = list(dict.fromkeys(r.kind for r in busy))
         what = " + ".join(
-            f"{kinds.count(k)} {'LSTM' if k == 'lstm' else k}"
-            for k in ("lstm", "dense")
-            if k in kinds
+            f"{sum(r.kind == k for r in busy)} {k.upper() if k in ('lstm', 'gru') else k}"
+            for k in kinds
         )
         return (
             f"analytic, {plural(windows, 'window', fmt=',')} x {plural(length, 'step')} x "
@@ -710,24 +829,39 @@ def _analytic_source(rows: list[BoundaryCost], windows: int, length: int) -> str
     if busy and all(r.calls_per_window == 1 for r in busy):
         what = "whole-window call" if busy[0].index is None else plural(len(busy), "layer")
         return f"analytic, {plural(windows, 'window', fmt=',')} x {what} = {total:,}"
+    if busy:
+        per = " + ".join(f"{r.calls_per_window:,} of {r.name}" for r in busy)
+        return f"analytic, {plural(windows, 'window', fmt=',')} x ({per}) = {total:,}"
     return f"analytic, {total:,}"
 
 
 def bundle_cost(bundle, windows: int | None = None, x=None, **options) -> CostReport:
     """:func:`cost_report` of a bundle: analytic over ``windows`` windows, or counted by running
-    the pure engine with its counters on over the scaled windows ``x`` (N, T, F)."""
+    the pure engine with its counters on over the scaled windows ``x`` (N, T, F): the bundle's
+    windows (a forecaster's lookback and horizon: the model reads the lookback of its input
+    features) or already the model's input. The model's input steps (a forecaster's lookback)
+    are the length; each layer runs its own steps."""
     if (windows is None) == (x is None):
         raise SquallError("give either the number of windows or data to count on, not both")
+    task = bundle.task
+    horizon = task.horizon if task.kind == "forecast" else None
+    length = bundle.model.length
     if x is None:
         assert windows is not None
-        return cost_report(bundle.layers, bundle.length, windows, **options)
+        return cost_report(bundle.layers, length, windows, horizon=horizon, **options)
+    import numpy as np
+
     from squall.engines import get_engine
     from squall.engines.pure import Counters
 
     if len(x) == 0:
         raise SquallError("no windows to count on")
+    x = np.asarray(x)
+    if task.kind == "forecast" and x.ndim == 3 and x.shape[1] == bundle.length:
+        names = list(bundle.features)
+        x = x[:, : task.lookback][:, :, [names.index(f) for f in task.inputs]]
     engine = get_engine("pure", bundle)
     engine.model.counters = Counters()
-    engine.reconstruct(x)
+    engine.run(x)
     counts = engine.model.counters.step_calls
-    return cost_report(bundle.layers, bundle.length, len(x), step_calls=counts, **options)
+    return cost_report(bundle.layers, length, len(x), step_calls=counts, horizon=horizon, **options)
