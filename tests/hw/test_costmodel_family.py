@@ -187,6 +187,9 @@ def test_trace_and_graph_of_a_forecaster(tmp_path, capsys):
     doc = json.loads(out.read_text())
     kinds = [r["kind"] for r in doc["records"]]
     assert kinds == ["rfft"] + ["gru"] * 8 + ["dense"] + ["decoder"] * 3
+    prof = ["profile", str(tmp_path / "b"), str(tmp_path / "w.npz"), "--out"]
+    assert main([*prof, str(tmp_path / "p.prof"), "--quiet"]) == 0  # refused the same way
+    assert "step calls per layer: 0:rfft" in capsys.readouterr().out
     assert main(["graph", str(tmp_path / "b"), "--out", str(tmp_path / "g.dot")]) == 0
     dot = (tmp_path / "g.dot").read_text()
     for label in ("rfft 2x8", "GRU 22->4", "dense 4->3 tanh", "decoder GRU 3->3->1 x3"):
