@@ -16,7 +16,7 @@ $(STAMP): pyproject.toml Makefile
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	# torch pinned: on these machines 2.13.0 is a local CPU wheel; anything else pulls CUDA builds
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check torch==2.13.0
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[train,dev,profile,rtl]'
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[train,dev,profile,rtl,detect]'
 	touch $(STAMP)
 
 demo: $(STAMP)
