@@ -14,6 +14,7 @@ import squall.cli
 from squall.cli import parser as cli_parser
 from squall.cli.main import main
 from squall.cli.options import DeprecatedAlias
+from squall.evaluate.detectors import KINDS
 
 CLI = Path(squall.cli.__file__).parent
 COMMAND_MODULES = ("data.py", "model.py", "detect.py", "engine_tools.py", "forecast.py", "hw.py")
@@ -134,7 +135,7 @@ def test_score_and_detect_say_what_their_out_is():
         ("squall train", "--scaler", {"minmax", "standard"}),
         ("squall train", "--mode", {"track", "pooled"}),
         ("squall train", "--qc", {"keep", "drop"}),
-        ("squall evaluate", "--detector", {"autoencoder", "original", "robust-z"}),
+        ("squall evaluate", "--detector", set(KINDS)),
         ("squall evaluate", "--threshold-rule", {"sigma", "hundman", "pot", "quantile"}),
         ("squall evaluate", "--point", {"recon-median", "error-median", "error-mean"}),
         ("squall hw cost", "--boundary", {"step", "matvec", "layer", "window"}),

@@ -55,7 +55,20 @@ def test_robust_z_evaluation_writes_every_output(nab_like, tmp_path):
     names = ["groupA/one.csv", "groupA/two.csv", "groupB/multi.csv", "groupB/quiet.csv"]
     result = evaluate(names, labels, root=root, config=DetectorConfig(kind="robust-z"))
     files = write_results(result, tmp_path / "out")
-    assert [f.name for f in files] == ["events.csv", "series.csv", "summary.csv", "results.json"]
+    assert [f.name for f in files] == [
+        "events.csv",
+        "scores.csv",
+        "series.csv",
+        "summary.csv",
+        "results.json",
+    ]
+    scores = pd.read_csv(tmp_path / "out" / "scores.csv")
+    assert list(scores.columns) == ["series", "track", "timestamp", "score", "label"]
+    assert set(scores["label"]) == {0, 1} and set(scores["series"]) <= set(names)
+    # robust z per report: the 6-hour bumps rank high inside their day-long labels
+    labelled = result.series.dropna(subset=["auc_roc"])
+    assert len(labelled) == 3 and (labelled["auc_roc"] > 0.6).all()
+    assert (labelled["auc_pr"] > 1 / 8).all()  # above the prevalence of a 1-day label in 8
     events = pd.read_csv(tmp_path / "out" / "events.csv")
     assert list(events.columns) == EVENT_COLUMNS
     assert set(events["series"]) <= set(names)

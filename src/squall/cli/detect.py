@@ -29,6 +29,7 @@ from squall.cli.options import (
     reader_options,
 )
 from squall.errors import SquallError
+from squall.evaluate.detectors import COMBINERS, KINDS, NORMALISERS
 from squall.models.catalog import FORECASTERS
 from squall.text import plural
 
@@ -329,20 +330,27 @@ def add_evaluate(sub: Any) -> None:
     g = p.add_argument_group("detector (defaults: the project's default detector)")
     g.add_argument(
         "--detector",
-        choices=[
-            "autoencoder",
-            "forecaster",
-            "pca",
-            "iforest",
-            "matrix-profile",
-            "original",
-            "robust-z",
-        ],
+        choices=list(KINDS),
         default="autoencoder",
         help="the LSTM autoencoder (default); forecaster: forecast residuals "
         "(Hundman-style); classical scorers on the same step grid: pca (PCA on subsequences), "
-        "iforest (Isolation Forest), matrix-profile (stumpy); baselines: the original "
-        "pipeline, a robust z-score on the raw values",
+        "iforest (Isolation Forest), matrix-profile (stumpy); ensemble: several of these "
+        "combined (--members); baselines: the original pipeline, a robust z-score on the raw "
+        "values",
+    )
+    g.add_argument(
+        "--members",
+        type=lambda text: tuple(t.strip() for t in text.split(",") if t.strip()),
+        help="ensemble: its detectors, comma-separated (default autoencoder,pca)",
+    )
+    g.add_argument(
+        "--normalise",
+        choices=list(NORMALISERS),
+        help="ensemble: each member's scores on one scale per series, robust-z (default) or "
+        "rank (then --threshold-rule quantile)",
+    )
+    g.add_argument(
+        "--combine", choices=list(COMBINERS), help="ensemble: mean (default) or max of the members"
     )
     g.add_argument(
         "--model",
@@ -475,6 +483,9 @@ def cmd_evaluate(a: argparse.Namespace) -> None:
         hidden=a.hidden,
         model=a.model,
         horizon=a.horizon,
+        members=a.members,
+        normalise=a.normalise,
+        combine=a.combine,
         length=a.length,
         resample=a.resample,
         span=a.span,

@@ -12,6 +12,15 @@ Four kinds (``DetectorConfig.kind``):
     ``lstm-forecaster``) that reads ``length`` steps and forecasts the next ``horizon`` (default
     1: every step is forecast once, from the ``length`` steps before it), score every step by
     its forecast residual, then smooth, threshold and merge exactly as ``autoencoder`` does.
+``pca``, ``iforest``, ``matrix-profile``
+    Classical scorers (:mod:`squall.detect.classical`: PCA on subsequences, scikit-learn's
+    Isolation Forest, stumpy's matrix profile) fitted on the training series' steps (the same
+    grid as the autoencoder's: resampled, per track), their per-step scores then smoothed,
+    thresholded and merged into events by the same Detector as the models' residuals.
+``ensemble``, ``hybrid``
+    Several of the above (``members``; the hybrid: the autoencoder and forecasters from both
+    sides, the idea of Orion's AER) with their per-step scores put on one scale per series and
+    combined: :mod:`squall.evaluate.family`.
 ``original``
     The original pipeline as a baseline: pooled windows (all reports of a file in time order),
     the scaler fitted on the very data being scored, the 95th percentile of the scored windows'
@@ -35,9 +44,19 @@ from dataclasses import asdict, dataclass, fields, replace
 import numpy as np
 import pandas as pd
 
-from squall.errors import NAME, ParameterError, SquallError
+from squall.errors import NAME, ParameterError, SquallError, mark
 
-KINDS = ("autoencoder", "forecaster", "original", "robust-z")
+#: Classical scorers (:mod:`squall.detect.classical`) by detector name.
+CLASSICAL = ("pca", "iforest", "matrix-profile")
+KINDS = ("autoencoder", "forecaster", *CLASSICAL, "ensemble", "hybrid", "original", "robust-z")
+#: Members an ensemble may combine (``backward-forecaster``: a forecaster of each step from the
+#: steps after it, trained on the time-reversed series).
+MEMBERS = ("autoencoder", "forecaster", "backward-forecaster", *CLASSICAL)
+#: The hybrid: reconstruction and prediction from both sides combined (the idea of AER).
+HYBRID = ("autoencoder", "forecaster", "backward-forecaster")
+#: How an ensemble puts its members' scores on one scale, and combines them.
+NORMALISERS = ("robust-z", "rank")
+COMBINERS = ("mean", "max")
 THRESHOLDS = ("sigma", "hundman", "pot", "quantile")
 
 
@@ -50,10 +69,10 @@ class DetectorConfig:
 
     * ``length`` 24 steps per window (the project's default); ``resample="auto"`` the series'
       own report interval rounded up to a standard one, made coarser when needed so that a
-      window spans at least ``span`` (``"1D"``: one daily cycle, the dominant period of
-      human-driven, machine and weather series; ``None`` = the data's own interval). On NAB's
-      5-minute files this gives 24 x 1 h windows. A window of 24 raw 5-minute reports (2 h)
-      sees only local shape and missed the level and pattern anomalies of artificialWithAnomaly.
+      window spans at least ``span`` (``auto``: one day, :data:`squall.data.windows.DEFAULT_SPAN`,
+      for the autoencoder and the classical scorers, the data's own interval for a forecaster:
+      the rule ``squall train`` uses too, see :func:`squall.data.windows.span_for`; ``None`` =
+      the data's own interval). On NAB's 5-minute files this gives 24 x 1 h windows.
     * ``hidden`` (32, 16) for the autoencoder: encoder LSTM sizes, mirrored in the decoder;
       ``None`` (the default) means that, and a forecaster's own default sizes.
     * Training budget in optimiser updates (batches of 64 windows), not epochs, so a short
@@ -94,7 +113,7 @@ class DetectorConfig:
     kind: str = "autoencoder"
     length: int = 24
     resample: str | None = "auto"
-    span: str | None = "1D"
+    span: str | None = "auto"
     hidden: tuple[int, ...] | None = None
     epochs: int | None = None
     updates: int = 3000
@@ -120,6 +139,10 @@ class DetectorConfig:
     original_q: float = 0.95
     model: str = "lstm-forecaster"
     horizon: int = 1
+    members: tuple[str, ...] = ("autoencoder", "pca")
+    normalise: str = "robust-z"
+    combine: str = "mean"
+    backward: bool = False
 
     def __post_init__(self) -> None:
         for name in ("resample", "span"):  # "none" from the command line
@@ -149,6 +172,29 @@ class DetectorConfig:
                     f"{NAME} must be a forecasting model ({', '.join(catalog.FORECASTERS)}), "
                     f"got {self.model!r}",
                 )
+        object.__setattr__(self, "members", tuple(str(m) for m in self.members))
+        bad = [m for m in self.members if m not in MEMBERS]
+        if bad or not self.members:
+            raise ParameterError(
+                "members",
+                f"{NAME} of an ensemble must be among {', '.join(MEMBERS)}, got {bad or '()'}",
+            )
+        if self.normalise not in NORMALISERS:
+            raise ParameterError("normalise", f"{NAME} must be one of {', '.join(NORMALISERS)}")
+        if self.backward and self.kind != "forecaster":
+            raise ParameterError("backward", f"{NAME} is for a forecaster")
+        if (
+            self.kind in ("ensemble", "hybrid")
+            and self.normalise == "rank"
+            and (self.threshold != "quantile")
+        ):
+            raise ParameterError(
+                "normalise",
+                f"{NAME} rank gives scores in [0, 1] (a uniform distribution on the training "
+                f"series): use {mark('threshold')} quantile with it, not {self.threshold}",
+            )
+        if self.combine not in COMBINERS:
+            raise ParameterError("combine", f"{NAME} must be one of {', '.join(COMBINERS)}")
         if self.horizon < 1:
             raise ParameterError("horizon", f"{NAME} must be at least 1, got {self.horizon}")
         if self.length < 2:
@@ -172,6 +218,7 @@ class DetectorConfig:
     def to_dict(self) -> dict:
         out = asdict(self)
         out["hidden"] = None if self.hidden is None else list(self.hidden)
+        out["members"] = list(self.members)
         return out
 
     def with_options(self, **options) -> DetectorConfig:
@@ -186,11 +233,26 @@ class DetectorConfig:
 @dataclass
 class Detection:
     """What a detector found in one series: ``events`` (``track``, ``start``, ``end``,
-    ``score``), the series' report ``times`` (for the NAB score) and facts about the run."""
+    ``score``), the series' report ``times`` (for the NAB score), facts about the run and
+    ``steps``: the per-step scores the threshold applied to (``track``, ``start``, ``end``,
+    ``score``; per report for ``robust-z``, None for ``original``), for the threshold-free
+    metrics."""
 
     events: pd.DataFrame
     times: np.ndarray
     info: dict
+    steps: pd.DataFrame | None = None
+
+
+def _step_frame(steps, score: np.ndarray) -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "track": np.asarray(steps.track, dtype=str),
+            "start": pd.to_datetime(steps.start),
+            "end": pd.to_datetime(steps.end),
+            "score": np.asarray(score, dtype=np.float64),
+        }
+    )
 
 
 def _reader(path: str | os.PathLike[str], reader: dict | None) -> dict:
@@ -221,8 +283,8 @@ def detect_series(
         out = _robust_z(path, config, reader)
     elif config.kind == "original":
         out = _original(path, config, reader, train_paths, log)
-    else:  # autoencoder, forecaster: one Detector on the model's residuals
-        out = _residuals(path, config, reader, train_paths, log)
+    else:  # the family: one Detector on a model's residuals or a classical scorer's scores
+        out = _family(path, config, reader, train_paths, log)
     out.info["seconds"] = round(time.perf_counter() - started, 2)
     return out
 
@@ -265,6 +327,14 @@ def _robust_z(path, config: DetectorConfig, reader: dict) -> Detection:
                 }
             )
     events = _events(rows)
+    steps = pd.DataFrame(
+        {
+            "track": tracks,
+            "start": times,
+            "end": times,
+            "score": np.where(np.isfinite(peak), peak, np.nan),
+        }
+    )
     return Detection(
         events,
         np.sort(times),
@@ -274,6 +344,7 @@ def _robust_z(path, config: DetectorConfig, reader: dict) -> Detection:
             "interval": "report",
             "tracks": int(frame["track"].nunique()),
         },
+        steps,
     )
 
 
@@ -299,13 +370,13 @@ def _train(
     """Train on ``train_paths`` (default ``path``) with the update budget of ``config``; returns
     the bundle, the window settings to score with (a forecaster's windows are its lookback plus
     its horizon) and the training stride."""
-    from squall.data.windows import make_windows
+    from squall.data.windows import make_windows, resolve_settings, span_for
     from squall.pipeline import train
 
     source = train_paths if train_paths is not None else path
     obs = _read(source, reader)
-    resolved = resolve_interval(settings, obs, config.span)
     forecasting = config.kind == "forecaster"
+    resolved = resolve_settings(settings, obs, span_for(config.span, forecasting))
     if forecasting:  # the span is the lookback's; windows hold the horizon too
         resolved = replace(resolved, length=config.length + config.horizon)
     n = len(make_windows(obs, resolved))
@@ -334,43 +405,6 @@ def _train(
         horizon=config.horizon if forecasting else None,
     )
     return bundle, resolved, stride
-
-
-def resolve_interval(settings, obs, span: str | None):
-    """Window settings with a concrete interval: ``auto`` is the data's typical interval rounded
-    up to a standard one (as :func:`squall.data.windows.resolve_settings` does), made coarser
-    when needed so that ``length`` steps cover at least ``span``."""
-    from squall.data.windows import (
-        NICE_INTERVALS,
-        WindowSettings,
-        format_duration,
-        resolve_settings,
-    )
-
-    resolved = resolve_settings(settings, obs)
-    if not span or settings.resample != "auto" or resolved.mode == "pooled":
-        return resolved
-    try:
-        need = pd.Timedelta(span) / settings.length
-    except (ValueError, TypeError):
-        raise SquallError(
-            f"window span: cannot read {span!r} as a duration (e.g. 1D, 12h)"
-        ) from None
-    current = pd.Timedelta(resolved.resample)
-    if current >= need:
-        return resolved
-    chosen = next((n for n in NICE_INTERVALS if n >= need), NICE_INTERVALS[-1])
-    return resolve_settings(
-        WindowSettings(
-            settings.length,
-            settings.stride,
-            settings.mode,
-            format_duration(chosen),
-            None,
-            settings.min_observed,
-        ),
-        obs,
-    )
 
 
 def _windowset(path, bundle, reader, settings):
@@ -461,42 +495,36 @@ def detector_for(config: DetectorConfig):
     )
 
 
-def _residuals(path, config: DetectorConfig, reader: dict, train_paths, log) -> Detection:
-    """The default detector (and the forecaster): train, then
-    :class:`squall.detect.detector.Detector` (what
-    ``squall train`` stores and ``squall detect`` runs) fitted on the training series' windows
-    and run on the scored series. Sliding-window thresholds and Hundman's pruning
+def _threshold_of(detector) -> float:
+    """The threshold a fitted Detector applied (a dynamic rule's overall ``level_``)."""
+    from squall.detect.thresholds import DynamicThreshold
+
+    rule = detector.threshold
+    return float(rule.level_ if isinstance(rule, DynamicThreshold) else rule.value_)
+
+
+def _family(path, config: DetectorConfig, reader: dict, train_paths, log) -> Detection:
+    """A detector of the family (:class:`squall.evaluate.family.SeriesDetector`) fitted on
+    ``train_paths`` (default: the series itself) and run on ``path``. For the autoencoder and
+    the forecaster this is :class:`squall.detect.detector.Detector` as ``squall train`` stores
+    it and ``squall detect`` runs it; sliding-window thresholds and Hundman's pruning
     (``window``/``prune`` > 0) are the same Detector with a
     :class:`~squall.detect.thresholds.DynamicThreshold`, refitted per track on the scored
     series (its ``level_`` is the threshold reported)."""
-    from squall.data.windows import WindowSettings
-    from squall.detect.thresholds import DynamicThreshold
+    from squall.evaluate.family import SeriesDetector
 
-    reader = _reader(path, reader)
-    settings = WindowSettings(length=config.length, resample=config.resample)
-    t0 = time.perf_counter()
-    bundle, resolved, stride = _train(
-        path, config, reader, train_paths, settings, config.sizes, log
+    detector = SeriesDetector(config).fit(
+        train_paths if train_paths is not None else path, reader, log
     )
-    trained = time.perf_counter() - t0
-    ws, obs = _windowset(path, bundle, reader, resolved)
-    reference = ws if train_paths is None else _windowset(train_paths, bundle, reader, resolved)[0]
-    detector = detector_for(config).fit(reference, bundle, fitted_on="training")
-    found = detector.detect(ws)
-    times = np.sort(obs.frame["time"].to_numpy("datetime64[ns]"))
+    events, steps = detector._detect(path)
+    obs = _read(path, reader)
     info = {
         "reports": int(len(obs)),
         "tracks": int(obs.frame["track"].nunique()),
-        "windows": int(len(ws)),
-        "steps": int(len(found.scores.steps)),
-        "interval": resolved.resample or "report",
-        "train_stride": stride,
-        "epochs_run": len(bundle.history),
-        "train_seconds": round(trained, 2),
-        "threshold": float(
-            detector.threshold.level_
-            if isinstance(detector.threshold, DynamicThreshold)
-            else detector.threshold.value_
-        ),
+        "steps": int(len(steps)),
+        "interval": detector.settings_.resample or "report",
+        "threshold": detector.threshold_,
+        **detector.info_,
     }
-    return Detection(found.events[["track", "start", "end", "score"]], times, info)
+    times = np.sort(obs.frame["time"].to_numpy("datetime64[ns]"))
+    return Detection(events[["track", "start", "end", "score"]], times, info, steps)

@@ -10,10 +10,16 @@ series): the event-level overlap rule of :mod:`squall.evaluate.metrics` (precisi
 F1) and the NAB score of :mod:`squall.evaluate.nab` (single-track series only: NAB's rows are
 one time line).
 
+Threshold-free metrics (:mod:`squall.evaluate.scoremetrics`: AUC-ROC, AUC-PR, VUS-ROC and
+VUS-PR) from the per-step scores the threshold was applied to, a step being anomalous when it
+overlaps a labelled window of its series (and track); per series, and their mean per dataset.
+
 Outputs (:func:`write_results`): ``events.csv`` (``series``, ``start``, ``end``, ``score``,
-``track``), ``series.csv`` (one row per series), ``summary.csv`` (``dataset``, ``tp``, ``fp``,
-``fn``, ``precision``, ``recall``, ``f1``, then the NAB score and counts) and ``results.json``
-(the detector configuration and both tables).
+``track``), ``scores.csv`` (per series and step: ``series``, ``track``, ``timestamp`` (the
+step's first report), ``score``, ``label``), ``series.csv`` (one row per series),
+``summary.csv`` (``dataset``, ``tp``, ``fp``, ``fn``, ``precision``, ``recall``, ``f1``, then
+the NAB score, the threshold-free metrics and counts) and ``results.json`` (the detector
+configuration and both tables).
 """
 
 from __future__ import annotations
@@ -30,11 +36,13 @@ import pandas as pd
 
 from squall.data.labels import labels_for, nab_frame, read_label_csv, read_nab_labels
 from squall.errors import NAME, ParameterError, SquallError
-from squall.evaluate.detectors import DetectorConfig, detect_series
+from squall.evaluate.detectors import CLASSICAL, DetectorConfig, detect_series
 from squall.evaluate.metrics import confusion, pooled, prf
 from squall.evaluate.nab import nab_score, normalise
 from squall.text import plural
 
+#: Threshold-free metrics of the per-step scores, per series and (their mean) per dataset.
+SCORE_METRICS = ("auc_roc", "auc_pr", "vus_roc", "vus_pr")
 SUMMARY_COLUMNS = [
     "dataset",
     "tp",
@@ -44,6 +52,7 @@ SUMMARY_COLUMNS = [
     "recall",
     "f1",
     "nab_score",
+    *SCORE_METRICS,
     "series",
     "labels",
     "events",
@@ -51,7 +60,8 @@ SUMMARY_COLUMNS = [
     "seconds",
 ]
 EVENT_COLUMNS = ["series", "start", "end", "score", "track"]
-OUTPUTS = ("events.csv", "series.csv", "summary.csv", "results.json")
+SCORE_COLUMNS = ["series", "track", "timestamp", "score", "label"]
+OUTPUTS = ("events.csv", "scores.csv", "series.csv", "summary.csv", "results.json")
 
 
 @dataclass
@@ -62,6 +72,7 @@ class Evaluation:
     events: pd.DataFrame
     series: pd.DataFrame
     summary: pd.DataFrame
+    scores: pd.DataFrame | None = None
 
     def to_json(self) -> dict:
         return {
@@ -138,7 +149,7 @@ def evaluate(
     paths = [resolve_series(s, root) for s in series]
     if train is not None and not Path(train).is_file():
         raise SquallError(f"no such training file: {train}")
-    all_events, rows = [], []
+    all_events, rows, all_scores = [], [], []
     for k, (name, path) in enumerate(zip(series, paths, strict=True)):
         head = f"[{k + 1}/{len(series)}] {name}"
         doing = "robust z-scores" if config.kind == "robust-z" else f"training the {config.kind}"
@@ -166,6 +177,10 @@ def evaluate(
             | counts
             | prf(**counts)
         )
+        steps = _labelled_steps(found.steps, mine)
+        row |= _score_metrics(steps, config.length)
+        if steps is not None:
+            all_scores.append(steps.assign(series=Path(name).as_posix())[SCORE_COLUMNS])
         if found.info.get("tracks", 1) <= 1:
             windows = list(zip(mine["start"], mine["end"], strict=True))
             row |= nab_score(found.times, windows, ev["start"]).to_dict()
@@ -191,7 +206,47 @@ def evaluate(
         else pd.DataFrame(columns=EVENT_COLUMNS)
     )
     events = events[EVENT_COLUMNS].astype({"score": float, "series": str, "track": str})
-    return Evaluation(config, events, per_series, summarise(per_series))
+    scores = pd.concat(all_scores, ignore_index=True) if all_scores else None
+    return Evaluation(config, events, per_series, summarise(per_series), scores)
+
+
+def _labelled_steps(steps: pd.DataFrame | None, labels: pd.DataFrame) -> pd.DataFrame | None:
+    """``steps`` (``track``, ``start``, ``end``, ``score``) with ``timestamp`` and ``label``:
+    1 when the step overlaps a labelled window of its track (labels without a track apply to
+    every track)."""
+    if steps is None:
+        return None
+    label = np.zeros(len(steps), dtype=np.int8)
+    start = steps["start"].to_numpy("datetime64[ns]")
+    end = steps["end"].to_numpy("datetime64[ns]")
+    track = steps["track"].astype(str).to_numpy()
+    has_track = "track" in labels.columns
+    for row in labels.itertuples(index=False):
+        a = np.datetime64(pd.Timestamp(row.start), "ns")
+        b = np.datetime64(pd.Timestamp(row.end), "ns")
+        hit = (start <= b) & (end >= a)
+        if has_track and str(row.track):
+            hit &= track == str(row.track)
+        label[hit] = 1
+    return steps.assign(timestamp=steps["start"], label=label)
+
+
+def _score_metrics(steps: pd.DataFrame | None, window: int) -> dict:
+    """AUC-ROC, AUC-PR, VUS-ROC and VUS-PR of one series' per-step scores (NaN without per-step
+    scores, or without both labelled and unlabelled steps); VUS buffers up to ``window`` steps
+    (the detector's window length)."""
+    from squall.evaluate.scoremetrics import score_metrics
+
+    out = dict.fromkeys(SCORE_METRICS, math.nan)
+    if steps is None or steps["label"].nunique() < 2:
+        return out
+    parts = [part for _, part in steps.groupby("track", sort=False)]  # time lines, one by one
+    found = score_metrics(
+        np.concatenate([p["label"].to_numpy() for p in parts]),
+        np.concatenate([p["score"].to_numpy(dtype=np.float64) for p in parts]),
+        window=window,
+    )
+    return out | {k: float(found[k]) for k in SCORE_METRICS if k in found}
 
 
 def summarise(per_series: pd.DataFrame) -> pd.DataFrame:
@@ -200,6 +255,10 @@ def summarise(per_series: pd.DataFrame) -> pd.DataFrame:
     out = pooled(per_series, "dataset")
     extra = []
     for ds, part in per_series.groupby("dataset", sort=True):
+        means = {
+            k: float(part[k].mean()) if k in part and part[k].notna().any() else math.nan
+            for k in SCORE_METRICS
+        }
         nab = math.nan
         if "nab_raw" in part and part["nab_raw"].notna().all():
             nab = normalise(
@@ -215,12 +274,14 @@ def summarise(per_series: pd.DataFrame) -> pd.DataFrame:
                 "intervals": ",".join(sorted(set(part["interval"].astype(str)))),
                 "seconds": float(part.get("seconds", pd.Series([0.0])).sum()),
             }
+            | means
         )
     return out.merge(pd.DataFrame(extra), on="dataset")[SUMMARY_COLUMNS]
 
 
 def write_results(result: Evaluation, out: str | os.PathLike[str]) -> list[Path]:
-    """Write ``events.csv``, ``series.csv``, ``summary.csv`` and ``results.json`` into ``out``
+    """Write ``events.csv``, ``scores.csv``, ``series.csv``, ``summary.csv`` and
+    ``results.json`` into ``out``
     (all together, recorded in ``out``'s run manifest; files squall did not write are left
     alone)."""
     from squall.io import output_files
@@ -230,6 +291,13 @@ def write_results(result: Evaluation, out: str | os.PathLike[str]) -> list[Path]
         for col in ("start", "end"):
             events[col] = pd.to_datetime(events[col]).dt.strftime("%Y-%m-%d %H:%M:%S")
         events.to_csv(tmp / "events.csv", index=False, float_format="%.6g")
+        scores = result.scores
+        if scores is None:
+            scores = pd.DataFrame(columns=SCORE_COLUMNS)
+        scores = scores.assign(
+            timestamp=pd.to_datetime(scores["timestamp"]).dt.strftime("%Y-%m-%d %H:%M:%S")
+        )
+        scores.to_csv(tmp / "scores.csv", index=False, float_format="%.6g")
         result.series.to_csv(tmp / "series.csv", index=False, float_format="%.6g")
         result.summary.to_csv(tmp / "summary.csv", index=False, float_format="%.6g")
         (tmp / "results.json").write_text(
@@ -254,6 +322,8 @@ def describe(config: DetectorConfig) -> str:
             f"{config.original_q:.0%} quantile of the scored data)"
         )
     budget = f"{config.epochs} epochs" if config.epochs else f"{config.updates} updates"
+    if config.kind in CLASSICAL:
+        budget = "no training"
     thr = {
         "sigma": f"mean + {config.k:g} sd",
         "hundman": "Hundman z search",
@@ -265,11 +335,12 @@ def describe(config: DetectorConfig) -> str:
     if config.prune:
         thr += f", pruning {config.prune:g}"
     sizes = ",".join(map(str, config.sizes)) if config.sizes else "default"
-    model = (
-        f"{config.model} forecasting {config.horizon} from {config.length} steps"
-        if config.kind == "forecaster"
-        else f"autoencoder ({config.length}-step windows"
-    )
+    if config.kind == "forecaster":
+        model = f"{config.model} forecasting {config.horizon} from {config.length} steps"
+    elif config.kind in CLASSICAL:
+        model = f"{config.kind} (steps of {config.length}-step windows"
+    else:
+        model = f"autoencoder ({config.length}-step windows"
     return (
         f"{model} spanning >= {config.span or '-'}, "
         f"hidden {sizes}, {budget}, seed {config.seed}; "
@@ -292,13 +363,18 @@ def format_summary(
                 f"{r.tp:>3} {r.fp:>3} {r.fn:>3} {_fmt(r.nab_score, 1):>6}"
             )
     width = max(20, *(len(x) for x in result.summary["dataset"]))
-    lines.append(f"{'dataset':<{width}} series  tp  fp  fn precision recall    F1    NAB")
+    lines.append(
+        f"{'dataset':<{width}} series  tp  fp  fn precision recall    F1    NAB AUC-PR VUS-PR"
+    )
     for r in result.summary.itertuples(index=False):
         lines.append(
             f"{r.dataset:<{width}} {r.series:>6} {r.tp:>3} {r.fp:>3} {r.fn:>3} "
             f"{_fmt(r.precision):>9} {_fmt(r.recall):>6} {_fmt(r.f1):>5} "
-            f"{_fmt(r.nab_score, 1):>6}"
+            f"{_fmt(r.nab_score, 1):>6} {_fmt(r.auc_pr):>6} {_fmt(r.vus_pr):>6}"
         )
     if out is not None:
-        lines.append(f"outputs: {Path(out) / 'events.csv'}, series.csv, summary.csv, results.json")
+        lines.append(
+            f"outputs: {Path(out) / 'events.csv'}, scores.csv, series.csv, summary.csv, "
+            "results.json"
+        )
     return "\n".join(lines)
