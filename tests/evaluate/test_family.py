@@ -133,3 +133,17 @@ def test_the_hybrid_combines_reconstruction_and_prediction_from_both_sides(bumpy
     raw = det.raw_scores(path)
     assert len(raw) == 240 and np.isfinite(raw["score"]).all()  # each step has a member score
     assert _finds(det.predict(path), at)
+
+
+def test_a_classical_detector_saves_as_json_and_arrays(bumpy, tmp_path):
+    pytest.importorskip("sklearn")
+    path, at = bumpy
+    det = SeriesDetector("pca", k=3.0).fit(path)
+    scores = det.score(path)
+    top = scores.loc[scores["score"].idxmax(), "start"]
+    assert at - pd.Timedelta("24h") <= top <= at + pd.Timedelta("24h")
+    saved = det.save(tmp_path / "pca")
+    assert sorted(p.name for p in saved.iterdir()) == ["detector.json", "scorer.npz"]
+    back = SeriesDetector.load(saved)
+    pd.testing.assert_frame_equal(back.score(path), scores)
+    pd.testing.assert_frame_equal(back.predict(path), det.predict(path))
