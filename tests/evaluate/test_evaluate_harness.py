@@ -7,7 +7,8 @@ import pandas as pd
 import pytest
 
 from squall.errors import SquallError
-from squall.evaluate.detectors import DetectorConfig, detect_series
+from squall.evaluate.detectors import DetectorConfig
+from squall.evaluate.family import detect_series
 from squall.evaluate.harness import (
     EVENT_COLUMNS,
     evaluate,

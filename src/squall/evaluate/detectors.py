@@ -38,7 +38,6 @@ from __future__ import annotations
 
 import math
 import os
-import time
 from dataclasses import asdict, dataclass, fields, replace
 
 import numpy as np
@@ -266,29 +265,6 @@ def _reader(path: str | os.PathLike[str], reader: dict | None) -> dict:
     return {"kind": "noaa"} if kind == "noaa" else {"kind": "csv", "time_column": "timestamp"}
 
 
-def detect_series(
-    path: str | os.PathLike[str],
-    config: DetectorConfig | None = None,
-    *,
-    train_paths=None,
-    reader: dict | None = None,
-    log=lambda *_: None,
-) -> Detection:
-    """Run ``config`` on the series in ``path``; the model (if any) trains on ``train_paths``
-    (default: the series itself, the NAB protocol)."""
-    config = config or DetectorConfig()
-    reader = _reader(path, reader)
-    started = time.perf_counter()
-    if config.kind == "robust-z":
-        out = _robust_z(path, config, reader)
-    elif config.kind == "original":
-        out = _original(path, config, reader, train_paths, log)
-    else:  # the family: one Detector on a model's residuals or a classical scorer's scores
-        out = _family(path, config, reader, train_paths, log)
-    out.info["seconds"] = round(time.perf_counter() - started, 2)
-    return out
-
-
 def _read(path, reader):
     from squall.data.readers import read_data
 
@@ -501,30 +477,3 @@ def _threshold_of(detector) -> float:
 
     rule = detector.threshold
     return float(rule.level_ if isinstance(rule, DynamicThreshold) else rule.value_)
-
-
-def _family(path, config: DetectorConfig, reader: dict, train_paths, log) -> Detection:
-    """A detector of the family (:class:`squall.evaluate.family.SeriesDetector`) fitted on
-    ``train_paths`` (default: the series itself) and run on ``path``. For the autoencoder and
-    the forecaster this is :class:`squall.detect.detector.Detector` as ``squall train`` stores
-    it and ``squall detect`` runs it; sliding-window thresholds and Hundman's pruning
-    (``window``/``prune`` > 0) are the same Detector with a
-    :class:`~squall.detect.thresholds.DynamicThreshold`, refitted per track on the scored
-    series (its ``level_`` is the threshold reported)."""
-    from squall.evaluate.family import SeriesDetector
-
-    detector = SeriesDetector(config).fit(
-        train_paths if train_paths is not None else path, reader, log
-    )
-    events, steps = detector._detect(path)
-    obs = _read(path, reader)
-    info = {
-        "reports": int(len(obs)),
-        "tracks": int(obs.frame["track"].nunique()),
-        "steps": int(len(steps)),
-        "interval": detector.settings_.resample or "report",
-        "threshold": detector.threshold_,
-        **detector.info_,
-    }
-    times = np.sort(obs.frame["time"].to_numpy("datetime64[ns]"))
-    return Detection(events[["track", "start", "end", "score"]], times, info, steps)

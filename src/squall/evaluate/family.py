@@ -37,6 +37,7 @@ from __future__ import annotations
 
 import json
 import os
+import time
 import warnings
 from dataclasses import replace
 from pathlib import Path
@@ -46,9 +47,11 @@ import numpy as np
 import pandas as pd
 
 from squall.errors import NAME, ParameterError, SquallError
+from squall.evaluate import detectors as baselines  # original, robust-z
 from squall.evaluate.detectors import (
     CLASSICAL,
     HYBRID,
+    Detection,
     DetectorConfig,
     _read,
     _reader,
@@ -57,7 +60,7 @@ from squall.evaluate.detectors import (
 )
 
 #: Detectors :class:`SeriesDetector` runs (the baselines ``original`` and ``robust-z`` run
-#: through :func:`squall.evaluate.detectors.detect_series` only).
+#: through :func:`detect_series` only).
 FAMILY = ("autoencoder", "forecaster", *CLASSICAL, "ensemble", "hybrid")
 #: What a saved classical detector's ``detector.json`` says it is.
 FORMAT = "squall-detector"
@@ -115,8 +118,6 @@ class SeriesDetector:
         return self._fit_model(series, log)
 
     def _fit_model(self, series, log) -> SeriesDetector:
-        import time
-
         from squall.data.windows import WindowSettings
 
         settings = WindowSettings(length=self.config.length, resample=self.config.resample)
@@ -152,6 +153,7 @@ class SeriesDetector:
     def _fit_ensemble(self, series, log) -> SeriesDetector:
         self.members_ = []
         self.scales_ = []
+        raws = []
         for name in self.members:
             if name == "backward-forecaster":
                 member = SeriesDetector(replace(self.config, kind="forecaster", backward=True))
@@ -159,9 +161,10 @@ class SeriesDetector:
                 member = SeriesDetector(replace(self.config, kind=name))
             member.fit(series, self.reader_, log)
             raw = member.raw_scores(series)
+            raws.append(raw)
             self.members_.append(member)
             self.scales_.append(np.sort(raw["score"].to_numpy()[np.isfinite(raw["score"])]))
-        reference = self._combined(series)
+        reference = self._combined(series, raws)  # the training scores, not computed again
         self.detector_ = detector_for(self.config).fit_steps(reference, fitted_on="training")
         return self
 
@@ -237,14 +240,15 @@ class SeriesDetector:
         ws, _ = self._windowset(series)
         return self._unreverse(_frame(self.detector_.score_samples(ws).steps, None))
 
-    def _combined(self, series):
-        """The members' raw scores on one scale, combined, as step scores on the grid of the
-        first member."""
+    def _combined(self, series, raws: list[pd.DataFrame] | None = None):
+        """The members' raw scores of ``series`` (or ``raws``, already computed) on one scale,
+        combined, as step scores on the grid of the first member."""
         from squall.detect.pointwise import StepScores
 
+        if raws is None:
+            raws = [member.raw_scores(series) for member in self.members_]
         parts = []
-        for member, scale in zip(self.members_, self.scales_, strict=True):
-            raw = member.raw_scores(series)
+        for raw, scale in zip(raws, self.scales_, strict=True):
             normal = _normalised(raw["score"].to_numpy(), scale, self.config.normalise)
             parts.append(raw.assign(score=normal))
         base = parts[0][["track", "start", "end"]].sort_values("start", kind="stable")
@@ -279,20 +283,25 @@ class SeriesDetector:
         )
 
     def _detect(self, series):
-        """Events and smoothed per-step scores of ``series``."""
+        """Events, smoothed per-step scores and the reports read of ``series`` (None when
+        they were read by an ensemble's members or reversed)."""
         self._check_fitted()
         if self.kind in (*CLASSICAL, "ensemble", "hybrid"):
+            obs = None
             if self.kind in ("ensemble", "hybrid"):
                 steps = self._combined(series)
             else:
-                steps = self._steps(_read(series, self.reader_), series)
+                obs = _read(series, self.reader_)
+                steps = self._steps(obs, series)
                 self._fill(steps)
             events, smoothed = self.detector_.detect_steps(steps)
-            return events, _frame(steps, smoothed)
-        ws, _ = self._windowset(series)
+            return events, _frame(steps, smoothed), obs
+        ws, obs = self._windowset(series)
         found = self.detector_.detect(ws)
         steps = _frame(found.scores.steps, found.scores.smoothed)
-        return self._unreverse(found.events), self._unreverse(steps)
+        if self.config.backward:
+            obs = None  # the reversed copy's reports
+        return self._unreverse(found.events), self._unreverse(steps), obs
 
     def score(self, series) -> pd.DataFrame:
         """One score per step of ``series``: the smoothed score the threshold applies to."""
@@ -443,3 +452,52 @@ def reversed_copy(series, reader: dict, folder: Path) -> tuple[Path, tuple]:
     path = folder / f"reversed-{len(list(folder.iterdir()))}.csv"
     copy.iloc[::-1].to_csv(path, index=False)
     return path, (first, last)
+
+
+def detect_series(
+    path: str | os.PathLike[str],
+    config: DetectorConfig | None = None,
+    *,
+    train_paths=None,
+    reader: dict | None = None,
+    log=lambda *_: None,
+) -> Detection:
+    """Run ``config`` on the series in ``path``; the model (if any) trains on ``train_paths``
+    (default: the series itself, the NAB protocol)."""
+    config = config or DetectorConfig()
+    reader = _reader(path, reader)
+    started = time.perf_counter()
+    if config.kind == "robust-z":
+        out = baselines._robust_z(path, config, reader)
+    elif config.kind == "original":
+        out = baselines._original(path, config, reader, train_paths, log)
+    else:  # the family: one Detector on a model's residuals or a classical scorer's scores
+        out = _family(path, config, reader, train_paths, log)
+    out.info["seconds"] = round(time.perf_counter() - started, 2)
+    return out
+
+
+def _family(path, config: DetectorConfig, reader: dict, train_paths, log) -> Detection:
+    """A detector of the family (:class:`squall.evaluate.family.SeriesDetector`) fitted on
+    ``train_paths`` (default: the series itself) and run on ``path``. For the autoencoder and
+    the forecaster this is :class:`squall.detect.detector.Detector` as ``squall train`` stores
+    it and ``squall detect`` runs it; sliding-window thresholds and Hundman's pruning
+    (``window``/``prune`` > 0) are the same Detector with a
+    :class:`~squall.detect.thresholds.DynamicThreshold`, refitted per track on the scored
+    series (its ``level_`` is the threshold reported)."""
+    detector = SeriesDetector(config).fit(
+        train_paths if train_paths is not None else path, reader, log
+    )
+    events, steps, obs = detector._detect(path)
+    if obs is None:  # an ensemble's members read the series themselves
+        obs = _read(path, reader)
+    info = {
+        "reports": int(len(obs)),
+        "tracks": int(obs.frame["track"].nunique()),
+        "steps": int(len(steps)),
+        "interval": detector.settings_.resample or "report",
+        "threshold": detector.threshold_,
+        **detector.info_,
+    }
+    times = np.sort(obs.frame["time"].to_numpy("datetime64[ns]"))
+    return Detection(events[["track", "start", "end", "score"]], times, info, steps)

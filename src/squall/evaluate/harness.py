@@ -36,7 +36,8 @@ import pandas as pd
 
 from squall.data.labels import labels_for, nab_frame, read_label_csv, read_nab_labels
 from squall.errors import NAME, ParameterError, SquallError
-from squall.evaluate.detectors import CLASSICAL, DetectorConfig, detect_series
+from squall.evaluate.detectors import CLASSICAL, DetectorConfig
+from squall.evaluate.family import detect_series
 from squall.evaluate.metrics import confusion, pooled, prf
 from squall.evaluate.nab import nab_score, normalise
 from squall.text import plural
